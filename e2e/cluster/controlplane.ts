@@ -62,9 +62,8 @@ export async function startControlPlane(o: ControlPlaneOptions): Promise<Control
     kwokServerPort: kwokServerPort!,
   };
   mkdirSync(l.etcdDataDir, { recursive: true, mode: 0o700 });
-  const spawnOpts = { dir, stream: o.verbose };
-  const spawn = (name: string, bin: string, args: string[]): ManagedProcess => {
-    const p = startProcess(name, bin, args, spawnOpts);
+  const spawn = (name: string, bin: string, args: string[], env?: NodeJS.ProcessEnv): ManagedProcess => {
+    const p = startProcess(name, bin, args, { dir, stream: o.verbose, ...(env ? { env } : {}) });
     o.onSpawn(p);
     return p;
   };
@@ -128,7 +127,8 @@ export async function startControlPlane(o: ControlPlaneOptions): Promise<Control
   const controllers = [
     spawn("kube-controller-manager", bins.kubeControllerManager, controllerManagerArgs(l)),
     spawn("kube-scheduler", bins.kubeScheduler, schedulerArgs(l)),
-    spawn("kwok", bins.kwok, kwokArgs(l)),
+    // HOME=dir: kwok silently loads ~/.kwok/kwok.yaml when present; a developer's config must not leak in.
+    spawn("kwok", bins.kwok, kwokArgs(l), { ...process.env, HOME: dir }),
   ];
   return { apiServerUrl: server, adminKubeconfig, caCert: pki.ca.cert, processes: [etcd, apiserver, ...controllers] };
 }

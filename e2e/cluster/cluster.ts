@@ -1,0 +1,293 @@
+// Public e2e harness: startCluster() gives each test file a real control plane, kwok nodes, CRDs and Prometheus.
+import { spawn } from "node:child_process";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { dirname, join } from "node:path";
+import type { KubeConfig } from "@kubernetes/client-node";
+import {
+  applyControllerRbac,
+  createFakeNodes,
+  waitForReadyNode,
+  writeControllerKubeconfig,
+} from "./bootstrap.ts";
+import { registerCleanup, startReaper } from "./cleanup.ts";
+import { assertRunning, type ControlPlane, startControlPlane } from "./controlplane.ts";
+import { caOf, loadKubeconfig } from "./kubeconfig.ts";
+import { installCrds } from "./manifests.ts";
+import {
+  type Binaries,
+  BUILD_SCRIPT,
+  EPHEMERAL_PREFIX,
+  isExecutable,
+  missingBinaries,
+  REPO_ROOT,
+  resolveBinaries,
+  stateRoot,
+} from "./paths.ts";
+import { type ManagedProcess, processStartTime, readPidfiles, signalGroup, stopProcessGroup } from "./process.ts";
+import { type Prometheus, startPrometheus } from "./prometheus.ts";
+import { PhaseTimer } from "./wait.ts";
+
+/** Options for {@link startCluster}; every field is optional. */
+export interface StartClusterOptions {
+  /** Start a Prometheus scraping {@link Cluster.addScrapeTarget} targets (default true). */
+  prometheus?: boolean;
+  /** Overall start-up deadline in ms (default 90 000). */
+  timeoutMs?: number;
+  /** Number of fake kwok nodes (default 3). */
+  nodes?: number;
+  /** Use this dir instead of a fresh `/dev/shm/vireo-e2e-*` one (cluster:up uses a fixed dir). */
+  dir?: string;
+  /**
+   * Keep the cluster running after this process exits (no exit hooks, no watchdog); stop it later with
+   * `npm run cluster:down`. Default false.
+   */
+  persistent?: boolean;
+  /** Stream component logs to stderr (default: VIREO_E2E_VERBOSE=1). */
+  verbose?: boolean;
+  /** Directories whose `*.yaml` CRDs are installed (default: repo `crds/` and `e2e/cluster/crds/`). */
+  crdDirs?: string[];
+  /** Keep the cluster dir (logs, etcd data) after stop() for debugging (default: VIREO_E2E_KEEP=1). */
+  keepDir?: boolean;
+}
+
+/** Result of {@link Cluster.kubectl}. */
+export interface KubectlResult {
+  stdout: string;
+  stderr: string;
+  code: number;
+}
+
+/** A running e2e cluster. */
+export interface Cluster {
+  /** Admin (system:masters) kubeconfig. */
+  kubeconfigPath: string;
+  /** Kubeconfig of ServiceAccount vireo-system/vireo: exactly the shipped RBAC, for running the controller. */
+  controllerKubeconfigPath: string;
+  apiServerUrl: string;
+  /** Base URL of Prometheus, or undefined when started with `prometheus: false`. */
+  prometheusUrl: string | undefined;
+  /** Cluster state dir (logs/, pids/, pki/, etcd/, prometheus/). */
+  dir: string;
+  /** Directory of the Kubernetes binaries (kubectl etc.). */
+  binDir: string;
+  /** True when VIREO_KUBECONFIG pointed us at an existing cluster (no local control plane). */
+  external: boolean;
+  /** Start-up timing: total and per phase (phases may overlap). */
+  startup: { totalMs: number; phases: { name: string; ms: number }[] };
+  /** A fresh admin KubeConfig for @kubernetes/client-node. */
+  kubeConfig(): KubeConfig;
+  /** Runs the matching kubectl (1.36) with the admin kubeconfig; never rejects on a non-zero exit. */
+  kubectl(args: string[], opts?: { input?: string; timeoutMs?: number }): Promise<KubectlResult>;
+  /** Makes Prometheus scrape `url` (a full metrics URL) every second; resolves after the config reload. */
+  addScrapeTarget(url: string, labels?: Record<string, string>): Promise<void>;
+  /** Installs (server-side applies) every CRD in `dir/*.yaml` and waits until Established. */
+  installCrdsFrom(dir: string): Promise<string[]>;
+  /** Process-group leaders this cluster started (for RSS measurement and leak checks). */
+  processes(): { name: string; pid: number }[];
+  /** Stops every process (SIGTERM, then SIGKILL after a grace period) and removes the dir. Idempotent. */
+  stop(): Promise<void>;
+}
+
+/** Shutdown tiers, stopped one after another (each tier in parallel). */
+const STOP_ORDER: ((name: string) => boolean)[] = [
+  (n) => n !== "kube-apiserver" && n !== "etcd",
+  (n) => n === "kube-apiserver",
+  (n) => n === "etcd",
+];
+
+const DEFAULT_CRD_DIRS = [join(REPO_ROOT, "crds"), join(REPO_ROOT, "e2e", "cluster", "crds")];
+
+/**
+ * Starts etcd, kube-apiserver, kube-controller-manager, kube-scheduler and kwok on random loopback ports, creates
+ * fake nodes, installs CRDs and the controller's RBAC, and (by default) Prometheus. With VIREO_KUBECONFIG set, it
+ * reuses that cluster instead of starting a control plane. On failure everything started so far is stopped and
+ * the error carries the failing component's last log lines.
+ */
+export async function startCluster(opts: StartClusterOptions = {}): Promise<Cluster> {
+  const timeoutMs = opts.timeoutMs ?? 90_000;
+  const deadline = Date.now() + timeoutMs;
+  const remaining = (): number => Math.max(1000, deadline - Date.now());
+  const verbose = opts.verbose ?? process.env.VIREO_E2E_VERBOSE === "1";
+  const keepDir = opts.keepDir ?? process.env.VIREO_E2E_KEEP === "1";
+  const withPrometheus = opts.prometheus ?? true;
+  const externalKubeconfig = process.env.VIREO_KUBECONFIG || undefined;
+  const bins = resolveBinaries();
+
+  const missing = missingBinaries(bins, !externalKubeconfig, withPrometheus);
+  if (missing.length > 0) {
+    throw new Error(`missing binaries: ${missing.join(", ")}; run: bash ${BUILD_SCRIPT}`);
+  }
+
+  const dir = prepareDir(opts.dir);
+  const timer = new PhaseTimer();
+  const processes: ManagedProcess[] = [];
+  const onSpawn = (p: ManagedProcess): void => {
+    processes.push(p);
+  };
+  let unregister = (): void => {};
+  let reaperPid: number | undefined;
+  if (!opts.persistent) {
+    unregister = registerCleanup({ dir, pids: () => processes.map((p) => p.pid), removeDir: !keepDir });
+    writeFileSync(join(dir, "owner.pid"), `${process.pid} ${processStartTime(process.pid) ?? ""}\n`);
+    reaperPid = startReaper(dir);
+  }
+
+  let stopped = false;
+  const stop = async (): Promise<void> => {
+    if (stopped) return;
+    stopped = true;
+    if (reaperPid !== undefined) signalGroup(reaperPid, "SIGTERM");
+    // Clients first, then the apiserver, then etcd: an apiserver whose etcd vanished hangs in graceful
+    // shutdown until SIGKILL (measured: >15 s versus ~1 s in this order).
+    for (const tier of STOP_ORDER) {
+      const inTier = processes.filter((p) => tier(p.name));
+      await Promise.all(inTier.map((p) => stopProcessGroup(p.pid, 5000)));
+    }
+    unregister();
+    if (!keepDir) rmSync(dir, { recursive: true, force: true });
+  };
+
+  try {
+    const promPromise = withPrometheus
+      ? timer.time("prometheus", () =>
+          startPrometheus(bins.prometheus, dir, { verbose, timeoutMs: remaining(), onSpawn }),
+        )
+      : Promise.resolve(undefined);
+    // Do not leave the promise unobserved if the control plane fails first.
+    promPromise.catch(() => {});
+
+    let cp: ControlPlane | undefined;
+    let adminKubeconfig: string;
+    if (externalKubeconfig) {
+      adminKubeconfig = externalKubeconfig;
+    } else {
+      cp = await startControlPlane({ bins, dir, timer, deadline, verbose, onSpawn });
+      adminKubeconfig = cp.adminKubeconfig;
+    }
+    const kc = loadKubeconfig(adminKubeconfig);
+    const server = kc.getCurrentCluster()?.server;
+    if (!server) throw new Error(`${adminKubeconfig} has no current cluster`);
+    const abortIfDead = (): void => {
+      for (const p of processes) assertRunning(p);
+    };
+
+    const controllerKubeconfigPath = join(dir, "controller.kubeconfig");
+    const crdDirs = opts.crdDirs ?? DEFAULT_CRD_DIRS;
+    await Promise.all([
+      cp
+        ? timer.time("nodes", async () => {
+            await createFakeNodes(kc, opts.nodes ?? 3);
+            await waitForReadyNode(kc, remaining(), abortIfDead);
+          })
+        : undefined,
+      timer.time("crds", async () => {
+        for (const d of crdDirs) await installCrds(kc, d, remaining());
+      }),
+      timer.time("controller-identity", async () => {
+        await applyControllerRbac(kc);
+        await writeControllerKubeconfig(kc, controllerKubeconfigPath, server, caOf(kc));
+      }),
+    ]);
+    const prom: Prometheus | undefined = await promPromise;
+
+    const kubectlBin = isExecutable(bins.kubectl) ? bins.kubectl : "kubectl";
+    const cluster: Cluster = {
+      kubeconfigPath: adminKubeconfig,
+      controllerKubeconfigPath,
+      apiServerUrl: server,
+      prometheusUrl: prom?.url,
+      dir,
+      binDir: dirname(bins.kubectl),
+      external: Boolean(externalKubeconfig),
+      startup: { totalMs: timer.elapsedMs(), phases: timer.phases },
+      kubeConfig: () => loadKubeconfig(adminKubeconfig),
+      kubectl: (args, o) => runKubectl(kubectlBin, adminKubeconfig, args, o),
+      addScrapeTarget: async (url, labels) => {
+        if (!prom) throw new Error("cluster was started with prometheus: false");
+        await prom.addScrapeTarget(url, labels);
+      },
+      installCrdsFrom: (d) => installCrds(loadKubeconfig(adminKubeconfig), d, 30_000),
+      processes: () => processes.map((p) => ({ name: p.name, pid: p.pid })),
+      stop,
+    };
+    writeFileSync(join(dir, "state.json"), JSON.stringify(describe(cluster, bins), null, 2));
+    console.error(`[vireo-e2e] cluster ready in ${dir}: ${timer.summary()}`);
+    return cluster;
+  } catch (err) {
+    await stop();
+    throw err;
+  }
+}
+
+/** Re-exported so tests can install extra CRDs into any cluster given its admin kubeconfig. */
+export async function installCrdsFrom(dir: string, kubeconfig: string | KubeConfig): Promise<string[]> {
+  const kc = typeof kubeconfig === "string" ? loadKubeconfig(kubeconfig) : kubeconfig;
+  return installCrds(kc, dir);
+}
+
+/** Creates the cluster dir, refusing to reuse one whose processes still run. */
+function prepareDir(requested: string | undefined): string {
+  if (!requested) return mkdtempSync(join(stateRoot(), EPHEMERAL_PREFIX));
+  if (existsSync(requested)) {
+    const live = readPidfiles(requested);
+    if (live.length > 0) {
+      throw new Error(
+        `${requested} already has running processes (${live.map((r) => r.name).join(", ")}); run npm run cluster:down`,
+      );
+    }
+    rmSync(requested, { recursive: true, force: true });
+  }
+  mkdirSync(requested, { recursive: true, mode: 0o700 });
+  return requested;
+}
+
+/** JSON summary written to `<dir>/state.json` for cluster:up, cluster:down and measure. */
+function describe(c: Cluster, bins: Binaries): Record<string, unknown> {
+  return {
+    kubeconfigPath: c.kubeconfigPath,
+    controllerKubeconfigPath: c.controllerKubeconfigPath,
+    apiServerUrl: c.apiServerUrl,
+    prometheusUrl: c.prometheusUrl,
+    binDir: c.binDir,
+    kubectl: bins.kubectl,
+    external: c.external,
+    startup: c.startup,
+    processes: c.processes(),
+  };
+}
+
+function runKubectl(
+  bin: string,
+  kubeconfig: string,
+  args: string[],
+  opts: { input?: string; timeoutMs?: number } = {},
+): Promise<KubectlResult> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(bin, [`--kubeconfig=${kubeconfig}`, ...args], {
+      stdio: ["pipe", "pipe", "pipe"],
+      timeout: opts.timeoutMs ?? 60_000,
+    });
+    const out: Buffer[] = [];
+    const err: Buffer[] = [];
+    child.stdout.on("data", (b: Buffer) => out.push(b));
+    child.stderr.on("data", (b: Buffer) => err.push(b));
+    child.on("error", reject);
+    child.on("close", (code, signal) =>
+      resolve({
+        stdout: Buffer.concat(out).toString("utf8"),
+        stderr: Buffer.concat(err).toString("utf8") + (signal ? `\nkubectl killed by ${signal}` : ""),
+        code: code ?? 1,
+      }),
+    );
+    child.stdin.end(opts.input ?? "");
+  });
+}
+
+/** Reads `<dir>/state.json` written by a started cluster (undefined if absent). */
+export function readClusterState(dir: string): Record<string, unknown> | undefined {
+  try {
+    return JSON.parse(readFileSync(join(dir, "state.json"), "utf8")) as Record<string, unknown>;
+  } catch {
+    return undefined;
+  }
+}
