@@ -181,7 +181,7 @@ export async function startCluster(opts: StartClusterOptions = {}): Promise<Clus
           })
         : undefined,
       timer.time("crds", async () => {
-        for (const d of crdDirs) await installCrds(kc, d, remaining());
+        await Promise.all(crdDirs.map((d) => installCrds(kc, d, remaining())));
       }),
       timer.time("controller-identity", async () => {
         await applyControllerRbac(kc);
