@@ -55,7 +55,8 @@ export async function createFakeNodes(kc: KubeConfig, count: number): Promise<st
       try {
         await core.createNode({ body: fakeNode(name) });
       } catch (err) {
-        if ((err as { code?: number }).code !== 409) throw new Error(`creating node ${name}: ${describeApiError(err)}`);
+        if ((err as { code?: number }).code !== 409)
+          throw new Error(`creating node ${name}: ${describeApiError(err)}`);
       }
     }),
   );
@@ -63,7 +64,11 @@ export async function createFakeNodes(kc: KubeConfig, count: number): Promise<st
 }
 
 /** Waits until a Node reports Ready=True (kwok is running and managing it). */
-export async function waitForReadyNode(kc: KubeConfig, timeoutMs: number, abortIf?: () => void): Promise<string> {
+export async function waitForReadyNode(
+  kc: KubeConfig,
+  timeoutMs: number,
+  abortIf?: () => void,
+): Promise<string> {
   const core = kc.makeApiClient(CoreV1Api);
   return waitFor(
     async () => {
@@ -124,7 +129,11 @@ export async function writeControllerKubeconfig(
           spec: { audiences: [], expirationSeconds: 86_400 },
         },
       }),
-    { what: `token for ${CONTROLLER_NAMESPACE}/${CONTROLLER_SERVICE_ACCOUNT}`, timeoutMs: 10_000, intervalMs: 200 },
+    {
+      what: `token for ${CONTROLLER_NAMESPACE}/${CONTROLLER_SERVICE_ACCOUNT}`,
+      timeoutMs: 10_000,
+      intervalMs: 200,
+    },
   );
   const token = tr.status?.token;
   if (!token) throw new Error("TokenRequest returned no token");

@@ -40,21 +40,33 @@ const VALID_DAYS = "30";
 export async function generatePki(openssl: string, dir: string, clients: ClientIdentity[]): Promise<Pki> {
   mkdirSync(dir, { recursive: true });
   const ca = { cert: join(dir, "ca.crt"), key: join(dir, "ca.key") };
-  const caConf = writeConf(dir, "ca", "vireo-e2e-ca", [], [
-    "basicConstraints = critical,CA:TRUE",
-    "keyUsage = critical,keyCertSign,cRLSign,digitalSignature",
-    "subjectKeyIdentifier = hash",
-  ]);
+  const caConf = writeConf(
+    dir,
+    "ca",
+    "vireo-e2e-ca",
+    [],
+    [
+      "basicConstraints = critical,CA:TRUE",
+      "keyUsage = critical,keyCertSign,cRLSign,digitalSignature",
+      "subjectKeyIdentifier = hash",
+    ],
+  );
   await opensslReq(openssl, caConf, ca, undefined);
 
   const serving = { cert: join(dir, "apiserver.crt"), key: join(dir, "apiserver.key") };
-  const servingConf = writeConf(dir, "apiserver", "kube-apiserver", [], [
-    "basicConstraints = critical,CA:FALSE",
-    "keyUsage = critical,digitalSignature,keyEncipherment",
-    "extendedKeyUsage = serverAuth",
-    // In-cluster names too, so a client that resolves kubernetes.default.svc to loopback verifies.
-    "subjectAltName = IP:127.0.0.1,IP:10.0.0.1,DNS:localhost,DNS:kubernetes,DNS:kubernetes.default,DNS:kubernetes.default.svc,DNS:kubernetes.default.svc.cluster.local",
-  ]);
+  const servingConf = writeConf(
+    dir,
+    "apiserver",
+    "kube-apiserver",
+    [],
+    [
+      "basicConstraints = critical,CA:FALSE",
+      "keyUsage = critical,digitalSignature,keyEncipherment",
+      "extendedKeyUsage = serverAuth",
+      // In-cluster names too, so a client that resolves kubernetes.default.svc to loopback verifies.
+      "subjectAltName = IP:127.0.0.1,IP:10.0.0.1,DNS:localhost,DNS:kubernetes,DNS:kubernetes.default,DNS:kubernetes.default.svc,DNS:kubernetes.default.svc.cluster.local",
+    ],
+  );
   const issued: Promise<void>[] = [opensslReq(openssl, servingConf, serving, ca)];
 
   const clientPairs: Record<string, CertPair> = {};
@@ -85,13 +97,20 @@ function writeConf(dir: string, name: string, cn: string, groups: string[], ext:
   const dn = [`CN = ${cn}`, ...groups.map((g, i) => `${i}.O = ${g}`)];
   writeFileSync(
     path,
-    ["[req]", "distinguished_name = dn", "prompt = no", "", "[dn]", ...dn, "", "[ext]", ...ext, ""].join("\n"),
+    ["[req]", "distinguished_name = dn", "prompt = no", "", "[dn]", ...dn, "", "[ext]", ...ext, ""].join(
+      "\n",
+    ),
   );
   return path;
 }
 
 /** One `openssl req -x509` call: new P-256 key plus certificate, self-signed or issued by `ca`. */
-async function opensslReq(openssl: string, conf: string, out: CertPair, ca: CertPair | undefined): Promise<void> {
+async function opensslReq(
+  openssl: string,
+  conf: string,
+  out: CertPair,
+  ca: CertPair | undefined,
+): Promise<void> {
   const args = [
     "req",
     "-x509",

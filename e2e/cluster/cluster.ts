@@ -23,7 +23,13 @@ import {
   resolveBinaries,
   stateRoot,
 } from "./paths.ts";
-import { type ManagedProcess, processStartTime, readPidfiles, signalGroup, stopProcessGroup } from "./process.ts";
+import {
+  type ManagedProcess,
+  processStartTime,
+  readPidfiles,
+  signalGroup,
+  stopProcessGroup,
+} from "./process.ts";
 import { type Prometheus, startPrometheus } from "./prometheus.ts";
 import { PhaseTimer } from "./wait.ts";
 

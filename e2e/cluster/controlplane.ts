@@ -130,12 +130,19 @@ export async function startControlPlane(o: ControlPlaneOptions): Promise<Control
     // HOME=dir: kwok silently loads ~/.kwok/kwok.yaml when present; a developer's config must not leak in.
     spawn("kwok", bins.kwok, kwokArgs(l), { ...process.env, HOME: dir }),
   ];
-  return { apiServerUrl: server, adminKubeconfig, caCert: pki.ca.cert, processes: [etcd, apiserver, ...controllers] };
+  return {
+    apiServerUrl: server,
+    adminKubeconfig,
+    caCert: pki.ca.cert,
+    processes: [etcd, apiserver, ...controllers],
+  };
 }
 
 /** Throws with the component's log tail if it has exited; used to fail fast instead of timing out. */
 export function assertRunning(p: ManagedProcess): void {
   if (p.hasExited()) {
-    throw new Error(`${p.name} exited during start-up; last log lines (${p.logFile}):\n${tailFile(p.logFile, 40)}`);
+    throw new Error(
+      `${p.name} exited during start-up; last log lines (${p.logFile}):\n${tailFile(p.logFile, 40)}`,
+    );
   }
 }

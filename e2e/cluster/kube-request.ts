@@ -32,7 +32,8 @@ export async function kubeRequest<T = unknown>(
   const opts: import("node:https").RequestOptions = { method, headers: { Accept: "application/json" } };
   await kc.applyToHTTPSOptions(opts);
   const payload = body === undefined ? undefined : Buffer.from(JSON.stringify(body));
-  if (payload) Object.assign(opts.headers!, { "Content-Type": contentType, "Content-Length": payload.length });
+  if (payload)
+    Object.assign(opts.headers!, { "Content-Type": contentType, "Content-Length": payload.length });
   return new Promise<T>((resolve, reject) => {
     const req = request(url, opts, (res) => {
       const chunks: Buffer[] = [];
@@ -93,7 +94,8 @@ export async function serverSideApply<T extends KubernetesObject>(
   fieldManager: string,
 ): Promise<T> {
   const name = obj.metadata?.name;
-  if (!obj.apiVersion || !obj.kind || !name) throw new Error("object needs apiVersion, kind and metadata.name");
+  if (!obj.apiVersion || !obj.kind || !name)
+    throw new Error("object needs apiVersion, kind and metadata.name");
   const collection = await resolver.collectionPath(obj.apiVersion, obj.kind, obj.metadata?.namespace);
   const query = `?fieldManager=${encodeURIComponent(fieldManager)}&force=true`;
   // JSON is valid YAML, so the apply content type accepts it unchanged.

@@ -38,7 +38,11 @@ export function writeKubeconfig(path: string, spec: KubeconfigSpec): void {
     contexts: [
       {
         name: spec.user,
-        context: { cluster: "vireo-e2e", user: spec.user, ...(spec.namespace ? { namespace: spec.namespace } : {}) },
+        context: {
+          cluster: "vireo-e2e",
+          user: spec.user,
+          ...(spec.namespace ? { namespace: spec.namespace } : {}),
+        },
       },
     ],
     "current-context": spec.user,

@@ -79,14 +79,20 @@ export async function installCrds(kc: KubeConfig, dir: string, timeoutMs = 30_00
 }
 
 /** Waits until every named CRD has condition Established=True. */
-export async function waitForCrdsEstablished(kc: KubeConfig, names: string[], timeoutMs: number): Promise<void> {
+export async function waitForCrdsEstablished(
+  kc: KubeConfig,
+  names: string[],
+  timeoutMs: number,
+): Promise<void> {
   const api = kc.makeApiClient(ApiextensionsV1Api);
   const pending = new Set(names);
   await waitFor(
     async () => {
       for (const name of [...pending]) {
         const crd = await api.readCustomResourceDefinition({ name });
-        const established = crd.status?.conditions?.some((c) => c.type === "Established" && c.status === "True");
+        const established = crd.status?.conditions?.some(
+          (c) => c.type === "Established" && c.status === "True",
+        );
         if (established) pending.delete(name);
       }
       return pending.size === 0;

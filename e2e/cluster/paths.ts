@@ -71,7 +71,11 @@ export function resolveBinaries(): Binaries {
 }
 
 /** Names of required binaries that are missing or not executable (empty when the machine is ready). */
-export function missingBinaries(bins: Binaries, needControlPlane: boolean, needPrometheus: boolean): string[] {
+export function missingBinaries(
+  bins: Binaries,
+  needControlPlane: boolean,
+  needPrometheus: boolean,
+): string[] {
   const required: (keyof Binaries)[] = ["openssl"];
   if (needControlPlane)
     required.push("etcd", "kubeApiserver", "kubeControllerManager", "kubeScheduler", "kubectl", "kwok");

@@ -34,7 +34,12 @@ export interface StartProcessOptions {
  * Spawns `command` in its own process group with output going to a log file, and records a pidfile so a
  * crashed test run's leftovers can be reaped later ({@link reapPidfiles}).
  */
-export function startProcess(name: string, command: string, args: string[], opts: StartProcessOptions): ManagedProcess {
+export function startProcess(
+  name: string,
+  command: string,
+  args: string[],
+  opts: StartProcessOptions,
+): ManagedProcess {
   const logDir = join(opts.dir, "logs");
   const pidDir = join(opts.dir, "pids");
   mkdirSync(logDir, { recursive: true });

@@ -88,7 +88,10 @@ export function renderConfig(targets: Target[]): string {
         metrics_path: u.pathname || "/metrics",
         ...(u.search ? { params: Object.fromEntries([...u.searchParams].map(([k, v]) => [k, [v]])) } : {}),
         static_configs: [
-          { targets: [u.host], labels: Object.fromEntries(Object.entries(t.labels).filter(([k]) => k !== "job")) },
+          {
+            targets: [u.host],
+            labels: Object.fromEntries(Object.entries(t.labels).filter(([k]) => k !== "job")),
+          },
         ],
       };
     }),

@@ -43,7 +43,10 @@ export interface HttpResult {
 }
 
 /** One GET with a short timeout; `ca` (PEM) is trusted for https URLs. */
-export function httpGet(url: string, opts: { ca?: string | Buffer; timeoutMs?: number } = {}): Promise<HttpResult> {
+export function httpGet(
+  url: string,
+  opts: { ca?: string | Buffer; timeoutMs?: number } = {},
+): Promise<HttpResult> {
   return new Promise((resolve, reject) => {
     const u = new URL(url);
     const req =
@@ -55,7 +58,9 @@ export function httpGet(url: string, opts: { ca?: string | Buffer; timeoutMs?: n
     req.on("response", (res) => {
       const chunks: Buffer[] = [];
       res.on("data", (c: Buffer) => chunks.push(c));
-      res.on("end", () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString("utf8") }));
+      res.on("end", () =>
+        resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString("utf8") }),
+      );
       res.on("error", reject);
     });
     req.end();

@@ -1,0 +1,137 @@
+// Polls the cluster every 500 ms for the routing object of the root service and keeps the current weights.
+import type { KubeConfig } from "@kubernetes/client-node";
+import { KubeApiError, kubeRequest } from "../cluster/kube-request.ts";
+import {
+  allPrimary,
+  fromHttpRoute,
+  fromTrafficSplit,
+  fromVirtualService,
+  type RouteDecision,
+  type RouteNames,
+  type RoutingObject,
+} from "./routing.ts";
+
+/** One routing API the watcher looks at, with the versions it may be served under (most preferred first). */
+interface RoutingApi {
+  group: string;
+  resource: string;
+  versions: string[];
+  parse: (obj: RoutingObject, names: RouteNames) => RouteDecision | undefined;
+}
+
+/**
+ * Checked in this order; the first API holding a matching object wins. Routes before VirtualServices before
+ * TrafficSplits mirrors how current meshes prefer them (Linkerd: a ServiceProfile/TrafficSplit would override a
+ * route, but one rollout only ever writes one kind).
+ */
+const APIS: RoutingApi[] = [
+  {
+    group: "gateway.networking.k8s.io",
+    resource: "httproutes",
+    versions: ["v1", "v1beta1"],
+    parse: fromHttpRoute,
+  },
+  {
+    group: "policy.linkerd.io",
+    resource: "httproutes",
+    versions: ["v1beta3", "v1beta2"],
+    parse: fromHttpRoute,
+  },
+  {
+    group: "networking.istio.io",
+    resource: "virtualservices",
+    versions: ["v1", "v1beta1", "v1alpha3"],
+    parse: fromVirtualService,
+  },
+  {
+    group: "split.smi-spec.io",
+    resource: "trafficsplits",
+    versions: ["v1alpha4", "v1alpha3", "v1alpha2", "v1alpha1"],
+    parse: fromTrafficSplit,
+  },
+];
+
+/** Keeps {@link current} in sync with the cluster's routing objects until {@link stop}. */
+export class RouteWatcher {
+  /** Latest decision; 100% primary until something else is found. */
+  current: RouteDecision;
+  /** Poll rounds that failed (API unreachable etc.); the last good decision is kept meanwhile. */
+  errors = 0;
+  lastError: string | undefined;
+  private readonly kc: KubeConfig;
+  private readonly names: RouteNames;
+  private readonly intervalMs: number;
+  /** Served version per API once found (CRDs may be installed after the simulator starts). */
+  private readonly servedVersion = new Map<RoutingApi, string>();
+  private timer: NodeJS.Timeout | undefined;
+  private running: Promise<void> | undefined;
+  private listeners: ((d: RouteDecision) => void)[] = [];
+
+  constructor(kc: KubeConfig, names: RouteNames, intervalMs = 500) {
+    this.kc = kc;
+    this.names = names;
+    this.intervalMs = intervalMs;
+    this.current = allPrimary(names);
+  }
+
+  /** Polls once immediately (so the first requests already follow routing), then every interval. */
+  async start(): Promise<void> {
+    await this.poll();
+    this.timer = setInterval(() => {
+      if (!this.running) this.running = this.poll().finally(() => (this.running = undefined));
+    }, this.intervalMs);
+    this.timer.unref();
+  }
+
+  /** Calls `fn` whenever the decision changes. */
+  onChange(fn: (d: RouteDecision) => void): void {
+    this.listeners.push(fn);
+  }
+
+  async stop(): Promise<void> {
+    clearInterval(this.timer);
+    await this.running;
+  }
+
+  private async poll(): Promise<void> {
+    try {
+      const decision = (await this.find()) ?? allPrimary(this.names);
+      const changed = JSON.stringify(decision) !== JSON.stringify(this.current);
+      this.current = decision;
+      if (changed) for (const fn of this.listeners) fn(decision);
+    } catch (err) {
+      this.errors++;
+      this.lastError = err instanceof Error ? err.message : String(err);
+    }
+  }
+
+  private async find(): Promise<RouteDecision | undefined> {
+    for (const api of APIS) {
+      const items = await this.list(api);
+      for (const obj of items) {
+        const decision = api.parse(obj, this.names);
+        if (decision) return decision;
+      }
+    }
+    return undefined;
+  }
+
+  /** Lists the API's objects in the namespace; empty when the API is not served (CRD absent). */
+  private async list(api: RoutingApi): Promise<RoutingObject[]> {
+    const known = this.servedVersion.get(api);
+    const candidates = known ? [known] : api.versions;
+    for (const version of candidates) {
+      const path = `/apis/${api.group}/${version}/namespaces/${this.names.namespace}/${api.resource}`;
+      try {
+        const list = await kubeRequest<{ items?: RoutingObject[] }>(this.kc, "GET", path);
+        this.servedVersion.set(api, version);
+        // Lists come back ordered by name, so the choice among several matching objects is stable.
+        return list.items ?? [];
+      } catch (err) {
+        if (!(err instanceof KubeApiError && err.status === 404)) throw err;
+        if (known) this.servedVersion.delete(api); // CRD removed or version dropped: rediscover next round
+      }
+    }
+    return [];
+  }
+}
