@@ -142,7 +142,7 @@ export async function startCluster(opts: StartClusterOptions = {}): Promise<Clus
   const stop = async (): Promise<void> => {
     if (stopped) return;
     stopped = true;
-    if (reaperPid !== undefined) signalGroup(reaperPid, "SIGTERM");
+    if (reaperPid !== undefined) await stopProcessGroup(reaperPid, 1000);
     // Clients first, then the apiserver, then etcd: an apiserver whose etcd vanished hangs in graceful
     // shutdown until SIGKILL (measured: >15 s versus ~1 s in this order).
     for (const tier of STOP_ORDER) {

@@ -97,3 +97,45 @@ export function renderConfig(targets: Target[]): string {
     }),
   });
 }
+
+/** One sample of an instant-vector result. */
+export interface PromSample {
+  metric: Record<string, string>;
+  value: number;
+}
+
+/**
+ * Runs an instant PromQL query and returns the vector's samples (values parsed; NaN stays NaN). Scalar results
+ * come back as one sample with no labels. Throws on API errors so a typo in a test query fails loudly.
+ */
+export async function promQuery(prometheusUrl: string, query: string): Promise<PromSample[]> {
+  const res = await fetch(`${prometheusUrl}/api/v1/query`, {
+    method: "POST",
+    headers: { "content-type": "application/x-www-form-urlencoded" },
+    body: new URLSearchParams({ query }),
+  });
+  const body = (await res.json()) as {
+    status: string;
+    error?: string;
+    data?: { resultType: string; result: unknown };
+  };
+  if (body.status !== "success" || !body.data)
+    throw new Error(`PromQL ${query}: ${body.error ?? res.status}`);
+  if (body.data.resultType === "scalar") {
+    const [, v] = body.data.result as [number, string];
+    return [{ metric: {}, value: parsePromValue(v) }];
+  }
+  if (body.data.resultType !== "vector")
+    throw new Error(`PromQL ${query}: unexpected ${body.data.resultType}`);
+  return (body.data.result as { metric: Record<string, string>; value: [number, string] }[]).map((s) => ({
+    metric: s.metric,
+    value: parsePromValue(s.value[1]),
+  }));
+}
+
+/** Prometheus encodes samples as strings; "+Inf"/"-Inf" are not JavaScript number syntax. */
+function parsePromValue(v: string): number {
+  if (v === "+Inf") return Number.POSITIVE_INFINITY;
+  if (v === "-Inf") return Number.NEGATIVE_INFINITY;
+  return Number.parseFloat(v);
+}
