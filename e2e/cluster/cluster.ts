@@ -27,7 +27,7 @@ import {
   type ManagedProcess,
   processStartTime,
   readPidfiles,
-  signalGroup,
+  stopInOrder,
   stopProcessGroup,
 } from "./process.ts";
 import { type Prometheus, startPrometheus } from "./prometheus.ts";
@@ -94,13 +94,6 @@ export interface Cluster {
   stop(): Promise<void>;
 }
 
-/** Shutdown tiers, stopped one after another (each tier in parallel). */
-const STOP_ORDER: ((name: string) => boolean)[] = [
-  (n) => n !== "kube-apiserver" && n !== "etcd",
-  (n) => n === "kube-apiserver",
-  (n) => n === "etcd",
-];
-
 const DEFAULT_CRD_DIRS = [join(REPO_ROOT, "crds"), join(REPO_ROOT, "e2e", "cluster", "crds")];
 
 /**
@@ -143,12 +136,7 @@ export async function startCluster(opts: StartClusterOptions = {}): Promise<Clus
     if (stopped) return;
     stopped = true;
     if (reaperPid !== undefined) await stopProcessGroup(reaperPid, 1000);
-    // Clients first, then the apiserver, then etcd: an apiserver whose etcd vanished hangs in graceful
-    // shutdown until SIGKILL (measured: >15 s versus ~1 s in this order).
-    for (const tier of STOP_ORDER) {
-      const inTier = processes.filter((p) => tier(p.name));
-      await Promise.all(inTier.map((p) => stopProcessGroup(p.pid, 5000)));
-    }
+    await stopInOrder(processes, 5000);
     unregister();
     if (!keepDir) rmSync(dir, { recursive: true, force: true });
   };
