@@ -209,6 +209,8 @@ export async function startCluster(opts: StartClusterOptions = {}): Promise<Clus
     return cluster;
   } catch (err) {
     await stop();
+    if (err instanceof Error && !keepDir)
+      err.message += "\n(the cluster dir was removed; set VIREO_E2E_KEEP=1 to keep its logs)";
     throw err;
   }
 }
