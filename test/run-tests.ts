@@ -8,16 +8,17 @@ import { join, resolve } from "node:path";
 type Suite = "unit" | "e2e";
 
 /** Where each suite's tests live and the least it must run; raise the floors as tests are added. */
-const SUITES: Record<Suite, { patterns: string[]; minFiles: number; minTests: number; extraArgs: string[] }> = {
-  unit: { patterns: ["src/**/*.test.ts", "test/**/*.test.ts"], minFiles: 1, minTests: 1, extraArgs: [] },
-  e2e: {
-    patterns: ["e2e/**/*.test.ts"],
-    minFiles: 1,
-    minTests: 1,
-    // e2e files share one local cluster per file; run files one after another to fit 2 cores.
-    extraArgs: ["--test-concurrency=1", "--test-timeout=900000"],
-  },
-};
+const SUITES: Record<Suite, { patterns: string[]; minFiles: number; minTests: number; extraArgs: string[] }> =
+  {
+    unit: { patterns: ["src/**/*.test.ts", "test/**/*.test.ts"], minFiles: 1, minTests: 1, extraArgs: [] },
+    e2e: {
+      patterns: ["e2e/**/*.test.ts"],
+      minFiles: 1,
+      minTests: 1,
+      // e2e files share one local cluster per file; run files one after another to fit 2 cores.
+      extraArgs: ["--test-concurrency=1", "--test-timeout=900000"],
+    },
+  };
 
 const suiteName = (process.argv[2] ?? "unit") as Suite;
 const suite = SUITES[suiteName];
@@ -27,7 +28,9 @@ if (!suite) {
 }
 const filter = process.argv.slice(3);
 const root = resolve(import.meta.dirname, "..");
-let files = suite.patterns.flatMap((p) => globSync(p, { cwd: root, exclude: (f) => f.includes("node_modules") }));
+let files = suite.patterns.flatMap((p) =>
+  globSync(p, { cwd: root, exclude: (f) => f.includes("node_modules") }),
+);
 files = [...new Set(files)].sort();
 if (filter.length > 0) files = files.filter((f) => filter.some((x) => f.includes(x)));
 
@@ -55,7 +58,8 @@ try {
 }
 const problems: string[] = [];
 if (filter.length === 0) {
-  if (files.length < suite.minFiles) problems.push(`found ${files.length} test files, expected at least ${suite.minFiles}`);
+  if (files.length < suite.minFiles)
+    problems.push(`found ${files.length} test files, expected at least ${suite.minFiles}`);
   if (counts.passed + counts.failed < suite.minTests)
     problems.push(`ran ${counts.passed + counts.failed} tests, expected at least ${suite.minTests}`);
 }

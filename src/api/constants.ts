@@ -1,0 +1,107 @@
+// Wire strings of the Rollout API: group, version, annotation keys, phases, condition types and reasons.
+
+/** API group of every Vireo resource. */
+export const GROUP = "vireo.dev";
+/** The served and stored version of the Rollout API. */
+export const VERSION = "v1alpha1";
+/** Plural resource name, as used in URLs and RBAC. */
+export const PLURAL = "rollouts";
+/** Kind of the Rollout resource. */
+export const KIND = "Rollout";
+/** apiVersion string for Rollout objects. */
+export const API_VERSION = `${GROUP}/${VERSION}`;
+/** Finalizer that restores working traffic before a Rollout disappears. */
+export const FINALIZER = `${GROUP}/traffic-restore`;
+/** Field manager name used for every write Vireo makes. */
+export const FIELD_MANAGER = "vireo";
+
+/**
+ * Annotations a person sets with `kubectl annotate --overwrite`. Each distinct value is one request: it is
+ * acted on once and recorded in `status.handledRequests`, so a stale value never fires again.
+ */
+export const ANNOTATIONS = {
+  promote: `${GROUP}/promote`,
+  abort: `${GROUP}/abort`,
+  pause: `${GROUP}/pause`,
+  resume: `${GROUP}/resume`,
+  retry: `${GROUP}/retry`,
+} as const;
+/** Names of the user request annotations. */
+export type RequestKind = keyof typeof ANNOTATIONS;
+/** Value of `vireo.dev/promote` that skips every remaining step. */
+export const PROMOTE_FULL = "full";
+
+/** Labels Vireo puts on objects it creates. */
+export const LABELS = {
+  managedBy: "app.kubernetes.io/managed-by",
+  rollout: `${GROUP}/rollout`,
+  role: `${GROUP}/role`,
+} as const;
+
+/** Where a Rollout is in its life; `kubectl get` shows it, conditions carry the contract. */
+export const PHASES = [
+  "Initializing",
+  "Healthy",
+  "Progressing",
+  "Paused",
+  "Promoting",
+  "Finalizing",
+  "RolledBack",
+  "Aborted",
+  "Invalid",
+] as const;
+/** A phase of a Rollout. */
+export type Phase = (typeof PHASES)[number];
+
+/** Why a rollout is paused. */
+export const PAUSE_REASONS = ["UserRequest", "PauseStep", "Inconclusive", "WindowClosed"] as const;
+/** A pause reason. */
+export type PauseReason = (typeof PAUSE_REASONS)[number];
+
+/** Condition types on a Rollout. */
+export const CONDITION_TYPES = {
+  /** True when the stable version serves all traffic and nothing is in flight, or the rollout is healthy mid-way. */
+  ready: "Ready",
+  /** True while a canary is in flight and allowed to advance. */
+  progressing: "Progressing",
+  /** True when something needs a person: failed analysis, deadline, invalid spec, missing target. */
+  degraded: "Degraded",
+} as const;
+
+/** PascalCase reasons used in conditions and Events. One constant per reason so callers can switch on them. */
+export const REASONS = {
+  Initializing: "Initializing",
+  Initialized: "Initialized",
+  WaitingForPrimary: "WaitingForPrimary",
+  Healthy: "Healthy",
+  RolloutStarted: "RolloutStarted",
+  StepAdvanced: "StepAdvanced",
+  WaitingForCanary: "WaitingForCanary",
+  WaitingForAnalysis: "WaitingForAnalysis",
+  WaitingForRoutes: "WaitingForRoutes",
+  Paused: "Paused",
+  PauseStep: "PauseStep",
+  Resumed: "Resumed",
+  WindowClosed: "WindowClosed",
+  Suspended: "Suspended",
+  AnalysisPassed: "AnalysisPassed",
+  AnalysisFailed: "AnalysisFailed",
+  AnalysisErrors: "AnalysisErrors",
+  AnalysisInconclusive: "AnalysisInconclusive",
+  CanaryNotReady: "CanaryNotReady",
+  Promoting: "Promoting",
+  Promoted: "Promoted",
+  PromotedByUser: "PromotedByUser",
+  Finalizing: "Finalizing",
+  RolledBack: "RolledBack",
+  ProgressDeadlineExceeded: "ProgressDeadlineExceeded",
+  Aborted: "Aborted",
+  Retried: "Retried",
+  NewRevision: "NewRevision",
+  RevisionReverted: "RevisionReverted",
+  RequestIgnored: "RequestIgnored",
+  InvalidSpec: "InvalidSpec",
+  TargetNotFound: "TargetNotFound",
+} as const;
+/** A condition or Event reason. */
+export type Reason = (typeof REASONS)[keyof typeof REASONS];

@@ -1,0 +1,166 @@
+// Builds the Rollout CustomResourceDefinition from the zod schemas, and checks it is a structural schema.
+import { z } from "zod";
+import { API_VERSION, GROUP, KIND, PLURAL, VERSION } from "./constants.ts";
+import { RolloutSpecSchema, RolloutStatusSchema } from "./rollout-schema.ts";
+
+type JsonSchema = Record<string, unknown>;
+
+/** Keys the API server forbids or that have no meaning in a structural schema. */
+const FORBIDDEN_KEYS = [
+  "$ref",
+  "$schema",
+  "definitions",
+  "$defs",
+  "oneOf",
+  "anyOf",
+  "allOf",
+  "not",
+  "patternProperties",
+  "additionalItems",
+  "uniqueItems",
+  "propertyNames",
+  "const",
+  "id",
+  "title",
+];
+
+function toOpenApi(schema: z.ZodType): JsonSchema {
+  return z.toJSONSchema(schema, {
+    target: "openapi-3.0",
+    io: "input",
+    unrepresentable: "throw",
+    cycles: "throw",
+    reused: "inline",
+  }) as JsonSchema;
+}
+
+/** Lists every violation of the structural-schema rules below `node` (empty when the schema is structural). */
+export function structuralViolations(node: unknown, path = "openAPIV3Schema"): string[] {
+  if (node === null || typeof node !== "object") return [];
+  const schema = node as JsonSchema;
+  const out: string[] = [];
+  for (const key of FORBIDDEN_KEYS) if (key in schema) out.push(`${path}: forbidden key ${key}`);
+  if (schema.properties && "additionalProperties" in schema)
+    out.push(`${path}: properties with additionalProperties`);
+  if (
+    !schema.type &&
+    !schema["x-kubernetes-int-or-string"] &&
+    !schema["x-kubernetes-preserve-unknown-fields"]
+  ) {
+    out.push(`${path}: missing type`);
+  }
+  if (schema.type === "null") out.push(`${path}: type null`);
+  const props = (schema.properties ?? {}) as Record<string, unknown>;
+  for (const [name, child] of Object.entries(props))
+    out.push(...structuralViolations(child, `${path}.${name}`));
+  if (schema.items) out.push(...structuralViolations(schema.items, `${path}[]`));
+  if (typeof schema.additionalProperties === "object") {
+    out.push(...structuralViolations(schema.additionalProperties, `${path}{}`));
+  }
+  return out;
+}
+
+/** Lists every property below `node` without a description (so `kubectl explain` always says something). */
+export function undocumentedFields(node: unknown, path = "spec"): string[] {
+  if (node === null || typeof node !== "object") return [];
+  const schema = node as JsonSchema;
+  const out: string[] = [];
+  const props = (schema.properties ?? {}) as Record<string, JsonSchema>;
+  for (const [name, child] of Object.entries(props)) {
+    if (!child.description) out.push(`${path}.${name}`);
+    out.push(...undocumentedFields(child, `${path}.${name}`));
+  }
+  if (schema.items) out.push(...undocumentedFields(schema.items, `${path}[]`));
+  return out;
+}
+
+/** zod writes `format: date-time` strings with a long regex the API server does not need. */
+function simplify(node: unknown): void {
+  if (node === null || typeof node !== "object") return;
+  const schema = node as JsonSchema;
+  if (schema.format === "date-time") delete schema.pattern;
+  for (const value of Object.values(schema)) {
+    if (Array.isArray(value)) value.forEach(simplify);
+    else simplify(value);
+  }
+}
+
+/** The full CustomResourceDefinition object for Rollouts. */
+export function buildRolloutCrd(): JsonSchema {
+  const spec = toOpenApi(RolloutSpecSchema);
+  const status = toOpenApi(RolloutStatusSchema);
+  simplify(spec);
+  simplify(status);
+  const openAPIV3Schema = {
+    type: "object",
+    description:
+      "A Rollout runs canary releases of a Deployment: traffic moves step by step to the new version while Prometheus analysis stays good, and back to the stable version when it does not.",
+    required: ["spec"],
+    properties: {
+      apiVersion: { type: "string", description: "APIVersion of this object: vireo.dev/v1alpha1." },
+      kind: { type: "string", description: "Kind of this object: Rollout." },
+      metadata: { type: "object" },
+      spec,
+      status,
+    },
+  };
+  const violations = structuralViolations(openAPIV3Schema);
+  if (violations.length > 0) throw new Error(`Rollout schema is not structural:\n${violations.join("\n")}`);
+  return {
+    apiVersion: "apiextensions.k8s.io/v1",
+    kind: "CustomResourceDefinition",
+    metadata: { name: `${PLURAL}.${GROUP}`, labels: { "app.kubernetes.io/part-of": "vireo" } },
+    spec: {
+      group: GROUP,
+      names: {
+        kind: KIND,
+        listKind: `${KIND}List`,
+        plural: PLURAL,
+        singular: "rollout",
+        shortNames: ["vro"],
+        categories: ["all", "vireo"],
+      },
+      scope: "Namespaced",
+      versions: [
+        {
+          name: VERSION,
+          served: true,
+          storage: true,
+          subresources: { status: {} },
+          additionalPrinterColumns: [
+            {
+              name: "Phase",
+              type: "string",
+              jsonPath: ".status.phase",
+              description: "Where the rollout is.",
+            },
+            {
+              name: "Weight",
+              type: "integer",
+              jsonPath: ".status.canaryWeight",
+              description: "Canary traffic percent.",
+            },
+            {
+              name: "Step",
+              type: "integer",
+              jsonPath: ".status.currentStepIndex",
+              description: "Current step index.",
+            },
+            {
+              name: "Reason",
+              type: "string",
+              priority: 1,
+              jsonPath: '.status.conditions[?(@.type=="Ready")].reason',
+              description: "Reason of the Ready condition.",
+            },
+            { name: "Age", type: "date", jsonPath: ".metadata.creationTimestamp" },
+          ],
+          schema: { openAPIV3Schema },
+        },
+      ],
+    },
+  };
+}
+
+/** apiVersion of Rollouts, re-exported for generators. */
+export const ROLLOUT_API_VERSION = API_VERSION;

@@ -1,0 +1,661 @@
+// The Rollout API (vireo.dev/v1alpha1) as zod schemas: the single source of truth for TypeScript types, runtime
+// validation and the generated CRD. Cross-field rules are written twice on purpose: as CEL (`x-kubernetes-validations`,
+// enforced by `kubectl apply`) and as zod refinements (enforced by the controller on objects that predate the CRD).
+import { z } from "zod";
+import { PAUSE_REASONS, PHASES } from "./constants.ts";
+import { DURATION_PATTERN } from "./duration.ts";
+
+/** Kubernetes object names: DNS-1123 subdomain. Also keeps hostile names out of PromQL and object names. */
+const DNS_SUBDOMAIN = "^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$";
+/** DNS-1123 label: Service and namespace names. */
+const DNS_LABEL = "^[a-z0-9]([-a-z0-9]*[a-z0-9])?$";
+/** A five-field cron expression or a @macro; full parsing happens at runtime (see windows.ts). */
+const CRON_SHAPE = "^(@(yearly|annually|monthly|weekly|daily|hourly)|(\\S+\\s+){4}\\S+)$";
+
+const cel = (rule: string, message: string, fieldPath?: string, reason?: string) => ({
+  rule,
+  message,
+  ...(fieldPath ? { fieldPath } : {}),
+  ...(reason ? { reason } : {}),
+});
+
+const objectName = (what: string) =>
+  z.string().min(1).max(253).regex(new RegExp(DNS_SUBDOMAIN), `must be a lowercase DNS name`).describe(what);
+const labelName = (what: string) =>
+  z.string().min(1).max(63).regex(new RegExp(DNS_LABEL), `must be a lowercase DNS label`).describe(what);
+const duration = (what: string) =>
+  z
+    .string()
+    .max(32)
+    .regex(new RegExp(DURATION_PATTERN), "must be a duration such as 30s, 5m or 1h30m")
+    .describe(what);
+const percent = (what: string) => z.number().int().min(0).max(100).describe(what);
+
+/** Reference to the Deployment whose pod template changes start rollouts. */
+export const TargetRefSchema = z
+  .object({
+    apiVersion: z.literal("apps/v1").default("apps/v1").describe("API version of the target; only apps/v1."),
+    kind: z.literal("Deployment").default("Deployment").describe("Kind of the target; only Deployment."),
+    name: objectName(
+      "Name of the user's Deployment, in the Rollout's namespace. It becomes the canary; Vireo creates <name>-primary.",
+    ),
+  })
+  .describe("The Deployment this Rollout manages.");
+
+/** The Service that clients call; Vireo owns its routing. */
+export const ServiceSchema = z
+  .object({
+    name: labelName(
+      "Name of the root Service clients call. Defaults to the target's name. Vireo creates <name>-primary and <name>-canary beside it.",
+    ).optional(),
+    port: z.number().int().min(1).max(65535).describe("Port the Service exposes."),
+    targetPort: z
+      .number()
+      .int()
+      .min(1)
+      .max(65535)
+      .optional()
+      .describe("Container port traffic goes to. Defaults to port."),
+    portName: labelName("Name of the Service port. Defaults to http.").optional(),
+    gateways: z
+      .array(z.string().min(1).max(253))
+      .max(16)
+      .optional()
+      .describe("Istio only: gateways the VirtualService binds to, in addition to the mesh."),
+    hosts: z
+      .array(z.string().min(1).max(253))
+      .max(16)
+      .optional()
+      .describe("Istio only: extra hosts of the VirtualService. The Service's own name is always included."),
+  })
+  .describe("The Service whose traffic is split between primary and canary.");
+
+/** One step of a canary: exactly one of setWeight or pause. */
+export const StepSchema = z
+  .object({
+    setWeight: percent("Percentage of traffic sent to the canary at this step.").optional(),
+    pause: z
+      .object({
+        duration: duration(
+          "How long to wait before the next step. Without it the rollout waits until promoted (vireo.dev/promote or vireo.dev/resume).",
+        ).optional(),
+      })
+      .describe("Hold the current weight for a while, or until a person promotes.")
+      .optional(),
+  })
+  .describe("A canary step: set a weight, or pause.")
+  .meta({
+    "x-kubernetes-validations": [
+      cel(
+        "[has(self.setWeight), has(self.pause)].filter(x, x).size() == 1",
+        "a step needs exactly one of setWeight or pause",
+      ),
+    ],
+  })
+  .refine((s) => (s.setWeight !== undefined) !== (s.pause !== undefined), {
+    message: "a step needs exactly one of setWeight or pause",
+  });
+
+/** How traffic moves: explicit steps, or the stepWeight/maxWeight shorthand. */
+export const CanaryStrategySchema = z
+  .object({
+    steps: z
+      .array(StepSchema)
+      .min(1)
+      .max(50)
+      .optional()
+      .describe(
+        "Ordered steps. setWeight values must not decrease. Mutually exclusive with stepWeight/maxWeight.",
+      ),
+    stepWeight: percent(
+      "Shorthand: increase the canary weight by this much each step, up to maxWeight. Expands to setWeight steps.",
+    )
+      .min(1)
+      .optional(),
+    maxWeight: percent("Shorthand: the last canary weight before promotion. Defaults to 50.")
+      .min(1)
+      .optional(),
+  })
+  .describe("Canary strategy.")
+  .meta({
+    "x-kubernetes-validations": [
+      cel(
+        "has(self.steps) != (has(self.stepWeight) || has(self.maxWeight))",
+        "set either steps or stepWeight/maxWeight, not both and not neither",
+      ),
+      cel(
+        "!has(self.steps) || self.steps.filter(s, has(s.setWeight)).map(s, s.setWeight).isSorted()",
+        "setWeight values must not decrease from one step to the next",
+        ".steps",
+      ),
+      cel(
+        "!has(self.stepWeight) || !has(self.maxWeight) || self.stepWeight <= self.maxWeight",
+        "stepWeight must not exceed maxWeight",
+        ".stepWeight",
+      ),
+      cel(
+        "has(self.steps) || has(self.stepWeight)",
+        "stepWeight is required when maxWeight is set",
+        ".stepWeight",
+      ),
+    ],
+  })
+  .superRefine((c, ctx) => {
+    const hasShorthand = c.stepWeight !== undefined || c.maxWeight !== undefined;
+    if ((c.steps !== undefined) === hasShorthand) {
+      ctx.addIssue({
+        code: "custom",
+        message: "set either steps or stepWeight/maxWeight, not both and not neither",
+      });
+    }
+    if (c.maxWeight !== undefined && c.stepWeight === undefined) {
+      ctx.addIssue({
+        code: "custom",
+        path: ["stepWeight"],
+        message: "stepWeight is required when maxWeight is set",
+      });
+    }
+    if (c.stepWeight !== undefined && c.maxWeight !== undefined && c.stepWeight > c.maxWeight) {
+      ctx.addIssue({ code: "custom", path: ["stepWeight"], message: "stepWeight must not exceed maxWeight" });
+    }
+    let last = -1;
+    for (const [i, s] of (c.steps ?? []).entries()) {
+      if (s.setWeight === undefined) continue;
+      if (s.setWeight < last) {
+        ctx.addIssue({
+          code: "custom",
+          path: ["steps", i, "setWeight"],
+          message: `setWeight values must not decrease from one step to the next (${s.setWeight} after ${last})`,
+        });
+      }
+      last = s.setWeight;
+    }
+  });
+
+/** Bounds a metric's value must stay within. */
+export const ThresholdRangeSchema = z
+  .object({
+    min: z.number().optional().describe("Lowest passing value (inclusive)."),
+    max: z.number().optional().describe("Highest passing value (inclusive)."),
+  })
+  .describe("Fixed bounds for the canary's value.")
+  .meta({
+    "x-kubernetes-validations": [
+      cel("has(self.min) || has(self.max)", "thresholdRange needs min, max or both"),
+      cel(
+        "!has(self.min) || !has(self.max) || self.min <= self.max",
+        "thresholdRange.min must not exceed max",
+      ),
+    ],
+  })
+  .refine((t) => t.min !== undefined || t.max !== undefined, {
+    message: "thresholdRange needs min, max or both",
+  })
+  .refine((t) => t.min === undefined || t.max === undefined || t.min <= t.max, {
+    message: "thresholdRange.min must not exceed max",
+  });
+
+/** Relative analysis: judge the canary against the primary measured in the same tick. */
+export const CompareToPrimarySchema = z
+  .object({
+    maxDecrease: z
+      .number()
+      .min(0)
+      .optional()
+      .describe(
+        "The canary may be at most this much below the primary (absolute units, e.g. 1 = one point).",
+      ),
+    maxIncrease: z
+      .number()
+      .min(0)
+      .optional()
+      .describe("The canary may be at most this much above the primary (absolute units)."),
+    maxRatio: z
+      .number()
+      .gt(0)
+      .optional()
+      .describe("The canary may be at most this multiple of the primary, e.g. 1.2 for p99 latency."),
+    minRatio: z
+      .number()
+      .gt(0)
+      .optional()
+      .describe("The canary must be at least this multiple of the primary."),
+  })
+  .describe("Compare the canary with the primary instead of (or as well as) fixed bounds.")
+  .meta({
+    "x-kubernetes-validations": [
+      cel(
+        "has(self.maxDecrease) || has(self.maxIncrease) || has(self.maxRatio) || has(self.minRatio)",
+        "compareToPrimary needs at least one of maxDecrease, maxIncrease, maxRatio, minRatio",
+      ),
+    ],
+  })
+  .refine((c) => Object.values(c).some((v) => v !== undefined), {
+    message: "compareToPrimary needs at least one of maxDecrease, maxIncrease, maxRatio, minRatio",
+  });
+
+/** Names of the built-in metrics. */
+export const BUILTIN_METRICS = ["request-success-rate", "request-duration"] as const;
+
+/** One metric checked at every analysis tick. */
+export const MetricSchema = z
+  .object({
+    name: labelName("Name of the metric, unique within the Rollout; shown in status and notifications."),
+    builtin: z
+      .enum(BUILTIN_METRICS)
+      .optional()
+      .describe(
+        "A built-in metric of the mesh: request-success-rate (percent of non-5xx responses) or request-duration (p99 in milliseconds).",
+      ),
+    query: z
+      .string()
+      .min(1)
+      .max(4096)
+      .optional()
+      .describe(
+        "A PromQL template. Variables: {{ namespace }}, {{ target }} (the workload being measured: canary, or primary for compareToPrimary), {{ canary }}, {{ primary }}, {{ service }}, {{ interval }}. Values are escaped for label matchers.",
+      ),
+    window: duration("Range of the query, e.g. 1m. Defaults to the analysis interval.").optional(),
+    thresholdRange: ThresholdRangeSchema.optional(),
+    compareToPrimary: CompareToPrimarySchema.optional(),
+    reduce: z
+      .enum(["sum", "avg", "min", "max"])
+      .optional()
+      .describe("How to reduce a query that returns several series. Without it, several series is an error."),
+  })
+  .describe("A metric the canary must satisfy at every analysis tick.")
+  .meta({
+    "x-kubernetes-validations": [
+      cel("has(self.builtin) != has(self.query)", "a metric needs exactly one of builtin or query"),
+      cel(
+        "has(self.thresholdRange) || has(self.compareToPrimary)",
+        "a metric needs thresholdRange, compareToPrimary or both",
+      ),
+    ],
+  })
+  .refine((m) => (m.builtin !== undefined) !== (m.query !== undefined), {
+    message: "a metric needs exactly one of builtin or query",
+  })
+  .refine((m) => m.thresholdRange !== undefined || m.compareToPrimary !== undefined, {
+    message: "a metric needs thresholdRange, compareToPrimary or both",
+  });
+
+/** Reference to a key of a Secret in the Rollout's namespace. */
+export const SecretKeyRefSchema = z
+  .object({
+    name: objectName("Name of the Secret, in the Rollout's namespace."),
+    key: z.string().min(1).max(253).optional().describe("Key within the Secret."),
+  })
+  .describe("A Secret key reference.");
+
+/** Where and how to query Prometheus. */
+export const PrometheusSchema = z
+  .object({
+    address: z
+      .string()
+      .regex(/^https?:\/\/[^\s]+$/, "must be an http(s) URL")
+      .max(2048)
+      .optional()
+      .describe("Prometheus base URL. Defaults to the controller's --prometheus-url."),
+    timeout: duration("Timeout of one query.").default("5s"),
+    secretRef: z
+      .object({
+        name: objectName("Secret with either key token (bearer) or keys username and password (basic)."),
+      })
+      .optional()
+      .describe("Credentials for Prometheus. Never logged."),
+    insecureSkipVerify: z.boolean().default(false).describe("Skip TLS verification (testing only)."),
+    caSecretRef: SecretKeyRefSchema.optional().describe(
+      "Secret key holding a PEM CA bundle for Prometheus's TLS.",
+    ),
+  })
+  .describe("Prometheus connection settings.");
+
+/** Canary analysis: which metrics, how often, and when to give up. */
+export const AnalysisSchema = z
+  .object({
+    interval: duration(
+      "How often metrics are checked; also how long each setWeight step lasts at least.",
+    ).default("30s"),
+    failureLimit: z
+      .number()
+      .int()
+      .min(1)
+      .max(100)
+      .default(2)
+      .describe("Failed checks (a metric out of bounds) during one rollout before it is rolled back."),
+    consecutiveErrorLimit: z
+      .number()
+      .int()
+      .min(1)
+      .max(100)
+      .default(4)
+      .describe(
+        "Consecutive checks that could not be evaluated (query errors) before the rollout is rolled back.",
+      ),
+    inconclusiveLimit: z
+      .number()
+      .int()
+      .min(1)
+      .max(1000)
+      .default(10)
+      .describe("Consecutive inconclusive checks (no data) before the rollout pauses for a person."),
+    noData: z
+      .enum(["inconclusive", "fail", "pass"])
+      .default("inconclusive")
+      .describe(
+        "What a metric with no data means. Default inconclusive: the step holds and Vireo never promotes on silence.",
+      ),
+    historyLimit: z
+      .number()
+      .int()
+      .min(1)
+      .max(50)
+      .default(10)
+      .describe("How many recent measurements per metric are kept in status."),
+    labels: z
+      .object({
+        workload: z
+          .string()
+          .regex(/^[a-zA-Z_][a-zA-Z0-9_]*$/)
+          .max(128)
+          .optional()
+          .describe(
+            "Prometheus label holding the workload name (Istio destination_workload, Linkerd deployment).",
+          ),
+        namespace: z
+          .string()
+          .regex(/^[a-zA-Z_][a-zA-Z0-9_]*$/)
+          .max(128)
+          .optional()
+          .describe("Prometheus label holding the namespace."),
+      })
+      .optional()
+      .describe("Overrides for built-in metric label names, for clusters that relabel mesh metrics."),
+    prometheus: PrometheusSchema.optional(),
+    metrics: z
+      .array(MetricSchema)
+      .max(20)
+      .default([])
+      .describe("Metrics checked at every tick. Empty means steps advance without analysis.")
+      .meta({ "x-kubernetes-list-type": "map", "x-kubernetes-list-map-keys": ["name"] }),
+  })
+  .describe("Prometheus analysis of the canary.")
+  .superRefine((a, ctx) => {
+    const seen = new Set<string>();
+    for (const [i, m] of a.metrics.entries()) {
+      if (seen.has(m.name))
+        ctx.addIssue({ code: "custom", path: ["metrics", i, "name"], message: "duplicate name" });
+      seen.add(m.name);
+    }
+  });
+
+/** A deployment window (allow) or blackout (deny). */
+export const WindowSchema = z
+  .object({
+    kind: z
+      .enum(["allow", "deny"])
+      .describe("allow: rollouts progress only inside; deny: never progress inside."),
+    schedule: z
+      .string()
+      .max(128)
+      .regex(new RegExp(CRON_SHAPE), "must be a five-field cron expression such as '0 9 * * 1-5'")
+      .describe("Cron expression (five fields) for when the window opens."),
+    duration: duration("How long the window stays open after each start."),
+    timeZone: z
+      .string()
+      .min(1)
+      .max(64)
+      .default("UTC")
+      .describe("IANA time zone of the schedule, e.g. Europe/Berlin."),
+  })
+  .describe("A time window gating progress. Deny wins over allow. Rollback and abort are never gated.");
+
+/** Who may call the service, in SMI TrafficTarget terms. */
+export const AccessPolicySchema = z
+  .object({
+    sources: z
+      .array(
+        z
+          .object({
+            serviceAccount: z
+              .string()
+              .max(63)
+              .regex(/^(\*|[a-z0-9]([-a-z0-9]*[a-z0-9])?)$/, "must be a ServiceAccount name or *")
+              .describe(
+                "ServiceAccount name of an allowed caller; * allows every ServiceAccount of the namespace.",
+              ),
+            namespace: labelName("Namespace of the caller. Defaults to the Rollout's namespace.").optional(),
+          })
+          .describe("An allowed caller identity."),
+      )
+      .min(1)
+      .max(100)
+      .describe("Allowed callers. Both primary and canary get exactly this policy."),
+    routes: z
+      .array(
+        z
+          .object({
+            pathRegex: z
+              .string()
+              .min(1)
+              .max(1024)
+              .optional()
+              .describe("Regular expression the request path must match."),
+            methods: z
+              .array(z.enum(["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "*"]))
+              .max(8)
+              .optional()
+              .describe("Allowed HTTP methods; omitted means all."),
+          })
+          .describe("An allowed route."),
+      )
+      .max(50)
+      .optional()
+      .describe("Allowed routes; omitted means every route."),
+  })
+  .describe("Access policy applied identically to primary and canary.");
+
+/** Names of notification events. */
+export const NOTIFY_EVENTS = [
+  "Started",
+  "StepAdvanced",
+  "Paused",
+  "Promoted",
+  "RolledBack",
+  "Aborted",
+  "AnalysisFailed",
+] as const;
+
+/** Where Vireo reports. */
+export const NotificationsSchema = z
+  .object({
+    slack: z
+      .object({
+        secretRef: SecretKeyRefSchema.describe(
+          "Secret key holding the Slack incoming-webhook URL (default key: url).",
+        ),
+      })
+      .optional()
+      .describe("Slack incoming webhook."),
+    webhook: z
+      .object({
+        secretRef: SecretKeyRefSchema.describe("Secret key holding the webhook URL (default key: url)."),
+      })
+      .optional()
+      .describe("Generic JSON webhook."),
+    events: z
+      .array(z.enum(NOTIFY_EVENTS))
+      .max(NOTIFY_EVENTS.length)
+      .optional()
+      .describe("Which events to send. Defaults to all."),
+    minSeverity: z
+      .enum(["info", "warning", "error"])
+      .default("info")
+      .describe("Drop messages below this severity."),
+  })
+  .describe("Notifications.");
+
+/** The full Rollout spec. */
+export const RolloutSpecSchema = z
+  .object({
+    targetRef: TargetRefSchema,
+    service: ServiceSchema,
+    provider: z
+      .enum(["istio", "linkerd", "smi", "gateway-api"])
+      .describe("Which mesh API renders the traffic split and access policy."),
+    strategy: z.object({ canary: CanaryStrategySchema }).describe("Rollout strategy. Only canary for now."),
+    analysis: AnalysisSchema.default({
+      interval: "30s",
+      failureLimit: 2,
+      consecutiveErrorLimit: 4,
+      inconclusiveLimit: 10,
+      noData: "inconclusive",
+      historyLimit: 10,
+      metrics: [],
+    }),
+    progressDeadlineSeconds: z
+      .number()
+      .int()
+      .min(10)
+      .max(86_400)
+      .default(600)
+      .describe(
+        "Seconds a step may go without progress (canary not ready, routes not applied) before rollback.",
+      ),
+    windows: z.array(WindowSchema).max(20).optional().describe("Deployment windows and blackouts."),
+    accessPolicy: AccessPolicySchema.optional(),
+    notifications: NotificationsSchema.optional(),
+    suspend: z
+      .boolean()
+      .default(false)
+      .describe("Do not start new rollouts. A rollout in flight holds its weight; abort still works."),
+    skipAnalysis: z
+      .boolean()
+      .default(false)
+      .describe("Advance steps without checking metrics. Promotion then does not depend on analysis."),
+  })
+  .describe("What to roll out and how.");
+
+const timestamp = (what: string) => z.string().meta({ format: "date-time" }).describe(what);
+
+/** A Kubernetes condition. */
+export const ConditionSchema = z.object({
+  type: z.string().max(316).describe("Condition type: Ready, Progressing or Degraded."),
+  status: z.enum(["True", "False", "Unknown"]).describe("Status of the condition."),
+  reason: z.string().max(1024).describe("PascalCase machine-readable reason."),
+  message: z.string().max(32768).describe("Human-readable explanation."),
+  lastTransitionTime: timestamp("When the status last changed."),
+  observedGeneration: z.number().int().min(0).describe("The spec generation this condition reflects."),
+});
+
+/** One measurement kept in status so `kubectl get -o yaml` explains each decision. */
+export const MeasurementSchema = z.object({
+  metric: z.string().describe("Metric name."),
+  verdict: z.enum(["Pass", "Fail", "Inconclusive", "Error"]).describe("Outcome of this measurement."),
+  value: z.number().optional().describe("Canary value; absent when there was no data."),
+  primaryValue: z.number().optional().describe("Primary value, for compareToPrimary."),
+  threshold: z.string().describe("The bound the value was judged against, in words."),
+  message: z.string().max(1024).optional().describe("Why, when not Pass."),
+  weight: z.number().int().describe("Canary weight when measured."),
+  at: timestamp("When measured."),
+});
+
+/** Everything needed to resume after a crash. */
+export const RolloutStatusSchema = z
+  .object({
+    observedGeneration: z.number().int().optional().describe("Generation of the spec last acted on."),
+    phase: z.enum(PHASES).optional().describe("Where the rollout is; see conditions for the contract."),
+    pauseReason: z.enum(PAUSE_REASONS).optional().describe("Why the rollout is paused."),
+    message: z.string().optional().describe("Human summary of the current state."),
+    currentStepIndex: z.number().int().min(0).optional().describe("Index into the expanded steps."),
+    canaryWeight: z
+      .number()
+      .int()
+      .min(0)
+      .max(100)
+      .optional()
+      .describe("Traffic percentage the canary should have."),
+    stableRevision: z.string().optional().describe("Pod-template hash that primary runs."),
+    canaryRevision: z.string().optional().describe("Pod-template hash under rollout."),
+    rolloutStartedAt: timestamp("When the current rollout started.").optional(),
+    stepStartedAt: timestamp("When the current step started.").optional(),
+    waitingSince: timestamp(
+      "Since when the rollout waits for the canary, the routes or the primary; the progress deadline counts from here.",
+    ).optional(),
+    pausedAt: timestamp("When the current pause began.").optional(),
+    promotedBy: z.enum(["Analysis", "User", "Steps"]).optional().describe("Who promoted the last revision."),
+    analysis: z
+      .object({
+        lastRunAt: timestamp("Last analysis tick.").optional(),
+        lastPassAt: timestamp("Last tick in which every metric passed.").optional(),
+        failedChecks: z.number().int().min(0).default(0).describe("Failed checks in this rollout."),
+        consecutiveErrors: z.number().int().min(0).default(0).describe("Consecutive ticks with errors."),
+        inconclusiveCount: z.number().int().min(0).default(0).describe("Consecutive inconclusive ticks."),
+        history: z.array(MeasurementSchema).default([]).describe("Recent measurements, newest last."),
+      })
+      .optional()
+      .describe("Analysis bookkeeping."),
+    handledRequests: z
+      .object({
+        promote: z.string().optional().describe("Last vireo.dev/promote value acted on."),
+        abort: z.string().optional().describe("Last vireo.dev/abort value acted on."),
+        pause: z.string().optional().describe("Last vireo.dev/pause value acted on."),
+        resume: z.string().optional().describe("Last vireo.dev/resume value acted on."),
+        retry: z.string().optional().describe("Last vireo.dev/retry value acted on."),
+      })
+      .optional()
+      .describe("Annotation values already acted on; a new value is a new request."),
+    notifications: z
+      .object({
+        delivered: z.array(z.string()).default([]).describe("Keys (revision/event/step) already delivered."),
+      })
+      .optional()
+      .describe("Notification bookkeeping for exactly-once delivery across restarts."),
+    conditions: z
+      .array(ConditionSchema)
+      .optional()
+      .describe("Ready, Progressing and Degraded.")
+      .meta({ "x-kubernetes-list-type": "map", "x-kubernetes-list-map-keys": ["type"] }),
+  })
+  .describe("Observed state of the Rollout.");
+
+/** Rollout spec as written by users (defaults optional). */
+export type RolloutSpecInput = z.input<typeof RolloutSpecSchema>;
+/** Rollout spec after defaulting. */
+export type RolloutSpec = z.output<typeof RolloutSpecSchema>;
+/** Rollout status. */
+export type RolloutStatus = z.output<typeof RolloutStatusSchema>;
+/** A status condition. */
+export type Condition = z.output<typeof ConditionSchema>;
+/** A stored measurement. */
+export type Measurement = z.output<typeof MeasurementSchema>;
+/** One analysis metric. */
+export type MetricSpec = z.output<typeof MetricSchema>;
+/** A canary step. */
+export type Step = z.output<typeof StepSchema>;
+/** A deployment window. */
+export type WindowSpec = z.output<typeof WindowSchema>;
+/** The access policy. */
+export type AccessPolicy = z.output<typeof AccessPolicySchema>;
+/** A notification event name. */
+export type NotifyEvent = (typeof NOTIFY_EVENTS)[number];
+
+/** A Rollout object as read from the API server. */
+export interface Rollout {
+  apiVersion: string;
+  kind: string;
+  metadata: {
+    name: string;
+    namespace: string;
+    uid?: string;
+    generation?: number;
+    resourceVersion?: string;
+    annotations?: Record<string, string>;
+    labels?: Record<string, string>;
+    finalizers?: string[];
+    deletionTimestamp?: string;
+  };
+  spec: RolloutSpec;
+  status?: RolloutStatus;
+}

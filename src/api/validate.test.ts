@@ -1,0 +1,170 @@
+// A corpus of invalid Rollout specs: each must be rejected with a message that names the field and the rule.
+import assert from "node:assert/strict";
+import { describe, it } from "node:test";
+import { validateRolloutSpec } from "./validate.ts";
+
+const valid = {
+  targetRef: { name: "podinfo" },
+  service: { port: 80 },
+  provider: "istio",
+  strategy: { canary: { steps: [{ setWeight: 10 }, { pause: { duration: "1m" } }, { setWeight: 50 }] } },
+  analysis: { metrics: [{ name: "success", builtin: "request-success-rate", thresholdRange: { min: 99 } }] },
+};
+
+/** Applies a change to a deep copy of the valid spec. */
+// biome-ignore lint/suspicious/noExplicitAny: the corpus deliberately writes ill-typed specs.
+type Loose = any;
+
+function variant(change: (spec: Loose) => void): unknown {
+  const copy: Loose = structuredClone(valid);
+  change(copy);
+  return copy;
+}
+
+const corpus: { name: string; spec: unknown; path: string; message: RegExp }[] = [
+  {
+    name: "negative weight",
+    spec: variant((s) => (s.strategy.canary.steps[0].setWeight = -5)),
+    path: "spec.strategy.canary.steps[0].setWeight",
+    message: />=0|too small/i,
+  },
+  {
+    name: "weight over 100",
+    spec: variant((s) => (s.strategy.canary.steps[2].setWeight = 150)),
+    path: "spec.strategy.canary.steps[2].setWeight",
+    message: /<=100|too big/i,
+  },
+  {
+    name: "fractional weight",
+    spec: variant((s) => (s.strategy.canary.steps[0].setWeight = 12.5)),
+    path: "spec.strategy.canary.steps[0].setWeight",
+    message: /integer|int/i,
+  },
+  {
+    name: "decreasing weights",
+    spec: variant((s) => (s.strategy.canary.steps = [{ setWeight: 50 }, { setWeight: 20 }])),
+    path: "spec.strategy.canary.steps[1].setWeight",
+    message: /must not decrease/,
+  },
+  {
+    name: "step with both",
+    spec: variant((s) => (s.strategy.canary.steps[0].pause = {})),
+    path: "spec.strategy.canary.steps[0]",
+    message: /exactly one of setWeight or pause/,
+  },
+  {
+    name: "steps and shorthand",
+    spec: variant((s) => (s.strategy.canary.stepWeight = 10)),
+    path: "spec.strategy.canary",
+    message: /either steps or stepWeight/,
+  },
+  {
+    name: "stepWeight above maxWeight",
+    spec: variant((s) => (s.strategy.canary = { stepWeight: 60, maxWeight: 50 })),
+    path: "spec.strategy.canary.stepWeight",
+    message: /must not exceed maxWeight/,
+  },
+  {
+    name: "bad cron",
+    spec: variant((s) => (s.windows = [{ kind: "allow", schedule: "61 * * * *", duration: "1h" }])),
+    path: "spec.windows[0].schedule",
+    message: /invalid cron/,
+  },
+  {
+    name: "cron with wrong field count",
+    spec: variant((s) => (s.windows = [{ kind: "deny", schedule: "* * *", duration: "1h" }])),
+    path: "spec.windows[0].schedule",
+    message: /five-field cron/,
+  },
+  {
+    name: "unknown time zone",
+    spec: variant(
+      (s) =>
+        (s.windows = [{ kind: "deny", schedule: "0 18 * * 5", duration: "62h", timeZone: "Mars/Olympus" }]),
+    ),
+    path: "spec.windows[0].timeZone",
+    message: /unknown time zone "Mars\/Olympus"/,
+  },
+  {
+    name: "unknown provider",
+    spec: variant((s) => (s.provider = "consul")),
+    path: "spec.provider",
+    message: /istio.*linkerd.*smi.*gateway-api/,
+  },
+  {
+    name: "missing targetRef",
+    spec: variant((s) => delete s.targetRef),
+    path: "spec.targetRef",
+    message: /object|required/i,
+  },
+  {
+    name: "hostile target name",
+    spec: variant((s) => (s.targetRef.name = 'x"} or vector(1) #')),
+    path: "spec.targetRef.name",
+    message: /lowercase DNS name/,
+  },
+  {
+    name: "bad duration",
+    spec: variant((s) => (s.analysis.interval = "5 minutes")),
+    path: "spec.analysis.interval",
+    message: /duration/,
+  },
+  {
+    name: "metric with neither builtin nor query",
+    spec: variant((s) => delete s.analysis.metrics[0].builtin),
+    path: "spec.analysis.metrics[0]",
+    message: /exactly one of builtin or query/,
+  },
+  {
+    name: "metric without any bound",
+    spec: variant((s) => delete s.analysis.metrics[0].thresholdRange),
+    path: "spec.analysis.metrics[0]",
+    message: /thresholdRange, compareToPrimary or both/,
+  },
+  {
+    name: "inverted threshold",
+    spec: variant((s) => (s.analysis.metrics[0].thresholdRange = { min: 10, max: 5 })),
+    path: "spec.analysis.metrics[0].thresholdRange",
+    message: /min must not exceed max/,
+  },
+  {
+    name: "duplicate metric names",
+    spec: variant((s) => s.analysis.metrics.push(structuredClone(s.analysis.metrics[0]))),
+    path: "spec.analysis.metrics[1].name",
+    message: /duplicate/,
+  },
+  {
+    name: "port out of range",
+    spec: variant((s) => (s.service.port = 70000)),
+    path: "spec.service.port",
+    message: /65535/,
+  },
+  {
+    name: "empty compareToPrimary",
+    spec: variant((s) => (s.analysis.metrics[0].compareToPrimary = {})),
+    path: "spec.analysis.metrics[0].compareToPrimary",
+    message: /at least one of/,
+  },
+];
+
+describe("Rollout spec validation", () => {
+  it("accepts the reference spec and fills defaults", () => {
+    const r = validateRolloutSpec(valid);
+    assert.ok(r.ok);
+    assert.equal(r.spec.analysis.noData, "inconclusive");
+    assert.equal(r.spec.analysis.failureLimit, 2);
+    assert.equal(r.spec.progressDeadlineSeconds, 600);
+    assert.equal(r.spec.targetRef.kind, "Deployment");
+  });
+
+  for (const c of corpus) {
+    it(`rejects ${c.name} naming ${c.path}`, () => {
+      const r = validateRolloutSpec(c.spec);
+      assert.equal(r.ok, false, "must be rejected");
+      if (r.ok) return;
+      const hit = r.issues.find((i) => i.path === c.path);
+      assert.ok(hit, `no issue at ${c.path}; got ${JSON.stringify(r.issues)}`);
+      assert.match(hit.message, c.message);
+    });
+  }
+});

@@ -1,0 +1,31 @@
+// Expands a canary strategy into the ordered list of steps the engine walks through.
+import type { RolloutSpec, Step } from "../api/rollout-schema.ts";
+
+/** Default last weight of the stepWeight shorthand. */
+export const DEFAULT_MAX_WEIGHT = 50;
+
+/**
+ * The steps of a strategy. The shorthand `stepWeight: 10, maxWeight: 30` becomes setWeight 10, 20, 30; a maxWeight
+ * that is not a multiple of stepWeight still ends exactly at maxWeight.
+ */
+export function expandSteps(canary: RolloutSpec["strategy"]["canary"]): Step[] {
+  if (canary.steps) return canary.steps;
+  const step = canary.stepWeight ?? DEFAULT_MAX_WEIGHT;
+  const max = canary.maxWeight ?? DEFAULT_MAX_WEIGHT;
+  const steps: Step[] = [];
+  for (let w = step; w < max; w += step) steps.push({ setWeight: w });
+  steps.push({ setWeight: max });
+  return steps;
+}
+
+/**
+ * Canary weight in force at step `index`: the last setWeight at or before it (pauses hold the weight before them),
+ * 0 before the first setWeight.
+ */
+export function weightAt(steps: readonly Step[], index: number): number {
+  for (let i = Math.min(index, steps.length - 1); i >= 0; i--) {
+    const w = steps[i]?.setWeight;
+    if (w !== undefined) return w;
+  }
+  return 0;
+}

@@ -1,0 +1,210 @@
+// A small in-memory model of the cluster for engine tests: it applies the engine's actions the way the reconciler
+// and Kubernetes would, and produces the observations the next decision sees. Test support only.
+
+import type { MetricMeasurement } from "../../analysis/types.ts";
+import type { RequestKind } from "../../api/constants.ts";
+import {
+  type RolloutSpec,
+  type RolloutSpecInput,
+  RolloutSpecSchema,
+  type RolloutStatus,
+} from "../../api/rollout-schema.ts";
+import { analysisDue, decide } from "../decide.ts";
+import type { Action, Decision, Observations, Weights } from "../types.ts";
+import { ALWAYS_OPEN, type WindowState } from "../windows.ts";
+
+/** A Deployment as the model sees it. */
+export interface ModelWorkload {
+  exists: boolean;
+  revision: string;
+  desired: number;
+  ready: number;
+  /** Pods become ready on their own at the next settle unless the workload is broken. */
+  broken: boolean;
+}
+
+/** The whole modelled world around one Rollout. */
+export interface ModelWorld {
+  now: number;
+  generation: number;
+  spec: RolloutSpec;
+  status: RolloutStatus | undefined;
+  canary: ModelWorkload;
+  primary: ModelWorkload;
+  servicesReady: boolean;
+  routes: Weights | null;
+  accessPolicyInSync: boolean;
+  requests: Partial<Record<RequestKind, string>>;
+  window: WindowState;
+  /** What Prometheus would answer for each metric at the next tick. */
+  nextAnalysis: (spec: RolloutSpec) => MetricMeasurement[];
+  /** Replicas the user asked for. */
+  replicas: number;
+  log: { decision: Decision; observations: Observations; now: number }[];
+}
+
+/** A spec with defaults applied, for tests. */
+export function makeSpec(overrides: Partial<RolloutSpecInput> = {}): RolloutSpec {
+  return RolloutSpecSchema.parse({
+    targetRef: { name: "podinfo" },
+    service: { port: 80 },
+    provider: "smi",
+    strategy: { canary: { steps: [{ setWeight: 10 }, { setWeight: 30 }, { setWeight: 50 }] } },
+    analysis: {
+      interval: "10s",
+      metrics: [{ name: "success", builtin: "request-success-rate", thresholdRange: { min: 99 } }],
+    },
+    ...overrides,
+  });
+}
+
+/** Measurements that pass (or fail) every metric of the spec. */
+export function measurements(
+  spec: RolloutSpec,
+  kind: "pass" | "fail" | "nodata" | "error",
+): MetricMeasurement[] {
+  return spec.analysis.metrics.map((m) => {
+    if (kind === "error") return { metric: m.name, value: null, error: "connection refused" };
+    if (kind === "nodata") return { metric: m.name, value: null, primaryValue: null };
+    const { min, max } = m.thresholdRange ?? {};
+    const good = min ?? (max !== undefined ? max : 0);
+    const bad = min !== undefined ? min - 10 : (max ?? 0) + 10;
+    const value = kind === "pass" ? good : bad;
+    return { metric: m.name, value, primaryValue: value };
+  });
+}
+
+/** A world where the user's Deployment exists at revision `rev-1` and nothing else does yet. */
+export function newWorld(
+  spec: RolloutSpec = makeSpec(),
+  start = Date.parse("2026-11-02T10:00:00Z"),
+): ModelWorld {
+  return {
+    now: start,
+    generation: 1,
+    spec,
+    status: undefined,
+    canary: { exists: true, revision: "rev-1", desired: 2, ready: 2, broken: false },
+    primary: { exists: false, revision: "", desired: 0, ready: 0, broken: false },
+    servicesReady: false,
+    routes: null,
+    accessPolicyInSync: spec.accessPolicy === undefined,
+    requests: {},
+    window: ALWAYS_OPEN,
+    nextAnalysis: (s) => measurements(s, "pass"),
+    replicas: 2,
+    log: [],
+  };
+}
+
+/** What the reconciler would observe now (running analysis when due, as the reconciler does). */
+export function observe(w: ModelWorld): Observations {
+  const now = new Date(w.now);
+  const due = analysisDue(w.spec, w.status, now);
+  const obs: Observations = {
+    specIssues: [],
+    canary: {
+      exists: w.canary.exists,
+      revision: w.canary.revision,
+      desiredReplicas: w.canary.desired,
+      readyReplicas: w.canary.ready,
+      rolledOut: w.canary.ready >= w.canary.desired,
+    },
+    primary: {
+      exists: w.primary.exists,
+      revision: w.primary.revision,
+      desiredReplicas: w.primary.desired,
+      readyReplicas: w.primary.ready,
+      rolledOut: w.primary.ready >= w.primary.desired,
+    },
+    servicesReady: w.servicesReady,
+    routes: w.routes ? { ...w.routes } : null,
+    accessPolicyInSync: w.accessPolicyInSync,
+    requests: { ...w.requests },
+    window: w.window,
+  };
+  if (due) obs.analysis = w.nextAnalysis(w.spec);
+  return obs;
+}
+
+/** Applies actions as the reconciler and the cluster would. Pods become ready at `settle`. */
+export function apply(w: ModelWorld, actions: readonly Action[]): void {
+  for (const a of actions) {
+    switch (a.type) {
+      case "EnsureWorkloads":
+        if (!w.primary.exists)
+          w.primary = { exists: true, revision: a.revision, desired: w.replicas, ready: 0, broken: false };
+        w.servicesReady = true;
+        break;
+      case "ScaleCanaryUp":
+        w.canary.desired = w.replicas;
+        break;
+      case "ScaleCanaryDown":
+        w.canary.desired = 0;
+        w.canary.ready = 0;
+        break;
+      case "SetRoutes":
+        w.routes = { ...a.weights };
+        break;
+      case "ApplyAccessPolicy":
+        w.accessPolicyInSync = true;
+        break;
+      case "PromotePrimary":
+        w.primary.revision = a.revision;
+        w.primary.broken = false;
+        break;
+      case "RecordEvent":
+      case "Notify":
+        break;
+    }
+  }
+}
+
+/** Lets pods start: every non-broken workload reaches its desired replicas. */
+export function settle(w: ModelWorld): void {
+  for (const wl of [w.canary, w.primary]) {
+    if (wl.exists && !wl.broken) wl.ready = wl.desired;
+    if (wl.broken) wl.ready = 0;
+  }
+}
+
+/** One reconcile: observe, decide, apply, record. */
+export function reconcile(w: ModelWorld): Decision {
+  const observations = observe(w);
+  const decision = decide(
+    { generation: w.generation, spec: w.spec, status: w.status },
+    observations,
+    new Date(w.now),
+  );
+  apply(w, decision.actions);
+  w.status = decision.status;
+  w.log.push({ decision, observations, now: w.now });
+  return decision;
+}
+
+/** Runs reconciles, settling pods and advancing time to each requested wake-up, until `until` says stop. */
+export function run(w: ModelWorld, until: (w: ModelWorld) => boolean, maxReconciles = 500): void {
+  for (let i = 0; i < maxReconciles; i++) {
+    const d = reconcile(w);
+    if (until(w)) return;
+    settle(w);
+    w.now += Math.max(d.requeueAfterMs ?? 1000, 1);
+  }
+  throw new Error(
+    `did not reach the expected state in ${maxReconciles} reconciles; phase ${w.status?.phase}: ${w.status?.message}`,
+  );
+}
+
+/** Changes the user's pod template, as `kubectl set image` would. */
+export function pushRevision(w: ModelWorld, revision: string, broken = false): void {
+  w.canary.revision = revision;
+  w.canary.broken = broken;
+  w.canary.ready = 0;
+}
+
+/** Every action of a given type the log recorded. */
+export function actionsOf<T extends Action["type"]>(w: ModelWorld, type: T): Extract<Action, { type: T }>[] {
+  return w.log.flatMap((l) =>
+    l.decision.actions.filter((a): a is Extract<Action, { type: T }> => a.type === type),
+  );
+}

@@ -1,0 +1,77 @@
+// The engine's contract: what the reconciler observed, what the engine wants done, and its decision.
+
+import type { MetricMeasurement, MetricResult } from "../analysis/types.ts";
+import type { Reason, RequestKind } from "../api/constants.ts";
+import type { NotifyEvent, RolloutStatus } from "../api/rollout-schema.ts";
+import type { SpecIssue } from "../api/validate.ts";
+import type { WindowState } from "./windows.ts";
+
+/** Traffic percentages; they always sum to 100. */
+export interface Weights {
+  primary: number;
+  canary: number;
+}
+
+/** What the reconciler saw of one Deployment. */
+export interface WorkloadObservation {
+  exists: boolean;
+  /** Pod-template hash of the version it runs (primary: stamped by Vireo; canary: the user's template). */
+  revision?: string;
+  /** spec.replicas. */
+  desiredReplicas: number;
+  /** status.readyReplicas of the current template. */
+  readyReplicas: number;
+  /** The Deployment controller finished rolling out the current template (generation observed, all updated). */
+  rolledOut: boolean;
+}
+
+/** Everything the engine needs to know about the world; gathered by the reconciler before each decision. */
+export interface Observations {
+  /** Problems in the spec found by validation; non-empty means the engine changes no traffic. */
+  specIssues: readonly SpecIssue[];
+  /** The user's Deployment, which is also the canary workload. */
+  canary: WorkloadObservation;
+  /** `<name>-primary`, created by Vireo. */
+  primary: WorkloadObservation;
+  /** The root, primary and canary Services exist with the expected selectors. */
+  servicesReady: boolean;
+  /** Routes read back from the mesh; null when the routing object does not exist yet. */
+  routes: Weights | null;
+  /** The mesh's access policy matches spec.accessPolicy (true when the spec has none and nothing is left over). */
+  accessPolicyInSync: boolean;
+  /** Analysis measured in this reconcile (only when `analysisDue` said so); undefined when none ran. */
+  analysis?: readonly MetricMeasurement[];
+  /** Current values of the request annotations. */
+  requests: Partial<Record<RequestKind, string>>;
+  /** Deployment windows at `now`. */
+  window: WindowState;
+}
+
+/** An intention the reconciler carries out, in order; each is idempotent. */
+export type Action =
+  | { type: "EnsureWorkloads"; revision: string }
+  | { type: "ScaleCanaryUp" }
+  | { type: "ScaleCanaryDown" }
+  | { type: "SetRoutes"; weights: Weights }
+  | { type: "ApplyAccessPolicy" }
+  | { type: "PromotePrimary"; revision: string }
+  | { type: "RecordEvent"; eventType: "Normal" | "Warning"; reason: Reason; message: string }
+  | {
+      type: "Notify";
+      event: NotifyEvent;
+      severity: "info" | "warning" | "error";
+      message: string;
+      /** De-duplication key: revision/event/discriminator; delivered keys are kept in status. */
+      key: string;
+      weights: Weights;
+      revision: string;
+      failing?: MetricResult;
+    };
+
+/** The engine's answer for one reconcile. */
+export interface Decision {
+  status: RolloutStatus;
+  actions: Action[];
+  /** Reconcile again after this many milliseconds even if nothing changes (timers, polls). */
+  requeueAfterMs?: number;
+}
