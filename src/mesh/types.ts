@@ -1,0 +1,72 @@
+// The mesh-neutral model every adapter renders: a weighted split of a root Service, and an access policy.
+import type { Weights } from "../rollout/types.ts";
+
+/** Owner of every object an adapter creates, so garbage collection follows the Rollout. */
+export interface OwnerRef {
+  apiVersion: string;
+  kind: string;
+  name: string;
+  uid: string;
+}
+
+/** Identifies the routing objects of one Rollout. */
+export interface SplitRef {
+  namespace: string;
+  /** Rollout name; adapters name their objects after it (`<rollout>` or `<rollout>-<suffix>`). */
+  rolloutName: string;
+  /** Root Service that clients call (SMI TrafficSplit `spec.service`, the HTTPRoute parent, the VirtualService host). */
+  rootService: string;
+  /** `<root>-primary`. */
+  primaryService: string;
+  /** `<root>-canary`. */
+  canaryService: string;
+  port: number;
+}
+
+/** The split to render: SMI TrafficSplit semantics. */
+export interface TrafficSplitModel extends SplitRef {
+  weights: Weights;
+  owner: OwnerRef;
+  /** Istio only. */
+  gateways?: readonly string[];
+  /** Istio only. */
+  hosts?: readonly string[];
+}
+
+/** One allowed caller: SMI TrafficTarget source semantics. */
+export interface PolicySource {
+  serviceAccount: string; // "*" = any ServiceAccount of the namespace
+  namespace: string;
+}
+
+/** One allowed route: SMI HTTPRouteGroup match semantics. */
+export interface PolicyRoute {
+  pathRegex?: string;
+  methods?: readonly string[];
+}
+
+/** Who may call the service; applied identically to primary and canary. */
+export interface AccessPolicyModel extends SplitRef {
+  owner: OwnerRef;
+  /** ServiceAccount the destination pods run as (the TrafficTarget destination). */
+  destinationServiceAccount: string;
+  sources: readonly PolicySource[];
+  /** Undefined or empty: every route. */
+  routes?: readonly PolicyRoute[];
+}
+
+/** What every mesh implements. Each method is idempotent and writes only when something differs. */
+export interface MeshAdapter {
+  /** Short name, e.g. "smi". */
+  readonly name: string;
+  /** Creates or updates the routing objects so the mesh splits traffic as given. */
+  setRoutes(split: TrafficSplitModel): Promise<void>;
+  /** Reads the split back from the cluster; null when the routing object does not exist. */
+  getRoutes(ref: SplitRef): Promise<Weights | null>;
+  /** Makes the access-policy objects match `policy`; null removes the ones this adapter owns. */
+  applyAccessPolicy(ref: SplitRef & { owner: OwnerRef }, policy: AccessPolicyModel | null): Promise<void>;
+  /** True when the access-policy objects match `policy` (null: none of ours exist). */
+  accessPolicyInSync(ref: SplitRef, policy: AccessPolicyModel | null): Promise<boolean>;
+  /** Removes every object this adapter created for the Rollout (called by the finalizer). */
+  cleanup(ref: SplitRef): Promise<void>;
+}
