@@ -1,0 +1,120 @@
+import assert from "node:assert/strict";
+import { describe, it } from "node:test";
+import { ApiException, type EventsV1Api } from "@kubernetes/client-node";
+import { EventRecorder, truncateBytes } from "./event-recorder.ts";
+import { FakeClock } from "./fake-clock.ts";
+import type { KubeLogger } from "./logger-port.ts";
+
+type Call = { op: "create" | "patch"; name: string; body: Record<string, unknown> };
+
+function fakeEvents(fail?: (c: Call) => unknown): { api: EventsV1Api; calls: Call[] } {
+  const calls: Call[] = [];
+  const api = {
+    async createNamespacedEvent(p: { namespace: string; body: { metadata: { name: string } } }) {
+      const c: Call = {
+        op: "create",
+        name: p.body.metadata.name,
+        body: p.body as unknown as Record<string, unknown>,
+      };
+      calls.push(c);
+      const e = fail?.(c);
+      if (e) throw e;
+      return p.body;
+    },
+    async patchNamespacedEvent(p: { name: string; body: Record<string, unknown> }) {
+      const c: Call = { op: "patch", name: p.name, body: p.body };
+      calls.push(c);
+      const e = fail?.(c);
+      if (e) throw e;
+      return {};
+    },
+  };
+  return { api: api as unknown as EventsV1Api, calls };
+}
+
+const rollout = {
+  apiVersion: "vireo.dev/v1alpha1",
+  kind: "Rollout",
+  namespace: "shop",
+  name: "cart",
+  uid: "u1",
+};
+const spec = {
+  type: "Normal" as const,
+  reason: "WeightIncreased",
+  action: "SetWeight",
+  note: "canary weight 20%",
+};
+
+describe("EventRecorder", () => {
+  it("creates one Event, then folds repeats into its series within the window", async () => {
+    const clock = new FakeClock();
+    const { api, calls } = fakeEvents();
+    const r = new EventRecorder({ events: api, identity: "pod-a-1x", clock });
+    await r.record(rollout, spec);
+    clock.advance(1000);
+    await r.record(rollout, spec);
+    await r.record(rollout, spec);
+    await r.record(rollout, { ...spec, note: "canary weight 40%" });
+    assert.deepEqual(
+      calls.map((c) => c.op),
+      ["create", "patch", "patch", "create"],
+    );
+    const created = calls[0]?.body as Record<string, unknown>;
+    assert.equal(created.reportingController, "vireo.dev/controller");
+    assert.equal(created.reportingInstance, "pod-a-1x");
+    assert.deepEqual(created.regarding, rollout);
+    assert.match(String((created.eventTime as Date).toISOString()), /\.\d{6}Z$/, "MicroTime");
+    assert.equal(calls[1]?.name, calls[0]?.name);
+    assert.equal((calls[2]?.body.series as { count: number }).count, 3);
+    clock.advance(10 * 60_000);
+    await r.record(rollout, spec);
+    assert.equal(calls.at(-1)?.op, "create", "after the window a new Event starts");
+  });
+
+  it("serializes concurrent repeats so only one Event is created", async () => {
+    const { api, calls } = fakeEvents();
+    const r = new EventRecorder({ events: api, identity: "i", clock: new FakeClock() });
+    await Promise.all([r.record(rollout, spec), r.record(rollout, spec), r.record(rollout, spec)]);
+    assert.deepEqual(
+      calls.map((c) => c.op),
+      ["create", "patch", "patch"],
+    );
+  });
+
+  it("recreates when the series Event is gone, and never throws", async () => {
+    const warnings: unknown[] = [];
+    const logger: KubeLogger = { debug() {}, info() {}, error() {}, warn: (o) => warnings.push(o) };
+    let failPatch = true;
+    const { api, calls } = fakeEvents((c) =>
+      c.op === "patch" && failPatch
+        ? new ApiException(404, "nf", '{"kind":"Status","code":404}', {})
+        : undefined,
+    );
+    const r = new EventRecorder({ events: api, identity: "i", clock: new FakeClock(), logger });
+    await r.record(rollout, spec);
+    await r.record(rollout, spec);
+    assert.deepEqual(
+      calls.map((c) => c.op),
+      ["create", "patch", "create"],
+    );
+    failPatch = false;
+    const broken = new EventRecorder({
+      events: fakeEvents(() => new ApiException(403, "no", '{"kind":"Status","code":403}', {})).api,
+      identity: "i",
+      logger,
+    });
+    await broken.record(rollout, spec);
+    assert.equal(warnings.length, 1);
+  });
+
+  it("truncates notes to 1 KiB on a character boundary", async () => {
+    const { api, calls } = fakeEvents();
+    const r = new EventRecorder({ events: api, identity: "i" });
+    await r.record(rollout, { ...spec, note: "é".repeat(2000) });
+    const note = String(calls[0]?.body.note);
+    assert.ok(Buffer.byteLength(note) <= 1024);
+    assert.ok(!note.includes("\uFFFD"));
+    assert.equal(truncateBytes("short", 1024), "short");
+  });
+});

@@ -1,0 +1,170 @@
+// Emits events.k8s.io/v1 Events, folding repeats of the same event into the existing Event's `series`.
+import {
+  type EventsV1Api,
+  type EventsV1Event,
+  PatchStrategy,
+  setHeaderOptions,
+  V1MicroTime,
+} from "@kubernetes/client-node";
+import { type Clock, systemClock } from "./clock.ts";
+import { classifyError, KubeErrorKind } from "./errors.ts";
+import { type KubeLogger, silentLogger } from "./logger-port.ts";
+import { LruMap } from "./lru.ts";
+
+/** The object an Event is about (a Rollout, usually). */
+export interface EventRegarding {
+  apiVersion: string;
+  kind: string;
+  namespace: string;
+  name: string;
+  uid?: string;
+}
+
+/** What happened. */
+export interface EventSpec {
+  type: "Normal" | "Warning";
+  /** Short UpperCamelCase reason that tooling can switch on (e.g. `CanaryWeightIncreased`). */
+  reason: string;
+  /** Machine-readable action taken or failed (e.g. `SetWeight`). */
+  action: string;
+  /** Human-readable description; truncated to 1 KiB. */
+  note: string;
+}
+
+/** Options for {@link EventRecorder}. */
+export interface EventRecorderOptions {
+  events: EventsV1Api;
+  /** `reportingInstance`: this controller replica (the leader-election identity). */
+  identity: string;
+  /** `reportingController` (default `vireo.dev/controller`). */
+  controller?: string;
+  /** Repeats within this window update the existing Event's series (default 10 min). */
+  seriesWindowMs?: number;
+  /** Remembered distinct events (default 4096). */
+  cacheSize?: number;
+  clock?: Clock;
+  logger?: KubeLogger;
+}
+
+interface Seen {
+  eventName: string;
+  namespace: string;
+  count: number;
+  firstSeen: number;
+}
+
+const MAX_NOTE_BYTES = 1024;
+const MAX_FIELD = 128;
+const MERGE_PATCH = setHeaderOptions("Content-Type", PatchStrategy.MergePatch);
+
+/**
+ * Best-effort Event recorder. {@link record} never rejects: failures are logged, because an Event must never
+ * fail a reconcile. Identical events (same object, type, reason, note) within the series window become one
+ * Event with `series.count`/`series.lastObservedTime`, like client-go's events/v1 broadcaster.
+ */
+export class EventRecorder {
+  readonly #api: EventsV1Api;
+  readonly #identity: string;
+  readonly #controller: string;
+  readonly #windowMs: number;
+  readonly #clock: Clock;
+  readonly #log: KubeLogger;
+  readonly #seen: LruMap<string, Seen>;
+  // Serializes writes per event key so two quick repeats cannot both create a new Event.
+  readonly #inflight = new Map<string, Promise<void>>();
+
+  constructor(options: EventRecorderOptions) {
+    this.#api = options.events;
+    this.#identity = truncate(options.identity, MAX_FIELD);
+    this.#controller = options.controller ?? "vireo.dev/controller";
+    this.#windowMs = options.seriesWindowMs ?? 10 * 60_000;
+    this.#clock = options.clock ?? systemClock;
+    this.#log = options.logger ?? silentLogger;
+    this.#seen = new LruMap(options.cacheSize ?? 4096);
+  }
+
+  /** Records an Event about `regarding`; resolves when written (or when the failure has been logged). */
+  record(regarding: EventRegarding, spec: EventSpec): Promise<void> {
+    const note = truncateBytes(spec.note, MAX_NOTE_BYTES);
+    const key = [regarding.uid ?? "", regarding.namespace, regarding.name, spec.type, spec.reason, note].join(
+      "\u0000",
+    );
+    const previous = this.#inflight.get(key) ?? Promise.resolve();
+    const next = previous
+      .then(() => this.#write(key, regarding, { ...spec, note }))
+      .catch((err: unknown) => {
+        this.#log.warn(
+          {
+            err: classifyError(err),
+            reason: spec.reason,
+            object: `${regarding.namespace}/${regarding.name}`,
+          },
+          "failed to record event",
+        );
+      })
+      .finally(() => {
+        if (this.#inflight.get(key) === next) this.#inflight.delete(key);
+      });
+    this.#inflight.set(key, next);
+    return next;
+  }
+
+  async #write(key: string, regarding: EventRegarding, spec: EventSpec): Promise<void> {
+    const now = this.#clock.now();
+    const seen = this.#seen.get(key);
+    if (seen && now - seen.firstSeen < this.#windowMs) {
+      const count = seen.count + 1;
+      try {
+        await this.#api.patchNamespacedEvent(
+          {
+            name: seen.eventName,
+            namespace: seen.namespace,
+            body: { series: { count, lastObservedTime: new V1MicroTime(now).toISOString() } },
+          },
+          MERGE_PATCH,
+        );
+        seen.count = count;
+        return;
+      } catch (err) {
+        // The Event expired (event TTL) or was deleted: start a fresh one below.
+        if (classifyError(err).kind !== KubeErrorKind.NotFound) throw err;
+      }
+    }
+    const namespace = regarding.namespace || "default";
+    const eventName = `${truncate(regarding.name, 200)}.${now.toString(16)}${Math.floor(
+      Math.random() * 0xffff,
+    )
+      .toString(16)
+      .padStart(4, "0")}`;
+    const body: EventsV1Event = {
+      apiVersion: "events.k8s.io/v1",
+      kind: "Event",
+      metadata: { name: eventName, namespace },
+      eventTime: new V1MicroTime(now),
+      type: spec.type,
+      reason: truncate(spec.reason, MAX_FIELD),
+      action: truncate(spec.action, MAX_FIELD),
+      note: spec.note,
+      regarding: { ...regarding },
+      reportingController: this.#controller,
+      reportingInstance: this.#identity,
+    };
+    await this.#api.createNamespacedEvent({ namespace, body });
+    this.#seen.set(key, { eventName, namespace, count: 1, firstSeen: now });
+  }
+}
+
+function truncate(s: string, max: number): string {
+  return s.length <= max ? s : s.slice(0, max);
+}
+
+/** Truncates to at most `maxBytes` of UTF-8 without splitting a character. */
+export function truncateBytes(s: string, maxBytes: number): string {
+  const buf = Buffer.from(s, "utf8");
+  if (buf.length <= maxBytes) return s;
+  const marker = "…";
+  let end = maxBytes - Buffer.byteLength(marker);
+  // Step back over UTF-8 continuation bytes (10xxxxxx) so the cut lands on a character boundary.
+  while (end > 0 && ((buf[end] as number) & 0xc0) === 0x80) end--;
+  return buf.subarray(0, end).toString("utf8") + marker;
+}
