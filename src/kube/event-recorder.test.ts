@@ -66,7 +66,9 @@ describe("EventRecorder", () => {
     assert.deepEqual(created.regarding, rollout);
     assert.match(String((created.eventTime as Date).toISOString()), /\.\d{6}Z$/, "MicroTime");
     assert.equal(calls[1]?.name, calls[0]?.name);
-    assert.equal((calls[2]?.body.series as { count: number }).count, 3);
+    const series = (calls[2] as Call).body.series as { count: number; lastObservedTime: string };
+    assert.equal(series.count, 3);
+    assert.match(series.lastObservedTime, /\.\d{6}Z$/);
     clock.advance(10 * 60_000);
     await r.record(rollout, spec);
     assert.equal(calls.at(-1)?.op, "create", "after the window a new Event starts");
