@@ -157,7 +157,8 @@ export class MeshMetrics {
       destination_service: `${o.service}.${ns}.svc.cluster.local`,
       destination_service_name: o.service,
       destination_service_namespace: ns,
-      destination_canonical_service: workload,
+      // Canonical service comes from the pods' app label, which primary and canary share.
+      destination_canonical_service: this.id.target,
       destination_canonical_revision: "latest",
       destination_cluster: "Kubernetes",
       request_protocol: "http",
