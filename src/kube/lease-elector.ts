@@ -1,0 +1,320 @@
+// Leader election on a coordination.k8s.io/v1 Lease (client-go semantics; client-node ships no elector).
+import { randomBytes } from "node:crypto";
+import { hostname } from "node:os";
+import { type CoordinationV1Api, type V1Lease, V1MicroTime } from "@kubernetes/client-node";
+import { type Clock, jitter, sleep, systemClock } from "./clock.ts";
+import { classifyError, KubeErrorKind } from "./errors.ts";
+import { type KubeLogger, silentLogger } from "./logger-port.ts";
+import { withSignal } from "./request-options.ts";
+
+/** Options for {@link LeaseElector}; durations default to controller-runtime's 15 s / 10 s / 2 s. */
+export interface LeaseElectorOptions {
+  coordination: CoordinationV1Api;
+  namespace: string;
+  /** Lease name (e.g. `vireo-controller-leader`). */
+  name: string;
+  /** Explicit identity; default `<podName>_<8 hex>`. */
+  identity?: string;
+  /** Pod name used to build the identity (default: the host name, which is the pod name in Kubernetes). */
+  podName?: string;
+  /** How long non-leaders wait after the last observed change before taking over (default 15 s). */
+  leaseDurationMs?: number;
+  /** How long the leader keeps trying to renew before giving up leadership (default 10 s). */
+  renewDeadlineMs?: number;
+  /** Interval between acquire/renew attempts (default 2 s). */
+  retryPeriodMs?: number;
+  /** Called when this instance becomes leader; `signal` aborts when leadership ends. */
+  onStartedLeading?: (signal: AbortSignal) => void;
+  /** Called when this instance stops leading (lost, failed to renew, or released). */
+  onStoppedLeading?: () => void;
+  /** Called when another holder is observed. */
+  onNewLeader?: (identity: string) => void;
+  clock?: Clock;
+  logger?: KubeLogger;
+}
+
+type Attempt = "acquired" | "held" | "failed";
+
+/**
+ * Lease-based leader election.
+ * - Acquires when the Lease is absent, has no holder, is held by us, or has not changed for the holder's
+ *   leaseDuration as measured on *our* clock from when we last saw it change (immune to clock skew, as client-go).
+ * - Writes use the read resourceVersion: a 409 means another candidate won the race.
+ * - The leader renews every retryPeriod; if no renew succeeds within renewDeadline it stops leading.
+ * - {@link release} empties holderIdentity and sets leaseDurationSeconds=1 so a successor needn't wait.
+ * After losing leadership the elector keeps competing; a controller that prefers to exit can do so in
+ * `onStoppedLeading` (controller-runtime's choice).
+ */
+export class LeaseElector {
+  /** This candidate's identity, as written to `spec.holderIdentity`. */
+  readonly identity: string;
+  readonly #api: CoordinationV1Api;
+  readonly #ns: string;
+  readonly #name: string;
+  readonly #leaseMs: number;
+  readonly #renewDeadlineMs: number;
+  readonly #retryMs: number;
+  readonly #clock: Clock;
+  readonly #log: KubeLogger;
+  readonly #opts: LeaseElectorOptions;
+
+  #leading = false;
+  #leadership: AbortController | undefined;
+  #lastRenew = 0;
+  #observedRv: string | undefined;
+  #observedAt = 0;
+  #observedHolder: string | undefined;
+  #stop: AbortController | undefined;
+  #loop: Promise<void> | undefined;
+
+  constructor(options: LeaseElectorOptions) {
+    this.#opts = options;
+    this.#api = options.coordination;
+    this.#ns = options.namespace;
+    this.#name = options.name;
+    this.identity = options.identity ?? makeIdentity(options.podName ?? hostname());
+    this.#leaseMs = options.leaseDurationMs ?? 15_000;
+    this.#renewDeadlineMs = options.renewDeadlineMs ?? 10_000;
+    this.#retryMs = options.retryPeriodMs ?? 2_000;
+    if (!(this.#leaseMs > this.#renewDeadlineMs && this.#renewDeadlineMs > this.#retryMs)) {
+      throw new RangeError("lease election needs leaseDuration > renewDeadline > retryPeriod");
+    }
+    this.#clock = options.clock ?? systemClock;
+    this.#log = options.logger ?? silentLogger;
+  }
+
+  /** Whether this instance currently holds the lease. */
+  isLeader(): boolean {
+    return this.#leading;
+  }
+
+  /** Starts competing in the background (idempotent). */
+  start(): void {
+    if (this.#loop) return;
+    this.#stop = new AbortController();
+    const signal = this.#stop.signal;
+    this.#loop = this.#run(signal).catch((err: unknown) => {
+      if (!signal.aborted) this.#log.error({ err }, "leader election loop crashed");
+    });
+  }
+
+  /**
+   * Stops competing. With `release` (default true) a current leader hands the lease back first so the
+   * successor takes over immediately; without it the lease simply expires (what a crash looks like).
+   */
+  async stop(options: { release?: boolean } = {}): Promise<void> {
+    this.#stop?.abort(new Error("elector stopped"));
+    await this.#loop;
+    this.#loop = undefined;
+    if (!this.#leading) return;
+    if (options.release ?? true) await this.#release();
+    else this.#stepDown("stopped");
+  }
+
+  /**
+   * Stops competing and gives up the lease if we hold it (graceful shutdown).
+   * @returns true when the Lease was handed back
+   */
+  async release(): Promise<boolean> {
+    const wasLeading = this.#leading;
+    this.#stop?.abort(new Error("elector stopped"));
+    await this.#loop;
+    this.#loop = undefined;
+    return wasLeading ? this.#release() : false;
+  }
+
+  async #release(): Promise<boolean> {
+    try {
+      const lease = await this.#api.readNamespacedLease({ name: this.#name, namespace: this.#ns });
+      if (lease.spec?.holderIdentity !== this.identity) return false;
+      const now = new V1MicroTime(this.#clock.now());
+      await this.#api.replaceNamespacedLease({
+        name: this.#name,
+        namespace: this.#ns,
+        body: {
+          ...lease,
+          spec: {
+            ...lease.spec,
+            holderIdentity: "",
+            leaseDurationSeconds: 1,
+            acquireTime: now,
+            renewTime: now,
+          },
+        },
+      });
+      this.#log.info(
+        { identity: this.identity, lease: `${this.#ns}/${this.#name}` },
+        "released leader lease",
+      );
+      return true;
+    } catch (err) {
+      this.#log.warn({ err: classifyError(err, this.#ctx("update")) }, "failed to release leader lease");
+      return false;
+    } finally {
+      this.#stepDown("released");
+    }
+  }
+
+  async #run(signal: AbortSignal): Promise<void> {
+    while (!signal.aborted) {
+      if (!this.#leading) {
+        if ((await this.#tryAcquireOrRenew(signal)) === "acquired") {
+          this.#becomeLeader();
+          continue;
+        }
+        await sleep(this.#clock, jitter(this.#retryMs, 0.2), signal).catch(() => {});
+        continue;
+      }
+      await sleep(this.#clock, this.#retryMs, signal).catch(() => {});
+      if (signal.aborted) return;
+      await this.#renew(signal);
+    }
+  }
+
+  async #renew(stop: AbortSignal): Promise<void> {
+    const deadline = this.#lastRenew + this.#renewDeadlineMs;
+    const remaining = deadline - this.#clock.now();
+    // Abort a hung request at the renew deadline instead of waiting for the client's default timeout.
+    const timeout = new AbortController();
+    const timer = this.#clock.setTimeout(
+      () => timeout.abort(new Error("renew deadline")),
+      Math.max(0, remaining),
+    );
+    let result: Attempt;
+    try {
+      result = await this.#tryAcquireOrRenew(AbortSignal.any([stop, timeout.signal]));
+    } finally {
+      this.#clock.clearTimeout(timer);
+    }
+    if (stop.aborted) return;
+    if (result === "acquired") {
+      this.#lastRenew = this.#clock.now();
+    } else if (result === "held") {
+      this.#stepDown("lease taken by another holder");
+    } else if (this.#clock.now() >= deadline) {
+      this.#stepDown(`failed to renew within ${this.#renewDeadlineMs} ms`);
+    }
+  }
+
+  async #tryAcquireOrRenew(signal: AbortSignal): Promise<Attempt> {
+    const options = withSignal(signal);
+    let lease: V1Lease;
+    try {
+      lease = await this.#api.readNamespacedLease({ name: this.#name, namespace: this.#ns }, options);
+    } catch (err) {
+      const e = classifyError(err, this.#ctx("get"));
+      if (e.kind !== KubeErrorKind.NotFound) return this.#failed(e, signal);
+      return this.#create(signal);
+    }
+    const now = this.#clock.now();
+    const rv = lease.metadata?.resourceVersion;
+    if (rv !== this.#observedRv) {
+      this.#observedRv = rv;
+      this.#observedAt = now;
+    }
+    const spec = lease.spec ?? {};
+    const holder = spec.holderIdentity ?? "";
+    if (holder && holder !== this.#observedHolder) {
+      this.#observedHolder = holder;
+      if (holder !== this.identity) this.#opts.onNewLeader?.(holder);
+    }
+    if (holder && holder !== this.identity) {
+      const durationMs = (spec.leaseDurationSeconds ?? Math.ceil(this.#leaseMs / 1000)) * 1000;
+      if (now < this.#observedAt + durationMs) return "held";
+    }
+    const micro = new V1MicroTime(now);
+    const ours = holder === this.identity;
+    const body: V1Lease = {
+      ...lease,
+      spec: {
+        ...spec,
+        holderIdentity: this.identity,
+        leaseDurationSeconds: Math.ceil(this.#leaseMs / 1000),
+        renewTime: micro,
+        acquireTime: ours && spec.acquireTime ? spec.acquireTime : micro,
+        leaseTransitions: ours ? (spec.leaseTransitions ?? 0) : (spec.leaseTransitions ?? 0) + 1,
+      },
+    };
+    try {
+      // `body.metadata.resourceVersion` makes this a compare-and-swap: 409 if anyone wrote since our read.
+      const updated = await this.#api.replaceNamespacedLease(
+        { name: this.#name, namespace: this.#ns, body },
+        options,
+      );
+      this.#observe(updated, now);
+      return "acquired";
+    } catch (err) {
+      const e = classifyError(err, this.#ctx("update"));
+      if (e.kind === KubeErrorKind.Conflict) return "held";
+      return this.#failed(e, signal);
+    }
+  }
+
+  async #create(signal: AbortSignal): Promise<Attempt> {
+    const now = this.#clock.now();
+    const micro = new V1MicroTime(now);
+    try {
+      const created = await this.#api.createNamespacedLease(
+        {
+          namespace: this.#ns,
+          body: {
+            apiVersion: "coordination.k8s.io/v1",
+            kind: "Lease",
+            metadata: { name: this.#name, namespace: this.#ns },
+            spec: {
+              holderIdentity: this.identity,
+              leaseDurationSeconds: Math.ceil(this.#leaseMs / 1000),
+              acquireTime: micro,
+              renewTime: micro,
+              leaseTransitions: 0,
+            },
+          },
+        },
+        withSignal(signal),
+      );
+      this.#observe(created, now);
+      return "acquired";
+    } catch (err) {
+      const e = classifyError(err, this.#ctx("create"));
+      if (e.kind === KubeErrorKind.AlreadyExists || e.kind === KubeErrorKind.Conflict) return "held";
+      return this.#failed(e, signal);
+    }
+  }
+
+  #observe(lease: V1Lease, now: number): void {
+    this.#observedRv = lease.metadata?.resourceVersion;
+    this.#observedAt = now;
+    this.#observedHolder = this.identity;
+  }
+
+  #failed(err: unknown, signal: AbortSignal): Attempt {
+    if (!signal.aborted) this.#log.warn({ err, identity: this.identity }, "leader election request failed");
+    return "failed";
+  }
+
+  #becomeLeader(): void {
+    this.#leading = true;
+    this.#lastRenew = this.#clock.now();
+    this.#leadership = new AbortController();
+    this.#log.info({ identity: this.identity, lease: `${this.#ns}/${this.#name}` }, "became leader");
+    this.#opts.onStartedLeading?.(this.#leadership.signal);
+  }
+
+  #stepDown(why: string): void {
+    if (!this.#leading) return;
+    this.#leading = false;
+    this.#leadership?.abort(new Error(`leadership ended: ${why}`));
+    this.#leadership = undefined;
+    this.#log.warn({ identity: this.identity, reason: why }, "stopped leading");
+    this.#opts.onStoppedLeading?.();
+  }
+
+  #ctx(verb: string) {
+    return { verb, resource: "leases.coordination.k8s.io", namespace: this.#ns, name: this.#name };
+  }
+}
+
+/** `<podName>_<8 random hex>`: unique per process even when a pod restarts with the same name. */
+export function makeIdentity(podName: string): string {
+  return `${podName}_${randomBytes(4).toString("hex")}`;
+}
