@@ -1,0 +1,133 @@
+// Measures every analysis metric of a Rollout in one tick: concurrent queries, one shared evaluation time.
+
+import { parseDuration } from "../api/duration.ts";
+import type { MetricSpec, RolloutSpec } from "../api/rollout-schema.ts";
+import { sanitizeText } from "../telemetry/sanitize.ts";
+import { builtinQuery, effectiveWindowMs, type MetricsMesh } from "./builtin-queries.ts";
+import type { PrometheusQuerier } from "./prometheus-client.ts";
+import { renderPromQL, toPromDuration } from "./promql-template.ts";
+import type { MetricMeasurement } from "./types.ts";
+
+/** Input of {@link measureAnalysis}. */
+export interface MeasureInput {
+  spec: RolloutSpec;
+  /** Namespace of the Rollout and its workloads. */
+  namespace: string;
+  /** The canary Deployment (`spec.targetRef.name`); the primary is `<targetName>-primary`. */
+  targetName: string;
+  /** The root Service (`spec.service.name` or the target's name). */
+  serviceName: string;
+  metricsMesh: MetricsMesh;
+  client: PrometheusQuerier;
+  /** Overall deadline of the tick; queries still running when it fires become errors. */
+  signal?: AbortSignal;
+  /** Evaluation time shared by all queries (default: now), so canary and primary values are comparable. */
+  now?: Date;
+  /** Scrape interval of the Prometheus, which bounds the shortest usable window (default 15 s). */
+  scrapeIntervalMs?: number;
+}
+
+/** Longest error message kept: it lands in status and events. */
+const MAX_ERROR_LENGTH = 300;
+
+/**
+ * Queries every metric of `spec.analysis.metrics` concurrently and returns one measurement per metric, in
+ * spec order. A metric that cannot be evaluated yields `{ value: null, error }` and never holds up the
+ * others; for compareToPrimary metrics the primary is queried at the same evaluation time as the canary.
+ * Never rejects.
+ */
+export async function measureAnalysis(input: MeasureInput): Promise<MetricMeasurement[]> {
+  const time = input.now ?? new Date();
+  const metrics = input.spec.analysis.metrics;
+  const settled = await Promise.allSettled(metrics.map((m) => measureMetric(input, m, time)));
+  return settled.map((s, i) => {
+    const metric = (metrics[i] as MetricSpec).name;
+    if (s.status === "fulfilled") return s.value;
+    return { metric, value: null, error: errorText(s.reason) };
+  });
+}
+
+async function measureMetric(
+  input: MeasureInput,
+  metric: MetricSpec,
+  time: Date,
+): Promise<MetricMeasurement> {
+  const primaryName = `${input.targetName}-primary`;
+  const canaryQuery = queryFor(input, metric, input.targetName);
+  const primaryQuery = metric.compareToPrimary ? queryFor(input, metric, primaryName) : undefined;
+  const reduce = metric.reduce;
+  const run = (q: string) =>
+    untilAborted(
+      input.client.query(q, {
+        time,
+        ...(reduce ? { reduce } : {}),
+        ...(input.signal ? { signal: input.signal } : {}),
+      }),
+      input.signal,
+    );
+  const [canary, primary] = await Promise.allSettled([
+    run(canaryQuery),
+    primaryQuery === undefined ? Promise.resolve(undefined) : run(primaryQuery),
+  ]);
+  if (canary.status === "rejected")
+    return { metric: metric.name, value: null, error: errorText(canary.reason) };
+  const out: MetricMeasurement = { metric: metric.name, value: canary.value };
+  if (primaryQuery !== undefined) {
+    if (primary.status === "rejected") {
+      return { metric: metric.name, value: canary.value, error: `primary: ${errorText(primary.reason)}` };
+    }
+    out.primaryValue = primary.value ?? null;
+  }
+  return out;
+}
+
+/** The PromQL for `metric` measured on `workload` (the canary or the primary). */
+export function queryFor(
+  input: Pick<
+    MeasureInput,
+    "spec" | "namespace" | "targetName" | "serviceName" | "metricsMesh" | "scrapeIntervalMs"
+  >,
+  metric: MetricSpec,
+  workload: string,
+): string {
+  const analysis = input.spec.analysis;
+  const requested = parseDuration(metric.window ?? analysis.interval);
+  const window = toPromDuration(effectiveWindowMs(requested, input.scrapeIntervalMs));
+  if (metric.builtin !== undefined) {
+    return builtinQuery({
+      builtin: metric.builtin,
+      mesh: input.metricsMesh,
+      namespace: input.namespace,
+      workload,
+      window,
+      ...(analysis.labels ? { labels: analysis.labels } : {}),
+    });
+  }
+  if (metric.query === undefined) throw new Error(`metric ${metric.name} has neither builtin nor query`);
+  return renderPromQL(metric.query, {
+    namespace: input.namespace,
+    target: workload,
+    canary: input.targetName,
+    primary: `${input.targetName}-primary`,
+    service: input.serviceName,
+    interval: window,
+  });
+}
+
+/** Rejects as soon as `signal` aborts, even if the underlying query ignores it. */
+function untilAborted<T>(p: Promise<T>, signal?: AbortSignal): Promise<T> {
+  if (!signal) return p;
+  if (signal.aborted) return Promise.reject(new Error("analysis deadline exceeded"));
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = () => reject(new Error("analysis deadline exceeded"));
+    signal.addEventListener("abort", onAbort, { once: true });
+    p.then(resolve, reject).finally(() => signal.removeEventListener("abort", onAbort));
+  });
+}
+
+/** A short, credential-free message for status. */
+function errorText(err: unknown): string {
+  const raw = err instanceof Error ? err.message : String(err);
+  const clean = sanitizeText(raw).replace(/\s+/g, " ").trim() || "unknown error";
+  return clean.length > MAX_ERROR_LENGTH ? `${clean.slice(0, MAX_ERROR_LENGTH - 1)}…` : clean;
+}

@@ -1,0 +1,347 @@
+// Prometheus instant-query client (axios): timeouts, bounded network retries, auth, TLS, and strict result parsing.
+import { Agent as HttpAgent } from "node:http";
+import { Agent as HttpsAgent } from "node:https";
+import axios, { type AxiosInstance, type AxiosResponse } from "axios";
+import { sanitizeText, sanitizeUrl } from "../telemetry/sanitize.ts";
+
+/** How several series collapse into one value. */
+export type Reduce = "sum" | "avg" | "min" | "max";
+
+/** Credentials for Prometheus; values are never logged or put in errors. */
+export type PrometheusAuth =
+  | { type: "bearer"; token: string }
+  | { type: "basic"; username: string; password: string };
+
+/** Connection settings of one Prometheus. */
+export interface PrometheusClientConfig {
+  /** Base URL, e.g. `http://prometheus.monitoring:9090` (a path prefix is kept). */
+  address: string;
+  /** Timeout of one HTTP attempt, ms. */
+  timeoutMs: number;
+  auth?: PrometheusAuth;
+  /** PEM bundle of CAs trusted for HTTPS (in addition to none: it replaces the system store, like curl --cacert). */
+  caPem?: string;
+  /** Skip TLS verification (testing only). */
+  insecureSkipVerify?: boolean;
+  /** Extra attempts after a network error (connection refused/reset, timeout). Default 2. */
+  retries?: number;
+  /** Delay before the first retry, doubled for each further one. Default 200 ms. */
+  retryDelayMs?: number;
+}
+
+/** Options of one query. */
+export interface QueryOptions {
+  /** Evaluation time; several queries with the same time see the same data. Default: Prometheus's now. */
+  time?: Date | number;
+  /** How to collapse several series; without it more than one series is an error. */
+  reduce?: Reduce;
+  signal?: AbortSignal;
+}
+
+/** What {@link PrometheusQueryError} is about; `network` and `timeout` are the retried kinds. */
+export type PrometheusErrorKind = "api" | "http" | "network" | "timeout" | "aborted" | "result";
+
+/** A failed query. The message is safe to log and to put into status: no URL query, credentials or headers. */
+export class PrometheusQueryError extends Error {
+  override name = "PrometheusQueryError";
+  readonly kind: PrometheusErrorKind;
+  /** Prometheus's errorType (bad_data, execution, timeout, …) for `api` errors. */
+  readonly errorType?: string;
+  /** HTTP status, when a response arrived. */
+  readonly status?: number;
+  /** Node/axios error code for network errors (ECONNREFUSED, …). */
+  readonly code?: string;
+
+  constructor(
+    kind: PrometheusErrorKind,
+    message: string,
+    extra: { errorType?: string; status?: number; code?: string } = {},
+  ) {
+    super(sanitizeText(message));
+    this.kind = kind;
+    if (extra.errorType !== undefined) this.errorType = extra.errorType;
+    if (extra.status !== undefined) this.status = extra.status;
+    if (extra.code !== undefined) this.code = extra.code;
+  }
+}
+
+/** The query surface measure.ts needs; {@link PrometheusClient} implements it, tests may fake it. */
+export interface PrometheusQuerier {
+  /** One value, or null for "no data" (empty vector, NaN, ±Inf). */
+  query(query: string, options?: QueryOptions): Promise<number | null>;
+}
+
+const NETWORK_CODES = new Set([
+  "ECONNREFUSED",
+  "ECONNRESET",
+  "ECONNABORTED",
+  "ETIMEDOUT",
+  "EPIPE",
+  "EHOSTUNREACH",
+  "ENETUNREACH",
+  "EAI_AGAIN",
+  "ERR_SOCKET_CONNECTION_TIMEOUT",
+]);
+/** Above this URL length the query goes as a form POST (proxies cap URLs around 8 KiB). */
+const MAX_GET_URL = 4096;
+const MAX_BODY_BYTES = 16 * 1024 * 1024;
+
+/**
+ * Queries `/api/v1/query`. Create one per distinct configuration and reuse it (it keeps connections alive);
+ * call {@link PrometheusClient.close} when the configuration goes away.
+ */
+export class PrometheusClient implements PrometheusQuerier {
+  readonly #config: Required<Pick<PrometheusClientConfig, "timeoutMs" | "retries" | "retryDelayMs">>;
+  readonly #http: AxiosInstance;
+  readonly #agents: { http: HttpAgent; https: HttpsAgent };
+  /** Host and path only, for messages. */
+  readonly #where: string;
+
+  constructor(config: PrometheusClientConfig) {
+    let base: URL;
+    try {
+      base = new URL(config.address);
+    } catch {
+      throw new PrometheusQueryError("result", "Prometheus address is not a URL");
+    }
+    if (base.protocol !== "http:" && base.protocol !== "https:") {
+      throw new PrometheusQueryError("result", "Prometheus address must be http(s)");
+    }
+    // Userinfo in the address becomes basic auth, and never stays in the URL axios might echo in an error.
+    let auth = config.auth;
+    if (!auth && base.username) {
+      auth = {
+        type: "basic",
+        username: decodeURIComponent(base.username),
+        password: decodeURIComponent(base.password),
+      };
+    }
+    base.username = "";
+    base.password = "";
+    base.search = "";
+    base.hash = "";
+    const baseURL = base.href.replace(/\/+$/, "");
+    this.#where = sanitizeUrl(baseURL);
+    this.#config = {
+      timeoutMs: config.timeoutMs,
+      retries: Math.max(0, config.retries ?? 2),
+      retryDelayMs: config.retryDelayMs ?? 200,
+    };
+    this.#agents = {
+      http: new HttpAgent({ keepAlive: true, maxSockets: 16 }),
+      https: new HttpsAgent({
+        keepAlive: true,
+        maxSockets: 16,
+        ...(config.caPem ? { ca: config.caPem } : {}),
+        rejectUnauthorized: !config.insecureSkipVerify,
+      }),
+    };
+    const headers: Record<string, string> = { Accept: "application/json" };
+    if (auth?.type === "bearer") headers.Authorization = `Bearer ${auth.token}`;
+    if (auth?.type === "basic") {
+      headers.Authorization = `Basic ${Buffer.from(`${auth.username}:${auth.password}`).toString("base64")}`;
+    }
+    this.#http = axios.create({
+      baseURL,
+      headers,
+      httpAgent: this.#agents.http,
+      httpsAgent: this.#agents.https,
+      // Bodies are parsed here, so a proxy's HTML error page is reported instead of crashing JSON.parse.
+      responseType: "text",
+      transformResponse: [(d: unknown) => d],
+      validateStatus: () => true,
+      // A redirect could carry the Authorization header elsewhere; Prometheus's API never redirects.
+      maxRedirects: 0,
+      maxContentLength: MAX_BODY_BYTES,
+      proxy: false,
+    });
+  }
+
+  /**
+   * Runs an instant query and reduces it to one number.
+   * @returns the value, or null for "no data" (empty vector, NaN, ±Inf; with `reduce`, when no series is finite).
+   * @throws PrometheusQueryError for API errors (with errorType), HTTP errors, network errors after the
+   *   retries, timeouts, abort, and unusable results (matrix, string, several series without `reduce`).
+   */
+  async query(query: string, options: QueryOptions = {}): Promise<number | null> {
+    const body = await this.#fetchWithRetries(query, options);
+    return parseQueryResponse(body, options.reduce);
+  }
+
+  /** Closes kept-alive connections. */
+  close(): void {
+    this.#agents.http.destroy();
+    this.#agents.https.destroy();
+  }
+
+  async #fetchWithRetries(query: string, options: QueryOptions): Promise<unknown> {
+    for (let attempt = 0; ; attempt++) {
+      try {
+        return await this.#fetchOnce(query, options);
+      } catch (err) {
+        const e = err as PrometheusQueryError;
+        const retryable = e.kind === "network" || e.kind === "timeout";
+        if (!retryable || attempt >= this.#config.retries || options.signal?.aborted) throw e;
+        await delay(this.#config.retryDelayMs * 2 ** attempt, options.signal);
+      }
+    }
+  }
+
+  async #fetchOnce(query: string, options: QueryOptions): Promise<unknown> {
+    if (options.signal?.aborted) throw aborted(this.#where);
+    const params = new URLSearchParams({ query });
+    if (options.time !== undefined) params.set("time", formatTime(options.time));
+    // Our own per-attempt timer (not axios `timeout`, an idle timer) bounds the whole exchange, body included.
+    const timeout = new AbortController();
+    const timer = setTimeout(() => timeout.abort(), this.#config.timeoutMs);
+    const signal = options.signal ? AbortSignal.any([options.signal, timeout.signal]) : timeout.signal;
+    let res: AxiosResponse<string>;
+    try {
+      const qs = params.toString();
+      res =
+        qs.length + 16 <= MAX_GET_URL
+          ? await this.#http.get<string>(`/api/v1/query?${qs}`, { signal })
+          : await this.#http.post<string>("/api/v1/query", qs, {
+              signal,
+              headers: { "Content-Type": "application/x-www-form-urlencoded" },
+            });
+    } catch (err) {
+      if (options.signal?.aborted) throw aborted(this.#where);
+      if (timeout.signal.aborted) {
+        throw new PrometheusQueryError(
+          "timeout",
+          `Prometheus at ${this.#where} did not answer within ${this.#config.timeoutMs} ms`,
+        );
+      }
+      // Never rethrow the axios error: its config carries headers (credentials) and the full URL.
+      const code = (err as { code?: unknown }).code;
+      const c = typeof code === "string" ? code : undefined;
+      throw new PrometheusQueryError(
+        NETWORK_CODES.has(c ?? "") ? "network" : "http",
+        `cannot reach Prometheus at ${this.#where}: ${c ?? "request failed"}`,
+        c ? { code: c } : {},
+      );
+    } finally {
+      clearTimeout(timer);
+    }
+    return interpretHttp(res.status, String(res.data ?? ""), this.#where);
+  }
+}
+
+/** Turns an HTTP answer into the parsed envelope, or throws for error envelopes and non-JSON answers. */
+function interpretHttp(status: number, text: string, where: string): unknown {
+  let body: unknown;
+  try {
+    body = JSON.parse(text);
+  } catch {
+    body = undefined;
+  }
+  const env = body as { status?: unknown; errorType?: unknown; error?: unknown } | undefined;
+  if (env && env.status === "error") {
+    const errorType = typeof env.errorType === "string" ? env.errorType : "unknown";
+    const message = typeof env.error === "string" ? env.error : "no message";
+    throw new PrometheusQueryError(
+      "api",
+      `Prometheus ${errorType} error (HTTP ${status}): ${clip(message)}`,
+      {
+        errorType,
+        status,
+      },
+    );
+  }
+  if (status < 200 || status >= 300 || env?.status !== "success") {
+    const snippet = text.trim() && !text.trimStart().startsWith("<") ? `: ${clip(text.trim(), 120)}` : "";
+    throw new PrometheusQueryError(
+      "http",
+      `unexpected HTTP ${status} from Prometheus at ${where}${status < 300 ? " (not a query response)" : ""}${snippet}`,
+      { status },
+    );
+  }
+  return body;
+}
+
+/**
+ * Reduces a successful `/api/v1/query` envelope to one value (exported for tests and other callers).
+ * @throws PrometheusQueryError of kind `result` for matrix/string results, malformed data and several series
+ *   without `reduce`.
+ */
+export function parseQueryResponse(body: unknown, reduce?: Reduce): number | null {
+  const data = (body as { data?: { resultType?: unknown; result?: unknown } }).data;
+  const type = data?.resultType;
+  if (type === "scalar") return sampleValue((data?.result as unknown[] | undefined)?.[1]);
+  if (type === "matrix" || type === "string") {
+    throw new PrometheusQueryError(
+      "result",
+      `query returned a ${type}, expected an instant vector or scalar${type === "matrix" ? " (drop the range selector or wrap it in a function such as rate())" : ""}`,
+    );
+  }
+  if (type !== "vector" || !Array.isArray(data?.result)) {
+    throw new PrometheusQueryError("result", `query returned an unknown result type ${String(type)}`);
+  }
+  const series = data.result as { value?: unknown[]; histogram?: unknown }[];
+  if (series.length === 0) return null;
+  if (series.some((s) => s.histogram !== undefined && s.value === undefined)) {
+    throw new PrometheusQueryError(
+      "result",
+      "query returned native histograms; wrap it in histogram_quantile() or histogram_sum()",
+    );
+  }
+  if (series.length > 1 && !reduce) {
+    throw new PrometheusQueryError(
+      "result",
+      `query returned ${series.length} series; set reduce: sum|avg|min|max or aggregate in the query`,
+    );
+  }
+  const values = series.map((s) => sampleValue(s.value?.[1]));
+  if (series.length === 1) return values[0] ?? null;
+  const finite = values.filter((v): v is number => v !== null);
+  if (finite.length === 0) return null;
+  switch (reduce) {
+    case "sum":
+      return finite.reduce((a, b) => a + b, 0);
+    case "avg":
+      return finite.reduce((a, b) => a + b, 0) / finite.length;
+    case "min":
+      return Math.min(...finite);
+    case "max":
+      return Math.max(...finite);
+    default:
+      throw new PrometheusQueryError("result", `unknown reduce ${String(reduce)}`);
+  }
+}
+
+/** Prometheus sends sample values as strings; NaN and ±Inf mean "no data", anything unparsable is an error. */
+function sampleValue(raw: unknown): number | null {
+  if (typeof raw !== "string") throw new PrometheusQueryError("result", "malformed sample in query result");
+  const v = Number(raw);
+  if (Number.isFinite(v)) return v;
+  if (/^[+-]?(Inf|NaN)$/i.test(raw)) return null;
+  throw new PrometheusQueryError("result", `unparsable sample value ${JSON.stringify(clip(raw, 32))}`);
+}
+
+function formatTime(t: Date | number): string {
+  const ms = t instanceof Date ? t.getTime() : t;
+  return (ms / 1000).toFixed(3);
+}
+
+function aborted(where: string): PrometheusQueryError {
+  return new PrometheusQueryError("aborted", `query to Prometheus at ${where} was aborted`);
+}
+
+function clip(s: string, max = 300): string {
+  return s.length > max ? `${s.slice(0, max)}…` : s;
+}
+
+function delay(ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const onAbort = () => {
+      clearTimeout(t);
+      reject(new PrometheusQueryError("aborted", "query to Prometheus was aborted"));
+    };
+    const t = setTimeout(() => {
+      signal?.removeEventListener("abort", onAbort);
+      resolve();
+    }, ms);
+    signal?.addEventListener("abort", onAbort, { once: true });
+  });
+}
