@@ -608,7 +608,30 @@ export const RolloutStatusSchema = z
       .describe("Annotation values already acted on; a new value is a new request."),
     notifications: z
       .object({
-        delivered: z.array(z.string()).default([]).describe("Keys (revision/event/step) already delivered."),
+        delivered: z
+          .array(z.string().max(256))
+          .max(200)
+          .default([])
+          .describe("Keys (revision/event/discriminator) already delivered, newest last; bounded."),
+        pending: z
+          .array(
+            z
+              .object({
+                key: z.string().max(256).describe("De-duplication key."),
+                event: z.enum(NOTIFY_EVENTS).describe("What happened."),
+                severity: z.enum(["info", "warning", "error"]).describe("Severity of the message."),
+                message: z.string().max(1024).describe("Human summary."),
+                revision: z.string().max(64).describe("Revision the message is about."),
+                canaryWeight: z.number().int().min(0).max(100).describe("Canary weight when it happened."),
+                metric: z.string().max(253).optional().describe("Failing metric, if any."),
+                value: z.number().optional().describe("Failing metric's value."),
+                threshold: z.string().max(256).optional().describe("Failing metric's bound."),
+              })
+              .describe("A notification waiting for delivery."),
+          )
+          .max(50)
+          .default([])
+          .describe("Notifications decided but not yet delivered; resent after a controller restart."),
       })
       .optional()
       .describe("Notification bookkeeping for exactly-once delivery across restarts."),

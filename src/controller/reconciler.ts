@@ -1,0 +1,301 @@
+// The reconciler: the only place that orchestrates. Reads the world, asks the pure engine, carries out its
+// actions in order, and writes status once. Level-based: it never depends on which event woke it.
+import { API_VERSION, ANNOTATIONS, FINALIZER, GROUP, KIND, PLURAL, type RequestKind, VERSION } from "../api/constants.ts";
+import type { Rollout, RolloutSpec, RolloutStatus } from "../api/rollout-schema.ts";
+import { validateRolloutSpec } from "../api/validate.ts";
+import type { MetricMeasurement } from "../analysis/types.ts";
+import type { EventRecorder } from "../kube/event-recorder.ts";
+import type { ObjectRef, StatusWriter } from "../kube/status-writer.ts";
+import { withFinalizer, withoutFinalizer } from "../kube/status-writer.ts";
+import type { AccessPolicyModel, MeshAdapter, OwnerRef, SplitRef, TrafficSplitModel } from "../mesh/types.ts";
+import { analysisDue, decide } from "../rollout/decide.ts";
+import type { Action, Observations } from "../rollout/types.ts";
+import { evaluateWindows } from "../rollout/windows.ts";
+import { type WorkloadNames, workloadNames } from "../workload/names.ts";
+import { WorkloadManager, type WorkloadSnapshot } from "../workload/workload-manager.ts";
+import { type PendingNotification, toPending, updateOutbox } from "./outbox.ts";
+
+/** Where Rollouts are read from (the informer cache). */
+export interface RolloutSource {
+  get(namespace: string, name: string): Rollout | undefined;
+}
+
+/** Queries Prometheus for a Rollout's metrics. */
+export interface AnalysisRunner {
+  measure(rollout: Rollout, spec: RolloutSpec, names: WorkloadNames, signal: AbortSignal): Promise<MetricMeasurement[]>;
+}
+
+/** Hands notifications to the asynchronous delivery machinery; never blocks. */
+export interface NotificationSink {
+  submit(rollout: Rollout, spec: RolloutSpec, notification: PendingNotification): void;
+  /** Keys delivered since the last call for this rollout (consumed). */
+  takeDelivered(namespace: string, name: string): string[];
+}
+
+/** Picks the mesh adapter for a Rollout's provider. */
+export type MeshResolver = (spec: RolloutSpec) => MeshAdapter;
+
+/** Observability hooks. */
+export interface ReconcileObserver {
+  rolloutState(namespace: string, name: string, status: RolloutStatus): void;
+  rolloutDeleted(namespace: string, name: string): void;
+  analysisResults(namespace: string, name: string, status: RolloutStatus, previous: RolloutStatus | undefined): void;
+  notificationsDropped(count: number): void;
+}
+
+/** A minimal structured logger. */
+export interface ReconcileLogger {
+  info(obj: object, msg: string): void;
+  warn(obj: object, msg: string): void;
+  error(obj: object, msg: string): void;
+}
+
+/** Everything the reconciler talks to. */
+export interface ReconcilerDeps {
+  rollouts: RolloutSource;
+  workloads: WorkloadManager;
+  mesh: MeshResolver;
+  statusWriter: StatusWriter;
+  events: EventRecorder;
+  analysis: AnalysisRunner;
+  notifications: NotificationSink;
+  observer: ReconcileObserver;
+  log: ReconcileLogger;
+  now: () => Date;
+  /** Upper bound for one analysis tick. */
+  analysisTimeoutMs?: number;
+}
+
+/** What the work queue should do with the key next. */
+export interface ReconcileResult {
+  requeueAfterMs?: number;
+}
+
+const rolloutRef = (ns: string, name: string): ObjectRef => ({ group: GROUP, version: VERSION, plural: PLURAL, namespace: ns, name });
+const WORLD_ACTIONS = new Set<Action["type"]>(["EnsureWorkloads", "ScaleCanaryUp", "ScaleCanaryDown", "SetRoutes", "ApplyAccessPolicy", "PromotePrimary"]);
+
+function ownerOf(r: Rollout): OwnerRef {
+  return { apiVersion: API_VERSION, kind: KIND, name: r.metadata.name, uid: r.metadata.uid ?? "" };
+}
+
+function splitRef(names: WorkloadNames, spec: RolloutSpec): SplitRef {
+  return {
+    namespace: names.namespace,
+    rolloutName: names.rollout,
+    rootService: names.rootService,
+    primaryService: names.primaryService,
+    canaryService: names.canaryService,
+    port: spec.service.port,
+  };
+}
+
+function accessPolicyModel(r: Rollout, spec: RolloutSpec, names: WorkloadNames, snap: WorkloadSnapshot): AccessPolicyModel | null {
+  if (!spec.accessPolicy) return null;
+  return {
+    ...splitRef(names, spec),
+    owner: ownerOf(r),
+    destinationServiceAccount: snap.target?.spec.template.spec?.serviceAccountName ?? "default",
+    sources: spec.accessPolicy.sources.map((s) => ({ serviceAccount: s.serviceAccount, namespace: s.namespace ?? names.namespace })),
+    ...(spec.accessPolicy.routes ? { routes: spec.accessPolicy.routes } : {}),
+  };
+}
+
+function requestsOf(r: Rollout): Partial<Record<RequestKind, string>> {
+  const out: Partial<Record<RequestKind, string>> = {};
+  for (const [kind, key] of Object.entries(ANNOTATIONS) as [RequestKind, string][]) {
+    const value = r.metadata.annotations?.[key];
+    if (value !== undefined && value !== "") out[kind] = value;
+  }
+  return out;
+}
+
+/** Reconciles one Rollout. */
+export class Reconciler {
+  readonly #d: ReconcilerDeps;
+
+  constructor(deps: ReconcilerDeps) {
+    this.#d = deps;
+  }
+
+  async reconcile(namespace: string, name: string, signal: AbortSignal): Promise<ReconcileResult> {
+    const d = this.#d;
+    const rollout = d.rollouts.get(namespace, name);
+    if (!rollout) {
+      d.observer.rolloutDeleted(namespace, name);
+      return {};
+    }
+    const validation = validateRolloutSpec(rollout.spec);
+    const spec = validation.ok ? validation.spec : undefined;
+    if (rollout.metadata.deletionTimestamp) return this.#finalize(rollout, spec);
+    if (!rollout.metadata.finalizers?.includes(FINALIZER)) {
+      await d.statusWriter.patchMetadata(rolloutRef(namespace, name), {
+        finalizers: withFinalizer(rollout.metadata.finalizers, FINALIZER),
+        ...(rollout.metadata.resourceVersion ? { resourceVersion: rollout.metadata.resourceVersion } : {}),
+      });
+    }
+
+    const now = d.now();
+    const generation = rollout.metadata.generation ?? 1;
+    if (!spec) {
+      const decision = decide(
+        { generation, spec: undefined, status: rollout.status },
+        { ...emptyObservations(), specIssues: validation.ok ? [] : validation.issues },
+        now,
+      );
+      await this.#record(rollout, decision.actions);
+      await this.#writeStatus(rollout, decision.status);
+      return {};
+    }
+
+    const names = workloadNames(namespace, name, spec);
+    const mesh = d.mesh(spec);
+    const snap = await d.workloads.snapshot(names);
+    const owner = ownerOf(rollout);
+    const policy = accessPolicyModel(rollout, spec, names, snap);
+    const ref = splitRef(names, spec);
+    const [routes, accessPolicyInSync, analysis] = await Promise.all([
+      mesh.getRoutes(ref),
+      mesh.accessPolicyInSync(ref, policy),
+      analysisDue(spec, rollout.status, now) ? this.#measure(rollout, spec, names, signal) : Promise.resolve(undefined),
+    ]);
+    const observations: Observations = {
+      specIssues: [],
+      ...WorkloadManager.observe(snap),
+      servicesReady: WorkloadManager.servicesReady(snap, spec, owner),
+      routes,
+      accessPolicyInSync,
+      ...(analysis ? { analysis } : {}),
+      requests: requestsOf(rollout),
+      window: evaluateWindows(spec.windows, now),
+    };
+    const decision = decide({ generation, spec, status: rollout.status }, observations, now);
+
+    // Notifications go into status first, so a crash between here and delivery cannot lose them.
+    const decided = decision.actions.filter((a): a is Extract<Action, { type: "Notify" }> => a.type === "Notify").map(toPending);
+    const outbox = updateOutbox(decision.status, decided, d.notifications.takeDelivered(namespace, name));
+    if (outbox.dropped > 0) d.observer.notificationsDropped(outbox.dropped);
+
+    let failure: unknown;
+    try {
+      await this.#execute(spec, names, snap, decision.actions, { owner, policy, ref });
+    } catch (err) {
+      failure = err;
+    }
+    await this.#record(rollout, decision.actions);
+    await this.#writeStatus(rollout, outbox.status);
+    for (const p of outbox.status.notifications?.pending ?? []) d.notifications.submit(rollout, spec, p);
+    d.observer.analysisResults(namespace, name, outbox.status, rollout.status);
+    if (failure) throw failure;
+    return decision.requeueAfterMs !== undefined ? { requeueAfterMs: decision.requeueAfterMs } : {};
+  }
+
+  async #measure(rollout: Rollout, spec: RolloutSpec, names: WorkloadNames, signal: AbortSignal): Promise<MetricMeasurement[]> {
+    const timeout = AbortSignal.timeout(this.#d.analysisTimeoutMs ?? 30_000);
+    return this.#d.analysis.measure(rollout, spec, names, AbortSignal.any([signal, timeout]));
+  }
+
+  /** Carries out world actions in order; the first failure stops the rest (later ones may depend on it). */
+  async #execute(
+    spec: RolloutSpec,
+    names: WorkloadNames,
+    snap: WorkloadSnapshot,
+    actions: readonly Action[],
+    ctx: { owner: OwnerRef; policy: AccessPolicyModel | null; ref: SplitRef },
+  ): Promise<void> {
+    const mesh = this.#d.mesh(spec);
+    for (const action of actions) {
+      if (!WORLD_ACTIONS.has(action.type)) continue;
+      this.#d.log.info({ rollout: `${names.namespace}/${names.rollout}`, action }, `action ${action.type}`);
+      switch (action.type) {
+        case "EnsureWorkloads":
+          await this.#d.workloads.ensure(snap, spec, ctx.owner);
+          break;
+        case "ScaleCanaryUp":
+          await this.#d.workloads.scaleCanary(snap, true);
+          break;
+        case "ScaleCanaryDown":
+          await this.#d.workloads.scaleCanary(snap, false);
+          break;
+        case "SetRoutes": {
+          const split: TrafficSplitModel = {
+            ...ctx.ref,
+            weights: action.weights,
+            owner: ctx.owner,
+            ...(spec.service.gateways ? { gateways: spec.service.gateways } : {}),
+            ...(spec.service.hosts ? { hosts: spec.service.hosts } : {}),
+          };
+          await mesh.setRoutes(split);
+          break;
+        }
+        case "ApplyAccessPolicy":
+          await mesh.applyAccessPolicy({ ...ctx.ref, owner: ctx.owner }, ctx.policy);
+          break;
+        case "PromotePrimary":
+          await this.#d.workloads.promote(names, action.revision);
+          break;
+        default:
+          break;
+      }
+    }
+  }
+
+  async #record(rollout: Rollout, actions: readonly Action[]): Promise<void> {
+    const regarding = {
+      apiVersion: API_VERSION,
+      kind: KIND,
+      namespace: rollout.metadata.namespace,
+      name: rollout.metadata.name,
+      ...(rollout.metadata.uid ? { uid: rollout.metadata.uid } : {}),
+    };
+    for (const a of actions) {
+      if (a.type !== "RecordEvent") continue;
+      await this.#d.events.record(regarding, { type: a.eventType, reason: a.reason, action: a.reason, note: a.message });
+    }
+  }
+
+  async #writeStatus(rollout: Rollout, next: RolloutStatus): Promise<void> {
+    await this.#d.statusWriter.patchStatus(
+      rolloutRef(rollout.metadata.namespace, rollout.metadata.name),
+      rollout.status ?? {},
+      next,
+    );
+    this.#d.observer.rolloutState(rollout.metadata.namespace, rollout.metadata.name, next);
+  }
+
+  /** Deletion: hand the workload back to the user, remove routing, then let garbage collection take the rest. */
+  async #finalize(rollout: Rollout, spec: RolloutSpec | undefined): Promise<ReconcileResult> {
+    const d = this.#d;
+    const { namespace, name } = rollout.metadata;
+    if (!rollout.metadata.finalizers?.includes(FINALIZER)) return {};
+    if (spec) {
+      const names = workloadNames(namespace, name, spec);
+      const snap = await d.workloads.snapshot(names);
+      if (!(await d.workloads.restore(snap))) {
+        d.log.info({ rollout: `${namespace}/${name}` }, "deletion: waiting for the Deployment to serve again before removing routes");
+        return { requeueAfterMs: 2000 };
+      }
+      const mesh = d.mesh(spec);
+      await mesh.cleanup(splitRef(names, spec));
+    }
+    await d.statusWriter.patchMetadata(rolloutRef(namespace, name), {
+      finalizers: withoutFinalizer(rollout.metadata.finalizers, FINALIZER),
+      ...(rollout.metadata.resourceVersion ? { resourceVersion: rollout.metadata.resourceVersion } : {}),
+    });
+    d.observer.rolloutDeleted(namespace, name);
+    return {};
+  }
+}
+
+function emptyObservations(): Observations {
+  const none = { exists: false, desiredReplicas: 0, readyReplicas: 0, rolledOut: false };
+  return {
+    specIssues: [],
+    canary: none,
+    primary: none,
+    servicesReady: false,
+    routes: null,
+    accessPolicyInSync: true,
+    requests: {},
+    window: evaluateWindows(undefined, new Date(0)),
+  };
+}

@@ -1,0 +1,59 @@
+// Minimal shapes of the Kubernetes objects Vireo reads and writes (only the fields it uses).
+
+/** Object metadata. */
+export interface ObjectMeta {
+  name: string;
+  namespace?: string;
+  uid?: string;
+  generation?: number;
+  resourceVersion?: string;
+  labels?: Record<string, string>;
+  annotations?: Record<string, string>;
+  ownerReferences?: {
+    apiVersion: string;
+    kind: string;
+    name: string;
+    uid: string;
+    controller?: boolean;
+    blockOwnerDeletion?: boolean;
+  }[];
+  deletionTimestamp?: string;
+}
+
+/** A pod template. */
+export interface PodTemplate {
+  metadata?: { labels?: Record<string, string>; annotations?: Record<string, string> };
+  spec?: { serviceAccountName?: string; [key: string]: unknown };
+}
+
+/** An apps/v1 Deployment. */
+export interface Deployment {
+  apiVersion?: string;
+  kind?: string;
+  metadata: ObjectMeta;
+  spec: {
+    replicas?: number;
+    selector: { matchLabels?: Record<string, string>; matchExpressions?: unknown[] };
+    template: PodTemplate;
+    [key: string]: unknown;
+  };
+  status?: {
+    observedGeneration?: number;
+    replicas?: number;
+    updatedReplicas?: number;
+    readyReplicas?: number;
+    availableReplicas?: number;
+  };
+}
+
+/** A v1 Service. */
+export interface Service {
+  apiVersion?: string;
+  kind?: string;
+  metadata: ObjectMeta;
+  spec: {
+    selector?: Record<string, string>;
+    ports?: { name?: string; port: number; targetPort?: number | string; protocol?: string }[];
+    [key: string]: unknown;
+  };
+}

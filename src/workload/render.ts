@@ -1,0 +1,126 @@
+// Pure renderers: the primary Deployment and the primary/canary/root Services derived from the user's Deployment.
+import type { RolloutSpec } from "../api/rollout-schema.ts";
+import type { OwnerRef } from "../mesh/types.ts";
+import type { WorkloadObservation } from "../rollout/types.ts";
+import { managedLabels, primaryLabels, REVISION_ANNOTATION, type WorkloadNames } from "./names.ts";
+import type { Deployment, PodTemplate, Service } from "./objects.ts";
+import { templateRevision } from "./revision.ts";
+
+/** Keys of the user's selector; the primary renames their values. */
+export function selectorKeys(target: Deployment): string[] {
+  if (target.spec.selector.matchExpressions?.length) {
+    throw new Error(`Deployment ${target.metadata.name} uses selector.matchExpressions; Vireo needs matchLabels only`);
+  }
+  return Object.keys(target.spec.selector.matchLabels ?? {});
+}
+
+/** The primary's selector. */
+export function primarySelector(target: Deployment): Record<string, string> {
+  return primaryLabels(target.spec.selector.matchLabels, selectorKeys(target));
+}
+
+/** The user's template as the primary runs it: same spec, selector labels renamed. */
+export function primaryTemplate(target: Deployment): PodTemplate {
+  const template = structuredClone(target.spec.template);
+  return {
+    ...template,
+    metadata: { ...template.metadata, labels: primaryLabels(template.metadata?.labels, selectorKeys(target)) },
+  };
+}
+
+const ownerReference = (owner: OwnerRef) => ({ ...owner, controller: true, blockOwnerDeletion: true });
+
+/** The primary Deployment for the target's current template. */
+export function renderPrimary(target: Deployment, names: WorkloadNames, owner: OwnerRef): Deployment {
+  const { replicas, selector: _selector, template: _template, ...rest } = target.spec;
+  return {
+    apiVersion: "apps/v1",
+    kind: "Deployment",
+    metadata: {
+      name: names.primary,
+      namespace: names.namespace,
+      labels: { ...target.metadata.labels, ...managedLabels(names.rollout, "primary") },
+      annotations: { [REVISION_ANNOTATION]: templateRevision(target.spec.template) },
+      ownerReferences: [ownerReference(owner)],
+    },
+    spec: {
+      ...rest,
+      // A target already scaled to zero (a re-adoption) must not create an empty primary.
+      replicas: Math.max(replicas ?? 1, 1),
+      selector: { matchLabels: primarySelector(target) },
+      template: primaryTemplate(target),
+    },
+  };
+}
+
+function ports(spec: RolloutSpec): NonNullable<Service["spec"]["ports"]> {
+  return [
+    {
+      name: spec.service.portName ?? "http",
+      port: spec.service.port,
+      targetPort: spec.service.targetPort ?? spec.service.port,
+      protocol: "TCP",
+    },
+  ];
+}
+
+/** The Service selecting only primary pods, or only canary pods. */
+export function renderBackendService(
+  role: "primary" | "canary",
+  target: Deployment,
+  names: WorkloadNames,
+  spec: RolloutSpec,
+  owner: OwnerRef,
+): Service {
+  return {
+    apiVersion: "v1",
+    kind: "Service",
+    metadata: {
+      name: role === "primary" ? names.primaryService : names.canaryService,
+      namespace: names.namespace,
+      labels: managedLabels(names.rollout, role),
+      ownerReferences: [ownerReference(owner)],
+    },
+    spec: {
+      type: "ClusterIP",
+      selector: role === "primary" ? primarySelector(target) : { ...target.spec.selector.matchLabels },
+      ports: ports(spec),
+    },
+  };
+}
+
+/**
+ * A root Service created by Vireo when the user has none. It carries no owner reference: clients call it, so it
+ * must outlive the Rollout.
+ */
+export function renderRootService(target: Deployment, names: WorkloadNames, spec: RolloutSpec): Service {
+  return {
+    apiVersion: "v1",
+    kind: "Service",
+    metadata: { name: names.rootService, namespace: names.namespace, labels: managedLabels(names.rollout, "root") },
+    spec: { type: "ClusterIP", selector: primarySelector(target), ports: ports(spec) },
+  };
+}
+
+/** What the engine needs to know about a Deployment. */
+export function observeDeployment(d: Deployment | undefined, revision: string | undefined): WorkloadObservation {
+  if (!d) return { exists: false, desiredReplicas: 0, readyReplicas: 0, rolledOut: false };
+  const desired = d.spec.replicas ?? 1;
+  const s = d.status ?? {};
+  const observed = (s.observedGeneration ?? 0) >= (d.metadata.generation ?? 0);
+  const rolledOut =
+    observed && (s.updatedReplicas ?? 0) >= desired && (s.replicas ?? 0) <= desired && (s.availableReplicas ?? 0) >= desired;
+  return {
+    exists: true,
+    ...(revision !== undefined ? { revision } : {}),
+    desiredReplicas: desired,
+    // Until the rollout of the template completes, old pods may be the ready ones: count none of them.
+    readyReplicas: observed && (s.updatedReplicas ?? 0) > 0 ? Math.min(s.readyReplicas ?? 0, s.updatedReplicas ?? 0) : 0,
+    rolledOut,
+  };
+}
+
+/** Revision stamped on the primary. */
+export function primaryRevision(primary: Deployment | undefined): string | undefined {
+  return primary?.metadata.annotations?.[REVISION_ANNOTATION];
+}

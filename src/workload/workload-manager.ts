@@ -1,0 +1,235 @@
+// Reads and writes the Deployments and Services of a Rollout: create primary, scale canary, promote, restore.
+import type { RolloutSpec } from "../api/rollout-schema.ts";
+import type { KubeClients } from "../kube/clients.ts";
+import { isAlreadyExists, isConflict, isNotFound } from "../kube/errors.ts";
+import type { OwnerRef } from "../mesh/types.ts";
+import { ORIGINAL_SELECTOR_ANNOTATION, REVISION_ANNOTATION, type WorkloadNames } from "./names.ts";
+import type { Deployment, Service } from "./objects.ts";
+import {
+  observeDeployment,
+  primarySelector,
+  primaryTemplate,
+  renderBackendService,
+  renderPrimary,
+  renderRootService,
+} from "./render.ts";
+import { canonicalJson, templateRevision } from "./revision.ts";
+
+/** Where objects are read from: an informer cache when there is one, the API server otherwise. */
+export interface ObjectReader {
+  deployment(namespace: string, name: string): Promise<Deployment | undefined>;
+  service(namespace: string, name: string): Promise<Service | undefined>;
+}
+
+/** Everything the reconciler read about a Rollout's workloads in one go. */
+export interface WorkloadSnapshot {
+  names: WorkloadNames;
+  target: Deployment | undefined;
+  primary: Deployment | undefined;
+  rootService: Service | undefined;
+  primaryService: Service | undefined;
+  canaryService: Service | undefined;
+}
+
+const MERGE = "application/merge-patch+json";
+const sameJson = (a: unknown, b: unknown) => canonicalJson(a) === canonicalJson(b);
+const deploymentPath = (ns: string, name?: string) =>
+  `/apis/apps/v1/namespaces/${encodeURIComponent(ns)}/deployments${name ? `/${encodeURIComponent(name)}` : ""}`;
+const servicePath = (ns: string, name?: string) =>
+  `/api/v1/namespaces/${encodeURIComponent(ns)}/services${name ? `/${encodeURIComponent(name)}` : ""}`;
+
+/** Reads objects straight from the API server (used when no informer cache is wired, and in tests). */
+export class ApiObjectReader implements ObjectReader {
+  readonly #clients: KubeClients;
+
+  constructor(clients: KubeClients) {
+    this.#clients = clients;
+  }
+
+  async deployment(namespace: string, name: string): Promise<Deployment | undefined> {
+    return this.#get<Deployment>(deploymentPath(namespace, name));
+  }
+
+  async service(namespace: string, name: string): Promise<Service | undefined> {
+    return this.#get<Service>(servicePath(namespace, name));
+  }
+
+  async #get<T>(path: string): Promise<T | undefined> {
+    try {
+      return await this.#clients.request<T>({ path });
+    } catch (err) {
+      if (isNotFound(err)) return undefined;
+      throw err;
+    }
+  }
+}
+
+/** Carries out the workload intentions of the engine. Every method is idempotent. */
+export class WorkloadManager {
+  readonly #clients: KubeClients;
+  readonly #reader: ObjectReader;
+
+  constructor(clients: KubeClients, reader: ObjectReader) {
+    this.#clients = clients;
+    this.#reader = reader;
+  }
+
+  /** Reads the target, primary and the three Services. */
+  async snapshot(names: WorkloadNames): Promise<WorkloadSnapshot> {
+    const ns = names.namespace;
+    const [target, primary, rootService, primaryService, canaryService] = await Promise.all([
+      this.#reader.deployment(ns, names.target),
+      this.#reader.deployment(ns, names.primary),
+      this.#reader.service(ns, names.rootService),
+      this.#reader.service(ns, names.primaryService),
+      this.#reader.service(ns, names.canaryService),
+    ]);
+    return { names, target, primary, rootService, primaryService, canaryService };
+  }
+
+  /** The engine's view of target (canary) and primary. */
+  static observe(s: WorkloadSnapshot) {
+    return {
+      canary: observeDeployment(s.target, s.target ? templateRevision(s.target.spec.template) : undefined),
+      primary: observeDeployment(s.primary, s.primary?.metadata.annotations?.[REVISION_ANNOTATION]),
+    };
+  }
+
+  /** True when the backend Services exist as rendered and the root Service selects primary pods. */
+  static servicesReady(s: WorkloadSnapshot, spec: RolloutSpec, owner: OwnerRef): boolean {
+    if (!s.target || !s.primaryService || !s.canaryService || !s.rootService) return false;
+    const want = (role: "primary" | "canary") => renderBackendService(role, s.target!, s.names, spec, owner).spec;
+    return (
+      sameJson(s.primaryService.spec.selector, want("primary").selector) &&
+      sameJson(s.canaryService.spec.selector, want("canary").selector) &&
+      sameJson(s.rootService.spec.selector, primarySelector(s.target))
+    );
+  }
+
+  /**
+   * Creates the primary and the backend Services, and re-points the root Service at primary pods — but only once
+   * the primary has ready pods, so adopting a live Deployment never drops traffic.
+   */
+  async ensure(s: WorkloadSnapshot, spec: RolloutSpec, owner: OwnerRef): Promise<void> {
+    const { target, names } = s;
+    if (!target) return;
+    if (!s.primary) await this.#create(deploymentPath(names.namespace), renderPrimary(target, names, owner));
+    for (const role of ["primary", "canary"] as const) {
+      const want = renderBackendService(role, target, names, spec, owner);
+      const have = role === "primary" ? s.primaryService : s.canaryService;
+      if (!have) await this.#create(servicePath(names.namespace), want);
+      else if (!sameJson(have.spec.selector, want.spec.selector) || !sameJson(have.spec.ports, want.spec.ports)) {
+        await this.#patch(servicePath(names.namespace, want.metadata.name), { spec: { selector: want.spec.selector, ports: want.spec.ports } });
+      }
+    }
+    const primaryReady = s.primary !== undefined && WorkloadManager.observe(s).primary.readyReplicas > 0;
+    if (!s.rootService) {
+      if (primaryReady) await this.#create(servicePath(names.namespace), renderRootService(target, names, spec));
+      return;
+    }
+    const selector = primarySelector(target);
+    if (primaryReady && !sameJson(s.rootService.spec.selector, selector)) {
+      const original = s.rootService.metadata.annotations?.[ORIGINAL_SELECTOR_ANNOTATION] ?? JSON.stringify(s.rootService.spec.selector ?? {});
+      // A merge patch cannot remove keys by omission: null out the old selector keys the primary's lacks.
+      const patchSelector: Record<string, string | null> = { ...selector };
+      for (const key of Object.keys(s.rootService.spec.selector ?? {})) if (!(key in selector)) patchSelector[key] = null;
+      await this.#patch(servicePath(names.namespace, names.rootService), {
+        metadata: { annotations: { [ORIGINAL_SELECTOR_ANNOTATION]: original } },
+        spec: { selector: patchSelector },
+      });
+    }
+  }
+
+  /** Scales the user's Deployment (the canary) to the primary's replica count, or to zero. */
+  async scaleCanary(s: WorkloadSnapshot, up: boolean): Promise<void> {
+    if (!s.target) return;
+    const replicas = up ? Math.max(s.primary?.spec.replicas ?? 1, 1) : 0;
+    if ((s.target.spec.replicas ?? 1) === replicas) return;
+    await this.#patch(deploymentPath(s.names.namespace, s.names.target), { spec: { replicas } });
+  }
+
+  /**
+   * Copies the target's template to the primary if the target still runs `revision`. Uses a full replace with
+   * resourceVersion, because a merge patch would keep map keys the new template removed.
+   * @returns false when the target moved on to another revision (the engine will restart the rollout).
+   */
+  async promote(names: WorkloadNames, revision: string): Promise<boolean> {
+    for (let attempt = 0; attempt < 3; attempt++) {
+      const target = await this.#get<Deployment>(deploymentPath(names.namespace, names.target));
+      const primary = await this.#get<Deployment>(deploymentPath(names.namespace, names.primary));
+      if (!target || !primary) return false;
+      if (templateRevision(target.spec.template) !== revision) return false;
+      if (primary.metadata.annotations?.[REVISION_ANNOTATION] === revision) return true;
+      primary.spec.template = primaryTemplate(target);
+      primary.metadata.annotations = { ...primary.metadata.annotations, [REVISION_ANNOTATION]: revision };
+      try {
+        await this.#clients.request({ method: "PUT", path: deploymentPath(names.namespace, names.primary), body: primary });
+        return true;
+      } catch (err) {
+        if (!isConflict(err)) throw err;
+      }
+    }
+    return false;
+  }
+
+  /**
+   * One step of handing the workload back to the user when the Rollout is deleted: the user's Deployment gets the
+   * stable template and replicas back, and the root Service its old selector only once those pods are ready.
+   * @returns true when done; false when waiting for pods (call again later).
+   */
+  async restore(s: WorkloadSnapshot): Promise<boolean> {
+    const { target, primary, names } = s;
+    if (!target) return true;
+    if (primary) {
+      const stable = primary.metadata.annotations?.[REVISION_ANNOTATION];
+      const replicas = Math.max(primary.spec.replicas ?? 1, 1);
+      if (stable && templateRevision(target.spec.template) !== stable) {
+        // The target holds a revision that never became stable: give it the stable template back.
+        const template = structuredClone(primary.spec.template);
+        template.metadata = { ...template.metadata, labels: { ...target.spec.template.metadata?.labels } };
+        if (templateRevision(template) === stable) {
+          await this.#patch(deploymentPath(names.namespace, names.target), { spec: { template, replicas } });
+          return false;
+        }
+      }
+      if ((target.spec.replicas ?? 1) < replicas) {
+        await this.#patch(deploymentPath(names.namespace, names.target), { spec: { replicas } });
+        return false;
+      }
+    }
+    if (!observeDeployment(target, undefined).rolledOut || (target.status?.readyReplicas ?? 0) === 0) return false;
+    const root = s.rootService;
+    const original = root?.metadata.annotations?.[ORIGINAL_SELECTOR_ANNOTATION];
+    const userSelector = original ? (JSON.parse(original) as Record<string, string>) : target.spec.selector.matchLabels;
+    if (root && !sameJson(root.spec.selector, userSelector)) {
+      const patchSelector: Record<string, string | null> = { ...userSelector };
+      for (const key of Object.keys(root.spec.selector ?? {})) if (!(key in (userSelector ?? {}))) patchSelector[key] = null;
+      await this.#patch(servicePath(names.namespace, names.rootService), {
+        metadata: { annotations: { [ORIGINAL_SELECTOR_ANNOTATION]: null } },
+        spec: { selector: patchSelector },
+      });
+    }
+    return true;
+  }
+
+  async #get<T>(path: string): Promise<T | undefined> {
+    try {
+      return await this.#clients.request<T>({ path });
+    } catch (err) {
+      if (isNotFound(err)) return undefined;
+      throw err;
+    }
+  }
+
+  async #create(collection: string, body: unknown): Promise<void> {
+    try {
+      await this.#clients.request({ method: "POST", path: collection, body });
+    } catch (err) {
+      if (!isAlreadyExists(err)) throw err;
+    }
+  }
+
+  async #patch(path: string, body: unknown): Promise<void> {
+    await this.#clients.request({ method: "PATCH", path, body, contentType: MERGE });
+  }
+}
