@@ -19,7 +19,7 @@ import {
 } from "@kubernetes/client-node";
 import { type Clock, sleep, systemClock } from "./clock.ts";
 import { classifyError } from "./errors.ts";
-import { VERBS, type Verb, verbFor } from "./request-verb.ts";
+import { parseResourcePath, VERBS, type Verb, verbFor } from "./request-verb.ts";
 import { TokenBucket } from "./token-bucket.ts";
 
 export type { Verb } from "./request-verb.ts";
@@ -134,6 +134,7 @@ export function createKubeClients(kubeConfig: KubeConfig, options: KubeClientOpt
   const contextOf = (req: RawRequest) => ({
     verb: verbFor(req.method ?? "GET", `${req.path}?${new URLSearchParams(stringQuery(req.query))}`),
     resource: req.path,
+    ...parseResourcePath(req.path),
   });
 
   return {

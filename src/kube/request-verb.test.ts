@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { verbFor } from "./request-verb.ts";
+import { parseResourcePath, verbFor } from "./request-verb.ts";
 
 describe("verbFor", () => {
   const cases: [string, string, string][] = [
@@ -26,4 +26,20 @@ describe("verbFor", () => {
   for (const [method, url, verb] of cases) {
     it(`${method} ${url.replace("https://k", "")} → ${verb}`, () => assert.equal(verbFor(method, url), verb));
   }
+});
+
+describe("parseResourcePath", () => {
+  it("extracts resource, namespace and name", () => {
+    assert.deepEqual(parseResourcePath("/api/v1/namespaces/kube-system/secrets"), {
+      resource: "secrets",
+      namespace: "kube-system",
+    });
+    assert.deepEqual(parseResourcePath("/apis/vireo.dev/v1alpha1/namespaces/a/rollouts/r/status"), {
+      resource: "rollouts.vireo.dev/status",
+      namespace: "a",
+      name: "r",
+    });
+    assert.deepEqual(parseResourcePath("/api/v1/namespaces/a"), { resource: "namespaces", name: "a" });
+    assert.deepEqual(parseResourcePath("/apis"), {});
+  });
 });

@@ -52,3 +52,31 @@ function isCollectionPath(path: string): boolean {
 
 // Subresources of the Namespace object itself, which look like `namespaces/<ns>/<x>`.
 const NAMESPACE_SUBRESOURCES = new Set(["status", "finalize"]);
+
+/** Resource coordinates parsed from an API path, for error messages (`rollouts.vireo.dev/status`). */
+export interface PathInfo {
+  resource?: string;
+  namespace?: string;
+  name?: string;
+}
+
+/** Parses `/api/v1/...` and `/apis/<group>/<version>/...` paths into resource, namespace and name. */
+export function parseResourcePath(path: string): PathInfo {
+  const parts = new URL(path, "http://localhost").pathname.split("/").filter(Boolean).map(decodeURIComponent);
+  let group = "";
+  let rest: string[];
+  if (parts[0] === "api" && parts.length >= 2) rest = parts.slice(2);
+  else if (parts[0] === "apis" && parts.length >= 3) {
+    group = parts[1] as string;
+    rest = parts.slice(3);
+  } else return {};
+  let namespace: string | undefined;
+  if (rest[0] === "namespaces" && rest.length >= 3 && !NAMESPACE_SUBRESOURCES.has(rest[2] as string)) {
+    namespace = rest[1];
+    rest = rest.slice(2);
+  }
+  const [plural, name, sub] = rest;
+  if (!plural) return {};
+  const resource = `${plural}${group ? `.${group}` : ""}${sub ? `/${sub}` : ""}`;
+  return { resource, ...(namespace ? { namespace } : {}), ...(name ? { name } : {}) };
+}
