@@ -1,0 +1,167 @@
+// Read-modify-replace of the objects one Rollout owns: create or update only on a real difference, 409 → re-read.
+import type { RawRequest } from "../kube/clients.ts";
+import { classifyError, KubeErrorKind } from "../kube/errors.ts";
+import { MeshError, MeshErrorKind } from "./errors.ts";
+import { isManagedBy, type MeshObject, mergeMetadata, metadataInSync } from "./objects.ts";
+
+/** The one call adapters need from the kube layer; `KubeClients` satisfies it (counted, rate-limited). */
+export interface MeshClient {
+  request<T>(req: RawRequest): Promise<T>;
+}
+
+/** A namespaced custom resource type at one served version. */
+export interface ResourceType {
+  group: string;
+  version: string;
+  plural: string;
+  kind: string;
+}
+
+/** What {@link ObjectStore.ensure} did. */
+export type EnsureResult = "created" | "updated" | "unchanged";
+
+/** Options for {@link ObjectStore}. */
+export interface ObjectStoreOptions {
+  /** Re-reads after a 409 before giving up with the Conflict (default 3). */
+  conflictRetries?: number;
+}
+
+/** `apiVersion` string of a resource type. */
+export const apiVersionOf = (t: ResourceType): string => (t.group ? `${t.group}/${t.version}` : t.version);
+
+/** API path of the collection or, with `name`, of one object. */
+export function resourcePath(t: ResourceType, namespace: string, name?: string): string {
+  const base = `${t.group ? `/apis/${t.group}` : "/api"}/${t.version}/namespaces/${encodeURIComponent(namespace)}/${t.plural}`;
+  return name === undefined ? base : `${base}/${encodeURIComponent(name)}`;
+}
+
+/**
+ * Writes mesh objects with optimistic concurrency. Every write starts from a fresh read; an update is a PUT of
+ * the live object (with its resourceVersion) carrying our spec and ownership metadata, so concurrent edits to
+ * anything we don't own survive and a concurrent edit between our read and write makes the server answer 409,
+ * on which we re-read and re-decide rather than overwrite blindly. Merge patches are avoided on purpose: they
+ * replace whole arrays and carry no precondition.
+ */
+export class ObjectStore {
+  readonly #client: MeshClient;
+  readonly #retries: number;
+
+  constructor(client: MeshClient, options: ObjectStoreOptions = {}) {
+    this.#client = client;
+    this.#retries = options.conflictRetries ?? 3;
+  }
+
+  /** The live object, or null when it does not exist. */
+  async get(type: ResourceType, namespace: string, name: string): Promise<MeshObject | null> {
+    try {
+      return await this.#client.request<MeshObject>({ path: resourcePath(type, namespace, name) });
+    } catch (err) {
+      const e = classifyError(err, {
+        verb: "get",
+        resource: `${type.plural}.${type.group}`,
+        namespace,
+        name,
+      });
+      if (e.kind === KubeErrorKind.NotFound) return null;
+      throw e;
+    }
+  }
+
+  /**
+   * Makes the object match `desired` (spec via `sameSpec`, plus our labels and owner reference). Creates it when
+   * missing; refuses with {@link MeshError} `NotOwned` when a same-named object is not managed by `rolloutName`.
+   * Throws the classified Conflict when other writers keep winning after the configured retries.
+   */
+  async ensure(
+    type: ResourceType,
+    desired: MeshObject,
+    rolloutName: string,
+    sameSpec: (live: MeshObject, desired: MeshObject) => boolean,
+  ): Promise<EnsureResult> {
+    const namespace = desired.metadata.namespace ?? "";
+    const name = desired.metadata.name;
+    const context = { resource: `${type.plural}.${type.group}`, namespace, name };
+    for (let attempt = 0; ; attempt++) {
+      const live = await this.get(type, namespace, name);
+      try {
+        if (live === null) {
+          await this.#client.request({ method: "POST", path: resourcePath(type, namespace), body: desired });
+          return "created";
+        }
+        if (!isManagedBy(live, rolloutName)) {
+          throw new MeshError(
+            MeshErrorKind.NotOwned,
+            `${type.kind} ${namespace}/${name} exists but is not managed by Rollout ${rolloutName} ` +
+              "(labels app.kubernetes.io/managed-by=vireo, vireo.dev/rollout); rename or delete it",
+          );
+        }
+        if (sameSpec(live, desired) && metadataInSync(live.metadata, desired.metadata)) return "unchanged";
+        const body: MeshObject = {
+          ...live,
+          apiVersion: desired.apiVersion,
+          kind: desired.kind,
+          metadata: mergeMetadata(live.metadata, desired.metadata),
+          spec: desired.spec,
+        };
+        await this.#client.request({ method: "PUT", path: resourcePath(type, namespace, name), body });
+        return "updated";
+      } catch (err) {
+        if (err instanceof MeshError) throw err;
+        const e = classifyError(err, { ...context, verb: live === null ? "create" : "update" });
+        // AlreadyExists: someone created it between our read and create. Conflict: it changed under us.
+        const raced = e.kind === KubeErrorKind.Conflict || e.kind === KubeErrorKind.AlreadyExists;
+        if (!raced || attempt >= this.#retries) throw e;
+      }
+    }
+  }
+
+  /**
+   * Deletes the object if it exists and is managed by `rolloutName`; a same-named foreign object is left alone.
+   * The delete carries uid and resourceVersion preconditions, so an object replaced or relabelled after our
+   * read is re-examined instead of deleted. Returns true when something was deleted.
+   */
+  async deleteOwned(
+    type: ResourceType,
+    namespace: string,
+    name: string,
+    rolloutName: string,
+  ): Promise<boolean> {
+    for (let attempt = 0; ; attempt++) {
+      const live = await this.get(type, namespace, name);
+      if (live === null || !isManagedBy(live, rolloutName)) return false;
+      try {
+        await this.#client.request({
+          method: "DELETE",
+          path: resourcePath(type, namespace, name),
+          body: {
+            apiVersion: "v1",
+            kind: "DeleteOptions",
+            propagationPolicy: "Background",
+            preconditions: { uid: live.metadata.uid, resourceVersion: live.metadata.resourceVersion },
+          },
+        });
+        return true;
+      } catch (err) {
+        const e = classifyError(err, {
+          verb: "delete",
+          resource: `${type.plural}.${type.group}`,
+          namespace,
+          name,
+        });
+        if (e.kind === KubeErrorKind.NotFound) return false;
+        if (e.kind !== KubeErrorKind.Conflict || attempt >= this.#retries) throw e;
+      }
+    }
+  }
+
+  /** The live object when it exists and is managed by `rolloutName`, else null (foreign objects are invisible). */
+  async getOwned(
+    type: ResourceType,
+    namespace: string,
+    name: string,
+    rolloutName: string,
+  ): Promise<MeshObject | null> {
+    const live = await this.get(type, namespace, name);
+    return live !== null && isManagedBy(live, rolloutName) ? live : null;
+  }
+}

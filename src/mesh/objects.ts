@@ -1,0 +1,140 @@
+// Shared shape of the mesh objects Vireo writes: ownership metadata, and comparison that ignores server-set noise.
+import { LABELS } from "../api/constants.ts";
+import type { OwnerRef } from "./types.ts";
+
+/** The part of ObjectMeta the adapters read and write. Server-set fields are carried through untouched. */
+export interface ObjectMeta {
+  name: string;
+  namespace?: string;
+  uid?: string;
+  resourceVersion?: string;
+  labels?: Record<string, string>;
+  annotations?: Record<string, string>;
+  ownerReferences?: OwnerReference[];
+  [key: string]: unknown;
+}
+
+/** A Kubernetes owner reference as stored on objects. */
+export interface OwnerReference {
+  apiVersion: string;
+  kind: string;
+  name: string;
+  uid: string;
+  controller?: boolean;
+  blockOwnerDeletion?: boolean;
+}
+
+/** Any namespaced mesh object, as JSON. */
+export interface MeshObject {
+  apiVersion: string;
+  kind: string;
+  metadata: ObjectMeta;
+  spec?: unknown;
+  [key: string]: unknown;
+}
+
+/** Value of the `app.kubernetes.io/managed-by` label on everything Vireo creates. */
+export const MANAGED_BY = "vireo";
+
+/** Labels marking an object as created by Vireo for `rolloutName`. */
+export function managedLabels(rolloutName: string): Record<string, string> {
+  return { [LABELS.managedBy]: MANAGED_BY, [LABELS.rollout]: rolloutName };
+}
+
+/** The controller owner reference to the Rollout, so garbage collection follows it. */
+export function ownerReference(owner: OwnerRef): OwnerReference {
+  return {
+    apiVersion: owner.apiVersion,
+    kind: owner.kind,
+    name: owner.name,
+    uid: owner.uid,
+    controller: true,
+    blockOwnerDeletion: true,
+  };
+}
+
+/** Metadata of a freshly rendered object: name, namespace, our labels and owner reference, nothing else. */
+export function renderMetadata(
+  name: string,
+  namespace: string,
+  rolloutName: string,
+  owner: OwnerRef,
+): ObjectMeta {
+  return { name, namespace, labels: managedLabels(rolloutName), ownerReferences: [ownerReference(owner)] };
+}
+
+/**
+ * True when the object carries our labels for `rolloutName`. Labels, not the owner uid, decide ownership so a
+ * Rollout deleted with `--cascade=orphan` and re-created adopts its own objects (the owner reference is then
+ * corrected) while a same-named object someone else created is never taken over.
+ */
+export function isManagedBy(obj: MeshObject, rolloutName: string): boolean {
+  const labels = obj.metadata.labels ?? {};
+  return labels[LABELS.managedBy] === MANAGED_BY && labels[LABELS.rollout] === rolloutName;
+}
+
+/** True when `live` has every label of `desired` and the owner reference `desired` names. */
+export function metadataInSync(live: ObjectMeta, desired: ObjectMeta): boolean {
+  for (const [k, v] of Object.entries(desired.labels ?? {})) if (live.labels?.[k] !== v) return false;
+  for (const want of desired.ownerReferences ?? []) {
+    const found = (live.ownerReferences ?? []).some(
+      (r) =>
+        r.uid === want.uid &&
+        r.apiVersion === want.apiVersion &&
+        r.kind === want.kind &&
+        r.name === want.name &&
+        (r.controller ?? false) === (want.controller ?? false),
+    );
+    if (!found) return false;
+  }
+  return true;
+}
+
+/**
+ * The metadata to PUT back: everything live (resourceVersion for optimistic concurrency, other people's labels,
+ * annotations and finalizers) plus our labels, with our owner reference replacing any stale reference to the
+ * same owner or any other controller reference (an object has at most one controller).
+ */
+export function mergeMetadata(live: ObjectMeta, desired: ObjectMeta): ObjectMeta {
+  const ours = desired.ownerReferences ?? [];
+  const kept = (live.ownerReferences ?? []).filter(
+    (r) =>
+      r.controller !== true && !ours.some((o) => o.uid === r.uid || (o.kind === r.kind && o.name === r.name)),
+  );
+  const merged: ObjectMeta = { ...live, labels: { ...live.labels, ...desired.labels } };
+  const refs = [...kept, ...ours];
+  if (refs.length > 0) merged.ownerReferences = refs;
+  return merged;
+}
+
+/**
+ * Deep equality that ignores object key order and `undefined` members, so a rendered spec can be compared
+ * with one decoded from the API server. Arrays compare in order: every renderer emits a stable order.
+ */
+export function semanticEqual(a: unknown, b: unknown): boolean {
+  if (a === b) return true;
+  if (Array.isArray(a) || Array.isArray(b)) {
+    if (!Array.isArray(a) || !Array.isArray(b) || a.length !== b.length) return false;
+    return a.every((x, i) => semanticEqual(x, b[i]));
+  }
+  if (typeof a !== "object" || typeof b !== "object" || a === null || b === null) return false;
+  const ra = a as Record<string, unknown>;
+  const rb = b as Record<string, unknown>;
+  const keys = new Set([...Object.keys(ra), ...Object.keys(rb)]);
+  for (const k of keys) if (!semanticEqual(ra[k], rb[k])) return false;
+  return true;
+}
+
+/** True when two objects' specs are equal as data (key order, metadata and status ignored). */
+export function sameSpec(live: MeshObject, desired: MeshObject): boolean {
+  return semanticEqual(live.spec, desired.spec);
+}
+
+/** Sorts by a string key with plain code-unit order (locale-independent, so rendering is reproducible). */
+export function byKey<T>(key: (x: T) => string): (a: T, b: T) => number {
+  return (a, b) => {
+    const ka = key(a);
+    const kb = key(b);
+    return ka < kb ? -1 : ka > kb ? 1 : 0;
+  };
+}
