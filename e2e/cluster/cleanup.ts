@@ -55,11 +55,13 @@ function cleanupAllNow(): void {
 
 /**
  * Starts a watchdog process that reaps the cluster if this process dies without running its exit hooks
- * (SIGKILL, OOM kill, a crashed test runner). It stops by itself once the cluster dir is gone.
+ * (SIGKILL, OOM kill, a crashed test runner). It stops by itself once the cluster dir is gone; the owner's stop()
+ * also stops it directly (needed when the dir is kept).
  */
-export function startReaper(dir: string): number | undefined {
+export function startReaper(dir: string, keepDir: boolean): number | undefined {
   const script = join(import.meta.dirname, "reaper.ts");
-  const child = spawn(process.execPath, [script, String(process.pid), dir], {
+  const args = [script, String(process.pid), dir, ...(keepDir ? ["--keep"] : [])];
+  const child = spawn(process.execPath, args, {
     detached: true,
     stdio: "ignore",
   });

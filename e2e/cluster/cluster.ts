@@ -10,7 +10,7 @@ import {
   writeControllerKubeconfig,
 } from "./bootstrap.ts";
 import { registerCleanup, startReaper } from "./cleanup.ts";
-import { assertRunning, type ControlPlane, startControlPlane } from "./controlplane.ts";
+import { assertRunning, type ControlPlane, startControlPlane, withLogTail } from "./controlplane.ts";
 import { caOf, loadKubeconfig } from "./kubeconfig.ts";
 import { installCrds } from "./manifests.ts";
 import {
@@ -128,7 +128,7 @@ export async function startCluster(opts: StartClusterOptions = {}): Promise<Clus
   if (!opts.persistent) {
     unregister = registerCleanup({ dir, pids: () => processes.map((p) => p.pid), removeDir: !keepDir });
     writeFileSync(join(dir, "owner.pid"), `${process.pid} ${processStartTime(process.pid) ?? ""}\n`);
-    reaperPid = startReaper(dir);
+    reaperPid = startReaper(dir, keepDir);
   }
 
   let stopped = false;
@@ -171,7 +171,9 @@ export async function startCluster(opts: StartClusterOptions = {}): Promise<Clus
       cp
         ? timer.time("nodes", async () => {
             await createFakeNodes(kc, opts.nodes ?? 3);
-            await waitForReadyNode(kc, remaining(), abortIfDead);
+            const ready = waitForReadyNode(kc, remaining(), abortIfDead);
+            const kwok = processes.find((p) => p.name === "kwok");
+            await (kwok ? withLogTail(kwok, ready) : ready);
           })
         : undefined,
       timer.time("crds", async () => {

@@ -82,11 +82,14 @@ export async function startControlPlane(o: ControlPlaneOptions): Promise<Control
     ]),
   );
   await timer.time("etcd", () =>
-    waitForHttpOk(`http://127.0.0.1:${l.etcdClientPort}/health`, {
-      what: "etcd /health",
-      timeoutMs: remaining(),
-      abortIf: () => assertRunning(etcd),
-    }),
+    withLogTail(
+      etcd,
+      waitForHttpOk(`http://127.0.0.1:${l.etcdClientPort}/health`, {
+        what: "etcd /health",
+        timeoutMs: remaining(),
+        abortIf: () => assertRunning(etcd),
+      }),
+    ),
   );
   const pki = await pkiPromise;
 
@@ -107,20 +110,23 @@ export async function startControlPlane(o: ControlPlaneOptions): Promise<Control
   const apiserver = spawn("kube-apiserver", bins.kubeApiserver, apiserverArgs(l));
   const ca = readFileSync(pki.ca.cert);
   await timer.time("kube-apiserver", () =>
-    waitFor(
-      async () => {
-        const res = await httpGet(`${server}/readyz`, { ca, timeoutMs: 2000 });
-        return res.status === 200 && res.body.trim() === "ok";
-      },
-      {
-        what: "kube-apiserver /readyz",
-        timeoutMs: remaining(),
-        intervalMs: 100,
-        abortIf: () => {
-          assertRunning(etcd);
-          assertRunning(apiserver);
+    withLogTail(
+      apiserver,
+      waitFor(
+        async () => {
+          const res = await httpGet(`${server}/readyz`, { ca, timeoutMs: 2000 });
+          return res.status === 200 && res.body.trim() === "ok";
         },
-      },
+        {
+          what: "kube-apiserver /readyz",
+          timeoutMs: remaining(),
+          intervalMs: 100,
+          abortIf: () => {
+            assertRunning(etcd);
+            assertRunning(apiserver);
+          },
+        },
+      ),
     ),
   );
 
@@ -136,6 +142,18 @@ export async function startControlPlane(o: ControlPlaneOptions): Promise<Control
     caCert: pki.ca.cert,
     processes: [etcd, apiserver, ...controllers],
   };
+}
+
+/** Appends the component's log tail to a start-up timeout, where the reason is usually in its log. */
+export async function withLogTail<T>(p: ManagedProcess, wait: Promise<T>): Promise<T> {
+  try {
+    return await wait;
+  } catch (err) {
+    if (err instanceof Error && !err.message.includes("last log lines")) {
+      err.message += `\nlast log lines of ${p.name} (${p.logFile}):\n${tailFile(p.logFile, 40)}`;
+    }
+    throw err;
+  }
 }
 
 /** Throws with the component's log tail if it has exited; used to fail fast instead of timing out. */

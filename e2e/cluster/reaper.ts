@@ -1,12 +1,14 @@
-// Watchdog process: `node reaper.ts <ownerPid> <clusterDir>` reaps the cluster once its owner has died.
+// Watchdog process: `node reaper.ts <ownerPid> <clusterDir> [--keep]` reaps the cluster once its owner died.
 import { existsSync, rmSync } from "node:fs";
 import { setTimeout as sleep } from "node:timers/promises";
 import { processStartTime, reapPidfiles } from "./process.ts";
 
 const ownerPid = Number(process.argv[2]);
 const dir = process.argv[3];
+/** Keep the dir (logs) after reaping, mirroring VIREO_E2E_KEEP=1 in the owner. */
+const keep = process.argv[4] === "--keep";
 if (!Number.isInteger(ownerPid) || !dir) {
-  console.error("usage: reaper.ts <ownerPid> <clusterDir>");
+  console.error("usage: reaper.ts <ownerPid> <clusterDir> [--keep]");
   process.exit(2);
 }
 
@@ -19,4 +21,4 @@ for (;;) {
   await sleep(500);
 }
 await reapPidfiles(dir, 2000);
-rmSync(dir, { recursive: true, force: true });
+if (!keep) rmSync(dir, { recursive: true, force: true });
