@@ -121,7 +121,7 @@ export class PrometheusClient implements PrometheusQuerier {
     base.search = "";
     base.hash = "";
     const baseURL = base.href.replace(/\/+$/, "");
-    this.#where = sanitizeUrl(baseURL);
+    this.#where = sanitizeUrl(baseURL).replace(/\/$/, "");
     this.#config = {
       timeoutMs: config.timeoutMs,
       retries: Math.max(0, config.retries ?? 2),
@@ -218,7 +218,7 @@ export class PrometheusClient implements PrometheusQuerier {
       const c = typeof code === "string" ? code : undefined;
       throw new PrometheusQueryError(
         NETWORK_CODES.has(c ?? "") ? "network" : "http",
-        `cannot reach Prometheus at ${this.#where}: ${c ?? "request failed"}`,
+        `cannot reach Prometheus at ${this.#where} (${c ?? "request failed"})`,
         c ? { code: c } : {},
       );
     } finally {
@@ -253,7 +253,7 @@ function interpretHttp(status: number, text: string, where: string): unknown {
     const snippet = text.trim() && !text.trimStart().startsWith("<") ? `: ${clip(text.trim(), 120)}` : "";
     throw new PrometheusQueryError(
       "http",
-      `unexpected HTTP ${status} from Prometheus at ${where}${status < 300 ? " (not a query response)" : ""}${snippet}`,
+      `Prometheus at ${where} answered HTTP ${status}${status < 300 ? " (not a query response)" : ""}${snippet}`,
       { status },
     );
   }

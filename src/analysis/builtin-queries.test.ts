@@ -1,0 +1,84 @@
+import assert from "node:assert/strict";
+import { describe, it } from "node:test";
+import { builtinQuery, effectiveWindowMs } from "./builtin-queries.ts";
+import { PromQLTemplateError } from "./promql-template.ts";
+
+const input = { namespace: "shop", workload: "checkout", window: "1m" } as const;
+
+describe("builtinQuery", () => {
+  it("istio success rate: server-side reports, non-5xx over all, in percent, 0 % when every request fails", () => {
+    const sel =
+      'reporter="destination",destination_workload_namespace="shop",destination_workload="checkout"';
+    assert.equal(
+      builtinQuery({ ...input, builtin: "request-success-rate", mesh: "istio" }),
+      `(sum(rate(istio_requests_total{${sel},response_code!~"5.."}[1m])) or vector(0))` +
+        ` / sum(rate(istio_requests_total{${sel}}[1m])) * 100`,
+    );
+  });
+
+  it("istio p99 in milliseconds", () => {
+    assert.equal(
+      builtinQuery({ ...input, builtin: "request-duration", mesh: "istio" }),
+      'histogram_quantile(0.99, sum by (le) (rate(istio_request_duration_milliseconds_bucket{reporter="destination",destination_workload_namespace="shop",destination_workload="checkout"}[1m])))',
+    );
+  });
+
+  it("linkerd success rate and p99 on inbound proxy metrics", () => {
+    const sel = 'direction="inbound",namespace="shop",deployment="checkout"';
+    assert.equal(
+      builtinQuery({ ...input, builtin: "request-success-rate", mesh: "linkerd" }),
+      `(sum(rate(response_total{${sel},classification!="failure"}[1m])) or vector(0))` +
+        ` / sum(rate(response_total{${sel}}[1m])) * 100`,
+    );
+    assert.equal(
+      builtinQuery({ ...input, builtin: "request-duration", mesh: "linkerd" }),
+      `histogram_quantile(0.99, sum by (le) (rate(response_latency_ms_bucket{${sel}}[1m])))`,
+    );
+  });
+
+  it("uses exact matchers, so the canary never includes <target>-primary", () => {
+    const q = builtinQuery({ ...input, builtin: "request-duration", mesh: "istio" });
+    assert.doesNotMatch(q, /=~/);
+  });
+
+  it("honours label-name overrides and validates them", () => {
+    const q = builtinQuery({
+      ...input,
+      builtin: "request-duration",
+      mesh: "linkerd",
+      labels: { workload: "app_kubernetes_io_name", namespace: "kubernetes_namespace" },
+    });
+    assert.match(q, /kubernetes_namespace="shop",app_kubernetes_io_name="checkout"/);
+    assert.throws(
+      () =>
+        builtinQuery({
+          ...input,
+          builtin: "request-duration",
+          mesh: "istio",
+          labels: { workload: 'x="y"} or vector(1)' },
+        }),
+      PromQLTemplateError,
+    );
+  });
+
+  it("rejects names and windows that could change the query", () => {
+    for (const bad of [
+      { workload: 'a"} or vector(100) #' },
+      { namespace: "Shop" },
+      { window: "1m]) or vector(1" },
+    ]) {
+      assert.throws(
+        () => builtinQuery({ ...input, ...bad, builtin: "request-success-rate", mesh: "istio" }),
+        PromQLTemplateError,
+      );
+    }
+  });
+});
+
+describe("effectiveWindowMs", () => {
+  it("never goes below two scrape intervals", () => {
+    assert.equal(effectiveWindowMs(10_000), 30_000);
+    assert.equal(effectiveWindowMs(60_000), 60_000);
+    assert.equal(effectiveWindowMs(1_000, 1_000), 2_000);
+  });
+});

@@ -1,0 +1,374 @@
+import assert from "node:assert/strict";
+import { execFileSync } from "node:child_process";
+import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { createServer } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, before, describe, it } from "node:test";
+import { inspect } from "node:util";
+import { PrometheusClient, PrometheusQueryError, parseQueryResponse } from "./prometheus-client.ts";
+import {
+  type FakeAnswer,
+  type FakePrometheus,
+  promError,
+  type RecordedQuery,
+  scalar,
+  startFakePrometheus,
+  vector,
+} from "./testing/prom-server.ts";
+
+const TOKEN = "tok-3f9a1c77-very-secret";
+const PASSWORD = "pw-8d2e-very-secret";
+
+/** Routes by the query text, so one server serves every case. */
+const ANSWERS: Record<string, FakeAnswer> = {
+  vec: { body: vector("99.12") },
+  scal: { body: scalar("1") },
+  nan: { body: vector("NaN") },
+  inf: { body: vector("+Inf") },
+  ninf: { body: vector("-Inf") },
+  empty: { body: vector() },
+  many: { body: vector("1", "2", "6") },
+  manynan: { body: vector("NaN", "4", "+Inf") },
+  allnan: { body: vector("NaN", "NaN") },
+  matrix: { body: { status: "success", data: { resultType: "matrix", result: [] } } },
+  string: { body: { status: "success", data: { resultType: "string", result: [1, "x"] } } },
+  bad: { status: 400, body: promError("bad_data", 'invalid parameter "query": 1:5: parse error') },
+  exec: { status: 422, body: promError("execution", "many-to-many matching not allowed") },
+  unavailable: { status: 503, text: "upstream connect error" },
+  html: { status: 200, text: "<html>login</html>" },
+  slow: { delayMs: 1500, body: vector("1") },
+  garbage: { body: vector("abc") },
+};
+
+const queryOf = (r: RecordedQuery) => r.params.query ?? "";
+
+describe("PrometheusClient against a loopback Prometheus", () => {
+  let prom: FakePrometheus;
+  let client: PrometheusClient;
+
+  before(async () => {
+    prom = await startFakePrometheus((q) => ANSWERS[queryOf(q)] ?? { status: 404, text: "no route" });
+    client = new PrometheusClient({ address: prom.url, timeoutMs: 300, retries: 2, retryDelayMs: 20 });
+  });
+  after(async () => {
+    client.close();
+    await prom.close();
+  });
+
+  const countOf = (q: string) => prom.requests.filter((r) => queryOf(r) === q).length;
+
+  it("reads a one-series vector and a scalar", async () => {
+    assert.equal(await client.query("vec"), 99.12);
+    assert.equal(await client.query("scal"), 1);
+    const r = prom.requests.at(-1);
+    assert.equal(r?.method, "GET");
+    assert.equal(r?.path, "/api/v1/query");
+  });
+
+  it("passes the evaluation time as unix seconds", async () => {
+    await client.query("vec", { time: new Date(1_700_000_123_456) });
+    assert.equal(prom.requests.at(-1)?.params.time, "1700000123.456");
+  });
+
+  it("treats NaN, +Inf, -Inf and an empty vector as no data (null), never as a number", async () => {
+    for (const q of ["nan", "inf", "ninf", "empty", "allnan"]) {
+      assert.equal(await client.query(q, { reduce: "sum" }), null, q);
+    }
+    assert.equal(await client.query("nan"), null);
+  });
+
+  it("refuses several series without reduce, naming the count and the fix", async () => {
+    await assert.rejects(client.query("many"), (e: unknown) => {
+      assert.ok(e instanceof PrometheusQueryError);
+      assert.equal(e.kind, "result");
+      assert.match(e.message, /query returned 3 series; set reduce: sum\|avg\|min\|max/);
+      return true;
+    });
+  });
+
+  it("reduces several series with sum, avg, min and max, ignoring NaN/Inf series", async () => {
+    assert.equal(await client.query("many", { reduce: "sum" }), 9);
+    assert.equal(await client.query("many", { reduce: "avg" }), 3);
+    assert.equal(await client.query("many", { reduce: "min" }), 1);
+    assert.equal(await client.query("many", { reduce: "max" }), 6);
+    assert.equal(await client.query("manynan", { reduce: "max" }), 4);
+  });
+
+  it("rejects matrix and string results and unparsable samples", async () => {
+    await assert.rejects(client.query("matrix"), /returned a matrix, expected an instant vector or scalar/);
+    await assert.rejects(client.query("string"), /returned a string/);
+    await assert.rejects(client.query("garbage"), /unparsable sample value "abc"/);
+  });
+
+  it("maps 400/422 error envelopes to errors with errorType, without retrying", async () => {
+    const before = prom.requests.length;
+    await assert.rejects(client.query("bad"), (e: unknown) => {
+      assert.ok(e instanceof PrometheusQueryError);
+      assert.equal(e.kind, "api");
+      assert.equal(e.errorType, "bad_data");
+      assert.equal(e.status, 400);
+      assert.match(e.message, /bad_data.*parse error/);
+      return true;
+    });
+    await assert.rejects(client.query("exec"), (e: unknown) => {
+      assert.ok(e instanceof PrometheusQueryError);
+      assert.equal(e.errorType, "execution");
+      assert.equal(e.status, 422);
+      return true;
+    });
+    assert.equal(prom.requests.length - before, 2, "one request each: API errors are not retried");
+  });
+
+  it("reports a 503 without an envelope and a non-JSON 200 as HTTP errors, not retried", async () => {
+    await assert.rejects(client.query("unavailable"), (e: unknown) => {
+      assert.ok(e instanceof PrometheusQueryError);
+      assert.equal(e.kind, "http");
+      assert.equal(e.status, 503);
+      assert.match(
+        e.message,
+        /^Prometheus at http:\/\/127\.0\.0\.1:\d+\/? answered HTTP 503: upstream connect error$/,
+      );
+      return true;
+    });
+    assert.equal(countOf("unavailable"), 1);
+    await assert.rejects(client.query("html"), /HTTP 200 .*not a query response/);
+  });
+
+  it("times out a slow answer per attempt and retries it, then gives up", async () => {
+    const t0 = performance.now();
+    await assert.rejects(client.query("slow"), (e: unknown) => {
+      assert.ok(e instanceof PrometheusQueryError);
+      assert.equal(e.kind, "timeout");
+      assert.match(e.message, /did not answer within 300 ms/);
+      return true;
+    });
+    const ms = performance.now() - t0;
+    assert.equal(countOf("slow"), 3, "1 attempt + 2 retries");
+    assert.ok(ms >= 900 && ms < 1400, `3 × 300 ms timeouts + backoff, took ${ms.toFixed(0)} ms`);
+  });
+
+  it("aborts promptly via the signal, without retrying", async () => {
+    const ac = new AbortController();
+    const t0 = performance.now();
+    setTimeout(() => ac.abort(), 50);
+    const before = countOf("slow");
+    await assert.rejects(client.query("slow", { signal: ac.signal }), (e: unknown) => {
+      assert.ok(e instanceof PrometheusQueryError);
+      assert.equal(e.kind, "aborted");
+      return true;
+    });
+    assert.ok(performance.now() - t0 < 250);
+    assert.equal(countOf("slow") - before, 1);
+    await assert.rejects(client.query("vec", { signal: ac.signal }), /aborted/);
+  });
+
+  it("sends long queries as a form POST", async () => {
+    const long = `vec${" ".repeat(5000)}`;
+    ANSWERS[long] = { body: vector("7") };
+    assert.equal(await client.query(long), 7);
+    const r = prom.requests.at(-1);
+    assert.equal(r?.method, "POST");
+    assert.equal(r?.headers["content-type"], "application/x-www-form-urlencoded");
+  });
+});
+
+describe("PrometheusClient network failures", () => {
+  it("retries a refused connection twice, then fails with ECONNREFUSED", async () => {
+    const port = await closedPort();
+    const client = new PrometheusClient({
+      address: `http://127.0.0.1:${port}`,
+      timeoutMs: 500,
+      retries: 2,
+      retryDelayMs: 100,
+    });
+    const t0 = performance.now();
+    await assert.rejects(client.query("up"), (e: unknown) => {
+      assert.ok(e instanceof PrometheusQueryError);
+      assert.equal(e.kind, "network");
+      assert.equal(e.code, "ECONNREFUSED");
+      assert.match(e.message, /^cannot reach Prometheus at http:\/\/127\.0\.0\.1:\d+\/? \(ECONNREFUSED\)$/);
+      return true;
+    });
+    // Backoff 100 ms then 200 ms proves both retries happened.
+    assert.ok(performance.now() - t0 >= 290, "waited for both retries");
+    client.close();
+  });
+
+  it("recovers when a reset connection succeeds on a retry", async () => {
+    let n = 0;
+    const server = createServer((sock) => {
+      n++;
+      if (n < 3) sock.destroy();
+      else {
+        const body = JSON.stringify(vector("42"));
+        sock.end(
+          `HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: ${body.length}\r\nconnection: close\r\n\r\n${body}`,
+        );
+      }
+    });
+    await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+    const port = (server.address() as { port: number }).port;
+    const client = new PrometheusClient({
+      address: `http://127.0.0.1:${port}`,
+      timeoutMs: 500,
+      retryDelayMs: 10,
+    });
+    assert.equal(await client.query("up"), 42);
+    assert.equal(n, 3);
+    client.close();
+    server.close();
+  });
+});
+
+describe("PrometheusClient credentials", () => {
+  let prom: FakePrometheus;
+  before(async () => {
+    prom = await startFakePrometheus((q) => {
+      const auth = q.headers.authorization;
+      if (
+        auth !== `Bearer ${TOKEN}` &&
+        auth !== `Basic ${Buffer.from(`vireo:${PASSWORD}`).toString("base64")}`
+      ) {
+        return { status: 401, text: "Unauthorized" };
+      }
+      return queryOf(q) === "fail"
+        ? { status: 400, body: promError("bad_data", "nope") }
+        : { body: scalar("5") };
+    });
+  });
+  after(() => prom.close());
+
+  it("sends a bearer token", async () => {
+    const c = new PrometheusClient({
+      address: prom.url,
+      timeoutMs: 500,
+      auth: { type: "bearer", token: TOKEN },
+    });
+    assert.equal(await c.query("up"), 5);
+    c.close();
+  });
+
+  it("sends basic auth, also when given as userinfo in the address (which is then stripped)", async () => {
+    const c = new PrometheusClient({
+      address: prom.url,
+      timeoutMs: 500,
+      auth: { type: "basic", username: "vireo", password: PASSWORD },
+    });
+    assert.equal(await c.query("up"), 5);
+    c.close();
+    const u = new URL(prom.url);
+    u.username = "vireo";
+    u.password = PASSWORD;
+    const c2 = new PrometheusClient({ address: u.href, timeoutMs: 500 });
+    assert.equal(await c2.query("up"), 5);
+    c2.close();
+  });
+
+  it("reports 401 without echoing credentials, the query or the URL's userinfo", async () => {
+    const u = new URL(prom.url);
+    u.username = "vireo";
+    u.password = "wrong-password-123";
+    for (const c of [
+      new PrometheusClient({
+        address: prom.url,
+        timeoutMs: 500,
+        auth: { type: "bearer", token: "bad-token-xyz" },
+      }),
+      new PrometheusClient({ address: u.href, timeoutMs: 500 }),
+    ]) {
+      const err = await c.query('secret_query{a="confidential"}').catch((e: unknown) => e);
+      assert.ok(err instanceof PrometheusQueryError);
+      assert.equal(err.status, 401);
+      const dump = `${String(err)} ${JSON.stringify(err)} ${inspect(err, { depth: 5 })} ${err.stack}`;
+      for (const secret of ["bad-token-xyz", "wrong-password-123", "confidential", "Authorization"]) {
+        assert.ok(!dump.includes(secret), `error mentions ${secret}: ${dump}`);
+      }
+      c.close();
+    }
+    const port = await closedPort();
+    const c = new PrometheusClient({
+      address: `http://vireo:${PASSWORD}@127.0.0.1:${port}/prom?x=${TOKEN}`,
+      timeoutMs: 200,
+      retries: 0,
+      auth: { type: "bearer", token: TOKEN },
+    });
+    const err = await c.query("up").catch((e: unknown) => e);
+    const dump = `${String(err)} ${JSON.stringify(err)} ${inspect(err, { depth: 5 })}`;
+    assert.ok(!dump.includes(TOKEN) && !dump.includes(PASSWORD), dump);
+    c.close();
+  });
+});
+
+describe("PrometheusClient TLS", { skip: !existsSync("/usr/bin/openssl") && "openssl not installed" }, () => {
+  let dir: string;
+  let prom: FakePrometheus;
+  let cert: string;
+  before(async () => {
+    dir = mkdtempSync(join(tmpdir(), "vireo-prom-tls-"));
+    execFileSync(
+      "/usr/bin/openssl",
+      [
+        "req",
+        "-x509",
+        "-newkey",
+        "ec",
+        "-pkeyopt",
+        "ec_paramgen_curve:P-256",
+        "-nodes",
+        "-subj",
+        "/CN=127.0.0.1",
+        "-addext",
+        "subjectAltName=IP:127.0.0.1",
+        "-days",
+        "1",
+        "-keyout",
+        join(dir, "key.pem"),
+        "-out",
+        join(dir, "cert.pem"),
+      ],
+      { stdio: "ignore" },
+    );
+    cert = readFileSync(join(dir, "cert.pem"), "utf8");
+    prom = await startFakePrometheus(() => ({ body: scalar("3") }), {
+      key: readFileSync(join(dir, "key.pem"), "utf8"),
+      cert,
+    });
+  });
+  after(async () => {
+    await prom.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it("trusts a custom CA, refuses an unknown one, and skips verification only when told", async () => {
+    const withCa = new PrometheusClient({ address: prom.url, timeoutMs: 1000, caPem: cert });
+    assert.equal(await withCa.query("up"), 3);
+    const plain = new PrometheusClient({ address: prom.url, timeoutMs: 1000, retries: 0 });
+    await assert.rejects(plain.query("up"), /cannot reach Prometheus.*(SELF_SIGNED|CERT)/);
+    const insecure = new PrometheusClient({ address: prom.url, timeoutMs: 1000, insecureSkipVerify: true });
+    assert.equal(await insecure.query("up"), 3);
+    for (const c of [withCa, plain, insecure]) c.close();
+  });
+});
+
+describe("parseQueryResponse", () => {
+  it("rejects native histograms with a hint", () => {
+    assert.throws(
+      () =>
+        parseQueryResponse({
+          status: "success",
+          data: { resultType: "vector", result: [{ metric: {}, histogram: [1, {}] }] },
+        }),
+      /native histograms/,
+    );
+  });
+});
+
+/** A port nothing listens on: bind, read the port, close. */
+async function closedPort(): Promise<number> {
+  const s = createServer();
+  await new Promise<void>((r) => s.listen(0, "127.0.0.1", r));
+  const port = (s.address() as { port: number }).port;
+  await new Promise<void>((r) => s.close(() => r()));
+  return port;
+}
