@@ -1,6 +1,8 @@
 // The SMI adapter: TrafficSplit for weights; TrafficTarget + HTTPRouteGroup for access policy.
+
+import type { ApiDiscovery } from "../kube/discovery.ts";
 import type { Weights } from "../rollout/types.ts";
-import { pickVersion, servedVersions } from "./api-versions.ts";
+import { pickVersion } from "./api-versions.ts";
 import { MeshError, MeshErrorKind } from "./errors.ts";
 import { type MeshClient, ObjectStore } from "./object-store.ts";
 import { type MeshObject, metadataInSync, sameSpec } from "./objects.ts";
@@ -145,15 +147,13 @@ export class SmiAdapter implements MeshAdapter {
 /**
  * Detects the SMI versions to write from discovery: the preferred served TrafficSplit version (any of
  * v1alpha1–v1alpha4), TrafficTarget v1alpha3 else v1alpha2, HTTPRouteGroup v1alpha4 else v1alpha3. `access`
- * and `specs` are undefined when not served (then access policies can't be applied). Throws
- * {@link MeshError} `Unsupported` when no TrafficSplit version is served.
+ * and `specs` are undefined when not served (the adapter then defaults them, and applying a policy fails with
+ * NotFound naming the missing resource). Throws {@link MeshError} `Unsupported` when no TrafficSplit version
+ * Vireo supports is served.
  */
-export async function detectSmiVersions(client: MeshClient): Promise<SmiVersions> {
-  const [split, access, specs] = await Promise.all([
-    servedVersions(client, "split.smi-spec.io"),
-    servedVersions(client, "access.smi-spec.io"),
-    servedVersions(client, "specs.smi-spec.io"),
-  ]);
+export async function detectSmiVersions(discovery: Pick<ApiDiscovery, "served">): Promise<SmiVersions> {
+  const served = await discovery.served();
+  const split = served.get("split.smi-spec.io");
   const splitVersion = pickVersion(split, SPLIT_VERSIONS);
   if (!splitVersion) {
     throw new MeshError(
@@ -162,9 +162,10 @@ export async function detectSmiVersions(client: MeshClient): Promise<SmiVersions
         `served: ${split?.versions.join(", ") || "none (split.smi-spec.io CRD missing)"}`,
     );
   }
-  return {
-    split: splitVersion,
-    access: pickVersion(access, ACCESS_VERSIONS),
-    specs: pickVersion(specs, SPECS_VERSIONS),
-  };
+  const versions: SmiVersions = { split: splitVersion };
+  const access = pickVersion(served.get("access.smi-spec.io"), ACCESS_VERSIONS);
+  const specs = pickVersion(served.get("specs.smi-spec.io"), SPECS_VERSIONS);
+  if (access) versions.access = access;
+  if (specs) versions.specs = specs;
+  return versions;
 }
