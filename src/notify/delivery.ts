@@ -1,0 +1,285 @@
+// Asynchronous, per-destination notification delivery: bounded queues, retries, 429 handling, de-duplication.
+import { type Clock, sleep, systemClock } from "../kube/clock.ts";
+import { sanitizeText } from "../telemetry/sanitize.ts";
+import { type NotificationFilter, passesFilter } from "./filter.ts";
+import type { NotificationMessage, RolloutRef } from "./message.ts";
+import { DeliveryError, type Notifier } from "./notifier.ts";
+
+/**
+ * Outcome counted per attempt or message:
+ * - `sent`: the destination accepted a message;
+ * - `retried`: an attempt failed in a retryable way and another follows;
+ * - `dropped`: a message was abandoned undelivered (queue full, attempts exhausted, shutdown);
+ * - `failed`: the destination rejected a message permanently (e.g. HTTP 404, Slack `channel_is_archived`).
+ */
+export type DeliveryOutcome = "sent" | "retried" | "dropped" | "failed";
+
+/** Counter hook, e.g. `vireo_notifications_total{destination,outcome}`; `destination` is the notifier's name. */
+export interface DeliveryMetrics {
+  inc(destination: string, outcome: DeliveryOutcome): void;
+}
+
+/** The logging this module needs (a pino logger fits). Payloads never carry URLs or tokens. */
+export interface DeliveryLogger {
+  info(obj: object, msg?: string): void;
+  warn(obj: object, msg?: string): void;
+}
+
+/** Options of {@link NotificationDelivery}; every field has a production default. */
+export interface DeliveryOptions {
+  /** Messages waiting per destination; when full the oldest waiting one is dropped. Default 100. */
+  capacity?: number;
+  /** Attempts per message, the first included. Default 6. */
+  maxAttempts?: number;
+  /** First retry delay; doubled per attempt, with jitter. Default 1000 ms. */
+  backoffBaseMs?: number;
+  /** Cap on the retry delay (not on a 429's Retry-After). Default 60 000 ms. */
+  backoffMaxMs?: number;
+  /** Timeout of one request. Default 10 000 ms. */
+  requestTimeoutMs?: number;
+  /** Overrides every notifier's minIntervalMs (tests). */
+  minIntervalMs?: number;
+  /** How many delivered ids are remembered for in-memory de-duplication. Default 10 000. */
+  dedupeCapacity?: number;
+  clock?: Clock;
+  /** Random source in [0, 1) for jitter. */
+  random?: () => number;
+  metrics?: DeliveryMetrics;
+  logger?: DeliveryLogger;
+  /**
+   * Whether `key` was already delivered to `destination` (a notifier's name) for `rollout`, e.g. because
+   * it is in `status.notifications.delivered`: such messages are not queued again after a restart.
+   */
+  alreadyDelivered?: (rollout: RolloutRef, key: string, destination: string) => boolean;
+  /** Called once per message and destination after the destination accepted it (record it in status). */
+  onDelivered?: (rollout: RolloutRef, key: string, destination: string) => void;
+}
+
+/** What {@link NotificationDelivery.enqueue} did with a message. */
+export type EnqueueResult = "queued" | "duplicate" | "already-delivered" | "filtered" | "closed";
+
+interface Item {
+  message: NotificationMessage;
+  notifier: Notifier;
+  dedupeId: string;
+}
+
+/** One destination: waiting messages and at most one in flight. */
+interface Lane {
+  queue: Item[];
+  running: boolean;
+  lastRequestAt: number;
+}
+
+/**
+ * Delivers notifications in the background so a slow or dead destination never delays a reconcile.
+ * Each destination gets its own bounded FIFO and at most one request in flight; a message is retried
+ * (exponential backoff with jitter, or a 429's Retry-After) at the head of its queue, so messages arrive in
+ * the order they were enqueued. Messages are de-duplicated by `(destination, message.id)` in memory and by
+ * the caller's {@link DeliveryOptions.alreadyDelivered} across restarts.
+ */
+export class NotificationDelivery {
+  readonly #o: Required<
+    Omit<DeliveryOptions, "minIntervalMs" | "metrics" | "logger" | "alreadyDelivered" | "onDelivered">
+  > &
+    Pick<DeliveryOptions, "minIntervalMs" | "metrics" | "logger" | "alreadyDelivered" | "onDelivered">;
+  readonly #lanes = new Map<string, Lane>();
+  /** Ids queued, in flight or delivered (insertion-ordered for eviction). */
+  readonly #seen = new Map<string, true>();
+  readonly #stop = new AbortController();
+  #closing = false;
+  #idleWaiters: (() => void)[] = [];
+
+  constructor(options: DeliveryOptions = {}) {
+    this.#o = {
+      ...options,
+      capacity: options.capacity ?? 100,
+      maxAttempts: options.maxAttempts ?? 6,
+      backoffBaseMs: options.backoffBaseMs ?? 1000,
+      backoffMaxMs: options.backoffMaxMs ?? 60_000,
+      requestTimeoutMs: options.requestTimeoutMs ?? 10_000,
+      dedupeCapacity: options.dedupeCapacity ?? 10_000,
+      clock: options.clock ?? systemClock,
+      random: options.random ?? Math.random,
+    };
+  }
+
+  /**
+   * Queues `message` for `notifier` and returns at once (never waits for the network). Messages filtered out
+   * by `filter`, already delivered, or already queued for the same destination are not queued.
+   */
+  enqueue(notifier: Notifier, message: NotificationMessage, filter?: NotificationFilter): EnqueueResult {
+    if (this.#closing) return "closed";
+    if (!passesFilter(message, filter)) return "filtered";
+    const dedupeId = `${notifier.destination}|${message.id}`;
+    if (this.#seen.has(dedupeId)) return "duplicate";
+    if (this.#o.alreadyDelivered?.(message.rollout, message.key, notifier.name)) return "already-delivered";
+    this.#remember(dedupeId);
+
+    let lane = this.#lanes.get(notifier.destination);
+    if (!lane) {
+      lane = { queue: [], running: false, lastRequestAt: Number.NEGATIVE_INFINITY };
+      this.#lanes.set(notifier.destination, lane);
+    }
+    if (lane.queue.length >= this.#o.capacity) {
+      const oldest = lane.queue.shift() as Item;
+      this.#abandon(oldest, "dropped", "queue full: dropped the oldest waiting message");
+    }
+    lane.queue.push({ message, notifier, dedupeId });
+    if (!lane.running) void this.#run(notifier.destination, lane);
+    return "queued";
+  }
+
+  /** Messages waiting or in flight, over all destinations. */
+  pending(): number {
+    let n = 0;
+    for (const lane of this.#lanes.values()) n += lane.queue.length + (lane.running ? 1 : 0);
+    return n;
+  }
+
+  /**
+   * Stops accepting messages and waits up to `timeoutMs` for queued ones to go out; then aborts in-flight
+   * requests and drops what is left (counted). Resolves with the number of messages left undelivered.
+   */
+  async drain(timeoutMs: number): Promise<{ undelivered: number }> {
+    this.#closing = true;
+    if (this.pending() > 0) {
+      const timeout = new AbortController();
+      await Promise.race([this.#idle(), sleep(this.#o.clock, timeoutMs, timeout.signal).catch(() => {})]);
+      timeout.abort();
+    }
+    const undelivered = this.pending();
+    if (undelivered > 0) {
+      this.#stop.abort(new Error("shutting down"));
+      for (const lane of this.#lanes.values()) {
+        for (const item of lane.queue.splice(0)) this.#abandon(item, "dropped", "shutdown before delivery");
+      }
+      await this.#idle();
+    }
+    return { undelivered };
+  }
+
+  async #run(destination: string, lane: Lane): Promise<void> {
+    lane.running = true;
+    try {
+      for (let item = lane.queue.shift(); item; item = lane.queue.shift()) {
+        await this.#deliver(lane, item);
+      }
+    } catch (err) {
+      // #deliver handles its own errors; this is a bug guard so a lane can never stay "running" forever.
+      this.#o.logger?.warn({ error: sanitizeText(String(err)) }, "notification lane failed");
+    } finally {
+      lane.running = false;
+      // Lanes are kept when idle: they remember when the destination was last called (its rate limit).
+      if (lane.queue.length > 0 && !this.#stop.signal.aborted) void this.#run(destination, lane);
+      if (this.pending() === 0) for (const w of this.#idleWaiters.splice(0)) w();
+    }
+  }
+
+  /** Sends one message until it is accepted, rejected for good, out of attempts, or shut down. */
+  async #deliver(lane: Lane, item: Item): Promise<void> {
+    const { clock } = this.#o;
+    const minInterval = this.#o.minIntervalMs ?? item.notifier.minIntervalMs ?? 0;
+    for (let attempt = 1; ; attempt++) {
+      if (this.#stop.signal.aborted)
+        return this.#abandon(item, "dropped", "shutdown before delivery", attempt - 1);
+      try {
+        const wait = lane.lastRequestAt + minInterval - clock.now();
+        if (wait > 0) await sleep(clock, wait, this.#stop.signal);
+        lane.lastRequestAt = clock.now();
+        await this.#attempt(item);
+      } catch (err) {
+        if (this.#stop.signal.aborted)
+          return this.#abandon(item, "dropped", "shutdown before delivery", attempt);
+        const e = err instanceof DeliveryError ? err : new DeliveryError(describe(err), { retryable: true });
+        if (!e.retryable) return this.#abandon(item, "failed", e.message, attempt);
+        if (attempt >= this.#o.maxAttempts) return this.#abandon(item, "dropped", e.message, attempt);
+        this.#o.metrics?.inc(item.notifier.name, "retried");
+        const delay = e.retryAfterMs ?? this.#backoff(attempt);
+        try {
+          await sleep(clock, delay, this.#stop.signal);
+        } catch {
+          return this.#abandon(item, "dropped", "shutdown before delivery", attempt);
+        }
+        continue;
+      }
+      this.#o.metrics?.inc(item.notifier.name, "sent");
+      try {
+        this.#o.onDelivered?.(item.message.rollout, item.message.key, item.notifier.name);
+      } catch (err) {
+        this.#o.logger?.warn({ error: sanitizeText(describe(err)) }, "onDelivered callback failed");
+      }
+      return;
+    }
+  }
+
+  /** One request, bounded by the request timeout even if the notifier ignores its signal. */
+  async #attempt(item: Item): Promise<void> {
+    const { clock, requestTimeoutMs } = this.#o;
+    const ac = new AbortController();
+    const timeoutError = new DeliveryError(
+      `${item.notifier.name} did not answer within ${requestTimeoutMs} ms`,
+      {
+        retryable: true,
+      },
+    );
+    let rejectOnAbort: (e: unknown) => void = () => {};
+    const aborted = new Promise<never>((_, reject) => {
+      rejectOnAbort = reject;
+    });
+    const onStop = () => ac.abort(this.#stop.signal.reason);
+    const onAbort = () => rejectOnAbort(ac.signal.reason);
+    ac.signal.addEventListener("abort", onAbort, { once: true });
+    this.#stop.signal.addEventListener("abort", onStop, { once: true });
+    const timer = clock.setTimeout(() => ac.abort(timeoutError), requestTimeoutMs);
+    try {
+      await Promise.race([item.notifier.send(item.message, ac.signal), aborted]);
+    } catch (err) {
+      // A timeout surfaces as our timeout error, whatever the notifier turned the abort into.
+      throw ac.signal.aborted && ac.signal.reason === timeoutError ? timeoutError : err;
+    } finally {
+      clock.clearTimeout(timer);
+      this.#stop.signal.removeEventListener("abort", onStop);
+      ac.signal.removeEventListener("abort", onAbort);
+    }
+  }
+
+  /** Exponential backoff with "equal jitter": half fixed, half random, so retries of many messages spread. */
+  #backoff(attempt: number): number {
+    const ceiling = Math.min(this.#o.backoffMaxMs, this.#o.backoffBaseMs * 2 ** (attempt - 1));
+    return ceiling / 2 + (ceiling / 2) * this.#o.random();
+  }
+
+  #abandon(item: Item, outcome: "dropped" | "failed", reason: string, attempts = 0): void {
+    this.#o.metrics?.inc(item.notifier.name, outcome);
+    // A transient give-up may be retried by a later enqueue (the next reconcile); a permanent rejection may not.
+    if (outcome === "dropped") this.#seen.delete(item.dedupeId);
+    this.#o.logger?.warn(
+      {
+        destination: item.notifier.name,
+        rollout: `${item.message.rollout.namespace}/${item.message.rollout.name}`,
+        key: item.message.key,
+        attempts,
+        error: sanitizeText(reason),
+      },
+      outcome === "failed" ? "notification rejected by destination" : "notification dropped",
+    );
+  }
+
+  #remember(id: string): void {
+    this.#seen.set(id, true);
+    while (this.#seen.size > this.#o.dedupeCapacity) {
+      const oldest = this.#seen.keys().next().value as string;
+      this.#seen.delete(oldest);
+    }
+  }
+
+  #idle(): Promise<void> {
+    if (this.pending() === 0) return Promise.resolve();
+    return new Promise((resolve) => this.#idleWaiters.push(resolve));
+  }
+}
+
+function describe(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}
