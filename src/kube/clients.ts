@@ -72,6 +72,11 @@ export interface KubeClients {
   requestCounts(): Record<Verb, number>;
   /** Resets {@link requestCounts} to zero. */
   resetRequestCounts(): void;
+  /**
+   * Drops the shared connection so the next request dials anew. Called when a caller has evidence the
+   * connection is dead that the pipeline cannot see itself (e.g. the informer watchdog found a silent watch).
+   */
+  resetConnections(): void;
 }
 
 /**
@@ -88,9 +93,14 @@ export function createKubeClients(kubeConfig: KubeConfig, options: KubeClientOpt
   const timeoutMs = options.requestTimeoutMs ?? 30_000;
   const counts = zeroCounts();
   const inner = new IsomorphicFetchHttpLibrary();
-  // client-node builds a new undici Agent for every request (no connection reuse, a TLS handshake each
-  // time). Reusing the first one keeps connections alive; TLS material in a kubeconfig is static per process.
-  let sharedDispatcher: ReturnType<RequestContext["getDispatcher"]>;
+  // client-node builds a new undici Agent for every request: no connection reuse, a TLS handshake each time.
+  // We reuse one Agent for ordinary requests (undici 8 negotiates HTTP/2, so they multiplex on one
+  // connection, like client-go). A silently dead connection would then stall every request, so the shared
+  // Agent is replaced whenever a request times out or fails at the network level. Watches keep their own
+  // Agent (see `streaming`): a long-lived stream must not share fate with short requests, and a watchdog
+  // restart must get a genuinely new connection.
+  let shared: Dispatcher | undefined;
+  const streaming = new WeakSet<RequestContext>();
 
   const httpApi: HttpLibrary = wrapHttpLibrary({
     async send(ctx: RequestContext): Promise<ResponseContext> {
@@ -99,14 +109,28 @@ export function createKubeClients(kubeConfig: KubeConfig, options: KubeClientOpt
       const verb = verbFor(ctx.getHttpMethod(), ctx.getUrl());
       counts[verb]++;
       options.onRequest?.(verb);
-      const dispatcher = ctx.getDispatcher();
-      if (dispatcher !== undefined) {
-        sharedDispatcher ??= dispatcher;
-        ctx.setDispatcher(sharedDispatcher);
-      }
-      if (ctx.getSignal() === undefined) ctx.setSignal(AbortSignal.timeout(timeoutMs));
       if (options.userAgent) ctx.setHeaderParam("User-Agent", options.userAgent);
-      return inner.send(ctx).toPromise();
+      if (streaming.has(ctx)) return inner.send(ctx).toPromise();
+
+      const own = ctx.getDispatcher();
+      if (own !== undefined) {
+        shared ??= own;
+        ctx.setDispatcher(shared);
+      }
+      const used = ctx.getDispatcher();
+      const callerSignal = ctx.getSignal();
+      const timeout = AbortSignal.timeout(timeoutMs);
+      ctx.setSignal(callerSignal ? AbortSignal.any([callerSignal, timeout]) : timeout);
+      try {
+        return await inner.send(ctx).toPromise();
+      } catch (err) {
+        const callerAborted = callerSignal?.aborted === true && !timeout.aborted;
+        if (!callerAborted && used !== undefined && used === shared && isConnectionFailure(err, timeout)) {
+          shared = undefined;
+          void (used as Dispatcher).destroy().catch(() => {});
+        }
+        throw err;
+      }
     },
   });
 
@@ -116,7 +140,11 @@ export function createKubeClients(kubeConfig: KubeConfig, options: KubeClientOpt
     httpApi,
   });
 
-  async function send(req: RawRequest, signal: AbortSignal | undefined): Promise<ResponseContext> {
+  async function send(
+    req: RawRequest,
+    signal: AbortSignal | undefined,
+    stream: boolean,
+  ): Promise<ResponseContext> {
     const url = new URL(cluster?.server + req.path);
     for (const [k, v] of Object.entries(req.query ?? {}))
       if (v !== undefined) url.searchParams.set(k, String(v));
@@ -128,6 +156,7 @@ export function createKubeClients(kubeConfig: KubeConfig, options: KubeClientOpt
     }
     if (signal) ctx.setSignal(signal);
     await kubeConfig.applySecurityAuthentication(ctx);
+    if (stream) streaming.add(ctx);
     return httpApi.send(ctx).toPromise();
   }
 
@@ -146,13 +175,10 @@ export function createKubeClients(kubeConfig: KubeConfig, options: KubeClientOpt
     events: new EventsV1Api(configuration),
     objects: new KubernetesObjectApi(configuration),
     async request<T>(req: RawRequest): Promise<T> {
-      const signal = req.signal
-        ? AbortSignal.any([req.signal, AbortSignal.timeout(timeoutMs)])
-        : AbortSignal.timeout(timeoutMs);
       let res: ResponseContext;
       let text: string;
       try {
-        res = await send(req, signal);
+        res = await send(req, req.signal, false);
         text = await res.body.text();
       } catch (err) {
         throw classifyError(err, contextOf(req));
@@ -168,7 +194,7 @@ export function createKubeClients(kubeConfig: KubeConfig, options: KubeClientOpt
     async stream(req: RawRequest): Promise<ReadableStream<Uint8Array>> {
       let res: ResponseContext;
       try {
-        res = await send(req, req.signal);
+        res = await send(req, req.signal, true);
       } catch (err) {
         throw classifyError(err, contextOf(req));
       }
@@ -187,7 +213,19 @@ export function createKubeClients(kubeConfig: KubeConfig, options: KubeClientOpt
     resetRequestCounts: () => {
       for (const v of VERBS) counts[v] = 0;
     },
+    resetConnections: () => {
+      const old = shared;
+      shared = undefined;
+      void old?.destroy().catch(() => {});
+    },
   };
+}
+
+type Dispatcher = NonNullable<ReturnType<RequestContext["getDispatcher"]>>;
+
+/** A timeout or transport error (not an HTTP error status): the connection may be dead. */
+function isConnectionFailure(err: unknown, timeout: AbortSignal): boolean {
+  return timeout.aborted || classifyError(err).kind === "Network";
 }
 
 function zeroCounts(): Record<Verb, number> {

@@ -10,7 +10,7 @@ export type { ResourceRef } from "./resource.ts";
 
 /** Options for {@link Informer}. */
 export interface InformerOptions {
-  clients: Pick<KubeClients, "request" | "stream">;
+  clients: Pick<KubeClients, "request" | "stream"> & Partial<Pick<KubeClients, "resetConnections">>;
   resource: ResourceRef;
   /** Watch one namespace only (default: all namespaces). */
   namespace?: string;
@@ -232,6 +232,8 @@ export class Informer<T extends KubernetesObject = KubernetesObject> {
           // No backoff: the attempt already waited a full silence limit.
           this.#stats.watchdogRestarts++;
           needList = true; // the stream went quiet in an unknown way: rebuild the cache from a fresh list
+          // A silent stream often means a dead (HTTP/2) connection that other requests share: dial anew.
+          this.#o.clients.resetConnections?.();
           this.#log.warn(
             { resource: this.#what, silenceMs: this.#o.silenceLimitMs },
             "watch silent, restarting",
