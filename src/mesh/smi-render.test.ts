@@ -3,8 +3,8 @@ import { describe, it } from "node:test";
 import fc from "fast-check";
 import { MeshError } from "./errors.ts";
 import type { MeshObject } from "./objects.ts";
+import { normaliseRoutes, normaliseSources } from "./policy.ts";
 import {
-  normaliseRoutes,
   parseTrafficSplitWeights,
   renderHttpRouteGroup,
   renderTrafficSplit,
@@ -306,6 +306,22 @@ describe("access policy rendering", () => {
         renderTrafficTarget(aPolicy({ sources: [{ serviceAccount: "*", namespace: "web" }] }), "v1alpha3"),
       (e: unknown) => e instanceof MeshError && e.kind === "Unsupported" && /"\*"/.test(e.message),
     );
+  });
+
+  it("a * source absorbs the named ServiceAccounts of its namespace (meshes that can express it)", () => {
+    const sources = normaliseSources(
+      aPolicy({
+        sources: [
+          { serviceAccount: "a", namespace: "web" },
+          { serviceAccount: "*", namespace: "web" },
+          { serviceAccount: "b", namespace: "api" },
+        ],
+      }),
+    );
+    assert.deepEqual(sources, [
+      { serviceAccount: "b", namespace: "api" },
+      { serviceAccount: "*", namespace: "web" },
+    ]);
   });
 
   it("rendering does not depend on the order of routes or sources (property)", () => {

@@ -2,7 +2,8 @@
 import type { Weights } from "../rollout/types.ts";
 import { MeshError, MeshErrorKind } from "./errors.ts";
 import type { ResourceType } from "./object-store.ts";
-import { byKey, type MeshObject, renderMetadata, semanticEqual } from "./objects.ts";
+import { type MeshObject, renderMetadata, semanticEqual } from "./objects.ts";
+import { normaliseRoutes, normaliseSources, type SourceIdentity } from "./policy.ts";
 import {
   addRational,
   canonicalQuantity,
@@ -11,7 +12,8 @@ import {
   toPercentages,
   ZERO,
 } from "./quantity.ts";
-import type { AccessPolicyModel, OwnerRef, PolicyRoute, SplitRef, TrafficSplitModel } from "./types.ts";
+import type { AccessPolicyModel, OwnerRef, SplitRef, TrafficSplitModel } from "./types.ts";
+import { assertWeights } from "./weights.ts";
 
 /** Served TrafficSplit versions Vireo can write. v1alpha1 has quantity weights, v1alpha2+ integers. */
 export const SPLIT_VERSIONS = ["v1alpha4", "v1alpha3", "v1alpha2", "v1alpha1"] as const;
@@ -74,13 +76,6 @@ export function renderTrafficSplit(model: TrafficSplitModel, version: SplitVersi
   };
 }
 
-function assertWeights(w: Weights): void {
-  const ok = (n: number) => Number.isInteger(n) && n >= 0 && n <= 100;
-  if (!ok(w.primary) || !ok(w.canary) || w.primary + w.canary !== 100) {
-    throw new RangeError(`weights must be integers 0..100 summing to 100, got ${w.primary}/${w.canary}`);
-  }
-}
-
 /**
  * Reads primary/canary percentages from a TrafficSplit of any version, whatever form its weights take (90,
  * "90", "900m", "0.9", "1k", "1Ki"). Weights are relative, so they are normalised over the two backends and
@@ -130,64 +125,22 @@ function canonicalSplitSpec(spec: unknown): unknown {
   };
 }
 
-/** One normalised HTTPRouteGroup match. */
-export interface RouteMatch {
-  name: string;
-  pathRegex: string;
-  methods: string[];
-}
-
-/** Matches every request: the rendering of "no routes given". */
-const ALL_ROUTES: Omit<RouteMatch, "name"> = { pathRegex: ".*", methods: ["*"] };
-
 /**
- * Normalises routes into named, de-duplicated, sorted matches. Semantically equal inputs (methods in another
- * order or case, duplicates, routes reordered, "*" beside verbs) give identical output, so a policy that did
- * not change never causes a write. A missing pathRegex means every path, missing methods every method.
+ * The policy's sources for SMI: SMI subjects are single ServiceAccounts, so the model's "*" (every
+ * ServiceAccount of a namespace) is rejected with {@link MeshError} `Unsupported` rather than written as a
+ * name no SMI mesh would match.
  */
-export function normaliseRoutes(routes: readonly PolicyRoute[] | undefined): RouteMatch[] {
-  const given = routes ?? [];
-  const unnamed = given.length === 0 ? [ALL_ROUTES] : given.map(normaliseRoute);
-  const unique = new Map<string, Omit<RouteMatch, "name">>();
-  for (const r of unnamed) unique.set(`${r.pathRegex}\u0000${r.methods.join(",")}`, r);
-  return [...unique.entries()]
-    .sort(byKey(([k]) => k))
-    .map(([, r], i) => ({ name: `route-${i}`, pathRegex: r.pathRegex, methods: r.methods }));
-}
-
-function normaliseRoute(route: PolicyRoute): Omit<RouteMatch, "name"> {
-  const methods = [...new Set((route.methods ?? []).map((m) => m.trim().toUpperCase()).filter(Boolean))];
-  return {
-    pathRegex: route.pathRegex ? route.pathRegex : ".*",
-    methods: methods.length === 0 || methods.includes("*") ? ["*"] : methods.sort(),
-  };
-}
-
-/** A normalised caller identity. */
-export interface SourceIdentity {
-  serviceAccount: string;
-  namespace: string;
-}
-
-/**
- * De-duplicated sources sorted by namespace then name; an empty namespace means the Rollout's. SMI subjects are
- * single ServiceAccounts, so the model's "*" (every ServiceAccount of a namespace) is rejected with
- * {@link MeshError} `Unsupported` rather than written as a name no SMI mesh would match.
- */
-export function normaliseSources(policy: AccessPolicyModel): SourceIdentity[] {
-  const unique = new Map<string, SourceIdentity>();
-  for (const s of policy.sources) {
-    const namespace = s.namespace || policy.namespace;
-    if (s.serviceAccount === "*") {
-      throw new MeshError(
-        MeshErrorKind.Unsupported,
-        `SMI TrafficTarget sources are individual ServiceAccounts; "*" (every ServiceAccount of namespace ` +
-          `${namespace}) cannot be expressed — list the ServiceAccounts or use the istio/linkerd provider`,
-      );
-    }
-    unique.set(`${namespace}/${s.serviceAccount}`, { serviceAccount: s.serviceAccount, namespace });
+export function smiSources(policy: AccessPolicyModel): SourceIdentity[] {
+  const sources = normaliseSources(policy);
+  const wildcard = sources.find((s) => s.serviceAccount === "*");
+  if (wildcard) {
+    throw new MeshError(
+      MeshErrorKind.Unsupported,
+      `SMI TrafficTarget sources are individual ServiceAccounts; "*" (every ServiceAccount of namespace ` +
+        `${wildcard.namespace}) cannot be expressed — list the ServiceAccounts or use the istio/linkerd provider`,
+    );
   }
-  return [...unique.values()].sort(byKey((s) => `${s.namespace}/${s.serviceAccount}`));
+  return sources;
 }
 
 /** The HTTPRouteGroup `<rollout>`: one match per normalised route. */
@@ -224,7 +177,7 @@ export function renderTrafficTarget(
         name: policy.destinationServiceAccount,
         namespace: policy.namespace,
       },
-      sources: normaliseSources(policy).map((s) => ({
+      sources: smiSources(policy).map((s) => ({
         kind: "ServiceAccount",
         name: s.serviceAccount,
         namespace: s.namespace,

@@ -1,0 +1,85 @@
+// Pure rendering of a GAMMA HTTPRoute (Service parentRef, weighted backendRefs) and reading its weights back.
+import type { Weights } from "../rollout/types.ts";
+import type { ResourceType } from "./object-store.ts";
+import { apiVersionOf } from "./object-store.ts";
+import { type MeshObject, renderMetadata } from "./objects.ts";
+import type { SplitRef, TrafficSplitModel } from "./types.ts";
+import { assertWeights, percentagesOf } from "./weights.ts";
+
+/** `gateway.networking.k8s.io` HTTPRoute at `version` (v1 from Gateway API v1.0, else v1beta1). */
+export const gatewayHttpRouteType = (version: "v1" | "v1beta1"): ResourceType => ({
+  group: "gateway.networking.k8s.io",
+  version,
+  plural: "httproutes",
+  kind: "HTTPRoute",
+});
+
+/** Linkerd's own HTTPRoute (`policy.linkerd.io/v1beta3`, Linkerd ≥ 2.14; same shape as Gateway API's). */
+export const linkerdHttpRouteType: ResourceType = {
+  group: "policy.linkerd.io",
+  version: "v1beta3",
+  plural: "httproutes",
+  kind: "HTTPRoute",
+};
+
+interface BackendRef {
+  group?: string;
+  kind?: string;
+  name?: string;
+  port?: number;
+  weight?: number;
+}
+
+/**
+ * The HTTPRoute `<rollout>` attached to the root Service (a producer route: it applies to every meshed client).
+ * Every field the upstream CRDs default is written explicitly (parentRef group "" and kind Service, which must
+ * be explicit or the parent means a Gateway; backendRef group/kind; the catch-all PathPrefix "/" match), so the
+ * stored object equals the rendered one and an unchanged split is never rewritten.
+ */
+export function renderHttpRoute(model: TrafficSplitModel, type: ResourceType): MeshObject {
+  assertWeights(model.weights);
+  const backend = (name: string, weight: number) => ({
+    group: "",
+    kind: "Service",
+    name,
+    port: model.port,
+    weight,
+  });
+  return {
+    apiVersion: apiVersionOf(type),
+    kind: type.kind,
+    metadata: renderMetadata(model.rolloutName, model.namespace, model.rolloutName, model.owner),
+    spec: {
+      parentRefs: [{ group: "", kind: "Service", name: model.rootService, port: model.port }],
+      rules: [
+        {
+          matches: [{ path: { type: "PathPrefix", value: "/" } }],
+          backendRefs: [
+            backend(model.primaryService, model.weights.primary),
+            backend(model.canaryService, model.weights.canary),
+          ],
+        },
+      ],
+    },
+  };
+}
+
+/**
+ * Primary/canary percentages from an HTTPRoute's first rule (the one Vireo writes). A backendRef without a
+ * weight has the API default 1; Services are matched by name. Null when the rule routes nothing to either.
+ */
+export function parseHttpRouteWeights(
+  obj: MeshObject,
+  ref: Pick<SplitRef, "primaryService" | "canaryService">,
+): Weights | null {
+  const rules = (obj.spec as { rules?: { backendRefs?: BackendRef[] }[] } | undefined)?.rules;
+  const refs = Array.isArray(rules) && Array.isArray(rules[0]?.backendRefs) ? rules[0].backendRefs : [];
+  const sum = (name: string) =>
+    refs
+      .filter((b) => b?.name === name && (b.kind ?? "Service") === "Service")
+      .reduce(
+        (acc, b) => acc + (b.weight === undefined ? 1 : typeof b.weight === "number" ? b.weight : Number.NaN),
+        0,
+      );
+  return percentagesOf(sum(ref.primaryService), sum(ref.canaryService));
+}
