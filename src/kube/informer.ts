@@ -224,7 +224,8 @@ export class Informer<T extends KubernetesObject = KubernetesObject> {
           this.#log.info({ resource: this.#what }, "watch expired (410 Gone), relisting");
         }
         // A watch that closes right away is a failure symptom (e.g. a proxy dropping it): back off then too.
-        if (outcome === "delivered" || this.#clock.now() - started >= 1000) consecutiveFailures = 0;
+        // 410 Gone is a normal answer from a healthy server: relist at once, as client-go does.
+        if (outcome !== "closed" || this.#clock.now() - started >= 1000) consecutiveFailures = 0;
         else consecutiveFailures++;
       } catch (raw) {
         if (stop.aborted) break;

@@ -1,0 +1,235 @@
+import assert from "node:assert/strict";
+import { describe, it } from "node:test";
+import type { V1ConfigMap } from "@kubernetes/client-node";
+import type { RawRequest } from "./clients.ts";
+import { FakeClock } from "./fake-clock.ts";
+import { Informer } from "./informer.ts";
+
+const tick = async (n = 10): Promise<void> => {
+  for (let i = 0; i < n; i++) await new Promise((r) => setImmediate(r));
+};
+
+const cm = (name: string, rv: string, v = rv): V1ConfigMap => ({
+  metadata: { name, namespace: "ns", resourceVersion: rv },
+  data: { v },
+});
+
+/** A scripted API: lists return `items`, each watch gets a controllable stream. */
+function fakeApi() {
+  const state = { items: [] as V1ConfigMap[], rv: "10", listErrors: 0 };
+  const watches: Array<{
+    query: RawRequest["query"];
+    push(ev: object): void;
+    end(): void;
+    fail(e: Error): void;
+  }> = [];
+  const lists: RawRequest[] = [];
+  const clients = {
+    async request<T>(req: RawRequest): Promise<T> {
+      lists.push(req);
+      if (state.listErrors > 0) {
+        state.listErrors--;
+        throw new TypeError("fetch failed", {
+          cause: Object.assign(new Error("x"), { code: "ECONNREFUSED" }),
+        });
+      }
+      return {
+        kind: "ConfigMapList",
+        metadata: { resourceVersion: state.rv },
+        items: structuredClone(state.items),
+      } as T;
+    },
+    async stream(req: RawRequest): Promise<ReadableStream<Uint8Array>> {
+      let ctl!: ReadableStreamDefaultController<Uint8Array>;
+      const stream = new ReadableStream<Uint8Array>({
+        start(c) {
+          ctl = c;
+        },
+      });
+      req.signal?.addEventListener("abort", () => ctl.error(req.signal?.reason), { once: true });
+      const enc = new TextEncoder();
+      watches.push({
+        query: req.query,
+        push: (ev) => ctl.enqueue(enc.encode(`${JSON.stringify(ev)}\n`)),
+        end: () => ctl.close(),
+        fail: (e) => ctl.error(e),
+      });
+      return stream;
+    },
+  };
+  return { clients, state, watches, lists };
+}
+
+function setup(opts: Partial<ConstructorParameters<typeof Informer>[0]> = {}) {
+  const clock = new FakeClock();
+  const api = fakeApi();
+  const log: string[] = [];
+  const inf = new Informer<V1ConfigMap>({
+    clients: api.clients,
+    resource: { group: "", version: "v1", plural: "configmaps" },
+    namespace: "ns",
+    clock,
+    resyncPeriodMs: 0,
+    ...opts,
+  });
+  inf.onAdd((o) => log.push(`add ${o.metadata?.name}@${o.metadata?.resourceVersion}`));
+  inf.onUpdate((a, b) =>
+    log.push(`update ${b.metadata?.name} ${a.metadata?.resourceVersion}->${b.metadata?.resourceVersion}`),
+  );
+  inf.onDelete((o) => log.push(`delete ${o.metadata?.name}`));
+  return { clock, api, log, inf };
+}
+
+describe("Informer (scripted API, virtual time)", () => {
+  it("lists, then watches from the list's resourceVersion with bookmarks and a server timeout", async () => {
+    const { api, log, inf } = setup();
+    api.state.items = [cm("a", "5")];
+    inf.start();
+    await inf.waitForSync();
+    await tick();
+    assert.deepEqual(log, ["add a@5"]);
+    assert.equal(inf.get("ns", "a")?.kind, "ConfigMap");
+    const q = api.watches[0]?.query ?? {};
+    assert.equal(q.resourceVersion, "10");
+    assert.equal(q.allowWatchBookmarks, true);
+    assert.ok(Number(q.timeoutSeconds) >= 300 && Number(q.timeoutSeconds) < 600);
+    api.watches[0]?.push({ type: "MODIFIED", object: cm("a", "11") });
+    api.watches[0]?.push({ type: "ADDED", object: cm("b", "12") });
+    api.watches[0]?.push({ type: "BOOKMARK", object: { metadata: { resourceVersion: "15" } } });
+    api.watches[0]?.push({ type: "DELETED", object: cm("b", "16") });
+    await tick();
+    assert.deepEqual(log, ["add a@5", "update a 5->11", "add b@12", "delete b"]);
+    assert.equal(inf.stats().resourceVersion, "16");
+    await inf.stop();
+  });
+
+  it("re-watches from the last resourceVersion after a graceful close, without relisting", async () => {
+    const { api, clock, inf } = setup();
+    inf.start();
+    await inf.waitForSync();
+    await tick();
+    api.watches[0]?.push({ type: "BOOKMARK", object: { metadata: { resourceVersion: "20" } } });
+    await tick();
+    clock.advance(1500); // a watch that closes instantly is treated as a failure symptom; this one lived
+    api.watches[0]?.end();
+    await tick();
+    assert.equal(api.watches.length, 2);
+    assert.equal(api.watches[1]?.query?.resourceVersion, "20");
+    assert.equal(api.lists.length, 1);
+    await inf.stop();
+  });
+
+  it("after an abrupt error, backs off exponentially and re-watches; 410 Gone relists and diffs the cache", async () => {
+    const { api, clock, log, inf } = setup({ backoffBaseMs: 1000, backoffMaxMs: 30_000 });
+    api.state.items = [cm("a", "5"), cm("b", "6")];
+    inf.start();
+    await inf.waitForSync();
+    await tick();
+    api.watches[0]?.fail(
+      new TypeError("terminated", { cause: Object.assign(new Error("x"), { code: "ECONNRESET" }) }),
+    );
+    await tick();
+    assert.equal(api.watches.length, 1, "waits before reconnecting");
+    clock.advance(1100);
+    await tick();
+    assert.equal(api.watches.length, 2);
+    assert.equal(inf.stats().failures, 1);
+    api.watches[1]?.fail(
+      new TypeError("terminated", { cause: Object.assign(new Error("x"), { code: "ECONNRESET" }) }),
+    );
+    await tick();
+    clock.advance(1100);
+    await tick();
+    assert.equal(api.watches.length, 2, "second failure backs off ~2 s");
+    clock.advance(1100);
+    await tick();
+    assert.equal(api.watches.length, 3);
+    // The watch expires: relist, which finds b deleted and a changed.
+    api.state.items = [cm("a", "30")];
+    api.state.rv = "31";
+    api.watches[2]?.push({ type: "ERROR", object: { kind: "Status", code: 410, reason: "Expired" } });
+    await tick();
+    clock.advance(1100);
+    await tick(20);
+    assert.equal(api.lists.length, 2);
+    assert.deepEqual(log.slice(2), ["update a 5->30", "delete b"]);
+    assert.equal(api.watches.at(-1)?.query?.resourceVersion, "31");
+    await inf.stop();
+  });
+
+  it("retries a failing list with backoff and only then reports synced", async () => {
+    const { api, clock, inf } = setup();
+    api.state.listErrors = 2;
+    inf.start();
+    await tick();
+    assert.equal(inf.hasSynced(), false);
+    clock.advance(1100);
+    await tick();
+    clock.advance(2200);
+    await tick();
+    assert.equal(inf.hasSynced(), true);
+    assert.equal(api.lists.length, 3);
+    await inf.stop();
+  });
+
+  it("watchdog: a silent watch is aborted and relisted; health fails only if silence persists", async () => {
+    const { api, clock, inf } = setup({ silenceLimitMs: 10_000 });
+    inf.start();
+    await inf.waitForSync();
+    await tick();
+    clock.advance(9000);
+    await tick();
+    assert.equal(inf.stats().watchdogRestarts, 0);
+    api.watches[0]?.push({ type: "BOOKMARK", object: { metadata: { resourceVersion: "11" } } });
+    await tick();
+    clock.advance(9000);
+    await tick();
+    assert.equal(inf.stats().watchdogRestarts, 0, "bookmarks keep the watch alive");
+    clock.advance(5000);
+    await tick(20);
+    assert.equal(inf.stats().watchdogRestarts, 1);
+    assert.equal(api.lists.length, 2);
+    assert.equal(api.watches.length, 2);
+    assert.equal(inf.health(), true);
+    // The API server becomes unreachable: nothing succeeds any more, so liveness eventually fails.
+    api.state.listErrors = 1000;
+    api.watches[1]?.fail(
+      new TypeError("terminated", { cause: Object.assign(new Error("x"), { code: "ECONNRESET" }) }),
+    );
+    for (let i = 0; i < 40; i++) {
+      clock.advance(2500);
+      await tick();
+    }
+    assert.match(String(inf.health()), /no successful list\/watch activity/);
+    await inf.stop();
+  });
+
+  it("resync re-emits cached objects as updates with old === new", async () => {
+    const { api, clock, log, inf } = setup({ resyncPeriodMs: 60_000 });
+    api.state.items = [cm("a", "5")];
+    inf.start();
+    await inf.waitForSync();
+    await tick();
+    clock.advance(66_001);
+    await tick();
+    assert.deepEqual(log, ["add a@5", "update a 5->5"]);
+    assert.equal(inf.stats().resyncs, 1);
+    await inf.stop();
+  });
+
+  it("a throwing handler does not break the informer", async () => {
+    const { api, inf } = setup();
+    inf.onAdd(() => {
+      throw new Error("handler bug");
+    });
+    const seen: string[] = [];
+    inf.onAdd((o) => seen.push(o.metadata?.name ?? ""));
+    inf.start();
+    await inf.waitForSync();
+    await tick();
+    api.watches[0]?.push({ type: "ADDED", object: cm("x", "11") });
+    await tick();
+    assert.deepEqual(seen, ["x"]);
+    await inf.stop();
+  });
+});
