@@ -1,0 +1,76 @@
+// Builds a Rollout's notifiers from spec.notifications, reading webhook URLs from Secrets.
+import type { RolloutSpec } from "../api/rollout-schema.ts";
+import type { NotificationFilter } from "./filter.ts";
+import type { Notifier } from "./notifier.ts";
+import { SlackNotifier } from "./slack.ts";
+import { WebhookNotifier } from "./webhook.ts";
+
+/** Reads a Secret's decoded `data`; undefined when the Secret does not exist. */
+export type ReadSecret = (namespace: string, name: string) => Promise<Record<string, string> | undefined>;
+
+/** A Rollout's notification setup cannot be used; the message names Secrets and keys, never values. */
+export class NotificationConfigError extends Error {
+  override name = "NotificationConfigError";
+}
+
+/** The notifiers of a Rollout and the filter its messages must pass. */
+export interface ResolvedNotifications {
+  notifiers: Notifier[];
+  filter: NotificationFilter;
+}
+
+const DEFAULT_URL_KEY = "url";
+
+/**
+ * Resolves `spec.notifications` of a Rollout in `namespace`: a {@link SlackNotifier} and/or a
+ * {@link WebhookNotifier} whose URLs come from the referenced Secret keys (default key `url`), plus the
+ * event/severity filter. No notifications configured → no notifiers.
+ *
+ * @throws NotificationConfigError when a Secret or key is missing or the URL is not http(s).
+ */
+export async function resolveNotifications(
+  spec: RolloutSpec,
+  namespace: string,
+  readSecret: ReadSecret,
+): Promise<ResolvedNotifications> {
+  const n = spec.notifications;
+  if (!n) return { notifiers: [], filter: {} };
+  const notifiers: Notifier[] = [];
+  if (n.slack) notifiers.push(new SlackNotifier(await readUrl(namespace, n.slack.secretRef, readSecret)));
+  if (n.webhook)
+    notifiers.push(new WebhookNotifier(await readUrl(namespace, n.webhook.secretRef, readSecret)));
+  return {
+    notifiers,
+    filter: { ...(n.events ? { events: n.events } : {}), minSeverity: n.minSeverity },
+  };
+}
+
+async function readUrl(
+  namespace: string,
+  ref: { name: string; key?: string | undefined },
+  readSecret: ReadSecret,
+): Promise<string> {
+  const key = ref.key ?? DEFAULT_URL_KEY;
+  const where = `Secret ${namespace}/${ref.name}`;
+  let data: Record<string, string> | undefined;
+  try {
+    data = await readSecret(namespace, ref.name);
+  } catch (err) {
+    throw new NotificationConfigError(
+      `cannot read ${where}: ${(err instanceof Error ? err.message : String(err)).slice(0, 200)}`,
+    );
+  }
+  if (!data) throw new NotificationConfigError(`${where} not found`);
+  const url = data[key]?.trim();
+  if (!url) throw new NotificationConfigError(`${where} has no key ${key}`);
+  let parsed: URL;
+  try {
+    parsed = new URL(url);
+  } catch {
+    throw new NotificationConfigError(`key ${key} of ${where} is not a URL`);
+  }
+  if (parsed.protocol !== "https:" && parsed.protocol !== "http:") {
+    throw new NotificationConfigError(`key ${key} of ${where} must be an http(s) URL`);
+  }
+  return url;
+}
