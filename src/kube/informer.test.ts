@@ -92,7 +92,7 @@ describe("Informer (scripted API, virtual time)", () => {
     const q = api.watches[0]?.query ?? {};
     assert.equal(q.resourceVersion, "10");
     assert.equal(q.allowWatchBookmarks, true);
-    assert.ok(Number(q.timeoutSeconds) >= 300 && Number(q.timeoutSeconds) < 600);
+    assert.ok(Number(q.timeoutSeconds) >= 240 && Number(q.timeoutSeconds) < 300);
     api.watches[0]?.push({ type: "MODIFIED", object: cm("a", "11") });
     api.watches[0]?.push({ type: "ADDED", object: cm("b", "12") });
     api.watches[0]?.push({ type: "BOOKMARK", object: { metadata: { resourceVersion: "15" } } });

@@ -19,11 +19,13 @@ export interface InformerOptions {
   /** Re-emit every cached object as an update this often (default 10 min, ±10 % jitter; 0 disables). */
   resyncPeriodMs?: number;
   /**
-   * Restart a watch that has received nothing (not even a bookmark) for this long (default 2 min; the API
-   * server sends bookmarks about once a minute with `allowWatchBookmarks`).
+   * Restart a watch that has received nothing (no event, no bookmark, no reconnect) for this long. Default:
+   * the longest server-side watch timeout + 1 min (6 min). Bookmarks are requested but cannot be relied on:
+   * a 1.36 API server sent none in 75 s on a quiet resource. The server ends every watch after
+   * `timeoutSeconds`, and each re-watch counts as activity, so silence beyond that means a dead connection.
    */
   silenceLimitMs?: number;
-  /** Server-side watch timeout; default random in [5, 10) min so replicas don't reconnect in lockstep. */
+  /** Server-side watch timeout; default random in [4, 5) min so replicas don't reconnect in lockstep. */
   watchTimeoutSeconds?: number;
   /** First restart delay after a failure (default 1 s), doubled per consecutive failure… */
   backoffBaseMs?: number;
@@ -57,6 +59,9 @@ interface WatchEvent {
   object: KubernetesObject & { code?: number };
 }
 
+const MIN_WATCH_TIMEOUT_S = 240;
+const MAX_WATCH_TIMEOUT_S = 300;
+
 class WatchdogTimeout extends Error {
   override readonly name = "WatchdogTimeout";
 }
@@ -65,11 +70,11 @@ class WatchdogTimeout extends Error {
  * Keeps an in-memory copy of a resource and tells handlers about changes — client-go's reflector + informer,
  * supervised. Built directly on the counted HTTP pipeline rather than client-node's ListWatch, which does
  * not restart after an abrupt disconnect or error, requests no bookmarks, passes no old object to update
- * handlers, and whose Watch has a fixed 30 s inactivity timeout shorter than the bookmark interval.
+ * handlers, and whose Watch aborts after a fixed 30 s of inactivity (so quiet watches churn every 30 s).
  *
  * Life cycle: list (paginated) → watch from the list's resourceVersion with bookmarks → on graceful close
  * re-watch from the last resourceVersion; on 410 Gone relist; on error back off (1 s → 30 s) and re-watch;
- * on silence beyond `silenceLimitMs` (watchdog) relist. Handlers run synchronously and must only enqueue.
+ * on silence beyond `silenceLimitMs` (watchdog) drop the shared connection and relist. Handlers run synchronously and must only enqueue.
  */
 export class Informer<T extends KubernetesObject = KubernetesObject> {
   readonly #o: Required<
@@ -107,7 +112,7 @@ export class Informer<T extends KubernetesObject = KubernetesObject> {
   constructor(options: InformerOptions) {
     this.#o = {
       resyncPeriodMs: 10 * 60_000,
-      silenceLimitMs: 2 * 60_000,
+      silenceLimitMs: (MAX_WATCH_TIMEOUT_S + 60) * 1000,
       backoffBaseMs: 1000,
       backoffMaxMs: 30_000,
       pageSize: 500,
@@ -318,7 +323,9 @@ export class Informer<T extends KubernetesObject = KubernetesObject> {
         watch: true,
         resourceVersion: this.#stats.resourceVersion,
         allowWatchBookmarks: true,
-        timeoutSeconds: this.#o.watchTimeoutSeconds ?? Math.floor(300 + Math.random() * 300),
+        timeoutSeconds:
+          this.#o.watchTimeoutSeconds ??
+          Math.floor(MIN_WATCH_TIMEOUT_S + Math.random() * (MAX_WATCH_TIMEOUT_S - MIN_WATCH_TIMEOUT_S)),
         labelSelector: this.#o.labelSelector,
         fieldSelector: this.#o.fieldSelector,
       },
