@@ -1,11 +1,13 @@
-// Mesh-adapter failures that need a person rather than a retry: a name taken by someone else, an unsupported policy.
+// Mesh-adapter failures a fast retry won't fix: a name taken by someone else, an inexpressible policy, a missing input.
 
-/** Why a mesh operation cannot succeed by retrying. */
+/** Why a mesh operation cannot succeed by retrying at once. */
 export const MeshErrorKind = {
   /** An object with our name exists but is not managed by this Rollout; Vireo refuses to take it over. */
   NotOwned: "NotOwned",
   /** The model asks for something this mesh API cannot express. */
   Unsupported: "Unsupported",
+  /** Something the objects are derived from (the primary/canary Service) doesn't exist yet; retry later. */
+  Pending: "Pending",
   /** The provider has no adapter yet. */
   NotImplemented: "NotImplemented",
 } as const;
@@ -13,9 +15,9 @@ export const MeshErrorKind = {
 export type MeshErrorKind = (typeof MeshErrorKind)[keyof typeof MeshErrorKind];
 
 /**
- * A terminal mesh-adapter error: retrying unchanged will fail the same way, so the reconciler should surface it
- * (condition + Warning Event) instead of requeueing fast. Transient API failures are thrown as the kube layer's
- * classified `KubeApiError` instead (a 409 Conflict left after retries among them).
+ * A mesh-adapter error that retrying right away won't fix. Except for `Pending` (requeue with backoff), a person
+ * must act: the reconciler should surface it (condition + Warning Event). Transient API failures are thrown as
+ * the kube layer's classified `KubeApiError` instead (a 409 Conflict left after retries among them).
  */
 export class MeshError extends Error {
   override readonly name = "MeshError";

@@ -1,0 +1,206 @@
+// Pure Istio rendering: a host-level weighted VirtualService, and ALLOW AuthorizationPolicies for the backend pods.
+import type { Weights } from "../rollout/types.ts";
+import { MeshError, MeshErrorKind } from "./errors.ts";
+import { apiVersionOf, type ResourceType } from "./object-store.ts";
+import { byKey, type MeshObject, renderMetadata } from "./objects.ts";
+import { normaliseRoutes, normaliseSources } from "./policy.ts";
+import type { AccessPolicyModel, OwnerRef, SplitRef, TrafficSplitModel } from "./types.ts";
+import { assertWeights, percentagesOf } from "./weights.ts";
+
+/** Served `networking.istio.io` versions Vireo writes, most preferred first (v1 since Istio 1.22). */
+export const ISTIO_NETWORKING_VERSIONS = ["v1", "v1beta1"] as const;
+/** One of {@link ISTIO_NETWORKING_VERSIONS}. */
+export type IstioNetworkingVersion = (typeof ISTIO_NETWORKING_VERSIONS)[number];
+/** Served `security.istio.io` versions Vireo writes, most preferred first (v1 since Istio 1.22). */
+export const ISTIO_SECURITY_VERSIONS = ["v1", "v1beta1"] as const;
+/** One of {@link ISTIO_SECURITY_VERSIONS}. */
+export type IstioSecurityVersion = (typeof ISTIO_SECURITY_VERSIONS)[number];
+
+/** The VirtualService resource at `version`. */
+export const virtualServiceType = (version: IstioNetworkingVersion): ResourceType => ({
+  group: "networking.istio.io",
+  version,
+  plural: "virtualservices",
+  kind: "VirtualService",
+});
+/** The AuthorizationPolicy resource at `version`. */
+export const authorizationPolicyType = (version: IstioSecurityVersion): ResourceType => ({
+  group: "security.istio.io",
+  version,
+  plural: "authorizationpolicies",
+  kind: "AuthorizationPolicy",
+});
+
+/**
+ * The VirtualService `<rollout>`: hosts = root Service + extra hosts, gateways = "mesh" + extra gateways, one
+ * http route sending `weights` to the primary and canary Services. Destinations are host-level (Flagger's
+ * approach), not subsets: the two Services already select disjoint pods, so no DestinationRule is needed —
+ * subsets would require mirroring pod labels into a DestinationRule kept in sync with every template change,
+ * and a Vireo-owned DestinationRule on the user's host would collide with their own (TLS, outlier detection).
+ */
+export function renderVirtualService(model: TrafficSplitModel, type: ResourceType): MeshObject {
+  assertWeights(model.weights);
+  const extraHosts = uniqueSorted(model.hosts ?? []).filter((h) => h !== model.rootService);
+  const extraGateways = uniqueSorted(model.gateways ?? []).filter((g) => g !== "mesh");
+  const destination = (host: string, weight: number) => ({
+    destination: { host, port: { number: model.port } },
+    weight,
+  });
+  return {
+    apiVersion: apiVersionOf(type),
+    kind: type.kind,
+    metadata: renderMetadata(model.rolloutName, model.namespace, model.rolloutName, model.owner),
+    spec: {
+      hosts: [model.rootService, ...extraHosts],
+      gateways: ["mesh", ...extraGateways],
+      http: [
+        {
+          name: model.rolloutName,
+          route: [
+            destination(model.primaryService, model.weights.primary),
+            destination(model.canaryService, model.weights.canary),
+          ],
+        },
+      ],
+    },
+  };
+}
+
+const uniqueSorted = (xs: readonly string[]): string[] => [...new Set(xs)].sort(byKey((x) => x));
+
+interface RouteDestination {
+  destination?: { host?: string };
+  weight?: number;
+}
+
+/**
+ * Primary/canary percentages from the first http route. Hosts match by short name or namespace-qualified name
+ * in the VirtualService's namespace. A lone destination without weight gets 100 (Istio's default); otherwise a
+ * missing weight is 0. Null when nothing is routed to either backend.
+ */
+export function parseVirtualServiceWeights(
+  obj: MeshObject,
+  ref: Pick<SplitRef, "primaryService" | "canaryService" | "namespace">,
+): Weights | null {
+  const http = (obj.spec as { http?: { route?: RouteDestination[] }[] } | undefined)?.http;
+  const route = Array.isArray(http) && Array.isArray(http[0]?.route) ? http[0].route : [];
+  const weightOf = (r: RouteDestination) =>
+    r?.weight === undefined
+      ? route.length === 1
+        ? 100
+        : 0
+      : typeof r.weight === "number"
+        ? r.weight
+        : Number.NaN;
+  const sum = (service: string) =>
+    route
+      .filter((r) => shortHost(r?.destination?.host, ref.namespace) === service)
+      .reduce((a, r) => a + weightOf(r), 0);
+  return percentagesOf(sum(ref.primaryService), sum(ref.canaryService));
+}
+
+/** "svc", "svc.ns", "svc.ns.svc", "svc.ns.svc.cluster.local" → "svc" when `ns` is ours; else undefined. */
+function shortHost(host: string | undefined, namespace: string): string | undefined {
+  if (!host) return undefined;
+  const [name, ns, ...rest] = host.split(".");
+  if (ns === undefined) return name;
+  if (ns !== namespace || (rest.length > 0 && rest[0] !== "svc")) return undefined;
+  return name;
+}
+
+/**
+ * Translates an SMI-style path regex (anchored at the start) into an Istio AuthorizationPolicy path, which
+ * supports only exact, `prefix*`, `*suffix` and `*`. Returns undefined for "every path". Throws
+ * {@link MeshError} `Unsupported` for a regex that is not a literal, optionally followed by `.*` or `$`
+ * (allowing more would silently widen or narrow the policy).
+ */
+export function istioPathOf(pathRegex: string): string | undefined {
+  let re = pathRegex.startsWith("^") ? pathRegex.slice(1) : pathRegex;
+  const exact = re.endsWith("$") && !re.endsWith("\\$");
+  if (exact) re = re.slice(0, -1);
+  const prefixed = re.endsWith(".*") && !re.endsWith("\\.*");
+  if (prefixed) re = re.slice(0, -2);
+  const literal = unescapeLiteral(re);
+  if (literal === undefined || literal.includes("*")) {
+    throw new MeshError(
+      MeshErrorKind.Unsupported,
+      `Istio authorization paths are exact or prefix matches; pathRegex ${JSON.stringify(pathRegex)} is neither ` +
+        '(use a literal path, optionally ending in ".*" or "$")',
+    );
+  }
+  if (exact && !prefixed) return literal;
+  return literal === "" ? undefined : `${literal}*`;
+}
+
+const META = new Set([..."\\^$.|?*+()[]{}"]);
+
+/** The literal a regex denotes when it has no operators (escapes like `\.` allowed), else undefined. */
+function unescapeLiteral(re: string): string | undefined {
+  let out = "";
+  for (let i = 0; i < re.length; i++) {
+    const c = re[i] as string;
+    if (c === "\\") {
+      const next = re[i + 1];
+      // \d, \w, \s … are classes, not escapes of a literal character.
+      if (next === undefined || /[A-Za-z0-9]/.test(next)) return undefined;
+      out += next;
+      i++;
+    } else if (META.has(c)) {
+      return undefined;
+    } else {
+      out += c;
+    }
+  }
+  return out;
+}
+
+/** SPIFFE-style Istio principal of a source; "*" becomes a prefix match on the namespace. */
+export function istioPrincipal(trustDomain: string, namespace: string, serviceAccount: string): string {
+  return `${trustDomain}/ns/${namespace}/sa/${serviceAccount}`;
+}
+
+/**
+ * The ALLOW AuthorizationPolicy `<rollout>-<role>` for one set of backend pods: callers by mTLS principal, and
+ * one operation per route (`to` omitted when a route allows everything). Istio's ALLOW semantics: once any ALLOW
+ * policy selects a workload, requests matching none are denied.
+ */
+export function renderAuthorizationPolicy(
+  policy: AccessPolicyModel,
+  role: "primary" | "canary",
+  selector: Record<string, string>,
+  type: ResourceType,
+  options: { trustDomain?: string; owner?: OwnerRef } = {},
+): MeshObject {
+  const trustDomain = options.trustDomain ?? "cluster.local";
+  const principals = normaliseSources(policy).map((s) =>
+    istioPrincipal(trustDomain, s.namespace, s.serviceAccount),
+  );
+  const rule: Record<string, unknown> = { from: [{ source: { principals } }] };
+  const to = istioOperations(policy);
+  if (to !== undefined) rule.to = to;
+  return {
+    apiVersion: apiVersionOf(type),
+    kind: type.kind,
+    metadata: renderMetadata(
+      `${policy.rolloutName}-${role}`,
+      policy.namespace,
+      policy.rolloutName,
+      options.owner ?? policy.owner,
+    ),
+    spec: { selector: { matchLabels: { ...selector } }, action: "ALLOW", rules: [rule] },
+  };
+}
+
+/** Operations for the routes, de-duplicated and sorted; undefined when some route allows every request. */
+function istioOperations(policy: AccessPolicyModel): { operation: Record<string, string[]> }[] | undefined {
+  const ops = new Map<string, Record<string, string[]>>();
+  for (const route of normaliseRoutes(policy.routes)) {
+    const path = istioPathOf(route.pathRegex);
+    const operation: Record<string, string[]> = {};
+    if (path !== undefined) operation.paths = [path];
+    if (!route.methods.includes("*")) operation.methods = route.methods;
+    if (Object.keys(operation).length === 0) return undefined;
+    ops.set(JSON.stringify(operation), operation);
+  }
+  return [...ops.entries()].sort(byKey(([k]) => k)).map(([, operation]) => ({ operation }));
+}

@@ -1,0 +1,181 @@
+// Pure Linkerd policy rendering: Server, MeshTLSAuthentication, AuthorizationPolicy and a per-route HTTPRoute.
+import type { BackendPods } from "./backend-pods.ts";
+import { MeshError, MeshErrorKind } from "./errors.ts";
+import { linkerdHttpRouteType } from "./gamma-render.ts";
+import { apiVersionOf, type ResourceType } from "./object-store.ts";
+import { byKey, type MeshObject, renderMetadata } from "./objects.ts";
+import { normaliseRoutes, normaliseSources } from "./policy.ts";
+import type { AccessPolicyModel, OwnerRef } from "./types.ts";
+
+/** `policy.linkerd.io` Server versions Vireo writes, most preferred first (v1beta3: Linkerd ≥ 2.16). */
+export const LINKERD_SERVER_VERSIONS = ["v1beta3", "v1beta1"] as const;
+/** One of {@link LINKERD_SERVER_VERSIONS}. */
+export type LinkerdServerVersion = (typeof LINKERD_SERVER_VERSIONS)[number];
+
+const POLICY_GROUP = "policy.linkerd.io";
+
+/** The Server resource at `version`. */
+export const serverType = (version: LinkerdServerVersion): ResourceType => ({
+  group: POLICY_GROUP,
+  version,
+  plural: "servers",
+  kind: "Server",
+});
+/** The Linkerd AuthorizationPolicy resource. */
+export const linkerdAuthorizationPolicyType: ResourceType = {
+  group: POLICY_GROUP,
+  version: "v1alpha1",
+  plural: "authorizationpolicies",
+  kind: "AuthorizationPolicy",
+};
+/** The MeshTLSAuthentication resource. */
+export const meshTlsAuthenticationType: ResourceType = {
+  group: POLICY_GROUP,
+  version: "v1alpha1",
+  plural: "meshtlsauthentications",
+  kind: "MeshTLSAuthentication",
+};
+
+/** Name of the HTTPRoute that narrows authorization to the policy's routes. */
+export const authzRouteName = (rolloutName: string): string => `${rolloutName}-authz`;
+
+/** A Kubernetes LabelSelector. */
+export interface LabelSelector {
+  matchLabels?: Record<string, string>;
+  matchExpressions?: { key: string; operator: "In"; values: string[] }[];
+}
+
+/**
+ * One selector for both backends' pods. Vireo's primary renames the values of the user's selector keys, so the
+ * key sets are equal: keys with equal values stay in `matchLabels`, the others become `In [canary, primary]`.
+ * Throws {@link MeshError} `Unsupported` when the key sets differ (no single selector would be exact).
+ */
+export function unionSelector(
+  primary: Record<string, string>,
+  canary: Record<string, string>,
+): LabelSelector {
+  const keys = Object.keys(primary).sort(byKey((k) => k));
+  const canaryKeys = Object.keys(canary).sort(byKey((k) => k));
+  if (keys.join("\u0000") !== canaryKeys.join("\u0000")) {
+    throw new MeshError(
+      MeshErrorKind.Unsupported,
+      `primary and canary Services select different label keys (${keys.join(",")} vs ${canaryKeys.join(",")}); ` +
+        "a Linkerd Server needs one selector for both",
+    );
+  }
+  const matchLabels: Record<string, string> = {};
+  const matchExpressions: NonNullable<LabelSelector["matchExpressions"]> = [];
+  for (const key of keys) {
+    const p = primary[key] as string;
+    const c = canary[key] as string;
+    if (p === c) matchLabels[key] = p;
+    else matchExpressions.push({ key, operator: "In", values: [c, p].sort(byKey((v) => v)) });
+  }
+  const selector: LabelSelector = {};
+  if (Object.keys(matchLabels).length > 0) selector.matchLabels = matchLabels;
+  if (matchExpressions.length > 0) selector.matchExpressions = matchExpressions;
+  return selector;
+}
+
+/**
+ * The Server `<rollout>`: the backends' pods on the Service's target port, default-deny (v1beta3 spells it
+ * out; defaulted fields are written explicitly so an unchanged Server is never rewritten).
+ */
+export function renderServer(
+  policy: AccessPolicyModel,
+  pods: BackendPods,
+  version: LinkerdServerVersion,
+  owner?: OwnerRef,
+): MeshObject {
+  const spec: Record<string, unknown> = {
+    podSelector: unionSelector(pods.primary, pods.canary),
+    port: pods.targetPort,
+    proxyProtocol: "unknown",
+  };
+  if (version === "v1beta3") spec.accessPolicy = "deny";
+  return objectOf(serverType(version), policy.rolloutName, policy, owner, spec);
+}
+
+/** Linkerd identity of a ServiceAccount; "*" becomes a prefix wildcard over the namespace. */
+export function linkerdIdentity(serviceAccount: string, namespace: string, trustDomain: string): string {
+  return `${serviceAccount}.${namespace}.serviceaccount.identity.linkerd.${trustDomain}`;
+}
+
+/** The MeshTLSAuthentication `<rollout>` listing the callers' identities. */
+export function renderMeshTlsAuthentication(
+  policy: AccessPolicyModel,
+  trustDomain = "cluster.local",
+  owner?: OwnerRef,
+): MeshObject {
+  const identities = normaliseSources(policy).map((s) =>
+    linkerdIdentity(s.serviceAccount, s.namespace, trustDomain),
+  );
+  return objectOf(meshTlsAuthenticationType, policy.rolloutName, policy, owner, { identities });
+}
+
+/** True when the policy restricts routes (otherwise authorizing the whole Server is exact). */
+export function needsAuthzRoute(policy: AccessPolicyModel): boolean {
+  return normaliseRoutes(policy.routes).some((r) => r.pathRegex !== ".*" || !r.methods.includes("*"));
+}
+
+const MATCHES_PER_RULE = 8; // upstream HTTPRoute CRDs have capped rules[].matches at 8
+const MAX_RULES = 16;
+
+/**
+ * The inbound HTTPRoute `<rollout>-authz` (parent: the Server) with one match per route and method. The SMI
+ * regex is anchored at the start only, so it is written as `^(?:re).*`, correct whether the proxy anchors both
+ * ends or neither. A missing path is written as the PathPrefix "/" the CRDs would default.
+ */
+export function renderAuthzRoute(policy: AccessPolicyModel, owner?: OwnerRef): MeshObject {
+  const matches: Record<string, unknown>[] = [];
+  for (const route of normaliseRoutes(policy.routes)) {
+    const path =
+      route.pathRegex === ".*"
+        ? { type: "PathPrefix", value: "/" }
+        : { type: "RegularExpression", value: `^(?:${route.pathRegex}).*` };
+    if (route.methods.includes("*")) matches.push({ path });
+    else for (const method of route.methods) matches.push({ path, method });
+  }
+  const rules: { matches: Record<string, unknown>[] }[] = [];
+  for (let i = 0; i < matches.length; i += MATCHES_PER_RULE)
+    rules.push({ matches: matches.slice(i, i + MATCHES_PER_RULE) });
+  if (rules.length > MAX_RULES) {
+    throw new MeshError(
+      MeshErrorKind.Unsupported,
+      `the access policy expands to ${matches.length} route matches; Linkerd HTTPRoutes hold at most ` +
+        `${MAX_RULES * MATCHES_PER_RULE} (fewer routes, or fewer methods per route)`,
+    );
+  }
+  return objectOf(linkerdHttpRouteType, authzRouteName(policy.rolloutName), policy, owner, {
+    parentRefs: [{ group: POLICY_GROUP, kind: "Server", name: policy.rolloutName }],
+    rules,
+  });
+}
+
+/** The AuthorizationPolicy `<rollout>`: callers must present an identity of the MeshTLSAuthentication. */
+export function renderLinkerdAuthorizationPolicy(policy: AccessPolicyModel, owner?: OwnerRef): MeshObject {
+  const targetRef = needsAuthzRoute(policy)
+    ? { group: POLICY_GROUP, kind: "HTTPRoute", name: authzRouteName(policy.rolloutName) }
+    : { group: POLICY_GROUP, kind: "Server", name: policy.rolloutName };
+  return objectOf(linkerdAuthorizationPolicyType, policy.rolloutName, policy, owner, {
+    targetRef,
+    requiredAuthenticationRefs: [
+      { group: POLICY_GROUP, kind: "MeshTLSAuthentication", name: policy.rolloutName },
+    ],
+  });
+}
+
+function objectOf(
+  type: ResourceType,
+  name: string,
+  policy: AccessPolicyModel,
+  owner: OwnerRef | undefined,
+  spec: unknown,
+): MeshObject {
+  return {
+    apiVersion: apiVersionOf(type),
+    kind: type.kind,
+    metadata: renderMetadata(name, policy.namespace, policy.rolloutName, owner ?? policy.owner),
+    spec,
+  };
+}

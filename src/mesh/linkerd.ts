@@ -1,0 +1,164 @@
+// The Linkerd adapter: a GAMMA HTTPRoute for weights; Server + MeshTLSAuthentication + AuthorizationPolicy for access.
+import type { Weights } from "../rollout/types.ts";
+import { readBackendPods } from "./backend-pods.ts";
+import { MeshError, MeshErrorKind } from "./errors.ts";
+import {
+  gatewayHttpRouteType,
+  linkerdHttpRouteType,
+  parseHttpRouteWeights,
+  renderHttpRoute,
+} from "./gamma-render.ts";
+import {
+  authzRouteName,
+  type LinkerdServerVersion,
+  linkerdAuthorizationPolicyType,
+  meshTlsAuthenticationType,
+  needsAuthzRoute,
+  renderAuthzRoute,
+  renderLinkerdAuthorizationPolicy,
+  renderMeshTlsAuthentication,
+  renderServer,
+  serverType,
+} from "./linkerd-render.ts";
+import { type MeshClient, ObjectStore, type ResourceType } from "./object-store.ts";
+import { type MeshObject, metadataInSync, sameSpec } from "./objects.ts";
+import type { AccessPolicyModel, MeshAdapter, OwnerRef, SplitRef, TrafficSplitModel } from "./types.ts";
+
+/** Constructor options of {@link LinkerdAdapter}. */
+export interface LinkerdAdapterOptions {
+  client: MeshClient;
+  /**
+   * Which HTTPRoute carries the split (default `policy.linkerd.io`, always installed by linkerd-crds ≥ 2.14;
+   * `gateway.networking.k8s.io` when the Gateway API CRDs are installed and preferred).
+   */
+  routeGroup?: "policy.linkerd.io" | "gateway.networking.k8s.io";
+  /** Server version (default v1beta3, Linkerd ≥ 2.16; v1beta1 has no accessPolicy field). */
+  serverVersion?: LinkerdServerVersion;
+  /** Identity trust domain (default cluster.local). */
+  trustDomain?: string;
+  /** Re-reads after a 409 before reporting the Conflict (default 3). */
+  conflictRetries?: number;
+}
+
+/** The policy objects, in the order they are created (the Server last: it denies until authorized). */
+interface PolicyObjects {
+  authn: MeshObject;
+  route: MeshObject | null;
+  authz: MeshObject;
+  server: MeshObject;
+}
+
+/**
+ * Linkerd adapter. Routes: HTTPRoute `<rollout>` with the root Service as parent. Access policy: Server,
+ * MeshTLSAuthentication and AuthorizationPolicy `<rollout>`, plus HTTPRoute `<rollout>-authz` when the policy
+ * restricts routes (the AuthorizationPolicy then targets that route instead of the whole Server). Inbound,
+ * Server-parented routes are always Linkerd's own HTTPRoute kind, whatever carries the split.
+ */
+export class LinkerdAdapter implements MeshAdapter {
+  readonly name = "linkerd";
+  readonly #store: ObjectStore;
+  readonly #route: ResourceType;
+  readonly #server: ResourceType;
+  readonly #serverVersion: LinkerdServerVersion;
+  readonly #trustDomain: string;
+
+  constructor(options: LinkerdAdapterOptions) {
+    this.#store = new ObjectStore(options.client, { conflictRetries: options.conflictRetries });
+    this.#route =
+      options.routeGroup === "gateway.networking.k8s.io" ? gatewayHttpRouteType("v1") : linkerdHttpRouteType;
+    this.#serverVersion = options.serverVersion ?? "v1beta3";
+    this.#server = serverType(this.#serverVersion);
+    this.#trustDomain = options.trustDomain ?? "cluster.local";
+  }
+
+  async setRoutes(split: TrafficSplitModel): Promise<void> {
+    await this.#store.ensure(this.#route, renderHttpRoute(split, this.#route), split.rolloutName, sameSpec);
+  }
+
+  async getRoutes(ref: SplitRef): Promise<Weights | null> {
+    const live = await this.#store.get(this.#route, ref.namespace, ref.rolloutName);
+    return live === null ? null : parseHttpRouteWeights(live, ref);
+  }
+
+  async applyAccessPolicy(
+    ref: SplitRef & { owner: OwnerRef },
+    policy: AccessPolicyModel | null,
+  ): Promise<void> {
+    if (policy === null) {
+      await this.#removePolicy(ref);
+      return;
+    }
+    const want = await this.#render(ref, policy, ref.owner);
+    const { rolloutName } = ref;
+    // Creation order avoids a deny window: a Server with no authorization denies everything, so it comes last,
+    // after the authorization it needs; an AuthorizationPolicy whose target is missing is simply inert.
+    await this.#store.ensure(meshTlsAuthenticationType, want.authn, rolloutName, sameSpec);
+    if (want.route) await this.#store.ensure(linkerdHttpRouteType, want.route, rolloutName, sameSpec);
+    await this.#store.ensure(linkerdAuthorizationPolicyType, want.authz, rolloutName, sameSpec);
+    await this.#store.ensure(this.#server, want.server, rolloutName, sameSpec);
+    // Only once the AuthorizationPolicy targets the Server again may a no-longer-needed route go.
+    if (!want.route)
+      await this.#store.deleteOwned(
+        linkerdHttpRouteType,
+        ref.namespace,
+        authzRouteName(rolloutName),
+        rolloutName,
+      );
+  }
+
+  async accessPolicyInSync(ref: SplitRef, policy: AccessPolicyModel | null): Promise<boolean> {
+    const get = (type: ResourceType, name = ref.rolloutName) =>
+      this.#store.getOwned(type, ref.namespace, name, ref.rolloutName);
+    const [authn, route, authz, server] = await Promise.all([
+      get(meshTlsAuthenticationType),
+      get(linkerdHttpRouteType, authzRouteName(ref.rolloutName)),
+      get(linkerdAuthorizationPolicyType),
+      get(this.#server),
+    ]);
+    if (policy === null) return [authn, route, authz, server].every((o) => o === null);
+    let want: PolicyObjects;
+    try {
+      want = await this.#render(ref, policy, policy.owner);
+    } catch (err) {
+      // Not expressible, or the Services don't exist yet: not in sync; applyAccessPolicy says why.
+      if (err instanceof MeshError && err.kind !== MeshErrorKind.NotOwned) return false;
+      throw err;
+    }
+    const same = (have: MeshObject | null, expected: MeshObject | null) =>
+      expected === null
+        ? have === null
+        : have !== null && sameSpec(have, expected) && metadataInSync(have.metadata, expected.metadata);
+    return (
+      same(authn, want.authn) &&
+      same(route, want.route) &&
+      same(authz, want.authz) &&
+      same(server, want.server)
+    );
+  }
+
+  async cleanup(ref: SplitRef): Promise<void> {
+    await this.#removePolicy(ref);
+    await this.#store.deleteOwned(this.#route, ref.namespace, ref.rolloutName, ref.rolloutName);
+  }
+
+  /** Server first: without it the namespace's default policy applies again, so nothing is denied meanwhile. */
+  async #removePolicy(ref: SplitRef): Promise<void> {
+    const { namespace, rolloutName } = ref;
+    await this.#store.deleteOwned(this.#server, namespace, rolloutName, rolloutName);
+    await this.#store.deleteOwned(linkerdAuthorizationPolicyType, namespace, rolloutName, rolloutName);
+    await this.#store.deleteOwned(linkerdHttpRouteType, namespace, authzRouteName(rolloutName), rolloutName);
+    await this.#store.deleteOwned(meshTlsAuthenticationType, namespace, rolloutName, rolloutName);
+  }
+
+  async #render(ref: SplitRef, policy: AccessPolicyModel, owner: OwnerRef): Promise<PolicyObjects> {
+    const { namespace, rolloutName, rootService, primaryService, canaryService, port } = ref;
+    const model = { ...policy, namespace, rolloutName, rootService, primaryService, canaryService, port };
+    const pods = await readBackendPods(this.#store, ref);
+    return {
+      authn: renderMeshTlsAuthentication(model, this.#trustDomain, owner),
+      route: needsAuthzRoute(model) ? renderAuthzRoute(model, owner) : null,
+      authz: renderLinkerdAuthorizationPolicy(model, owner),
+      server: renderServer(model, pods, this.#serverVersion, owner),
+    };
+  }
+}
