@@ -113,6 +113,7 @@ describe("analysis against a real Prometheus", () => {
       const v = m.success?.value;
       assert.ok(typeof v === "number" && Math.abs(v - 90) <= 2, `canary success rate ${v}`);
       const p = m["success-vs-primary"]?.primaryValue;
+      console.log(`${mesh} success rate: canary ${v}, primary ${p}`);
       assert.ok(typeof p === "number" && p >= 99.9, `primary success rate ${p}`);
     });
 
@@ -121,6 +122,7 @@ describe("analysis against a real Prometheus", () => {
       const canary = m.latency?.value;
       const primary = m["latency-vs-primary"]?.primaryValue;
       const [lo, hi] = mesh === "istio" ? [250, 500] : [300, 400];
+      console.log(`${mesh} p99: canary ${canary} ms, primary ${primary} ms`);
       assert.ok(typeof canary === "number" && canary > lo && canary <= hi, `canary p99 ${canary} ms`);
       // The primary answers in 10–15 ms, but on 2 busy cores timer lateness stretches its tail: bound it
       // loosely, and far below the canary.
