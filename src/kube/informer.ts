@@ -74,7 +74,8 @@ class WatchdogTimeout extends Error {
  *
  * Life cycle: list (paginated) → watch from the list's resourceVersion with bookmarks → on graceful close
  * re-watch from the last resourceVersion; on 410 Gone relist; on error back off (1 s → 30 s) and re-watch;
- * on silence beyond `silenceLimitMs` (watchdog) drop the shared connection and relist. Handlers run synchronously and must only enqueue.
+ * on silence beyond `silenceLimitMs` (watchdog) drop the shared connection and relist.
+ * Handlers run synchronously and must only enqueue.
  */
 export class Informer<T extends KubernetesObject = KubernetesObject> {
   readonly #o: Required<
