@@ -1,0 +1,99 @@
+import assert from "node:assert/strict";
+import { createServer, type IncomingMessage, type Server } from "node:http";
+import type { AddressInfo } from "node:net";
+import { after, before, describe, it } from "node:test";
+import { KubeConfig, PatchStrategy, setHeaderOptions } from "@kubernetes/client-node";
+import { createKubeClients } from "./clients.ts";
+import { KubeApiError } from "./errors.ts";
+
+/** Loopback fake API server recording method, URL and content type. */
+describe("createKubeClients (loopback fake API server)", () => {
+  let server: Server;
+  let kc: KubeConfig;
+  const seen: Array<{ method: string; url: string; contentType: string | undefined }> = [];
+
+  before(async () => {
+    server = createServer((req: IncomingMessage, res) => {
+      seen.push({ method: req.method ?? "", url: req.url ?? "", contentType: req.headers["content-type"] });
+      req.resume();
+      req.on("end", () => {
+        if (req.url?.includes("/secrets")) {
+          res.writeHead(403, { "content-type": "application/json" });
+          res.end(JSON.stringify({ kind: "Status", code: 403, reason: "Forbidden", message: "no" }));
+          return;
+        }
+        res.writeHead(200, { "content-type": "application/json" });
+        res.end(JSON.stringify({ kind: "ConfigMapList", apiVersion: "v1", metadata: {}, items: [] }));
+      });
+    });
+    await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+    kc = new KubeConfig();
+    kc.loadFromOptions({
+      clusters: [
+        {
+          name: "c",
+          server: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+          skipTLSVerify: true,
+        },
+      ],
+      users: [{ name: "u", token: "t0ken" }],
+      contexts: [{ name: "x", cluster: "c", user: "u" }],
+      currentContext: "x",
+    });
+  });
+
+  after(() => new Promise<void>((r) => server.close(() => r())));
+
+  it("counts requests by verb across generated clients and raw requests", async () => {
+    const verbs: string[] = [];
+    const clients = createKubeClients(kc, { qps: Number.POSITIVE_INFINITY, onRequest: (v) => verbs.push(v) });
+    await clients.core.listNamespacedConfigMap({ namespace: "a" });
+    await clients.request({ path: "/api/v1/namespaces/a/configmaps" });
+    await clients.request({ path: "/api/v1/namespaces/a/configmaps/x" });
+    await clients.customObjects.patchNamespacedCustomObjectStatus(
+      {
+        group: "vireo.dev",
+        version: "v1alpha1",
+        namespace: "a",
+        plural: "rollouts",
+        name: "r",
+        body: { status: {} },
+      },
+      setHeaderOptions("Content-Type", PatchStrategy.MergePatch),
+    );
+    const counts = clients.requestCounts();
+    assert.equal(counts.list, 2);
+    assert.equal(counts.get, 1);
+    assert.equal(counts.patch, 1, "per-call options do not bypass the counting pipeline");
+    assert.deepEqual(verbs, ["list", "list", "get", "patch"]);
+    const patch = seen.at(-1);
+    assert.equal(patch?.url, "/apis/vireo.dev/v1alpha1/namespaces/a/rollouts/r/status");
+    assert.equal(patch?.contentType, "application/merge-patch+json");
+    clients.resetRequestCounts();
+    assert.equal(clients.requestCounts().list, 0);
+  });
+
+  it("enforces the client-side QPS/burst limit", async () => {
+    const clients = createKubeClients(kc, { qps: 20, burst: 2 });
+    const start = Date.now();
+    await Promise.all(
+      Array.from({ length: 6 }, () => clients.request({ path: "/api/v1/namespaces/a/configmaps" })),
+    );
+    const elapsed = Date.now() - start;
+    // 2 immediately, then 4 more at 20/s ⇒ ≥ 200 ms.
+    assert.ok(elapsed >= 190, `6 requests at qps 20 / burst 2 took only ${elapsed} ms`);
+  });
+
+  it("raw requests throw classified errors that name the resource", async () => {
+    const clients = createKubeClients(kc);
+    await assert.rejects(
+      clients.request({ path: "/api/v1/namespaces/kube-system/secrets" }),
+      (e: unknown) => {
+        assert.ok(e instanceof KubeApiError);
+        assert.equal(e.kind, "Forbidden");
+        assert.match(e.message, /forbidden to list secrets in namespace kube-system/);
+        return true;
+      },
+    );
+  });
+});
