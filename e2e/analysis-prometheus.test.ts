@@ -124,9 +124,9 @@ describe("analysis against a real Prometheus", () => {
       const [lo, hi] = mesh === "istio" ? [250, 500] : [300, 400];
       console.log(`${mesh} p99: canary ${canary} ms, primary ${primary} ms`);
       assert.ok(typeof canary === "number" && canary > lo && canary <= hi, `canary p99 ${canary} ms`);
-      // The primary answers in 10–15 ms, but on 2 busy cores timer lateness stretches its tail: bound it
-      // loosely, and far below the canary.
-      assert.ok(typeof primary === "number" && primary > 10 && primary <= 100, `primary p99 ${primary} ms`);
+      // The primary answers in 10–15 ms, but on 2 busy cores timer lateness stretches its tail (40–50 ms
+      // seen): bound it loosely, yet below the canary's bucket, which is what the relative check relies on.
+      assert.ok(typeof primary === "number" && primary > 10 && primary <= 250, `primary p99 ${primary} ms`);
     });
 
     it(`${mesh}: relative analysis fails the canary against the primary`, async () => {
