@@ -5,6 +5,17 @@ import { createKubeClients, type KubeClients, type RawRequest } from "../src/kub
 import { ApiDiscovery } from "../src/kube/discovery.ts";
 import { KubeApiError } from "../src/kube/errors.ts";
 import { MeshError } from "../src/mesh/errors.ts";
+import { gatewayHttpRouteType, linkerdHttpRouteType } from "../src/mesh/gamma-render.ts";
+import { GatewayApiAdapter } from "../src/mesh/gateway-api.ts";
+import { IstioAdapter } from "../src/mesh/istio.ts";
+import { authorizationPolicyType, virtualServiceType } from "../src/mesh/istio-render.ts";
+import { LinkerdAdapter } from "../src/mesh/linkerd.ts";
+import {
+  authzRouteName,
+  linkerdAuthorizationPolicyType,
+  meshTlsAuthenticationType,
+  serverType,
+} from "../src/mesh/linkerd-render.ts";
 import { type MeshClient, type ResourceType, resourcePath } from "../src/mesh/object-store.ts";
 import type { MeshObject } from "../src/mesh/objects.ts";
 import type { MeshProvider } from "../src/mesh/registry.ts";
@@ -35,8 +46,10 @@ interface ConformanceEntry {
   makeAdapter(client: MeshClient): MeshAdapter;
   /** Objects setRoutes creates; the first is the one a concurrent writer edits in the conflict cases. */
   routeObjects(ref: SplitRef): ObjectRef[];
-  /** Objects applyAccessPolicy creates. */
+  /** Objects applyAccessPolicy creates for {@link aPolicy} (which restricts routes); empty when unsupported. */
   policyObjects(ref: SplitRef): ObjectRef[];
+  /** False for meshes without an access-policy API: they must refuse a policy clearly instead. */
+  accessPolicy: boolean;
 }
 
 function smiEntry(split: SplitVersion, access: AccessVersion = "v1alpha3", specs: SpecsVersion = "v1alpha4") {
@@ -50,6 +63,24 @@ function smiEntry(split: SplitVersion, access: AccessVersion = "v1alpha3", specs
       { type: trafficTargetType(access), name: ref.rolloutName },
       { type: httpRouteGroupType(specs), name: ref.rolloutName },
     ],
+    accessPolicy: true,
+  } satisfies ConformanceEntry;
+}
+
+function linkerdEntry(routeGroup: "policy.linkerd.io" | "gateway.networking.k8s.io") {
+  const route = routeGroup === "policy.linkerd.io" ? linkerdHttpRouteType : gatewayHttpRouteType("v1");
+  return {
+    name: `linkerd (split: ${routeGroup} HTTPRoute; Server v1beta3, AuthorizationPolicy, MeshTLSAuthentication)`,
+    provider: "linkerd",
+    makeAdapter: (client) => new LinkerdAdapter({ client, routeGroup }),
+    routeObjects: (ref) => [{ type: route, name: ref.rolloutName }],
+    policyObjects: (ref) => [
+      { type: serverType("v1beta3"), name: ref.rolloutName },
+      { type: linkerdAuthorizationPolicyType, name: ref.rolloutName },
+      { type: meshTlsAuthenticationType, name: ref.rolloutName },
+      { type: linkerdHttpRouteType, name: authzRouteName(ref.rolloutName) },
+    ],
+    accessPolicy: true,
   } satisfies ConformanceEntry;
 }
 
@@ -59,6 +90,32 @@ const CONFORMANCE: ConformanceEntry[] = [
   smiEntry("v1alpha2"),
   smiEntry("v1alpha3"),
   smiEntry("v1alpha4"),
+  ...(["v1", "v1beta1"] as const).map(
+    (version): ConformanceEntry => ({
+      name: `istio networking/security ${version} (VirtualService, AuthorizationPolicy per backend)`,
+      provider: "istio",
+      makeAdapter: (client) =>
+        new IstioAdapter({ client, networkingVersion: version, securityVersion: version }),
+      routeObjects: (ref) => [{ type: virtualServiceType(version), name: ref.rolloutName }],
+      policyObjects: (ref) => [
+        { type: authorizationPolicyType(version), name: `${ref.rolloutName}-primary` },
+        { type: authorizationPolicyType(version), name: `${ref.rolloutName}-canary` },
+      ],
+      accessPolicy: true,
+    }),
+  ),
+  linkerdEntry("policy.linkerd.io"),
+  linkerdEntry("gateway.networking.k8s.io"),
+  ...(["v1", "v1beta1"] as const).map(
+    (version): ConformanceEntry => ({
+      name: `gateway-api HTTPRoute ${version} (GAMMA)`,
+      provider: "gateway-api",
+      makeAdapter: (client) => new GatewayApiAdapter({ client, routeVersion: version }),
+      routeObjects: (ref) => [{ type: gatewayHttpRouteType(version), name: ref.rolloutName }],
+      policyObjects: () => [],
+      accessPolicy: false,
+    }),
+  ),
 ];
 
 /** A call seen by {@link RecordingClient}. */
@@ -130,6 +187,20 @@ describe("mesh adapter conformance (real API server)", () => {
       name: "checkout-owner",
       uid: cm.metadata.uid!,
     };
+    // The backend Services as the workload layer makes them: primary pods carry renamed selector values.
+    for (const [name, app] of [
+      ["checkout-primary", "checkout-primary"],
+      ["checkout-canary", "checkout"],
+    ]) {
+      await admin.request({
+        method: "POST",
+        path: `/api/v1/namespaces/${ns}/services`,
+        body: {
+          metadata: { name },
+          spec: { selector: { app }, ports: [{ name: "http", port: 8080, targetPort: "http" }] },
+        },
+      });
+    }
     const ref = aSplitRef(ns, "checkout");
     const client = new RecordingClient(admin);
     const policy = (overrides: Partial<AccessPolicyModel> = {}) => aPolicy(overrides, ref, owner);
@@ -232,55 +303,69 @@ describe("mesh adapter conformance (real API server)", () => {
         assert.equal((await read(ns, target)).metadata.annotations?.["e2e.vireo.dev/edited"], `${edits}`);
       });
 
-      it("access policy: applied → in sync (labelled, owned); re-applying writes nothing", async () => {
-        const { ns, ref, owner, adapter, client, policy } = await freshCase(entry);
-        assert.equal(await adapter.accessPolicyInSync(ref, policy()), false);
-        await adapter.applyAccessPolicy({ ...ref, owner }, policy());
-        assert.equal(await adapter.accessPolicyInSync(ref, policy()), true);
-        await assertOwned(ns, entry.policyObjects(ref), owner);
-        const before = await versions(ns, entry.policyObjects(ref));
-        client.calls.length = 0;
-        await adapter.applyAccessPolicy({ ...ref, owner }, policy());
-        assert.deepEqual(client.writes(), []);
-        assert.deepEqual(await versions(ns, entry.policyObjects(ref)), before);
-      });
+      if (entry.accessPolicy) {
+        it("access policy: applied → in sync (labelled, owned); re-applying writes nothing", async () => {
+          const { ns, ref, owner, adapter, client, policy } = await freshCase(entry);
+          assert.equal(await adapter.accessPolicyInSync(ref, policy()), false);
+          await adapter.applyAccessPolicy({ ...ref, owner }, policy());
+          assert.equal(await adapter.accessPolicyInSync(ref, policy()), true);
+          await assertOwned(ns, entry.policyObjects(ref), owner);
+          const before = await versions(ns, entry.policyObjects(ref));
+          client.calls.length = 0;
+          await adapter.applyAccessPolicy({ ...ref, owner }, policy());
+          assert.deepEqual(client.writes(), []);
+          assert.deepEqual(await versions(ns, entry.policyObjects(ref)), before);
+        });
 
-      it("a changed policy is out of sync until applied", async () => {
-        const { ref, owner, adapter, policy } = await freshCase(entry);
-        await adapter.applyAccessPolicy({ ...ref, owner }, policy());
-        const changes: Partial<AccessPolicyModel>[] = [
-          {
-            sources: [
-              { serviceAccount: "frontend", namespace: "web" },
-              { serviceAccount: "batch", namespace: "jobs" },
-            ],
-          },
-          { routes: [{ pathRegex: "/api/.*", methods: ["GET"] }] },
-          { routes: undefined },
-          { destinationServiceAccount: "checkout-v2" },
-        ];
-        for (const change of changes) {
-          const next = policy(change);
-          assert.equal(await adapter.accessPolicyInSync(ref, next), false, JSON.stringify(change));
-          await adapter.applyAccessPolicy({ ...ref, owner }, next);
-          assert.equal(await adapter.accessPolicyInSync(ref, next), true, JSON.stringify(change));
-        }
-      });
+        it("a changed policy is out of sync until applied", async () => {
+          const { ref, owner, adapter, policy } = await freshCase(entry);
+          await adapter.applyAccessPolicy({ ...ref, owner }, policy());
+          const changes: Partial<AccessPolicyModel>[] = [
+            {
+              sources: [
+                { serviceAccount: "frontend", namespace: "web" },
+                { serviceAccount: "batch", namespace: "jobs" },
+              ],
+            },
+            { routes: [{ pathRegex: "/api/.*", methods: ["GET"] }] },
+            { routes: undefined },
+            { destinationServiceAccount: "checkout-v2" },
+          ];
+          for (const change of changes) {
+            const next = policy(change);
+            assert.equal(await adapter.accessPolicyInSync(ref, next), false, JSON.stringify(change));
+            await adapter.applyAccessPolicy({ ...ref, owner }, next);
+            assert.equal(await adapter.accessPolicyInSync(ref, next), true, JSON.stringify(change));
+          }
+        });
 
-      it("a null policy removes ours and is then in sync", async () => {
-        const { ns, ref, owner, adapter, policy } = await freshCase(entry);
-        await adapter.applyAccessPolicy({ ...ref, owner }, policy());
-        assert.equal(await adapter.accessPolicyInSync(ref, null), false);
-        await adapter.applyAccessPolicy({ ...ref, owner }, null);
-        assert.equal(await adapter.accessPolicyInSync(ref, null), true);
-        for (const o of entry.policyObjects(ref)) assert.equal(await exists(ns, o), false, o.type.kind);
-        await adapter.applyAccessPolicy({ ...ref, owner }, null); // idempotent
-      });
+        it("a null policy removes ours and is then in sync", async () => {
+          const { ns, ref, owner, adapter, policy } = await freshCase(entry);
+          await adapter.applyAccessPolicy({ ...ref, owner }, policy());
+          assert.equal(await adapter.accessPolicyInSync(ref, null), false);
+          await adapter.applyAccessPolicy({ ...ref, owner }, null);
+          assert.equal(await adapter.accessPolicyInSync(ref, null), true);
+          for (const o of entry.policyObjects(ref)) assert.equal(await exists(ns, o), false, o.type.kind);
+          await adapter.applyAccessPolicy({ ...ref, owner }, null); // idempotent
+        });
+      } else {
+        it("refuses an access policy clearly, writes nothing, and is in sync only with none", async () => {
+          const { ref, owner, adapter, client, policy } = await freshCase(entry);
+          await assert.rejects(
+            adapter.applyAccessPolicy({ ...ref, owner }, policy()),
+            (e: unknown) => e instanceof MeshError && e.kind === "Unsupported",
+          );
+          await adapter.applyAccessPolicy({ ...ref, owner }, null);
+          assert.deepEqual(client.writes(), []);
+          assert.equal(await adapter.accessPolicyInSync(ref, policy()), false);
+          assert.equal(await adapter.accessPolicyInSync(ref, null), true);
+        });
+      }
 
       it("cleanup removes everything it created, and a second cleanup writes nothing", async () => {
         const { ns, ref, owner, adapter, client, policy } = await freshCase(entry);
         await adapter.setRoutes(aSplit({ primary: 50, canary: 50 }, ref, owner));
-        await adapter.applyAccessPolicy({ ...ref, owner }, policy());
+        if (entry.accessPolicy) await adapter.applyAccessPolicy({ ...ref, owner }, policy());
         await adapter.cleanup(ref);
         for (const o of [...entry.routeObjects(ref), ...entry.policyObjects(ref)]) {
           assert.equal(await exists(ns, o), false, o.type.kind);
@@ -294,7 +379,7 @@ describe("mesh adapter conformance (real API server)", () => {
       it("owner references are real: deleting the owner garbage-collects every object", async () => {
         const { ns, ref, owner, adapter, policy } = await freshCase(entry);
         await adapter.setRoutes(aSplit({ primary: 50, canary: 50 }, ref, owner));
-        await adapter.applyAccessPolicy({ ...ref, owner }, policy());
+        if (entry.accessPolicy) await adapter.applyAccessPolicy({ ...ref, owner }, policy());
         await admin.request({ method: "DELETE", path: `/api/v1/namespaces/${ns}/configmaps/${owner.name}` });
         const objects = [...entry.routeObjects(ref), ...entry.policyObjects(ref)];
         await waitFor(async () => (await Promise.all(objects.map((o) => exists(ns, o)))).every((e) => !e), {

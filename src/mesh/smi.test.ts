@@ -4,7 +4,7 @@ import type { ServedGroup } from "../kube/discovery.ts";
 import { KubeApiError } from "../kube/errors.ts";
 import { MeshError } from "./errors.ts";
 import { resourcePath } from "./object-store.ts";
-import { createMeshAdapter } from "./registry.ts";
+import { createMeshAdapter, detectMeshApis } from "./registry.ts";
 import { detectSmiVersions, SmiAdapter } from "./smi.ts";
 import { trafficSplitType } from "./smi-render.ts";
 import { FakeApi } from "./testing/fake-api.ts";
@@ -173,18 +173,38 @@ describe("detectSmiVersions and createMeshAdapter", () => {
     );
   });
 
-  it("maps providers to adapters", () => {
+  it("maps providers to adapters, and names the missing API otherwise", () => {
     const client = new FakeApi();
-    assert.equal(createMeshAdapter("smi", { client, smi: { split: "v1alpha1" } }).name, "smi");
-    assert.throws(
-      () => createMeshAdapter("smi", { client }),
-      (e: unknown) => e instanceof MeshError,
-    );
-    for (const p of ["istio", "linkerd", "gateway-api"] as const) {
+    const deps = {
+      client,
+      smi: { split: "v1alpha1" as const },
+      istio: { networking: "v1" as const },
+      linkerd: {},
+      gatewayApi: { httpRoute: "v1" as const },
+    };
+    for (const p of ["smi", "istio", "linkerd", "gateway-api"] as const) {
+      assert.equal(createMeshAdapter(p, deps).name, p);
       assert.throws(
         () => createMeshAdapter(p, { client }),
-        (e: unknown) => e instanceof MeshError && e.kind === "NotImplemented" && e.message.includes(p),
+        (e: unknown) => e instanceof MeshError && e.kind === "Unsupported" && e.message.includes(`"${p}"`),
       );
     }
+  });
+
+  it("detectMeshApis reports every served mesh API and tolerates missing ones", async () => {
+    const apis = await detectMeshApis(
+      discovery({
+        "networking.istio.io": { versions: ["v1", "v1beta1", "v1alpha3"], preferred: "v1" },
+        "security.istio.io": { versions: ["v1beta1"], preferred: "v1beta1" },
+        "gateway.networking.k8s.io": { versions: ["v1", "v1beta1"], preferred: "v1" },
+        "policy.linkerd.io": { versions: ["v1beta3", "v1beta1", "v1alpha1"], preferred: "v1beta3" },
+      }),
+    );
+    assert.deepEqual(apis, {
+      istio: { networking: "v1", security: "v1beta1" },
+      gatewayApi: { httpRoute: "v1" },
+      linkerd: { server: "v1beta3" },
+    });
+    assert.deepEqual(await detectMeshApis(discovery({})), {});
   });
 });
