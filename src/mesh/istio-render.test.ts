@@ -1,0 +1,193 @@
+import assert from "node:assert/strict";
+import { describe, it } from "node:test";
+import fc from "fast-check";
+import { MeshError } from "./errors.ts";
+import {
+  authorizationPolicyType,
+  istioPathOf,
+  parseVirtualServiceWeights,
+  renderAuthorizationPolicy,
+  renderVirtualService,
+  virtualServiceType,
+} from "./istio-render.ts";
+import type { MeshObject } from "./objects.ts";
+import { aPolicy, aSplit, aSplitRef } from "./testing/models.ts";
+
+const ref = aSplitRef();
+const vsType = virtualServiceType("v1");
+const apType = authorizationPolicyType("v1");
+
+describe("renderVirtualService", () => {
+  it("host-level weighted destinations, mesh gateway, root host first", () => {
+    const vs = renderVirtualService(aSplit({ primary: 80, canary: 20 }), vsType);
+    assert.equal(vs.apiVersion, "networking.istio.io/v1");
+    assert.deepEqual(vs.spec, {
+      hosts: ["checkout"],
+      gateways: ["mesh"],
+      http: [
+        {
+          name: "checkout",
+          route: [
+            { destination: { host: "checkout-primary", port: { number: 8080 } }, weight: 80 },
+            { destination: { host: "checkout-canary", port: { number: 8080 } }, weight: 20 },
+          ],
+        },
+      ],
+    });
+  });
+
+  it("extra hosts and gateways are de-duplicated and sorted; mesh and the root host are kept once", () => {
+    const split = {
+      ...aSplit({ primary: 100, canary: 0 }),
+      hosts: ["shop.example.com", "checkout", "api.example.com", "shop.example.com"],
+      gateways: ["istio-system/public", "mesh", "edge/gw", "edge/gw"],
+    };
+    const spec = renderVirtualService(split, vsType).spec as { hosts: string[]; gateways: string[] };
+    assert.deepEqual(spec.hosts, ["checkout", "api.example.com", "shop.example.com"]);
+    assert.deepEqual(spec.gateways, ["mesh", "edge/gw", "istio-system/public"]);
+  });
+
+  it("render then parse gives back the weights (property)", () => {
+    fc.assert(
+      fc.property(fc.integer({ min: 0, max: 100 }), (canary) => {
+        const weights = { primary: 100 - canary, canary };
+        assert.deepEqual(
+          parseVirtualServiceWeights(renderVirtualService(aSplit(weights), vsType), ref),
+          weights,
+        );
+      }),
+    );
+  });
+});
+
+describe("parseVirtualServiceWeights", () => {
+  const vs = (route: unknown[]): MeshObject => ({
+    apiVersion: "networking.istio.io/v1",
+    kind: "VirtualService",
+    metadata: { name: "checkout" },
+    spec: { hosts: ["checkout"], http: [{ route }] },
+  });
+  const dest = (host: string, weight?: number) => ({
+    destination: { host },
+    ...(weight === undefined ? {} : { weight }),
+  });
+
+  it("accepts qualified host names in our namespace and ignores other namespaces", () => {
+    assert.deepEqual(
+      parseVirtualServiceWeights(
+        vs([dest("checkout-primary.shop.svc.cluster.local", 30), dest("checkout-canary.shop", 70)]),
+        ref,
+      ),
+      { primary: 30, canary: 70 },
+    );
+    assert.deepEqual(
+      parseVirtualServiceWeights(vs([dest("checkout-primary", 50), dest("checkout-canary.other", 50)]), ref),
+      { primary: 100, canary: 0 },
+    );
+  });
+
+  it("a lone destination without weight gets everything; otherwise a missing weight is 0", () => {
+    assert.deepEqual(parseVirtualServiceWeights(vs([dest("checkout-canary")]), ref), {
+      primary: 0,
+      canary: 100,
+    });
+    assert.deepEqual(
+      parseVirtualServiceWeights(vs([dest("checkout-canary"), dest("checkout-primary", 5)]), ref),
+      {
+        primary: 100,
+        canary: 0,
+      },
+    );
+  });
+
+  it("null when nothing is routed to our backends or the weights are not numbers", () => {
+    assert.equal(parseVirtualServiceWeights(vs([dest("elsewhere", 100)]), ref), null);
+    assert.equal(
+      parseVirtualServiceWeights(
+        vs([{ destination: { host: "checkout-primary" }, weight: "50" }, dest("x", 1)]),
+        ref,
+      ),
+      null,
+    );
+    assert.equal(parseVirtualServiceWeights({ ...vs([]), spec: {} }, ref), null);
+  });
+});
+
+describe("istioPathOf", () => {
+  const table: [string, string | undefined][] = [
+    [".*", undefined],
+    ["^.*", undefined],
+    ["/api/.*", "/api/*"],
+    ["^/api/.*", "/api/*"],
+    ["/api", "/api*"], // SMI regexes are anchored at the start only: a prefix
+    ["/healthz$", "/healthz"],
+    ["^/v1\\.2/items$", "/v1.2/items"],
+    ["/a\\-b/.*", "/a-b/*"],
+    ["/price\\$$", "/price$"],
+  ];
+  for (const [re, want] of table)
+    it(`${re} → ${want ?? "(any path)"}`, () => assert.equal(istioPathOf(re), want));
+
+  for (const re of ["/items/[0-9]+", "/a|/b", "/v\\d/x", "/(a)", "/a?", "/x.*/y", "/a\\*b"]) {
+    it(`refuses ${re}`, () =>
+      assert.throws(
+        () => istioPathOf(re),
+        (e: unknown) => e instanceof MeshError && e.kind === "Unsupported",
+      ));
+  }
+});
+
+describe("renderAuthorizationPolicy", () => {
+  it("ALLOW for the given pods: principals per source, one operation per route", () => {
+    const ap = renderAuthorizationPolicy(
+      aPolicy({
+        sources: [
+          { serviceAccount: "frontend", namespace: "web" },
+          { serviceAccount: "*", namespace: "ops" },
+        ],
+        routes: [{ pathRegex: "/api/.*", methods: ["post", "GET"] }, { pathRegex: "/healthz$" }],
+      }),
+      "primary",
+      { app: "checkout-primary" },
+      apType,
+      { trustDomain: "example.org" },
+    );
+    assert.equal(ap.metadata.name, "checkout-primary");
+    assert.deepEqual(ap.spec, {
+      selector: { matchLabels: { app: "checkout-primary" } },
+      action: "ALLOW",
+      rules: [
+        {
+          from: [{ source: { principals: ["example.org/ns/ops/sa/*", "example.org/ns/web/sa/frontend"] } }],
+          to: [
+            { operation: { paths: ["/api/*"], methods: ["GET", "POST"] } },
+            { operation: { paths: ["/healthz"] } },
+          ],
+        },
+      ],
+    });
+  });
+
+  it("omits `to` when any route allows every request (no routes, or a catch-all among them)", () => {
+    for (const routes of [undefined, [{ pathRegex: "/a" }, { methods: ["*"] }]]) {
+      const spec = renderAuthorizationPolicy(aPolicy({ routes }), "canary", { app: "checkout" }, apType)
+        .spec as {
+        rules: Record<string, unknown>[];
+      };
+      assert.deepEqual(Object.keys(spec.rules[0] ?? {}), ["from"]);
+    }
+  });
+
+  it("refuses a route regex Istio cannot express", () => {
+    assert.throws(
+      () =>
+        renderAuthorizationPolicy(
+          aPolicy({ routes: [{ pathRegex: "/items/[0-9]+" }] }),
+          "primary",
+          { a: "b" },
+          apType,
+        ),
+      MeshError,
+    );
+  });
+});
