@@ -1,0 +1,96 @@
+import assert from "node:assert/strict";
+import { describe, it } from "node:test";
+import { MeshError } from "./errors.ts";
+import { IstioAdapter } from "./istio.ts";
+import { LinkerdAdapter } from "./linkerd.ts";
+import { FakeApi } from "./testing/fake-api.ts";
+import { anOwner, aPolicy, aSplitRef } from "./testing/models.ts";
+
+const ref = aSplitRef();
+const owned = { ...ref, owner: anOwner() };
+
+function withServices(api: FakeApi): FakeApi {
+  for (const [name, app] of [
+    ["checkout-primary", "checkout-primary"],
+    ["checkout-canary", "checkout"],
+  ] as const) {
+    api.store(`/api/v1/namespaces/shop/services/${name}`, {
+      apiVersion: "v1",
+      kind: "Service",
+      metadata: { name, namespace: "shop" },
+      spec: { selector: { app }, ports: [{ port: 8080, targetPort: 9090 }] },
+    });
+  }
+  return api;
+}
+
+describe("policy adapters that select pods", () => {
+  for (const make of [
+    (api: FakeApi) => new IstioAdapter({ client: api }),
+    (api: FakeApi) => new LinkerdAdapter({ client: api }),
+  ]) {
+    const name = make(new FakeApi()).name;
+
+    it(`${name}: while the backend Services are missing, out of sync and Pending without writing`, async () => {
+      const api = new FakeApi();
+      const adapter = make(api);
+      assert.equal(await adapter.accessPolicyInSync(ref, aPolicy()), false);
+      await assert.rejects(
+        adapter.applyAccessPolicy(owned, aPolicy()),
+        (e: unknown) => e instanceof MeshError && e.kind === "Pending",
+      );
+      assert.deepEqual(api.writes(), []);
+    });
+
+    it(`${name}: a selector-less backend Service is refused (it would select the whole namespace)`, async () => {
+      const api = withServices(new FakeApi());
+      const svc = api.objects.get("/api/v1/namespaces/shop/services/checkout-canary")!;
+      svc.spec = { ports: [{ port: 8080 }] };
+      const adapter = make(api);
+      await assert.rejects(
+        adapter.applyAccessPolicy(owned, aPolicy()),
+        (e: unknown) => e instanceof MeshError && e.kind === "Unsupported",
+      );
+    });
+  }
+
+  it("istio: one AuthorizationPolicy per backend, each with its Service's selector", async () => {
+    const api = withServices(new FakeApi());
+    await new IstioAdapter({ client: api }).applyAccessPolicy(owned, aPolicy());
+    const selectorOf = (n: string) =>
+      (
+        api.objects.get(`/apis/security.istio.io/v1/namespaces/shop/authorizationpolicies/${n}`)?.spec as {
+          selector: unknown;
+        }
+      )?.selector;
+    assert.deepEqual(selectorOf("checkout-primary"), { matchLabels: { app: "checkout-primary" } });
+    assert.deepEqual(selectorOf("checkout-canary"), { matchLabels: { app: "checkout" } });
+  });
+
+  it("linkerd: the Server is created last and removed first (never a deny-all window)", async () => {
+    const api = withServices(new FakeApi());
+    const adapter = new LinkerdAdapter({ client: api });
+    await adapter.applyAccessPolicy(owned, aPolicy());
+    // Creates POST to the collection, so the path ends with the plural.
+    const created = api.writes().map((c) => c.path.split("/").at(-1));
+    assert.deepEqual(created, ["meshtlsauthentications", "httproutes", "authorizationpolicies", "servers"]);
+    const server = api.objects.get("/apis/policy.linkerd.io/v1beta3/namespaces/shop/servers/checkout");
+    assert.equal((server?.spec as { port?: unknown } | undefined)?.port, 9090, "the Service's targetPort");
+    api.resetCalls();
+    await adapter.applyAccessPolicy(owned, null);
+    assert.match(api.writes()[0]?.path ?? "", /\/servers\/checkout$/);
+    assert.equal(api.objects.size, 2, "only the two Services remain");
+  });
+
+  it("linkerd: dropping route restrictions retargets the AuthorizationPolicy before deleting the authz route", async () => {
+    const api = withServices(new FakeApi());
+    const adapter = new LinkerdAdapter({ client: api });
+    await adapter.applyAccessPolicy(owned, aPolicy());
+    api.resetCalls();
+    const open = aPolicy({ routes: undefined });
+    await adapter.applyAccessPolicy(owned, open);
+    const writes = api.writes().map((c) => `${c.method} ${c.path.split("/").slice(-2).join("/")}`);
+    assert.deepEqual(writes, ["PUT authorizationpolicies/checkout", "DELETE httproutes/checkout-authz"]);
+    assert.equal(await adapter.accessPolicyInSync(ref, open), true);
+  });
+});
