@@ -408,6 +408,20 @@ describe("mesh adapter conformance (real API server)", () => {
     });
   }
 
+  describe("Istio and Linkerd specifics", () => {
+    for (const entry of CONFORMANCE.filter((e) => e.provider === "istio" || e.provider === "linkerd")) {
+      it(`${entry.name}: a namespace-wide source (*) is stored, in sync, and idempotent`, async () => {
+        const { ref, owner, adapter, client, policy } = await freshCase(entry);
+        const wildcard = policy({ sources: [{ serviceAccount: "*", namespace: "jobs" }] });
+        await adapter.applyAccessPolicy({ ...ref, owner }, wildcard);
+        assert.equal(await adapter.accessPolicyInSync(ref, wildcard), true);
+        client.calls.length = 0;
+        await adapter.applyAccessPolicy({ ...ref, owner }, wildcard);
+        assert.deepEqual(client.writes(), []);
+      });
+    }
+  });
+
   describe("SMI specifics", () => {
     it("detects the served versions through discovery", async () => {
       const got = await detectSmiVersions(new ApiDiscovery({ clients: admin }));

@@ -79,11 +79,6 @@ export function addRational(a: Rational, b: Rational): Rational {
   return reduce({ num: a.num * b.den + b.num * a.den, den: a.den * b.den });
 }
 
-/** True when two rationals denote the same value. */
-export function sameRational(a: Rational, b: Rational): boolean {
-  return a.num * b.den === b.num * a.den;
-}
-
 /** Canonical text of a quantity's value ("9/10"), for comparing weights regardless of how they were written. */
 export function canonicalQuantity(value: unknown): string {
   const r = parseQuantity(value);
