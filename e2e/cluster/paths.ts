@@ -55,7 +55,7 @@ export function resolveBinaries(): Binaries {
   const kubeDir = process.env.KUBEBUILDER_ASSETS || join(cache, `kubebin-${K8S_VERSION}`);
   const etcdCandidates = [
     process.env.KUBEBUILDER_ASSETS ? join(process.env.KUBEBUILDER_ASSETS, "etcd") : "",
-    join(cache, "etcdbin", "etcd"),
+    join(cache, "etcd-v3.6.16", "etcd"),
     "/usr/bin/etcd",
   ].filter(Boolean);
   return {
