@@ -13,9 +13,7 @@ import type { ObjectReader } from "../workload/workload-manager.ts";
 import type { ReconcileResult, RolloutSource } from "./reconciler.ts";
 
 /** What the manager needs to run reconciles. */
-export interface ReconcileFn {
-  (namespace: string, name: string, signal: AbortSignal): Promise<ReconcileResult>;
-}
+export type ReconcileFn = (namespace: string, name: string, signal: AbortSignal) => Promise<ReconcileResult>;
 
 /** Scope and tuning of one controller instance. */
 export interface ManagerOptions {
@@ -59,7 +57,13 @@ export class Manager implements RolloutSource, ObjectReader {
         ...(namespace ? { namespace } : {}),
         ...(options.resyncPeriodMs !== undefined ? { resyncPeriodMs: options.resyncPeriodMs } : {}),
       };
-      this.#rollouts.push(new Informer({ ...common, resource: ROLLOUTS, ...(options.selector ? { labelSelector: options.selector } : {}) }));
+      this.#rollouts.push(
+        new Informer({
+          ...common,
+          resource: ROLLOUTS,
+          ...(options.selector ? { labelSelector: options.selector } : {}),
+        }),
+      );
       this.#deployments.push(new Informer({ ...common, resource: DEPLOYMENTS }));
       this.#services.push(new Informer({ ...common, resource: SERVICES }));
     }
@@ -71,7 +75,8 @@ export class Manager implements RolloutSource, ObjectReader {
       inf.onDelete((r) => this.#enqueue(r));
     }
     for (const inf of this.#deployments) {
-      const wake = (d: Deployment & KubernetesObject) => this.#enqueueOwnersOf(d.metadata.namespace ?? "", d.metadata.name);
+      const wake = (d: Deployment & KubernetesObject) =>
+        this.#enqueueOwnersOf(d.metadata.namespace ?? "", d.metadata.name);
       inf.onAdd(wake);
       inf.onUpdate((_o, n) => wake(n));
       inf.onDelete(wake);
@@ -152,7 +157,11 @@ export class Manager implements RolloutSource, ObjectReader {
     return this.#find(this.#services, namespace, name);
   }
 
-  #find<T extends KubernetesObject>(informers: Informer<T>[], namespace: string, name: string): T | undefined {
+  #find<T extends KubernetesObject>(
+    informers: Informer<T>[],
+    namespace: string,
+    name: string,
+  ): T | undefined {
     for (const inf of informers) {
       const o = inf.get(namespace, name);
       if (o) return structuredClone(o);
@@ -200,9 +209,15 @@ export class Manager implements RolloutSource, ObjectReader {
         const result = await reconcile(namespace, name, controller.signal);
         this.queue.forget(key);
         if (result.requeueAfterMs !== undefined) this.queue.addAfter(key, result.requeueAfterMs);
-        this.#o.onReconciled?.(result.requeueAfterMs !== undefined ? "requeue" : "success", (performance.now() - started) / 1000);
+        this.#o.onReconciled?.(
+          result.requeueAfterMs !== undefined ? "requeue" : "success",
+          (performance.now() - started) / 1000,
+        );
       } catch (err) {
-        this.#o.logger.error({ rollout: key, err: String((err as Error)?.message ?? err) }, "reconcile failed");
+        this.#o.logger.error(
+          { rollout: key, err: String((err as Error)?.message ?? err) },
+          "reconcile failed",
+        );
         this.queue.addRateLimited(key);
         this.#o.onReconciled?.("error", (performance.now() - started) / 1000);
       } finally {

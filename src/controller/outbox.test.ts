@@ -3,17 +3,33 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { PENDING_LIMIT, type PendingNotification, updateOutbox } from "./outbox.ts";
 
-const n = (key: string): PendingNotification => ({ key, event: "Started", severity: "info", message: key, revision: "r", canaryWeight: 0 });
+const n = (key: string): PendingNotification => ({
+  key,
+  event: "Started",
+  severity: "info",
+  message: key,
+  revision: "r",
+  canaryWeight: 0,
+});
 
 describe("notification outbox", () => {
   it("adds once, moves delivered keys out of pending, and never re-adds a delivered key", () => {
     let { status } = updateOutbox({}, [n("a"), n("b"), n("a")], []);
-    assert.deepEqual(status.notifications?.pending?.map((p) => p.key), ["a", "b"]);
+    assert.deepEqual(
+      status.notifications?.pending?.map((p) => p.key),
+      ["a", "b"],
+    );
     ({ status } = updateOutbox(status, [], ["a"]));
-    assert.deepEqual(status.notifications?.pending?.map((p) => p.key), ["b"]);
+    assert.deepEqual(
+      status.notifications?.pending?.map((p) => p.key),
+      ["b"],
+    );
     assert.deepEqual(status.notifications?.delivered, ["a"]);
     ({ status } = updateOutbox(status, [n("a")], []));
-    assert.deepEqual(status.notifications?.pending?.map((p) => p.key), ["b"]);
+    assert.deepEqual(
+      status.notifications?.pending?.map((p) => p.key),
+      ["b"],
+    );
   });
 
   it("leaves status untouched when there is nothing to track", () => {

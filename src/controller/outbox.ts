@@ -48,6 +48,7 @@ export function updateOutbox(
   const dropped = Math.max(0, pending.length - PENDING_LIMIT);
   pending = pending.slice(dropped);
   const next = { delivered: delivered.slice(-DELIVERED_LIMIT), pending };
-  if (next.delivered.length === 0 && next.pending.length === 0 && !status.notifications) return { status, dropped };
+  if (next.delivered.length === 0 && next.pending.length === 0 && !status.notifications)
+    return { status, dropped };
   return { status: { ...status, notifications: next }, dropped };
 }

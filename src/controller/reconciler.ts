@@ -1,9 +1,19 @@
 // The reconciler: the only place that orchestrates. Reads the world, asks the pure engine, carries out its
 // actions in order, and writes status once. Level-based: it never depends on which event woke it.
-import { API_VERSION, ANNOTATIONS, FINALIZER, GROUP, KIND, PLURAL, type RequestKind, VERSION } from "../api/constants.ts";
+
+import type { MetricMeasurement } from "../analysis/types.ts";
+import {
+  ANNOTATIONS,
+  API_VERSION,
+  FINALIZER,
+  GROUP,
+  KIND,
+  PLURAL,
+  type RequestKind,
+  VERSION,
+} from "../api/constants.ts";
 import type { Rollout, RolloutSpec, RolloutStatus } from "../api/rollout-schema.ts";
 import { validateRolloutSpec } from "../api/validate.ts";
-import type { MetricMeasurement } from "../analysis/types.ts";
 import type { EventRecorder } from "../kube/event-recorder.ts";
 import type { ObjectRef, StatusWriter } from "../kube/status-writer.ts";
 import { withFinalizer, withoutFinalizer } from "../kube/status-writer.ts";
@@ -22,11 +32,13 @@ export interface RolloutSource {
 
 /** Queries Prometheus for a Rollout's metrics. */
 export interface AnalysisRunner {
-  measure(rollout: Rollout, spec: RolloutSpec, names: WorkloadNames, signal: AbortSignal): Promise<MetricMeasurement[]>;
+  measure(spec: RolloutSpec, names: WorkloadNames, signal: AbortSignal): Promise<MetricMeasurement[]>;
 }
 
 /** Hands notifications to the asynchronous delivery machinery; never blocks. */
 export interface NotificationSink {
+  /** True when the Rollout has somewhere to send notifications (else none are kept in status). */
+  wants(spec: RolloutSpec): boolean;
   submit(rollout: Rollout, spec: RolloutSpec, notification: PendingNotification): void;
   /** Keys delivered since the last call for this rollout (consumed). */
   takeDelivered(namespace: string, name: string): string[];
@@ -39,7 +51,12 @@ export type MeshResolver = (spec: RolloutSpec) => MeshAdapter;
 export interface ReconcileObserver {
   rolloutState(namespace: string, name: string, status: RolloutStatus): void;
   rolloutDeleted(namespace: string, name: string): void;
-  analysisResults(namespace: string, name: string, status: RolloutStatus, previous: RolloutStatus | undefined): void;
+  analysisResults(
+    namespace: string,
+    name: string,
+    status: RolloutStatus,
+    previous: RolloutStatus | undefined,
+  ): void;
   notificationsDropped(count: number): void;
 }
 
@@ -71,8 +88,21 @@ export interface ReconcileResult {
   requeueAfterMs?: number;
 }
 
-const rolloutRef = (ns: string, name: string): ObjectRef => ({ group: GROUP, version: VERSION, plural: PLURAL, namespace: ns, name });
-const WORLD_ACTIONS = new Set<Action["type"]>(["EnsureWorkloads", "ScaleCanaryUp", "ScaleCanaryDown", "SetRoutes", "ApplyAccessPolicy", "PromotePrimary"]);
+const rolloutRef = (ns: string, name: string): ObjectRef => ({
+  group: GROUP,
+  version: VERSION,
+  plural: PLURAL,
+  namespace: ns,
+  name,
+});
+const WORLD_ACTIONS = new Set<Action["type"]>([
+  "EnsureWorkloads",
+  "ScaleCanaryUp",
+  "ScaleCanaryDown",
+  "SetRoutes",
+  "ApplyAccessPolicy",
+  "PromotePrimary",
+]);
 
 function ownerOf(r: Rollout): OwnerRef {
   return { apiVersion: API_VERSION, kind: KIND, name: r.metadata.name, uid: r.metadata.uid ?? "" };
@@ -89,13 +119,21 @@ function splitRef(names: WorkloadNames, spec: RolloutSpec): SplitRef {
   };
 }
 
-function accessPolicyModel(r: Rollout, spec: RolloutSpec, names: WorkloadNames, snap: WorkloadSnapshot): AccessPolicyModel | null {
+function accessPolicyModel(
+  r: Rollout,
+  spec: RolloutSpec,
+  names: WorkloadNames,
+  snap: WorkloadSnapshot,
+): AccessPolicyModel | null {
   if (!spec.accessPolicy) return null;
   return {
     ...splitRef(names, spec),
     owner: ownerOf(r),
     destinationServiceAccount: snap.target?.spec.template.spec?.serviceAccountName ?? "default",
-    sources: spec.accessPolicy.sources.map((s) => ({ serviceAccount: s.serviceAccount, namespace: s.namespace ?? names.namespace })),
+    sources: spec.accessPolicy.sources.map((s) => ({
+      serviceAccount: s.serviceAccount,
+      namespace: s.namespace ?? names.namespace,
+    })),
     ...(spec.accessPolicy.routes ? { routes: spec.accessPolicy.routes } : {}),
   };
 }
@@ -156,7 +194,9 @@ export class Reconciler {
     const [routes, accessPolicyInSync, analysis] = await Promise.all([
       mesh.getRoutes(ref),
       mesh.accessPolicyInSync(ref, policy),
-      analysisDue(spec, rollout.status, now) ? this.#measure(rollout, spec, names, signal) : Promise.resolve(undefined),
+      analysisDue(spec, rollout.status, now)
+        ? this.#measure(spec, names, signal)
+        : Promise.resolve(undefined),
     ]);
     const observations: Observations = {
       specIssues: [],
@@ -171,7 +211,11 @@ export class Reconciler {
     const decision = decide({ generation, spec, status: rollout.status }, observations, now);
 
     // Notifications go into status first, so a crash between here and delivery cannot lose them.
-    const decided = decision.actions.filter((a): a is Extract<Action, { type: "Notify" }> => a.type === "Notify").map(toPending);
+    const decided = d.notifications.wants(spec)
+      ? decision.actions
+          .filter((a): a is Extract<Action, { type: "Notify" }> => a.type === "Notify")
+          .map(toPending)
+      : [];
     const outbox = updateOutbox(decision.status, decided, d.notifications.takeDelivered(namespace, name));
     if (outbox.dropped > 0) d.observer.notificationsDropped(outbox.dropped);
 
@@ -189,9 +233,9 @@ export class Reconciler {
     return decision.requeueAfterMs !== undefined ? { requeueAfterMs: decision.requeueAfterMs } : {};
   }
 
-  async #measure(rollout: Rollout, spec: RolloutSpec, names: WorkloadNames, signal: AbortSignal): Promise<MetricMeasurement[]> {
+  async #measure(spec: RolloutSpec, names: WorkloadNames, signal: AbortSignal): Promise<MetricMeasurement[]> {
     const timeout = AbortSignal.timeout(this.#d.analysisTimeoutMs ?? 30_000);
-    return this.#d.analysis.measure(rollout, spec, names, AbortSignal.any([signal, timeout]));
+    return this.#d.analysis.measure(spec, names, AbortSignal.any([signal, timeout]));
   }
 
   /** Carries out world actions in order; the first failure stops the rest (later ones may depend on it). */
@@ -249,7 +293,12 @@ export class Reconciler {
     };
     for (const a of actions) {
       if (a.type !== "RecordEvent") continue;
-      await this.#d.events.record(regarding, { type: a.eventType, reason: a.reason, action: a.reason, note: a.message });
+      await this.#d.events.record(regarding, {
+        type: a.eventType,
+        reason: a.reason,
+        action: a.reason,
+        note: a.message,
+      });
     }
   }
 
@@ -271,7 +320,10 @@ export class Reconciler {
       const names = workloadNames(namespace, name, spec);
       const snap = await d.workloads.snapshot(names);
       if (!(await d.workloads.restore(snap))) {
-        d.log.info({ rollout: `${namespace}/${name}` }, "deletion: waiting for the Deployment to serve again before removing routes");
+        d.log.info(
+          { rollout: `${namespace}/${name}` },
+          "deletion: waiting for the Deployment to serve again before removing routes",
+        );
         return { requeueAfterMs: 2000 };
       }
       const mesh = d.mesh(spec);

@@ -1,0 +1,124 @@
+// Runs the real controller (src/main.ts) as a child process with the restricted ServiceAccount kubeconfig.
+import { type ChildProcess, spawn } from "node:child_process";
+import { createWriteStream, mkdirSync } from "node:fs";
+import { createServer } from "node:net";
+import { join, resolve } from "node:path";
+
+const ROOT = resolve(import.meta.dirname, "../..");
+
+/** A controller instance under test. */
+export interface ControllerProcess {
+  readonly pid: number;
+  readonly metricsUrl: string;
+  readonly logPath: string;
+  /** Fetches /metrics as text. */
+  metrics(): Promise<string>;
+  /** Sends SIGTERM and waits for the exit code. */
+  stop(): Promise<number | null>;
+  /** SIGKILL: no cleanup, as a crash or OOM kill would. */
+  kill(): Promise<void>;
+  exited(): boolean;
+}
+
+/** A free TCP port on loopback. */
+export async function freePort(): Promise<number> {
+  return new Promise((res, rej) => {
+    const srv = createServer();
+    srv.once("error", rej);
+    srv.listen(0, "127.0.0.1", () => {
+      const port = (srv.address() as { port: number }).port;
+      srv.close(() => res(port));
+    });
+  });
+}
+
+let instances = 0;
+
+/** Starts a controller and waits until /readyz answers. */
+export async function startController(opts: {
+  kubeconfigPath: string;
+  logDir: string;
+  args?: string[];
+  env?: Record<string, string>;
+}): Promise<ControllerProcess> {
+  const port = await freePort();
+  mkdirSync(opts.logDir, { recursive: true });
+  const logPath = join(opts.logDir, `controller-${++instances}.log`);
+  const log = createWriteStream(logPath);
+  const child: ChildProcess = spawn(
+    process.execPath,
+    [
+      join(ROOT, "src/main.ts"),
+      `--kubeconfig=${opts.kubeconfigPath}`,
+      `--metrics-port=${port}`,
+      "--metrics-host=127.0.0.1",
+      "--lease-namespace=vireo-system",
+      "--log-level=debug",
+      ...(opts.args ?? []),
+    ],
+    {
+      cwd: ROOT,
+      env: { ...process.env, POD_NAME: `vireo-test-${instances}`, ...opts.env },
+      stdio: ["ignore", "pipe", "pipe"],
+    },
+  );
+  child.stdout?.pipe(log);
+  child.stderr?.pipe(log);
+  let exitCode: number | null | undefined;
+  const exit = new Promise<number | null>((res) =>
+    child.once("exit", (code) => {
+      exitCode = code;
+      res(code);
+    }),
+  );
+  const metricsUrl = `http://127.0.0.1:${port}`;
+  const deadline = Date.now() + 60_000;
+  for (;;) {
+    if (exitCode !== undefined)
+      throw new Error(`controller exited with ${exitCode} before ready; see ${logPath}`);
+    const ok = await fetch(`${metricsUrl}/readyz`).then(
+      (r) => r.ok,
+      () => false,
+    );
+    if (ok) break;
+    if (Date.now() > deadline) {
+      child.kill("SIGKILL");
+      throw new Error(`controller not ready after 60 s; see ${logPath}`);
+    }
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  const kill = () => {
+    if (exitCode === undefined) child.kill("SIGKILL");
+  };
+  process.once("exit", kill);
+  return {
+    pid: child.pid ?? -1,
+    metricsUrl,
+    logPath,
+    metrics: () => fetch(`${metricsUrl}/metrics`).then((r) => r.text()),
+    async stop() {
+      if (exitCode !== undefined) return exitCode;
+      child.kill("SIGTERM");
+      const timer = setTimeout(kill, 30_000);
+      const code = await exit;
+      clearTimeout(timer);
+      return code;
+    },
+    async kill() {
+      kill();
+      await exit;
+    },
+    exited: () => exitCode !== undefined,
+  };
+}
+
+/** Reads a counter or gauge value from Prometheus text exposition (sum over matching series). */
+export function metricValue(text: string, name: string, labels: Record<string, string> = {}): number {
+  let sum = 0;
+  for (const line of text.split("\n")) {
+    if (!line.startsWith(`${name}{`) && !line.startsWith(`${name} `)) continue;
+    if (!Object.entries(labels).every(([k, v]) => line.includes(`${k}="${v}"`))) continue;
+    sum += Number(line.slice(line.lastIndexOf(" ") + 1));
+  }
+  return sum;
+}

@@ -1,0 +1,70 @@
+// Connects the engine's analysis ticks to Prometheus: resolves each Rollout's connection, then measures its metrics.
+
+import type { MetricsMesh } from "../analysis/builtin-queries.ts";
+import { measureAnalysis } from "../analysis/measure.ts";
+import { PrometheusClient, type PrometheusClientConfig } from "../analysis/prometheus-client.ts";
+import {
+  type ControllerPrometheusDefaults,
+  type ReadSecret,
+  resolvePrometheusConfig,
+} from "../analysis/prometheus-config.ts";
+import type { MetricMeasurement } from "../analysis/types.ts";
+import type { RolloutSpec } from "../api/rollout-schema.ts";
+import type { WorkloadNames } from "../workload/names.ts";
+import type { AnalysisRunner } from "./reconciler.ts";
+
+/** Which mesh's metrics a provider's Rollouts are measured with. */
+export function metricsMeshFor(provider: RolloutSpec["provider"], fallback: MetricsMesh): MetricsMesh {
+  if (provider === "istio") return "istio";
+  if (provider === "linkerd") return "linkerd";
+  return fallback;
+}
+
+/** Prometheus-backed {@link AnalysisRunner}; keeps one client per distinct connection setting. */
+export class PrometheusAnalysisRunner implements AnalysisRunner {
+  readonly #defaults: ControllerPrometheusDefaults;
+  readonly #readSecret: ReadSecret;
+  readonly #metricsMesh: MetricsMesh;
+  readonly #clients = new Map<string, PrometheusClient>();
+
+  constructor(defaults: ControllerPrometheusDefaults, readSecret: ReadSecret, metricsMesh: MetricsMesh) {
+    this.#defaults = defaults;
+    this.#readSecret = readSecret;
+    this.#metricsMesh = metricsMesh;
+  }
+
+  /**
+   * Measures every metric. A configuration problem (no address, missing Secret) becomes an error measurement for
+   * each metric, so it shows in status and counts towards consecutiveErrorLimit instead of vanishing in a log.
+   */
+  async measure(spec: RolloutSpec, names: WorkloadNames, signal: AbortSignal): Promise<MetricMeasurement[]> {
+    let config: PrometheusClientConfig;
+    try {
+      config = await resolvePrometheusConfig(spec, names.namespace, this.#defaults, this.#readSecret);
+    } catch (err) {
+      const error = err instanceof Error ? err.message : String(err);
+      return spec.analysis.metrics.map((m) => ({ metric: m.name, value: null, error }));
+    }
+    return measureAnalysis({
+      spec,
+      namespace: names.namespace,
+      targetName: names.target,
+      serviceName: names.rootService,
+      metricsMesh: metricsMeshFor(spec.provider, this.#metricsMesh),
+      client: this.#client(config),
+      signal,
+    });
+  }
+
+  #client(config: PrometheusClientConfig): PrometheusClient {
+    // Credentials are part of the key so a rotated Secret gets a fresh client; the key never leaves this map.
+    const key = JSON.stringify(config);
+    let client = this.#clients.get(key);
+    if (!client) {
+      if (this.#clients.size > 256) this.#clients.clear();
+      client = new PrometheusClient(config);
+      this.#clients.set(key, client);
+    }
+    return client;
+  }
+}

@@ -1,0 +1,166 @@
+// Composition root: parses configuration, builds every component, runs the controller and shuts it down gracefully.
+import { KubeConfig } from "@kubernetes/client-node";
+import { PHASES } from "./api/constants.ts";
+import type { RolloutStatus } from "./api/rollout-schema.ts";
+import { loadConfig, USAGE } from "./config.ts";
+import { PrometheusAnalysisRunner } from "./controller/analysis-runner.ts";
+import { Manager } from "./controller/manager.ts";
+import { MeshResolver } from "./controller/mesh-resolver.ts";
+import { createNotificationSink } from "./controller/notification-sink.ts";
+import { type ReconcileObserver, Reconciler } from "./controller/reconciler.ts";
+import { secretReader } from "./controller/secrets.ts";
+import { createKubeClients } from "./kube/clients.ts";
+import { ApiDiscovery } from "./kube/discovery.ts";
+import { EventRecorder } from "./kube/event-recorder.ts";
+import { LeaseElector, makeIdentity } from "./kube/lease-elector.ts";
+import { StatusWriter } from "./kube/status-writer.ts";
+import { startTelemetryServer } from "./telemetry/http-server.ts";
+import { createLogger } from "./telemetry/logger.ts";
+import { VireoMetrics } from "./telemetry/metrics.ts";
+import { WorkloadManager } from "./workload/workload-manager.ts";
+
+/** Runs the controller until SIGTERM/SIGINT. Exit codes: 0 clean stop, 1 fatal error, 2 bad configuration. */
+export async function main(argv: readonly string[], env: NodeJS.ProcessEnv): Promise<number> {
+  let config: ReturnType<typeof loadConfig>;
+  try {
+    config = loadConfig(argv, env);
+  } catch (err) {
+    const text = (err as Error).message;
+    process.stderr.write(`${text}\n`);
+    return text === USAGE ? 0 : 2;
+  }
+  const log = createLogger({ level: config.logLevel, base: { controller: "vireo" } });
+  const kubeConfig = new KubeConfig();
+  if (config.kubeconfig) kubeConfig.loadFromFile(config.kubeconfig);
+  else kubeConfig.loadFromDefault();
+
+  const metrics = new VireoMetrics({ phases: PHASES });
+  const clients = createKubeClients(kubeConfig, {
+    qps: config.kubeQps,
+    burst: config.kubeBurst,
+    userAgent: "vireo/0.1.0",
+    onRequest: (verb) => metrics.recordKubeRequest(verb),
+  });
+  const identity = makeIdentity(config.podName);
+  const kubeLog = log.child({ component: "kube" });
+  const manager = new Manager({
+    clients,
+    namespaces: config.namespaces,
+    ...(config.selector ? { selector: config.selector } : {}),
+    workers: config.workers,
+    queueMetrics: metrics.workQueueMetrics(),
+    logger: kubeLog,
+    onReconciled: (result, seconds) => {
+      metrics.observeReconcile(result, seconds);
+      if (result === "error") metrics.reconcileErrors.inc();
+    },
+  });
+  const mesh = new MeshResolver(clients, new ApiDiscovery({ clients }));
+  const notifications = createNotificationSink({
+    clients,
+    log: log.child({ component: "notify" }),
+    metrics,
+    defaultSlackSecret: config.slackSecret,
+  });
+  const observer: ReconcileObserver = {
+    rolloutState: (ns, name, s: RolloutStatus) => {
+      metrics.setRolloutPhase(ns, name, s.phase ?? "Initializing");
+      metrics.setRolloutProgress(ns, name, s.canaryWeight ?? 0, s.currentStepIndex ?? 0);
+    },
+    rolloutDeleted: (ns, name) => metrics.forgetRollout(ns, name),
+    analysisResults: (ns, name, s, previous) => {
+      if (s.analysis?.lastRunAt === previous?.analysis?.lastRunAt) return;
+      for (const m of s.analysis?.history ?? []) {
+        if (m.at === s.analysis?.lastRunAt) metrics.recordAnalysis(ns, name, m.metric, m.verdict);
+      }
+    },
+    notificationsDropped: (n) => {
+      for (let i = 0; i < n; i++) metrics.recordNotification("outbox", "dropped");
+    },
+  };
+  const reconciler = new Reconciler({
+    rollouts: manager,
+    workloads: new WorkloadManager(clients, manager),
+    mesh: (spec) => mesh.resolve(spec),
+    statusWriter: new StatusWriter({ customObjects: clients.customObjects }),
+    events: new EventRecorder({ events: clients.events, identity, logger: kubeLog }),
+    analysis: new PrometheusAnalysisRunner(
+      { ...(config.prometheusUrl ? { address: config.prometheusUrl } : {}) },
+      secretReader(clients),
+      config.metricsMesh ?? "linkerd",
+    ),
+    notifications,
+    observer,
+    log: log.child({ component: "reconciler" }),
+    now: () => new Date(),
+  });
+  const reconcile = (ns: string, name: string, signal: AbortSignal) => reconciler.reconcile(ns, name, signal);
+  notifications.setOnDelivered((ns, name) => manager.queue.add(`${ns}/${name}`));
+
+  const server = await startTelemetryServer({
+    port: config.metricsPort,
+    host: config.metricsHost,
+    registry: metrics.registry,
+    healthChecks: [{ name: "informers", check: () => manager.health() }],
+    readyChecks: [{ name: "informers-synced", check: () => manager.synced() }],
+  });
+  log.info(
+    { url: server.url, identity, namespaces: config.namespaces, selector: config.selector },
+    "vireo starting",
+  );
+
+  await mesh.warm();
+  await manager.start();
+  let elector: LeaseElector | undefined;
+  if (config.leaderElect) {
+    elector = new LeaseElector({
+      coordination: clients.coordination,
+      namespace: config.leaseNamespace,
+      name: config.leaseName,
+      identity,
+      logger: kubeLog,
+      onStartedLeading: () => {
+        log.info({ identity }, "became leader");
+        metrics.setLeader(identity, true);
+        manager.lead(reconcile);
+      },
+      onStoppedLeading: () => {
+        log.warn({ identity }, "stopped leading");
+        metrics.setLeader(identity, false);
+        void manager.stopLeading(config.shutdownGraceMs);
+      },
+    });
+    elector.start();
+  } else {
+    manager.lead(reconcile);
+  }
+
+  await new Promise<void>((resolve) => {
+    const stop = (signal: string) => {
+      log.info({ signal }, "shutting down");
+      resolve();
+    };
+    process.once("SIGTERM", () => stop("SIGTERM"));
+    process.once("SIGINT", () => stop("SIGINT"));
+  });
+  // Order matters: stop being ready, stop taking work and finish in-flight reconciles, flush notifications, then
+  // release the Lease so the standby takes over at once instead of after the lease duration.
+  server.markShuttingDown();
+  await manager.stopLeading(config.shutdownGraceMs);
+  await notifications.drain(5000);
+  await elector?.stop({ release: true });
+  await manager.stop(0);
+  await server.close(2000);
+  log.info({}, "stopped");
+  return 0;
+}
+
+if (import.meta.main) {
+  main(process.argv.slice(2), process.env).then(
+    (code) => process.exit(code),
+    (err) => {
+      process.stderr.write(`vireo: fatal: ${(err as Error)?.stack ?? err}\n`);
+      process.exit(1);
+    },
+  );
+}
