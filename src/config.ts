@@ -4,8 +4,14 @@ import { z } from "zod";
 
 const ConfigSchema = z.object({
   kubeconfig: z.string().optional().describe("Path to a kubeconfig; default: KUBECONFIG, then in-cluster."),
-  namespaces: z.array(z.string().regex(/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/)).describe("Namespaces to watch; empty = all."),
-  selector: z.string().max(1024).optional().describe("Label selector for the Rollouts this instance handles (sharding)."),
+  namespaces: z
+    .array(z.string().regex(/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/))
+    .describe("Namespaces to watch; empty = all."),
+  selector: z
+    .string()
+    .max(1024)
+    .optional()
+    .describe("Label selector for the Rollouts this instance handles (sharding)."),
   workers: z.number().int().min(1).max(64),
   metricsPort: z.number().int().min(0).max(65535),
   metricsHost: z.string(),
@@ -78,7 +84,8 @@ export function loadConfig(argv: readonly string[], env: NodeJS.ProcessEnv): Con
     },
   });
   if (values.help) throw new Error(USAGE);
-  const pick = (flag: string | undefined, envName: string, fallback?: string) => flag ?? env[envName] ?? fallback;
+  const pick = (flag: string | undefined, envName: string, fallback?: string) =>
+    flag ?? env[envName] ?? fallback;
   const num = (text: string | undefined) => (text === undefined ? undefined : Number(text));
   const namespaces = (values.namespace ?? (env.VIREO_NAMESPACES ? [env.VIREO_NAMESPACES] : []))
     .flatMap((n) => n.split(","))

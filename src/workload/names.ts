@@ -46,14 +46,19 @@ export function managedLabels(rollout: string, role: "primary" | "canary" | "roo
  * The primary's version of a label set: every selector key's value gets `-primary`, so primary pods never match
  * the user's selector and the two Deployments never fight over pods.
  */
-export function primaryLabels(labels: Record<string, string> | undefined, selectorKeys: readonly string[]): Record<string, string> {
+export function primaryLabels(
+  labels: Record<string, string> | undefined,
+  selectorKeys: readonly string[],
+): Record<string, string> {
   const out = { ...(labels ?? {}) };
   for (const key of selectorKeys) {
     const value = out[key];
     if (value === undefined) continue;
     const renamed = `${value}${PRIMARY_SUFFIX}`;
     if (renamed.length > 63) {
-      throw new Error(`label ${key}=${value} is too long to derive the primary's label value (${renamed.length} > 63)`);
+      throw new Error(
+        `label ${key}=${value} is too long to derive the primary's label value (${renamed.length} > 63)`,
+      );
     }
     out[key] = renamed;
   }

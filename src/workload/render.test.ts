@@ -15,7 +15,10 @@ const target: Deployment = {
   spec: {
     replicas: 3,
     selector: { matchLabels: { app: "podinfo" } },
-    template: { metadata: { labels: { app: "podinfo", version: "1" } }, spec: { containers: [{ name: "c", image: "x:1" }] } },
+    template: {
+      metadata: { labels: { app: "podinfo", version: "1" } },
+      spec: { containers: [{ name: "c", image: "x:1" }] },
+    },
   },
 };
 
@@ -26,14 +29,25 @@ describe("workload rendering", () => {
     assert.deepEqual(primary.spec.selector.matchLabels, { app: "podinfo-primary" });
     assert.deepEqual(primary.spec.template.metadata?.labels, { app: "podinfo-primary", version: "1" });
     assert.equal(primary.spec.replicas, 3);
-    assert.equal(primary.metadata.annotations?.["vireo.dev/revision"], templateRevision(target.spec.template));
+    assert.equal(
+      primary.metadata.annotations?.["vireo.dev/revision"],
+      templateRevision(target.spec.template),
+    );
     assert.equal(primary.metadata.ownerReferences?.[0]?.uid, "u-1");
-    assert.deepEqual(target.spec.template.metadata?.labels, { app: "podinfo", version: "1" }, "input untouched");
+    assert.deepEqual(
+      target.spec.template.metadata?.labels,
+      { app: "podinfo", version: "1" },
+      "input untouched",
+    );
   });
 
   it("backend Services select primary or canary pods; the root selects primary and has no owner", () => {
-    assert.deepEqual(renderBackendService("primary", target, names, spec, owner).spec.selector, { app: "podinfo-primary" });
-    assert.deepEqual(renderBackendService("canary", target, names, spec, owner).spec.selector, { app: "podinfo" });
+    assert.deepEqual(renderBackendService("primary", target, names, spec, owner).spec.selector, {
+      app: "podinfo-primary",
+    });
+    assert.deepEqual(renderBackendService("canary", target, names, spec, owner).spec.selector, {
+      app: "podinfo",
+    });
     const root = renderRootService(target, names, spec);
     assert.deepEqual(root.spec.selector, { app: "podinfo-primary" });
     assert.equal(root.metadata.ownerReferences, undefined);
@@ -55,8 +69,20 @@ describe("workload rendering", () => {
   it("counts no ready pods until the Deployment controller observed the new template", () => {
     const d = structuredClone(target);
     d.metadata.generation = 2;
-    d.status = { observedGeneration: 1, replicas: 3, updatedReplicas: 3, readyReplicas: 3, availableReplicas: 3 };
-    assert.deepEqual(observeDeployment(d, "r"), { exists: true, revision: "r", desiredReplicas: 3, readyReplicas: 0, rolledOut: false });
+    d.status = {
+      observedGeneration: 1,
+      replicas: 3,
+      updatedReplicas: 3,
+      readyReplicas: 3,
+      availableReplicas: 3,
+    };
+    assert.deepEqual(observeDeployment(d, "r"), {
+      exists: true,
+      revision: "r",
+      desiredReplicas: 3,
+      readyReplicas: 0,
+      rolledOut: false,
+    });
     d.status.observedGeneration = 2;
     assert.equal(observeDeployment(d, "r").rolledOut, true);
     assert.equal(observeDeployment(d, "r").readyReplicas, 3);

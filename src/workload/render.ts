@@ -9,7 +9,9 @@ import { templateRevision } from "./revision.ts";
 /** Keys of the user's selector; the primary renames their values. */
 export function selectorKeys(target: Deployment): string[] {
   if (target.spec.selector.matchExpressions?.length) {
-    throw new Error(`Deployment ${target.metadata.name} uses selector.matchExpressions; Vireo needs matchLabels only`);
+    throw new Error(
+      `Deployment ${target.metadata.name} uses selector.matchExpressions; Vireo needs matchLabels only`,
+    );
   }
   return Object.keys(target.spec.selector.matchLabels ?? {});
 }
@@ -24,7 +26,10 @@ export function primaryTemplate(target: Deployment): PodTemplate {
   const template = structuredClone(target.spec.template);
   return {
     ...template,
-    metadata: { ...template.metadata, labels: primaryLabels(template.metadata?.labels, selectorKeys(target)) },
+    metadata: {
+      ...template.metadata,
+      labels: primaryLabels(template.metadata?.labels, selectorKeys(target)),
+    },
   };
 }
 
@@ -97,25 +102,36 @@ export function renderRootService(target: Deployment, names: WorkloadNames, spec
   return {
     apiVersion: "v1",
     kind: "Service",
-    metadata: { name: names.rootService, namespace: names.namespace, labels: managedLabels(names.rollout, "root") },
+    metadata: {
+      name: names.rootService,
+      namespace: names.namespace,
+      labels: managedLabels(names.rollout, "root"),
+    },
     spec: { type: "ClusterIP", selector: primarySelector(target), ports: ports(spec) },
   };
 }
 
 /** What the engine needs to know about a Deployment. */
-export function observeDeployment(d: Deployment | undefined, revision: string | undefined): WorkloadObservation {
+export function observeDeployment(
+  d: Deployment | undefined,
+  revision: string | undefined,
+): WorkloadObservation {
   if (!d) return { exists: false, desiredReplicas: 0, readyReplicas: 0, rolledOut: false };
   const desired = d.spec.replicas ?? 1;
   const s = d.status ?? {};
   const observed = (s.observedGeneration ?? 0) >= (d.metadata.generation ?? 0);
   const rolledOut =
-    observed && (s.updatedReplicas ?? 0) >= desired && (s.replicas ?? 0) <= desired && (s.availableReplicas ?? 0) >= desired;
+    observed &&
+    (s.updatedReplicas ?? 0) >= desired &&
+    (s.replicas ?? 0) <= desired &&
+    (s.availableReplicas ?? 0) >= desired;
   return {
     exists: true,
     ...(revision !== undefined ? { revision } : {}),
     desiredReplicas: desired,
     // Until the rollout of the template completes, old pods may be the ready ones: count none of them.
-    readyReplicas: observed && (s.updatedReplicas ?? 0) > 0 ? Math.min(s.readyReplicas ?? 0, s.updatedReplicas ?? 0) : 0,
+    readyReplicas:
+      observed && (s.updatedReplicas ?? 0) > 0 ? Math.min(s.readyReplicas ?? 0, s.updatedReplicas ?? 0) : 0,
     rolledOut,
   };
 }

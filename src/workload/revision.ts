@@ -15,5 +15,8 @@ export function canonicalJson(value: unknown): string {
 
 /** The revision of a pod template: 10 hex characters of its SHA-256. */
 export function templateRevision(template: unknown): string {
-  return createHash("sha256").update(canonicalJson(template ?? {})).digest("hex").slice(0, 10);
+  return createHash("sha256")
+    .update(canonicalJson(template ?? {}))
+    .digest("hex")
+    .slice(0, 10);
 }

@@ -98,7 +98,8 @@ export class WorkloadManager {
   /** True when the backend Services exist as rendered and the root Service selects primary pods. */
   static servicesReady(s: WorkloadSnapshot, spec: RolloutSpec, owner: OwnerRef): boolean {
     if (!s.target || !s.primaryService || !s.canaryService || !s.rootService) return false;
-    const want = (role: "primary" | "canary") => renderBackendService(role, s.target!, s.names, spec, owner).spec;
+    const want = (role: "primary" | "canary") =>
+      renderBackendService(role, s.target!, s.names, spec, owner).spec;
     return (
       sameJson(s.primaryService.spec.selector, want("primary").selector) &&
       sameJson(s.canaryService.spec.selector, want("canary").selector) &&
@@ -118,21 +119,30 @@ export class WorkloadManager {
       const want = renderBackendService(role, target, names, spec, owner);
       const have = role === "primary" ? s.primaryService : s.canaryService;
       if (!have) await this.#create(servicePath(names.namespace), want);
-      else if (!sameJson(have.spec.selector, want.spec.selector) || !sameJson(have.spec.ports, want.spec.ports)) {
-        await this.#patch(servicePath(names.namespace, want.metadata.name), { spec: { selector: want.spec.selector, ports: want.spec.ports } });
+      else if (
+        !sameJson(have.spec.selector, want.spec.selector) ||
+        !sameJson(have.spec.ports, want.spec.ports)
+      ) {
+        await this.#patch(servicePath(names.namespace, want.metadata.name), {
+          spec: { selector: want.spec.selector, ports: want.spec.ports },
+        });
       }
     }
     const primaryReady = s.primary !== undefined && WorkloadManager.observe(s).primary.readyReplicas > 0;
     if (!s.rootService) {
-      if (primaryReady) await this.#create(servicePath(names.namespace), renderRootService(target, names, spec));
+      if (primaryReady)
+        await this.#create(servicePath(names.namespace), renderRootService(target, names, spec));
       return;
     }
     const selector = primarySelector(target);
     if (primaryReady && !sameJson(s.rootService.spec.selector, selector)) {
-      const original = s.rootService.metadata.annotations?.[ORIGINAL_SELECTOR_ANNOTATION] ?? JSON.stringify(s.rootService.spec.selector ?? {});
+      const original =
+        s.rootService.metadata.annotations?.[ORIGINAL_SELECTOR_ANNOTATION] ??
+        JSON.stringify(s.rootService.spec.selector ?? {});
       // A merge patch cannot remove keys by omission: null out the old selector keys the primary's lacks.
       const patchSelector: Record<string, string | null> = { ...selector };
-      for (const key of Object.keys(s.rootService.spec.selector ?? {})) if (!(key in selector)) patchSelector[key] = null;
+      for (const key of Object.keys(s.rootService.spec.selector ?? {}))
+        if (!(key in selector)) patchSelector[key] = null;
       await this.#patch(servicePath(names.namespace, names.rootService), {
         metadata: { annotations: { [ORIGINAL_SELECTOR_ANNOTATION]: original } },
         spec: { selector: patchSelector },
@@ -163,7 +173,11 @@ export class WorkloadManager {
       primary.spec.template = primaryTemplate(target);
       primary.metadata.annotations = { ...primary.metadata.annotations, [REVISION_ANNOTATION]: revision };
       try {
-        await this.#clients.request({ method: "PUT", path: deploymentPath(names.namespace, names.primary), body: primary });
+        await this.#clients.request({
+          method: "PUT",
+          path: deploymentPath(names.namespace, names.primary),
+          body: primary,
+        });
         return true;
       } catch (err) {
         if (!isConflict(err)) throw err;
@@ -197,13 +211,17 @@ export class WorkloadManager {
         return false;
       }
     }
-    if (!observeDeployment(target, undefined).rolledOut || (target.status?.readyReplicas ?? 0) === 0) return false;
+    if (!observeDeployment(target, undefined).rolledOut || (target.status?.readyReplicas ?? 0) === 0)
+      return false;
     const root = s.rootService;
     const original = root?.metadata.annotations?.[ORIGINAL_SELECTOR_ANNOTATION];
-    const userSelector = original ? (JSON.parse(original) as Record<string, string>) : target.spec.selector.matchLabels;
+    const userSelector = original
+      ? (JSON.parse(original) as Record<string, string>)
+      : target.spec.selector.matchLabels;
     if (root && !sameJson(root.spec.selector, userSelector)) {
       const patchSelector: Record<string, string | null> = { ...userSelector };
-      for (const key of Object.keys(root.spec.selector ?? {})) if (!(key in (userSelector ?? {}))) patchSelector[key] = null;
+      for (const key of Object.keys(root.spec.selector ?? {}))
+        if (!(key in (userSelector ?? {}))) patchSelector[key] = null;
       await this.#patch(servicePath(names.namespace, names.rootService), {
         metadata: { annotations: { [ORIGINAL_SELECTOR_ANNOTATION]: null } },
         spec: { selector: patchSelector },
