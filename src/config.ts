@@ -1,6 +1,7 @@
 // Controller configuration: command-line flags and environment, parsed once with zod. The only reader of process.env.
 import { parseArgs } from "node:util";
 import { z } from "zod";
+import { parseDuration } from "./api/duration.ts";
 
 const ConfigSchema = z.object({
   kubeconfig: z.string().optional().describe("Path to a kubeconfig; default: KUBECONFIG, then in-cluster."),
@@ -20,6 +21,12 @@ const ConfigSchema = z.object({
   leaseNamespace: z.string().min(1),
   podName: z.string().min(1),
   prometheusUrl: z.string().url().optional(),
+  prometheusScrapeIntervalMs: z
+    .number()
+    .int()
+    .min(1)
+    .optional()
+    .describe("Scrape interval of that Prometheus; analysis windows are at least twice it (default 15 s)."),
   metricsMesh: z.enum(["istio", "linkerd"]).optional(),
   slackSecret: z
     .string()
@@ -48,6 +55,7 @@ export const USAGE = `vireo — progressive delivery controller
   --lease-name NAME        Lease name (default vireo-controller-leader)
   --lease-namespace NS     Lease namespace (default: $POD_NAMESPACE or vireo-system)
   --prometheus-url URL     default Prometheus for Rollouts without spec.analysis.prometheus.address
+  --prometheus-scrape-interval DUR  its scrape interval, e.g. 30s; query windows are at least 2x it (default 15s)
   --metrics-mesh MESH      istio | linkerd: whose metrics smi/gateway-api Rollouts use (default linkerd)
   --slack-secret NS/NAME   default Slack webhook Secret (key url)
   --log-level LEVEL        fatal|error|warn|info|debug|trace|silent (default info)
@@ -74,6 +82,7 @@ export function loadConfig(argv: readonly string[], env: NodeJS.ProcessEnv): Con
       "lease-name": { type: "string" },
       "lease-namespace": { type: "string" },
       "prometheus-url": { type: "string" },
+      "prometheus-scrape-interval": { type: "string" },
       "metrics-mesh": { type: "string" },
       "slack-secret": { type: "string" },
       "log-level": { type: "string" },
@@ -87,6 +96,14 @@ export function loadConfig(argv: readonly string[], env: NodeJS.ProcessEnv): Con
   const pick = (flag: string | undefined, envName: string, fallback?: string) =>
     flag ?? env[envName] ?? fallback;
   const num = (text: string | undefined) => (text === undefined ? undefined : Number(text));
+  const durationMs = (flag: string, text: string | undefined) => {
+    if (text === undefined) return undefined;
+    try {
+      return parseDuration(text);
+    } catch (err) {
+      throw new Error(`invalid configuration: ${flag}: ${(err as Error).message}`);
+    }
+  };
   const namespaces = (values.namespace ?? (env.VIREO_NAMESPACES ? [env.VIREO_NAMESPACES] : []))
     .flatMap((n) => n.split(","))
     .map((n) => n.trim())
@@ -103,6 +120,10 @@ export function loadConfig(argv: readonly string[], env: NodeJS.ProcessEnv): Con
     leaseNamespace: pick(values["lease-namespace"], "POD_NAMESPACE", "vireo-system"),
     podName: env.POD_NAME ?? env.HOSTNAME ?? "vireo",
     prometheusUrl: pick(values["prometheus-url"], "VIREO_PROMETHEUS_URL"),
+    prometheusScrapeIntervalMs: durationMs(
+      "prometheus-scrape-interval",
+      pick(values["prometheus-scrape-interval"], "VIREO_PROMETHEUS_SCRAPE_INTERVAL"),
+    ),
     metricsMesh: pick(values["metrics-mesh"], "VIREO_METRICS_MESH"),
     slackSecret: pick(values["slack-secret"], "VIREO_SLACK_SECRET"),
     logLevel: pick(values["log-level"], "VIREO_LOG_LEVEL", "info"),

@@ -88,6 +88,7 @@ export async function main(argv: readonly string[], env: NodeJS.ProcessEnv): Pro
       { ...(config.prometheusUrl ? { address: config.prometheusUrl } : {}) },
       secretReader(clients),
       config.metricsMesh ?? "linkerd",
+      config.prometheusScrapeIntervalMs,
     ),
     notifications,
     observer,

@@ -25,12 +25,20 @@ export class PrometheusAnalysisRunner implements AnalysisRunner {
   readonly #defaults: ControllerPrometheusDefaults;
   readonly #readSecret: ReadSecret;
   readonly #metricsMesh: MetricsMesh;
+  readonly #scrapeIntervalMs: number | undefined;
   readonly #clients = new Map<string, PrometheusClient>();
 
-  constructor(defaults: ControllerPrometheusDefaults, readSecret: ReadSecret, metricsMesh: MetricsMesh) {
+  /** @param scrapeIntervalMs the Prometheus scrape interval (windows are at least twice it); default 15 s */
+  constructor(
+    defaults: ControllerPrometheusDefaults,
+    readSecret: ReadSecret,
+    metricsMesh: MetricsMesh,
+    scrapeIntervalMs?: number,
+  ) {
     this.#defaults = defaults;
     this.#readSecret = readSecret;
     this.#metricsMesh = metricsMesh;
+    this.#scrapeIntervalMs = scrapeIntervalMs;
   }
 
   /**
@@ -53,6 +61,7 @@ export class PrometheusAnalysisRunner implements AnalysisRunner {
       metricsMesh: metricsMeshFor(spec.provider, this.#metricsMesh),
       client: this.#client(config),
       signal,
+      ...(this.#scrapeIntervalMs !== undefined ? { scrapeIntervalMs: this.#scrapeIntervalMs } : {}),
     });
   }
 
