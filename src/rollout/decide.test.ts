@@ -120,6 +120,11 @@ describe("failing analysis", () => {
     assert.equal(w.status?.pauseReason, "Inconclusive");
     assert.equal(w.routes?.canary, 10, "held at the first step");
     assert.notEqual(w.primary.revision, "rev-2");
+    // The tick that pauses is counted once, although the rules run again for the Paused phase.
+    assert.equal(w.status?.analysis?.inconclusiveCount, 3);
+    const ticks = w.status?.analysis?.history ?? [];
+    assert.equal(ticks.length, 3);
+    assert.equal(new Set(ticks.map((m) => m.at)).size, 3, "one history entry per tick");
   });
 });
 

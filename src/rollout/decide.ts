@@ -148,6 +148,8 @@ interface Ctx {
   obs: Observations;
   steps: ReturnType<typeof expandSteps>;
   generation: number;
+  /** Set once this decision recorded the tick: a phase change (e.g. to Paused) re-runs the rules, not the tick. */
+  analysisRecorded?: boolean;
 }
 
 /**
@@ -262,6 +264,8 @@ function advance(ctx: Ctx, by: "Analysis" | "User" | "Steps"): void {
 function recordAnalysis(ctx: Ctx): boolean {
   const { d, spec, obs } = ctx;
   if (!obs.analysis || !analysisRequired(spec) || !IN_FLIGHT.includes(d.phase)) return true;
+  if (ctx.analysisRecorded) return true;
+  ctx.analysisRecorded = true;
   d.status.analysis ??= { failedChecks: 0, consecutiveErrors: 0, inconclusiveCount: 0, history: [] };
   const a = d.status.analysis;
   const { verdict, results } = judgeTick(spec.analysis.metrics, obs.analysis, spec.analysis.noData);
