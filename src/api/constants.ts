@@ -102,6 +102,7 @@ export const REASONS = {
   RequestIgnored: "RequestIgnored",
   InvalidSpec: "InvalidSpec",
   TargetNotFound: "TargetNotFound",
+  ReconcileError: "ReconcileError",
 } as const;
 /** A condition or Event reason. */
 export type Reason = (typeof REASONS)[keyof typeof REASONS];

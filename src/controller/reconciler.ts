@@ -9,6 +9,7 @@ import {
   GROUP,
   KIND,
   PLURAL,
+  REASONS,
   type RequestKind,
   VERSION,
 } from "../api/constants.ts";
@@ -156,12 +157,26 @@ export class Reconciler {
   }
 
   async reconcile(namespace: string, name: string, signal: AbortSignal): Promise<ReconcileResult> {
-    const d = this.#d;
-    const rollout = d.rollouts.get(namespace, name);
+    const rollout = this.#d.rollouts.get(namespace, name);
     if (!rollout) {
-      d.observer.rolloutDeleted(namespace, name);
+      this.#d.observer.rolloutDeleted(namespace, name);
       return {};
     }
+    try {
+      return await this.#reconcile(rollout, signal);
+    } catch (err) {
+      // Make the failure visible where the user looks; the recorder folds repeats into one Event's series.
+      const message = err instanceof Error ? err.message : String(err);
+      await this.#record(rollout, [
+        { type: "RecordEvent", eventType: "Warning", reason: REASONS.ReconcileError, message },
+      ]);
+      throw err;
+    }
+  }
+
+  async #reconcile(rollout: Rollout, signal: AbortSignal): Promise<ReconcileResult> {
+    const d = this.#d;
+    const { namespace, name } = rollout.metadata;
     const validation = validateRolloutSpec(rollout.spec);
     const spec = validation.ok ? validation.spec : undefined;
     if (rollout.metadata.deletionTimestamp) return this.#finalize(rollout, spec);
