@@ -86,6 +86,10 @@ export interface Cluster {
   kubectl(args: string[], opts?: { input?: string; timeoutMs?: number }): Promise<KubectlResult>;
   /** Makes Prometheus scrape `url` (a full metrics URL) every second; resolves after the config reload. */
   addScrapeTarget(url: string, labels?: Record<string, string>): Promise<void>;
+  /** Stops Prometheus (its data and targets are kept); throws when started with `prometheus: false`. */
+  stopPrometheus(): Promise<void>;
+  /** Starts Prometheus again on the same URL with the same targets and data; resolves once it is ready. */
+  restartPrometheus(): Promise<void>;
   /** Installs (server-side applies) every CRD in `dir/*.yaml` and waits until Established. */
   installCrdsFrom(dir: string): Promise<string[]>;
   /** Process-group leaders this cluster started (for RSS measurement and leak checks). */
@@ -121,7 +125,10 @@ export async function startCluster(opts: StartClusterOptions = {}): Promise<Clus
   const timer = new PhaseTimer();
   const processes: ManagedProcess[] = [];
   const onSpawn = (p: ManagedProcess): void => {
-    processes.push(p);
+    // A restarted component (Prometheus) replaces its exited predecessor, so stop() never signals a stale pid.
+    const i = processes.findIndex((q) => q.name === p.name && q.hasExited());
+    if (i >= 0) processes[i] = p;
+    else processes.push(p);
   };
   let unregister = (): void => {};
   let reaperPid: number | undefined;
@@ -201,6 +208,14 @@ export async function startCluster(opts: StartClusterOptions = {}): Promise<Clus
       addScrapeTarget: async (url, labels) => {
         if (!prom) throw new Error("cluster was started with prometheus: false");
         await prom.addScrapeTarget(url, labels);
+      },
+      stopPrometheus: async () => {
+        if (!prom) throw new Error("cluster was started with prometheus: false");
+        await prom.stop();
+      },
+      restartPrometheus: async () => {
+        if (!prom) throw new Error("cluster was started with prometheus: false");
+        await prom.restart();
       },
       installCrdsFrom: (d) => installCrds(loadKubeconfig(adminKubeconfig), d, 30_000),
       processes: () => processes.map((p) => ({ name: p.name, pid: p.pid })),

@@ -3,7 +3,7 @@ import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { stringify } from "yaml";
 import { freePorts } from "./ports.ts";
-import { type ManagedProcess, startProcess } from "./process.ts";
+import { type ManagedProcess, startProcess, stopProcessGroup } from "./process.ts";
 import { waitForHttpOk } from "./wait.ts";
 
 /** A running Prometheus. */
@@ -14,6 +14,10 @@ export interface Prometheus {
   addScrapeTarget(url: string, labels?: Record<string, string>): Promise<void>;
   /** Current targets. */
   targets(): string[];
+  /** Stops the process (SIGTERM, then SIGKILL), e.g. to test what clients do while Prometheus is down. */
+  stop(): Promise<void>;
+  /** Starts it again (stopping it first if running) on the same port, config and data; resolves when ready. */
+  restart(): Promise<void>;
 }
 
 interface Target {
@@ -38,34 +42,46 @@ export async function startPrometheus(
   const configFile = join(promDir, "prometheus.yml");
   const targets: Target[] = [];
   writeFileSync(configFile, renderConfig(targets));
-  const proc = startProcess(
-    "prometheus",
-    bin,
-    [
-      `--config.file=${configFile}`,
-      `--storage.tsdb.path=${join(promDir, "data")}`,
-      "--storage.tsdb.retention.time=2h",
-      `--web.listen-address=127.0.0.1:${port}`,
-      "--web.enable-lifecycle",
-      "--log.level=warn",
-      // Debian's build reads console templates from /etc; none are needed and their absence only logs noise.
-      `--web.console.templates=${promDir}`,
-      `--web.console.libraries=${promDir}`,
-    ],
-    { dir, stream: opts.verbose },
-  );
-  opts.onSpawn(proc);
-  await waitForHttpOk(`${url}/-/ready`, {
-    what: "prometheus /-/ready",
-    timeoutMs: opts.timeoutMs,
-    abortIf: () => {
-      if (proc.hasExited()) throw new Error(`prometheus exited during start-up; see ${proc.logFile}`);
-    },
-  });
+  const args = [
+    `--config.file=${configFile}`,
+    `--storage.tsdb.path=${join(promDir, "data")}`,
+    "--storage.tsdb.retention.time=2h",
+    `--web.listen-address=127.0.0.1:${port}`,
+    "--web.enable-lifecycle",
+    "--log.level=warn",
+    // Debian's build reads console templates from /etc; none are needed and their absence only logs noise.
+    `--web.console.templates=${promDir}`,
+    `--web.console.libraries=${promDir}`,
+  ];
+  const spawnReady = async (timeoutMs: number): Promise<ManagedProcess> => {
+    const p = startProcess("prometheus", bin, args, { dir, stream: opts.verbose });
+    opts.onSpawn(p);
+    await waitForHttpOk(`${url}/-/ready`, {
+      what: "prometheus /-/ready",
+      timeoutMs,
+      abortIf: () => {
+        if (p.hasExited()) throw new Error(`prometheus exited during start-up; see ${p.logFile}`);
+      },
+    });
+    return p;
+  };
+  let proc = await spawnReady(opts.timeoutMs);
+  const stop = async (): Promise<void> => {
+    await stopProcessGroup(proc.pid, 5000);
+    await proc.exited;
+  };
 
   return {
     url,
-    process: proc,
+    get process() {
+      return proc;
+    },
+    stop,
+    async restart() {
+      if (!proc.hasExited()) await stop();
+      // Same port, config (targets) and TSDB dir: clients and the controller see the same Prometheus again.
+      proc = await spawnReady(30_000);
+    },
     targets: () => targets.map((t) => t.url),
     async addScrapeTarget(targetUrl: string, labels: Record<string, string> = {}): Promise<void> {
       if (!targets.some((t) => t.url === targetUrl)) targets.push({ url: targetUrl, labels });
