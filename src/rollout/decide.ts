@@ -388,7 +388,8 @@ function handleRequests(ctx: Ctx): void {
 
   if (take("resume") !== undefined) {
     if (d.phase !== "Paused") ignore("resume", "not paused");
-    else if (d.status.pauseReason === "WindowClosed") ignore("resume", "a deployment window is closed");
+    else if (d.status.pauseReason === "WindowClosed" || !obs.window.open)
+      ignore("resume", "a deployment window is closed");
     else resumeFromPause(ctx, "resumed by request");
   }
 
