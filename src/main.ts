@@ -1,6 +1,5 @@
 // Composition root: parses configuration, builds every component, runs the controller and shuts it down gracefully.
 import { KubeConfig } from "@kubernetes/client-node";
-import { PHASES } from "./api/constants.ts";
 import type { RolloutStatus } from "./api/rollout-schema.ts";
 import { loadConfig, USAGE } from "./config.ts";
 import { PrometheusAnalysisRunner } from "./controller/analysis-runner.ts";
@@ -34,7 +33,7 @@ export async function main(argv: readonly string[], env: NodeJS.ProcessEnv): Pro
   if (config.kubeconfig) kubeConfig.loadFromFile(config.kubeconfig);
   else kubeConfig.loadFromDefault();
 
-  const metrics = new VireoMetrics({ phases: PHASES });
+  const metrics = new VireoMetrics();
   const clients = createKubeClients(kubeConfig, {
     qps: config.kubeQps,
     burst: config.kubeBurst,

@@ -1,5 +1,6 @@
 // Vireo's Prometheus metrics on a private prom-client Registry (never the global one).
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from "prom-client";
+import { PHASES } from "../api/constants.ts";
 import type { WorkQueueMetrics } from "../kube/work-queue.ts";
 
 /** Outcome label of `vireo_notifications_total`. */
@@ -13,17 +14,8 @@ export interface VireoMetricsOptions {
   phases?: readonly string[];
 }
 
-/** The phases from the architecture; the API module may pass its own list. */
-export const DEFAULT_PHASES = [
-  "Initializing",
-  "Healthy",
-  "Progressing",
-  "Paused",
-  "Promoting",
-  "Finalizing",
-  "RolledBack",
-  "Aborted",
-] as const;
+/** The Rollout phases, each published as a 0/1 series of `vireo_rollout_phase`. */
+export const DEFAULT_PHASES = PHASES;
 
 /**
  * All Vireo metrics plus helpers that keep per-rollout series consistent (one phase at 1, the others 0) and
@@ -86,7 +78,10 @@ export class VireoMetrics {
       name: "vireo_reconcile_duration_seconds",
       help: "Duration of reconciles by result (success, error, requeue).",
       labelNames: ["result"],
-      buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
+      // Fine between 50 ms and 500 ms, where a p99 objective (e.g. 200 ms) has to be read off exactly.
+      buckets: [
+        0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.15, 0.2, 0.25, 0.3, 0.4, 0.5, 0.75, 1, 2.5, 5, 10, 30,
+      ],
       registers,
     });
     this.reconcileErrors = new Counter({
