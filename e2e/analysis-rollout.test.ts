@@ -199,7 +199,9 @@ describe("analysis-driven rollouts against a real Prometheus", () => {
     const ns = "good";
     const { simulator, stable } = await setUp(ns, {
       failureLimit: 1,
-      metrics: [success(99), latencyVsPrimary(1.5)],
+      // p99 comes from histogram buckets: equal latencies may still land one Linkerd bucket apart (199 vs 299 ms)
+      // on a loaded CPU, so the healthy case tolerates 2×; the slow canary below is judged at 1.5×.
+      metrics: [success(99), latencyVsPrimary(2)],
     });
     const weights = recordWeights(ns);
     try {
@@ -234,10 +236,10 @@ describe("analysis-driven rollouts against a real Prometheus", () => {
         `latency measured on both sides: ${JSON.stringify(lastLatency)}`,
       );
       assert.ok(
-        lastLatency.value > 100 && lastLatency.value <= 1.5 * lastLatency.primaryValue,
+        lastLatency.value > 100 && lastLatency.value <= 2 * lastLatency.primaryValue,
         `p99 canary ${lastLatency.value} vs primary ${lastLatency.primaryValue}`,
       );
-      assert.match(lastLatency.threshold, /<= 1\.5 × primary/);
+      assert.match(lastLatency.threshold, /<= 2 × primary/);
       assert.ok(simulator.stats().byVersion.canary.requests > 0, "the canary did get traffic");
     } finally {
       await weights.stop();
@@ -375,7 +377,7 @@ describe("analysis-driven rollouts against a real Prometheus", () => {
     try {
       await setImage(cluster, ns, NAME, NEW_IMAGE);
       // Stop Prometheus as soon as the first step routes traffic, before its first tick (one interval later).
-      const atFirst = await waitFor(
+      await waitFor(
         "first step",
         () => rollout(ns),
         (r) => r?.status?.phase === "Progressing" && r.status.stepStartedAt !== undefined,
@@ -384,24 +386,36 @@ describe("analysis-driven rollouts against a real Prometheus", () => {
       );
       await cluster.stopPrometheus();
       down = true;
-      const stoppedAt = Date.now();
-      assert.ok(
-        stoppedAt - Date.parse(atFirst.status?.stepStartedAt ?? "") < INTERVAL_MS,
-        "Prometheus stopped before the first tick was due",
+      // A tick already in flight when Prometheus stopped may still pass; from the first erroring tick on, the
+      // rollout must stand still.
+      const firstError = await waitFor(
+        "the first erroring tick",
+        () => rollout(ns),
+        (r) => (r?.status?.analysis?.consecutiveErrors ?? 0) >= 1,
+        30_000,
+        250,
       );
+      const stepWhenDown = firstError.status?.currentStepIndex;
+      const weightWhenDown = firstError.status?.canaryWeight;
+      const lastPassWhenDown = firstError.status?.analysis?.lastPassAt;
       const erroring = await waitFor(
-        "three erroring ticks while Prometheus is down",
+        "three erroring ticks in a row while Prometheus is down",
         () => rollout(ns),
         (r) => (r?.status?.analysis?.consecutiveErrors ?? 0) >= 3,
         60_000,
         500,
       );
       assert.equal(erroring.status?.phase, "Progressing", brief(erroring));
-      assert.equal(erroring.status?.currentStepIndex, 0, "no step advanced while Prometheus was down");
-      assert.equal(erroring.status?.canaryWeight, 20);
-      assert.equal(erroring.status?.analysis?.lastPassAt, undefined, brief(erroring));
-      const errs = history(erroring, "success");
-      assert.ok(errs.length >= 3 && errs.every((m) => m.verdict === "Error"), brief(erroring));
+      assert.equal(stepWhenDown, 0, `Prometheus was down before the first tick: ${brief(firstError)}`);
+      assert.equal(
+        erroring.status?.currentStepIndex,
+        stepWhenDown,
+        "no step advanced while Prometheus was down",
+      );
+      assert.equal(erroring.status?.canaryWeight, weightWhenDown);
+      assert.equal(erroring.status?.analysis?.lastPassAt, lastPassWhenDown, brief(erroring));
+      const errs = history(erroring, "success").filter((m) => m.verdict === "Error");
+      assert.ok(errs.length >= 3, brief(erroring));
       assert.ok(
         errs.every((m) => (m.message ?? "").length > 0),
         "errors say what went wrong",
@@ -410,7 +424,7 @@ describe("analysis-driven rollouts against a real Prometheus", () => {
         (await events(ns)).some((e) => e.reason === "AnalysisErrors"),
         "an AnalysisErrors Event is recorded",
       );
-      assert.equal(weights.max(), 20, `weights seen while down: ${[...weights.seen]}`);
+      assert.equal(weights.max(), weightWhenDown, `weights seen while down: ${[...weights.seen]}`);
 
       await cluster.restartPrometheus();
       down = false;
