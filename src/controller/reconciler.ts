@@ -89,6 +89,11 @@ export interface ReconcileResult {
   requeueAfterMs?: number;
 }
 
+/** How often a Rollout with undelivered notifications is reconciled to offer them again. */
+const PENDING_RETRY_MS = 30_000;
+const minDefined = (a: number | undefined, b: number | undefined) =>
+  a === undefined ? b : b === undefined ? a : Math.min(a, b);
+
 const rolloutRef = (ns: string, name: string): ObjectRef => ({
   group: GROUP,
   version: VERSION,
@@ -245,7 +250,12 @@ export class Reconciler {
     for (const p of outbox.status.notifications?.pending ?? []) d.notifications.submit(rollout, spec, p);
     d.observer.analysisResults(namespace, name, outbox.status, rollout.status);
     if (failure) throw failure;
-    return decision.requeueAfterMs !== undefined ? { requeueAfterMs: decision.requeueAfterMs } : {};
+    // Undelivered notifications are offered again periodically: delivery may have given up during a long outage,
+    // and an otherwise quiet Rollout would not be reconciled again until the informer's resync.
+    const retryPending =
+      (outbox.status.notifications?.pending?.length ?? 0) > 0 ? PENDING_RETRY_MS : undefined;
+    const requeueAfterMs = minDefined(decision.requeueAfterMs, retryPending);
+    return requeueAfterMs !== undefined ? { requeueAfterMs } : {};
   }
 
   async #measure(spec: RolloutSpec, names: WorkloadNames, signal: AbortSignal): Promise<MetricMeasurement[]> {
