@@ -128,6 +128,25 @@ describe("crash safety and high availability", () => {
     await c.stop();
   });
 
+  it("--selector shards Rollouts between controller instances", async () => {
+    const ns = "shards";
+    const a = await controller(["--selector=shard=a", "--lease-name=vireo-shard-a"]);
+    for (const shard of ["a", "b"]) {
+      const manifests = appManifests({ namespace: ns, name: `app-${shard}` }).replace(
+        '"kind":"Rollout","metadata":{',
+        `"kind":"Rollout","metadata":{"labels":{"shard":"${shard}"},`,
+      );
+      await apply(cluster, manifests);
+    }
+    await waitForRollout(cluster, ns, "app-a", "shard a Healthy", (r) => r.status?.phase === "Healthy");
+    await new Promise((r) => setTimeout(r, 3000));
+    assert.equal((await getRollout(cluster, ns, "app-b"))?.status, undefined, "shard b is not this instance's");
+    const b = await controller(["--selector=shard=b", "--lease-name=vireo-shard-b"]);
+    await waitForRollout(cluster, ns, "app-b", "shard b Healthy", (r) => r.status?.phase === "Healthy");
+    await a.stop();
+    await b.stop();
+  });
+
   it("an idle controller makes zero writes over 30 s", async () => {
     const ns = "idle";
     const c = await controller(["--leader-elect=false"]);
