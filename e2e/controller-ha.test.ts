@@ -3,7 +3,15 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { type Cluster, startCluster } from "./cluster/cluster.ts";
-import { apply, appManifests, getJson, getRollout, setImage, waitFor, waitForRollout } from "./support/app.ts";
+import {
+  apply,
+  appManifests,
+  getJson,
+  getRollout,
+  setImage,
+  waitFor,
+  waitForRollout,
+} from "./support/app.ts";
 import { type ControllerProcess, metricValue, startController } from "./support/controller-process.ts";
 
 interface TrafficSplit {
@@ -14,26 +22,45 @@ let cluster: Cluster;
 const running: ControllerProcess[] = [];
 
 async function controller(args: string[] = []): Promise<ControllerProcess> {
-  const c = await startController({ kubeconfigPath: cluster.controllerKubeconfigPath, logDir: join(cluster.dir, "logs"), args });
+  const c = await startController({
+    kubeconfigPath: cluster.controllerKubeconfigPath,
+    logDir: join(cluster.dir, "logs"),
+    args,
+  });
   running.push(c);
   return c;
 }
 
 const canaryWeight = async (ns: string) => {
-  const split = await getJson<TrafficSplit>(cluster, ["trafficsplits.split.smi-spec.io", "podinfo", "-n", ns]);
+  const split = await getJson<TrafficSplit>(cluster, [
+    "trafficsplits.split.smi-spec.io",
+    "podinfo",
+    "-n",
+    ns,
+  ]);
   const canary = split?.spec.backends.find((b) => b.service.endsWith("-canary"));
   return canary === undefined ? undefined : Number(canary.weight);
 };
 const replicas = async (ns: string, name: string) =>
   (await getJson<{ spec: { replicas?: number } }>(cluster, ["deployment", name, "-n", ns]))?.spec.replicas;
 const image = async (ns: string, name: string) =>
-  (await getJson<{ spec: { template: { spec: { containers: { image: string }[] } } } }>(cluster, ["deployment", name, "-n", ns]))?.spec
-    .template.spec.containers[0]?.image;
+  (
+    await getJson<{ spec: { template: { spec: { containers: { image: string }[] } } } }>(cluster, [
+      "deployment",
+      name,
+      "-n",
+      ns,
+    ])
+  )?.spec.template.spec.containers[0]?.image;
 
 /** Writes (create/update/patch/delete) a controller made, from its own request counter. */
 const writes = (metrics: string) =>
-  ["create", "update", "patch", "delete"].reduce((sum, verb) => sum + metricValue(metrics, "vireo_kube_requests_total", { verb }), 0);
-const leading = async (c: ControllerProcess) => !c.exited() && metricValue(await c.metrics(), "vireo_leader") === 1;
+  ["create", "update", "patch", "delete"].reduce(
+    (sum, verb) => sum + metricValue(metrics, "vireo_kube_requests_total", { verb }),
+    0,
+  );
+const leading = async (c: ControllerProcess) =>
+  !c.exited() && metricValue(await c.metrics(), "vireo_leader") === 1;
 
 /** A deterministic pseudo-random sequence, so a failing kill point can be replayed (seed printed). */
 function lcg(seed: number): () => number {
@@ -76,18 +103,27 @@ describe("crash safety and high availability", () => {
       await new Promise((r) => setTimeout(r, killAfter));
       const before = await getRollout(cluster, ns, "podinfo");
       await c.kill();
-      console.log(`round ${round}: killed after ${killAfter} ms in phase ${before?.status?.phase} step ${before?.status?.currentStepIndex}`);
+      console.log(
+        `round ${round}: killed after ${killAfter} ms in phase ${before?.status?.phase} step ${before?.status?.currentStepIndex}`,
+      );
       c = await controller();
       const done = await waitForRollout(
         cluster,
         ns,
         "podinfo",
         "promotion after restart",
-        (r) => r.status?.phase === "Healthy" && r.status.canaryRevision === r.status.stableRevision && r.status.stableRevision !== undefined,
+        (r) =>
+          r.status?.phase === "Healthy" &&
+          r.status.canaryRevision === r.status.stableRevision &&
+          r.status.stableRevision !== undefined,
       );
       assert.equal(done.status?.promotedBy, "Steps");
       assert.equal(await canaryWeight(ns), 0);
-      await waitFor("canary scaled down", () => replicas(ns, "podinfo"), (n) => n === 0);
+      await waitFor(
+        "canary scaled down",
+        () => replicas(ns, "podinfo"),
+        (n) => n === 0,
+      );
       assert.equal(await image(ns, "podinfo-primary"), `ghcr.io/stefanprodan/podinfo:6.1.${round}`);
       await c.stop();
     }
@@ -103,7 +139,11 @@ describe("crash safety and high availability", () => {
     assert.equal(await leading(leader), true, "one of the two leads");
     assert.equal(await leading(standby), false, "never both");
     await setImage(cluster, ns, "podinfo", "ghcr.io/stefanprodan/podinfo:6.2.0");
-    await waitFor("canary at 20%", () => canaryWeight(ns), (w) => w === 20);
+    await waitFor(
+      "canary at 20%",
+      () => canaryWeight(ns),
+      (w) => w === 20,
+    );
     assert.equal(writes(await standby.metrics()), 0, "the standby made no write");
     assert.ok(writes(await leader.metrics()) > 0);
 
@@ -113,7 +153,13 @@ describe("crash safety and high availability", () => {
     const handover = Date.now() - killedAt;
     console.log(`leader hand-over after SIGKILL: ${handover} ms (lease 15 s, retry 2 s)`);
     assert.ok(handover <= 17_500, `hand-over took ${handover} ms`);
-    const done = await waitForRollout(cluster, ns, "podinfo", "promotion by the new leader", (r) => r.status?.phase === "Healthy" && r.status.stableRevision === r.status.canaryRevision);
+    const done = await waitForRollout(
+      cluster,
+      ns,
+      "podinfo",
+      "promotion by the new leader",
+      (r) => r.status?.phase === "Healthy" && r.status.stableRevision === r.status.canaryRevision,
+    );
     assert.ok(done.status?.stableRevision);
     assert.equal(await canaryWeight(ns), 0);
 
@@ -140,7 +186,11 @@ describe("crash safety and high availability", () => {
     }
     await waitForRollout(cluster, ns, "app-a", "shard a Healthy", (r) => r.status?.phase === "Healthy");
     await new Promise((r) => setTimeout(r, 3000));
-    assert.equal((await getRollout(cluster, ns, "app-b"))?.status, undefined, "shard b is not this instance's");
+    assert.equal(
+      (await getRollout(cluster, ns, "app-b"))?.status,
+      undefined,
+      "shard b is not this instance's",
+    );
     const b = await controller(["--selector=shard=b", "--lease-name=vireo-shard-b"]);
     await waitForRollout(cluster, ns, "app-b", "shard b Healthy", (r) => r.status?.phase === "Healthy");
     await a.stop();
@@ -158,7 +208,9 @@ describe("crash safety and high availability", () => {
     await new Promise((r) => setTimeout(r, 30_000));
     const afterIdle = await c.metrics();
     const made = writes(afterIdle) - writes(before);
-    const reconciles = metricValue(afterIdle, "vireo_reconcile_duration_seconds_count") - metricValue(before, "vireo_reconcile_duration_seconds_count");
+    const reconciles =
+      metricValue(afterIdle, "vireo_reconcile_duration_seconds_count") -
+      metricValue(before, "vireo_reconcile_duration_seconds_count");
     console.log(`idle 30 s: ${made} writes, ${reconciles} reconciles`);
     assert.equal(made, 0);
     await c.stop();

@@ -233,21 +233,45 @@ describe("controller on a real API server", () => {
     await apply(cluster, appManifests({ namespace: ns, steps: [{ setWeight: 30 }, { pause: {} }] }));
     await waitForRollout(cluster, ns, "podinfo", "Healthy", (r) => r.status?.phase === "Healthy");
     await setImage(cluster, ns, "podinfo", "ghcr.io/stefanprodan/podinfo:6.0.1");
-    await waitFor("weight 30", () => canaryWeight(ns), (w) => w === 30);
-    const del = await cluster.kubectl(["delete", "rollout.vireo.dev/podinfo", "-n", ns, "--wait=true", "--timeout=90s"]);
+    await waitFor(
+      "weight 30",
+      () => canaryWeight(ns),
+      (w) => w === 30,
+    );
+    const del = await cluster.kubectl([
+      "delete",
+      "rollout.vireo.dev/podinfo",
+      "-n",
+      ns,
+      "--wait=true",
+      "--timeout=90s",
+    ]);
     assert.equal(del.code, 0, del.stderr);
     // The user's Deployment serves again, with the stable template (the unpromoted revision is not left live).
-    const target = await getJson<{ spec: { replicas: number; template: { spec: { containers: { image: string }[] } } }; status?: { readyReplicas?: number } }>(
-      cluster,
-      ["deployment", "podinfo", "-n", ns],
-    );
+    const target = await getJson<{
+      spec: { replicas: number; template: { spec: { containers: { image: string }[] } } };
+      status?: { readyReplicas?: number };
+    }>(cluster, ["deployment", "podinfo", "-n", ns]);
     assert.equal(target?.spec.replicas, 2);
     assert.equal(target?.status?.readyReplicas, 2);
     assert.equal(target?.spec.template.spec.containers[0]?.image, "ghcr.io/stefanprodan/podinfo:6.0.0");
-    const svc = await getJson<{ spec: { selector: Record<string, string> } }>(cluster, ["service", "podinfo", "-n", ns]);
-    assert.deepEqual(svc?.spec.selector, { app: "podinfo" }, "the root Service selects the user's pods again");
+    const svc = await getJson<{ spec: { selector: Record<string, string> } }>(cluster, [
+      "service",
+      "podinfo",
+      "-n",
+      ns,
+    ]);
+    assert.deepEqual(
+      svc?.spec.selector,
+      { app: "podinfo" },
+      "the root Service selects the user's pods again",
+    );
     assert.equal(await canaryWeight(ns), undefined, "the TrafficSplit is gone");
-    await waitFor("primary garbage-collected", () => getJson(cluster, ["deployment", "podinfo-primary", "-n", ns]), (d) => d === undefined);
+    await waitFor(
+      "primary garbage-collected",
+      () => getJson(cluster, ["deployment", "podinfo-primary", "-n", ns]),
+      (d) => d === undefined,
+    );
   });
 
   it("an invalid Rollout is rejected by the API server with the field named", async () => {
