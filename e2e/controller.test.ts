@@ -54,7 +54,15 @@ describe("controller on a real API server", () => {
 
   it("adopts the Deployment, then walks a new revision through every step to promotion", async () => {
     const ns = "happy";
-    await apply(cluster, appManifests({ namespace: ns }));
+    // Without analysis a setWeight step completes as soon as the mesh routes it; short pauses make each weight
+    // observable from outside.
+    const steps = [
+      { setWeight: 20 },
+      { pause: { duration: "2s" } },
+      { setWeight: 50 },
+      { pause: { duration: "2s" } },
+    ];
+    await apply(cluster, appManifests({ namespace: ns, steps }));
     const healthy = await waitForRollout(
       cluster,
       ns,
@@ -218,14 +226,19 @@ describe("controller on a real API server", () => {
       "restart with the newer revision",
       (r) => r.status?.canaryRevision !== first.status?.canaryRevision,
     );
-    assert.equal(restarted.status?.currentStepIndex, 0);
-    await waitForRollout(
+    const again = await waitForRollout(
       cluster,
       ns,
       "podinfo",
       "paused again",
       (r) => r.status?.phase === "Paused" && r.status.canaryRevision === restarted.status?.canaryRevision,
     );
+    // It went through step 1 again (weight 25) to the pause, on the newer revision, and said why.
+    assert.equal(again.status?.currentStepIndex, 1);
+    assert.equal(await canaryWeight(ns), 25);
+    const events = await cluster.kubectl(["get", "events.events.k8s.io", "-n", ns, "-o", "json"]);
+    assert.match(events.stdout, /NewRevision/);
+    assert.match(events.stdout, /restarting from step 1/);
   });
 
   it("deleting a Rollout hands the workload back before removing routes: nothing is left pointing at zero pods", async () => {

@@ -17,11 +17,16 @@ const NAME = "podinfo";
 const HOOK_PATH = "/services/T0E2E/B0E2E/rolloutHookToken";
 const OUTAGE_MS = 30_000;
 /** Pause steps keep the rollout in flight long enough for the outage to cover several notifications. */
+// Four weights, so three StepAdvanced notifications (timed pauses are not announced).
 const STEPS = [
   { setWeight: 20 },
-  { pause: { duration: "6s" } },
-  { setWeight: 50 },
-  { pause: { duration: "6s" } },
+  { pause: { duration: "4s" } },
+  { setWeight: 40 },
+  { pause: { duration: "4s" } },
+  { setWeight: 60 },
+  { pause: { duration: "4s" } },
+  { setWeight: 80 },
+  { pause: { duration: "4s" } },
 ];
 
 /** One Slack message as the receiver got it. */

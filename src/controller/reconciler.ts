@@ -228,24 +228,41 @@ export class Reconciler {
       requests: requestsOf(rollout),
       window: evaluateWindows(spec.windows, now),
     };
-    const decision = decide({ generation, spec, status: rollout.status }, observations, now);
-
-    // Notifications go into status first, so a crash between here and delivery cannot lose them.
-    const decided = d.notifications.wants(spec)
-      ? decision.actions
-          .filter((a): a is Extract<Action, { type: "Notify" }> => a.type === "Notify")
-          .map(toPending)
-      : [];
-    const outbox = updateOutbox(decision.status, decided, d.notifications.takeDelivered(namespace, name));
-    if (outbox.dropped > 0) d.observer.notificationsDropped(outbox.dropped);
-
+    // Decide, act, and — when routes were written — read them back and decide once more, so the usual step
+    // (set routes → routes confirmed → wait) costs one status write instead of two. Routes are the one observation
+    // an action changes at once that no watch reports.
+    const ctx = { owner, policy, ref };
+    const done = new Set<string>();
+    const actions: Action[] = [];
+    let status = rollout.status;
+    let requeue: number | undefined;
     let failure: unknown;
-    try {
-      await this.#execute(spec, names, snap, decision.actions, { owner, policy, ref });
-    } catch (err) {
-      failure = err;
+    let obs = observations;
+    for (let pass = 0; pass < 2; pass++) {
+      const decision = decide({ generation, spec, status }, obs, now);
+      const fresh = decision.actions.filter((a) => !done.has(JSON.stringify(a)));
+      for (const a of fresh) done.add(JSON.stringify(a));
+      actions.push(...fresh);
+      status = decision.status;
+      requeue = decision.requeueAfterMs;
+      try {
+        await this.#execute(spec, names, snap, fresh, ctx);
+      } catch (err) {
+        failure = err;
+        break;
+      }
+      if (!fresh.some((a) => a.type === "SetRoutes")) break;
+      const { analysis: _tickAlreadyRecorded, ...rest } = obs;
+      obs = { ...rest, routes: await mesh.getRoutes(ref) };
     }
-    await this.#record(rollout, decision.actions);
+
+    // Notifications go into status before delivery, so a crash in between cannot lose them.
+    const decided = d.notifications.wants(spec)
+      ? actions.filter((a): a is Extract<Action, { type: "Notify" }> => a.type === "Notify").map(toPending)
+      : [];
+    const outbox = updateOutbox(status ?? {}, decided, d.notifications.takeDelivered(namespace, name));
+    if (outbox.dropped > 0) d.observer.notificationsDropped(outbox.dropped);
+    await this.#record(rollout, actions);
     await this.#writeStatus(rollout, outbox.status);
     for (const p of outbox.status.notifications?.pending ?? []) d.notifications.submit(rollout, spec, p);
     d.observer.analysisResults(namespace, name, outbox.status, rollout.status);
@@ -254,7 +271,7 @@ export class Reconciler {
     // and an otherwise quiet Rollout would not be reconciled again until the informer's resync.
     const retryPending =
       (outbox.status.notifications?.pending?.length ?? 0) > 0 ? PENDING_RETRY_MS : undefined;
-    const requeueAfterMs = minDefined(decision.requeueAfterMs, retryPending);
+    const requeueAfterMs = minDefined(requeue, retryPending);
     return requeueAfterMs !== undefined ? { requeueAfterMs } : {};
   }
 

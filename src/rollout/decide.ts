@@ -240,10 +240,10 @@ function enterStep(ctx: Ctx, index: number): void {
   d.status.currentStepIndex = index;
   d.status.stepStartedAt = d.now.toISOString();
   d.status.canaryWeight = weightAt(steps, index);
-  if (index > 0) {
-    const step = steps[index]!;
-    const what = step.setWeight !== undefined ? `canary weight ${step.setWeight}%` : "pause";
-    const message = `step ${index + 1}/${steps.length}: ${what}`;
+  // Announce weight changes only: a timed pause is visible in status, an indefinite one announces itself as Paused.
+  const weight = steps[index]?.setWeight;
+  if (index > 0 && weight !== undefined) {
+    const message = `step ${index + 1}/${steps.length}: canary weight ${weight}%`;
     d.event("Normal", REASONS.StepAdvanced, message);
     d.notify("StepAdvanced", "info", message, String(index));
   }
