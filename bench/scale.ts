@@ -1,0 +1,141 @@
+// Scale benchmark: N Rollouts on a local control plane with kwok pods, one new revision pushed to all at once,
+// measured until every one is promoted. `npm run bench -- --sizes 100,500 --qps 1000`; `--help` for options.
+import { writeFileSync } from "node:fs";
+import { availableParallelism, totalmem } from "node:os";
+import { parseArgs } from "node:util";
+import { parseDuration } from "../src/api/duration.ts";
+import { details, markdownTable, plainTable, verdicts } from "./scale/report.ts";
+import { type RunResult, runSize } from "./scale/run-size.ts";
+
+const USAGE = `npm run bench -- [options]
+
+  --sizes LIST          Rollout counts to run, e.g. 100,500,1000 (env VIREO_BENCH_SIZES; default 100,500,1000)
+  --pause DUR           pause after each of the 5 setWeight stages (default 10s); ideal rollout = 5 × pause
+  --qps LIST            controller --kube-qps per run, e.g. 50,1000; "default" = the controller's 50/100
+                        (env VIREO_BENCH_QPS; default 1000). Each size runs once per value.
+  --burst N             controller --kube-burst with an explicit --qps (default 2 × qps)
+  --workers N           controller --workers (default 4, the controller's default)
+  --per-namespace N     Rollouts per namespace (default 10)
+  --rollout-timeout DUR budget for one measured rollout (default: 3 × ideal + 0.5 s per Rollout, at least 5m)
+  --setup-timeout DUR   budget for creating and adopting the apps (default: 2m + 0.5 s per Rollout)
+  --max-total DUR       stop starting new runs after this much time (default 30m)
+  --log-level LEVEL     controller log level (default info; debug costs CPU at N=1000)
+  --node-options=OPTS   NODE_OPTIONS for the controller, e.g. --node-options="--max-old-space-size=160"
+  --json PATH           also write the raw results as JSON
+
+Each run starts a fresh cluster (kube-apiserver, etcd, KCM, scheduler, kwok), so runs do not share state.
+VIREO_E2E_KEEP=1 keeps each cluster dir (controller and component logs) for inspection.`;
+
+function list(text: string): string[] {
+  return text
+    .split(",")
+    .map((s) => s.trim())
+    .filter(Boolean);
+}
+
+async function main(): Promise<number> {
+  const { values } = parseArgs({
+    options: {
+      sizes: { type: "string" },
+      pause: { type: "string", default: "10s" },
+      qps: { type: "string" },
+      burst: { type: "string" },
+      workers: { type: "string", default: "4" },
+      "per-namespace": { type: "string", default: "10" },
+      "rollout-timeout": { type: "string" },
+      "setup-timeout": { type: "string" },
+      "max-total": { type: "string", default: "30m" },
+      "log-level": { type: "string", default: "info" },
+      "node-options": { type: "string" },
+      json: { type: "string" },
+      help: { type: "boolean" },
+    },
+  });
+  if (values.help) {
+    console.log(USAGE);
+    return 0;
+  }
+  const sizes = list(values.sizes ?? process.env.VIREO_BENCH_SIZES ?? "100,500,1000").map(Number);
+  if (sizes.some((n) => !Number.isInteger(n) || n < 1)) throw new Error(`--sizes: bad list ${values.sizes}`);
+  const qpsList = list(values.qps ?? process.env.VIREO_BENCH_QPS ?? "1000").map((q) =>
+    q === "default" ? undefined : Number(q),
+  );
+  if (qpsList.some((q) => q !== undefined && !(q > 0))) throw new Error(`--qps: bad list ${values.qps}`);
+  const pauseMs = parseDuration(values.pause);
+  const idealMs = 5 * pauseMs;
+  const maxTotalMs = parseDuration(values["max-total"]);
+  const started = Date.now();
+  const log = (line: string) =>
+    process.stderr.write(`[bench ${((Date.now() - started) / 1000).toFixed(0).padStart(4)} s] ${line}\n`);
+
+  const results: RunResult[] = [];
+  const skipped: string[] = [];
+  for (const n of sizes) {
+    for (const qps of qpsList) {
+      const label = `N=${n} qps=${qps ?? "default"}`;
+      if (Date.now() - started > maxTotalMs) {
+        skipped.push(`${label}: not started, --max-total ${values["max-total"]} reached`);
+        continue;
+      }
+      log(`=== ${label}: ${n} Rollouts × 5 stages × ${values.pause} (ideal ${idealMs / 1000} s)`);
+      try {
+        const r = await runSize({
+          n,
+          pause: values.pause,
+          qps,
+          burst: qps === undefined ? undefined : values.burst ? Number(values.burst) : Math.ceil(2 * qps),
+          workers: Number(values.workers),
+          perNamespace: Number(values["per-namespace"]),
+          setupTimeoutMs: values["setup-timeout"]
+            ? parseDuration(values["setup-timeout"])
+            : 120_000 + 500 * n,
+          rolloutTimeoutMs: values["rollout-timeout"]
+            ? parseDuration(values["rollout-timeout"])
+            : Math.max(300_000, 3 * idealMs + 500 * n),
+          logLevel: values["log-level"],
+          nodeOptions: values["node-options"],
+          log,
+        });
+        results.push(r);
+        log(details(r));
+      } catch (err) {
+        const msg = (err as Error)?.message ?? String(err);
+        skipped.push(`${label}: failed: ${msg}`);
+        log(`${label} failed: ${msg}`);
+      }
+    }
+  }
+
+  console.log(`\nVireo scale benchmark — ${new Date().toISOString()}, ${osSummary()}`);
+  console.log(
+    `Each Rollout: 1-replica Deployment, provider smi, steps setWeight 20/40/60/80/100 each followed by ` +
+      `pause ${values.pause}, no analysis metrics; ideal = 5 × ${values.pause}.\n`,
+  );
+  if (results.length > 0) {
+    console.log(plainTable(results));
+    console.log("\nTargets:");
+    for (const v of verdicts(results)) console.log(`  ${v}`);
+    console.log("\nDetails:");
+    for (const r of results) console.log(details(r));
+    console.log("\nMarkdown:\n");
+    console.log(markdownTable(results));
+  }
+  for (const s of skipped) console.log(`\nNOT MEASURED ${s}`);
+  if (values.json) writeFileSync(values.json, `${JSON.stringify(results, null, 2)}\n`);
+  log(`done in ${((Date.now() - started) / 60_000).toFixed(1)} min`);
+  return results.length > 0 && skipped.length === 0 ? 0 : 1;
+}
+
+function osSummary(): string {
+  const cpus = (globalThis as { navigator?: { hardwareConcurrency?: number } }).navigator
+    ?.hardwareConcurrency;
+  return `${cpus ?? "?"} CPUs, Node ${process.versions.node}`;
+}
+
+main().then(
+  (code) => process.exit(code),
+  (err: unknown) => {
+    process.stderr.write(`bench: ${(err as Error)?.stack ?? err}\n`);
+    process.exit(2);
+  },
+);
