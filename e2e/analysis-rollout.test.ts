@@ -263,8 +263,10 @@ describe("analysis-driven rollouts against a real Prometheus", () => {
       const fails = history(r, "success").filter((m) => m.verdict === "Fail");
       assert.equal(fails.length, 2, brief(r));
       for (const f of fails) {
+        // The canary gets ~8 requests/s at 20 %, and the first tick sees only ~5 s of them: rate() extrapolation
+        // over so few samples moves the ratio a few points (85.9 was seen on a loaded machine).
         assert.ok(
-          typeof f.value === "number" && Math.abs(f.value - 90) <= 3,
+          typeof f.value === "number" && Math.abs(f.value - 90) <= 6,
           `measured ${f.value}, expected ≈ 90`,
         );
         assert.equal(f.threshold, ">= 95");
