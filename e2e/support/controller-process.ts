@@ -91,6 +91,7 @@ export async function startController(opts: {
     if (exitCode === undefined) child.kill("SIGKILL");
   };
   process.once("exit", kill);
+  child.once("exit", () => process.removeListener("exit", kill));
   return {
     pid: child.pid ?? -1,
     metricsUrl,
