@@ -299,7 +299,7 @@ export class Informer<T extends KubernetesObject = KubernetesObject> {
     for (const item of items) {
       item.apiVersion ??= apiVersion;
       if (kind) item.kind ??= kind;
-      next.set(objectKey(item), item);
+      next.set(objectKey(item), slim(item));
     }
     const previous = this.#cache;
     this.#cache = next;
@@ -372,7 +372,7 @@ export class Informer<T extends KubernetesObject = KubernetesObject> {
       this.#emitDelete(old ?? obj);
       return;
     }
-    this.#cache.set(key, obj);
+    this.#cache.set(key, slim(obj));
     if (!old) this.#emitAdd(obj);
     else this.#emitUpdate(old, obj);
   }
@@ -428,4 +428,14 @@ export class Informer<T extends KubernetesObject = KubernetesObject> {
       this.#log.error({ err, resource: this.#what }, "informer event handler threw");
     }
   }
+}
+
+/**
+ * Drops `metadata.managedFields` before caching: server-side-apply bookkeeping that nothing here reads and that is
+ * often larger than the rest of the object, so thousands of cached Deployments and Services would carry it for
+ * nothing.
+ */
+function slim<T extends KubernetesObject>(obj: T): T {
+  if (obj.metadata?.managedFields) delete obj.metadata.managedFields;
+  return obj;
 }
