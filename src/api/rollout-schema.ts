@@ -315,7 +315,7 @@ export const PrometheusSchema = z
 export const AnalysisSchema = z
   .object({
     interval: duration(
-      "How often metrics are checked; also how long each setWeight step lasts at least.",
+      "How often metrics are checked. With metrics, each setWeight step lasts at least one interval (it needs a passing tick); without, a step ends once the mesh routes it.",
     ).default("30s"),
     failureLimit: z
       .number()
