@@ -6,17 +6,15 @@ import { type Cluster, startCluster } from "./cluster/cluster.ts";
 import {
   apply,
   appManifests,
+  deploymentReplicas,
   getJson,
   getRollout,
   setImage,
   waitFor,
   waitForRollout,
+  canaryWeight as weightOf,
 } from "./support/app.ts";
 import { type ControllerProcess, metricValue, startController } from "./support/controller-process.ts";
-
-interface TrafficSplit {
-  spec: { backends: { service: string; weight: number | string }[] };
-}
 
 let cluster: Cluster;
 const running: ControllerProcess[] = [];
@@ -31,18 +29,8 @@ async function controller(args: string[] = []): Promise<ControllerProcess> {
   return c;
 }
 
-const canaryWeight = async (ns: string) => {
-  const split = await getJson<TrafficSplit>(cluster, [
-    "trafficsplits.split.smi-spec.io",
-    "podinfo",
-    "-n",
-    ns,
-  ]);
-  const canary = split?.spec.backends.find((b) => b.service.endsWith("-canary"));
-  return canary === undefined ? undefined : Number(canary.weight);
-};
-const replicas = async (ns: string, name: string) =>
-  (await getJson<{ spec: { replicas?: number } }>(cluster, ["deployment", name, "-n", ns]))?.spec.replicas;
+const canaryWeight = (ns: string) => weightOf(cluster, ns);
+const replicas = (ns: string, name: string) => deploymentReplicas(cluster, ns, name);
 const image = async (ns: string, name: string) =>
   (
     await getJson<{ spec: { template: { spec: { containers: { image: string }[] } } } }>(cluster, [

@@ -8,32 +8,21 @@ import {
   annotate,
   apply,
   appManifests,
+  deploymentReplicas,
   getJson,
   getRollout,
   setImage,
   waitFor,
   waitForRollout,
+  canaryWeight as weightOf,
 } from "./support/app.ts";
 import { type ControllerProcess, metricValue, startController } from "./support/controller-process.ts";
-
-interface TrafficSplit {
-  spec: { backends: { service: string; weight: number | string }[] };
-}
-interface DeploymentJson {
-  spec: { replicas?: number };
-  status?: { readyReplicas?: number };
-}
 
 let cluster: Cluster;
 let controller: ControllerProcess;
 
-const canaryWeight = async (ns: string, name = "podinfo") => {
-  const split = await getJson<TrafficSplit>(cluster, ["trafficsplits.split.smi-spec.io", name, "-n", ns]);
-  const canary = split?.spec.backends.find((b) => b.service.endsWith("-canary"));
-  return canary === undefined ? undefined : Number(canary.weight);
-};
-const replicas = async (ns: string, name: string) =>
-  (await getJson<DeploymentJson>(cluster, ["deployment", name, "-n", ns]))?.spec.replicas;
+const canaryWeight = (ns: string) => weightOf(cluster, ns);
+const replicas = (ns: string, name: string) => deploymentReplicas(cluster, ns, name);
 const condition = (
   r: { status?: { conditions?: { type: string; status: string; reason: string; message: string }[] } },
   type: string,

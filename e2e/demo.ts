@@ -5,7 +5,7 @@ import { join, resolve } from "node:path";
 import type { Rollout } from "../src/api/rollout-schema.ts";
 import { type Cluster, startCluster } from "./cluster/cluster.ts";
 import { type Simulator, startSimulator } from "./simulator/simulator.ts";
-import { apply, getJson, getRollout, setImage, waitForRollout } from "./support/app.ts";
+import { apply, canaryWeight, getJson, getRollout, setImage, waitForRollout } from "./support/app.ts";
 import { type ControllerProcess, startController } from "./support/controller-process.ts";
 
 const NS = "demo";
@@ -16,21 +16,14 @@ const t0 = Date.now();
 const clock = () => `${((Date.now() - t0) / 1000).toFixed(1).padStart(6)}s`;
 const say = (text: string) => console.log(`${clock()}  ${text}`);
 
-interface TrafficSplit {
-  spec: { backends: { service: string; weight: number | string }[] };
-}
-
 /** One progress line: phase, step, weights (mesh and observed), the latest analysis values. */
 async function progressLine(
   cluster: Cluster,
   sim: Simulator,
 ): Promise<{ line: string; rollout: Rollout | undefined }> {
-  const [rollout, split] = await Promise.all([
-    getRollout(cluster, NS, APP),
-    getJson<TrafficSplit>(cluster, ["trafficsplits.split.smi-spec.io", APP, "-n", NS]),
-  ]);
+  const [rollout, weight] = await Promise.all([getRollout(cluster, NS, APP), canaryWeight(cluster, NS, APP)]);
   const s = rollout?.status;
-  const canary = Number(split?.spec.backends.find((b) => b.service.endsWith("-canary"))?.weight ?? 0);
+  const canary = weight ?? 0;
   const observed = sim.weights();
   const last = s?.analysis?.lastRunAt;
   const values = (s?.analysis?.history ?? [])

@@ -144,3 +144,33 @@ export async function annotate(
   ]);
   if (r.code !== 0) throw new Error(`kubectl annotate failed: ${r.stderr}`);
 }
+
+interface TrafficSplitJson {
+  spec: { backends: { service: string; weight: number | string }[] };
+}
+
+/** The canary's weight in the Rollout's SMI TrafficSplit; undefined when there is no TrafficSplit. */
+export async function canaryWeight(
+  cluster: Cluster,
+  namespace: string,
+  name = "podinfo",
+): Promise<number | undefined> {
+  const split = await getJson<TrafficSplitJson>(cluster, [
+    "trafficsplits.split.smi-spec.io",
+    name,
+    "-n",
+    namespace,
+  ]);
+  const canary = split?.spec.backends.find((b) => b.service.endsWith("-canary"));
+  return canary === undefined ? undefined : Number(canary.weight);
+}
+
+/** spec.replicas of a Deployment; undefined when it does not exist. */
+export async function deploymentReplicas(
+  cluster: Cluster,
+  namespace: string,
+  name: string,
+): Promise<number | undefined> {
+  return (await getJson<{ spec: { replicas?: number } }>(cluster, ["deployment", name, "-n", namespace]))
+    ?.spec.replicas;
+}
