@@ -415,7 +415,7 @@ describe("kube runtime against a real API server", () => {
       };
     const s1 = { phase: "Progressing", canaryWeight: 10, analysis: { a: 1, b: 2 }, message: "m" };
     counted.resetRequestCounts();
-    assert.equal(await writer.patchStatus(ref, undefined, s1), true);
+    assert.equal((await writer.patchStatus(ref, undefined, s1)).written, true);
     assert.equal(counted.requestCounts().patch, 1);
     const w1 = await read();
     assert.deepEqual(w1.status, s1);
@@ -423,7 +423,7 @@ describe("kube runtime against a real API server", () => {
 
     counted.resetRequestCounts();
     for (let i = 0; i < 10; i++)
-      assert.equal(await writer.patchStatus(ref, w1.status, structuredClone(s1)), false);
+      assert.equal((await writer.patchStatus(ref, w1.status, structuredClone(s1))).written, false);
     assert.deepEqual(
       Object.values(counted.requestCounts()).reduce((x, y) => x + y, 0),
       0,
@@ -431,14 +431,33 @@ describe("kube runtime against a real API server", () => {
     );
 
     const s2 = { phase: "Progressing", canaryWeight: 20, analysis: { a: 1 } };
-    assert.equal(await writer.patchStatus(ref, w1.status, s2), true);
+    assert.equal((await writer.patchStatus(ref, w1.status, s2)).written, true);
     const w2 = await read();
     assert.deepEqual(w2.status, s2, "removed top-level and nested fields are gone");
     assert.deepEqual(w2.spec, { size: 1 });
 
     // The /status endpoint ignores spec; a status write cannot touch spec even if a caller slipped one in.
-    assert.equal(await writer.patchStatus(ref, w2.status, { ...s2, phase: "Paused" }), true);
+    assert.equal((await writer.patchStatus(ref, w2.status, { ...s2, phase: "Paused" })).written, true);
     assert.equal((await read()).status?.phase, "Paused");
+
+    // Fenced: a write based on the resourceVersion it read succeeds and returns the new one; a second write from
+    // the same (now stale) read is refused with Conflict and changes nothing — a stale decision cannot land.
+    const fence = await read();
+    const first = await writer.patchStatus(
+      ref,
+      fence.status,
+      { ...s2, phase: "Healthy" },
+      fence.metadata.resourceVersion,
+    );
+    assert.equal(first.written, true);
+    assert.equal(first.resourceVersion, (await read()).metadata.resourceVersion);
+    counted.resetRequestCounts();
+    await assert.rejects(
+      writer.patchStatus(ref, fence.status, { ...s2, phase: "RolledBack" }, fence.metadata.resourceVersion),
+      (err: unknown) => classifyError(err).kind === "Conflict",
+    );
+    assert.equal(counted.requestCounts().patch, 1, "a fenced Conflict is not retried");
+    assert.equal((await read()).status?.phase, "Healthy");
 
     // Finalizers through patchMetadata with a resourceVersion precondition.
     const w3 = await read();

@@ -18,7 +18,7 @@ import { createLogger } from "./telemetry/logger.ts";
 import { VireoMetrics } from "./telemetry/metrics.ts";
 import { WorkloadManager } from "./workload/workload-manager.ts";
 
-/** Runs the controller until SIGTERM/SIGINT. Exit codes: 0 clean stop, 1 fatal error, 2 bad configuration. */
+/** Runs the controller until SIGTERM/SIGINT. Exit codes: 0 clean stop, 1 fatal error or lost leader lease, 2 bad configuration. */
 export async function main(argv: readonly string[], env: NodeJS.ProcessEnv): Promise<number> {
   let config: ReturnType<typeof loadConfig>;
   try {
@@ -112,6 +112,12 @@ export async function main(argv: readonly string[], env: NodeJS.ProcessEnv): Pro
   await mesh.warm();
   await manager.start();
   let elector: LeaseElector | undefined;
+  /** Resolves the wait below: a signal (clean stop, exit 0) or a lost lease (exit 1, the Deployment restarts us). */
+  let finish: (why: { signal?: string; leaseLost?: boolean }) => void = () => {};
+  const finished = new Promise<{ signal?: string; leaseLost?: boolean }>((resolve) => {
+    finish = resolve;
+  });
+  let stopping = false;
   if (config.leaderElect) {
     elector = new LeaseElector({
       coordination: clients.coordination,
@@ -125,27 +131,40 @@ export async function main(argv: readonly string[], env: NodeJS.ProcessEnv): Pro
         manager.lead(reconcile);
       },
       onStoppedLeading: () => {
-        log.warn({ identity }, "stopped leading");
         metrics.setLeader(identity, false);
-        void manager.stopLeading(config.shutdownGraceMs);
+        if (stopping) return;
+        // Lost, not released: a successor may already lead. Stop writing at once — abort what is in flight, refuse
+        // the rest — and exit, rather than finish reconciles that could overwrite the new leader's decisions.
+        log.error({ identity }, "lost the leader lease: aborting in-flight requests and exiting");
+        clients.revokeWrites("this instance lost the leader lease");
+        finish({ leaseLost: true });
       },
     });
+    const held = elector;
+    // Every write is checked against the lease's validity when it is sent, so a process frozen past its lease
+    // (SIGSTOP, a paused VM) cannot write after waking even before its timers notice the loss.
+    clients.fenceWrites(() => Date.now() < held.heldUntil());
     elector.start();
   } else {
     manager.lead(reconcile);
   }
 
-  await new Promise<void>((resolve) => {
-    const stop = (signal: string) => {
-      log.info({ signal }, "shutting down");
-      resolve();
-    };
-    process.once("SIGTERM", () => stop("SIGTERM"));
-    process.once("SIGINT", () => stop("SIGINT"));
-  });
+  process.once("SIGTERM", () => finish({ signal: "SIGTERM" }));
+  process.once("SIGINT", () => finish({ signal: "SIGINT" }));
+  const why = await finished;
+  stopping = true;
+  server.markShuttingDown();
+  if (why.leaseLost) {
+    // Nothing more may reach the API server or a receiver: no grace, no notification flush.
+    await manager.stopLeading(0);
+    await elector?.stop({ release: false });
+    await manager.stop(0);
+    await server.close(500);
+    return 1;
+  }
+  log.info({ signal: why.signal }, "shutting down");
   // Order matters: stop being ready, stop taking work and finish in-flight reconciles, flush notifications, then
   // release the Lease so the standby takes over at once instead of after the lease duration.
-  server.markShuttingDown();
   await manager.stopLeading(config.shutdownGraceMs);
   await notifications.drain(5000);
   await elector?.stop({ release: true });

@@ -103,6 +103,12 @@ export const REASONS = {
   InvalidSpec: "InvalidSpec",
   TargetNotFound: "TargetNotFound",
   ReconcileError: "ReconcileError",
+  Repaired: "Repaired",
+  PrimaryLost: "PrimaryLost",
+  PrimaryNotReady: "PrimaryNotReady",
+  ServicesNotReady: "ServicesNotReady",
+  RoutesNotInSync: "RoutesNotInSync",
+  PolicyNotInSync: "PolicyNotInSync",
 } as const;
 /** A condition or Event reason. */
 export type Reason = (typeof REASONS)[keyof typeof REASONS];

@@ -585,6 +585,17 @@ export const RolloutStatusSchema = z
     ).optional(),
     pausedAt: timestamp("When the current pause began.").optional(),
     promotedBy: z.enum(["Analysis", "User", "Steps"]).optional().describe("Who promoted the last revision."),
+    replicas: z
+      .number()
+      .int()
+      .min(0)
+      .optional()
+      .describe(
+        "Replicas the application should run, following the user's Deployment: the primary gets them, and so does the canary while it runs.",
+      ),
+    lastValidSpec: RolloutSpecSchema.optional().describe(
+      "The last spec that passed validation. If the spec turns invalid, or the Rollout is deleted while invalid, Vireo still knows which objects to route back to the primary and which workload to hand back.",
+    ),
     analysis: z
       .object({
         lastRunAt: timestamp("Last analysis tick.").optional(),

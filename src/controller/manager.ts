@@ -81,6 +81,16 @@ export class Manager implements RolloutSource, ObjectReader {
       inf.onUpdate((_o, n) => wake(n));
       inf.onDelete(wake);
     }
+    // Services too: a hand edit of the root selector or a deleted backend Service is repaired in seconds, not at
+    // the next resync.
+    for (const inf of this.#services) {
+      const wake = (svc: Service & KubernetesObject) =>
+        this.#enqueueServiceOwnersOf(svc.metadata.namespace ?? "", svc.metadata.name);
+      inf.onUpdate((o, n) => {
+        if (JSON.stringify(o.spec) !== JSON.stringify(n.spec)) wake(n);
+      });
+      inf.onDelete(wake);
+    }
   }
 
   /** Starts the informers (all instances do this, so a standby takes over with a warm cache). */
@@ -183,6 +193,17 @@ export class Manager implements RolloutSource, ObjectReader {
       for (const r of inf.list(namespace)) {
         const target = r.spec?.targetRef?.name;
         if (target === deployment || `${target}-primary` === deployment) this.#enqueue(r);
+      }
+    }
+  }
+
+  /** A Service changed: wake the Rollouts whose root, primary or canary Service it is. */
+  #enqueueServiceOwnersOf(namespace: string, service: string): void {
+    for (const inf of this.#rollouts) {
+      for (const r of inf.list(namespace)) {
+        const root = r.spec?.service?.name ?? r.spec?.targetRef?.name;
+        if (service === root || service === `${root}-primary` || service === `${root}-canary`)
+          this.#enqueue(r);
       }
     }
   }

@@ -1,10 +1,12 @@
 // The reconciler: the only place that orchestrates. Reads the world, asks the pure engine, carries out its
-// actions in order, and writes status once. Level-based: it never depends on which event woke it.
+// actions in order, writes status once (fenced on what the decision saw), and only then records Events and
+// hands over notifications. Level-based: it never depends on which event woke it.
 
 import type { MetricMeasurement } from "../analysis/types.ts";
 import {
   ANNOTATIONS,
   API_VERSION,
+  CONDITION_TYPES,
   FINALIZER,
   GROUP,
   KIND,
@@ -15,16 +17,19 @@ import {
 } from "../api/constants.ts";
 import type { Rollout, RolloutSpec, RolloutStatus } from "../api/rollout-schema.ts";
 import { validateRolloutSpec } from "../api/validate.ts";
+import { classifyError, KubeErrorKind } from "../kube/errors.ts";
 import type { EventRecorder } from "../kube/event-recorder.ts";
 import type { ObjectRef, StatusWriter } from "../kube/status-writer.ts";
 import { withFinalizer, withoutFinalizer } from "../kube/status-writer.ts";
 import type { AccessPolicyModel, MeshAdapter, OwnerRef, SplitRef, TrafficSplitModel } from "../mesh/types.ts";
+import { setCondition } from "../rollout/conditions.ts";
 import { analysisDue, decide } from "../rollout/decide.ts";
 import type { Action, Observations } from "../rollout/types.ts";
 import { evaluateWindows } from "../rollout/windows.ts";
 import { type WorkloadNames, workloadNames } from "../workload/names.ts";
 import { WorkloadManager, type WorkloadSnapshot } from "../workload/workload-manager.ts";
 import { type PendingNotification, toPending, updateOutbox } from "./outbox.ts";
+import { WriteFence } from "./write-fence.ts";
 
 /** Where Rollouts are read from (the informer cache). */
 export interface RolloutSource {
@@ -91,6 +96,10 @@ export interface ReconcileResult {
 
 /** How often a Rollout with undelivered notifications is reconciled to offer them again. */
 const PENDING_RETRY_MS = 30_000;
+/** How soon to look again when the cache has not yet caught up with our own last write, or a write lost a race. */
+const STALE_RETRY_MS = 200;
+/** Failed reconciles in a row after which the error is reported as Degraded=True (one may be a blip). */
+const DEGRADED_AFTER_FAILURES = 2;
 const minDefined = (a: number | undefined, b: number | undefined) =>
   a === undefined ? b : b === undefined ? a : Math.min(a, b);
 
@@ -105,6 +114,7 @@ const WORLD_ACTIONS = new Set<Action["type"]>([
   "EnsureWorkloads",
   "ScaleCanaryUp",
   "ScaleCanaryDown",
+  "ScalePrimary",
   "SetRoutes",
   "ApplyAccessPolicy",
   "PromotePrimary",
@@ -162,52 +172,115 @@ export class Reconciler {
    * the absence of objects only Vireo would create; a spec change (new generation) or a restart checks again.
    */
   readonly #noPolicyConfirmed = new Map<string, number>();
+  /** Our own last status write per key: the informer may lag it, and deciding from older status repeats work. */
+  readonly #fence = new WriteFence();
+  /** Reconciles in a row that failed, by key. */
+  readonly #failures = new Map<string, number>();
+  /** Errors already counted and written into status by the reconcile that hit them. */
+  readonly #reflected = new WeakSet<object>();
 
   constructor(deps: ReconcilerDeps) {
     this.#d = deps;
   }
 
   async reconcile(namespace: string, name: string, signal: AbortSignal): Promise<ReconcileResult> {
+    const key = `${namespace}/${name}`;
     const rollout = this.#d.rollouts.get(namespace, name);
     if (!rollout) {
+      this.#fence.forget(key);
+      this.#failures.delete(key);
       this.#d.observer.rolloutDeleted(namespace, name);
       return {};
     }
+    // Never decide from a cache older than our own last write: that status was already acted on.
+    if (this.#fence.isStale(key, rollout.metadata.resourceVersion)) return { requeueAfterMs: STALE_RETRY_MS };
     try {
-      return await this.#reconcile(rollout, signal);
+      const result = await this.#reconcile(rollout, signal);
+      this.#failures.delete(key);
+      return result;
     } catch (err) {
-      // Make the failure visible where the user looks; the recorder folds repeats into one Event's series.
-      const message = err instanceof Error ? err.message : String(err);
-      await this.#record(rollout, [
-        { type: "RecordEvent", eventType: "Warning", reason: REASONS.ReconcileError, message },
-      ]);
+      // Someone else wrote the Rollout since our read (a user, a GitOps tool): read again and decide again.
+      if (classifyError(err).kind === KubeErrorKind.Conflict) return { requeueAfterMs: STALE_RETRY_MS };
+      await this.#reportFailure(rollout, err);
       throw err;
     }
   }
 
-  async #reconcile(rollout: Rollout, signal: AbortSignal): Promise<ReconcileResult> {
+  /**
+   * Makes a failure visible where the user looks: a Warning Event (the recorder folds repeats into one series)
+   * and, once it persists, Degraded=True with the API server's message. The next successful decision clears it.
+   */
+  async #reportFailure(rollout: Rollout, err: unknown): Promise<void> {
+    const message = err instanceof Error ? err.message : String(err);
+    await this.#record(rollout, [
+      { type: "RecordEvent", eventType: "Warning", reason: REASONS.ReconcileError, message },
+    ]).catch(() => {});
+    if (this.#reflected.has(err as object)) return;
+    const next = this.#withFailure(rollout, rollout.status ?? {}, err);
+    // Best effort: the write may itself fail for the same reason (API server down); the Event is already out.
+    await this.#writeStatus(rollout, next).catch(() => {});
+  }
+
+  /** Counts a failure; once it persists, `status` gets Degraded=True with the error's message. */
+  #withFailure(rollout: Rollout, status: RolloutStatus, err: unknown): RolloutStatus {
+    const key = `${rollout.metadata.namespace}/${rollout.metadata.name}`;
+    const failures = (this.#failures.get(key) ?? 0) + 1;
+    this.#failures.set(key, failures);
+    if (typeof err === "object" && err !== null) this.#reflected.add(err);
+    if (failures < DEGRADED_AFTER_FAILURES) return status;
+    const message = err instanceof Error ? err.message : String(err);
+    const conditions = setCondition(
+      status.conditions,
+      { type: CONDITION_TYPES.degraded, status: "True", reason: REASONS.ReconcileError, message },
+      rollout.metadata.generation ?? 1,
+      this.#d.now(),
+    );
+    return { ...status, conditions };
+  }
+
+  async #reconcile(cached: Rollout, signal: AbortSignal): Promise<ReconcileResult> {
+    let rollout = cached;
     const d = this.#d;
     const { namespace, name } = rollout.metadata;
     const validation = validateRolloutSpec(rollout.spec);
     const spec = validation.ok ? validation.spec : undefined;
-    if (rollout.metadata.deletionTimestamp) return this.#finalize(rollout, spec);
+    // What Vireo last acted on: lets an invalid Rollout still route back to primary and hand the workload back.
+    const lastValid = spec ?? lastValidSpec(rollout.status);
+    if (rollout.metadata.deletionTimestamp) return this.#finalize(rollout, lastValid);
     if (!rollout.metadata.finalizers?.includes(FINALIZER)) {
-      await d.statusWriter.patchMetadata(rolloutRef(namespace, name), {
-        finalizers: withFinalizer(rollout.metadata.finalizers, FINALIZER),
+      const finalizers = withFinalizer(rollout.metadata.finalizers, FINALIZER);
+      const updated = (await d.statusWriter.patchMetadata(rolloutRef(namespace, name), {
+        finalizers,
         ...(rollout.metadata.resourceVersion ? { resourceVersion: rollout.metadata.resourceVersion } : {}),
-      });
+      })) as { metadata?: { resourceVersion?: string } } | undefined;
+      // Later writes in this reconcile are fenced on the version our own finalizer patch produced.
+      const rv = updated?.metadata?.resourceVersion;
+      rollout = {
+        ...rollout,
+        metadata: { ...rollout.metadata, finalizers, ...(rv ? { resourceVersion: rv } : {}) },
+      };
+      this.#fence.wrote(`${namespace}/${name}`, undefined, rv);
     }
 
     const now = d.now();
     const generation = rollout.metadata.generation ?? 1;
     if (!spec) {
-      const decision = decide(
-        { generation, spec: undefined, status: rollout.status },
-        { ...emptyObservations(), specIssues: validation.ok ? [] : validation.issues },
-        now,
-      );
-      await this.#record(rollout, decision.actions);
+      let obs: Observations = { ...emptyObservations(), specIssues: validation.ok ? [] : validation.issues };
+      let world: { names: WorkloadNames; snap: WorkloadSnapshot; ref: SplitRef } | undefined;
+      if (lastValid) {
+        const names = workloadNames(namespace, name, lastValid);
+        const snap = await d.workloads.snapshot(names);
+        const ref = splitRef(names, lastValid);
+        world = { names, snap, ref };
+        obs = { ...obs, ...WorkloadManager.observe(snap), routes: await d.mesh(lastValid).getRoutes(ref) };
+      }
+      const decision = decide({ generation, spec: undefined, status: rollout.status }, obs, now);
+      if (lastValid && world) {
+        const ctx = { owner: ownerOf(rollout), policy: null, ref: world.ref };
+        await this.#execute(lastValid, world.names, world.snap, decision.actions, ctx, []);
+      }
       await this.#writeStatus(rollout, decision.status);
+      await this.#record(rollout, decision.actions);
       return {};
     }
 
@@ -244,6 +317,8 @@ export class Reconciler {
     const ctx = { owner, policy, ref };
     const done = new Set<string>();
     const actions: Action[] = [];
+    /** What EnsureWorkloads really created or changed; after initialization each is a repair worth an Event. */
+    const repaired: string[] = [];
     let status = rollout.status;
     let requeue: number | undefined;
     let failure: unknown;
@@ -256,7 +331,7 @@ export class Reconciler {
       status = decision.status;
       requeue = decision.requeueAfterMs;
       try {
-        await this.#execute(spec, names, snap, fresh, ctx);
+        await this.#execute(spec, names, snap, fresh, ctx, repaired);
       } catch (err) {
         failure = err;
         break;
@@ -272,8 +347,20 @@ export class Reconciler {
       : [];
     const outbox = updateOutbox(status ?? {}, decided, d.notifications.takeDelivered(namespace, name));
     if (outbox.dropped > 0) d.observer.notificationsDropped(outbox.dropped);
-    await this.#record(rollout, actions);
+    if (failure !== undefined) outbox.status = this.#withFailure(rollout, outbox.status, failure);
+    // Status first, fenced: a decision that lost a race (409) records no Event and hands over no notification, so
+    // the decision taken again from fresh status is the only one anybody hears about.
     await this.#writeStatus(rollout, outbox.status);
+    const repairs: Action[] =
+      rollout.status?.phase && rollout.status.phase !== "Initializing"
+        ? repaired.map((what) => ({
+            type: "RecordEvent",
+            eventType: "Warning",
+            reason: REASONS.Repaired,
+            message: what,
+          }))
+        : [];
+    await this.#record(rollout, [...repairs, ...actions]);
     for (const p of outbox.status.notifications?.pending ?? []) d.notifications.submit(rollout, spec, p);
     d.observer.analysisResults(namespace, name, outbox.status, rollout.status);
     if (failure) throw failure;
@@ -297,6 +384,7 @@ export class Reconciler {
     snap: WorkloadSnapshot,
     actions: readonly Action[],
     ctx: { owner: OwnerRef; policy: AccessPolicyModel | null; ref: SplitRef },
+    repaired: string[],
   ): Promise<void> {
     const mesh = this.#d.mesh(spec);
     for (const action of actions) {
@@ -304,7 +392,10 @@ export class Reconciler {
       this.#d.log.info({ rollout: `${names.namespace}/${names.rollout}`, action }, `action ${action.type}`);
       switch (action.type) {
         case "EnsureWorkloads":
-          await this.#d.workloads.ensure(snap, spec, ctx.owner);
+          repaired.push(...(await this.#d.workloads.ensure(snap, spec, ctx.owner, action)));
+          break;
+        case "ScalePrimary":
+          await this.#d.workloads.scalePrimary(snap, action.replicas);
           break;
         case "ScaleCanaryUp":
           await this.#d.workloads.scaleCanary(snap, true);
@@ -327,7 +418,7 @@ export class Reconciler {
           await mesh.applyAccessPolicy({ ...ctx.ref, owner: ctx.owner }, ctx.policy);
           break;
         case "PromotePrimary":
-          await this.#d.workloads.promote(names, action.revision);
+          await this.#d.workloads.promote(names, action.revision, ctx.owner, action.replicas);
           break;
         default:
           break;
@@ -354,13 +445,17 @@ export class Reconciler {
     }
   }
 
+  /** Writes status if it changed, fenced on the resourceVersion the decision was made from. */
   async #writeStatus(rollout: Rollout, next: RolloutStatus): Promise<void> {
-    await this.#d.statusWriter.patchStatus(
-      rolloutRef(rollout.metadata.namespace, rollout.metadata.name),
+    const { namespace, name, resourceVersion } = rollout.metadata;
+    const res = await this.#d.statusWriter.patchStatus(
+      rolloutRef(namespace, name),
       rollout.status ?? {},
       next,
+      resourceVersion,
     );
-    this.#d.observer.rolloutState(rollout.metadata.namespace, rollout.metadata.name, next);
+    if (res.written) this.#fence.wrote(`${namespace}/${name}`, resourceVersion, res.resourceVersion);
+    this.#d.observer.rolloutState(namespace, name, next);
   }
 
   /** Deletion: hand the workload back to the user, remove routing, then let garbage collection take the rest. */
@@ -389,6 +484,13 @@ export class Reconciler {
     d.observer.rolloutDeleted(namespace, name);
     return {};
   }
+}
+
+/** The last spec that passed validation, as kept in status (re-validated: status is writable by others too). */
+function lastValidSpec(status: RolloutStatus | undefined): RolloutSpec | undefined {
+  if (!status?.lastValidSpec) return undefined;
+  const v = validateRolloutSpec(status.lastValidSpec);
+  return v.ok ? v.spec : undefined;
 }
 
 function emptyObservations(): Observations {

@@ -77,7 +77,25 @@ export interface KubeClients {
    * connection is dead that the pipeline cannot see itself (e.g. the informer watchdog found a silent watch).
    */
   resetConnections(): void;
+  /**
+   * Fences writes to leadership: from now on every write (except to Leases, which the elector itself needs) is
+   * refused before it is sent unless `mayWrite()` says yes at that moment.
+   */
+  fenceWrites(mayWrite: () => boolean): void;
+  /**
+   * Leadership is gone: aborts every request in flight (reads and writes, whatever signal its caller passed) and
+   * refuses every later write. Irreversible: the process is expected to exit.
+   */
+  revokeWrites(reason: string): void;
 }
+
+/** A write refused by the leadership fence; never sent to the API server. */
+export class WriteFencedError extends Error {
+  override readonly name = "WriteFencedError";
+}
+
+const WRITE_METHODS = new Set(["POST", "PUT", "PATCH", "DELETE"]);
+const isLeasePath = (url: string) => url.includes("/apis/coordination.k8s.io/");
 
 /**
  * Creates the clients for `kubeConfig`'s current context. Every request — generated clients, raw requests and
@@ -101,11 +119,20 @@ export function createKubeClients(kubeConfig: KubeConfig, options: KubeClientOpt
   // restart must get a genuinely new connection.
   let shared: Dispatcher | undefined;
   const streaming = new WeakSet<RequestContext>();
+  let mayWrite: (() => boolean) | undefined;
+  let revoked: string | undefined;
+  const revocation = new AbortController();
 
   const httpApi: HttpLibrary = wrapHttpLibrary({
     async send(ctx: RequestContext): Promise<ResponseContext> {
       const wait = bucket.reserve();
       if (wait > 0) await sleep(clock, wait);
+      // Checked as late as possible, after the rate limiter's wait: the lease may have run out meanwhile.
+      if (WRITE_METHODS.has(ctx.getHttpMethod()) && !isLeasePath(ctx.getUrl())) {
+        if (revoked !== undefined) throw new WriteFencedError(`write refused: ${revoked}`);
+        if (mayWrite && !mayWrite())
+          throw new WriteFencedError("write refused: the leader lease is not held");
+      }
       const verb = verbFor(ctx.getHttpMethod(), ctx.getUrl());
       counts[verb]++;
       options.onRequest?.(verb);
@@ -120,7 +147,9 @@ export function createKubeClients(kubeConfig: KubeConfig, options: KubeClientOpt
       const used = ctx.getDispatcher();
       const callerSignal = ctx.getSignal();
       const timeout = AbortSignal.timeout(timeoutMs);
-      ctx.setSignal(callerSignal ? AbortSignal.any([callerSignal, timeout]) : timeout);
+      const signals = [timeout, ...(callerSignal ? [callerSignal] : [])];
+      if (!isLeasePath(ctx.getUrl())) signals.push(revocation.signal);
+      ctx.setSignal(AbortSignal.any(signals));
       try {
         return await inner.send(ctx).toPromise();
       } catch (err) {
@@ -212,6 +241,13 @@ export function createKubeClients(kubeConfig: KubeConfig, options: KubeClientOpt
     requestCounts: () => ({ ...counts }),
     resetRequestCounts: () => {
       for (const v of VERBS) counts[v] = 0;
+    },
+    fenceWrites: (fn) => {
+      mayWrite = fn;
+    },
+    revokeWrites: (reason) => {
+      revoked ??= reason;
+      revocation.abort(new WriteFencedError(`request aborted: ${reason}`));
     },
     resetConnections: () => {
       const old = shared;

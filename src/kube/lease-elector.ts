@@ -61,6 +61,8 @@ export class LeaseElector {
   #leading = false;
   #leadership: AbortController | undefined;
   #lastRenew = 0;
+  /** When the request that last wrote the lease as ours was sent. */
+  #acquiredAt = 0;
   #observedRv: string | undefined;
   #observedAt = 0;
   #observedHolder: string | undefined;
@@ -96,6 +98,16 @@ export class LeaseElector {
     this.#loop = this.#run(signal).catch((err: unknown) => {
       if (!signal.aborted) this.#log.error({ err }, "leader election loop crashed");
     });
+  }
+
+  /**
+   * Until when this instance may act as leader: the last successful renew's send time plus the renew deadline.
+   * A successor can take the lease only a full lease duration after it saw our last renew, which is later, so a
+   * write checked against this bound cannot overlap with the successor's — even if this process was frozen
+   * (SIGSTOP, a VM pause) and its timers have not yet noticed. 0 when not leading.
+   */
+  heldUntil(): number {
+    return this.#leading ? this.#lastRenew + this.#renewDeadlineMs : 0;
   }
 
   /**
@@ -181,6 +193,8 @@ export class LeaseElector {
       Math.max(0, remaining),
     );
     let result: Attempt;
+    // The lease counts from when the renew was sent, not from when its answer arrived.
+    const sentAt = this.#clock.now();
     try {
       result = await this.#tryAcquireOrRenew(AbortSignal.any([stop, timeout.signal]));
     } finally {
@@ -188,7 +202,7 @@ export class LeaseElector {
     }
     if (stop.aborted) return;
     if (result === "acquired") {
-      this.#lastRenew = this.#clock.now();
+      this.#lastRenew = sentAt;
     } else if (result === "held") {
       this.#stepDown("lease taken by another holder");
     } else if (this.#clock.now() >= deadline) {
@@ -282,6 +296,7 @@ export class LeaseElector {
   }
 
   #observe(lease: V1Lease, now: number): void {
+    this.#acquiredAt = now;
     this.#observedRv = lease.metadata?.resourceVersion;
     this.#observedAt = now;
     this.#observedHolder = this.identity;
@@ -294,7 +309,7 @@ export class LeaseElector {
 
   #becomeLeader(): void {
     this.#leading = true;
-    this.#lastRenew = this.#clock.now();
+    this.#lastRenew = this.#acquiredAt;
     this.#leadership = new AbortController();
     this.#log.info({ identity: this.identity, lease: `${this.#ns}/${this.#name}` }, "became leader");
     this.#opts.onStartedLeading?.(this.#leadership.signal);

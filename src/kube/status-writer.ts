@@ -1,4 +1,5 @@
-// Writes custom-resource status via JSON merge patch to /status, skipping the request when nothing changed.
+// Writes custom-resource status via JSON merge patch to /status, fenced on the resourceVersion the decision was
+// made from, and skipping the request when nothing changed.
 import { type CustomObjectsApi, PatchStrategy, setHeaderOptions } from "@kubernetes/client-node";
 import type { Clock } from "./clock.ts";
 import { withRetry } from "./retry.ts";
@@ -53,20 +54,31 @@ export class StatusWriter {
 
   /**
    * Makes the object's status equal `nextStatus`, given that it currently is `previousStatus`.
-   * Equal statuses (JSON semantics) → returns false and sends nothing, so a no-op reconcile makes no write
-   * and cannot trigger its own watch event. Otherwise sends one merge patch to `/status` holding only the
-   * changed top-level fields (removed ones as null) and returns true.
-   * @throws KubeApiError when the write keeps failing or fails permanently (NotFound, Forbidden, Invalid…)
+   * Equal statuses (JSON semantics) → returns `{ written: false }` and sends nothing, so a no-op reconcile makes no
+   * write and cannot trigger its own watch event. Otherwise sends one merge patch to `/status` holding only the
+   * changed top-level fields (removed ones as null).
+   *
+   * With `resourceVersion` the patch is fenced: the API server applies it only if the object still has that
+   * resourceVersion, so a decision taken from a stale read can never overwrite a newer status. A fenced write is
+   * not retried on Conflict — re-sending the same patch cannot succeed; the caller must read again and decide again.
+   * @returns whether a request was sent, and the object's resourceVersion after it
+   * @throws KubeApiError when the write keeps failing or fails permanently (Conflict, NotFound, Forbidden, Invalid…)
    */
   async patchStatus(
     ref: ObjectRef,
     previousStatus: Record<string, unknown> | undefined,
     nextStatus: Record<string, unknown>,
-  ): Promise<boolean> {
+    resourceVersion?: string,
+  ): Promise<{ written: boolean; resourceVersion?: string }> {
     const patch = statusMergePatch(previousStatus, nextStatus);
-    if (patch === undefined) return false;
-    await this.#patch(ref, { status: patch }, { subresource: true, retryConflict: true });
-    return true;
+    if (patch === undefined) return { written: false };
+    const body: Record<string, Json> = { status: patch };
+    if (resourceVersion) body.metadata = { resourceVersion };
+    const res = (await this.#patch(ref, body, { subresource: true, retryConflict: !resourceVersion })) as {
+      metadata?: { resourceVersion?: string };
+    };
+    const rv = res?.metadata?.resourceVersion;
+    return rv ? { written: true, resourceVersion: rv } : { written: true };
   }
 
   /**

@@ -15,6 +15,8 @@ import { formatDuration, parseDuration } from "../api/duration.ts";
 import type { Measurement, NotifyEvent, RolloutSpec, RolloutStatus } from "../api/rollout-schema.ts";
 import { describeIssues } from "../api/validate.ts";
 import { getCondition, setCondition } from "./conditions.ts";
+import { readiness } from "./readiness.ts";
+import { desiredReplicas, followReplicas, repairWorkloads, routeAllToPrimary } from "./repair.ts";
 import { expandSteps, weightAt } from "./steps.ts";
 import type { Action, Decision, Observations, Weights, WorkloadObservation } from "./types.ts";
 
@@ -67,7 +69,7 @@ const sameRoutes = (a: Weights | null, b: Weights) =>
   a !== null && a.primary === b.primary && a.canary === b.canary;
 
 /** Accumulates the decision while the rules run; the rules mutate a private copy of the status. */
-class Draft {
+export class Draft {
   readonly status: RolloutStatus;
   readonly actions: Action[] = [];
   private wakeAt = Number.POSITIVE_INFINITY;
@@ -142,7 +144,7 @@ class Draft {
 }
 
 /** The engine's context for one decision. */
-interface Ctx {
+export interface Ctx {
   d: Draft;
   spec: RolloutSpec;
   obs: Observations;
@@ -434,7 +436,7 @@ function resumeFromPause(ctx: Ctx, message: string): void {
 function onInitializing(ctx: Ctx): void {
   const { d, obs } = ctx;
   if (!obs.primary.exists || !obs.servicesReady) {
-    d.act({ type: "EnsureWorkloads", revision: obs.canary.revision ?? "" });
+    d.act({ type: "EnsureWorkloads", revision: obs.canary.revision ?? "", replicas: desiredReplicas(ctx) });
     d.say(REASONS.Initializing, "creating the primary Deployment and Services");
     d.wakeIn(WORKLOAD_POLL_MS);
     return;
@@ -661,7 +663,7 @@ function onPromoting(ctx: Ctx): void {
   const { d, obs } = ctx;
   const revision = d.status.canaryRevision!;
   if (obs.primary.revision !== revision) {
-    d.act({ type: "PromotePrimary", revision });
+    d.act({ type: "PromotePrimary", revision, replicas: desiredReplicas(ctx) });
     d.say(REASONS.Promoting, `copying revision ${revision} to the primary Deployment`);
     d.wakeIn(WORKLOAD_POLL_MS);
     return;
@@ -722,8 +724,11 @@ function onEnded(ctx: Ctx): void {
   }
 }
 
-/** Writes the three conditions and the summary message from the final phase. */
-function finishConditions(d: Draft, generation: number): void {
+/**
+ * Writes the three conditions and the summary message from the final phase. Ready also needs the world to be as
+ * intended (primary serving, Services and routes in place), so a deleted primary never reads Ready=True.
+ */
+function finishConditions(d: Draft, generation: number, obs: Observations): void {
   const s = d.status;
   const set = (type: string, status: "True" | "False", reason: string, message: string) => {
     s.conditions = setCondition(s.conditions, { type, status, reason, message }, generation, d.now);
@@ -731,10 +736,15 @@ function finishConditions(d: Draft, generation: number): void {
   const msg = d.message || d.reason;
   const phase = d.phase;
   const degraded =
-    ["RolledBack", "Aborted", "Invalid"].includes(phase) || d.reason === REASONS.TargetNotFound;
-  const ready = !["Initializing", "Invalid"].includes(phase) && d.reason !== REASONS.TargetNotFound;
+    ["RolledBack", "Aborted", "Invalid"].includes(phase) ||
+    d.reason === REASONS.TargetNotFound ||
+    d.reason === REASONS.PrimaryLost;
+  const phaseReady = !["Initializing", "Invalid"].includes(phase) && d.reason !== REASONS.TargetNotFound;
+  const notReady = phaseReady ? readiness(d.status, obs) : undefined;
+  const ready = phaseReady && notReady === undefined;
   const progressing = ["Progressing", "Promoting", "Finalizing", "Initializing"].includes(phase) && !degraded;
-  set(CONDITION_TYPES.ready, ready ? "True" : "False", ready && !degraded ? phase : d.reason, msg);
+  if (notReady) set(CONDITION_TYPES.ready, "False", notReady.reason, notReady.message);
+  else set(CONDITION_TYPES.ready, ready ? "True" : "False", ready && !degraded ? phase : d.reason, msg);
   set(CONDITION_TYPES.progressing, progressing ? "True" : "False", d.reason, msg);
   if (degraded) {
     set(CONDITION_TYPES.degraded, "True", d.reason, msg);
@@ -781,15 +791,18 @@ export function decide(input: EngineInput, obs: Observations, now: Date): Decisi
   d.status.observedGeneration = input.generation;
 
   if (obs.specIssues.length > 0 || !input.spec) {
-    const message = `invalid spec, traffic left as it is: ${describeIssues(obs.specIssues)}`;
+    // A possibly bad canary must not keep its weight while the engine cannot judge it.
+    const traffic = routeAllToPrimary(d, obs);
+    const message = `invalid spec, ${traffic}: ${describeIssues(obs.specIssues)}`;
     if (d.phase !== "Invalid" || d.status.message !== message)
       d.event("Warning", REASONS.InvalidSpec, message);
     d.phase = "Invalid";
     d.say(REASONS.InvalidSpec, message);
-    finishConditions(d, input.generation);
+    finishConditions(d, input.generation, obs);
     return { status: d.status, actions: d.actions };
   }
   const spec = input.spec;
+  d.status.lastValidSpec = spec;
   const ctx: Ctx = { d, spec, obs, steps: expandSteps(spec.strategy.canary), generation: input.generation };
 
   if (d.phase === "Invalid") {
@@ -797,15 +810,26 @@ export function decide(input: EngineInput, obs: Observations, now: Date): Decisi
     d.phase = d.status.stableRevision ? "Healthy" : "Initializing";
   }
   if (!obs.canary.exists || !obs.canary.revision) {
-    const message = `target Deployment ${spec.targetRef.name} not found; traffic left as it is`;
+    // The canary backend has no pods any more: keeping its weight would black-hole that share of traffic.
+    const message = `target Deployment ${spec.targetRef.name} not found; ${routeAllToPrimary(d, obs)}`;
     if (d.status.message !== message) d.event("Warning", REASONS.TargetNotFound, message);
     d.say(REASONS.TargetNotFound, message);
     d.wakeIn(MISSING_TARGET_POLL_MS);
-    finishConditions(d, input.generation);
+    finishConditions(d, input.generation, obs);
     return { status: d.status, actions: d.actions, requeueAfterMs: d.requeueAfterMs() };
   }
 
   handleRequests(ctx);
+  followReplicas(ctx);
+  if (d.phase !== "Initializing" && !["Promoting", "Finalizing"].includes(d.phase) && !repairWorkloads(ctx)) {
+    d.wakeIn(WORKLOAD_POLL_MS);
+    finishConditions(d, input.generation, obs);
+    return {
+      status: d.status,
+      actions: settleActions(d.actions, d.phase),
+      requeueAfterMs: d.requeueAfterMs(),
+    };
+  }
   // Run the rules of each phase the rollout enters until it settles, so one decision says everything the current
   // observations allow and deciding again on its own status changes nothing.
   for (let pass = 0; pass < 6; pass++) {
@@ -813,7 +837,7 @@ export function decide(input: EngineInput, obs: Observations, now: Date): Decisi
     PHASE_RULES[phase](ctx);
     if (d.phase === phase) break;
   }
-  finishConditions(d, input.generation);
+  finishConditions(d, input.generation, obs);
   const requeueAfterMs = d.requeueAfterMs();
   return {
     status: d.status,

@@ -49,12 +49,19 @@ export interface Observations {
 
 /** An intention the reconciler carries out, in order; each is idempotent. */
 export type Action =
-  | { type: "EnsureWorkloads"; revision: string }
+  /**
+   * Creates what is missing and repairs what drifted: backend Services, the root Service's selector, and the primary
+   * — created only from a target that runs `revision` (never from an unverified template), with `replicas`.
+   */
+  | { type: "EnsureWorkloads"; revision: string; replicas: number }
   | { type: "ScaleCanaryUp" }
+  /** Sets the primary's replicas (the user changed theirs, or someone scaled the primary by hand). */
+  | { type: "ScalePrimary"; replicas: number }
   | { type: "ScaleCanaryDown" }
   | { type: "SetRoutes"; weights: Weights }
   | { type: "ApplyAccessPolicy" }
-  | { type: "PromotePrimary"; revision: string }
+  /** Copies the target's template (`revision`) to the primary; a lost primary is recreated with `replicas`. */
+  | { type: "PromotePrimary"; revision: string; replicas: number }
   | { type: "RecordEvent"; eventType: "Normal" | "Warning"; reason: Reason; message: string }
   | {
       type: "Notify";

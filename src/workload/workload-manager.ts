@@ -109,30 +109,52 @@ export class WorkloadManager {
 
   /**
    * Creates the primary and the backend Services, and re-points the root Service at primary pods — but only once
-   * the primary has ready pods, so adopting a live Deployment never drops traffic.
+   * the primary has ready pods, so adopting a live Deployment never drops traffic. Also repairs them after
+   * out-of-band deletes and edits. The primary is created only while the target runs `revision` (never from an
+   * unverified template), with `replicas`.
+   * @returns what was created or changed, in words (empty when everything was already in place)
    */
-  async ensure(s: WorkloadSnapshot, spec: RolloutSpec, owner: OwnerRef): Promise<void> {
+  async ensure(
+    s: WorkloadSnapshot,
+    spec: RolloutSpec,
+    owner: OwnerRef,
+    want: { revision: string; replicas: number },
+  ): Promise<string[]> {
     const { target, names } = s;
-    if (!target) return;
-    if (!s.primary) await this.#create(deploymentPath(names.namespace), renderPrimary(target, names, owner));
+    const done: string[] = [];
+    if (!target) return done;
+    if (!s.primary && templateRevision(target.spec.template) === want.revision) {
+      const primary = renderPrimary(target, names, owner);
+      primary.spec.replicas = Math.max(want.replicas, 1);
+      if (await this.#create(deploymentPath(names.namespace), primary))
+        done.push(
+          `created Deployment ${names.primary} (revision ${want.revision}, ${primary.spec.replicas} replicas)`,
+        );
+    }
     for (const role of ["primary", "canary"] as const) {
-      const want = renderBackendService(role, target, names, spec, owner);
+      const wanted = renderBackendService(role, target, names, spec, owner);
       const have = role === "primary" ? s.primaryService : s.canaryService;
-      if (!have) await this.#create(servicePath(names.namespace), want);
-      else if (
-        !sameJson(have.spec.selector, want.spec.selector) ||
-        !sameJson(have.spec.ports, want.spec.ports)
+      if (!have) {
+        if (await this.#create(servicePath(names.namespace), wanted))
+          done.push(`created Service ${wanted.metadata.name}`);
+      } else if (
+        !sameJson(have.spec.selector, wanted.spec.selector) ||
+        !sameJson(have.spec.ports, wanted.spec.ports)
       ) {
-        await this.#patch(servicePath(names.namespace, want.metadata.name), {
-          spec: { selector: want.spec.selector, ports: want.spec.ports },
+        await this.#patch(servicePath(names.namespace, wanted.metadata.name), {
+          spec: { selector: wanted.spec.selector, ports: wanted.spec.ports },
         });
+        done.push(`restored the selector and ports of Service ${wanted.metadata.name}`);
       }
     }
     const primaryReady = s.primary !== undefined && WorkloadManager.observe(s).primary.readyReplicas > 0;
     if (!s.rootService) {
-      if (primaryReady)
-        await this.#create(servicePath(names.namespace), renderRootService(target, names, spec));
-      return;
+      if (
+        primaryReady &&
+        (await this.#create(servicePath(names.namespace), renderRootService(target, names, spec)))
+      )
+        done.push(`created Service ${names.rootService}`);
+      return done;
     }
     const selector = primarySelector(target);
     if (primaryReady && !sameJson(s.rootService.spec.selector, selector)) {
@@ -147,7 +169,15 @@ export class WorkloadManager {
         metadata: { annotations: { [ORIGINAL_SELECTOR_ANNOTATION]: original } },
         spec: { selector: patchSelector },
       });
+      done.push(`pointed Service ${names.rootService} at the primary's pods`);
     }
+    return done;
+  }
+
+  /** Sets the primary's replicas. */
+  async scalePrimary(s: WorkloadSnapshot, replicas: number): Promise<void> {
+    if (!s.primary || (s.primary.spec.replicas ?? 1) === replicas) return;
+    await this.#patch(deploymentPath(s.names.namespace, s.names.primary), { spec: { replicas } });
   }
 
   /** Scales the user's Deployment (the canary) to the primary's replica count, or to zero. */
@@ -161,14 +191,28 @@ export class WorkloadManager {
   /**
    * Copies the target's template to the primary if the target still runs `revision`. Uses a full replace with
    * resourceVersion, because a merge patch would keep map keys the new template removed.
+   * A missing primary (lost mid-rollout) is created from the target with `owner` and `replicas`.
    * @returns false when the target moved on to another revision (the engine will restart the rollout).
    */
-  async promote(names: WorkloadNames, revision: string): Promise<boolean> {
+  async promote(
+    names: WorkloadNames,
+    revision: string,
+    owner?: OwnerRef,
+    replicas?: number,
+  ): Promise<boolean> {
     for (let attempt = 0; attempt < 3; attempt++) {
       const target = await this.#get<Deployment>(deploymentPath(names.namespace, names.target));
       const primary = await this.#get<Deployment>(deploymentPath(names.namespace, names.primary));
-      if (!target || !primary) return false;
+      if (!target) return false;
       if (templateRevision(target.spec.template) !== revision) return false;
+      if (!primary) {
+        // The primary was lost mid-rollout and a person chose to promote: the promoted template becomes it.
+        if (!owner) return false;
+        const fresh = renderPrimary(target, names, owner);
+        fresh.spec.replicas = Math.max(replicas ?? 1, 1);
+        await this.#create(deploymentPath(names.namespace), fresh);
+        return true;
+      }
       if (primary.metadata.annotations?.[REVISION_ANNOTATION] === revision) return true;
       primary.spec.template = primaryTemplate(target);
       primary.metadata.annotations = { ...primary.metadata.annotations, [REVISION_ANNOTATION]: revision };
@@ -239,11 +283,14 @@ export class WorkloadManager {
     }
   }
 
-  async #create(collection: string, body: unknown): Promise<void> {
+  /** Creates an object; true when it was created, false when it already existed. */
+  async #create(collection: string, body: unknown): Promise<boolean> {
     try {
       await this.#clients.request({ method: "POST", path: collection, body });
+      return true;
     } catch (err) {
       if (!isAlreadyExists(err)) throw err;
+      return false;
     }
   }
 

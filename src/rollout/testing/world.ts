@@ -132,9 +132,13 @@ export function apply(w: ModelWorld, actions: readonly Action[]): void {
   for (const a of actions) {
     switch (a.type) {
       case "EnsureWorkloads":
-        if (!w.primary.exists)
-          w.primary = { exists: true, revision: a.revision, desired: w.replicas, ready: 0, broken: false };
+        // Like the workload manager: a primary is only ever built from a target running the asked-for revision.
+        if (!w.primary.exists && w.canary.exists && w.canary.revision === a.revision)
+          w.primary = { exists: true, revision: a.revision, desired: a.replicas, ready: 0, broken: false };
         w.servicesReady = true;
+        break;
+      case "ScalePrimary":
+        w.primary.desired = a.replicas;
         break;
       case "ScaleCanaryUp":
         w.canary.desired = w.replicas;

@@ -1,0 +1,44 @@
+// Ready from observations: a Rollout is Ready only when the world is as intended, not merely because of its phase.
+
+import { REASONS, type Reason } from "../api/constants.ts";
+import type { RolloutStatus } from "../api/rollout-schema.ts";
+import type { Observations } from "./types.ts";
+
+/** Why the Rollout is not Ready although its phase would allow it. */
+export interface NotReady {
+  reason: Reason;
+  message: string;
+}
+
+/**
+ * The first way the observed world differs from what a Ready Rollout promises, or undefined when none does:
+ * the primary serves with all its replicas, the Services select as rendered, and — when nothing is in flight —
+ * the mesh routes everything to primary and the access policy is in place. (Mid-rollout, routes converging on a
+ * new weight are Progressing's business, not a loss of readiness.)
+ */
+export function readiness(status: RolloutStatus, obs: Observations): NotReady | undefined {
+  const p = obs.primary;
+  if (!p.exists) return { reason: REASONS.PrimaryNotReady, message: "the primary Deployment does not exist" };
+  // While promoting, the primary rolls out the new template on purpose; its old pods keep serving meanwhile.
+  if (status.phase !== "Promoting" && (p.readyReplicas === 0 || p.readyReplicas < p.desiredReplicas))
+    return {
+      reason: REASONS.PrimaryNotReady,
+      message: `the primary Deployment has ${p.readyReplicas}/${p.desiredReplicas} ready replicas`,
+    };
+  if (!obs.servicesReady)
+    return {
+      reason: REASONS.ServicesNotReady,
+      message: "the root, primary or canary Service does not select as intended",
+    };
+  if (status.phase !== "Healthy") return undefined;
+  if (obs.routes?.canary !== 0)
+    return {
+      reason: REASONS.RoutesNotInSync,
+      message: obs.routes
+        ? `the mesh routes ${obs.routes.canary}% to the canary; intended 0%`
+        : "the routing object does not exist",
+    };
+  if (!obs.accessPolicyInSync)
+    return { reason: REASONS.PolicyNotInSync, message: "the access policy objects are not as intended" };
+  return undefined;
+}

@@ -1,0 +1,66 @@
+// Engine rules that keep the objects Vireo owns converged in every phase: missing or drifted workloads and Services
+// are repaired, replicas follow the user's Deployment, and traffic never stays on a backend that lost its pods.
+
+import { REASONS } from "../api/constants.ts";
+import type { Ctx, Draft } from "./decide.ts";
+import type { Observations } from "./types.ts";
+
+/** The replica count the application should run, as far as this decision knows. */
+export function desiredReplicas(ctx: Ctx): number {
+  const { d, obs } = ctx;
+  return (
+    d.status.replicas ??
+    Math.max(obs.primary.exists ? obs.primary.desiredReplicas : obs.canary.desiredReplicas, 1)
+  );
+}
+
+/**
+ * Replicas follow the user. Vireo only ever sets the user's Deployment to 0 or to the application's replica count,
+ * so any other positive value there is the user's (or their GitOps tool's) new count: the primary takes it.
+ * A primary scaled by hand is scaled back to the count too.
+ */
+export function followReplicas(ctx: Ctx): void {
+  const { d, obs } = ctx;
+  const current = desiredReplicas(ctx);
+  const asked = obs.canary.exists ? obs.canary.desiredReplicas : 0;
+  d.status.replicas = asked > 0 && asked !== current ? asked : current;
+  if (obs.primary.exists && obs.primary.desiredReplicas !== d.status.replicas)
+    d.act({ type: "ScalePrimary", replicas: d.status.replicas });
+}
+
+/**
+ * Repairs the workload objects after initialization. Returns false when the primary is gone and cannot be rebuilt
+ * (the target runs an unverified revision): the phase rules must not run, traffic goes where pods are.
+ */
+export function repairWorkloads(ctx: Ctx): boolean {
+  const { d, obs } = ctx;
+  const stable = d.status.stableRevision ?? "";
+  if (!obs.primary.exists || !obs.servicesReady) {
+    // The primary is recreated only from a target that runs the stable revision (the workload manager checks).
+    d.act({ type: "EnsureWorkloads", revision: stable, replicas: desiredReplicas(ctx) });
+  }
+  if (obs.primary.exists || obs.canary.revision === stable) return true;
+  // The primary was deleted (an Argo CD prune, a person) while the target runs another revision: its template is
+  // gone. Serve from the only backend with pods rather than black-hole traffic, and ask a person.
+  const message =
+    `primary Deployment ${ctx.spec.targetRef.name}-primary is missing while the target runs revision ` +
+    `${obs.canary.revision}; the stable template is gone, so traffic goes to the canary. ` +
+    "Set vireo.dev/promote=full to make the canary the new primary, or restore the target to the stable revision";
+  d.say(REASONS.PrimaryLost, message);
+  if (obs.canary.readyReplicas > 0 && obs.routes?.canary !== 100) {
+    d.act({ type: "SetRoutes", weights: { primary: 0, canary: 100 } });
+  }
+  if (obs.canary.desiredReplicas === 0) d.act({ type: "ScaleCanaryUp" });
+  return false;
+}
+
+/**
+ * Safe state when the engine cannot run the rollout (invalid spec, missing target): all traffic to the primary,
+ * if it has pods to serve it. Returns the words for the message (stable across decisions, so no Event repeats).
+ */
+export function routeAllToPrimary(d: Draft, obs: Observations): string {
+  if (obs.primary.readyReplicas === 0 && (obs.routes?.canary ?? 0) > 0)
+    return "traffic left as it is: the primary has no ready pods";
+  if (obs.routes && obs.routes.canary > 0) d.act({ type: "SetRoutes", weights: { primary: 100, canary: 0 } });
+  return "all traffic on primary";
+}
