@@ -34,13 +34,14 @@ export async function main(argv: readonly string[], env: NodeJS.ProcessEnv): Pro
   else kubeConfig.loadFromDefault();
 
   const metrics = new VireoMetrics();
+  const identity = makeIdentity(config.podName);
   const clients = createKubeClients(kubeConfig, {
     qps: config.kubeQps,
     burst: config.kubeBurst,
-    userAgent: "vireo/0.1.0",
+    // The identity tells instances apart in the API server's audit log (which one wrote what, and when).
+    userAgent: `vireo/0.1.0 (${identity})`,
     onRequest: (verb) => metrics.recordKubeRequest(verb),
   });
-  const identity = makeIdentity(config.podName);
   const kubeLog = log.child({ component: "kube" });
   const manager = new Manager({
     clients,

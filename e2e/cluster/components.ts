@@ -78,9 +78,24 @@ export function apiserverArgs(l: Layout): string[] {
     "--max-requests-inflight=0",
     "--max-mutating-requests-inflight=0",
     "--profiling=false",
+    // Every write by the controller's ServiceAccount, with its user agent, for tests that count who wrote when.
+    `--audit-policy-file=${l.dir}/audit-policy.yaml`,
+    `--audit-log-path=${l.dir}/audit.log`,
+    "--audit-log-format=json",
     "--v=1",
   ];
 }
+
+/** Audit policy: metadata of the controller's writes only (cheap; nothing else is logged). */
+export const AUDIT_POLICY = `apiVersion: audit.k8s.io/v1
+kind: Policy
+omitStages: ["RequestReceived"]
+rules:
+  - level: Metadata
+    users: ["system:serviceaccount:vireo-system:vireo"]
+    verbs: ["create", "update", "patch", "delete"]
+  - level: None
+`;
 
 /** kube-controller-manager with per-controller service-account identities, like production clusters. */
 export function controllerManagerArgs(l: Layout): string[] {

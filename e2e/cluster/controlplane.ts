@@ -1,8 +1,9 @@
 // Starts the local control plane (etcd → kube-apiserver → KCM, scheduler, kwok) and waits until it serves.
-import { mkdirSync, readFileSync } from "node:fs";
+import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { generatePki } from "./certs.ts";
 import {
+  AUDIT_POLICY,
   apiserverArgs,
   controllerManagerArgs,
   etcdArgs,
@@ -107,6 +108,7 @@ export async function startControlPlane(o: ControlPlaneOptions): Promise<Control
   kc(l.schedulerKubeconfig, "kube-scheduler");
   kc(l.kwokKubeconfig, "kwok");
 
+  writeFileSync(join(dir, "audit-policy.yaml"), AUDIT_POLICY);
   const apiserver = spawn("kube-apiserver", bins.kubeApiserver, apiserverArgs(l));
   const ca = readFileSync(pki.ca.cert);
   await timer.time("kube-apiserver", () =>
