@@ -1,5 +1,6 @@
 // Crash safety and high availability on a real control plane: SIGKILL mid-rollout, leader hand-over, idleness.
 import assert from "node:assert/strict";
+import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { type Cluster, startCluster } from "./cluster/cluster.ts";
@@ -160,6 +161,89 @@ describe("crash safety and high availability", () => {
     console.log(`leader hand-over after SIGTERM (released Lease): ${released} ms`);
     assert.ok(released < 8_000, `released hand-over took ${released} ms`);
     await c.stop();
+  });
+
+  it("a leader frozen past its lease (SIGSTOP) writes nothing after the successor's first write, and exits", async () => {
+    const ns = "frozen";
+    const a = await controller();
+    const b = await controller();
+    // Stopped even when an assertion fails, so no stray instance reconciles the next test's Rollouts.
+    try {
+      const steps = [10, 20, 30, 40, 50, 60, 70, 80].flatMap((w) => [
+        { setWeight: w },
+        { pause: { duration: "1s" } },
+      ]);
+      await apply(cluster, appManifests({ namespace: ns, steps }));
+      await waitForRollout(cluster, ns, "podinfo", "Healthy", (r) => r.status?.phase === "Healthy");
+      await waitFor("a leader", async () => (await leading(a)) || (await leading(b)), Boolean, 30_000, 100);
+      const [leader, standby] = (await leading(a)) ? [a, b] : [b, a];
+      const holder = async () =>
+        (
+          await getJson<{ spec: { holderIdentity?: string } }>(cluster, [
+            "lease",
+            "vireo-controller-leader",
+            "-n",
+            "vireo-system",
+          ])
+        )?.spec.holderIdentity;
+      const identity = await holder();
+      assert.ok(identity, "the leader's identity is on the Lease");
+      await setImage(cluster, ns, "podinfo", "ghcr.io/stefanprodan/podinfo:6.3.0");
+      await waitFor(
+        "canary at 20%",
+        () => canaryWeight(ns),
+        (w) => (w ?? 0) >= 20,
+        30_000,
+        100,
+      );
+      process.kill(leader.pid, "SIGSTOP");
+      await waitFor("standby takes over", () => leading(standby), Boolean, 40_000, 200);
+      const successor = await holder();
+      assert.ok(successor && successor !== identity, "the successor holds the Lease");
+      // Let the new leader write for a while, then wake the old one up in the middle of it.
+      await new Promise((r) => setTimeout(r, 3000));
+      process.kill(leader.pid, "SIGCONT");
+      await waitFor("the deposed leader exits", async () => leader.exited(), Boolean, 20_000, 100);
+      await waitForRollout(
+        cluster,
+        ns,
+        "podinfo",
+        "promotion by the new leader",
+        (r) => r.status?.phase === "Healthy" && r.status.stableRevision === r.status.canaryRevision,
+      );
+      // Count from the API server's own audit log: writes other than the election's own Lease CAS.
+      type Entry = { userAgent?: string; requestURI: string; verb: string; requestReceivedTimestamp: string };
+      const entries = readFileSync(join(cluster.dir, "audit.log"), "utf8")
+        .split("\n")
+        .filter(Boolean)
+        .map((l) => JSON.parse(l) as Entry)
+        .filter((e) => !e.requestURI.includes("/leases"));
+      const by = (id: string) => entries.filter((e) => e.userAgent?.includes(id));
+      const firstBySuccessor = by(successor)
+        .map((e) => Date.parse(e.requestReceivedTimestamp))
+        .sort((x, y) => x - y)[0];
+      assert.ok(firstBySuccessor !== undefined, "the successor wrote");
+      const late = by(identity).filter((e) => Date.parse(e.requestReceivedTimestamp) >= firstBySuccessor);
+      console.log(
+        `frozen leader: ${by(identity).length} writes in total, ${late.length} after the successor's first write; successor ${by(successor).length} writes`,
+      );
+      assert.deepEqual(
+        late.map((e) => `${e.verb} ${e.requestURI}`),
+        [],
+      );
+      assert.ok(
+        by(identity).length > 0,
+        "the audit log saw the old leader's earlier writes (the count is not vacuous)",
+      );
+      assert.equal(
+        await leader.stop(),
+        1,
+        "the deposed leader exited with 1, for its Deployment to restart it",
+      );
+    } finally {
+      await a.stop();
+      await b.stop();
+    }
   });
 
   it("--selector shards Rollouts between controller instances", async () => {

@@ -12,6 +12,7 @@ import { createKubeClients } from "./kube/clients.ts";
 import { ApiDiscovery } from "./kube/discovery.ts";
 import { EventRecorder } from "./kube/event-recorder.ts";
 import { LeaseElector, makeIdentity } from "./kube/lease-elector.ts";
+import { routingTypes } from "./mesh/registry.ts";
 import { StatusWriter } from "./kube/status-writer.ts";
 import { startTelemetryServer } from "./telemetry/http-server.ts";
 import { createLogger } from "./telemetry/logger.ts";
@@ -111,6 +112,7 @@ export async function main(argv: readonly string[], env: NodeJS.ProcessEnv): Pro
   );
 
   await mesh.warm();
+  manager.watchRouting(routingTypes(mesh.apis));
   await manager.start();
   let elector: LeaseElector | undefined;
   /** Resolves the wait below: a signal (clean stop, exit 0) or a lost lease (exit 1, the Deployment restarts us). */

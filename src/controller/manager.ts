@@ -1,10 +1,10 @@
 // Runs the controller: informers feed one work queue; while leading, workers reconcile keys from it; on shutdown
 // in-flight reconciles finish within a deadline and the Lease is released.
 import type { KubernetesObject } from "@kubernetes/client-node";
-import { GROUP, PLURAL, VERSION } from "../api/constants.ts";
+import { GROUP, LABELS, PLURAL, VERSION } from "../api/constants.ts";
 import type { Rollout } from "../api/rollout-schema.ts";
 import type { KubeClients } from "../kube/clients.ts";
-import { Informer } from "../kube/informer.ts";
+import { Informer, type ResourceRef } from "../kube/informer.ts";
 import type { KubeLogger } from "../kube/logger-port.ts";
 import { splitKey } from "../kube/resource.ts";
 import { WorkQueue, type WorkQueueMetrics } from "../kube/work-queue.ts";
@@ -42,6 +42,7 @@ export class Manager implements RolloutSource, ObjectReader {
   readonly #rollouts: Informer<Rollout & KubernetesObject>[] = [];
   readonly #deployments: Informer<Deployment & KubernetesObject>[] = [];
   readonly #services: Informer<Service & KubernetesObject>[] = [];
+  readonly #routing: Informer[] = [];
   #leading: AbortController | undefined;
   #workers: Promise<void>[] = [];
   readonly #inFlight = new Map<string, AbortController>();
@@ -90,6 +91,36 @@ export class Manager implements RolloutSource, ObjectReader {
         if (JSON.stringify(o.spec) !== JSON.stringify(n.spec)) wake(n);
       });
       inf.onDelete(wake);
+    }
+  }
+
+  /**
+   * Also watches Vireo's own routing objects of these kinds (selected by the managed-by label): an edit or delete
+   * by anyone else wakes the owning Rollout, whose reconcile puts the intended split back. Call before start().
+   */
+  watchRouting(kinds: readonly ResourceRef[]): void {
+    const scopes = this.#o.namespaces.length > 0 ? [...this.#o.namespaces] : [undefined];
+    for (const resource of kinds) {
+      for (const namespace of scopes) {
+        const inf = new Informer({
+          clients: this.#o.clients,
+          logger: this.#o.logger,
+          resource,
+          labelSelector: `${LABELS.managedBy}=vireo`,
+          ...(namespace ? { namespace } : {}),
+          ...(this.#o.resyncPeriodMs !== undefined ? { resyncPeriodMs: this.#o.resyncPeriodMs } : {}),
+        });
+        const wake = (o: KubernetesObject) => {
+          const rollout = o.metadata?.labels?.[LABELS.rollout];
+          if (rollout) this.queue.add(`${o.metadata?.namespace}/${rollout}`);
+        };
+        inf.onUpdate((o, n) => {
+          if (JSON.stringify((o as { spec?: unknown }).spec) !== JSON.stringify((n as { spec?: unknown }).spec))
+            wake(n);
+        });
+        inf.onDelete(wake);
+        this.#routing.push(inf);
+      }
     }
   }
 
@@ -180,7 +211,7 @@ export class Manager implements RolloutSource, ObjectReader {
   }
 
   #informers(): Informer[] {
-    return [...this.#rollouts, ...this.#deployments, ...this.#services] as unknown as Informer[];
+    return [...this.#rollouts, ...this.#deployments, ...this.#services, ...this.#routing] as unknown as Informer[];
   }
 
   #enqueue(r: KubernetesObject): void {

@@ -30,6 +30,11 @@ export class MeshResolver {
     this.#detectedAt = Date.now();
   }
 
+  /** The mesh APIs found by the last detection. */
+  get apis(): MeshApis {
+    return this.#apis;
+  }
+
   /** The adapter for a spec; throws a MeshError naming the missing API when the cluster cannot serve it. */
   resolve(spec: RolloutSpec): MeshAdapter {
     if (Date.now() - this.#detectedAt > REDETECT_MS && !this.#detecting) {

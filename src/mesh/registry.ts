@@ -3,18 +3,21 @@ import type { RolloutSpec } from "../api/rollout-schema.ts";
 import type { ApiDiscovery } from "../kube/discovery.ts";
 import { pickVersion } from "./api-versions.ts";
 import { MeshError, MeshErrorKind } from "./errors.ts";
+import { gatewayHttpRouteType, linkerdHttpRouteType } from "./gamma-render.ts";
 import { GATEWAY_ROUTE_VERSIONS, GatewayApiAdapter, type GatewayRouteVersion } from "./gateway-api.ts";
 import { IstioAdapter } from "./istio.ts";
 import {
   ISTIO_NETWORKING_VERSIONS,
+  virtualServiceType,
   ISTIO_SECURITY_VERSIONS,
   type IstioNetworkingVersion,
   type IstioSecurityVersion,
 } from "./istio-render.ts";
 import { LinkerdAdapter } from "./linkerd.ts";
 import { LINKERD_SERVER_VERSIONS, type LinkerdServerVersion } from "./linkerd-render.ts";
-import type { MeshClient } from "./object-store.ts";
+import type { MeshClient, ResourceType } from "./object-store.ts";
 import { detectSmiVersions, SmiAdapter, type SmiVersions } from "./smi.ts";
+import { trafficSplitType } from "./smi-render.ts";
 import type { MeshAdapter } from "./types.ts";
 
 /** A Rollout's `spec.provider`. */
@@ -101,4 +104,17 @@ export function createMeshAdapter(provider: MeshProvider, deps: MeshAdapterDeps)
       throw new MeshError(MeshErrorKind.NotImplemented, `unknown mesh provider "${String(unknown)}"`);
     }
   }
+}
+
+/**
+ * The routing objects Vireo writes for the APIs the cluster serves. The controller watches Vireo's own (by label),
+ * so an out-of-band edit of a split is seen and undone in seconds rather than at the next resync.
+ */
+export function routingTypes(apis: MeshApis): ResourceType[] {
+  const out: ResourceType[] = [];
+  if (apis.smi) out.push(trafficSplitType(apis.smi.split));
+  if (apis.istio) out.push(virtualServiceType(apis.istio.networking));
+  if (apis.gatewayApi) out.push(gatewayHttpRouteType(apis.gatewayApi.httpRoute));
+  if (apis.linkerd) out.push(linkerdHttpRouteType);
+  return out;
 }
