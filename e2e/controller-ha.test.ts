@@ -212,7 +212,13 @@ describe("crash safety and high availability", () => {
         (r) => r.status?.phase === "Healthy" && r.status.stableRevision === r.status.canaryRevision,
       );
       // Count from the API server's own audit log: writes other than the election's own Lease CAS.
-      type Entry = { userAgent?: string; requestURI: string; verb: string; requestReceivedTimestamp: string };
+      type Entry = {
+        userAgent?: string;
+        requestURI: string;
+        verb: string;
+        requestReceivedTimestamp: string;
+        responseStatus?: { code?: number };
+      };
       const entries = readFileSync(join(cluster.dir, "audit.log"), "utf8")
         .split("\n")
         .filter(Boolean)
@@ -228,7 +234,9 @@ describe("crash safety and high availability", () => {
         `frozen leader: ${by(identity).length} writes in total, ${late.length} after the successor's first write; successor ${by(successor).length} writes`,
       );
       assert.deepEqual(
-        late.map((e) => `${e.verb} ${e.requestURI}`),
+        late.map(
+          (e) => `${e.requestReceivedTimestamp} ${e.verb} ${e.requestURI} → ${e.responseStatus?.code}`,
+        ),
         [],
       );
       assert.ok(

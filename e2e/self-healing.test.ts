@@ -131,6 +131,35 @@ describe("self-healing and safe states on a real API server", () => {
     );
   });
 
+  it("an out-of-band edit of the TrafficSplit is undone within seconds (routing objects are watched)", async () => {
+    const ns = "split-edit";
+    await apply(cluster, appManifests({ namespace: ns }));
+    await waitForRollout(cluster, ns, "podinfo", "Healthy", (r) => r.status?.phase === "Healthy");
+    assert.equal(await canaryWeight(cluster, ns), 0);
+    const backends = [
+      { service: "podinfo-primary", weight: 50 },
+      { service: "podinfo-canary", weight: 50 },
+    ];
+    await kubectlOk([
+      "patch",
+      "trafficsplits.split.smi-spec.io/podinfo",
+      "-n",
+      ns,
+      "--type=merge",
+      "-p",
+      JSON.stringify({ spec: { backends } }),
+    ]);
+    const started = Date.now();
+    await waitFor(
+      "split restored",
+      () => canaryWeight(cluster, ns),
+      (w) => w === 0,
+      15_000,
+      100,
+    );
+    console.log(`TrafficSplit edit undone after ${Date.now() - started} ms`);
+  });
+
   it("the target Deployment deleted at 50 % sends all traffic back to primary and says why", async () => {
     const ns = "lost-target";
     await apply(cluster, appManifests({ namespace: ns, steps: [{ setWeight: 50 }, { pause: {} }] }));

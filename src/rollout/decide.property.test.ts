@@ -29,7 +29,13 @@ type Event =
   | { kind: "request"; request: RequestKind; full: boolean }
   | { kind: "window"; open: boolean }
   | { kind: "primaryFlap"; ready: boolean }
-  | { kind: "routeDrift"; canary: number };
+  | { kind: "routeDrift"; canary: number }
+  // Faults from outside: objects deleted or edited by people, GitOps pruning or garbage collection.
+  | { kind: "primaryLost" }
+  | { kind: "targetLost" }
+  | { kind: "targetBack" }
+  | { kind: "servicesDrift" }
+  | { kind: "userScale"; replicas: number };
 
 const eventArb: fc.Arbitrary<Event> = fc.oneof(
   {
@@ -69,6 +75,17 @@ const eventArb: fc.Arbitrary<Event> = fc.oneof(
     arbitrary: fc.record({
       kind: fc.constant("routeDrift" as const),
       canary: fc.integer({ min: 0, max: 100 }),
+    }),
+  },
+  { weight: 1, arbitrary: fc.constant({ kind: "primaryLost" as const }) },
+  { weight: 1, arbitrary: fc.constant({ kind: "targetLost" as const }) },
+  { weight: 2, arbitrary: fc.constant({ kind: "targetBack" as const }) },
+  { weight: 1, arbitrary: fc.constant({ kind: "servicesDrift" as const }) },
+  {
+    weight: 1,
+    arbitrary: fc.record({
+      kind: fc.constant("userScale" as const),
+      replicas: fc.integer({ min: 1, max: 6 }),
     }),
   },
 );
@@ -140,6 +157,23 @@ function happen(w: ModelWorld, e: Event): void {
       break;
     case "routeDrift":
       if (w.routes) w.routes = { primary: 100 - e.canary, canary: e.canary };
+      break;
+    case "primaryLost":
+      w.primary = { exists: false, revision: "", desired: 0, ready: 0, broken: false };
+      break;
+    case "targetLost":
+      w.canary = { ...w.canary, exists: false, desired: 0, ready: 0 };
+      break;
+    case "targetBack":
+      // Re-applied from Git: the same template, scaled as the user wrote it.
+      if (!w.canary.exists) w.canary = { ...w.canary, exists: true, desired: w.replicas, ready: 0 };
+      break;
+    case "servicesDrift":
+      w.servicesReady = false;
+      break;
+    case "userScale":
+      w.replicas = e.replicas;
+      if (w.canary.exists) w.canary.desired = e.replicas;
       break;
   }
 }
@@ -229,6 +263,9 @@ describe("engine invariants (property-based)", () => {
       fc.property(lifeArb, ([spec, events]) => {
         const { w } = play(spec, events);
         if (w.status?.phase !== "RolledBack" && w.status?.phase !== "Aborted") return;
+        // A primary deleted while an unverified revision runs cannot be rebuilt: traffic stays where pods are
+        // (see "a lost primary" below), so only a rollout whose primary exists must end on it.
+        if (!w.primary.exists) return;
         // Let the world settle with primary healthy and no new input: traffic must end on primary.
         w.primary.broken = false;
         w.requests = { ...w.requests };
@@ -306,7 +343,8 @@ describe("engine invariants (property-based)", () => {
             `weight rose from ${was} while the window was closed`,
           );
           for (const a of decision.actions) {
-            if (a.type === "SetRoutes") assert.ok(a.weights.canary <= was);
+            // The one exception: with the primary gone for good, the canary is the only backend with pods.
+            if (a.type === "SetRoutes" && before.primary.exists) assert.ok(a.weights.canary <= was);
           }
         }
       }),
@@ -351,6 +389,15 @@ describe("the random lives are not vacuous", () => {
         for (const { before, decision } of play(spec, events).steps) {
           reached.add(decision.status.phase ?? "none");
           if (decision.status.pauseReason) reached.add(`Paused:${decision.status.pauseReason}`);
+          const degraded = decision.status.conditions?.find(
+            (c) => c.type === "Degraded" && c.status === "True",
+          );
+          if (degraded) reached.add(`Degraded:${degraded.reason}`);
+          if (
+            decision.actions.some((a) => a.type === "EnsureWorkloads") &&
+            before.status?.phase !== "Initializing"
+          )
+            reached.add("repaired");
           if (
             decision.status.stableRevision !== before.status?.stableRevision &&
             before.status?.stableRevision
@@ -370,6 +417,9 @@ describe("the random lives are not vacuous", () => {
       "Paused:UserRequest",
       "Paused:WindowClosed",
       "Promoting",
+      "Degraded:PrimaryLost",
+      "Degraded:TargetNotFound",
+      "repaired",
     ]) {
       assert.ok(
         (seen.get(key) ?? 0) >= RUNS * 0.01,

@@ -16,7 +16,13 @@ import type { Measurement, NotifyEvent, RolloutSpec, RolloutStatus } from "../ap
 import { describeIssues } from "../api/validate.ts";
 import { getCondition, setCondition } from "./conditions.ts";
 import { readiness } from "./readiness.ts";
-import { desiredReplicas, followReplicas, repairWorkloads, routeAllToPrimary } from "./repair.ts";
+import {
+  desiredReplicas,
+  ensureObjects,
+  followReplicas,
+  holdForLostPrimary,
+  routeAllToPrimary,
+} from "./repair.ts";
 import { expandSteps, weightAt } from "./steps.ts";
 import type { Action, Decision, Observations, Weights, WorkloadObservation } from "./types.ts";
 
@@ -821,7 +827,7 @@ export function decide(input: EngineInput, obs: Observations, now: Date): Decisi
 
   handleRequests(ctx);
   followReplicas(ctx);
-  if (d.phase !== "Initializing" && !["Promoting", "Finalizing"].includes(d.phase) && !repairWorkloads(ctx)) {
+  if (!["Initializing", "Promoting", "Finalizing"].includes(d.phase) && holdForLostPrimary(ctx)) {
     d.wakeIn(WORKLOAD_POLL_MS);
     finishConditions(d, input.generation, obs);
     return {
@@ -837,6 +843,8 @@ export function decide(input: EngineInput, obs: Observations, now: Date): Decisi
     PHASE_RULES[phase](ctx);
     if (d.phase === phase) break;
   }
+  // Whatever phase the rollout settled in, the objects it owns are converged (Initializing creates its own).
+  if (d.phase !== "Initializing") ensureObjects(ctx);
   finishConditions(d, input.generation, obs);
   const requeueAfterMs = d.requeueAfterMs();
   return {

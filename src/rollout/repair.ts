@@ -29,19 +29,26 @@ export function followReplicas(ctx: Ctx): void {
 }
 
 /**
- * Repairs the workload objects after initialization. Returns false when the primary is gone and cannot be rebuilt
- * (the target runs an unverified revision): the phase rules must not run, traffic goes where pods are.
+ * Asks for missing or drifted workload objects to be repaired (after initialization, in any phase): backend
+ * Services, the root Service's selector, and a lost primary — rebuilt only from a target that runs the stable
+ * revision (the workload manager checks), never from an unverified template.
  */
-export function repairWorkloads(ctx: Ctx): boolean {
+export function ensureObjects(ctx: Ctx): void {
   const { d, obs } = ctx;
-  const stable = d.status.stableRevision ?? "";
-  if (!obs.primary.exists || !obs.servicesReady) {
-    // The primary is recreated only from a target that runs the stable revision (the workload manager checks).
-    d.act({ type: "EnsureWorkloads", revision: stable, replicas: desiredReplicas(ctx) });
-  }
-  if (obs.primary.exists || obs.canary.revision === stable) return true;
-  // The primary was deleted (an Argo CD prune, a person) while the target runs another revision: its template is
-  // gone. Serve from the only backend with pods rather than black-hole traffic, and ask a person.
+  if (obs.primary.exists && obs.servicesReady) return;
+  d.act({ type: "EnsureWorkloads", revision: d.status.stableRevision ?? "", replicas: desiredReplicas(ctx) });
+}
+
+/**
+ * The primary was deleted (an Argo CD prune, a person) while the target runs another revision: its template is
+ * gone and cannot be rebuilt. Serves from the only backend with pods rather than black-hole traffic, and asks a
+ * person. Returns true when this is the case (the phase rules must not run: they would wait for a primary that
+ * cannot come back, and a deadline would "roll back" to nothing).
+ */
+export function holdForLostPrimary(ctx: Ctx): boolean {
+  const { d, obs } = ctx;
+  if (obs.primary.exists || obs.canary.revision === d.status.stableRevision) return false;
+  ensureObjects(ctx);
   const message =
     `primary Deployment ${ctx.spec.targetRef.name}-primary is missing while the target runs revision ` +
     `${obs.canary.revision}; the stable template is gone, so traffic goes to the canary. ` +
@@ -51,7 +58,7 @@ export function repairWorkloads(ctx: Ctx): boolean {
     d.act({ type: "SetRoutes", weights: { primary: 0, canary: 100 } });
   }
   if (obs.canary.desiredReplicas === 0) d.act({ type: "ScaleCanaryUp" });
-  return false;
+  return true;
 }
 
 /**
