@@ -395,7 +395,7 @@ describe("the random lives are not vacuous", () => {
           if (degraded) reached.add(`Degraded:${degraded.reason}`);
           if (
             decision.actions.some((a) => a.type === "EnsureWorkloads") &&
-            before.status?.phase !== "Initializing"
+            (before.status?.phase ?? "Initializing") !== "Initializing"
           )
             reached.add("repaired");
           if (
