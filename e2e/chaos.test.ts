@@ -247,20 +247,30 @@ describe("chaos during analysis-driven rollouts", () => {
       while (live().length < 2) await startOne();
       console.log(`faults: ${faults.join("; ")}`);
 
-      const good = await waitFor(
+      /** Waits for an end phase; on a timeout says where the rollout stands (its status, not the whole object). */
+      const ends = async (ns: string, what: string, done: (r: Rollout) => boolean) => {
+        try {
+          return await waitFor(
+            what,
+            () => rollout(ns),
+            (r) => r !== undefined && done(r),
+            240_000,
+            500,
+          );
+        } catch {
+          const r = await rollout(ns);
+          const { history: _h, ...analysisState } = r?.status?.analysis ?? {};
+          throw new Error(
+            `${what}: timed out; status ${JSON.stringify({ ...r?.status, lastValidSpec: undefined, analysis: analysisState })}`,
+          );
+        }
+      };
+      const good = await ends(
+        "chaos-good",
         "chaos-good promoted",
-        () => rollout("chaos-good"),
-        (r) => r?.status?.phase === "Healthy" && r.status.stableRevision !== stable["chaos-good"],
-        240_000,
-        500,
+        (r) => r.status?.phase === "Healthy" && r.status.stableRevision !== stable["chaos-good"],
       );
-      const bad = await waitFor(
-        "chaos-bad rolled back",
-        () => rollout("chaos-bad"),
-        (r) => r?.status?.phase === "RolledBack",
-        240_000,
-        500,
-      );
+      const bad = await ends("chaos-bad", "chaos-bad rolled back", (r) => r.status?.phase === "RolledBack");
       assert.equal(good?.status?.canaryWeight, 0);
       assert.equal(bad?.status?.stableRevision, stable["chaos-bad"], "the bad revision never became stable");
       await waitFor(

@@ -252,6 +252,32 @@ describe("self-healing and safe states on a real API server", () => {
     );
   });
 
+  it("an error that keeps a reconcile failing reaches Degraded=True with its message", async () => {
+    const ns = "persistent-error";
+    // Vireo needs matchLabels (the primary renames their values); a matchExpressions selector cannot be rendered.
+    const manifests = appManifests({ namespace: ns }).replace(
+      '"selector":{"matchLabels":{"app":"podinfo"}}',
+      '"selector":{"matchLabels":{"app":"podinfo"},"matchExpressions":[{"key":"tier","operator":"NotIn","values":["db"]}]}',
+    );
+    assert.ok(manifests.includes("matchExpressions"));
+    await apply(cluster, manifests);
+    const r = await waitForRollout(
+      cluster,
+      ns,
+      "podinfo",
+      "Degraded=True ReconcileError",
+      (x) => condition(x, "Degraded")?.status === "True",
+      30_000,
+    );
+    assert.equal(condition(r, "Degraded")?.reason, "ReconcileError");
+    assert.match(condition(r, "Degraded")?.message ?? "", /matchExpressions/);
+    assert.equal(
+      await getJson(cluster, ["deployment", "podinfo-primary", "-n", ns]),
+      undefined,
+      "nothing created",
+    );
+  });
+
   it("replicas changed in the user's Deployment flow to the primary", async () => {
     const ns = "replicas";
     await apply(cluster, appManifests({ namespace: ns, replicas: 3 }));

@@ -2,7 +2,7 @@
 // are repaired, replicas follow the user's Deployment, and traffic never stays on a backend that lost its pods.
 
 import { REASONS } from "../api/constants.ts";
-import type { Ctx, Draft } from "./decide.ts";
+import type { Ctx, Draft } from "./draft.ts";
 import type { Observations } from "./types.ts";
 
 /** The replica count the application should run, as far as this decision knows. */
@@ -55,9 +55,9 @@ export function holdForLostPrimary(ctx: Ctx): boolean {
     "Set vireo.dev/promote=full to make the canary the new primary, or restore the target to the stable revision";
   d.say(REASONS.PrimaryLost, message);
   if (obs.canary.readyReplicas > 0 && obs.routes?.canary !== 100) {
-    d.act({ type: "SetRoutes", weights: { primary: 0, canary: 100 } });
+    d.routeTo({ primary: 0, canary: 100 });
   }
-  if (obs.canary.desiredReplicas === 0) d.act({ type: "ScaleCanaryUp" });
+  d.wantCanary("up");
   return true;
 }
 
@@ -68,6 +68,6 @@ export function holdForLostPrimary(ctx: Ctx): boolean {
 export function routeAllToPrimary(d: Draft, obs: Observations): string {
   if (obs.primary.readyReplicas === 0 && (obs.routes?.canary ?? 0) > 0)
     return "traffic left as it is: the primary has no ready pods";
-  if (obs.routes && obs.routes.canary > 0) d.act({ type: "SetRoutes", weights: { primary: 100, canary: 0 } });
+  if (obs.routes && obs.routes.canary > 0) d.routeTo({ primary: 100, canary: 0 });
   return "all traffic on primary";
 }

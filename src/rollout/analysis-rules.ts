@@ -1,0 +1,92 @@
+// Analysis rules: record one tick in status and apply its verdict (count failures, roll back, pause on silence).
+
+import { judgeTick } from "../analysis/verdict.ts";
+import { REASONS } from "../api/constants.ts";
+import type { Measurement } from "../api/rollout-schema.ts";
+import { analysisRequired } from "./analysis-schedule.ts";
+import { type Ctx, IN_FLIGHT } from "./draft.ts";
+import { pause, rollBack } from "./transitions.ts";
+
+/** Records one analysis tick and applies its consequences (rollback, pause). Returns false if the rollout ended. */
+export function recordAnalysis(ctx: Ctx): boolean {
+  const { d, spec, obs } = ctx;
+  if (!obs.analysis || !analysisRequired(spec) || !IN_FLIGHT.includes(d.phase)) return true;
+  if (ctx.analysisRecorded) return true;
+  ctx.analysisRecorded = true;
+  d.status.analysis ??= { failedChecks: 0, consecutiveErrors: 0, inconclusiveCount: 0, history: [] };
+  const a = d.status.analysis;
+  const { verdict, results } = judgeTick(spec.analysis.metrics, obs.analysis, spec.analysis.noData);
+  const at = d.now.toISOString();
+  a.lastRunAt = at;
+  const fresh: Measurement[] = results.map((r) => ({
+    metric: r.metric,
+    verdict: r.verdict,
+    ...(r.value !== undefined ? { value: r.value } : {}),
+    ...(r.primaryValue !== undefined ? { primaryValue: r.primaryValue } : {}),
+    threshold: r.threshold,
+    ...(r.message ? { message: r.message.slice(0, 1024) } : {}),
+    weight: d.status.canaryWeight ?? 0,
+    at,
+  }));
+  a.history = trimHistory([...(a.history ?? []), ...fresh], spec.analysis.historyLimit);
+  const failing = results.find((r) => r.verdict === "Fail") ?? results.find((r) => r.verdict === "Error");
+  switch (verdict) {
+    case "Pass":
+      a.lastPassAt = at;
+      a.consecutiveErrors = 0;
+      a.inconclusiveCount = 0;
+      return true;
+    case "Fail": {
+      a.failedChecks = (a.failedChecks ?? 0) + 1;
+      a.consecutiveErrors = 0;
+      a.inconclusiveCount = 0;
+      const limit = spec.analysis.failureLimit;
+      const message =
+        `analysis failed (${a.failedChecks}/${limit}): ${failing?.metric} ${failing?.message ?? ""}`.trim();
+      d.event("Warning", REASONS.AnalysisFailed, message);
+      d.notify("AnalysisFailed", "warning", message, String(a.failedChecks), failing);
+      if (a.failedChecks >= limit) {
+        rollBack(ctx, REASONS.AnalysisFailed, `rolled back: ${message}`, failing);
+        return false;
+      }
+      return true;
+    }
+    case "Error": {
+      a.consecutiveErrors = (a.consecutiveErrors ?? 0) + 1;
+      const limit = spec.analysis.consecutiveErrorLimit;
+      const message = `analysis could not be evaluated (${a.consecutiveErrors}/${limit} in a row): ${failing?.metric}: ${failing?.message ?? ""}`;
+      d.event("Warning", REASONS.AnalysisErrors, message);
+      if (a.consecutiveErrors >= limit) {
+        rollBack(ctx, REASONS.AnalysisErrors, `rolled back: ${message}`, failing);
+        return false;
+      }
+      return true;
+    }
+    case "Inconclusive": {
+      a.consecutiveErrors = 0;
+      a.inconclusiveCount = (a.inconclusiveCount ?? 0) + 1;
+      if (a.inconclusiveCount >= spec.analysis.inconclusiveLimit && d.phase === "Progressing") {
+        pause(
+          ctx,
+          "Inconclusive",
+          `analysis inconclusive ${a.inconclusiveCount} times in a row (no data); waiting for vireo.dev/resume or vireo.dev/promote`,
+        );
+      }
+      return true;
+    }
+  }
+}
+
+/** Keeps the newest `limit` measurements of each metric, in time order. */
+export function trimHistory(history: Measurement[], limit: number): Measurement[] {
+  const kept = new Map<string, number>();
+  const out: Measurement[] = [];
+  for (let i = history.length - 1; i >= 0; i--) {
+    const m = history[i]!;
+    const n = kept.get(m.metric) ?? 0;
+    if (n >= limit) continue;
+    kept.set(m.metric, n + 1);
+    out.push(m);
+  }
+  return out.reverse();
+}

@@ -1,0 +1,149 @@
+// The decision being built: a private copy of the status the rules change, the actions they ask for, the wake-up
+// time, and the context every rule reads.
+
+import type { MetricResult } from "../analysis/types.ts";
+import { type Phase, REASONS, type Reason } from "../api/constants.ts";
+import type { NotifyEvent, RolloutSpec, RolloutStatus } from "../api/rollout-schema.ts";
+import type { expandSteps } from "./steps.ts";
+import type { Action, Observations, Weights, WorkloadObservation } from "./types.ts";
+
+/** Phases in which a canary is in flight. */
+export const IN_FLIGHT: readonly Phase[] = ["Progressing", "Paused"];
+
+/** True when a Deployment has finished rolling out and has at least one ready pod (and all it wants). */
+export function isReady(w: WorkloadObservation): boolean {
+  return w.exists && w.rolledOut && w.readyReplicas > 0 && w.readyReplicas >= w.desiredReplicas;
+}
+
+/** The split that gives the canary `canary` percent. */
+export const weights = (canary: number): Weights => ({ primary: 100 - canary, canary });
+
+/** The world's intentions, in the order the reconciler carries them out (routes settle before a scale-down). */
+const WORLD_ORDER = [
+  "EnsureWorkloads",
+  "ScalePrimary",
+  "PromotePrimary",
+  "ScaleCanaryUp",
+  "SetRoutes",
+  "ApplyAccessPolicy",
+  "ScaleCanaryDown",
+] as const;
+type WorldAction = Extract<Action, { type: (typeof WORLD_ORDER)[number] }>;
+type Chatter = Extract<Action, { type: "RecordEvent" | "Notify" }>;
+
+/**
+ * Accumulates the decision while the rules run; the rules mutate a private copy of the status. World intentions
+ * are desired states, not commands: a later rule's wish replaces an earlier one's (a phase entered twice in one
+ * decision asks once), and {@link Draft.actions} turns them into actions only where the world differs.
+ */
+export class Draft {
+  readonly status: RolloutStatus;
+  readonly #world = new Map<string, WorldAction>();
+  #routes: Weights | undefined;
+  #canary: "up" | "down" | undefined;
+  readonly #chatter: Chatter[] = [];
+  private wakeAt = Number.POSITIVE_INFINITY;
+  reason: Reason = REASONS.Healthy;
+  message = "";
+
+  readonly now: Date;
+
+  constructor(status: RolloutStatus, now: Date) {
+    this.status = status;
+    this.now = now;
+  }
+
+  get phase(): Phase {
+    return this.status.phase ?? "Initializing";
+  }
+
+  set phase(p: Phase) {
+    this.status.phase = p;
+    if (p !== "Paused") {
+      delete this.status.pauseReason;
+      delete this.status.pausedAt;
+    }
+  }
+
+  say(reason: Reason, message: string): void {
+    this.reason = reason;
+    this.message = message;
+  }
+
+  /** Asks for a world change; the last wish of each kind wins. */
+  act(action: Exclude<WorldAction, { type: "SetRoutes" | "ScaleCanaryUp" | "ScaleCanaryDown" }>): void {
+    this.#world.set(action.type, action);
+  }
+
+  /** The split the mesh should route; sent only if it differs from what the mesh routes. */
+  routeTo(w: Weights): void {
+    this.#routes = w;
+  }
+
+  /** Whether the user's Deployment (the canary) should run; scaled only if it differs from what it runs. */
+  wantCanary(state: "up" | "down"): void {
+    this.#canary = state;
+  }
+
+  /** The actions for the world as observed: intentions that change something, in order, then Events and notifications. */
+  actions(obs: Pick<Observations, "routes" | "canary">): Action[] {
+    const world = new Map<string, Action>(this.#world);
+    const r = this.#routes;
+    if (r && (obs.routes?.primary !== r.primary || obs.routes?.canary !== r.canary))
+      world.set("SetRoutes", { type: "SetRoutes", weights: r });
+    if (this.#canary === "up" && obs.canary.exists && obs.canary.desiredReplicas === 0)
+      world.set("ScaleCanaryUp", { type: "ScaleCanaryUp" });
+    if (this.#canary === "down" && obs.canary.desiredReplicas > 0)
+      world.set("ScaleCanaryDown", { type: "ScaleCanaryDown" });
+    return [...WORLD_ORDER.flatMap((t) => world.get(t) ?? []), ...this.#chatter];
+  }
+
+  event(eventType: "Normal" | "Warning", reason: Reason, message: string): void {
+    this.#chatter.push({ type: "RecordEvent", eventType, reason, message });
+  }
+
+  notify(
+    event: NotifyEvent,
+    severity: "info" | "warning" | "error",
+    message: string,
+    discriminator: string,
+    failing?: MetricResult,
+  ): void {
+    const revision = this.status.canaryRevision ?? this.status.stableRevision ?? "unknown";
+    this.#chatter.push({
+      type: "Notify",
+      event,
+      severity,
+      message,
+      key: `${revision}/${event}/${discriminator}`,
+      weights: weights(this.status.canaryWeight ?? 0),
+      revision,
+      ...(failing ? { failing } : {}),
+    });
+  }
+
+  /** Asks to be reconciled again at `at` (or earlier, if something else needs it). */
+  wake(at: Date | number): void {
+    this.wakeAt = Math.min(this.wakeAt, typeof at === "number" ? at : at.getTime());
+  }
+
+  wakeIn(ms: number): void {
+    this.wake(this.now.getTime() + ms);
+  }
+
+  requeueAfterMs(): number | undefined {
+    if (!Number.isFinite(this.wakeAt)) return undefined;
+    return Math.max(0, this.wakeAt - this.now.getTime());
+  }
+}
+
+/** The engine's context for one decision. */
+export interface Ctx {
+  d: Draft;
+  spec: RolloutSpec;
+  obs: Observations;
+  steps: ReturnType<typeof expandSteps>;
+  generation: number;
+  /** Set once this decision recorded the tick: a phase change (e.g. to Paused) re-runs the rules, not the tick. */
+  analysisRecorded?: boolean;
+}

@@ -1,0 +1,219 @@
+// Progressing and Paused: a canary is in flight. Named rules run in order; each either lets the next run or ends
+// the decision's work for this phase.
+
+import { type PauseReason, REASONS, type Reason } from "../../api/constants.ts";
+import { formatDuration, parseDuration } from "../../api/duration.ts";
+import { recordAnalysis } from "../analysis-rules.ts";
+import { analysisRequired, nextAnalysisAt } from "../analysis-schedule.ts";
+import { type Ctx, isReady } from "../draft.ts";
+import type { expandSteps } from "../steps.ts";
+import { ROUTE_POLL_MS, WORKLOAD_POLL_MS } from "../timing.ts";
+import { ensureAccessPolicy, retreatToPrimary, route } from "../traffic.ts";
+import { advance, enterStep, pause, resumeFromPause, rollBack, startRollout } from "../transitions.ts";
+
+/** A rule of an in-flight rollout: true lets the next rule run, false ends this phase's work for the decision. */
+type Rule = (ctx: Ctx) => boolean;
+
+/** The target moved: back to the stable revision (cancel), or to another new one (restart from step 1). */
+const followTarget: Rule = (ctx) => {
+  const { d, obs } = ctx;
+  const target = obs.canary.revision;
+  if (target === d.status.stableRevision) {
+    d.phase = "Healthy";
+    const message = `target reverted to the stable revision ${target}; rollout of ${d.status.canaryRevision} cancelled`;
+    d.say(REASONS.RevisionReverted, message);
+    d.event("Normal", REASONS.RevisionReverted, message);
+    retreatToPrimary(ctx);
+    return false;
+  }
+  if (target !== d.status.canaryRevision) {
+    // Traffic goes back to primary first; the new revision then starts from step 0.
+    startRollout(
+      ctx,
+      target!,
+      REASONS.NewRevision,
+      `new revision ${target} replaces ${d.status.canaryRevision} mid-rollout; restarting from step 1`,
+    );
+  }
+  return true;
+};
+
+/** This reconcile's analysis tick, if one was measured; it may end the rollout. */
+const recordTick: Rule = (ctx) => recordAnalysis(ctx);
+
+const accessPolicy: Rule = (ctx) => {
+  ensureAccessPolicy(ctx);
+  return true;
+};
+
+/** The deadline measures waiting for readiness and routes while progressing; a pause stops the clock. */
+const progressDeadline: Rule = (ctx) => {
+  const { d, spec } = ctx;
+  const deadlineMs = spec.progressDeadlineSeconds * 1000;
+  const waitingSince = d.status.waitingSince ? Date.parse(d.status.waitingSince) : undefined;
+  if (d.phase !== "Progressing" || waitingSince === undefined || d.now.getTime() - waitingSince < deadlineMs)
+    return true;
+  rollBack(
+    ctx,
+    REASONS.ProgressDeadlineExceeded,
+    `rolled back: no progress for ${formatDuration(deadlineMs)} (${d.message || "canary or routes not ready"})`,
+  );
+  return false;
+};
+
+/** Says what the rollout waits for, starting the deadline's clock (a paused rollout just holds). */
+function waitFor(ctx: Ctx, reason: Reason, message: string, pollMs: number): void {
+  const { d, spec } = ctx;
+  d.wakeIn(pollMs);
+  if (d.phase === "Paused") {
+    holdPaused(ctx, message);
+    return;
+  }
+  d.status.waitingSince ??= d.now.toISOString();
+  d.say(reason, message);
+  d.wake(Date.parse(d.status.waitingSince) + spec.progressDeadlineSeconds * 1000);
+}
+
+/** Nothing moves until the canary is ready; a canary that lost all its pods must not keep traffic. */
+const canaryReady: Rule = (ctx) => {
+  const { obs } = ctx;
+  if (isReady(obs.canary)) return true;
+  if (obs.canary.readyReplicas === 0 && (obs.routes?.canary ?? 0) > 0) route(ctx, 0);
+  waitFor(
+    ctx,
+    REASONS.WaitingForCanary,
+    `waiting for the canary ${obs.canary.revision} to become ready`,
+    WORKLOAD_POLL_MS,
+  );
+  return false;
+};
+
+/** A ready canary enters its first (or current, after a restart) step, unless paused or gated. */
+const enterCurrentStep: Rule = (ctx) => {
+  const { d, spec, obs } = ctx;
+  if (d.status.stepStartedAt !== undefined) return true;
+  if (d.phase === "Paused") {
+    holdPaused(ctx, `waiting to enter step ${(d.status.currentStepIndex ?? 0) + 1}`);
+    return false;
+  }
+  if (!obs.window.open || spec.suspend) {
+    holdForGate(ctx);
+    return false;
+  }
+  enterStep(ctx, d.status.currentStepIndex ?? 0);
+  return true;
+};
+
+/** Walks through as many steps as can complete now; each iteration either stops or advances. */
+const walkSteps: Rule = (ctx) => {
+  const { d, spec, obs, steps } = ctx;
+  for (let guard = 0; guard <= steps.length + 1; guard++) {
+    const index = d.status.currentStepIndex ?? 0;
+    const step = steps[index]!;
+    if (!route(ctx, d.status.canaryWeight ?? 0)) {
+      waitFor(
+        ctx,
+        REASONS.WaitingForRoutes,
+        `waiting for the mesh to route ${d.status.canaryWeight}% to the canary`,
+        ROUTE_POLL_MS,
+      );
+      return false;
+    }
+    delete d.status.waitingSince;
+    const where = `step ${index + 1}/${steps.length}, canary weight ${d.status.canaryWeight}%`;
+    if (d.phase === "Paused") {
+      holdPaused(ctx, where);
+      return false;
+    }
+    if (!stepComplete(ctx, step, where)) return false;
+    if (!obs.window.open || spec.suspend) {
+      holdForGate(ctx);
+      return false;
+    }
+    advance(ctx, analysisRequired(spec) ? "Analysis" : "Steps");
+    // Promoting (after the last step) is the outer loop's to run.
+    if (d.phase !== "Progressing") return false;
+  }
+  return false;
+};
+
+const IN_FLIGHT_RULES: readonly Rule[] = [
+  followTarget,
+  recordTick,
+  accessPolicy,
+  progressDeadline,
+  canaryReady,
+  enterCurrentStep,
+  walkSteps,
+];
+
+/** Phase rules for Progressing and Paused: the canary runs, and the named rules run in order. */
+export function onInFlight(ctx: Ctx): void {
+  ctx.d.wantCanary("up");
+  for (const rule of IN_FLIGHT_RULES) if (!rule(ctx)) return;
+}
+
+/** True when the current step's own condition is met (pause elapsed, analysis passed); says what it waits for. */
+export function stepComplete(ctx: Ctx, step: ReturnType<typeof expandSteps>[number], where: string): boolean {
+  const { d, spec } = ctx;
+  const started = Date.parse(d.status.stepStartedAt!);
+  if (step.pause) {
+    if (step.pause.duration === undefined) {
+      pause(ctx, "PauseStep", `${where}: paused until vireo.dev/promote or vireo.dev/resume`);
+      holdPaused(ctx, where);
+      return false;
+    }
+    const end = started + parseDuration(step.pause.duration);
+    if (d.now.getTime() < end) {
+      d.say(REASONS.PauseStep, `${where}: pausing for ${step.pause.duration}`);
+      d.wake(end);
+      return false;
+    }
+    return true;
+  }
+  if (!analysisRequired(spec)) return true;
+  const lastPass = Date.parse(d.status.analysis?.lastPassAt ?? "");
+  if (Number.isFinite(lastPass) && lastPass > started) return true;
+  d.say(REASONS.WaitingForAnalysis, `${where}: waiting for a passing analysis`);
+  const due = nextAnalysisAt(spec, d.status);
+  if (due) d.wake(due);
+  return false;
+}
+
+/** A closed window or spec.suspend holds the weight where it is; the window reopening resumes. */
+export function holdForGate(ctx: Ctx): void {
+  const { d, spec, obs } = ctx;
+  if (spec.suspend) {
+    d.say(REASONS.Suspended, "spec.suspend is true: holding the current weight");
+  } else if (d.phase === "Progressing") {
+    pause(ctx, "WindowClosed", `holding at canary weight ${d.status.canaryWeight}%: ${obs.window.message}`);
+    holdPaused(ctx, `canary weight ${d.status.canaryWeight}%`);
+  }
+  if (obs.window.nextTransitionAt) d.wake(obs.window.nextTransitionAt);
+  const due = nextAnalysisAt(spec, d.status);
+  if (due) d.wake(due);
+}
+
+/** Keeps a paused rollout's analysis ticking and says why it waits. */
+export function holdPaused(ctx: Ctx, where: string): void {
+  const { d, spec, obs } = ctx;
+  const reason = d.status.pauseReason;
+  if (reason === "WindowClosed" && obs.window.open) {
+    resumeFromPause(ctx, "deployment window open again; resuming");
+    return;
+  }
+  const why: Record<PauseReason, [Reason, string]> = {
+    UserRequest: [REASONS.Paused, "paused by request; set vireo.dev/resume to continue"],
+    PauseStep: [REASONS.PauseStep, "pause step; set vireo.dev/promote or vireo.dev/resume to continue"],
+    Inconclusive: [
+      REASONS.AnalysisInconclusive,
+      "analysis inconclusive (no data); set vireo.dev/resume or vireo.dev/promote",
+    ],
+    WindowClosed: [REASONS.WindowClosed, obs.window.message],
+  };
+  const [r, text] = why[reason ?? "UserRequest"];
+  d.say(r, `${where}: ${text}`);
+  if (reason === "WindowClosed" && obs.window.nextTransitionAt) d.wake(obs.window.nextTransitionAt);
+  const due = nextAnalysisAt(spec, d.status);
+  if (due) d.wake(due);
+}

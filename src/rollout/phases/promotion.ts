@@ -1,0 +1,41 @@
+// Promoting and Finalizing: the primary takes the new template, then all traffic returns to it.
+
+import { REASONS } from "../../api/constants.ts";
+import { type Ctx, isReady } from "../draft.ts";
+import { desiredReplicas } from "../repair.ts";
+import { WORKLOAD_POLL_MS } from "../timing.ts";
+import { retreatToPrimary } from "../traffic.ts";
+
+export function onPromoting(ctx: Ctx): void {
+  const { d, obs } = ctx;
+  const revision = d.status.canaryRevision!;
+  if (obs.primary.revision !== revision) {
+    d.act({ type: "PromotePrimary", revision, replicas: desiredReplicas(ctx) });
+    d.say(REASONS.Promoting, `copying revision ${revision} to the primary Deployment`);
+    d.wakeIn(WORKLOAD_POLL_MS);
+    return;
+  }
+  if (!isReady(obs.primary)) {
+    d.say(REASONS.WaitingForPrimary, `waiting for primary to roll out revision ${revision}`);
+    d.wakeIn(WORKLOAD_POLL_MS);
+    return;
+  }
+  d.phase = "Finalizing";
+}
+
+export function onFinalizing(ctx: Ctx): void {
+  const { d } = ctx;
+  if (!retreatToPrimary(ctx)) {
+    d.say(REASONS.Finalizing, "routing all traffic to the promoted primary");
+    return;
+  }
+  const revision = d.status.canaryRevision!;
+  d.phase = "Healthy";
+  d.status.stableRevision = revision;
+  delete d.status.waitingSince;
+  delete d.status.stepStartedAt;
+  const message = `revision ${revision} promoted${d.status.promotedBy === "User" ? " by request" : ""}`;
+  d.say(REASONS.Promoted, message);
+  d.event("Normal", REASONS.Promoted, message);
+  d.notify("Promoted", "info", message, "once");
+}

@@ -1,0 +1,80 @@
+// People's requests (vireo.dev/promote, abort, pause, resume, retry): each new annotation value is acted on once.
+
+import { PROMOTE_FULL, REASONS } from "../api/constants.ts";
+import { type Ctx, IN_FLIGHT, isReady } from "./draft.ts";
+import { advance, enterStep, pause, resumeFromPause, startPromotion, startRollout } from "./transitions.ts";
+
+/** Acts on new annotation values, once each. Runs before the phase rules so a request wins over a timer. */
+export function handleRequests(ctx: Ctx): void {
+  const { d, obs } = ctx;
+  const ignore = (what: string, why: string) =>
+    d.event("Normal", REASONS.RequestIgnored, `${what} request ignored: ${why} (phase ${d.phase})`);
+  const take = (kind: "promote" | "abort" | "pause" | "resume" | "retry"): string | undefined => {
+    const value = obs.requests[kind];
+    if (value === undefined || value === d.status.handledRequests?.[kind]) return undefined;
+    d.status.handledRequests = { ...d.status.handledRequests, [kind]: value };
+    return value;
+  };
+
+  if (take("abort") !== undefined) {
+    if (IN_FLIGHT.includes(d.phase)) {
+      const message = `aborted by request at step ${(d.status.currentStepIndex ?? 0) + 1}; traffic back to primary`;
+      d.phase = "Aborted";
+      delete d.status.waitingSince;
+      d.say(REASONS.Aborted, message);
+      d.event("Warning", REASONS.Aborted, message);
+      d.notify("Aborted", "warning", message, "once");
+    } else if (d.phase === "Promoting" || d.phase === "Finalizing") {
+      ignore("abort", "the new revision is already being promoted to primary");
+    } else {
+      ignore("abort", "no rollout in flight");
+    }
+  }
+
+  const retry = take("retry");
+  if (retry !== undefined) {
+    const rev = d.status.canaryRevision;
+    if ((d.phase === "RolledBack" || d.phase === "Aborted") && rev && rev === obs.canary.revision) {
+      startRollout(ctx, rev, REASONS.Retried, `retrying rollout of ${rev} from the first step`);
+    } else {
+      ignore("retry", "only a rolled-back or aborted rollout of the current revision can be retried");
+    }
+  }
+
+  if (take("pause") !== undefined) {
+    if (d.phase === "Progressing") pause(ctx, "UserRequest", "paused by request; vireo.dev/resume continues");
+    else ignore("pause", d.phase === "Paused" ? "already paused" : "no rollout in flight");
+  }
+
+  if (take("resume") !== undefined) {
+    if (d.phase !== "Paused") ignore("resume", "not paused");
+    else if (d.status.pauseReason === "WindowClosed" || !obs.window.open)
+      ignore("resume", "a deployment window is closed");
+    else resumeFromPause(ctx, "resumed by request");
+  }
+
+  const promote = take("promote");
+  if (promote !== undefined) {
+    if (!IN_FLIGHT.includes(d.phase)) ignore("promote", "no rollout in flight");
+    else if (d.status.pauseReason === "WindowClosed" || !obs.window.open)
+      ignore("promote", "a deployment window is closed");
+    else if (!isReady(obs.canary)) ignore("promote", "the canary is not ready");
+    else if (promote === PROMOTE_FULL) {
+      d.phase = "Progressing";
+      startPromotion(
+        ctx,
+        "User",
+        `promoted by request (full): skipping remaining steps of ${d.status.canaryRevision}`,
+      );
+    } else {
+      d.phase = "Progressing";
+      d.event(
+        "Normal",
+        REASONS.PromotedByUser,
+        `promoted past step ${(d.status.currentStepIndex ?? 0) + 1} by request`,
+      );
+      if (d.status.stepStartedAt === undefined) enterStep(ctx, d.status.currentStepIndex ?? 0);
+      advance(ctx, "User");
+    }
+  }
+}

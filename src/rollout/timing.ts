@@ -1,0 +1,8 @@
+// How long the engine waits before looking again at things no watch reports promptly.
+
+/** How often to look again while waiting for something no watch tells us about (mesh routes). */
+export const ROUTE_POLL_MS = 1_000;
+/** How often to look again while waiting for Deployments (their watch usually wakes us first). */
+export const WORKLOAD_POLL_MS = 5_000;
+/** How often to retry when the target Deployment is missing. */
+export const MISSING_TARGET_POLL_MS = 30_000;

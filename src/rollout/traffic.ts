@@ -1,0 +1,42 @@
+// Traffic rules: move routes toward a weight — never to a backend without ready pods — and retreat to primary.
+
+import type { Ctx } from "./draft.ts";
+import { weights } from "./draft.ts";
+import { ROUTE_POLL_MS, WORKLOAD_POLL_MS } from "./timing.ts";
+import type { Weights } from "./types.ts";
+
+const sameRoutes = (a: Weights | null, b: Weights) =>
+  a !== null && a.primary === b.primary && a.canary === b.canary;
+
+/**
+ * Moves routes toward `canary` percent. Returns true when the mesh already routes exactly that. Safety guard:
+ * never sends traffic to a backend without ready pods — the request waits until it has some.
+ */
+export function route(ctx: Ctx, canary: number): boolean {
+  const desired = weights(canary);
+  if (sameRoutes(ctx.obs.routes, desired)) {
+    // Recorded even when already routed: it replaces any other wish an earlier rule of this decision had.
+    ctx.d.routeTo(desired);
+    return true;
+  }
+  if (desired.canary > 0 && ctx.obs.canary.readyReplicas === 0) return false;
+  if (desired.primary > 0 && ctx.obs.primary.readyReplicas === 0) return false;
+  ctx.d.routeTo(desired);
+  ctx.d.wakeIn(ROUTE_POLL_MS);
+  return false;
+}
+
+/** Routes everything to primary and, once the mesh confirms it, scales the canary down (never the other order). */
+export function retreatToPrimary(ctx: Ctx): boolean {
+  ctx.d.status.canaryWeight = 0;
+  const routed = route(ctx, 0);
+  if (routed) ctx.d.wantCanary("down");
+  if (!routed && ctx.obs.primary.readyReplicas === 0) {
+    ctx.d.wakeIn(WORKLOAD_POLL_MS);
+  }
+  return routed;
+}
+
+export function ensureAccessPolicy(ctx: Ctx): void {
+  if (!ctx.obs.accessPolicyInSync) ctx.d.act({ type: "ApplyAccessPolicy" });
+}
