@@ -343,8 +343,15 @@ describe("chaos during analysis-driven rollouts", () => {
         console.log(
           `deposed leader: ${late.length} writes after the successor's first write (${new Date(first).toISOString()})`,
         );
+        // A write the old leader dispatched in the event-loop turn it was frozen in can leave the process after it
+        // wakes (no client-side check can stop bytes already handed to the socket layer). Every such write is fenced
+        // on the resourceVersion its decision saw, so the API server must refuse it: none may take effect.
+        const effective = late.filter((e) => (e.responseStatus?.code ?? 0) < 300);
+        console.log(
+          `  of which refused by the API server: ${late.length - effective.length}; took effect: ${effective.length}`,
+        );
         assert.deepEqual(
-          late.map(
+          effective.map(
             (e) => `${e.requestReceivedTimestamp} ${e.verb} ${e.requestURI} → ${e.responseStatus?.code}`,
           ),
           [],

@@ -233,8 +233,15 @@ describe("crash safety and high availability", () => {
       console.log(
         `frozen leader: ${by(identity).length} writes in total, ${late.length} after the successor's first write; successor ${by(successor).length} writes`,
       );
+      // A write the old leader dispatched in the event-loop turn it was frozen in can leave the process after it
+      // wakes (no client-side check can stop bytes already handed to the socket layer). Every such write is fenced
+      // on the resourceVersion its decision saw, so the API server must refuse it: none may take effect.
+      const effective = late.filter((e) => (e.responseStatus?.code ?? 0) < 300);
+      console.log(
+        `  of which refused by the API server: ${late.length - effective.length}; took effect: ${effective.length}`,
+      );
       assert.deepEqual(
-        late.map(
+        effective.map(
           (e) => `${e.requestReceivedTimestamp} ${e.verb} ${e.requestURI} → ${e.responseStatus?.code}`,
         ),
         [],

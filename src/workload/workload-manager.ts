@@ -141,7 +141,7 @@ export class WorkloadManager {
         !sameJson(have.spec.selector, wanted.spec.selector) ||
         !sameJson(have.spec.ports, wanted.spec.ports)
       ) {
-        await this.#patch(servicePath(names.namespace, wanted.metadata.name), {
+        await this.#patch(servicePath(names.namespace, wanted.metadata.name), have, {
           spec: { selector: wanted.spec.selector, ports: wanted.spec.ports },
         });
         done.push(`restored the selector and ports of Service ${wanted.metadata.name}`);
@@ -165,7 +165,7 @@ export class WorkloadManager {
       const patchSelector: Record<string, string | null> = { ...selector };
       for (const key of Object.keys(s.rootService.spec.selector ?? {}))
         if (!(key in selector)) patchSelector[key] = null;
-      await this.#patch(servicePath(names.namespace, names.rootService), {
+      await this.#patch(servicePath(names.namespace, names.rootService), s.rootService, {
         metadata: { annotations: { [ORIGINAL_SELECTOR_ANNOTATION]: original } },
         spec: { selector: patchSelector },
       });
@@ -177,7 +177,7 @@ export class WorkloadManager {
   /** Sets the primary's replicas. */
   async scalePrimary(s: WorkloadSnapshot, replicas: number): Promise<void> {
     if (!s.primary || (s.primary.spec.replicas ?? 1) === replicas) return;
-    await this.#patch(deploymentPath(s.names.namespace, s.names.primary), { spec: { replicas } });
+    await this.#patch(deploymentPath(s.names.namespace, s.names.primary), s.primary, { spec: { replicas } });
   }
 
   /** Scales the user's Deployment (the canary) to the primary's replica count, or to zero. */
@@ -185,7 +185,7 @@ export class WorkloadManager {
     if (!s.target) return;
     const replicas = up ? Math.max(s.primary?.spec.replicas ?? 1, 1) : 0;
     if ((s.target.spec.replicas ?? 1) === replicas) return;
-    await this.#patch(deploymentPath(s.names.namespace, s.names.target), { spec: { replicas } });
+    await this.#patch(deploymentPath(s.names.namespace, s.names.target), s.target, { spec: { replicas } });
   }
 
   /**
@@ -246,12 +246,14 @@ export class WorkloadManager {
         const template = structuredClone(primary.spec.template);
         template.metadata = { ...template.metadata, labels: { ...target.spec.template.metadata?.labels } };
         if (templateRevision(template) === stable) {
-          await this.#patch(deploymentPath(names.namespace, names.target), { spec: { template, replicas } });
+          await this.#patch(deploymentPath(names.namespace, names.target), target, {
+            spec: { template, replicas },
+          });
           return false;
         }
       }
       if ((target.spec.replicas ?? 1) < replicas) {
-        await this.#patch(deploymentPath(names.namespace, names.target), { spec: { replicas } });
+        await this.#patch(deploymentPath(names.namespace, names.target), target, { spec: { replicas } });
         return false;
       }
     }
@@ -266,7 +268,7 @@ export class WorkloadManager {
       const patchSelector: Record<string, string | null> = { ...userSelector };
       for (const key of Object.keys(root.spec.selector ?? {}))
         if (!(key in (userSelector ?? {}))) patchSelector[key] = null;
-      await this.#patch(servicePath(names.namespace, names.rootService), {
+      await this.#patch(servicePath(names.namespace, names.rootService), root, {
         metadata: { annotations: { [ORIGINAL_SELECTOR_ANNOTATION]: null } },
         spec: { selector: patchSelector },
       });
@@ -294,7 +296,16 @@ export class WorkloadManager {
     }
   }
 
-  async #patch(path: string, body: unknown): Promise<void> {
-    await this.#clients.request({ method: "PATCH", path, body, contentType: MERGE });
+  /**
+   * Merge-patches an object, fenced on the resourceVersion of the copy the decision was made from: if anyone
+   * changed it since (a person, a GitOps sync, another controller instance), the API server answers 409 and the
+   * reconciler decides again from the fresh object instead of overwriting a change it never saw.
+   */
+  async #patch(path: string, seen: { metadata: { resourceVersion?: string } }, body: object): Promise<void> {
+    const rv = seen.metadata.resourceVersion;
+    const fenced = rv
+      ? { ...body, metadata: { ...(body as { metadata?: object }).metadata, resourceVersion: rv } }
+      : body;
+    await this.#clients.request({ method: "PATCH", path, body: fenced, contentType: MERGE });
   }
 }
