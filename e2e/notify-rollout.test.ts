@@ -6,6 +6,7 @@ import type { AddressInfo } from "node:net";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import type { KubeConfig } from "@kubernetes/client-node";
+import { ALLOW_REFERENCE_LABEL } from "../src/api/constants.ts";
 import type { Rollout } from "../src/api/rollout-schema.ts";
 import { type Cluster, startCluster } from "./cluster/cluster.ts";
 import { KubeApiError, kubeRequest } from "./cluster/kube-request.ts";
@@ -168,7 +169,8 @@ describe("notifications through a receiver outage and a controller restart", () 
     const secret = {
       apiVersion: "v1",
       kind: "Secret",
-      metadata: { name: "slack", namespace: NS },
+      // Rollouts may only name Secrets that opt in.
+      metadata: { name: "slack", namespace: NS, labels: { [ALLOW_REFERENCE_LABEL]: "true" } },
       stringData: { url: rx.url },
     };
     await apply(

@@ -3,9 +3,11 @@ import assert from "node:assert/strict";
 import { Writable } from "node:stream";
 import { after, before, describe, it } from "node:test";
 import { CoreV1Api } from "@kubernetes/client-node";
+import { ALLOW_REFERENCE_LABEL } from "../src/api/constants.ts";
 import { RolloutSpecSchema } from "../src/api/rollout-schema.ts";
+import type { ReadSecret } from "../src/api/secret-ref.ts";
 import { NotificationDelivery } from "../src/notify/delivery.ts";
-import { type ReadSecret, resolveNotifications } from "../src/notify/from-spec.ts";
+import { resolveNotifications } from "../src/notify/from-spec.ts";
 import { buildMessage, type NotifyAction } from "../src/notify/message.ts";
 import { type Receiver, startReceiver, waitUntil } from "../src/notify/testing/receiver.ts";
 import { createLogger } from "../src/telemetry/logger.ts";
@@ -29,19 +31,26 @@ describe("notifications from real Secrets", () => {
     );
     await core.createNamespacedSecret({
       namespace: NS,
-      body: { metadata: { name: "slack" }, stringData: { url: `${rx.url}${SECRET_PATH}` } },
+      body: {
+        metadata: { name: "slack", labels: { [ALLOW_REFERENCE_LABEL]: "true" } },
+        stringData: { url: `${rx.url}${SECRET_PATH}` },
+      },
     });
     await core.createNamespacedSecret({
       namespace: NS,
-      body: { metadata: { name: "hook" }, stringData: { endpoint: `${rx.url}/hook` } },
+      body: {
+        metadata: { name: "hook", labels: { [ALLOW_REFERENCE_LABEL]: "true" } },
+        stringData: { endpoint: `${rx.url}/hook` },
+      },
     });
-    // What the controller's adapter does: read the Secret and base64-decode its data.
+    // What the controller's adapter does: read the Secret, base64-decode its data, keep its labels.
     readSecret = async (namespace, name) => {
       const s = await core.readNamespacedSecret({ namespace, name }).catch(() => undefined);
       if (!s) return undefined;
-      return Object.fromEntries(
+      const data = Object.fromEntries(
         Object.entries(s.data ?? {}).map(([k, v]) => [k, Buffer.from(v, "base64").toString("utf8")]),
       );
+      return { data, labels: s.metadata?.labels ?? {} };
     };
   });
 

@@ -33,6 +33,88 @@ describe("loadConfig: --prometheus-scrape-interval", () => {
   });
 });
 
+describe("loadConfig: --allowed-prometheus-urls", () => {
+  it("is empty by default (only --prometheus-url is allowed downstream)", () => {
+    assert.deepEqual(loadConfig(["--prometheus-url=http://prom:9090"], {}).allowedPrometheusUrls, []);
+  });
+
+  it("takes comma-separated and repeated flags, else VIREO_ALLOWED_PROMETHEUS_URLS, normalized", () => {
+    assert.deepEqual(
+      loadConfig(
+        [
+          "--allowed-prometheus-urls=http://a:9090, https://B.example/t",
+          "--allowed-prometheus-urls=http://c",
+        ],
+        { VIREO_ALLOWED_PROMETHEUS_URLS: "http://ignored" },
+      ).allowedPrometheusUrls,
+      ["http://a:9090/", "https://b.example/t", "http://c/"],
+    );
+    assert.deepEqual(
+      loadConfig([], { VIREO_ALLOWED_PROMETHEUS_URLS: "http://x,http://y" }).allowedPrometheusUrls,
+      ["http://x/", "http://y/"],
+    );
+  });
+
+  it("names the flag for an entry that cannot be a prefix", () => {
+    assert.throws(
+      () => loadConfig(["--allowed-prometheus-urls=http://u:p@prom"], {}),
+      /invalid configuration: allowed-prometheus-urls: a prefix must not carry credentials/,
+    );
+    assert.throws(
+      () => loadConfig(["--allowed-prometheus-urls=prom:9090"], {}),
+      /allowed-prometheus-urls: prom: is not http\(s\)/,
+    );
+  });
+});
+
+describe("PrometheusAnalysisRunner address allow-list", () => {
+  it("sends no request for a Rollout address outside the allow-list and reports the flag", async () => {
+    const allowed = await startFakePrometheus(() => ({ body: vector("100") }));
+    const other = await startFakePrometheus(() => ({ body: vector("100") }));
+    try {
+      const specFor = (address: string) =>
+        RolloutSpecSchema.parse({
+          targetRef: { name: "app" },
+          service: { port: 80 },
+          provider: "istio",
+          strategy: { canary: { stepWeight: 10 } },
+          analysis: {
+            prometheus: { address },
+            metrics: [
+              { name: "ok", builtin: "request-success-rate", thresholdRange: { min: 99 } },
+              { name: "ok2", builtin: "request-success-rate", thresholdRange: { min: 99 } },
+            ],
+          },
+        });
+      const runner = new PrometheusAnalysisRunner(
+        { address: "http://prom.invalid:9090", allowedUrls: [allowed.url] },
+        async () => undefined,
+        "istio",
+      );
+      const names = workloadNames("ns", "app", specFor(other.url));
+      const refused = await runner.measure(specFor(other.url), names, AbortSignal.timeout(5000));
+      assert.equal(refused.length, 2);
+      for (const m of refused) {
+        assert.equal(m.value, null);
+        assert.match(m.error ?? "", /not allowed by the controller's --allowed-prometheus-urls/);
+      }
+      assert.equal(other.requests.length, 0, "no request reached the disallowed server");
+      const ok = await runner.measure(specFor(allowed.url), names, AbortSignal.timeout(5000));
+      assert.deepEqual(
+        ok.map((m) => [m.value, m.error]),
+        [
+          [100, undefined],
+          [100, undefined],
+        ],
+      );
+      assert.ok(allowed.requests.length >= 2, "the allowed server was queried");
+    } finally {
+      await allowed.close();
+      await other.close();
+    }
+  });
+});
+
 describe("PrometheusAnalysisRunner scrape interval", () => {
   it("widens short windows to twice the configured scrape interval, else twice 15 s", async () => {
     const prom = await startFakePrometheus(() => ({ body: vector("100") }));

@@ -1,6 +1,7 @@
 // Controller configuration: command-line flags and environment, parsed once with zod. The only reader of process.env.
 import { parseArgs } from "node:util";
 import { z } from "zod";
+import { parseAllowedPrefix } from "./analysis/allowed-urls.ts";
 import { parseDuration } from "./api/duration.ts";
 
 const ConfigSchema = z.object({
@@ -21,6 +22,11 @@ const ConfigSchema = z.object({
   leaseNamespace: z.string().min(1),
   podName: z.string().min(1),
   prometheusUrl: z.string().url().optional(),
+  allowedPrometheusUrls: z
+    .array(z.string())
+    .describe(
+      "URL prefixes a Rollout's spec.analysis.prometheus.address may use; --prometheus-url always may.",
+    ),
   prometheusScrapeIntervalMs: z
     .number()
     .int()
@@ -55,6 +61,8 @@ export const USAGE = `vireo — progressive delivery controller
   --lease-name NAME        Lease name (default vireo-controller-leader)
   --lease-namespace NS     Lease namespace (default: $POD_NAMESPACE or vireo-system)
   --prometheus-url URL     default Prometheus for Rollouts without spec.analysis.prometheus.address
+  --allowed-prometheus-urls URL,...  prefixes a Rollout's own prometheus.address must start with (scheme, host
+                           and port exact, path at a / boundary); default: only --prometheus-url
   --prometheus-scrape-interval DUR  its scrape interval, e.g. 30s; query windows are at least 2x it (default 15s)
   --metrics-mesh MESH      istio | linkerd: whose metrics smi/gateway-api Rollouts use (default linkerd)
   --slack-secret NS/NAME   default Slack webhook Secret (key url)
@@ -82,6 +90,7 @@ export function loadConfig(argv: readonly string[], env: NodeJS.ProcessEnv): Con
       "lease-name": { type: "string" },
       "lease-namespace": { type: "string" },
       "prometheus-url": { type: "string" },
+      "allowed-prometheus-urls": { type: "string", multiple: true },
       "prometheus-scrape-interval": { type: "string" },
       "metrics-mesh": { type: "string" },
       "slack-secret": { type: "string" },
@@ -108,6 +117,20 @@ export function loadConfig(argv: readonly string[], env: NodeJS.ProcessEnv): Con
     .flatMap((n) => n.split(","))
     .map((n) => n.trim())
     .filter(Boolean);
+  const allowedPrometheusUrls = (
+    values["allowed-prometheus-urls"] ??
+    (env.VIREO_ALLOWED_PROMETHEUS_URLS ? [env.VIREO_ALLOWED_PROMETHEUS_URLS] : [])
+  )
+    .flatMap((u) => u.split(","))
+    .map((u) => u.trim())
+    .filter(Boolean)
+    .map((u) => {
+      try {
+        return parseAllowedPrefix(u);
+      } catch (err) {
+        throw new Error(`invalid configuration: allowed-prometheus-urls: ${(err as Error).message}`);
+      }
+    });
   const raw = {
     kubeconfig: pick(values.kubeconfig, "KUBECONFIG"),
     namespaces,
@@ -120,6 +143,7 @@ export function loadConfig(argv: readonly string[], env: NodeJS.ProcessEnv): Con
     leaseNamespace: pick(values["lease-namespace"], "POD_NAMESPACE", "vireo-system"),
     podName: env.POD_NAME ?? env.HOSTNAME ?? "vireo",
     prometheusUrl: pick(values["prometheus-url"], "VIREO_PROMETHEUS_URL"),
+    allowedPrometheusUrls,
     prometheusScrapeIntervalMs: durationMs(
       "prometheus-scrape-interval",
       pick(values["prometheus-scrape-interval"], "VIREO_PROMETHEUS_SCRAPE_INTERVAL"),

@@ -86,7 +86,10 @@ export async function main(argv: readonly string[], env: NodeJS.ProcessEnv): Pro
     statusWriter: new StatusWriter({ customObjects: clients.customObjects }),
     events: new EventRecorder({ events: clients.events, identity, logger: kubeLog }),
     analysis: new PrometheusAnalysisRunner(
-      { ...(config.prometheusUrl ? { address: config.prometheusUrl } : {}) },
+      {
+        ...(config.prometheusUrl ? { address: config.prometheusUrl } : {}),
+        allowedUrls: config.allowedPrometheusUrls,
+      },
       secretReader(clients),
       config.metricsMesh ?? "linkerd",
       config.prometheusScrapeIntervalMs,

@@ -39,6 +39,14 @@ const ANSWERS: Record<string, FakeAnswer> = {
   html: { status: 200, text: "<html>login</html>" },
   slow: { delayMs: 1500, body: vector("1") },
   garbage: { body: vector("abc") },
+  // A hostile or misconfigured server trying to get its words into status, Events and conditions.
+  echo: { status: 400, body: promError("bad_data", "MARKER-envelope-text") },
+  echotype: { status: 422, body: promError("Execution <b>MARKER</b>", "x") },
+  longtype: { status: 422, body: promError("a".repeat(33), "x") },
+  echo503: { status: 503, text: "MARKER-plain-text from a proxy" },
+  echo200: { status: 200, text: '{"status":"weird","data":"MARKER-json"}' },
+  echotypeof: { body: { status: "success", data: { resultType: "MARKER-type", result: [] } } },
+  echosample: { body: vector("MARKER-sample") },
 };
 
 const queryOf = (r: RecordedQuery) => r.params.query ?? "";
@@ -98,7 +106,10 @@ describe("PrometheusClient against a loopback Prometheus", () => {
   it("rejects matrix and string results and unparsable samples", async () => {
     await assert.rejects(client.query("matrix"), /returned a matrix, expected an instant vector or scalar/);
     await assert.rejects(client.query("string"), /returned a string/);
-    await assert.rejects(client.query("garbage"), /unparsable sample value "abc"/);
+    await assert.rejects(client.query("garbage"), (e: unknown) => {
+      assert.match((e as Error).message, /^unparsable sample value in the query result$/);
+      return true;
+    });
   });
 
   it("maps 400/422 error envelopes to errors with errorType, without retrying", async () => {
@@ -108,7 +119,10 @@ describe("PrometheusClient against a loopback Prometheus", () => {
       assert.equal(e.kind, "api");
       assert.equal(e.errorType, "bad_data");
       assert.equal(e.status, 400);
-      assert.match(e.message, /bad_data.*parse error/);
+      assert.equal(
+        e.message,
+        "Prometheus bad_data error (HTTP 400); run the query in Prometheus to see its message",
+      );
       return true;
     });
     await assert.rejects(client.query("exec"), (e: unknown) => {
@@ -125,14 +139,32 @@ describe("PrometheusClient against a loopback Prometheus", () => {
       assert.ok(e instanceof PrometheusQueryError);
       assert.equal(e.kind, "http");
       assert.equal(e.status, 503);
-      assert.match(
-        e.message,
-        /^Prometheus at http:\/\/127\.0\.0\.1:\d+\/? answered HTTP 503: upstream connect error$/,
-      );
+      assert.match(e.message, /^Prometheus at http:\/\/127\.0\.0\.1:\d+\/? answered HTTP 503$/);
       return true;
     });
     assert.equal(countOf("unavailable"), 1);
     await assert.rejects(client.query("html"), /HTTP 200 .*not a query response/);
+  });
+
+  it("never puts response body text into the message: only the HTTP status and a token-shaped errorType", async () => {
+    const seen: Record<string, PrometheusQueryError> = {};
+    for (const q of ["echo", "echotype", "longtype", "echo503", "echo200", "echotypeof", "echosample"]) {
+      await assert.rejects(client.query(q), (e: unknown) => {
+        assert.ok(e instanceof PrometheusQueryError, q);
+        assert.ok(!e.message.includes("MARKER"), `${q}: ${e.message}`);
+        assert.ok(!(e.errorType ?? "").includes("MARKER"), `${q}: errorType ${e.errorType}`);
+        seen[q] = e;
+        return true;
+      });
+    }
+    assert.equal(seen.echo?.errorType, "bad_data");
+    assert.match(seen.echo?.message ?? "", /^Prometheus bad_data error \(HTTP 400\)/);
+    assert.equal(seen.echotype?.errorType, "unknown");
+    assert.match(seen.echotype?.message ?? "", /^Prometheus unknown error \(HTTP 422\)/);
+    assert.equal(seen.longtype?.errorType, "unknown", "33 characters is not an errorType");
+    assert.match(seen.echo503?.message ?? "", /answered HTTP 503$/);
+    assert.match(seen.echo200?.message ?? "", /answered HTTP 200 \(not a query response\)$/);
+    assert.equal(seen.echotypeof?.message, "query returned an unknown result type");
   });
 
   it("times out a slow answer per attempt and retries it, then gives up", async () => {

@@ -41,7 +41,11 @@ export interface QueryOptions {
 /** What {@link PrometheusQueryError} is about; `network` and `timeout` are the retried kinds. */
 export type PrometheusErrorKind = "api" | "http" | "network" | "timeout" | "aborted" | "result";
 
-/** A failed query. The message is safe to log and to put into status: no URL query, credentials or headers. */
+/**
+ * A failed query. The message is safe to log and to put into status: no URL query, credentials or headers, and
+ * no text from the response body (the server's free text could be anything; only the HTTP status and a
+ * token-shaped errorType are kept).
+ */
 export class PrometheusQueryError extends Error {
   override name = "PrometheusQueryError";
   readonly kind: PrometheusErrorKind;
@@ -82,6 +86,8 @@ const NETWORK_CODES = new Set([
   "EAI_AGAIN",
   "ERR_SOCKET_CONNECTION_TIMEOUT",
 ]);
+/** Shape of Prometheus's errorType values (bad_data, execution, timeout, …); anything else becomes "unknown". */
+const ERROR_TYPE = /^[a-z_]{1,32}$/;
 /** Above this URL length the query goes as a form POST (proxies cap URLs around 8 KiB). */
 const MAX_GET_URL = 4096;
 const MAX_BODY_BYTES = 16 * 1024 * 1024;
@@ -236,24 +242,22 @@ function interpretHttp(status: number, text: string, where: string): unknown {
   } catch {
     body = undefined;
   }
-  const env = body as { status?: unknown; errorType?: unknown; error?: unknown } | undefined;
+  const env = body as { status?: unknown; errorType?: unknown } | undefined;
   if (env && env.status === "error") {
-    const errorType = typeof env.errorType === "string" ? env.errorType : "unknown";
-    const message = typeof env.error === "string" ? env.error : "no message";
+    // Prometheus's free-text `error` is dropped on purpose: it would carry whatever the server chose to say into
+    // status, Events and conditions. errorType is kept only when it looks like one of Prometheus's tokens.
+    const errorType =
+      typeof env.errorType === "string" && ERROR_TYPE.test(env.errorType) ? env.errorType : "unknown";
     throw new PrometheusQueryError(
       "api",
-      `Prometheus ${errorType} error (HTTP ${status}): ${clip(message)}`,
-      {
-        errorType,
-        status,
-      },
+      `Prometheus ${errorType} error (HTTP ${status}); run the query in Prometheus to see its message`,
+      { errorType, status },
     );
   }
   if (status < 200 || status >= 300 || env?.status !== "success") {
-    const snippet = text.trim() && !text.trimStart().startsWith("<") ? `: ${clip(text.trim(), 120)}` : "";
     throw new PrometheusQueryError(
       "http",
-      `Prometheus at ${where} answered HTTP ${status}${status < 300 ? " (not a query response)" : ""}${snippet}`,
+      `Prometheus at ${where} answered HTTP ${status}${status < 300 ? " (not a query response)" : ""}`,
       { status },
     );
   }
@@ -276,7 +280,7 @@ export function parseQueryResponse(body: unknown, reduce?: Reduce): number | nul
     );
   }
   if (type !== "vector" || !Array.isArray(data?.result)) {
-    throw new PrometheusQueryError("result", `query returned an unknown result type ${String(type)}`);
+    throw new PrometheusQueryError("result", "query returned an unknown result type");
   }
   const series = data.result as { value?: unknown[]; histogram?: unknown }[];
   if (series.length === 0) return null;
@@ -316,7 +320,7 @@ function sampleValue(raw: unknown): number | null {
   const v = Number(raw);
   if (Number.isFinite(v)) return v;
   if (/^[+-]?(Inf|NaN)$/i.test(raw)) return null;
-  throw new PrometheusQueryError("result", `unparsable sample value ${JSON.stringify(clip(raw, 32))}`);
+  throw new PrometheusQueryError("result", "unparsable sample value in the query result");
 }
 
 function formatTime(t: Date | number): string {
@@ -326,10 +330,6 @@ function formatTime(t: Date | number): string {
 
 function aborted(where: string): PrometheusQueryError {
   return new PrometheusQueryError("aborted", `query to Prometheus at ${where} was aborted`);
-}
-
-function clip(s: string, max = 300): string {
-  return s.length > max ? `${s.slice(0, max)}…` : s;
 }
 
 function delay(ms: number, signal?: AbortSignal): Promise<void> {

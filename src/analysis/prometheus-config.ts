@@ -1,15 +1,20 @@
 // Builds a Prometheus client configuration from a Rollout's spec, controller defaults and referenced Secrets.
 import { parseDuration } from "../api/duration.ts";
 import type { RolloutSpec } from "../api/rollout-schema.ts";
+import { type ReadSecret, referenceRefusal } from "../api/secret-ref.ts";
+import { sanitizeUrl } from "../telemetry/sanitize.ts";
+import { isAllowedAddress } from "./allowed-urls.ts";
 import type { PrometheusAuth, PrometheusClientConfig } from "./prometheus-client.ts";
-
-/** Reads a Secret's decoded `data` (base64 already undone); undefined when the Secret does not exist. */
-export type ReadSecret = (namespace: string, name: string) => Promise<Record<string, string> | undefined>;
 
 /** Controller-wide Prometheus settings (flags), used where the Rollout says nothing. */
 export interface ControllerPrometheusDefaults {
   /** `--prometheus-url`. */
   address?: string;
+  /**
+   * `--allowed-prometheus-urls`: prefixes a Rollout's own `prometheus.address` must lie under (see
+   * {@link isAllowedAddress}). `address` is always allowed; without this list it is the only one.
+   */
+  allowedUrls?: readonly string[];
   /** Query timeout when the Rollout has no `prometheus` block, ms (default 5000). */
   timeoutMs?: number;
   /** Network retries per query (default 2). */
@@ -28,10 +33,11 @@ const DEFAULT_CA_KEY = "ca.crt";
  * Resolves where and how to query Prometheus for a Rollout in `namespace`: the address from the spec or the
  * controller default, the timeout, credentials from `prometheus.secretRef` (key `token` for a bearer token,
  * or keys `username` and `password` for basic auth) and a CA bundle from `prometheus.caSecretRef`
- * (default key `ca.crt`). Secrets are read from the Rollout's namespace.
+ * (default key `ca.crt`). Secrets are read from the Rollout's namespace and must carry the label
+ * `vireo.dev/allow-reference: "true"`. A spec address outside the allow-list is refused before any Secret is read.
  *
- * @throws PrometheusConfigError when there is no address, or a referenced Secret or key is missing or unusable.
- *   Messages name the Secret and key, never a value.
+ * @throws PrometheusConfigError when there is no address, the address is not allowed, or a referenced Secret or
+ *   key is missing, unlabelled or unusable. Messages name the Secret and key, never a value.
  */
 export async function resolvePrometheusConfig(
   spec: RolloutSpec,
@@ -45,6 +51,15 @@ export async function resolvePrometheusConfig(
     throw new PrometheusConfigError(
       "no Prometheus address: set spec.analysis.prometheus.address or the controller's --prometheus-url",
     );
+  }
+  if (p?.address !== undefined && p.address !== defaults.address) {
+    const allowed = [...(defaults.address ? [defaults.address] : []), ...(defaults.allowedUrls ?? [])];
+    if (!isAllowedAddress(p.address, allowed)) {
+      throw new PrometheusConfigError(
+        // Flag first and address last (clipped): measurements keep 300 characters, the advice must survive.
+        `Prometheus address not allowed by the controller's --allowed-prometheus-urls (default: only its --prometheus-url); no query sent to ${clip(sanitizeUrl(p.address), 100)}`,
+      );
+    }
   }
   const config: PrometheusClientConfig = {
     address,
@@ -88,17 +103,23 @@ async function mustRead(
   name: string,
   readSecret: ReadSecret,
 ): Promise<Record<string, string>> {
-  let data: Record<string, string> | undefined;
+  let secret: Awaited<ReturnType<ReadSecret>>;
   try {
-    data = await readSecret(namespace, name);
+    secret = await readSecret(namespace, name);
   } catch (err) {
     const why = err instanceof Error ? err.message : String(err);
     throw new PrometheusConfigError(`cannot read Secret ${namespace}/${name}: ${why.slice(0, 200)}`);
   }
-  if (!data) throw new PrometheusConfigError(`Secret ${namespace}/${name} not found`);
-  return data;
+  if (!secret) throw new PrometheusConfigError(`Secret ${namespace}/${name} not found`);
+  const refused = referenceRefusal(namespace, name, secret.labels);
+  if (refused) throw new PrometheusConfigError(refused);
+  return secret.data;
 }
 
 function missingKey(namespace: string, name: string, key: string): PrometheusConfigError {
   return new PrometheusConfigError(`Secret ${namespace}/${name} has no key ${key}`);
+}
+
+function clip(s: string, max: number): string {
+  return s.length > max ? `${s.slice(0, max)}…` : s;
 }

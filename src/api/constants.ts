@@ -38,6 +38,13 @@ export const LABELS = {
   role: `${GROUP}/role`,
 } as const;
 
+/**
+ * Opt-in label a Secret must carry (value `"true"`) before a Rollout may name it (Prometheus credentials and CA,
+ * Slack and webhook URLs). Without it, anyone who can create a Rollout could make the controller read any Secret
+ * of their namespace and send it to an address of their choosing.
+ */
+export const ALLOW_REFERENCE_LABEL = `${GROUP}/allow-reference`;
+
 /** Where a Rollout is in its life; `kubectl get` shows it, conditions carry the contract. */
 export const PHASES = [
   "Initializing",

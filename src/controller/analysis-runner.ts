@@ -3,13 +3,10 @@
 import type { MetricsMesh } from "../analysis/builtin-queries.ts";
 import { measureAnalysis } from "../analysis/measure.ts";
 import { PrometheusClient, type PrometheusClientConfig } from "../analysis/prometheus-client.ts";
-import {
-  type ControllerPrometheusDefaults,
-  type ReadSecret,
-  resolvePrometheusConfig,
-} from "../analysis/prometheus-config.ts";
+import { type ControllerPrometheusDefaults, resolvePrometheusConfig } from "../analysis/prometheus-config.ts";
 import type { MetricMeasurement } from "../analysis/types.ts";
 import type { RolloutSpec } from "../api/rollout-schema.ts";
+import type { ReadSecret } from "../api/secret-ref.ts";
 import type { WorkloadNames } from "../workload/names.ts";
 import type { AnalysisRunner } from "./reconciler.ts";
 
@@ -42,8 +39,9 @@ export class PrometheusAnalysisRunner implements AnalysisRunner {
   }
 
   /**
-   * Measures every metric. A configuration problem (no address, missing Secret) becomes an error measurement for
-   * each metric, so it shows in status and counts towards consecutiveErrorLimit instead of vanishing in a log.
+   * Measures every metric. A configuration problem (no address, an address outside the allow-list, a missing or
+   * unlabelled Secret) becomes an error measurement for each metric, so it shows in status and counts towards
+   * consecutiveErrorLimit instead of vanishing in a log; no query is sent then.
    */
   async measure(spec: RolloutSpec, names: WorkloadNames, signal: AbortSignal): Promise<MetricMeasurement[]> {
     let config: PrometheusClientConfig;

@@ -86,7 +86,8 @@ export function createNotificationSink(o: NotificationSinkOptions): DeliveringSi
       return { at: Date.now(), notifiers: r.notifiers, filter: r.filter };
     }
     if (defaultRef?.length === 2) {
-      const data = await readSecret(defaultRef[0]!, defaultRef[1]!);
+      // Operator-configured (--slack-secret), so exempt from the opt-in label Rollout-named Secrets need.
+      const data = (await readSecret(defaultRef[0]!, defaultRef[1]!))?.data;
       if (!data?.url) throw new Error(`default Slack Secret ${o.defaultSlackSecret} has no key url`);
       return { at: Date.now(), notifiers: [new SlackNotifier(data.url)], filter: {} };
     }

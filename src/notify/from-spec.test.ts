@@ -1,7 +1,9 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
+import { ALLOW_REFERENCE_LABEL } from "../api/constants.ts";
 import { type RolloutSpecInput, RolloutSpecSchema } from "../api/rollout-schema.ts";
-import { resolveNotifications } from "./from-spec.ts";
+import type { ReadSecret } from "../api/secret-ref.ts";
+import { NotificationConfigError, resolveNotifications } from "./from-spec.ts";
 
 const HOOK = "https://hooks.slack.com/services/T000/B000/XXXXXXXXXXXXXXXX";
 const spec = (notifications?: RolloutSpecInput["notifications"]) =>
@@ -17,7 +19,14 @@ const secrets: Record<string, Record<string, string>> = {
   "shop/hook": { endpoint: "http://receiver.shop:8080/hook" },
   "shop/bad": { url: "ftp://x" },
 };
-const read = async (ns: string, name: string) => secrets[`${ns}/${name}`];
+const OPTED_IN = { [ALLOW_REFERENCE_LABEL]: "true" };
+const read: ReadSecret = async (ns, name) => {
+  const data = secrets[`${ns}/${name}`];
+  if (data) return { data, labels: OPTED_IN };
+  // A Secret of the namespace that never opted in, holding a URL the controller would otherwise post to.
+  if (name === "private") return { data: { url: "https://internal.example/hook" }, labels: {} };
+  return undefined;
+};
 
 describe("resolveNotifications", () => {
   it("returns no notifiers when nothing is configured", async () => {
@@ -58,5 +67,20 @@ describe("resolveNotifications", () => {
       (e: unknown) =>
         e instanceof Error && /must be an http\(s\) URL/.test(e.message) && !e.message.includes("ftp"),
     );
+  });
+
+  it("refuses Slack and webhook Secrets without vireo.dev/allow-reference=true", async () => {
+    for (const n of [
+      { slack: { secretRef: { name: "private" } } },
+      { webhook: { secretRef: { name: "private" } } },
+    ]) {
+      await assert.rejects(
+        resolveNotifications(spec(n), "shop", read),
+        (e: unknown) =>
+          e instanceof NotificationConfigError &&
+          e.message.startsWith("Secret shop/private lacks label vireo.dev/allow-reference=true") &&
+          !e.message.includes("internal.example"),
+      );
+    }
   });
 });

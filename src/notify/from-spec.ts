@@ -1,12 +1,10 @@
 // Builds a Rollout's notifiers from spec.notifications, reading webhook URLs from Secrets.
 import type { RolloutSpec } from "../api/rollout-schema.ts";
+import { type ReadSecret, referenceRefusal } from "../api/secret-ref.ts";
 import type { NotificationFilter } from "./filter.ts";
 import type { Notifier } from "./notifier.ts";
 import { SlackNotifier } from "./slack.ts";
 import { WebhookNotifier } from "./webhook.ts";
-
-/** Reads a Secret's decoded `data`; undefined when the Secret does not exist. */
-export type ReadSecret = (namespace: string, name: string) => Promise<Record<string, string> | undefined>;
 
 /** A Rollout's notification setup cannot be used; the message names Secrets and keys, never values. */
 export class NotificationConfigError extends Error {
@@ -24,9 +22,11 @@ const DEFAULT_URL_KEY = "url";
 /**
  * Resolves `spec.notifications` of a Rollout in `namespace`: a {@link SlackNotifier} and/or a
  * {@link WebhookNotifier} whose URLs come from the referenced Secret keys (default key `url`), plus the
- * event/severity filter. No notifications configured → no notifiers.
+ * event/severity filter. No notifications configured → no notifiers. Each Secret must carry the label
+ * `vireo.dev/allow-reference: "true"`.
  *
- * @throws NotificationConfigError when a Secret or key is missing or the URL is not http(s).
+ * @throws NotificationConfigError when a Secret or key is missing, the Secret lacks the opt-in label, or the URL
+ *   is not http(s).
  */
 export async function resolveNotifications(
   spec: RolloutSpec,
@@ -52,16 +52,18 @@ async function readUrl(
 ): Promise<string> {
   const key = ref.key ?? DEFAULT_URL_KEY;
   const where = `Secret ${namespace}/${ref.name}`;
-  let data: Record<string, string> | undefined;
+  let secret: Awaited<ReturnType<ReadSecret>>;
   try {
-    data = await readSecret(namespace, ref.name);
+    secret = await readSecret(namespace, ref.name);
   } catch (err) {
     throw new NotificationConfigError(
       `cannot read ${where}: ${(err instanceof Error ? err.message : String(err)).slice(0, 200)}`,
     );
   }
-  if (!data) throw new NotificationConfigError(`${where} not found`);
-  const url = data[key]?.trim();
+  if (!secret) throw new NotificationConfigError(`${where} not found`);
+  const refused = referenceRefusal(namespace, ref.name, secret.labels);
+  if (refused) throw new NotificationConfigError(refused);
+  const url = secret.data[key]?.trim();
   if (!url) throw new NotificationConfigError(`${where} has no key ${key}`);
   let parsed: URL;
   try {

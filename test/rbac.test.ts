@@ -1,0 +1,148 @@
+// deploy/rbac.yaml grants exactly the verbs the controller's code uses: each expected entry names its caller.
+import assert from "node:assert/strict";
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { describe, it } from "node:test";
+import { parseAllDocuments } from "yaml";
+import { gatewayHttpRouteType, linkerdHttpRouteType } from "../src/mesh/gamma-render.ts";
+import { authorizationPolicyType, virtualServiceType } from "../src/mesh/istio-render.ts";
+import {
+  linkerdAuthorizationPolicyType,
+  meshTlsAuthenticationType,
+  serverType,
+} from "../src/mesh/linkerd-render.ts";
+import { type MeshApis, routingTypes } from "../src/mesh/registry.ts";
+import { httpRouteGroupType, trafficSplitType, trafficTargetType } from "../src/mesh/smi-render.ts";
+
+const ROOT = join(import.meta.dirname, "..");
+
+interface Rule {
+  apiGroups?: string[];
+  resources?: string[];
+  verbs?: string[];
+}
+interface Doc {
+  kind: string;
+  metadata: { name: string; namespace?: string };
+  rules?: Rule[];
+  roleRef?: { kind: string; name: string };
+  subjects?: { kind: string; name: string; namespace?: string }[];
+}
+
+function load(file: string): Doc[] {
+  return parseAllDocuments(readFileSync(join(ROOT, file), "utf8")).map((d) => d.toJS() as Doc);
+}
+
+/** `group/resource` → sorted verbs, over every rule of the roles named. */
+function grants(docs: Doc[], kinds: string[]): Record<string, string[]> {
+  const out: Record<string, Set<string>> = {};
+  for (const d of docs.filter((x) => kinds.includes(x.kind))) {
+    for (const r of d.rules ?? []) {
+      for (const g of r.apiGroups ?? [])
+        for (const res of r.resources ?? []) {
+          const key = `${g || "core"}/${res}`;
+          out[key] ??= new Set();
+          for (const v of r.verbs ?? []) out[key].add(v);
+        }
+    }
+  }
+  return Object.fromEntries(Object.entries(out).map(([k, v]) => [k, [...v].sort()]));
+}
+
+/** What object-store.ts does with every mesh object: GET by name, POST, PUT with resourceVersion, DELETE. */
+const MESH_VERBS = ["create", "delete", "get", "update"];
+
+/** Every mesh resource type the renderers write, at any version (RBAC does not see versions). */
+const MESH_TYPES = [
+  trafficSplitType("v1alpha4"),
+  trafficTargetType("v1alpha3"),
+  httpRouteGroupType("v1alpha4"),
+  virtualServiceType("v1"),
+  authorizationPolicyType("v1"),
+  gatewayHttpRouteType("v1"),
+  linkerdHttpRouteType,
+  serverType("v1beta3"),
+  linkerdAuthorizationPolicyType,
+  meshTlsAuthenticationType,
+];
+
+/** Every mesh API served, so every routing kind is watched. */
+const EVERY_MESH_API: MeshApis = {
+  smi: { split: "v1alpha4" },
+  istio: { networking: "v1" },
+  gatewayApi: { httpRoute: "v1" },
+  linkerd: {},
+};
+
+describe("deploy/rbac.yaml", () => {
+  const docs = load("deploy/rbac.yaml");
+
+  it("grants exactly the verbs the controller uses, cluster-wide", () => {
+    const expected: Record<string, string[]> = {
+      // Informer list+watch (controller/manager.ts); status-writer.ts patches the finalizer. No GET by name.
+      "vireo.dev/rollouts": ["list", "patch", "watch"],
+      // status-writer.ts: merge patch of the status subresource.
+      "vireo.dev/rollouts/status": ["patch"],
+      // Informer list+watch; workload-manager.ts: GET, POST the primary, PATCH replicas, PUT on promote.
+      "apps/deployments": ["create", "get", "list", "patch", "update", "watch"],
+      // Informer list+watch; workload-manager.ts GET/POST/PATCH; mesh/backend-pods.ts GET.
+      "core/services": ["create", "get", "list", "patch", "watch"],
+      // controller/secrets.ts: GET by name only (own ClusterRole, so it can be bound per namespace).
+      "core/secrets": ["get"],
+      // kube/event-recorder.ts: create, then patch the series count.
+      "events.k8s.io/events": ["create", "patch"],
+    };
+    for (const t of MESH_TYPES) expected[`${t.group}/${t.plural}`] = MESH_VERBS;
+    // controller/manager.ts watchRouting: Vireo's own routing objects are listed and watched (by label).
+    for (const t of routingTypes(EVERY_MESH_API))
+      expected[`${t.group}/${t.plural}`] = [...MESH_VERBS, "list", "watch"].sort();
+    assert.deepEqual(grants(docs, ["ClusterRole"]), expected);
+  });
+
+  it("grants only the Lease verbs of kube/lease-elector.ts, only in the controller's namespace", () => {
+    const roles = docs.filter((d) => d.kind === "Role");
+    assert.deepEqual(
+      roles.map((r) => r.metadata.namespace),
+      ["vireo-system"],
+    );
+    // read, replace (renew, take over, release), create when missing.
+    assert.deepEqual(grants(roles, ["Role"]), { "coordination.k8s.io/leases": ["create", "get", "update"] });
+  });
+
+  it("keeps Secrets in a ClusterRole of their own, so a namespaced install can drop the cluster-wide binding", () => {
+    const reader = docs.find((d) => d.kind === "ClusterRole" && d.metadata.name === "vireo-secret-reader");
+    assert.deepEqual(grants(reader ? [reader] : [], ["ClusterRole"]), { "core/secrets": ["get"] });
+    const others = docs.filter((d) => d.kind === "ClusterRole" && d !== reader);
+    assert.ok(others.length > 0);
+    assert.equal(grants(others, ["ClusterRole"])["core/secrets"], undefined);
+    const binding = docs.find(
+      (d) => d.kind === "ClusterRoleBinding" && d.metadata.name === "vireo-secret-reader",
+    );
+    assert.deepEqual(binding?.roleRef, {
+      apiGroup: "rbac.authorization.k8s.io",
+      kind: "ClusterRole",
+      name: "vireo-secret-reader",
+    });
+  });
+
+  it("binds everything to the vireo ServiceAccount only", () => {
+    const bindings = docs.filter((d) => d.kind.endsWith("Binding"));
+    assert.ok(bindings.length >= 3);
+    for (const b of bindings) {
+      assert.deepEqual(b.subjects, [{ kind: "ServiceAccount", name: "vireo", namespace: "vireo-system" }]);
+    }
+  });
+});
+
+describe("deploy/rbac-namespaced-secrets.yaml", () => {
+  it("binds the Secret reader in one namespace with a RoleBinding, never cluster-wide", () => {
+    const docs = load("deploy/rbac-namespaced-secrets.yaml");
+    assert.deepEqual(
+      docs.map((d) => [d.kind, d.metadata.namespace, d.roleRef?.name]),
+      [["RoleBinding", "TENANT_NAMESPACE", "vireo-secret-reader"]],
+    );
+    assert.deepEqual(docs[0]?.subjects, [
+      { kind: "ServiceAccount", name: "vireo", namespace: "vireo-system" },
+    ]);
+  });
+});
