@@ -29,6 +29,9 @@ export interface EngineInput {
   status: RolloutStatus | undefined;
 }
 
+/** Phases that create or replace the primary themselves, so a missing one is theirs to handle. */
+const USES_OWN_PRIMARY: readonly Phase[] = ["Initializing", "Promoting", "Finalizing"];
+
 const PHASE_RULES: Record<Phase, (ctx: Ctx) => void> = {
   Initializing: onInitializing,
   Healthy: onHealthy,
@@ -87,15 +90,17 @@ export function decide(input: EngineInput, obs: Observations, now: Date): Decisi
 
   handleRequests(ctx);
   followReplicas(ctx);
-  if (!["Initializing", "Promoting", "Finalizing"].includes(d.phase) && holdForLostPrimary(ctx)) {
-    d.wakeIn(WORKLOAD_POLL_MS);
-    return done();
-  }
   // The one loop that moves between phases: the rules of each phase the rollout enters run until it settles, so one
   // decision says everything the current observations allow and deciding again on its own status changes nothing.
-  // (Initializing → Healthy → Progressing → Promoting → Finalizing → Healthy is the longest chain.)
+  // (Initializing → Healthy → Progressing → Promoting → Finalizing → Healthy is the longest chain.) A primary lost
+  // for good stops the loop in whichever phase finds it, so the phase a decision settles in is judged the same way
+  // the next decision will judge it.
   for (let pass = 0; pass < 8; pass++) {
     const phase: Phase = d.phase;
+    if (!USES_OWN_PRIMARY.includes(phase) && holdForLostPrimary(ctx)) {
+      d.wakeIn(WORKLOAD_POLL_MS);
+      return done();
+    }
     PHASE_RULES[phase](ctx);
     if (d.phase === phase) break;
   }

@@ -73,6 +73,24 @@ describe("self-healing", () => {
   });
 });
 
+describe("a lost primary is judged the same in whichever phase a decision settles", () => {
+  it("lost while finalizing, with the target already moved on: PrimaryLost now, and deciding again agrees", () => {
+    // Found by the fixed-point property (seed 461590677): Finalizing → Healthy → Progressing in one decision.
+    const w = initialized();
+    pushRevision(w, "rev-2");
+    run(w, (x) => x.status?.phase === "Finalizing");
+    pushRevision(w, "rev-3");
+    w.primary = { exists: false, revision: "", desired: 0, ready: 0, broken: false };
+    settle(w);
+    const obs = observe(w);
+    const now = new Date(w.now);
+    const first = decide({ generation: 1, spec: w.spec, status: w.status }, obs, now);
+    const again = decide({ generation: 1, spec: w.spec, status: first.status }, obs, now);
+    assert.deepEqual(again.status, first.status);
+    assert.equal(first.status.conditions?.find((c) => c.type === "Degraded")?.reason, "PrimaryLost");
+  });
+});
+
 describe("replicas follow the user", () => {
   it("a new count in the user's Deployment (Healthy, scaled to 0 by Vireo) goes to the primary", () => {
     const w = initialized();
