@@ -1,6 +1,5 @@
 // Crash safety and high availability on a real control plane: SIGKILL mid-rollout, leader hand-over, idleness.
 import assert from "node:assert/strict";
-import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { type Cluster, startCluster } from "./cluster/cluster.ts";
@@ -15,6 +14,7 @@ import {
   waitForRollout,
   canaryWeight as weightOf,
 } from "./support/app.ts";
+import { deposedWrites } from "./support/audit.ts";
 import { type ControllerProcess, metricValue, startController } from "./support/controller-process.ts";
 
 let cluster: Cluster;
@@ -211,45 +211,16 @@ describe("crash safety and high availability", () => {
         "promotion by the new leader",
         (r) => r.status?.phase === "Healthy" && r.status.stableRevision === r.status.canaryRevision,
       );
-      // Count from the API server's own audit log: writes other than the election's own Lease CAS.
-      type Entry = {
-        userAgent?: string;
-        requestURI: string;
-        verb: string;
-        requestReceivedTimestamp: string;
-        responseStatus?: { code?: number };
-      };
-      const entries = readFileSync(join(cluster.dir, "audit.log"), "utf8")
-        .split("\n")
-        .filter(Boolean)
-        .map((l) => JSON.parse(l) as Entry)
-        .filter((e) => !e.requestURI.includes("/leases"));
-      const by = (id: string) => entries.filter((e) => e.userAgent?.includes(id));
-      const firstBySuccessor = by(successor)
-        .map((e) => Date.parse(e.requestReceivedTimestamp))
-        .sort((x, y) => x - y)[0];
-      assert.ok(firstBySuccessor !== undefined, "the successor wrote");
-      const late = by(identity).filter((e) => Date.parse(e.requestReceivedTimestamp) >= firstBySuccessor);
+      // Counted from the API server's own audit log. A write the old leader dispatched in the event-loop turn it was
+      // frozen in can leave the process after it wakes (no client-side check can stop bytes already handed to the
+      // socket layer); every such write is fenced on the resourceVersion its decision saw, so none may take effect.
+      const w = deposedWrites(cluster.dir, identity, successor);
       console.log(
-        `frozen leader: ${by(identity).length} writes in total, ${late.length} after the successor's first write; successor ${by(successor).length} writes`,
+        `frozen leader: ${w.total} writes in total, ${w.late.length} received after the successor's first write (${w.late.length - w.effective.length} refused, ${w.effective.length} took effect); successor ${w.bySuccessor} writes`,
       );
-      // A write the old leader dispatched in the event-loop turn it was frozen in can leave the process after it
-      // wakes (no client-side check can stop bytes already handed to the socket layer). Every such write is fenced
-      // on the resourceVersion its decision saw, so the API server must refuse it: none may take effect.
-      const effective = late.filter((e) => (e.responseStatus?.code ?? 0) < 300);
-      console.log(
-        `  of which refused by the API server: ${late.length - effective.length}; took effect: ${effective.length}`,
-      );
-      assert.deepEqual(
-        effective.map(
-          (e) => `${e.requestReceivedTimestamp} ${e.verb} ${e.requestURI} → ${e.responseStatus?.code}`,
-        ),
-        [],
-      );
-      assert.ok(
-        by(identity).length > 0,
-        "the audit log saw the old leader's earlier writes (the count is not vacuous)",
-      );
+      assert.ok(w.successorFirst, "the successor wrote");
+      assert.deepEqual(w.effective, []);
+      assert.ok(w.total > 0, "the audit log saw the old leader's earlier writes (the count is not vacuous)");
       assert.equal(
         await leader.stop(),
         1,

@@ -40,6 +40,22 @@ const INVALIDATING_PATCH = JSON.stringify({
   spec: { windows: [{ kind: "deny", schedule: "0 18 * * 5", duration: "62h", timeZone: "Mars/Olympus" }] },
 });
 
+/** Makes the Rollout's spec invalid in a way only the controller can tell (an unknown time zone). */
+const invalidate = (ns: string) =>
+  kubectlOk(["patch", "rollout.vireo.dev/podinfo", "-n", ns, "--type=merge", "-p", INVALIDATING_PATCH]);
+
+/** Deploys the app, waits for Healthy, pushes a new revision and waits until the canary gets `weight` %. */
+async function rolloutAtWeight(ns: string, weight: number): Promise<void> {
+  await apply(cluster, appManifests({ namespace: ns, steps: [{ setWeight: weight }, { pause: {} }] }));
+  await waitForRollout(cluster, ns, "podinfo", "Healthy", (r) => r.status?.phase === "Healthy");
+  await setImage(cluster, ns, "podinfo", "ghcr.io/stefanprodan/podinfo:6.0.1");
+  await waitFor(
+    `weight ${weight}`,
+    () => canaryWeight(cluster, ns),
+    (w) => w === weight,
+  );
+}
+
 describe("self-healing and safe states on a real API server", () => {
   before(async () => {
     cluster = await startCluster({ prometheus: false });
@@ -162,14 +178,7 @@ describe("self-healing and safe states on a real API server", () => {
 
   it("the target Deployment deleted at 50 % sends all traffic back to primary and says why", async () => {
     const ns = "lost-target";
-    await apply(cluster, appManifests({ namespace: ns, steps: [{ setWeight: 50 }, { pause: {} }] }));
-    await waitForRollout(cluster, ns, "podinfo", "Healthy", (r) => r.status?.phase === "Healthy");
-    await setImage(cluster, ns, "podinfo", "ghcr.io/stefanprodan/podinfo:6.0.1");
-    await waitFor(
-      "weight 50",
-      () => canaryWeight(cluster, ns),
-      (w) => w === 50,
-    );
+    await rolloutAtWeight(ns, 50);
     await kubectlOk(["delete", "deployment", "podinfo", "-n", ns, "--wait=false"]);
     const started = Date.now();
     await waitFor(
@@ -194,23 +203,8 @@ describe("self-healing and safe states on a real API server", () => {
 
   it("a spec that turns invalid mid-rollout sends all traffic back to primary", async () => {
     const ns = "invalid-mid";
-    await apply(cluster, appManifests({ namespace: ns, steps: [{ setWeight: 40 }, { pause: {} }] }));
-    await waitForRollout(cluster, ns, "podinfo", "Healthy", (r) => r.status?.phase === "Healthy");
-    await setImage(cluster, ns, "podinfo", "ghcr.io/stefanprodan/podinfo:6.0.1");
-    await waitFor(
-      "weight 40",
-      () => canaryWeight(cluster, ns),
-      (w) => w === 40,
-    );
-    await kubectlOk([
-      "patch",
-      "rollout.vireo.dev/podinfo",
-      "-n",
-      ns,
-      "--type=merge",
-      "-p",
-      INVALIDATING_PATCH,
-    ]);
+    await rolloutAtWeight(ns, 40);
+    await invalidate(ns);
     await waitFor(
       "canary weight 0",
       () => canaryWeight(cluster, ns),
@@ -228,15 +222,7 @@ describe("self-healing and safe states on a real API server", () => {
     await apply(cluster, appManifests({ namespace: ns }));
     await waitForRollout(cluster, ns, "podinfo", "Healthy", (r) => r.status?.phase === "Healthy");
     assert.equal(await deploymentReplicas(cluster, ns, "podinfo"), 0);
-    await kubectlOk([
-      "patch",
-      "rollout.vireo.dev/podinfo",
-      "-n",
-      ns,
-      "--type=merge",
-      "-p",
-      INVALIDATING_PATCH,
-    ]);
+    await invalidate(ns);
     await waitForRollout(cluster, ns, "podinfo", "Invalid", (r) => r.status?.phase === "Invalid");
     await kubectlOk(["delete", "rollout.vireo.dev/podinfo", "-n", ns, "--wait=true", "--timeout=60s"]);
     const target = await getJson<{ spec: { replicas: number }; status?: { readyReplicas?: number } }>(

@@ -115,7 +115,9 @@ export class Manager implements RolloutSource, ObjectReader {
           if (rollout) this.queue.add(`${o.metadata?.namespace}/${rollout}`);
         };
         inf.onUpdate((o, n) => {
-          if (JSON.stringify((o as { spec?: unknown }).spec) !== JSON.stringify((n as { spec?: unknown }).spec))
+          if (
+            JSON.stringify((o as { spec?: unknown }).spec) !== JSON.stringify((n as { spec?: unknown }).spec)
+          )
             wake(n);
         });
         inf.onDelete(wake);
@@ -211,7 +213,12 @@ export class Manager implements RolloutSource, ObjectReader {
   }
 
   #informers(): Informer[] {
-    return [...this.#rollouts, ...this.#deployments, ...this.#services, ...this.#routing] as unknown as Informer[];
+    return [
+      ...this.#rollouts,
+      ...this.#deployments,
+      ...this.#services,
+      ...this.#routing,
+    ] as unknown as Informer[];
   }
 
   #enqueue(r: KubernetesObject): void {

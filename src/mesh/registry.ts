@@ -8,10 +8,10 @@ import { GATEWAY_ROUTE_VERSIONS, GatewayApiAdapter, type GatewayRouteVersion } f
 import { IstioAdapter } from "./istio.ts";
 import {
   ISTIO_NETWORKING_VERSIONS,
-  virtualServiceType,
   ISTIO_SECURITY_VERSIONS,
   type IstioNetworkingVersion,
   type IstioSecurityVersion,
+  virtualServiceType,
 } from "./istio-render.ts";
 import { LinkerdAdapter } from "./linkerd.ts";
 import { LINKERD_SERVER_VERSIONS, type LinkerdServerVersion } from "./linkerd-render.ts";

@@ -4,6 +4,7 @@ import { describe, it } from "node:test";
 import { decide } from "./decide.ts";
 import {
   actionsOf,
+  initialized,
   type ModelWorld,
   makeSpec,
   measurements,
@@ -13,12 +14,6 @@ import {
   run,
   settle,
 } from "./testing/world.ts";
-
-/** Brings a fresh world to Healthy on rev-1. */
-function initialized(w: ModelWorld = newWorld()): ModelWorld {
-  run(w, (x) => x.status?.phase === "Healthy");
-  return w;
-}
 
 const reasons = (w: ModelWorld) => actionsOf(w, "RecordEvent").map((e) => e.reason);
 const condition = (w: ModelWorld, type: string) => w.status?.conditions?.find((c) => c.type === type);

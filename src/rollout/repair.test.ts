@@ -5,6 +5,7 @@ import { describe, it } from "node:test";
 import { decide } from "./decide.ts";
 import {
   actionsOf,
+  initialized,
   type ModelWorld,
   newWorld,
   observe,
@@ -14,10 +15,6 @@ import {
   settle,
 } from "./testing/world.ts";
 
-function initialized(w: ModelWorld = newWorld()): ModelWorld {
-  run(w, (x) => x.status?.phase === "Healthy");
-  return w;
-}
 const condition = (w: ModelWorld, type: string) => w.status?.conditions?.find((c) => c.type === type);
 /** Runs a rollout of rev-2 until the canary holds `weight`. */
 function atWeight(w: ModelWorld, weight: number): ModelWorld {

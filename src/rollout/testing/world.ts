@@ -199,6 +199,12 @@ export function run(w: ModelWorld, until: (w: ModelWorld) => boolean, maxReconci
   );
 }
 
+/** Brings a world (a fresh one by default) to Healthy on its current revision. */
+export function initialized(w: ModelWorld = newWorld()): ModelWorld {
+  run(w, (x) => x.status?.phase === "Healthy");
+  return w;
+}
+
 /** Changes the user's pod template, as `kubectl set image` would. */
 export function pushRevision(w: ModelWorld, revision: string, broken = false): void {
   w.canary.revision = revision;
