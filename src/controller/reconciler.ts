@@ -22,6 +22,7 @@ import type { AccessPolicyModel, MeshAdapter, OwnerRef, SplitRef, TrafficSplitMo
 import { analysisDue, decide } from "../rollout/decide.ts";
 import type { Action, Observations } from "../rollout/types.ts";
 import { evaluateWindows } from "../rollout/windows.ts";
+import { checkDerivedLimits } from "../workload/limits.ts";
 import { type WorkloadNames, workloadNames } from "../workload/names.ts";
 import { WorkloadManager, type WorkloadSnapshot } from "../workload/workload-manager.ts";
 import { type PendingNotification, toPending, updateOutbox } from "./outbox.ts";
@@ -229,7 +230,8 @@ export class Reconciler {
     if (!policy && accessPolicyInSync) this.#noPolicyConfirmed.set(owner.uid, generation);
     else this.#noPolicyConfirmed.delete(owner.uid);
     const observations: Observations = {
-      specIssues: [],
+      // Limits the API server would only enforce halfway through creating objects: Invalid before any is made.
+      specIssues: checkDerivedLimits(spec, names, snap.target, snap.rootService),
       ...WorkloadManager.observe(snap),
       servicesReady: WorkloadManager.servicesReady(snap, spec, owner),
       routes,
