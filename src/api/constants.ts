@@ -103,6 +103,7 @@ export const REASONS = {
   InvalidSpec: "InvalidSpec",
   TargetNotFound: "TargetNotFound",
   ReconcileError: "ReconcileError",
+  PortsNotSplit: "PortsNotSplit",
 } as const;
 /** A condition or Event reason. */
 export type Reason = (typeof REASONS)[keyof typeof REASONS];
