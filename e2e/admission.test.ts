@@ -48,7 +48,7 @@ async function rejection(body: unknown): Promise<string> {
 }
 
 const accepted = (body: unknown) => kubeRequest(kc, "POST", `${ROLLOUTS}?dryRun=All`, body);
-const escape = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
+const literal = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
 
 describe("admission-time limits on a real API server", () => {
   before(async () => {
@@ -111,7 +111,7 @@ describe("admission-time limits on a real API server", () => {
     ];
     for (const c of cases) {
       const message = await rejection(c.body);
-      assert.match(message, new RegExp(`${escape(c.path)}: Invalid value`), `${c.what}: ${message}`);
+      assert.match(message, new RegExp(`${literal(c.path)}: Invalid value`), `${c.what}: ${message}`);
       assert.ok(message.includes(c.message), `${c.what}: ${message}`);
     }
   });

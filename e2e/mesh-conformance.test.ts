@@ -267,6 +267,35 @@ describe("mesh adapter conformance (real API server)", () => {
         }
       });
 
+      it("a two-port Service (8080 split, 9090 not): stored as rendered, weights read back, only 8080 split where the API can say so", async () => {
+        const { ns, ref, owner, adapter, client } = await freshCase(entry);
+        const split = { ...aSplit({ primary: 80, canary: 20 }, ref, owner), otherPorts: [9090] };
+        await adapter.setRoutes(split);
+        assert.deepEqual(await adapter.getRoutes(ref), { primary: 80, canary: 20 });
+        client.calls.length = 0;
+        await adapter.setRoutes(split);
+        assert.deepEqual(client.writes(), [], "the API server kept every field: no rewrite");
+        const spec = (await read(ns, entry.routeObjects(ref)[0]!)).spec as Record<string, unknown>;
+        if (entry.provider === "istio") {
+          const http = spec.http as { match?: unknown; route: { destination: unknown; weight?: number }[] }[];
+          assert.deepEqual(http[0]?.match, [{ port: 8080 }]);
+          assert.deepEqual(http[1], {
+            name: "checkout-other-ports",
+            route: [{ destination: { host: "checkout-primary" } }],
+          });
+        } else if (entry.provider === "smi") {
+          // A TrafficSplit names a Service, not a port: every port is split (the reconciler warns once).
+          assert.deepEqual(Object.keys(spec).sort(), ["backends", "service"]);
+        } else {
+          const parents = spec.parentRefs as { port?: number }[];
+          assert.deepEqual(
+            parents.map((p) => p.port),
+            [8080],
+            "the route attaches to port 8080 only",
+          );
+        }
+      });
+
       it("a concurrent edit between read and write is retried on 409, keeping the other writer's change", async () => {
         const { ns, ref, owner, adapter, client } = await freshCase(entry);
         await adapter.setRoutes(aSplit({ primary: 90, canary: 10 }, ref, owner));
