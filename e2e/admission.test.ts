@@ -9,7 +9,7 @@ import { ROOT_RULE_MESSAGES } from "../src/api/crd.ts";
 import { LIMIT_MESSAGES } from "../src/api/rollout-schema.ts";
 import { type Cluster, startCluster } from "./cluster/cluster.ts";
 import { KubeApiError, kubeRequest } from "./cluster/kube-request.ts";
-import { apply, appManifests, getRollout, waitForRollout } from "./support/app.ts";
+import { apply, appManifests, getRollout, waitFor, waitForRollout } from "./support/app.ts";
 import { type ControllerProcess, startController } from "./support/controller-process.ts";
 
 const NS = "admission";
@@ -176,6 +176,70 @@ describe("admission-time limits on a real API server", () => {
     await patchSpec({ targetRef: { name: "other" }, service: { name: "elsewhere" } });
     const stored = await getRollout(cluster, NS, "moving");
     assert.equal(stored?.spec.targetRef.name, "other");
+  });
+
+  it("a long-named Rollout stored before the name rule can still be updated and let its finalizer go", async () => {
+    const crdPath = "/apis/apiextensions.k8s.io/v1/customresourcedefinitions/rollouts.vireo.dev";
+    type Crd = {
+      metadata: { resourceVersion?: string };
+      spec: {
+        versions: { schema: { openAPIV3Schema: { "x-kubernetes-validations": { rule: string }[] } } }[];
+      };
+    };
+    const rulesOf = (crd: Crd) => crd.spec.versions[0]!.schema.openAPIV3Schema;
+    const original = await kubeRequest<Crd>(kc, "GET", crdPath);
+    const withoutNameRule = structuredClone(original);
+    const schema = rulesOf(withoutNameRule);
+    schema["x-kubernetes-validations"] = schema["x-kubernetes-validations"].filter(
+      (r) => !r.rule.includes("metadata.name"),
+    );
+    assert.equal(
+      schema["x-kubernetes-validations"].length,
+      rulesOf(original)["x-kubernetes-validations"].length - 1,
+    );
+    await kubeRequest(kc, "PUT", crdPath, withoutNameRule);
+    const name = "r".repeat(70);
+    const body = { ...rollout(name), metadata: { name, finalizers: ["vireo.dev/traffic-restore"] } };
+    await waitFor(
+      "the CRD without the name rule",
+      () =>
+        kubeRequest(kc, "POST", ROLLOUTS, body).then(
+          () => true,
+          () => false,
+        ),
+      (ok) => ok,
+      30_000,
+    );
+    const current = await kubeRequest<Crd>(kc, "GET", crdPath);
+    await kubeRequest(kc, "PUT", crdPath, {
+      ...original,
+      metadata: { ...original.metadata, resourceVersion: current.metadata.resourceVersion },
+    });
+    await waitFor(
+      "the name rule back",
+      () =>
+        accepted(rollout("s".repeat(70))).then(
+          () => false,
+          () => true,
+        ),
+      (refused) => refused,
+      30_000,
+    );
+    const merge = (patch: unknown) =>
+      kubeRequest(kc, "PATCH", `${ROLLOUTS}/${name}`, patch, "application/merge-patch+json");
+    await merge({ metadata: { labels: { team: "a" } } });
+    await kubeRequest(kc, "DELETE", `${ROLLOUTS}/${name}`);
+    await merge({ metadata: { finalizers: null } });
+    await waitFor(
+      "the Rollout to be gone",
+      () =>
+        kubeRequest(kc, "GET", `${ROLLOUTS}/${name}`).then(
+          () => false,
+          (e: unknown) => e instanceof KubeApiError && e.status === 404,
+        ),
+      (gone) => gone,
+      30_000,
+    );
   });
 
   it("a selector value too long for -primary: Invalid and Degraded before any object is created", async () => {

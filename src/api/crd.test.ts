@@ -65,7 +65,7 @@ describe("Rollout CRD", () => {
     const rules = (
       version().schema.openAPIV3Schema as unknown as { "x-kubernetes-validations": { rule: string }[] }
     )["x-kubernetes-validations"].map((r) => r.rule);
-    assert.ok(rules.some((r) => r === "self.metadata.name.size() <= 63"));
+    assert.ok(rules.some((r) => r === "oldSelf.hasValue() || self.metadata.name.size() <= 63"));
     const transitions = rules.filter((r) => r.includes("oldSelf.status.phase"));
     assert.equal(transitions.length, 2);
     for (const r of transitions)

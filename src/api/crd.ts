@@ -106,7 +106,12 @@ export const ROOT_RULE_MESSAGES = {
  * read it). Transition rules run on updates only.
  */
 const ROOT_RULES = [
-  { rule: `self.metadata.name.size() <= ${MAX_ROLLOUT_NAME}`, message: ROOT_RULE_MESSAGES.nameTooLong },
+  {
+    // On create only (oldSelf absent): a Rollout stored before this rule must still let its finalizer go.
+    rule: `oldSelf.hasValue() || self.metadata.name.size() <= ${MAX_ROLLOUT_NAME}`,
+    optionalOldSelf: true,
+    message: ROOT_RULE_MESSAGES.nameTooLong,
+  },
   {
     rule: `!(${inFlight}) || self.spec.targetRef.name == oldSelf.spec.targetRef.name`,
     message: ROOT_RULE_MESSAGES.targetChanged,
