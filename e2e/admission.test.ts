@@ -9,7 +9,7 @@ import { ROOT_RULE_MESSAGES } from "../src/api/crd.ts";
 import { LIMIT_MESSAGES } from "../src/api/rollout-schema.ts";
 import { type Cluster, startCluster } from "./cluster/cluster.ts";
 import { KubeApiError, kubeRequest } from "./cluster/kube-request.ts";
-import { apply, appManifests, getRollout, waitFor, waitForRollout } from "./support/app.ts";
+import { apply, appManifests, getJson, getRollout, waitFor, waitForRollout } from "./support/app.ts";
 import { type ControllerProcess, startController } from "./support/controller-process.ts";
 
 const NS = "admission";
@@ -47,6 +47,15 @@ async function rejection(body: unknown): Promise<string> {
   return assert.fail("the API server accepted an invalid Rollout");
 }
 
+/** Starts the controller once, for the cases that need it (the CEL cases do not). */
+async function ensureController(): Promise<void> {
+  controller ??= await startController({
+    kubeconfigPath: cluster.controllerKubeconfigPath,
+    logDir: join(cluster.dir, "logs"),
+  });
+}
+
+const getJsonOf = <T>(args: string[]) => getJson<T>(cluster, args);
 const accepted = (body: unknown) => kubeRequest(kc, "POST", `${ROLLOUTS}?dryRun=All`, body);
 const literal = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
 
@@ -243,10 +252,7 @@ describe("admission-time limits on a real API server", () => {
   });
 
   it("a selector value too long for -primary: Invalid and Degraded before any object is created", async () => {
-    controller = await startController({
-      kubeconfigPath: cluster.controllerKubeconfigPath,
-      logDir: join(cluster.dir, "logs"),
-    });
+    await ensureController();
     const ns = "admission-runtime";
     const long = `a${"p".repeat(58)}`; // 59 characters: fine for the user, 67 with -primary
     const manifests = appManifests({ namespace: ns, name: "podinfo" }).replaceAll(
@@ -275,5 +281,67 @@ describe("admission-time limits on a real API server", () => {
     assert.notEqual(primary.code, 0, "no primary Deployment was created");
     const services = await cluster.kubectl(["get", "services", "-n", ns, "-o", "name"]);
     assert.equal(services.stdout.trim(), "", "no Service was created");
+  });
+
+  it("a two-port root Service: both backends carry both ports; Istio splits port 80 only; SMI warns once", async () => {
+    await ensureController();
+    type Svc = { spec: { ports: { name: string; port: number }[] } };
+    for (const provider of ["istio", "smi"] as const) {
+      const ns = `multiport-${provider}`;
+      const root = {
+        apiVersion: "v1",
+        kind: "Service",
+        metadata: { name: "podinfo", namespace: ns },
+        spec: {
+          selector: { app: "podinfo" },
+          ports: [
+            { name: "http", port: 80, targetPort: 9898 },
+            { name: "metrics", port: 9090, targetPort: 9797 },
+          ],
+        },
+      };
+      // The Service before the Rollout, as a user adopting a live app has it.
+      const [namespace, deployment, rolloutDoc] = appManifests({
+        namespace: ns,
+        extraSpec: { provider },
+      }).split("\n---\n");
+      await apply(cluster, [namespace, deployment, JSON.stringify(root), rolloutDoc].join("\n---\n"));
+      await waitForRollout(cluster, ns, "podinfo", "Healthy", (r) => r.status?.phase === "Healthy");
+      for (const name of ["podinfo-primary", "podinfo-canary"]) {
+        const svc = await getJsonOf<Svc>(["service", name, "-n", ns]);
+        assert.deepEqual(
+          svc?.spec.ports.map((p) => [p.name, p.port]),
+          [
+            ["http", 80],
+            ["metrics", 9090],
+          ],
+          `${provider} ${name}`,
+        );
+      }
+      // More reconciles (an annotation wakes it; same generation): still one Event, without a series.
+      await cluster.kubectl(["annotate", "rollout.vireo.dev/podinfo", "-n", ns, "e2e.vireo.dev/poke=1"]);
+      await new Promise((r) => setTimeout(r, 3000));
+      const events = await getJsonOf<{ items: { reason: string; note: string; series?: unknown }[] }>([
+        "events.events.k8s.io",
+        "-n",
+        ns,
+      ]);
+      const warnings = (events?.items ?? []).filter((e) => e.reason === "PortsNotSplit");
+      if (provider === "smi") {
+        assert.equal(warnings.length, 1, JSON.stringify(warnings));
+        assert.equal(warnings[0]?.series, undefined, "recorded once, not once per reconcile");
+        assert.match(warnings[0]?.note ?? "", /port 9090 moves to the canary with port 80/);
+      } else {
+        assert.deepEqual(warnings, []);
+        const vs = await getJsonOf<{ spec: { http: { name: string; match?: unknown }[] } }>([
+          "virtualservices.networking.istio.io",
+          "podinfo",
+          "-n",
+          ns,
+        ]);
+        assert.deepEqual(vs?.spec.http[0]?.match, [{ port: 80 }]);
+        assert.equal(vs?.spec.http[1]?.name, "podinfo-other-ports");
+      }
+    }
   });
 });
