@@ -188,6 +188,8 @@ describe("mesh adapter conformance (real API server)", () => {
       uid: cm.metadata.uid!,
     };
     // The backend Services as the workload layer makes them: primary pods carry renamed selector values.
+    // Headless: adapters read only selectors and ports, and two cluster IPs per case would exhaust the e2e
+    // cluster's /24 Service range over this table.
     for (const [name, app] of [
       ["checkout-primary", "checkout-primary"],
       ["checkout-canary", "checkout"],
@@ -197,7 +199,11 @@ describe("mesh adapter conformance (real API server)", () => {
         path: `/api/v1/namespaces/${ns}/services`,
         body: {
           metadata: { name },
-          spec: { selector: { app }, ports: [{ name: "http", port: 8080, targetPort: "http" }] },
+          spec: {
+            clusterIP: "None",
+            selector: { app },
+            ports: [{ name: "http", port: 8080, targetPort: "http" }],
+          },
         },
       });
     }
