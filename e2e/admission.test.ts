@@ -75,7 +75,7 @@ describe("admission-time limits on a real API server", () => {
       {
         what: "a Rollout name that cannot be a label value",
         body: rollout("r".repeat(64)),
-        path: "<nil>",
+        path: "<nil>", // a root rule names no field, and the API server refuses fieldPath .metadata.name
         message: ROOT_RULE_MESSAGES.nameTooLong,
       },
       {

@@ -107,7 +107,8 @@ export const ROOT_RULE_MESSAGES = {
  */
 const ROOT_RULES = [
   {
-    // On create only (oldSelf absent): a Rollout stored before this rule must still let its finalizer go.
+    // On create only (oldSelf absent): a Rollout stored before this rule must still let its finalizer go. No
+    // fieldPath: the API server refuses ".metadata.name" there, so the message names the field itself.
     rule: `oldSelf.hasValue() || self.metadata.name.size() <= ${MAX_ROLLOUT_NAME}`,
     optionalOldSelf: true,
     message: ROOT_RULE_MESSAGES.nameTooLong,
