@@ -188,6 +188,8 @@ describe("mesh adapter conformance (real API server)", () => {
       uid: cm.metadata.uid!,
     };
     // The backend Services as the workload layer makes them: primary pods carry renamed selector values.
+    // Headless: adapters read only selectors and ports, and two cluster IPs per case would exhaust the e2e
+    // cluster's /24 Service range over this table.
     for (const [name, app] of [
       ["checkout-primary", "checkout-primary"],
       ["checkout-canary", "checkout"],
@@ -197,7 +199,11 @@ describe("mesh adapter conformance (real API server)", () => {
         path: `/api/v1/namespaces/${ns}/services`,
         body: {
           metadata: { name },
-          spec: { selector: { app }, ports: [{ name: "http", port: 8080, targetPort: "http" }] },
+          spec: {
+            clusterIP: "None",
+            selector: { app },
+            ports: [{ name: "http", port: 8080, targetPort: "http" }],
+          },
         },
       });
     }
@@ -264,6 +270,35 @@ describe("mesh adapter conformance (real API server)", () => {
           await adapter.setRoutes(aSplit({ primary: 100 - canary, canary }, ref, owner));
           assert.ok(client.writes().length > 0, `a write for canary ${canary}`);
           assert.deepEqual(await adapter.getRoutes(ref), { primary: 100 - canary, canary });
+        }
+      });
+
+      it("a two-port Service (8080 split, 9090 not): stored as rendered, weights read back, only 8080 split where the API can say so", async () => {
+        const { ns, ref, owner, adapter, client } = await freshCase(entry);
+        const split = { ...aSplit({ primary: 80, canary: 20 }, ref, owner), otherPorts: [9090] };
+        await adapter.setRoutes(split);
+        assert.deepEqual(await adapter.getRoutes(ref), { primary: 80, canary: 20 });
+        client.calls.length = 0;
+        await adapter.setRoutes(split);
+        assert.deepEqual(client.writes(), [], "the API server kept every field: no rewrite");
+        const spec = (await read(ns, entry.routeObjects(ref)[0]!)).spec as Record<string, unknown>;
+        if (entry.provider === "istio") {
+          const http = spec.http as { match?: unknown; route: { destination: unknown; weight?: number }[] }[];
+          assert.deepEqual(http[0]?.match, [{ port: 8080 }]);
+          assert.deepEqual(http[1], {
+            name: "checkout-other-ports",
+            route: [{ destination: { host: "checkout-primary" } }],
+          });
+        } else if (entry.provider === "smi") {
+          // A TrafficSplit names a Service, not a port: every port is split (the reconciler warns once).
+          assert.deepEqual(Object.keys(spec).sort(), ["backends", "service"]);
+        } else {
+          const parents = spec.parentRefs as { port?: number }[];
+          assert.deepEqual(
+            parents.map((p) => p.port),
+            [8080],
+            "the route attaches to port 8080 only",
+          );
         }
       });
 

@@ -116,6 +116,7 @@ export const REASONS = {
   ServicesNotReady: "ServicesNotReady",
   RoutesNotInSync: "RoutesNotInSync",
   PolicyNotInSync: "PolicyNotInSync",
+  PortsNotSplit: "PortsNotSplit",
 } as const;
 /** A condition or Event reason. */
 export type Reason = (typeof REASONS)[keyof typeof REASONS];

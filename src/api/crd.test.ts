@@ -61,12 +61,27 @@ describe("Rollout CRD", () => {
     );
   });
 
+  it("carries whole-object rules: metadata.name as a label value, targetRef/service fixed while in flight", () => {
+    const rules = (
+      version().schema.openAPIV3Schema as unknown as { "x-kubernetes-validations": { rule: string }[] }
+    )["x-kubernetes-validations"].map((r) => r.rule);
+    assert.ok(rules.some((r) => r === "oldSelf.hasValue() || self.metadata.name.size() <= 63"));
+    const transitions = rules.filter((r) => r.includes("oldSelf.status.phase"));
+    assert.equal(transitions.length, 2);
+    for (const r of transitions)
+      for (const p of ["Progressing", "Paused", "Promoting", "Finalizing"])
+        assert.ok(r.includes(`'${p}'`), p);
+  });
+
   it("carries CEL rules for the cross-field checks", () => {
     const yaml = renderCrdYaml();
     for (const rule of [
       "exactly one of setWeight or pause",
       "must not decrease",
       "exactly one of builtin or query",
+      "Service names are at most 63",
+      "Deployment names are at most 253",
+      "whose path values are at most 1024",
     ]) {
       assert.ok(yaml.includes(rule), rule);
     }

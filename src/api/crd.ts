@@ -1,7 +1,7 @@
 // Builds the Rollout CustomResourceDefinition from the zod schemas, and checks it is a structural schema.
 import { z } from "zod";
 import { API_VERSION, GROUP, KIND, PLURAL, VERSION } from "./constants.ts";
-import { RolloutSpecSchema, RolloutStatusSchema } from "./rollout-schema.ts";
+import { MAX_ROLLOUT_NAME, RolloutSpecSchema, RolloutStatusSchema } from "./rollout-schema.ts";
 
 type JsonSchema = Record<string, unknown>;
 
@@ -85,6 +85,48 @@ function simplify(node: unknown): void {
   }
 }
 
+/** Phases in which the canary may carry traffic or the primary is being replaced. */
+const IN_FLIGHT_PHASES = ["Progressing", "Paused", "Promoting", "Finalizing"];
+const inFlight = `has(oldSelf.status) && has(oldSelf.status.phase) && oldSelf.status.phase in [${IN_FLIGHT_PHASES.map((p) => `'${p}'`).join(", ")}]`;
+const serviceName = (o: string) =>
+  `(has(${o}.spec.service.name) ? ${o}.spec.service.name : ${o}.spec.targetRef.name)`;
+
+/** Messages of the whole-object rules, for tests. */
+export const ROOT_RULE_MESSAGES = {
+  nameTooLong: `metadata.name must be at most ${MAX_ROLLOUT_NAME} characters: it is the value of the vireo.dev/rollout label on every object Vireo creates`,
+  targetChanged:
+    "spec.targetRef.name cannot change while a rollout is in flight (Progressing, Paused, Promoting or Finalizing): abort it (vireo.dev/abort) or wait for it to finish, then change it",
+  serviceChanged:
+    "spec.service.name (default: spec.targetRef.name) cannot change while a rollout is in flight (Progressing, Paused, Promoting or Finalizing): abort it (vireo.dev/abort) or wait for it to finish, then change it",
+} as const;
+
+/**
+ * Rules on the whole object: the only scope where CEL sees metadata.name, and where a transition rule on spec can
+ * read the stored status (the status subresource keeps status out of spec updates, but rules at the root still
+ * read it). Transition rules run on updates only.
+ */
+const ROOT_RULES = [
+  {
+    // On create only (oldSelf absent): a Rollout stored before this rule must still let its finalizer go. No
+    // fieldPath: the API server refuses ".metadata.name" there, so the message names the field itself.
+    rule: `oldSelf.hasValue() || self.metadata.name.size() <= ${MAX_ROLLOUT_NAME}`,
+    optionalOldSelf: true,
+    message: ROOT_RULE_MESSAGES.nameTooLong,
+  },
+  {
+    rule: `!(${inFlight}) || self.spec.targetRef.name == oldSelf.spec.targetRef.name`,
+    message: ROOT_RULE_MESSAGES.targetChanged,
+    fieldPath: ".spec.targetRef.name",
+    reason: "FieldValueForbidden",
+  },
+  {
+    rule: `!(${inFlight}) || ${serviceName("self")} == ${serviceName("oldSelf")}`,
+    message: ROOT_RULE_MESSAGES.serviceChanged,
+    fieldPath: ".spec.service",
+    reason: "FieldValueForbidden",
+  },
+];
+
 /** The full CustomResourceDefinition object for Rollouts. */
 export function buildRolloutCrd(): JsonSchema {
   const spec = toOpenApi(RolloutSpecSchema);
@@ -96,6 +138,7 @@ export function buildRolloutCrd(): JsonSchema {
     description:
       "A Rollout runs canary releases of a Deployment: traffic moves step by step to the new version while Prometheus analysis stays good, and back to the stable version when it does not.",
     required: ["spec"],
+    "x-kubernetes-validations": ROOT_RULES,
     properties: {
       apiVersion: { type: "string", description: "APIVersion of this object: vireo.dev/v1alpha1." },
       kind: { type: "string", description: "Kind of this object: Rollout." },

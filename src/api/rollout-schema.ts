@@ -9,6 +9,47 @@ import { DURATION_PATTERN } from "./duration.ts";
 const DNS_SUBDOMAIN = "^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$";
 /** DNS-1123 label: Service and namespace names. */
 const DNS_LABEL = "^[a-z0-9]([-a-z0-9]*[a-z0-9])?$";
+/** DNS-1035 label: what the API server demands of a Service name (a letter first). */
+const DNS_1035_LABEL = "^[a-z]([-a-z0-9]*[a-z0-9])?$";
+
+/**
+ * Limits of the names Vireo derives (see src/workload/limits.ts for the ones that depend on the cluster). The
+ * longest suffix Vireo appends is `-primary` (8 characters).
+ */
+export const NAME_LIMITS = {
+  /** Label values, and so Rollout names (every object Vireo creates carries `vireo.dev/rollout: <name>`). */
+  labelValue: 63,
+  /** Service names (DNS-1035 labels). */
+  serviceName: 63,
+  /** Deployment names (DNS-1123 subdomains). */
+  objectName: 253,
+  /** Longest suffix appended to a derived name. */
+  suffix: 8,
+  /** A Gateway API / Linkerd HTTPRoute path match value. */
+  httpRoutePath: 1024,
+} as const;
+/** Longest root Service name: `<name>-primary` must still be a Service name. */
+export const MAX_SERVICE_NAME = NAME_LIMITS.serviceName - NAME_LIMITS.suffix;
+/** Longest target Deployment name: `<name>-primary` must still be a Deployment name. */
+export const MAX_TARGET_NAME = NAME_LIMITS.objectName - NAME_LIMITS.suffix;
+/** Longest Rollout name: it is the value of the `vireo.dev/rollout` label. */
+export const MAX_ROLLOUT_NAME = NAME_LIMITS.labelValue;
+/** Longest pathRegex with provider linkerd: the route is written as `^(?:<pathRegex>).*` (7 more). */
+export const MAX_LINKERD_PATH_REGEX = NAME_LIMITS.httpRoutePath - "^(?:).*".length;
+
+const SERVICE_NAME_TOO_LONG = `must be at most ${MAX_SERVICE_NAME} characters: Vireo creates <name>-primary and <name>-canary, and Service names are at most ${NAME_LIMITS.serviceName}`;
+const SERVICE_NAME_SHAPE = "must start with a letter: Service names are DNS-1035 labels";
+const TARGET_NAME_TOO_LONG = `must be at most ${MAX_TARGET_NAME} characters: Vireo creates the Deployment <name>-primary, and Deployment names are at most ${NAME_LIMITS.objectName}`;
+const DEFAULT_SERVICE_NAME = `without service.name the Services are named after targetRef.name, which must then be a DNS-1035 label (a letter first, no dots) of at most ${MAX_SERVICE_NAME} characters; set service.name`;
+const LINKERD_PATH_TOO_LONG = `with provider linkerd, pathRegex must be at most ${MAX_LINKERD_PATH_REGEX} characters: it is written as ^(?:<pathRegex>).* into a Linkerd HTTPRoute, whose path values are at most ${NAME_LIMITS.httpRoutePath}`;
+/** Messages of the name-limit rules, shared by CEL, zod and the tests. */
+export const LIMIT_MESSAGES = {
+  serviceNameTooLong: SERVICE_NAME_TOO_LONG,
+  serviceNameShape: SERVICE_NAME_SHAPE,
+  targetNameTooLong: TARGET_NAME_TOO_LONG,
+  defaultServiceName: DEFAULT_SERVICE_NAME,
+  linkerdPathTooLong: LINKERD_PATH_TOO_LONG,
+} as const;
 /** A five-field cron expression or a @macro; full parsing happens at runtime (see windows.ts). */
 const CRON_SHAPE = "^(@(yearly|annually|monthly|weekly|daily|hourly)|(\\S+\\s+){4}\\S+)$";
 
@@ -37,8 +78,10 @@ export const TargetRefSchema = z
     apiVersion: z.literal("apps/v1").default("apps/v1").describe("API version of the target; only apps/v1."),
     kind: z.literal("Deployment").default("Deployment").describe("Kind of the target; only Deployment."),
     name: objectName(
-      "Name of the user's Deployment, in the Rollout's namespace. It becomes the canary; Vireo creates <name>-primary.",
-    ),
+      `Name of the user's Deployment, in the Rollout's namespace. It becomes the canary; Vireo creates <name>-primary, so at most ${MAX_TARGET_NAME} characters.`,
+    )
+      .meta({ "x-kubernetes-validations": [cel(`self.size() <= ${MAX_TARGET_NAME}`, TARGET_NAME_TOO_LONG)] })
+      .refine((n) => n.length <= MAX_TARGET_NAME, { message: TARGET_NAME_TOO_LONG }),
   })
   .describe("The Deployment this Rollout manages.");
 
@@ -46,9 +89,25 @@ export const TargetRefSchema = z
 export const ServiceSchema = z
   .object({
     name: labelName(
-      "Name of the root Service clients call. Defaults to the target's name. Vireo creates <name>-primary and <name>-canary beside it.",
-    ).optional(),
-    port: z.number().int().min(1).max(65535).describe("Port the Service exposes."),
+      `Name of the root Service clients call. Defaults to the target's name. Vireo creates <name>-primary and <name>-canary beside it, so at most ${MAX_SERVICE_NAME} characters, a letter first.`,
+    )
+      .meta({
+        "x-kubernetes-validations": [
+          cel(`self.size() <= ${MAX_SERVICE_NAME}`, SERVICE_NAME_TOO_LONG),
+          cel(`self.matches('${DNS_1035_LABEL}')`, SERVICE_NAME_SHAPE),
+        ],
+      })
+      .refine((n) => n.length <= MAX_SERVICE_NAME, { message: SERVICE_NAME_TOO_LONG })
+      .refine((n) => new RegExp(DNS_1035_LABEL).test(n), { message: SERVICE_NAME_SHAPE })
+      .optional(),
+    port: z
+      .number()
+      .int()
+      .min(1)
+      .max(65535)
+      .describe(
+        "Port of the root Service whose traffic is split. Its other ports are carried to <name>-primary and <name>-canary; see the README on multi-port Services for where their traffic goes.",
+      ),
     targetPort: z
       .number()
       .int()
@@ -441,7 +500,9 @@ export const AccessPolicySchema = z
               .min(1)
               .max(1024)
               .optional()
-              .describe("Regular expression the request path must match."),
+              .describe(
+                `Regular expression the request path must match. At most ${MAX_LINKERD_PATH_REGEX} characters with provider linkerd.`,
+              ),
             methods: z
               .array(z.enum(["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "*"]))
               .max(8)
@@ -535,7 +596,40 @@ export const RolloutSpecSchema = z
       .default(false)
       .describe("Advance steps without checking metrics. Promotion then does not depend on analysis."),
   })
-  .describe("What to roll out and how.");
+  .describe("What to roll out and how.")
+  .meta({
+    "x-kubernetes-validations": [
+      cel(
+        `has(self.service.name) || (self.targetRef.name.size() <= ${MAX_SERVICE_NAME} && self.targetRef.name.matches('${DNS_1035_LABEL}'))`,
+        DEFAULT_SERVICE_NAME,
+        ".targetRef.name",
+      ),
+      cel(
+        `self.provider != 'linkerd' || !has(self.accessPolicy) || !has(self.accessPolicy.routes) || self.accessPolicy.routes.all(r, !has(r.pathRegex) || r.pathRegex.size() <= ${MAX_LINKERD_PATH_REGEX})`,
+        LINKERD_PATH_TOO_LONG,
+        ".accessPolicy.routes",
+      ),
+    ],
+  })
+  .superRefine((s, ctx) => {
+    const target = s.targetRef.name;
+    if (
+      s.service.name === undefined &&
+      (target.length > MAX_SERVICE_NAME || !new RegExp(DNS_1035_LABEL).test(target))
+    ) {
+      ctx.addIssue({ code: "custom", path: ["targetRef", "name"], message: DEFAULT_SERVICE_NAME });
+    }
+    if (s.provider !== "linkerd") return;
+    for (const [i, r] of (s.accessPolicy?.routes ?? []).entries()) {
+      if (r.pathRegex !== undefined && r.pathRegex.length > MAX_LINKERD_PATH_REGEX) {
+        ctx.addIssue({
+          code: "custom",
+          path: ["accessPolicy", "routes", i, "pathRegex"],
+          message: LINKERD_PATH_TOO_LONG,
+        });
+      }
+    }
+  });
 
 const timestamp = (what: string) => z.string().meta({ format: "date-time" }).describe(what);
 

@@ -140,6 +140,51 @@ const corpus: { name: string; spec: unknown; path: string; message: RegExp }[] =
     message: /65535/,
   },
   {
+    name: "service name too long for -primary",
+    spec: variant((s) => (s.service.name = `s${"e".repeat(55)}`)),
+    path: "spec.service.name",
+    message: /at most 55 characters: Vireo creates <name>-primary/,
+  },
+  {
+    name: "service name starting with a digit",
+    spec: variant((s) => (s.service.name = "1checkout")),
+    path: "spec.service.name",
+    message: /DNS-1035/,
+  },
+  {
+    name: "target name too long for -primary",
+    spec: variant((s) => {
+      s.targetRef.name = "t".repeat(246);
+      s.service.name = "podinfo";
+    }),
+    path: "spec.targetRef.name",
+    message: /at most 245 characters: Vireo creates the Deployment <name>-primary/,
+  },
+  {
+    name: "target name that cannot name the default Service",
+    spec: variant((s) => (s.targetRef.name = "podinfo.v2")),
+    path: "spec.targetRef.name",
+    message: /without service.name the Services are named after targetRef.name/,
+  },
+  {
+    name: "target name too long to name the default Service",
+    spec: variant((s) => (s.targetRef.name = "t".repeat(56))),
+    path: "spec.targetRef.name",
+    message: /at most 55 characters; set service.name/,
+  },
+  {
+    name: "Linkerd pathRegex over 1024 once rendered",
+    spec: variant((s) => {
+      s.provider = "linkerd";
+      s.accessPolicy = {
+        sources: [{ serviceAccount: "frontend" }],
+        routes: [{ pathRegex: "/ok" }, { pathRegex: `/${"a".repeat(1017)}` }],
+      };
+    }),
+    path: "spec.accessPolicy.routes[1].pathRegex",
+    message: /at most 1017 characters: it is written as \^\(\?:<pathRegex>\)\.\* into a Linkerd HTTPRoute/,
+  },
+  {
     name: "empty compareToPrimary",
     spec: variant((s) => (s.analysis.metrics[0].compareToPrimary = {})),
     path: "spec.analysis.metrics[0].compareToPrimary",
@@ -155,6 +200,26 @@ describe("Rollout spec validation", () => {
     assert.equal(r.spec.analysis.failureLimit, 2);
     assert.equal(r.spec.progressDeadlineSeconds, 600);
     assert.equal(r.spec.targetRef.kind, "Deployment");
+  });
+
+  it("accepts names exactly at each limit, and long paths where the provider adds nothing", () => {
+    const atLimits = variant((s) => {
+      s.targetRef.name = "t".repeat(245);
+      s.service.name = `s${"e".repeat(54)}`;
+      s.accessPolicy = {
+        sources: [{ serviceAccount: "a" }],
+        routes: [{ pathRegex: `/${"a".repeat(1023)}` }],
+      };
+    });
+    assert.ok(validateRolloutSpec(atLimits).ok);
+    const linkerd = variant((s) => {
+      s.provider = "linkerd";
+      s.accessPolicy = {
+        sources: [{ serviceAccount: "a" }],
+        routes: [{ pathRegex: `/${"a".repeat(1016)}` }],
+      };
+    });
+    assert.ok(validateRolloutSpec(linkerd).ok);
   });
 
   for (const c of corpus) {

@@ -21,12 +21,15 @@ import { classifyError, KubeErrorKind } from "../kube/errors.ts";
 import type { EventRecorder } from "../kube/event-recorder.ts";
 import type { ObjectRef, StatusWriter } from "../kube/status-writer.ts";
 import { withFinalizer, withoutFinalizer } from "../kube/status-writer.ts";
+import { smiPortsWarning } from "../mesh/smi-render.ts";
 import type { AccessPolicyModel, MeshAdapter, OwnerRef, SplitRef, TrafficSplitModel } from "../mesh/types.ts";
 import { setCondition } from "../rollout/conditions.ts";
 import { analysisDue, decide } from "../rollout/decide.ts";
 import type { Action, Observations } from "../rollout/types.ts";
 import { evaluateWindows } from "../rollout/windows.ts";
+import { checkDerivedLimits } from "../workload/limits.ts";
 import { type WorkloadNames, workloadNames } from "../workload/names.ts";
+import { otherServicePorts } from "../workload/render.ts";
 import { WorkloadManager, type WorkloadSnapshot } from "../workload/workload-manager.ts";
 import { type PendingNotification, toPending, updateOutbox } from "./outbox.ts";
 import { WriteFence } from "./write-fence.ts";
@@ -178,6 +181,8 @@ export class Reconciler {
   readonly #failures = new Map<string, number>();
   /** Errors already counted and written into status by the reconcile that hit them. */
   readonly #reflected = new WeakSet<object>();
+  /** Rollouts warned that SMI splits every port of their Service, by uid → generation: once, not per reconcile. */
+  readonly #portsWarned = new Map<string, number>();
 
   constructor(deps: ReconcilerDeps) {
     this.#d = deps;
@@ -289,7 +294,17 @@ export class Reconciler {
     const snap = await d.workloads.snapshot(names);
     const owner = ownerOf(rollout);
     const policy = accessPolicyModel(rollout, spec, names, snap);
-    const ref = splitRef(names, spec);
+    const ref = {
+      ...splitRef(names, spec),
+      otherPorts: otherServicePorts(spec, snap.rootService).map((p) => p.port),
+    };
+    const portsWarning = spec.provider === "smi" ? smiPortsWarning(ref) : undefined;
+    if (portsWarning && this.#portsWarned.get(owner.uid) !== generation) {
+      this.#portsWarned.set(owner.uid, generation);
+      await this.#record(rollout, [
+        { type: "RecordEvent", eventType: "Warning", reason: REASONS.PortsNotSplit, message: portsWarning },
+      ]);
+    }
     const [routes, accessPolicyInSync, analysis] = await Promise.all([
       mesh.getRoutes(ref),
       !policy && this.#noPolicyConfirmed.get(owner.uid) === generation
@@ -302,7 +317,8 @@ export class Reconciler {
     if (!policy && accessPolicyInSync) this.#noPolicyConfirmed.set(owner.uid, generation);
     else this.#noPolicyConfirmed.delete(owner.uid);
     const observations: Observations = {
-      specIssues: [],
+      // Limits the API server would only enforce halfway through creating objects: Invalid before any is made.
+      specIssues: checkDerivedLimits(spec, names, snap.target, snap.rootService),
       ...WorkloadManager.observe(snap),
       servicesReady: WorkloadManager.servicesReady(snap, spec, owner),
       routes,
@@ -481,6 +497,7 @@ export class Reconciler {
       ...(rollout.metadata.resourceVersion ? { resourceVersion: rollout.metadata.resourceVersion } : {}),
     });
     this.#noPolicyConfirmed.delete(rollout.metadata.uid ?? "");
+    this.#portsWarned.delete(rollout.metadata.uid ?? "");
     d.observer.rolloutDeleted(namespace, name);
     return {};
   }

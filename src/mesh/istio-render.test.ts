@@ -47,6 +47,35 @@ describe("renderVirtualService", () => {
     assert.deepEqual(spec.gateways, ["mesh", "edge/gw", "istio-system/public"]);
   });
 
+  it("a multi-port Service: the split matches the rollout port, other ports go to primary on their own port", () => {
+    const split = { ...aSplit({ primary: 70, canary: 30 }), otherPorts: [9090] };
+    const vs = renderVirtualService(split, vsType);
+    assert.deepEqual((vs.spec as { http: unknown[] }).http, [
+      {
+        name: "checkout",
+        match: [{ port: 8080 }],
+        route: [
+          { destination: { host: "checkout-primary", port: { number: 8080 } }, weight: 70 },
+          { destination: { host: "checkout-canary", port: { number: 8080 } }, weight: 30 },
+        ],
+      },
+      { name: "checkout-other-ports", route: [{ destination: { host: "checkout-primary" } }] },
+    ]);
+    assert.deepEqual(parseVirtualServiceWeights(vs, ref), { primary: 70, canary: 30 });
+  });
+
+  it("a multi-port Service behind gateways: gateway traffic is split whatever its port", () => {
+    const split = { ...aSplit({ primary: 50, canary: 50 }), otherPorts: [9090], gateways: ["edge/gw"] };
+    const http = (renderVirtualService(split, vsType).spec as { http: { match?: unknown }[] }).http;
+    assert.deepEqual(http[0]?.match, [{ port: 8080, gateways: ["mesh"] }, { gateways: ["edge/gw"] }]);
+  });
+
+  it("otherPorts naming only the rollout port changes nothing", () => {
+    const plain = renderVirtualService(aSplit({ primary: 80, canary: 20 }), vsType);
+    const same = renderVirtualService({ ...aSplit({ primary: 80, canary: 20 }), otherPorts: [] }, vsType);
+    assert.deepEqual(same, plain);
+  });
+
   it("render then parse gives back the weights (property)", () => {
     fc.assert(
       fc.property(fc.integer({ min: 0, max: 100 }), (canary) => {

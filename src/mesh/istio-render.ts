@@ -33,7 +33,9 @@ export const authorizationPolicyType = (version: IstioSecurityVersion): Resource
 
 /**
  * The VirtualService `<rollout>`: hosts = root Service + extra hosts, gateways = "mesh" + extra gateways, one
- * http route sending `weights` to the primary and canary Services. Destinations are host-level (Flagger's
+ * http route sending `weights` to the primary and canary Services. When the root Service has other ports, that
+ * route matches the rollout port only (mesh traffic; gateway traffic arrives on the gateway's port and is split
+ * whatever it is) and a second route sends the rest to the primary Service on the port it was addressed to. Destinations are host-level (Flagger's
  * approach), not subsets: the two Services already select disjoint pods, so no DestinationRule is needed —
  * subsets would require mirroring pod labels into a DestinationRule kept in sync with every template change,
  * and a Vireo-owned DestinationRule on the user's host would collide with their own (TLS, outlier detection).
@@ -42,6 +44,7 @@ export function renderVirtualService(model: TrafficSplitModel, type: ResourceTyp
   assertWeights(model.weights);
   const extraHosts = uniqueSorted(model.hosts ?? []).filter((h) => h !== model.rootService);
   const extraGateways = uniqueSorted(model.gateways ?? []).filter((g) => g !== "mesh");
+  const multiPort = (model.otherPorts ?? []).some((p) => p !== model.port);
   const destination = (host: string, weight: number) => ({
     destination: { host, port: { number: model.port } },
     weight,
@@ -56,17 +59,33 @@ export function renderVirtualService(model: TrafficSplitModel, type: ResourceTyp
       http: [
         {
           name: model.rolloutName,
+          ...(multiPort ? { match: splitMatches(model.port, extraGateways) } : {}),
           route: [
             destination(model.primaryService, model.weights.primary),
             destination(model.canaryService, model.weights.canary),
           ],
         },
+        // No port on the destination: Istio keeps the port the request was addressed to.
+        ...(multiPort
+          ? [
+              {
+                name: `${model.rolloutName}-other-ports`,
+                route: [{ destination: { host: model.primaryService } }],
+              },
+            ]
+          : []),
       ],
     },
   };
 }
 
 const uniqueSorted = (xs: readonly string[]): string[] => [...new Set(xs)].sort(byKey((x) => x));
+
+/** Mesh traffic to the rollout port, and all traffic through the extra gateways (matches are ORed). */
+function splitMatches(port: number, extraGateways: readonly string[]): Record<string, unknown>[] {
+  if (extraGateways.length === 0) return [{ port }];
+  return [{ port, gateways: ["mesh"] }, ...extraGateways.map((g) => ({ gateways: [g] }))];
+}
 
 interface RouteDestination {
   destination?: { host?: string };

@@ -4,6 +4,8 @@ import fc from "fast-check";
 import { MeshError } from "./errors.ts";
 import { gatewayHttpRouteType, parseHttpRouteWeights, renderHttpRoute } from "./gamma-render.ts";
 import {
+  authzMatchCount,
+  authzPathMatch,
   needsAuthzRoute,
   renderAuthzRoute,
   renderLinkerdAuthorizationPolicy,
@@ -71,6 +73,55 @@ describe("GAMMA HTTPRoute", () => {
     );
     assert.equal(parseHttpRouteWeights(route([{ name: "checkout-primary", weight: 0 }]), ref), null);
     assert.equal(parseHttpRouteWeights(route([{ name: "checkout-primary", weight: "1" }]), ref), null);
+  });
+});
+
+describe("GAMMA HTTPRoute on a multi-port Service", () => {
+  it("attaches to the rollout port only: the parentRef port keeps other ports on the root Service", () => {
+    const route = renderHttpRoute({ ...aSplit({ primary: 60, canary: 40 }), otherPorts: [9090] }, routeType);
+    const spec = route.spec as {
+      parentRefs: { port: number }[];
+      rules: { backendRefs: { port: number }[] }[];
+    };
+    assert.deepEqual(
+      spec.parentRefs.map((p) => p.port),
+      [8080],
+    );
+    assert.deepEqual(
+      spec.rules[0]?.backendRefs.map((b) => b.port),
+      [8080, 8080],
+    );
+  });
+});
+
+describe("authz route limits", () => {
+  it("the rendered path is 7 characters longer than the regex; every path is PathPrefix /", () => {
+    assert.equal(authzPathMatch("/api/.*").value, "^(?:/api/.*).*");
+    assert.equal(authzPathMatch("x".repeat(1017)).value.length, 1024);
+    assert.deepEqual(authzPathMatch(".*"), { type: "PathPrefix", value: "/" });
+    assert.deepEqual(renderAuthzRoute(aPolicy()).spec, {
+      parentRefs: [{ group: "policy.linkerd.io", kind: "Server", name: "checkout" }],
+      rules: [
+        {
+          matches: [
+            { path: authzPathMatch("/api/.*"), method: "GET" },
+            { path: authzPathMatch("/api/.*"), method: "POST" },
+          ],
+        },
+      ],
+    });
+  });
+
+  it("counts one match per route and method, as the renderer writes them", () => {
+    const policy = aPolicy({
+      routes: [{ pathRegex: "/a", methods: ["GET", "get", "POST"] }, { pathRegex: "/b" }],
+    });
+    const rules = (renderAuthzRoute(policy).spec as { rules: { matches: unknown[] }[] }).rules;
+    assert.equal(authzMatchCount(policy), 3);
+    assert.equal(
+      rules.reduce((n, r) => n + r.matches.length, 0),
+      3,
+    );
   });
 });
 

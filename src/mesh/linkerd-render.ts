@@ -120,19 +120,36 @@ export function needsAuthzRoute(policy: AccessPolicyModel): boolean {
 
 const MATCHES_PER_RULE = 8; // upstream HTTPRoute CRDs have capped rules[].matches at 8
 const MAX_RULES = 16;
+/** Most matches one authz HTTPRoute holds (rules × matches per rule of the upstream CRD). */
+export const MAX_AUTHZ_MATCHES = MATCHES_PER_RULE * MAX_RULES;
 
 /**
- * The inbound HTTPRoute `<rollout>-authz` (parent: the Server) with one match per route and method. The SMI
- * regex is anchored at the start only, so it is written as `^(?:re).*`, correct whether the proxy anchors both
- * ends or neither. A missing path is written as the PathPrefix "/" the CRDs would default.
+ * The HTTPRoute path match for an SMI path regex. The regex is anchored at the start only, so it is written as
+ * `^(?:re).*`, correct whether the proxy anchors both ends or neither; ".*" is the PathPrefix "/" the CRDs
+ * would default.
+ */
+export function authzPathMatch(pathRegex: string): { type: string; value: string } {
+  return pathRegex === ".*"
+    ? { type: "PathPrefix", value: "/" }
+    : { type: "RegularExpression", value: `^(?:${pathRegex}).*` };
+}
+
+/** How many HTTPRoute matches the policy's routes expand to: one per route and method. */
+export function authzMatchCount(policy: Pick<AccessPolicyModel, "routes">): number {
+  return normaliseRoutes(policy.routes).reduce(
+    (n, r) => n + (r.methods.includes("*") ? 1 : r.methods.length),
+    0,
+  );
+}
+
+/**
+ * The inbound HTTPRoute `<rollout>-authz` (parent: the Server) with one match per route and method, paths as
+ * {@link authzPathMatch} writes them.
  */
 export function renderAuthzRoute(policy: AccessPolicyModel, owner?: OwnerRef): MeshObject {
   const matches: Record<string, unknown>[] = [];
   for (const route of normaliseRoutes(policy.routes)) {
-    const path =
-      route.pathRegex === ".*"
-        ? { type: "PathPrefix", value: "/" }
-        : { type: "RegularExpression", value: `^(?:${route.pathRegex}).*` };
+    const path = authzPathMatch(route.pathRegex);
     if (route.methods.includes("*")) matches.push({ path });
     else for (const method of route.methods) matches.push({ path, method });
   }

@@ -11,6 +11,7 @@ import {
   renderTrafficTarget,
   SPLIT_VERSIONS,
   sameTrafficSplitSpec,
+  smiPortsWarning,
 } from "./smi-render.ts";
 import { anOwner, aPolicy, aSplit, aSplitRef } from "./testing/models.ts";
 
@@ -92,6 +93,28 @@ describe("renderTrafficSplit", () => {
         assert.deepEqual(parseTrafficSplitWeights(milli, ref), weights);
       }),
     );
+  });
+});
+
+describe("smiPortsWarning", () => {
+  it("names every port that moves with the split, and says which providers split one port", () => {
+    const message = smiPortsWarning({
+      ...aSplit({ primary: 90, canary: 10 }),
+      otherPorts: [9443, 9090, 9090],
+    });
+    assert.match(message ?? "", /Service checkout has ports 8080, 9090, 9443/);
+    assert.match(message ?? "", /ports 9090, 9443 move to the canary with port 8080/);
+    assert.match(message ?? "", /istio, linkerd or gateway-api/);
+    // A TrafficSplit with other ports is rendered exactly as without: SMI has no way to say "one port".
+    assert.deepEqual(
+      renderTrafficSplit({ ...aSplit({ primary: 90, canary: 10 }), otherPorts: [9090] }, "v1alpha2"),
+      renderTrafficSplit(aSplit({ primary: 90, canary: 10 }), "v1alpha2"),
+    );
+  });
+
+  it("is silent for a single-port Service", () => {
+    assert.equal(smiPortsWarning(aSplit({ primary: 90, canary: 10 })), undefined);
+    assert.equal(smiPortsWarning({ ...aSplit({ primary: 90, canary: 10 }), otherPorts: [8080] }), undefined);
   });
 });
 

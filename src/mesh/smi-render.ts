@@ -77,6 +77,22 @@ export function renderTrafficSplit(model: TrafficSplitModel, version: SplitVersi
 }
 
 /**
+ * The warning for a multi-port root Service under SMI: a TrafficSplit names a Service, not a port, so every port
+ * moves to the canary with the same weights. Undefined when the Service has no other port.
+ */
+export function smiPortsWarning(
+  model: Pick<TrafficSplitModel, "rootService" | "port" | "otherPorts">,
+): string | undefined {
+  const others = [...new Set(model.otherPorts ?? [])].filter((p) => p !== model.port).sort((a, b) => a - b);
+  if (others.length === 0) return undefined;
+  return (
+    `Service ${model.rootService} has ports ${[model.port, ...others].join(", ")}, but an SMI TrafficSplit cannot ` +
+    `split one port: port${others.length > 1 ? "s" : ""} ${others.join(", ")} move${others.length > 1 ? "" : "s"} to the canary with port ${model.port}; ` +
+    "use provider istio, linkerd or gateway-api to split only spec.service.port"
+  );
+}
+
+/**
  * Reads primary/canary percentages from a TrafficSplit of any version, whatever form its weights take (90,
  * "90", "900m", "0.9", "1k", "1Ki"). Weights are relative, so they are normalised over the two backends and
  * rounded to integers summing to 100 (see {@link toPercentages}). A missing backend counts as weight 0; other

@@ -31,6 +31,11 @@ export interface TrafficSplitModel extends SplitRef {
   gateways?: readonly string[];
   /** Istio only. */
   hosts?: readonly string[];
+  /**
+   * The root Service's other ports (not split; they go to the primary). Istio then matches the split route on
+   * `port`; HTTPRoutes are per port anyway (parentRef port), and TrafficSplits cannot tell ports apart.
+   */
+  otherPorts?: readonly number[];
 }
 
 /** One allowed caller: SMI TrafficTarget source semantics. */

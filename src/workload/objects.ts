@@ -53,7 +53,14 @@ export interface Service {
   metadata: ObjectMeta;
   spec: {
     selector?: Record<string, string>;
-    ports?: { name?: string; port: number; targetPort?: number | string; protocol?: string }[];
+    ports?: {
+      name?: string;
+      port: number;
+      targetPort?: number | string;
+      protocol?: string;
+      appProtocol?: string;
+      nodePort?: number;
+    }[];
     [key: string]: unknown;
   };
 }

@@ -3,8 +3,14 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { makeSpec } from "../rollout/testing/world.ts";
 import { workloadNames } from "./names.ts";
-import type { Deployment } from "./objects.ts";
-import { observeDeployment, renderBackendService, renderPrimary, renderRootService } from "./render.ts";
+import type { Deployment, Service } from "./objects.ts";
+import {
+  observeDeployment,
+  otherServicePorts,
+  renderBackendService,
+  renderPrimary,
+  renderRootService,
+} from "./render.ts";
 import { templateRevision } from "./revision.ts";
 
 const owner = { apiVersion: "vireo.dev/v1alpha1", kind: "Rollout", name: "podinfo", uid: "u-1" };
@@ -51,6 +57,36 @@ describe("workload rendering", () => {
     const root = renderRootService(target, names, spec);
     assert.deepEqual(root.spec.selector, { app: "podinfo-primary" });
     assert.equal(root.metadata.ownerReferences, undefined);
+  });
+
+  it("backend Services carry every port of a multi-port root Service; the split port comes first", () => {
+    const root: Service = {
+      metadata: { name: "podinfo", namespace: "shop" },
+      spec: {
+        type: "NodePort",
+        ports: [
+          { name: "metrics", port: 9090, targetPort: "metrics", protocol: "TCP", nodePort: 30090 },
+          { name: "web", port: 80, targetPort: 9898, protocol: "TCP", nodePort: 30080 },
+          { name: "dns", port: 53, protocol: "UDP", appProtocol: "dns" },
+        ],
+      },
+    };
+    for (const role of ["primary", "canary"] as const) {
+      assert.deepEqual(renderBackendService(role, target, names, spec, owner, root).spec.ports, [
+        { name: "web", port: 80, targetPort: 80, protocol: "TCP" },
+        { name: "metrics", port: 9090, targetPort: "metrics", protocol: "TCP" },
+        { name: "dns", port: 53, targetPort: 53, protocol: "UDP", appProtocol: "dns" },
+      ]);
+    }
+    assert.deepEqual(
+      otherServicePorts(spec, root).map((p) => p.port),
+      [9090, 53],
+    );
+    // Without a root Service yet (Vireo creates it later), only the rollout port.
+    assert.deepEqual(renderBackendService("primary", target, names, spec, owner).spec.ports, [
+      { name: "http", port: 80, targetPort: 80, protocol: "TCP" },
+    ]);
+    assert.deepEqual(otherServicePorts(spec, undefined), []);
   });
 
   it("rejects matchExpressions selectors with a clear message", () => {

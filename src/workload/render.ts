@@ -58,24 +58,55 @@ export function renderPrimary(target: Deployment, names: WorkloadNames, owner: O
   };
 }
 
-function ports(spec: RolloutSpec): NonNullable<Service["spec"]["ports"]> {
-  return [
-    {
-      name: spec.service.portName ?? "http",
-      port: spec.service.port,
-      targetPort: spec.service.targetPort ?? spec.service.port,
-      protocol: "TCP",
-    },
-  ];
+type ServicePort = NonNullable<Service["spec"]["ports"]>[number];
+
+/** Name of the split port: spec.service.portName, else the root Service's name for that port, else http. */
+export function rolloutPortName(spec: RolloutSpec, root?: Service): string {
+  const existing = root?.spec.ports?.find((p) => p.port === spec.service.port)?.name;
+  return spec.service.portName ?? (existing || "http");
 }
 
-/** The Service selecting only primary pods, or only canary pods. */
+function rolloutPort(spec: RolloutSpec, root?: Service): ServicePort {
+  return {
+    name: rolloutPortName(spec, root),
+    port: spec.service.port,
+    targetPort: spec.service.targetPort ?? spec.service.port,
+    protocol: "TCP",
+  };
+}
+
+/**
+ * The root Service's ports other than the split one, as the backend Services carry them (no nodePort: the
+ * backends are ClusterIP). Traffic to them is not split; see the README on multi-port Services.
+ */
+export function otherServicePorts(spec: RolloutSpec, root: Service | undefined): ServicePort[] {
+  return (root?.spec.ports ?? [])
+    .filter((p) => p.port !== spec.service.port)
+    .map((p) => ({
+      ...(p.name ? { name: p.name } : {}),
+      port: p.port,
+      targetPort: p.targetPort ?? p.port,
+      protocol: p.protocol ?? "TCP",
+      ...(p.appProtocol ? { appProtocol: p.appProtocol } : {}),
+    }));
+}
+
+/** Ports of a backend Service: the split port first, then every other port of the root Service. */
+function backendPorts(spec: RolloutSpec, root?: Service): ServicePort[] {
+  return [rolloutPort(spec, root), ...otherServicePorts(spec, root)];
+}
+
+/**
+ * The Service selecting only primary pods, or only canary pods, with every port of the root Service (when it
+ * exists yet) so clients of any port reach the same backends through the mesh.
+ */
 export function renderBackendService(
   role: "primary" | "canary",
   target: Deployment,
   names: WorkloadNames,
   spec: RolloutSpec,
   owner: OwnerRef,
+  root?: Service,
 ): Service {
   return {
     apiVersion: "v1",
@@ -89,7 +120,7 @@ export function renderBackendService(
     spec: {
       type: "ClusterIP",
       selector: role === "primary" ? primarySelector(target) : { ...target.spec.selector.matchLabels },
-      ports: ports(spec),
+      ports: backendPorts(spec, root),
     },
   };
 }
@@ -107,7 +138,7 @@ export function renderRootService(target: Deployment, names: WorkloadNames, spec
       namespace: names.namespace,
       labels: managedLabels(names.rollout, "root"),
     },
-    spec: { type: "ClusterIP", selector: primarySelector(target), ports: ports(spec) },
+    spec: { type: "ClusterIP", selector: primarySelector(target), ports: [rolloutPort(spec)] },
   };
 }
 

@@ -95,14 +95,16 @@ export class WorkloadManager {
     };
   }
 
-  /** True when the backend Services exist as rendered and the root Service selects primary pods. */
+  /** True when the backend Services exist as rendered (selectors and ports) and the root selects primary pods. */
   static servicesReady(s: WorkloadSnapshot, spec: RolloutSpec, owner: OwnerRef): boolean {
     if (!s.target || !s.primaryService || !s.canaryService || !s.rootService) return false;
     const want = (role: "primary" | "canary") =>
-      renderBackendService(role, s.target!, s.names, spec, owner).spec;
+      renderBackendService(role, s.target!, s.names, spec, owner, s.rootService).spec;
     return (
       sameJson(s.primaryService.spec.selector, want("primary").selector) &&
       sameJson(s.canaryService.spec.selector, want("canary").selector) &&
+      sameJson(s.primaryService.spec.ports, want("primary").ports) &&
+      sameJson(s.canaryService.spec.ports, want("canary").ports) &&
       sameJson(s.rootService.spec.selector, primarySelector(s.target))
     );
   }
@@ -132,7 +134,7 @@ export class WorkloadManager {
         );
     }
     for (const role of ["primary", "canary"] as const) {
-      const wanted = renderBackendService(role, target, names, spec, owner);
+      const wanted = renderBackendService(role, target, names, spec, owner, s.rootService);
       const have = role === "primary" ? s.primaryService : s.canaryService;
       if (!have) {
         if (await this.#create(servicePath(names.namespace), wanted))
