@@ -1,7 +1,6 @@
 // Scale benchmark: N Rollouts on a local control plane with kwok pods, one new revision pushed to all at once,
 // measured until every one is promoted. `npm run bench -- --sizes 100,500 --qps 1000`; `--help` for options.
 import { writeFileSync } from "node:fs";
-import { availableParallelism, totalmem } from "node:os";
 import { parseArgs } from "node:util";
 import { parseDuration } from "../src/api/duration.ts";
 import { details, markdownTable, plainTable, verdicts } from "./scale/report.ts";

@@ -7,7 +7,6 @@ import {
   actionsOf,
   initialized,
   type ModelWorld,
-  newWorld,
   observe,
   pushRevision,
   reconcile,
