@@ -73,13 +73,25 @@ export interface ReconcileLogger {
   error(obj: object, msg: string): void;
 }
 
+/** The workload operations the reconciler carries out; {@link WorkloadManager} implements them. */
+export type WorkloadPort = Pick<
+  WorkloadManager,
+  "snapshot" | "ensure" | "scalePrimary" | "scaleCanary" | "promote" | "restore"
+>;
+
+/** Rollout status and metadata writes; {@link StatusWriter} implements them. */
+export type StatusPort = Pick<StatusWriter, "patchStatus" | "patchMetadata">;
+
+/** Where Events go; {@link EventRecorder} implements it (and never rejects). */
+export type EventPort = Pick<EventRecorder, "record">;
+
 /** Everything the reconciler talks to. */
 export interface ReconcilerDeps {
   rollouts: RolloutSource;
-  workloads: WorkloadManager;
+  workloads: WorkloadPort;
   mesh: MeshResolver;
-  statusWriter: StatusWriter;
-  events: EventRecorder;
+  statusWriter: StatusPort;
+  events: EventPort;
   analysis: AnalysisRunner;
   notifications: NotificationSink;
   observer: ReconcileObserver;
