@@ -208,14 +208,15 @@ function checkInvariants(life: Life): void {
     if (e.reason === "ReconcileError" || e.reason === "Repaired") continue;
     const write = writes.get(`${e.instance}/${e.reconcile}`);
     assert.ok(write, `Event ${e.reason} "${e.note}" without its status write`);
-    // One decision may end a rollout and start the next: an ending belongs to the rollout it was based on.
+    // One decision may move a rollout on and then restart it for a newer revision: an Event belongs to the rollout
+    // it was based on or to the one it started, so a decision repeated from the same base gives the same key.
     const before = write.before;
     const after = e.status;
     const key =
       e.reason === "RolloutStarted" || e.reason === "NewRevision" || e.reason === "Retried"
         ? `started ${after.canaryRevision} ${after.rolloutStartedAt}`
         : e.reason === "StepAdvanced"
-          ? `step ${after.rolloutStartedAt} ${e.note}`
+          ? `step ${before.rolloutStartedAt} ${after.rolloutStartedAt} ${e.note}`
           : e.reason === "Promoted" || e.reason === "Aborted"
             ? `${e.reason} ${e.note} ${before.rolloutStartedAt}`
             : e.note.startsWith("rolled back:")
@@ -225,6 +226,20 @@ function checkInvariants(life: Life): void {
     once.set(key, (once.get(key) ?? 0) + 1);
     assert.equal(once.get(key), 1, `Event recorded twice for one decision: ${key}`);
   }
+  // The primary runs what status calls stable; only a recorded promotion may change it.
+  const status = c.rollout.status;
+  const primaryRevision = c.deployment(`${NAME}-primary`)?.metadata.annotations?.[REVISION_ANNOTATION];
+  if (
+    status?.stableRevision &&
+    primaryRevision &&
+    status.phase !== "Promoting" &&
+    status.phase !== "Finalizing"
+  )
+    assert.equal(
+      primaryRevision,
+      status.stableRevision,
+      `primary runs a revision status does not name (${status.phase})`,
+    );
   // No analysis tick recorded twice: per metric, distinct times at least one interval apart.
   const history = c.rollout.status?.analysis?.history ?? [];
   const interval = parseDuration(c.spec.analysis.interval);
@@ -374,6 +389,50 @@ describe("reconciler fencing (examples)", () => {
     assert.equal(c.events.length, events, "no Event");
     assert.equal(c.worldWrites, world, "no write to workloads or routes");
     assert.deepEqual(c.rollout.status, started);
+  });
+});
+
+describe("reconciler after a lost status write (examples; both were found by the property)", () => {
+  /** A life adopted and then rolling out revision 2, canary ready. */
+  async function rollingOut(): Promise<Life> {
+    const life = new Life({ steps: [{ setWeight: 20 }], skipAnalysis: true, failureLimit: 1 });
+    for (let i = 0; i < 4; i++) {
+      await life.reconcile(0);
+      life.c.settle();
+    }
+    life.c.pushRevision(2);
+    await life.reconcile(0);
+    life.c.settle();
+    assert.equal(life.c.rollout.status?.phase, "Progressing");
+    return life;
+  }
+
+  it("delivered notification keys taken by a reconcile that lost its write are recorded by the next", async () => {
+    const life = await rollingOut();
+    const c = life.c;
+    const pending = c.rollout.status?.notifications?.pending?.map((p) => p.key) ?? [];
+    assert.ok(pending.length > 0, "the rollout's Started notification waits for delivery");
+    c.deliver();
+    assert.equal(await life.reconcile(0, { kind: "conflict" }), 200, "the write lost the race: requeue");
+    assert.equal(c.counts.conflicts, 1);
+    await life.reconcile(0);
+    const box = c.rollout.status?.notifications;
+    assert.deepEqual(box?.pending, [], "nothing left pending");
+    for (const key of pending) assert.ok(box?.delivered?.includes(key), `${key} recorded as delivered`);
+  });
+
+  it("a promotion whose status write lost the race leaves the primary untouched", async () => {
+    const life = await rollingOut();
+    const c = life.c;
+    const stable = c.rollout.status?.stableRevision;
+    const primary = () => c.deployment(`${NAME}-primary`)?.metadata.annotations?.[REVISION_ANNOTATION];
+    life.request("promote", true);
+    assert.equal(await life.reconcile(0, { kind: "conflict" }), 200);
+    assert.equal(c.rollout.status?.phase, "Progressing", "the promotion was not recorded");
+    assert.equal(primary(), stable, "so the primary still runs the stable revision");
+    await life.reconcile(0);
+    assert.equal(c.rollout.status?.phase, "Promoting", "decided again from fresh status");
+    assert.equal(primary(), c.targetRevision(), "and only then copied to the primary");
   });
 });
 

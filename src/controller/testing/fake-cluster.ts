@@ -326,9 +326,9 @@ export class FakeCluster {
   /** {@link admit} for synchronous operations. */
   admitSync(instance: number, kind: OpKind, what: string, apply: () => void): void {
     const fault = this.#faultFor(instance, kind);
-    if (!fault) return apply();
-    if (fault.applied) apply();
-    throw this.#raise(fault.kind, what);
+    if (fault && !fault.applied) throw this.#raise(fault.kind, what);
+    apply();
+    if (fault) throw this.#raise(fault.kind, what);
   }
 
   #faultFor(instance: number, kind: OpKind): { kind: "fail" | "crash"; applied: boolean } | undefined {
