@@ -290,7 +290,7 @@ export class FakeCluster {
     };
   }
 
-  /** The process `instance` dies (its later calls do nothing); a new one must {@link connect}. */
+  /** The running process dies (every later call of it throws {@link Crash}); a new one must {@link connect}. */
   crash(): void {
     this.#live = 0;
   }
