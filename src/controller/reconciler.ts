@@ -355,8 +355,8 @@ export class Reconciler {
       status = decision.status;
       requeue = decision.requeueAfterMs;
       try {
-        const now = fresh.filter((a) => !AFTER_STATUS.has(a.type));
-        await this.#execute(spec, names, snap, now, ctx, repaired);
+        const immediate = fresh.filter((a) => !AFTER_STATUS.has(a.type));
+        await this.#execute(spec, names, snap, immediate, ctx, repaired);
       } catch (err) {
         failure = err;
         break;
