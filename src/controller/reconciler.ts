@@ -76,13 +76,25 @@ export interface ReconcileLogger {
   error(obj: object, msg: string): void;
 }
 
+/** The workload operations the reconciler carries out; {@link WorkloadManager} implements them. */
+export type WorkloadPort = Pick<
+  WorkloadManager,
+  "snapshot" | "ensure" | "scalePrimary" | "scaleCanary" | "promote" | "restore"
+>;
+
+/** Rollout status and metadata writes; {@link StatusWriter} implements them. */
+export type StatusPort = Pick<StatusWriter, "patchStatus" | "patchMetadata">;
+
+/** Where Events go; {@link EventRecorder} implements it (and never rejects). */
+export type EventPort = Pick<EventRecorder, "record">;
+
 /** Everything the reconciler talks to. */
 export interface ReconcilerDeps {
   rollouts: RolloutSource;
-  workloads: WorkloadManager;
+  workloads: WorkloadPort;
   mesh: MeshResolver;
-  statusWriter: StatusWriter;
-  events: EventRecorder;
+  statusWriter: StatusPort;
+  events: EventPort;
   analysis: AnalysisRunner;
   notifications: NotificationSink;
   observer: ReconcileObserver;
@@ -113,6 +125,12 @@ const rolloutRef = (ns: string, name: string): ObjectRef => ({
   namespace: ns,
   name,
 });
+/**
+ * Actions with no undo, carried out only once the decision asking for them is recorded in status: a decision whose
+ * fenced write loses a race (or a process that dies first) must not leave the primary running a revision that status
+ * never said was being promoted.
+ */
+const AFTER_STATUS = new Set<Action["type"]>(["PromotePrimary"]);
 const WORLD_ACTIONS = new Set<Action["type"]>([
   "EnsureWorkloads",
   "ScaleCanaryUp",
@@ -183,6 +201,11 @@ export class Reconciler {
   readonly #reflected = new WeakSet<object>();
   /** Rollouts warned that SMI splits every port of their Service, by uid → generation: once, not per reconcile. */
   readonly #portsWarned = new Map<string, number>();
+  /**
+   * Delivered notification keys taken from the sink but not yet in a written status, by key: the sink hands each
+   * key over once, so keys taken by a reconcile whose status write lost a race or failed must be kept for the next.
+   */
+  readonly #unrecorded = new Map<string, string[]>();
 
   constructor(deps: ReconcilerDeps) {
     this.#d = deps;
@@ -194,6 +217,7 @@ export class Reconciler {
     if (!rollout) {
       this.#fence.forget(key);
       this.#failures.delete(key);
+      this.#unrecorded.delete(key);
       this.#d.observer.rolloutDeleted(namespace, name);
       return {};
     }
@@ -347,7 +371,8 @@ export class Reconciler {
       status = decision.status;
       requeue = decision.requeueAfterMs;
       try {
-        await this.#execute(spec, names, snap, fresh, ctx, repaired);
+        const immediate = fresh.filter((a) => !AFTER_STATUS.has(a.type));
+        await this.#execute(spec, names, snap, immediate, ctx, repaired);
       } catch (err) {
         failure = err;
         break;
@@ -361,12 +386,19 @@ export class Reconciler {
     const decided = d.notifications.wants(spec)
       ? actions.filter((a): a is Extract<Action, { type: "Notify" }> => a.type === "Notify").map(toPending)
       : [];
-    const outbox = updateOutbox(status ?? {}, decided, d.notifications.takeDelivered(namespace, name));
+    const key = `${namespace}/${name}`;
+    const delivered = [
+      ...(this.#unrecorded.get(key) ?? []),
+      ...d.notifications.takeDelivered(namespace, name),
+    ];
+    if (delivered.length > 0) this.#unrecorded.set(key, delivered);
+    const outbox = updateOutbox(status ?? {}, decided, delivered);
     if (outbox.dropped > 0) d.observer.notificationsDropped(outbox.dropped);
     if (failure !== undefined) outbox.status = this.#withFailure(rollout, outbox.status, failure);
     // Status first, fenced: a decision that lost a race (409) records no Event and hands over no notification, so
     // the decision taken again from fresh status is the only one anybody hears about.
     await this.#writeStatus(rollout, outbox.status);
+    this.#unrecorded.delete(key);
     const repairs: Action[] =
       rollout.status?.phase && rollout.status.phase !== "Initializing"
         ? repaired.map((what) => ({
@@ -380,6 +412,8 @@ export class Reconciler {
     for (const p of outbox.status.notifications?.pending ?? []) d.notifications.submit(rollout, spec, p);
     d.observer.analysisResults(namespace, name, outbox.status, rollout.status);
     if (failure) throw failure;
+    const recorded = actions.filter((a) => AFTER_STATUS.has(a.type));
+    if (recorded.length > 0) await this.#execute(spec, names, snap, recorded, ctx, repaired);
     // Undelivered notifications are offered again periodically: delivery may have given up during a long outage,
     // and an otherwise quiet Rollout would not be reconciled again until the informer's resync.
     const retryPending =

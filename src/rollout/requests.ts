@@ -58,6 +58,8 @@ export function handleRequests(ctx: Ctx): void {
     if (!IN_FLIGHT.includes(d.phase)) ignore("promote", "no rollout in flight");
     else if (d.status.pauseReason === "WindowClosed" || !obs.window.open)
       ignore("promote", "a deployment window is closed");
+    else if (obs.canary.revision !== d.status.canaryRevision)
+      ignore("promote", `the target runs ${obs.canary.revision}, not the revision in flight`);
     else if (!isReady(obs.canary)) ignore("promote", "the canary is not ready");
     else if (promote === PROMOTE_FULL) {
       d.phase = "Progressing";

@@ -6,10 +6,17 @@ import { desiredReplicas } from "../repair.ts";
 import { WORKLOAD_POLL_MS } from "../timing.ts";
 import { retreatToPrimary } from "../traffic.ts";
 
+/** Promoting: copy the canary's template to the primary, then wait for the primary to roll it out. */
 export function onPromoting(ctx: Ctx): void {
   const { d, obs } = ctx;
   const revision = d.status.canaryRevision!;
   if (obs.primary.revision !== revision) {
+    if (obs.canary.revision !== revision) {
+      // The target moved on before the primary took the template, so nothing was promoted: back in flight, where
+      // the rules cancel (a revert to stable) or restart (another new revision) as for any moved target.
+      d.phase = "Progressing";
+      return;
+    }
     d.act({ type: "PromotePrimary", revision, replicas: desiredReplicas(ctx) });
     d.say(REASONS.Promoting, `copying revision ${revision} to the primary Deployment`);
     d.wakeIn(WORKLOAD_POLL_MS);
