@@ -3,6 +3,7 @@ import { KubeConfig } from "@kubernetes/client-node";
 import type { RolloutStatus } from "./api/rollout-schema.ts";
 import { loadConfig, USAGE } from "./config.ts";
 import { PrometheusAnalysisRunner } from "./controller/analysis-runner.ts";
+import { AnalysisScheduler } from "./controller/analysis-scheduler.ts";
 import { Manager } from "./controller/manager.ts";
 import { MeshResolver } from "./controller/mesh-resolver.ts";
 import { createNotificationSink } from "./controller/notification-sink.ts";
@@ -54,6 +55,12 @@ export async function main(argv: readonly string[], env: NodeJS.ProcessEnv): Pro
       if (result === "error") metrics.reconcileErrors.inc();
     },
   });
+  const measurements = new AnalysisScheduler({
+    concurrency: config.analysisConcurrency,
+    timeoutMs: 30_000,
+    onResult: (key) => manager.queue.add(key),
+    onDiscard: (reason) => metrics.analysisDiscarded.inc({ reason }),
+  });
   const mesh = new MeshResolver(clients, new ApiDiscovery({ clients }));
   const notifications = createNotificationSink({
     clients,
@@ -89,6 +96,7 @@ export async function main(argv: readonly string[], env: NodeJS.ProcessEnv): Pro
       config.metricsMesh ?? "linkerd",
       config.prometheusScrapeIntervalMs,
     ),
+    measurements,
     notifications,
     observer,
     log: log.child({ component: "reconciler" }),
@@ -127,7 +135,8 @@ export async function main(argv: readonly string[], env: NodeJS.ProcessEnv): Pro
       onStoppedLeading: () => {
         log.warn({ identity }, "stopped leading");
         metrics.setLeader(identity, false);
-        void manager.stopLeading(config.shutdownGraceMs);
+        // Measurements end once no reconcile can start another; a new leader measures afresh.
+        void manager.stopLeading(config.shutdownGraceMs).then(() => measurements.abortAll());
       },
     });
     elector.start();
@@ -147,6 +156,7 @@ export async function main(argv: readonly string[], env: NodeJS.ProcessEnv): Pro
   // release the Lease so the standby takes over at once instead of after the lease duration.
   server.markShuttingDown();
   await manager.stopLeading(config.shutdownGraceMs);
+  measurements.abortAll();
   await notifications.drain(5000);
   await elector?.stop({ release: true });
   await manager.stop(0);

@@ -19,11 +19,12 @@ import type { EventRecorder } from "../kube/event-recorder.ts";
 import type { ObjectRef, StatusWriter } from "../kube/status-writer.ts";
 import { withFinalizer, withoutFinalizer } from "../kube/status-writer.ts";
 import type { AccessPolicyModel, MeshAdapter, OwnerRef, SplitRef, TrafficSplitModel } from "../mesh/types.ts";
-import { analysisDue, decide } from "../rollout/decide.ts";
+import { decide } from "../rollout/decide.ts";
 import type { Action, Observations } from "../rollout/types.ts";
 import { evaluateWindows } from "../rollout/windows.ts";
 import { type WorkloadNames, workloadNames } from "../workload/names.ts";
 import { WorkloadManager, type WorkloadSnapshot } from "../workload/workload-manager.ts";
+import type { AnalysisScheduler } from "./analysis-scheduler.ts";
 import { type PendingNotification, toPending, updateOutbox } from "./outbox.ts";
 
 /** Where Rollouts are read from (the informer cache). */
@@ -76,12 +77,12 @@ export interface ReconcilerDeps {
   statusWriter: StatusWriter;
   events: EventRecorder;
   analysis: AnalysisRunner;
+  /** Runs the analysis measurements off the workers; its results wake the Rollout through the queue. */
+  measurements: AnalysisScheduler;
   notifications: NotificationSink;
   observer: ReconcileObserver;
   log: ReconcileLogger;
   now: () => Date;
-  /** Upper bound for one analysis tick. */
-  analysisTimeoutMs?: number;
 }
 
 /** What the work queue should do with the key next. */
@@ -170,6 +171,7 @@ export class Reconciler {
   async reconcile(namespace: string, name: string, signal: AbortSignal): Promise<ReconcileResult> {
     const rollout = this.#d.rollouts.get(namespace, name);
     if (!rollout) {
+      this.#d.measurements.forget(`${namespace}/${name}`);
       this.#d.observer.rolloutDeleted(namespace, name);
       return {};
     }
@@ -185,7 +187,7 @@ export class Reconciler {
     }
   }
 
-  async #reconcile(rollout: Rollout, signal: AbortSignal): Promise<ReconcileResult> {
+  async #reconcile(rollout: Rollout, _signal: AbortSignal): Promise<ReconcileResult> {
     const d = this.#d;
     const { namespace, name } = rollout.metadata;
     const validation = validateRolloutSpec(rollout.spec);
@@ -217,15 +219,21 @@ export class Reconciler {
     const owner = ownerOf(rollout);
     const policy = accessPolicyModel(rollout, spec, names, snap);
     const ref = splitRef(names, spec);
-    const [routes, accessPolicyInSync, analysis] = await Promise.all([
+    const [routes, accessPolicyInSync] = await Promise.all([
       mesh.getRoutes(ref),
       !policy && this.#noPolicyConfirmed.get(owner.uid) === generation
         ? Promise.resolve(true)
         : mesh.accessPolicyInSync(ref, policy),
-      analysisDue(spec, rollout.status, now)
-        ? this.#measure(spec, names, signal)
-        : Promise.resolve(undefined),
     ]);
+    // Measuring takes as long as Prometheus does: it runs off the workers and its result comes back as a reconcile.
+    const tick = d.measurements.tick(`${namespace}/${name}`, {
+      spec,
+      status: rollout.status,
+      generation,
+      observedRevision: WorkloadManager.observe(snap).canary.revision,
+      now,
+      run: (measureSignal) => d.analysis.measure(spec, names, measureSignal),
+    });
     if (!policy && accessPolicyInSync) this.#noPolicyConfirmed.set(owner.uid, generation);
     else this.#noPolicyConfirmed.delete(owner.uid);
     const observations: Observations = {
@@ -234,7 +242,7 @@ export class Reconciler {
       servicesReady: WorkloadManager.servicesReady(snap, spec, owner),
       routes,
       accessPolicyInSync,
-      ...(analysis ? { analysis } : {}),
+      ...(tick.result ? { analysis: tick.result.measurements, analysisAt: tick.result.startedAt } : {}),
       requests: requestsOf(rollout),
       window: evaluateWindows(spec.windows, now),
     };
@@ -281,13 +289,12 @@ export class Reconciler {
     // and an otherwise quiet Rollout would not be reconciled again until the informer's resync.
     const retryPending =
       (outbox.status.notifications?.pending?.length ?? 0) > 0 ? PENDING_RETRY_MS : undefined;
-    const requeueAfterMs = minDefined(requeue, retryPending);
+    // While a measurement runs, the engine's "tick due now" wake is the result callback's job; the timeout is the
+    // safety net should that wake be lost.
+    const waitAnalysis = tick.waiting ? d.measurements.timeoutMs + 1000 : undefined;
+    if (tick.waiting && requeue === 0) requeue = undefined;
+    const requeueAfterMs = minDefined(minDefined(requeue, retryPending), waitAnalysis);
     return requeueAfterMs !== undefined ? { requeueAfterMs } : {};
-  }
-
-  async #measure(spec: RolloutSpec, names: WorkloadNames, signal: AbortSignal): Promise<MetricMeasurement[]> {
-    const timeout = AbortSignal.timeout(this.#d.analysisTimeoutMs ?? 30_000);
-    return this.#d.analysis.measure(spec, names, AbortSignal.any([signal, timeout]));
   }
 
   /** Carries out world actions in order; the first failure stops the rest (later ones may depend on it). */
@@ -386,6 +393,7 @@ export class Reconciler {
       ...(rollout.metadata.resourceVersion ? { resourceVersion: rollout.metadata.resourceVersion } : {}),
     });
     this.#noPolicyConfirmed.delete(rollout.metadata.uid ?? "");
+    d.measurements.forget(`${namespace}/${name}`);
     d.observer.rolloutDeleted(namespace, name);
     return {};
   }
