@@ -15,6 +15,12 @@ const ConfigSchema = z.object({
     .optional()
     .describe("Label selector for the Rollouts this instance handles (sharding)."),
   workers: z.number().int().min(1).max(64),
+  analysisConcurrency: z
+    .number()
+    .int()
+    .min(1)
+    .max(1024)
+    .describe("Analysis measurements running at once per Prometheus, outside the workers."),
   metricsPort: z.number().int().min(0).max(65535),
   metricsHost: z.string(),
   leaderElect: z.boolean(),
@@ -55,6 +61,7 @@ export const USAGE = `vireo — progressive delivery controller
   --namespace NS           watch this namespace; repeat or comma-separate for several (default: all)
   --selector SEL           only Rollouts matching this label selector (shard a large fleet)
   --workers N              concurrent reconciles (default 4)
+  --analysis-concurrency N measurements running at once per Prometheus, off the workers (default 16)
   --metrics-port PORT      /metrics, /healthz, /readyz (default 8080; 0 = random)
   --metrics-host HOST      bind address (default 0.0.0.0)
   --leader-elect BOOL      Lease leader election (default true)
@@ -84,6 +91,7 @@ export function loadConfig(argv: readonly string[], env: NodeJS.ProcessEnv): Con
       namespace: { type: "string", multiple: true },
       selector: { type: "string" },
       workers: { type: "string" },
+      "analysis-concurrency": { type: "string" },
       "metrics-port": { type: "string" },
       "metrics-host": { type: "string" },
       "leader-elect": { type: "string" },
@@ -136,6 +144,7 @@ export function loadConfig(argv: readonly string[], env: NodeJS.ProcessEnv): Con
     namespaces,
     selector: pick(values.selector, "VIREO_SELECTOR"),
     workers: num(pick(values.workers, "VIREO_WORKERS", "4")),
+    analysisConcurrency: num(pick(values["analysis-concurrency"], "VIREO_ANALYSIS_CONCURRENCY", "16")),
     metricsPort: num(pick(values["metrics-port"], "VIREO_METRICS_PORT", "8080")),
     metricsHost: pick(values["metrics-host"], "VIREO_METRICS_HOST", "0.0.0.0"),
     leaderElect: pick(values["leader-elect"], "VIREO_LEADER_ELECT", "true") !== "false",

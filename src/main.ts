@@ -3,6 +3,7 @@ import { KubeConfig } from "@kubernetes/client-node";
 import type { RolloutStatus } from "./api/rollout-schema.ts";
 import { loadConfig, USAGE } from "./config.ts";
 import { PrometheusAnalysisRunner } from "./controller/analysis-runner.ts";
+import { AnalysisScheduler } from "./controller/analysis-scheduler.ts";
 import { Manager } from "./controller/manager.ts";
 import { MeshResolver } from "./controller/mesh-resolver.ts";
 import { createNotificationSink } from "./controller/notification-sink.ts";
@@ -56,6 +57,12 @@ export async function main(argv: readonly string[], env: NodeJS.ProcessEnv): Pro
       if (result === "error") metrics.reconcileErrors.inc();
     },
   });
+  const measurements = new AnalysisScheduler({
+    concurrency: config.analysisConcurrency,
+    timeoutMs: 30_000,
+    onResult: (key) => manager.queue.add(key),
+    onDiscard: (reason) => metrics.analysisDiscarded.inc({ reason }),
+  });
   const mesh = new MeshResolver(clients, new ApiDiscovery({ clients }));
   const notifications = createNotificationSink({
     clients,
@@ -94,6 +101,7 @@ export async function main(argv: readonly string[], env: NodeJS.ProcessEnv): Pro
       config.metricsMesh ?? "linkerd",
       config.prometheusScrapeIntervalMs,
     ),
+    measurements,
     notifications,
     observer,
     log: log.child({ component: "reconciler" }),
@@ -163,6 +171,7 @@ export async function main(argv: readonly string[], env: NodeJS.ProcessEnv): Pro
   if (why.leaseLost) {
     // Nothing more may reach the API server or a receiver: no grace, no notification flush.
     await manager.stopLeading(0);
+    measurements.abortAll();
     await elector?.stop({ release: false });
     await manager.stop(0);
     await server.close(500);
@@ -172,6 +181,7 @@ export async function main(argv: readonly string[], env: NodeJS.ProcessEnv): Pro
   // Order matters: stop being ready, stop taking work and finish in-flight reconciles, flush notifications, then
   // release the Lease so the standby takes over at once instead of after the lease duration.
   await manager.stopLeading(config.shutdownGraceMs);
+  measurements.abortAll();
   await notifications.drain(5000);
   await elector?.stop({ release: true });
   await manager.stop(0);

@@ -24,13 +24,14 @@ import { withFinalizer, withoutFinalizer } from "../kube/status-writer.ts";
 import { smiPortsWarning } from "../mesh/smi-render.ts";
 import type { AccessPolicyModel, MeshAdapter, OwnerRef, SplitRef, TrafficSplitModel } from "../mesh/types.ts";
 import { setCondition } from "../rollout/conditions.ts";
-import { analysisDue, decide } from "../rollout/decide.ts";
+import { decide } from "../rollout/decide.ts";
 import type { Action, Observations } from "../rollout/types.ts";
 import { evaluateWindows } from "../rollout/windows.ts";
 import { checkDerivedLimits } from "../workload/limits.ts";
 import { type WorkloadNames, workloadNames } from "../workload/names.ts";
 import { otherServicePorts } from "../workload/render.ts";
 import { WorkloadManager, type WorkloadSnapshot } from "../workload/workload-manager.ts";
+import type { AnalysisScheduler } from "./analysis-scheduler.ts";
 import { type PendingNotification, toPending, updateOutbox } from "./outbox.ts";
 import { WriteFence } from "./write-fence.ts";
 
@@ -100,8 +101,8 @@ export interface ReconcilerDeps {
   observer: ReconcileObserver;
   log: ReconcileLogger;
   now: () => Date;
-  /** Upper bound for one analysis tick. */
-  analysisTimeoutMs?: number;
+  /** Runs the analysis measurements off the workers; its results wake the Rollout through the queue. */
+  measurements: AnalysisScheduler;
 }
 
 /** What the work queue should do with the key next. */
@@ -218,6 +219,7 @@ export class Reconciler {
       this.#fence.forget(key);
       this.#failures.delete(key);
       this.#unrecorded.delete(key);
+      this.#d.measurements.forget(key);
       this.#d.observer.rolloutDeleted(namespace, name);
       return {};
     }
@@ -267,7 +269,7 @@ export class Reconciler {
     return { ...status, conditions };
   }
 
-  async #reconcile(cached: Rollout, signal: AbortSignal): Promise<ReconcileResult> {
+  async #reconcile(cached: Rollout, _signal: AbortSignal): Promise<ReconcileResult> {
     let rollout = cached;
     const d = this.#d;
     const { namespace, name } = rollout.metadata;
@@ -329,15 +331,21 @@ export class Reconciler {
         { type: "RecordEvent", eventType: "Warning", reason: REASONS.PortsNotSplit, message: portsWarning },
       ]);
     }
-    const [routes, accessPolicyInSync, analysis] = await Promise.all([
+    const [routes, accessPolicyInSync] = await Promise.all([
       mesh.getRoutes(ref),
       !policy && this.#noPolicyConfirmed.get(owner.uid) === generation
         ? Promise.resolve(true)
         : mesh.accessPolicyInSync(ref, policy),
-      analysisDue(spec, rollout.status, now)
-        ? this.#measure(spec, names, signal)
-        : Promise.resolve(undefined),
     ]);
+    // Measuring takes as long as Prometheus does: it runs off the workers and its result comes back as a reconcile.
+    const tick = d.measurements.tick(`${namespace}/${name}`, {
+      spec,
+      status: rollout.status,
+      generation,
+      observedRevision: WorkloadManager.observe(snap).canary.revision,
+      now,
+      run: (measureSignal) => d.analysis.measure(spec, names, measureSignal),
+    });
     if (!policy && accessPolicyInSync) this.#noPolicyConfirmed.set(owner.uid, generation);
     else this.#noPolicyConfirmed.delete(owner.uid);
     const observations: Observations = {
@@ -347,7 +355,7 @@ export class Reconciler {
       servicesReady: WorkloadManager.servicesReady(snap, spec, owner),
       routes,
       accessPolicyInSync,
-      ...(analysis ? { analysis } : {}),
+      ...(tick.result ? { analysis: tick.result.measurements, analysisAt: tick.result.startedAt } : {}),
       requests: requestsOf(rollout),
       window: evaluateWindows(spec.windows, now),
     };
@@ -418,13 +426,12 @@ export class Reconciler {
     // and an otherwise quiet Rollout would not be reconciled again until the informer's resync.
     const retryPending =
       (outbox.status.notifications?.pending?.length ?? 0) > 0 ? PENDING_RETRY_MS : undefined;
-    const requeueAfterMs = minDefined(requeue, retryPending);
+    // While a measurement runs, the engine's "tick due now" wake is the result callback's job; the timeout is the
+    // safety net should that wake be lost.
+    const waitAnalysis = tick.waiting ? d.measurements.timeoutMs + 1000 : undefined;
+    if (tick.waiting && requeue === 0) requeue = undefined;
+    const requeueAfterMs = minDefined(minDefined(requeue, retryPending), waitAnalysis);
     return requeueAfterMs !== undefined ? { requeueAfterMs } : {};
-  }
-
-  async #measure(spec: RolloutSpec, names: WorkloadNames, signal: AbortSignal): Promise<MetricMeasurement[]> {
-    const timeout = AbortSignal.timeout(this.#d.analysisTimeoutMs ?? 30_000);
-    return this.#d.analysis.measure(spec, names, AbortSignal.any([signal, timeout]));
   }
 
   /** Carries out world actions in order; the first failure stops the rest (later ones may depend on it). */
@@ -532,6 +539,7 @@ export class Reconciler {
     });
     this.#noPolicyConfirmed.delete(rollout.metadata.uid ?? "");
     this.#portsWarned.delete(rollout.metadata.uid ?? "");
+    d.measurements.forget(`${namespace}/${name}`);
     d.observer.rolloutDeleted(namespace, name);
     return {};
   }

@@ -16,7 +16,7 @@ export function recordAnalysis(ctx: Ctx): boolean {
   d.status.analysis ??= { failedChecks: 0, consecutiveErrors: 0, inconclusiveCount: 0, history: [] };
   const a = d.status.analysis;
   const { verdict, results } = judgeTick(spec.analysis.metrics, obs.analysis, spec.analysis.noData);
-  const at = d.now.toISOString();
+  const at = (obs.analysisAt ?? d.now).toISOString();
   a.lastRunAt = at;
   const fresh: Measurement[] = results.map((r) => ({
     metric: r.metric,

@@ -41,6 +41,8 @@ export interface Observations {
   accessPolicyInSync: boolean;
   /** Analysis measured in this reconcile (only when `analysisDue` said so); undefined when none ran. */
   analysis?: readonly MetricMeasurement[];
+  /** When that analysis was measured (default: now); the tick is stamped with it, so cadence ignores query latency. */
+  analysisAt?: Date;
   /** Current values of the request annotations. */
   requests: Partial<Record<RequestKind, string>>;
   /** Deployment windows at `now`. */

@@ -29,6 +29,7 @@ export class VireoMetrics {
   readonly canaryWeight: Gauge<"namespace" | "name">;
   readonly rolloutStep: Gauge<"namespace" | "name">;
   readonly analysisResults: Counter<"namespace" | "name" | "metric" | "verdict">;
+  readonly analysisDiscarded: Counter<"reason">;
   readonly reconcileDuration: Histogram<"result">;
   readonly reconcileErrors: Counter;
   readonly workqueueDepth: Gauge;
@@ -72,6 +73,12 @@ export class VireoMetrics {
       name: "vireo_analysis_results_total",
       help: "Analysis metric evaluations by verdict.",
       labelNames: ["namespace", "name", "metric", "verdict"],
+      registers,
+    });
+    this.analysisDiscarded = new Counter({
+      name: "vireo_analysis_measurements_discarded_total",
+      help: "Analysis measurements thrown away because the Rollout moved on (new tick, step or revision) before use.",
+      labelNames: ["reason"],
       registers,
     });
     this.reconcileDuration = new Histogram({

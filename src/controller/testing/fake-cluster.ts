@@ -27,6 +27,7 @@ import {
 } from "../../workload/render.ts";
 import { canonicalJson, templateRevision } from "../../workload/revision.ts";
 import type { WorkloadSnapshot } from "../../workload/workload-manager.ts";
+import { AnalysisScheduler } from "../analysis-scheduler.ts";
 import type { PendingNotification } from "../outbox.ts";
 import type { NotificationSink, ReconcilerDeps, StatusPort, WorkloadPort } from "../reconciler.ts";
 
@@ -287,6 +288,13 @@ export class FakeCluster {
       },
       log: quiet,
       now: () => new Date(this.now),
+      // The real scheduler, on the simulated clock; its timeout timers never fire here (measurements answer at once).
+      measurements: new AnalysisScheduler({
+        concurrency: 4,
+        timeoutMs: 30_000,
+        onResult: () => {},
+        clock: { now: () => this.now, setTimeout: () => ({}), clearTimeout: () => {} },
+      }),
     };
   }
 
