@@ -238,15 +238,24 @@ describe("self-healing and safe states on a real API server", () => {
     );
   });
 
-  it("an error that keeps a reconcile failing reaches Degraded=True with its message", async () => {
+  it("an API server refusal that persists reaches Degraded=True with its message, and nothing half-made is left", async () => {
     const ns = "persistent-error";
-    // Vireo needs matchLabels (the primary renames their values); a matchExpressions selector cannot be rendered.
-    const manifests = appManifests({ namespace: ns }).replace(
-      '"selector":{"matchLabels":{"app":"podinfo"}}',
-      '"selector":{"matchLabels":{"app":"podinfo"},"matchExpressions":[{"key":"tier","operator":"NotIn","values":["db"]}]}',
+    // A quota that allows no Services: the API server refuses every Service Vireo creates, as it would in a
+    // namespace whose quota is used up.
+    await kubectlOk(["create", "namespace", ns]);
+    await kubectlOk(["create", "quota", "no-services", "--hard=services=0", "-n", ns]);
+    await waitFor(
+      "quota status computed",
+      () =>
+        getJson<{ status?: { hard?: Record<string, string> } }>(cluster, [
+          "resourcequota",
+          "no-services",
+          "-n",
+          ns,
+        ]),
+      (q) => q?.status?.hard?.services === "0",
     );
-    assert.ok(manifests.includes("matchExpressions"));
-    await apply(cluster, manifests);
+    await apply(cluster, appManifests({ namespace: ns }));
     const r = await waitForRollout(
       cluster,
       ns,
@@ -256,12 +265,16 @@ describe("self-healing and safe states on a real API server", () => {
       30_000,
     );
     assert.equal(condition(r, "Degraded")?.reason, "ReconcileError");
-    assert.match(condition(r, "Degraded")?.message ?? "", /matchExpressions/);
+    assert.match(condition(r, "Degraded")?.message ?? "", /exceeded quota/);
     assert.equal(
       await getJson(cluster, ["deployment", "podinfo-primary", "-n", ns]),
       undefined,
-      "nothing created",
+      "no primary Deployment before its Services could be made",
     );
+    // Lifting the quota heals it: the next reconcile succeeds and clears Degraded.
+    await kubectlOk(["delete", "quota", "no-services", "-n", ns]);
+    await waitForRollout(cluster, ns, "podinfo", "Healthy", (x) => x.status?.phase === "Healthy", 60_000);
+    assert.equal(condition(await getRollout(cluster, ns, "podinfo"), "Degraded")?.status, "False");
   });
 
   it("replicas changed in the user's Deployment flow to the primary", async () => {

@@ -125,14 +125,6 @@ export class WorkloadManager {
     const { target, names } = s;
     const done: string[] = [];
     if (!target) return done;
-    if (!s.primary && templateRevision(target.spec.template) === want.revision) {
-      const primary = renderPrimary(target, names, owner);
-      primary.spec.replicas = Math.max(want.replicas, 1);
-      if (await this.#create(deploymentPath(names.namespace), primary))
-        done.push(
-          `created Deployment ${names.primary} (revision ${want.revision}, ${primary.spec.replicas} replicas)`,
-        );
-    }
     for (const role of ["primary", "canary"] as const) {
       const wanted = renderBackendService(role, target, names, spec, owner, s.rootService);
       const have = role === "primary" ? s.primaryService : s.canaryService;
@@ -148,6 +140,15 @@ export class WorkloadManager {
         });
         done.push(`restored the selector and ports of Service ${wanted.metadata.name}`);
       }
+    }
+    // The primary last: should the API server refuse a Service (a quota, a policy), no Deployment is left half-set-up.
+    if (!s.primary && templateRevision(target.spec.template) === want.revision) {
+      const primary = renderPrimary(target, names, owner);
+      primary.spec.replicas = Math.max(want.replicas, 1);
+      if (await this.#create(deploymentPath(names.namespace), primary))
+        done.push(
+          `created Deployment ${names.primary} (revision ${want.revision}, ${primary.spec.replicas} replicas)`,
+        );
     }
     const primaryReady = s.primary !== undefined && WorkloadManager.observe(s).primary.readyReplicas > 0;
     if (!s.rootService) {
