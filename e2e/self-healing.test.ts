@@ -176,6 +176,39 @@ describe("self-healing and safe states on a real API server", () => {
     console.log(`TrafficSplit edit undone after ${Date.now() - started} ms`);
   });
 
+  it("a port added to the root Service later is carried to the backend Services", async () => {
+    const ns = "port-added";
+    await apply(cluster, appManifests({ namespace: ns }));
+    await waitForRollout(cluster, ns, "podinfo", "Healthy", (r) => r.status?.phase === "Healthy");
+    const ports = {
+      spec: {
+        ports: [
+          { name: "http", port: 80, targetPort: 9898, protocol: "TCP" },
+          { name: "metrics", port: 9797, targetPort: 9797, protocol: "TCP" },
+        ],
+      },
+    };
+    await kubectlOk(["patch", "service", "podinfo", "-n", ns, "--type=merge", "-p", JSON.stringify(ports)]);
+    const portsOf = async (svc: string) =>
+      (
+        await getJson<{ spec: { ports?: { port: number }[] } }>(cluster, ["service", svc, "-n", ns])
+      )?.spec.ports?.map((p) => p.port);
+    await waitFor(
+      "primary Service has both ports",
+      () => portsOf("podinfo-primary"),
+      (p) => p?.includes(9797) === true,
+      15_000,
+      100,
+    );
+    await waitFor(
+      "canary Service has both ports",
+      () => portsOf("podinfo-canary"),
+      (p) => p?.includes(9797) === true,
+      15_000,
+      100,
+    );
+  });
+
   it("the target Deployment deleted at 50 % sends all traffic back to primary and says why", async () => {
     const ns = "lost-target";
     await rolloutAtWeight(ns, 50);
