@@ -24,7 +24,7 @@ import type { Action, Observations } from "../rollout/types.ts";
 import { evaluateWindows } from "../rollout/windows.ts";
 import { type WorkloadNames, workloadNames } from "../workload/names.ts";
 import { WorkloadManager, type WorkloadSnapshot } from "../workload/workload-manager.ts";
-import { type PendingNotification, toPending, updateOutbox } from "./outbox.ts";
+import { type PendingNotification, type SettledNotification, toPending, updateOutbox } from "./outbox.ts";
 
 /** Where Rollouts are read from (the informer cache). */
 export interface RolloutSource {
@@ -41,8 +41,10 @@ export interface NotificationSink {
   /** True when the Rollout has somewhere to send notifications (else none are kept in status). */
   wants(spec: RolloutSpec): boolean;
   submit(rollout: Rollout, spec: RolloutSpec, notification: PendingNotification): void;
-  /** Keys delivered since the last call for this rollout (consumed). */
-  takeDelivered(namespace: string, name: string): string[];
+  /** Notifications settled (delivered, or rejected for good) and not yet acknowledged; does not consume them. */
+  delivered(namespace: string, name: string): SettledNotification[];
+  /** Forgets settled keys once a status write recorded them; until then {@link delivered} keeps reporting them. */
+  acknowledge(namespace: string, name: string, keys: readonly string[]): void;
 }
 
 /** Picks the mesh adapter for a Rollout's provider. */
@@ -270,10 +272,19 @@ export class Reconciler {
     const decided = d.notifications.wants(spec)
       ? actions.filter((a): a is Extract<Action, { type: "Notify" }> => a.type === "Notify").map(toPending)
       : [];
-    const outbox = updateOutbox(status ?? {}, decided, d.notifications.takeDelivered(namespace, name));
+    // Settled keys are acknowledged only after the status write that records them, so a failed write (or a crash)
+    // leaves them reported again to the next reconcile instead of lost.
+    const settled = d.notifications.delivered(namespace, name);
+    const outbox = updateOutbox(status ?? {}, decided, settled);
     if (outbox.dropped > 0) d.observer.notificationsDropped(outbox.dropped);
     await this.#record(rollout, actions);
     await this.#writeStatus(rollout, outbox.status);
+    d.notifications.acknowledge(
+      namespace,
+      name,
+      settled.map((x) => x.key),
+    );
+    await this.#record(rollout, outbox.events);
     for (const p of outbox.status.notifications?.pending ?? []) d.notifications.submit(rollout, spec, p);
     d.observer.analysisResults(namespace, name, outbox.status, rollout.status);
     if (failure) throw failure;
