@@ -107,6 +107,8 @@ export const REASONS = {
   NewRevision: "NewRevision",
   RevisionReverted: "RevisionReverted",
   RequestIgnored: "RequestIgnored",
+  /** A destination rejected a notification for good (HTTP 4xx other than 408/429, invalid URL); not retried. */
+  NotificationFailed: "NotificationFailed",
   InvalidSpec: "InvalidSpec",
   TargetNotFound: "TargetNotFound",
   ReconcileError: "ReconcileError",

@@ -717,7 +717,16 @@ export const RolloutStatusSchema = z
           .array(z.string().max(256))
           .max(200)
           .default([])
-          .describe("Keys (revision/event/discriminator) already delivered, newest last; bounded."),
+          .describe(
+            "Keys (revision/attempt/event/discriminator) already delivered, newest last; bounded. The attempt is the rollout's start or retry time in milliseconds, base 36.",
+          ),
+        failed: z
+          .array(z.string().max(256))
+          .max(50)
+          .optional()
+          .describe(
+            "Keys a destination rejected for good (HTTP 4xx other than 408 and 429, or an invalid URL), newest last; bounded. They are not retried; a NotificationFailed Warning Event says why.",
+          ),
         pending: z
           .array(
             z
@@ -739,7 +748,9 @@ export const RolloutStatusSchema = z
           .describe("Notifications decided but not yet delivered; resent after a controller restart."),
       })
       .optional()
-      .describe("Notification bookkeeping for exactly-once delivery across restarts."),
+      .describe(
+        "Notification bookkeeping so each notification is sent once per rollout attempt, also across restarts (see the README on the delivery guarantee).",
+      ),
     conditions: z
       .array(ConditionSchema)
       .optional()

@@ -1,5 +1,5 @@
 // Connects the reconciler's notification outbox to asynchronous delivery: resolves each Rollout's destinations,
-// enqueues without blocking, and reports keys delivered to every destination so status can record them.
+// enqueues without blocking, and reports settled keys (delivered, or rejected for good) until status records them.
 import type { Rollout, RolloutSpec } from "../api/rollout-schema.ts";
 import type { KubeClients } from "../kube/clients.ts";
 import { NotificationDelivery } from "../notify/delivery.ts";
@@ -10,12 +10,14 @@ import type { Notifier } from "../notify/notifier.ts";
 import { SlackNotifier } from "../notify/slack.ts";
 import type { Logger } from "../telemetry/logger.ts";
 import type { VireoMetrics } from "../telemetry/metrics.ts";
-import type { PendingNotification } from "./outbox.ts";
+import type { PendingNotification, SettledNotification } from "./outbox.ts";
 import type { NotificationSink } from "./reconciler.ts";
 import { secretReader } from "./secrets.ts";
 
 /** How long resolved destinations (Secret reads) are reused before the Secret is read again. */
 const RESOLVE_TTL_MS = 60_000;
+/** How many acknowledged keys are remembered, so a key that status lost again is reported instead of resent. */
+const ACKED_LIMIT = 10_000;
 
 interface Resolved {
   at: number;
@@ -30,7 +32,7 @@ export interface NotificationSinkOptions {
   metrics: VireoMetrics;
   /** `namespace/name` of a Secret (key `url`) used by Rollouts without their own notifications. */
   defaultSlackSecret?: string | undefined;
-  /** Called when a Rollout has newly delivered keys, so it is reconciled and records them. */
+  /** Called when a Rollout has newly settled keys, so it is reconciled at once and records them in status. */
   onDelivered?: (namespace: string, name: string) => void;
   /** Delivery tuning (tests shorten backoffs). */
   delivery?: {
@@ -56,24 +58,46 @@ export function createNotificationSink(o: NotificationSinkOptions): DeliveringSi
   const resolving = new Map<string, Promise<Resolved>>();
   /** rollout key → message key → destinations still owed the message. */
   const owed = new Map<string, Map<string, Set<string>>>();
-  const delivered = new Map<string, string[]>();
+  /** rollout key → message key → why the first destination rejected it for good. */
+  const failures = new Map<string, Map<string, string>>();
+  /** rollout key → message key → outcome not yet acknowledged (written to status). */
+  const settled = new Map<string, Map<string, SettledNotification>>();
+  /** `rollout key␟message key` → acknowledged outcome, oldest first (bounded). */
+  const acked = new Map<string, SettledNotification>();
   let wake = o.onDelivered;
+
+  /** A message is settled once no destination is owed it any more. */
+  function settle(ref: RolloutRef, key: string): void {
+    const rk = refKey(ref);
+    owed.get(rk)?.delete(key);
+    const failure = failures.get(rk)?.get(key);
+    failures.get(rk)?.delete(key);
+    const outcomes = settled.get(rk) ?? new Map<string, SettledNotification>();
+    outcomes.set(key, failure === undefined ? { key } : { key, failure });
+    settled.set(rk, outcomes);
+    wake?.(ref.namespace, ref.name);
+  }
+
+  /** Marks `destination` done with `key`; settles the message when it was the last one owed. */
+  function destinationDone(ref: RolloutRef, key: string, destination: string): void {
+    const remaining = owed.get(refKey(ref))?.get(key);
+    if (!remaining) return;
+    remaining.delete(destination);
+    if (remaining.size === 0) settle(ref, key);
+  }
 
   const delivery = new NotificationDelivery({
     ...o.delivery,
     metrics: { inc: (destination, outcome) => o.metrics.recordNotification(destination, outcome) },
     logger: o.log,
-    onDelivered: (ref, key, destination) => {
-      const byKey = owed.get(refKey(ref));
-      const remaining = byKey?.get(key);
-      if (!byKey || !remaining) return;
-      remaining.delete(destination);
-      if (remaining.size > 0) return;
-      byKey.delete(key);
-      const list = delivered.get(refKey(ref)) ?? [];
-      list.push(key);
-      delivered.set(refKey(ref), list);
-      wake?.(ref.namespace, ref.name);
+    onDelivered: (ref, key, destination) => destinationDone(ref, key, destination),
+    onFailed: (ref, key, destination, reason) => {
+      const rk = refKey(ref);
+      if (!owed.get(rk)?.has(key)) return;
+      const reasons = failures.get(rk) ?? new Map<string, string>();
+      if (!reasons.has(key)) reasons.set(key, `${destination}: ${reason}`);
+      failures.set(rk, reasons);
+      destinationDone(ref, key, destination);
     },
   });
 
@@ -118,6 +142,19 @@ export function createNotificationSink(o: NotificationSinkOptions): DeliveringSi
         name: rollout.metadata.name,
         ...(rollout.metadata.uid ? { uid: rollout.metadata.uid } : {}),
       };
+      const rk = refKey(ref);
+      if (settled.get(rk)?.has(n.key)) return;
+      // Pending again after it was acknowledged: a status write from an older read dropped it. Report it again
+      // instead of sending it again.
+      const earlier = acked.get(`${rk}\u241f${n.key}`);
+      if (earlier) {
+        acked.delete(`${rk}\u241f${n.key}`);
+        const outcomes = settled.get(rk) ?? new Map<string, SettledNotification>();
+        outcomes.set(n.key, earlier);
+        settled.set(rk, outcomes);
+        wake?.(ref.namespace, ref.name);
+        return;
+      }
       const action: NotifyAction = {
         type: "Notify",
         event: n.event,
@@ -140,22 +177,15 @@ export function createNotificationSink(o: NotificationSinkOptions): DeliveringSi
       destinationsFor(rollout, spec).then(
         ({ notifiers, filter }) => {
           const message = buildMessage(action, ref);
-          const byKey = owed.get(refKey(ref)) ?? new Map<string, Set<string>>();
-          owed.set(refKey(ref), byKey);
+          const byKey = owed.get(rk) ?? new Map<string, Set<string>>();
+          owed.set(rk, byKey);
           const remaining = byKey.get(n.key) ?? new Set(notifiers.map((x) => x.name));
           byKey.set(n.key, remaining);
-          let anyOwed = false;
           for (const notifier of notifiers) {
-            const result = delivery.enqueue(notifier, message, filter);
-            // Filtered messages are done on purpose: record them as delivered so status stops carrying them.
-            if (result === "filtered") remaining.delete(notifier.name);
-            else anyOwed = true;
+            // Filtered messages are done on purpose: they count as delivered so status stops carrying them.
+            if (delivery.enqueue(notifier, message, filter) === "filtered") remaining.delete(notifier.name);
           }
-          if (!anyOwed && remaining.size === 0) {
-            byKey.delete(n.key);
-            delivered.set(refKey(ref), [...(delivered.get(refKey(ref)) ?? []), n.key]);
-            wake?.(ref.namespace, ref.name);
-          }
+          if (remaining.size === 0) settle(ref, n.key);
         },
         (err: unknown) => {
           o.log.warn(
@@ -166,11 +196,25 @@ export function createNotificationSink(o: NotificationSinkOptions): DeliveringSi
       );
     },
 
-    takeDelivered(namespace: string, name: string): string[] {
-      const key = `${namespace}/${name}`;
-      const keys = delivered.get(key) ?? [];
-      delivered.delete(key);
-      return keys;
+    delivered(namespace: string, name: string): SettledNotification[] {
+      return [...(settled.get(`${namespace}/${name}`)?.values() ?? [])];
+    },
+
+    acknowledge(namespace: string, name: string, keys: readonly string[]): void {
+      const rk = `${namespace}/${name}`;
+      const outcomes = settled.get(rk);
+      if (!outcomes) return;
+      for (const key of keys) {
+        const outcome = outcomes.get(key);
+        if (!outcome) continue;
+        outcomes.delete(key);
+        acked.set(`${rk}\u241f${key}`, outcome);
+      }
+      if (outcomes.size === 0) settled.delete(rk);
+      for (const oldest of acked.keys()) {
+        if (acked.size <= ACKED_LIMIT) break;
+        acked.delete(oldest);
+      }
     },
 
     async drain(timeoutMs: number): Promise<void> {

@@ -1,13 +1,23 @@
-// Pure bookkeeping of notifications in status: decided ones wait in `pending` until delivered, then their keys move
-// to `delivered`, so each (rollout, revision, event) is sent once even across controller restarts.
+// Pure bookkeeping of notifications in status: decided ones wait in `pending` until settled, then their keys move
+// to `delivered` (or `failed`, when a destination rejected them for good), so each key is sent once per attempt.
+import { REASONS } from "../api/constants.ts";
 import type { RolloutStatus } from "../api/rollout-schema.ts";
 import type { Action } from "../rollout/types.ts";
 
 /** A notification as stored in status until delivered. */
 export type PendingNotification = NonNullable<NonNullable<RolloutStatus["notifications"]>["pending"]>[number];
 
+/** A notification the delivery machinery is done with: delivered everywhere, or rejected for good somewhere. */
+export interface SettledNotification {
+  key: string;
+  /** Why a destination rejected it permanently (HTTP 4xx other than 408/429, invalid URL); absent when delivered. */
+  failure?: string;
+}
+
 /** How many delivered keys status remembers. */
 export const DELIVERED_LIMIT = 200;
+/** How many permanently failed keys status remembers. */
+export const FAILED_LIMIT = 50;
 /** How many undelivered notifications status holds; beyond, the oldest are dropped. */
 export const PENDING_LIMIT = 50;
 
@@ -25,20 +35,46 @@ export function toPending(action: Extract<Action, { type: "Notify" }>): PendingN
   };
 }
 
+/** The outcome of {@link updateOutbox}. */
+export interface OutboxUpdate {
+  status: RolloutStatus;
+  /** Pending notifications dropped for lack of room. */
+  dropped: number;
+  /** Warning Events for notifications that left pending as failed in this update (each key once). */
+  events: Extract<Action, { type: "RecordEvent" }>[];
+}
+
 /**
- * Adds new notifications (skipping keys already delivered or pending) and moves delivered keys out of pending.
- * @returns the updated status and how many pending notifications were dropped for lack of room.
+ * Adds new notifications (skipping keys already delivered, failed or pending) and moves settled keys out of
+ * pending into `delivered` or `failed`.
  */
 export function updateOutbox(
   status: RolloutStatus,
   decided: readonly PendingNotification[],
-  deliveredKeys: readonly string[],
-): { status: RolloutStatus; dropped: number } {
+  settled: readonly SettledNotification[],
+): OutboxUpdate {
   const box = status.notifications ?? { delivered: [], pending: [] };
   const delivered = [...(box.delivered ?? [])];
-  for (const key of deliveredKeys) if (!delivered.includes(key)) delivered.push(key);
-  const done = new Set(delivered);
-  let pending = (box.pending ?? []).filter((p) => !done.has(p.key));
+  const failed = [...(box.failed ?? [])];
+  const before = box.pending ?? [];
+  const events: OutboxUpdate["events"] = [];
+  for (const s of settled) {
+    if (delivered.includes(s.key) || failed.includes(s.key)) continue;
+    if (s.failure === undefined) {
+      delivered.push(s.key);
+      continue;
+    }
+    failed.push(s.key);
+    const p = before.find((x) => x.key === s.key);
+    events.push({
+      type: "RecordEvent",
+      eventType: "Warning",
+      reason: REASONS.NotificationFailed,
+      message: `${p?.event ?? "notification"} notification ${s.key} not delivered: ${s.failure}; it is not retried`,
+    });
+  }
+  const done = new Set([...delivered, ...failed]);
+  let pending = before.filter((p) => !done.has(p.key));
   const waiting = new Set(pending.map((p) => p.key));
   for (const p of decided) {
     if (done.has(p.key) || waiting.has(p.key)) continue;
@@ -47,8 +83,12 @@ export function updateOutbox(
   }
   const dropped = Math.max(0, pending.length - PENDING_LIMIT);
   pending = pending.slice(dropped);
-  const next = { delivered: delivered.slice(-DELIVERED_LIMIT), pending };
-  if (next.delivered.length === 0 && next.pending.length === 0 && !status.notifications)
-    return { status, dropped };
-  return { status: { ...status, notifications: next }, dropped };
+  const next = {
+    delivered: delivered.slice(-DELIVERED_LIMIT),
+    pending,
+    ...(failed.length > 0 ? { failed: failed.slice(-FAILED_LIMIT) } : {}),
+  };
+  if (next.delivered.length === 0 && next.pending.length === 0 && !next.failed && !status.notifications)
+    return { status, dropped, events };
+  return { status: { ...status, notifications: next }, dropped, events };
 }

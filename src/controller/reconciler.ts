@@ -32,7 +32,7 @@ import { type WorkloadNames, workloadNames } from "../workload/names.ts";
 import { otherServicePorts } from "../workload/render.ts";
 import { WorkloadManager, type WorkloadSnapshot } from "../workload/workload-manager.ts";
 import type { AnalysisScheduler } from "./analysis-scheduler.ts";
-import { type PendingNotification, toPending, updateOutbox } from "./outbox.ts";
+import { type PendingNotification, type SettledNotification, toPending, updateOutbox } from "./outbox.ts";
 import { WriteFence } from "./write-fence.ts";
 
 /** Where Rollouts are read from (the informer cache). */
@@ -50,8 +50,10 @@ export interface NotificationSink {
   /** True when the Rollout has somewhere to send notifications (else none are kept in status). */
   wants(spec: RolloutSpec): boolean;
   submit(rollout: Rollout, spec: RolloutSpec, notification: PendingNotification): void;
-  /** Keys delivered since the last call for this rollout (consumed). */
-  takeDelivered(namespace: string, name: string): string[];
+  /** Notifications settled (delivered, or rejected for good) and not yet acknowledged; does not consume them. */
+  delivered(namespace: string, name: string): SettledNotification[];
+  /** Forgets settled keys once a status write recorded them; until then {@link delivered} keeps reporting them. */
+  acknowledge(namespace: string, name: string, keys: readonly string[]): void;
 }
 
 /** Picks the mesh adapter for a Rollout's provider. */
@@ -202,11 +204,6 @@ export class Reconciler {
   readonly #reflected = new WeakSet<object>();
   /** Rollouts warned that SMI splits every port of their Service, by uid → generation: once, not per reconcile. */
   readonly #portsWarned = new Map<string, number>();
-  /**
-   * Delivered notification keys taken from the sink but not yet in a written status, by key: the sink hands each
-   * key over once, so keys taken by a reconcile whose status write lost a race or failed must be kept for the next.
-   */
-  readonly #unrecorded = new Map<string, string[]>();
 
   constructor(deps: ReconcilerDeps) {
     this.#d = deps;
@@ -218,7 +215,6 @@ export class Reconciler {
     if (!rollout) {
       this.#fence.forget(key);
       this.#failures.delete(key);
-      this.#unrecorded.delete(key);
       this.#d.measurements.forget(key);
       this.#d.observer.rolloutDeleted(namespace, name);
       return {};
@@ -394,19 +390,21 @@ export class Reconciler {
     const decided = d.notifications.wants(spec)
       ? actions.filter((a): a is Extract<Action, { type: "Notify" }> => a.type === "Notify").map(toPending)
       : [];
-    const key = `${namespace}/${name}`;
-    const delivered = [
-      ...(this.#unrecorded.get(key) ?? []),
-      ...d.notifications.takeDelivered(namespace, name),
-    ];
-    if (delivered.length > 0) this.#unrecorded.set(key, delivered);
-    const outbox = updateOutbox(status ?? {}, decided, delivered);
+    // Settled keys are acknowledged only after the status write that records them, so a failed write (or a crash)
+    // leaves them reported again to the next reconcile instead of lost.
+    const settled = d.notifications.delivered(namespace, name);
+    const outbox = updateOutbox(status ?? {}, decided, settled);
     if (outbox.dropped > 0) d.observer.notificationsDropped(outbox.dropped);
     if (failure !== undefined) outbox.status = this.#withFailure(rollout, outbox.status, failure);
     // Status first, fenced: a decision that lost a race (409) records no Event and hands over no notification, so
     // the decision taken again from fresh status is the only one anybody hears about.
     await this.#writeStatus(rollout, outbox.status);
-    this.#unrecorded.delete(key);
+    // Settled keys are forgotten by the sink only now that a status write recorded them.
+    d.notifications.acknowledge(
+      namespace,
+      name,
+      settled.map((x) => x.key),
+    );
     const repairs: Action[] =
       rollout.status?.phase && rollout.status.phase !== "Initializing"
         ? repaired.map((what) => ({
@@ -416,7 +414,7 @@ export class Reconciler {
             message: what,
           }))
         : [];
-    await this.#record(rollout, [...repairs, ...actions]);
+    await this.#record(rollout, [...repairs, ...actions, ...outbox.events]);
     for (const p of outbox.status.notifications?.pending ?? []) d.notifications.submit(rollout, spec, p);
     d.observer.analysisResults(namespace, name, outbox.status, rollout.status);
     if (failure) throw failure;

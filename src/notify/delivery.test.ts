@@ -220,6 +220,97 @@ describe("NotificationDelivery against a loopback receiver", () => {
     assert.deepEqual(rx.received.map((r) => r.path).sort(), ["/a", "/a", "/slack"]);
   });
 
+  it("reports a permanent 4xx once through onFailed and never retries it; 408 and 429 are retried", async () => {
+    const answers: Record<string, number[]> = {
+      "/gone": [404],
+      "/bad": [400],
+      "/slow": [408],
+      "/busy": [429],
+    };
+    const rx = track(
+      await startReceiver((r) => {
+        const left = answers[r.path] ?? [];
+        return left.length > 0 ? { status: left.shift()! } : {};
+      }),
+    );
+    const metrics = counters();
+    const failed: string[] = [];
+    const delivered: string[] = [];
+    const d = track(
+      new NotificationDelivery({
+        ...fast,
+        metrics,
+        onFailed: (ref, key, dest, reason) => failed.push(`${ref.name} ${key} ${dest} ${reason}`),
+        onDelivered: (_ref, key) => delivered.push(key),
+      }),
+    );
+    for (const path of ["/gone", "/bad", "/slow", "/busy"])
+      d.enqueue(new WebhookNotifier(`${rx.url}${path}`), msg(`rev1${path}`));
+    await waitUntil(() => failed.length === 2 && delivered.length === 2);
+    assert.deepEqual(failed.sort(), [
+      "checkout rev1/bad webhook webhook answered HTTP 400: ok",
+      "checkout rev1/gone webhook webhook answered HTTP 404: ok",
+    ]);
+    assert.deepEqual(delivered.sort(), ["rev1/busy", "rev1/slow"]);
+    assert.equal(metrics.get("failed"), 2);
+    assert.equal(metrics.get("retried"), 2, "408 and 429 were tried again");
+    // A permanent rejection is remembered: enqueuing it again sends nothing and reports nothing again.
+    assert.equal(d.enqueue(new WebhookNotifier(`${rx.url}/gone`), msg("rev1/gone")), "duplicate");
+    await new Promise((r) => setTimeout(r, 150));
+    const hits = (path: string) => rx.received.filter((r) => r.path === path).length;
+    assert.deepEqual(["/gone", "/bad", "/slow", "/busy"].map(hits), [1, 1, 2, 2]);
+    assert.equal(failed.length, 2);
+  });
+
+  it("reports an invalid URL through onFailed without any request", async () => {
+    const failed: string[] = [];
+    const d = track(
+      new NotificationDelivery({
+        ...fast,
+        onFailed: (_r, key, _d, reason) => failed.push(`${key}: ${reason}`),
+      }),
+    );
+    d.enqueue(new WebhookNotifier("ftp://127.0.0.1/hook"), msg("rev1/Started"));
+    d.enqueue(new SlackNotifier("not a url", { minIntervalMs: 0 }), msg("rev1/Started"));
+    await waitUntil(() => failed.length === 2);
+    assert.deepEqual(failed.sort(), [
+      "rev1/Started: slack URL is not a valid URL",
+      "rev1/Started: webhook URL must be http(s)",
+    ]);
+  });
+
+  it("sends the same Idempotency-Key on every attempt of a webhook notification, and none to Slack", async () => {
+    const rx = track(await startReceiver((_r, i) => (i === 0 ? { status: 503 } : {})));
+    const d = track(new NotificationDelivery(fast));
+    d.enqueue(new WebhookNotifier(`${rx.url}/hook`), msg("5d9c7b6f4/mi6k9x2c/StepAdvanced/1"));
+    await waitUntil(() => rx.received.length === 2);
+    const keys = rx.received.map((r) => r.headers["idempotency-key"]);
+    assert.deepEqual(keys, [
+      "shop/checkout/5d9c7b6f4/mi6k9x2c/StepAdvanced/1",
+      "shop/checkout/5d9c7b6f4/mi6k9x2c/StepAdvanced/1",
+    ]);
+    // Another notification of the same rollout gets another key; a restart (new delivery) resends the same one.
+    const again = track(new NotificationDelivery(fast));
+    again.enqueue(new WebhookNotifier(`${rx.url}/hook`), msg("5d9c7b6f4/mi6k9x2c/StepAdvanced/1"));
+    again.enqueue(new WebhookNotifier(`${rx.url}/hook`), msg("5d9c7b6f4/mi6k9x2c/StepAdvanced/2"));
+    again.enqueue(
+      new SlackNotifier(`${rx.url}/slack`, { minIntervalMs: 0 }),
+      msg("5d9c7b6f4/mi6k9x2c/Promoted/once"),
+    );
+    await waitUntil(() => rx.received.length === 5);
+    assert.deepEqual(
+      rx.received
+        .slice(2)
+        .map((r) => `${r.path} ${r.headers["idempotency-key"]}`)
+        .sort(),
+      [
+        "/hook shop/checkout/5d9c7b6f4/mi6k9x2c/StepAdvanced/1",
+        "/hook shop/checkout/5d9c7b6f4/mi6k9x2c/StepAdvanced/2",
+        "/slack undefined",
+      ],
+    );
+  });
+
   it("applies the event and severity filter", async () => {
     const d = track(new NotificationDelivery(fast));
     const n = new WebhookNotifier("http://127.0.0.1:9/");

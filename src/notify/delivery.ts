@@ -53,6 +53,11 @@ export interface DeliveryOptions {
   alreadyDelivered?: (rollout: RolloutRef, key: string, destination: string) => boolean;
   /** Called once per message and destination after the destination accepted it (record it in status). */
   onDelivered?: (rollout: RolloutRef, key: string, destination: string) => void;
+  /**
+   * Called once per message and destination that rejected it for good (HTTP 4xx other than 408/429, an invalid
+   * URL, a permanent Slack answer), with the secret-free reason; the message is not tried again.
+   */
+  onFailed?: (rollout: RolloutRef, key: string, destination: string, reason: string) => void;
 }
 
 /** What {@link NotificationDelivery.enqueue} did with a message. */
@@ -80,9 +85,15 @@ interface Lane {
  */
 export class NotificationDelivery {
   readonly #o: Required<
-    Omit<DeliveryOptions, "minIntervalMs" | "metrics" | "logger" | "alreadyDelivered" | "onDelivered">
+    Omit<
+      DeliveryOptions,
+      "minIntervalMs" | "metrics" | "logger" | "alreadyDelivered" | "onDelivered" | "onFailed"
+    >
   > &
-    Pick<DeliveryOptions, "minIntervalMs" | "metrics" | "logger" | "alreadyDelivered" | "onDelivered">;
+    Pick<
+      DeliveryOptions,
+      "minIntervalMs" | "metrics" | "logger" | "alreadyDelivered" | "onDelivered" | "onFailed"
+    >;
   readonly #lanes = new Map<string, Lane>();
   /** Ids queued, in flight or delivered (insertion-ordered for eviction). */
   readonly #seen = new Map<string, true>();
@@ -264,6 +275,12 @@ export class NotificationDelivery {
       },
       outcome === "failed" ? "notification rejected by destination" : "notification dropped",
     );
+    if (outcome !== "failed") return;
+    try {
+      this.#o.onFailed?.(item.message.rollout, item.message.key, item.notifier.name, sanitizeText(reason));
+    } catch (err) {
+      this.#o.logger?.warn({ error: sanitizeText(describe(err)) }, "onFailed callback failed");
+    }
   }
 
   #remember(id: string): void {

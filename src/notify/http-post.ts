@@ -24,13 +24,14 @@ export interface PostResult {
 /**
  * POSTs `body` as JSON to `url`. Resolves for any HTTP answer; rejects only with a {@link DeliveryError} for
  * transport failures (retryable) or a malformed URL (not retryable). `label` names the destination in
- * messages (e.g. "slack"); the URL never appears in an error.
+ * messages (e.g. "slack"); the URL never appears in an error. `headers` are sent in addition to the JSON ones.
  */
 export async function postJson(
   url: string,
   body: unknown,
   signal: AbortSignal,
   label: string,
+  headers: Record<string, string> = {},
 ): Promise<PostResult> {
   let target: URL;
   try {
@@ -44,7 +45,7 @@ export async function postJson(
   try {
     const res = await axios.post<string>(target.href, JSON.stringify(body), {
       signal,
-      headers: { "Content-Type": "application/json", "User-Agent": "vireo" },
+      headers: { ...headers, "Content-Type": "application/json", "User-Agent": "vireo" },
       httpAgent,
       httpsAgent,
       responseType: "text",

@@ -21,7 +21,7 @@ export interface RolloutRef {
 export interface NotificationMessage {
   /** Globally unique de-duplication id: `<uid or namespace/name>/<key>`. */
   id: string;
-  /** The engine's key (revision/event/discriminator), as recorded in `status.notifications.delivered`. */
+  /** The engine's key (revision/attempt/event/discriminator), as recorded in `status.notifications.delivered`. */
   key: string;
   rollout: RolloutRef;
   event: NotifyEvent;

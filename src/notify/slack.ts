@@ -22,7 +22,10 @@ const COLOR: Record<Severity, "good" | "warning" | "danger"> = {
   error: "danger",
 };
 
-/** Sends to one Slack incoming webhook. Slack allows about one message per second per webhook. */
+/**
+ * Sends to one Slack incoming webhook. Slack allows about one message per second per webhook, and cannot
+ * de-duplicate: a message resent after a controller crash (between delivery and the status write) shows twice.
+ */
 export class SlackNotifier implements Notifier {
   readonly name = "slack";
   readonly destination: string;

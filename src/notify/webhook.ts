@@ -1,7 +1,20 @@
-// Generic JSON webhook notifier: POSTs the notification as a versioned JSON document.
+// Generic JSON webhook notifier: POSTs the notification as a versioned JSON document with an Idempotency-Key.
 import { checkAnswer, destinationId, postJson } from "./http-post.ts";
 import type { NotificationMessage } from "./message.ts";
 import type { Notifier } from "./notifier.ts";
+
+/** Header naming the notification; the same on every resend (retries, controller restarts). */
+export const IDEMPOTENCY_HEADER = "Idempotency-Key";
+
+/**
+ * `<namespace>/<name>/<key>`: the same value for every attempt to send one notification, across retries and
+ * controller restarts, and different for each notification (the key holds revision, rollout attempt, event and
+ * discriminator). A receiver that drops requests whose Idempotency-Key it has already accepted sees each
+ * notification exactly once. Only DNS-label names and `[A-Za-z0-9:./-]` appear, so it is a valid header value.
+ */
+export function idempotencyKey(m: NotificationMessage): string {
+  return `${m.rollout.namespace}/${m.rollout.name}/${m.key}`;
+}
 
 /** Sends to one JSON webhook. */
 export class WebhookNotifier implements Notifier {
@@ -18,7 +31,9 @@ export class WebhookNotifier implements Notifier {
   }
 
   async send(message: NotificationMessage, signal: AbortSignal): Promise<void> {
-    const res = await postJson(this.#url, buildWebhookPayload(message), signal, "webhook");
+    const res = await postJson(this.#url, buildWebhookPayload(message), signal, "webhook", {
+      [IDEMPOTENCY_HEADER]: idempotencyKey(message),
+    });
     checkAnswer(res, "webhook");
   }
 

@@ -110,12 +110,16 @@ export class Draft {
     failing?: MetricResult,
   ): void {
     const revision = this.status.canaryRevision ?? this.status.stableRevision ?? "unknown";
+    // The attempt (start or retry time, base 36: 8 characters) keeps a retried rollout's keys apart from the
+    // ones its earlier attempt already delivered, so the retry's own RolledBack or StepAdvanced is sent too.
+    const startedAt = this.status.rolloutStartedAt ? Date.parse(this.status.rolloutStartedAt) : Number.NaN;
+    const attempt = Number.isFinite(startedAt) ? startedAt.toString(36) : "0";
     this.#chatter.push({
       type: "Notify",
       event,
       severity,
       message,
-      key: `${revision}/${event}/${discriminator}`,
+      key: `${revision}/${attempt}/${event}/${discriminator}`,
       weights: weights(this.status.canaryWeight ?? 0),
       revision,
       ...(failing ? { failing } : {}),

@@ -70,7 +70,7 @@ export type Action =
       event: NotifyEvent;
       severity: "info" | "warning" | "error";
       message: string;
-      /** De-duplication key: revision/event/discriminator; delivered keys are kept in status. */
+      /** De-duplication key: revision/attempt/event/discriminator; delivered keys are kept in status. */
       key: string;
       weights: Weights;
       revision: string;

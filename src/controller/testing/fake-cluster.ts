@@ -28,7 +28,7 @@ import {
 import { canonicalJson, templateRevision } from "../../workload/revision.ts";
 import type { WorkloadSnapshot } from "../../workload/workload-manager.ts";
 import { AnalysisScheduler } from "../analysis-scheduler.ts";
-import type { PendingNotification } from "../outbox.ts";
+import type { PendingNotification, SettledNotification } from "../outbox.ts";
 import type { NotificationSink, ReconcilerDeps, StatusPort, WorkloadPort } from "../reconciler.ts";
 
 /** Namespace and name of the one Rollout (and of its target Deployment). */
@@ -140,11 +140,15 @@ class FakeSink implements NotificationSink {
     });
   }
 
-  takeDelivered(): string[] {
+  /** Like the real sink: settled keys are reported until acknowledged, never consumed by the reading. */
+  delivered(): SettledNotification[] {
     this.#cluster.alive(this.#instance);
-    const keys = this.#reported;
-    this.#reported = [];
-    return keys;
+    return this.#reported.map((key) => ({ key }));
+  }
+
+  acknowledge(_ns: string, _name: string, keys: readonly string[]): void {
+    const done = new Set(keys);
+    this.#reported = this.#reported.filter((k) => !done.has(k));
   }
 
   /** Sends everything queued; returns the keys sent. */
