@@ -407,7 +407,7 @@ describe("notifications through outages, restarts, crashes and retries", () => {
       JSON.stringify({
         apiVersion: "v1",
         kind: "Secret",
-        metadata: { name: x.name, namespace: ns },
+        metadata: { name: x.name, namespace: ns, labels: { [ALLOW_REFERENCE_LABEL]: "true" } },
         stringData: { url: x.url },
       }),
     );
