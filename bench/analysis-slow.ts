@@ -116,7 +116,12 @@ async function main(): Promise<number> {
       kubeconfigPath: cluster.controllerKubeconfigPath,
       logDir: join(cluster.dir, "logs"),
       // The slow Rollouts use the controller's default Prometheus; the failing one names its own.
-      args: ["--log-level=info", `--prometheus-url=${slowProm.url}`],
+      // The failing canary names its own Prometheus, which the operator must allow (tenant safety).
+      args: [
+        "--log-level=info",
+        `--prometheus-url=${slowProm.url}`,
+        `--allowed-prometheus-urls=${failingProm.url}`,
+      ],
     });
     const slow = appRefs(N, 10);
     const namespaces = [...new Set([...slow, FAILING].map((a) => a.namespace))];

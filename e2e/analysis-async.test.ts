@@ -65,7 +65,12 @@ describe("analysis measurements do not hold the workers", () => {
     controller = await startController({
       kubeconfigPath: cluster.controllerKubeconfigPath,
       logDir: join(cluster.dir, "logs"),
-      args: ["--workers=4", "--log-level=info"],
+      // Both fakes are addresses Rollouts name themselves, so the operator allows them (tenant safety).
+      args: [
+        "--workers=4",
+        "--log-level=info",
+        `--allowed-prometheus-urls=${slowProm.url},${failingProm.url}`,
+      ],
     });
     const manifests = [
       ...SLOW.map((ns) =>
