@@ -3,9 +3,12 @@
 // every rollout ends in the right phase, no traffic goes to a backend without ready pods (sampled every 200 ms), no
 // decision's Event is recorded twice, and a deposed leader writes nothing after its successor's first write.
 import assert from "node:assert/strict";
+import { createServer } from "node:http";
+import type { AddressInfo } from "node:net";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import type { KubeConfig } from "@kubernetes/client-node";
+import { ALLOW_REFERENCE_LABEL } from "../src/api/constants.ts";
 import type { Rollout } from "../src/api/rollout-schema.ts";
 import { type Cluster, startCluster } from "./cluster/cluster.ts";
 import { KubeApiError, kubeRequest } from "./cluster/kube-request.ts";
@@ -125,8 +128,41 @@ async function leader(): Promise<ControllerProcess | undefined> {
   return undefined;
 }
 
+/** A webhook receiver that de-duplicates by Idempotency-Key, as the README asks receivers to; counts what it drops. */
+async function dedupingWebhook(): Promise<{
+  url: string;
+  raw: () => number;
+  accepted: Map<string, string>;
+  close(): Promise<void>;
+}> {
+  const accepted = new Map<string, string>();
+  let raw = 0;
+  const server = createServer(async (req, res) => {
+    const chunks: Buffer[] = [];
+    for await (const c of req) chunks.push(c as Buffer);
+    const body = JSON.parse(Buffer.concat(chunks).toString("utf8")) as { event?: string };
+    raw++;
+    const key = String(req.headers["idempotency-key"] ?? "");
+    if (key && !accepted.has(key)) accepted.set(key, String(body.event));
+    res.writeHead(200).end("ok");
+  });
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", () => resolve()));
+  return {
+    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/hooks`,
+    raw: () => raw,
+    accepted,
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections();
+      }),
+  };
+}
+let hook: Awaited<ReturnType<typeof dedupingWebhook>>;
+
 describe("chaos during analysis-driven rollouts", () => {
   before(async () => {
+    hook = await dedupingWebhook();
     cluster = await startCluster();
     kc = cluster.kubeConfig();
     await startOne();
@@ -135,6 +171,7 @@ describe("chaos during analysis-driven rollouts", () => {
   after(async () => {
     for (const c of controllers) await c.stop().catch(() => {});
     await cluster?.stop();
+    await hook?.close();
   });
 
   it("kills, freezes, outages and hand edits: right end phases, no black-holed traffic, no duplicate decisions", async () => {
@@ -158,9 +195,24 @@ describe("chaos during analysis-driven rollouts", () => {
     const sims: Simulator[] = [];
     const stable: Record<string, string> = {};
     for (const ns of ["chaos-good", "chaos-bad"]) {
+      const hookSecret = {
+        apiVersion: "v1",
+        kind: "Secret",
+        metadata: { name: "hook", namespace: ns, labels: { [ALLOW_REFERENCE_LABEL]: "true" } },
+        stringData: { url: hook.url },
+      };
+      const notifications = { webhook: { secretRef: { name: "hook" } } };
       await apply(
         cluster,
-        appManifests({ namespace: ns, steps, analysis, extraSpec: { progressDeadlineSeconds: 600 } }),
+        [
+          appManifests({
+            namespace: ns,
+            steps,
+            analysis,
+            extraSpec: { progressDeadlineSeconds: 600, notifications },
+          }),
+          JSON.stringify(hookSecret),
+        ].join("\n---\n"),
       );
       const r = await waitFor(
         `${ns} Healthy`,
@@ -313,6 +365,22 @@ describe("chaos during analysis-driven rollouts", () => {
         assert.deepEqual(repeated, [], `${ns}: a decision's Event was recorded twice`);
         assert.ok(decisions.length >= 2, `${ns}: decisions were recorded`);
       }
+      // Notifications: after the rollouts ended and nothing is pending, every decided notification reached the
+      // deduping webhook, and whatever a crash made the controller resend carried the original Idempotency-Key.
+      await waitFor(
+        "notifications delivered",
+        async () => [await rollout("chaos-good"), await rollout("chaos-bad")],
+        (rs) => rs.every((r) => (r?.status?.notifications?.pending?.length ?? 0) === 0),
+        60_000,
+        500,
+      );
+      const events = [...hook.accepted.values()];
+      console.log(
+        `webhook: ${hook.raw()} requests, ${hook.accepted.size} distinct keys (${hook.raw() - hook.accepted.size} resends dropped by Idempotency-Key, 0 duplicates after dedupe): ${events.join(", ")}`,
+      );
+      assert.equal(events.filter((e) => e === "Promoted").length, 1, "one Promoted after dedupe");
+      assert.equal(events.filter((e) => e === "RolledBack").length, 1, "one RolledBack after dedupe");
+      assert.equal(events.filter((e) => e === "Started").length, 2, "one Started per rollout after dedupe");
       // History: no analysis tick recorded twice.
       for (const r of [good, bad]) {
         const ats = (r?.status?.analysis?.history ?? []).map((m) => `${m.metric}@${m.at}`);
