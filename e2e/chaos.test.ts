@@ -1,7 +1,8 @@
 // Chaos during analysis-driven rollouts on a real control plane with a real Prometheus: the controller is killed at
-// random points, its leader frozen past the lease, Prometheus stopped, owned objects deleted and edited — and still
-// every rollout ends in the right phase, no traffic goes to a backend without ready pods (sampled every 200 ms), no
-// decision's Event is recorded twice, and a deposed leader writes nothing after its successor's first write.
+// random points, its leader frozen past the lease, Prometheus and kube-apiserver stopped and restarted, owned objects
+// deleted and edited — and still every rollout ends in the right phase, no traffic goes to a backend without ready
+// pods (sampled every 200 ms), no decision's Event is recorded twice, a deduping webhook sees each notification
+// once, and nothing a deposed leader sends after its successor's first write takes effect.
 import assert from "node:assert/strict";
 import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
@@ -268,6 +269,11 @@ describe("chaos during analysis-driven rollouts", () => {
       await pause(8000);
       await cluster.restartPrometheus();
       faults.push("Prometheus down 8 s");
+      // 3b. kube-apiserver stopped and started again (2 s down plus its start-up): watches break, requests are
+      // refused, then everything reconnects. A leader that could not renew in time exits by design; replace it.
+      await cluster.restartApiServer(2000);
+      faults.push("kube-apiserver restarted");
+      while (live().length < 2) await startOne();
       // 4. Freeze the leader past its lease; the standby takes over; the old one wakes up and must exit silently.
       const l2 = await waitFor("a leader", leader, Boolean, 40_000, 200);
       const frozenId = await holder();

@@ -92,6 +92,8 @@ export interface Cluster {
   restartPrometheus(): Promise<void>;
   /** Installs (server-side applies) every CRD in `dir/*.yaml` and waits until Established. */
   installCrdsFrom(dir: string): Promise<string[]>;
+  /** Stops kube-apiserver, keeps it down `downMs`, starts it again on the same port; throws for an external cluster. */
+  restartApiServer(downMs: number): Promise<void>;
   /** Process-group leaders this cluster started (for RSS measurement and leak checks). */
   processes(): { name: string; pid: number }[];
   /** Stops every process (SIGTERM, then SIGKILL after a grace period) and removes the dir. Idempotent. */
@@ -218,6 +220,10 @@ export async function startCluster(opts: StartClusterOptions = {}): Promise<Clus
         await prom.restart();
       },
       installCrdsFrom: (d) => installCrds(loadKubeconfig(adminKubeconfig), d, 30_000),
+      restartApiServer: async (downMs) => {
+        if (!cp) throw new Error("cannot restart the API server of an external cluster");
+        await cp.restartApiServer(downMs);
+      },
       processes: () => processes.map((p) => ({ name: p.name, pid: p.pid })),
       stop,
     };

@@ -14,7 +14,7 @@ import {
 import { writeKubeconfig } from "./kubeconfig.ts";
 import type { Binaries } from "./paths.ts";
 import { freePorts } from "./ports.ts";
-import { type ManagedProcess, startProcess, tailFile } from "./process.ts";
+import { type ManagedProcess, startProcess, stopProcessGroup, tailFile } from "./process.ts";
 import { httpGet, type PhaseTimer, waitFor, waitForHttpOk } from "./wait.ts";
 
 /** A running local control plane. */
@@ -23,6 +23,11 @@ export interface ControlPlane {
   adminKubeconfig: string;
   caCert: string;
   processes: ManagedProcess[];
+  /**
+   * Stops kube-apiserver (SIGTERM), keeps it down for `downMs`, starts it again on the same port with the same
+   * flags and data, and resolves once it is ready: an API server restart as clients see it.
+   */
+  restartApiServer(downMs: number): Promise<void>;
 }
 
 /** Options for {@link startControlPlane}. */
@@ -109,9 +114,9 @@ export async function startControlPlane(o: ControlPlaneOptions): Promise<Control
   kc(l.kwokKubeconfig, "kwok");
 
   writeFileSync(join(dir, "audit-policy.yaml"), AUDIT_POLICY);
-  const apiserver = spawn("kube-apiserver", bins.kubeApiserver, apiserverArgs(l));
+  let apiserver = spawn("kube-apiserver", bins.kubeApiserver, apiserverArgs(l));
   const ca = readFileSync(pki.ca.cert);
-  await timer.time("kube-apiserver", () =>
+  const apiserverReady = (timeoutMs: number) =>
     withLogTail(
       apiserver,
       waitFor(
@@ -121,7 +126,7 @@ export async function startControlPlane(o: ControlPlaneOptions): Promise<Control
         },
         {
           what: "kube-apiserver /readyz",
-          timeoutMs: remaining(),
+          timeoutMs,
           intervalMs: 100,
           abortIf: () => {
             assertRunning(etcd);
@@ -129,8 +134,8 @@ export async function startControlPlane(o: ControlPlaneOptions): Promise<Control
           },
         },
       ),
-    ),
-  );
+    );
+  await timer.time("kube-apiserver", () => apiserverReady(remaining()));
 
   const controllers = [
     spawn("kube-controller-manager", bins.kubeControllerManager, controllerManagerArgs(l)),
@@ -143,6 +148,12 @@ export async function startControlPlane(o: ControlPlaneOptions): Promise<Control
     adminKubeconfig,
     caCert: pki.ca.cert,
     processes: [etcd, apiserver, ...controllers],
+    restartApiServer: async (downMs) => {
+      await stopProcessGroup(apiserver.pid, 5000);
+      await new Promise((r) => setTimeout(r, downMs));
+      apiserver = spawn("kube-apiserver", bins.kubeApiserver, apiserverArgs(l));
+      await apiserverReady(60_000);
+    },
   };
 }
 
