@@ -13,8 +13,8 @@ const SUITES: Record<Suite, { patterns: string[]; minFiles: number; minTests: nu
     unit: { patterns: ["src/**/*.test.ts", "test/**/*.test.ts"], minFiles: 44, minTests: 400, extraArgs: [] },
     e2e: {
       patterns: ["e2e/**/*.test.ts"],
-      minFiles: 11,
-      minTests: 180,
+      minFiles: 15,
+      minTests: 200,
       // e2e files share one local cluster per file; run files one after another to fit 2 cores.
       extraArgs: ["--test-concurrency=1", "--test-timeout=900000"],
     },
