@@ -56,10 +56,13 @@ describe("examples", () => {
         cluster,
         namespace,
         name,
-        "Healthy",
-        (r) => r.status?.phase === "Healthy",
+        "Healthy and Ready",
+        // Ready is judged from the world: the access policy written with the step to Healthy is seen a poll later.
+        (r) =>
+          r.status?.phase === "Healthy" &&
+          r.status.conditions?.find((c) => c.type === "Ready")?.status === "True",
       );
-      assert.equal(healthy.status?.conditions?.find((c) => c.type === "Ready")?.status, "True");
+      assert.equal(healthy.status?.canaryWeight, 0);
       const routing = await getJson(cluster, [
         ROUTING[rollout.spec.provider]!,
         "-n",

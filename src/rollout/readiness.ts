@@ -2,12 +2,19 @@
 
 import { REASONS, type Reason } from "../api/constants.ts";
 import type { RolloutStatus } from "../api/rollout-schema.ts";
+import { ROUTE_POLL_MS, WORKLOAD_POLL_MS } from "./timing.ts";
 import type { Observations } from "./types.ts";
 
 /** Why the Rollout is not Ready although its phase would allow it. */
 export interface NotReady {
   reason: Reason;
   message: string;
+  /**
+   * When to look again. Deployments and Services are watched, but the mesh's routes and policy objects may be
+   * fixed by this very decision's actions with nothing to report it — without a poll, Ready=False would stand
+   * until some unrelated event.
+   */
+  recheckMs: number;
 }
 
 /**
@@ -18,17 +25,24 @@ export interface NotReady {
  */
 export function readiness(status: RolloutStatus, obs: Observations): NotReady | undefined {
   const p = obs.primary;
-  if (!p.exists) return { reason: REASONS.PrimaryNotReady, message: "the primary Deployment does not exist" };
+  if (!p.exists)
+    return {
+      reason: REASONS.PrimaryNotReady,
+      message: "the primary Deployment does not exist",
+      recheckMs: WORKLOAD_POLL_MS,
+    };
   // While promoting, the primary rolls out the new template on purpose; its old pods keep serving meanwhile.
   if (status.phase !== "Promoting" && (p.readyReplicas === 0 || p.readyReplicas < p.desiredReplicas))
     return {
       reason: REASONS.PrimaryNotReady,
       message: `the primary Deployment has ${p.readyReplicas}/${p.desiredReplicas} ready replicas`,
+      recheckMs: WORKLOAD_POLL_MS,
     };
   if (!obs.servicesReady)
     return {
       reason: REASONS.ServicesNotReady,
       message: "the root, primary or canary Service does not select as intended",
+      recheckMs: WORKLOAD_POLL_MS,
     };
   if (status.phase !== "Healthy") return undefined;
   if (obs.routes?.canary !== 0)
@@ -37,8 +51,13 @@ export function readiness(status: RolloutStatus, obs: Observations): NotReady | 
       message: obs.routes
         ? `the mesh routes ${obs.routes.canary}% to the canary; intended 0%`
         : "the routing object does not exist",
+      recheckMs: ROUTE_POLL_MS,
     };
   if (!obs.accessPolicyInSync)
-    return { reason: REASONS.PolicyNotInSync, message: "the access policy objects are not as intended" };
+    return {
+      reason: REASONS.PolicyNotInSync,
+      message: "the access policy objects are not as intended",
+      recheckMs: ROUTE_POLL_MS,
+    };
   return undefined;
 }

@@ -7,6 +7,8 @@ import {
   actionsOf,
   initialized,
   type ModelWorld,
+  makeSpec,
+  newWorld,
   observe,
   pushRevision,
   reconcile,
@@ -84,6 +86,28 @@ describe("a lost primary is judged the same in whichever phase a decision settle
     const again = decide({ generation: 1, spec: w.spec, status: first.status }, obs, now);
     assert.deepEqual(again.status, first.status);
     assert.equal(first.status.conditions?.find((c) => c.type === "Degraded")?.reason, "PrimaryLost");
+  });
+});
+
+describe("Ready from the world", () => {
+  it("an access policy written on the way to Healthy: Ready=False with a recheck a poll later, then True", () => {
+    const w = newWorld(makeSpec({ accessPolicy: { sources: [{ serviceAccount: "frontend" }] } }));
+    let d = reconcile(w);
+    for (let i = 0; i < 20 && w.status?.phase !== "Healthy"; i++) {
+      settle(w);
+      w.now += d.requeueAfterMs ?? 1000;
+      d = reconcile(w);
+    }
+    assert.equal(w.status?.phase, "Healthy");
+    assert.equal(
+      condition(w, "Ready")?.reason,
+      "PolicyNotInSync",
+      "judged on what was observed before the write",
+    );
+    assert.ok((d.requeueAfterMs ?? Number.POSITIVE_INFINITY) <= 1000, "and looked at again a poll later");
+    w.now += d.requeueAfterMs ?? 0;
+    reconcile(w);
+    assert.equal(condition(w, "Ready")?.status, "True");
   });
 });
 

@@ -25,8 +25,10 @@ export function finishConditions(d: Draft, generation: number, obs: Observations
   const notReady = phaseReady ? readiness(d.status, obs) : undefined;
   const ready = phaseReady && notReady === undefined;
   const progressing = ["Progressing", "Promoting", "Finalizing", "Initializing"].includes(phase) && !degraded;
-  if (notReady) set(CONDITION_TYPES.ready, "False", notReady.reason, notReady.message);
-  else set(CONDITION_TYPES.ready, ready ? "True" : "False", ready && !degraded ? phase : d.reason, msg);
+  if (notReady) {
+    set(CONDITION_TYPES.ready, "False", notReady.reason, notReady.message);
+    d.wakeIn(notReady.recheckMs);
+  } else set(CONDITION_TYPES.ready, ready ? "True" : "False", ready && !degraded ? phase : d.reason, msg);
   set(CONDITION_TYPES.progressing, progressing ? "True" : "False", d.reason, msg);
   if (degraded) {
     set(CONDITION_TYPES.degraded, "True", d.reason, msg);
