@@ -339,6 +339,11 @@ describe("chaos during analysis-driven rollouts", () => {
       await pause(1500);
       await watcher.stop();
       console.log(`black-hole samples: ${watcher.violations.length} of ${watcher.samples()} (every 200 ms)`);
+      // What the deposed leader sent late is printed first: it is the first suspect for any violation below.
+      for (const d of deposed) {
+        const w = deposedWrites(cluster.dir, d.identity, d.successor);
+        console.log(`deposed leader's late writes: ${JSON.stringify(w.late)}`);
+      }
       assert.deepEqual(watcher.violations, []);
       assert.ok(watcher.samples() > 100, "the watcher really sampled");
 

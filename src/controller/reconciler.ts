@@ -129,11 +129,13 @@ const rolloutRef = (ns: string, name: string): ObjectRef => ({
   name,
 });
 /**
- * Actions with no undo, carried out only once the decision asking for them is recorded in status: a decision whose
- * fenced write loses a race (or a process that dies first) must not leave the primary running a revision that status
- * never said was being promoted.
+ * Actions that take something away, carried out only once the decision asking for them is recorded in status. A
+ * decision whose fenced write loses a race (or a process that dies first) must not leave the primary running a
+ * revision status never said was being promoted; and a scale-down must not land on a canary that another reading of
+ * status still routes to. The second case is real: a leader frozen mid-request (SIGSTOP) sends a scale-down it had
+ * already dispatched when it wakes; once status says weight 0, its successor routes nothing to that canary either.
  */
-const AFTER_STATUS = new Set<Action["type"]>(["PromotePrimary"]);
+const AFTER_STATUS = new Set<Action["type"]>(["PromotePrimary", "ScaleCanaryDown"]);
 const WORLD_ACTIONS = new Set<Action["type"]>([
   "EnsureWorkloads",
   "ScaleCanaryUp",
