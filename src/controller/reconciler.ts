@@ -335,12 +335,13 @@ export class Reconciler {
         ? Promise.resolve(true)
         : mesh.accessPolicyInSync(ref, policy),
     ]);
+    const workloads = WorkloadManager.observe(snap);
     // Measuring takes as long as Prometheus does: it runs off the workers and its result comes back as a reconcile.
     const tick = d.measurements.tick(`${namespace}/${name}`, {
       spec,
       status: rollout.status,
       generation,
-      observedRevision: WorkloadManager.observe(snap).canary.revision,
+      observedRevision: workloads.canary.revision,
       now,
       run: (measureSignal) => d.analysis.measure(spec, names, measureSignal),
     });
@@ -349,7 +350,7 @@ export class Reconciler {
     const observations: Observations = {
       // Limits the API server would only enforce halfway through creating objects: Invalid before any is made.
       specIssues: checkDerivedLimits(spec, names, snap.target, snap.rootService),
-      ...WorkloadManager.observe(snap),
+      ...workloads,
       servicesReady: WorkloadManager.servicesReady(snap, spec, owner),
       routes,
       accessPolicyInSync,
