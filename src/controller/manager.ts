@@ -50,14 +50,8 @@ export class Manager implements RolloutSource, ObjectReader {
   constructor(options: ManagerOptions) {
     this.#o = options;
     this.queue = new WorkQueue(options.queueMetrics ? { metrics: options.queueMetrics } : {});
-    const scopes = options.namespaces.length > 0 ? [...options.namespaces] : [undefined];
-    for (const namespace of scopes) {
-      const common = {
-        clients: options.clients,
-        logger: options.logger,
-        ...(namespace ? { namespace } : {}),
-        ...(options.resyncPeriodMs !== undefined ? { resyncPeriodMs: options.resyncPeriodMs } : {}),
-      };
+    for (const namespace of this.#scopes()) {
+      const common = this.#informerScope(namespace);
       this.#rollouts.push(
         new Informer({
           ...common,
@@ -99,16 +93,12 @@ export class Manager implements RolloutSource, ObjectReader {
    * by anyone else wakes the owning Rollout, whose reconcile puts the intended split back. Call before start().
    */
   watchRouting(kinds: readonly ResourceRef[]): void {
-    const scopes = this.#o.namespaces.length > 0 ? [...this.#o.namespaces] : [undefined];
     for (const resource of kinds) {
-      for (const namespace of scopes) {
+      for (const namespace of this.#scopes()) {
         const inf = new Informer({
-          clients: this.#o.clients,
-          logger: this.#o.logger,
+          ...this.#informerScope(namespace),
           resource,
           labelSelector: `${LABELS.managedBy}=vireo`,
-          ...(namespace ? { namespace } : {}),
-          ...(this.#o.resyncPeriodMs !== undefined ? { resyncPeriodMs: this.#o.resyncPeriodMs } : {}),
         });
         const wake = (o: KubernetesObject) => {
           const rollout = o.metadata?.labels?.[LABELS.rollout];
@@ -124,6 +114,21 @@ export class Manager implements RolloutSource, ObjectReader {
         this.#routing.push(inf);
       }
     }
+  }
+
+  /** The namespaces watched, one informer each; `undefined` is all of them. */
+  #scopes(): (string | undefined)[] {
+    return this.#o.namespaces.length > 0 ? [...this.#o.namespaces] : [undefined];
+  }
+
+  /** What every informer of this manager shares: the clients, the logger, its namespace and the resync period. */
+  #informerScope(namespace: string | undefined) {
+    return {
+      clients: this.#o.clients,
+      logger: this.#o.logger,
+      ...(namespace ? { namespace } : {}),
+      ...(this.#o.resyncPeriodMs !== undefined ? { resyncPeriodMs: this.#o.resyncPeriodMs } : {}),
+    };
   }
 
   /** Starts the informers (all instances do this, so a standby takes over with a warm cache). */
