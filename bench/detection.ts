@@ -11,7 +11,7 @@
 import { join } from "node:path";
 import type { KubeConfig } from "@kubernetes/client-node";
 import { type Cluster, startCluster } from "../e2e/cluster/cluster.ts";
-import { KubeApiError, kubeRequest } from "../e2e/cluster/kube-request.ts";
+import { getOrUndefined, kubeRequest } from "../e2e/cluster/kube-request.ts";
 import { promQuery } from "../e2e/cluster/prometheus.ts";
 import { type Simulator, startSimulator } from "../e2e/simulator/simulator.ts";
 import { apply, appManifests, waitFor } from "../e2e/support/app.ts";
@@ -59,14 +59,7 @@ interface RunResult {
 
 let kc: KubeConfig;
 
-async function get<T>(path: string): Promise<T | undefined> {
-  try {
-    return await kubeRequest<T>(kc, "GET", path);
-  } catch (err) {
-    if (err instanceof KubeApiError && err.status === 404) return undefined;
-    throw err;
-  }
-}
+const get = <T>(path: string) => getOrUndefined<T>(kc, path);
 const rollout = () => get<Rollout>(`/apis/vireo.dev/v1alpha1/namespaces/${NS}/rollouts/${NAME}`);
 async function canaryWeight(): Promise<number | undefined> {
   const split = await get<{ spec: { backends: { service: string; weight: number | string }[] } }>(

@@ -6,7 +6,7 @@ import { after, before, describe, it } from "node:test";
 import type { KubeConfig } from "@kubernetes/client-node";
 import type { Measurement, Rollout } from "../src/api/rollout-schema.ts";
 import { type Cluster, startCluster } from "./cluster/cluster.ts";
-import { KubeApiError, kubeRequest } from "./cluster/kube-request.ts";
+import { getOrUndefined } from "./cluster/kube-request.ts";
 import type { Behaviour } from "./simulator/backend.ts";
 import { type Simulator, startSimulator } from "./simulator/simulator.ts";
 import { apply, appManifests, setImage, waitFor } from "./support/app.ts";
@@ -49,15 +49,7 @@ let cluster: Cluster;
 let kc: KubeConfig;
 let controller: ControllerProcess;
 
-/** GET through the admin client (no kubectl process per poll: 2 cores); undefined on 404. */
-async function get<T>(path: string): Promise<T | undefined> {
-  try {
-    return await kubeRequest<T>(kc, "GET", path);
-  } catch (err) {
-    if (err instanceof KubeApiError && err.status === 404) return undefined;
-    throw err;
-  }
-}
+const get = <T>(path: string) => getOrUndefined<T>(kc, path);
 const rollout = (ns: string) =>
   get<Rollout>(`/apis/vireo.dev/v1alpha1/namespaces/${ns}/rollouts/${NAME}`) as Promise<Rollout>;
 async function canaryWeight(ns: string): Promise<number | undefined> {

@@ -12,7 +12,7 @@ import type { KubeConfig } from "@kubernetes/client-node";
 import { ALLOW_REFERENCE_LABEL } from "../src/api/constants.ts";
 import type { Rollout } from "../src/api/rollout-schema.ts";
 import { type Cluster, startCluster } from "./cluster/cluster.ts";
-import { KubeApiError, kubeRequest } from "./cluster/kube-request.ts";
+import { getOrUndefined } from "./cluster/kube-request.ts";
 import type { Behaviour } from "./simulator/backend.ts";
 import { type Simulator, startSimulator } from "./simulator/simulator.ts";
 import { apply, appManifests, setImage, waitFor } from "./support/app.ts";
@@ -27,14 +27,7 @@ let cluster: Cluster;
 let kc: KubeConfig;
 const controllers: ControllerProcess[] = [];
 
-async function get<T>(path: string): Promise<T | undefined> {
-  try {
-    return await kubeRequest<T>(kc, "GET", path);
-  } catch (err) {
-    if (err instanceof KubeApiError && err.status === 404) return undefined;
-    throw err;
-  }
-}
+const get = <T>(path: string) => getOrUndefined<T>(kc, path);
 const rollout = (ns: string) => get<Rollout>(`/apis/vireo.dev/v1alpha1/namespaces/${ns}/rollouts/${NAME}`);
 const readyOf = async (ns: string, name: string) =>
   (await get<{ status?: { readyReplicas?: number } }>(`/apis/apps/v1/namespaces/${ns}/deployments/${name}`))

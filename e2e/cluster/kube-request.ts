@@ -62,6 +62,16 @@ interface ApiResourceList {
   resources: { name: string; kind: string; namespaced: boolean }[];
 }
 
+/** GET through `kc` (no kubectl process per poll: 2 cores); undefined on 404. */
+export async function getOrUndefined<T>(kc: KubeConfig, path: string): Promise<T | undefined> {
+  try {
+    return await kubeRequest<T>(kc, "GET", path);
+  } catch (err) {
+    if (err instanceof KubeApiError && err.status === 404) return undefined;
+    throw err;
+  }
+}
+
 /** Resolves kind → resource path segment via discovery, cached per KubeConfig and group/version. */
 export class ResourceResolver {
   private readonly cache = new Map<string, Promise<ApiResourceList>>();
