@@ -44,6 +44,16 @@ const INVALIDATING_PATCH = JSON.stringify({
 const invalidate = (ns: string) =>
   kubectlOk(["patch", "rollout.vireo.dev/podinfo", "-n", ns, "--type=merge", "-p", INVALIDATING_PATCH]);
 
+/** Waits (15 s at most, polling every 100 ms) until the split gives the canary 0 %. */
+const untilCanaryAtZero = (ns: string, what: string) =>
+  waitFor(
+    what,
+    () => canaryWeight(cluster, ns),
+    (w) => w === 0,
+    15_000,
+    100,
+  );
+
 /** Deploys the app, waits for Healthy, pushes a new revision and waits until the canary gets `weight` %. */
 async function rolloutAtWeight(ns: string, weight: number): Promise<void> {
   await apply(cluster, appManifests({ namespace: ns, steps: [{ setWeight: weight }, { pause: {} }] }));
@@ -166,13 +176,7 @@ describe("self-healing and safe states on a real API server", () => {
       JSON.stringify({ spec: { backends } }),
     ]);
     const started = Date.now();
-    await waitFor(
-      "split restored",
-      () => canaryWeight(cluster, ns),
-      (w) => w === 0,
-      15_000,
-      100,
-    );
+    await untilCanaryAtZero(ns, "split restored");
     console.log(`TrafficSplit edit undone after ${Date.now() - started} ms`);
   });
 
@@ -214,13 +218,7 @@ describe("self-healing and safe states on a real API server", () => {
     await rolloutAtWeight(ns, 50);
     await kubectlOk(["delete", "deployment", "podinfo", "-n", ns, "--wait=false"]);
     const started = Date.now();
-    await waitFor(
-      "canary weight 0",
-      () => canaryWeight(cluster, ns),
-      (w) => w === 0,
-      15_000,
-      100,
-    );
+    await untilCanaryAtZero(ns, "canary weight 0");
     console.log(`target deleted at 50 %: canary weight 0 after ${Date.now() - started} ms`);
     const r = await waitForRollout(
       cluster,
@@ -238,13 +236,7 @@ describe("self-healing and safe states on a real API server", () => {
     const ns = "invalid-mid";
     await rolloutAtWeight(ns, 40);
     await invalidate(ns);
-    await waitFor(
-      "canary weight 0",
-      () => canaryWeight(cluster, ns),
-      (w) => w === 0,
-      15_000,
-      100,
-    );
+    await untilCanaryAtZero(ns, "canary weight 0");
     const r = await getRollout(cluster, ns, "podinfo");
     assert.equal(r?.status?.phase, "Invalid");
     assert.match(condition(r, "Degraded")?.message ?? "", /invalid spec, all traffic on primary: .*timeZone/);
