@@ -109,4 +109,6 @@ else
   log "etcd built in $(($(now) - t0))s"
 fi
 
+bash "$HERE/build-chromium.sh"  # the dashboard browser test (e2e/dashboard-browser.test.ts)
+
 log "done: kube binaries in ${KUBEBUILDER_ASSETS:-$KUBEBIN}, kwok in $KWOKBIN, etcd in $ETCDBIN"
