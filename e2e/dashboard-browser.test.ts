@@ -7,6 +7,7 @@ import { join, resolve } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { type Browser, chromium, type Page } from "playwright-core";
 import { type Cluster, startCluster } from "./cluster/cluster.ts";
+import { type Simulator, startSimulator } from "./simulator/simulator.ts";
 import { apply, appManifests, getRollout, setImage, waitForRollout } from "./support/app.ts";
 import { type ControllerProcess, startController } from "./support/controller-process.ts";
 import { type PluginProcess, readOnlyKubeconfig, startPlugin } from "./support/plugin.ts";
@@ -32,6 +33,7 @@ let viewerDash: PluginProcess;
 let adminUrl: string;
 let viewerUrl: string;
 let browser: Browser;
+let simulator: Simulator;
 
 async function startDashboardFor(kubeconfig: string): Promise<{ proc: PluginProcess; url: string }> {
   const proc = startPlugin(kubeconfig, ["dashboard", "-A"]);
@@ -48,19 +50,50 @@ describe("dashboard in Chromium", () => {
     const built = spawnSync(process.execPath, [join(ROOT, "dashboard/build.ts")], { encoding: "utf8" });
     assert.equal(built.status, 0, built.stderr);
     mkdirSync(SCREENSHOTS, { recursive: true });
-    cluster = await startCluster({ prometheus: false });
+    cluster = await startCluster();
     controller = await startController({
       kubeconfigPath: cluster.controllerKubeconfigPath,
       logDir: join(cluster.dir, "logs"),
+      args: [
+        `--prometheus-url=${cluster.prometheusUrl}`,
+        "--metrics-mesh=linkerd",
+        "--prometheus-scrape-interval=1s",
+      ],
     });
+    // Real analysis (Prometheus scraping the traffic simulator), so the detail page plots metrics and thresholds.
     await apply(
       cluster,
       appManifests({
         namespace: NS,
         steps: [{ setWeight: 20 }, { pause: { duration: "6s" } }, { setWeight: 50 }, { pause: {} }],
+        analysis: {
+          interval: "5s",
+          failureLimit: 5,
+          metrics: [
+            { name: "success", builtin: "request-success-rate", window: "10s", thresholdRange: { min: 95 } },
+            {
+              name: "latency",
+              builtin: "request-duration",
+              window: "10s",
+              thresholdRange: { max: 1000 },
+              compareToPrimary: { maxRatio: 3 },
+            },
+          ],
+        },
       }),
     );
     await waitForRollout(cluster, NS, "podinfo", "Healthy", (r) => r.status?.phase === "Healthy");
+    const healthy = { errorRate: 0, latencyMs: 100, jitterMs: 5 };
+    simulator = await startSimulator({
+      kubeconfigPath: cluster.kubeconfigPath,
+      namespace: NS,
+      service: "podinfo",
+      rps: 40,
+      primary: healthy,
+      canary: healthy,
+      pollMs: 250,
+    });
+    await cluster.addScrapeTarget(simulator.metricsUrl, { job: `sim-${NS}` });
     const viewer = await readOnlyKubeconfig(cluster, NS, "viewer");
     ({ proc: adminDash, url: adminUrl } = await startDashboardFor(cluster.kubeconfigPath));
     ({ proc: viewerDash, url: viewerUrl } = await startDashboardFor(viewer));
@@ -74,6 +107,7 @@ describe("dashboard in Chromium", () => {
     await browser?.close();
     await adminDash?.stop();
     await viewerDash?.stop();
+    await simulator?.stop();
     await controller?.stop();
     await cluster?.stop();
   });
@@ -84,9 +118,25 @@ describe("dashboard in Chromium", () => {
     await page.waitForSelector('[data-testid="plot-weight"][data-last="0"]');
     const pointsBefore = Number(await attr(page, '[data-testid="plot-weight"]', "data-points"));
     await setImage(cluster, NS, "podinfo", "ghcr.io/stefanprodan/podinfo:6.0.1");
-    await page.waitForSelector('[data-testid="plot-weight"][data-last="20"]', { timeout: 60_000 });
-    await page.waitForSelector('[data-testid="plot-weight"][data-last="50"]', { timeout: 60_000 });
-    await page.waitForSelector('[data-testid="phase"]:has-text("Paused")', { timeout: 60_000 });
+    await page.waitForSelector('[data-testid="plot-weight"][data-last="20"]', { timeout: 90_000 });
+    await page.waitForSelector('[data-testid="plot-weight"][data-last="50"]', { timeout: 90_000 });
+    await page.waitForSelector('[data-testid="phase"]:has-text("Paused")', { timeout: 90_000 });
+    // Each metric has its own plot: the bound drawn as a line, the primary as a second series for the relative check.
+    const success = '[data-testid="plot-metric-success"]';
+    const latency = '[data-testid="plot-metric-latency"]';
+    assert.ok(
+      Number(await attr(page, success, "data-points")) >= 2,
+      "success rate measured at 20 % and 50 %",
+    );
+    assert.match(
+      (await page.textContent(`${success} [data-testid="plot-metric-success-threshold"]`)) ?? "",
+      /min 95/,
+    );
+    assert.match(
+      (await page.textContent(`${latency} [data-testid="plot-metric-latency-threshold"]`)) ?? "",
+      /max 1000/,
+    );
+    assert.match(await attr(page, `${latency} path[data-series="primary"]`, "d"), /^M[\d.]+ [\d.]+L/);
     const pointsAfter = Number(await attr(page, '[data-testid="plot-weight"]', "data-points"));
     assert.ok(pointsAfter > pointsBefore + 1, `plot points ${pointsBefore} → ${pointsAfter}`);
     const path = await attr(page, '[data-testid="plot-weight"] path[data-series="weight"]', "d");
