@@ -2,8 +2,8 @@
 //
 // Method and why: a fixed-sample comparison of two quantiles (or a Mann-Whitney test) re-run at every tick has the
 // peeking problem the count judge exists to avoid — its false-alarm rate grows with every look. Instead the latency
-// question is turned into a count question. The boundary is the smallest bucket bound at which the POOLED histogram
-// (canary + primary, arm labels ignored) reaches the quantile, e.g. the pooled p99 bucket. A request above it is an
+// question is turned into a count question. The boundary is the bucket bound at the quantile of the POOLED histogram
+// (canary + primary, arm labels ignored), e.g. the largest bound with at most 99 % of all requests below it. A request above it is an
 // "event". If the canary's latency distribution is the primary's, every request is equally likely to be slow
 // whichever arm served it, so an event lands on the canary with probability equal to its share of the requests —
 // whatever boundary was picked from label-free data. That is exactly the null of the sequential count test (see
@@ -39,8 +39,9 @@ export function totalOf(buckets: readonly Bucket[]): number {
 }
 
 /**
- * The smallest finite bucket bound at which the pooled histogram reaches `quantile` of all requests, or undefined
- * when no finite bound does (then no request can be called slow).
+ * The bucket bound at the pooled `quantile`: the largest finite bound with some but at most `quantile` of all
+ * requests at or below it (so at least 1 − quantile of them count as slow — more events, more power), else the
+ * smallest bound reaching the quantile, else undefined (no finite bound holds any request: none can be called slow).
  */
 export function slowBoundary(
   canary: readonly Bucket[],
@@ -52,7 +53,9 @@ export function slowBoundary(
   const bounds = [...new Set([...canary, ...primary].map((b) => b.le))]
     .filter(Number.isFinite)
     .sort((a, b) => a - b);
-  return bounds.find((le) => countAt(canary, le) + countAt(primary, le) >= quantile * total);
+  const pooled = (le: number) => countAt(canary, le) + countAt(primary, le);
+  const below = bounds.filter((le) => pooled(le) > 0 && pooled(le) <= quantile * total).at(-1);
+  return below ?? bounds.find((le) => pooled(le) >= quantile * total);
 }
 
 /** Requests of one arm and how many of them were slower than `boundary`. */

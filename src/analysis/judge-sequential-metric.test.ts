@@ -100,7 +100,7 @@ describe("judgeSequentialMetric", () => {
     assert.equal(r.verdict, "Fail");
     assert.match(
       r.message ?? "",
-      /^canary 10\/200 requests slower than 100 \(the pooled p99 bucket\) vs primary 2\/1,800/,
+      /^canary 10\/200 requests slower than 100 \(the bucket bound at the pooled p99\) vs primary 2\/1,800/,
     );
     assert.equal(r.sequential?.boundary, 100);
   });

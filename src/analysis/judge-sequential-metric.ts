@@ -103,7 +103,7 @@ export function judgeSequentialMetric(
   const what = latency
     ? boundary === undefined
       ? "slow requests (no bucket bound below the pooled p99 yet)"
-      : `requests slower than ${boundary} (the pooled p99 bucket)`
+      : `requests slower than ${boundary} (the bucket bound at the pooled p99)`
     : "errors";
   const saw =
     `canary ${formatCount(canary.events)}/${formatCount(canary.requests)} ${what} vs primary ` +

@@ -721,7 +721,11 @@ export const MeasurementSchema = z.object({
   value: z.number().optional().describe("Canary value; absent when there was no data."),
   primaryValue: z.number().optional().describe("Primary value, for compareToPrimary."),
   threshold: z.string().describe("The bound the value was judged against, in words."),
-  message: z.string().max(1024).optional().describe("Why, when not Pass."),
+  message: z
+    .string()
+    .max(1024)
+    .optional()
+    .describe("Why, when not Pass; for judge: sequential, what the judge saw, on every tick."),
   weight: z.number().int().describe("Canary weight when measured."),
   at: timestamp("When measured."),
   sequential: z
