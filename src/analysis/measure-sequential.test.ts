@@ -5,7 +5,7 @@ import { RolloutSpecSchema } from "../api/rollout-schema.ts";
 import { builtinCountQuery } from "./builtin-queries.ts";
 import { measureAnalysis } from "./measure.ts";
 import { sinceStepRange } from "./measure-sequential.ts";
-import { PrometheusClient } from "./prometheus-client.ts";
+import { PrometheusClient, PrometheusQueryError, parseVectorResponse } from "./prometheus-client.ts";
 import { type FakePrometheus, startFakePrometheus } from "./testing/prom-server.ts";
 
 const spec = RolloutSpecSchema.parse({
@@ -105,6 +105,39 @@ describe("sinceStepRange and builtinCountQuery", () => {
     assert.match(q("linkerd", "buckets"), /^sum by \(le\) \(increase\(response_latency_ms_bucket\{/);
     assert.throws(() =>
       builtinCountQuery({ kind: "requests", mesh: "istio", namespace: "Bad!", workload: "x", range: "1m" }),
+    );
+  });
+});
+
+describe("parseVectorResponse", () => {
+  it("keeps each series' labels and value, NaN as null, and rejects anything but an instant vector", () => {
+    assert.deepEqual(
+      parseVectorResponse({
+        status: "success",
+        data: {
+          resultType: "vector",
+          result: [
+            { metric: { le: "0.5" }, value: [1, "3"] },
+            { metric: { le: "+Inf" }, value: [1, "NaN"] },
+          ],
+        },
+      }),
+      [
+        { labels: { le: "0.5" }, value: 3 },
+        { labels: { le: "+Inf" }, value: null },
+      ],
+    );
+    assert.throws(
+      () => parseVectorResponse({ status: "success", data: { resultType: "matrix", result: [] } }),
+      PrometheusQueryError,
+    );
+    assert.throws(
+      () =>
+        parseVectorResponse({
+          status: "success",
+          data: { resultType: "vector", result: [{ metric: {}, value: [1, "abc"] }] },
+        }),
+      PrometheusQueryError,
     );
   });
 });
