@@ -105,6 +105,41 @@ export function builtinQuery(input: BuiltinQueryInput): string {
   }
 }
 
+/** What a judge: sequential metric counts: all requests, failed ones, or the latency buckets. */
+export type CountKind = "requests" | "errors" | "buckets";
+
+/**
+ * PromQL for the cumulative counts a sequential judge reads: `increase()` over `range` (the time since the step
+ * started), which copes with counter resets and extrapolates over scrape gaps. Requests and errors are one number
+ * each (an empty result means none); buckets are one series per `le`.
+ *
+ * @throws PromQLTemplateError when a name, label name or range is invalid.
+ */
+export function builtinCountQuery(
+  input: Omit<BuiltinQueryInput, "builtin" | "window"> & { kind: CountKind; range: string },
+): string {
+  const v = VOCABULARY[input.mesh];
+  if (!v) throw new PromQLTemplateError(`unknown metrics mesh ${JSON.stringify(input.mesh)}`);
+  assertK8sName("namespace", input.namespace);
+  assertK8sName("workload", input.workload);
+  assertPromDuration(input.range);
+  const workloadLabel = input.labels?.workload ?? v.workloadLabel;
+  const namespaceLabel = input.labels?.namespace ?? v.namespaceLabel;
+  assertLabelName(workloadLabel);
+  assertLabelName(namespaceLabel);
+  const matchers = [
+    `${v.inbound[0]}=${promString(v.inbound[1])}`,
+    `${namespaceLabel}=${promString(input.namespace)}`,
+    `${workloadLabel}=${promString(input.workload)}`,
+  ];
+  const [label, value, op] = v.success;
+  // The failures are the complement of the success matcher: `!~ "5.."` becomes `=~ "5.."`, `!=` becomes `=`.
+  if (input.kind === "errors") matchers.push(`${label}${op === "!~" ? "=~" : "="}${promString(value)}`);
+  const metric = input.kind === "buckets" ? v.durationBucket : v.requests;
+  const increase = `increase(${metric}{${matchers.join(",")}}[${input.range}])`;
+  return input.kind === "buckets" ? `sum by (le) (${increase})` : `sum(${increase})`;
+}
+
 /** Default Prometheus scrape interval assumed when the controller is not told otherwise. */
 export const DEFAULT_SCRAPE_INTERVAL_MS = 15_000;
 

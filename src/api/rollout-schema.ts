@@ -296,6 +296,11 @@ export const CompareToPrimarySchema = z
 /** Names of the built-in metrics. */
 export const BUILTIN_METRICS = ["request-success-rate", "request-duration"] as const;
 
+/** How a metric's canary is judged (see MetricSchema.judge). */
+export const METRIC_JUDGES = ["threshold", "ratio", "sequential"] as const;
+const SEQUENTIAL_RULE =
+  "judge sequential needs a builtin metric and takes no thresholdRange or compareToPrimary (it compares canary and primary counts itself)";
+
 /** One metric checked at every analysis tick. */
 export const MetricSchema = z
   .object({
@@ -321,23 +326,89 @@ export const MetricSchema = z
       .enum(["sum", "avg", "min", "max"])
       .optional()
       .describe("How to reduce a query that returns several series. Without it, several series is an error."),
+    judge: z
+      .enum(METRIC_JUDGES)
+      .optional()
+      .describe(
+        "How the canary is judged. threshold: thresholdRange only; ratio: compareToPrimary only; sequential: an anytime-valid sequential test of the canary's error counts (request-success-rate) or slow requests above the pooled p99 bucket (request-duration) against the primary's, over the step so far, which may be evaluated every tick without inflating false alarms. Without it, every bound given is checked.",
+      ),
+    alpha: z
+      .number()
+      .gt(0)
+      .max(0.5)
+      .optional()
+      .describe(
+        "judge: sequential only. Highest probability of rolling back a canary that is no worse than the primary (within margin); the evidence needed to fail is 1/alpha. Default 0.01.",
+      ),
+    margin: z
+      .number()
+      .min(0)
+      .max(100)
+      .optional()
+      .describe(
+        "judge: sequential only. Tolerated relative increase of the canary's error (or slow-request) rate over the primary's, e.g. 0.2 = 20 % more. Default 0.",
+      ),
+    minSamples: z
+      .number()
+      .int()
+      .min(0)
+      .max(100_000_000)
+      .optional()
+      .describe(
+        "judge: sequential only. Canary requests a step must serve before it passes without conclusive evidence either way; until then the tick is Inconclusive. Default 0 (a step with traffic and no evidence against the canary passes).",
+      ),
   })
   .describe("A metric the canary must satisfy at every analysis tick.")
   .meta({
     "x-kubernetes-validations": [
       cel("has(self.builtin) != has(self.query)", "a metric needs exactly one of builtin or query"),
       cel(
-        "has(self.thresholdRange) || has(self.compareToPrimary)",
+        "has(self.thresholdRange) || has(self.compareToPrimary) || (has(self.judge) && self.judge == 'sequential')",
         "a metric needs thresholdRange, compareToPrimary or both",
+      ),
+      cel(
+        "!has(self.judge) || self.judge != 'sequential' || (has(self.builtin) && !has(self.thresholdRange) && !has(self.compareToPrimary))",
+        SEQUENTIAL_RULE,
+      ),
+      cel(
+        "!has(self.judge) || self.judge != 'threshold' || has(self.thresholdRange)",
+        "judge threshold needs thresholdRange",
+      ),
+      cel(
+        "!has(self.judge) || self.judge != 'ratio' || has(self.compareToPrimary)",
+        "judge ratio needs compareToPrimary",
+      ),
+      cel(
+        "(has(self.judge) && self.judge == 'sequential') || (!has(self.alpha) && !has(self.margin) && !has(self.minSamples))",
+        "alpha, margin and minSamples need judge: sequential",
       ),
     ],
   })
   .refine((m) => (m.builtin !== undefined) !== (m.query !== undefined), {
     message: "a metric needs exactly one of builtin or query",
   })
-  .refine((m) => m.thresholdRange !== undefined || m.compareToPrimary !== undefined, {
-    message: "a metric needs thresholdRange, compareToPrimary or both",
-  });
+  .refine(
+    (m) => m.thresholdRange !== undefined || m.compareToPrimary !== undefined || m.judge === "sequential",
+    { message: "a metric needs thresholdRange, compareToPrimary or both" },
+  )
+  .refine(
+    (m) =>
+      m.judge !== "sequential" ||
+      (m.builtin !== undefined && m.thresholdRange === undefined && m.compareToPrimary === undefined),
+    { message: SEQUENTIAL_RULE },
+  )
+  .refine((m) => m.judge !== "threshold" || m.thresholdRange !== undefined, {
+    message: "judge threshold needs thresholdRange",
+  })
+  .refine((m) => m.judge !== "ratio" || m.compareToPrimary !== undefined, {
+    message: "judge ratio needs compareToPrimary",
+  })
+  .refine(
+    (m) =>
+      m.judge === "sequential" ||
+      (m.alpha === undefined && m.margin === undefined && m.minSamples === undefined),
+    { message: "alpha, margin and minSamples need judge: sequential" },
+  );
 
 /** Reference to a key of a Secret in the Rollout's namespace. */
 export const SecretKeyRefSchema = z
@@ -650,9 +721,40 @@ export const MeasurementSchema = z.object({
   value: z.number().optional().describe("Canary value; absent when there was no data."),
   primaryValue: z.number().optional().describe("Primary value, for compareToPrimary."),
   threshold: z.string().describe("The bound the value was judged against, in words."),
-  message: z.string().max(1024).optional().describe("Why, when not Pass."),
+  message: z
+    .string()
+    .max(1024)
+    .optional()
+    .describe("Why, when not Pass; for judge: sequential, what the judge saw, on every tick."),
   weight: z.number().int().describe("Canary weight when measured."),
   at: timestamp("When measured."),
+  sequential: z
+    .object({
+      step: z
+        .number()
+        .int()
+        .min(0)
+        .describe("Step index the counts were taken in (since that step started)."),
+      canaryRequests: z.number().min(0).describe("Canary requests in the step so far."),
+      canaryEvents: z
+        .number()
+        .min(0)
+        .describe("Canary errors (or requests slower than boundary) among them."),
+      primaryRequests: z.number().min(0).describe("Primary requests in the step so far."),
+      primaryEvents: z.number().min(0).describe("Primary errors (or slow requests) among them."),
+      boundary: z
+        .number()
+        .optional()
+        .describe("Latency above which a request counted as slow (request-duration)."),
+      logEvidence: z
+        .number()
+        .describe(
+          "Natural log of the evidence against the canary over the rollout; it fails at log(1/alpha).",
+        ),
+      carriedLogEvidence: z.number().describe("The part of logEvidence carried from earlier steps."),
+    })
+    .optional()
+    .describe("What the sequential judge saw, for judge: sequential; the next tick continues from it."),
 });
 
 /** Everything needed to resume after a crash. */

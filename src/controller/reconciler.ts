@@ -42,7 +42,13 @@ export interface RolloutSource {
 
 /** Queries Prometheus for a Rollout's metrics. */
 export interface AnalysisRunner {
-  measure(spec: RolloutSpec, names: WorkloadNames, signal: AbortSignal): Promise<MetricMeasurement[]>;
+  /** `status` tells judge: sequential metrics when the step started. */
+  measure(
+    spec: RolloutSpec,
+    names: WorkloadNames,
+    signal: AbortSignal,
+    status?: RolloutStatus,
+  ): Promise<MetricMeasurement[]>;
 }
 
 /** Hands notifications to the asynchronous delivery machinery; never blocks. */
@@ -343,7 +349,7 @@ export class Reconciler {
       generation,
       observedRevision: workloads.canary.revision,
       now,
-      run: (measureSignal) => d.analysis.measure(spec, names, measureSignal),
+      run: (measureSignal) => d.analysis.measure(spec, names, measureSignal, rollout.status),
     });
     if (!policy && accessPolicyInSync) this.#noPolicyConfirmed.set(owner.uid, generation);
     else this.#noPolicyConfirmed.delete(owner.uid);
