@@ -685,7 +685,15 @@ export const RolloutStatusSchema = z
       .min(0)
       .optional()
       .describe(
-        "Replicas the application should run, following the user's Deployment: the primary gets them, and so does the canary while it runs.",
+        "Replicas the application should run, following the user's Deployment: the primary gets them, and so does the canary while it runs. With a HorizontalPodAutoscaler on the target, the replicas the primary HPA gave the primary.",
+      ),
+    promotionReplicas: z
+      .number()
+      .int()
+      .min(0)
+      .optional()
+      .describe(
+        "While promoting a target with a HorizontalPodAutoscaler: the replicas the primary must have ready before it takes all traffic (primary and canary together when promotion began, within the HPA's bounds); the primary HPA's minReplicas until the rollout is Healthy.",
       ),
     lastValidSpec: RolloutSpecSchema.optional().describe(
       "The last spec that passed validation. If the spec turns invalid, or the Rollout is deleted while invalid, Vireo still knows which objects to route back to the primary and which workload to hand back.",

@@ -82,7 +82,14 @@ export interface ReconcileLogger {
 /** The workload operations the reconciler carries out; {@link WorkloadManager} implements them. */
 export type WorkloadPort = Pick<
   WorkloadManager,
-  "snapshot" | "ensure" | "scalePrimary" | "scaleCanary" | "promote" | "restore"
+  | "snapshot"
+  | "ensure"
+  | "scalePrimary"
+  | "scaleCanary"
+  | "promote"
+  | "restore"
+  | "syncAutoscaler"
+  | "deleteAutoscaler"
 >;
 
 /** Rollout status and metadata writes; {@link StatusWriter} implements them. */
@@ -144,6 +151,8 @@ const WORLD_ACTIONS = new Set<Action["type"]>([
   "SetRoutes",
   "ApplyAccessPolicy",
   "PromotePrimary",
+  "SyncAutoscaler",
+  "DeleteAutoscaler",
 ]);
 
 function ownerOf(r: Rollout): OwnerRef {
@@ -301,7 +310,13 @@ export class Reconciler {
         const snap = await d.workloads.snapshot(names);
         const ref = splitRef(names, lastValid);
         world = { names, snap, ref };
-        obs = { ...obs, ...WorkloadManager.observe(snap), routes: await d.mesh(lastValid).getRoutes(ref) };
+        const autoscaler = WorkloadManager.observeAutoscalers(snap);
+        obs = {
+          ...obs,
+          ...WorkloadManager.observe(snap),
+          routes: await d.mesh(lastValid).getRoutes(ref),
+          ...(autoscaler ? { autoscaler } : {}),
+        };
       }
       const decision = decide({ generation, spec: undefined, status: rollout.status }, obs, now);
       if (lastValid && world) {
@@ -336,6 +351,7 @@ export class Reconciler {
         : mesh.accessPolicyInSync(ref, policy),
     ]);
     const workloads = WorkloadManager.observe(snap);
+    const autoscaler = WorkloadManager.observeAutoscalers(snap);
     // Measuring takes as long as Prometheus does: it runs off the workers and its result comes back as a reconcile.
     const tick = d.measurements.tick(`${namespace}/${name}`, {
       spec,
@@ -357,6 +373,7 @@ export class Reconciler {
       ...(tick.result ? { analysis: tick.result.measurements, analysisAt: tick.result.startedAt } : {}),
       requests: requestsOf(rollout),
       window: evaluateWindows(spec.windows, now),
+      ...(autoscaler ? { autoscaler } : {}),
     };
     // Decide, act, and — when routes were written — read them back and decide once more, so the usual step
     // (set routes → routes confirmed → wait) costs one status write instead of two. Routes are the one observation
@@ -454,6 +471,12 @@ export class Reconciler {
           break;
         case "ScalePrimary":
           await this.#d.workloads.scalePrimary(snap, action.replicas);
+          break;
+        case "SyncAutoscaler":
+          await this.#d.workloads.syncAutoscaler(snap, ctx.owner, action.minReplicas);
+          break;
+        case "DeleteAutoscaler":
+          await this.#d.workloads.deleteAutoscaler(snap);
           break;
         case "ScaleCanaryUp":
           await this.#d.workloads.scaleCanary(snap, true);
