@@ -82,7 +82,8 @@ export function isManagedBy(obj: MeshObject, rolloutName: string): boolean {
 /** True when `live` has every label and annotation of `desired` and the owner reference `desired` names. */
 export function metadataInSync(live: ObjectMeta, desired: ObjectMeta): boolean {
   for (const [k, v] of Object.entries(desired.labels ?? {})) if (live.labels?.[k] !== v) return false;
-  for (const [k, v] of Object.entries(desired.annotations ?? {})) if (live.annotations?.[k] !== v) return false;
+  for (const [k, v] of Object.entries(desired.annotations ?? {}))
+    if (live.annotations?.[k] !== v) return false;
   for (const want of desired.ownerReferences ?? []) {
     const found = (live.ownerReferences ?? []).some(
       (r) =>
