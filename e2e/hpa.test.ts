@@ -173,7 +173,32 @@ describe("a target with a HorizontalPodAutoscaler", () => {
   });
 
   it("leaves the canary to the user's HPA during a rollout, and promotes only once the primary is scaled for all traffic", async () => {
+    const ready = await cluster.kubectl([
+      "wait",
+      "--for=condition=Ready",
+      "rollout.vireo.dev/podinfo",
+      "-n",
+      NS,
+      "--timeout=10s",
+    ]);
+    assert.equal(ready.code, 0, `kubectl wait --for=condition=Ready on a Healthy Rollout: ${ready.stderr}`);
     await setImage(cluster, NS, "podinfo", "ghcr.io/stefanprodan/podinfo:6.0.1");
+    // CI's view: the Rollout's status is about the generation it applied, and not Ready until it is promoted.
+    const generation = (
+      await getJson<{ metadata: { generation: number } }>(cluster, ["deployment", "podinfo", "-n", NS])
+    )?.metadata.generation;
+    const started = await waitForRollout(
+      cluster,
+      NS,
+      "podinfo",
+      "status about the new generation",
+      (r) => r.status?.observedTargetGeneration === generation,
+    );
+    const kstatus = (r: typeof started, type: string) =>
+      r.status?.conditions?.find((c) => c.type === type)?.status;
+    assert.equal(kstatus(started, "Reconciling"), "True");
+    assert.equal(kstatus(started, "Ready"), "False");
+    assert.notEqual(started.status?.currentRevision, started.status?.stableRevision);
     await waitFor(
       "weight 50",
       () => canaryWeight(cluster, NS),
@@ -218,6 +243,14 @@ describe("a target with a HorizontalPodAutoscaler", () => {
       (r) => r.status?.phase === "Healthy" && r.status.stableRevision === r.status.canaryRevision,
     );
     assert.equal(healthy.status?.promotionReplicas, undefined);
+    assert.equal(
+      healthy.status?.currentRevision,
+      started.status?.currentRevision,
+      "the release CI waited for",
+    );
+    assert.equal(kstatus(healthy, "Ready"), "True");
+    assert.equal(kstatus(healthy, "Reconciling"), "False");
+    assert.equal(kstatus(healthy, "Stalled"), "False");
     // The HPA controller (not Vireo) scaled the primary to the floor before it took all traffic.
     assert.equal(await deploymentReplicas(cluster, NS, "podinfo-primary"), 6);
     await waitFor(

@@ -109,4 +109,6 @@ else
   log "etcd built in $(($(now) - t0))s"
 fi
 
+bash "$HERE/build-lua.sh" # lua5.1 for the Argo CD health check test
+
 log "done: kube binaries in ${KUBEBUILDER_ASSETS:-$KUBEBIN}, kwok in $KWOKBIN, etcd in $ETCDBIN"

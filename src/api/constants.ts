@@ -80,8 +80,15 @@ export type PauseReason = (typeof PAUSE_REASONS)[number];
 
 /** Condition types on a Rollout. */
 export const CONDITION_TYPES = {
-  /** True when the stable version serves all traffic and nothing is in flight, or the rollout is healthy mid-way. */
+  /**
+   * kstatus: True only when fully reconciled — the target's current revision is the stable one, served by a ready
+   * primary with Services, routes and policy as intended — so Ready = not Reconciling and not Stalled.
+   */
   ready: "Ready",
+  /** kstatus (abnormal-true): the controller is still working towards the target's current revision. */
+  reconciling: "Reconciling",
+  /** kstatus (abnormal-true): the controller cannot make progress without a person (Degraded's reasons). */
+  stalled: "Stalled",
   /** True while a canary is in flight and allowed to advance. */
   progressing: "Progressing",
   /** True when something needs a person: failed analysis, deadline, invalid spec, missing target. */

@@ -635,7 +635,10 @@ const timestamp = (what: string) => z.string().meta({ format: "date-time" }).des
 
 /** A Kubernetes condition. */
 export const ConditionSchema = z.object({
-  type: z.string().max(316).describe("Condition type: Ready, Progressing or Degraded."),
+  type: z
+    .string()
+    .max(316)
+    .describe("Condition type: Ready, Reconciling, Stalled (kstatus), Progressing or Degraded."),
   status: z.enum(["True", "False", "Unknown"]).describe("Status of the condition."),
   reason: z.string().max(1024).describe("PascalCase machine-readable reason."),
   message: z.string().max(32768).describe("Human-readable explanation."),
@@ -672,6 +675,19 @@ export const RolloutStatusSchema = z
       .describe("Traffic percentage the canary should have."),
     stableRevision: z.string().optional().describe("Pod-template hash that primary runs."),
     canaryRevision: z.string().optional().describe("Pod-template hash under rollout."),
+    currentRevision: z
+      .string()
+      .optional()
+      .describe(
+        "Pod-template hash of the target Deployment as last observed: the revision the conditions are about. Equal to stableRevision with Ready=True once it is promoted (or was already stable); with Stalled=True it failed.",
+      ),
+    observedTargetGeneration: z
+      .number()
+      .int()
+      .optional()
+      .describe(
+        "metadata.generation of the target Deployment the conditions are about, so CI can wait for the decision on its own apply.",
+      ),
     rolloutStartedAt: timestamp("When the current rollout started.").optional(),
     stepStartedAt: timestamp("When the current step started.").optional(),
     waitingSince: timestamp(
@@ -762,7 +778,9 @@ export const RolloutStatusSchema = z
     conditions: z
       .array(ConditionSchema)
       .optional()
-      .describe("Ready, Progressing and Degraded.")
+      .describe(
+        "Ready, Reconciling and Stalled as kstatus defines them (Ready = not Reconciling and not Stalled), plus Progressing and Degraded.",
+      )
       .meta({ "x-kubernetes-list-type": "map", "x-kubernetes-list-map-keys": ["type"] }),
   })
   .describe("Observed state of the Rollout.");

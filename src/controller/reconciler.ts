@@ -267,12 +267,15 @@ export class Reconciler {
     if (typeof err === "object" && err !== null) this.#reflected.add(err);
     if (failures < DEGRADED_AFTER_FAILURES) return status;
     const message = err instanceof Error ? err.message : String(err);
-    const conditions = setCondition(
-      status.conditions,
-      { type: CONDITION_TYPES.degraded, status: "True", reason: REASONS.ReconcileError, message },
-      rollout.metadata.generation ?? 1,
-      this.#d.now(),
-    );
+    let conditions = status.conditions;
+    // Stalled too (kstatus): the controller cannot make progress until the error goes away.
+    for (const type of [CONDITION_TYPES.degraded, CONDITION_TYPES.stalled])
+      conditions = setCondition(
+        conditions,
+        { type, status: "True", reason: REASONS.ReconcileError, message },
+        rollout.metadata.generation ?? 1,
+        this.#d.now(),
+      );
     return { ...status, conditions };
   }
 

@@ -23,6 +23,8 @@ export interface WorkloadObservation {
   readyReplicas: number;
   /** The Deployment controller finished rolling out the current template (generation observed, all updated). */
   rolledOut: boolean;
+  /** metadata.generation of the Deployment, recorded in status for the target so CI can match its own apply. */
+  generation?: number;
 }
 
 /**

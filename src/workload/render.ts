@@ -162,6 +162,7 @@ export function observeDeployment(
   return {
     exists: true,
     ...(revision !== undefined ? { revision } : {}),
+    ...(d.metadata.generation !== undefined ? { generation: d.metadata.generation } : {}),
     desiredReplicas: desired,
     // Until the rollout of the template completes, old pods may be the ready ones: count none of them.
     readyReplicas:
