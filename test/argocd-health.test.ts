@@ -4,6 +4,14 @@ import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
 import { join } from "node:path";
 import { describe, it } from "node:test";
+import {
+  initialized,
+  makeSpec,
+  newWorld,
+  pushRevision,
+  reconcile,
+  run,
+} from "../src/rollout/testing/world.ts";
 
 const ROOT = join(import.meta.dirname, "..");
 const SCRIPT = join(ROOT, "deploy/argocd/health.lua");
@@ -121,5 +129,26 @@ describe("deploy/argocd/health.lua", () => {
       ),
     );
     assert.equal(idle.status, "Healthy");
+  });
+});
+
+describe("deploy/argocd/health.lua on the statuses the engine writes", () => {
+  it("maps a real life: Healthy → Progressing → Suspended (pause step) → Healthy, and a rollback to Degraded", () => {
+    const spec = makeSpec({ strategy: { canary: { steps: [{ setWeight: 20 }, { pause: {} }] } } });
+    const w = initialized(newWorld(spec));
+    const of = () => health(rollout({ ...w.status }, { generation: 1 })).status;
+    assert.equal(of(), "Healthy");
+    pushRevision(w, "rev-2");
+    reconcile(w);
+    assert.equal(of(), "Progressing");
+    run(w, (x) => x.status?.phase === "Paused");
+    assert.equal(of(), "Suspended");
+    w.requests.promote = "go";
+    run(w, (x) => x.status?.phase === "Healthy");
+    assert.equal(of(), "Healthy");
+    pushRevision(w, "rev-3");
+    w.nextAnalysis = (s) => s.analysis.metrics.map((m) => ({ metric: m.name, value: 0, primaryValue: 100 }));
+    run(w, (x) => x.status?.phase === "RolledBack");
+    assert.equal(of(), "Degraded");
   });
 });
