@@ -187,6 +187,16 @@ describe("a target with a HorizontalPodAutoscaler", () => {
     const generation = (
       await getJson<{ metadata: { generation: number } }>(cluster, ["deployment", "podinfo", "-n", NS])
     )?.metadata.generation;
+    // The README's CI recipe, verbatim: wait for the status about our own apply.
+    const ours = await cluster.kubectl([
+      "wait",
+      "rollout.vireo.dev/podinfo",
+      "-n",
+      NS,
+      `--for=jsonpath={.status.observedTargetGeneration}=${generation}`,
+      "--timeout=30s",
+    ]);
+    assert.equal(ours.code, 0, ours.stderr);
     const started = await waitForRollout(
       cluster,
       NS,
@@ -221,6 +231,15 @@ describe("a target with a HorizontalPodAutoscaler", () => {
     assert.deepEqual([...(await sample(() => deploymentReplicas(cluster, NS, "podinfo"), 3000))], [5]);
 
     // Promotion: primary (5) + canary (5) capped at maxReplicas 6 is the floor the primary HPA enforces.
+    const notYet = await cluster.kubectl([
+      "wait",
+      "rollout.vireo.dev/podinfo",
+      "-n",
+      NS,
+      "--for=condition=Ready",
+      "--timeout=1s",
+    ]);
+    assert.notEqual(notYet.code, 0, "not Ready while paused mid-rollout");
     await annotate(cluster, NS, "podinfo", "vireo.dev/promote", "go");
     const promoting = await waitForRollout(
       cluster,
@@ -242,6 +261,20 @@ describe("a target with a HorizontalPodAutoscaler", () => {
       "Healthy after promotion",
       (r) => r.status?.phase === "Healthy" && r.status.stableRevision === r.status.canaryRevision,
     );
+    for (const [condition, timeout] of [
+      ["Reconciling=False", "60s"],
+      ["Ready", "1s"],
+    ]) {
+      const r = await cluster.kubectl([
+        "wait",
+        "rollout.vireo.dev/podinfo",
+        "-n",
+        NS,
+        `--for=condition=${condition}`,
+        `--timeout=${timeout}`,
+      ]);
+      assert.equal(r.code, 0, `kubectl wait --for=condition=${condition}: ${r.stderr}`);
+    }
     assert.equal(healthy.status?.promotionReplicas, undefined);
     assert.equal(
       healthy.status?.currentRevision,
