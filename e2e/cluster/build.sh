@@ -110,5 +110,6 @@ else
 fi
 
 bash "$HERE/build-chromium.sh"  # the dashboard browser test (e2e/dashboard-browser.test.ts)
+bash "$HERE/build-lua.sh" # lua5.1 for the Argo CD health check test
 
 log "done: kube binaries in ${KUBEBUILDER_ASSETS:-$KUBEBIN}, kwok in $KWOKBIN, etcd in $ETCDBIN"

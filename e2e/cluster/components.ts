@@ -113,6 +113,8 @@ export function controllerManagerArgs(l: Layout): string[] {
     // Deployments/ReplicaSets react within a second even on a loaded 2-core machine.
     "--kube-api-qps=100",
     "--kube-api-burst=200",
+    // HPAs act within a second (default 15 s), so e2e/hpa.test.ts sees minReplicas enforced promptly.
+    "--horizontal-pod-autoscaler-sync-period=1s",
     "--profiling=false",
     "--v=1",
   ];

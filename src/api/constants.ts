@@ -39,6 +39,19 @@ export const LABELS = {
 } as const;
 
 /**
+ * Annotations on every object Vireo generates (primary Deployment and HPA, backend and root Services, routing and
+ * policy objects). They are not in Git, yet they may carry the user's labels — Argo CD's tracking label among them
+ * — so a GitOps tool could count them as its own and prune or revert them: Argo CD leaves them out of the sync
+ * status and never prunes them, Flux neither applies to nor prunes them.
+ */
+export const GITOPS_ANNOTATIONS = {
+  "argocd.argoproj.io/compare-options": "IgnoreExtraneous",
+  "argocd.argoproj.io/sync-options": "Prune=false",
+  "kustomize.toolkit.fluxcd.io/reconcile": "disabled",
+  "kustomize.toolkit.fluxcd.io/prune": "disabled",
+} as const;
+
+/**
  * Opt-in label a Secret must carry (value `"true"`) before a Rollout may name it (Prometheus credentials and CA,
  * Slack and webhook URLs). Without it, anyone who can create a Rollout could make the controller read any Secret
  * of their namespace and send it to an address of their choosing.
@@ -67,8 +80,15 @@ export type PauseReason = (typeof PAUSE_REASONS)[number];
 
 /** Condition types on a Rollout. */
 export const CONDITION_TYPES = {
-  /** True when the stable version serves all traffic and nothing is in flight, or the rollout is healthy mid-way. */
+  /**
+   * kstatus: True only when fully reconciled — the target's current revision is the stable one, served by a ready
+   * primary with Services, routes and policy as intended — so Ready = not Reconciling and not Stalled.
+   */
   ready: "Ready",
+  /** kstatus (abnormal-true): the controller is still working towards the target's current revision. */
+  reconciling: "Reconciling",
+  /** kstatus (abnormal-true): the controller cannot make progress without a person (Degraded's reasons). */
+  stalled: "Stalled",
   /** True while a canary is in flight and allowed to advance. */
   progressing: "Progressing",
   /** True when something needs a person: failed analysis, deadline, invalid spec, missing target. */

@@ -706,7 +706,10 @@ const timestamp = (what: string) => z.string().meta({ format: "date-time" }).des
 
 /** A Kubernetes condition. */
 export const ConditionSchema = z.object({
-  type: z.string().max(316).describe("Condition type: Ready, Progressing or Degraded."),
+  type: z
+    .string()
+    .max(316)
+    .describe("Condition type: Ready, Reconciling, Stalled (kstatus), Progressing or Degraded."),
   status: z.enum(["True", "False", "Unknown"]).describe("Status of the condition."),
   reason: z.string().max(1024).describe("PascalCase machine-readable reason."),
   message: z.string().max(32768).describe("Human-readable explanation."),
@@ -774,6 +777,19 @@ export const RolloutStatusSchema = z
       .describe("Traffic percentage the canary should have."),
     stableRevision: z.string().optional().describe("Pod-template hash that primary runs."),
     canaryRevision: z.string().optional().describe("Pod-template hash under rollout."),
+    currentRevision: z
+      .string()
+      .optional()
+      .describe(
+        "Pod-template hash of the target Deployment as last observed: the revision the conditions are about. Equal to stableRevision with Ready=True once it is promoted (or was already stable); with Stalled=True it failed.",
+      ),
+    observedTargetGeneration: z
+      .number()
+      .int()
+      .optional()
+      .describe(
+        "metadata.generation of the target Deployment the conditions are about, so CI can wait for the decision on its own apply.",
+      ),
     rolloutStartedAt: timestamp("When the current rollout started.").optional(),
     stepStartedAt: timestamp("When the current step started.").optional(),
     waitingSince: timestamp(
@@ -787,7 +803,15 @@ export const RolloutStatusSchema = z
       .min(0)
       .optional()
       .describe(
-        "Replicas the application should run, following the user's Deployment: the primary gets them, and so does the canary while it runs.",
+        "Replicas the application should run, following the user's Deployment: the primary gets them, and so does the canary while it runs. With a HorizontalPodAutoscaler on the target, the replicas the primary HPA gave the primary.",
+      ),
+    promotionReplicas: z
+      .number()
+      .int()
+      .min(0)
+      .optional()
+      .describe(
+        "While promoting a target with a HorizontalPodAutoscaler: the replicas the primary must have ready before it takes all traffic (primary and canary together when promotion began, within the HPA's bounds); the primary HPA's minReplicas until the rollout is Healthy.",
       ),
     lastValidSpec: RolloutSpecSchema.optional().describe(
       "The last spec that passed validation. If the spec turns invalid, or the Rollout is deleted while invalid, Vireo still knows which objects to route back to the primary and which workload to hand back.",
@@ -856,7 +880,9 @@ export const RolloutStatusSchema = z
     conditions: z
       .array(ConditionSchema)
       .optional()
-      .describe("Ready, Progressing and Degraded.")
+      .describe(
+        "Ready, Reconciling and Stalled as kstatus defines them (Ready = not Reconciling and not Stalled), plus Progressing and Degraded.",
+      )
       .meta({ "x-kubernetes-list-type": "map", "x-kubernetes-list-map-keys": ["type"] }),
   })
   .describe("Observed state of the Rollout.");
