@@ -141,7 +141,7 @@ describe("kubectl-vireo on a real API server", () => {
     assert.equal(full.code, 0, full.stdout + full.stderr);
     assert.match(
       full.stdout,
-      /vireo\.dev\/promote=full\): Paused step 2\/4 weight 10% → (Promoting|Finalizing|Healthy)/,
+      /vireo\.dev\/promote=full-[^)]+\): Paused step 2\/4 weight 10% → (Promoting|Finalizing|Healthy)/,
     );
     await waitForRollout(
       cluster,

@@ -28,8 +28,16 @@ export const ANNOTATIONS = {
 } as const;
 /** Names of the user request annotations. */
 export type RequestKind = keyof typeof ANNOTATIONS;
-/** Value of `vireo.dev/promote` that skips every remaining step. */
+/**
+ * Value of `vireo.dev/promote` that skips every remaining step; `full-<anything>` means the same, so a second full
+ * promotion of the same Rollout can carry a fresh value the controller sees as a new request.
+ */
 export const PROMOTE_FULL = "full";
+
+/** Whether a `vireo.dev/promote` value asks for a full promotion (`full` or `full-<token>`). */
+export function isFullPromote(value: string): boolean {
+  return value === PROMOTE_FULL || value.startsWith(`${PROMOTE_FULL}-`);
+}
 
 /** Labels Vireo puts on objects it creates. */
 export const LABELS = {

@@ -120,16 +120,9 @@ export async function steer(args: Args, kind: RequestKind): Promise<number> {
   if (!name) throw new CliError(`usage: kubectl vireo ${kind} NAME [-n NAMESPACE]`, 2);
   if (args.full && kind !== "promote") throw new CliError("--full only applies to promote", 2);
   const before = await getRollout(ctx.kube, ctx.namespace, name);
-  let value = requestToken(ctx.now());
-  if (args.full) {
-    // The controller recognises a full promotion by the exact value "full", so it cannot carry a fresh token.
-    if (before.status?.handledRequests?.promote === PROMOTE_FULL) {
-      throw new CliError(
-        `the last promote request of ${name} was already "full", so the controller would not see a new one; promote step by step instead`,
-      );
-    }
-    value = PROMOTE_FULL;
-  }
+  // `full-<token>`: a fresh value each time, so a second full promotion is a new request too.
+  const token = requestToken(ctx.now());
+  const value = args.full ? `${PROMOTE_FULL}-${token}` : token;
   const written = await writeRequest(ctx.kube, ctx.namespace, name, kind, value);
   const annotation = `${ANNOTATIONS[kind]}=${value}`;
   if (!args.wait) {

@@ -106,7 +106,7 @@ export async function startDashboard(opts: DashboardOptions): Promise<Dashboard>
         return;
       }
       const kind = (action === "promote-full" ? "promote" : action) as RequestKind;
-      const value = action === "promote-full" ? PROMOTE_FULL : requestToken();
+      const value = action === "promote-full" ? `${PROMOTE_FULL}-${requestToken()}` : requestToken();
       try {
         await writeRequest(opts.kube, ns, name, kind, value);
         send(res, 200, { annotation: ANNOTATIONS[kind], value });
