@@ -109,4 +109,6 @@ else
   log "etcd built in $(($(now) - t0))s"
 fi
 
+bash "$HERE/build-helm.sh" # helm, for the chart tests (test/chart.test.ts, e2e/helm.test.ts)
+
 log "done: kube binaries in ${KUBEBUILDER_ASSETS:-$KUBEBIN}, kwok in $KWOKBIN, etcd in $ETCDBIN"
