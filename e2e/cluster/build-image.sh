@@ -32,7 +32,7 @@ fi
 NODE_BIN="$(readlink -f "$ROOT/node_modules/node/bin/node")"
 NODE_VERSION="$("$NODE_BIN" --version)"
 NODE_VERSION="${NODE_VERSION#v}"
-NPM_DIR="$(npm root -g)/npm"
+NPM_DIR="$(dirname "$(dirname "$(readlink -f "$(command -v npm)")")")"
 NPM_VERSION="$(node -p "require('$NPM_DIR/package.json').version")"
 VERSION="$(node -p "require('$ROOT/package.json').version")"
 BASE_TAG="$NODE_VERSION-$SUITE"
