@@ -107,7 +107,7 @@ fi
 t0=$(date +%s)
 inputs="$(
   {
-    sha256sum "$ROOT/deploy/Dockerfile" "$ROOT/package.json" "$ROOT/package-lock.json"
+    sha256sum "$ROOT/deploy/Dockerfile" "$ROOT/deploy/Dockerfile.dockerignore" "$ROOT/package.json" "$ROOT/package-lock.json"
     (cd "$ROOT" && find src -type f -print0 | sort -z | xargs -0 sha256sum)
     "${PODMAN[@]}" image inspect --format '{{.Id}}' "$BUILD_IMAGE" "$RUNTIME_IMAGE"
   } | sha256sum | cut -c1-64
@@ -117,6 +117,7 @@ if [[ $("${PODMAN[@]}" image inspect --format '{{index .Labels "dev.vireo.build-
   echo "$IMAGE"
   exit 0
 fi
+previous="$("${PODMAN[@]}" image inspect --format '{{.Id}}' "$IMAGE" 2>/dev/null || true)"
 ctx="$(mktemp -d)"
 trap 'rm -rf "$ctx"' EXIT
 cp "$ROOT/package.json" "$ROOT/package-lock.json" "$ctx/"
@@ -130,6 +131,9 @@ fi
 "${PODMAN[@]}" build --isolation chroot --layers -q "${ca_args[@]}" \
   --build-arg "BUILD_IMAGE=$BUILD_IMAGE" --build-arg "RUNTIME_IMAGE=$RUNTIME_IMAGE" \
   --label "org.opencontainers.image.version=$VERSION" --label "dev.vireo.build-inputs=$inputs" \
-  -f "$ROOT/deploy/Dockerfile" -t "$IMAGE" "$ctx" >/dev/null
+  --ignorefile "$ROOT/deploy/Dockerfile.dockerignore" -f "$ROOT/deploy/Dockerfile" -t "$IMAGE" "$ctx" >/dev/null
+# The image this build replaced would stay behind untagged, and vfs stores every image as a full copy.
+current="$("${PODMAN[@]}" image inspect --format '{{.Id}}' "$IMAGE")"
+if [[ -n $previous && $previous != "$current" ]]; then "${PODMAN[@]}" rmi "$previous" >/dev/null 2>&1 || true; fi
 log "built $IMAGE in $(($(date +%s) - t0))s ($("${PODMAN[@]}" image inspect --format '{{.Size}}' "$IMAGE") bytes)"
 echo "$IMAGE"
