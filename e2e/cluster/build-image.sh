@@ -7,6 +7,8 @@
 #   localhost/vireo-node-runtime:<node>-<suite>  glibc/libstdc++ + /nodejs/bin/node, no shell (RUNTIME_IMAGE)
 #   localhost/vireo:<version>                    the controller
 # Cache: ${VIREO_CACHE:-$HOME/.cache/vireo}/image-base/ (the debootstrap root as a tarball). Prints the image name.
+# Not called from build.sh: the image is a product of the sources under test, not a tool, so the e2e files that
+# run it (image.test.ts, helm.test.ts) build it themselves — a no-op when nothing changed, one layer after an edit.
 set -euo pipefail
 
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"

@@ -57,7 +57,4 @@ helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version }}
 {{- fail "notifications.slackSecret must be namespace/name" -}}
 {{- end -}}
 {{- end -}}
-{{- if and .Values.leaderElection.enabled (lt (int .Values.replicas) 1) -}}
-{{- fail "replicas must be at least 1" -}}
-{{- end -}}
 {{- end -}}
