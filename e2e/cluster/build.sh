@@ -111,5 +111,6 @@ fi
 
 bash "$HERE/build-chromium.sh"  # the dashboard browser test (e2e/dashboard-browser.test.ts)
 bash "$HERE/build-lua.sh" # lua5.1 for the Argo CD health check test
+bash "$HERE/build-helm.sh" # helm, for the chart tests (test/chart.test.ts, e2e/helm.test.ts)
 
 log "done: kube binaries in ${KUBEBUILDER_ASSETS:-$KUBEBIN}, kwok in $KWOKBIN, etcd in $ETCDBIN"
