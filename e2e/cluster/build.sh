@@ -109,4 +109,7 @@ else
   log "etcd built in $(($(now) - t0))s"
 fi
 
+# --- 5. Traefik (the real Gateway API data plane of e2e/traefik-gateway.test.ts) ------------------------
+bash "$HERE/build-traefik.sh"
+
 log "done: kube binaries in ${KUBEBUILDER_ASSETS:-$KUBEBIN}, kwok in $KWOKBIN, etcd in $ETCDBIN"
