@@ -99,6 +99,9 @@ export function queryFor(
       mesh: input.metricsMesh,
       namespace: input.namespace,
       workload,
+      // The Service in front of that workload, for data planes that label by backend (Gateway proxies).
+      service: `${input.serviceName}-${workload === input.targetName ? "canary" : "primary"}`,
+      port: input.spec.service.port,
       window,
       ...(analysis.labels ? { labels: analysis.labels } : {}),
     });
