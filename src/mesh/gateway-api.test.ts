@@ -239,7 +239,7 @@ class ApplyApi extends FakeApi {
 }
 
 describe("GatewayApiAdapter", () => {
-  it("Gateway parents: not routed before the Gateway answers, weights once accepted, the reason when refused", async () => {
+  it("Gateway parents: not routed before the Gateway answers, weights once accepted, setRoutes quotes a refusal", async () => {
     const api = new FakeApi();
     const adapter = new GatewayApiAdapter({ client: api });
     await adapter.setRoutes(aSplit({ primary: 90, canary: 10 }, ref));
@@ -259,8 +259,9 @@ describe("GatewayApiAdapter", () => {
         ],
       },
     } as MeshObject);
+    assert.equal(await adapter.getRoutes(ref), null, "a refused route is not routed");
     await assert.rejects(
-      adapter.getRoutes(ref),
+      adapter.setRoutes(aSplit({ primary: 90, canary: 10 }, ref)),
       (e: unknown) =>
         e instanceof MeshError && e.kind === "Pending" && /NotAllowedByListeners/.test(e.message),
     );

@@ -7,6 +7,7 @@ import { gatewayHttpRouteType, parseHttpRouteWeights, renderHttpRoute } from "./
 import {
   type GatewayParentRef,
   gatewayParents,
+  type ParentsVerdict,
   parentsVerdict,
   renderGatewayHttpRoute,
 } from "./gateway-api-render.ts";
@@ -40,9 +41,10 @@ export interface GatewayApiAdapterOptions {
  * - `parentRefs`: HTTPRoute `<rollout>` attached to those Gateways, with the Rollout's hostnames and path matches;
  * - `httpRoute`: an existing route someone else owns; only the weights of one rule's two backendRefs change.
  *
- * With Gateway parents (generated or user-owned) the split counts as routed only once every Gateway accepted the
- * route: a refusal (`Accepted=False` / `ResolvedRefs=False` in status.parents) is thrown as MeshError `Pending`
- * quoting the Gateway's reason, and a route no Gateway has answered for yet reads as not routed (null).
+ * With Gateway parents (generated or user-owned) the split counts as routed (getRoutes non-null) only once every
+ * Gateway accepted the route. A refusal (`Accepted=False` / `ResolvedRefs=False` in status.parents) makes
+ * setRoutes throw MeshError `Pending` quoting the Gateway's reason, which the reconciler puts in the Rollout's
+ * Degraded condition.
  * Access policy is not part of Gateway API, so a non-null policy is refused with MeshError `Unsupported`.
  */
 export class GatewayApiAdapter implements MeshAdapter {
@@ -61,11 +63,20 @@ export class GatewayApiAdapter implements MeshAdapter {
 
   async setRoutes(split: TrafficSplitModel): Promise<void> {
     const g = split.gatewayApi;
-    if (g?.httpRoute) return this.#reweightUserRoute(split, split.weights);
-    const desired = g?.parentRefs
-      ? renderGatewayHttpRoute(split, g, this.#route)
-      : renderHttpRoute(split, this.#route);
-    await this.#store.ensure(this.#route, desired, split.rolloutName, sameSpec);
+    if (g?.httpRoute) await this.#reweightUserRoute(split, split.weights);
+    else {
+      const desired = g?.parentRefs
+        ? renderGatewayHttpRoute(split, g, this.#route)
+        : renderHttpRoute(split, this.#route);
+      await this.#store.ensure(this.#route, desired, split.rolloutName, sameSpec);
+    }
+    // Written is not routed: a Gateway that refused the route says why in status.parents, and that reason belongs
+    // in the Rollout's condition. Thrown here, after the decision's earlier actions (Services first), so a route
+    // refused only because its backends did not exist yet heals once they do.
+    if (!g?.httpRoute && !g?.parentRefs) return;
+    const live = await this.#store.get(this.#route, split.namespace, g?.httpRoute?.name ?? split.rolloutName);
+    const verdict = live === null ? undefined : this.#verdict(live, split);
+    if (verdict?.state === "rejected") throw new MeshError(MeshErrorKind.Pending, verdict.message);
   }
 
   async getRoutes(ref: SplitRef): Promise<Weights | null> {
@@ -76,11 +87,8 @@ export class GatewayApiAdapter implements MeshAdapter {
       return null;
     }
     const weights = user ? userRouteWeights(live, user, ref) : parseHttpRouteWeights(live, ref);
-    const parents: GatewayParentRef[] = user ? userRouteGatewayParents(live) : gatewayParents(ref.gatewayApi);
-    if (parents.length === 0) return weights;
-    const verdict = parentsVerdict(live, parents);
-    if (verdict.state === "rejected") throw new MeshError(MeshErrorKind.Pending, verdict.message);
-    return verdict.state === "accepted" ? weights : null;
+    // Not routed until every Gateway accepted the route: the step waits (and its progress deadline runs).
+    return this.#verdict(live, ref).state === "accepted" ? weights : null;
   }
 
   async applyAccessPolicy(
@@ -138,6 +146,14 @@ export class GatewayApiAdapter implements MeshAdapter {
         if (e.kind !== KubeErrorKind.Conflict || attempt >= this.#retries) throw e;
       }
     }
+  }
+
+  /** status.parents of the route's Gateway parents; a Service parent (GAMMA) has nobody bound to answer. */
+  #verdict(live: MeshObject, ref: SplitRef): ParentsVerdict {
+    const parents: GatewayParentRef[] = ref.gatewayApi?.httpRoute
+      ? userRouteGatewayParents(live)
+      : gatewayParents(ref.gatewayApi);
+    return parents.length === 0 ? { state: "accepted" } : parentsVerdict(live, parents);
   }
 
   #missingUserRoute(ref: SplitRef): MeshError {
