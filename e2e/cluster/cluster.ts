@@ -55,8 +55,8 @@ export interface StartClusterOptions {
   /** Keep the cluster dir (logs, etcd data) after stop() for debugging (default: VIREO_E2E_KEEP=1). */
   keepDir?: boolean;
   /**
-   * kwok's pod CIDR (default 10.244.0.0/16). A range inside 127.0.0.0/8 (see e2e/dataplane/pod-cidr.ts) lets a
-   * pod runner serve on each pod's IP, so a proxy can reach real endpoints.
+   * kwok's pod CIDR (default 10.244.0.0/16). A range routed locally (see e2e/dataplane/pod-cidr.ts) lets a pod
+   * runner serve on each pod's IP, so a proxy can reach real endpoints.
    */
   podCidr?: string;
 }

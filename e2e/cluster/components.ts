@@ -24,7 +24,7 @@ export interface Layout {
 
 /** Service CIDR; 10.0.0.1 becomes the `kubernetes` Service IP (also in the serving cert's SANs). */
 export const SERVICE_CIDR = "10.0.0.0/24";
-/** Pod CIDR kwok assigns fake pod IPs from, unless a test asks for one (real pods want a range inside 127.0.0.0/8). */
+/** Pod CIDR kwok assigns fake pod IPs from, unless a test asks for one (real pods want a locally routed range). */
 export const POD_CIDR = "10.244.0.0/16";
 
 /**

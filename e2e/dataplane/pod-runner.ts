@@ -3,7 +3,7 @@ import { createServer, type Server } from "node:http";
 import type { KubeConfig } from "@kubernetes/client-node";
 import { kubeRequest } from "../cluster/kube-request.ts";
 import { behaviourOf, failsAt, type PodBehaviour, type PodLike } from "./pod-behaviour.ts";
-import { inPodCidr } from "./pod-cidr.ts";
+import { inCidr } from "./pod-cidr.ts";
 
 /** Response headers naming who answered; the load generator counts by them. */
 export const POD_HEADER = "x-pod";
@@ -104,7 +104,7 @@ export async function startPodRunner(o: PodRunnerOptions): Promise<PodRunner> {
     const live = new Set<string>();
     for (const p of list.items) {
       const ip = p.status?.podIP;
-      if (!ip || !inPodCidr(ip, o.podCidr) || p.status?.phase !== "Running") continue;
+      if (!ip || !inCidr(ip, o.podCidr) || p.status?.phase !== "Running") continue;
       live.add(ip);
       const behaviour = behaviourOf(p);
       const prev = pods.get(ip);
