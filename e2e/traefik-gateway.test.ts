@@ -5,80 +5,20 @@ import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import type { KubeConfig } from "@kubernetes/client-node";
 import type { Rollout } from "../src/api/rollout-schema.ts";
-import { type Cluster, startCluster } from "./cluster/cluster.ts";
+import type { Cluster } from "./cluster/cluster.ts";
 import { kubeRequest } from "./cluster/kube-request.ts";
-import { REPO_ROOT } from "./cluster/paths.ts";
-import { gatewayApiStandardCrdDir } from "./cluster/upstream-crds.ts";
 import { answered, type Load, startLoad } from "./dataplane/load.ts";
-import { claimLocalRange, type LocalRange } from "./dataplane/pod-cidr.ts";
-import { type PodRunner, startPodRunner } from "./dataplane/pod-runner.ts";
+import type { PodRunner } from "./dataplane/pod-runner.ts";
 import { proxyReaction, routeWeight, shareError, waitForRouteWeight } from "./dataplane/proxy-probe.ts";
-import { gatewayManifests, startTraefik, type Traefik } from "./dataplane/traefik.ts";
+import { realPodApp, setEnv } from "./dataplane/real-pod-app.ts";
+import { GATEWAY, type RealProxyEnv, startRealProxyEnv } from "./dataplane/real-proxy-env.ts";
+import type { Traefik } from "./dataplane/traefik.ts";
 import { apply, getJson, getRollout, waitFor, waitForRollout } from "./support/app.ts";
 import { type ControllerProcess, startController } from "./support/controller-process.ts";
 
-const GATEWAY_NS = "infra";
-const GATEWAY = "public";
+const GATEWAY_NS = GATEWAY.namespace;
 /** Requests per |served share − weight| sample. */
 const N = 200;
-
-interface AppOptions {
-  namespace: string;
-  name: string;
-  steps: unknown[];
-  gatewayApi: Record<string, unknown>;
-}
-
-/** Namespace, Deployment (its template is the pod runner's behaviour) and Rollout, as a user writes them. */
-function appManifests(o: AppOptions): string {
-  const deployment = {
-    apiVersion: "apps/v1",
-    kind: "Deployment",
-    metadata: { name: o.name, namespace: o.namespace },
-    spec: {
-      replicas: 2,
-      selector: { matchLabels: { app: o.name } },
-      template: {
-        metadata: { labels: { app: o.name } },
-        spec: {
-          containers: [
-            {
-              name: "app",
-              image: "example.test/app:1",
-              ports: [{ containerPort: 9898 }],
-              env: [{ name: "VERSION", value: "v1" }],
-            },
-          ],
-        },
-      },
-    },
-  };
-  const rollout = {
-    apiVersion: "vireo.dev/v1alpha1",
-    kind: "Rollout",
-    metadata: { name: o.name, namespace: o.namespace },
-    spec: {
-      targetRef: { name: o.name },
-      service: { port: 80, targetPort: 9898 },
-      provider: "gateway-api",
-      gatewayApi: o.gatewayApi,
-      strategy: { canary: { steps: o.steps } },
-      analysis: {
-        interval: "4s",
-        failureLimit: 1,
-        metrics: [{ name: "success", builtin: "request-success-rate", thresholdRange: { min: 95 } }],
-      },
-      progressDeadlineSeconds: 120,
-    },
-  };
-  const ns = { apiVersion: "v1", kind: "Namespace", metadata: { name: o.namespace } };
-  return [ns, deployment, rollout].map((x) => JSON.stringify(x)).join("\n---\n");
-}
-
-async function setEnv(cluster: Cluster, namespace: string, name: string, ...pairs: string[]): Promise<void> {
-  const r = await cluster.kubectl(["set", "env", `deployment/${name}`, ...pairs, "-n", namespace]);
-  if (r.code !== 0) throw new Error(`kubectl set env failed: ${r.stderr}`);
-}
 
 const phaseOf = (r: Rollout | undefined) => r?.status?.phase;
 const fmt = (ms: number) => `${(ms / 1000).toFixed(2)} s`;
@@ -100,7 +40,7 @@ describe("ingress canaries through Traefik (real proxy, real endpoints)", () => 
   let runner: PodRunner;
   let traefik: Traefik;
   let controller: ControllerProcess;
-  let range: LocalRange | undefined;
+  let env: RealProxyEnv | undefined;
   const loads: Load[] = [];
   const report: string[] = [];
 
@@ -130,35 +70,9 @@ describe("ingress canaries through Traefik (real proxy, real endpoints)", () => 
   }
 
   before(async () => {
-    range = claimLocalRange();
-    const podCidr = range.cidr;
-    cluster = await startCluster({
-      podCidr,
-      crdDirs: [join(REPO_ROOT, "crds"), gatewayApiStandardCrdDir()],
-    });
+    env = await startRealProxyEnv();
+    ({ cluster, runner, traefik } = env);
     kc = cluster.kubeConfig();
-    runner = await startPodRunner({ kc, podCidr });
-    traefik = await startTraefik({ kubeconfigPath: cluster.kubeconfigPath, dir: cluster.dir });
-    await cluster.addScrapeTarget(traefik.metricsUrl, { job: "traefik" });
-    const ns = { apiVersion: "v1", kind: "Namespace", metadata: { name: GATEWAY_NS } };
-    await apply(
-      cluster,
-      [ns, ...gatewayManifests({ namespace: GATEWAY_NS, gateway: GATEWAY, port: traefik.webPort })]
-        .map((x) => JSON.stringify(x))
-        .join("\n---\n"),
-    );
-    await waitFor(
-      "Gateway infra/public Programmed by Traefik",
-      () =>
-        getJson<{ status?: { conditions?: { type: string; status: string }[] } }>(cluster, [
-          "gateway",
-          GATEWAY,
-          "-n",
-          GATEWAY_NS,
-        ]),
-      (g) => g?.status?.conditions?.some((c) => c.type === "Programmed" && c.status === "True") === true,
-      60_000,
-    );
     controller = await startController({
       kubeconfigPath: cluster.controllerKubeconfigPath,
       logDir: join(cluster.dir, "logs"),
@@ -173,18 +87,15 @@ describe("ingress canaries through Traefik (real proxy, real endpoints)", () => 
   after(async () => {
     for (const l of loads) await l.stop();
     await controller?.stop();
-    await traefik?.stop();
-    await runner?.stop();
     if (report.length > 0) console.log(`\n[traefik-gateway] measured:\n${report.join("\n")}\n`);
-    await cluster?.stop();
-    range?.release();
+    await env?.stop();
   });
 
   it("generated Gateway-parent route: a good template is promoted, the proxy serves each weight", async () => {
     const ns = "shop";
     await apply(
       cluster,
-      appManifests({
+      realPodApp({
         namespace: ns,
         name: "podinfo",
         steps: [
@@ -194,7 +105,7 @@ describe("ingress canaries through Traefik (real proxy, real endpoints)", () => 
           { pause: { duration: "8s" } },
         ],
         gatewayApi: {
-          parentRefs: [{ name: GATEWAY, namespace: GATEWAY_NS, sectionName: "web" }],
+          parentRefs: [{ name: GATEWAY.name, namespace: GATEWAY_NS, sectionName: "web" }],
           hostnames: ["shop.example.test"],
         },
       }),
@@ -309,7 +220,7 @@ describe("ingress canaries through Traefik (real proxy, real endpoints)", () => 
       kind: "HTTPRoute",
       metadata: { name: "store", namespace: ns, labels: { team: "store" } },
       spec: {
-        parentRefs: [{ name: GATEWAY, namespace: GATEWAY_NS, sectionName: "web" }],
+        parentRefs: [{ name: GATEWAY.name, namespace: GATEWAY_NS, sectionName: "web" }],
         hostnames: ["store.example.test"],
         rules: [
           {
@@ -329,7 +240,7 @@ describe("ingress canaries through Traefik (real proxy, real endpoints)", () => 
         ],
       },
     };
-    const manifests = appManifests({
+    const manifests = realPodApp({
       namespace: ns,
       name: "store",
       steps: [{ setWeight: 30 }, { pause: { duration: "8s" } }],
@@ -408,11 +319,11 @@ describe("ingress canaries through Traefik (real proxy, real endpoints)", () => 
     const ns = "held";
     await apply(
       cluster,
-      appManifests({
+      realPodApp({
         namespace: ns,
         name: "cart",
         steps: [{ setWeight: 50 }],
-        gatewayApi: { parentRefs: [{ name: GATEWAY, namespace: GATEWAY_NS, sectionName: "admin" }] },
+        gatewayApi: { parentRefs: [{ name: GATEWAY.name, namespace: GATEWAY_NS, sectionName: "admin" }] },
       }),
     );
     const r = await waitForRollout(
