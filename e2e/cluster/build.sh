@@ -4,6 +4,7 @@
 # Outputs, cached per version under ${VIREO_CACHE:-$HOME/.cache/vireo}:
 #   kubebin-v1.36.3/{kube-apiserver,kube-controller-manager,kube-scheduler,kubectl}  (from ./kubebin)
 #   kwok-v0.8.0/kwok                                                               (go install)
+#   traefik-v3.6.12/traefik                                                        (build-traefik.sh)
 #   build-times.env                                                                (seconds per step, for measure.ts)
 # and the Debian packages etcd-server, prometheus and openssl.
 set -euo pipefail
