@@ -1,5 +1,4 @@
 // Controller configuration: command-line flags and environment, parsed once with zod. The only reader of process.env.
-
 import { parseArgs } from "node:util";
 import { z } from "zod";
 import { parseAllowedPrefix } from "./analysis/allowed-urls.ts";
