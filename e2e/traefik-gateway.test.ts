@@ -243,7 +243,7 @@ describe("ingress canaries through Traefik (real proxy, real endpoints)", () => 
     const manifests = realPodApp({
       namespace: ns,
       name: "store",
-      steps: [{ setWeight: 30 }, { pause: { duration: "8s" } }],
+      steps: [{ setWeight: 30 }, { pause: { duration: "20s" } }],
       gatewayApi: { httpRoute: { name: "store", ruleName: "app" } },
     });
     const [nsDoc, ...rest] = manifests.split("\n---\n");
@@ -264,6 +264,17 @@ describe("ingress canaries through Traefik (real proxy, real endpoints)", () => 
       { namespace: ns, route: "store", backend: "store-canary" },
       "store",
       [30],
+    );
+    // A GitOps sync mid-rollout: the owner re-applies its manifest, whose weights say 100/0 (atomic rules).
+    const synced = await cluster.kubectl(["apply", "-f", "-"], { input: JSON.stringify(route) });
+    assert.equal(synced.code, 0, synced.stderr);
+    const resetAt = Date.now();
+    assert.equal(await routeWeight(kc, ns, "store", "store-canary"), 0, "the sync reset the weights");
+    const reasserted =
+      (await waitForRouteWeight(kc, { namespace: ns, route: "store", backend: "store-canary" }, 30, 15_000)) -
+      resetAt;
+    report.push(
+      `  user-owned route: a GitOps re-apply reset the weights; Vireo re-applied 30 % after ${fmt(reasserted)}`,
     );
     await waitForRollout(
       cluster,
