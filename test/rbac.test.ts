@@ -98,6 +98,11 @@ describe("deploy/rbac.yaml", () => {
     // controller/manager.ts watchRouting: Vireo's own routing objects are listed and watched (by label).
     for (const t of routingTypes(EVERY_MESH_API))
       expected[`${t.group}/${t.plural}`] = [...MESH_VERBS, "list", "watch"].sort();
+    // mesh/gateway-api.ts: server-side apply (PATCH) of a user-owned HTTPRoute's weights.
+    expected["gateway.networking.k8s.io/httproutes"] = [
+      ...(expected["gateway.networking.k8s.io/httproutes"] ?? []),
+      "patch",
+    ].sort();
     assert.deepEqual(grants(docs, ["ClusterRole"]), expected);
   });
 

@@ -18,11 +18,13 @@ export interface Layout {
   schedulerKubeconfig: string;
   kwokKubeconfig: string;
   kwokServerPort: number;
+  /** Pod CIDR for kwok (default {@link POD_CIDR}). */
+  podCidr?: string;
 }
 
 /** Service CIDR; 10.0.0.1 becomes the `kubernetes` Service IP (also in the serving cert's SANs). */
 export const SERVICE_CIDR = "10.0.0.0/24";
-/** Pod CIDR kwok assigns fake pod IPs from. */
+/** Pod CIDR kwok assigns fake pod IPs from, unless a test asks for one (real pods want a locally routed range). */
 export const POD_CIDR = "10.244.0.0/16";
 
 /**
@@ -145,7 +147,7 @@ export function kwokArgs(l: Layout): string[] {
     `--kubeconfig=${l.kwokKubeconfig}`,
     `--config=${KWOK_STAGES}`,
     "--manage-all-nodes=true",
-    `--cidr=${POD_CIDR}`,
+    `--cidr=${l.podCidr ?? POD_CIDR}`,
     "--node-ip=10.0.0.2",
     "--node-lease-duration-seconds=40",
     // kwok's own HTTP server (metrics/debug) on a free loopback port instead of a fixed default.

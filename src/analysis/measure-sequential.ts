@@ -1,7 +1,7 @@
 // Measures a judge: sequential metric: cumulative request/error counts or latency buckets of canary and primary since
 // the step started, all at one evaluation time.
 import type { MetricSpec } from "../api/rollout-schema.ts";
-import { builtinCountQuery, type CountKind, effectiveWindowMs } from "./builtin-queries.ts";
+import { builtinCountQuery, type CountKind, effectiveWindowMs, type MetricsMesh } from "./builtin-queries.ts";
 import type { Bucket } from "./judge-latency.ts";
 import type { PrometheusQuerier, QueryOptions } from "./prometheus-client.ts";
 import { toPromDuration } from "./promql-template.ts";
@@ -11,7 +11,10 @@ import type { MetricMeasurement } from "./types.ts";
 export interface SequentialMeasureInput {
   namespace: string;
   targetName: string;
-  metricsMesh: "istio" | "linkerd";
+  metricsMesh: MetricsMesh;
+  /** The root Service and the split port: data planes that label by backend (Gateway proxies) need them. */
+  serviceName: string;
+  port: number;
   labels?: { workload?: string; namespace?: string };
   client: PrometheusQuerier;
   /** When the current step started: the counts cover [stepStartedAt, time]. */
@@ -62,6 +65,8 @@ export async function measureSequential(
       mesh: input.metricsMesh,
       namespace: input.namespace,
       workload,
+      service: `${input.serviceName}-${workload === input.targetName ? "canary" : "primary"}`,
+      port: input.port,
       ...(input.labels ? { labels: input.labels } : {}),
     });
   const canary = input.targetName;

@@ -63,6 +63,8 @@ async function measureMetric(
           namespace: input.namespace,
           targetName: input.targetName,
           metricsMesh: input.metricsMesh,
+          serviceName: input.serviceName,
+          port: input.spec.service.port,
           client: input.client,
           ...(labels ? { labels } : {}),
           ...(input.stepStartedAt ? { stepStartedAt: input.stepStartedAt } : {}),
@@ -122,6 +124,9 @@ export function queryFor(
       mesh: input.metricsMesh,
       namespace: input.namespace,
       workload,
+      // The Service in front of that workload, for data planes that label by backend (Gateway proxies).
+      service: `${input.serviceName}-${workload === input.targetName ? "canary" : "primary"}`,
+      port: input.spec.service.port,
       window,
       ...(analysis.labels ? { labels: analysis.labels } : {}),
     });

@@ -4,6 +4,7 @@
 import { z } from "zod";
 import { PAUSE_REASONS, PHASES } from "./constants.ts";
 import { DURATION_PATTERN } from "./duration.ts";
+import { GatewayApiSchema } from "./gateway-route-schema.ts";
 
 /** Kubernetes object names: DNS-1123 subdomain. Also keeps hostile names out of PromQL and object names. */
 const DNS_SUBDOMAIN = "^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$";
@@ -42,6 +43,7 @@ const SERVICE_NAME_SHAPE = "must start with a letter: Service names are DNS-1035
 const TARGET_NAME_TOO_LONG = `must be at most ${MAX_TARGET_NAME} characters: Vireo creates the Deployment <name>-primary, and Deployment names are at most ${NAME_LIMITS.objectName}`;
 const DEFAULT_SERVICE_NAME = `without service.name the Services are named after targetRef.name, which must then be a DNS-1035 label (a letter first, no dots) of at most ${MAX_SERVICE_NAME} characters; set service.name`;
 const LINKERD_PATH_TOO_LONG = `with provider linkerd, pathRegex must be at most ${MAX_LINKERD_PATH_REGEX} characters: it is written as ^(?:<pathRegex>).* into a Linkerd HTTPRoute, whose path values are at most ${NAME_LIMITS.httpRoutePath}`;
+const GATEWAY_API_ONLY = "gatewayApi is for provider gateway-api only";
 /** Messages of the name-limit rules, shared by CEL, zod and the tests. */
 export const LIMIT_MESSAGES = {
   serviceNameTooLong: SERVICE_NAME_TOO_LONG,
@@ -636,6 +638,7 @@ export const RolloutSpecSchema = z
     provider: z
       .enum(["istio", "linkerd", "smi", "gateway-api"])
       .describe("Which mesh API renders the traffic split and access policy."),
+    gatewayApi: GatewayApiSchema.optional(),
     strategy: z.object({ canary: CanaryStrategySchema }).describe("Rollout strategy. Only canary for now."),
     analysis: AnalysisSchema.default({
       interval: "30s",
@@ -680,6 +683,7 @@ export const RolloutSpecSchema = z
         LINKERD_PATH_TOO_LONG,
         ".accessPolicy.routes",
       ),
+      cel("!has(self.gatewayApi) || self.provider == 'gateway-api'", GATEWAY_API_ONLY, ".gatewayApi"),
     ],
   })
   .superRefine((s, ctx) => {
@@ -690,6 +694,8 @@ export const RolloutSpecSchema = z
     ) {
       ctx.addIssue({ code: "custom", path: ["targetRef", "name"], message: DEFAULT_SERVICE_NAME });
     }
+    if (s.gatewayApi && s.provider !== "gateway-api")
+      ctx.addIssue({ code: "custom", path: ["gatewayApi"], message: GATEWAY_API_ONLY });
     if (s.provider !== "linkerd") return;
     for (const [i, r] of (s.accessPolicy?.routes ?? []).entries()) {
       if (r.pathRegex !== undefined && r.pathRegex.length > MAX_LINKERD_PATH_REGEX) {

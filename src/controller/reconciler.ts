@@ -173,6 +173,7 @@ function splitRef(names: WorkloadNames, spec: RolloutSpec): SplitRef {
     primaryService: names.primaryService,
     canaryService: names.canaryService,
     port: spec.service.port,
+    ...(spec.gatewayApi ? { gatewayApi: spec.gatewayApi } : {}),
   };
 }
 

@@ -1,4 +1,5 @@
 // The mesh-neutral model every adapter renders: a weighted split of a root Service, and an access policy.
+import type { GatewayApiSpec } from "../api/gateway-route-schema.ts";
 import type { Weights } from "../rollout/types.ts";
 
 /** Owner of every object an adapter creates, so garbage collection follows the Rollout. */
@@ -21,6 +22,8 @@ export interface SplitRef {
   /** `<root>-canary`. */
   canaryService: string;
   port: number;
+  /** Gateway API only: Gateway parents, or the user-owned HTTPRoute whose rule Vireo weights. */
+  gatewayApi?: GatewayApiSpec;
 }
 
 /** The split to render: SMI TrafficSplit semantics. */
