@@ -353,6 +353,7 @@ describe("ingress canaries through Traefik (real proxy, real endpoints)", () => 
       `  unaccepted route: phase ${phaseOf(r) ?? "unset (never initialized)"}, Degraded ${degraded?.reason}: ${degraded?.message}`,
     );
     assert.match(degraded?.message ?? "", /Gateway infra\/public listener admin/);
+    assert.equal(degraded?.reason, "RouteNotAccepted");
     assert.notEqual(phaseOf(r), "Healthy");
     const route = await getJson<{
       status?: { parents?: { conditions?: { type: string; status: string; reason: string }[] }[] };

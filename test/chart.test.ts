@@ -182,7 +182,7 @@ describe("charts/vireo", () => {
     );
     assert.equal(sm?.spec.endpoints[0].port, "metrics");
 
-    const pinned = render("image.digest=sha256:" + "a".repeat(64));
+    const pinned = render(`image.digest=sha256:${"a".repeat(64)}`);
     assert.equal(container(pinned).image, `ghcr.io/vireo-dev/vireo@sha256:${"a".repeat(64)}`);
 
     const single = render("leaderElection.enabled=false", "replicas=1");

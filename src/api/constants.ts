@@ -140,6 +140,8 @@ export const REASONS = {
   InvalidSpec: "InvalidSpec",
   TargetNotFound: "TargetNotFound",
   ReconcileError: "ReconcileError",
+  /** A Gateway did not accept Vireo's HTTPRoute; the message quotes the Gateway's own reason. */
+  RouteNotAccepted: "RouteNotAccepted",
   Repaired: "Repaired",
   PrimaryLost: "PrimaryLost",
   PrimaryNotReady: "PrimaryNotReady",

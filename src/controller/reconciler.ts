@@ -21,6 +21,7 @@ import { classifyError, KubeErrorKind } from "../kube/errors.ts";
 import type { EventRecorder } from "../kube/event-recorder.ts";
 import type { ObjectRef, StatusWriter } from "../kube/status-writer.ts";
 import { withFinalizer, withoutFinalizer } from "../kube/status-writer.ts";
+import { MeshError, MeshErrorKind } from "../mesh/errors.ts";
 import { smiPortsWarning } from "../mesh/smi-render.ts";
 import type { AccessPolicyModel, MeshAdapter, OwnerRef, SplitRef, TrafficSplitModel } from "../mesh/types.ts";
 import { setCondition } from "../rollout/conditions.ts";
@@ -274,12 +275,17 @@ export class Reconciler {
     if (typeof err === "object" && err !== null) this.#reflected.add(err);
     if (failures < DEGRADED_AFTER_FAILURES) return status;
     const message = err instanceof Error ? err.message : String(err);
+    // A Gateway's refusal is named as such: the person reading the condition fixes the route, not the controller.
+    const reason =
+      err instanceof MeshError && err.kind === MeshErrorKind.NotAccepted
+        ? REASONS.RouteNotAccepted
+        : REASONS.ReconcileError;
     let conditions = status.conditions;
     // Stalled too (kstatus): the controller cannot make progress until the error goes away.
     for (const type of [CONDITION_TYPES.degraded, CONDITION_TYPES.stalled])
       conditions = setCondition(
         conditions,
-        { type, status: "True", reason: REASONS.ReconcileError, message },
+        { type, status: "True", reason, message },
         rollout.metadata.generation ?? 1,
         this.#d.now(),
       );

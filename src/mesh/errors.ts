@@ -8,6 +8,8 @@ export const MeshErrorKind = {
   Unsupported: "Unsupported",
   /** Something the objects are derived from (the primary/canary Service) doesn't exist yet; retry later. */
   Pending: "Pending",
+  /** A Gateway refused the route (`Accepted=False` / `ResolvedRefs=False` in status.parents); a person must fix it. */
+  NotAccepted: "NotAccepted",
   /** The provider has no adapter yet. */
   NotImplemented: "NotImplemented",
 } as const;

@@ -263,7 +263,7 @@ describe("GatewayApiAdapter", () => {
     await assert.rejects(
       adapter.setRoutes(aSplit({ primary: 90, canary: 10 }, ref)),
       (e: unknown) =>
-        e instanceof MeshError && e.kind === "Pending" && /NotAllowedByListeners/.test(e.message),
+        e instanceof MeshError && e.kind === "NotAccepted" && /NotAllowedByListeners/.test(e.message),
     );
   });
 

@@ -43,7 +43,7 @@ export interface GatewayApiAdapterOptions {
  *
  * With Gateway parents (generated or user-owned) the split counts as routed (getRoutes non-null) only once every
  * Gateway accepted the route. A refusal (`Accepted=False` / `ResolvedRefs=False` in status.parents) makes
- * setRoutes throw MeshError `Pending` quoting the Gateway's reason, which the reconciler puts in the Rollout's
+ * setRoutes throw MeshError `NotAccepted` quoting the Gateway's reason, which the reconciler puts in the Rollout's
  * Degraded condition.
  * Access policy is not part of Gateway API, so a non-null policy is refused with MeshError `Unsupported`.
  */
@@ -76,7 +76,7 @@ export class GatewayApiAdapter implements MeshAdapter {
     if (!g?.httpRoute && !g?.parentRefs) return;
     const live = await this.#store.get(this.#route, split.namespace, g?.httpRoute?.name ?? split.rolloutName);
     const verdict = live === null ? undefined : this.#verdict(live, split);
-    if (verdict?.state === "rejected") throw new MeshError(MeshErrorKind.Pending, verdict.message);
+    if (verdict?.state === "rejected") throw new MeshError(MeshErrorKind.NotAccepted, verdict.message);
   }
 
   async getRoutes(ref: SplitRef): Promise<Weights | null> {
