@@ -18,7 +18,7 @@ import {
 } from "../src/mesh/linkerd-render.ts";
 import { type MeshClient, type ResourceType, resourcePath } from "../src/mesh/object-store.ts";
 import type { MeshObject } from "../src/mesh/objects.ts";
-import type { MeshProvider } from "../src/mesh/registry.ts";
+import { MESH_PROVIDER_NAMES, type MeshProvider } from "../src/mesh/registry.ts";
 import { detectSmiVersions, SmiAdapter } from "../src/mesh/smi.ts";
 import {
   type AccessVersion,
@@ -147,6 +147,13 @@ class RecordingClient implements MeshClient {
 }
 
 describe("mesh adapter conformance (real API server)", () => {
+  it("every provider of the registry has a conformance row", () => {
+    assert.deepEqual(
+      [...new Set(CONFORMANCE.map((e) => e.provider))].sort(),
+      [...MESH_PROVIDER_NAMES].sort(),
+    );
+  });
+
   let cluster: Cluster;
   let admin: KubeClients;
   let seq = 0;

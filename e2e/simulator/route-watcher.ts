@@ -1,5 +1,6 @@
 // Polls the cluster every 500 ms for the routing object of the root service and keeps the current weights.
 import type { KubeConfig } from "@kubernetes/client-node";
+import { MESH_PROVIDERS } from "../../src/mesh/registry.ts";
 import { KubeApiError, kubeRequest } from "../cluster/kube-request.ts";
 import {
   allPrimary,
@@ -13,43 +14,32 @@ import {
 
 /** One routing API the watcher looks at, with the versions it may be served under (most preferred first). */
 interface RoutingApi {
+  kind: string;
   group: string;
   resource: string;
-  versions: string[];
+  versions: readonly string[];
   parse: (obj: RoutingObject, names: RouteNames) => RouteDecision | undefined;
 }
 
+/** How the emulated mesh reads each routing kind a provider writes; a provider with a new kind adds one here. */
+const PARSERS: Record<string, RoutingApi["parse"]> = {
+  HTTPRoute: fromHttpRoute,
+  VirtualService: fromVirtualService,
+  TrafficSplit: fromTrafficSplit,
+};
+
 /**
- * Checked in this order; the first API holding a matching object wins. Routes before VirtualServices before
- * TrafficSplits mirrors how current meshes prefer them (Linkerd: a ServiceProfile/TrafficSplit would override a
- * route, but one rollout only ever writes one kind).
+ * The routing kinds of every provider (src/mesh/registry.ts), HTTPRoutes first, then VirtualServices, then
+ * TrafficSplits — how current meshes prefer them (Linkerd: a TrafficSplit would override a route, but one rollout
+ * only ever writes one kind). The first API holding a matching object wins.
  */
-const APIS: RoutingApi[] = [
-  {
-    group: "gateway.networking.k8s.io",
-    resource: "httproutes",
-    versions: ["v1", "v1beta1"],
-    parse: fromHttpRoute,
-  },
-  {
-    group: "policy.linkerd.io",
-    resource: "httproutes",
-    versions: ["v1beta3", "v1beta2"],
-    parse: fromHttpRoute,
-  },
-  {
-    group: "networking.istio.io",
-    resource: "virtualservices",
-    versions: ["v1", "v1beta1", "v1alpha3"],
-    parse: fromVirtualService,
-  },
-  {
-    group: "split.smi-spec.io",
-    resource: "trafficsplits",
-    versions: ["v1alpha4", "v1alpha3", "v1alpha2", "v1alpha1"],
-    parse: fromTrafficSplit,
-  },
-];
+const APIS: RoutingApi[] = MESH_PROVIDERS.flatMap((p) => p.routingKinds)
+  .map((k) => {
+    const parse = PARSERS[k.kind];
+    if (!parse) throw new Error(`the simulator cannot read ${k.kind} (${k.group}): add a parser to PARSERS`);
+    return { kind: k.kind, group: k.group, resource: k.plural, versions: k.versions, parse };
+  })
+  .sort((a, b) => Object.keys(PARSERS).indexOf(a.kind) - Object.keys(PARSERS).indexOf(b.kind));
 
 /** Keeps {@link current} in sync with the cluster's routing objects until {@link stop}. */
 export class RouteWatcher {
