@@ -109,4 +109,7 @@ else
   log "etcd built in $(($(now) - t0))s"
 fi
 
+# --- 5. upstream mesh CRDs (Gateway API, Istio, SMI) from the Go module cache ----------------------------
+bash "$HERE/build-crds.sh"
+
 log "done: kube binaries in ${KUBEBUILDER_ASSETS:-$KUBEBIN}, kwok in $KWOKBIN, etcd in $ETCDBIN"

@@ -106,22 +106,39 @@ export class RouteWatcher {
     return undefined;
   }
 
-  /** Lists the API's objects in the namespace; empty when the API is not served (CRD absent). */
-  private async list(api: RoutingApi): Promise<RoutingObject[]> {
-    const known = this.servedVersion.get(api);
-    const candidates = known ? [known] : api.versions;
-    for (const version of candidates) {
-      const path = `/apis/${api.group}/${version}/namespaces/${this.names.namespace}/${api.resource}`;
-      try {
-        const list = await kubeRequest<{ items?: RoutingObject[] }>(this.kc, "GET", path);
-        this.servedVersion.set(api, version);
-        // Lists come back ordered by name, so the choice among several matching objects is stable.
-        return list.items ?? [];
-      } catch (err) {
-        if (!(err instanceof KubeApiError && err.status === 404)) throw err;
-        if (known) this.servedVersion.delete(api); // CRD removed or version dropped: rediscover next round
-      }
+  /**
+   * Lists the API's objects in the namespace at the version discovery says is served; empty only when discovery
+   * says the group serves none of the API's versions (a 404 from a list is never read as "no routes").
+   */
+  private async list(api: RoutingApi, rediscovered = false): Promise<RoutingObject[]> {
+    let version = this.servedVersion.get(api);
+    if (!version) {
+      version = await this.discover(api);
+      if (!version) return [];
+      this.servedVersion.set(api, version);
     }
-    return [];
+    const path = `/apis/${api.group}/${version}/namespaces/${this.names.namespace}/${api.resource}`;
+    try {
+      const list = await kubeRequest<{ items?: RoutingObject[] }>(this.kc, "GET", path);
+      // Lists come back ordered by name, so the choice among several matching objects is stable.
+      return list.items ?? [];
+    } catch (err) {
+      if (!(err instanceof KubeApiError && err.status === 404) || rediscovered) throw err;
+      this.servedVersion.delete(api); // CRD removed or version dropped since discovery: ask again once
+      return this.list(api, true);
+    }
+  }
+
+  /** The first of the API's versions the group serves, from `/apis/<group>`; undefined when none is. */
+  private async discover(api: RoutingApi): Promise<string | undefined> {
+    let group: { versions?: { version: string }[] };
+    try {
+      group = await kubeRequest(this.kc, "GET", `/apis/${api.group}`);
+    } catch (err) {
+      if (err instanceof KubeApiError && err.status === 404) return undefined; // group not installed
+      throw err;
+    }
+    const served = new Set((group.versions ?? []).map((v) => v.version));
+    return api.versions.find((v) => served.has(v));
   }
 }

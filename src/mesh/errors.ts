@@ -8,6 +8,11 @@ export const MeshErrorKind = {
   Unsupported: "Unsupported",
   /** Something the objects are derived from (the primary/canary Service) doesn't exist yet; retry later. */
   Pending: "Pending",
+  /**
+   * The API server does not serve the group/version the adapter writes (a CRD version dropped or not installed
+   * since discovery last looked): a discovery fact, never "the object does not exist". Re-detection fixes it.
+   */
+  NotServed: "NotServed",
   /** The provider has no adapter yet. */
   NotImplemented: "NotImplemented",
 } as const;
