@@ -14,6 +14,7 @@ import {
   authzRouteName,
   linkerdAuthorizationPolicyType,
   meshTlsAuthenticationType,
+  networkAuthenticationType,
   serverType,
 } from "../src/mesh/linkerd-render.ts";
 import { type MeshClient, type ResourceType, resourcePath } from "../src/mesh/object-store.ts";
@@ -469,6 +470,40 @@ describe("mesh adapter conformance (real API server)", () => {
         client.calls.length = 0;
         await adapter.applyAccessPolicy({ ...ref, owner }, wildcard);
         assert.deepEqual(client.writes(), []);
+      });
+    }
+  });
+
+  describe("Linkerd: probes under a per-route policy", () => {
+    for (const entry of CONFORMANCE.filter((e) => e.provider === "linkerd")) {
+      it(`${entry.name}: the probe route, NetworkAuthentication and AuthorizationPolicy are stored as rendered`, async () => {
+        const { ns, ref, owner, adapter, client, policy } = await freshCase(entry);
+        // The Services' targetPort is the container port named "http".
+        const withProbes = policy({
+          probes: [
+            { path: "/healthz", port: 8080, portName: "http" },
+            { path: "/ready", port: 8080, portName: "http" },
+            { path: "/metrics", port: 9100 },
+          ],
+        });
+        await adapter.applyAccessPolicy({ ...ref, owner }, withProbes);
+        assert.equal(await adapter.accessPolicyInSync(ref, withProbes), true, "the CRDs kept every field");
+        const probeObjects: ObjectRef[] = [
+          { type: linkerdHttpRouteType, name: "checkout-probes" },
+          { type: networkAuthenticationType, name: "checkout-probes" },
+          { type: linkerdAuthorizationPolicyType, name: "checkout-probes" },
+        ];
+        await assertOwned(ns, probeObjects, owner);
+        const route = (await read(ns, probeObjects[0]!)).spec as { rules: { matches: unknown[] }[] };
+        assert.deepEqual(route.rules[0]?.matches, [
+          { path: { type: "Exact", value: "/healthz" }, method: "GET" },
+          { path: { type: "Exact", value: "/ready" }, method: "GET" },
+        ]);
+        client.calls.length = 0;
+        await adapter.applyAccessPolicy({ ...ref, owner }, withProbes);
+        assert.deepEqual(client.writes(), []);
+        await adapter.applyAccessPolicy({ ...ref, owner }, null);
+        for (const o of probeObjects) assert.equal(await exists(ns, o), false, o.type.kind);
       });
     }
   });

@@ -21,6 +21,7 @@ import { classifyError, KubeErrorKind } from "../kube/errors.ts";
 import type { EventRecorder } from "../kube/event-recorder.ts";
 import type { ObjectRef, StatusWriter } from "../kube/status-writer.ts";
 import { withFinalizer, withoutFinalizer } from "../kube/status-writer.ts";
+import { httpProbesOf } from "../mesh/pod-probes.ts";
 import { smiPortsWarning } from "../mesh/smi-render.ts";
 import type { AccessPolicyModel, MeshAdapter, OwnerRef, SplitRef, TrafficSplitModel } from "../mesh/types.ts";
 import { setCondition } from "../rollout/conditions.ts";
@@ -177,6 +178,10 @@ function accessPolicyModel(
       namespace: s.namespace ?? names.namespace,
     })),
     ...(spec.accessPolicy.routes ? { routes: spec.accessPolicy.routes } : {}),
+    probes: [
+      ...httpProbesOf(snap.target?.spec.template.spec),
+      ...httpProbesOf(snap.primary?.spec.template.spec),
+    ],
   };
 }
 

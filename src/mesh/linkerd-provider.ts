@@ -7,6 +7,7 @@ import {
   type LinkerdServerVersion,
   linkerdAuthorizationPolicyType,
   meshTlsAuthenticationType,
+  networkAuthenticationType,
   serverType,
 } from "./linkerd-render.ts";
 import { defineProvider } from "./provider.ts";
@@ -43,6 +44,7 @@ export const linkerdProvider = defineProvider({
     serverType("v1beta3"),
     linkerdAuthorizationPolicyType,
     meshTlsAuthenticationType,
+    networkAuthenticationType,
   ],
   metricsMesh: "linkerd",
 });
