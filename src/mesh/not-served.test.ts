@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { MeshError } from "./errors.ts";
+import { reportNotServed } from "./not-served.ts";
 import { SmiAdapter } from "./smi.ts";
 import { FakeApi } from "./testing/fake-api.ts";
 import { anOwner, aSplit, aSplitRef } from "./testing/models.ts";
@@ -33,5 +34,18 @@ describe("an unserved API version is a discovery fact, not a missing object", ()
     const adapter = new SmiAdapter({ client: api, splitVersion: "v1alpha2" });
     await adapter.cleanup(ref);
     assert.deepEqual(api.writes(), []);
+  });
+
+  it("reportNotServed signals a stale discovery and still fails the operation", async () => {
+    const api = new FakeApi();
+    api.served = new Set(["split.smi-spec.io/v1alpha4"]);
+    let signals = 0;
+    const stale = reportNotServed(new SmiAdapter({ client: api, splitVersion: "v1alpha2" }), () => signals++);
+    await assert.rejects(stale.getRoutes(ref), notServed);
+    assert.equal(signals, 1);
+    const fresh = reportNotServed(new SmiAdapter({ client: api, splitVersion: "v1alpha4" }), () => signals++);
+    assert.equal(await fresh.getRoutes(ref), null);
+    assert.equal(fresh.name, "smi");
+    assert.equal(signals, 1, "a missing object is not a discovery fact");
   });
 });
