@@ -1,8 +1,9 @@
 // The upstream mesh CRDs every e2e cluster installs, read from the Go module cache where build-crds.sh found them.
 import { execFileSync } from "node:child_process";
-import { existsSync, readFileSync } from "node:fs";
+import { existsSync, readFileSync, renameSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import type { KubernetesObject } from "@kubernetes/client-node";
+import { MESH_PROVIDERS } from "../../src/mesh/registry.ts";
 import { readManifests } from "./manifests.ts";
 import { cacheDir, REPO_ROOT } from "./paths.ts";
 
@@ -19,16 +20,37 @@ export interface UpstreamCrd {
 export const upstreamCrdList = (): string => join(cacheDir(), "upstream-crds.list");
 
 /**
- * Every upstream CRD, as apiextensions.k8s.io/v1 (see {@link toV1Crd}). Runs build-crds.sh first when nothing is
- * recorded yet, so a fresh machine with network still works without `build.sh` (it is cheap when cached).
+ * Istio's module ships its 15 CRDs in one file; the clusters install the ones a provider writes (VirtualService,
+ * AuthorizationPolicy — each of Istio's schemas takes the API server a while to build). The other modules' CRD
+ * sets are installed whole (Gateway API's standard channel is what a Gateway implementation expects).
+ */
+const WRITTEN = new Set(
+  MESH_PROVIDERS.flatMap((p) => [...p.routingKinds, ...p.policyTypes]).map((k) => `${k.plural}.${k.group}`),
+);
+const keep = (u: UpstreamCrd): boolean =>
+  !u.module.startsWith("istio.io/api@") || WRITTEN.has(u.crd.metadata?.name ?? "");
+
+/**
+ * Every upstream CRD the e2e clusters install, as apiextensions.k8s.io/v1 (see {@link toV1Crd}). Runs
+ * build-crds.sh first when nothing is recorded yet, so a fresh machine with network still works without
+ * `build.sh` (it is cheap when cached). The parsed result is cached as JSON beside the list (parsing 1.5 MB of YAML
+ * took ~2 s per cluster start on a loaded machine), keyed by the list's contents.
  */
 export function upstreamCrds(): UpstreamCrd[] {
   const list = upstreamCrdList();
   if (!existsSync(list)) {
     execFileSync("bash", [join(REPO_ROOT, "e2e", "cluster", "build-crds.sh")], { stdio: "inherit" });
   }
+  const text = readFileSync(list, "utf8");
+  const cache = `${list}.json`;
+  try {
+    const cached = JSON.parse(readFileSync(cache, "utf8")) as { list: string; crds: UpstreamCrd[] };
+    if (cached.list === text) return cached.crds.filter(keep);
+  } catch {
+    // no cache yet, or unreadable: parse below
+  }
   const out: UpstreamCrd[] = [];
-  for (const line of readFileSync(list, "utf8").split("\n")) {
+  for (const line of text.split("\n")) {
     if (line === "" || line.startsWith("#")) continue;
     const [module, file] = line.split("\t");
     if (!module || !file) throw new Error(`${list}: malformed line ${JSON.stringify(line)}`);
@@ -37,7 +59,11 @@ export function upstreamCrds(): UpstreamCrd[] {
       if (obj.kind === "CustomResourceDefinition") out.push({ module, file, crd: toV1Crd(obj) });
     }
   }
-  return out;
+  // Atomic publish: parallel e2e files may write it at once.
+  const tmp = `${cache}.${process.pid}.tmp`;
+  writeFileSync(tmp, JSON.stringify({ list: text, crds: out }));
+  renameSync(tmp, cache);
+  return out.filter(keep);
 }
 
 type Json = Record<string, unknown>;
