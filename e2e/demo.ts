@@ -4,6 +4,7 @@ import { readFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import type { Rollout } from "../src/api/rollout-schema.ts";
 import { type Cluster, startCluster } from "./cluster/cluster.ts";
+import { realProxyDemo } from "./demo-real-proxy.ts";
 import { type Simulator, startSimulator } from "./simulator/simulator.ts";
 import { apply, canaryWeight, getJson, getRollout, setImage, waitForRollout } from "./support/app.ts";
 import { type ControllerProcess, startController } from "./support/controller-process.ts";
@@ -153,7 +154,8 @@ Then: kubectl apply -f examples/smi-podinfo.yaml, run the controller with
 and try kubectl annotate rollout.vireo.dev/podinfo -n demo vireo.dev/pause=1 (or promote, abort, resume, retry).`);
 }
 
-main().then(
+// --real-proxy: the same story through Traefik and real pod processes (e2e/demo-real-proxy.ts).
+(process.argv.includes("--real-proxy") ? realProxyDemo() : main()).then(
   () => process.exit(0),
   (err) => {
     console.error(`demo failed: ${(err as Error).message}`);

@@ -286,9 +286,10 @@ describe("e2e environment smoke test", () => {
       prom,
       `histogram_quantile(0.99, sum(rate(istio_request_duration_milliseconds_bucket{${sel}}[20s])) by (le))`,
     );
-    // Every request takes >= 10 ms (10 ms + jitter); the (25, 50] bucket leaves room for a loaded CPU. A value
-    // near 0.01 would mean seconds were exported instead of milliseconds.
-    assert.ok(p99[0]!.value > 10 && p99[0]!.value <= 50, `istio p99 ${p99[0]!.value} ms`);
+    // Every request takes >= 10 ms (10 ms + jitter); what this checks is the unit: a value near 0.01 would mean
+    // seconds were exported instead of milliseconds. The upper bound leaves room for event-loop lag on a loaded
+    // machine (p99 was seen at 186 ms with two e2e files and seven builds sharing 2 cores).
+    assert.ok(p99[0]!.value > 10 && p99[0]!.value <= 1000, `istio p99 ${p99[0]!.value} ms`);
     const canary = await promQuery(prom, `sum(istio_requests_total{destination_workload="podinfo"})`);
     assert.equal(canary.length, 0, "no canary traffic without a routing object");
   });

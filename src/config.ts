@@ -2,6 +2,7 @@
 import { parseArgs } from "node:util";
 import { z } from "zod";
 import { parseAllowedPrefix } from "./analysis/allowed-urls.ts";
+import { METRICS_MESHES } from "./analysis/builtin-queries.ts";
 import { parseDuration } from "./api/duration.ts";
 
 const ConfigSchema = z.object({
@@ -39,7 +40,7 @@ const ConfigSchema = z.object({
     .min(1)
     .optional()
     .describe("Scrape interval of that Prometheus; analysis windows are at least twice it (default 15 s)."),
-  metricsMesh: z.enum(["istio", "linkerd"]).optional(),
+  metricsMesh: z.enum(METRICS_MESHES).optional(),
   slackSecret: z
     .string()
     .regex(/^[a-z0-9-]+\/[a-z0-9.-]+$/, "must be namespace/name")
@@ -71,7 +72,7 @@ export const USAGE = `vireo — progressive delivery controller
   --allowed-prometheus-urls URL,...  prefixes a Rollout's own prometheus.address must start with (scheme, host
                            and port exact, path at a / boundary); default: only --prometheus-url
   --prometheus-scrape-interval DUR  its scrape interval, e.g. 30s; query windows are at least 2x it (default 15s)
-  --metrics-mesh MESH      istio | linkerd: whose metrics smi/gateway-api Rollouts use (default linkerd)
+  --metrics-mesh MESH      istio | linkerd | traefik: whose metrics smi/gateway-api Rollouts use (default linkerd)
   --slack-secret NS/NAME   default Slack webhook Secret (key url)
   --log-level LEVEL        fatal|error|warn|info|debug|trace|silent (default info)
   --shutdown-grace-ms MS   time for in-flight reconciles on SIGTERM (default 20000)

@@ -55,6 +55,8 @@ describe("deploy/rbac.yaml", () => {
       "apps/deployments": ["create", "get", "list", "patch", "update", "watch"],
       // Informer list+watch; workload-manager.ts GET/POST/PATCH; mesh/backend-pods.ts GET.
       "core/services": ["create", "get", "list", "patch", "watch"],
+      // Informer list+watch (controller/manager.ts); workload-manager.ts POST/PUT/DELETE the primary HPA.
+      "autoscaling/horizontalpodautoscalers": ["create", "delete", "list", "update", "watch"],
       // controller/secrets.ts: GET by name only (own ClusterRole, so it can be bound per namespace).
       "core/secrets": ["get"],
       // kube/event-recorder.ts: create, then patch the series count.

@@ -15,8 +15,10 @@ const SUITES: Record<Suite, { patterns: string[]; minFiles: number; minTests: nu
       patterns: ["e2e/**/*.test.ts"],
       minFiles: 15,
       minTests: 200,
-      // e2e files share one local cluster per file; run files one after another to fit 2 cores.
-      extraArgs: ["--test-concurrency=1", "--test-timeout=900000"],
+      // Each e2e file starts its own cluster on free loopback ports, so files are independent. Two at a time fits
+      // 2 cores: most of a file's time is waiting on intervals and timers, not CPU. VIREO_E2E_CONCURRENCY=1 runs
+      // them one after another (for timing-sensitive debugging).
+      extraArgs: [`--test-concurrency=${process.env.VIREO_E2E_CONCURRENCY ?? "2"}`, "--test-timeout=900000"],
     },
   };
 

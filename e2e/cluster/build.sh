@@ -4,6 +4,7 @@
 # Outputs, cached per version under ${VIREO_CACHE:-$HOME/.cache/vireo}:
 #   kubebin-v1.36.3/{kube-apiserver,kube-controller-manager,kube-scheduler,kubectl}  (from ./kubebin)
 #   kwok-v0.8.0/kwok                                                               (go install)
+#   traefik-v3.6.12/traefik                                                        (build-traefik.sh)
 #   build-times.env                                                                (seconds per step, for measure.ts)
 # and the Debian packages etcd-server, prometheus and openssl.
 set -euo pipefail
@@ -109,7 +110,11 @@ else
   log "etcd built in $(($(now) - t0))s"
 fi
 
-# --- 5. upstream mesh CRDs (Gateway API, Istio, SMI) from the Go module cache ----------------------------
-bash "$HERE/build-crds.sh"
+bash "$HERE/build-chromium.sh"  # the dashboard browser test (e2e/dashboard-browser.test.ts)
+bash "$HERE/build-lua.sh" # lua5.1 for the Argo CD health check test
+bash "$HERE/build-helm.sh" # helm, for the chart tests (test/chart.test.ts, e2e/helm.test.ts)
+# --- 5. Traefik (the real Gateway API data plane of e2e/traefik-gateway.test.ts) ------------------------
+bash "$HERE/build-traefik.sh"
+bash "$HERE/build-crds.sh" # upstream mesh CRDs (Gateway API, Istio, SMI) from the Go module cache
 
 log "done: kube binaries in ${KUBEBUILDER_ASSETS:-$KUBEBIN}, kwok in $KWOKBIN, etcd in $ETCDBIN"

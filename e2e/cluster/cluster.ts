@@ -60,6 +60,11 @@ export interface StartClusterOptions {
   upstreamCrds?: boolean;
   /** Keep the cluster dir (logs, etcd data) after stop() for debugging (default: VIREO_E2E_KEEP=1). */
   keepDir?: boolean;
+  /**
+   * kwok's pod CIDR (default 10.244.0.0/16). A range routed locally (see e2e/dataplane/pod-cidr.ts) lets a pod
+   * runner serve on each pod's IP, so a proxy can reach real endpoints.
+   */
+  podCidr?: string;
 }
 
 /** Result of {@link Cluster.kubectl}. */
@@ -170,7 +175,7 @@ export async function startCluster(opts: StartClusterOptions = {}): Promise<Clus
     if (externalKubeconfig) {
       adminKubeconfig = externalKubeconfig;
     } else {
-      cp = await startControlPlane({ bins, dir, timer, deadline, verbose, onSpawn });
+      cp = await startControlPlane({ bins, dir, timer, deadline, verbose, onSpawn, podCidr: opts.podCidr });
       adminKubeconfig = cp.adminKubeconfig;
     }
     const kc = loadKubeconfig(adminKubeconfig);

@@ -18,11 +18,13 @@ export interface Layout {
   schedulerKubeconfig: string;
   kwokKubeconfig: string;
   kwokServerPort: number;
+  /** Pod CIDR for kwok (default {@link POD_CIDR}). */
+  podCidr?: string;
 }
 
 /** Service CIDR; 10.0.0.1 becomes the `kubernetes` Service IP (also in the serving cert's SANs). */
 export const SERVICE_CIDR = "10.0.0.0/24";
-/** Pod CIDR kwok assigns fake pod IPs from. */
+/** Pod CIDR kwok assigns fake pod IPs from, unless a test asks for one (real pods want a locally routed range). */
 export const POD_CIDR = "10.244.0.0/16";
 
 /**
@@ -113,6 +115,8 @@ export function controllerManagerArgs(l: Layout): string[] {
     // Deployments/ReplicaSets react within a second even on a loaded 2-core machine.
     "--kube-api-qps=100",
     "--kube-api-burst=200",
+    // HPAs act within a second (default 15 s), so e2e/hpa.test.ts sees minReplicas enforced promptly.
+    "--horizontal-pod-autoscaler-sync-period=1s",
     "--profiling=false",
     "--v=1",
   ];
@@ -143,7 +147,7 @@ export function kwokArgs(l: Layout): string[] {
     `--kubeconfig=${l.kwokKubeconfig}`,
     `--config=${KWOK_STAGES}`,
     "--manage-all-nodes=true",
-    `--cidr=${POD_CIDR}`,
+    `--cidr=${l.podCidr ?? POD_CIDR}`,
     "--node-ip=10.0.0.2",
     "--node-lease-duration-seconds=40",
     // kwok's own HTTP server (metrics/debug) on a free loopback port instead of a fixed default.

@@ -40,6 +40,8 @@ export interface ControlPlaneOptions {
   verbose: boolean;
   /** Called for each process as soon as it is spawned, so teardown knows it even if start-up fails. */
   onSpawn: (p: ManagedProcess) => void;
+  /** kwok's pod CIDR (default components.ts POD_CIDR). */
+  podCidr?: string;
 }
 
 /**
@@ -66,6 +68,7 @@ export async function startControlPlane(o: ControlPlaneOptions): Promise<Control
     schedulerKubeconfig: join(dir, "kube-scheduler.kubeconfig"),
     kwokKubeconfig: join(dir, "kwok.kubeconfig"),
     kwokServerPort: kwokServerPort!,
+    ...(o.podCidr ? { podCidr: o.podCidr } : {}),
   };
   mkdirSync(l.etcdDataDir, { recursive: true, mode: 0o700 });
   const spawn = (name: string, bin: string, args: string[], env?: NodeJS.ProcessEnv): ManagedProcess => {

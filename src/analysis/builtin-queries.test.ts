@@ -36,6 +36,28 @@ describe("builtinQuery", () => {
     );
   });
 
+  it("traefik: the Gateway's per-backend service series, p99 converted from seconds to milliseconds", () => {
+    const t = { ...input, mesh: "traefik", service: "checkout-canary", port: 8080 } as const;
+    const sel = 'service="shop-checkout-canary-http-8080@kubernetesgateway"';
+    assert.equal(
+      builtinQuery({ ...t, builtin: "request-success-rate" }),
+      `(sum(rate(traefik_service_requests_total{${sel},code!~"5.."}[1m])) or vector(0))` +
+        ` / sum(rate(traefik_service_requests_total{${sel}}[1m])) * 100`,
+    );
+    assert.equal(
+      builtinQuery({ ...t, builtin: "request-duration" }),
+      `histogram_quantile(0.99, sum by (le) (rate(traefik_service_request_duration_seconds_bucket{${sel}}[1m]))) * 1000`,
+    );
+    assert.throws(
+      () => builtinQuery({ ...input, mesh: "traefik", builtin: "request-duration" }),
+      PromQLTemplateError,
+    );
+    assert.throws(
+      () => builtinQuery({ ...t, service: 'x"} or vector(1)', builtin: "request-duration" }),
+      PromQLTemplateError,
+    );
+  });
+
   it("uses exact matchers, so the canary never includes <target>-primary", () => {
     const q = builtinQuery({ ...input, builtin: "request-duration", mesh: "istio" });
     assert.doesNotMatch(q, /=~/);

@@ -1,4 +1,4 @@
-// Vireo's own PromQL for the builtin metrics (success rate, p99 latency) on Istio and Linkerd proxy metrics.
+// Vireo's own PromQL for the builtin metrics (success rate, p99 latency): one small table entry per data plane.
 import {
   assertK8sName,
   assertLabelName,
@@ -7,8 +7,11 @@ import {
   promString,
 } from "./promql-template.ts";
 
-/** Whose proxy metrics to read. SMI and Gateway API modes use the metrics of the mesh underneath. */
-export type MetricsMesh = "istio" | "linkerd";
+/** Whose proxy metrics to read: a mesh's sidecars or a Gateway's proxy. SMI and GAMMA use the mesh underneath. */
+export type MetricsMesh = "istio" | "linkerd" | "traefik";
+
+/** Every data plane with builtin queries, for flags and docs. */
+export const METRICS_MESHES = ["istio", "linkerd", "traefik"] as const satisfies readonly MetricsMesh[];
 
 /** The builtin metrics a Rollout can name. */
 export type BuiltinMetric = "request-success-rate" | "request-duration";
@@ -21,42 +24,83 @@ export interface BuiltinQueryInput {
   namespace: string;
   /** Deployment whose inbound traffic is measured: the canary, or `<target>-primary`. */
   workload: string;
+  /** The Service in front of that Deployment (`<svc>-canary` or `<svc>-primary`): what a Gateway proxy labels by. */
+  service?: string;
+  /** The split Service port (`spec.service.port`); Gateway proxies name their backends with it. */
+  port?: number;
   /** Range of the rate() window as a PromQL duration (see {@link effectiveWindowMs}). */
   window: string;
   /** Label-name overrides from `spec.analysis.labels`, for Prometheus setups that relabel mesh metrics. */
   labels?: { workload?: string; namespace?: string };
 }
 
-/** Per-mesh metric and label names (mesh-apis.md §5.1, §5.2). */
-interface MeshVocabulary {
+/** One data plane's metric vocabulary: the only thing a new data plane adds (plus a test). */
+interface DataPlaneMetrics {
   requests: string;
   durationBucket: string;
-  workloadLabel: string;
-  namespaceLabel: string;
-  /** Matchers selecting server-side observations, so each request is counted once. */
-  inbound: [string, string];
+  /** Milliseconds per unit of the duration histogram (thresholds are written in ms). */
+  msPerUnit: number;
+  /** Matchers selecting the server-side observations of one workload, each request counted once. */
+  matchers(input: BuiltinQueryInput): string[];
   /** Matcher selecting the non-failed requests among them. */
   success: [string, string, "!=" | "!~"];
 }
 
-const VOCABULARY: Record<MetricsMesh, MeshVocabulary> = {
+/** Sidecar meshes label by workload; `spec.analysis.labels` may rename those labels. */
+const byWorkload =
+  (inbound: [string, string], workloadLabel: string, namespaceLabel: string) =>
+  (input: BuiltinQueryInput): string[] => {
+    const w = input.labels?.workload ?? workloadLabel;
+    const n = input.labels?.namespace ?? namespaceLabel;
+    assertLabelName(w);
+    assertLabelName(n);
+    return [
+      `${inbound[0]}=${promString(inbound[1])}`,
+      `${n}=${promString(input.namespace)}`,
+      `${w}=${promString(input.workload)}`,
+    ];
+  };
+
+/**
+ * Per data plane (istio and linkerd: mesh-apis.md §5.1, §5.2; traefik: read off a running Traefik v3.6.12, see
+ * e2e/traefik-gateway.test.ts).
+ */
+const DATA_PLANES: Record<MetricsMesh, DataPlaneMetrics> = {
   istio: {
     requests: "istio_requests_total",
     durationBucket: "istio_request_duration_milliseconds_bucket",
-    workloadLabel: "destination_workload",
-    namespaceLabel: "destination_workload_namespace",
-    inbound: ["reporter", "destination"],
+    msPerUnit: 1,
+    matchers: byWorkload(
+      ["reporter", "destination"],
+      "destination_workload",
+      "destination_workload_namespace",
+    ),
     // `!~` is anchored in PromQL: "5.." excludes exactly the 5xx codes.
     success: ["response_code", "5..", "!~"],
   },
   linkerd: {
     requests: "response_total",
     durationBucket: "response_latency_ms_bucket",
-    workloadLabel: "deployment",
-    namespaceLabel: "namespace",
-    inbound: ["direction", "inbound"],
+    msPerUnit: 1,
+    matchers: byWorkload(["direction", "inbound"], "deployment", "namespace"),
     // Linkerd classifies gRPC errors as failures too; `!= "failure"` keeps unclassified responses as successes.
     success: ["classification", "failure", "!="],
+  },
+  traefik: {
+    requests: "traefik_service_requests_total",
+    durationBucket: "traefik_service_request_duration_seconds_bucket",
+    msPerUnit: 1000,
+    // Traefik's Gateway provider names the service of one backendRef <namespace>-<service>-http-<port>, suffixed
+    // with its provider; the Gateway sees every request to that backend exactly once.
+    matchers: (input) => {
+      if (input.service === undefined || input.port === undefined)
+        throw new PromQLTemplateError("traefik metrics need the backend Service and port");
+      assertK8sName("service", input.service);
+      return [
+        `service=${promString(`${input.namespace}-${input.service}-http-${input.port}@kubernetesgateway`)}`,
+      ];
+    },
+    success: ["code", "5..", "!~"],
   },
 };
 
@@ -72,21 +116,12 @@ const VOCABULARY: Record<MetricsMesh, MeshVocabulary> = {
  * @throws PromQLTemplateError when a name, label name or window is invalid.
  */
 export function builtinQuery(input: BuiltinQueryInput): string {
-  const v = VOCABULARY[input.mesh];
+  const v = DATA_PLANES[input.mesh];
   if (!v) throw new PromQLTemplateError(`unknown metrics mesh ${JSON.stringify(input.mesh)}`);
   assertK8sName("namespace", input.namespace);
   assertK8sName("workload", input.workload);
   assertPromDuration(input.window);
-  const workloadLabel = input.labels?.workload ?? v.workloadLabel;
-  const namespaceLabel = input.labels?.namespace ?? v.namespaceLabel;
-  assertLabelName(workloadLabel);
-  assertLabelName(namespaceLabel);
-
-  const matchers = [
-    `${v.inbound[0]}=${promString(v.inbound[1])}`,
-    `${namespaceLabel}=${promString(input.namespace)}`,
-    `${workloadLabel}=${promString(input.workload)}`,
-  ];
+  const matchers = v.matchers(input);
   const selector = (metric: string, extra: string[] = []) =>
     `${metric}{${[...matchers, ...extra].join(",")}}`;
   const rate = (metric: string, extra?: string[]) => `rate(${selector(metric, extra)}[${input.window}])`;
@@ -98,11 +133,40 @@ export function builtinQuery(input: BuiltinQueryInput): string {
       const all = `sum(${rate(v.requests)})`;
       return `(${ok} or vector(0)) / ${all} * 100`;
     }
-    case "request-duration":
-      return `histogram_quantile(0.99, sum by (le) (${rate(v.durationBucket)}))`;
+    case "request-duration": {
+      const p99 = `histogram_quantile(0.99, sum by (le) (${rate(v.durationBucket)}))`;
+      return v.msPerUnit === 1 ? p99 : `${p99} * ${v.msPerUnit}`;
+    }
     default:
       throw new PromQLTemplateError(`unknown builtin metric ${JSON.stringify(input.builtin)}`);
   }
+}
+
+/** What a judge: sequential metric counts: all requests, failed ones, or the latency buckets. */
+export type CountKind = "requests" | "errors" | "buckets";
+
+/**
+ * PromQL for the cumulative counts a sequential judge reads: `increase()` over `range` (the time since the step
+ * started), which copes with counter resets and extrapolates over scrape gaps. Requests and errors are one number
+ * each (an empty result means none); buckets are one series per `le`.
+ *
+ * @throws PromQLTemplateError when a name, label name or range is invalid.
+ */
+export function builtinCountQuery(
+  input: Omit<BuiltinQueryInput, "builtin" | "window"> & { kind: CountKind; range: string },
+): string {
+  const v = DATA_PLANES[input.mesh];
+  if (!v) throw new PromQLTemplateError(`unknown metrics mesh ${JSON.stringify(input.mesh)}`);
+  assertK8sName("namespace", input.namespace);
+  assertK8sName("workload", input.workload);
+  assertPromDuration(input.range);
+  const matchers = v.matchers({ ...input, builtin: "request-success-rate", window: input.range });
+  const [label, value, op] = v.success;
+  // The failures are the complement of the success matcher: `!~ "5.."` becomes `=~ "5.."`, `!=` becomes `=`.
+  if (input.kind === "errors") matchers.push(`${label}${op === "!~" ? "=~" : "="}${promString(value)}`);
+  const metric = input.kind === "buckets" ? v.durationBucket : v.requests;
+  const increase = `increase(${metric}{${matchers.join(",")}}[${input.range}])`;
+  return input.kind === "buckets" ? `sum by (le) (${increase})` : `sum(${increase})`;
 }
 
 /** Default Prometheus scrape interval assumed when the controller is not told otherwise. */

@@ -4,6 +4,7 @@ import { parseDuration } from "../api/duration.ts";
 import type { MetricSpec, RolloutSpec } from "../api/rollout-schema.ts";
 import { sanitizeText } from "../telemetry/sanitize.ts";
 import { builtinQuery, effectiveWindowMs, type MetricsMesh } from "./builtin-queries.ts";
+import { measureSequential } from "./measure-sequential.ts";
 import type { PrometheusQuerier } from "./prometheus-client.ts";
 import { renderPromQL, toPromDuration } from "./promql-template.ts";
 import type { MetricMeasurement } from "./types.ts";
@@ -25,6 +26,8 @@ export interface MeasureInput {
   now?: Date;
   /** Scrape interval of the Prometheus, which bounds the shortest usable window (default 15 s). */
   scrapeIntervalMs?: number;
+  /** When the current step started: judge: sequential metrics count from there. */
+  stepStartedAt?: Date;
 }
 
 /** Longest error message kept: it lands in status and events. */
@@ -52,6 +55,28 @@ async function measureMetric(
   metric: MetricSpec,
   time: Date,
 ): Promise<MetricMeasurement> {
+  if (metric.judge === "sequential") {
+    const labels = input.spec.analysis.labels;
+    return untilAborted(
+      measureSequential(
+        {
+          namespace: input.namespace,
+          targetName: input.targetName,
+          metricsMesh: input.metricsMesh,
+          serviceName: input.serviceName,
+          port: input.spec.service.port,
+          client: input.client,
+          ...(labels ? { labels } : {}),
+          ...(input.stepStartedAt ? { stepStartedAt: input.stepStartedAt } : {}),
+          ...(input.scrapeIntervalMs !== undefined ? { scrapeIntervalMs: input.scrapeIntervalMs } : {}),
+          ...(input.signal ? { signal: input.signal } : {}),
+        },
+        metric,
+        time,
+      ),
+      input.signal,
+    );
+  }
   const primaryName = `${input.targetName}-primary`;
   const canaryQuery = queryFor(input, metric, input.targetName);
   const primaryQuery = metric.compareToPrimary ? queryFor(input, metric, primaryName) : undefined;
@@ -99,6 +124,9 @@ export function queryFor(
       mesh: input.metricsMesh,
       namespace: input.namespace,
       workload,
+      // The Service in front of that workload, for data planes that label by backend (Gateway proxies).
+      service: `${input.serviceName}-${workload === input.targetName ? "canary" : "primary"}`,
+      port: input.spec.service.port,
       window,
       ...(analysis.labels ? { labels: analysis.labels } : {}),
     });

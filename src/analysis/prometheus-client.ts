@@ -73,6 +73,14 @@ export class PrometheusQueryError extends Error {
 export interface PrometheusQuerier {
   /** One value, or null for "no data" (empty vector, NaN, ±Inf). */
   query(query: string, options?: QueryOptions): Promise<number | null>;
+  /** Every series of an instant vector with its labels (for histogram buckets); optional for fakes. */
+  queryVector?(query: string, options?: QueryOptions): Promise<VectorSample[]>;
+}
+
+/** One series of an instant vector: its labels and value (null for NaN/±Inf). */
+export interface VectorSample {
+  labels: Record<string, string>;
+  value: number | null;
 }
 
 const NETWORK_CODES = new Set([
@@ -172,6 +180,15 @@ export class PrometheusClient implements PrometheusQuerier {
   async query(query: string, options: QueryOptions = {}): Promise<number | null> {
     const body = await this.#fetchWithRetries(query, options);
     return parseQueryResponse(body, options.reduce);
+  }
+
+  /**
+   * Runs an instant query and returns every series with its labels.
+   * @throws PrometheusQueryError as {@link query} does, and for results that are not an instant vector.
+   */
+  async queryVector(query: string, options: QueryOptions = {}): Promise<VectorSample[]> {
+    const body = await this.#fetchWithRetries(query, options);
+    return parseVectorResponse(body);
   }
 
   /** Closes kept-alive connections. */
@@ -312,6 +329,24 @@ export function parseQueryResponse(body: unknown, reduce?: Reduce): number | nul
     default:
       throw new PrometheusQueryError("result", `unknown reduce ${String(reduce)}`);
   }
+}
+
+/**
+ * The series of a successful `/api/v1/query` envelope holding an instant vector.
+ * @throws PrometheusQueryError of kind `result` for other result types and malformed series.
+ */
+export function parseVectorResponse(body: unknown): VectorSample[] {
+  const data = (body as { data?: { resultType?: unknown; result?: unknown } }).data;
+  if (data?.resultType !== "vector" || !Array.isArray(data.result)) {
+    throw new PrometheusQueryError("result", "query returned no instant vector");
+  }
+  return (data.result as { metric?: unknown; value?: unknown[] }[]).map((s) => {
+    const labels: Record<string, string> = {};
+    if (s.metric && typeof s.metric === "object") {
+      for (const [k, v] of Object.entries(s.metric)) if (typeof v === "string") labels[k] = v;
+    }
+    return { labels, value: sampleValue(s.value?.[1]) };
+  });
 }
 
 /** Prometheus sends sample values as strings; NaN and ±Inf mean "no data", anything unparsable is an error. */

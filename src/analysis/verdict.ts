@@ -1,5 +1,6 @@
 // Pure verdicts: judges each measurement against its metric's fixed and relative bounds, and a tick as a whole.
 import type { MetricSpec } from "../api/rollout-schema.ts";
+import { judgeSequentialMetric, type SequentialContext } from "./judge-sequential-metric.ts";
 import type { MetricMeasurement, MetricResult, Verdict } from "./types.ts";
 
 /** What "no data" means for a Rollout (`spec.analysis.noData`). */
@@ -10,10 +11,10 @@ const round = (n: number) => Math.round(n * 1000) / 1000;
 /** Describes the bounds of a metric in words, given the primary's value when known. */
 export function describeThreshold(metric: MetricSpec, primaryValue?: number | null): string {
   const parts: string[] = [];
-  const { min, max } = metric.thresholdRange ?? {};
+  const { min, max } = fixedBounds(metric) ?? {};
   if (min !== undefined) parts.push(`>= ${min}`);
   if (max !== undefined) parts.push(`<= ${max}`);
-  const c = metric.compareToPrimary;
+  const c = relativeBounds(metric);
   if (c) {
     const p = primaryValue ?? undefined;
     const at = (v: number | undefined) => (p === undefined || v === undefined ? "" : ` (${round(v)})`);
@@ -29,13 +30,18 @@ export function describeThreshold(metric: MetricSpec, primaryValue?: number | nu
   return parts.join(" and ");
 }
 
+/** The fixed bounds a metric is judged by: all of them, unless `judge: ratio` picks the relative ones only. */
+const fixedBounds = (m: MetricSpec) => (m.judge === "ratio" ? undefined : m.thresholdRange);
+/** The relative bounds a metric is judged by, unless `judge: threshold` picks the fixed ones only. */
+const relativeBounds = (m: MetricSpec) => (m.judge === "threshold" ? undefined : m.compareToPrimary);
+
 /** Lists the bounds a value breaks (empty when it passes). */
 function violations(metric: MetricSpec, value: number, primary: number | undefined): string[] {
   const out: string[] = [];
-  const { min, max } = metric.thresholdRange ?? {};
+  const { min, max } = fixedBounds(metric) ?? {};
   if (min !== undefined && value < min) out.push(`${round(value)} < ${min}`);
   if (max !== undefined && value > max) out.push(`${round(value)} > ${max}`);
-  const c = metric.compareToPrimary;
+  const c = relativeBounds(metric);
   if (c && primary !== undefined) {
     if (c.maxDecrease !== undefined && value < primary - c.maxDecrease) {
       out.push(`${round(value)} is more than ${c.maxDecrease} below primary ${round(primary)}`);
@@ -66,7 +72,9 @@ export function judgeMeasurement(
   metric: MetricSpec,
   m: MetricMeasurement,
   noData: NoDataPolicy,
+  sequential: SequentialContext = { step: 0, carriedLogEvidence: 0 },
 ): MetricResult {
+  if (metric.judge === "sequential") return judgeSequentialMetric(metric, m, sequential, noData);
   const base: MetricResult = {
     metric: metric.name,
     verdict: "Pass",
@@ -77,7 +85,7 @@ export function judgeMeasurement(
     return noDataResult(base, noData, "no data for the canary");
   const withValue: MetricResult = { ...base, value: m.value };
   let primary: number | undefined;
-  if (metric.compareToPrimary) {
+  if (relativeBounds(metric)) {
     if (m.primaryValue === null || m.primaryValue === undefined || !Number.isFinite(m.primaryValue)) {
       return noDataResult(withValue, noData, "no data for the primary to compare with");
     }
@@ -100,12 +108,13 @@ export function tickVerdict(results: readonly MetricResult[]): Verdict {
 
 /**
  * Judges a whole tick. A metric the provider did not report is an error, so a provider bug can never turn into
- * a pass by omission.
+ * a pass by omission. `sequential` tells a judge: sequential metric where its rollout stands.
  */
 export function judgeTick(
   metrics: readonly MetricSpec[],
   measurements: readonly MetricMeasurement[],
   noData: NoDataPolicy,
+  sequential?: (metric: string) => SequentialContext,
 ): { verdict: Verdict; results: MetricResult[] } {
   const byName = new Map(measurements.map((m) => [m.metric, m]));
   const results = metrics.map((metric) =>
@@ -113,6 +122,7 @@ export function judgeTick(
       metric,
       byName.get(metric.name) ?? { metric: metric.name, value: null, error: "not measured" },
       noData,
+      sequential?.(metric.name),
     ),
   );
   return { verdict: tickVerdict(results), results };

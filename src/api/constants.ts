@@ -28,14 +28,35 @@ export const ANNOTATIONS = {
 } as const;
 /** Names of the user request annotations. */
 export type RequestKind = keyof typeof ANNOTATIONS;
-/** Value of `vireo.dev/promote` that skips every remaining step. */
+/**
+ * Value of `vireo.dev/promote` that skips every remaining step; `full-<anything>` means the same, so a second full
+ * promotion of the same Rollout can carry a fresh value the controller sees as a new request.
+ */
 export const PROMOTE_FULL = "full";
+
+/** Whether a `vireo.dev/promote` value asks for a full promotion (`full` or `full-<token>`). */
+export function isFullPromote(value: string): boolean {
+  return value === PROMOTE_FULL || value.startsWith(`${PROMOTE_FULL}-`);
+}
 
 /** Labels Vireo puts on objects it creates. */
 export const LABELS = {
   managedBy: "app.kubernetes.io/managed-by",
   rollout: `${GROUP}/rollout`,
   role: `${GROUP}/role`,
+} as const;
+
+/**
+ * Annotations on every object Vireo generates (primary Deployment and HPA, backend and root Services, routing and
+ * policy objects). They are not in Git, yet they may carry the user's labels — Argo CD's tracking label among them
+ * — so a GitOps tool could count them as its own and prune or revert them: Argo CD leaves them out of the sync
+ * status and never prunes them, Flux neither applies to nor prunes them.
+ */
+export const GITOPS_ANNOTATIONS = {
+  "argocd.argoproj.io/compare-options": "IgnoreExtraneous",
+  "argocd.argoproj.io/sync-options": "Prune=false",
+  "kustomize.toolkit.fluxcd.io/reconcile": "disabled",
+  "kustomize.toolkit.fluxcd.io/prune": "disabled",
 } as const;
 
 /**
@@ -67,8 +88,15 @@ export type PauseReason = (typeof PAUSE_REASONS)[number];
 
 /** Condition types on a Rollout. */
 export const CONDITION_TYPES = {
-  /** True when the stable version serves all traffic and nothing is in flight, or the rollout is healthy mid-way. */
+  /**
+   * kstatus: True only when fully reconciled — the target's current revision is the stable one, served by a ready
+   * primary with Services, routes and policy as intended — so Ready = not Reconciling and not Stalled.
+   */
   ready: "Ready",
+  /** kstatus (abnormal-true): the controller is still working towards the target's current revision. */
+  reconciling: "Reconciling",
+  /** kstatus (abnormal-true): the controller cannot make progress without a person (Degraded's reasons). */
+  stalled: "Stalled",
   /** True while a canary is in flight and allowed to advance. */
   progressing: "Progressing",
   /** True when something needs a person: failed analysis, deadline, invalid spec, missing target. */

@@ -5,6 +5,7 @@ import { z } from "zod";
 import { MESH_PROVIDER_NAMES } from "../mesh/registry.ts";
 import { PAUSE_REASONS, PHASES } from "./constants.ts";
 import { DURATION_PATTERN } from "./duration.ts";
+import { GatewayApiSchema } from "./gateway-route-schema.ts";
 
 /** Kubernetes object names: DNS-1123 subdomain. Also keeps hostile names out of PromQL and object names. */
 const DNS_SUBDOMAIN = "^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$";
@@ -43,6 +44,7 @@ const SERVICE_NAME_SHAPE = "must start with a letter: Service names are DNS-1035
 const TARGET_NAME_TOO_LONG = `must be at most ${MAX_TARGET_NAME} characters: Vireo creates the Deployment <name>-primary, and Deployment names are at most ${NAME_LIMITS.objectName}`;
 const DEFAULT_SERVICE_NAME = `without service.name the Services are named after targetRef.name, which must then be a DNS-1035 label (a letter first, no dots) of at most ${MAX_SERVICE_NAME} characters; set service.name`;
 const LINKERD_PATH_TOO_LONG = `with provider linkerd, pathRegex must be at most ${MAX_LINKERD_PATH_REGEX} characters: it is written as ^(?:<pathRegex>).* into a Linkerd HTTPRoute, whose path values are at most ${NAME_LIMITS.httpRoutePath}`;
+const GATEWAY_API_ONLY = "gatewayApi is for provider gateway-api only";
 /** Messages of the name-limit rules, shared by CEL, zod and the tests. */
 export const LIMIT_MESSAGES = {
   serviceNameTooLong: SERVICE_NAME_TOO_LONG,
@@ -297,6 +299,11 @@ export const CompareToPrimarySchema = z
 /** Names of the built-in metrics. */
 export const BUILTIN_METRICS = ["request-success-rate", "request-duration"] as const;
 
+/** How a metric's canary is judged (see MetricSchema.judge). */
+export const METRIC_JUDGES = ["threshold", "ratio", "sequential"] as const;
+const SEQUENTIAL_RULE =
+  "judge sequential needs a builtin metric and takes no thresholdRange or compareToPrimary (it compares canary and primary counts itself)";
+
 /** One metric checked at every analysis tick. */
 export const MetricSchema = z
   .object({
@@ -322,23 +329,89 @@ export const MetricSchema = z
       .enum(["sum", "avg", "min", "max"])
       .optional()
       .describe("How to reduce a query that returns several series. Without it, several series is an error."),
+    judge: z
+      .enum(METRIC_JUDGES)
+      .optional()
+      .describe(
+        "How the canary is judged. threshold: thresholdRange only; ratio: compareToPrimary only; sequential: an anytime-valid sequential test of the canary's error counts (request-success-rate) or slow requests above the pooled p99 bucket (request-duration) against the primary's, over the step so far, which may be evaluated every tick without inflating false alarms. Without it, every bound given is checked.",
+      ),
+    alpha: z
+      .number()
+      .gt(0)
+      .max(0.5)
+      .optional()
+      .describe(
+        "judge: sequential only. Highest probability of rolling back a canary that is no worse than the primary (within margin); the evidence needed to fail is 1/alpha. Default 0.01.",
+      ),
+    margin: z
+      .number()
+      .min(0)
+      .max(100)
+      .optional()
+      .describe(
+        "judge: sequential only. Tolerated relative increase of the canary's error (or slow-request) rate over the primary's, e.g. 0.2 = 20 % more. Default 0.",
+      ),
+    minSamples: z
+      .number()
+      .int()
+      .min(0)
+      .max(100_000_000)
+      .optional()
+      .describe(
+        "judge: sequential only. Canary requests a step must serve before it passes without conclusive evidence either way; until then the tick is Inconclusive. Default 0 (a step with traffic and no evidence against the canary passes).",
+      ),
   })
   .describe("A metric the canary must satisfy at every analysis tick.")
   .meta({
     "x-kubernetes-validations": [
       cel("has(self.builtin) != has(self.query)", "a metric needs exactly one of builtin or query"),
       cel(
-        "has(self.thresholdRange) || has(self.compareToPrimary)",
+        "has(self.thresholdRange) || has(self.compareToPrimary) || (has(self.judge) && self.judge == 'sequential')",
         "a metric needs thresholdRange, compareToPrimary or both",
+      ),
+      cel(
+        "!has(self.judge) || self.judge != 'sequential' || (has(self.builtin) && !has(self.thresholdRange) && !has(self.compareToPrimary))",
+        SEQUENTIAL_RULE,
+      ),
+      cel(
+        "!has(self.judge) || self.judge != 'threshold' || has(self.thresholdRange)",
+        "judge threshold needs thresholdRange",
+      ),
+      cel(
+        "!has(self.judge) || self.judge != 'ratio' || has(self.compareToPrimary)",
+        "judge ratio needs compareToPrimary",
+      ),
+      cel(
+        "(has(self.judge) && self.judge == 'sequential') || (!has(self.alpha) && !has(self.margin) && !has(self.minSamples))",
+        "alpha, margin and minSamples need judge: sequential",
       ),
     ],
   })
   .refine((m) => (m.builtin !== undefined) !== (m.query !== undefined), {
     message: "a metric needs exactly one of builtin or query",
   })
-  .refine((m) => m.thresholdRange !== undefined || m.compareToPrimary !== undefined, {
-    message: "a metric needs thresholdRange, compareToPrimary or both",
-  });
+  .refine(
+    (m) => m.thresholdRange !== undefined || m.compareToPrimary !== undefined || m.judge === "sequential",
+    { message: "a metric needs thresholdRange, compareToPrimary or both" },
+  )
+  .refine(
+    (m) =>
+      m.judge !== "sequential" ||
+      (m.builtin !== undefined && m.thresholdRange === undefined && m.compareToPrimary === undefined),
+    { message: SEQUENTIAL_RULE },
+  )
+  .refine((m) => m.judge !== "threshold" || m.thresholdRange !== undefined, {
+    message: "judge threshold needs thresholdRange",
+  })
+  .refine((m) => m.judge !== "ratio" || m.compareToPrimary !== undefined, {
+    message: "judge ratio needs compareToPrimary",
+  })
+  .refine(
+    (m) =>
+      m.judge === "sequential" ||
+      (m.alpha === undefined && m.margin === undefined && m.minSamples === undefined),
+    { message: "alpha, margin and minSamples need judge: sequential" },
+  );
 
 /** Reference to a key of a Secret in the Rollout's namespace. */
 export const SecretKeyRefSchema = z
@@ -566,6 +639,7 @@ export const RolloutSpecSchema = z
     provider: z
       .enum(MESH_PROVIDER_NAMES)
       .describe("Which mesh API renders the traffic split and access policy."),
+    gatewayApi: GatewayApiSchema.optional(),
     strategy: z.object({ canary: CanaryStrategySchema }).describe("Rollout strategy. Only canary for now."),
     analysis: AnalysisSchema.default({
       interval: "30s",
@@ -610,6 +684,7 @@ export const RolloutSpecSchema = z
         LINKERD_PATH_TOO_LONG,
         ".accessPolicy.routes",
       ),
+      cel("!has(self.gatewayApi) || self.provider == 'gateway-api'", GATEWAY_API_ONLY, ".gatewayApi"),
     ],
   })
   .superRefine((s, ctx) => {
@@ -620,6 +695,8 @@ export const RolloutSpecSchema = z
     ) {
       ctx.addIssue({ code: "custom", path: ["targetRef", "name"], message: DEFAULT_SERVICE_NAME });
     }
+    if (s.gatewayApi && s.provider !== "gateway-api")
+      ctx.addIssue({ code: "custom", path: ["gatewayApi"], message: GATEWAY_API_ONLY });
     if (s.provider !== "linkerd") return;
     for (const [i, r] of (s.accessPolicy?.routes ?? []).entries()) {
       if (r.pathRegex !== undefined && r.pathRegex.length > MAX_LINKERD_PATH_REGEX) {
@@ -636,7 +713,10 @@ const timestamp = (what: string) => z.string().meta({ format: "date-time" }).des
 
 /** A Kubernetes condition. */
 export const ConditionSchema = z.object({
-  type: z.string().max(316).describe("Condition type: Ready, Progressing or Degraded."),
+  type: z
+    .string()
+    .max(316)
+    .describe("Condition type: Ready, Reconciling, Stalled (kstatus), Progressing or Degraded."),
   status: z.enum(["True", "False", "Unknown"]).describe("Status of the condition."),
   reason: z.string().max(1024).describe("PascalCase machine-readable reason."),
   message: z.string().max(32768).describe("Human-readable explanation."),
@@ -651,9 +731,40 @@ export const MeasurementSchema = z.object({
   value: z.number().optional().describe("Canary value; absent when there was no data."),
   primaryValue: z.number().optional().describe("Primary value, for compareToPrimary."),
   threshold: z.string().describe("The bound the value was judged against, in words."),
-  message: z.string().max(1024).optional().describe("Why, when not Pass."),
+  message: z
+    .string()
+    .max(1024)
+    .optional()
+    .describe("Why, when not Pass; for judge: sequential, what the judge saw, on every tick."),
   weight: z.number().int().describe("Canary weight when measured."),
   at: timestamp("When measured."),
+  sequential: z
+    .object({
+      step: z
+        .number()
+        .int()
+        .min(0)
+        .describe("Step index the counts were taken in (since that step started)."),
+      canaryRequests: z.number().min(0).describe("Canary requests in the step so far."),
+      canaryEvents: z
+        .number()
+        .min(0)
+        .describe("Canary errors (or requests slower than boundary) among them."),
+      primaryRequests: z.number().min(0).describe("Primary requests in the step so far."),
+      primaryEvents: z.number().min(0).describe("Primary errors (or slow requests) among them."),
+      boundary: z
+        .number()
+        .optional()
+        .describe("Latency above which a request counted as slow (request-duration)."),
+      logEvidence: z
+        .number()
+        .describe(
+          "Natural log of the evidence against the canary over the rollout; it fails at log(1/alpha).",
+        ),
+      carriedLogEvidence: z.number().describe("The part of logEvidence carried from earlier steps."),
+    })
+    .optional()
+    .describe("What the sequential judge saw, for judge: sequential; the next tick continues from it."),
 });
 
 /** Everything needed to resume after a crash. */
@@ -673,6 +784,19 @@ export const RolloutStatusSchema = z
       .describe("Traffic percentage the canary should have."),
     stableRevision: z.string().optional().describe("Pod-template hash that primary runs."),
     canaryRevision: z.string().optional().describe("Pod-template hash under rollout."),
+    currentRevision: z
+      .string()
+      .optional()
+      .describe(
+        "Pod-template hash of the target Deployment as last observed: the revision the conditions are about. Equal to stableRevision with Ready=True once it is promoted (or was already stable); with Stalled=True it failed.",
+      ),
+    observedTargetGeneration: z
+      .number()
+      .int()
+      .optional()
+      .describe(
+        "metadata.generation of the target Deployment the conditions are about, so CI can wait for the decision on its own apply.",
+      ),
     rolloutStartedAt: timestamp("When the current rollout started.").optional(),
     stepStartedAt: timestamp("When the current step started.").optional(),
     waitingSince: timestamp(
@@ -686,7 +810,15 @@ export const RolloutStatusSchema = z
       .min(0)
       .optional()
       .describe(
-        "Replicas the application should run, following the user's Deployment: the primary gets them, and so does the canary while it runs.",
+        "Replicas the application should run, following the user's Deployment: the primary gets them, and so does the canary while it runs. With a HorizontalPodAutoscaler on the target, the replicas the primary HPA gave the primary.",
+      ),
+    promotionReplicas: z
+      .number()
+      .int()
+      .min(0)
+      .optional()
+      .describe(
+        "While promoting a target with a HorizontalPodAutoscaler: the replicas the primary must have ready before it takes all traffic (primary and canary together when promotion began, within the HPA's bounds); the primary HPA's minReplicas until the rollout is Healthy.",
       ),
     lastValidSpec: RolloutSpecSchema.optional().describe(
       "The last spec that passed validation. If the spec turns invalid, or the Rollout is deleted while invalid, Vireo still knows which objects to route back to the primary and which workload to hand back.",
@@ -755,7 +887,9 @@ export const RolloutStatusSchema = z
     conditions: z
       .array(ConditionSchema)
       .optional()
-      .describe("Ready, Progressing and Degraded.")
+      .describe(
+        "Ready, Reconciling and Stalled as kstatus defines them (Ready = not Reconciling and not Stalled), plus Progressing and Degraded.",
+      )
       .meta({ "x-kubernetes-list-type": "map", "x-kubernetes-list-map-keys": ["type"] }),
   })
   .describe("Observed state of the Rollout.");

@@ -5,7 +5,7 @@ import { measureAnalysis } from "../analysis/measure.ts";
 import { PrometheusClient, type PrometheusClientConfig } from "../analysis/prometheus-client.ts";
 import { type ControllerPrometheusDefaults, resolvePrometheusConfig } from "../analysis/prometheus-config.ts";
 import type { MetricMeasurement } from "../analysis/types.ts";
-import type { RolloutSpec } from "../api/rollout-schema.ts";
+import type { RolloutSpec, RolloutStatus } from "../api/rollout-schema.ts";
 import type { ReadSecret } from "../api/secret-ref.ts";
 import { metricsMeshFor } from "../mesh/registry.ts";
 import type { WorkloadNames } from "../workload/names.ts";
@@ -37,7 +37,12 @@ export class PrometheusAnalysisRunner implements AnalysisRunner {
    * unlabelled Secret) becomes an error measurement for each metric, so it shows in status and counts towards
    * consecutiveErrorLimit instead of vanishing in a log; no query is sent then.
    */
-  async measure(spec: RolloutSpec, names: WorkloadNames, signal: AbortSignal): Promise<MetricMeasurement[]> {
+  async measure(
+    spec: RolloutSpec,
+    names: WorkloadNames,
+    signal: AbortSignal,
+    status?: RolloutStatus,
+  ): Promise<MetricMeasurement[]> {
     let config: PrometheusClientConfig;
     try {
       config = await resolvePrometheusConfig(spec, names.namespace, this.#defaults, this.#readSecret);
@@ -53,6 +58,7 @@ export class PrometheusAnalysisRunner implements AnalysisRunner {
       metricsMesh: metricsMeshFor(spec.provider, this.#metricsMesh),
       client: this.#client(config),
       signal,
+      ...(status?.stepStartedAt ? { stepStartedAt: new Date(status.stepStartedAt) } : {}),
       ...(this.#scrapeIntervalMs !== undefined ? { scrapeIntervalMs: this.#scrapeIntervalMs } : {}),
     });
   }

@@ -8,7 +8,7 @@ import { Informer, type ResourceRef } from "../kube/informer.ts";
 import type { KubeLogger } from "../kube/logger-port.ts";
 import { splitKey } from "../kube/resource.ts";
 import { WorkQueue, type WorkQueueMetrics } from "../kube/work-queue.ts";
-import type { Deployment, Service } from "../workload/objects.ts";
+import type { Deployment, HorizontalPodAutoscaler, Service } from "../workload/objects.ts";
 import type { ObjectReader } from "../workload/workload-manager.ts";
 import type { ReconcileResult, RolloutSource } from "./reconciler.ts";
 
@@ -34,6 +34,7 @@ export interface ManagerOptions {
 const ROLLOUTS = { group: GROUP, version: VERSION, plural: PLURAL };
 const DEPLOYMENTS = { group: "apps", version: "v1", plural: "deployments" };
 const SERVICES = { group: "", version: "v1", plural: "services" };
+const AUTOSCALERS = { group: "autoscaling", version: "v2", plural: "horizontalpodautoscalers" };
 
 /** Informers, queue and workers. Start it, then call {@link lead} while leader. */
 export class Manager implements RolloutSource, ObjectReader {
@@ -42,6 +43,7 @@ export class Manager implements RolloutSource, ObjectReader {
   readonly #rollouts: Informer<Rollout & KubernetesObject>[] = [];
   readonly #deployments: Informer<Deployment & KubernetesObject>[] = [];
   readonly #services: Informer<Service & KubernetesObject>[] = [];
+  readonly #autoscalers: Informer<HorizontalPodAutoscaler & KubernetesObject>[] = [];
   readonly #routing: Informer[] = [];
   #leading: AbortController | undefined;
   #workers: Promise<void>[] = [];
@@ -61,6 +63,7 @@ export class Manager implements RolloutSource, ObjectReader {
       );
       this.#deployments.push(new Informer({ ...common, resource: DEPLOYMENTS }));
       this.#services.push(new Informer({ ...common, resource: SERVICES }));
+      this.#autoscalers.push(new Informer({ ...common, resource: AUTOSCALERS }));
     }
     for (const inf of this.#rollouts) {
       inf.onAdd((r) => this.#enqueue(r));
@@ -81,6 +84,16 @@ export class Manager implements RolloutSource, ObjectReader {
     for (const inf of this.#services) {
       const wake = (svc: Service & KubernetesObject) =>
         this.#enqueueServiceOwnersOf(svc.metadata.namespace ?? "", svc.metadata.name);
+      inf.onUpdate((o, n) => {
+        if (JSON.stringify(o.spec) !== JSON.stringify(n.spec)) wake(n);
+      });
+      inf.onDelete(wake);
+    }
+    // HPAs: the user's (its scale target is a Rollout's target) is copied to the primary's, kept in sync on edits.
+    for (const inf of this.#autoscalers) {
+      const wake = (h: HorizontalPodAutoscaler & KubernetesObject) =>
+        this.#enqueueOwnersOf(h.metadata.namespace ?? "", h.spec?.scaleTargetRef?.name ?? "");
+      inf.onAdd(wake);
       inf.onUpdate((o, n) => {
         if (JSON.stringify(o.spec) !== JSON.stringify(n.spec)) wake(n);
       });
@@ -205,6 +218,10 @@ export class Manager implements RolloutSource, ObjectReader {
     return this.#find(this.#services, namespace, name);
   }
 
+  async autoscalers(namespace: string): Promise<HorizontalPodAutoscaler[]> {
+    return this.#autoscalers.flatMap((inf) => inf.list(namespace)).map((h) => structuredClone(h));
+  }
+
   #find<T extends KubernetesObject>(
     informers: Informer<T>[],
     namespace: string,
@@ -222,6 +239,7 @@ export class Manager implements RolloutSource, ObjectReader {
       ...this.#rollouts,
       ...this.#deployments,
       ...this.#services,
+      ...this.#autoscalers,
       ...this.#routing,
     ] as unknown as Informer[];
   }

@@ -43,7 +43,13 @@ export interface RolloutSource {
 
 /** Queries Prometheus for a Rollout's metrics. */
 export interface AnalysisRunner {
-  measure(spec: RolloutSpec, names: WorkloadNames, signal: AbortSignal): Promise<MetricMeasurement[]>;
+  /** `status` tells judge: sequential metrics when the step started. */
+  measure(
+    spec: RolloutSpec,
+    names: WorkloadNames,
+    signal: AbortSignal,
+    status?: RolloutStatus,
+  ): Promise<MetricMeasurement[]>;
 }
 
 /** Hands notifications to the asynchronous delivery machinery; never blocks. */
@@ -83,7 +89,14 @@ export interface ReconcileLogger {
 /** The workload operations the reconciler carries out; {@link WorkloadManager} implements them. */
 export type WorkloadPort = Pick<
   WorkloadManager,
-  "snapshot" | "ensure" | "scalePrimary" | "scaleCanary" | "promote" | "restore"
+  | "snapshot"
+  | "ensure"
+  | "scalePrimary"
+  | "scaleCanary"
+  | "promote"
+  | "restore"
+  | "syncAutoscaler"
+  | "deleteAutoscaler"
 >;
 
 /** Rollout status and metadata writes; {@link StatusWriter} implements them. */
@@ -145,6 +158,8 @@ const WORLD_ACTIONS = new Set<Action["type"]>([
   "SetRoutes",
   "ApplyAccessPolicy",
   "PromotePrimary",
+  "SyncAutoscaler",
+  "DeleteAutoscaler",
 ]);
 
 function ownerOf(r: Rollout): OwnerRef {
@@ -159,6 +174,7 @@ function splitRef(names: WorkloadNames, spec: RolloutSpec): SplitRef {
     primaryService: names.primaryService,
     canaryService: names.canaryService,
     port: spec.service.port,
+    ...(spec.gatewayApi ? { gatewayApi: spec.gatewayApi } : {}),
   };
 }
 
@@ -263,12 +279,15 @@ export class Reconciler {
     if (typeof err === "object" && err !== null) this.#reflected.add(err);
     if (failures < DEGRADED_AFTER_FAILURES) return status;
     const message = err instanceof Error ? err.message : String(err);
-    const conditions = setCondition(
-      status.conditions,
-      { type: CONDITION_TYPES.degraded, status: "True", reason: REASONS.ReconcileError, message },
-      rollout.metadata.generation ?? 1,
-      this.#d.now(),
-    );
+    let conditions = status.conditions;
+    // Stalled too (kstatus): the controller cannot make progress until the error goes away.
+    for (const type of [CONDITION_TYPES.degraded, CONDITION_TYPES.stalled])
+      conditions = setCondition(
+        conditions,
+        { type, status: "True", reason: REASONS.ReconcileError, message },
+        rollout.metadata.generation ?? 1,
+        this.#d.now(),
+      );
     return { ...status, conditions };
   }
 
@@ -306,7 +325,13 @@ export class Reconciler {
         const snap = await d.workloads.snapshot(names);
         const ref = splitRef(names, lastValid);
         world = { names, snap, ref };
-        obs = { ...obs, ...WorkloadManager.observe(snap), routes: await d.mesh(lastValid).getRoutes(ref) };
+        const autoscaler = WorkloadManager.observeAutoscalers(snap);
+        obs = {
+          ...obs,
+          ...WorkloadManager.observe(snap),
+          routes: await d.mesh(lastValid).getRoutes(ref),
+          ...(autoscaler ? { autoscaler } : {}),
+        };
       }
       const decision = decide({ generation, spec: undefined, status: rollout.status }, obs, now);
       if (lastValid && world) {
@@ -341,6 +366,7 @@ export class Reconciler {
         : mesh.accessPolicyInSync(ref, policy),
     ]);
     const workloads = WorkloadManager.observe(snap);
+    const autoscaler = WorkloadManager.observeAutoscalers(snap);
     // Measuring takes as long as Prometheus does: it runs off the workers and its result comes back as a reconcile.
     const tick = d.measurements.tick(`${namespace}/${name}`, {
       spec,
@@ -348,7 +374,7 @@ export class Reconciler {
       generation,
       observedRevision: workloads.canary.revision,
       now,
-      run: (measureSignal) => d.analysis.measure(spec, names, measureSignal),
+      run: (measureSignal) => d.analysis.measure(spec, names, measureSignal, rollout.status),
     });
     if (!policy && accessPolicyInSync) this.#noPolicyConfirmed.set(owner.uid, generation);
     else this.#noPolicyConfirmed.delete(owner.uid);
@@ -362,6 +388,7 @@ export class Reconciler {
       ...(tick.result ? { analysis: tick.result.measurements, analysisAt: tick.result.startedAt } : {}),
       requests: requestsOf(rollout),
       window: evaluateWindows(spec.windows, now),
+      ...(autoscaler ? { autoscaler } : {}),
     };
     // Decide, act, and — when routes were written — read them back and decide once more, so the usual step
     // (set routes → routes confirmed → wait) costs one status write instead of two. Routes are the one observation
@@ -459,6 +486,12 @@ export class Reconciler {
           break;
         case "ScalePrimary":
           await this.#d.workloads.scalePrimary(snap, action.replicas);
+          break;
+        case "SyncAutoscaler":
+          await this.#d.workloads.syncAutoscaler(snap, ctx.owner, action.minReplicas);
+          break;
+        case "DeleteAutoscaler":
+          await this.#d.workloads.deleteAutoscaler(snap);
           break;
         case "ScaleCanaryUp":
           await this.#d.workloads.scaleCanary(snap, true);

@@ -30,5 +30,13 @@ export const gatewayApiProvider = defineProvider({
     },
   ],
   policyTypes: [],
+  extraRules: [
+    {
+      apiGroups: ["gateway.networking.k8s.io"],
+      resources: ["httproutes"],
+      verbs: ["patch"],
+      why: "server-side apply of a user-owned HTTPRoute's weights (gateway-api.ts)",
+    },
+  ],
   metricsMesh: undefined,
 });

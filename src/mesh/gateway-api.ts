@@ -1,9 +1,24 @@
-// The Gateway API (GAMMA) adapter: one HTTPRoute with a Service parent; Gateway API has no access-policy API.
+// The Gateway API adapter: an HTTPRoute with a Service parent (GAMMA) or Gateway parents, or a user-owned route.
+import { FIELD_MANAGER } from "../api/constants.ts";
+import { classifyError, KubeErrorKind } from "../kube/errors.ts";
 import type { Weights } from "../rollout/types.ts";
 import { MeshError, MeshErrorKind } from "./errors.ts";
 import { gatewayHttpRouteType, parseHttpRouteWeights, renderHttpRoute } from "./gamma-render.ts";
-import { type MeshClient, ObjectStore, type ResourceType } from "./object-store.ts";
-import { sameSpec } from "./objects.ts";
+import {
+  type GatewayParentRef,
+  gatewayParents,
+  type ParentsVerdict,
+  parentsVerdict,
+  renderGatewayHttpRoute,
+} from "./gateway-api-render.ts";
+import {
+  reweightedRules,
+  userRouteApplyBody,
+  userRouteGatewayParents,
+  userRouteWeights,
+} from "./gateway-api-user-route.ts";
+import { type MeshClient, ObjectStore, type ResourceType, resourcePath } from "./object-store.ts";
+import { type MeshObject, sameSpec, semanticEqual } from "./objects.ts";
 import type { AccessPolicyModel, MeshAdapter, OwnerRef, SplitRef, TrafficSplitModel } from "./types.ts";
 
 /** Served `gateway.networking.k8s.io` HTTPRoute versions Vireo writes, most preferred first. */
@@ -21,27 +36,59 @@ export interface GatewayApiAdapterOptions {
 }
 
 /**
- * Mesh-agnostic GAMMA adapter (Istio ≥ 1.22, Linkerd ≥ 2.14, any conformant mesh): HTTPRoute `<rollout>`
- * attached to the root Service. Access policy is not part of Gateway API, so a non-null policy is refused
- * with {@link MeshError} `Unsupported` (use the istio or linkerd provider for that).
+ * Three ways to attach the split, chosen by `spec.gatewayApi`:
+ * - none: HTTPRoute `<rollout>` with the root Service as parent (GAMMA: Istio ≥ 1.22, Linkerd ≥ 2.14, …);
+ * - `parentRefs`: HTTPRoute `<rollout>` attached to those Gateways, with the Rollout's hostnames and path matches;
+ * - `httpRoute`: an existing route someone else owns; only the weights of one rule's two backendRefs change.
+ *
+ * With Gateway parents (generated or user-owned) the split counts as routed (getRoutes non-null) only once every
+ * Gateway accepted the route. A refusal (`Accepted=False` / `ResolvedRefs=False` in status.parents) makes
+ * setRoutes throw MeshError `Pending` quoting the Gateway's reason, which the reconciler puts in the Rollout's
+ * Degraded condition.
+ * Access policy is not part of Gateway API, so a non-null policy is refused with MeshError `Unsupported`.
  */
 export class GatewayApiAdapter implements MeshAdapter {
   readonly name = "gateway-api";
+  readonly #client: MeshClient;
   readonly #store: ObjectStore;
   readonly #route: ResourceType;
+  readonly #retries: number;
 
   constructor(options: GatewayApiAdapterOptions) {
+    this.#client = options.client;
+    this.#retries = options.conflictRetries ?? 3;
     this.#store = new ObjectStore(options.client, { conflictRetries: options.conflictRetries });
     this.#route = gatewayHttpRouteType(options.routeVersion ?? "v1");
   }
 
   async setRoutes(split: TrafficSplitModel): Promise<void> {
-    await this.#store.ensure(this.#route, renderHttpRoute(split, this.#route), split.rolloutName, sameSpec);
+    const g = split.gatewayApi;
+    if (g?.httpRoute) await this.#reweightUserRoute(split, split.weights);
+    else {
+      const desired = g?.parentRefs
+        ? renderGatewayHttpRoute(split, g, this.#route)
+        : renderHttpRoute(split, this.#route);
+      await this.#store.ensure(this.#route, desired, split.rolloutName, sameSpec);
+    }
+    // Written is not routed: a Gateway that refused the route says why in status.parents, and that reason belongs
+    // in the Rollout's condition. Thrown here, after the decision's earlier actions (Services first), so a route
+    // refused only because its backends did not exist yet heals once they do.
+    if (!g?.httpRoute && !g?.parentRefs) return;
+    const live = await this.#store.get(this.#route, split.namespace, g?.httpRoute?.name ?? split.rolloutName);
+    const verdict = live === null ? undefined : this.#verdict(live, split);
+    if (verdict?.state === "rejected") throw new MeshError(MeshErrorKind.Pending, verdict.message);
   }
 
   async getRoutes(ref: SplitRef): Promise<Weights | null> {
-    const live = await this.#store.get(this.#route, ref.namespace, ref.rolloutName);
-    return live === null ? null : parseHttpRouteWeights(live, ref);
+    const user = ref.gatewayApi?.httpRoute;
+    const live = await this.#store.get(this.#route, ref.namespace, user?.name ?? ref.rolloutName);
+    if (live === null) {
+      if (user) throw this.#missingUserRoute(ref);
+      return null;
+    }
+    const weights = user ? userRouteWeights(live, user, ref) : parseHttpRouteWeights(live, ref);
+    // Not routed until every Gateway accepted the route: the step waits (and its progress deadline runs).
+    return this.#verdict(live, ref).state === "accepted" ? weights : null;
   }
 
   async applyAccessPolicy(
@@ -61,7 +108,58 @@ export class GatewayApiAdapter implements MeshAdapter {
     return policy === null;
   }
 
+  /**
+   * Generated routes are deleted. A user-owned route is left exactly as it is: it is the user's, and the finalizer
+   * has already sent all traffic to the primary through it.
+   */
   async cleanup(ref: SplitRef): Promise<void> {
+    if (ref.gatewayApi?.httpRoute) return;
     await this.#store.deleteOwned(this.#route, ref.namespace, ref.rolloutName, ref.rolloutName);
+  }
+
+  /** Server-side apply of the re-weighted rules as field manager vireo; re-read and retry on a 409. */
+  async #reweightUserRoute(ref: SplitRef, weights: Weights): Promise<void> {
+    const sel = ref.gatewayApi?.httpRoute;
+    if (!sel) return;
+    for (let attempt = 0; ; attempt++) {
+      const live = await this.#store.get(this.#route, ref.namespace, sel.name);
+      if (live === null) throw this.#missingUserRoute(ref);
+      const rules = reweightedRules(live, sel, ref, weights);
+      if (semanticEqual((live.spec as { rules?: unknown }).rules, rules)) return;
+      try {
+        await this.#client.request<MeshObject>({
+          method: "PATCH",
+          path: resourcePath(this.#route, ref.namespace, sel.name),
+          query: { fieldManager: FIELD_MANAGER, force: true },
+          contentType: "application/apply-patch+yaml",
+          body: userRouteApplyBody(live, rules),
+        });
+        return;
+      } catch (err) {
+        const e = classifyError(err, {
+          verb: "patch",
+          resource: `${this.#route.plural}.${this.#route.group}`,
+          namespace: ref.namespace,
+          name: sel.name,
+        });
+        // Conflict: the route changed since our read (our resourceVersion precondition); re-read, never overwrite.
+        if (e.kind !== KubeErrorKind.Conflict || attempt >= this.#retries) throw e;
+      }
+    }
+  }
+
+  /** status.parents of the route's Gateway parents; a Service parent (GAMMA) has nobody bound to answer. */
+  #verdict(live: MeshObject, ref: SplitRef): ParentsVerdict {
+    const parents: GatewayParentRef[] = ref.gatewayApi?.httpRoute
+      ? userRouteGatewayParents(live)
+      : gatewayParents(ref.gatewayApi);
+    return parents.length === 0 ? { state: "accepted" } : parentsVerdict(live, parents);
+  }
+
+  #missingUserRoute(ref: SplitRef): MeshError {
+    return new MeshError(
+      MeshErrorKind.Pending,
+      `HTTPRoute ${ref.namespace}/${ref.gatewayApi?.httpRoute?.name} (spec.gatewayApi.httpRoute) does not exist`,
+    );
   }
 }

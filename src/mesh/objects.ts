@@ -1,5 +1,5 @@
 // Shared shape of the mesh objects Vireo writes: ownership metadata, and comparison that ignores server-set noise.
-import { LABELS } from "../api/constants.ts";
+import { GITOPS_ANNOTATIONS, LABELS } from "../api/constants.ts";
 import type { OwnerRef } from "./types.ts";
 
 /** The part of ObjectMeta the adapters read and write. Server-set fields are carried through untouched. */
@@ -53,14 +53,20 @@ export function ownerReference(owner: OwnerRef): OwnerReference {
   };
 }
 
-/** Metadata of a freshly rendered object: name, namespace, our labels and owner reference, nothing else. */
+/** Metadata of a freshly rendered object: name, namespace, our labels, GitOps annotations and owner reference. */
 export function renderMetadata(
   name: string,
   namespace: string,
   rolloutName: string,
   owner: OwnerRef,
 ): ObjectMeta {
-  return { name, namespace, labels: managedLabels(rolloutName), ownerReferences: [ownerReference(owner)] };
+  return {
+    name,
+    namespace,
+    labels: managedLabels(rolloutName),
+    annotations: { ...GITOPS_ANNOTATIONS },
+    ownerReferences: [ownerReference(owner)],
+  };
 }
 
 /**
@@ -73,9 +79,11 @@ export function isManagedBy(obj: MeshObject, rolloutName: string): boolean {
   return labels[LABELS.managedBy] === MANAGED_BY && labels[LABELS.rollout] === rolloutName;
 }
 
-/** True when `live` has every label of `desired` and the owner reference `desired` names. */
+/** True when `live` has every label and annotation of `desired` and the owner reference `desired` names. */
 export function metadataInSync(live: ObjectMeta, desired: ObjectMeta): boolean {
   for (const [k, v] of Object.entries(desired.labels ?? {})) if (live.labels?.[k] !== v) return false;
+  for (const [k, v] of Object.entries(desired.annotations ?? {}))
+    if (live.annotations?.[k] !== v) return false;
   for (const want of desired.ownerReferences ?? []) {
     const found = (live.ownerReferences ?? []).some(
       (r) =>
@@ -102,6 +110,7 @@ export function mergeMetadata(live: ObjectMeta, desired: ObjectMeta): ObjectMeta
       r.controller !== true && !ours.some((o) => o.uid === r.uid || (o.kind === r.kind && o.name === r.name)),
   );
   const merged: ObjectMeta = { ...live, labels: { ...live.labels, ...desired.labels } };
+  if (desired.annotations) merged.annotations = { ...live.annotations, ...desired.annotations };
   const refs = [...kept, ...ours];
   if (refs.length > 0) merged.ownerReferences = refs;
   return merged;

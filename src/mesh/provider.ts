@@ -54,6 +54,8 @@ export interface MeshProviderDescriptor<Name extends string = string, Apis = unk
   readonly routingKinds: readonly RoutingKind[];
   /** Every other kind it writes (access policy), any version: RBAC does not see versions. */
   readonly policyTypes: readonly ResourceType[];
+  /** Verbs beyond the object store's and the routing watches' (e.g. server-side apply), each with its reason. */
+  readonly extraRules?: readonly (RbacRule & { why: string })[];
   /**
    * Whose proxy metrics its Rollouts' builtin metrics read (a vocabulary of analysis/builtin-queries.ts);
    * undefined: the mesh underneath, i.e. the controller's `--metrics-mesh`.
@@ -78,7 +80,12 @@ export function rbacRulesOf(provider: MeshProviderDescriptor): RbacRule[] {
     resources: [t.plural],
     verbs: [...MESH_OBJECT_VERBS],
   }));
-  return [...routing, ...policy];
+  const extra = (provider.extraRules ?? []).map(({ apiGroups, resources, verbs }) => ({
+    apiGroups,
+    resources,
+    verbs,
+  }));
+  return [...routing, ...policy, ...extra];
 }
 
 /** Declares a descriptor, keeping its name literal and its detected-API type. */

@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import fc from "fast-check";
+import { GITOPS_ANNOTATIONS } from "../api/constants.ts";
 import { MeshError } from "./errors.ts";
 import type { MeshObject } from "./objects.ts";
 import { normaliseRoutes, normaliseSources } from "./policy.ts";
@@ -33,6 +34,7 @@ describe("renderTrafficSplit", () => {
         name: "checkout",
         namespace: "shop",
         labels: { "app.kubernetes.io/managed-by": "vireo", "vireo.dev/rollout": "checkout" },
+        annotations: { ...GITOPS_ANNOTATIONS },
         ownerReferences: [
           {
             apiVersion: "vireo.dev/v1alpha1",

@@ -1,4 +1,5 @@
 // The mesh-neutral model every adapter renders: a weighted split of a root Service, and an access policy.
+import type { GatewayApiSpec } from "../api/gateway-route-schema.ts";
 import type { Weights } from "../rollout/types.ts";
 import type { HttpProbe } from "./pod-probes.ts";
 
@@ -22,6 +23,8 @@ export interface SplitRef {
   /** `<root>-canary`. */
   canaryService: string;
   port: number;
+  /** Gateway API only: Gateway parents, or the user-owned HTTPRoute whose rule Vireo weights. */
+  gatewayApi?: GatewayApiSpec;
 }
 
 /** The split to render: SMI TrafficSplit semantics. */

@@ -1,5 +1,6 @@
 // Analysis rules: record one tick in status and apply its verdict (count failures, roll back, pause on silence).
 
+import { carriedEvidence } from "../analysis/judge-sequential-metric.ts";
 import { judgeTick } from "../analysis/verdict.ts";
 import { REASONS } from "../api/constants.ts";
 import type { Measurement } from "../api/rollout-schema.ts";
@@ -15,7 +16,16 @@ export function recordAnalysis(ctx: Ctx): boolean {
   ctx.analysisRecorded = true;
   d.status.analysis ??= { failedChecks: 0, consecutiveErrors: 0, inconclusiveCount: 0, history: [] };
   const a = d.status.analysis;
-  const { verdict, results } = judgeTick(spec.analysis.metrics, obs.analysis, spec.analysis.noData);
+  const step = d.status.currentStepIndex ?? 0;
+  const { verdict, results } = judgeTick(
+    spec.analysis.metrics,
+    obs.analysis,
+    spec.analysis.noData,
+    (metric) => ({
+      step,
+      carriedLogEvidence: carriedEvidence(a.history ?? [], metric, step),
+    }),
+  );
   const at = (obs.analysisAt ?? d.now).toISOString();
   a.lastRunAt = at;
   const fresh: Measurement[] = results.map((r) => ({
@@ -27,6 +37,7 @@ export function recordAnalysis(ctx: Ctx): boolean {
     ...(r.message ? { message: r.message.slice(0, 1024) } : {}),
     weight: d.status.canaryWeight ?? 0,
     at,
+    ...(r.sequential ? { sequential: r.sequential } : {}),
   }));
   a.history = trimHistory([...(a.history ?? []), ...fresh], spec.analysis.historyLimit);
   const failing = results.find((r) => r.verdict === "Fail") ?? results.find((r) => r.verdict === "Error");
@@ -41,11 +52,12 @@ export function recordAnalysis(ctx: Ctx): boolean {
       a.consecutiveErrors = 0;
       a.inconclusiveCount = 0;
       const limit = spec.analysis.failureLimit;
-      const message =
-        `analysis failed (${a.failedChecks}/${limit}): ${failing?.metric} ${failing?.message ?? ""}`.trim();
+      const count = failing?.conclusive ? "conclusive" : `${a.failedChecks}/${limit}`;
+      const message = `analysis failed (${count}): ${failing?.metric} ${failing?.message ?? ""}`.trim();
       d.event("Warning", REASONS.AnalysisFailed, message);
       d.notify("AnalysisFailed", "warning", message, String(a.failedChecks), failing);
-      if (a.failedChecks >= limit) {
+      // A sequential Fail is conclusive: its error guarantee is for the first crossing, so waiting buys nothing.
+      if (a.failedChecks >= limit || failing?.conclusive) {
         rollBack(ctx, REASONS.AnalysisFailed, `rolled back: ${message}`, failing);
         return false;
       }

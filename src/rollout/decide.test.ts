@@ -172,6 +172,20 @@ describe("people", () => {
     assert.equal(w.primary.revision, "rev-2");
   });
 
+  it("full-<token> is a full promotion with a fresh value, so a second one is a new request", () => {
+    const w = initialized();
+    pushRevision(w, "rev-2");
+    run(w, (x) => x.routes?.canary === 10);
+    w.requests.promote = "full-a";
+    run(w, (x) => x.status?.phase === "Healthy");
+    pushRevision(w, "rev-3");
+    run(w, (x) => x.routes?.canary === 10);
+    w.requests.promote = "full-b";
+    run(w, (x) => x.status?.phase === "Healthy");
+    assert.equal(w.status?.promotedBy, "User");
+    assert.equal(w.primary.revision, "rev-3");
+  });
+
   it("abort during a pause sends all traffic back and scales the canary down", () => {
     const w = initialized(
       newWorld(makeSpec({ strategy: { canary: { steps: [{ setWeight: 20 }, { pause: {} }] } } })),

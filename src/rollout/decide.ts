@@ -5,6 +5,7 @@
 import { type Phase, REASONS } from "../api/constants.ts";
 import type { RolloutSpec, RolloutStatus } from "../api/rollout-schema.ts";
 import { describeIssues } from "../api/validate.ts";
+import { syncAutoscaler } from "./autoscaling.ts";
 import { type Ctx, Draft } from "./draft.ts";
 import { onEnded } from "./phases/ended.ts";
 import { onHealthy } from "./phases/healthy.ts";
@@ -52,6 +53,7 @@ export function decide(input: EngineInput, obs: Observations, now: Date): Decisi
   const d = new Draft(structuredClone(input.status ?? {}), now);
   d.status.observedGeneration = input.generation;
   const done = (): Decision => {
+    syncAutoscaler(d, obs);
     finishConditions(d, input.generation, obs);
     const requeueAfterMs = d.requeueAfterMs();
     return {

@@ -2,6 +2,7 @@
 // are repaired, replicas follow the user's Deployment, and traffic never stays on a backend that lost its pods.
 
 import { REASONS } from "../api/constants.ts";
+import { autoscaled } from "./autoscaling.ts";
 import type { Ctx, Draft } from "./draft.ts";
 import type { Observations } from "./types.ts";
 
@@ -17,11 +18,16 @@ export function desiredReplicas(ctx: Ctx): number {
 /**
  * Replicas follow the user. Vireo only ever sets the user's Deployment to 0 or to the application's replica count,
  * so any other positive value there is the user's (or their GitOps tool's) new count: the primary takes it.
- * A primary scaled by hand is scaled back to the count too.
+ * A primary scaled by hand is scaled back to the count too. With an HPA the autoscalers own the replicas: the
+ * count is whatever the primary HPA made the primary run, and Vireo scales nothing.
  */
 export function followReplicas(ctx: Ctx): void {
   const { d, obs } = ctx;
   const current = desiredReplicas(ctx);
+  if (autoscaled(obs)) {
+    d.status.replicas = obs.primary.exists ? obs.primary.desiredReplicas : current;
+    return;
+  }
   const asked = obs.canary.exists ? obs.canary.desiredReplicas : 0;
   d.status.replicas = asked > 0 && asked !== current ? asked : current;
   if (obs.primary.exists && obs.primary.desiredReplicas !== d.status.replicas)

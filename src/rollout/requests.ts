@@ -1,6 +1,6 @@
 // People's requests (vireo.dev/promote, abort, pause, resume, retry): each new annotation value is acted on once.
 
-import { PROMOTE_FULL, REASONS } from "../api/constants.ts";
+import { isFullPromote, REASONS } from "../api/constants.ts";
 import { type Ctx, IN_FLIGHT, isReady } from "./draft.ts";
 import { advance, enterStep, pause, resumeFromPause, startPromotion, startRollout } from "./transitions.ts";
 
@@ -61,7 +61,7 @@ export function handleRequests(ctx: Ctx): void {
     else if (obs.canary.revision !== d.status.canaryRevision)
       ignore("promote", `the target runs ${obs.canary.revision}, not the revision in flight`);
     else if (!isReady(obs.canary)) ignore("promote", "the canary is not ready");
-    else if (promote === PROMOTE_FULL) {
+    else if (isFullPromote(promote)) {
       d.phase = "Progressing";
       startPromotion(
         ctx,

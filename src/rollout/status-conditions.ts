@@ -1,4 +1,5 @@
-// The Ready, Progressing and Degraded conditions and the summary message, from the phase the decision settled in.
+// The conditions (kstatus Ready, Reconciling, Stalled; Progressing, Degraded), the summary message and the revision
+// they are about, from the phase the decision settled in.
 
 import { CONDITION_TYPES, REASONS } from "../api/constants.ts";
 import { setCondition } from "./conditions.ts";
@@ -7,7 +8,10 @@ import { readiness } from "./readiness.ts";
 import type { Observations } from "./types.ts";
 
 /**
- * Writes the three conditions and the summary message from the final phase. Ready also needs the world to be as
+ * Writes the conditions and the summary message from the final phase. `Ready`, `Reconciling` and `Stalled` mean
+ * what kstatus says (Ready = not Reconciling and not Stalled), so `kubectl wait --for=condition=Ready`, Flux health
+ * checks and Argo CD see a release as done only when the target's current revision is stable and served as
+ * intended; `Progressing` and `Degraded` say more about the way there. Ready also needs the world to be as
  * intended (primary serving, Services and routes in place), so a deleted primary never reads Ready=True.
  */
 export function finishConditions(d: Draft, generation: number, obs: Observations): void {
@@ -23,17 +27,26 @@ export function finishConditions(d: Draft, generation: number, obs: Observations
     d.reason === REASONS.PrimaryLost;
   const phaseReady = !["Initializing", "Invalid"].includes(phase) && d.reason !== REASONS.TargetNotFound;
   const notReady = phaseReady ? readiness(d.status, obs) : undefined;
-  const ready = phaseReady && notReady === undefined;
+  // Done with the target's current revision: Healthy on it (not merely holding it back behind a window or a suspend).
+  const settled =
+    phase === "Healthy" && notReady === undefined && obs.canary.revision === s.stableRevision && !degraded;
   const progressing = ["Progressing", "Promoting", "Finalizing", "Initializing"].includes(phase) && !degraded;
-  if (notReady) {
-    set(CONDITION_TYPES.ready, "False", notReady.reason, notReady.message);
-    d.wakeIn(notReady.recheckMs);
-  } else set(CONDITION_TYPES.ready, ready ? "True" : "False", ready && !degraded ? phase : d.reason, msg);
+  if (notReady) d.wakeIn(notReady.recheckMs);
+  const why = notReady ?? { reason: d.reason, message: msg };
+  if (settled) set(CONDITION_TYPES.ready, "True", phase, msg);
+  else set(CONDITION_TYPES.ready, "False", why.reason, why.message);
+  if (settled || degraded) set(CONDITION_TYPES.reconciling, "False", degraded ? d.reason : phase, msg);
+  else set(CONDITION_TYPES.reconciling, "True", why.reason, why.message);
   set(CONDITION_TYPES.progressing, progressing ? "True" : "False", d.reason, msg);
   if (degraded) {
+    set(CONDITION_TYPES.stalled, "True", d.reason, msg);
     set(CONDITION_TYPES.degraded, "True", d.reason, msg);
   } else {
+    set(CONDITION_TYPES.stalled, "False", REASONS.Healthy, "no problem detected");
     set(CONDITION_TYPES.degraded, "False", REASONS.Healthy, "no problem detected");
   }
   s.message = msg;
+  // The revision this status is about, so CI can wait for its own release (README, "GitOps, CI and HPAs").
+  if (obs.canary.revision !== undefined) s.currentRevision = obs.canary.revision;
+  if (obs.canary.generation !== undefined) s.observedTargetGeneration = obs.canary.generation;
 }

@@ -23,6 +23,22 @@ export interface WorkloadObservation {
   readyReplicas: number;
   /** The Deployment controller finished rolling out the current template (generation observed, all updated). */
   rolledOut: boolean;
+  /** metadata.generation of the Deployment, recorded in status for the target so CI can match its own apply. */
+  generation?: number;
+}
+
+/**
+ * What the reconciler saw of HorizontalPodAutoscalers: the user's (its scaleTargetRef is the target Deployment) and
+ * Vireo's copy of it for the primary.
+ */
+export interface AutoscalerObservation {
+  /** The user's HPA's replica bounds; undefined when the target has none. */
+  user?: { minReplicas: number; maxReplicas: number };
+  /**
+   * Vireo's primary HPA; undefined when it does not exist. `matchesUser`: its spec is the user's retargeted to the
+   * primary (minReplicas aside, which the engine may raise while promoting).
+   */
+  primary?: { minReplicas: number; matchesUser: boolean };
 }
 
 /** Everything the engine needs to know about the world; gathered by the reconciler before each decision. */
@@ -47,6 +63,8 @@ export interface Observations {
   requests: Partial<Record<RequestKind, string>>;
   /** Deployment windows at `now`. */
   window: WindowState;
+  /** HPAs of the target and the primary; undefined when neither exists (replicas then follow the Deployment). */
+  autoscaler?: AutoscalerObservation;
 }
 
 /** An intention the reconciler carries out, in order; each is idempotent. */
@@ -60,6 +78,13 @@ export type Action =
   /** Sets the primary's replicas (the user changed theirs, or someone scaled the primary by hand). */
   | { type: "ScalePrimary"; replicas: number }
   | { type: "ScaleCanaryDown" }
+  /**
+   * Makes the primary HPA the user's HPA retargeted to the primary, with `minReplicas` (the user's, or the floor a
+   * promotion needs); created when missing. The HPA then owns the primary's replicas.
+   */
+  | { type: "SyncAutoscaler"; minReplicas: number }
+  /** Deletes Vireo's primary HPA: the user's HPA is gone, so replicas follow the Deployment again. */
+  | { type: "DeleteAutoscaler" }
   | { type: "SetRoutes"; weights: Weights }
   | { type: "ApplyAccessPolicy" }
   /** Copies the target's template (`revision`) to the primary; a lost primary is recreated with `replicas`. */

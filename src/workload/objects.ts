@@ -64,3 +64,17 @@ export interface Service {
     [key: string]: unknown;
   };
 }
+
+/** An autoscaling/v2 HorizontalPodAutoscaler (the fields Vireo copies are kept as they are). */
+export interface HorizontalPodAutoscaler {
+  apiVersion?: string;
+  kind?: string;
+  metadata: ObjectMeta;
+  spec: {
+    scaleTargetRef: { apiVersion?: string; kind: string; name: string };
+    minReplicas?: number;
+    maxReplicas: number;
+    [key: string]: unknown;
+  };
+  status?: { currentReplicas?: number; desiredReplicas?: number; [key: string]: unknown };
+}

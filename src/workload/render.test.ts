@@ -115,6 +115,7 @@ describe("workload rendering", () => {
     assert.deepEqual(observeDeployment(d, "r"), {
       exists: true,
       revision: "r",
+      generation: 2,
       desiredReplicas: 3,
       readyReplicas: 0,
       rolledOut: false,

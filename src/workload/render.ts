@@ -1,4 +1,5 @@
 // Pure renderers: the primary Deployment and the primary/canary/root Services derived from the user's Deployment.
+import { GITOPS_ANNOTATIONS } from "../api/constants.ts";
 import type { RolloutSpec } from "../api/rollout-schema.ts";
 import type { OwnerRef } from "../mesh/types.ts";
 import type { WorkloadObservation } from "../rollout/types.ts";
@@ -45,7 +46,7 @@ export function renderPrimary(target: Deployment, names: WorkloadNames, owner: O
       name: names.primary,
       namespace: names.namespace,
       labels: { ...target.metadata.labels, ...managedLabels(names.rollout, "primary") },
-      annotations: { [REVISION_ANNOTATION]: templateRevision(target.spec.template) },
+      annotations: { ...GITOPS_ANNOTATIONS, [REVISION_ANNOTATION]: templateRevision(target.spec.template) },
       ownerReferences: [ownerReference(owner)],
     },
     spec: {
@@ -115,6 +116,7 @@ export function renderBackendService(
       name: role === "primary" ? names.primaryService : names.canaryService,
       namespace: names.namespace,
       labels: managedLabels(names.rollout, role),
+      annotations: { ...GITOPS_ANNOTATIONS },
       ownerReferences: [ownerReference(owner)],
     },
     spec: {
@@ -137,6 +139,7 @@ export function renderRootService(target: Deployment, names: WorkloadNames, spec
       name: names.rootService,
       namespace: names.namespace,
       labels: managedLabels(names.rollout, "root"),
+      annotations: { ...GITOPS_ANNOTATIONS },
     },
     spec: { type: "ClusterIP", selector: primarySelector(target), ports: [rolloutPort(spec)] },
   };
@@ -159,6 +162,7 @@ export function observeDeployment(
   return {
     exists: true,
     ...(revision !== undefined ? { revision } : {}),
+    ...(d.metadata.generation !== undefined ? { generation: d.metadata.generation } : {}),
     desiredReplicas: desired,
     // Until the rollout of the template completes, old pods may be the ready ones: count none of them.
     readyReplicas:

@@ -1,10 +1,18 @@
 // Reads and writes the Deployments and Services of a Rollout: create primary, scale canary, promote, restore.
+import { GITOPS_ANNOTATIONS } from "../api/constants.ts";
 import type { RolloutSpec } from "../api/rollout-schema.ts";
 import type { KubeClients } from "../kube/clients.ts";
 import { isAlreadyExists, isConflict, isNotFound } from "../kube/errors.ts";
 import type { OwnerRef } from "../mesh/types.ts";
+import {
+  observeAutoscalers,
+  ownsAutoscaler,
+  primaryAutoscaler,
+  renderPrimaryAutoscaler,
+  userAutoscaler,
+} from "./autoscaler.ts";
 import { ORIGINAL_SELECTOR_ANNOTATION, REVISION_ANNOTATION, type WorkloadNames } from "./names.ts";
-import type { Deployment, Service } from "./objects.ts";
+import type { Deployment, HorizontalPodAutoscaler, Service } from "./objects.ts";
 import {
   observeDeployment,
   primarySelector,
@@ -19,6 +27,8 @@ import { canonicalJson, templateRevision } from "./revision.ts";
 export interface ObjectReader {
   deployment(namespace: string, name: string): Promise<Deployment | undefined>;
   service(namespace: string, name: string): Promise<Service | undefined>;
+  /** Every HorizontalPodAutoscaler of the namespace (the user's is found by its scale target). */
+  autoscalers(namespace: string): Promise<HorizontalPodAutoscaler[]>;
 }
 
 /** Everything the reconciler read about a Rollout's workloads in one go. */
@@ -29,12 +39,17 @@ export interface WorkloadSnapshot {
   rootService: Service | undefined;
   primaryService: Service | undefined;
   canaryService: Service | undefined;
+  /** The user's HPA of the target, and Vireo's of the primary (absent from snapshots that did not read HPAs). */
+  userAutoscaler?: HorizontalPodAutoscaler | undefined;
+  primaryAutoscaler?: HorizontalPodAutoscaler | undefined;
 }
 
 const MERGE = "application/merge-patch+json";
 const sameJson = (a: unknown, b: unknown) => canonicalJson(a) === canonicalJson(b);
 const deploymentPath = (ns: string, name?: string) =>
   `/apis/apps/v1/namespaces/${encodeURIComponent(ns)}/deployments${name ? `/${encodeURIComponent(name)}` : ""}`;
+const autoscalerPath = (ns: string, name?: string) =>
+  `/apis/autoscaling/v2/namespaces/${encodeURIComponent(ns)}/horizontalpodautoscalers${name ? `/${encodeURIComponent(name)}` : ""}`;
 const servicePath = (ns: string, name?: string) =>
   `/api/v1/namespaces/${encodeURIComponent(ns)}/services${name ? `/${encodeURIComponent(name)}` : ""}`;
 
@@ -52,6 +67,13 @@ export class ApiObjectReader implements ObjectReader {
 
   async service(namespace: string, name: string): Promise<Service | undefined> {
     return this.#get<Service>(servicePath(namespace, name));
+  }
+
+  async autoscalers(namespace: string): Promise<HorizontalPodAutoscaler[]> {
+    const list = await this.#clients.request<{ items?: HorizontalPodAutoscaler[] }>({
+      path: autoscalerPath(namespace),
+    });
+    return list.items ?? [];
   }
 
   async #get<T>(path: string): Promise<T | undefined> {
@@ -77,14 +99,72 @@ export class WorkloadManager {
   /** Reads the target, primary and the three Services. */
   async snapshot(names: WorkloadNames): Promise<WorkloadSnapshot> {
     const ns = names.namespace;
-    const [target, primary, rootService, primaryService, canaryService] = await Promise.all([
+    const [target, primary, rootService, primaryService, canaryService, hpas] = await Promise.all([
       this.#reader.deployment(ns, names.target),
       this.#reader.deployment(ns, names.primary),
       this.#reader.service(ns, names.rootService),
       this.#reader.service(ns, names.primaryService),
       this.#reader.service(ns, names.canaryService),
+      this.#reader.autoscalers(ns),
     ]);
-    return { names, target, primary, rootService, primaryService, canaryService };
+    return {
+      names,
+      target,
+      primary,
+      rootService,
+      primaryService,
+      canaryService,
+      userAutoscaler: userAutoscaler(hpas, names),
+      primaryAutoscaler: primaryAutoscaler(hpas, names),
+    };
+  }
+
+  /** The engine's view of the user's and the primary's HPAs; undefined when neither exists. */
+  static observeAutoscalers(s: WorkloadSnapshot) {
+    return observeAutoscalers(s.userAutoscaler, s.primaryAutoscaler, s.names);
+  }
+
+  /**
+   * Makes the primary HPA the user's retargeted to the primary, with `minReplicas`: created when missing, else
+   * replaced whole (a merge patch would keep fields the user removed from theirs), fenced on the resourceVersion
+   * the decision saw. An HPA of that name that Vireo did not make is never taken over.
+   */
+  async syncAutoscaler(s: WorkloadSnapshot, owner: OwnerRef, minReplicas: number): Promise<void> {
+    const { names, userAutoscaler: user, primaryAutoscaler: have } = s;
+    if (!user) return;
+    const wanted = renderPrimaryAutoscaler(user, names, owner, minReplicas);
+    if (!have) {
+      await this.#create(autoscalerPath(names.namespace), wanted);
+      return;
+    }
+    if (!ownsAutoscaler(have, names))
+      throw new Error(
+        `HorizontalPodAutoscaler ${names.namespace}/${names.primary} exists and was not made by Vireo for this Rollout; rename or delete it`,
+      );
+    await this.#clients.request({
+      method: "PUT",
+      path: autoscalerPath(names.namespace, names.primary),
+      body: { ...wanted, metadata: { ...wanted.metadata, resourceVersion: have.metadata.resourceVersion } },
+    });
+  }
+
+  /** Deletes Vireo's primary HPA (the user's is gone), with uid and resourceVersion preconditions. */
+  async deleteAutoscaler(s: WorkloadSnapshot): Promise<void> {
+    const have = s.primaryAutoscaler;
+    if (!have || !ownsAutoscaler(have, s.names)) return;
+    try {
+      await this.#clients.request({
+        method: "DELETE",
+        path: autoscalerPath(s.names.namespace, s.names.primary),
+        body: {
+          apiVersion: "v1",
+          kind: "DeleteOptions",
+          preconditions: { uid: have.metadata.uid, resourceVersion: have.metadata.resourceVersion },
+        },
+      });
+    } catch (err) {
+      if (!isNotFound(err)) throw err;
+    }
   }
 
   /** The engine's view of target (canary) and primary. */
@@ -218,7 +298,11 @@ export class WorkloadManager {
       }
       if (primary.metadata.annotations?.[REVISION_ANNOTATION] === revision) return true;
       primary.spec.template = primaryTemplate(target);
-      primary.metadata.annotations = { ...primary.metadata.annotations, [REVISION_ANNOTATION]: revision };
+      primary.metadata.annotations = {
+        ...primary.metadata.annotations,
+        ...GITOPS_ANNOTATIONS,
+        [REVISION_ANNOTATION]: revision,
+      };
       try {
         await this.#clients.request({
           method: "PUT",

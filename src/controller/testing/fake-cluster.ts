@@ -571,6 +571,9 @@ export class FakeCluster {
         }
         return done;
       },
+      // This cluster has no HPAs: the engine never asks for these.
+      syncAutoscaler: async () => {},
+      deleteAutoscaler: async () => {},
       scalePrimary: async (s, replicas) => {
         if (!s.primary || (s.primary.spec.replicas ?? 1) === replicas) return;
         await write(`scale Deployment ${s.names.primary}`, () => this.#scale(s.names.primary, replicas));

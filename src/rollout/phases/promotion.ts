@@ -1,6 +1,7 @@
 // Promoting and Finalizing: the primary takes the new template, then all traffic returns to it.
 
 import { REASONS } from "../../api/constants.ts";
+import { promotionFloor } from "../autoscaling.ts";
 import { type Ctx, isReady } from "../draft.ts";
 import { desiredReplicas } from "../repair.ts";
 import { WORKLOAD_POLL_MS } from "../timing.ts";
@@ -10,6 +11,8 @@ import { retreatToPrimary } from "../traffic.ts";
 export function onPromoting(ctx: Ctx): void {
   const { d, obs } = ctx;
   const revision = d.status.canaryRevision!;
+  // Fixed now, while primary and canary still both serve: the scale the primary needs once it serves alone.
+  const floor = promotionFloor(ctx);
   if (obs.primary.revision !== revision) {
     if (obs.canary.revision !== revision) {
       // The target moved on before the primary took the template, so nothing was promoted: back in flight, where
@@ -24,6 +27,15 @@ export function onPromoting(ctx: Ctx): void {
   }
   if (!isReady(obs.primary)) {
     d.say(REASONS.WaitingForPrimary, `waiting for primary to roll out revision ${revision}`);
+    d.wakeIn(WORKLOAD_POLL_MS);
+    return;
+  }
+  if (floor !== undefined && obs.primary.readyReplicas < floor) {
+    // No thundering herd: the primary HPA's minReplicas is the floor now, so its controller scales the primary up.
+    d.say(
+      REASONS.WaitingForPrimary,
+      `waiting for the primary to scale to ${floor} replicas (${obs.primary.readyReplicas} ready) before it takes all traffic`,
+    );
     d.wakeIn(WORKLOAD_POLL_MS);
     return;
   }

@@ -23,6 +23,15 @@ export interface ModelWorkload {
   broken: boolean;
 }
 
+/**
+ * HorizontalPodAutoscalers as the model sees them: the user's (of the target) and Vireo's copy for the primary.
+ * `spec` stands for the rest of the HPA spec (metrics, behavior): a copy matches only the spec it was made from.
+ */
+export interface ModelAutoscalers {
+  user?: { min: number; max: number; spec: number };
+  primary?: { min: number; max: number; spec: number };
+}
+
 /** The whole modelled world around one Rollout. */
 export interface ModelWorld {
   now: number;
@@ -40,6 +49,8 @@ export interface ModelWorld {
   nextAnalysis: (spec: RolloutSpec) => MetricMeasurement[];
   /** Replicas the user asked for. */
   replicas: number;
+  /** HPAs; absent in worlds without them. */
+  autoscalers?: ModelAutoscalers;
   log: { decision: Decision; observations: Observations; now: number }[];
 }
 
@@ -124,6 +135,20 @@ export function observe(w: ModelWorld): Observations {
     window: w.window,
   };
   if (due) obs.analysis = w.nextAnalysis(w.spec);
+  const { user, primary } = w.autoscalers ?? {};
+  if (user || primary) {
+    obs.autoscaler = {
+      ...(user ? { user: { minReplicas: user.min, maxReplicas: user.max } } : {}),
+      ...(primary
+        ? {
+            primary: {
+              minReplicas: primary.min,
+              matchesUser: user !== undefined && primary.max === user.max && primary.spec === user.spec,
+            },
+          }
+        : {}),
+    };
+  }
   return obs;
 }
 
@@ -157,6 +182,14 @@ export function apply(w: ModelWorld, actions: readonly Action[]): void {
         w.primary.revision = a.revision;
         w.primary.broken = false;
         break;
+      case "SyncAutoscaler": {
+        const user = w.autoscalers?.user;
+        if (w.autoscalers && user) w.autoscalers.primary = { ...user, min: a.minReplicas };
+        break;
+      }
+      case "DeleteAutoscaler":
+        if (w.autoscalers) delete w.autoscalers.primary;
+        break;
       case "RecordEvent":
       case "Notify":
         break;
@@ -164,8 +197,22 @@ export function apply(w: ModelWorld, actions: readonly Action[]): void {
   }
 }
 
-/** Lets pods start: every non-broken workload reaches its desired replicas. */
+/**
+ * What the HPA controller does at its next sync, metrics aside: a Deployment scaled to zero is left alone
+ * (autoscaling is disabled for it); any other count is brought within the HPA's bounds.
+ */
+export function autoscale(w: ModelWorld): void {
+  const clamp = (wl: ModelWorkload, hpa: { min: number; max: number } | undefined) => {
+    if (!hpa || !wl.exists || wl.desired === 0) return;
+    wl.desired = Math.min(hpa.max, Math.max(hpa.min, wl.desired));
+  };
+  clamp(w.canary, w.autoscalers?.user);
+  clamp(w.primary, w.autoscalers?.primary);
+}
+
+/** Lets pods start: every non-broken workload reaches its desired replicas (after the HPAs had their say). */
 export function settle(w: ModelWorld): void {
+  autoscale(w);
   for (const wl of [w.canary, w.primary]) {
     if (wl.exists && !wl.broken) wl.ready = wl.desired;
     if (wl.broken) wl.ready = 0;

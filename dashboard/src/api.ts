@@ -1,0 +1,97 @@
+// Browser side of the dashboard API: JSON reads, SSE subscriptions and guarded writes.
+import type { Rollout } from "../../src/api/rollout-schema.ts";
+
+/** An Event as the API returns it (core/v1). */
+export interface UiEvent {
+  metadata: { name: string; uid?: string; creationTimestamp?: string };
+  type?: string;
+  reason?: string;
+  message?: string;
+  eventTime?: string;
+  lastTimestamp?: string;
+  firstTimestamp?: string;
+  series?: { lastObservedTime?: string };
+}
+
+/** When an Event last happened. */
+export function eventTime(e: UiEvent): string {
+  return (
+    e.series?.lastObservedTime ??
+    e.lastTimestamp ??
+    e.eventTime ??
+    e.firstTimestamp ??
+    e.metadata.creationTimestamp ??
+    ""
+  );
+}
+
+const meta = (name: string) => document.querySelector<HTMLMetaElement>(`meta[name="${name}"]`)?.content ?? "";
+
+/** The namespace the dashboard was started for ("" = all). */
+export const startNamespace = (): string => meta("vireo-namespace");
+/** The kubeconfig context. */
+export const contextName = (): string => meta("vireo-context");
+
+async function json<T>(res: Response): Promise<T> {
+  const body = (await res.json()) as T & { error?: string };
+  if (!res.ok) throw new Error(body.error ?? `HTTP ${res.status}`);
+  return body;
+}
+
+/** Lists Rollouts. */
+export async function fetchRollouts(namespace: string): Promise<Rollout[]> {
+  const q = namespace ? `?namespace=${encodeURIComponent(namespace)}` : "";
+  return (await json<{ items: Rollout[] }>(await fetch(`/api/rollouts${q}`))).items;
+}
+
+/** One Rollout and its Events. */
+export async function fetchRollout(
+  ns: string,
+  name: string,
+): Promise<{ rollout: Rollout; events: UiEvent[] }> {
+  return json(await fetch(`/api/rollouts/${encodeURIComponent(ns)}/${encodeURIComponent(name)}`));
+}
+
+/** A watch event forwarded by the server. */
+export interface StreamMessage<T> {
+  type: "ADDED" | "MODIFIED" | "DELETED";
+  object: T;
+}
+
+/** Subscribes to the server's watch stream; returns the unsubscribe function. */
+export function subscribe(
+  path: string,
+  handlers: {
+    rollout?: (m: StreamMessage<Rollout>) => void;
+    event?: (m: StreamMessage<UiEvent>) => void;
+    failure?: (error: string) => void;
+  },
+): () => void {
+  const source = new EventSource(path);
+  if (handlers.rollout) {
+    const h = handlers.rollout;
+    source.addEventListener("rollout", (e) => h(JSON.parse((e as MessageEvent).data)));
+  }
+  if (handlers.event) {
+    const h = handlers.event;
+    source.addEventListener("event", (e) => h(JSON.parse((e as MessageEvent).data)));
+  }
+  if (handlers.failure) {
+    const h = handlers.failure;
+    source.addEventListener("failure", (e) => h(JSON.parse((e as MessageEvent).data).error));
+  }
+  return () => source.close();
+}
+
+/** Sends promote/abort/...; resolves with the annotation written or rejects with the API server's message. */
+export async function act(
+  ns: string,
+  name: string,
+  action: string,
+): Promise<{ annotation: string; value: string }> {
+  const res = await fetch(`/api/rollouts/${encodeURIComponent(ns)}/${encodeURIComponent(name)}/${action}`, {
+    method: "POST",
+    headers: { "X-CSRF-Token": meta("csrf-token") },
+  });
+  return json(res);
+}

@@ -1,0 +1,154 @@
+// promote/abort/pause/resume/retry: write the request annotation with a fresh value, wait for the controller's
+// acknowledgement in status.handledRequests, and say what happened (or why it was ignored).
+import { ANNOTATIONS, PROMOTE_FULL, REASONS, type RequestKind } from "../../api/constants.ts";
+import type { Rollout } from "../../api/rollout-schema.ts";
+import { expandSteps } from "../../rollout/steps.ts";
+import type { Args } from "../args.ts";
+import { connect } from "../context.ts";
+import { ApiError, CliError } from "../errors.ts";
+import type { KubeClient } from "../kube-client.ts";
+import {
+  eventTime,
+  getRollout,
+  type KubeEvent,
+  requestToken,
+  rolloutEvents,
+  watchRollouts,
+  writeRequest,
+} from "../rollout-api.ts";
+
+/** Exit code when the controller acknowledged but ignored the request. */
+export const EXIT_IGNORED = 3;
+/** Exit code when the controller did not acknowledge within --timeout. */
+export const EXIT_TIMEOUT = 4;
+
+/** What a request led to, as decided from the status before and after and the controller's Events. */
+export interface Outcome {
+  ignored?: string;
+  summary: string;
+}
+
+function where(r: Rollout): string {
+  const st = r.status ?? {};
+  const steps = expandSteps(r.spec.strategy.canary).length;
+  const inFlight = ["Progressing", "Paused"].includes(st.phase ?? "");
+  return `${st.phase ?? "Unknown"}${inFlight ? ` step ${(st.currentStepIndex ?? 0) + 1}/${steps}` : ""} weight ${st.canaryWeight ?? 0}%`;
+}
+
+/** Describes the change a request made: "Paused step 2/4 weight 10% → Progressing step 3/4 weight 40%". */
+export function describeOutcome(
+  kind: RequestKind,
+  before: Rollout,
+  after: Rollout,
+  events: KubeEvent[],
+): Outcome {
+  const ignoredEvent = events.findLast(
+    (e) => e.reason === REASONS.RequestIgnored && (e.message ?? "").startsWith(`${kind} request ignored`),
+  );
+  if (ignoredEvent) {
+    const why = (ignoredEvent.message ?? "").replace(`${kind} request ignored: `, "");
+    return { ignored: why, summary: `ignored: ${why}` };
+  }
+  const from = where(before);
+  const to = where(after);
+  return { summary: from === to ? `acknowledged; still ${to}` : `${from} → ${to}` };
+}
+
+/** Waits until status.handledRequests[kind] equals `value`; returns the acknowledging Rollout. */
+async function waitForAck(
+  kube: KubeClient,
+  written: Rollout,
+  kind: RequestKind,
+  value: string,
+  timeoutMs: number,
+): Promise<Rollout | undefined> {
+  const { namespace, name } = written.metadata;
+  const acked = (r: Rollout) => r.status?.handledRequests?.[kind] === value;
+  if (acked(written)) return written;
+  const stop = new AbortController();
+  const timer = setTimeout(() => stop.abort(), timeoutMs);
+  let found: Rollout | undefined;
+  let resourceVersion = written.metadata.resourceVersion;
+  try {
+    while (!stop.signal.aborted && !found) {
+      try {
+        await watchRollouts(kube, { namespace, name, resourceVersion, signal: stop.signal }, (e) => {
+          if (e.type === "ERROR") {
+            resourceVersion = undefined;
+            return;
+          }
+          resourceVersion = e.object.metadata.resourceVersion;
+          if (e.type !== "BOOKMARK" && acked(e.object)) {
+            found = e.object;
+            stop.abort();
+          }
+        });
+      } catch (err) {
+        if (stop.signal.aborted) break;
+        if (err instanceof ApiError && err.status !== 410) throw err;
+        resourceVersion = undefined;
+      }
+      if (!found && !stop.signal.aborted && resourceVersion === undefined) {
+        const now = await getRollout(kube, namespace, name);
+        if (acked(now)) found = now;
+        resourceVersion = now.metadata.resourceVersion;
+      }
+    }
+  } finally {
+    clearTimeout(timer);
+  }
+  return found;
+}
+
+/** Events written for this request: the controller's, no older than our write (second precision, 1 s slack). */
+function eventsSince(events: KubeEvent[], since: number): KubeEvent[] {
+  return events.filter((e) => Date.parse(eventTime(e)) >= since - 1000);
+}
+
+/** When the API server recorded our write (its own clock), from managedFields; falls back to our clock. */
+function writeTime(r: Rollout): number {
+  const fields =
+    (r.metadata as { managedFields?: { manager?: string; time?: string }[] }).managedFields ?? [];
+  const ours = fields.find((f) => f.manager === "kubectl-vireo" && f.time);
+  return ours?.time ? Date.parse(ours.time) : Date.now();
+}
+
+/** Runs one steering command. */
+export async function steer(args: Args, kind: RequestKind): Promise<number> {
+  const ctx = connect(args);
+  const name = args.positional[0];
+  if (!name) throw new CliError(`usage: kubectl vireo ${kind} NAME [-n NAMESPACE]`, 2);
+  if (args.full && kind !== "promote") throw new CliError("--full only applies to promote", 2);
+  const before = await getRollout(ctx.kube, ctx.namespace, name);
+  // `full-<token>`: a fresh value each time, so a second full promotion is a new request too.
+  const token = requestToken(ctx.now());
+  const value = args.full ? `${PROMOTE_FULL}-${token}` : token;
+  const written = await writeRequest(ctx.kube, ctx.namespace, name, kind, value);
+  const annotation = `${ANNOTATIONS[kind]}=${value}`;
+  if (!args.wait) {
+    ctx.out.write(`requested ${kind} of ${ctx.namespace}/${name} (${annotation}); not waiting\n`);
+    return 0;
+  }
+  const since = writeTime(written);
+  const acked = await waitForAck(ctx.kube, written, kind, value, args.timeoutMs);
+  if (!acked) {
+    process.stderr.write(
+      `error: the controller did not acknowledge ${annotation} on ${ctx.namespace}/${name} within ${args.timeoutMs / 1000}s (is it running and watching this namespace?)\n`,
+    );
+    return EXIT_TIMEOUT;
+  }
+  let outcome = describeOutcome(
+    kind,
+    before,
+    acked,
+    eventsSince(await rolloutEvents(ctx.kube, ctx.namespace, name), since),
+  );
+  if (!outcome.ignored && where(before) === where(acked)) {
+    // Nothing moved: the Event explaining why may land just after the status write.
+    await new Promise((r) => setTimeout(r, 1500));
+    const events = eventsSince(await rolloutEvents(ctx.kube, ctx.namespace, name), since);
+    outcome = describeOutcome(kind, before, acked, events);
+  }
+  ctx.out.write(`${kind} ${ctx.namespace}/${name} (${annotation}): ${outcome.summary}\n`);
+  return outcome.ignored ? EXIT_IGNORED : 0;
+}

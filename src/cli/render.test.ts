@@ -1,0 +1,84 @@
+// Snapshot tests of the `get` and `list` views for fixed statuses, with and without colours.
+import assert from "node:assert/strict";
+import { describe, it } from "node:test";
+
+// Snapshots store the text as is (one line per line), so a diff of the .snapshot file reads like the output.
+const ESC = String.fromCharCode(27);
+const asText = { serializers: [(v: unknown) => String(v)] };
+
+import { age, bar, latestMeasurements, renderList, renderRollout } from "./render.ts";
+import { fixtureEvents, NOW, progressingRollout, rolledBackRollout } from "./testing/fixtures.ts";
+
+const view = () => ({
+  rollout: progressingRollout(),
+  events: fixtureEvents(),
+  primary: { name: "podinfo-primary", replicas: 2, ready: 2, updated: 2 },
+  canary: { name: "podinfo", replicas: 2, ready: 1, updated: 2 },
+});
+
+describe("renderRollout", () => {
+  it("plain text of a progressing rollout (piped output)", (t) => {
+    const text = renderRollout(view(), { now: NOW, color: false }).join("\n");
+    assert.ok(!text.includes(ESC), "no escape codes when piped");
+    t.assert.snapshot(text, asText);
+  });
+
+  it("coloured text on a TTY differs from plain only by escapes", (t) => {
+    const coloured = renderRollout(view(), { now: NOW, color: true }).join("\n");
+    const plain = renderRollout(view(), { now: NOW, color: false }).join("\n");
+    assert.ok(coloured.includes(`${ESC}[36mProgressing${ESC}[39m`), "phase in cyan");
+    assert.ok(coloured.includes(`${ESC}[31m✖${ESC}[39m`), "failing metric marked red");
+    assert.equal(coloured.replace(new RegExp(`${ESC}\\[[0-9;]*m`, "g"), ""), plain);
+    t.assert.snapshot(coloured.replaceAll(ESC, "\\e"), asText);
+  });
+
+  it("rolled back rollout", (t) => {
+    const text = renderRollout({ rollout: rolledBackRollout(), events: [] }, { now: NOW, color: false }).join(
+      "\n",
+    );
+    assert.match(text, /Phase:\s+RolledBack/);
+    assert.match(text, /Step:\s+0\/4/);
+    t.assert.snapshot(text, asText);
+  });
+
+  it("shows the primary's value for relative checks and the time to the next tick", () => {
+    const text = renderRollout(view(), { now: NOW, color: false }).join("\n");
+    assert.match(text, /latency\s+150\.25\s+ratio ≤ 1\.2 of primary\s+primary 100/);
+    assert.match(text, /in step 45s · next tick in 10s/);
+    assert.match(text, /primary 60%\s+canary 40%/);
+    assert.match(text, /canary 1\/2 ready/);
+  });
+});
+
+describe("renderList", () => {
+  it("all namespaces", (t) => {
+    const a = progressingRollout();
+    (a.metadata as { creationTimestamp?: string }).creationTimestamp = "2026-12-01T11:00:00Z";
+    const lines = renderList([a, rolledBackRollout()], { now: NOW, color: false, allNamespaces: true });
+    assert.match(lines[0] ?? "", /^NAMESPACE\s+NAME\s+PHASE\s+WEIGHT\s+STEP/);
+    assert.match(lines[1] ?? "", /^shop\s+podinfo\s+Progressing\s+40%\s+2\/4/);
+    t.assert.snapshot(lines.join("\n"), asText);
+  });
+});
+
+describe("helpers", () => {
+  it("bar fills proportionally", () => {
+    assert.equal(bar(1, 4, 8), "██░░░░░░");
+    assert.equal(bar(0, 0, 4), "░░░░");
+    assert.equal(bar(9, 4, 4), "████");
+  });
+  it("age", () => {
+    assert.equal(age("2026-12-01T11:58:30Z", NOW), "1m30s");
+    assert.equal(age(undefined, NOW), "-");
+  });
+  it("latest measurement per metric in spec order", () => {
+    const latest = latestMeasurements(progressingRollout());
+    assert.deepEqual(
+      latest.map((m) => [m.metric, m.value]),
+      [
+        ["success-rate", 99.5],
+        ["latency", 150.25],
+      ],
+    );
+  });
+});

@@ -1,0 +1,151 @@
+// The reads and writes the plugin and dashboard make: Rollouts, their Events and Deployments, request annotations.
+import { randomBytes } from "node:crypto";
+import { ANNOTATIONS, API_VERSION, GROUP, PLURAL, type RequestKind } from "../api/constants.ts";
+import type { Rollout } from "../api/rollout-schema.ts";
+import type { KubeClient, WatchEvent } from "./kube-client.ts";
+
+/** The subset of a core/v1 Event the views use. */
+export interface KubeEvent {
+  metadata: { name: string; namespace?: string; creationTimestamp?: string };
+  type?: string;
+  reason?: string;
+  message?: string;
+  count?: number;
+  firstTimestamp?: string;
+  lastTimestamp?: string;
+  eventTime?: string;
+  series?: { count?: number; lastObservedTime?: string };
+  involvedObject?: { kind?: string; name?: string; namespace?: string };
+}
+
+/** The subset of a Deployment the views use (readiness of primary and canary). */
+export interface DeploymentSummary {
+  name: string;
+  replicas: number;
+  ready: number;
+  updated: number;
+}
+
+/** The resource name used in RBAC and error messages. */
+export const RESOURCE = `${PLURAL}.${GROUP}`;
+
+const rolloutsPath = (namespace?: string): string =>
+  namespace ? `/apis/${API_VERSION}/namespaces/${namespace}/${PLURAL}` : `/apis/${API_VERSION}/${PLURAL}`;
+
+/** GET one Rollout. */
+export function getRollout(kube: KubeClient, namespace: string, name: string): Promise<Rollout> {
+  return kube.request<Rollout>({
+    path: `${rolloutsPath(namespace)}/${name}`,
+    target: { verb: "get", resource: RESOURCE, namespace, name },
+  });
+}
+
+/** LIST Rollouts of a namespace, or of all namespaces when `namespace` is undefined. */
+export async function listRollouts(
+  kube: KubeClient,
+  namespace: string | undefined,
+): Promise<{ items: Rollout[]; resourceVersion: string }> {
+  const list = await kube.request<{ items: Rollout[]; metadata: { resourceVersion: string } }>({
+    path: rolloutsPath(namespace),
+    target: { verb: "list", resource: RESOURCE, namespace },
+  });
+  for (const r of list.items) {
+    r.apiVersion = API_VERSION;
+    r.kind = "Rollout";
+  }
+  return { items: list.items, resourceVersion: list.metadata.resourceVersion };
+}
+
+/** WATCH Rollouts (one by name with `name`) from `resourceVersion`. */
+export function watchRollouts(
+  kube: KubeClient,
+  opts: { namespace?: string; name?: string; resourceVersion?: string; signal?: AbortSignal },
+  onEvent: (e: WatchEvent<Rollout>) => void,
+): Promise<void> {
+  return kube.watch<Rollout>(
+    {
+      path: rolloutsPath(opts.namespace),
+      query: {
+        resourceVersion: opts.resourceVersion,
+        fieldSelector: opts.name ? `metadata.name=${opts.name}` : undefined,
+      },
+      target: { verb: "watch", resource: RESOURCE, namespace: opts.namespace, name: opts.name },
+      signal: opts.signal,
+    },
+    onEvent,
+  );
+}
+
+/** The Events about one Rollout, oldest first. */
+export async function rolloutEvents(kube: KubeClient, namespace: string, name: string): Promise<KubeEvent[]> {
+  const list = await kube.request<{ items: KubeEvent[] }>({
+    path: `/api/v1/namespaces/${namespace}/events`,
+    query: { fieldSelector: `involvedObject.kind=Rollout,involvedObject.name=${name}` },
+    target: { verb: "list", resource: "events", namespace },
+  });
+  return list.items.sort((a, b) => eventTime(a).localeCompare(eventTime(b)));
+}
+
+/** When an Event last happened (core/v1 Events fill different time fields depending on who wrote them). */
+export function eventTime(e: KubeEvent): string {
+  return (
+    e.series?.lastObservedTime ??
+    e.lastTimestamp ??
+    e.eventTime ??
+    e.firstTimestamp ??
+    e.metadata.creationTimestamp ??
+    ""
+  );
+}
+
+/** Readiness of a Deployment, or undefined when it does not exist or cannot be read. */
+export async function deploymentSummary(
+  kube: KubeClient,
+  namespace: string,
+  name: string,
+): Promise<DeploymentSummary | undefined> {
+  try {
+    const d = await kube.request<{
+      spec?: { replicas?: number };
+      status?: { readyReplicas?: number; updatedReplicas?: number };
+    }>({
+      path: `/apis/apps/v1/namespaces/${namespace}/deployments/${name}`,
+      target: { verb: "get", resource: "deployments.apps", namespace, name },
+    });
+    return {
+      name,
+      replicas: d.spec?.replicas ?? 0,
+      ready: d.status?.readyReplicas ?? 0,
+      updated: d.status?.updatedReplicas ?? 0,
+    };
+  } catch {
+    // Readiness is decoration: a user who may read Rollouts but not Deployments still gets the rest.
+    return undefined;
+  }
+}
+
+/** A fresh request value: distinct from every earlier one, so the controller treats it as a new request. */
+export function requestToken(now: Date = new Date()): string {
+  return `${now.toISOString().replace(/[-:.]/g, "").slice(0, 15)}Z-${randomBytes(3).toString("hex")}`;
+}
+
+/**
+ * Writes a request annotation exactly as `kubectl annotate --overwrite` would (a merge patch of one annotation).
+ * Returns the Rollout as written.
+ */
+export function writeRequest(
+  kube: KubeClient,
+  namespace: string,
+  name: string,
+  kind: RequestKind,
+  value: string,
+): Promise<Rollout> {
+  return kube.request<Rollout>({
+    method: "PATCH",
+    path: `${rolloutsPath(namespace)}/${name}`,
+    query: { fieldManager: "kubectl-vireo" },
+    body: { metadata: { annotations: { [ANNOTATIONS[kind]]: value } } },
+    contentType: "application/merge-patch+json",
+    target: { verb: "patch", resource: RESOURCE, namespace, name },
+  });
+}

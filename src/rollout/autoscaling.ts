@@ -1,0 +1,48 @@
+// Engine rules for a target with a HorizontalPodAutoscaler: the primary gets a copy of the user's HPA, the HPAs own
+// the replicas (Vireo never sets them), and a promotion waits until the primary is scaled for all the traffic.
+
+import type { Ctx, Draft } from "./draft.ts";
+import type { Observations } from "./types.ts";
+
+/** Phases in which the primary HPA's minReplicas may be raised to the promotion floor. */
+const PROMOTION_PHASES = ["Promoting", "Finalizing"];
+
+/** True when the user's HPA owns the application's replicas (and the primary HPA the primary's). */
+export function autoscaled(obs: Pick<Observations, "autoscaler">): boolean {
+  return obs.autoscaler?.user !== undefined;
+}
+
+/**
+ * The replicas the primary must have ready before it takes all the traffic: what primary and canary run together
+ * when the promotion begins, within the user's HPA bounds. Fixed in status when first asked, so the floor does not
+ * climb as the primary grows towards it. Undefined without an HPA.
+ */
+export function promotionFloor(ctx: Ctx): number | undefined {
+  const { d, obs } = ctx;
+  const user = obs.autoscaler?.user;
+  if (!user) return undefined;
+  if (d.status.promotionReplicas === undefined) {
+    const serving = (obs.primary.exists ? obs.primary.desiredReplicas : 0) + obs.canary.desiredReplicas;
+    d.status.promotionReplicas = Math.min(user.maxReplicas, Math.max(user.minReplicas, serving));
+  }
+  return d.status.promotionReplicas;
+}
+
+/**
+ * Keeps the primary HPA a copy of the user's, retargeted to the primary — its minReplicas raised to the promotion
+ * floor while promoting, so the HPA controller (not Vireo) scales the primary up before it gets all the traffic —
+ * and removes it when the user's HPA is gone. The primary HPA is made only once the primary exists.
+ */
+export function syncAutoscaler(d: Draft, obs: Observations): void {
+  if (!PROMOTION_PHASES.includes(d.phase)) delete d.status.promotionReplicas;
+  const a = obs.autoscaler;
+  if (!a) return;
+  if (!a.user) {
+    if (a.primary) d.act({ type: "DeleteAutoscaler" });
+    return;
+  }
+  if (!obs.primary.exists) return;
+  const minReplicas = Math.min(d.status.promotionReplicas ?? a.user.minReplicas, a.user.maxReplicas);
+  if (!a.primary?.matchesUser || a.primary.minReplicas !== minReplicas)
+    d.act({ type: "SyncAutoscaler", minReplicas });
+}

@@ -1,0 +1,271 @@
+// Random lives for the engine's property tests: the events (people, pods, analysis, windows, faults from outside
+// — deletions, drift, scaling — and HorizontalPodAutoscalers at work), the specs, and a player that reconciles after
+// every event. Test support only.
+import fc from "fast-check";
+import type { RequestKind } from "../../api/constants.ts";
+import { decide } from "../decide.ts";
+import type { Decision } from "../types.ts";
+import { apply, type ModelWorld, makeSpec, measurements, newWorld, observe, settle } from "./world.ts";
+
+/** Something that happens to the world between two reconciles. */
+export type Event =
+  | { kind: "time"; ms: number }
+  | { kind: "settle" }
+  | { kind: "revision"; rev: number; broken: boolean }
+  | { kind: "canaryCrash" }
+  | { kind: "canaryHeal" }
+  | { kind: "analysis"; result: "pass" | "fail" | "nodata" | "error" }
+  | { kind: "request"; request: RequestKind; full: boolean }
+  | { kind: "window"; open: boolean }
+  | { kind: "primaryFlap"; ready: boolean }
+  | { kind: "routeDrift"; canary: number }
+  // Faults from outside: objects deleted or edited by people, GitOps pruning or garbage collection.
+  | { kind: "primaryLost" }
+  | { kind: "targetLost" }
+  | { kind: "targetBack" }
+  | { kind: "servicesDrift" }
+  | { kind: "userScale"; replicas: number }
+  // HorizontalPodAutoscalers at work and edited: a metrics-driven scale, a spec or bounds edit, deletions.
+  | { kind: "hpaScale"; primary: number; canary: number }
+  | { kind: "hpaEdit"; min: number; max: number }
+  | { kind: "hpaRemoved" }
+  | { kind: "hpaBack" }
+  | { kind: "primaryHpaLost" };
+
+/** Events of every kind but the HPA ones, weighted so that rollouts reach their ends. */
+export const eventArb: fc.Arbitrary<Event> = fc.oneof(
+  {
+    weight: 12,
+    arbitrary: fc.record({ kind: fc.constant("time" as const), ms: fc.integer({ min: 100, max: 40_000 }) }),
+  },
+  { weight: 10, arbitrary: fc.constant({ kind: "settle" as const }) },
+  {
+    weight: 1,
+    arbitrary: fc.record({
+      kind: fc.constant("revision" as const),
+      rev: fc.integer({ min: 1, max: 4 }),
+      broken: fc.boolean(),
+    }),
+  },
+  { weight: 1, arbitrary: fc.constant({ kind: "canaryCrash" as const }) },
+  { weight: 1, arbitrary: fc.constant({ kind: "canaryHeal" as const }) },
+  {
+    weight: 4,
+    arbitrary: fc.record({
+      kind: fc.constant("analysis" as const),
+      result: fc.constantFrom("pass", "pass", "pass", "fail", "fail", "nodata", "error"),
+    }),
+  },
+  {
+    weight: 2,
+    arbitrary: fc.record({
+      kind: fc.constant("request" as const),
+      request: fc.constantFrom<RequestKind>("promote", "abort", "pause", "resume", "retry"),
+      full: fc.boolean(),
+    }),
+  },
+  { weight: 1, arbitrary: fc.record({ kind: fc.constant("window" as const), open: fc.boolean() }) },
+  { weight: 1, arbitrary: fc.record({ kind: fc.constant("primaryFlap" as const), ready: fc.boolean() }) },
+  {
+    weight: 1,
+    arbitrary: fc.record({
+      kind: fc.constant("routeDrift" as const),
+      canary: fc.integer({ min: 0, max: 100 }),
+    }),
+  },
+  { weight: 1, arbitrary: fc.constant({ kind: "primaryLost" as const }) },
+  { weight: 1, arbitrary: fc.constant({ kind: "targetLost" as const }) },
+  { weight: 2, arbitrary: fc.constant({ kind: "targetBack" as const }) },
+  { weight: 1, arbitrary: fc.constant({ kind: "servicesDrift" as const }) },
+  {
+    weight: 1,
+    arbitrary: fc.record({
+      kind: fc.constant("userScale" as const),
+      replicas: fc.integer({ min: 1, max: 6 }),
+    }),
+  },
+);
+
+/** Specs: steps, analysis, limits, and whether the life starts from a healthy, adopted rollout. */
+export const specArb = fc.record({
+  steps: fc.oneof(
+    fc.constant(undefined),
+    fc
+      .array(
+        fc.oneof(
+          fc.integer({ min: 0, max: 100 }).map((w) => ({ setWeight: w }) as const),
+          fc.constant({ pause: {} }),
+          fc.constant({ pause: { duration: "15s" } }),
+        ),
+        { minLength: 1, maxLength: 5 },
+      )
+      .map((steps) => {
+        // setWeight values must not decrease: sort them in place of their positions.
+        const ws = steps.flatMap((s) => ("setWeight" in s ? [s.setWeight] : [])).sort((a, b) => a - b);
+        return steps.map((s) => ("setWeight" in s ? { setWeight: ws.shift()! } : s));
+      }),
+  ),
+  skipAnalysis: fc.boolean(),
+  failureLimit: fc.integer({ min: 1, max: 3 }),
+  deadlineSeconds: fc.integer({ min: 30, max: 300 }),
+  /** Most lives start from an adopted, healthy rollout with a new revision pushed, so rollouts dominate. */
+  startHealthy: fc.oneof(
+    { weight: 4, arbitrary: fc.constant(true) },
+    { weight: 1, arbitrary: fc.constant(false) },
+  ),
+});
+
+let token = 0;
+
+/** Applies an external event to the world. */
+export function happen(w: ModelWorld, e: Event): void {
+  switch (e.kind) {
+    case "time":
+      w.now += e.ms;
+      break;
+    case "settle":
+      settle(w);
+      break;
+    case "revision":
+      w.canary.revision = `rev-${e.rev}`;
+      w.canary.broken = e.broken;
+      w.canary.ready = 0;
+      break;
+    case "canaryCrash":
+      w.canary.broken = true;
+      w.canary.ready = 0;
+      break;
+    case "canaryHeal":
+      w.canary.broken = false;
+      break;
+    case "analysis":
+      w.nextAnalysis = (spec) => measurements(spec, e.result);
+      break;
+    case "request":
+      w.requests[e.request] = e.request === "promote" && e.full ? "full" : `t${token++}`;
+      break;
+    case "window":
+      w.window = e.open
+        ? { open: true, message: "open" }
+        : { open: false, message: "deny window", nextTransitionAt: new Date(w.now + 60_000) };
+      break;
+    case "primaryFlap":
+      if (w.primary.exists) w.primary.ready = e.ready ? w.primary.desired : 0;
+      break;
+    case "routeDrift":
+      if (w.routes) w.routes = { primary: 100 - e.canary, canary: e.canary };
+      break;
+    case "primaryLost":
+      w.primary = { exists: false, revision: "", desired: 0, ready: 0, broken: false };
+      break;
+    case "targetLost":
+      w.canary = { ...w.canary, exists: false, desired: 0, ready: 0 };
+      break;
+    case "targetBack":
+      // Re-applied from Git: the same template, scaled as the user wrote it.
+      if (!w.canary.exists) w.canary = { ...w.canary, exists: true, desired: w.replicas, ready: 0 };
+      break;
+    case "servicesDrift":
+      w.servicesReady = false;
+      break;
+    case "userScale":
+      w.replicas = e.replicas;
+      if (w.canary.exists) w.canary.desired = e.replicas;
+      break;
+    case "hpaScale": {
+      // The HPA controller scales within bounds from metrics; never a Deployment at zero.
+      const { user, primary } = w.autoscalers ?? {};
+      if (primary && w.primary.exists && w.primary.desired > 0)
+        w.primary.desired = Math.min(primary.max, Math.max(primary.min, e.primary));
+      if (user && w.canary.exists && w.canary.desired > 0)
+        w.canary.desired = Math.min(user.max, Math.max(user.min, e.canary));
+      break;
+    }
+    case "hpaEdit":
+      if (w.autoscalers?.user)
+        w.autoscalers.user = { min: e.min, max: Math.max(e.min, e.max), spec: w.autoscalers.user.spec + 1 };
+      break;
+    case "hpaRemoved":
+      if (w.autoscalers) delete w.autoscalers.user;
+      break;
+    case "hpaBack":
+      if (w.autoscalers && !w.autoscalers.user) w.autoscalers.user = { min: 1, max: 8, spec: 0 };
+      break;
+    case "primaryHpaLost":
+      if (w.autoscalers) delete w.autoscalers.primary;
+      break;
+  }
+}
+
+/** A played life: the world at the end, and each decision with the world it was taken in. */
+export interface Trace {
+  w: ModelWorld;
+  steps: { before: ModelWorld; decision: Decision }[];
+}
+
+/** Plays a random life: after each event one reconcile (observe → decide → apply). */
+/** One spec drawn by {@link specArb}. */
+export type SpecIn = typeof specArb extends fc.Arbitrary<infer T> ? T : never;
+
+export function play(specIn: SpecIn, events: Event[], prepare?: (w: ModelWorld) => void): Trace {
+  const spec = makeSpec({
+    ...(specIn.steps ? { strategy: { canary: { steps: specIn.steps } } } : {}),
+    skipAnalysis: specIn.skipAnalysis,
+    progressDeadlineSeconds: specIn.deadlineSeconds,
+    analysis: { interval: "10s", failureLimit: specIn.failureLimit, metrics: makeSpec().analysis.metrics },
+  });
+  const w = newWorld(spec);
+  prepare?.(w);
+  const steps: Trace["steps"] = [];
+  const prelude: Event[] = [{ kind: "settle" }];
+  if (specIn.startHealthy) {
+    prelude.push(
+      { kind: "settle" },
+      { kind: "settle" },
+      { kind: "settle" },
+      { kind: "revision", rev: 2, broken: false },
+    );
+  }
+  for (const e of [...prelude, ...events]) {
+    happen(w, e);
+    const before = structuredClone({ ...w, nextAnalysis: undefined, log: [] }) as unknown as ModelWorld;
+    before.nextAnalysis = w.nextAnalysis;
+    const obs = observe(w);
+    const decision = decide(
+      { generation: w.generation, spec: w.spec, status: w.status },
+      obs,
+      new Date(w.now),
+    );
+    apply(w, decision.actions);
+    w.status = decision.status;
+    steps.push({ before, decision });
+  }
+  return { w, steps };
+}
+
+/** The events of {@link eventArb} plus HPAs scaling, being edited, removed and deleted. */
+export const autoscaledEventArb: fc.Arbitrary<Event> = fc.oneof(
+  { weight: 12, arbitrary: eventArb },
+  {
+    weight: 2,
+    arbitrary: fc.record({
+      kind: fc.constant("hpaScale" as const),
+      primary: fc.integer({ min: 0, max: 10 }),
+      canary: fc.integer({ min: 0, max: 10 }),
+    }),
+  },
+  {
+    weight: 1,
+    arbitrary: fc.record({
+      kind: fc.constant("hpaEdit" as const),
+      min: fc.integer({ min: 1, max: 4 }),
+      max: fc.integer({ min: 1, max: 10 }),
+    }),
+  },
+  { weight: 1, arbitrary: fc.constant({ kind: "hpaRemoved" as const }) },
+  { weight: 2, arbitrary: fc.constant({ kind: "hpaBack" as const }) },
+  { weight: 1, arbitrary: fc.constant({ kind: "primaryHpaLost" as const }) },
+);
+
+/** A random life: a spec and up to 120 events. */
+export const lifeArb = fc.tuple(specArb, fc.array(eventArb, { minLength: 1, maxLength: 120 }));

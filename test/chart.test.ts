@@ -1,0 +1,198 @@
+// charts/vireo: helm lint, renders against a values matrix, and deploy/ equal to the default render. Runs the
+// helm that e2e/cluster/build-helm.sh builds (part of e2e/cluster/build.sh), so CI always has it.
+import assert from "node:assert/strict";
+import { execFileSync } from "node:child_process";
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { describe, it } from "node:test";
+import { parseAllDocuments } from "yaml";
+import { CHART_DIR, helmBinary, helmTemplate, renderDeploy } from "../deploy/generate.ts";
+import { loadConfig, USAGE } from "../src/config.ts";
+
+const ROOT = join(import.meta.dirname, "..");
+
+interface Obj {
+  kind: string;
+  metadata: { name: string; namespace?: string; labels?: Record<string, string> };
+  // biome-ignore lint/suspicious/noExplicitAny: rendered manifests are inspected field by field
+  spec?: any;
+  roleRef?: { kind: string; name: string };
+  subjects?: { kind: string; name: string; namespace?: string }[];
+}
+
+function render(...set: string[]): Obj[] {
+  return parseAllDocuments(helmTemplate(set.flatMap((s) => ["--set", s])))
+    .map((d) => d.toJS() as Obj)
+    .filter(Boolean);
+}
+const names = (objs: Obj[], kind: string) =>
+  objs.filter((o) => o.kind === kind).map((o) => `${o.metadata.namespace ?? ""}/${o.metadata.name}`);
+const container = (objs: Obj[]) =>
+  objs.find((o) => o.kind === "Deployment")?.spec.template.spec.containers[0];
+
+describe("charts/vireo", () => {
+  it("passes helm lint --strict", () => {
+    const out = execFileSync(helmBinary(), ["lint", "--strict", CHART_DIR], {
+      encoding: "utf8",
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    assert.match(out, /1 chart\(s\) linted, 0 chart\(s\) failed/);
+  });
+
+  it("ships the CRD of crds/ unchanged (helm installs it before the templates)", () => {
+    const withCrds = helmTemplate(["--include-crds"]);
+    const crd = readFileSync(join(ROOT, "crds/vireo.dev_rollouts.yaml"), "utf8");
+    const rendered = parseAllDocuments(withCrds)
+      .map((d) => d.toJS())
+      .find((o) => o?.kind === "CustomResourceDefinition");
+    assert.deepEqual(rendered, parseAllDocuments(crd)[0]?.toJS());
+  });
+
+  it("deploy/*.yaml are exactly the default render (run npm run chart:deploy after changing the chart)", () => {
+    const files = renderDeploy();
+    assert.deepEqual(Object.keys(files).sort(), ["controller.yaml", "namespace.yaml", "rbac.yaml"]);
+    for (const [name, text] of Object.entries(files))
+      assert.equal(
+        readFileSync(join(ROOT, "deploy", name), "utf8"),
+        text,
+        `deploy/${name} drifted from the chart`,
+      );
+  });
+
+  it("defaults: cluster-wide RBAC, two replicas, heap cap, probes, restricted security context, no ServiceMonitor", () => {
+    const objs = render();
+    assert.deepEqual(names(objs, "ClusterRoleBinding"), ["/vireo-controller", "/vireo-secret-reader"]);
+    assert.deepEqual(names(objs, "RoleBinding"), ["vireo-system/vireo-leader-election"]);
+    assert.deepEqual(names(objs, "ServiceMonitor"), []);
+    const deployment = objs.find((o) => o.kind === "Deployment");
+    assert.equal(deployment?.spec.replicas, 2);
+    const c = container(objs);
+    assert.equal(c.image, "ghcr.io/vireo-dev/vireo:0.1.0");
+    assert.deepEqual(c.securityContext, {
+      allowPrivilegeEscalation: false,
+      readOnlyRootFilesystem: true,
+      capabilities: { drop: ["ALL"] },
+    });
+    assert.equal(deployment?.spec.template.spec.securityContext.runAsUser, 10001);
+    assert.equal(
+      c.env.find((e: { name: string }) => e.name === "NODE_OPTIONS").value,
+      "--max-old-space-size=192 --max-semi-space-size=4",
+    );
+    assert.equal(c.livenessProbe.httpGet.path, "/healthz");
+    assert.equal(c.readinessProbe.httpGet.path, "/readyz");
+    const service = objs.find((o) => o.kind === "Service");
+    assert.deepEqual(service?.spec.selector, deployment?.spec.selector.matchLabels);
+  });
+
+  it("has a value for every controller flag, and the rendered args parse to those values", () => {
+    const objs = render(
+      "watchNamespaces={shop,pay}",
+      "selector=shard in (a\\,b)",
+      "workers=8",
+      "analysisConcurrency=32",
+      "logLevel=debug",
+      "shutdownGraceMs=15000",
+      "kubeQps=20",
+      "kubeBurst=40",
+      "leaderElection.leaseName=vireo-shard-a",
+      "leaderElection.leaseNamespace=vireo-leases",
+      "prometheus.url=http://prom.monitoring:9090",
+      "prometheus.allowedUrls={http://prom-a:9090,https://prom-b/api}",
+      "prometheus.scrapeInterval=30s",
+      "metricsMesh=istio",
+      "notifications.slackSecret=vireo-system/slack",
+      "metrics.port=9000",
+      "metrics.host=127.0.0.1",
+    );
+    const args: string[] = container(objs).args;
+    const flags = [...USAGE.matchAll(/--([a-z-]+)/g)].map((m) => m[1]);
+    const rendered = new Set(args.map((a) => /^--([a-z-]+)=/.exec(a)?.[1]));
+    // --kubeconfig only: a pod uses its ServiceAccount.
+    assert.deepEqual(
+      [...new Set(flags)].filter((f) => !rendered.has(f)),
+      ["kubeconfig"],
+    );
+    const config = loadConfig(args, { POD_NAMESPACE: "vireo-system", POD_NAME: "p" });
+    assert.deepEqual(config.namespaces, ["shop", "pay"]);
+    assert.equal(config.selector, "shard in (a,b)");
+    assert.equal(config.workers, 8);
+    assert.equal(config.analysisConcurrency, 32);
+    assert.equal(config.logLevel, "debug");
+    assert.equal(config.shutdownGraceMs, 15000);
+    assert.equal(config.kubeQps, 20);
+    assert.equal(config.kubeBurst, 40);
+    assert.equal(config.leaseName, "vireo-shard-a");
+    assert.equal(config.leaseNamespace, "vireo-leases");
+    assert.equal(config.prometheusUrl, "http://prom.monitoring:9090");
+    assert.equal(config.allowedPrometheusUrls.length, 2);
+    assert.equal(config.prometheusScrapeIntervalMs, 30_000);
+    assert.equal(config.metricsMesh, "istio");
+    assert.equal(config.slackSecret, "vireo-system/slack");
+    assert.equal(config.metricsPort, 9000);
+    assert.equal(config.metricsHost, "127.0.0.1");
+    // The Lease Role follows the lease namespace.
+    assert.deepEqual(names(objs, "Role"), ["vireo-leases/vireo-leader-election"]);
+  });
+
+  it("rbac.scope=namespaced binds the controller and the Secret reader in the listed namespaces only", () => {
+    const objs = render(
+      "rbac.scope=namespaced",
+      "watchNamespaces={shop,pay}",
+      "notifications.slackSecret=ops/slack",
+    );
+    assert.deepEqual(names(objs, "ClusterRoleBinding"), []);
+    assert.deepEqual(names(objs, "RoleBinding").sort(), [
+      "ops/vireo-secret-reader",
+      "pay/vireo-controller",
+      "pay/vireo-secret-reader",
+      "shop/vireo-controller",
+      "shop/vireo-secret-reader",
+      "vireo-system/vireo-leader-election",
+    ]);
+    for (const b of objs.filter((o) => o.kind === "RoleBinding"))
+      assert.deepEqual(b.subjects, [{ kind: "ServiceAccount", name: "vireo", namespace: "vireo-system" }]);
+    assert.ok(container(objs).args.includes("--namespace=shop,pay"));
+  });
+
+  it("rbac.secretNamespaces narrows Secrets in a cluster-wide install", () => {
+    const objs = render("rbac.secretNamespaces={shop}");
+    assert.deepEqual(names(objs, "ClusterRoleBinding"), ["/vireo-controller"]);
+    assert.deepEqual(names(objs, "RoleBinding").sort(), [
+      "shop/vireo-secret-reader",
+      "vireo-system/vireo-leader-election",
+    ]);
+  });
+
+  it("refuses contradictory values", () => {
+    assert.throws(() => render("rbac.scope=namespaced"), /needs watchNamespaces/);
+    assert.throws(() => render("rbac.scope=tenant"), /rbac.scope must be cluster or namespaced/);
+    assert.throws(() => render("notifications.slackSecret=slack"), /namespace\/name/);
+  });
+
+  it("optional pieces: ServiceMonitor, image digest, no leader election, release name", () => {
+    const monitored = render(
+      "metrics.serviceMonitor.enabled=true",
+      "metrics.serviceMonitor.labels.release=kps",
+    );
+    const sm = monitored.find((o) => o.kind === "ServiceMonitor");
+    assert.equal(sm?.metadata.labels?.release, "kps");
+    assert.deepEqual(
+      sm?.spec.selector.matchLabels,
+      monitored.find((o) => o.kind === "Service")?.spec.selector,
+    );
+    assert.equal(sm?.spec.endpoints[0].port, "metrics");
+
+    const pinned = render("image.digest=sha256:" + "a".repeat(64));
+    assert.equal(container(pinned).image, `ghcr.io/vireo-dev/vireo@sha256:${"a".repeat(64)}`);
+
+    const single = render("leaderElection.enabled=false", "replicas=1");
+    assert.deepEqual(names(single, "Role"), []);
+    assert.ok(container(single).args.includes("--leader-elect=false"));
+
+    const other = parseAllDocuments(helmTemplate([], "shard-b", "vireo-b"))
+      .map((d) => d.toJS() as Obj)
+      .filter(Boolean);
+    assert.deepEqual(names(other, "ClusterRole").sort(), ["/shard-b-controller", "/shard-b-secret-reader"]);
+    assert.deepEqual(names(other, "Deployment"), ["vireo-b/shard-b-controller"]);
+  });
+});
