@@ -63,7 +63,7 @@ const get = <T>(path: string) => getOrUndefined<T>(kc, path);
 const rollout = () => get<Rollout>(`/apis/vireo.dev/v1alpha1/namespaces/${NS}/rollouts/${NAME}`);
 async function canaryWeight(): Promise<number | undefined> {
   const split = await get<{ spec: { backends: { service: string; weight: number | string }[] } }>(
-    `/apis/split.smi-spec.io/v1alpha2/namespaces/${NS}/trafficsplits/${NAME}`,
+    `/apis/split.smi-spec.io/v1alpha4/namespaces/${NS}/trafficsplits/${NAME}`,
   );
   const b = split?.spec.backends.find((x) => x.service.endsWith("-canary"));
   return b === undefined ? undefined : Number(b.weight);

@@ -15,7 +15,7 @@ import { type Simulator, startSimulator } from "./simulator/simulator.ts";
 
 const NS = "analysis";
 const TARGET = "checkout";
-const SPLIT_PATH = `/apis/split.smi-spec.io/v1alpha2/namespaces/${NS}/trafficsplits`;
+const SPLIT_PATH = `/apis/split.smi-spec.io/v1alpha4/namespaces/${NS}/trafficsplits`;
 /** The harness's Prometheus scrapes every second, so a 10 s window is short but well-sampled. */
 const SCRAPE_MS = 1000;
 
@@ -73,7 +73,7 @@ describe("analysis against a real Prometheus", () => {
     });
     await cluster.addScrapeTarget(sim.metricsUrl);
     await kubeRequest(kc, "POST", SPLIT_PATH, {
-      apiVersion: "split.smi-spec.io/v1alpha2",
+      apiVersion: "split.smi-spec.io/v1alpha4",
       kind: "TrafficSplit",
       metadata: { name: TARGET },
       spec: {

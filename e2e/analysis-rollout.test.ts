@@ -53,7 +53,7 @@ const get = <T>(path: string) => getOrUndefined<T>(kc, path);
 const rollout = (ns: string) =>
   get<Rollout>(`/apis/vireo.dev/v1alpha1/namespaces/${ns}/rollouts/${NAME}`) as Promise<Rollout>;
 async function canaryWeight(ns: string): Promise<number | undefined> {
-  const split = await get<Split>(`/apis/split.smi-spec.io/v1alpha2/namespaces/${ns}/trafficsplits/${NAME}`);
+  const split = await get<Split>(`/apis/split.smi-spec.io/v1alpha4/namespaces/${ns}/trafficsplits/${NAME}`);
   const b = split?.spec.backends.find((x) => x.service.endsWith("-canary"));
   return b === undefined ? undefined : Number(b.weight);
 }

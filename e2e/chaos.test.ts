@@ -35,7 +35,7 @@ const readyOf = async (ns: string, name: string) =>
 const splitOf = async (ns: string) =>
   (
     await get<{ spec: { backends: { service: string; weight: number | string }[] } }>(
-      `/apis/split.smi-spec.io/v1alpha2/namespaces/${ns}/trafficsplits/${NAME}`,
+      `/apis/split.smi-spec.io/v1alpha4/namespaces/${ns}/trafficsplits/${NAME}`,
     )
   )?.spec.backends;
 

@@ -11,6 +11,7 @@ import { EventRecorder } from "../src/kube/event-recorder.ts";
 import { Informer } from "../src/kube/informer.ts";
 import { LeaseElector } from "../src/kube/lease-elector.ts";
 import { StatusWriter } from "../src/kube/status-writer.ts";
+import { MESH_API_GROUPS } from "../src/mesh/registry.ts";
 import { type Cluster, startCluster } from "./cluster/cluster.ts";
 import { waitFor } from "./cluster/wait.ts";
 
@@ -516,8 +517,9 @@ describe("kube runtime against a real API server", () => {
   });
 
   it("discovery finds the mesh API groups the harness installed", async () => {
-    const d = new ApiDiscovery({ clients });
+    const d = new ApiDiscovery({ clients, groups: MESH_API_GROUPS });
     const served = await d.served();
+    assert.equal(served.has("apps"), false, "only the mesh registry's groups");
     assert.ok((await d.servedVersions("networking.istio.io")).length > 0, JSON.stringify([...served]));
     assert.ok(await d.preferredVersion("split.smi-spec.io"));
     assert.ok(await d.preferredVersion("gateway.networking.k8s.io"));

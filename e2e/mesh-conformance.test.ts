@@ -14,11 +14,12 @@ import {
   authzRouteName,
   linkerdAuthorizationPolicyType,
   meshTlsAuthenticationType,
+  networkAuthenticationType,
   serverType,
 } from "../src/mesh/linkerd-render.ts";
 import { type MeshClient, type ResourceType, resourcePath } from "../src/mesh/object-store.ts";
 import type { MeshObject } from "../src/mesh/objects.ts";
-import type { MeshProvider } from "../src/mesh/registry.ts";
+import { MESH_PROVIDER_NAMES, type MeshProvider } from "../src/mesh/registry.ts";
 import { detectSmiVersions, SmiAdapter } from "../src/mesh/smi.ts";
 import {
   type AccessVersion,
@@ -31,6 +32,7 @@ import {
 import { aPolicy, aSplit, aSplitRef } from "../src/mesh/testing/models.ts";
 import type { AccessPolicyModel, MeshAdapter, OwnerRef, SplitRef } from "../src/mesh/types.ts";
 import { type Cluster, startCluster } from "./cluster/cluster.ts";
+import { type SmiSet, useSmiSet } from "./cluster/smi-sets.ts";
 import { waitFor } from "./cluster/wait.ts";
 
 /** One object an adapter creates, located by type and name. */
@@ -50,12 +52,18 @@ interface ConformanceEntry {
   policyObjects(ref: SplitRef): ObjectRef[];
   /** False for meshes without an access-policy API: they must refuse a policy clearly instead. */
   accessPolicy: boolean;
+  /** SMI only: the TrafficSplit CRD set installed for this row (a real cluster has one; see smi-sets.ts). */
+  smiSet?: SmiSet;
 }
 
-function smiEntry(split: SplitVersion, access: AccessVersion = "v1alpha3", specs: SpecsVersion = "v1alpha4") {
+function smiEntry(smiSet: SmiSet, split: SplitVersion) {
+  // Access and specs come from smi-sdk-go v0.5.0 in both sets (linkerd-smi ships only the TrafficSplit CRD).
+  const access: AccessVersion = "v1alpha3";
+  const specs: SpecsVersion = "v1alpha4";
   return {
-    name: `smi TrafficSplit ${split} (TrafficTarget ${access}, HTTPRouteGroup ${specs})`,
+    name: `smi TrafficSplit ${split} of the ${smiSet} CRD (TrafficTarget ${access}, HTTPRouteGroup ${specs})`,
     provider: "smi",
+    smiSet,
     makeAdapter: (client) =>
       new SmiAdapter({ client, splitVersion: split, accessVersion: access, specsVersion: specs }),
     routeObjects: (ref) => [{ type: trafficSplitType(split), name: ref.rolloutName }],
@@ -85,11 +93,10 @@ function linkerdEntry(routeGroup: "policy.linkerd.io" | "gateway.networking.k8s.
 }
 
 const CONFORMANCE: ConformanceEntry[] = [
-  // linkerd-smi's storage version, with the older access/specs versions a mixed cluster may serve.
-  smiEntry("v1alpha1", "v1alpha2", "v1alpha3"),
-  smiEntry("v1alpha2"),
-  smiEntry("v1alpha3"),
-  smiEntry("v1alpha4"),
+  // The versions real TrafficSplit CRDs serve: smi-sdk-go v0.5.0 (the default), then linkerd-smi's two.
+  smiEntry("smi-sdk-go", "v1alpha4"),
+  smiEntry("linkerd-smi", "v1alpha1"),
+  smiEntry("linkerd-smi", "v1alpha2"),
   ...(["v1", "v1beta1"] as const).map(
     (version): ConformanceEntry => ({
       name: `istio networking/security ${version} (VirtualService, AuthorizationPolicy per backend)`,
@@ -147,6 +154,13 @@ class RecordingClient implements MeshClient {
 }
 
 describe("mesh adapter conformance (real API server)", () => {
+  it("every provider of the registry has a conformance row", () => {
+    assert.deepEqual(
+      [...new Set(CONFORMANCE.map((e) => e.provider))].sort(),
+      [...MESH_PROVIDER_NAMES].sort(),
+    );
+  });
+
   let cluster: Cluster;
   let admin: KubeClients;
   let seq = 0;
@@ -239,6 +253,9 @@ describe("mesh adapter conformance (real API server)", () => {
 
   for (const entry of CONFORMANCE) {
     describe(entry.name, () => {
+      const { smiSet } = entry;
+      if (smiSet) before(() => useSmiSet(cluster.kubeConfig(), smiSet));
+
       it("setRoutes creates the routing objects (labelled, owned) and getRoutes reads the weights back", async () => {
         const { ns, ref, owner, adapter } = await freshCase(entry);
         await adapter.setRoutes(aSplit({ primary: 90, canary: 10 }, ref, owner));
@@ -457,15 +474,85 @@ describe("mesh adapter conformance (real API server)", () => {
     }
   });
 
-  describe("SMI specifics", () => {
+  describe("Linkerd: probes under a per-route policy", () => {
+    for (const entry of CONFORMANCE.filter((e) => e.provider === "linkerd")) {
+      it(`${entry.name}: the probe route, NetworkAuthentication and AuthorizationPolicy are stored as rendered`, async () => {
+        const { ns, ref, owner, adapter, client, policy } = await freshCase(entry);
+        // The Services' targetPort is the container port named "http".
+        const withProbes = policy({
+          probes: [
+            { path: "/healthz", port: 8080, portName: "http" },
+            { path: "/ready", port: 8080, portName: "http" },
+            { path: "/metrics", port: 9100 },
+          ],
+        });
+        await adapter.applyAccessPolicy({ ...ref, owner }, withProbes);
+        assert.equal(await adapter.accessPolicyInSync(ref, withProbes), true, "the CRDs kept every field");
+        const probeObjects: ObjectRef[] = [
+          { type: linkerdHttpRouteType, name: "checkout-probes" },
+          { type: networkAuthenticationType, name: "checkout-probes" },
+          { type: linkerdAuthorizationPolicyType, name: "checkout-probes" },
+        ];
+        await assertOwned(ns, probeObjects, owner);
+        const route = (await read(ns, probeObjects[0]!)).spec as { rules: { matches: unknown[] }[] };
+        assert.deepEqual(route.rules[0]?.matches, [
+          { path: { type: "Exact", value: "/healthz" }, method: "GET" },
+          { path: { type: "Exact", value: "/ready" }, method: "GET" },
+        ]);
+        client.calls.length = 0;
+        await adapter.applyAccessPolicy({ ...ref, owner }, withProbes);
+        assert.deepEqual(client.writes(), []);
+        await adapter.applyAccessPolicy({ ...ref, owner }, null);
+        for (const o of probeObjects) assert.equal(await exists(ns, o), false, o.type.kind);
+      });
+    }
+  });
+
+  describe("SMI specifics: smi-sdk-go v0.5.0's TrafficSplit CRD (v1alpha4 only)", () => {
+    const entry = CONFORMANCE.find((e) => e.smiSet === "smi-sdk-go")!;
+    before(() => useSmiSet(cluster.kubeConfig(), "smi-sdk-go"));
+
     it("detects the served versions through discovery", async () => {
       const got = await detectSmiVersions(new ApiDiscovery({ clients: admin }));
-      // e2e CRDs serve split v1alpha1–v1alpha4, access v1alpha3+v1alpha2, specs v1alpha4+v1alpha3.
       assert.deepEqual(got, { split: "v1alpha4", access: "v1alpha3", specs: "v1alpha4" });
     });
 
-    it("reads hand-written v1alpha1 quantities through every TrafficSplit version", async () => {
-      const { ns, ref } = await freshCase(CONFORMANCE[0]!);
+    it("an adapter for an unserved version reports NotServed, never 'no routes', and writes nothing", async () => {
+      const { ref, owner } = await freshCase(entry);
+      const client = new RecordingClient(admin);
+      const stale = new SmiAdapter({ client, splitVersion: "v1alpha2" });
+      const notServed = (e: unknown) => e instanceof MeshError && e.kind === "NotServed";
+      await assert.rejects(stale.getRoutes(ref), notServed);
+      await assert.rejects(stale.setRoutes(aSplit({ primary: 90, canary: 10 }, ref, owner)), notServed);
+      await stale.cleanup(ref);
+      assert.deepEqual(client.writes(), []);
+    });
+
+    it("rejects a policy SMI cannot express without writing anything", async () => {
+      const { ns, ref, owner, adapter, client, policy } = await freshCase(entry);
+      const wildcard = policy({ sources: [{ serviceAccount: "*", namespace: "web" }] });
+      await assert.rejects(
+        adapter.applyAccessPolicy({ ...ref, owner }, wildcard),
+        (e: unknown) => e instanceof MeshError && e.kind === "Unsupported",
+      );
+      assert.deepEqual(client.writes(), []);
+      assert.equal(await adapter.accessPolicyInSync(ref, wildcard), false);
+      for (const o of entry.policyObjects(ref)) assert.equal(await exists(ns, o), false);
+    });
+  });
+
+  describe("SMI specifics: linkerd-smi's TrafficSplit CRD (v1alpha1 stored, v1alpha2)", () => {
+    const entry = CONFORMANCE.find((e) => e.smiSet === "linkerd-smi")!;
+    before(() => useSmiSet(cluster.kubeConfig(), "linkerd-smi"));
+
+    it("detects the served versions through discovery", async () => {
+      const got = await detectSmiVersions(new ApiDiscovery({ clients: admin }));
+      // v1alpha2 is the preferred (highest) served version; access/specs stay smi-sdk-go's.
+      assert.deepEqual(got, { split: "v1alpha2", access: "v1alpha3", specs: "v1alpha4" });
+    });
+
+    it("reads hand-written v1alpha1 quantities through both served versions; v1alpha4 is not served", async () => {
+      const { ns, ref } = await freshCase(entry);
       await admin.request({
         method: "POST",
         path: resourcePath(trafficSplitType("v1alpha1"), ns),
@@ -482,22 +569,14 @@ describe("mesh adapter conformance (real API server)", () => {
           },
         },
       });
-      for (const split of ["v1alpha1", "v1alpha2", "v1alpha3", "v1alpha4"] as const) {
+      for (const split of ["v1alpha1", "v1alpha2"] as const) {
         const adapter = new SmiAdapter({ client: admin, splitVersion: split });
         assert.deepEqual(await adapter.getRoutes(ref), { primary: 75, canary: 25 }, split);
       }
-    });
-
-    it("rejects a policy SMI cannot express without writing anything", async () => {
-      const { ns, ref, owner, adapter, client, policy } = await freshCase(CONFORMANCE[1]!);
-      const wildcard = policy({ sources: [{ serviceAccount: "*", namespace: "web" }] });
       await assert.rejects(
-        adapter.applyAccessPolicy({ ...ref, owner }, wildcard),
-        (e: unknown) => e instanceof MeshError && e.kind === "Unsupported",
+        new SmiAdapter({ client: admin, splitVersion: "v1alpha4" }).getRoutes(ref),
+        (e: unknown) => e instanceof MeshError && e.kind === "NotServed",
       );
-      assert.deepEqual(client.writes(), []);
-      assert.equal(await adapter.accessPolicyInSync(ref, wildcard), false);
-      for (const o of CONFORMANCE[1]!.policyObjects(ref)) assert.equal(await exists(ns, o), false);
     });
   });
 });

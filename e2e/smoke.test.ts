@@ -20,6 +20,7 @@ import { readManifests, yamlFilesIn } from "./cluster/manifests.ts";
 import { K8S_VERSION, REPO_ROOT } from "./cluster/paths.ts";
 import { isAlive } from "./cluster/process.ts";
 import { promQuery } from "./cluster/prometheus.ts";
+import { upstreamCrds } from "./cluster/upstream-crds.ts";
 import { waitFor } from "./cluster/wait.ts";
 import { type Simulator, startSimulator } from "./simulator/simulator.ts";
 
@@ -51,11 +52,25 @@ describe("e2e environment smoke test", () => {
     assert.equal(String(readyz).trim(), "ok");
   });
 
-  it("installs every CRD from crds/ and e2e/cluster/crds/ Established, with schemas intact", async () => {
-    const expected = CRD_DIRS.flatMap(yamlFilesIn)
-      .flatMap(readManifests)
-      .filter((o) => o.kind === "CustomResourceDefinition");
-    assert.ok(expected.length >= 11, `expected the 11 mesh CRDs at least, found ${expected.length}`);
+  it("installs every CRD from crds/, e2e/cluster/crds/ and the upstream modules Established, with schemas intact", async () => {
+    const upstream = upstreamCrds();
+    const expected = [
+      ...CRD_DIRS.flatMap(yamlFilesIn)
+        .flatMap(readManifests)
+        .filter((o) => o.kind === "CustomResourceDefinition"),
+      ...upstream.map((u) => u.crd),
+    ];
+    // Every routing and policy kind Vireo writes comes from its upstream module, except Linkerd's (not on the proxy).
+    const from = (name: string) => upstream.find((u) => u.crd.metadata?.name === name)?.module;
+    assert.equal(from("httproutes.gateway.networking.k8s.io"), "sigs.k8s.io/gateway-api@v1.4.0");
+    assert.equal(from("virtualservices.networking.istio.io"), "istio.io/api@v1.30.8");
+    assert.equal(from("authorizationpolicies.security.istio.io"), "istio.io/api@v1.30.8");
+    for (const name of [
+      "trafficsplits.split.smi-spec.io",
+      "traffictargets.access.smi-spec.io",
+      "httproutegroups.specs.smi-spec.io",
+    ])
+      assert.equal(from(name), "github.com/servicemeshinterface/smi-sdk-go@v0.5.0", name);
     const api = kc.makeApiClient(ApiextensionsV1Api);
     for (const want of expected) {
       const name = want.metadata!.name!;
@@ -116,17 +131,21 @@ describe("e2e environment smoke test", () => {
       },
     );
     assert.match(err, /spec\.rules\[0\]\.backendRefs\[0\]\.weight/);
-    // ...while v1alpha1 TrafficSplit quantities (int-or-string) are accepted as real linkerd-smi accepts them.
+    // The upstream SMI set (smi-sdk-go v0.5.0) serves TrafficSplit v1alpha4 only: older versions are not served.
     await kubeRequest(
       kc,
       "POST",
-      "/apis/split.smi-spec.io/v1alpha1/namespaces/smoke/trafficsplits?dryRun=All",
+      "/apis/split.smi-spec.io/v1alpha4/namespaces/smoke/trafficsplits?dryRun=All",
       {
-        apiVersion: "split.smi-spec.io/v1alpha1",
+        apiVersion: "split.smi-spec.io/v1alpha4",
         kind: "TrafficSplit",
-        metadata: { name: "quantities" },
-        spec: { service: "podinfo", backends: [{ service: "podinfo-primary", weight: "900m" }] },
+        metadata: { name: "integers" },
+        spec: { service: "podinfo", backends: [{ service: "podinfo-primary", weight: 90 }] },
       },
+    );
+    await assert.rejects(
+      kubeRequest(kc, "GET", "/apis/split.smi-spec.io/v1alpha1/namespaces/smoke/trafficsplits"),
+      (e: unknown) => e instanceof KubeApiError && e.status === 404,
     );
   });
 
@@ -279,9 +298,9 @@ describe("e2e environment smoke test", () => {
     timeout: 60_000,
   }, async () => {
     assert.ok(sim, "simulator started by the previous test");
-    const path = `/apis/split.smi-spec.io/v1alpha2/namespaces/${NS}/trafficsplits`;
+    const path = `/apis/split.smi-spec.io/v1alpha4/namespaces/${NS}/trafficsplits`;
     await kubeRequest(kc, "POST", path, {
-      apiVersion: "split.smi-spec.io/v1alpha2",
+      apiVersion: "split.smi-spec.io/v1alpha4",
       kind: "TrafficSplit",
       metadata: { name: "podinfo" },
       spec: {

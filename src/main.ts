@@ -14,7 +14,7 @@ import { ApiDiscovery } from "./kube/discovery.ts";
 import { EventRecorder } from "./kube/event-recorder.ts";
 import { LeaseElector, makeIdentity } from "./kube/lease-elector.ts";
 import { StatusWriter } from "./kube/status-writer.ts";
-import { routingTypes } from "./mesh/registry.ts";
+import { MESH_API_GROUPS, routingTypes } from "./mesh/registry.ts";
 import { startTelemetryServer } from "./telemetry/http-server.ts";
 import { createLogger } from "./telemetry/logger.ts";
 import { VireoMetrics } from "./telemetry/metrics.ts";
@@ -63,7 +63,7 @@ export async function main(argv: readonly string[], env: NodeJS.ProcessEnv): Pro
     onResult: (key) => manager.queue.add(key),
     onDiscard: (reason) => metrics.analysisDiscarded.inc({ reason }),
   });
-  const mesh = new MeshResolver(clients, new ApiDiscovery({ clients }));
+  const mesh = new MeshResolver(clients, new ApiDiscovery({ clients, groups: MESH_API_GROUPS }));
   const notifications = createNotificationSink({
     clients,
     log: log.child({ component: "notify" }),

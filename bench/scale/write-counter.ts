@@ -51,7 +51,7 @@ export class WriteCounter {
     });
     const splits = new Informer({
       clients,
-      resource: { group: "split.smi-spec.io", version: "v1alpha2", plural: "trafficsplits" },
+      resource: { group: "split.smi-spec.io", version: "v1alpha4", plural: "trafficsplits" },
       resyncPeriodMs: 0,
     });
     const split = () => {

@@ -115,5 +115,6 @@ bash "$HERE/build-lua.sh" # lua5.1 for the Argo CD health check test
 bash "$HERE/build-helm.sh" # helm, for the chart tests (test/chart.test.ts, e2e/helm.test.ts)
 # --- 5. Traefik (the real Gateway API data plane of e2e/traefik-gateway.test.ts) ------------------------
 bash "$HERE/build-traefik.sh"
+bash "$HERE/build-crds.sh" # upstream mesh CRDs (Gateway API, Istio, SMI) from the Go module cache
 
 log "done: kube binaries in ${KUBEBUILDER_ASSETS:-$KUBEBIN}, kwok in $KWOKBIN, etcd in $ETCDBIN"

@@ -12,7 +12,7 @@ import {
 import { registerCleanup, startReaper } from "./cleanup.ts";
 import { assertRunning, type ControlPlane, startControlPlane, withLogTail } from "./controlplane.ts";
 import { caOf, loadKubeconfig } from "./kubeconfig.ts";
-import { installCrds } from "./manifests.ts";
+import { installCrdObjects, installCrds } from "./manifests.ts";
 import {
   type Binaries,
   BUILD_SCRIPT,
@@ -31,6 +31,7 @@ import {
   stopProcessGroup,
 } from "./process.ts";
 import { type Prometheus, startPrometheus } from "./prometheus.ts";
+import { upstreamCrds } from "./upstream-crds.ts";
 import { PhaseTimer } from "./wait.ts";
 
 /** Options for {@link startCluster}; every field is optional. */
@@ -52,6 +53,11 @@ export interface StartClusterOptions {
   verbose?: boolean;
   /** Directories whose `*.yaml` CRDs are installed (default: repo `crds/` and `e2e/cluster/crds/`). */
   crdDirs?: string[];
+  /**
+   * Also install the upstream mesh CRDs (Gateway API, Istio, SMI) from the Go module cache, see
+   * upstream-crds.ts (default true).
+   */
+  upstreamCrds?: boolean;
   /** Keep the cluster dir (logs, etcd data) after stop() for debugging (default: VIREO_E2E_KEEP=1). */
   keepDir?: boolean;
   /**
@@ -191,7 +197,11 @@ export async function startCluster(opts: StartClusterOptions = {}): Promise<Clus
           })
         : undefined,
       timer.time("crds", async () => {
-        await Promise.all(crdDirs.map((d) => installCrds(kc, d, remaining())));
+        const upstream = opts.upstreamCrds === false ? [] : upstreamCrds().map((u) => u.crd);
+        await Promise.all([
+          installCrdObjects(kc, upstream, remaining()),
+          ...crdDirs.map((d) => installCrds(kc, d, remaining())),
+        ]);
       }),
       timer.time("controller-identity", async () => {
         await applyControllerRbac(kc);

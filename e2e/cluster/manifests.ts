@@ -64,6 +64,15 @@ export async function installCrds(kc: KubeConfig, dir: string, timeoutMs = 30_00
   const crds = yamlFilesIn(dir)
     .flatMap(readManifests)
     .filter((o) => o.kind === "CustomResourceDefinition");
+  return installCrdObjects(kc, crds, timeoutMs);
+}
+
+/** Installs the given CustomResourceDefinitions and waits until all are Established. Returns their names. */
+export async function installCrdObjects(
+  kc: KubeConfig,
+  crds: KubernetesObject[],
+  timeoutMs = 30_000,
+): Promise<string[]> {
   // CRDs are independent of each other: apply them concurrently (serially this was ~1 s of start-up).
   const resolver = new ResourceResolver(kc);
   await Promise.all(

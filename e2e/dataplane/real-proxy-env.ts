@@ -2,7 +2,6 @@
 import { join } from "node:path";
 import { type Cluster, startCluster } from "../cluster/cluster.ts";
 import { REPO_ROOT } from "../cluster/paths.ts";
-import { gatewayApiStandardCrdDir } from "../cluster/upstream-crds.ts";
 import { waitFor } from "../cluster/wait.ts";
 import { claimLocalRange } from "./pod-cidr.ts";
 import { type PodRunner, startPodRunner } from "./pod-runner.ts";
@@ -42,7 +41,8 @@ export async function startRealProxyEnv(): Promise<RealProxyEnv> {
   try {
     cluster = await startCluster({
       podCidr: range.cidr,
-      crdDirs: [join(REPO_ROOT, "crds"), gatewayApiStandardCrdDir()],
+      // The upstream CRDs (Gateway API's standard channel among them) are installed by default.
+      crdDirs: [join(REPO_ROOT, "crds")],
     });
     const kc = cluster.kubeConfig();
     runner = await startPodRunner({ kc, podCidr: range.cidr });

@@ -1,5 +1,6 @@
 // Polls the cluster every 500 ms for the routing object of the root service and keeps the current weights.
 import type { KubeConfig } from "@kubernetes/client-node";
+import { MESH_PROVIDERS } from "../../src/mesh/registry.ts";
 import { KubeApiError, kubeRequest } from "../cluster/kube-request.ts";
 import {
   allPrimary,
@@ -13,43 +14,32 @@ import {
 
 /** One routing API the watcher looks at, with the versions it may be served under (most preferred first). */
 interface RoutingApi {
+  kind: string;
   group: string;
   resource: string;
-  versions: string[];
+  versions: readonly string[];
   parse: (obj: RoutingObject, names: RouteNames) => RouteDecision | undefined;
 }
 
+/** How the emulated mesh reads each routing kind a provider writes; a provider with a new kind adds one here. */
+const PARSERS: Record<string, RoutingApi["parse"]> = {
+  HTTPRoute: fromHttpRoute,
+  VirtualService: fromVirtualService,
+  TrafficSplit: fromTrafficSplit,
+};
+
 /**
- * Checked in this order; the first API holding a matching object wins. Routes before VirtualServices before
- * TrafficSplits mirrors how current meshes prefer them (Linkerd: a ServiceProfile/TrafficSplit would override a
- * route, but one rollout only ever writes one kind).
+ * The routing kinds of every provider (src/mesh/registry.ts), HTTPRoutes first, then VirtualServices, then
+ * TrafficSplits — how current meshes prefer them (Linkerd: a TrafficSplit would override a route, but one rollout
+ * only ever writes one kind). The first API holding a matching object wins.
  */
-const APIS: RoutingApi[] = [
-  {
-    group: "gateway.networking.k8s.io",
-    resource: "httproutes",
-    versions: ["v1", "v1beta1"],
-    parse: fromHttpRoute,
-  },
-  {
-    group: "policy.linkerd.io",
-    resource: "httproutes",
-    versions: ["v1beta3", "v1beta2"],
-    parse: fromHttpRoute,
-  },
-  {
-    group: "networking.istio.io",
-    resource: "virtualservices",
-    versions: ["v1", "v1beta1", "v1alpha3"],
-    parse: fromVirtualService,
-  },
-  {
-    group: "split.smi-spec.io",
-    resource: "trafficsplits",
-    versions: ["v1alpha4", "v1alpha3", "v1alpha2", "v1alpha1"],
-    parse: fromTrafficSplit,
-  },
-];
+const APIS: RoutingApi[] = MESH_PROVIDERS.flatMap((p) => p.routingKinds)
+  .map((k) => {
+    const parse = PARSERS[k.kind];
+    if (!parse) throw new Error(`the simulator cannot read ${k.kind} (${k.group}): add a parser to PARSERS`);
+    return { kind: k.kind, group: k.group, resource: k.plural, versions: k.versions, parse };
+  })
+  .sort((a, b) => Object.keys(PARSERS).indexOf(a.kind) - Object.keys(PARSERS).indexOf(b.kind));
 
 /** Keeps {@link current} in sync with the cluster's routing objects until {@link stop}. */
 export class RouteWatcher {
@@ -116,22 +106,39 @@ export class RouteWatcher {
     return undefined;
   }
 
-  /** Lists the API's objects in the namespace; empty when the API is not served (CRD absent). */
-  private async list(api: RoutingApi): Promise<RoutingObject[]> {
-    const known = this.servedVersion.get(api);
-    const candidates = known ? [known] : api.versions;
-    for (const version of candidates) {
-      const path = `/apis/${api.group}/${version}/namespaces/${this.names.namespace}/${api.resource}`;
-      try {
-        const list = await kubeRequest<{ items?: RoutingObject[] }>(this.kc, "GET", path);
-        this.servedVersion.set(api, version);
-        // Lists come back ordered by name, so the choice among several matching objects is stable.
-        return list.items ?? [];
-      } catch (err) {
-        if (!(err instanceof KubeApiError && err.status === 404)) throw err;
-        if (known) this.servedVersion.delete(api); // CRD removed or version dropped: rediscover next round
-      }
+  /**
+   * Lists the API's objects in the namespace at the version discovery says is served; empty only when discovery
+   * says the group serves none of the API's versions (a 404 from a list is never read as "no routes").
+   */
+  private async list(api: RoutingApi, rediscovered = false): Promise<RoutingObject[]> {
+    let version = this.servedVersion.get(api);
+    if (!version) {
+      version = await this.discover(api);
+      if (!version) return [];
+      this.servedVersion.set(api, version);
     }
-    return [];
+    const path = `/apis/${api.group}/${version}/namespaces/${this.names.namespace}/${api.resource}`;
+    try {
+      const list = await kubeRequest<{ items?: RoutingObject[] }>(this.kc, "GET", path);
+      // Lists come back ordered by name, so the choice among several matching objects is stable.
+      return list.items ?? [];
+    } catch (err) {
+      if (!(err instanceof KubeApiError && err.status === 404) || rediscovered) throw err;
+      this.servedVersion.delete(api); // CRD removed or version dropped since discovery: ask again once
+      return this.list(api, true);
+    }
+  }
+
+  /** The first of the API's versions the group serves, from `/apis/<group>`; undefined when none is. */
+  private async discover(api: RoutingApi): Promise<string | undefined> {
+    let group: { versions?: { version: string }[] };
+    try {
+      group = await kubeRequest(this.kc, "GET", `/apis/${api.group}`);
+    } catch (err) {
+      if (err instanceof KubeApiError && err.status === 404) return undefined; // group not installed
+      throw err;
+    }
+    const served = new Set((group.versions ?? []).map((v) => v.version));
+    return api.versions.find((v) => served.has(v));
   }
 }

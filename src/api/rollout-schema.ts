@@ -2,6 +2,7 @@
 // validation and the generated CRD. Cross-field rules are written twice on purpose: as CEL (`x-kubernetes-validations`,
 // enforced by `kubectl apply`) and as zod refinements (enforced by the controller on objects that predate the CRD).
 import { z } from "zod";
+import { MESH_PROVIDER_NAMES } from "../mesh/registry.ts";
 import { PAUSE_REASONS, PHASES } from "./constants.ts";
 import { DURATION_PATTERN } from "./duration.ts";
 import { GatewayApiSchema } from "./gateway-route-schema.ts";
@@ -636,7 +637,7 @@ export const RolloutSpecSchema = z
     targetRef: TargetRefSchema,
     service: ServiceSchema,
     provider: z
-      .enum(["istio", "linkerd", "smi", "gateway-api"])
+      .enum(MESH_PROVIDER_NAMES)
       .describe("Which mesh API renders the traffic split and access policy."),
     gatewayApi: GatewayApiSchema.optional(),
     strategy: z.object({ canary: CanaryStrategySchema }).describe("Rollout strategy. Only canary for now."),

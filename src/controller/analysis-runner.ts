@@ -7,15 +7,9 @@ import { type ControllerPrometheusDefaults, resolvePrometheusConfig } from "../a
 import type { MetricMeasurement } from "../analysis/types.ts";
 import type { RolloutSpec, RolloutStatus } from "../api/rollout-schema.ts";
 import type { ReadSecret } from "../api/secret-ref.ts";
+import { metricsMeshFor } from "../mesh/registry.ts";
 import type { WorkloadNames } from "../workload/names.ts";
 import type { AnalysisRunner } from "./reconciler.ts";
-
-/** Which mesh's metrics a provider's Rollouts are measured with. */
-export function metricsMeshFor(provider: RolloutSpec["provider"], fallback: MetricsMesh): MetricsMesh {
-  if (provider === "istio") return "istio";
-  if (provider === "linkerd") return "linkerd";
-  return fallback;
-}
 
 /** Prometheus-backed {@link AnalysisRunner}; keeps one client per distinct connection setting. */
 export class PrometheusAnalysisRunner implements AnalysisRunner {

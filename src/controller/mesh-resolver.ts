@@ -2,6 +2,7 @@
 import type { RolloutSpec } from "../api/rollout-schema.ts";
 import type { KubeClients } from "../kube/clients.ts";
 import type { ApiDiscovery } from "../kube/discovery.ts";
+import { reportNotServed } from "../mesh/not-served.ts";
 import { createMeshAdapter, detectMeshApis, type MeshApis } from "../mesh/registry.ts";
 import type { MeshAdapter } from "../mesh/types.ts";
 
@@ -44,6 +45,19 @@ export class MeshResolver {
           this.#detecting = undefined;
         });
     }
-    return createMeshAdapter(spec.provider, { client: this.#clients, ...this.#apis });
+    const adapter = createMeshAdapter(spec.provider, { client: this.#clients, ...this.#apis });
+    return reportNotServed(adapter, () => this.#redetectNow());
+  }
+
+  /** A version discovery reported is no longer served (a CRD changed): re-read discovery, bypassing its cache. */
+  #redetectNow(): void {
+    if (this.#detecting) return;
+    this.#detecting = this.#discovery
+      .refresh()
+      .then(() => this.warm())
+      .catch(() => {})
+      .finally(() => {
+        this.#detecting = undefined;
+      });
   }
 }

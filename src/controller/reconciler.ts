@@ -22,6 +22,7 @@ import type { EventRecorder } from "../kube/event-recorder.ts";
 import type { ObjectRef, StatusWriter } from "../kube/status-writer.ts";
 import { withFinalizer, withoutFinalizer } from "../kube/status-writer.ts";
 import { MeshError, MeshErrorKind } from "../mesh/errors.ts";
+import { httpProbesOf } from "../mesh/pod-probes.ts";
 import { smiPortsWarning } from "../mesh/smi-render.ts";
 import type { AccessPolicyModel, MeshAdapter, OwnerRef, SplitRef, TrafficSplitModel } from "../mesh/types.ts";
 import { setCondition } from "../rollout/conditions.ts";
@@ -194,6 +195,10 @@ function accessPolicyModel(
       namespace: s.namespace ?? names.namespace,
     })),
     ...(spec.accessPolicy.routes ? { routes: spec.accessPolicy.routes } : {}),
+    probes: [
+      ...httpProbesOf(snap.target?.spec.template.spec),
+      ...httpProbesOf(snap.primary?.spec.template.spec),
+    ],
   };
 }
 

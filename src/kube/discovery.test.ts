@@ -26,7 +26,12 @@ describe("ApiDiscovery", () => {
       },
     };
     const clock = new FakeClock();
-    const d = new ApiDiscovery({ clients, clock, ttlMs: 1000 });
+    const d = new ApiDiscovery({
+      clients,
+      clock,
+      ttlMs: 1000,
+      groups: ["networking.istio.io", "split.smi-spec.io"],
+    });
     assert.deepEqual(await d.servedVersions("networking.istio.io"), ["v1", "v1beta1"]);
     assert.equal(await d.preferredVersion("networking.istio.io"), "v1");
     assert.equal(await d.preferredVersion("split.smi-spec.io"), undefined);

@@ -1,20 +1,6 @@
-// Discovers which mesh API groups/versions the cluster serves (via /apis), cached with a TTL.
-
+// Discovers which API groups/versions the cluster serves (via /apis), cached with a TTL.
 import type { KubeClients } from "./clients.ts";
 import { type Clock, systemClock } from "./clock.ts";
-
-/** API groups Vireo can render to. */
-export const MESH_API_GROUPS = [
-  "split.smi-spec.io",
-  "access.smi-spec.io",
-  "specs.smi-spec.io",
-  "networking.istio.io",
-  "security.istio.io",
-  "policy.linkerd.io",
-  "gateway.networking.k8s.io",
-] as const;
-/** One of {@link MESH_API_GROUPS}. */
-export type MeshApiGroup = (typeof MESH_API_GROUPS)[number];
 
 /** What the cluster serves for one group. */
 export interface ServedGroup {
@@ -29,7 +15,7 @@ export interface ApiDiscoveryOptions {
   clients: Pick<KubeClients, "request">;
   /** Cache lifetime (default 5 min): CRDs for a mesh can be installed after Vireo starts. */
   ttlMs?: number;
-  /** Groups of interest (default {@link MESH_API_GROUPS}). */
+  /** Groups of interest (default: every group; the controller passes the mesh registry's groups). */
   groups?: readonly string[];
   clock?: Clock;
 }
@@ -49,7 +35,7 @@ interface ApiGroupList {
 export class ApiDiscovery {
   readonly #clients: Pick<KubeClients, "request">;
   readonly #ttlMs: number;
-  readonly #groups: ReadonlySet<string>;
+  readonly #groups: ReadonlySet<string> | undefined;
   readonly #clock: Clock;
   #cache: { at: number; served: Map<string, ServedGroup> } | undefined;
   #inflight: Promise<Map<string, ServedGroup>> | undefined;
@@ -57,7 +43,7 @@ export class ApiDiscovery {
   constructor(options: ApiDiscoveryOptions) {
     this.#clients = options.clients;
     this.#ttlMs = options.ttlMs ?? 5 * 60_000;
-    this.#groups = new Set(options.groups ?? MESH_API_GROUPS);
+    this.#groups = options.groups ? new Set(options.groups) : undefined;
     this.#clock = options.clock ?? systemClock;
   }
 
@@ -94,7 +80,7 @@ export class ApiDiscovery {
     const list = await this.#clients.request<ApiGroupList>({ path: "/apis" });
     const served = new Map<string, ServedGroup>();
     for (const g of list.groups ?? []) {
-      if (!this.#groups.has(g.name)) continue;
+      if (this.#groups && !this.#groups.has(g.name)) continue;
       const versions = (g.versions ?? []).map((v) => v.version);
       const preferred = g.preferredVersion?.version ?? versions[0];
       if (preferred) served.set(g.name, { versions, preferred });

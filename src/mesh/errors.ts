@@ -10,6 +10,11 @@ export const MeshErrorKind = {
   Pending: "Pending",
   /** A Gateway refused the route (`Accepted=False` / `ResolvedRefs=False` in status.parents); a person must fix it. */
   NotAccepted: "NotAccepted",
+  /**
+   * The API server does not serve the group/version the adapter writes (a CRD version dropped or not installed
+   * since discovery last looked): a discovery fact, never "the object does not exist". Re-detection fixes it.
+   */
+  NotServed: "NotServed",
   /** The provider has no adapter yet. */
   NotImplemented: "NotImplemented",
 } as const;

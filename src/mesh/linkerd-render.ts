@@ -4,6 +4,7 @@ import { MeshError, MeshErrorKind } from "./errors.ts";
 import { linkerdHttpRouteType } from "./gamma-render.ts";
 import { apiVersionOf, type ResourceType } from "./object-store.ts";
 import { byKey, type MeshObject, renderMetadata } from "./objects.ts";
+import { probePathsOn } from "./pod-probes.ts";
 import { normaliseRoutes, normaliseSources } from "./policy.ts";
 import type { AccessPolicyModel, OwnerRef } from "./types.ts";
 
@@ -36,8 +37,18 @@ export const meshTlsAuthenticationType: ResourceType = {
   kind: "MeshTLSAuthentication",
 };
 
+/** The NetworkAuthentication resource. */
+export const networkAuthenticationType: ResourceType = {
+  group: POLICY_GROUP,
+  version: "v1alpha1",
+  plural: "networkauthentications",
+  kind: "NetworkAuthentication",
+};
+
 /** Name of the HTTPRoute that narrows authorization to the policy's routes. */
 export const authzRouteName = (rolloutName: string): string => `${rolloutName}-authz`;
+/** Name of the HTTPRoute, NetworkAuthentication and AuthorizationPolicy that keep kubelet probes authorized. */
+export const probesName = (rolloutName: string): string => `${rolloutName}-probes`;
 
 /** A Kubernetes LabelSelector. */
 export interface LabelSelector {
@@ -120,6 +131,7 @@ export function needsAuthzRoute(policy: AccessPolicyModel): boolean {
 
 const MATCHES_PER_RULE = 8; // upstream HTTPRoute CRDs have capped rules[].matches at 8
 const MAX_RULES = 16;
+const MAX_PATH = 1024; // upstream Linkerd HTTPRoute path match value limit
 /** Most matches one authz HTTPRoute holds (rules × matches per rule of the upstream CRD). */
 export const MAX_AUTHZ_MATCHES = MATCHES_PER_RULE * MAX_RULES;
 
@@ -167,6 +179,59 @@ export function renderAuthzRoute(policy: AccessPolicyModel, owner?: OwnerRef): M
     parentRefs: [{ group: POLICY_GROUP, kind: "Server", name: policy.rolloutName }],
     rules,
   });
+}
+
+/** The objects that keep the kubelet's probes authorized once `<rollout>-authz` selects the Server. */
+export interface ProbeObjects {
+  route: MeshObject;
+  authn: MeshObject;
+  authz: MeshObject;
+}
+
+/**
+ * Linkerd's policy controller authorizes the kubelet's HTTP probes with default inbound routes, but only while no
+ * HTTPRoute selects the Server; the per-route `<rollout>-authz` does, so without these the probes on the Server's
+ * port would be denied and the pods would never become (or stay) Ready. Mirrors the defaults it replaces: HTTPRoute
+ * `<rollout>-probes` with an Exact GET match per probe path on `targetPort`, authorized for unauthenticated clients
+ * from every network (NetworkAuthentication 0.0.0.0/0 and ::/0; the kubelet is not meshed). Null when no route
+ * restriction is in force or no HTTP probe targets the port. Throws {@link MeshError} `Unsupported` for a probe
+ * path an HTTPRoute cannot hold.
+ */
+export function renderProbeObjects(
+  policy: AccessPolicyModel,
+  targetPort: number | string,
+  owner?: OwnerRef,
+): ProbeObjects | null {
+  if (!needsAuthzRoute(policy)) return null;
+  const paths = probePathsOn(policy.probes ?? [], targetPort);
+  if (paths.length === 0) return null;
+  const tooLong = paths.find((p) => p.length > MAX_PATH);
+  if (tooLong !== undefined || paths.length > MAX_AUTHZ_MATCHES) {
+    throw new MeshError(
+      MeshErrorKind.Unsupported,
+      tooLong !== undefined
+        ? `probe path ${JSON.stringify(tooLong.slice(0, 64))}… is longer than the ${MAX_PATH} characters a Linkerd HTTPRoute path holds`
+        : `the pods have ${paths.length} HTTP probe paths on port ${targetPort}; a Linkerd HTTPRoute holds at most ${MAX_AUTHZ_MATCHES}`,
+    );
+  }
+  const name = probesName(policy.rolloutName);
+  const matches = paths.map((value) => ({ path: { type: "Exact", value }, method: "GET" }));
+  const rules: { matches: Record<string, unknown>[] }[] = [];
+  for (let i = 0; i < matches.length; i += MATCHES_PER_RULE)
+    rules.push({ matches: matches.slice(i, i + MATCHES_PER_RULE) });
+  return {
+    route: objectOf(linkerdHttpRouteType, name, policy, owner, {
+      parentRefs: [{ group: POLICY_GROUP, kind: "Server", name: policy.rolloutName }],
+      rules,
+    }),
+    authn: objectOf(networkAuthenticationType, name, policy, owner, {
+      networks: [{ cidr: "0.0.0.0/0" }, { cidr: "::/0" }],
+    }),
+    authz: objectOf(linkerdAuthorizationPolicyType, name, policy, owner, {
+      targetRef: { group: POLICY_GROUP, kind: "HTTPRoute", name },
+      requiredAuthenticationRefs: [{ group: POLICY_GROUP, kind: "NetworkAuthentication", name }],
+    }),
+  };
 }
 
 /** The AuthorizationPolicy `<rollout>`: callers must present an identity of the MeshTLSAuthentication. */

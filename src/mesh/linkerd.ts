@@ -14,9 +14,13 @@ import {
   linkerdAuthorizationPolicyType,
   meshTlsAuthenticationType,
   needsAuthzRoute,
+  networkAuthenticationType,
+  type ProbeObjects,
+  probesName,
   renderAuthzRoute,
   renderLinkerdAuthorizationPolicy,
   renderMeshTlsAuthentication,
+  renderProbeObjects,
   renderServer,
   serverType,
 } from "./linkerd-render.ts";
@@ -43,6 +47,8 @@ export interface LinkerdAdapterOptions {
 /** The policy objects, in the order they are created (the Server last: it denies until authorized). */
 interface PolicyObjects {
   authn: MeshObject;
+  /** Present exactly when `route` is and HTTP probes target the Server's port. */
+  probes: ProbeObjects | null;
   route: MeshObject | null;
   authz: MeshObject;
   server: MeshObject;
@@ -51,8 +57,10 @@ interface PolicyObjects {
 /**
  * Linkerd adapter. Routes: HTTPRoute `<rollout>` with the root Service as parent. Access policy: Server,
  * MeshTLSAuthentication and AuthorizationPolicy `<rollout>`, plus HTTPRoute `<rollout>-authz` when the policy
- * restricts routes (the AuthorizationPolicy then targets that route instead of the whole Server). Inbound,
- * Server-parented routes are always Linkerd's own HTTPRoute kind, whatever carries the split.
+ * restricts routes (the AuthorizationPolicy then targets that route instead of the whole Server); with that route,
+ * HTTPRoute, NetworkAuthentication and AuthorizationPolicy `<rollout>-probes` keep the kubelet's HTTP probes on the
+ * port authorized (see renderProbeObjects). Inbound, Server-parented routes are always Linkerd's own HTTPRoute
+ * kind, whatever carries the split.
  */
 export class LinkerdAdapter implements MeshAdapter {
   readonly name = "linkerd";
@@ -93,10 +101,18 @@ export class LinkerdAdapter implements MeshAdapter {
     // Creation order avoids a deny window: a Server with no authorization denies everything, so it comes last,
     // after the authorization it needs; an AuthorizationPolicy whose target is missing is simply inert.
     await this.#store.ensure(meshTlsAuthenticationType, want.authn, rolloutName, sameSpec);
+    // Probes are authorized before the authz route takes Linkerd's default probe routes away (its authentication
+    // and policy first: they are inert until the probe route exists).
+    if (want.probes) {
+      await this.#store.ensure(networkAuthenticationType, want.probes.authn, rolloutName, sameSpec);
+      await this.#store.ensure(linkerdAuthorizationPolicyType, want.probes.authz, rolloutName, sameSpec);
+      await this.#store.ensure(linkerdHttpRouteType, want.probes.route, rolloutName, sameSpec);
+    }
     if (want.route) await this.#store.ensure(linkerdHttpRouteType, want.route, rolloutName, sameSpec);
     await this.#store.ensure(linkerdAuthorizationPolicyType, want.authz, rolloutName, sameSpec);
     await this.#store.ensure(this.#server, want.server, rolloutName, sameSpec);
-    // Only once the AuthorizationPolicy targets the Server again may a no-longer-needed route go.
+    // Only once the AuthorizationPolicy targets the Server again may a no-longer-needed route go; the probe
+    // objects go once no authz route replaces the default probe routes (or no probe targets the port).
     if (!want.route)
       await this.#store.deleteOwned(
         linkerdHttpRouteType,
@@ -104,18 +120,33 @@ export class LinkerdAdapter implements MeshAdapter {
         authzRouteName(rolloutName),
         rolloutName,
       );
+    if (!want.probes) await this.#removeProbes(ref);
+  }
+
+  /** The probe route first: without it the policy and authentication are inert. */
+  async #removeProbes(ref: SplitRef): Promise<void> {
+    const { namespace, rolloutName } = ref;
+    const name = probesName(rolloutName);
+    await this.#store.deleteOwned(linkerdHttpRouteType, namespace, name, rolloutName);
+    await this.#store.deleteOwned(linkerdAuthorizationPolicyType, namespace, name, rolloutName);
+    await this.#store.deleteOwned(networkAuthenticationType, namespace, name, rolloutName);
   }
 
   async accessPolicyInSync(ref: SplitRef, policy: AccessPolicyModel | null): Promise<boolean> {
     const get = (type: ResourceType, name = ref.rolloutName) =>
       this.#store.getOwned(type, ref.namespace, name, ref.rolloutName);
-    const [authn, route, authz, server] = await Promise.all([
+    const probes = probesName(ref.rolloutName);
+    const [authn, route, authz, server, probeRoute, probeAuthn, probeAuthz] = await Promise.all([
       get(meshTlsAuthenticationType),
       get(linkerdHttpRouteType, authzRouteName(ref.rolloutName)),
       get(linkerdAuthorizationPolicyType),
       get(this.#server),
+      get(linkerdHttpRouteType, probes),
+      get(networkAuthenticationType, probes),
+      get(linkerdAuthorizationPolicyType, probes),
     ]);
-    if (policy === null) return [authn, route, authz, server].every((o) => o === null);
+    if (policy === null)
+      return [authn, route, authz, server, probeRoute, probeAuthn, probeAuthz].every((o) => o === null);
     let want: PolicyObjects;
     try {
       want = await this.#render(ref, policy, policy.owner);
@@ -132,7 +163,10 @@ export class LinkerdAdapter implements MeshAdapter {
       same(authn, want.authn) &&
       same(route, want.route) &&
       same(authz, want.authz) &&
-      same(server, want.server)
+      same(server, want.server) &&
+      same(probeRoute, want.probes?.route ?? null) &&
+      same(probeAuthn, want.probes?.authn ?? null) &&
+      same(probeAuthz, want.probes?.authz ?? null)
     );
   }
 
@@ -148,6 +182,7 @@ export class LinkerdAdapter implements MeshAdapter {
     await this.#store.deleteOwned(linkerdAuthorizationPolicyType, namespace, rolloutName, rolloutName);
     await this.#store.deleteOwned(linkerdHttpRouteType, namespace, authzRouteName(rolloutName), rolloutName);
     await this.#store.deleteOwned(meshTlsAuthenticationType, namespace, rolloutName, rolloutName);
+    await this.#removeProbes(ref);
   }
 
   async #render(ref: SplitRef, policy: AccessPolicyModel, owner: OwnerRef): Promise<PolicyObjects> {
@@ -156,6 +191,7 @@ export class LinkerdAdapter implements MeshAdapter {
     const pods = await readBackendPods(this.#store, ref);
     return {
       authn: renderMeshTlsAuthentication(model, this.#trustDomain, owner),
+      probes: renderProbeObjects(model, pods.targetPort, owner),
       route: needsAuthzRoute(model) ? renderAuthzRoute(model, owner) : null,
       authz: renderLinkerdAuthorizationPolicy(model, owner),
       server: renderServer(model, pods, this.#serverVersion, owner),

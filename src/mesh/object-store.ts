@@ -51,7 +51,11 @@ export class ObjectStore {
     this.#retries = options.conflictRetries ?? 3;
   }
 
-  /** The live object, or null when it does not exist. */
+  /**
+   * The live object, or null when it does not exist. Throws {@link MeshError} `NotServed` when the API server does
+   * not serve `type` at all: its 404 then is the generic "404 page not found" with no Status, where a missing
+   * object's 404 is a Status with reason NotFound — an unserved version is never read as "no object".
+   */
   async get(type: ResourceType, namespace: string, name: string): Promise<MeshObject | null> {
     try {
       return await this.#client.request<MeshObject>({ path: resourcePath(type, namespace, name) });
@@ -62,6 +66,7 @@ export class ObjectStore {
         namespace,
         name,
       });
+      if (e.kind === KubeErrorKind.NotFound && e.reason === undefined) throw notServed(type);
       if (e.kind === KubeErrorKind.NotFound) return null;
       throw e;
     }
@@ -127,7 +132,15 @@ export class ObjectStore {
     rolloutName: string,
   ): Promise<boolean> {
     for (let attempt = 0; ; attempt++) {
-      const live = await this.get(type, namespace, name);
+      let live: MeshObject | null;
+      try {
+        live = await this.get(type, namespace, name);
+      } catch (err) {
+        // Nothing of ours can be read at an unserved version. What another version of the CRD still holds carries
+        // our owner reference, so garbage collection removes it; a finalizer must not wait on discovery.
+        if (err instanceof MeshError && err.kind === MeshErrorKind.NotServed) return false;
+        throw err;
+      }
       if (live === null || !isManagedBy(live, rolloutName)) return false;
       try {
         await this.#client.request({
@@ -164,4 +177,12 @@ export class ObjectStore {
     const live = await this.get(type, namespace, name);
     return live !== null && isManagedBy(live, rolloutName) ? live : null;
   }
+}
+
+function notServed(type: ResourceType): MeshError {
+  return new MeshError(
+    MeshErrorKind.NotServed,
+    `the API server does not serve ${type.plural}.${type.group} at ${type.version} (CRD missing, or that version ` +
+      "not served): Vireo re-reads API discovery and writes a served version",
+  );
 }

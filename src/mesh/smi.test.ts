@@ -180,7 +180,7 @@ describe("detectSmiVersions and createMeshAdapter", () => {
       smi: { split: "v1alpha1" as const },
       istio: { networking: "v1" as const },
       linkerd: {},
-      gatewayApi: { httpRoute: "v1" as const },
+      "gateway-api": { httpRoute: "v1" as const },
     };
     for (const p of ["smi", "istio", "linkerd", "gateway-api"] as const) {
       assert.equal(createMeshAdapter(p, deps).name, p);
@@ -202,7 +202,7 @@ describe("detectSmiVersions and createMeshAdapter", () => {
     );
     assert.deepEqual(apis, {
       istio: { networking: "v1", security: "v1beta1" },
-      gatewayApi: { httpRoute: "v1" },
+      "gateway-api": { httpRoute: "v1" },
       linkerd: { server: "v1beta3" },
     });
     assert.deepEqual(await detectMeshApis(discovery({})), {});

@@ -6,6 +6,7 @@ import { pickVersion } from "./api-versions.ts";
 import { MeshError, MeshErrorKind } from "./errors.ts";
 import { type MeshClient, ObjectStore } from "./object-store.ts";
 import { type MeshObject, metadataInSync, sameSpec } from "./objects.ts";
+import type { ServedApis } from "./provider.ts";
 import {
   ACCESS_VERSIONS,
   type AccessVersion,
@@ -152,16 +153,22 @@ export class SmiAdapter implements MeshAdapter {
  * Vireo supports is served.
  */
 export async function detectSmiVersions(discovery: Pick<ApiDiscovery, "served">): Promise<SmiVersions> {
-  const served = await discovery.served();
-  const split = served.get("split.smi-spec.io");
-  const splitVersion = pickVersion(split, SPLIT_VERSIONS);
-  if (!splitVersion) {
+  const versions = smiVersionsOf(await discovery.served());
+  if (!versions) {
+    const split = (await discovery.served()).get("split.smi-spec.io");
     throw new MeshError(
       MeshErrorKind.Unsupported,
       `the cluster serves no TrafficSplit version Vireo supports (${SPLIT_VERSIONS.join(", ")}); ` +
         `served: ${split?.versions.join(", ") || "none (split.smi-spec.io CRD missing)"}`,
     );
   }
+  return versions;
+}
+
+/** {@link detectSmiVersions} on an already-read discovery map; undefined when no supported split is served. */
+export function smiVersionsOf(served: ServedApis): SmiVersions | undefined {
+  const splitVersion = pickVersion(served.get("split.smi-spec.io"), SPLIT_VERSIONS);
+  if (!splitVersion) return undefined;
   const versions: SmiVersions = { split: splitVersion };
   const access = pickVersion(served.get("access.smi-spec.io"), ACCESS_VERSIONS);
   const specs = pickVersion(served.get("specs.smi-spec.io"), SPECS_VERSIONS);

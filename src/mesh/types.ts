@@ -1,6 +1,7 @@
 // The mesh-neutral model every adapter renders: a weighted split of a root Service, and an access policy.
 import type { GatewayApiSpec } from "../api/gateway-route-schema.ts";
 import type { Weights } from "../rollout/types.ts";
+import type { HttpProbe } from "./pod-probes.ts";
 
 /** Owner of every object an adapter creates, so garbage collection follows the Rollout. */
 export interface OwnerRef {
@@ -61,6 +62,11 @@ export interface AccessPolicyModel extends SplitRef {
   sources: readonly PolicySource[];
   /** Undefined or empty: every route. */
   routes?: readonly PolicyRoute[];
+  /**
+   * The kubelet's HTTP probes of the primary and canary pod templates. Linkerd: a per-route policy replaces the
+   * default routes that authorize them, so the adapter authorizes these paths itself.
+   */
+  probes?: readonly HttpProbe[];
 }
 
 /** What every mesh implements. Each method is idempotent and writes only when something differs. */

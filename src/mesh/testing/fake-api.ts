@@ -19,6 +19,11 @@ export class FakeApi implements MeshClient {
   readonly objects = new Map<string, MeshObject>();
   readonly calls: Call[] = [];
   beforeWrite: ((call: Call) => void) | undefined;
+  /**
+   * `group/version`s served for custom resources (`/apis/...` paths); undefined: every one. Others answer the
+   * API server's bare "404 page not found", which carries no Status.
+   */
+  served: Set<string> | undefined;
   #rv = 100;
 
   async request<T>(req: RawRequest): Promise<T> {
@@ -26,6 +31,9 @@ export class FakeApi implements MeshClient {
     const call = { method, path: req.path };
     this.calls.push(call);
     if (method !== "GET") this.beforeWrite?.(call);
+    const groupVersion = /^\/apis\/([^/]+\/[^/]+)\//.exec(req.path)?.[1];
+    if (this.served && groupVersion && !this.served.has(groupVersion))
+      throw new ApiException(404, "404 page not found", "404 page not found\n", {});
     const body = structuredClone(req.body) as MeshObject | undefined;
     switch (method) {
       case "GET": {
