@@ -17,7 +17,7 @@ import type { Behaviour } from "./simulator/backend.ts";
 import { type Simulator, startSimulator } from "./simulator/simulator.ts";
 import { apply, appManifests, setImage, waitFor } from "./support/app.ts";
 import { deposedWrites } from "./support/audit.ts";
-import { type ControllerProcess, startController } from "./support/controller-process.ts";
+import { type ControllerProcess, prometheusArgs, startController } from "./support/controller-process.ts";
 
 const NAME = "podinfo";
 const HEALTHY: Partial<Behaviour> = { errorRate: 0, latencyMs: 50, jitterMs: 5 };
@@ -97,11 +97,7 @@ async function startOne(): Promise<ControllerProcess> {
   const c = await startController({
     kubeconfigPath: cluster.controllerKubeconfigPath,
     logDir: join(cluster.dir, "logs"),
-    args: [
-      `--prometheus-url=${cluster.prometheusUrl}`,
-      "--metrics-mesh=linkerd",
-      "--prometheus-scrape-interval=1s",
-    ],
+    args: [...prometheusArgs(cluster.prometheusUrl, "linkerd")],
   });
   controllers.push(c);
   return c;

@@ -9,7 +9,7 @@ import { type Browser, chromium, type Page } from "playwright-core";
 import { type Cluster, startCluster } from "./cluster/cluster.ts";
 import { type Simulator, startSimulator } from "./simulator/simulator.ts";
 import { apply, appManifests, getRollout, setImage, waitForRollout } from "./support/app.ts";
-import { type ControllerProcess, startController } from "./support/controller-process.ts";
+import { type ControllerProcess, prometheusArgs, startController } from "./support/controller-process.ts";
 import { type PluginProcess, readOnlyKubeconfig, startPlugin } from "./support/plugin.ts";
 
 const ROOT = resolve(import.meta.dirname, "..");
@@ -54,11 +54,7 @@ describe("dashboard in Chromium", () => {
     controller = await startController({
       kubeconfigPath: cluster.controllerKubeconfigPath,
       logDir: join(cluster.dir, "logs"),
-      args: [
-        `--prometheus-url=${cluster.prometheusUrl}`,
-        "--metrics-mesh=linkerd",
-        "--prometheus-scrape-interval=1s",
-      ],
+      args: [...prometheusArgs(cluster.prometheusUrl, "linkerd")],
     });
     // Real analysis (Prometheus scraping the traffic simulator), so the detail page plots metrics and thresholds.
     await apply(

@@ -7,7 +7,7 @@ import { routeWeight } from "./dataplane/proxy-probe.ts";
 import { realPodApp, setEnv } from "./dataplane/real-pod-app.ts";
 import { GATEWAY, type RealProxyEnv, startRealProxyEnv } from "./dataplane/real-proxy-env.ts";
 import { apply, getRollout, waitForRollout } from "./support/app.ts";
-import { type ControllerProcess, startController } from "./support/controller-process.ts";
+import { type ControllerProcess, prometheusArgs, startController } from "./support/controller-process.ts";
 
 const NS = "demo";
 const APP = "podinfo";
@@ -69,12 +69,7 @@ export async function realProxyDemo(): Promise<void> {
     controller = await startController({
       kubeconfigPath: env.cluster.controllerKubeconfigPath,
       logDir: join(env.cluster.dir, "logs"),
-      args: [
-        `--prometheus-url=${env.cluster.prometheusUrl}`,
-        "--metrics-mesh=traefik",
-        "--prometheus-scrape-interval=1s",
-        "--log-level=info",
-      ],
+      args: [...prometheusArgs(env.cluster.prometheusUrl, "traefik"), "--log-level=info"],
     });
     say(
       "controller running as its ServiceAccount, judging canaries on Traefik's traefik_service_requests_total",

@@ -7,7 +7,7 @@ import { type Cluster, startCluster } from "./cluster/cluster.ts";
 import { realProxyDemo } from "./demo-real-proxy.ts";
 import { type Simulator, startSimulator } from "./simulator/simulator.ts";
 import { apply, canaryWeight, getJson, getRollout, setImage, waitForRollout } from "./support/app.ts";
-import { type ControllerProcess, startController } from "./support/controller-process.ts";
+import { type ControllerProcess, prometheusArgs, startController } from "./support/controller-process.ts";
 
 const NS = "demo";
 const APP = "podinfo";
@@ -85,12 +85,7 @@ async function main(): Promise<void> {
     controller = await startController({
       kubeconfigPath: cluster.controllerKubeconfigPath,
       logDir: join(cluster.dir, "logs"),
-      args: [
-        `--prometheus-url=${cluster.prometheusUrl}`,
-        "--metrics-mesh=linkerd",
-        "--prometheus-scrape-interval=1s",
-        "--log-level=info",
-      ],
+      args: [...prometheusArgs(cluster.prometheusUrl, "linkerd"), "--log-level=info"],
     });
     say(
       `controller running as ServiceAccount vireo-system/vireo (shipped RBAC); metrics at ${controller.metricsUrl}/metrics`,

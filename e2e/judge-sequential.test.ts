@@ -11,7 +11,7 @@ import { getOrUndefined } from "./cluster/kube-request.ts";
 import type { Behaviour } from "./simulator/backend.ts";
 import { type Simulator, startSimulator } from "./simulator/simulator.ts";
 import { apply, appManifests, setImage, waitFor } from "./support/app.ts";
-import { type ControllerProcess, startController } from "./support/controller-process.ts";
+import { type ControllerProcess, prometheusArgs, startController } from "./support/controller-process.ts";
 
 const NAME = "podinfo";
 const OLD_IMAGE = "ghcr.io/stefanprodan/podinfo:6.0.0";
@@ -83,11 +83,7 @@ describe("judge: sequential against a real Prometheus at 5 rps", () => {
     controller = await startController({
       kubeconfigPath: cluster.controllerKubeconfigPath,
       logDir: join(cluster.dir, "logs"),
-      args: [
-        `--prometheus-url=${cluster.prometheusUrl}`,
-        "--metrics-mesh=linkerd",
-        "--prometheus-scrape-interval=1s",
-      ],
+      args: [...prometheusArgs(cluster.prometheusUrl, "linkerd")],
     });
   });
   after(async () => {

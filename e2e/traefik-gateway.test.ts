@@ -14,7 +14,7 @@ import { realPodApp, setEnv } from "./dataplane/real-pod-app.ts";
 import { GATEWAY, type RealProxyEnv, startRealProxyEnv } from "./dataplane/real-proxy-env.ts";
 import type { Traefik } from "./dataplane/traefik.ts";
 import { apply, getJson, getRollout, waitFor, waitForRollout } from "./support/app.ts";
-import { type ControllerProcess, startController } from "./support/controller-process.ts";
+import { type ControllerProcess, prometheusArgs, startController } from "./support/controller-process.ts";
 
 const GATEWAY_NS = GATEWAY.namespace;
 /** Requests per |served share − weight| sample. */
@@ -76,11 +76,7 @@ describe("ingress canaries through Traefik (real proxy, real endpoints)", () => 
     controller = await startController({
       kubeconfigPath: cluster.controllerKubeconfigPath,
       logDir: join(cluster.dir, "logs"),
-      args: [
-        `--prometheus-url=${cluster.prometheusUrl}`,
-        "--metrics-mesh=traefik",
-        "--prometheus-scrape-interval=1s",
-      ],
+      args: [...prometheusArgs(cluster.prometheusUrl, "traefik")],
     });
   });
 

@@ -32,6 +32,15 @@ export async function freePort(): Promise<number> {
   });
 }
 
+/** Flags pointing a controller at an e2e cluster's Prometheus (1 s scrape) and one data plane's builtin metrics. */
+export function prometheusArgs(
+  prometheusUrl: string | undefined,
+  mesh: "linkerd" | "istio" | "traefik",
+): string[] {
+  if (!prometheusUrl) throw new Error("this cluster runs no Prometheus");
+  return [`--prometheus-url=${prometheusUrl}`, `--metrics-mesh=${mesh}`, "--prometheus-scrape-interval=1s"];
+}
+
 let instances = 0;
 
 /** Starts a controller and waits until /readyz answers. */
