@@ -430,12 +430,22 @@ export class Informer<T extends KubernetesObject = KubernetesObject> {
   }
 }
 
+/** kubectl's copy of the whole applied manifest; only `kubectl apply` reads it, and it can double an object's size. */
+const LAST_APPLIED = "kubectl.kubernetes.io/last-applied-configuration";
+
 /**
- * Drops `metadata.managedFields` before caching: server-side-apply bookkeeping that nothing here reads and that is
- * often larger than the rest of the object, so thousands of cached Deployments and Services would carry it for
- * nothing.
+ * Drops what nothing here reads before caching: `metadata.managedFields` (server-side-apply bookkeeping) and the
+ * last-applied annotation. Each is often larger than the rest of the object, and informers of Deployments and
+ * Services hold every one in the namespaces watched. Nothing is lost on writes: Vireo patches the objects users own
+ * (a merge patch leaves both alone) and replaces only the primaries it created itself.
  */
 function slim<T extends KubernetesObject>(obj: T): T {
-  if (obj.metadata?.managedFields) delete obj.metadata.managedFields;
+  const meta = obj.metadata;
+  if (!meta) return obj;
+  if (meta.managedFields) delete meta.managedFields;
+  if (meta.annotations && LAST_APPLIED in meta.annotations) {
+    delete meta.annotations[LAST_APPLIED];
+    if (Object.keys(meta.annotations).length === 0) delete meta.annotations;
+  }
   return obj;
 }
