@@ -120,7 +120,8 @@ async function main(): Promise<number> {
   );
   console.log(
     `N=${n} apps each, 1-replica Deployments, stages ${STAGE_WEIGHTS.join("/")} % one ${values.interval} apart ` +
-      `(ideal ${(v.idealSeconds).toFixed(0)} s), SMI TrafficSplit, no analysis metrics, client QPS ${qps}/${burst}.\n`,
+      `(ideal ${v.idealSeconds.toFixed(0)} s), SMI TrafficSplit, no analysis metrics, client QPS ${qps}/${burst}; ` +
+      `Vireo with leader election (its default), Flagger without (its default).\n`,
   );
   console.log(table(v, f));
   console.log("\nDetection time (bad canary → 0 %) is not part of this run: see README (bench:detection).");
@@ -320,9 +321,15 @@ function table(v: Side, f: Side): string {
   const rows: [string, number, number, number][] = [
     ["total time s", v.totalSeconds, f.totalSeconds, 1],
     ["total / ideal", v.totalSeconds / v.idealSeconds, f.totalSeconds / f.idealSeconds, 2],
-    ["API reads / step / rollout", v.readsPerStepPerRollout, f.readsPerStepPerRollout, 2],
-    ["API writes / step / rollout", v.writesPerStepPerRollout, f.writesPerStepPerRollout, 2],
+    ["API reads / step / rollout (excl. election)", v.readsPerStepPerRollout, f.readsPerStepPerRollout, 2],
+    ["API writes / step / rollout (excl. election)", v.writesPerStepPerRollout, f.writesPerStepPerRollout, 2],
     ["  of which Events", v.requests.eventWrites / (v.n * 5), f.requests.eventWrites / (f.n * 5), 2],
+    [
+      "leader-election reads+writes / step / rollout",
+      (v.requests.electionReads + v.requests.electionWrites) / (v.n * 5),
+      (f.requests.electionReads + f.requests.electionWrites) / (f.n * 5),
+      2,
+    ],
     ["peak RSS MB (rollout)", v.peakRssMb, f.peakRssMb, 0],
     ["VmHWM MB (whole run)", v.hwmMb, f.hwmMb, 0],
     ["CPU s (rollout)", v.cpuSeconds, f.cpuSeconds, 1],

@@ -27,7 +27,9 @@ export interface RequestCounts {
   writes: number;
   /** Of the writes: Event creates/patches. */
   eventWrites: number;
-  leaseWrites: number;
+  /** Leader election (Lease, or Flagger's ConfigMap lock): reads and writes, counted apart from the rollout work. */
+  electionReads: number;
+  electionWrites: number;
   byVerb: Record<string, number>;
 }
 
@@ -35,7 +37,14 @@ const READS = new Set(["get", "list", "watch"]);
 
 /** Counts the entries of `user` received in [from, to] (ms since the epoch). */
 export function countRequests(auditLog: string, user: string, from: number, to: number): RequestCounts {
-  const out: RequestCounts = { reads: 0, writes: 0, eventWrites: 0, leaseWrites: 0, byVerb: {} };
+  const out: RequestCounts = {
+    reads: 0,
+    writes: 0,
+    eventWrites: 0,
+    electionReads: 0,
+    electionWrites: 0,
+    byVerb: {},
+  };
   for (const line of readFileSync(auditLog, "utf8").split("\n")) {
     if (!line) continue;
     const e = JSON.parse(line) as Entry;
@@ -43,14 +52,19 @@ export function countRequests(auditLog: string, user: string, from: number, to: 
     const at = Date.parse(e.requestReceivedTimestamp);
     if (at < from || at > to) continue;
     out.byVerb[e.verb] = (out.byVerb[e.verb] ?? 0) + 1;
+    const path = e.requestURI.split("?")[0] ?? "";
+    const election = /\/leases(\/|$)/.test(path);
     if (READS.has(e.verb)) {
-      out.reads++;
+      if (election) out.electionReads++;
+      else out.reads++;
+      continue;
+    }
+    if (election) {
+      out.electionWrites++;
       continue;
     }
     out.writes++;
-    const path = e.requestURI.split("?")[0] ?? "";
     if (/\/events(\/|$)/.test(path)) out.eventWrites++;
-    if (/\/leases(\/|$)|\/configmaps\/flagger/.test(path)) out.leaseWrites++;
   }
   return out;
 }
