@@ -134,6 +134,31 @@ describe("Informer (scripted API, virtual time)", () => {
     await inf.stop();
   });
 
+  it("lists one namespace from its index, following adds, deletes and relists", async () => {
+    const { api, inf } = setup({ namespace: undefined });
+    const inNs = (name: string, ns: string, rv: string): V1ConfigMap => ({
+      ...cm(name, rv),
+      metadata: { name, namespace: ns, resourceVersion: rv },
+    });
+    api.state.items = [inNs("a", "x", "1"), inNs("b", "y", "2")];
+    inf.start();
+    await inf.waitForSync();
+    await tick();
+    const names = (ns: string) =>
+      inf
+        .list(ns)
+        .map((o) => o.metadata?.name)
+        .sort();
+    assert.deepEqual(names("x"), ["a"]);
+    api.watches[0]?.push({ type: "ADDED", object: inNs("c", "x", "11") });
+    api.watches[0]?.push({ type: "DELETED", object: inNs("b", "y", "12") });
+    await tick();
+    assert.deepEqual(names("x"), ["a", "c"]);
+    assert.deepEqual(names("y"), []);
+    assert.equal(inf.list().length, 2);
+    await inf.stop();
+  });
+
   it("re-watches from the last resourceVersion after a graceful close, without relisting", async () => {
     const { api, clock, inf } = setup();
     inf.start();
