@@ -200,7 +200,7 @@ export async function main(argv: readonly string[], env: NodeJS.ProcessEnv): Pro
  */
 async function connect(kubeconfig: string | undefined): Promise<KubeConnection | KubeConfigLike> {
   try {
-    return loadConnection(kubeconfig);
+    return await loadConnection(kubeconfig);
   } catch (err) {
     if (!(err instanceof NeedsPluginAuth)) throw err;
     const { KubeConfig } = await import("@kubernetes/client-node");

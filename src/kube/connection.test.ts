@@ -4,7 +4,7 @@ import type { RequestOptions } from "node:https";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, it } from "node:test";
-import { stringify } from "yaml";
+import { parse, stringify } from "yaml";
 import { fromKubeconfigText, loadConnection, NeedsPluginAuth } from "./connection.ts";
 
 const doc = (user: Record<string, unknown>, cluster: Record<string, unknown> = {}) =>
@@ -22,7 +22,7 @@ const doc = (user: Record<string, unknown>, cluster: Record<string, unknown> = {
 
 async function optionsOf(text: string): Promise<RequestOptions & { headers?: Record<string, string> }> {
   const o: RequestOptions = {};
-  await fromKubeconfigText(text).authenticate(o);
+  await (await fromKubeconfigText(text)).authenticate(o);
   return o as RequestOptions & { headers?: Record<string, string> };
 }
 
@@ -36,7 +36,7 @@ describe("kubeconfig connection", () => {
       },
       { "certificate-authority-data": ca },
     );
-    assert.equal(fromKubeconfigText(text).server, "https://k.example:6443");
+    assert.equal((await fromKubeconfigText(text)).server, "https://k.example:6443");
     const o = await optionsOf(text);
     assert.equal(String(o.ca), "CA PEM");
     assert.equal(String(o.cert), "CERT");
@@ -56,20 +56,20 @@ describe("kubeconfig connection", () => {
     assert.equal(b.headers?.Authorization, `Basic ${Buffer.from("me:pw").toString("base64")}`);
   });
 
-  it("refuses plugin users with NeedsPluginAuth so the caller can fall back", () => {
-    assert.throws(
-      () => fromKubeconfigText(doc({ exec: { command: "aws" } })),
+  it("refuses plugin users with NeedsPluginAuth so the caller can fall back", async () => {
+    await assert.rejects(
+      fromKubeconfigText(doc({ exec: { command: "aws" } })),
       (e: unknown) => e instanceof NeedsPluginAuth,
     );
   });
 
-  it("loads the file named by $KUBECONFIG, and reports a missing current context", () => {
+  it("loads the file named by $KUBECONFIG (YAML or JSON), and reports a missing current context", async () => {
     const dir = mkdtempSync(join(tmpdir(), "vireo-kc-"));
     writeFileSync(join(dir, "config"), doc({ token: "t" }));
-    assert.equal(
-      loadConnection(undefined, { KUBECONFIG: join(dir, "config") }).server,
-      "https://k.example:6443",
-    );
-    assert.throws(() => fromKubeconfigText("apiVersion: v1\nkind: Config\n"), /current context/);
+    const yaml = await loadConnection(undefined, { KUBECONFIG: join(dir, "config") });
+    assert.equal(yaml.server, "https://k.example:6443");
+    const json = await optionsOf(JSON.stringify(parse(doc({ token: "j" }))));
+    assert.equal(json.headers?.Authorization, "Bearer j");
+    await assert.rejects(fromKubeconfigText("apiVersion: v1\nkind: Config\n"), /current context/);
   });
 });

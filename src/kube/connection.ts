@@ -3,7 +3,6 @@ import { readFileSync } from "node:fs";
 import type { RequestOptions } from "node:https";
 import { homedir } from "node:os";
 import { delimiter, join } from "node:path";
-import { parse } from "yaml";
 
 /**
  * An API server endpoint plus credentials. `authenticate` fills TLS material and the Authorization header into
@@ -76,15 +75,27 @@ export class NeedsPluginAuth extends Error {
  * file tokens and basic auth. A user with an `exec` or `auth-provider` plugin throws {@link NeedsPluginAuth}; the
  * caller may fall back to client-node for those.
  */
-export function loadConnection(path?: string, env: NodeJS.ProcessEnv = process.env): KubeConnection {
+export async function loadConnection(
+  path?: string,
+  env: NodeJS.ProcessEnv = process.env,
+): Promise<KubeConnection> {
   const file = path ?? env.KUBECONFIG?.split(delimiter).find(Boolean);
   if (!file && env.KUBERNETES_SERVICE_HOST) return inCluster(env);
   return fromKubeconfigText(readFileSync(file ?? join(homedir(), ".kube", "config"), "utf8"));
 }
 
-/** Parses a kubeconfig document and returns its current context's connection. */
-export function fromKubeconfigText(text: string): KubeConnection {
-  const doc = (parse(text) ?? {}) as {
+/**
+ * Parses a kubeconfig document and returns its current context's connection. The YAML parser is loaded only for
+ * a document that is not JSON: in a Pod (in-cluster config) it is never needed, and it costs ~10 MB of RSS.
+ */
+export async function fromKubeconfigText(text: string): Promise<KubeConnection> {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch {
+    parsed = (await import("yaml")).parse(text);
+  }
+  const doc = (parsed ?? {}) as {
     "current-context"?: string;
     clusters?: NamedEntry<ClusterEntry>[];
     users?: NamedEntry<UserEntry>[];
