@@ -288,8 +288,8 @@ async function measure(
     requests,
     readsPerStepPerRollout: requests.reads / perStep,
     writesPerStepPerRollout: requests.writes / perStep,
-    peakRssMb: usage.peakRss / 1e6,
-    hwmMb: (memory(pid)?.hwm ?? 0) / 1e6,
+    peakRssMb: usage.peakRss / 2 ** 20,
+    hwmMb: (memory(pid)?.hwm ?? 0) / 2 ** 20,
     cpuSeconds: usage.cpuSeconds,
   };
 }
@@ -330,8 +330,8 @@ function table(v: Side, f: Side): string {
       (f.requests.electionReads + f.requests.electionWrites) / (f.n * 5),
       2,
     ],
-    ["peak RSS MB (rollout)", v.peakRssMb, f.peakRssMb, 0],
-    ["VmHWM MB (whole run)", v.hwmMb, f.hwmMb, 0],
+    ["peak RSS MiB (rollout)", v.peakRssMb, f.peakRssMb, 0],
+    ["VmHWM MiB (whole run)", v.hwmMb, f.hwmMb, 0],
     ["CPU s (rollout)", v.cpuSeconds, f.cpuSeconds, 1],
     ["CPU ms / step / rollout", (1000 * v.cpuSeconds) / (v.n * 5), (1000 * f.cpuSeconds) / (f.n * 5), 1],
   ];
