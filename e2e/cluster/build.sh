@@ -109,4 +109,7 @@ else
   log "etcd built in $(($(now) - t0))s"
 fi
 
+# Flagger (~9 min cold) only for `npm run bench:compare`, which builds it itself; opt in here to prebuild it.
+if [[ ${VIREO_BUILD_FLAGGER:-0} == 1 ]]; then bash "$HERE/build-flagger.sh" >/dev/null; fi
+
 log "done: kube binaries in ${KUBEBUILDER_ASSETS:-$KUBEBIN}, kwok in $KWOKBIN, etcd in $ETCDBIN"
