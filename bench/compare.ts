@@ -9,7 +9,7 @@ import { type Cluster, startCluster } from "../e2e/cluster/cluster.ts";
 import { type ControllerProcess, startController } from "../e2e/support/controller-process.ts";
 import { parseDuration } from "../src/api/duration.ts";
 import { createKubeClients, type KubeClients } from "../src/kube/clients.ts";
-import { comparisonAuditPolicy, countRequests, type RequestCounts } from "./compare/audit-count.ts";
+import { comparisonAuditPolicy, countRequests } from "./compare/audit-count.ts";
 import {
   buildFlagger,
   canaryPhases,
@@ -20,6 +20,7 @@ import {
   installFlagger,
   startFlagger,
 } from "./compare/flagger.ts";
+import { type Side, table } from "./compare/report.ts";
 import {
   type AppRef,
   addServiceRange,
@@ -45,23 +46,6 @@ Flagger on N other apps, and counts both controllers' requests from the API serv
 
 const VIREO_USER = "system:serviceaccount:vireo-system:vireo";
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-/** What one controller did in the measured phase. */
-interface Side {
-  controller: string;
-  n: number;
-  completed: number;
-  failed: number;
-  setupSeconds: number;
-  totalSeconds: number;
-  idealSeconds: number;
-  requests: RequestCounts;
-  readsPerStepPerRollout: number;
-  writesPerStepPerRollout: number;
-  peakRssMb: number;
-  hwmMb: number;
-  cpuSeconds: number;
-}
 
 async function main(): Promise<number> {
   const { values } = parseArgs({
@@ -315,36 +299,6 @@ async function until(
     }
     await sleep(1000);
   }
-}
-
-function table(v: Side, f: Side): string {
-  const rows: [string, number, number, number][] = [
-    ["total time s", v.totalSeconds, f.totalSeconds, 1],
-    ["total / ideal", v.totalSeconds / v.idealSeconds, f.totalSeconds / f.idealSeconds, 2],
-    ["API reads / step / rollout (excl. election)", v.readsPerStepPerRollout, f.readsPerStepPerRollout, 2],
-    ["API writes / step / rollout (excl. election)", v.writesPerStepPerRollout, f.writesPerStepPerRollout, 2],
-    ["  of which Events", v.requests.eventWrites / (v.n * 5), f.requests.eventWrites / (f.n * 5), 2],
-    [
-      "leader-election reads+writes / step / rollout",
-      (v.requests.electionReads + v.requests.electionWrites) / (v.n * 5),
-      (f.requests.electionReads + f.requests.electionWrites) / (f.n * 5),
-      2,
-    ],
-    ["peak RSS MiB (rollout)", v.peakRssMb, f.peakRssMb, 0],
-    ["VmHWM MiB (whole run)", v.hwmMb, f.hwmMb, 0],
-    ["CPU s (rollout)", v.cpuSeconds, f.cpuSeconds, 1],
-    ["CPU ms / step / rollout", (1000 * v.cpuSeconds) / (v.n * 5), (1000 * f.cpuSeconds) / (f.n * 5), 1],
-  ];
-  const lines = [
-    "| figure | Vireo | Flagger | Vireo/Flagger |",
-    "|---|---:|---:|---:|",
-    `| completed | ${v.completed}/${v.n} | ${f.completed}/${f.n} | |`,
-  ];
-  for (const [name, a, b, digits] of rows)
-    lines.push(
-      `| ${name} | ${a.toFixed(digits)} | ${b.toFixed(digits)} | ${b > 0 ? (a / b).toFixed(2) : "–"} |`,
-    );
-  return lines.join("\n");
 }
 
 main().then(
