@@ -3,12 +3,21 @@ import assert from "node:assert/strict";
 import { createServer, type Server, type Socket, connect as tcpConnect } from "node:net";
 import { after, before, describe, it } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
-import { type KubeConfig, KubeConfig as KubeConfigClass, type V1ConfigMap } from "@kubernetes/client-node";
+import {
+  CoordinationV1Api,
+  CoreV1Api,
+  CustomObjectsApi,
+  EventsV1Api,
+  type KubeConfig,
+  KubeConfig as KubeConfigClass,
+  type V1ConfigMap,
+} from "@kubernetes/client-node";
 import { createKubeClients, type KubeClients } from "../src/kube/clients.ts";
 import { ApiDiscovery } from "../src/kube/discovery.ts";
 import { classifyError } from "../src/kube/errors.ts";
 import { EventRecorder } from "../src/kube/event-recorder.ts";
 import { Informer } from "../src/kube/informer.ts";
+import { eventsApi, leaseApi } from "../src/kube/kube-apis.ts";
 import { LeaseElector } from "../src/kube/lease-elector.ts";
 import { StatusWriter } from "../src/kube/status-writer.ts";
 import { MESH_API_GROUPS } from "../src/mesh/registry.ts";
@@ -140,6 +149,10 @@ describe("kube runtime against a real API server", () => {
   let cluster: Cluster;
   let kc: KubeConfig;
   let clients: KubeClients;
+  let core: CoreV1Api;
+  let customObjects: CustomObjectsApi;
+  let coordination: CoordinationV1Api;
+  let eventsV1: EventsV1Api;
   const stops: Array<() => Promise<unknown> | unknown> = [];
 
   const cm = (name: string, v: string, labels: Record<string, string> = { app: "kr" }) => ({
@@ -151,7 +164,12 @@ describe("kube runtime against a real API server", () => {
     cluster = await startCluster({ prometheus: false, nodes: 1 });
     kc = cluster.kubeConfig();
     clients = createKubeClients(kc, { qps: 200, burst: 400 });
-    await clients.core.createNamespace({ body: { metadata: { name: NS } } });
+    // Test set-up and assertions use client-node's generated clients (the controller itself does not load them).
+    core = kc.makeApiClient(CoreV1Api);
+    customObjects = kc.makeApiClient(CustomObjectsApi);
+    coordination = kc.makeApiClient(CoordinationV1Api);
+    eventsV1 = kc.makeApiClient(EventsV1Api);
+    await core.createNamespace({ body: { metadata: { name: NS } } });
     const applied = await cluster.kubectl(["apply", "-f", "-"], { input: WIDGET_CRD });
     assert.equal(applied.code, 0, applied.stderr);
     const est = await cluster.kubectl([
@@ -169,7 +187,7 @@ describe("kube runtime against a real API server", () => {
   });
 
   it("informer: list+watch sees add/update/delete of label-selected ConfigMaps, one list and one watch", async () => {
-    await clients.core.createNamespacedConfigMap({ namespace: NS, body: cm("pre-existing", "0") });
+    await core.createNamespacedConfigMap({ namespace: NS, body: cm("pre-existing", "0") });
     const counted = createKubeClients(kc, { qps: 200, burst: 400 });
     const inf = new Informer<V1ConfigMap>({
       clients: counted,
@@ -186,13 +204,13 @@ describe("kube runtime against a real API server", () => {
     assert.ok(inf.hasSynced());
     assert.deepEqual(rec.events, ["add pre-existing"]);
 
-    await clients.core.createNamespacedConfigMap({ namespace: NS, body: cm("a", "1") });
-    await clients.core.createNamespacedConfigMap({
+    await core.createNamespacedConfigMap({ namespace: NS, body: cm("a", "1") });
+    await core.createNamespacedConfigMap({
       namespace: NS,
       body: cm("unlabeled", "1", { app: "other" }),
     });
-    await clients.core.replaceNamespacedConfigMap({ name: "a", namespace: NS, body: cm("a", "2") });
-    await clients.core.deleteNamespacedConfigMap({ name: "a", namespace: NS });
+    await core.replaceNamespacedConfigMap({ name: "a", namespace: NS, body: cm("a", "2") });
+    await core.deleteNamespacedConfigMap({ name: "a", namespace: NS });
     await waitFor(async () => rec.events.includes("delete a"), { what: "delete event", timeoutMs: 10_000 });
     assert.deepEqual(rec.events, ["add pre-existing", "add a", "update a 1->2", "delete a"]);
     assert.equal(inf.get(NS, "a"), undefined);
@@ -230,7 +248,7 @@ describe("kube runtime against a real API server", () => {
     const cut = Date.now();
     assert.ok(proxy.resetAll() >= 1, "a watch connection was open");
     // Created while the informer is disconnected: must arrive after the re-watch from the last resourceVersion.
-    await clients.core.createNamespacedConfigMap({ namespace: NS, body: cm("after-reset", "1") });
+    await core.createNamespacedConfigMap({ namespace: NS, body: cm("after-reset", "1") });
     await waitFor(async () => inf.get(NS, "after-reset"), { what: "event after reset", timeoutMs: 15_000 });
     const recoveredMs = Date.now() - cut;
     const s = inf.stats();
@@ -244,7 +262,7 @@ describe("kube runtime against a real API server", () => {
       proxy.resetAll();
       await sleep(50);
     }
-    await clients.core.replaceNamespacedConfigMap({
+    await core.replaceNamespacedConfigMap({
       name: "after-reset",
       namespace: NS,
       body: cm("after-reset", "2"),
@@ -272,7 +290,7 @@ describe("kube runtime against a real API server", () => {
     await waitFor(async () => inf.stats().watches >= 1, { what: "watch open", timeoutMs: 5000 });
     assert.ok(proxy.freezeExisting() >= 1);
     const frozen = Date.now();
-    await clients.core.createNamespacedConfigMap({ namespace: NS, body: cm("during-freeze", "1") });
+    await core.createNamespacedConfigMap({ namespace: NS, body: cm("during-freeze", "1") });
     await waitFor(async () => inf.get(NS, "during-freeze"), {
       what: "event after freeze",
       timeoutMs: 15_000,
@@ -304,7 +322,7 @@ describe("kube runtime against a real API server", () => {
     const mk = (podName: string, extra: Partial<ConstructorParameters<typeof LeaseElector>[0]> = {}) => {
       const log: string[] = [];
       const e = new LeaseElector({
-        coordination: clients.coordination,
+        coordination: leaseApi(clients),
         namespace: NS,
         name: "vireo-leader",
         podName,
@@ -328,7 +346,7 @@ describe("kube runtime against a real API server", () => {
     stops.push(() => b.e.stop());
     await sleep(3000);
     assert.equal(b.e.isLeader(), false, "b must not lead while a renews");
-    const lease = await clients.coordination.readNamespacedLease({ name: "vireo-leader", namespace: NS });
+    const lease = await coordination.readNamespacedLease({ name: "vireo-leader", namespace: NS });
     assert.equal(lease.spec?.holderIdentity, a.e.identity);
     assert.match(a.e.identity, /^pod-a_[0-9a-f]{8}$/);
     assert.equal(lease.spec?.leaseDurationSeconds, 15);
@@ -344,7 +362,7 @@ describe("kube runtime against a real API server", () => {
     console.log(`# release → new leader in ${handover} ms (retryPeriod 1000 ms)`);
     assert.ok(handover < 2000, `handover after release took ${handover} ms`);
     assert.equal(a.log.length, 2, "a started and stopped leading once");
-    const after = await clients.coordination.readNamespacedLease({ name: "vireo-leader", namespace: NS });
+    const after = await coordination.readNamespacedLease({ name: "vireo-leader", namespace: NS });
     assert.equal(after.spec?.holderIdentity, b.e.identity);
     assert.equal(after.spec?.leaseTransitions, 1, "created by a (0), taken over by b (1)");
 
@@ -376,7 +394,7 @@ describe("kube runtime against a real API server", () => {
     const viaProxy = createKubeClients(viaPort(kc, proxy.port));
     let stoppedAt = 0;
     const e = new LeaseElector({
-      coordination: viaProxy.coordination,
+      coordination: leaseApi(viaProxy),
       namespace: NS,
       name: "renew-deadline",
       podName: "pod-r",
@@ -401,15 +419,15 @@ describe("kube runtime against a real API server", () => {
 
   it("status writer: zero requests when unchanged; merge-patches /status with only changed fields", async () => {
     const counted = createKubeClients(kc);
-    const writer = new StatusWriter({ customObjects: counted.customObjects });
-    await clients.customObjects.createNamespacedCustomObject({
+    const writer = new StatusWriter({ clients: counted });
+    await customObjects.createNamespacedCustomObject({
       ...WIDGETS,
       namespace: NS,
       body: { apiVersion: "e2e.vireo.dev/v1", kind: "Widget", metadata: { name: "w" }, spec: { size: 1 } },
     });
     const ref = { ...WIDGETS, namespace: NS, name: "w" };
     const read = async () =>
-      (await clients.customObjects.getNamespacedCustomObject(ref)) as {
+      (await customObjects.getNamespacedCustomObject(ref)) as {
         metadata: { generation: number; resourceVersion: string; finalizers?: string[] };
         spec: unknown;
         status?: Record<string, unknown>;
@@ -477,7 +495,7 @@ describe("kube runtime against a real API server", () => {
 
   it("event recorder: repeats fold into one Event's series; a different note is a new Event", async () => {
     const counted = createKubeClients(kc);
-    const events = new EventRecorder({ events: counted.events, identity: "pod-a_0000abcd" });
+    const events = new EventRecorder({ events: eventsApi(counted), identity: "pod-a_0000abcd" });
     const regarding = {
       apiVersion: "e2e.vireo.dev/v1",
       kind: "Widget",
@@ -501,7 +519,7 @@ describe("kube runtime against a real API server", () => {
     const counts = counted.requestCounts();
     assert.equal(counts.create, 2);
     assert.equal(counts.patch, 2);
-    const list = await clients.events.listNamespacedEvent({
+    const list = await eventsV1.listNamespacedEvent({
       namespace: NS,
       fieldSelector: "regarding.name=w",
     });

@@ -1,5 +1,4 @@
 // Composition root: parses configuration, builds every component, runs the controller and shuts it down gracefully.
-import { KubeConfig } from "@kubernetes/client-node";
 import type { RolloutStatus } from "./api/rollout-schema.ts";
 import { loadConfig, USAGE } from "./config.ts";
 import { PrometheusAnalysisRunner } from "./controller/analysis-runner.ts";
@@ -10,8 +9,15 @@ import { createNotificationSink } from "./controller/notification-sink.ts";
 import { type ReconcileObserver, Reconciler } from "./controller/reconciler.ts";
 import { secretReader } from "./controller/secrets.ts";
 import { createKubeClients } from "./kube/clients.ts";
+import {
+  type KubeConfigLike,
+  type KubeConnection,
+  loadConnection,
+  NeedsPluginAuth,
+} from "./kube/connection.ts";
 import { ApiDiscovery } from "./kube/discovery.ts";
 import { EventRecorder } from "./kube/event-recorder.ts";
+import { eventsApi, leaseApi } from "./kube/kube-apis.ts";
 import { LeaseElector, makeIdentity } from "./kube/lease-elector.ts";
 import { StatusWriter } from "./kube/status-writer.ts";
 import { MESH_API_GROUPS, routingTypes } from "./mesh/registry.ts";
@@ -31,13 +37,11 @@ export async function main(argv: readonly string[], env: NodeJS.ProcessEnv): Pro
     return text === USAGE ? 0 : 2;
   }
   const log = createLogger({ level: config.logLevel, base: { controller: "vireo" } });
-  const kubeConfig = new KubeConfig();
-  if (config.kubeconfig) kubeConfig.loadFromFile(config.kubeconfig);
-  else kubeConfig.loadFromDefault();
+  const connection = await connect(config.kubeconfig);
 
   const metrics = new VireoMetrics();
   const identity = makeIdentity(config.podName);
-  const clients = createKubeClients(kubeConfig, {
+  const clients = createKubeClients(connection, {
     qps: config.kubeQps,
     burst: config.kubeBurst,
     // The identity tells instances apart in the API server's audit log (which one wrote what, and when).
@@ -90,8 +94,8 @@ export async function main(argv: readonly string[], env: NodeJS.ProcessEnv): Pro
     rollouts: manager,
     workloads: new WorkloadManager(clients, manager),
     mesh: (spec) => mesh.resolve(spec),
-    statusWriter: new StatusWriter({ customObjects: clients.customObjects }),
-    events: new EventRecorder({ events: clients.events, identity, logger: kubeLog }),
+    statusWriter: new StatusWriter({ clients }),
+    events: new EventRecorder({ events: eventsApi(clients), identity, logger: kubeLog }),
     analysis: new PrometheusAnalysisRunner(
       {
         ...(config.prometheusUrl ? { address: config.prometheusUrl } : {}),
@@ -134,7 +138,7 @@ export async function main(argv: readonly string[], env: NodeJS.ProcessEnv): Pro
   let stopping = false;
   if (config.leaderElect) {
     elector = new LeaseElector({
-      coordination: clients.coordination,
+      coordination: leaseApi(clients),
       namespace: config.leaseNamespace,
       name: config.leaseName,
       identity,
@@ -188,6 +192,23 @@ export async function main(argv: readonly string[], env: NodeJS.ProcessEnv): Pro
   await server.close(2000);
   log.info({}, "stopped");
   return 0;
+}
+
+/**
+ * The API server connection. Certificates and tokens are handled here; only a kubeconfig whose user needs an auth
+ * plugin (exec, auth-provider: developer laptops against cloud clusters) loads client-node, which costs ~80 MB.
+ */
+async function connect(kubeconfig: string | undefined): Promise<KubeConnection | KubeConfigLike> {
+  try {
+    return await loadConnection(kubeconfig);
+  } catch (err) {
+    if (!(err instanceof NeedsPluginAuth)) throw err;
+    const { KubeConfig } = await import("@kubernetes/client-node");
+    const kc = new KubeConfig();
+    if (kubeconfig) kc.loadFromFile(kubeconfig);
+    else kc.loadFromDefault();
+    return kc;
+  }
 }
 
 if (import.meta.main) {

@@ -116,12 +116,13 @@ export async function addServiceRange(clients: KubeClients, timeoutMs = 30_000):
   }
 }
 
-/** Creates the namespaces, then every Deployment and Rollout. */
+/** Creates the namespaces, then every Deployment and (unless `rollouts` is false) its Rollout. */
 export async function createApps(
   clients: KubeClients,
   apps: readonly AppRef[],
   pause: string,
   concurrency = 32,
+  rollouts = true,
 ): Promise<void> {
   const namespaces = [...new Set(apps.map((a) => a.namespace))];
   await forEachLimit(namespaces, concurrency, (ns) =>
@@ -130,7 +131,8 @@ export async function createApps(
   await forEachLimit(apps, concurrency, async (app) => {
     const ns = encodeURIComponent(app.namespace);
     await create(clients, `/apis/apps/v1/namespaces/${ns}/deployments`, deployment(app, "1"));
-    await create(clients, `/apis/vireo.dev/v1alpha1/namespaces/${ns}/rollouts`, rollout(app, pause));
+    if (rollouts)
+      await create(clients, `/apis/vireo.dev/v1alpha1/namespaces/${ns}/rollouts`, rollout(app, pause));
   });
 }
 

@@ -116,5 +116,7 @@ bash "$HERE/build-helm.sh" # helm, for the chart tests (test/chart.test.ts, e2e/
 # --- 5. Traefik (the real Gateway API data plane of e2e/traefik-gateway.test.ts) ------------------------
 bash "$HERE/build-traefik.sh"
 bash "$HERE/build-crds.sh" # upstream mesh CRDs (Gateway API, Istio, SMI) from the Go module cache
+# Flagger (~9 min cold) only for `npm run bench:compare`, which builds it itself; opt in here to prebuild it.
+if [[ ${VIREO_BUILD_FLAGGER:-0} == 1 ]]; then bash "$HERE/build-flagger.sh" >/dev/null; fi
 
 log "done: kube binaries in ${KUBEBUILDER_ASSETS:-$KUBEBIN}, kwok in $KWOKBIN, etcd in $ETCDBIN"

@@ -116,7 +116,8 @@ export async function startControlPlane(o: ControlPlaneOptions): Promise<Control
   kc(l.schedulerKubeconfig, "kube-scheduler");
   kc(l.kwokKubeconfig, "kwok");
 
-  writeFileSync(join(dir, "audit-policy.yaml"), AUDIT_POLICY);
+  // A benchmark may audit more users (VIREO_E2E_AUDIT_POLICY: the policy text); tests rely on the default.
+  writeFileSync(join(dir, "audit-policy.yaml"), process.env.VIREO_E2E_AUDIT_POLICY ?? AUDIT_POLICY);
   let apiserver = spawn("kube-apiserver", bins.kubeApiserver, apiserverArgs(l));
   const ca = readFileSync(pki.ca.cert);
   const apiserverReady = (timeoutMs: number) =>

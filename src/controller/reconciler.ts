@@ -528,6 +528,11 @@ export class Reconciler {
     }
   }
 
+  /**
+   * Hands the Events to the recorder without waiting for them: an Event informs a person and never gates a decision,
+   * so its API round trip must not hold a worker (the recorder serializes repeats and never rejects). The write
+   * fence still applies to each, in the pipeline.
+   */
   async #record(rollout: Rollout, actions: readonly Action[]): Promise<void> {
     const regarding = {
       apiVersion: API_VERSION,
@@ -538,12 +543,14 @@ export class Reconciler {
     };
     for (const a of actions) {
       if (a.type !== "RecordEvent") continue;
-      await this.#d.events.record(regarding, {
-        type: a.eventType,
-        reason: a.reason,
-        action: a.reason,
-        note: a.message,
-      });
+      void this.#d.events
+        .record(regarding, {
+          type: a.eventType,
+          reason: a.reason,
+          action: a.reason,
+          note: a.message,
+        })
+        .catch(() => {}); // the recorder logs its own failures; this only guards a crashed process
     }
   }
 

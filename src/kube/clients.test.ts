@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { createServer, type IncomingMessage, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { after, before, describe, it } from "node:test";
-import { KubeConfig, PatchStrategy, setHeaderOptions } from "@kubernetes/client-node";
+import { KubeConfig } from "@kubernetes/client-node";
 import { createKubeClients } from "./clients.ts";
 import { KubeApiError } from "./errors.ts";
 
@@ -10,11 +10,21 @@ import { KubeApiError } from "./errors.ts";
 describe("createKubeClients (loopback fake API server)", () => {
   let server: Server;
   let kc: KubeConfig;
-  const seen: Array<{ method: string; url: string; contentType: string | undefined }> = [];
+  const seen: Array<{
+    method: string;
+    url: string;
+    contentType: string | undefined;
+    authorization: string | undefined;
+  }> = [];
 
   before(async () => {
     server = createServer((req: IncomingMessage, res) => {
-      seen.push({ method: req.method ?? "", url: req.url ?? "", contentType: req.headers["content-type"] });
+      seen.push({
+        method: req.method ?? "",
+        url: req.url ?? "",
+        contentType: req.headers["content-type"],
+        authorization: req.headers.authorization,
+      });
       req.resume();
       req.on("end", () => {
         if (req.url?.includes("/secrets")) {
@@ -44,23 +54,18 @@ describe("createKubeClients (loopback fake API server)", () => {
 
   after(() => new Promise<void>((r) => server.close(() => r())));
 
-  it("counts requests by verb across generated clients and raw requests", async () => {
+  it("counts requests by verb, with a client-node KubeConfig or a plain connection", async () => {
     const verbs: string[] = [];
     const clients = createKubeClients(kc, { qps: Number.POSITIVE_INFINITY, onRequest: (v) => verbs.push(v) });
-    await clients.core.listNamespacedConfigMap({ namespace: "a" });
     await clients.request({ path: "/api/v1/namespaces/a/configmaps" });
+    await clients.request({ path: "/api/v1/namespaces/a/configmaps", query: { labelSelector: "x=y" } });
     await clients.request({ path: "/api/v1/namespaces/a/configmaps/x" });
-    await clients.customObjects.patchNamespacedCustomObjectStatus(
-      {
-        group: "vireo.dev",
-        version: "v1alpha1",
-        namespace: "a",
-        plural: "rollouts",
-        name: "r",
-        body: { status: {} },
-      },
-      setHeaderOptions("Content-Type", PatchStrategy.MergePatch),
-    );
+    await clients.request({
+      method: "PATCH",
+      path: "/apis/vireo.dev/v1alpha1/namespaces/a/rollouts/r/status",
+      body: { status: {} },
+      contentType: "application/merge-patch+json",
+    });
     const counts = clients.requestCounts();
     assert.equal(counts.list, 2);
     assert.equal(counts.get, 1);
@@ -69,6 +74,7 @@ describe("createKubeClients (loopback fake API server)", () => {
     const patch = seen.at(-1);
     assert.equal(patch?.url, "/apis/vireo.dev/v1alpha1/namespaces/a/rollouts/r/status");
     assert.equal(patch?.contentType, "application/merge-patch+json");
+    assert.equal(seen.at(-1)?.authorization, "Bearer t0ken");
     clients.resetRequestCounts();
     assert.equal(clients.requestCounts().list, 0);
   });

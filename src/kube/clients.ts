@@ -1,23 +1,9 @@
-// Builds the client-node API clients over one counted, client-side rate-limited HTTP pipeline.
-import {
-  ApiException,
-  AppsV1Api,
-  CoordinationV1Api,
-  CoreV1Api,
-  CustomObjectsApi,
-  createConfiguration,
-  EventsV1Api,
-  type HttpLibrary,
-  HttpMethod,
-  IsomorphicFetchHttpLibrary,
-  type KubeConfig,
-  KubernetesObjectApi,
-  RequestContext,
-  type ResponseContext,
-  ServerConfiguration,
-  wrapHttpLibrary,
-} from "@kubernetes/client-node";
+// One counted, client-side rate-limited, write-fenced HTTP pipeline to the API server (node:http/https, keep-alive).
+import { Agent as HttpAgent, request as httpRequest, type IncomingMessage } from "node:http";
+import { Agent as HttpsAgent, request as httpsRequest, type RequestOptions } from "node:https";
+import { Readable } from "node:stream";
 import { type Clock, sleep, systemClock } from "./clock.ts";
+import { type KubeConfigLike, type KubeConnection, toConnection } from "./connection.ts";
 import { classifyError } from "./errors.ts";
 import { parseResourcePath, VERBS, type Verb, verbFor } from "./request-verb.ts";
 import { TokenBucket } from "./token-bucket.ts";
@@ -51,16 +37,10 @@ export interface RawRequest {
   signal?: AbortSignal;
 }
 
-/** The API clients plus request accounting. All share one HTTP pipeline, rate limiter and counters. */
+/** Requests to the API server plus their accounting. All share one pipeline, rate limiter and counters. */
 export interface KubeClients {
-  readonly kubeConfig: KubeConfig;
-  readonly core: CoreV1Api;
-  readonly apps: AppsV1Api;
-  readonly customObjects: CustomObjectsApi;
-  readonly coordination: CoordinationV1Api;
-  readonly events: EventsV1Api;
-  /** Generic apply-style client keyed by apiVersion/kind. */
-  readonly objects: KubernetesObjectApi;
+  /** The API server's base URL. */
+  readonly server: string;
   /** JSON request; throws a classified {@link KubeApiError} on a non-2xx answer or network failure. */
   request<T>(req: RawRequest): Promise<T>;
   /**
@@ -98,95 +78,87 @@ const WRITE_METHODS = new Set(["POST", "PUT", "PATCH", "DELETE"]);
 const isLeasePath = (url: string) => url.includes("/apis/coordination.k8s.io/");
 
 /**
- * Creates the clients for `kubeConfig`'s current context. Every request — generated clients, raw requests and
- * watches — passes through one HttpLibrary that waits for a rate-limiter token, counts the verb and applies a
- * default timeout. The counting sits in the HttpLibrary rather than a middleware because per-call options
- * (e.g. `setHeaderOptions`) may replace the middleware list but never the HttpLibrary.
+ * Creates the clients for a connection (or a client-node KubeConfig's current context). Every request — JSON and
+ * watches — waits for a rate-limiter token, is checked against the write fence, counted by verb and (unless it is a
+ * watch) bounded by a timeout. Ordinary requests share one keep-alive Agent; it is replaced whenever a request
+ * times out or fails at the network level, so a silently dead connection cannot stall every later request.
+ * Watches get a connection of their own: a long-lived stream must not share fate with short requests, and a
+ * watchdog restart must get a genuinely new connection.
+ *
+ * Built on node:http(s) rather than client-node's generated clients: those load every model class and
+ * undici at start (≈110 MB of RSS) to serve the handful of paths a controller uses.
  */
-export function createKubeClients(kubeConfig: KubeConfig, options: KubeClientOptions = {}): KubeClients {
-  const cluster = kubeConfig.getCurrentCluster();
-  if (!cluster) throw new Error("kubeconfig has no current cluster");
+export function createKubeClients(
+  source: KubeConnection | KubeConfigLike,
+  options: KubeClientOptions = {},
+): KubeClients {
+  const conn = toConnection(source);
+  const base = new URL(conn.server);
+  const secure = base.protocol === "https:";
+  const prefix = base.pathname.replace(/\/+$/, "");
   const clock = options.clock ?? systemClock;
   const bucket = new TokenBucket(options.qps ?? 20, options.burst ?? 30, clock);
   const timeoutMs = options.requestTimeoutMs ?? 30_000;
   const counts = zeroCounts();
-  const inner = new IsomorphicFetchHttpLibrary();
-  // client-node builds a new undici Agent for every request: no connection reuse, a TLS handshake each time.
-  // We reuse one Agent for ordinary requests (undici 8 negotiates HTTP/2, so they multiplex on one
-  // connection, like client-go). A silently dead connection would then stall every request, so the shared
-  // Agent is replaced whenever a request times out or fails at the network level. Watches keep their own
-  // Agent (see `streaming`): a long-lived stream must not share fate with short requests, and a watchdog
-  // restart must get a genuinely new connection.
-  let shared: Dispatcher | undefined;
-  const streaming = new WeakSet<RequestContext>();
+  const newAgent = () => (secure ? new HttpsAgent({ keepAlive: true }) : new HttpAgent({ keepAlive: true }));
+  let shared = newAgent();
   let mayWrite: (() => boolean) | undefined;
   let revoked: string | undefined;
   const revocation = new AbortController();
 
-  const httpApi: HttpLibrary = wrapHttpLibrary({
-    async send(ctx: RequestContext): Promise<ResponseContext> {
-      const wait = bucket.reserve();
-      if (wait > 0) await sleep(clock, wait);
-      // Checked as late as possible, after the rate limiter's wait: the lease may have run out meanwhile.
-      if (WRITE_METHODS.has(ctx.getHttpMethod()) && !isLeasePath(ctx.getUrl())) {
-        if (revoked !== undefined) throw new WriteFencedError(`write refused: ${revoked}`);
-        if (mayWrite && !mayWrite())
-          throw new WriteFencedError("write refused: the leader lease is not held");
-      }
-      const verb = verbFor(ctx.getHttpMethod(), ctx.getUrl());
-      counts[verb]++;
-      options.onRequest?.(verb);
-      if (options.userAgent) ctx.setHeaderParam("User-Agent", options.userAgent);
-      if (streaming.has(ctx)) return inner.send(ctx).toPromise();
-
-      const own = ctx.getDispatcher();
-      if (own !== undefined) {
-        shared ??= own;
-        ctx.setDispatcher(shared);
-      }
-      const used = ctx.getDispatcher();
-      const callerSignal = ctx.getSignal();
-      const timeout = AbortSignal.timeout(timeoutMs);
-      const signals = [timeout, ...(callerSignal ? [callerSignal] : [])];
-      if (!isLeasePath(ctx.getUrl())) signals.push(revocation.signal);
-      ctx.setSignal(AbortSignal.any(signals));
-      try {
-        return await inner.send(ctx).toPromise();
-      } catch (err) {
-        const callerAborted = callerSignal?.aborted === true && !timeout.aborted;
-        if (!callerAborted && used !== undefined && used === shared && isConnectionFailure(err, timeout)) {
-          shared = undefined;
-          void (used as Dispatcher).destroy().catch(() => {});
-        }
-        throw err;
-      }
-    },
-  });
-
-  const configuration = createConfiguration({
-    baseServer: new ServerConfiguration(cluster.server, {}),
-    authMethods: { default: kubeConfig },
-    httpApi,
-  });
-
-  async function send(
-    req: RawRequest,
-    signal: AbortSignal | undefined,
-    stream: boolean,
-  ): Promise<ResponseContext> {
-    const url = new URL(cluster?.server + req.path);
+  async function send(req: RawRequest, stream: boolean): Promise<IncomingMessage> {
+    const method = req.method ?? "GET";
+    const url = new URL(prefix + req.path, base);
     for (const [k, v] of Object.entries(req.query ?? {}))
       if (v !== undefined) url.searchParams.set(k, String(v));
-    const ctx = new RequestContext(url.toString(), HttpMethod[req.method ?? "GET"]);
-    ctx.setHeaderParam("Accept", "application/json");
-    if (req.body !== undefined) {
-      ctx.setHeaderParam("Content-Type", req.contentType ?? "application/json");
-      ctx.setBody(JSON.stringify(req.body));
+    const wait = bucket.reserve();
+    if (wait > 0) await sleep(clock, wait);
+    const lease = isLeasePath(url.pathname);
+    // Checked as late as possible, after the rate limiter's wait: the lease may have run out meanwhile.
+    if (WRITE_METHODS.has(method) && !lease) {
+      if (revoked !== undefined) throw new WriteFencedError(`write refused: ${revoked}`);
+      if (mayWrite && !mayWrite()) throw new WriteFencedError("write refused: the leader lease is not held");
     }
-    if (signal) ctx.setSignal(signal);
-    await kubeConfig.applySecurityAuthentication(ctx);
-    if (stream) streaming.add(ctx);
-    return httpApi.send(ctx).toPromise();
+    const verb = verbFor(method, url.toString());
+    counts[verb]++;
+    options.onRequest?.(verb);
+    const headers: Record<string, string | number> = { Accept: "application/json" };
+    if (options.userAgent) headers["User-Agent"] = options.userAgent;
+    const body = req.body === undefined ? undefined : JSON.stringify(req.body);
+    if (body !== undefined) {
+      headers["Content-Type"] = req.contentType ?? "application/json";
+      headers["Content-Length"] = Buffer.byteLength(body);
+    }
+    const o: RequestOptions = {
+      method,
+      protocol: base.protocol,
+      hostname: base.hostname.replace(/^\[|\]$/g, ""),
+      port: base.port || (secure ? 443 : 80),
+      path: url.pathname + url.search,
+      headers,
+    };
+    await conn.authenticate(o);
+    const signals: AbortSignal[] = req.signal ? [req.signal] : [];
+    const timeout = stream ? undefined : AbortSignal.timeout(timeoutMs);
+    if (timeout) signals.push(timeout);
+    if (!stream && !lease) signals.push(revocation.signal);
+    if (signals.length > 0) o.signal = signals.length === 1 ? signals[0] : AbortSignal.any(signals);
+    const agent = stream ? false : shared;
+    o.agent = agent;
+    try {
+      return await new Promise<IncomingMessage>((resolve, reject) => {
+        const r = (secure ? httpsRequest : httpRequest)(o, resolve);
+        r.once("error", reject);
+        r.end(body);
+      });
+    } catch (err) {
+      const callerAborted = req.signal?.aborted === true && !timeout?.aborted;
+      if (!callerAborted && agent && agent === shared && isConnectionFailure(err, timeout)) {
+        shared = newAgent();
+        agent.destroy();
+      }
+      throw err;
+    }
   }
 
   const contextOf = (req: RawRequest) => ({
@@ -196,47 +168,33 @@ export function createKubeClients(kubeConfig: KubeConfig, options: KubeClientOpt
   });
 
   return {
-    kubeConfig,
-    core: new CoreV1Api(configuration),
-    apps: new AppsV1Api(configuration),
-    customObjects: new CustomObjectsApi(configuration),
-    coordination: new CoordinationV1Api(configuration),
-    events: new EventsV1Api(configuration),
-    objects: new KubernetesObjectApi(configuration),
+    server: conn.server,
     async request<T>(req: RawRequest): Promise<T> {
-      let res: ResponseContext;
+      let res: IncomingMessage;
       let text: string;
       try {
-        res = await send(req, req.signal, false);
-        text = await res.body.text();
+        res = await send(req, false);
+        text = await readText(res);
       } catch (err) {
         throw classifyError(err, contextOf(req));
       }
-      if (res.httpStatusCode < 200 || res.httpStatusCode > 299) {
-        throw classifyError(
-          new ApiException(res.httpStatusCode, "request failed", text, res.headers),
-          contextOf(req),
-        );
-      }
+      const code = res.statusCode ?? 0;
+      if (code < 200 || code > 299)
+        throw classifyError({ code, body: text, headers: res.headers }, contextOf(req));
       return (text ? JSON.parse(text) : undefined) as T;
     },
     async stream(req: RawRequest): Promise<ReadableStream<Uint8Array>> {
-      let res: ResponseContext;
+      let res: IncomingMessage;
       try {
-        res = await send(req, req.signal, true);
+        res = await send(req, true);
       } catch (err) {
         throw classifyError(err, contextOf(req));
       }
-      if (res.httpStatusCode !== 200) {
-        const text = await res.body.text().catch(() => "");
-        throw classifyError(
-          new ApiException(res.httpStatusCode, "watch failed", text, res.headers),
-          contextOf(req),
-        );
+      if (res.statusCode !== 200) {
+        const text = await readText(res).catch(() => "");
+        throw classifyError({ code: res.statusCode, body: text, headers: res.headers }, contextOf(req));
       }
-      const body = res.body.stream();
-      if (!body) throw classifyError(new Error("watch response has no body"), contextOf(req));
-      return body;
+      return Readable.toWeb(res) as ReadableStream<Uint8Array>;
     },
     requestCounts: () => ({ ...counts }),
     resetRequestCounts: () => {
@@ -251,17 +209,21 @@ export function createKubeClients(kubeConfig: KubeConfig, options: KubeClientOpt
     },
     resetConnections: () => {
       const old = shared;
-      shared = undefined;
-      void old?.destroy().catch(() => {});
+      shared = newAgent();
+      old.destroy();
     },
   };
 }
 
-type Dispatcher = NonNullable<ReturnType<RequestContext["getDispatcher"]>>;
+async function readText(res: IncomingMessage): Promise<string> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of res) chunks.push(chunk as Buffer);
+  return Buffer.concat(chunks).toString("utf8");
+}
 
 /** A timeout or transport error (not an HTTP error status): the connection may be dead. */
-function isConnectionFailure(err: unknown, timeout: AbortSignal): boolean {
-  return timeout.aborted || classifyError(err).kind === "Network";
+function isConnectionFailure(err: unknown, timeout: AbortSignal | undefined): boolean {
+  return timeout?.aborted === true || classifyError(err).kind === "Network";
 }
 
 function zeroCounts(): Record<Verb, number> {

@@ -1,5 +1,4 @@
 // Classifies client-node / HTTP failures into a closed set of kinds with log-safe, actionable messages.
-import { ApiException } from "@kubernetes/client-node";
 
 /** The closed set of failure kinds the controller branches on. */
 export const KubeErrorKind = {
@@ -110,6 +109,8 @@ const NETWORK_CODES = new Set([
   "ENETUNREACH",
   "ENOTFOUND",
   "EAI_AGAIN",
+  "ECONNABORTED",
+  "ERR_STREAM_PREMATURE_CLOSE",
   "UND_ERR_SOCKET",
   "UND_ERR_CONNECT_TIMEOUT",
   "UND_ERR_HEADERS_TIMEOUT",
@@ -118,7 +119,7 @@ const NETWORK_CODES = new Set([
 ]);
 
 /**
- * Normalizes anything thrown by client-node (ApiException), our raw requests, the watch stream or the network
+ * Normalizes anything thrown by our requests (or client-node's ApiException, in tools), the watch stream or the network
  * into a {@link KubeApiError}. Idempotent: a KubeApiError is returned as-is (context filled in if missing).
  */
 export function classifyError(err: unknown, context: RequestContext = {}): KubeApiError {
@@ -241,7 +242,6 @@ function fromStatus(
 }
 
 function statusCodeOf(err: unknown): number | undefined {
-  if (err instanceof ApiException) return err.code;
   if (typeof err !== "object" || err === null) return undefined;
   const e = err as { code?: unknown; statusCode?: unknown; status?: unknown };
   // Watch errors carry `statusCode`; a Status object from a watch ERROR event carries a numeric `code`.
@@ -252,7 +252,7 @@ function statusCodeOf(err: unknown): number | undefined {
 }
 
 function parseStatusBody(err: unknown): StatusBody | undefined {
-  const raw = err instanceof ApiException ? err.body : (err as { body?: unknown }).body;
+  const raw = (err as { body?: unknown }).body;
   const body = raw === undefined ? (looksLikeStatus(err) ? err : undefined) : raw;
   if (typeof body === "string") {
     try {
@@ -271,7 +271,7 @@ function looksLikeStatus(v: unknown): boolean {
 }
 
 function retryAfterHeader(err: unknown): number | undefined {
-  const headers = err instanceof ApiException ? err.headers : undefined;
+  const headers = (err as { headers?: Record<string, unknown> }).headers;
   const v = headers?.["retry-after"] ?? headers?.["Retry-After"];
   const n = v === undefined ? Number.NaN : Number(v);
   return Number.isFinite(n) ? n : undefined;

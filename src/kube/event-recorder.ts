@@ -1,13 +1,7 @@
 // Emits events.k8s.io/v1 Events, folding repeats of the same event into the existing Event's `series`.
-import {
-  type EventsV1Api,
-  type EventsV1Event,
-  PatchStrategy,
-  setHeaderOptions,
-  V1MicroTime,
-} from "@kubernetes/client-node";
 import { type Clock, systemClock } from "./clock.ts";
 import { classifyError, KubeErrorKind } from "./errors.ts";
+import { type EventsApi, microTime } from "./kube-apis.ts";
 import { type KubeLogger, silentLogger } from "./logger-port.ts";
 import { LruMap } from "./lru.ts";
 
@@ -33,7 +27,8 @@ export interface EventSpec {
 
 /** Options for {@link EventRecorder}. */
 export interface EventRecorderOptions {
-  events: EventsV1Api;
+  /** Event calls ({@link eventsApi} over the clients). */
+  events: EventsApi;
   /** `reportingInstance`: this controller replica (the leader-election identity). */
   identity: string;
   /** `reportingController` (default `vireo.dev/controller`). */
@@ -55,7 +50,6 @@ interface Seen {
 
 const MAX_NOTE_BYTES = 1024;
 const MAX_FIELD = 128;
-const MERGE_PATCH = setHeaderOptions("Content-Type", PatchStrategy.MergePatch);
 
 /**
  * Best-effort Event recorder. {@link record} never rejects: failures are logged, because an Event must never
@@ -63,7 +57,7 @@ const MERGE_PATCH = setHeaderOptions("Content-Type", PatchStrategy.MergePatch);
  * Event with `series.count`/`series.lastObservedTime`, like client-go's events/v1 broadcaster.
  */
 export class EventRecorder {
-  readonly #api: EventsV1Api;
+  readonly #api: EventsApi;
   readonly #identity: string;
   readonly #controller: string;
   readonly #windowMs: number;
@@ -115,14 +109,11 @@ export class EventRecorder {
     if (seen && now - seen.firstSeen < this.#windowMs) {
       const count = seen.count + 1;
       try {
-        await this.#api.patchNamespacedEvent(
-          {
-            name: seen.eventName,
-            namespace: seen.namespace,
-            body: { series: { count, lastObservedTime: new V1MicroTime(now).toISOString() } },
-          },
-          MERGE_PATCH,
-        );
+        await this.#api.patchNamespacedEvent({
+          name: seen.eventName,
+          namespace: seen.namespace,
+          body: { series: { count, lastObservedTime: microTime(now) } },
+        });
         seen.count = count;
         return;
       } catch (err) {
@@ -136,11 +127,11 @@ export class EventRecorder {
     )
       .toString(16)
       .padStart(4, "0")}`;
-    const body: EventsV1Event = {
+    const body = {
       apiVersion: "events.k8s.io/v1",
       kind: "Event",
       metadata: { name: eventName, namespace },
-      eventTime: new V1MicroTime(now),
+      eventTime: microTime(now),
       type: spec.type,
       reason: truncate(spec.reason, MAX_FIELD),
       action: truncate(spec.action, MAX_FIELD),

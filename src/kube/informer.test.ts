@@ -103,6 +103,62 @@ describe("Informer (scripted API, virtual time)", () => {
     await inf.stop();
   });
 
+  it("caches objects without managedFields or kubectl's last-applied copy, keeping other annotations", async () => {
+    const { api, inf } = setup();
+    const fat = (name: string, rv: string, keep: boolean): V1ConfigMap => ({
+      metadata: {
+        name,
+        namespace: "ns",
+        resourceVersion: rv,
+        managedFields: [{ manager: "kubectl", operation: "Apply" }],
+        annotations: {
+          "kubectl.kubernetes.io/last-applied-configuration": "{}".padEnd(4000, " "),
+          ...(keep ? { "team.example/owner": "shop" } : {}),
+        },
+      },
+      data: { v: rv },
+    });
+    api.state.items = [fat("listed", "5", true)];
+    inf.start();
+    await inf.waitForSync();
+    await tick();
+    api.watches[0]?.push({ type: "ADDED", object: fat("watched", "11", false) });
+    await tick();
+    const listed = inf.get("ns", "listed");
+    assert.equal(listed?.metadata?.managedFields, undefined);
+    assert.deepEqual(listed?.metadata?.annotations, { "team.example/owner": "shop" });
+    const watched = inf.get("ns", "watched");
+    assert.equal(watched?.metadata?.managedFields, undefined);
+    assert.equal(watched?.metadata?.annotations, undefined);
+    assert.equal(watched?.data?.v, "11");
+    await inf.stop();
+  });
+
+  it("lists one namespace from its index, following adds, deletes and relists", async () => {
+    const { api, inf } = setup({ namespace: undefined });
+    const inNs = (name: string, ns: string, rv: string): V1ConfigMap => ({
+      ...cm(name, rv),
+      metadata: { name, namespace: ns, resourceVersion: rv },
+    });
+    api.state.items = [inNs("a", "x", "1"), inNs("b", "y", "2")];
+    inf.start();
+    await inf.waitForSync();
+    await tick();
+    const names = (ns: string) =>
+      inf
+        .list(ns)
+        .map((o) => o.metadata?.name)
+        .sort();
+    assert.deepEqual(names("x"), ["a"]);
+    api.watches[0]?.push({ type: "ADDED", object: inNs("c", "x", "11") });
+    api.watches[0]?.push({ type: "DELETED", object: inNs("b", "y", "12") });
+    await tick();
+    assert.deepEqual(names("x"), ["a", "c"]);
+    assert.deepEqual(names("y"), []);
+    assert.equal(inf.list().length, 2);
+    await inf.stop();
+  });
+
   it("re-watches from the last resourceVersion after a graceful close, without relisting", async () => {
     const { api, clock, inf } = setup();
     inf.start();

@@ -88,6 +88,8 @@ export class Informer<T extends KubernetesObject = KubernetesObject> {
   readonly #path: string;
 
   #cache = new Map<string, T>();
+  /** The same objects by namespace: handlers look up "Rollouts in this namespace" on every Deployment event. */
+  #byNamespace = new Map<string, Map<string, T>>();
   readonly #onAdd = new Set<AddHandler<T>>();
   readonly #onUpdate = new Set<UpdateHandler<T>>();
   readonly #onDelete = new Set<DeleteHandler<T>>();
@@ -184,8 +186,9 @@ export class Informer<T extends KubernetesObject = KubernetesObject> {
 
   /** Cached objects, optionally of one namespace. */
   list(namespace?: string): T[] {
-    const all = [...this.#cache.values()];
-    return namespace === undefined ? all : all.filter((o) => (o.metadata?.namespace ?? "") === namespace);
+    if (namespace === undefined) return [...this.#cache.values()];
+    const inNamespace = this.#byNamespace.get(namespace);
+    return inNamespace ? [...inNamespace.values()] : [];
   }
 
   /** A cached object by namespace (`""` for cluster-scoped) and name. */
@@ -303,6 +306,8 @@ export class Informer<T extends KubernetesObject = KubernetesObject> {
     }
     const previous = this.#cache;
     this.#cache = next;
+    this.#byNamespace = new Map();
+    for (const [key, obj] of next) this.#index(key, obj);
     this.#stats.resourceVersion = rv;
     for (const [key, obj] of next) {
       const old = previous.get(key);
@@ -369,12 +374,28 @@ export class Informer<T extends KubernetesObject = KubernetesObject> {
     const old = this.#cache.get(key);
     if (event.type === "DELETED") {
       this.#cache.delete(key);
+      this.#unindex(key, obj);
       this.#emitDelete(old ?? obj);
       return;
     }
     this.#cache.set(key, slim(obj));
+    this.#index(key, obj);
     if (!old) this.#emitAdd(obj);
     else this.#emitUpdate(old, obj);
+  }
+
+  #index(key: string, obj: T): void {
+    const ns = obj.metadata?.namespace ?? "";
+    const inNamespace = this.#byNamespace.get(ns) ?? new Map<string, T>();
+    if (inNamespace.size === 0) this.#byNamespace.set(ns, inNamespace);
+    inNamespace.set(key, obj);
+  }
+
+  #unindex(key: string, obj: T): void {
+    const ns = obj.metadata?.namespace ?? "";
+    const inNamespace = this.#byNamespace.get(ns);
+    inNamespace?.delete(key);
+    if (inNamespace?.size === 0) this.#byNamespace.delete(ns);
   }
 
   #touch(): void {
@@ -430,12 +451,22 @@ export class Informer<T extends KubernetesObject = KubernetesObject> {
   }
 }
 
+/** kubectl's copy of the whole applied manifest; only `kubectl apply` reads it, and it can double an object's size. */
+const LAST_APPLIED = "kubectl.kubernetes.io/last-applied-configuration";
+
 /**
- * Drops `metadata.managedFields` before caching: server-side-apply bookkeeping that nothing here reads and that is
- * often larger than the rest of the object, so thousands of cached Deployments and Services would carry it for
- * nothing.
+ * Drops what nothing here reads before caching: `metadata.managedFields` (server-side-apply bookkeeping) and the
+ * last-applied annotation. Each is often larger than the rest of the object, and informers of Deployments and
+ * Services hold every one in the namespaces watched. Nothing is lost on writes: Vireo patches the objects users own
+ * (a merge patch leaves both alone) and replaces only the primaries it created itself.
  */
 function slim<T extends KubernetesObject>(obj: T): T {
-  if (obj.metadata?.managedFields) delete obj.metadata.managedFields;
+  const meta = obj.metadata;
+  if (!meta) return obj;
+  if (meta.managedFields) delete meta.managedFields;
+  if (meta.annotations && LAST_APPLIED in meta.annotations) {
+    delete meta.annotations[LAST_APPLIED];
+    if (Object.keys(meta.annotations).length === 0) delete meta.annotations;
+  }
   return obj;
 }

@@ -1,14 +1,15 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { ApiException, type CoordinationV1Api, type V1Lease } from "@kubernetes/client-node";
+import { ApiException } from "@kubernetes/client-node";
 import { FakeClock } from "./fake-clock.ts";
+import type { Lease, LeaseApi } from "./kube-apis.ts";
 import { LeaseElector } from "./lease-elector.ts";
 
 const status = (code: number, reason: string) => JSON.stringify({ kind: "Status", code, reason });
 
 /** In-memory Lease API with resourceVersion compare-and-swap, plus a switch to make it unreachable. */
 function fakeLeases() {
-  let stored: V1Lease | undefined;
+  let stored: Lease | undefined;
   let rv = 0;
   const state = { down: false, writes: 0 };
   const check = () => {
@@ -21,14 +22,14 @@ function fakeLeases() {
       if (!stored) throw new ApiException(404, "nf", status(404, "NotFound"), {});
       return structuredClone(stored);
     },
-    async createNamespacedLease({ body }: { body: V1Lease }) {
+    async createNamespacedLease({ body }: { body: Lease }) {
       check();
       if (stored) throw new ApiException(409, "exists", status(409, "AlreadyExists"), {});
       state.writes++;
       stored = { ...structuredClone(body), metadata: { ...body.metadata, resourceVersion: String(++rv) } };
       return structuredClone(stored);
     },
-    async replaceNamespacedLease({ body }: { body: V1Lease }) {
+    async replaceNamespacedLease({ body }: { body: Lease }) {
       check();
       if (body.metadata?.resourceVersion !== stored?.metadata?.resourceVersion) {
         throw new ApiException(409, "conflict", status(409, "Conflict"), {});
@@ -38,7 +39,7 @@ function fakeLeases() {
       return structuredClone(stored);
     },
   };
-  return { api: api as unknown as CoordinationV1Api, state, lease: () => stored };
+  return { api: api as LeaseApi, state, lease: () => stored };
 }
 
 const settle = async (clock: FakeClock, ms: number, step = 100): Promise<void> => {

@@ -1,15 +1,15 @@
 // Leader election on a coordination.k8s.io/v1 Lease (client-go semantics; client-node ships no elector).
 import { randomBytes } from "node:crypto";
 import { hostname } from "node:os";
-import { type CoordinationV1Api, type V1Lease, V1MicroTime } from "@kubernetes/client-node";
 import { type Clock, jitter, sleep, systemClock } from "./clock.ts";
 import { classifyError, KubeErrorKind } from "./errors.ts";
+import { type Lease, type LeaseApi, microTime } from "./kube-apis.ts";
 import { type KubeLogger, silentLogger } from "./logger-port.ts";
-import { withSignal } from "./request-options.ts";
 
 /** Options for {@link LeaseElector}; durations default to controller-runtime's 15 s / 10 s / 2 s. */
 export interface LeaseElectorOptions {
-  coordination: CoordinationV1Api;
+  /** Lease calls ({@link leaseApi} over the clients). */
+  coordination: LeaseApi;
   namespace: string;
   /** Lease name (e.g. `vireo-controller-leader`). */
   name: string;
@@ -48,7 +48,7 @@ type Attempt = "acquired" | "held" | "failed";
 export class LeaseElector {
   /** This candidate's identity, as written to `spec.holderIdentity`. */
   readonly identity: string;
-  readonly #api: CoordinationV1Api;
+  readonly #api: LeaseApi;
   readonly #ns: string;
   readonly #name: string;
   readonly #leaseMs: number;
@@ -139,7 +139,7 @@ export class LeaseElector {
     try {
       const lease = await this.#api.readNamespacedLease({ name: this.#name, namespace: this.#ns });
       if (lease.spec?.holderIdentity !== this.identity) return false;
-      const now = new V1MicroTime(this.#clock.now());
+      const now = microTime(this.#clock.now());
       await this.#api.replaceNamespacedLease({
         name: this.#name,
         namespace: this.#ns,
@@ -211,10 +211,9 @@ export class LeaseElector {
   }
 
   async #tryAcquireOrRenew(signal: AbortSignal): Promise<Attempt> {
-    const options = withSignal(signal);
-    let lease: V1Lease;
+    let lease: Lease;
     try {
-      lease = await this.#api.readNamespacedLease({ name: this.#name, namespace: this.#ns }, options);
+      lease = await this.#api.readNamespacedLease({ name: this.#name, namespace: this.#ns }, signal);
     } catch (err) {
       const e = classifyError(err, this.#ctx("get"));
       if (e.kind !== KubeErrorKind.NotFound) return this.#failed(e, signal);
@@ -236,9 +235,9 @@ export class LeaseElector {
       const durationMs = (spec.leaseDurationSeconds ?? Math.ceil(this.#leaseMs / 1000)) * 1000;
       if (now < this.#observedAt + durationMs) return "held";
     }
-    const micro = new V1MicroTime(now);
+    const micro = microTime(now);
     const ours = holder === this.identity;
-    const body: V1Lease = {
+    const body: Lease = {
       ...lease,
       spec: {
         ...spec,
@@ -253,7 +252,7 @@ export class LeaseElector {
       // `body.metadata.resourceVersion` makes this a compare-and-swap: 409 if anyone wrote since our read.
       const updated = await this.#api.replaceNamespacedLease(
         { name: this.#name, namespace: this.#ns, body },
-        options,
+        signal,
       );
       this.#observe(updated, now);
       return "acquired";
@@ -266,7 +265,7 @@ export class LeaseElector {
 
   async #create(signal: AbortSignal): Promise<Attempt> {
     const now = this.#clock.now();
-    const micro = new V1MicroTime(now);
+    const micro = microTime(now);
     try {
       const created = await this.#api.createNamespacedLease(
         {
@@ -284,7 +283,7 @@ export class LeaseElector {
             },
           },
         },
-        withSignal(signal),
+        signal,
       );
       this.#observe(created, now);
       return "acquired";
@@ -295,7 +294,7 @@ export class LeaseElector {
     }
   }
 
-  #observe(lease: V1Lease, now: number): void {
+  #observe(lease: Lease, now: number): void {
     this.#acquiredAt = now;
     this.#observedRv = lease.metadata?.resourceVersion;
     this.#observedAt = now;

@@ -1,7 +1,9 @@
 // Writes custom-resource status via JSON merge patch to /status, fenced on the resourceVersion the decision was
 // made from, and skipping the request when nothing changed.
-import { type CustomObjectsApi, PatchStrategy, setHeaderOptions } from "@kubernetes/client-node";
+import type { KubeClients } from "./clients.ts";
 import type { Clock } from "./clock.ts";
+import { MERGE_PATCH } from "./kube-apis.ts";
+import { collectionPath } from "./resource.ts";
 import { withRetry } from "./retry.ts";
 import { type Json, statusMergePatch } from "./status-diff.ts";
 
@@ -28,7 +30,7 @@ export interface MetadataPatch {
 
 /** Options for {@link StatusWriter}. */
 export interface StatusWriterOptions {
-  customObjects: CustomObjectsApi;
+  clients: Pick<KubeClients, "request">;
   /** Recorded in managedFields (default `vireo`). */
   fieldManager?: string;
   /** Attempts per write for 409/429/5xx/network failures (default 4). */
@@ -36,17 +38,15 @@ export interface StatusWriterOptions {
   clock?: Clock;
 }
 
-const MERGE_PATCH = setHeaderOptions("Content-Type", PatchStrategy.MergePatch);
-
 /** Status and metadata writes for custom resources. */
 export class StatusWriter {
-  readonly #api: CustomObjectsApi;
+  readonly #clients: Pick<KubeClients, "request">;
   readonly #fieldManager: string;
   readonly #attempts: number;
   readonly #clock: Clock | undefined;
 
   constructor(options: StatusWriterOptions) {
-    this.#api = options.customObjects;
+    this.#clients = options.clients;
     this.#fieldManager = options.fieldManager ?? "vireo";
     this.#attempts = options.attempts ?? 4;
     this.#clock = options.clock;
@@ -104,13 +104,17 @@ export class StatusWriter {
     body: Record<string, Json>,
     { subresource, retryConflict }: { subresource: boolean; retryConflict: boolean },
   ): Promise<unknown> {
-    const params = { ...ref, body, fieldManager: this.#fieldManager };
+    const path = `${collectionPath(ref, ref.namespace)}/${encodeURIComponent(ref.name)}${subresource ? "/status" : ""}`;
     const resource = `${ref.plural}.${ref.group}${subresource ? "/status" : ""}`;
     return withRetry(
       () =>
-        subresource
-          ? this.#api.patchNamespacedCustomObjectStatus(params, MERGE_PATCH)
-          : this.#api.patchNamespacedCustomObject(params, MERGE_PATCH),
+        this.#clients.request({
+          method: "PATCH",
+          path,
+          query: { fieldManager: this.#fieldManager },
+          body,
+          contentType: MERGE_PATCH,
+        }),
       {
         attempts: this.#attempts,
         clock: this.#clock,

@@ -1,0 +1,310 @@
+// Side-by-side benchmark: Vireo and Flagger on one local control plane in one run, N apps each, the same five
+// 20→100 % stages one interval apart, SMI TrafficSplit routing, client QPS and no analysis metrics.
+// `npm run bench:compare -- --n 100`; `--small` for a few-minute smoke run; `--help` for options.
+import { writeFileSync } from "node:fs";
+import { loadavg } from "node:os";
+import { join } from "node:path";
+import { parseArgs } from "node:util";
+import { type Cluster, startCluster } from "../e2e/cluster/cluster.ts";
+import { type ControllerProcess, startController } from "../e2e/support/controller-process.ts";
+import { parseDuration } from "../src/api/duration.ts";
+import { createKubeClients, type KubeClients } from "../src/kube/clients.ts";
+import { comparisonAuditPolicy, countRequests } from "./compare/audit-count.ts";
+import {
+  buildFlagger,
+  canaryPhases,
+  createCanaries,
+  FLAGGER_USER,
+  FLAGGER_VERSION,
+  type FlaggerProcess,
+  installFlagger,
+  startFlagger,
+} from "./compare/flagger.ts";
+import { type Side, table } from "./compare/report.ts";
+import {
+  type AppRef,
+  addServiceRange,
+  appRefs,
+  createApps,
+  pushRevision,
+  STAGE_WEIGHTS,
+} from "./scale/fixtures.ts";
+import { memory, ProcSampler } from "./scale/proc-sampler.ts";
+import { nodesFor } from "./scale/run-size.ts";
+import { RolloutTracker } from "./scale/tracker.ts";
+
+const USAGE = `npm run bench:compare -- [options]
+
+  --n N            apps per controller (default 100)
+  --small          smoke run: N=10 (finishes in a few minutes)
+  --interval DUR   time each stage holds: Vireo pause / Flagger analysis interval (default 10s; Flagger's minimum)
+  --qps N          client QPS of both controllers (default 100, Flagger's default), burst --burst (default 250)
+  --json PATH      also write the raw results as JSON
+
+Builds Flagger ${FLAGGER_VERSION} from the Go module proxy (cached), starts one cluster, runs Vireo on N apps, then
+Flagger on N other apps, and counts both controllers' requests from the API server's audit log.`;
+
+const VIREO_USER = "system:serviceaccount:vireo-system:vireo";
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+async function main(): Promise<number> {
+  const { values } = parseArgs({
+    options: {
+      n: { type: "string", default: "100" },
+      small: { type: "boolean" },
+      interval: { type: "string", default: "10s" },
+      qps: { type: "string", default: "100" },
+      burst: { type: "string", default: "250" },
+      json: { type: "string" },
+      help: { type: "boolean" },
+    },
+  });
+  if (values.help) {
+    console.log(USAGE);
+    return 0;
+  }
+  const n = values.small ? 10 : Number(values.n);
+  if (!Number.isInteger(n) || n < 1) throw new Error(`--n: bad count ${values.n}`);
+  const intervalMs = parseDuration(values.interval);
+  const qps = Number(values.qps);
+  const burst = Number(values.burst);
+  const started = Date.now();
+  const log = (line: string) =>
+    process.stderr.write(`[compare ${((Date.now() - started) / 1000).toFixed(0).padStart(4)} s] ${line}\n`);
+  const load0 = loadavg();
+
+  const flaggerDir = await buildFlagger(log);
+  process.env.VIREO_E2E_AUDIT_POLICY = comparisonAuditPolicy([VIREO_USER, FLAGGER_USER]);
+  let cluster: Cluster | undefined;
+  const sides: Side[] = [];
+  try {
+    cluster = await startCluster({ prometheus: false, nodes: nodesFor(2 * n), timeoutMs: 180_000 });
+    const admin = createKubeClients(cluster.kubeConfig(), {
+      qps: Number.POSITIVE_INFINITY,
+      burst: 1,
+      userAgent: "vireo-bench",
+    });
+    await addServiceRange(admin);
+    const flaggerKubeconfig = await installFlagger(cluster, flaggerDir);
+    const apps = (prefix: string): AppRef[] =>
+      appRefs(n, 10).map((a) => ({ ...a, namespace: a.namespace.replace(/^bench-/, `${prefix}-`) }));
+    const common = { cluster, admin, n, intervalMs, qps, burst, log };
+    sides.push(await runVireo({ ...common, apps: apps("vireo") }));
+    sides.push(await runFlaggerSide({ ...common, apps: apps("flagger"), flaggerDir, flaggerKubeconfig }));
+  } finally {
+    await cluster?.stop().catch((err: unknown) => log(`cluster stop failed: ${String(err)}`));
+  }
+  const load1 = loadavg();
+
+  const [v, f] = sides as [Side, Side];
+  console.log(
+    `\nVireo vs Flagger ${FLAGGER_VERSION} — ${new Date().toISOString()}, ${navigator.hardwareConcurrency} CPUs, ` +
+      `Node ${process.versions.node}; load average at start ${load0.map((x) => x.toFixed(1)).join("/")}, ` +
+      `at end ${load1.map((x) => x.toFixed(1)).join("/")}`,
+  );
+  console.log(
+    `N=${n} apps each, 1-replica Deployments, stages ${STAGE_WEIGHTS.join("/")} % one ${values.interval} apart ` +
+      `(ideal ${v.idealSeconds.toFixed(0)} s), SMI TrafficSplit, no analysis metrics, client QPS ${qps}/${burst}; ` +
+      `Vireo with leader election (its default), Flagger without (its default).\n`,
+  );
+  console.log(table(v, f));
+  console.log("\nDetection time (bad canary → 0 %) is not part of this run: see README (bench:detection).");
+  if (values.json) writeFileSync(values.json, `${JSON.stringify({ load0, load1, sides }, null, 2)}\n`);
+  log(`done in ${((Date.now() - started) / 60_000).toFixed(1)} min`);
+  return v.completed === n && f.completed === n ? 0 : 1;
+}
+
+interface SideOptions {
+  cluster: Cluster;
+  admin: KubeClients;
+  apps: AppRef[];
+  n: number;
+  intervalMs: number;
+  qps: number;
+  burst: number;
+  log: (l: string) => void;
+}
+
+async function runVireo(o: SideOptions): Promise<Side> {
+  const tracker = new RolloutTracker(o.admin);
+  await tracker.start();
+  let controller: ControllerProcess | undefined;
+  try {
+    const setup0 = Date.now();
+    await createApps(o.admin, o.apps, `${o.intervalMs / 1000}s`);
+    controller = await startController({
+      kubeconfigPath: o.cluster.controllerKubeconfigPath,
+      logDir: join(o.cluster.dir, "logs"),
+      args: ["--log-level=info", `--kube-qps=${o.qps}`, `--kube-burst=${o.burst}`],
+    });
+    const c = controller;
+    await until(
+      () => tracker.healthyCount() >= o.n,
+      120_000 + 500 * o.n,
+      "Vireo: all Healthy",
+      o.log,
+      () => (c.exited() ? "controller exited" : undefined),
+    );
+    const setupSeconds = (Date.now() - setup0) / 1000;
+    o.log(`vireo: ${o.n} Rollouts Healthy after ${setupSeconds.toFixed(1)} s`);
+    await sleep(5000);
+    tracker.arm();
+    return await measure(
+      o,
+      "Vireo",
+      controller.pid,
+      VIREO_USER,
+      setupSeconds,
+      () => {
+        const p = tracker.progress();
+        return { done: p.promoted, failed: p.failed };
+      },
+      () => (c.exited() ? "controller exited" : undefined),
+    );
+  } finally {
+    await controller?.stop().catch(() => {});
+    await tracker.stop().catch(() => {});
+  }
+}
+
+async function runFlaggerSide(
+  o: SideOptions & { flaggerDir: string; flaggerKubeconfig: string },
+): Promise<Side> {
+  let flagger: FlaggerProcess | undefined;
+  try {
+    const setup0 = Date.now();
+    await createApps(o.admin, o.apps, `${o.intervalMs / 1000}s`, 32, false);
+    await createCanaries(o.admin, o.apps, `${o.intervalMs / 1000}s`, STAGE_WEIGHTS);
+    flagger = await startFlagger({
+      dir: o.flaggerDir,
+      kubeconfig: o.flaggerKubeconfig,
+      logDir: join(o.cluster.dir, "logs"),
+      qps: o.qps,
+      burst: o.burst,
+    });
+    const f = flagger;
+    const mine = new Set(o.apps.map((a) => `${a.namespace}/${a.name}`));
+    const count = async (phase: string) =>
+      [...(await canaryPhases(o.admin))].filter(([k, p]) => mine.has(k) && p === phase).length;
+    let initialized = 0;
+    await until(
+      async () => {
+        initialized = await count("Initialized");
+        return initialized >= o.n;
+      },
+      120_000 + 500 * o.n,
+      "Flagger: all Initialized",
+      o.log,
+      () => (f.exited() ? `flagger exited; see ${f.logPath}` : undefined),
+      () => `${initialized}/${o.n} Initialized`,
+    );
+    const setupSeconds = (Date.now() - setup0) / 1000;
+    o.log(`flagger: ${o.n} Canaries Initialized after ${setupSeconds.toFixed(1)} s`);
+    await sleep(5000);
+    let last = { done: 0, failed: 0 };
+    return await measure(
+      o,
+      "Flagger",
+      flagger.pid,
+      FLAGGER_USER,
+      setupSeconds,
+      async () => {
+        const phases = [...(await canaryPhases(o.admin))].filter(([k]) => mine.has(k)).map(([, p]) => p);
+        last = {
+          done: phases.filter((p) => p === "Succeeded").length,
+          failed: phases.filter((p) => p === "Failed").length,
+        };
+        return last;
+      },
+      () => (f.exited() ? `flagger exited; see ${f.logPath}` : undefined),
+    );
+  } finally {
+    await flagger?.stop().catch(() => {});
+  }
+}
+
+/** Pushes a new revision to every app and waits until each one finished; samples the controller meanwhile. */
+async function measure(
+  o: SideOptions,
+  name: string,
+  pid: number,
+  user: string,
+  setupSeconds: number,
+  progress: () => { done: number; failed: number } | Promise<{ done: number; failed: number }>,
+  dead: () => string | undefined,
+): Promise<Side> {
+  const stages = STAGE_WEIGHTS.length;
+  const idealSeconds = (stages * o.intervalMs) / 1000;
+  const sampler = new ProcSampler([{ name, pid }]);
+  sampler.start();
+  const t0 = Date.now();
+  await pushRevision(o.admin, o.apps, "2");
+  const deadline = t0 + Math.max(300_000, 3 * idealSeconds * 1000 + 500 * o.n);
+  let p = { done: 0, failed: 0 };
+  let lastLog = Date.now();
+  for (;;) {
+    p = await progress();
+    if (p.done + p.failed >= o.n || Date.now() > deadline) break;
+    const why = dead();
+    if (why) throw new Error(`${name}: ${why}`);
+    if (Date.now() - lastLog > 10_000) {
+      lastLog = Date.now();
+      o.log(
+        `  ${name} t+${((Date.now() - t0) / 1000).toFixed(0)} s: ${p.done}/${o.n} done, ${p.failed} failed`,
+      );
+    }
+    await sleep(500);
+  }
+  const t1 = Date.now();
+  const usage = sampler.stop()[0]!;
+  await sleep(2000); // audit entries are written when a request completes
+  const requests = countRequests(join(o.cluster.dir, "audit.log"), user, t0, t1);
+  const perStep = o.n * stages;
+  o.log(`${name}: ${p.done}/${o.n} done in ${((t1 - t0) / 1000).toFixed(1)} s`);
+  return {
+    controller: name,
+    n: o.n,
+    completed: p.done,
+    failed: p.failed,
+    setupSeconds,
+    totalSeconds: (t1 - t0) / 1000,
+    idealSeconds,
+    requests,
+    readsPerStepPerRollout: requests.reads / perStep,
+    writesPerStepPerRollout: requests.writes / perStep,
+    peakRssMb: usage.peakRss / 2 ** 20,
+    hwmMb: (memory(pid)?.hwm ?? 0) / 2 ** 20,
+    cpuSeconds: usage.cpuSeconds,
+  };
+}
+
+async function until(
+  check: () => boolean | Promise<boolean>,
+  timeoutMs: number,
+  what: string,
+  log: (l: string) => void,
+  dead: () => string | undefined,
+  status: () => string = () => "",
+): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  let lastLog = Date.now();
+  while (!(await check())) {
+    const why = dead();
+    if (why) throw new Error(`${what}: ${why}`);
+    if (Date.now() > deadline)
+      throw new Error(`${what}: not reached after ${timeoutMs / 1000} s ${status()}`);
+    if (Date.now() - lastLog > 10_000) {
+      lastLog = Date.now();
+      log(`  waiting for ${what} ${status()}`);
+    }
+    await sleep(1000);
+  }
+}
+
+main().then(
+  (code) => process.exit(code),
+  (err: unknown) => {
+    process.stderr.write(`bench:compare: ${(err as Error)?.stack ?? err}\n`);
+    process.exit(2);
+  },
+);
