@@ -1,6 +1,7 @@
 // The dashboard UI (preact, no JSX so the repo needs no JSX tooling): the Rollout list and one Rollout's page.
 import { type ComponentChild, h, render } from "preact";
 import { useEffect, useMemo, useState } from "preact/hooks";
+import { PHASES } from "../../src/api/constants.ts";
 import type { Rollout } from "../../src/api/rollout-schema.ts";
 import {
   act,
@@ -15,17 +16,7 @@ import {
 import { Chart } from "./chart.ts";
 import { metricPlots, type Point, weightSeries } from "./plot.ts";
 
-const PHASES = [
-  "Initializing",
-  "Healthy",
-  "Progressing",
-  "Paused",
-  "Promoting",
-  "Finalizing",
-  "RolledBack",
-  "Aborted",
-  "Invalid",
-];
+/** Phases with a step in progress: the list and the detail page show time in step only for these. */
 const IN_FLIGHT = new Set(["Progressing", "Paused", "Promoting", "Finalizing"]);
 
 function navigate(path: string): void {

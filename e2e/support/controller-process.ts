@@ -53,7 +53,6 @@ export async function startController(opts: {
   const port = await freePort();
   mkdirSync(opts.logDir, { recursive: true });
   const logPath = join(opts.logDir, `controller-${++instances}.log`);
-  const log = createWriteStream(logPath);
   const child: ChildProcess = spawn(
     process.execPath,
     [
@@ -71,6 +70,24 @@ export async function startController(opts: {
       stdio: ["ignore", "pipe", "pipe"],
     },
   );
+  return superviseController(child, {
+    metricsUrl: `http://127.0.0.1:${port}`,
+    logPath,
+    what: "controller",
+    readyTimeoutMs: 60_000,
+  });
+}
+
+/**
+ * Wraps a spawned controller for tests: logs its output to `logPath`, kills it if the test process exits, waits
+ * until /readyz answers (or fails naming the log), and returns the handle. Shared by the controller run from the
+ * source tree and the one run from the image's rootfs.
+ */
+export async function superviseController(
+  child: ChildProcess,
+  o: { metricsUrl: string; logPath: string; what: string; readyTimeoutMs: number },
+): Promise<ControllerProcess> {
+  const log = createWriteStream(o.logPath);
   child.stdout?.pipe(log);
   child.stderr?.pipe(log);
   let exitCode: number | null | undefined;
@@ -80,32 +97,31 @@ export async function startController(opts: {
       res(code);
     }),
   );
-  const metricsUrl = `http://127.0.0.1:${port}`;
-  const deadline = Date.now() + 60_000;
-  for (;;) {
-    if (exitCode !== undefined)
-      throw new Error(`controller exited with ${exitCode} before ready; see ${logPath}`);
-    const ok = await fetch(`${metricsUrl}/readyz`).then(
-      (r) => r.ok,
-      () => false,
-    );
-    if (ok) break;
-    if (Date.now() > deadline) {
-      child.kill("SIGKILL");
-      throw new Error(`controller not ready after 60 s; see ${logPath}`);
-    }
-    await new Promise((r) => setTimeout(r, 200));
-  }
   const kill = () => {
     if (exitCode === undefined) child.kill("SIGKILL");
   };
   process.once("exit", kill);
   child.once("exit", () => process.removeListener("exit", kill));
+  const deadline = Date.now() + o.readyTimeoutMs;
+  for (;;) {
+    if (exitCode !== undefined)
+      throw new Error(`${o.what} exited with ${exitCode} before ready; see ${o.logPath}`);
+    const ok = await fetch(`${o.metricsUrl}/readyz`).then(
+      (r) => r.ok,
+      () => false,
+    );
+    if (ok) break;
+    if (Date.now() > deadline) {
+      kill();
+      throw new Error(`${o.what} not ready after ${o.readyTimeoutMs / 1000} s; see ${o.logPath}`);
+    }
+    await new Promise((r) => setTimeout(r, 200));
+  }
   return {
     pid: child.pid ?? -1,
-    metricsUrl,
-    logPath,
-    metrics: () => fetch(`${metricsUrl}/metrics`).then((r) => r.text()),
+    metricsUrl: o.metricsUrl,
+    logPath: o.logPath,
+    metrics: () => fetch(`${o.metricsUrl}/metrics`).then((r) => r.text()),
     async stop() {
       if (exitCode !== undefined) return exitCode;
       child.kill("SIGTERM");

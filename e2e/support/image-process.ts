@@ -3,10 +3,10 @@
 // ServiceAccount token is mounted where in-cluster clients look for it, and the image's entrypoint is started with
 // chroot as the pod's uid:gid.
 import { execFile, spawn } from "node:child_process";
-import { createWriteStream, mkdirSync, writeFileSync } from "node:fs";
+import { mkdirSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { promisify } from "node:util";
-import type { ControllerProcess } from "./controller-process.ts";
+import { type ControllerProcess, superviseController } from "./controller-process.ts";
 
 const run = promisify(execFile);
 const ROOT = resolve(import.meta.dirname, "../..");
@@ -120,56 +120,14 @@ export async function startFromImage(
       )} "$(command -v chroot)" --userspec=${pod.uid}:${pod.gid} --groups=${pod.gid} ${root} ${[...image.entrypoint, ...pod.args].map(q).join(" ")}`,
   ].join("\n");
   const logPath = join(opts.logDir, `${opts.name}.log`);
-  const log = createWriteStream(logPath);
   const child = spawn("unshare", ["--mount", "--propagation", "private", "sh", "-c", script], {
     env: { PATH: "/usr/sbin:/usr/bin:/sbin:/bin" },
     stdio: ["ignore", "pipe", "pipe"],
   });
-  child.stdout?.pipe(log);
-  child.stderr?.pipe(log);
-  let exitCode: number | null | undefined;
-  const exit = new Promise<number | null>((res) =>
-    child.once("exit", (code) => {
-      exitCode = code;
-      res(code);
-    }),
-  );
-  const kill = () => {
-    if (exitCode === undefined) child.kill("SIGKILL");
-  };
-  process.once("exit", kill);
-  child.once("exit", () => process.removeListener("exit", kill));
-  const deadline = Date.now() + 90_000;
-  for (;;) {
-    if (exitCode !== undefined) throw new Error(`image entrypoint exited with ${exitCode}; see ${logPath}`);
-    const ok = await fetch(`${pod.metricsUrl}/readyz`).then(
-      (r) => r.ok,
-      () => false,
-    );
-    if (ok) break;
-    if (Date.now() > deadline) {
-      kill();
-      throw new Error(`controller from the image not ready after 90 s; see ${logPath}`);
-    }
-    await new Promise((r) => setTimeout(r, 250));
-  }
-  return {
-    pid: child.pid ?? -1,
+  return superviseController(child, {
     metricsUrl: pod.metricsUrl,
     logPath,
-    metrics: () => fetch(`${pod.metricsUrl}/metrics`).then((r) => r.text()),
-    async stop() {
-      if (exitCode !== undefined) return exitCode;
-      child.kill("SIGTERM");
-      const timer = setTimeout(kill, 30_000);
-      const code = await exit;
-      clearTimeout(timer);
-      return code;
-    },
-    async kill() {
-      kill();
-      await exit;
-    },
-    exited: () => exitCode !== undefined,
-  };
+    what: "controller from the image",
+    readyTimeoutMs: 90_000,
+  });
 }
