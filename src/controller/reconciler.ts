@@ -340,12 +340,16 @@ export class Reconciler {
         };
       }
       const decision = decide({ generation, spec: undefined, status: rollout.status }, obs, now);
-      if (lastValid && world) {
+      // The same order as a valid spec's: world actions, the fenced status write, then what must follow it.
+      const act = async (which: (a: Action) => boolean) => {
+        if (!lastValid || !world) return;
         const ctx = { owner: ownerOf(rollout), policy: null, ref: world.ref };
-        await this.#execute(lastValid, world.names, world.snap, decision.actions, ctx, []);
-      }
+        await this.#execute(lastValid, world.names, world.snap, decision.actions.filter(which), ctx, []);
+      };
+      await act((a) => !AFTER_STATUS.has(a.type));
       await this.#writeStatus(rollout, decision.status);
       await this.#record(rollout, decision.actions);
+      await act((a) => AFTER_STATUS.has(a.type));
       return {};
     }
 
