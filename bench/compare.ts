@@ -132,7 +132,15 @@ async function main(): Promise<number> {
     }
     if (runs > 0) {
       const d = { cluster, admin, interval: values.interval, window, qps, burst };
-      const phase = { cluster, admin, intervalMs, errorRate, rps: DETECTION_RPS, pollMs: DETECTION_POLL_MS, log };
+      const phase = {
+        cluster,
+        admin,
+        intervalMs,
+        errorRate,
+        rps: DETECTION_RPS,
+        pollMs: DETECTION_POLL_MS,
+        log,
+      };
       log(`detection: ${runs} runs each, window ${window}, ${errorRate * 100} % errors once bad`);
       detection.push(await measureDetection({ ...phase, apps: apps("vireo-det", runs) }, vireoDetection(d)));
       detection.push(
