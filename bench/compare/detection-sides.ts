@@ -4,7 +4,7 @@ import { join } from "node:path";
 import type { Cluster } from "../../e2e/cluster/cluster.ts";
 import { startController } from "../../e2e/support/controller-process.ts";
 import type { KubeClients } from "../../src/kube/clients.ts";
-import { vireoDetectionAnalysis, vireoDetectionArgs } from "../detection/settings.ts";
+import { DETECTION_WEIGHTS, vireoDetectionAnalysis, vireoDetectionArgs } from "../detection/settings.ts";
 import { type AppRef, forEachLimit } from "../scale/fixtures.ts";
 import type { DetectionController } from "./detection.ts";
 import { createCanaries, detectionAnalysis, startFlagger } from "./flagger.ts";
@@ -20,7 +20,7 @@ export interface DetectionSideOptions {
   burst: number;
 }
 
-/** A Rollout holding its canary at 20 % (a long pause after the first step) while the analysis runs. */
+/** A Rollout walking its canary through {@link DETECTION_WEIGHTS}, one step per passing analysis tick. */
 function detectionRollout(app: AppRef, interval: string, window: string): unknown {
   return {
     apiVersion: "vireo.dev/v1alpha1",
@@ -30,7 +30,7 @@ function detectionRollout(app: AppRef, interval: string, window: string): unknow
       targetRef: { name: app.name },
       service: { port: 80, targetPort: 9898 },
       provider: "smi",
-      strategy: { canary: { steps: [{ setWeight: 20 }, { pause: { duration: "1h" } }, { setWeight: 50 }] } },
+      strategy: { canary: { steps: DETECTION_WEIGHTS.map((setWeight) => ({ setWeight })) } },
       analysis: vireoDetectionAnalysis(interval, window),
       progressDeadlineSeconds: 3600,
     },

@@ -9,6 +9,7 @@ import { caOf, writeKubeconfig } from "../../e2e/cluster/kubeconfig.ts";
 import { freePort } from "../../e2e/support/controller-process.ts";
 import type { KubeClients } from "../../src/kube/clients.ts";
 import { isAlreadyExists } from "../../src/kube/errors.ts";
+import { DETECTION_WEIGHTS } from "../detection/settings.ts";
 import { type AppRef, forEachLimit } from "../scale/fixtures.ts";
 
 const ROOT = resolve(import.meta.dirname, "../..");
@@ -142,14 +143,13 @@ export function throughputAnalysis(interval: string, weights: readonly number[])
 
 /**
  * The analysis equal to Vireo's detection run: the builtin Linkerd request-success-rate ≥ 99 % over `window`
- * every `interval`, rolled back after the first failed check. Flagger has no step that holds still while its
- * checks pass, so 1 % steps from 20 % to 50 % keep the canary mid-rollout at about 20 % for 30 intervals.
+ * every `interval`, rolled back after the first failed check, through the same {@link DETECTION_WEIGHTS}.
  */
 export function detectionAnalysis(interval: string, window: string): Record<string, unknown> {
   return {
     interval,
     threshold: 1,
-    stepWeights: Array.from({ length: 31 }, (_, i) => 20 + i),
+    stepWeights: [...DETECTION_WEIGHTS],
     metrics: [{ name: "request-success-rate", thresholdRange: { min: 99 }, interval: window }],
   };
 }

@@ -5,6 +5,13 @@ import type { Behaviour } from "../../e2e/simulator/backend.ts";
 /** Prometheus scrapes the simulator every second (the harness's global scrape interval). */
 export const SCRAPE_MS = 1000;
 
+/**
+ * The canary's weights in bench:compare's detection runs: 1 % more per passing tick from 20 % to 50 %, the same for
+ * both controllers, so the canary is mid-rollout at about 20 % for 30 intervals. (Flagger has no step that holds
+ * still while its checks run, and a Vireo pause step does not keep its analysis ticking at the interval.)
+ */
+export const DETECTION_WEIGHTS: readonly number[] = Array.from({ length: 31 }, (_, i) => 20 + i);
+
 /** A healthy backend: no errors, ~20 ms. */
 export const HEALTHY: Partial<Behaviour> = { errorRate: 0, latencyMs: 20, jitterMs: 5 };
 
