@@ -1,15 +1,19 @@
-// Side-by-side benchmark: Vireo and Flagger on one local control plane in one run, N apps each, the same five
-// 20→100 % stages one interval apart, SMI TrafficSplit routing, client QPS and no analysis metrics.
+// Side-by-side benchmark: Vireo and Flagger on one local control plane in one run. Throughput: N apps each, the
+// same five 20→100 % stages one interval apart, SMI TrafficSplit routing, client QPS and no analysis metrics.
+// Detection: one app per run, the same builtin Linkerd success-rate check, the canary turned bad mid-rollout.
 // `npm run bench:compare -- --n 100`; `--small` for a few-minute smoke run; `--help` for options.
 import { writeFileSync } from "node:fs";
 import { loadavg } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { type Cluster, startCluster } from "../e2e/cluster/cluster.ts";
+import { useSmiSet } from "../e2e/cluster/smi-sets.ts";
 import { type ControllerProcess, startController } from "../e2e/support/controller-process.ts";
 import { parseDuration } from "../src/api/duration.ts";
 import { createKubeClients, type KubeClients } from "../src/kube/clients.ts";
 import { comparisonAuditPolicy, countRequests } from "./compare/audit-count.ts";
+import { type DetectionResult, measureDetection } from "./compare/detection.ts";
+import { flaggerDetection, vireoDetection } from "./compare/detection-sides.ts";
 import {
   buildFlagger,
   canaryPhases,
@@ -19,8 +23,11 @@ import {
   type FlaggerProcess,
   installFlagger,
   startFlagger,
+  throughputAnalysis,
 } from "./compare/flagger.ts";
 import { type Side, table } from "./compare/report.ts";
+import { SCRAPE_MS } from "./detection/settings.ts";
+import { spread } from "./detection/stats.ts";
 import {
   type AppRef,
   addServiceRange,
@@ -39,12 +46,21 @@ const USAGE = `npm run bench:compare -- [options]
   --small          smoke run: N=10 (finishes in a few minutes)
   --interval DUR   time each stage holds: Vireo pause / Flagger analysis interval (default 10s; Flagger's minimum)
   --qps N          client QPS of both controllers (default 100, Flagger's default), burst --burst (default 250)
+  --detection-runs N       detection runs per controller (default 10; --small: 3; 0 skips the phase)
+  --detection-window DUR   success-rate query window of both controllers (default 1m)
+  --detection-error-rate X share of the bad canary's requests that fail (default 0.1)
+  --detection-only         skip the throughput phase
   --json PATH      also write the raw results as JSON
 
-Builds Flagger ${FLAGGER_VERSION} from the Go module proxy (cached), starts one cluster, runs Vireo on N apps, then
-Flagger on N other apps, and counts both controllers' requests from the API server's audit log.`;
+Builds Flagger ${FLAGGER_VERSION} from the Go module proxy (cached), starts one cluster (linkerd-smi's TrafficSplit
+CRD, which both controllers write), runs Vireo on N apps, then Flagger on N other apps, and counts both
+controllers' requests from the API server's audit log. Then the detection phase, Vireo then Flagger, each on its own
+apps at once: every canary is turned bad at a random point of its analysis interval and timed to 0 % canary.`;
 
 const VIREO_USER = "system:serviceaccount:vireo-system:vireo";
+/** Each detection app's simulator: requests per second, and how often it reads its TrafficSplit (resolution). */
+const DETECTION_RPS = 20;
+const DETECTION_POLL_MS = 200;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 async function main(): Promise<number> {
@@ -55,6 +71,10 @@ async function main(): Promise<number> {
       interval: { type: "string", default: "10s" },
       qps: { type: "string", default: "100" },
       burst: { type: "string", default: "250" },
+      "detection-runs": { type: "string", default: "10" },
+      "detection-window": { type: "string", default: "1m" },
+      "detection-error-rate": { type: "string", default: "0.1" },
+      "detection-only": { type: "boolean" },
       json: { type: "string" },
       help: { type: "boolean" },
     },
@@ -68,6 +88,14 @@ async function main(): Promise<number> {
   const intervalMs = parseDuration(values.interval);
   const qps = Number(values.qps);
   const burst = Number(values.burst);
+  const runs = values.small ? 3 : Number(values["detection-runs"]);
+  if (!Number.isInteger(runs) || runs < 0 || runs > 50)
+    throw new Error(`--detection-runs: 0–50, got ${values["detection-runs"]}`);
+  const window = values["detection-window"];
+  parseDuration(window);
+  const errorRate = Number(values["detection-error-rate"]);
+  const throughput = !values["detection-only"];
+  if (!throughput && runs === 0) throw new Error("--detection-only with --detection-runs 0 measures nothing");
   const started = Date.now();
   const log = (line: string) =>
     process.stderr.write(`[compare ${((Date.now() - started) / 1000).toFixed(0).padStart(4)} s] ${line}\n`);
@@ -77,8 +105,15 @@ async function main(): Promise<number> {
   process.env.VIREO_E2E_AUDIT_POLICY = comparisonAuditPolicy([VIREO_USER, FLAGGER_USER]);
   let cluster: Cluster | undefined;
   const sides: Side[] = [];
+  const detection: DetectionResult[] = [];
   try {
-    cluster = await startCluster({ prometheus: false, nodes: nodesFor(2 * n), timeoutMs: 180_000 });
+    cluster = await startCluster({
+      prometheus: runs > 0,
+      nodes: nodesFor(2 * (throughput ? n : 0) + 2 * runs),
+      timeoutMs: 180_000,
+    });
+    // Flagger's Linkerd router writes TrafficSplit v1alpha1; Vireo finds the served version through discovery.
+    await useSmiSet(cluster.kubeConfig(), "linkerd-smi");
     const admin = createKubeClients(cluster.kubeConfig(), {
       qps: Number.POSITIVE_INFINITY,
       burst: 1,
@@ -86,32 +121,81 @@ async function main(): Promise<number> {
     });
     await addServiceRange(admin);
     const flaggerKubeconfig = await installFlagger(cluster, flaggerDir);
-    const apps = (prefix: string): AppRef[] =>
-      appRefs(n, 10).map((a) => ({ ...a, namespace: a.namespace.replace(/^bench-/, `${prefix}-`) }));
-    const common = { cluster, admin, n, intervalMs, qps, burst, log };
-    sides.push(await runVireo({ ...common, apps: apps("vireo") }));
-    sides.push(await runFlaggerSide({ ...common, apps: apps("flagger"), flaggerDir, flaggerKubeconfig }));
+    const apps = (prefix: string, count: number): AppRef[] =>
+      appRefs(count, 10).map((a) => ({ ...a, namespace: a.namespace.replace(/^bench-/, `${prefix}-`) }));
+    if (throughput) {
+      const common = { cluster, admin, n, intervalMs, qps, burst, log };
+      sides.push(await runVireo({ ...common, apps: apps("vireo", n) }));
+      sides.push(
+        await runFlaggerSide({ ...common, apps: apps("flagger", n), flaggerDir, flaggerKubeconfig }),
+      );
+    }
+    if (runs > 0) {
+      const d = { cluster, admin, interval: values.interval, window, qps, burst };
+      const phase = {
+        cluster,
+        admin,
+        intervalMs,
+        errorRate,
+        rps: DETECTION_RPS,
+        pollMs: DETECTION_POLL_MS,
+        log,
+      };
+      log(`detection: ${runs} runs each, window ${window}, ${errorRate * 100} % errors once bad`);
+      detection.push(await measureDetection({ ...phase, apps: apps("vireo-det", runs) }, vireoDetection(d)));
+      detection.push(
+        await measureDetection(
+          { ...phase, apps: apps("flagger-det", runs) },
+          flaggerDetection({ ...d, flaggerDir, flaggerKubeconfig }),
+        ),
+      );
+    }
   } finally {
     await cluster?.stop().catch((err: unknown) => log(`cluster stop failed: ${String(err)}`));
   }
   const load1 = loadavg();
 
-  const [v, f] = sides as [Side, Side];
+  const [v, f] = sides as [Side?, Side?];
   console.log(
     `\nVireo vs Flagger ${FLAGGER_VERSION} — ${new Date().toISOString()}, ${navigator.hardwareConcurrency} CPUs, ` +
       `Node ${process.versions.node}; load average at start ${load0.map((x) => x.toFixed(1)).join("/")}, ` +
       `at end ${load1.map((x) => x.toFixed(1)).join("/")}`,
   );
+  if (v && f)
+    console.log(
+      `N=${n} apps each, 1-replica Deployments, stages ${STAGE_WEIGHTS.join("/")} % one ${values.interval} apart ` +
+        `(ideal ${v.idealSeconds.toFixed(0)} s), SMI TrafficSplit, no analysis metrics, client QPS ${qps}/${burst}; ` +
+        `Vireo with leader election (its default), Flagger without (its default).`,
+    );
+  const [dv, df] = detection as [DetectionResult?, DetectionResult?];
+  if (dv && df)
+    console.log(
+      `Detection: ${runs} runs each, all at once, one app each (${DETECTION_RPS} rps); canary at ~20 %, turned bad ` +
+        `(${errorRate * 100} % 5xx) at a random point of the ${values.interval} interval; builtin Linkerd ` +
+        `request-success-rate ≥ 99 % over ${window}, failure limit/threshold 1; Prometheus scrape ${SCRAPE_MS / 1000} s; ` +
+        `time to the simulator reading 0 % canary from the TrafficSplit (${DETECTION_POLL_MS} ms polling).`,
+    );
+  console.log("");
   console.log(
-    `N=${n} apps each, 1-replica Deployments, stages ${STAGE_WEIGHTS.join("/")} % one ${values.interval} apart ` +
-      `(ideal ${v.idealSeconds.toFixed(0)} s), SMI TrafficSplit, no analysis metrics, client QPS ${qps}/${burst}; ` +
-      `Vireo with leader election (its default), Flagger without (its default).\n`,
+    table(
+      v && f ? { v, f } : undefined,
+      dv && df
+        ? {
+            vireo: spread(dv.runs.map((r) => r.detectionMs)),
+            flagger: spread(df.runs.map((r) => r.detectionMs)),
+            runs,
+          }
+        : undefined,
+    ),
   );
-  console.log(table(v, f));
-  console.log("\nDetection time (bad canary → 0 %) is not part of this run: see README (bench:detection).");
-  if (values.json) writeFileSync(values.json, `${JSON.stringify({ load0, load1, sides }, null, 2)}\n`);
+  for (const d of detection)
+    for (const why of d.failures) console.log(`${d.controller} detection run failed: ${why}`);
+  if (values.json)
+    writeFileSync(values.json, `${JSON.stringify({ load0, load1, sides, detection }, null, 2)}\n`);
   log(`done in ${((Date.now() - started) / 60_000).toFixed(1)} min`);
-  return v.completed === n && f.completed === n ? 0 : 1;
+  const throughputOk = !throughput || (v?.completed === n && f?.completed === n);
+  const detectionOk = detection.every((d) => d.failures.length === 0);
+  return throughputOk && detectionOk ? 0 : 1;
 }
 
 interface SideOptions {
@@ -174,7 +258,7 @@ async function runFlaggerSide(
   try {
     const setup0 = Date.now();
     await createApps(o.admin, o.apps, `${o.intervalMs / 1000}s`, 32, false);
-    await createCanaries(o.admin, o.apps, `${o.intervalMs / 1000}s`, STAGE_WEIGHTS);
+    await createCanaries(o.admin, o.apps, throughputAnalysis(`${o.intervalMs / 1000}s`, STAGE_WEIGHTS));
     flagger = await startFlagger({
       dir: o.flaggerDir,
       kubeconfig: o.flaggerKubeconfig,

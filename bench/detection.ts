@@ -18,10 +18,11 @@ import { apply, appManifests, waitFor } from "../e2e/support/app.ts";
 import { type ControllerProcess, startController } from "../e2e/support/controller-process.ts";
 import { parseDuration } from "../src/api/duration.ts";
 import type { Rollout } from "../src/api/rollout-schema.ts";
+import { bad, HEALTHY, SCRAPE_MS, vireoDetectionAnalysis, vireoDetectionArgs } from "./detection/settings.ts";
+import { median } from "./detection/stats.ts";
 
 const NS = "detection";
 const NAME = "podinfo";
-const SCRAPE_MS = 1000;
 const INTERVAL = "5s";
 const INTERVAL_MS = parseDuration(INTERVAL);
 const RUNS = Number(process.env.VIREO_DETECTION_RUNS ?? "20");
@@ -32,12 +33,10 @@ const MAX_TOTAL_MS = parseDuration(process.env.VIREO_DETECTION_MAX_TOTAL ?? "14m
 /** The bound a detection should stay within: one tick interval, a full query window and two scrapes. */
 const BOUND_MS = INTERVAL_MS + WINDOW_MS + 2 * SCRAPE_MS;
 const POLL_MS = 100;
-const HEALTHY = { errorRate: 0, latencyMs: 20, jitterMs: 5 };
 
 if (!Number.isInteger(RUNS) || RUNS < 1 || RUNS > 200)
   throw new Error(`VIREO_DETECTION_RUNS: 1–200, got ${RUNS}`);
-if (!(ERROR_RATE > 0 && ERROR_RATE <= 1))
-  throw new Error(`VIREO_DETECTION_ERROR_RATE: (0, 1], got ${ERROR_RATE}`);
+const BAD = bad(ERROR_RATE);
 
 interface RunResult {
   run: number;
@@ -120,7 +119,7 @@ async function oneRun(sim: Simulator, run: number): Promise<RunResult> {
     throw new Error(
       `run ${run}: rollout left Progressing before the canary turned bad: ${preBad?.status?.message}`,
     );
-  sim.setBackend("canary", { errorRate: ERROR_RATE });
+  sim.setBackend("canary", BAD);
   const badAt = Date.now();
   const weight = (await canaryWeight()) ?? -1;
 
@@ -159,11 +158,6 @@ async function oneRun(sim: Simulator, run: number): Promise<RunResult> {
   };
 }
 
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  const mid = Math.floor(s.length / 2);
-  return s.length % 2 ? s[mid]! : (s[mid - 1]! + s[mid]!) / 2;
-}
 const sec = (ms: number) => (ms / 1000).toFixed(2);
 
 function table(header: string[], rows: string[][]): string {
@@ -184,25 +178,14 @@ async function main(): Promise<number> {
     controller = await startController({
       kubeconfigPath: cluster.controllerKubeconfigPath,
       logDir: join(cluster.dir, "logs"),
-      args: [
-        `--prometheus-url=${cluster.prometheusUrl}`,
-        "--metrics-mesh=linkerd",
-        `--prometheus-scrape-interval=${SCRAPE_MS}ms`,
-        "--log-level=info",
-      ],
+      args: [...vireoDetectionArgs(cluster.prometheusUrl!), "--log-level=info"],
     });
     await apply(
       cluster,
       appManifests({
         namespace: NS,
         steps: [{ setWeight: 20 }, { setWeight: 50 }],
-        analysis: {
-          interval: INTERVAL,
-          failureLimit: 1,
-          metrics: [
-            { name: "success", builtin: "request-success-rate", window: WINDOW, thresholdRange: { min: 99 } },
-          ],
-        },
+        analysis: vireoDetectionAnalysis(INTERVAL, WINDOW),
       }),
     );
     await waitFor("Healthy after adoption", rollout, (r) => r?.status?.phase === "Healthy", 90_000, 500);

@@ -9,6 +9,7 @@ import { caOf, writeKubeconfig } from "../../e2e/cluster/kubeconfig.ts";
 import { freePort } from "../../e2e/support/controller-process.ts";
 import type { KubeClients } from "../../src/kube/clients.ts";
 import { isAlreadyExists } from "../../src/kube/errors.ts";
+import { DETECTION_WEIGHTS } from "../detection/settings.ts";
 import { type AppRef, forEachLimit } from "../scale/fixtures.ts";
 
 const ROOT = resolve(import.meta.dirname, "../..");
@@ -81,24 +82,28 @@ export interface FlaggerProcess {
   stop(): Promise<void>;
 }
 
-/** Starts Flagger with the Linkerd provider (SMI TrafficSplit v1alpha1), the same client QPS as Vireo. */
+/**
+ * Starts Flagger with the Linkerd provider (SMI TrafficSplit v1alpha1), the same client QPS as Vireo, and
+ * `metricsServer` as its Prometheus (without one, analysis metrics must not be configured: nothing answers there).
+ */
 export async function startFlagger(o: {
   dir: string;
   kubeconfig: string;
   logDir: string;
   qps: number;
   burst: number;
+  metricsServer?: string;
+  logName?: string;
 }): Promise<FlaggerProcess> {
   const port = await freePort();
-  const logPath = join(o.logDir, "flagger.log");
+  const logPath = join(o.logDir, o.logName ?? "flagger.log");
   const log = createWriteStream(logPath);
   const child: ChildProcess = spawn(
     join(o.dir, "flagger"),
     [
       `-kubeconfig=${o.kubeconfig}`,
       "-mesh-provider=linkerd",
-      // No analysis metrics are configured, so Prometheus is never queried; the flag only has to parse.
-      "-metrics-server=http://127.0.0.1:9",
+      `-metrics-server=${o.metricsServer ?? "http://127.0.0.1:9"}`,
       "-log-level=info",
       `-port=${port}`,
       `-kubeconfig-qps=${o.qps}`,
@@ -131,8 +136,26 @@ export async function startFlagger(o: {
   };
 }
 
-/** The Canary equal to the bench's Rollout: 5 stages one analysis interval each, no metrics, Linkerd (SMI). */
-function canary(app: AppRef, interval: string, weights: readonly number[]): unknown {
+/** The analysis equal to the throughput bench's Rollout: one stage per interval, no metrics. */
+export function throughputAnalysis(interval: string, weights: readonly number[]): Record<string, unknown> {
+  return { interval, threshold: 1, stepWeights: [...weights], metrics: [] };
+}
+
+/**
+ * The analysis equal to Vireo's detection run: the builtin Linkerd request-success-rate ≥ 99 % over `window`
+ * every `interval`, rolled back after the first failed check, through the same {@link DETECTION_WEIGHTS}.
+ */
+export function detectionAnalysis(interval: string, window: string): Record<string, unknown> {
+  return {
+    interval,
+    threshold: 1,
+    stepWeights: [...DETECTION_WEIGHTS],
+    metrics: [{ name: "request-success-rate", thresholdRange: { min: 99 }, interval: window }],
+  };
+}
+
+/** A Canary for one app with the Linkerd provider (SMI TrafficSplit). */
+function canary(app: AppRef, analysis: Record<string, unknown>): unknown {
   return {
     apiVersion: "flagger.app/v1beta1",
     kind: "Canary",
@@ -142,7 +165,7 @@ function canary(app: AppRef, interval: string, weights: readonly number[]): unkn
       targetRef: { apiVersion: "apps/v1", kind: "Deployment", name: app.name },
       progressDeadlineSeconds: 3600,
       service: { port: 80, targetPort: 9898 },
-      analysis: { interval, threshold: 1, stepWeights: [...weights], metrics: [] },
+      analysis,
     },
   };
 }
@@ -151,15 +174,14 @@ function canary(app: AppRef, interval: string, weights: readonly number[]): unkn
 export async function createCanaries(
   clients: KubeClients,
   apps: readonly AppRef[],
-  interval: string,
-  weights: readonly number[],
+  analysis: Record<string, unknown>,
 ): Promise<void> {
   await forEachLimit(apps, 32, async (app) => {
     try {
       await clients.request({
         method: "POST",
         path: `/apis/flagger.app/v1beta1/namespaces/${encodeURIComponent(app.namespace)}/canaries`,
-        body: canary(app, interval, weights),
+        body: canary(app, analysis),
       });
     } catch (err) {
       if (!isAlreadyExists(err)) throw err;

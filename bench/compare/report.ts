@@ -1,4 +1,5 @@
 // The side-by-side table: each figure for Vireo and Flagger, and their ratio.
+import type { Spread } from "../detection/stats.ts";
 import type { RequestCounts } from "./audit-count.ts";
 
 /** What one controller did in the measured phase. */
@@ -18,9 +19,17 @@ export interface Side {
   cpuSeconds: number;
 }
 
-/** Markdown table of `v` against `f` (5 stages per rollout). */
-export function table(v: Side, f: Side): string {
-  const rows: [string, number, number, number][] = [
+/** Detection times (ms) of both controllers, and how many runs each was given. */
+export interface DetectionFigures {
+  vireo: Spread;
+  flagger: Spread;
+  runs: number;
+}
+
+type Row = [name: string, vireo: number, flagger: number, digits: number];
+
+function throughputRows(v: Side, f: Side): Row[] {
+  return [
     ["total time s", v.totalSeconds, f.totalSeconds, 1],
     ["total / ideal", v.totalSeconds / v.idealSeconds, f.totalSeconds / f.idealSeconds, 2],
     ["API reads / step / rollout (excl. election)", v.readsPerStepPerRollout, f.readsPerStepPerRollout, 2],
@@ -37,14 +46,37 @@ export function table(v: Side, f: Side): string {
     ["CPU s (rollout)", v.cpuSeconds, f.cpuSeconds, 1],
     ["CPU ms / step / rollout", (1000 * v.cpuSeconds) / (v.n * 5), (1000 * f.cpuSeconds) / (f.n * 5), 1],
   ];
-  const lines = [
-    "| figure | Vireo | Flagger | Vireo/Flagger |",
-    "|---|---:|---:|---:|",
-    `| completed | ${v.completed}/${v.n} | ${f.completed}/${f.n} | |`,
-  ];
-  for (const [name, a, b, digits] of rows)
+}
+
+function detectionRows(d: DetectionFigures): Row[] {
+  return (["min", "median", "max"] as const).map(
+    (k): Row => [`detection s, ${k} (bad → 0 % canary)`, d.vireo[k] / 1000, d.flagger[k] / 1000, 2],
+  );
+}
+
+const cell = (x: number, digits: number) => (Number.isFinite(x) ? x.toFixed(digits) : "–");
+
+/**
+ * Markdown table of Vireo against Flagger: the throughput figures of `v` and `f` (5 stages per rollout) when
+ * given, then the detection times when given; the last column is Vireo/Flagger ("–" where it is undefined).
+ */
+export function table(sides: { v: Side; f: Side } | undefined, detection?: DetectionFigures): string {
+  const lines = ["| figure | Vireo | Flagger | Vireo/Flagger |", "|---|---:|---:|---:|"];
+  const rows: Row[] = [];
+  if (sides) {
+    lines.push(`| completed | ${sides.v.completed}/${sides.v.n} | ${sides.f.completed}/${sides.f.n} | |`);
+    rows.push(...throughputRows(sides.v, sides.f));
+  }
+  if (detection) rows.push(...detectionRows(detection));
+  lines.push(...rows.map(render));
+  if (detection)
     lines.push(
-      `| ${name} | ${a.toFixed(digits)} | ${b.toFixed(digits)} | ${b > 0 ? (a / b).toFixed(2) : "–"} |`,
+      `| detection runs measured | ${detection.vireo.n}/${detection.runs} | ${detection.flagger.n}/${detection.runs} | |`,
     );
   return lines.join("\n");
+}
+
+function render([name, a, b, digits]: Row): string {
+  const ratio = b > 0 && Number.isFinite(a) ? (a / b).toFixed(2) : "–";
+  return `| ${name} | ${cell(a, digits)} | ${cell(b, digits)} | ${ratio} |`;
 }
