@@ -92,6 +92,24 @@ describe("failing analysis", () => {
     assert.deepEqual(w.status, before);
   });
 
+  it("keeps ticking at the interval through a timed pause: a canary turning bad there rolls back long before it ends", () => {
+    const w = initialized(
+      newWorld(
+        makeSpec({ strategy: { canary: { steps: [{ setWeight: 20 }, { pause: { duration: "5m" } }] } } }),
+      ),
+    );
+    pushRevision(w, "rev-2");
+    run(w, (x) => x.status?.message?.includes("pausing for 5m") === true);
+    const pauseStarted = w.now;
+    w.nextAnalysis = (spec) => measurements(spec, "fail");
+    run(w, (x) => x.status?.phase === "RolledBack");
+    // failureLimit 2 at a 10 s interval: two ticks, not the 5 minutes of the pause.
+    assert.ok(
+      w.now - pauseStarted <= 30_000,
+      `rolled back ${(w.now - pauseStarted) / 1000} s into the pause`,
+    );
+  });
+
   it("rolls back after consecutiveErrorLimit errors in a row", () => {
     const w = initialized();
     pushRevision(w, "rev-2");
