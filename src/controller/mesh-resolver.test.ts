@@ -1,3 +1,4 @@
+// Tests of the mesh resolver: adapters from discovery, and re-detection when a version stops being served.
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { setImmediate as tick } from "node:timers/promises";

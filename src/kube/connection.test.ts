@@ -1,3 +1,4 @@
+// Tests of the kubeconfig loader: certificates, tokens, token files, basic auth and in-cluster config.
 import assert from "node:assert/strict";
 import { mkdtempSync, writeFileSync } from "node:fs";
 import type { RequestOptions } from "node:https";

@@ -1,3 +1,4 @@
+// Tests of the Gateway API adapter: GAMMA and Gateway-parent routes, user-owned routes, and status.parents.
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { ApiException } from "@kubernetes/client-node";

@@ -1,3 +1,4 @@
+// Tests that an unserved API version is a discovery fact (NotServed), never read as "no routes".
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { MeshError } from "./errors.ts";

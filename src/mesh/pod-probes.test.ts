@@ -1,3 +1,4 @@
+// Tests of the probe paths Vireo keeps authorized on Linkerd (plain-HTTP httpGet probes of the pod template).
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { httpProbesOf, probePathsOn } from "./pod-probes.ts";

@@ -1,3 +1,4 @@
+// Tests of the provider registry: every provider is one descriptor, and everything else derives from the list.
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { builtinQuery } from "../analysis/builtin-queries.ts";

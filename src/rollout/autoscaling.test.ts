@@ -1,3 +1,4 @@
+// Tests of the engine rules for a target with an HPA: the primary HPA, no replica fights, the promotion floor.
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import {

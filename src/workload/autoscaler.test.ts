@@ -1,3 +1,4 @@
+// Tests of rendering the primary HPA from the user's: same spec, retargeted, owned by the Rollout.
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { GITOPS_ANNOTATIONS, LABELS } from "../api/constants.ts";
