@@ -1,4 +1,4 @@
-// Tests of the mesh resolver: adapters from discovery, and re-detection when a version stops being served.
+// Tests of the mesh resolver: re-reading discovery at once when an adapter meets an unserved version.
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { setImmediate as tick } from "node:timers/promises";

@@ -1,4 +1,4 @@
-// Tests of rendering the primary HPA from the user's: same spec, retargeted, owned by the Rollout.
+// Tests of finding the user's HPA of the target and rendering the primary HPA from it (retargeted, owned).
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { GITOPS_ANNOTATIONS, LABELS } from "../api/constants.ts";
