@@ -7,7 +7,7 @@ import { parseAllDocuments } from "yaml";
 import { MESH_PROVIDERS } from "../src/mesh/registry.ts";
 import { type Cluster, startCluster } from "./cluster/cluster.ts";
 import { waitFor } from "./cluster/wait.ts";
-import { apply, getJson, waitForRollout } from "./support/app.ts";
+import { applyUntilHealthy, getJson } from "./support/app.ts";
 import { type ControllerProcess, startController } from "./support/controller-process.ts";
 
 const EXAMPLES = resolve(import.meta.dirname, "../examples");
@@ -79,22 +79,9 @@ describe("examples", () => {
   for (const file of files) {
     it(`${file} applies and its Rollout becomes Healthy with its routing object`, async () => {
       const text = readFileSync(join(EXAMPLES, file), "utf8");
-      await apply(cluster, text);
-      const rollout = parseAllDocuments(text)
-        .map((d) => d.toJSON())
-        .find((o) => o?.kind === "Rollout");
-      const { namespace, name } = rollout.metadata;
-      const healthy = await waitForRollout(
-        cluster,
-        namespace,
-        name,
-        "Healthy and Ready",
-        // Ready is judged from the world: the access policy written with the step to Healthy is seen a poll later.
-        (r) =>
-          r.status?.phase === "Healthy" &&
-          r.status.conditions?.find((c) => c.type === "Ready")?.status === "True",
-      );
-      assert.equal(healthy.status?.canaryWeight, 0);
+      const rollout = await applyUntilHealthy(cluster, text);
+      const { namespace } = rollout.metadata;
+      assert.equal(rollout.status?.canaryWeight, 0);
       const routing = await getJson(cluster, [
         ROUTING[rollout.spec.provider]!,
         "-n",

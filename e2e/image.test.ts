@@ -4,9 +4,8 @@ import assert from "node:assert/strict";
 import { lstatSync, readFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { after, before, describe, it } from "node:test";
-import { parseAllDocuments } from "yaml";
 import { type Cluster, startCluster } from "./cluster/cluster.ts";
-import { apply, getJson, waitForRollout } from "./support/app.ts";
+import { applyUntilHealthy, getJson } from "./support/app.ts";
 import { type ControllerProcess, freePort } from "./support/controller-process.ts";
 import { buildImage, type MountedImage, mountImage, startFromImage } from "./support/image-process.ts";
 import { serviceAccountCredentials } from "./support/service-account.ts";
@@ -85,21 +84,9 @@ describe("controller image", () => {
 
   it("takes the SMI example Rollout to Healthy as the vireo ServiceAccount", async () => {
     const text = readFileSync(EXAMPLE, "utf8");
-    await apply(cluster, text);
-    const rollout = parseAllDocuments(text)
-      .map((d) => d.toJSON())
-      .find((o) => o?.kind === "Rollout");
-    const { namespace, name } = rollout.metadata;
-    const healthy = await waitForRollout(
-      cluster,
-      namespace,
-      name,
-      "Healthy and Ready",
-      (r) =>
-        r.status?.phase === "Healthy" &&
-        r.status.conditions?.find((c) => c.type === "Ready")?.status === "True",
-    );
-    assert.equal(healthy.status?.canaryWeight, 0);
+    const rollout = await applyUntilHealthy(cluster, text);
+    const { namespace } = rollout.metadata;
+    assert.equal(rollout.status?.canaryWeight, 0);
     const splits = await getJson<{ items: unknown[] }>(cluster, [
       "trafficsplits.split.smi-spec.io",
       "-n",

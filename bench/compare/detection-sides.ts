@@ -5,7 +5,7 @@ import type { Cluster } from "../../e2e/cluster/cluster.ts";
 import { startController } from "../../e2e/support/controller-process.ts";
 import type { KubeClients } from "../../src/kube/clients.ts";
 import { DETECTION_WEIGHTS, vireoDetectionAnalysis, vireoDetectionArgs } from "../detection/settings.ts";
-import { type AppRef, forEachLimit } from "../scale/fixtures.ts";
+import { type AppRef, benchRollout, forEachLimit } from "../scale/fixtures.ts";
 import type { DetectionController } from "./detection.ts";
 import { createCanaries, detectionAnalysis, startFlagger } from "./flagger.ts";
 
@@ -22,19 +22,8 @@ export interface DetectionSideOptions {
 
 /** A Rollout walking its canary through {@link DETECTION_WEIGHTS}, one step per passing analysis tick. */
 function detectionRollout(app: AppRef, interval: string, window: string): unknown {
-  return {
-    apiVersion: "vireo.dev/v1alpha1",
-    kind: "Rollout",
-    metadata: { name: app.name, namespace: app.namespace },
-    spec: {
-      targetRef: { name: app.name },
-      service: { port: 80, targetPort: 9898 },
-      provider: "smi",
-      strategy: { canary: { steps: DETECTION_WEIGHTS.map((setWeight) => ({ setWeight })) } },
-      analysis: vireoDetectionAnalysis(interval, window),
-      progressDeadlineSeconds: 3600,
-    },
-  };
+  const steps = DETECTION_WEIGHTS.map((setWeight) => ({ setWeight }));
+  return benchRollout(app, steps, vireoDetectionAnalysis(interval, window));
 }
 
 const objectPhase = async (admin: KubeClients, path: string): Promise<string> =>

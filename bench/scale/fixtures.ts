@@ -51,7 +51,8 @@ function deployment(app: AppRef, revision: string): unknown {
   };
 }
 
-function rollout(app: AppRef, pause: string): unknown {
+/** The SMI Rollout of a bench app with these steps and analysis (the scale and detection benchmarks share it). */
+export function benchRollout(app: AppRef, steps: unknown[], analysis: unknown): unknown {
   return {
     apiVersion: "vireo.dev/v1alpha1",
     kind: "Rollout",
@@ -60,8 +61,8 @@ function rollout(app: AppRef, pause: string): unknown {
       targetRef: { name: app.name },
       service: { port: 80, targetPort: 9898 },
       provider: "smi",
-      strategy: { canary: { steps: benchSteps(pause) } },
-      analysis: { interval: "30s", metrics: [] },
+      strategy: { canary: { steps } },
+      analysis,
       // Generous: under load a rollout may wait long for its canary pod or a route; that must not roll it back.
       progressDeadlineSeconds: 3600,
     },
@@ -132,7 +133,11 @@ export async function createApps(
     const ns = encodeURIComponent(app.namespace);
     await create(clients, `/apis/apps/v1/namespaces/${ns}/deployments`, deployment(app, "1"));
     if (rollouts)
-      await create(clients, `/apis/vireo.dev/v1alpha1/namespaces/${ns}/rollouts`, rollout(app, pause));
+      await create(
+        clients,
+        `/apis/vireo.dev/v1alpha1/namespaces/${ns}/rollouts`,
+        benchRollout(app, benchSteps(pause), { interval: "30s", metrics: [] }),
+      );
   });
 }
 

@@ -1,4 +1,5 @@
 // Test fixtures: an example app (Deployment + Rollout) applied with the real kubectl, and polling helpers.
+import { parseAllDocuments } from "yaml";
 import type { Rollout } from "../../src/api/rollout-schema.ts";
 import type { Cluster } from "../cluster/cluster.ts";
 
@@ -113,6 +114,27 @@ export function waitForRollout(
     (r) => r !== undefined && predicate(r),
     timeoutMs,
   ) as Promise<Rollout>;
+}
+
+/**
+ * Applies a manifest file's text and waits until its Rollout is Healthy and Ready. Ready is judged from the world:
+ * an access policy written with the step to Healthy is seen a poll later, so Healthy alone is not enough.
+ */
+export async function applyUntilHealthy(cluster: Cluster, manifests: string): Promise<Rollout> {
+  await apply(cluster, manifests);
+  const rollout = parseAllDocuments(manifests)
+    .map((d) => d.toJSON())
+    .find((o) => o?.kind === "Rollout");
+  const { namespace, name } = rollout.metadata;
+  return waitForRollout(
+    cluster,
+    namespace,
+    name,
+    "Healthy and Ready",
+    (r) =>
+      r.status?.phase === "Healthy" &&
+      r.status.conditions?.find((c) => c.type === "Ready")?.status === "True",
+  );
 }
 
 /** Changes the app's pod template (a new revision), as `kubectl set image` would. */
