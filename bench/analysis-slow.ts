@@ -115,6 +115,7 @@ async function main(): Promise<number> {
     const controller = await startController({
       kubeconfigPath: cluster.controllerKubeconfigPath,
       logDir: join(cluster.dir, "logs"),
+      entry: "bundle",
       // The slow Rollouts use the controller's default Prometheus; the failing one names its own.
       // The failing canary names its own Prometheus, which the operator must allow (tenant safety).
       args: [

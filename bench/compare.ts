@@ -219,6 +219,7 @@ async function runVireo(o: SideOptions): Promise<Side> {
     controller = await startController({
       kubeconfigPath: o.cluster.controllerKubeconfigPath,
       logDir: join(o.cluster.dir, "logs"),
+      entry: "bundle",
       args: ["--log-level=info", `--kube-qps=${o.qps}`, `--kube-burst=${o.burst}`],
     });
     const c = controller;

@@ -178,6 +178,7 @@ async function main(): Promise<number> {
     controller = await startController({
       kubeconfigPath: cluster.controllerKubeconfigPath,
       logDir: join(cluster.dir, "logs"),
+      entry: "bundle",
       args: [...vireoDetectionArgs(cluster.prometheusUrl!), "--log-level=info"],
     });
     await apply(

@@ -19,7 +19,9 @@ const USAGE = `npm run bench -- [options]
   --setup-timeout DUR   budget for creating and adopting the apps (default: 2m + 0.5 s per Rollout)
   --max-total DUR       stop starting new runs after this much time (default 30m)
   --log-level LEVEL     controller log level (default info; debug costs CPU at N=1000)
-  --node-options=OPTS   NODE_OPTIONS for the controller, e.g. --node-options="--max-old-space-size=160"
+  --node-flags LIST     Node flags for the controller bundle, variants separated by ";": "image" = the image's
+                        ENTRYPOINT flags (deploy/bundle.ts; the default), "none" = V8's defaults, else the flags,
+                        e.g. --node-flags "none;image;--max-semi-space-size=4". Each size runs once per variant.
   --json PATH           also write the raw results as JSON
 
 Each run starts a fresh cluster (kube-apiserver, etcd, KCM, scheduler, kwok), so runs do not share state.
@@ -45,7 +47,7 @@ async function main(): Promise<number> {
       "setup-timeout": { type: "string" },
       "max-total": { type: "string", default: "30m" },
       "log-level": { type: "string", default: "info" },
-      "node-options": { type: "string" },
+      "node-flags": { type: "string", default: "image" },
       json: { type: "string" },
       help: { type: "boolean" },
     },
@@ -69,9 +71,13 @@ async function main(): Promise<number> {
 
   const results: RunResult[] = [];
   const skipped: string[] = [];
+  const flagVariants = values["node-flags"]
+    .split(";")
+    .map((v) => v.trim())
+    .map((v) => (v === "image" ? undefined : v === "none" ? [] : v.split(/\s+/)));
   for (const n of sizes) {
-    for (const qps of qpsList) {
-      const label = `N=${n} qps=${qps ?? "default"}`;
+    for (const [qps, nodeFlags] of qpsList.flatMap((q) => flagVariants.map((f) => [q, f] as const))) {
+      const label = `N=${n} qps=${qps ?? "default"} node flags=${nodeFlags?.join(" ") ?? "image"}`;
       if (Date.now() - started > maxTotalMs) {
         skipped.push(`${label}: not started, --max-total ${values["max-total"]} reached`);
         continue;
@@ -92,7 +98,7 @@ async function main(): Promise<number> {
             ? parseDuration(values["rollout-timeout"])
             : Math.max(300_000, 3 * idealMs + 500 * n),
           logLevel: values["log-level"],
-          nodeOptions: values["node-options"],
+          nodeFlags,
           log,
         });
         results.push(r);

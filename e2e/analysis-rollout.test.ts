@@ -235,12 +235,15 @@ describe("analysis-driven rollouts against a real Prometheus", () => {
     }
   });
 
-  it("rolls back a canary with 10 % 5xx against a clean primary; value and threshold in status", async () => {
+  it("rolls back a canary with 30 % 5xx against a clean primary; value and threshold in status", async () => {
     const ns = "errors";
     const { simulator, stable } = await setUp(
       ns,
       { failureLimit: 2, metrics: [success(95)] },
-      { canary: { ...HEALTHY, errorRate: 0.1 } },
+      // 30 %, not 10 %: the first tick sees ~40 canary requests, and with 10 % errors a fixed threshold of 95 %
+      // passes such a sample 22 % of the time (≤ 2 errors), which moved a CI run on to 50 %. At 30 % that is
+      // about 10⁻⁴; the statistics of small samples are the sequential judge's test (e2e/judge-sequential).
+      { canary: { ...HEALTHY, errorRate: 0.3 } },
     );
     const weights = recordWeights(ns);
     try {
@@ -251,11 +254,11 @@ describe("analysis-driven rollouts against a real Prometheus", () => {
       const fails = history(r, "success").filter((m) => m.verdict === "Fail");
       assert.equal(fails.length, 2, brief(r));
       for (const f of fails) {
-        // The canary gets ~8 requests/s at 20 %, and the first tick sees only ~5 s of them: rate() extrapolation
-        // over so few samples moves the ratio a few points (85.9 was seen on a loaded machine).
+        // The canary gets ~8 requests/s at 20 %, and the first tick sees only ~5 s of them: sampling and rate()
+        // extrapolation over so few requests move the ratio: one standard deviation is ~7 points, so ± 25.
         assert.ok(
-          typeof f.value === "number" && Math.abs(f.value - 90) <= 6,
-          `measured ${f.value}, expected ≈ 90`,
+          typeof f.value === "number" && Math.abs(f.value - 70) <= 25,
+          `measured ${f.value}, expected ≈ 70`,
         );
         assert.equal(f.threshold, ">= 95");
         assert.match(f.message ?? "", /< 95/);

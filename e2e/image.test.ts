@@ -4,6 +4,7 @@ import assert from "node:assert/strict";
 import { lstatSync, readFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { after, before, describe, it } from "node:test";
+import { CONTROLLER_NODE_FLAGS } from "../deploy/bundle.ts";
 import { type Cluster, startCluster } from "./cluster/cluster.ts";
 import { applyUntilHealthy, getJson } from "./support/app.ts";
 import { type ControllerProcess, freePort } from "./support/controller-process.ts";
@@ -47,7 +48,11 @@ describe("controller image", () => {
 
   it("keeps build tools, dev dependencies and tests out, and runs as a numeric non-root user", () => {
     assert.match(image.user, /^[1-9][0-9]*:[1-9][0-9]*$/);
-    assert.deepEqual(image.entrypoint, ["/nodejs/bin/node", "/app/src/main.ts"]);
+    assert.deepEqual(image.entrypoint, [
+      "/nodejs/bin/node",
+      ...CONTROLLER_NODE_FLAGS,
+      "/app/dist/controller/main.mjs",
+    ]);
     const lock = JSON.parse(readFileSync(resolve(import.meta.dirname, "../package-lock.json"), "utf8")) as {
       packages: Record<string, { dev?: boolean }>;
     };
@@ -62,7 +67,8 @@ describe("controller image", () => {
       "usr/bin/npm",
       "usr/local/bin/npm",
       "usr/bin/apt-get",
-      "app/src/main.test.ts",
+      "app/src",
+      "app/node_modules/esbuild",
     ])
       assert.equal(exists(join(image.dir, tool)), false, `${tool} in the image`);
     assert.ok(exists(join(image.dir, "app/node_modules/@kubernetes/client-node/package.json")));

@@ -59,6 +59,14 @@ describe("charts/vireo", () => {
       );
   });
 
+  it("heap.maxOldSpaceMiB=null leaves V8's old generation unbounded: no NODE_OPTIONS", () => {
+    const env = container(render("heap.maxOldSpaceMiB=null")).env as { name: string }[];
+    assert.deepEqual(
+      env.filter((e) => e.name === "NODE_OPTIONS"),
+      [],
+    );
+  });
+
   it("defaults: cluster-wide RBAC, two replicas, heap cap, probes, restricted security context, no ServiceMonitor", () => {
     const objs = render();
     assert.deepEqual(names(objs, "ClusterRoleBinding"), ["/vireo-controller", "/vireo-secret-reader"]);
@@ -76,7 +84,7 @@ describe("charts/vireo", () => {
     assert.equal(deployment?.spec.template.spec.securityContext.runAsUser, 10001);
     assert.equal(
       c.env.find((e: { name: string }) => e.name === "NODE_OPTIONS").value,
-      "--max-old-space-size=192 --max-semi-space-size=4",
+      "--max-old-space-size=192",
     );
     assert.equal(c.livenessProbe.httpGet.path, "/healthz");
     assert.equal(c.readinessProbe.httpGet.path, "/readyz");

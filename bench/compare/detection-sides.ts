@@ -48,6 +48,7 @@ export function vireoDetection(o: DetectionSideOptions): DetectionController {
       const c = await startController({
         kubeconfigPath: o.cluster.controllerKubeconfigPath,
         logDir: join(o.cluster.dir, "logs"),
+        entry: "bundle",
         args: [
           ...vireoDetectionArgs(o.cluster.prometheusUrl!),
           "--log-level=info",

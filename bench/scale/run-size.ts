@@ -1,5 +1,6 @@
 // One benchmark run: fresh cluster, N apps adopted, one new revision pushed to all, measured until promoted.
 import { join } from "node:path";
+import { CONTROLLER_NODE_FLAGS } from "../../deploy/bundle.ts";
 import { type Cluster, startCluster } from "../../e2e/cluster/cluster.ts";
 import { type ControllerProcess, startController } from "../../e2e/support/controller-process.ts";
 import { parseDuration } from "../../src/api/duration.ts";
@@ -25,8 +26,8 @@ export interface RunOptions {
   /** Budget for the measured rollout. */
   rolloutTimeoutMs: number;
   logLevel: string;
-  /** NODE_OPTIONS for the controller process (e.g. heap limits), or undefined. */
-  nodeOptions: string | undefined;
+  /** Node's flags for the controller bundle; undefined: the image's (deploy/bundle.ts, CONTROLLER_NODE_FLAGS). */
+  nodeFlags: readonly string[] | undefined;
   /** Progress lines go here. */
   log: (line: string) => void;
 }
@@ -95,7 +96,8 @@ export interface RunResult {
   heapTotalMax: number;
   heapUsedEnd: number;
   externalEnd: number;
-  nodeOptions: string;
+  /** The controller's Node flags, as run. */
+  nodeFlags: string;
   /** Busy CPU seconds of the whole machine during the rollout, and the part used by processes not listed. */
   machineBusySeconds: number;
   otherCpuSeconds: number;
@@ -146,8 +148,9 @@ export async function runSize(o: RunOptions): Promise<RunResult> {
     controller = await startController({
       kubeconfigPath: cluster.controllerKubeconfigPath,
       logDir: join(cluster.dir, "logs"),
+      entry: "bundle",
       args,
-      ...(o.nodeOptions ? { env: { NODE_OPTIONS: o.nodeOptions } } : {}),
+      ...(o.nodeFlags ? { nodeFlags: o.nodeFlags } : {}),
     });
     const procs = [
       { name: "controller", pid: controller.pid },
@@ -331,7 +334,7 @@ export async function runSize(o: RunOptions): Promise<RunResult> {
       heapTotalMax: Math.max(heapTotalMax, after.sum("nodejs_heap_size_total_bytes")),
       heapUsedEnd: after.sum("nodejs_heap_size_used_bytes"),
       externalEnd: after.sum("nodejs_external_memory_bytes"),
-      nodeOptions: o.nodeOptions ?? "",
+      nodeFlags: (o.nodeFlags ?? CONTROLLER_NODE_FLAGS).join(" "),
       machineBusySeconds: machineBusy,
       otherCpuSeconds: machineBusy - usage.reduce((a, u) => a + u.cpuSeconds, 0),
     };

@@ -13,11 +13,49 @@ export interface WriteBreakdown {
   eventSeries: number;
   /** TrafficSplit creates and updates. */
   trafficSplits: number;
+  /**
+   * Rollout status writes by what they changed: each write counts once under every top-level status field it
+   * changed (`conditions` split by condition type, e.g. `conditions.Ready`), so the table says why status was written.
+   */
+  statusFields: Record<string, number>;
+  /** Events created or updated, by reason. */
+  eventReasons: Record<string, number>;
 }
 
 interface EventObject extends KubernetesObject {
   reportingController?: string;
+  reason?: string;
 }
+
+interface Condition {
+  type: string;
+  [field: string]: unknown;
+}
+
+/** The top-level status fields (conditions by type) that differ between two statuses. */
+export function changedStatusFields(
+  before: Record<string, unknown> | undefined,
+  after: Record<string, unknown> | undefined,
+): string[] {
+  const a = before ?? {};
+  const b = after ?? {};
+  const out: string[] = [];
+  for (const key of new Set([...Object.keys(a), ...Object.keys(b)])) {
+    if (key === "conditions") {
+      const byType = (list: unknown) =>
+        new Map(((list as Condition[] | undefined) ?? []).map((c) => [c.type, JSON.stringify(c)]));
+      const ca = byType(a[key]);
+      const cb = byType(b[key]);
+      for (const type of new Set([...ca.keys(), ...cb.keys()]))
+        if (ca.get(type) !== cb.get(type)) out.push(`conditions.${type}`);
+    } else if (JSON.stringify(a[key]) !== JSON.stringify(b[key])) out.push(key);
+  }
+  return out.sort();
+}
+
+const bump = (into: Record<string, number>, key: string) => {
+  into[key] = (into[key] ?? 0) + 1;
+};
 
 const CONTROLLER = "vireo.dev/controller";
 
@@ -25,7 +63,18 @@ const CONTROLLER = "vireo.dev/controller";
 export class WriteCounter {
   readonly #informers: Informer[] = [];
   #armed = false;
-  readonly #counts: WriteBreakdown = { rolloutStatus: 0, eventCreates: 0, eventSeries: 0, trafficSplits: 0 };
+  #counts: WriteBreakdown = WriteCounter.#zero();
+
+  static #zero(): WriteBreakdown {
+    return {
+      rolloutStatus: 0,
+      eventCreates: 0,
+      eventSeries: 0,
+      trafficSplits: 0,
+      statusFields: {},
+      eventReasons: {},
+    };
+  }
 
   constructor(clients: KubeClients) {
     const rollouts = new Informer({
@@ -34,8 +83,21 @@ export class WriteCounter {
       resyncPeriodMs: 0,
     });
     rollouts.onUpdate((o, n) => {
-      if (this.#armed && o.metadata?.resourceVersion !== n.metadata?.resourceVersion)
-        this.#counts.rolloutStatus++;
+      if (!this.#armed || o.metadata?.resourceVersion === n.metadata?.resourceVersion) return;
+      this.#counts.rolloutStatus++;
+      const status = (x: KubernetesObject) => (x as { status?: Record<string, unknown> }).status;
+      for (const field of changedStatusFields(status(o), status(n))) bump(this.#counts.statusFields, field);
+      if (
+        process.env.TRACE &&
+        n.metadata?.name === process.env.TRACE &&
+        n.metadata?.namespace?.endsWith("-0")
+      ) {
+        const so = status(o) ?? {};
+        const sn = status(n) ?? {};
+        console.error(
+          `TRACE ${new Date().toISOString()} ${changedStatusFields(so, sn).join(",")} | phase=${sn.phase} step=${sn.currentStepIndex} w=${sn.canaryWeight} msg=${sn.message}`,
+        );
+      }
     });
     const events = new Informer<EventObject>({
       clients,
@@ -43,11 +105,15 @@ export class WriteCounter {
       resyncPeriodMs: 0,
     });
     events.onAdd((e) => {
-      if (this.#armed && e.reportingController === CONTROLLER) this.#counts.eventCreates++;
+      if (!this.#armed || e.reportingController !== CONTROLLER) return;
+      this.#counts.eventCreates++;
+      bump(this.#counts.eventReasons, e.reason ?? "");
     });
     events.onUpdate((o, n) => {
       if (!this.#armed || n.reportingController !== CONTROLLER) return;
-      if (o.metadata?.resourceVersion !== n.metadata?.resourceVersion) this.#counts.eventSeries++;
+      if (o.metadata?.resourceVersion === n.metadata?.resourceVersion) return;
+      this.#counts.eventSeries++;
+      bump(this.#counts.eventReasons, n.reason ?? "");
     });
     const splits = new Informer({
       clients,
@@ -72,11 +138,12 @@ export class WriteCounter {
   /** Starts counting from zero. */
   arm(): void {
     this.#armed = true;
-    for (const k of Object.keys(this.#counts) as (keyof WriteBreakdown)[]) this.#counts[k] = 0;
+    this.#counts = WriteCounter.#zero();
   }
 
   counts(): WriteBreakdown {
-    return { ...this.#counts };
+    const c = this.#counts;
+    return { ...c, statusFields: { ...c.statusFields }, eventReasons: { ...c.eventReasons } };
   }
 
   async stop(): Promise<void> {

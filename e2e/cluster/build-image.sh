@@ -109,7 +109,8 @@ fi
 t0=$(date +%s)
 inputs="$(
   {
-    sha256sum "$ROOT/deploy/Dockerfile" "$ROOT/deploy/Dockerfile.dockerignore" "$ROOT/package.json" "$ROOT/package-lock.json"
+    sha256sum "$ROOT/deploy/Dockerfile" "$ROOT/deploy/Dockerfile.dockerignore" "$ROOT/deploy/bundle.ts" \
+      "$ROOT/package.json" "$ROOT/package-lock.json"
     (cd "$ROOT" && find src -type f -print0 | sort -z | xargs -0 sha256sum)
     "${PODMAN[@]}" image inspect --format '{{.Id}}' "$BUILD_IMAGE" "$RUNTIME_IMAGE"
   } | sha256sum | cut -c1-64
@@ -124,6 +125,7 @@ ctx="$(mktemp -d)"
 trap 'rm -rf "$ctx"' EXIT
 cp "$ROOT/package.json" "$ROOT/package-lock.json" "$ctx/"
 cp -r "$ROOT/src" "$ctx/src"
+mkdir "$ctx/deploy" && cp "$ROOT/deploy/bundle.ts" "$ctx/deploy/"
 # A TLS-intercepting proxy's CA (NODE_EXTRA_CA_CERTS on the host) is lent to `npm ci` only: mounted for the
 # build, named by a build arg of the deps stage, absent from the runtime image.
 ca_args=()

@@ -1,8 +1,10 @@
-// Runs the real controller (src/main.ts) as a child process with the restricted ServiceAccount kubeconfig.
+// Runs the real controller (src/main.ts, or the bundle the image runs) as a child process with the restricted
+// ServiceAccount kubeconfig.
 import { type ChildProcess, spawn } from "node:child_process";
 import { createWriteStream, mkdirSync } from "node:fs";
 import { createServer } from "node:net";
 import { join, resolve } from "node:path";
+import { bundleController, CONTROLLER_NODE_FLAGS } from "../../deploy/bundle.ts";
 
 const ROOT = resolve(import.meta.dirname, "../..");
 
@@ -42,6 +44,7 @@ export function prometheusArgs(
 }
 
 let instances = 0;
+let bundle: Promise<string> | undefined;
 
 /** Starts a controller and waits until /readyz answers. */
 export async function startController(opts: {
@@ -49,14 +52,24 @@ export async function startController(opts: {
   logDir: string;
   args?: string[];
   env?: Record<string, string>;
+  /**
+   * What to run: the TypeScript sources (default; tests see source edits at once) or the bundle the image runs
+   * (benchmarks: memory and start-up as shipped), bundled from the current sources once per process.
+   */
+  entry?: "source" | "bundle";
+  /** Node's own flags for the bundle; default: the image's ({@link CONTROLLER_NODE_FLAGS}). */
+  nodeFlags?: readonly string[];
 }): Promise<ControllerProcess> {
   const port = await freePort();
+  if (opts.entry === "bundle") bundle ??= bundleController();
+  const entry = bundle && opts.entry === "bundle" ? await bundle : join(ROOT, "src/main.ts");
   mkdirSync(opts.logDir, { recursive: true });
   const logPath = join(opts.logDir, `controller-${++instances}.log`);
   const child: ChildProcess = spawn(
     process.execPath,
     [
-      join(ROOT, "src/main.ts"),
+      ...(opts.entry === "bundle" ? (opts.nodeFlags ?? CONTROLLER_NODE_FLAGS) : []),
+      entry,
       `--kubeconfig=${opts.kubeconfigPath}`,
       `--metrics-port=${port}`,
       "--metrics-host=127.0.0.1",

@@ -27,7 +27,7 @@ import { smiPortsWarning } from "../mesh/smi-render.ts";
 import type { AccessPolicyModel, MeshAdapter, OwnerRef, SplitRef, TrafficSplitModel } from "../mesh/types.ts";
 import { setCondition } from "../rollout/conditions.ts";
 import { decide } from "../rollout/decide.ts";
-import type { Action, Observations } from "../rollout/types.ts";
+import type { Action, Observations, Weights } from "../rollout/types.ts";
 import { evaluateWindows } from "../rollout/windows.ts";
 import { checkDerivedLimits } from "../workload/limits.ts";
 import { type WorkloadNames, workloadNames } from "../workload/names.ts";
@@ -209,6 +209,14 @@ function requestsOf(r: Rollout): Partial<Record<RequestKind, string>> {
     if (value !== undefined && value !== "") out[kind] = value;
   }
   return out;
+}
+
+/** What the reconciler's own writes changed that its observations (taken before them) do not show. */
+interface OwnWrites {
+  /** The target Deployment's metadata.generation after Vireo scaled it. */
+  targetGeneration?: number;
+  /** The routes as the routing object's write stored them, when the adapter could tell from the response. */
+  routes?: Weights | null;
 }
 
 /** Reconciles one Rollout. */
@@ -400,9 +408,11 @@ export class Reconciler {
       window: evaluateWindows(spec.windows, now),
       ...(autoscaler ? { autoscaler } : {}),
     };
-    // Decide, act, and — when routes were written — read them back and decide once more, so the usual step
-    // (set routes → routes confirmed → wait) costs one status write instead of two. Routes are the one observation
-    // an action changes at once that no watch reports.
+    // Decide, act, and — when the actions changed what the decision observed — decide once more on the new
+    // observations, so one status write says all of it: routes written are confirmed (the usual step, set routes
+    // → routes confirmed → wait, costs one write instead of two; no watch reports routes) from the write's own
+    // response, or by reading them back where only a read can tell; and the canary scaled up records the generation
+    // its own scale produced (else the next reconcile would write status for that alone).
     const ctx = { owner, policy, ref };
     const done = new Set<string>();
     const actions: Action[] = [];
@@ -419,16 +429,24 @@ export class Reconciler {
       actions.push(...fresh);
       status = decision.status;
       requeue = decision.requeueAfterMs;
+      let own: OwnWrites;
       try {
         const immediate = fresh.filter((a) => !AFTER_STATUS.has(a.type));
-        await this.#execute(spec, names, snap, immediate, ctx, repaired);
+        own = await this.#execute(spec, names, snap, immediate, ctx, repaired);
       } catch (err) {
         failure = err;
         break;
       }
-      if (!fresh.some((a) => a.type === "SetRoutes")) break;
+      const routed = fresh.some((a) => a.type === "SetRoutes");
+      if (!routed && own.targetGeneration === undefined) break;
       const { analysis: _tickAlreadyRecorded, ...rest } = obs;
-      obs = { ...rest, routes: await mesh.getRoutes(ref) };
+      obs = {
+        ...rest,
+        ...(routed ? { routes: own.routes !== undefined ? own.routes : await mesh.getRoutes(ref) } : {}),
+        ...(own.targetGeneration !== undefined
+          ? { canary: { ...rest.canary, generation: own.targetGeneration } }
+          : {}),
+      };
     }
 
     // Notifications go into status before delivery, so a crash in between cannot lose them.
@@ -477,7 +495,10 @@ export class Reconciler {
     return requeueAfterMs !== undefined ? { requeueAfterMs } : {};
   }
 
-  /** Carries out world actions in order; the first failure stops the rest (later ones may depend on it). */
+  /**
+   * Carries out world actions in order; the first failure stops the rest (later ones may depend on it).
+   * @returns what the writes changed that the next decision should see
+   */
   async #execute(
     spec: RolloutSpec,
     names: WorkloadNames,
@@ -485,8 +506,9 @@ export class Reconciler {
     actions: readonly Action[],
     ctx: { owner: OwnerRef; policy: AccessPolicyModel | null; ref: SplitRef },
     repaired: string[],
-  ): Promise<void> {
+  ): Promise<OwnWrites> {
     const mesh = this.#d.mesh(spec);
+    const own: OwnWrites = {};
     for (const action of actions) {
       if (!WORLD_ACTIONS.has(action.type)) continue;
       this.#d.log.info({ rollout: `${names.namespace}/${names.rollout}`, action }, `action ${action.type}`);
@@ -504,11 +526,11 @@ export class Reconciler {
           await this.#d.workloads.deleteAutoscaler(snap);
           break;
         case "ScaleCanaryUp":
-          await this.#d.workloads.scaleCanary(snap, true);
+        case "ScaleCanaryDown": {
+          const generation = await this.#d.workloads.scaleCanary(snap, action.type === "ScaleCanaryUp");
+          if (generation !== undefined) own.targetGeneration = generation;
           break;
-        case "ScaleCanaryDown":
-          await this.#d.workloads.scaleCanary(snap, false);
-          break;
+        }
         case "SetRoutes": {
           const split: TrafficSplitModel = {
             ...ctx.ref,
@@ -517,7 +539,8 @@ export class Reconciler {
             ...(spec.service.gateways ? { gateways: spec.service.gateways } : {}),
             ...(spec.service.hosts ? { hosts: spec.service.hosts } : {}),
           };
-          await mesh.setRoutes(split);
+          const written = await mesh.setRoutes(split);
+          if (written !== undefined) own.routes = written;
           break;
         }
         case "ApplyAccessPolicy":
@@ -530,6 +553,7 @@ export class Reconciler {
           break;
       }
     }
+    return own;
   }
 
   /**

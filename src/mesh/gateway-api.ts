@@ -61,7 +61,8 @@ export class GatewayApiAdapter implements MeshAdapter {
     this.#route = gatewayHttpRouteType(options.routeVersion ?? "v1");
   }
 
-  async setRoutes(split: TrafficSplitModel): Promise<void> {
+  /** Always undefined: whether a Gateway (or the mesh) accepted the route only shows in status later. */
+  async setRoutes(split: TrafficSplitModel): Promise<undefined> {
     const g = split.gatewayApi;
     if (g?.httpRoute) await this.#reweightUserRoute(split, split.weights);
     else {
@@ -73,10 +74,11 @@ export class GatewayApiAdapter implements MeshAdapter {
     // Written is not routed: a Gateway that refused the route says why in status.parents, and that reason belongs
     // in the Rollout's condition. Thrown here, after the decision's earlier actions (Services first), so a route
     // refused only because its backends did not exist yet heals once they do.
-    if (!g?.httpRoute && !g?.parentRefs) return;
+    if (!g?.httpRoute && !g?.parentRefs) return undefined;
     const live = await this.#store.get(this.#route, split.namespace, g?.httpRoute?.name ?? split.rolloutName);
     const verdict = live === null ? undefined : this.#verdict(live, split);
     if (verdict?.state === "rejected") throw new MeshError(MeshErrorKind.NotAccepted, verdict.message);
+    return undefined;
   }
 
   async getRoutes(ref: SplitRef): Promise<Weights | null> {

@@ -49,8 +49,12 @@ export class IstioAdapter implements MeshAdapter {
     this.#trustDomain = options.trustDomain ?? "cluster.local";
   }
 
-  async setRoutes(split: TrafficSplitModel): Promise<void> {
-    await this.#store.ensure(this.#vs, renderVirtualService(split, this.#vs), split.rolloutName, sameSpec);
+  async setRoutes(split: TrafficSplitModel): Promise<Weights | null> {
+    const desired = renderVirtualService(split, this.#vs);
+    return parseVirtualServiceWeights(
+      await this.#store.ensure(this.#vs, desired, split.rolloutName, sameSpec),
+      split,
+    );
   }
 
   async getRoutes(ref: SplitRef): Promise<Weights | null> {

@@ -79,8 +79,12 @@ export class LinkerdAdapter implements MeshAdapter {
     this.#trustDomain = options.trustDomain ?? "cluster.local";
   }
 
-  async setRoutes(split: TrafficSplitModel): Promise<void> {
-    await this.#store.ensure(this.#route, renderHttpRoute(split, this.#route), split.rolloutName, sameSpec);
+  async setRoutes(split: TrafficSplitModel): Promise<Weights | null> {
+    const desired = renderHttpRoute(split, this.#route);
+    return parseHttpRouteWeights(
+      await this.#store.ensure(this.#route, desired, split.rolloutName, sameSpec),
+      split,
+    );
   }
 
   async getRoutes(ref: SplitRef): Promise<Weights | null> {

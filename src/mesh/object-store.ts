@@ -17,9 +17,6 @@ export interface ResourceType {
   kind: string;
 }
 
-/** What {@link ObjectStore.ensure} did. */
-export type EnsureResult = "created" | "updated" | "unchanged";
-
 /** Options for {@link ObjectStore}. */
 export interface ObjectStoreOptions {
   /** Re-reads after a 409 before giving up with the Conflict (default 3). */
@@ -76,23 +73,26 @@ export class ObjectStore {
    * Makes the object match `desired` (spec via `sameSpec`, plus our labels and owner reference). Creates it when
    * missing; refuses with {@link MeshError} `NotOwned` when a same-named object is not managed by `rolloutName`.
    * Throws the classified Conflict when other writers keep winning after the configured retries.
+   * @returns the object as the API server has it now: the create's or update's response, or the live object
    */
   async ensure(
     type: ResourceType,
     desired: MeshObject,
     rolloutName: string,
     sameSpec: (live: MeshObject, desired: MeshObject) => boolean,
-  ): Promise<EnsureResult> {
+  ): Promise<MeshObject> {
     const namespace = desired.metadata.namespace ?? "";
     const name = desired.metadata.name;
     const context = { resource: `${type.plural}.${type.group}`, namespace, name };
     for (let attempt = 0; ; attempt++) {
       const live = await this.get(type, namespace, name);
       try {
-        if (live === null) {
-          await this.#client.request({ method: "POST", path: resourcePath(type, namespace), body: desired });
-          return "created";
-        }
+        if (live === null)
+          return await this.#client.request<MeshObject>({
+            method: "POST",
+            path: resourcePath(type, namespace),
+            body: desired,
+          });
         if (!isManagedBy(live, rolloutName)) {
           throw new MeshError(
             MeshErrorKind.NotOwned,
@@ -100,7 +100,7 @@ export class ObjectStore {
               "(labels app.kubernetes.io/managed-by=vireo, vireo.dev/rollout); rename or delete it",
           );
         }
-        if (sameSpec(live, desired) && metadataInSync(live.metadata, desired.metadata)) return "unchanged";
+        if (sameSpec(live, desired) && metadataInSync(live.metadata, desired.metadata)) return live;
         const body: MeshObject = {
           ...live,
           apiVersion: desired.apiVersion,
@@ -108,8 +108,11 @@ export class ObjectStore {
           metadata: mergeMetadata(live.metadata, desired.metadata),
           spec: desired.spec,
         };
-        await this.#client.request({ method: "PUT", path: resourcePath(type, namespace, name), body });
-        return "updated";
+        return await this.#client.request<MeshObject>({
+          method: "PUT",
+          path: resourcePath(type, namespace, name),
+          body,
+        });
       } catch (err) {
         if (err instanceof MeshError) throw err;
         const e = classifyError(err, { ...context, verb: live === null ? "create" : "update" });

@@ -66,9 +66,13 @@ export class SmiAdapter implements MeshAdapter {
     this.#specs = options.specsVersion ?? "v1alpha4";
   }
 
-  async setRoutes(split: TrafficSplitModel): Promise<void> {
+  async setRoutes(split: TrafficSplitModel): Promise<Weights | null> {
     const desired = renderTrafficSplit(split, this.#split);
-    await this.#store.ensure(trafficSplitType(this.#split), desired, split.rolloutName, sameTrafficSplitSpec);
+    const type = trafficSplitType(this.#split);
+    return parseTrafficSplitWeights(
+      await this.#store.ensure(type, desired, split.rolloutName, sameTrafficSplitSpec),
+      split,
+    );
   }
 
   async getRoutes(ref: SplitRef): Promise<Weights | null> {

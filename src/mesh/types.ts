@@ -73,8 +73,13 @@ export interface AccessPolicyModel extends SplitRef {
 export interface MeshAdapter {
   /** Short name, e.g. "smi". */
   readonly name: string;
-  /** Creates or updates the routing objects so the mesh splits traffic as given. */
-  setRoutes(split: TrafficSplitModel): Promise<void>;
+  /**
+   * Creates or updates the routing objects so the mesh splits traffic as given.
+   * @returns the routes the object holds as the API server stored it (the write's response, or the live object
+   *   when it already matched) — what {@link getRoutes} would read back at once, without the extra request; or
+   *   undefined when only a later read can tell (a Gateway's acceptance arrives in status afterwards).
+   */
+  setRoutes(split: TrafficSplitModel): Promise<Weights | null | undefined>;
   /** Reads the split back from the cluster; null when the routing object does not exist. */
   getRoutes(ref: SplitRef): Promise<Weights | null>;
   /** Makes the access-policy objects match `policy`; null removes the ones this adapter owns. */

@@ -263,12 +263,18 @@ export class WorkloadManager {
     await this.#patch(deploymentPath(s.names.namespace, s.names.primary), s.primary, { spec: { replicas } });
   }
 
-  /** Scales the user's Deployment (the canary) to the primary's replica count, or to zero. */
-  async scaleCanary(s: WorkloadSnapshot, up: boolean): Promise<void> {
-    if (!s.target) return;
+  /**
+   * Scales the user's Deployment (the canary) to the primary's replica count, or to zero.
+   * @returns the Deployment's metadata.generation after the patch (the scale moved it on), or undefined when
+   *   nothing was written
+   */
+  async scaleCanary(s: WorkloadSnapshot, up: boolean): Promise<number | undefined> {
+    if (!s.target) return undefined;
     const replicas = up ? Math.max(s.primary?.spec.replicas ?? 1, 1) : 0;
-    if ((s.target.spec.replicas ?? 1) === replicas) return;
-    await this.#patch(deploymentPath(s.names.namespace, s.names.target), s.target, { spec: { replicas } });
+    if ((s.target.spec.replicas ?? 1) === replicas) return undefined;
+    const path = deploymentPath(s.names.namespace, s.names.target);
+    const written = (await this.#patch(path, s.target, { spec: { replicas } })) as Deployment | undefined;
+    return written?.metadata?.generation;
   }
 
   /**
@@ -388,11 +394,16 @@ export class WorkloadManager {
    * changed it since (a person, a GitOps sync, another controller instance), the API server answers 409 and the
    * reconciler decides again from the fresh object instead of overwriting a change it never saw.
    */
-  async #patch(path: string, seen: { metadata: { resourceVersion?: string } }, body: object): Promise<void> {
+  /** A merge patch fenced on the resourceVersion the caller saw; resolves to the object as written. */
+  async #patch(
+    path: string,
+    seen: { metadata: { resourceVersion?: string } },
+    body: object,
+  ): Promise<unknown> {
     const rv = seen.metadata.resourceVersion;
     const fenced = rv
       ? { ...body, metadata: { ...(body as { metadata?: object }).metadata, resourceVersion: rv } }
       : body;
-    await this.#clients.request({ method: "PATCH", path, body: fenced, contentType: MERGE });
+    return this.#clients.request({ method: "PATCH", path, body: fenced, contentType: MERGE });
   }
 }

@@ -579,10 +579,11 @@ export class FakeCluster {
         await write(`scale Deployment ${s.names.primary}`, () => this.#scale(s.names.primary, replicas));
       },
       scaleCanary: async (s, up) => {
-        if (!s.target) return;
+        if (!s.target) return undefined;
         const replicas = up ? Math.max(s.primary?.spec.replicas ?? 1, 1) : 0;
-        if ((s.target.spec.replicas ?? 1) === replicas) return;
+        if ((s.target.spec.replicas ?? 1) === replicas) return undefined;
         await write(`scale Deployment ${s.names.target}`, () => this.#scale(s.names.target, replicas));
+        return this.#deployments.get(s.names.target)?.d.metadata.generation;
       },
       promote: async (names, revision, owner, replicas) => {
         const target = await read(`get Deployment ${names.target}`, () => this.#readDeployment(names.target));

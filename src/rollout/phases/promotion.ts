@@ -13,6 +13,9 @@ export function onPromoting(ctx: Ctx): void {
   const revision = d.status.canaryRevision!;
   // Fixed now, while primary and canary still both serve: the scale the primary needs once it serves alone.
   const floor = promotionFloor(ctx);
+  // One message from the copy until the primary is ready: the copy and the wait are one step to the reader, and a
+  // message that changed between them cost a status write of its own.
+  const promoting = `promoting revision ${revision}: the primary Deployment takes its template and rolls it out`;
   if (obs.primary.revision !== revision) {
     if (obs.canary.revision !== revision) {
       // The target moved on before the primary took the template, so nothing was promoted: back in flight, where
@@ -21,12 +24,12 @@ export function onPromoting(ctx: Ctx): void {
       return;
     }
     d.act({ type: "PromotePrimary", revision, replicas: desiredReplicas(ctx) });
-    d.say(REASONS.Promoting, `copying revision ${revision} to the primary Deployment`);
+    d.say(REASONS.Promoting, promoting);
     d.wakeIn(WORKLOAD_POLL_MS);
     return;
   }
   if (!isReady(obs.primary)) {
-    d.say(REASONS.WaitingForPrimary, `waiting for primary to roll out revision ${revision}`);
+    d.say(REASONS.Promoting, promoting);
     d.wakeIn(WORKLOAD_POLL_MS);
     return;
   }
