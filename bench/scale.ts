@@ -21,7 +21,8 @@ const USAGE = `npm run bench -- [options]
   --log-level LEVEL     controller log level (default info; debug costs CPU at N=1000)
   --node-flags LIST     Node flags for the controller bundle, variants separated by ";": "image" = the image's
                         ENTRYPOINT flags (deploy/bundle.ts; the default), "none" = V8's defaults, else the flags,
-                        e.g. --node-flags "none;image;--max-semi-space-size=4". Each size runs once per variant.
+                        e.g. "--node-flags=none;image;--max-semi-space-size=4" (with "=", as the value may start
+                        with a dash). Each size runs once per variant.
   --json PATH           also write the raw results as JSON
 
 Each run starts a fresh cluster (kube-apiserver, etcd, KCM, scheduler, kwok), so runs do not share state.

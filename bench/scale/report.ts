@@ -11,6 +11,7 @@ export const TARGETS = {
   rssBytes: (n: number) => (n <= 100 ? 150 : 250) * 1024 * 1024,
 } as const;
 
+/** Every memory figure printed here is in MiB (2^20 bytes). */
 const MB = 1024 * 1024;
 const s1 = (x: number) => (Number.isFinite(x) ? x.toFixed(1) : "–");
 const s2 = (x: number) => (Number.isFinite(x) ? x.toFixed(2) : "–");
@@ -41,7 +42,7 @@ const COLUMNS: Column[] = [
   },
   { head: "reads/step/rollout", cell: (r) => s2(r.readsPerStepPerRollout) },
   { head: "writes/step/rollout", cell: (r) => s2(r.writesPerStepPerRollout) },
-  { head: "peak RSS MB", cell: (r) => s1(Math.max(r.controllerPeakRss, r.controllerHwm) / MB) },
+  { head: "peak RSS MiB", cell: (r) => s1(Math.max(r.controllerPeakRss, r.controllerHwm) / MB) },
   { head: "CPU s", cell: (r) => s1(r.controllerCpuSeconds) },
 ];
 
@@ -103,7 +104,7 @@ export function details(r: RunResult): string {
     .map(([k, v]) => `${k} ${v}`)
     .join(", ");
   const cluster = r.clusterCpu
-    .map((p) => `${p.name} ${s1(p.cpuSeconds)} s/${s1(p.peakRss / MB)} MB`)
+    .map((p) => `${p.name} ${s1(p.cpuSeconds)} s/${s1(p.peakRss / MB)} MiB`)
     .join(", ");
   const b = r.writeBreakdown;
   const other = r.writes - b.rolloutStatus - b.eventCreates - b.eventSeries - b.trafficSplits;
@@ -133,9 +134,9 @@ export function details(r: RunResult): string {
       `${ms(r.eventLoopLagP99)}/${ms(r.eventLoopLagMax)} ms`,
     `  controller CPU ${s1(r.controllerCpuSeconds)} s over ${s1(r.totalSeconds)} s ` +
       `(${s1((100 * r.controllerCpuSeconds) / r.totalSeconds)}% of one core); peak RSS ` +
-      `${s1(r.controllerPeakRss / MB)} MB while rolling out, VmHWM ${s1(r.controllerHwm / MB)} MB; V8 heap ` +
-      `total max ${s1(r.heapTotalMax / MB)} MB, used at end ${s1(r.heapUsedEnd / MB)} MB, external ` +
-      `${s1(r.externalEnd / MB)} MB; node flags: ${r.nodeFlags || "none (V8 defaults)"}`,
+      `${s1(r.controllerPeakRss / MB)} MiB while rolling out, VmHWM ${s1(r.controllerHwm / MB)} MiB; V8 heap ` +
+      `total max ${s1(r.heapTotalMax / MB)} MiB, used at end ${s1(r.heapUsedEnd / MB)} MiB, external ` +
+      `${s1(r.externalEnd / MB)} MiB; node flags: ${r.nodeFlags || "none (V8 defaults)"}`,
     `  others on the same cores during the rollout (CPU s / peak RSS): ${cluster}`,
     `  machine busy ${s1(r.machineBusySeconds)} CPU-s of ${s1(availableParallelism() * r.totalSeconds)} ` +
       `available (${availableParallelism()} cores); processes outside this benchmark: ${s1(r.otherCpuSeconds)} CPU-s`,
