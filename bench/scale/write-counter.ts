@@ -87,17 +87,6 @@ export class WriteCounter {
       this.#counts.rolloutStatus++;
       const status = (x: KubernetesObject) => (x as { status?: Record<string, unknown> }).status;
       for (const field of changedStatusFields(status(o), status(n))) bump(this.#counts.statusFields, field);
-      if (
-        process.env.TRACE &&
-        n.metadata?.name === process.env.TRACE &&
-        n.metadata?.namespace?.endsWith("-0")
-      ) {
-        const so = status(o) ?? {};
-        const sn = status(n) ?? {};
-        console.error(
-          `TRACE ${new Date().toISOString()} ${changedStatusFields(so, sn).join(",")} | phase=${sn.phase} step=${sn.currentStepIndex} w=${sn.canaryWeight} msg=${sn.message}`,
-        );
-      }
     });
     const events = new Informer<EventObject>({
       clients,
