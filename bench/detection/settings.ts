@@ -8,7 +8,7 @@ export const SCRAPE_MS = 1000;
 /**
  * The canary's weights in bench:compare's detection runs: 1 % more per passing tick from 20 % to 50 %, the same for
  * both controllers, so the canary is mid-rollout at about 20 % for 30 intervals. (Flagger has no step that holds
- * still while its checks run, and a Vireo pause step does not keep its analysis ticking at the interval.)
+ * still while its checks run.)
  */
 export const DETECTION_WEIGHTS: readonly number[] = Array.from({ length: 31 }, (_, i) => 20 + i);
 

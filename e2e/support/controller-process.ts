@@ -45,6 +45,11 @@ export function prometheusArgs(
 
 let instances = 0;
 let bundle: Promise<string> | undefined;
+/** The bundle of the current sources, built once per process. */
+function bundled(): Promise<string> {
+  bundle ??= bundleController();
+  return bundle;
+}
 
 /** Starts a controller and waits until /readyz answers. */
 export async function startController(opts: {
@@ -61,8 +66,7 @@ export async function startController(opts: {
   nodeFlags?: readonly string[];
 }): Promise<ControllerProcess> {
   const port = await freePort();
-  if (opts.entry === "bundle") bundle ??= bundleController();
-  const entry = bundle && opts.entry === "bundle" ? await bundle : join(ROOT, "src/main.ts");
+  const entry = opts.entry === "bundle" ? await bundled() : join(ROOT, "src/main.ts");
   mkdirSync(opts.logDir, { recursive: true });
   const logPath = join(opts.logDir, `controller-${++instances}.log`);
   const child: ChildProcess = spawn(
