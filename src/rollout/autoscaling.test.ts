@@ -90,4 +90,24 @@ describe("a target with an HPA", () => {
     run(w, (x) => x.status?.phase === "Promoting");
     assert.equal(w.status?.promotionReplicas, 5);
   });
+
+  it("moves the floor inside the user's bounds when they are edited mid-promotion, both ways", () => {
+    const w = withHpa();
+    w.primary.desired = 3;
+    settle(w);
+    reconcile(w);
+    pushRevision(w, "rev-2");
+    run(w, (x) => x.status?.phase === "Promoting");
+    assert.equal(w.status?.promotionReplicas, 5, "3 primary + 2 canary");
+    // Raised minimum: the primary HPA never goes under what the user now asks for.
+    w.autoscalers!.user = { min: 6, max: 8, spec: 1 };
+    reconcile(w);
+    assert.equal(w.status?.promotionReplicas, 6);
+    assert.equal(w.autoscalers?.primary?.min, 6);
+    // Lowered maximum: the promotion does not wait for replicas the HPA will never give.
+    w.autoscalers!.user = { min: 2, max: 4, spec: 2 };
+    reconcile(w);
+    assert.equal(w.status?.promotionReplicas, 4);
+    assert.equal(w.autoscalers?.primary?.min, 4);
+  });
 });

@@ -12,19 +12,25 @@ export function autoscaled(obs: Pick<Observations, "autoscaler">): boolean {
   return obs.autoscaler?.user !== undefined;
 }
 
+type Bounds = NonNullable<NonNullable<Observations["autoscaler"]>["user"]>;
+
+/** `n` moved inside the user's HPA bounds, which the user may edit at any time. */
+const withinBounds = (n: number, user: Bounds): number =>
+  Math.min(user.maxReplicas, Math.max(user.minReplicas, n));
+
 /**
  * The replicas the primary must have ready before it takes all the traffic: what primary and canary run together
  * when the promotion begins, within the user's HPA bounds. Fixed in status when first asked, so the floor does not
- * climb as the primary grows towards it. Undefined without an HPA.
+ * climb as the primary grows towards it; moved back inside the bounds when the user edits them mid-promotion, so a
+ * lowered maxReplicas cannot leave the promotion waiting for replicas the HPA will never give. Undefined without
+ * an HPA.
  */
 export function promotionFloor(ctx: Ctx): number | undefined {
   const { d, obs } = ctx;
   const user = obs.autoscaler?.user;
   if (!user) return undefined;
-  if (d.status.promotionReplicas === undefined) {
-    const serving = (obs.primary.exists ? obs.primary.desiredReplicas : 0) + obs.canary.desiredReplicas;
-    d.status.promotionReplicas = Math.min(user.maxReplicas, Math.max(user.minReplicas, serving));
-  }
+  const serving = (obs.primary.exists ? obs.primary.desiredReplicas : 0) + obs.canary.desiredReplicas;
+  d.status.promotionReplicas = withinBounds(d.status.promotionReplicas ?? serving, user);
   return d.status.promotionReplicas;
 }
 
@@ -42,7 +48,9 @@ export function syncAutoscaler(d: Draft, obs: Observations): void {
     return;
   }
   if (!obs.primary.exists) return;
-  const minReplicas = Math.min(d.status.promotionReplicas ?? a.user.minReplicas, a.user.maxReplicas);
+  // The stored floor was fixed under the bounds of its time: below today's minimum it would scale the primary
+  // under what the user asks for, and the HPA API refuses a minReplicas above maxReplicas.
+  const minReplicas = withinBounds(d.status.promotionReplicas ?? a.user.minReplicas, a.user);
   if (!a.primary?.matchesUser || a.primary.minReplicas !== minReplicas)
     d.act({ type: "SyncAutoscaler", minReplicas });
 }
