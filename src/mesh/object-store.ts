@@ -23,6 +23,9 @@ export interface ObjectStoreOptions {
   conflictRetries?: number;
 }
 
+/** Objects remembered from reads for the next write: a few per concurrent reconcile is all a write ever uses. */
+const REMEMBERED = 256;
+
 /** `apiVersion` string of a resource type. */
 export const apiVersionOf = (t: ResourceType): string => (t.group ? `${t.group}/${t.version}` : t.version);
 
@@ -38,10 +41,17 @@ export function resourcePath(t: ResourceType, namespace: string, name?: string):
  * anything we don't own survive and a concurrent edit between our read and write makes the server answer 409,
  * on which we re-read and re-decide rather than overwrite blindly. Merge patches are avoided on purpose: they
  * replace whole arrays and carry no precondition.
+ *
+ * A write that follows a read of the same object (a reconcile reads the routes, then changes them) starts from
+ * that read instead of reading again: the resourceVersion still fences it, and a stale one costs a 409 and a
+ * re-read. An object that looks in sync is always read afresh, because "nothing to write" must be the server's
+ * answer, not a memory's.
  */
 export class ObjectStore {
   readonly #client: MeshClient;
   readonly #retries: number;
+  /** The last read of each object path (null: it did not exist), oldest first; consumed by the next write. */
+  readonly #read = new Map<string, MeshObject | null>();
 
   constructor(client: MeshClient, options: ObjectStoreOptions = {}) {
     this.#client = client;
@@ -54,6 +64,15 @@ export class ObjectStore {
    * object's 404 is a Status with reason NotFound — an unserved version is never read as "no object".
    */
   async get(type: ResourceType, namespace: string, name: string): Promise<MeshObject | null> {
+    const path = resourcePath(type, namespace, name);
+    const live = await this.#fetch(type, namespace, name);
+    this.#read.delete(path);
+    this.#read.set(path, live);
+    if (this.#read.size > REMEMBERED) this.#read.delete(this.#read.keys().next().value as string);
+    return live;
+  }
+
+  async #fetch(type: ResourceType, namespace: string, name: string): Promise<MeshObject | null> {
     try {
       return await this.#client.request<MeshObject>({ path: resourcePath(type, namespace, name) });
     } catch (err) {
@@ -84,8 +103,11 @@ export class ObjectStore {
     const namespace = desired.metadata.namespace ?? "";
     const name = desired.metadata.name;
     const context = { resource: `${type.plural}.${type.group}`, namespace, name };
+    const path = resourcePath(type, namespace, name);
     for (let attempt = 0; ; attempt++) {
-      const live = await this.get(type, namespace, name);
+      const remembered = attempt === 0 ? this.#remembered(path, desired, rolloutName, sameSpec) : undefined;
+      const live = remembered !== undefined ? remembered : await this.get(type, namespace, name);
+      this.#read.delete(path);
       try {
         if (live === null)
           return await this.#client.request<MeshObject>({
@@ -108,19 +130,37 @@ export class ObjectStore {
           metadata: mergeMetadata(live.metadata, desired.metadata),
           spec: desired.spec,
         };
-        return await this.#client.request<MeshObject>({
-          method: "PUT",
-          path: resourcePath(type, namespace, name),
-          body,
-        });
+        return await this.#client.request<MeshObject>({ method: "PUT", path, body });
       } catch (err) {
         if (err instanceof MeshError) throw err;
         const e = classifyError(err, { ...context, verb: live === null ? "create" : "update" });
         // AlreadyExists: someone created it between our read and create. Conflict: it changed under us.
-        const raced = e.kind === KubeErrorKind.Conflict || e.kind === KubeErrorKind.AlreadyExists;
+        // NotFound after a remembered read: it was deleted since.
+        const raced =
+          e.kind === KubeErrorKind.Conflict ||
+          e.kind === KubeErrorKind.AlreadyExists ||
+          (remembered !== undefined && e.kind === KubeErrorKind.NotFound);
         if (!raced || attempt >= this.#retries) throw e;
       }
     }
+  }
+
+  /**
+   * The object as last read, when that read leads to a write (missing, or its spec or metadata differ from
+   * `desired`); undefined when nothing was remembered or it looked in sync, which needs a fresh read.
+   */
+  #remembered(
+    path: string,
+    desired: MeshObject,
+    rolloutName: string,
+    sameSpec: (live: MeshObject, desired: MeshObject) => boolean,
+  ): MeshObject | null | undefined {
+    const live = this.#read.get(path);
+    if (live === undefined || live === null) return live;
+    // "Not ours" is refused loudly, so it too must be the server's answer.
+    if (!isManagedBy(live, rolloutName)) return undefined;
+    const inSync = sameSpec(live, desired) && metadataInSync(live.metadata, desired.metadata);
+    return inSync ? undefined : live;
   }
 
   /**
@@ -156,6 +196,7 @@ export class ObjectStore {
             preconditions: { uid: live.metadata.uid, resourceVersion: live.metadata.resourceVersion },
           },
         });
+        this.#read.delete(resourcePath(type, namespace, name));
         return true;
       } catch (err) {
         const e = classifyError(err, {
