@@ -1,6 +1,7 @@
 // Read-modify-replace of the objects one Rollout owns: create or update only on a real difference, 409 → re-read.
 import type { RawRequest } from "../kube/clients.ts";
 import { classifyError, KubeErrorKind } from "../kube/errors.ts";
+import { LruMap } from "../kube/lru.ts";
 import { MeshError, MeshErrorKind } from "./errors.ts";
 import { isManagedBy, type MeshObject, mergeMetadata, metadataInSync } from "./objects.ts";
 
@@ -50,8 +51,8 @@ export function resourcePath(t: ResourceType, namespace: string, name?: string):
 export class ObjectStore {
   readonly #client: MeshClient;
   readonly #retries: number;
-  /** The last read of each object path (null: it did not exist), oldest first; consumed by the next write. */
-  readonly #read = new Map<string, MeshObject | null>();
+  /** The last read of each object path (null: it did not exist); consumed by the next write. */
+  readonly #read = new LruMap<string, MeshObject | null>(REMEMBERED);
 
   constructor(client: MeshClient, options: ObjectStoreOptions = {}) {
     this.#client = client;
@@ -66,9 +67,7 @@ export class ObjectStore {
   async get(type: ResourceType, namespace: string, name: string): Promise<MeshObject | null> {
     const path = resourcePath(type, namespace, name);
     const live = await this.#fetch(type, namespace, name);
-    this.#read.delete(path);
     this.#read.set(path, live);
-    if (this.#read.size > REMEMBERED) this.#read.delete(this.#read.keys().next().value as string);
     return live;
   }
 
