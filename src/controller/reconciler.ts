@@ -219,6 +219,17 @@ interface OwnWrites {
   routes?: Weights | null;
 }
 
+/**
+ * What one reconcile's actions act on. The mesh adapter is the one the observations were read through, so a write
+ * can start from that read (see ObjectStore) instead of reading the object again.
+ */
+interface ExecutionContext {
+  owner: OwnerRef;
+  policy: AccessPolicyModel | null;
+  ref: SplitRef;
+  mesh: MeshAdapter;
+}
+
 /** Reconciles one Rollout. */
 export class Reconciler {
   readonly #d: ReconcilerDeps;
@@ -333,17 +344,19 @@ export class Reconciler {
     const generation = rollout.metadata.generation ?? 1;
     if (!spec) {
       let obs: Observations = { ...emptyObservations(), specIssues: validation.ok ? [] : validation.issues };
-      let world: { names: WorkloadNames; snap: WorkloadSnapshot; ref: SplitRef } | undefined;
+      let world:
+        | { names: WorkloadNames; snap: WorkloadSnapshot; ref: SplitRef; mesh: MeshAdapter }
+        | undefined;
       if (lastValid) {
         const names = workloadNames(namespace, name, lastValid);
         const snap = await d.workloads.snapshot(names);
         const ref = splitRef(names, lastValid);
-        world = { names, snap, ref };
+        world = { names, snap, ref, mesh: d.mesh(lastValid) };
         const autoscaler = WorkloadManager.observeAutoscalers(snap);
         obs = {
           ...obs,
           ...WorkloadManager.observe(snap),
-          routes: await d.mesh(lastValid).getRoutes(ref),
+          routes: await world.mesh.getRoutes(ref),
           ...(autoscaler ? { autoscaler } : {}),
         };
       }
@@ -351,7 +364,7 @@ export class Reconciler {
       // The same order as a valid spec's: world actions, the fenced status write, then what must follow it.
       const act = async (which: (a: Action) => boolean) => {
         if (!lastValid || !world) return;
-        const ctx = { owner: ownerOf(rollout), policy: null, ref: world.ref };
+        const ctx = { owner: ownerOf(rollout), policy: null, ref: world.ref, mesh: world.mesh };
         await this.#execute(lastValid, world.names, world.snap, decision.actions.filter(which), ctx, []);
       };
       await act((a) => !AFTER_STATUS.has(a.type));
@@ -413,7 +426,7 @@ export class Reconciler {
     // → routes confirmed → wait, costs one write instead of two; no watch reports routes) from the write's own
     // response, or by reading them back where only a read can tell; and the canary scaled up records the generation
     // its own scale produced (else the next reconcile would write status for that alone).
-    const ctx = { owner, policy, ref };
+    const ctx = { owner, policy, ref, mesh };
     const done = new Set<string>();
     const actions: Action[] = [];
     /** What EnsureWorkloads really created or changed; after initialization each is a repair worth an Event. */
@@ -504,10 +517,10 @@ export class Reconciler {
     names: WorkloadNames,
     snap: WorkloadSnapshot,
     actions: readonly Action[],
-    ctx: { owner: OwnerRef; policy: AccessPolicyModel | null; ref: SplitRef },
+    ctx: ExecutionContext,
     repaired: string[],
   ): Promise<OwnWrites> {
-    const mesh = this.#d.mesh(spec);
+    const { mesh } = ctx;
     const own: OwnWrites = {};
     for (const action of actions) {
       if (!WORLD_ACTIONS.has(action.type)) continue;

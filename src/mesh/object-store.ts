@@ -24,8 +24,11 @@ export interface ObjectStoreOptions {
   conflictRetries?: number;
 }
 
-/** Objects remembered from reads for the next write: a few per concurrent reconcile is all a write ever uses. */
-const REMEMBERED = 256;
+/**
+ * Objects remembered from reads for the next write. The controller makes one adapter (so one store) per reconcile,
+ * which reads a handful; the bound only guards a long-lived store.
+ */
+const REMEMBERED = 64;
 
 /** `apiVersion` string of a resource type. */
 export const apiVersionOf = (t: ResourceType): string => (t.group ? `${t.group}/${t.version}` : t.version);

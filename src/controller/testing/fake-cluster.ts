@@ -256,12 +256,12 @@ export class FakeCluster {
               return res;
             }),
     };
-    const adapter = new SmiAdapter({ client, splitVersion: "v1alpha2" });
     const quiet = { info() {}, warn() {}, error() {} };
     return {
       rollouts: { get: () => this.#cacheRead(instance) },
       workloads: this.#workloads(instance),
-      mesh: () => adapter,
+      // A new adapter per call, as the controller's MeshResolver makes them.
+      mesh: () => new SmiAdapter({ client, splitVersion: "v1alpha2" }),
       statusWriter: this.#statusWriter(instance),
       events: {
         record: (_regarding: EventRegarding, e: EventSpec) =>
