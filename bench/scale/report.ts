@@ -115,8 +115,7 @@ export function details(r: RunResult): string {
     `  promoted ${r.promoted}/${r.n}, failed ${r.failed}; per rollout min/p50/p99/max ` +
       `${s1(r.perRollout.min)}/${s1(r.perRollout.p50)}/${s1(r.perRollout.p99)}/${s1(r.perRollout.max)} s`,
     `  pause overrun min/p50/p99/max ${s2(r.pauseLateness.min)}/${s2(r.pauseLateness.p50)}/` +
-      `${s2(r.pauseLateness.p99)}/${s2(r.pauseLateness.max)} s; route write→confirmed p50/p99/max ` +
-      `${s2(r.routeConfirm.p50)}/${s2(r.routeConfirm.p99)}/${s2(r.routeConfirm.max)} s`,
+      `${s2(r.pauseLateness.p99)}/${s2(r.pauseLateness.max)} s`,
     `  ${r.reconciles} reconciles (${s1(r.reconciles / r.n)} per rollout); queue wait p50/p99 ≈ ` +
       `${ms(r.queueWaitP50)}/${ms(r.queueWaitP99)} ms (coarse buckets); peak queue depth ${r.peakQueueDepth}`,
     `  API requests: ${r.reads} reads, ${r.writes} writes (${verbs})`,

@@ -60,8 +60,6 @@ export interface RunResult {
   perRollout: Dist;
   /** How late a pause step ended after its duration (stepStartedAt of the next step − pause end). */
   pauseLateness: Dist;
-  /** setWeight step start → next (pause) step start: the time to write and confirm a route. */
-  routeConfirm: Dist;
   reconciles: number;
   reconcileP50: number;
   reconcileP99: number;
@@ -246,16 +244,14 @@ export async function runSize(o: RunOptions): Promise<RunResult> {
     const end = completed ? Math.max(...promotedAts) : Date.now();
 
     const lateness: number[] = [];
-    const confirm: number[] = [];
     for (const tl of timelines) {
       // Steps alternate setWeight (even index) and pause (odd). A status write may skip a step index when one
-      // reconcile passes several steps (e.g. routes confirmed at once): use the next step that was seen.
+      // reconcile passes several steps (a route write confirms itself): use the next step that was seen.
       const seen = [...tl.stepStartedAt.entries()].sort((a, b) => a[0] - b[0]);
       for (let k = 0; k + 1 < seen.length; k++) {
         const [i, at] = seen[k]!;
-        const [j, next] = seen[k + 1]!;
+        const [, next] = seen[k + 1]!;
         if (i % 2 === 1) lateness.push((next - at - pauseMs) / 1000);
-        else if (j === i + 1) confirm.push((next - at) / 1000);
       }
     }
 
@@ -305,7 +301,6 @@ export async function runSize(o: RunOptions): Promise<RunResult> {
       idealSeconds: (stages * pauseMs) / 1000,
       perRollout: dist(promotedAts.map((p) => (p - t0) / 1000)),
       pauseLateness: dist(lateness),
-      routeConfirm: dist(confirm),
       reconciles: rec.at(-1)?.count ?? 0,
       reconcileP50: quantile(0.5, rec),
       reconcileP99: quantile(0.99, rec),
