@@ -10,7 +10,7 @@ type Suite = "unit" | "e2e";
 /** Where each suite's tests live and the least it must run; raise the floors as tests are added. */
 const SUITES: Record<Suite, { patterns: string[]; minFiles: number; minTests: number; extraArgs: string[] }> =
   {
-    unit: { patterns: ["src/**/*.test.ts", "test/**/*.test.ts"], minFiles: 78, minTests: 600, extraArgs: [] },
+    unit: { patterns: ["src/**/*.test.ts", "test/**/*.test.ts"], minFiles: 79, minTests: 605, extraArgs: [] },
     e2e: {
       patterns: ["e2e/**/*.test.ts"],
       minFiles: 25,
