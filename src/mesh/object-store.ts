@@ -40,7 +40,7 @@ export function resourcePath(t: ResourceType, namespace: string, name?: string):
 }
 
 /**
- * Writes mesh objects with optimistic concurrency. Every write starts from a fresh read; an update is a PUT of
+ * Writes mesh objects with optimistic concurrency. Every write starts from a read; an update is a PUT of
  * the live object (with its resourceVersion) carrying our spec and ownership metadata, so concurrent edits to
  * anything we don't own survive and a concurrent edit between our read and write makes the server answer 409,
  * on which we re-read and re-decide rather than overwrite blindly. Merge patches are avoided on purpose: they
@@ -48,8 +48,8 @@ export function resourcePath(t: ResourceType, namespace: string, name?: string):
  *
  * A write that follows a read of the same object (a reconcile reads the routes, then changes them) starts from
  * that read instead of reading again: the resourceVersion still fences it, and a stale one costs a 409 and a
- * re-read. An object that looks in sync is always read afresh, because "nothing to write" must be the server's
- * answer, not a memory's.
+ * re-read. An object that looks in sync, or not ours, is always read afresh, because "nothing to write" and
+ * "not ours" must be the server's answer, not a memory's.
  */
 export class ObjectStore {
   readonly #client: MeshClient;
@@ -69,14 +69,20 @@ export class ObjectStore {
    */
   async get(type: ResourceType, namespace: string, name: string): Promise<MeshObject | null> {
     const path = resourcePath(type, namespace, name);
-    const live = await this.#fetch(type, namespace, name);
+    const live = await this.#fetch(path, type, namespace, name);
     this.#read.set(path, live);
     return live;
   }
 
-  async #fetch(type: ResourceType, namespace: string, name: string): Promise<MeshObject | null> {
+  /** {@link ObjectStore.get} without remembering the read. */
+  async #fetch(
+    path: string,
+    type: ResourceType,
+    namespace: string,
+    name: string,
+  ): Promise<MeshObject | null> {
     try {
-      return await this.#client.request<MeshObject>({ path: resourcePath(type, namespace, name) });
+      return await this.#client.request<MeshObject>({ path });
     } catch (err) {
       const e = classifyError(err, {
         verb: "get",
@@ -107,9 +113,9 @@ export class ObjectStore {
     const context = { resource: `${type.plural}.${type.group}`, namespace, name };
     const path = resourcePath(type, namespace, name);
     for (let attempt = 0; ; attempt++) {
-      const remembered = attempt === 0 ? this.#remembered(path, desired, rolloutName, sameSpec) : undefined;
-      const live = remembered !== undefined ? remembered : await this.get(type, namespace, name);
-      this.#read.delete(path);
+      const remembered =
+        attempt === 0 ? this.#takeRemembered(path, desired, rolloutName, sameSpec) : undefined;
+      const live = remembered !== undefined ? remembered : await this.#fetch(path, type, namespace, name);
       try {
         if (live === null)
           return await this.#client.request<MeshObject>({
@@ -148,16 +154,18 @@ export class ObjectStore {
   }
 
   /**
-   * The object as last read, when that read leads to a write (missing, or its spec or metadata differ from
-   * `desired`); undefined when nothing was remembered or it looked in sync, which needs a fresh read.
+   * Forgets the last read of `path` and returns it when that read leads to a write (missing, or ours with a spec
+   * or metadata that differ from `desired`); undefined when nothing was remembered, or it looked in sync or not
+   * ours, which needs a fresh read.
    */
-  #remembered(
+  #takeRemembered(
     path: string,
     desired: MeshObject,
     rolloutName: string,
     sameSpec: (live: MeshObject, desired: MeshObject) => boolean,
   ): MeshObject | null | undefined {
     const live = this.#read.get(path);
+    this.#read.delete(path);
     if (live === undefined || live === null) return live;
     // "Not ours" is refused loudly, so it too must be the server's answer.
     if (!isManagedBy(live, rolloutName)) return undefined;
