@@ -163,7 +163,7 @@ async function main(): Promise<void> {
   }
   console.log(`
 Done in ${clock().trim()}; nothing is left running.
-To play with kubectl yourself:  npm run cluster:up   (prints KUBECONFIG; stop with npm run cluster:down)
+To play with kubectl yourself:  npm run cluster:up -- --namespace demo   (prints KUBECONFIG; stop with npm run cluster:down)
 Then: kubectl apply -f examples/smi-podinfo.yaml, run the controller with
   node src/main.ts --kubeconfig <printed kubeconfig> --prometheus-url <printed Prometheus URL>
 and try kubectl annotate rollout.vireo.dev/podinfo -n demo vireo.dev/pause=1 (or promote, abort, resume, retry).`);
