@@ -49,7 +49,6 @@ export const LAYERS: readonly Readonly<Record<string, readonly string[]>>[] = [
  */
 const BEING_REMOVED: readonly string[] = [
   "src/workload/autoscaler.ts -> src/mesh/types.ts",
-  "src/workload/limits.ts -> src/mesh/linkerd-render.ts",
   "src/workload/render.ts -> src/mesh/types.ts",
   "src/workload/workload-manager.ts -> src/mesh/types.ts",
 ];
