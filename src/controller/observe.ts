@@ -1,12 +1,13 @@
 // The reconciler's first step: read the world a Rollout points at (workloads, routes, access policy, the analysis
 // tick, requests, windows) into the engine's Observations, and name the target its actions will act on.
 import { ANNOTATIONS, API_VERSION, KIND, type RequestKind } from "../api/constants.ts";
+import type { OwnerRef } from "../api/object-meta.ts";
 import type { Rollout, RolloutSpec, RolloutStatus } from "../api/rollout-schema.ts";
 import { type SpecIssue, validateRolloutSpec } from "../api/validate.ts";
 import { httpProbesOf } from "../mesh/pod-probes.ts";
 import type { ProviderWarning } from "../mesh/provider.ts";
 import { providerSpecIssues, providerWarnings } from "../mesh/registry.ts";
-import type { AccessPolicyModel, MeshAdapter, OwnerRef, SplitRef } from "../mesh/types.ts";
+import type { AccessPolicyModel, MeshAdapter, SplitRef } from "../mesh/types.ts";
 import type { Observations } from "../rollout/types.ts";
 import { evaluateWindows } from "../rollout/windows.ts";
 import { checkDerivedLimits } from "../workload/limits.ts";

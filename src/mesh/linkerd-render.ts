@@ -1,14 +1,17 @@
 // Pure Linkerd policy rendering: Server, MeshTLSAuthentication, AuthorizationPolicy and a per-route HTTPRoute.
+
+import type { OwnerRef } from "../api/object-meta.ts";
+import { apiVersionOf } from "../api/object-meta.ts";
 import { MAX_LINKERD_PATH_REGEX, NAME_LIMITS, type RolloutSpec } from "../api/rollout-schema.ts";
 import type { SpecIssue } from "../api/validate.ts";
 import type { BackendPods } from "./backend-pods.ts";
 import { MeshError, MeshErrorKind } from "./errors.ts";
 import { linkerdHttpRouteType } from "./gamma-render.ts";
-import { apiVersionOf, type ResourceType } from "./object-store.ts";
+import type { ResourceType } from "./object-store.ts";
 import { byKey, type MeshObject, renderMetadata } from "./objects.ts";
 import { probePathsOn } from "./pod-probes.ts";
 import { normaliseRoutes, normaliseSources } from "./policy.ts";
-import type { AccessPolicyModel, OwnerRef } from "./types.ts";
+import type { AccessPolicyModel } from "./types.ts";
 
 /** `policy.linkerd.io` Server versions Vireo writes, most preferred first (v1beta3: Linkerd ≥ 2.16). */
 export const LINKERD_SERVER_VERSIONS = ["v1beta3", "v1beta1"] as const;
