@@ -47,6 +47,7 @@ export async function main(argv: readonly string[], env: NodeJS.ProcessEnv): Pro
     // The identity tells instances apart in the API server's audit log (which one wrote what, and when).
     userAgent: `vireo/0.1.0 (${identity})`,
     onRequest: (verb) => metrics.recordKubeRequest(verb),
+    onRetryAfter: (seconds) => metrics.recordKubeBackoff(seconds),
   });
   const kubeLog = log.child({ component: "kube" });
   const manager = new Manager({

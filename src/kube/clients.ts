@@ -6,6 +6,7 @@ import { type Clock, sleep, systemClock } from "./clock.ts";
 import { type KubeConfigLike, type KubeConnection, toConnection } from "./connection.ts";
 import { classifyError } from "./errors.ts";
 import { parseResourcePath, VERBS, type Verb, verbFor } from "./request-verb.ts";
+import { MAX_RETRY_AFTER_MS, parseRetryAfter } from "./retry-after.ts";
 import { TokenBucket } from "./token-bucket.ts";
 
 export type { Verb } from "./request-verb.ts";
@@ -20,6 +21,16 @@ export interface KubeClientOptions {
   requestTimeoutMs?: number;
   /** Called once per request with its verb (e.g. `metrics.recordKubeRequest`). */
   onRequest?: (verb: Verb) => void;
+  /**
+   * Called when the API server asks the client to back off (429, or 5xx with `Retry-After`), with the wait the
+   * pipeline now imposes on every request (e.g. `metrics.recordThrottle`).
+   */
+  onRetryAfter?: (seconds: number) => void;
+  /**
+   * Called with every answer's `Date` header and the local times (`clock.now()`) the request was sent and its
+   * headers arrived: the API server's clock, for a {@link ServerClock}.
+   */
+  onServerDate?: (date: string, sentAt: number, receivedAt: number) => void;
   userAgent?: string;
   clock?: Clock;
 }
@@ -105,15 +116,23 @@ export function createKubeClients(
   let mayWrite: (() => boolean) | undefined;
   let revoked: string | undefined;
   const revocation = new AbortController();
+  /**
+   * Until when (clock ms) the API server asked us to send nothing: the latest `Retry-After`. Shared by every
+   * request, so one 429 holds back the whole controller — status writers, informers and the work queue alike —
+   * instead of each caller retrying on its own schedule. Lease requests are exempt: the elector's renewals are
+   * one every 2 s, and holding them back would hand leadership away during the very overload it cannot cause.
+   */
+  let backoffUntil = 0;
 
   async function send(req: RawRequest, stream: boolean): Promise<IncomingMessage> {
     const method = req.method ?? "GET";
     const url = new URL(prefix + req.path, base);
     for (const [k, v] of Object.entries(req.query ?? {}))
       if (v !== undefined) url.searchParams.set(k, String(v));
+    const lease = isLeasePath(url.pathname);
+    if (!lease) await waitForBackoff(req.signal);
     const wait = bucket.reserve();
     if (wait > 0) await sleep(clock, wait);
-    const lease = isLeasePath(url.pathname);
     // Checked as late as possible, after the rate limiter's wait: the lease may have run out meanwhile.
     if (WRITE_METHODS.has(method) && !lease) {
       if (revoked !== undefined) throw new WriteFencedError(`write refused: ${revoked}`);
@@ -145,12 +164,17 @@ export function createKubeClients(
     if (signals.length > 0) o.signal = signals.length === 1 ? signals[0] : AbortSignal.any(signals);
     const agent = stream ? false : shared;
     o.agent = agent;
+    const sentAt = clock.now();
     try {
-      return await new Promise<IncomingMessage>((resolve, reject) => {
+      const res = await new Promise<IncomingMessage>((resolve, reject) => {
         const r = (secure ? httpsRequest : httpRequest)(o, resolve);
         r.once("error", reject);
         r.end(body);
       });
+      const date = res.headers.date;
+      if (date && options.onServerDate) options.onServerDate(date, sentAt, clock.now());
+      noteRetryAfter(res);
+      return res;
     } catch (err) {
       const callerAborted = req.signal?.aborted === true && !timeout?.aborted;
       if (!callerAborted && agent && agent === shared && isConnectionFailure(err, timeout)) {
@@ -159,6 +183,22 @@ export function createKubeClients(
       }
       throw err;
     }
+  }
+
+  /** Waits out a server-requested back-off (re-checked: another answer may extend it meanwhile). */
+  async function waitForBackoff(signal: AbortSignal | undefined): Promise<void> {
+    for (let ms = backoffUntil - clock.now(); ms > 0; ms = backoffUntil - clock.now()) {
+      await sleep(clock, ms, signal);
+    }
+  }
+
+  function noteRetryAfter(res: IncomingMessage): void {
+    const code = res.statusCode ?? 0;
+    if (code !== 429 && code < 500) return;
+    const ms = parseRetryAfter(res.headers["retry-after"], Date.now(), MAX_RETRY_AFTER_MS);
+    if (ms === undefined) return;
+    backoffUntil = Math.max(backoffUntil, clock.now() + ms);
+    options.onRetryAfter?.(ms / 1000);
   }
 
   const contextOf = (req: RawRequest) => ({
