@@ -19,6 +19,7 @@ import { ApiDiscovery } from "./kube/discovery.ts";
 import { EventRecorder } from "./kube/event-recorder.ts";
 import { eventsApi, leaseApi } from "./kube/kube-apis.ts";
 import { LeaseElector, makeIdentity } from "./kube/lease-elector.ts";
+import { ServerClock } from "./kube/server-clock.ts";
 import { StatusWriter } from "./kube/status-writer.ts";
 import { MESH_API_GROUPS, routingTypes } from "./mesh/registry.ts";
 import { startTelemetryServer } from "./telemetry/http-server.ts";
@@ -41,6 +42,9 @@ export async function main(argv: readonly string[], env: NodeJS.ProcessEnv): Pro
 
   const metrics = new VireoMetrics();
   const identity = makeIdentity(config.podName);
+  // The engine's clock (see server-clock.ts for why it is the API server's, not this node's).
+  const serverClock = new ServerClock();
+  const engineNow = () => new Date(serverClock.now());
   const clients = createKubeClients(connection, {
     qps: config.kubeQps,
     burst: config.kubeBurst,
@@ -48,6 +52,10 @@ export async function main(argv: readonly string[], env: NodeJS.ProcessEnv): Pro
     userAgent: `vireo/0.1.0 (${identity})`,
     onRequest: (verb) => metrics.recordKubeRequest(verb),
     onRetryAfter: (seconds) => metrics.recordKubeBackoff(seconds),
+    onServerDate: (date, sentAt, receivedAt) => {
+      serverClock.observe(date, sentAt, receivedAt);
+      metrics.setClockSkew(serverClock.offsetMs() / 1000);
+    },
   });
   const kubeLog = log.child({ component: "kube" });
   const manager = new Manager({
@@ -105,12 +113,13 @@ export async function main(argv: readonly string[], env: NodeJS.ProcessEnv): Pro
       secretReader(clients),
       config.metricsMesh ?? "linkerd",
       config.prometheusScrapeIntervalMs,
+      engineNow,
     ),
     measurements,
     notifications,
     observer,
     log: log.child({ component: "reconciler" }),
-    now: () => new Date(),
+    now: engineNow,
   });
   const reconcile = (ns: string, name: string, signal: AbortSignal) => reconciler.reconcile(ns, name, signal);
   notifications.setOnDelivered((ns, name) => manager.queue.add(`${ns}/${name}`));
@@ -130,6 +139,14 @@ export async function main(argv: readonly string[], env: NodeJS.ProcessEnv): Pro
   await mesh.warm();
   manager.watchRouting(routingTypes(mesh.apis));
   await manager.start();
+  // The informers' lists have answered by now, so the offset is measured.
+  const skew = { skewMs: serverClock.offsetMs(), uncertaintyMs: serverClock.uncertaintyMs() };
+  if (Math.abs(skew.skewMs) > 1000)
+    log.warn(
+      skew,
+      "this node's clock is off from the API server's: pauses and deadlines run on the API server's",
+    );
+  else log.info(skew, "clock agrees with the API server's");
   let elector: LeaseElector | undefined;
   /** Resolves the wait below: a signal (clean stop, exit 0) or a lost lease (exit 1, the Deployment restarts us). */
   let finish: (why: { signal?: string; leaseLost?: boolean }) => void = () => {};

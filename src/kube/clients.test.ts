@@ -111,7 +111,10 @@ describe("createKubeClients (loopback fake API server)", () => {
 
   it("a 429's Retry-After holds back every later request but Lease renewals, and is reported", async () => {
     const hints: number[] = [];
-    const clients = createKubeClients(kc, { qps: Number.POSITIVE_INFINITY, onRetryAfter: (s) => hints.push(s) });
+    const clients = createKubeClients(kc, {
+      qps: Number.POSITIVE_INFINITY,
+      onRetryAfter: (s) => hints.push(s),
+    });
     const arrived = () => seen.length;
     await assert.rejects(clients.request({ path: "/api/v1/namespaces/a/throttled" }), (e: unknown) => {
       assert.ok(e instanceof KubeApiError);

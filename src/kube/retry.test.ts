@@ -42,7 +42,10 @@ describe("withRetry", () => {
     const done = withRetry(
       async () => {
         if (n++ === 0)
-          throw new KubeApiError(KubeErrorKind.ServerError, "busy", { status: 503, retryAfterSeconds: 86_400 });
+          throw new KubeApiError(KubeErrorKind.ServerError, "busy", {
+            status: 503,
+            retryAfterSeconds: 86_400,
+          });
         return n;
       },
       { clock },
