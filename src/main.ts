@@ -1,4 +1,5 @@
 // Composition root: parses configuration, builds every component, runs the controller and shuts it down gracefully.
+import type { KubernetesObject } from "@kubernetes/client-node";
 import type { RolloutStatus } from "./api/rollout-schema.ts";
 import { loadConfig, USAGE } from "./config.ts";
 import { PrometheusAnalysisRunner } from "./controller/analysis-runner.ts";
@@ -17,7 +18,8 @@ import {
 } from "./kube/connection.ts";
 import { ApiDiscovery } from "./kube/discovery.ts";
 import { EventRecorder } from "./kube/event-recorder.ts";
-import { eventsApi, leaseApi } from "./kube/kube-apis.ts";
+import { Informer } from "./kube/informer.ts";
+import { eventsApi, LEASES, type Lease, leaseApi } from "./kube/kube-apis.ts";
 import { LeaseElector, makeIdentity } from "./kube/lease-elector.ts";
 import { ServerClock } from "./kube/server-clock.ts";
 import { StatusWriter } from "./kube/status-writer.ts";
@@ -154,8 +156,21 @@ export async function main(argv: readonly string[], env: NodeJS.ProcessEnv): Pro
     finish = resolve;
   });
   let stopping = false;
+  let leaseWatch: Informer<Lease & KubernetesObject> | undefined;
   if (config.leaderElect) {
+    // The leader learns of a deleted or taken Lease from this watch within milliseconds, not at its next renew.
+    leaseWatch = new Informer({
+      clients,
+      resource: LEASES,
+      namespace: config.leaseNamespace,
+      fieldSelector: `metadata.name=${config.leaseName}`,
+      resyncPeriodMs: 0,
+      logger: kubeLog,
+    });
     elector = new LeaseElector({
+      leaseEvents: leaseWatch,
+      // Writes are already fenced (heldUntil is 0); what was sent under the doubted Lease must not land either.
+      onInterrupted: (reason) => clients.abortInFlight(`leader Lease in doubt: ${reason}`),
       coordination: leaseApi(clients),
       namespace: config.leaseNamespace,
       name: config.leaseName,
@@ -180,6 +195,7 @@ export async function main(argv: readonly string[], env: NodeJS.ProcessEnv): Pro
     // Every write is checked against the lease's validity when it is sent, so a process frozen past its lease
     // (SIGSTOP, a paused VM) cannot write after waking even before its timers notice the loss.
     clients.fenceWrites(() => Date.now() < held.heldUntil());
+    leaseWatch.start();
     elector.start();
   } else {
     manager.lead(reconcile);
@@ -195,6 +211,7 @@ export async function main(argv: readonly string[], env: NodeJS.ProcessEnv): Pro
     await manager.stopLeading(0);
     measurements.abortAll();
     await elector?.stop({ release: false });
+    await leaseWatch?.stop();
     await manager.stop(0);
     await server.close(500);
     return 1;
@@ -206,6 +223,7 @@ export async function main(argv: readonly string[], env: NodeJS.ProcessEnv): Pro
   measurements.abortAll();
   await notifications.drain(5000);
   await elector?.stop({ release: true });
+  await leaseWatch?.stop();
   await manager.stop(0);
   await server.close(2000);
   log.info({}, "stopped");

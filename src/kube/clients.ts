@@ -74,8 +74,13 @@ export interface KubeClients {
    */
   fenceWrites(mayWrite: () => boolean): void;
   /**
-   * Leadership is gone: aborts every request in flight (reads and writes, whatever signal its caller passed) and
-   * refuses every later write. Irreversible: the process is expected to exit.
+   * Aborts every request in flight except watches and Lease requests (whatever signal its caller passed); later
+   * requests go out as usual. For a leader whose Lease is in doubt: what it sent under the old Lease must not land.
+   */
+  abortInFlight(reason: string): void;
+  /**
+   * Leadership is gone: {@link abortInFlight}, and refuse every later write. Irreversible: the process is expected
+   * to exit.
    */
   revokeWrites(reason: string): void;
 }
@@ -115,7 +120,8 @@ export function createKubeClients(
   let shared = newAgent();
   let mayWrite: (() => boolean) | undefined;
   let revoked: string | undefined;
-  const revocation = new AbortController();
+  /** Replaced on every {@link KubeClients.abortInFlight}: each request holds the one current when it was sent. */
+  let revocation = new AbortController();
   /**
    * Until when (clock ms) the API server asked us to send nothing: the latest `Retry-After`. Shared by every
    * request, so one 429 holds back the whole controller — status writers, informers and the work queue alike —
@@ -185,6 +191,12 @@ export function createKubeClients(
     }
   }
 
+  function abortInFlight(reason: string): void {
+    const current = revocation;
+    revocation = new AbortController();
+    current.abort(new WriteFencedError(`request aborted: ${reason}`));
+  }
+
   /** Waits out a server-requested back-off (re-checked: another answer may extend it meanwhile). */
   async function waitForBackoff(signal: AbortSignal | undefined): Promise<void> {
     for (let ms = backoffUntil - clock.now(); ms > 0; ms = backoffUntil - clock.now()) {
@@ -243,9 +255,10 @@ export function createKubeClients(
     fenceWrites: (fn) => {
       mayWrite = fn;
     },
+    abortInFlight,
     revokeWrites: (reason) => {
       revoked ??= reason;
-      revocation.abort(new WriteFencedError(`request aborted: ${reason}`));
+      abortInFlight(reason);
     },
     resetConnections: () => {
       const old = shared;
