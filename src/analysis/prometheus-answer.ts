@@ -41,6 +41,7 @@ export async function readAnswer(
   limits: AnswerLimits,
 ): Promise<AnswerEnvelope | undefined> {
   const envelope: AnswerEnvelope = {};
+  let resultType: unknown;
   const result: unknown[] = [];
   let tooMany = false;
   const parser = new JSONParser({
@@ -51,7 +52,7 @@ export async function readAnswer(
   parser.onValue = ({ value, key, stack }) => {
     if (stack.length === 1 && key === "status") envelope.status = value;
     else if (stack.length === 1 && key === "errorType") envelope.errorType = value;
-    else if (stack.length === 2 && key === "resultType") (envelope.data ??= {}).resultType = value;
+    else if (stack.length === 2 && key === "resultType") resultType = value;
     else if (stack.length === 3 && typeof key === "number") {
       if (result.length >= limits.maxSeries) tooMany = true;
       else result.push(value);
@@ -80,8 +81,7 @@ export async function readAnswer(
   }
   // The parser ends by itself after the top-level value; one that has not was cut short.
   if (!json || !parser.isEnded) return undefined;
-  if (envelope.data) envelope.data.result = result;
-  else if (result.length > 0) envelope.data = { result };
+  if (resultType !== undefined || result.length > 0) envelope.data = { resultType, result };
   return envelope;
 }
 
