@@ -2,6 +2,7 @@
 import { Agent as HttpAgent, request as httpRequest, type IncomingMessage } from "node:http";
 import { Agent as HttpsAgent, request as httpsRequest, type RequestOptions } from "node:https";
 import { Readable } from "node:stream";
+import { BackoffGate, type GateOutcome } from "./backoff-gate.ts";
 import { type Clock, sleep, systemClock } from "./clock.ts";
 import { type KubeConfigLike, type KubeConnection, toConnection } from "./connection.ts";
 import { classifyError } from "./errors.ts";
@@ -123,12 +124,12 @@ export function createKubeClients(
   /** Replaced on every {@link KubeClients.abortInFlight}: each request holds the one current when it was sent. */
   let revocation = new AbortController();
   /**
-   * Until when (clock ms) the API server asked us to send nothing: the latest `Retry-After`. Shared by every
-   * request, so one 429 holds back the whole controller — status writers, informers and the work queue alike —
-   * instead of each caller retrying on its own schedule. Lease requests are exempt: the elector's renewals are
-   * one every 2 s, and holding them back would hand leadership away during the very overload it cannot cause.
+   * The API server's `Retry-After`, shared by every request, so one 429 holds back the whole controller — status
+   * writers, informers and the work queue alike — instead of each caller retrying on its own schedule. Lease
+   * requests do not wait at it: the elector's renewals are one every 2 s, and holding them back would hand
+   * leadership away during an overload they do not cause.
    */
-  let backoffUntil = 0;
+  const gate = new BackoffGate(clock);
 
   async function send(req: RawRequest, stream: boolean): Promise<IncomingMessage> {
     const method = req.method ?? "GET";
@@ -136,7 +137,25 @@ export function createKubeClients(
     for (const [k, v] of Object.entries(req.query ?? {}))
       if (v !== undefined) url.searchParams.set(k, String(v));
     const lease = isLeasePath(url.pathname);
-    if (!lease) await waitForBackoff(req.signal);
+    const settle = lease ? (o: GateOutcome) => gate.record(o) : await gate.admit(req.signal);
+    let outcome: GateOutcome = "failed";
+    try {
+      const res = await dispatch(req, stream, method, url, lease);
+      outcome = throttle(res) ?? "answered";
+      return res;
+    } finally {
+      settle(outcome);
+    }
+  }
+
+  /** Rate-limits, fences, counts and sends one request; resolves with the answer's headers. */
+  async function dispatch(
+    req: RawRequest,
+    stream: boolean,
+    method: string,
+    url: URL,
+    lease: boolean,
+  ): Promise<IncomingMessage> {
     const wait = bucket.reserve();
     if (wait > 0) await sleep(clock, wait);
     // Checked as late as possible, after the rate limiter's wait: the lease may have run out meanwhile.
@@ -179,7 +198,6 @@ export function createKubeClients(
       });
       const date = res.headers.date;
       if (date && options.onServerDate) options.onServerDate(date, sentAt, clock.now());
-      noteRetryAfter(res);
       return res;
     } catch (err) {
       const callerAborted = req.signal?.aborted === true && !timeout?.aborted;
@@ -197,20 +215,16 @@ export function createKubeClients(
     current.abort(new WriteFencedError(`request aborted: ${reason}`));
   }
 
-  /** Waits out a server-requested back-off (re-checked: another answer may extend it meanwhile). */
-  async function waitForBackoff(signal: AbortSignal | undefined): Promise<void> {
-    for (let ms = backoffUntil - clock.now(); ms > 0; ms = backoffUntil - clock.now()) {
-      await sleep(clock, ms, signal);
-    }
-  }
-
-  function noteRetryAfter(res: IncomingMessage): void {
+  /** The back-off an answer asks for: a 429, or a 5xx with `Retry-After` (a 429 without one: 1 s). */
+  function throttle(res: IncomingMessage): GateOutcome | undefined {
     const code = res.statusCode ?? 0;
-    if (code !== 429 && code < 500) return;
-    const ms = parseRetryAfter(res.headers["retry-after"], Date.now(), MAX_RETRY_AFTER_MS);
-    if (ms === undefined) return;
-    backoffUntil = Math.max(backoffUntil, clock.now() + ms);
+    if (code !== 429 && code < 500) return undefined;
+    const ms =
+      parseRetryAfter(res.headers["retry-after"], Date.now(), MAX_RETRY_AFTER_MS) ??
+      (code === 429 ? 1000 : undefined);
+    if (ms === undefined) return undefined;
     options.onRetryAfter?.(ms / 1000);
+    return { retryAfterMs: ms };
   }
 
   const contextOf = (req: RawRequest) => ({
