@@ -32,9 +32,9 @@ const leading = async (c: ControllerProcess) =>
   !c.exited() && metricValue(await c.metrics().catch(() => ""), "vireo_leader") === 1;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-/** Many short steps: a Rollout that writes status, routes and Events about every second for a minute or more. */
-const BUSY_STEPS = Array.from({ length: 30 }, (_, i) => [
-  { setWeight: 2 + 3 * i },
+/** Many short steps (the schema allows 50): a Rollout that writes status, routes and Events about every second. */
+const BUSY_STEPS = Array.from({ length: 24 }, (_, i) => [
+  { setWeight: 2 + 4 * i },
   { pause: { duration: "1s" } },
 ]).flat();
 
