@@ -25,12 +25,12 @@ const SECONDS = Number(process.env.VIREO_BENCH_SECONDS ?? "60");
 const BASELINE = process.env.VIREO_BENCH_BASELINE;
 const MiB = 1024 * 1024;
 
-/** The answer: one instant vector of SERIES series with realistic label sets (~190 bytes each). */
+/** The answer: one instant vector of SERIES series with realistic label sets (~195 bytes each). */
 function bigAnswer(): Buffer {
   const parts: string[] = [];
   for (let i = 0; i < SERIES; i++) {
     parts.push(
-      `{"metric":{"__name__":"http_request_duration_seconds_bucket","namespace":"shop","pod":"podinfo-7d9c6b5f4-${i.toString(36).padStart(5, "0")}","le":"${(i % 12) * 0.25}","path":"/api/v1/items/${i % 977}"},"value":[1700000000.123,"${i % 97}"]}`,
+      `{"metric":{"__name__":"http_request_duration_seconds_bucket","namespace":"shop","pod":"podinfo-7d9c6b5f4-${i.toString(36).padStart(5, "0")}","le":"${(i % 12) * 0.25}","path":"/api/v1/items/${i % 977}","code":"200"},"value":[1700000000.123,"${i % 97}"]}`,
     );
   }
   return Buffer.from(`{"status":"success","data":{"resultType":"vector","result":[${parts.join(",")}]}}`);
@@ -42,7 +42,8 @@ async function baselineBundle(ref: string, dir: string): Promise<string> {
   execFileSync("git", ["-C", ROOT, "worktree", "add", "--detach", tree, ref], { stdio: "ignore" });
   symlinkSync(join(ROOT, "node_modules"), join(tree, "node_modules"));
   const mod = (await import(join(tree, "deploy", "bundle.ts"))) as typeof import("../deploy/bundle.ts");
-  return mod.bundleController(join(dir, "baseline.mjs"));
+  // In its own tree: the bundle loads yaml (a YAML kubeconfig) from the node_modules beside it.
+  return mod.bundleController();
 }
 
 const body = bigAnswer();
@@ -55,7 +56,9 @@ const prom = createServer((req, res) => {
 });
 await new Promise<void>((r) => prom.listen(0, "127.0.0.1", r));
 const promUrl = `http://127.0.0.1:${(prom.address() as AddressInfo).port}`;
-console.log(`answer: ${SERIES} series, ${(body.length / MiB).toFixed(1)} MiB; ${ROLLOUTS} Rollouts × ${METRICS} metrics`);
+console.log(
+  `answer: ${SERIES} series, ${(body.length / MiB).toFixed(1)} MiB; ${ROLLOUTS} Rollouts × ${METRICS} metrics`,
+);
 
 const work = mkdtempSync(join(tmpdir(), "vireo-bench-prom-"));
 const cluster = await startCluster({ prometheus: false, nodes: 1 });
@@ -63,7 +66,7 @@ const results: string[] = [];
 try {
   const variants: { name: string; bundle: string }[] = [];
   if (BASELINE) variants.push({ name: `baseline ${BASELINE}`, bundle: await baselineBundle(BASELINE, work) });
-  variants.push({ name: "this tree", bundle: await bundleController(join(work, "current.mjs")) });
+  variants.push({ name: "this tree", bundle: await bundleController() });
   for (const [v, variant] of variants.entries()) {
     const namespaces = Array.from({ length: ROLLOUTS }, (_, i) => `prom-${v}-${i}`);
     const c = await startController({
