@@ -107,7 +107,12 @@ describe("PrometheusClient against a loopback Prometheus", () => {
 
   it("bounds an answer by series and by bytes, stops reading at the limit, and says which limit and why", async () => {
     // The fake serializes 15 MiB per answer: a patient client, so only the limit can end the query.
-    const patient = new PrometheusClient({ address: prom.url, timeoutMs: 20_000, retries: 2, retryDelayMs: 20 });
+    const patient = new PrometheusClient({
+      address: prom.url,
+      timeoutMs: 20_000,
+      retries: 2,
+      retryDelayMs: 20,
+    });
     assert.equal(await patient.query("thousand", { reduce: "sum" }), 1000, "1,000 series are within bounds");
     const started = performance.now();
     await assert.rejects(patient.query("huge", { reduce: "sum" }), (e: unknown) => {
