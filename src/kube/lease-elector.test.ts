@@ -11,7 +11,7 @@ const status = (code: number, reason: string) => JSON.stringify({ kind: "Status"
 function fakeLeases() {
   let stored: Lease | undefined;
   let rv = 0;
-  const state = { down: false, writes: 0 };
+  const state: { down: boolean; writes: number; hold?: Promise<void> } = { down: false, writes: 0 };
   const check = () => {
     if (state.down)
       throw new TypeError("fetch failed", { cause: Object.assign(new Error("x"), { code: "ECONNREFUSED" }) });
@@ -36,7 +36,9 @@ function fakeLeases() {
       }
       state.writes++;
       stored = { ...structuredClone(body), metadata: { ...body.metadata, resourceVersion: String(++rv) } };
-      return structuredClone(stored);
+      const answer = structuredClone(stored);
+      if (state.hold) await state.hold; // the answer is on its way while the world moves on
+      return answer;
     },
   };
   return {
@@ -225,6 +227,31 @@ describe("LeaseElector: a deleted or emptied Lease is not an expired one", () =>
     assert.ok(interruptions.every((w) => w === "Lease deleted"));
     await a.stop();
     await b.stop();
+  });
+
+  it("a renew already under way when the deletion is seen does not lift the fence; the next one re-creates", async () => {
+    const clock = new FakeClock();
+    const leases = fakeLeases();
+    const watch = fakeLeaseEvents();
+    const a = mk(leases, clock, "a", { leaseEvents: watch.events });
+    a.start();
+    await settle(clock, 100);
+    let answer = () => {};
+    leases.state.hold = new Promise((r) => {
+      answer = r;
+    });
+    await settle(clock, 2000); // a renew: its write landed, its answer is held back
+    const renewed = leases.lease() as Lease;
+    leases.remove();
+    watch.deleted(renewed);
+    leases.state.hold = undefined;
+    answer();
+    await settle(clock, 100);
+    assert.equal(a.heldUntil(), 0, "the answer to a write made before the deletion proves nothing");
+    await settle(clock, 400);
+    assert.equal(leases.lease()?.spec?.holderIdentity, "a");
+    assert.ok(a.heldUntil() > clock.now());
+    await a.stop();
   });
 
   it("the leader stops the moment its Lease is taken", async () => {

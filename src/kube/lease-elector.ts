@@ -93,6 +93,8 @@ export class LeaseElector {
   #observedDurationMs: number;
   /** Set while the leader's Lease is in doubt (deleted, emptied, taken): writes are fenced until a renew succeeds. */
   #interrupted: string | undefined;
+  /** Counts interruptions, so a renew that was already under way when one arrived does not lift it. */
+  #interruptions = 0;
   /** Cuts the loop's current sleep short (a Lease event asks for a renew now). */
   #wake: AbortController | undefined;
   #stop: AbortController | undefined;
@@ -238,6 +240,7 @@ export class LeaseElector {
     let result: Attempt;
     // The lease counts from when the renew was sent, not from when its answer arrived.
     const sentAt = this.#clock.now();
+    const interruptions = this.#interruptions;
     try {
       result = await this.#tryAcquireOrRenew(AbortSignal.any([stop, timeout.signal]));
     } finally {
@@ -246,7 +249,8 @@ export class LeaseElector {
     if (stop.aborted) return;
     if (result === "acquired") {
       this.#lastRenew = sentAt;
-      if (this.#interrupted !== undefined) {
+      // Only a renew that read the Lease after the latest interruption proves it is ours again.
+      if (this.#interrupted !== undefined && this.#interruptions === interruptions) {
         this.#log.info({ identity: this.identity, after: this.#interrupted }, "leader Lease re-established");
         this.#interrupted = undefined;
       }
@@ -264,7 +268,7 @@ export class LeaseElector {
     } catch (err) {
       const e = classifyError(err, this.#ctx("get"));
       if (e.kind !== KubeErrorKind.NotFound) return this.#failed(e, signal);
-      if (this.#leading) this.#interrupt("Lease deleted");
+      if (this.#leading) this.#interrupt("Lease deleted", false);
       // Absent counts as a state of its own: the wait below starts when we first saw it gone.
       if (this.#stillClaimed(ABSENT, "", this.#observedDurationMs)) return "held";
       return this.#create(signal);
@@ -272,7 +276,7 @@ export class LeaseElector {
     const spec = lease.spec ?? {};
     const holder = spec.holderIdentity ?? "";
     if (this.#leading && holder !== this.identity)
-      this.#interrupt(holder ? `Lease taken by ${holder}` : "Lease emptied");
+      this.#interrupt(holder ? `Lease taken by ${holder}` : "Lease emptied", false);
     const durationMs = (spec.leaseDurationSeconds ?? Math.ceil(this.#leaseMs / 1000)) * 1000;
     if (holder) this.#observedDurationMs = durationMs;
     if (this.#stillClaimed(lease.metadata?.resourceVersion, holder, durationMs)) return "held";
@@ -355,9 +359,14 @@ export class LeaseElector {
     return claimant !== undefined && claimant !== this.identity && now < this.#observedAt + durationMs;
   }
 
-  /** The leader's Lease is in doubt: fence writes now, have in-flight requests aborted, and renew at once. */
-  #interrupt(reason: string): void {
-    if (!this.#leading || this.#interrupted !== undefined) return;
+  /**
+   * The leader's Lease is in doubt: fence writes now, have in-flight requests aborted, and renew at once.
+   * @param fromEvent false when a renew's own read found it: the write that follows is based on that read.
+   */
+  #interrupt(reason: string, fromEvent = true): void {
+    if (!this.#leading) return;
+    if (fromEvent) this.#interruptions++;
+    if (this.#interrupted !== undefined) return;
     this.#interrupted = reason;
     this.#log.warn({ identity: this.identity, reason }, "leader Lease in doubt: writes fenced until renewed");
     this.#opts.onInterrupted?.(reason);
