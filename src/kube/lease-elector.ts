@@ -93,6 +93,8 @@ export class LeaseElector {
   #observedDurationMs: number;
   /** Set while the leader's Lease is in doubt (deleted, emptied, taken): writes are fenced until a renew succeeds. */
   #interrupted: string | undefined;
+  /** Until when (our clock) the last read Lease stays another's, from {@link #stillClaimed}. */
+  #claimedUntil = 0;
   /** Counts interruptions, so a renew that was already under way when one arrived does not lift it. */
   #interruptions = 0;
   /** Cuts the loop's current sleep short (a Lease event asks for a renew now). */
@@ -216,7 +218,11 @@ export class LeaseElector {
           this.#becomeLeader();
           continue;
         }
-        await sleep(this.#clock, jitter(this.#retryMs, 0.2), signal).catch(() => {});
+        // A claim that runs out before the next retry (a released Lease's 1 s) is tried the moment it does.
+        const untilFree = this.#claimedUntil - this.#clock.now();
+        const pause =
+          untilFree > 0 ? Math.min(untilFree + 1, jitter(this.#retryMs, 0.2)) : jitter(this.#retryMs, 0.2);
+        await sleep(this.#clock, pause, signal).catch(() => {});
         continue;
       }
       // While the Lease is in doubt writes are fenced: retry the renew soon, not a full retry period later.
@@ -356,7 +362,9 @@ export class LeaseElector {
       if (holder !== this.identity) this.#opts.onNewLeader?.(holder);
     }
     const claimant = holder || this.#observedHolder;
-    return claimant !== undefined && claimant !== this.identity && now < this.#observedAt + durationMs;
+    this.#claimedUntil =
+      claimant !== undefined && claimant !== this.identity ? this.#observedAt + durationMs : 0;
+    return now < this.#claimedUntil;
   }
 
   /**
