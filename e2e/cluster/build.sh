@@ -3,13 +3,19 @@
 # tests run — idempotent, safe to run before every e2e job; .ci/run runs it. `npm run demo` needs only the first.
 #
 # Outputs, cached per version under ${VIREO_CACHE:-$HOME/.cache/vireo} (besides build-control-plane.sh's):
-#   chromium, lua5.1 (Debian), helm-v3.22.0/helm, traefik-v3.6.12/traefik
+#   chromium, lua5.1 and faketime (Debian), helm-v3.22.0/helm, traefik-v3.6.12/traefik
 set -euo pipefail
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 
 bash "$HERE/build-control-plane.sh"
 bash "$HERE/build-test-tools.sh" # what `npm test` runs besides Node: lua5.1, helm (promtool came with Prometheus)
 bash "$HERE/build-chromium.sh"   # the dashboard browser test (e2e/dashboard-browser.test.ts)
+# libfaketime for the clock-skew e2e (e2e/robustness.test.ts).
+if ! ls /usr/lib/*/faketime/libfaketime.so.1 >/dev/null 2>&1; then
+  printf '[build] installing Debian packages: faketime\n' >&2
+  DEBIAN_FRONTEND=noninteractive apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends faketime >/dev/null
+fi
 bash "$HERE/build-traefik.sh"    # the real Gateway API data plane of e2e/traefik-gateway.test.ts
 # Flagger (~9 min cold) only for `npm run bench:compare`, which builds it itself; opt in here to prebuild it.
 if [[ ${VIREO_BUILD_FLAGGER:-0} == 1 ]]; then bash "$HERE/build-flagger.sh" >/dev/null; fi
