@@ -40,7 +40,8 @@ export interface EventsApi {
   }): Promise<unknown>;
 }
 
-const LEASES = { group: "coordination.k8s.io", version: "v1", plural: "leases" };
+/** The Lease resource (the elector's informer watches its one Lease by name). */
+export const LEASES = { group: "coordination.k8s.io", version: "v1", plural: "leases" };
 const EVENTS = { group: "events.k8s.io", version: "v1", plural: "events" };
 
 /** {@link LeaseApi} over `clients`. */
