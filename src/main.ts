@@ -79,7 +79,9 @@ export async function main(argv: readonly string[], env: NodeJS.ProcessEnv): Pro
     onResult: (key) => manager.queue.add(key),
     onDiscard: (reason) => metrics.analysisDiscarded.inc({ reason }),
   });
-  const mesh = new MeshResolver(clients, new ApiDiscovery({ clients, groups: MESH_API_GROUPS }));
+  const mesh = new MeshResolver(clients, new ApiDiscovery({ clients, groups: MESH_API_GROUPS }), {
+    trustDomain: config.trustDomain,
+  });
   const notifications = createNotificationSink({
     clients,
     log: log.child({ component: "notify" }),

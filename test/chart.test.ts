@@ -108,6 +108,7 @@ describe("charts/vireo", () => {
       "prometheus.allowedUrls={http://prom-a:9090,https://prom-b/api}",
       "prometheus.scrapeInterval=30s",
       "metricsMesh=istio",
+      "trustDomain=prod.example.com",
       "notifications.slackSecret=vireo-system/slack",
       "metrics.port=9000",
       "metrics.host=127.0.0.1",
@@ -135,6 +136,7 @@ describe("charts/vireo", () => {
     assert.equal(config.allowedPrometheusUrls.length, 2);
     assert.equal(config.prometheusScrapeIntervalMs, 30_000);
     assert.equal(config.metricsMesh, "istio");
+    assert.equal(config.trustDomain, "prod.example.com");
     assert.equal(config.slackSecret, "vireo-system/slack");
     assert.equal(config.metricsPort, 9000);
     assert.equal(config.metricsHost, "127.0.0.1");

@@ -97,6 +97,12 @@ export const PHASES = [
 /** A phase of a Rollout. */
 export type Phase = (typeof PHASES)[number];
 
+/** Phases in which a new revision is on its way to stable: a canary in flight (the engine's IN_FLIGHT), or promoted. */
+export const ROLLING_OUT: readonly Phase[] = ["Progressing", "Paused", "Promoting", "Finalizing"];
+/** Whether `phase` (as read from any status, so any string) is one of {@link ROLLING_OUT}. */
+export const isRollingOut = (phase: string | undefined): boolean =>
+  (ROLLING_OUT as readonly string[]).includes(phase ?? "");
+
 /** Why a rollout is paused. */
 export const PAUSE_REASONS = ["UserRequest", "PauseStep", "Inconclusive", "WindowClosed"] as const;
 /** A pause reason. */

@@ -12,7 +12,7 @@ const DNS_SUBDOMAIN = "^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z
 /** DNS-1123 label: Service and namespace names. */
 const DNS_LABEL = "^[a-z0-9]([-a-z0-9]*[a-z0-9])?$";
 /** DNS-1035 label: what the API server demands of a Service name (a letter first). */
-const DNS_1035_LABEL = "^[a-z]([-a-z0-9]*[a-z0-9])?$";
+export const DNS_1035_LABEL = "^[a-z]([-a-z0-9]*[a-z0-9])?$";
 
 /**
  * Limits of the names Vireo derives (see src/workload/limits.ts for the ones that depend on the cluster). The

@@ -2,9 +2,9 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { ApiException } from "@kubernetes/client-node";
 import { EventRecorder, truncateBytes } from "./event-recorder.ts";
-import { FakeClock } from "./fake-clock.ts";
 import type { EventsApi } from "./kube-apis.ts";
 import type { KubeLogger } from "./logger-port.ts";
+import { FakeClock } from "./testing/fake-clock.ts";
 
 type Call = { op: "create" | "patch"; name: string; body: Record<string, unknown> };
 

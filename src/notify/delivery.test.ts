@@ -3,7 +3,7 @@ import { createServer } from "node:net";
 import { Writable } from "node:stream";
 import { afterEach, describe, it } from "node:test";
 import { inspect } from "node:util";
-import { FakeClock } from "../kube/fake-clock.ts";
+import { FakeClock } from "../kube/testing/fake-clock.ts";
 import { createLogger } from "../telemetry/logger.ts";
 import { type DeliveryMetrics, type DeliveryOutcome, NotificationDelivery } from "./delivery.ts";
 import { buildMessage, type NotificationMessage, type NotifyAction, type RolloutRef } from "./message.ts";
