@@ -6,6 +6,13 @@ import { MESH_PROVIDER_NAMES, PAUSE_REASONS, PHASES } from "./constants.ts";
 import { DURATION_PATTERN } from "./duration.ts";
 import { GatewayApiSchema } from "./gateway-route-schema.ts";
 import type { ObjectMeta } from "./object-meta.ts";
+import {
+  ROUTE_STEP_CEL,
+  routeStepIssues,
+  SessionAffinitySchema,
+  SetHeaderRouteSchema,
+  SetMirrorSchema,
+} from "./traffic-route-schema.ts";
 
 /** Kubernetes object names: DNS-1123 subdomain. Also keeps hostile names out of PromQL and object names. */
 const DNS_SUBDOMAIN = "^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$";
@@ -132,7 +139,14 @@ export const ServiceSchema = z
   })
   .describe("The Service whose traffic is split between primary and canary.");
 
-/** One step of a canary: exactly one of setWeight or pause. */
+/**
+ * The kinds of step; a step has exactly one. Adding a kind is one entry here and its field in {@link StepSchema}
+ * (the CEL and zod one-of rules are built from this list).
+ */
+export const STEP_KINDS = ["setWeight", "pause", "setHeaderRoute", "setMirror"] as const;
+const STEP_ONE_OF = `a step needs exactly one of ${STEP_KINDS.join(", ")}`;
+
+/** One step of a canary: exactly one of {@link STEP_KINDS}. */
 export const StepSchema = z
   .object({
     setWeight: percent("Percentage of traffic sent to the canary at this step.").optional(),
@@ -144,19 +158,16 @@ export const StepSchema = z
       })
       .describe("Hold the current weight for a while, or until a person promotes.")
       .optional(),
+    setHeaderRoute: SetHeaderRouteSchema.optional(),
+    setMirror: SetMirrorSchema.optional(),
   })
-  .describe("A canary step: set a weight, or pause.")
+  .describe("A canary step: set a weight, pause, or install or remove a header route or a mirror.")
   .meta({
     "x-kubernetes-validations": [
-      cel(
-        "[has(self.setWeight), has(self.pause)].filter(x, x).size() == 1",
-        "a step needs exactly one of setWeight or pause",
-      ),
+      cel(`[${STEP_KINDS.map((k) => `has(self.${k})`).join(", ")}].filter(x, x).size() == 1`, STEP_ONE_OF),
     ],
   })
-  .refine((s) => (s.setWeight !== undefined) !== (s.pause !== undefined), {
-    message: "a step needs exactly one of setWeight or pause",
-  });
+  .refine((s) => STEP_KINDS.filter((k) => s[k] !== undefined).length === 1, { message: STEP_ONE_OF });
 
 /** How traffic moves: explicit steps, or the stepWeight/maxWeight shorthand. */
 export const CanaryStrategySchema = z
@@ -177,6 +188,7 @@ export const CanaryStrategySchema = z
     maxWeight: percent("Shorthand: the last canary weight before promotion. Defaults to 50.")
       .min(1)
       .optional(),
+    sessionAffinity: SessionAffinitySchema.optional(),
   })
   .describe("Canary strategy.")
   .meta({
@@ -200,6 +212,7 @@ export const CanaryStrategySchema = z
         "stepWeight is required when maxWeight is set",
         ".stepWeight",
       ),
+      ...ROUTE_STEP_CEL,
     ],
   })
   .superRefine((c, ctx) => {
@@ -232,6 +245,7 @@ export const CanaryStrategySchema = z
       }
       last = s.setWeight;
     }
+    for (const issue of routeStepIssues(c.steps ?? [])) ctx.addIssue({ code: "custom", ...issue });
   });
 
 /** Bounds a metric's value must stay within. */
