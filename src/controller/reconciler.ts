@@ -27,6 +27,7 @@ import { smiPortsWarning } from "../mesh/smi-render.ts";
 import type { AccessPolicyModel, MeshAdapter, OwnerRef, SplitRef, TrafficSplitModel } from "../mesh/types.ts";
 import { setCondition } from "../rollout/conditions.ts";
 import { decide } from "../rollout/decide.ts";
+import { withinBudget } from "../rollout/status-budget.ts";
 import type { Action, Observations, Weights } from "../rollout/types.ts";
 import { evaluateWindows } from "../rollout/windows.ts";
 import { checkDerivedLimits } from "../workload/limits.ts";
@@ -595,8 +596,12 @@ export class Reconciler {
     }
   }
 
-  /** Writes status if it changed, fenced on the resourceVersion the decision was made from. */
-  async #writeStatus(rollout: Rollout, next: RolloutStatus): Promise<void> {
+  /**
+   * Writes status if it changed, fenced on the resourceVersion the decision was made from, and within its size
+   * budget (the outbox and a failure's condition are added after the engine's decision kept it there).
+   */
+  async #writeStatus(rollout: Rollout, wanted: RolloutStatus): Promise<void> {
+    const next = withinBudget(wanted);
     const { namespace, name, resourceVersion } = rollout.metadata;
     const res = await this.#d.statusWriter.patchStatus(
       rolloutRef(namespace, name),
