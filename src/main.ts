@@ -113,6 +113,7 @@ export async function main(argv: readonly string[], env: NodeJS.ProcessEnv): Pro
     observer,
     log: log.child({ component: "reconciler" }),
     now: () => new Date(),
+    deletionTimeoutMs: config.deletionTimeoutMs,
   });
   const reconcile = (ns: string, name: string, signal: AbortSignal) => reconciler.reconcile(ns, name, signal);
   notifications.setOnDelivered((ns, name) => manager.queue.add(`${ns}/${name}`));

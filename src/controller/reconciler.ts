@@ -8,6 +8,7 @@ import {
   API_VERSION,
   CONDITION_TYPES,
   FINALIZER,
+  FORCE_RELEASE_ANNOTATION,
   GROUP,
   KIND,
   PLURAL,
@@ -27,9 +28,11 @@ import { smiPortsWarning } from "../mesh/smi-render.ts";
 import type { AccessPolicyModel, MeshAdapter, OwnerRef, SplitRef, TrafficSplitModel } from "../mesh/types.ts";
 import { setCondition } from "../rollout/conditions.ts";
 import { decide } from "../rollout/decide.ts";
+import { DEFAULT_DELETION_TIMEOUT_MS, decideDeletion } from "../rollout/deletion.ts";
 import { withinBudget } from "../rollout/status-budget.ts";
 import type { Action, Observations, Weights } from "../rollout/types.ts";
 import { evaluateWindows } from "../rollout/windows.ts";
+import { servingGap } from "../workload/hand-back.ts";
 import { checkDerivedLimits } from "../workload/limits.ts";
 import { type WorkloadNames, workloadNames } from "../workload/names.ts";
 import { otherServicePorts } from "../workload/render.ts";
@@ -97,6 +100,7 @@ export type WorkloadPort = Pick<
   | "scaleCanary"
   | "promote"
   | "restore"
+  | "release"
   | "syncAutoscaler"
   | "deleteAutoscaler"
 >;
@@ -121,6 +125,8 @@ export interface ReconcilerDeps {
   now: () => Date;
   /** Runs the analysis measurements off the workers; its results wake the Rollout through the queue. */
   measurements: AnalysisScheduler;
+  /** How long a deleted Rollout waits for its workload to be handed back (default 10 min, --deletion-timeout). */
+  deletionTimeoutMs?: number;
 }
 
 /** What the work queue should do with the key next. */
@@ -613,28 +619,70 @@ export class Reconciler {
     this.#d.observer.rolloutState(namespace, name, next);
   }
 
-  /** Deletion: hand the workload back to the user, remove routing, then let garbage collection take the rest. */
+  /**
+   * Deletion: hand the workload back to the user, remove routing, then let garbage collection take the rest. While
+   * the user's Deployment does not serve, the Rollout says why (status, a Warning Event) until the deletion
+   * deadline; past it, or when a person forces it, what can be handed back is, and an Event says what was not.
+   */
   async #finalize(rollout: Rollout, spec: RolloutSpec | undefined): Promise<ReconcileResult> {
     const d = this.#d;
     const { namespace, name } = rollout.metadata;
     if (!rollout.metadata.finalizers?.includes(FINALIZER)) return {};
+    let released: { why: string; undone: string[] } | undefined;
     if (spec) {
       const names = workloadNames(namespace, name, spec);
       const snap = await d.workloads.snapshot(names);
-      if (!(await d.workloads.restore(snap))) {
-        d.log.info(
-          { rollout: `${namespace}/${name}` },
-          "deletion: waiting for the Deployment to serve again before removing routes",
+      // A hand-back that keeps failing (a webhook refusing the patch) is bounded by the deadline too.
+      const restore = await d.workloads.restore(snap).then(
+        (done) => ({ done, error: undefined }),
+        (error: unknown) => ({ done: false, error }),
+      );
+      if (!restore.done) {
+        const decision = decideDeletion(
+          {
+            generation: rollout.metadata.generation ?? 1,
+            status: rollout.status,
+            deletedAt: new Date(rollout.metadata.deletionTimestamp ?? d.now()),
+            timeoutMs: d.deletionTimeoutMs ?? DEFAULT_DELETION_TIMEOUT_MS,
+            forceRequested: Boolean(rollout.metadata.annotations?.[FORCE_RELEASE_ANNOTATION]),
+            gap: snap.target ? servingGap(snap.target) : { what: `Deployment ${names.target}` },
+          },
+          d.now(),
         );
-        return { requeueAfterMs: 2000 };
+        if (!decision.release) {
+          if (restore.error !== undefined) throw restore.error;
+          await this.#writeStatus(rollout, decision.status);
+          await this.#record(rollout, decision.actions);
+          return { requeueAfterMs: decision.requeueAfterMs };
+        }
+        const undone = await d.workloads
+          .release(snap)
+          .catch((err: unknown) => [`workload not handed back (${messageOf(err)})`]);
+        released = { why: decision.why, undone };
       }
-      const mesh = d.mesh(spec);
-      await mesh.cleanup(splitRef(names, spec));
+      try {
+        await d.mesh(spec).cleanup(splitRef(names, spec));
+      } catch (err) {
+        if (!released) throw err;
+        // Released anyway: the routing objects are the Rollout's, so garbage collection deletes them with it.
+        released.undone.push(`routing objects not cleaned up (${messageOf(err)})`);
+      }
     }
     await d.statusWriter.patchMetadata(rolloutRef(namespace, name), {
       finalizers: withoutFinalizer(rollout.metadata.finalizers, FINALIZER),
       ...(rollout.metadata.resourceVersion ? { resourceVersion: rollout.metadata.resourceVersion } : {}),
     });
+    if (released) {
+      const undone = released.undone.length > 0 ? released.undone.join("; ") : "nothing was left undone";
+      await this.#record(rollout, [
+        {
+          type: "RecordEvent",
+          eventType: "Warning",
+          reason: REASONS.DeletionReleased,
+          message: `released before the workload was handed back (${released.why}): ${undone}`,
+        },
+      ]);
+    }
     this.#noPolicyConfirmed.delete(rollout.metadata.uid ?? "");
     this.#portsWarned.delete(rollout.metadata.uid ?? "");
     d.measurements.forget(`${namespace}/${name}`);
@@ -642,6 +690,8 @@ export class Reconciler {
     return {};
   }
 }
+
+const messageOf = (err: unknown) => (err instanceof Error ? err.message : String(err));
 
 /** The last spec that passed validation, as kept in status (re-validated: status is writable by others too). */
 function lastValidSpec(status: RolloutStatus | undefined): RolloutSpec | undefined {
