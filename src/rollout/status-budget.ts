@@ -6,8 +6,10 @@ import type { RolloutStatus } from "../api/rollout-schema.ts";
 
 /**
  * Bytes of JSON the status may take, `lastValidSpec` aside (the spec's schema bounds that copy). etcd refuses a
- * request above 1.5 MiB; the object also holds the spec, its last-applied copy (annotations are at most 256 KiB)
- * and metadata, so status gets a fifth of the limit. docs/status-budget.md shows the arithmetic.
+ * request above 1.5 MiB; the object also holds the spec (at most 263 KiB at every schema bound), its copy in
+ * lastValidSpec, the annotations (at most 256 KiB, kubectl's last-applied copy among them) and metadata, which
+ * leaves status a fifth of the limit and 64 KiB for metadata with 370 KiB to spare (status-budget.test.ts
+ * does the sum).
  */
 export const STATUS_BUDGET_BYTES = 320 * 1024;
 
