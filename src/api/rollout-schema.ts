@@ -842,7 +842,9 @@ export const RolloutStatusSchema = z
         retry: z.string().optional().describe("Last vireo.dev/retry value acted on."),
       })
       .optional()
-      .describe("Annotation values already acted on; a new value is a new request."),
+      .describe(
+        "Annotation values already acted on; a new value is a new request. A value longer than 253 characters is kept as sha256:<hex digest>.",
+      ),
     notifications: z
       .object({
         delivered: z
