@@ -32,7 +32,7 @@ export type LargestSpecOptions = {
    * a rollout (no gatewayApi, which only gateway-api takes).
    */
   provider: "gateway-api" | "istio";
-  /** The Prometheus address (padded with a path to the schema's 2,048 characters). */
+  /** The Prometheus address (padded with a path to the schema's 2,048 characters, which it answers with 404). */
   prometheusAddress: string;
   /**
    * Names the cluster must be able to create objects from (the target Deployment and root Service, and no Service
@@ -105,7 +105,8 @@ export function largestSpec(o: LargestSpecOptions): RolloutSpecInput {
       historyLimit: 50,
       labels: { workload: `w${"_".repeat(127)}`, namespace: `n${"_".repeat(127)}` },
       prometheus: {
-        address: `${address}${"a".repeat(2048 - address.length)}`,
+        // Short lowercase path segments, which log and status sanitizing keep (long ones read as tokens).
+        address: `${address}${"prometheus/path/".repeat(128)}`.slice(0, 2048),
         timeout: LONGEST_SECOND,
         insecureSkipVerify: false,
       },
