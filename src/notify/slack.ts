@@ -1,4 +1,5 @@
-// Slack incoming-webhook notifier: Block Kit message with a severity-coloured attachment (mesh-apis.md §7).
+// Slack incoming-webhook notifier: Block Kit message with a severity-coloured attachment (api.slack.com, "Sending
+// messages using incoming webhooks"; its error strings and rate limit decide what is retried).
 import { checkAnswer, destinationId, postJson } from "./http-post.ts";
 import { formatNumber, type NotificationMessage, type Severity } from "./message.ts";
 import type { Notifier } from "./notifier.ts";
