@@ -485,7 +485,9 @@ export const AnalysisSchema = z
       .min(1)
       .max(50)
       .default(10)
-      .describe("How many recent measurements per metric are kept in status."),
+      .describe(
+        "How many recent measurements per metric are kept in status. Status has a size budget (320 KiB besides lastValidSpec): when many metrics' full histories would outgrow it, the oldest measurements go first, each metric's newest last.",
+      ),
     labels: z
       .object({
         workload: z
