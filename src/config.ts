@@ -53,6 +53,11 @@ const ConfigSchema = z.object({
     .describe("Default Slack webhook Secret (namespace/name, key url) for Rollouts without their own."),
   logLevel: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]),
   shutdownGraceMs: z.number().int().min(0),
+  deletionTimeoutMs: z
+    .number()
+    .int()
+    .min(0)
+    .describe("How long a deleted Rollout waits for its workload to be handed back before it is released."),
   kubeQps: z.number().positive(),
   kubeBurst: z.number().int().positive(),
 });
@@ -83,6 +88,8 @@ export const USAGE = `vireo — progressive delivery controller
   --slack-secret NS/NAME   default Slack webhook Secret (key url)
   --log-level LEVEL        fatal|error|warn|info|debug|trace|silent (default info)
   --shutdown-grace-ms MS   time for in-flight reconciles on SIGTERM (default 20000)
+  --deletion-timeout DUR   how long a deleted Rollout waits for its Deployment to serve again before it is
+                           released without it (default 10m; see docs/uninstall.md)
   --kube-qps N / --kube-burst N   client-side API rate limit (default 50 / 100)
 `;
 
@@ -113,6 +120,7 @@ export function loadConfig(argv: readonly string[], env: NodeJS.ProcessEnv): Con
       "slack-secret": { type: "string" },
       "log-level": { type: "string" },
       "shutdown-grace-ms": { type: "string" },
+      "deletion-timeout": { type: "string" },
       "kube-qps": { type: "string" },
       "kube-burst": { type: "string" },
       help: { type: "boolean" },
@@ -171,6 +179,10 @@ export function loadConfig(argv: readonly string[], env: NodeJS.ProcessEnv): Con
     slackSecret: pick(values["slack-secret"], "VIREO_SLACK_SECRET"),
     logLevel: pick(values["log-level"], "VIREO_LOG_LEVEL", "info"),
     shutdownGraceMs: num(pick(values["shutdown-grace-ms"], "VIREO_SHUTDOWN_GRACE_MS", "20000")),
+    deletionTimeoutMs: durationMs(
+      "deletion-timeout",
+      pick(values["deletion-timeout"], "VIREO_DELETION_TIMEOUT", "10m"),
+    ),
     kubeQps: num(pick(values["kube-qps"], "VIREO_KUBE_QPS", "50")),
     kubeBurst: num(pick(values["kube-burst"], "VIREO_KUBE_BURST", "100")),
   };

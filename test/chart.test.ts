@@ -100,6 +100,7 @@ describe("charts/vireo", () => {
       "analysisConcurrency=32",
       "logLevel=debug",
       "shutdownGraceMs=15000",
+      "deletionTimeout=90s",
       "kubeQps=20",
       "kubeBurst=40",
       "leaderElection.leaseName=vireo-shard-a",
@@ -128,6 +129,7 @@ describe("charts/vireo", () => {
     assert.equal(config.analysisConcurrency, 32);
     assert.equal(config.logLevel, "debug");
     assert.equal(config.shutdownGraceMs, 15000);
+    assert.equal(config.deletionTimeoutMs, 90_000);
     assert.equal(config.kubeQps, 20);
     assert.equal(config.kubeBurst, 40);
     assert.equal(config.leaseName, "vireo-shard-a");

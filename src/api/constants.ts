@@ -12,6 +12,11 @@ export const KIND = "Rollout";
 export const API_VERSION = `${GROUP}/${VERSION}`;
 /** Finalizer that restores working traffic before a Rollout disappears. */
 export const FINALIZER = `${GROUP}/traffic-restore`;
+/**
+ * Annotation that releases a Rollout being deleted at once (any non-empty value): the finalizer hands back what
+ * it can without waiting for the user's Deployment to serve, then lets the Rollout go (docs/uninstall.md).
+ */
+export const FORCE_RELEASE_ANNOTATION = `${GROUP}/force-release`;
 /** Field manager name used for every write Vireo makes. */
 export const FIELD_MANAGER = "vireo";
 
@@ -171,6 +176,10 @@ export const REASONS = {
   RoutesNotInSync: "RoutesNotInSync",
   PolicyNotInSync: "PolicyNotInSync",
   PortsNotSplit: "PortsNotSplit",
+  /** The Rollout is being deleted and the finalizer waits for the user's Deployment to serve again. */
+  DeletionWaiting: "DeletionWaiting",
+  /** The finalizer let the Rollout go without a complete hand-back (deadline passed, or release forced). */
+  DeletionReleased: "DeletionReleased",
 } as const;
 /** A condition or Event reason. */
 export type Reason = (typeof REASONS)[keyof typeof REASONS];

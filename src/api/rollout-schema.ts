@@ -499,7 +499,9 @@ export const AnalysisSchema = z
       .min(1)
       .max(50)
       .default(10)
-      .describe("How many recent measurements per metric are kept in status."),
+      .describe(
+        "How many recent measurements per metric are kept in status. Status has a size budget (320 KiB besides lastValidSpec): when many metrics' full histories would outgrow it, the oldest measurements go first, each metric's newest last.",
+      ),
     labels: z
       .object({
         workload: z
@@ -857,7 +859,9 @@ export const RolloutStatusSchema = z
         retry: z.string().optional().describe("Last vireo.dev/retry value acted on."),
       })
       .optional()
-      .describe("Annotation values already acted on; a new value is a new request."),
+      .describe(
+        "Annotation values already acted on; a new value is a new request. A value longer than 253 characters is kept as sha256:<hex digest>.",
+      ),
     notifications: z
       .object({
         delivered: z

@@ -90,16 +90,35 @@ export function recordAnalysis(ctx: Ctx): boolean {
   }
 }
 
-/** Keeps the newest `limit` measurements of each metric, in time order. */
-export function trimHistory(history: Measurement[], limit: number): Measurement[] {
+/**
+ * Keeps the newest `limit` measurements of each metric, in time order; with `metrics`, only those metrics' (the
+ * ones the spec still has).
+ */
+export function trimHistory(
+  history: Measurement[],
+  limit: number,
+  metrics?: ReadonlySet<string>,
+): Measurement[] {
   const kept = new Map<string, number>();
   const out: Measurement[] = [];
   for (let i = history.length - 1; i >= 0; i--) {
     const m = history[i]!;
     const n = kept.get(m.metric) ?? 0;
-    if (n >= limit) continue;
+    if (n >= limit || (metrics && !metrics.has(m.metric))) continue;
     kept.set(m.metric, n + 1);
     out.push(m);
   }
   return out.reverse();
+}
+
+/**
+ * Drops history of metrics no longer in the spec and cuts each metric's to `historyLimit` at once, not at the next
+ * rollout: a removed metric's entries would otherwise sit in status (and count against its budget) indefinitely.
+ */
+export function pruneHistory(ctx: Ctx): void {
+  const a = ctx.d.status.analysis;
+  if (!a?.history?.length) return;
+  const { metrics, historyLimit } = ctx.spec.analysis;
+  const history = trimHistory(a.history, historyLimit, new Set(metrics.map((m) => m.name)));
+  if (history.length !== a.history.length) a.history = history;
 }
