@@ -7,6 +7,7 @@ import { DURATION_PATTERN } from "./duration.ts";
 import { GatewayApiSchema } from "./gateway-route-schema.ts";
 import type { ObjectMeta } from "./object-meta.ts";
 import {
+  ROUTE_LIMITS,
   ROUTE_STEP_CEL,
   routeStepIssues,
   SessionAffinitySchema,
@@ -783,6 +784,27 @@ export const MeasurementSchema = z.object({
     .describe("What the sequential judge saw, for judge: sequential; the next tick continues from it."),
 });
 
+/** One managed route as status lists it. */
+export const StatusManagedRouteSchema = z
+  .object({
+    type: z.enum(["HeaderRoute", "StickySession", "Mirror"]).describe("What kind of route."),
+    name: z.string().max(64).describe("The step's route name; for StickySession, the canary's cookie."),
+    percent: z
+      .number()
+      .int()
+      .min(1)
+      .max(100)
+      .optional()
+      .describe("Mirror: share of the selected requests copied."),
+    state: z
+      .enum(["assign", "expire"])
+      .optional()
+      .describe(
+        "StickySession: assign (cookies set and honoured) or expire (the rollout ended: cookies cleared).",
+      ),
+  })
+  .describe("A route Vireo manages beside the weight.");
+
 /** Everything needed to resume after a crash. */
 export const RolloutStatusSchema = z
   .object({
@@ -902,6 +924,13 @@ export const RolloutStatusSchema = z
       .describe(
         "Notification bookkeeping so each notification is sent once per rollout attempt, also across restarts (the guarantee: docs/notifications.md#delivery-guarantee).",
       ),
+    managedRoutes: z
+      .array(StatusManagedRouteSchema)
+      .max(2 * ROUTE_LIMITS.installs + 1)
+      .optional()
+      .describe(
+        "The routes beside the weight that the mesh holds as Vireo wrote them, in the order they take precedence: header routes, the sticky-session cookies, mirrors. Absent when there are none.",
+      ),
     conditions: z
       .array(ConditionSchema)
       .optional()
@@ -920,6 +949,8 @@ export type RolloutSpec = z.output<typeof RolloutSpecSchema>;
 export type RolloutStatus = z.output<typeof RolloutStatusSchema>;
 /** A status condition. */
 export type Condition = z.output<typeof ConditionSchema>;
+/** A managed route as status lists it. */
+export type StatusManagedRoute = z.output<typeof StatusManagedRouteSchema>;
 /** A stored measurement. */
 export type Measurement = z.output<typeof MeasurementSchema>;
 /** One analysis metric. */

@@ -29,13 +29,18 @@ const COOKIE_DOMAIN = "^\\.?[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*
 /** Header values: printable ASCII and spaces/tabs, no control characters (Gateway API and Envoy refuse them). */
 const HEADER_VALUE = "^[\\t\\x20-\\x7e]+$";
 
-/** Upper bounds of the managed routes, so every provider holds them and the CRD's CEL stays within its budget. */
+/**
+ * Upper bounds of the managed routes: every provider holds them (Gateway API: 16 rules per route), the CRD's CEL
+ * stays within the API server's cost budget, and the largest spec still fits etcd twice (spec and lastValidSpec,
+ * see status-budget.test.ts).
+ */
 export const ROUTE_LIMITS = {
-  /** Distinct setHeaderRoute and setMirror names in one Rollout (Gateway API holds 16 rules per route). */
-  names: 8,
+  /** setHeaderRoute steps with matches plus setMirror steps with a percent, in one Rollout. */
+  installs: 8,
   matches: 4,
   headersPerMatch: 4,
-  headerValue: 256,
+  headerName: 64,
+  headerValue: 128,
   nameLength: 40,
 } as const;
 
@@ -63,7 +68,7 @@ export const HeaderMatchSchema = z
     name: z
       .string()
       .min(1)
-      .max(256)
+      .max(ROUTE_LIMITS.headerName)
       .regex(new RegExp(HEADER_NAME), "must be a lower-case HTTP header name")
       .describe("Header name, lower case (header names match case-insensitively)."),
     type: z
@@ -100,7 +105,7 @@ export const CookieMatchSchema = z
     name: z
       .string()
       .min(1)
-      .max(128)
+      .max(ROUTE_LIMITS.headerName)
       .regex(new RegExp(COOKIE_NAME), "must be a cookie name (an RFC 6265 token)")
       .describe("Cookie name."),
     value: z
@@ -386,7 +391,7 @@ export const ROUTE_STEP_MESSAGES = {
   unknownRemoval: "removes a route that no earlier step installed",
   mirrorWithWeight:
     "a mirror copies the primary's requests to a canary that serves no one: remove every mirror (setMirror with its name only) before the first setWeight above 0",
-  tooManyNames: `at most ${ROUTE_LIMITS.names} distinct setHeaderRoute and setMirror names`,
+  tooManyInstalls: `at most ${ROUTE_LIMITS.installs} steps install a route (setHeaderRoute with matches, setMirror with a percent)`,
 } as const;
 
 /**
@@ -411,6 +416,11 @@ export const ROUTE_STEP_CEL = [
     ".steps",
   ),
   cel(
+    `!has(self.steps) || self.steps.filter(s, (has(s.setHeaderRoute) && has(s.setHeaderRoute.matches)) || (has(s.setMirror) && has(s.setMirror.percent))).size() <= ${ROUTE_LIMITS.installs}`,
+    ROUTE_STEP_MESSAGES.tooManyInstalls,
+    ".steps",
+  ),
+  cel(
     "!has(self.steps) || !self.steps.exists(s, has(s.setWeight) && s.setWeight > 0) || self.steps.all(m, !has(m.setMirror) || self.steps.lastIndexOf(m) < self.steps.indexOf(self.steps.filter(s, has(s.setWeight) && s.setWeight > 0)[0]))",
     ROUTE_STEP_MESSAGES.mirrorWithWeight,
     ".steps",
@@ -420,7 +430,7 @@ export const ROUTE_STEP_CEL = [
 /**
  * The cross-step rules in step order: a name is one kind's; a removal names a route installed (and not yet
  * removed) by an earlier step; no mirror is installed while the weight in force is above 0, and every mirror is
- * removed before the weight rises above 0; at most {@link ROUTE_LIMITS.names} names.
+ * removed before the weight rises above 0; at most {@link ROUTE_LIMITS.installs} installing steps.
  */
 export function routeStepIssues(
   steps: readonly StepLike[],
@@ -429,6 +439,7 @@ export function routeStepIssues(
   const kindOf = new Map<string, "setHeaderRoute" | "setMirror">();
   const active = { setHeaderRoute: new Set<string>(), setMirror: new Set<string>() };
   let weight = 0;
+  let installs = 0;
   for (const [i, step] of steps.entries()) {
     if (step.setWeight !== undefined) {
       weight = step.setWeight;
@@ -441,8 +452,9 @@ export function routeStepIssues(
       if ((kindOf.get(r.name) ?? kind) !== kind)
         issues.push({ path: ["steps", i, kind, "name"], message: ROUTE_STEP_MESSAGES.sharedName });
       kindOf.set(r.name, kind);
-      const installs = kind === "setHeaderRoute" ? step.setHeaderRoute?.matches : step.setMirror?.percent;
-      if (installs !== undefined) {
+      const installing = kind === "setHeaderRoute" ? step.setHeaderRoute?.matches : step.setMirror?.percent;
+      if (installing !== undefined) {
+        installs++;
         active[kind].add(r.name);
         if (kind === "setMirror" && weight > 0)
           issues.push({ path: ["steps", i, kind], message: ROUTE_STEP_MESSAGES.mirrorWithWeight });
@@ -454,7 +466,7 @@ export function routeStepIssues(
       }
     }
   }
-  if (kindOf.size > ROUTE_LIMITS.names)
-    issues.push({ path: ["steps"], message: ROUTE_STEP_MESSAGES.tooManyNames });
+  if (installs > ROUTE_LIMITS.installs)
+    issues.push({ path: ["steps"], message: ROUTE_STEP_MESSAGES.tooManyInstalls });
   return issues;
 }

@@ -19,7 +19,8 @@ import {
   userRouteWeights,
 } from "./gateway-api-user-route.ts";
 import { type MeshClient, ObjectStore, type ResourceType, resourcePath } from "./object-store.ts";
-import { type MeshObject, sameSpec, semanticEqual } from "./objects.ts";
+import { semanticEqual } from "../api/semantic-equal.ts";
+import { type MeshObject, sameSpec } from "./objects.ts";
 import type { AccessPolicyModel, MeshAdapter, SplitRef, TrafficSplitModel } from "./types.ts";
 
 /** Served `gateway.networking.k8s.io` HTTPRoute versions Vireo writes, most preferred first. */

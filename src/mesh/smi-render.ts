@@ -4,7 +4,8 @@ import type { OwnerRef } from "../api/object-meta.ts";
 import type { Weights } from "../rollout/types.ts";
 import { MeshError, MeshErrorKind } from "./errors.ts";
 import type { ResourceType } from "./object-store.ts";
-import { type MeshObject, renderMetadata, semanticEqual } from "./objects.ts";
+import { semanticEqual } from "../api/semantic-equal.ts";
+import { type MeshObject, renderMetadata } from "./objects.ts";
 import { normaliseRoutes, normaliseSources, type SourceIdentity } from "./policy.ts";
 import {
   addRational,

@@ -8,6 +8,7 @@ import { describeIssues } from "../api/validate.ts";
 import { pruneHistory } from "./analysis-rules.ts";
 import { syncAutoscaler } from "./autoscaling.ts";
 import { type Ctx, Draft } from "./draft.ts";
+import { recordManagedRoutes } from "./managed-routes.ts";
 import { onEnded } from "./phases/ended.ts";
 import { onHealthy } from "./phases/healthy.ts";
 import { onInFlight } from "./phases/in-flight.ts";
@@ -56,6 +57,7 @@ export function decide(input: EngineInput, obs: Observations, now: Date): Decisi
   d.status.observedGeneration = input.generation;
   const done = (): Decision => {
     syncAutoscaler(d, obs);
+    recordManagedRoutes(d.status, obs.managedRoutes);
     finishConditions(d, input.generation, obs);
     const requeueAfterMs = d.requeueAfterMs();
     return {

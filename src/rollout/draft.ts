@@ -4,8 +4,9 @@
 import type { MetricResult } from "../analysis/types.ts";
 import { type Phase, REASONS, type Reason } from "../api/constants.ts";
 import type { NotifyEvent, RolloutSpec, RolloutStatus } from "../api/rollout-schema.ts";
+import { NO_MANAGED_ROUTES, sameManaged } from "./managed-routes.ts";
 import type { expandSteps } from "./steps.ts";
-import type { Action, Observations, Weights, WorkloadObservation } from "./types.ts";
+import type { Action, ManagedRoutes, Observations, Weights, WorkloadObservation } from "./types.ts";
 
 /** Phases in which a canary is in flight. */
 export const IN_FLIGHT: readonly Phase[] = ["Progressing", "Paused"];
@@ -13,6 +14,15 @@ export const IN_FLIGHT: readonly Phase[] = ["Progressing", "Paused"];
 /** True when a Deployment has finished rolling out and has at least one ready pod (and all it wants). */
 export function isReady(w: WorkloadObservation): boolean {
   return w.exists && w.rolledOut && w.readyReplicas > 0 && w.readyReplicas >= w.desiredReplicas;
+}
+
+/**
+ * The rollout attempt: its start (or retry) time in base 36, 8 characters — what keeps a retried rollout's
+ * notification keys and sticky cookies apart from the earlier attempt's.
+ */
+export function attemptOf(status: RolloutStatus): string {
+  const startedAt = status.rolloutStartedAt ? Date.parse(status.rolloutStartedAt) : Number.NaN;
+  return Number.isFinite(startedAt) ? startedAt.toString(36) : "0";
 }
 
 /** The split that gives the canary `canary` percent. */
@@ -42,6 +52,7 @@ export class Draft {
   readonly status: RolloutStatus;
   readonly #world = new Map<string, WorldAction>();
   #routes: Weights | undefined;
+  #managed: ManagedRoutes | undefined;
   #canary: "up" | "down" | undefined;
   readonly #chatter: Chatter[] = [];
   private wakeAt = Number.POSITIVE_INFINITY;
@@ -82,17 +93,38 @@ export class Draft {
     this.#routes = w;
   }
 
+  /**
+   * The routes beside the split; sent (with the split wished, else the one observed) only if they differ from what
+   * the mesh holds. Without a wish the managed routes stay as they are.
+   */
+  manage(m: ManagedRoutes): void {
+    this.#managed = m;
+  }
+
   /** Whether the user's Deployment (the canary) should run; scaled only if it differs from what it runs. */
   wantCanary(state: "up" | "down"): void {
     this.#canary = state;
   }
 
   /** The actions for the world as observed: intentions that change something, in order, then Events and notifications. */
-  actions(obs: Pick<Observations, "routes" | "canary">): Action[] {
+  actions(obs: Pick<Observations, "routes" | "managedRoutes" | "canary">): Action[] {
     const world = new Map<string, Action>(this.#world);
     const r = this.#routes;
-    if (r && (obs.routes?.primary !== r.primary || obs.routes?.canary !== r.canary))
-      world.set("SetRoutes", { type: "SetRoutes", weights: r });
+    const m = this.#managed;
+    const split = r ?? obs.routes;
+    const keep = obs.managedRoutes ?? NO_MANAGED_ROUTES;
+    if (
+      split &&
+      ((r && (obs.routes?.primary !== r.primary || obs.routes?.canary !== r.canary)) ||
+        (m && !sameManaged(obs.managedRoutes, m)))
+    ) {
+      const managed = m ?? keep;
+      world.set("SetRoutes", {
+        type: "SetRoutes",
+        weights: split,
+        ...(sameManaged(undefined, managed) ? {} : { managed }),
+      });
+    }
     if (this.#canary === "up" && obs.canary.exists && obs.canary.desiredReplicas === 0)
       world.set("ScaleCanaryUp", { type: "ScaleCanaryUp" });
     if (this.#canary === "down" && obs.canary.desiredReplicas > 0)
@@ -112,10 +144,9 @@ export class Draft {
     failing?: MetricResult,
   ): void {
     const revision = this.status.canaryRevision ?? this.status.stableRevision ?? "unknown";
-    // The attempt (start or retry time, base 36: 8 characters) keeps a retried rollout's keys apart from the
-    // ones its earlier attempt already delivered, so the retry's own RolledBack or StepAdvanced is sent too.
-    const startedAt = this.status.rolloutStartedAt ? Date.parse(this.status.rolloutStartedAt) : Number.NaN;
-    const attempt = Number.isFinite(startedAt) ? startedAt.toString(36) : "0";
+    // The attempt keeps a retried rollout's keys apart from the ones its earlier attempt already delivered, so the
+    // retry's own RolledBack or StepAdvanced is sent too.
+    const attempt = attemptOf(this.status);
     this.#chatter.push({
       type: "Notify",
       event,

@@ -263,9 +263,9 @@ export const INVALID_ROUTE_SPECS: {
     cel: false,
   },
   {
-    name: "more than 8 route names",
-    spec: routeSpec(Array.from({ length: 9 }, (_, i) => ({ setHeaderRoute: { ...testers, name: `r${i}` } }))),
-    message: ROUTE_STEP_MESSAGES.tooManyNames,
-    cel: false,
+    name: "more than 8 installing steps",
+    spec: routeSpec(Array.from({ length: 9 }, () => ({ setHeaderRoute: testers }))),
+    message: ROUTE_STEP_MESSAGES.tooManyInstalls,
+    cel: true,
   },
 ];

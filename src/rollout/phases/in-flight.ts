@@ -6,6 +6,7 @@ import { formatDuration, parseDuration } from "../../api/duration.ts";
 import { recordAnalysis } from "../analysis-rules.ts";
 import { analysisRequired, nextAnalysisAt } from "../analysis-schedule.ts";
 import { type Ctx, isReady } from "../draft.ts";
+import { pointsAtCanary } from "../managed-routes.ts";
 import type { expandSteps } from "../steps.ts";
 import { ROUTE_POLL_MS, WORKLOAD_POLL_MS } from "../timing.ts";
 import { ensureAccessPolicy, retreatToPrimary, route } from "../traffic.ts";
@@ -78,7 +79,8 @@ function waitFor(ctx: Ctx, reason: Reason, message: string, pollMs: number): voi
 const canaryReady: Rule = (ctx) => {
   const { obs } = ctx;
   if (isReady(obs.canary)) return true;
-  if (obs.canary.readyReplicas === 0 && (obs.routes?.canary ?? 0) > 0) route(ctx, 0);
+  if (obs.canary.readyReplicas === 0 && ((obs.routes?.canary ?? 0) > 0 || pointsAtCanary(obs.managedRoutes)))
+    route(ctx, 0);
   waitFor(
     ctx,
     REASONS.WaitingForCanary,
@@ -175,7 +177,9 @@ export function stepComplete(ctx: Ctx, step: ReturnType<typeof expandSteps>[numb
     }
     return true;
   }
-  if (!analysisRequired(spec)) return true;
+  // Installing or removing a route completes once the mesh holds it (walkSteps checked): a header route at weight 0
+  // has no traffic to judge yet, and a mirror is judged during the pause that follows it.
+  if (step.setHeaderRoute || step.setMirror || !analysisRequired(spec)) return true;
   const lastPass = Date.parse(d.status.analysis?.lastPassAt ?? "");
   if (Number.isFinite(lastPass) && lastPass > started) return true;
   d.say(REASONS.WaitingForAnalysis, `${where}: waiting for a passing analysis`);

@@ -19,6 +19,8 @@ export type Event =
   | { kind: "window"; open: boolean }
   | { kind: "primaryFlap"; ready: boolean }
   | { kind: "routeDrift"; canary: number }
+  /** Another writer wipes Vireo's managed routes (a GitOps re-apply) or edits them beyond reading. */
+  | { kind: "managedDrift"; edited: boolean }
   // Faults from outside: objects deleted or edited by people, GitOps pruning or garbage collection.
   | { kind: "primaryLost" }
   | { kind: "targetLost" }
@@ -73,6 +75,10 @@ export const eventArb: fc.Arbitrary<Event> = fc.oneof(
       canary: fc.integer({ min: 0, max: 100 }),
     }),
   },
+  {
+    weight: 1,
+    arbitrary: fc.record({ kind: fc.constant("managedDrift" as const), edited: fc.boolean() }),
+  },
   { weight: 1, arbitrary: fc.constant({ kind: "primaryLost" as const }) },
   { weight: 1, arbitrary: fc.constant({ kind: "targetLost" as const }) },
   { weight: 2, arbitrary: fc.constant({ kind: "targetBack" as const }) },
@@ -86,25 +92,82 @@ export const eventArb: fc.Arbitrary<Event> = fc.oneof(
   },
 );
 
-/** Specs: steps, analysis, limits, and whether the life starts from a healthy, adopted rollout. */
+/** A step of the random specs: a weight, a pause, or a managed route installed or removed. */
+type StepIn =
+  | { setWeight: number }
+  | { pause: { duration?: string } }
+  | { setHeaderRoute: { name: string; matches?: { headers: { name: string; value: string }[] }[] } }
+  | { setMirror: { name: string; percent?: number } };
+
+const ROUTE_NAMES = ["qa", "beta"] as const;
+
+/**
+ * Steps a valid spec may hold: weights sorted into their positions; a route removed only while installed; a mirror
+ * only while the weight in force is 0, and removed before the first positive weight.
+ */
+function validSteps(raw: StepIn[]): StepIn[] {
+  const ws = raw.flatMap((s) => ("setWeight" in s ? [s.setWeight] : [])).sort((a, b) => a - b);
+  const sorted = raw.map((s) => ("setWeight" in s ? { setWeight: ws.shift()! } : s));
+  const out: StepIn[] = [];
+  const headers = new Set<string>();
+  const mirrors = new Set<string>();
+  let weight = 0;
+  for (const s of sorted) {
+    if ("setWeight" in s) {
+      if (s.setWeight > 0) for (const name of mirrors) out.push({ setMirror: { name } });
+      if (s.setWeight > 0) mirrors.clear();
+      weight = s.setWeight;
+      out.push(s);
+    } else if ("setHeaderRoute" in s) {
+      const { name, matches } = s.setHeaderRoute;
+      if (matches) headers.add(name);
+      else if (!headers.delete(name)) continue;
+      out.push(s);
+    } else if ("setMirror" in s) {
+      // One name per kind: mirrors are named after the header names' positions, never sharing one.
+      const name = `m-${s.setMirror.name}`;
+      if (s.setMirror.percent !== undefined) {
+        if (weight > 0) continue;
+        mirrors.add(name);
+      } else if (!mirrors.delete(name)) continue;
+      out.push({ setMirror: { ...s.setMirror, name } });
+    } else out.push(s);
+  }
+  return out.length > 0 ? out : [{ setWeight: 50 }];
+}
+
+const stepArb: fc.Arbitrary<StepIn> = fc.oneof(
+  { weight: 4, arbitrary: fc.integer({ min: 0, max: 100 }).map((w) => ({ setWeight: w })) },
+  { weight: 1, arbitrary: fc.constant({ pause: {} }) },
+  { weight: 2, arbitrary: fc.constant({ pause: { duration: "15s" } }) },
+  {
+    weight: 2,
+    arbitrary: fc
+      .record({
+        name: fc.constantFrom(...ROUTE_NAMES),
+        remove: fc.boolean(),
+      })
+      .map(({ name, remove }) => ({
+        setHeaderRoute: remove
+          ? { name }
+          : { name, matches: [{ headers: [{ name: "x-canary", value: name }] }] },
+      })),
+  },
+  {
+    weight: 1,
+    arbitrary: fc
+      .record({
+        name: fc.constantFrom(...ROUTE_NAMES),
+        percent: fc.option(fc.integer({ min: 1, max: 100 }), { nil: undefined }),
+      })
+      .map(({ name, percent }) => ({ setMirror: percent === undefined ? { name } : { name, percent } })),
+  },
+);
+
+/** Specs: steps, analysis, limits, sticky canaries, and whether the life starts from a healthy, adopted rollout. */
 export const specArb = fc.record({
-  steps: fc.oneof(
-    fc.constant(undefined),
-    fc
-      .array(
-        fc.oneof(
-          fc.integer({ min: 0, max: 100 }).map((w) => ({ setWeight: w }) as const),
-          fc.constant({ pause: {} }),
-          fc.constant({ pause: { duration: "15s" } }),
-        ),
-        { minLength: 1, maxLength: 5 },
-      )
-      .map((steps) => {
-        // setWeight values must not decrease: sort them in place of their positions.
-        const ws = steps.flatMap((s) => ("setWeight" in s ? [s.setWeight] : [])).sort((a, b) => a - b);
-        return steps.map((s) => ("setWeight" in s ? { setWeight: ws.shift()! } : s));
-      }),
-  ),
+  steps: fc.oneof(fc.constant(undefined), fc.array(stepArb, { minLength: 1, maxLength: 6 }).map(validSteps)),
+  sticky: fc.boolean(),
   skipAnalysis: fc.boolean(),
   failureLimit: fc.integer({ min: 1, max: 3 }),
   deadlineSeconds: fc.integer({ min: 30, max: 300 }),
@@ -154,6 +217,9 @@ export function happen(w: ModelWorld, e: Event): void {
       break;
     case "routeDrift":
       if (w.routes) w.routes = { primary: 100 - e.canary, canary: e.canary };
+      break;
+    case "managedDrift":
+      if (w.routes) w.managed = e.edited ? null : undefined;
       break;
     case "primaryLost":
       w.primary = { exists: false, revision: "", desired: 0, ready: 0, broken: false };
@@ -208,8 +274,10 @@ export interface Trace {
 export type SpecIn = typeof specArb extends fc.Arbitrary<infer T> ? T : never;
 
 export function play(specIn: SpecIn, events: Event[], prepare?: (w: ModelWorld) => void): Trace {
+  const canarySteps = specIn.steps ?? makeSpec().strategy.canary.steps;
+  const sessionAffinity = specIn.sticky ? { sessionAffinity: { cookieName: "vireo-canary" } } : {};
   const spec = makeSpec({
-    ...(specIn.steps ? { strategy: { canary: { steps: specIn.steps } } } : {}),
+    strategy: { canary: { steps: canarySteps, ...sessionAffinity } },
     skipAnalysis: specIn.skipAnalysis,
     progressDeadlineSeconds: specIn.deadlineSeconds,
     analysis: { interval: "10s", failureLimit: specIn.failureLimit, metrics: makeSpec().analysis.metrics },

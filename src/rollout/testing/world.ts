@@ -10,7 +10,7 @@ import {
   type RolloutStatus,
 } from "../../api/rollout-schema.ts";
 import { analysisDue, decide } from "../decide.ts";
-import type { Action, Decision, Observations, Weights } from "../types.ts";
+import type { Action, Decision, ManagedRoutes, Observations, Weights } from "../types.ts";
 import { ALWAYS_OPEN, type WindowState } from "../windows.ts";
 
 /** A Deployment as the model sees it. */
@@ -42,6 +42,8 @@ export interface ModelWorld {
   primary: ModelWorkload;
   servicesReady: boolean;
   routes: Weights | null;
+  /** Managed routes the routing object holds (undefined: none; null: edited by another writer). */
+  managed?: ManagedRoutes | null;
   accessPolicyInSync: boolean;
   requests: Partial<Record<RequestKind, string>>;
   window: WindowState;
@@ -130,6 +132,9 @@ export function observe(w: ModelWorld): Observations {
     },
     servicesReady: w.servicesReady,
     routes: w.routes ? { ...w.routes } : null,
+    ...(w.managed !== undefined
+      ? { managedRoutes: w.managed === null ? null : structuredClone(w.managed) }
+      : {}),
     accessPolicyInSync: w.accessPolicyInSync,
     requests: { ...w.requests },
     window: w.window,
@@ -174,6 +179,7 @@ export function apply(w: ModelWorld, actions: readonly Action[]): void {
         break;
       case "SetRoutes":
         w.routes = { ...a.weights };
+        w.managed = a.managed ? structuredClone(a.managed) : undefined;
         break;
       case "ApplyAccessPolicy":
         w.accessPolicyInSync = true;
