@@ -199,6 +199,10 @@ export const MIRROR_METHODS = ["GET", "HEAD", "OPTIONS", "POST", "PUT", "PATCH",
 /** The methods mirrored when setMirror has no matches: safe, idempotent reads. */
 export const DEFAULT_MIRROR_METHODS = ["GET", "HEAD"] as const;
 
+/** The requests a setMirror selects: its matches, or GET and HEAD without them. */
+export const mirrorMatchesOf = (m: { matches?: MirrorMatch[] | undefined }): MirrorMatch[] =>
+  m.matches ?? [{ methods: [...DEFAULT_MIRROR_METHODS] }];
+
 /** One selection of the requests a mirror copies. */
 export const MirrorMatchSchema = z
   .object({

@@ -4,10 +4,11 @@ import { ANNOTATIONS, API_VERSION, KIND, type RequestKind } from "../api/constan
 import type { OwnerRef } from "../api/object-meta.ts";
 import type { Rollout, RolloutSpec, RolloutStatus } from "../api/rollout-schema.ts";
 import { type SpecIssue, validateRolloutSpec } from "../api/validate.ts";
+import { asksForManagedRoutes } from "../mesh/managed-routes.ts";
 import { httpProbesOf } from "../mesh/pod-probes.ts";
 import type { ProviderWarning } from "../mesh/provider.ts";
 import { providerSpecIssues, providerWarnings } from "../mesh/registry.ts";
-import type { AccessPolicyModel, MeshAdapter, SplitRef } from "../mesh/types.ts";
+import type { AccessPolicyModel, MeshAdapter, RouteState, SplitRef } from "../mesh/types.ts";
 import type { Observations } from "../rollout/types.ts";
 import { evaluateWindows } from "../rollout/windows.ts";
 import { checkDerivedLimits } from "../workload/limits.ts";
@@ -97,7 +98,7 @@ export async function observe(
     observations: {
       ...observations,
       ...WorkloadManager.observe(snap),
-      routes: await mesh.getRoutes(ref),
+      ...routeObservations(await mesh.getRoutes(ref)),
       ...(autoscaler ? { autoscaler } : {}),
     },
     target: { spec, names, snap, owner: ownerOf(rollout), policy: null, ref, mesh },
@@ -124,11 +125,12 @@ async function observeValid(
     ...splitRef(names, spec),
     otherPorts: otherServicePorts(spec, snap.rootService).map((p) => p.port),
   };
-  const [routes, accessPolicyInSync] = await Promise.all([
+  const [routes, accessPolicyInSync, routeIssues] = await Promise.all([
     mesh.getRoutes(ref),
     !policy && noPolicyConfirmed.get(owner.uid) === generation
       ? Promise.resolve(true)
       : mesh.accessPolicyInSync(ref, policy),
+    asksForManagedRoutes(spec) ? mesh.routeSupport(spec, ref) : Promise.resolve([]),
   ]);
   const workloads = WorkloadManager.observe(snap);
   const autoscaler = WorkloadManager.observeAutoscalers(snap);
@@ -148,10 +150,12 @@ async function observeValid(
     specIssues: [
       ...checkDerivedLimits(spec, names, snap.target, snap.rootService),
       ...providerSpecIssues(spec),
+      // What the provider cannot render: refused before the rollout starts, never half-applied.
+      ...routeIssues.map((message) => ({ path: "spec.strategy.canary", message })),
     ],
     ...workloads,
     servicesReady: WorkloadManager.servicesReady(snap, spec, owner),
-    routes,
+    ...routeObservations(routes),
     accessPolicyInSync,
     ...(tick.result ? { analysis: tick.result.measurements, analysisAt: tick.result.startedAt } : {}),
     requests: requestsOf(rollout),
@@ -160,6 +164,14 @@ async function observeValid(
   };
   const target = { spec, names, snap, owner, policy, ref, mesh };
   return { ...v, observations, target, tick, warnings: providerWarnings(spec.provider, ref) };
+}
+
+/** A routing object's state as the engine observes it: the split, and the managed routes beside it. */
+export function routeObservations(state: RouteState | null): Pick<Observations, "routes" | "managedRoutes"> {
+  // The key is always there, so a fresh read replaces managed routes an earlier read saw.
+  if (state === null) return { routes: null, managedRoutes: undefined };
+  const { managed, ...routes } = state;
+  return { routes, managedRoutes: managed };
 }
 
 /** The owner reference every object Vireo creates for `r` carries. */

@@ -4,6 +4,15 @@ import type { OwnerRef } from "../api/object-meta.ts";
 import { apiVersionOf } from "../api/object-meta.ts";
 import type { Weights } from "../rollout/types.ts";
 import { MeshError, MeshErrorKind } from "./errors.ts";
+import {
+  conditionsOf,
+  type HeaderCondition,
+  managedAnnotations,
+  managedRuleName,
+  readManagedRoutes,
+  type StickyRule,
+  stickyRendering,
+} from "./managed-routes.ts";
 import type { ResourceType } from "./object-store.ts";
 import { byKey, type MeshObject, renderMetadata } from "./objects.ts";
 import { normaliseRoutes, normaliseSources } from "./policy.ts";
@@ -42,40 +51,126 @@ export const authorizationPolicyType = (version: IstioSecurityVersion): Resource
  * approach), not subsets: the two Services already select disjoint pods, so no DestinationRule is needed —
  * subsets would require mirroring pod labels into a DestinationRule kept in sync with every template change,
  * and a Vireo-owned DestinationRule on the user's host would collide with their own (TLS, outlier detection).
+ * Managed routes come first (Istio takes the first http route that matches): header routes, sticky cookies and
+ * mirrors, each narrowed to what the split route matches; the sticky cookies a backend sets ride on its
+ * destination of the split route.
  */
 export function renderVirtualService(model: TrafficSplitModel, type: ResourceType): MeshObject {
   const extraHosts = uniqueSorted(model.hosts ?? []).filter((h) => h !== model.rootService);
   const extraGateways = uniqueSorted(model.gateways ?? []).filter((g) => g !== "mesh");
   const multiPort = (model.otherPorts ?? []).some((p) => p !== model.port);
-  const destination = (host: string, weight: number) => ({
-    destination: { host, port: { number: model.port } },
-    weight,
-  });
+  const base = multiPort ? splitMatches(model.port, extraGateways) : [{}];
+  const sticky = stickyRendering(model.rolloutName, model.managed?.sticky);
+  const destination = (host: string, weight: number) => {
+    const cookie = sticky.splitCookies[host === model.primaryService ? "primary" : "canary"];
+    return {
+      destination: { host, port: { number: model.port } },
+      weight,
+      ...(cookie ? { headers: { response: { add: { "set-cookie": cookie } } } } : {}),
+    };
+  };
+  const spec = {
+    hosts: [model.rootService, ...extraHosts],
+    gateways: ["mesh", ...extraGateways],
+    http: [
+      ...managedHttpRoutes(model, base, sticky.rules),
+      {
+        name: model.rolloutName,
+        ...(multiPort ? { match: base } : {}),
+        route: weightedBackends(model, destination),
+      },
+      // No port on the destination: Istio keeps the port the request was addressed to.
+      ...(multiPort
+        ? [
+            {
+              name: `${model.rolloutName}-other-ports`,
+              route: [{ destination: { host: model.primaryService } }],
+            },
+          ]
+        : []),
+    ],
+  };
+  const metadata = renderMetadata(model.rolloutName, model.namespace, model.rolloutName, model.owner);
+  const annotations = managedAnnotations(model.managed, istioProjection(spec, model.rolloutName));
   return {
     apiVersion: apiVersionOf(type),
     kind: type.kind,
-    metadata: renderMetadata(model.rolloutName, model.namespace, model.rolloutName, model.owner),
-    spec: {
-      hosts: [model.rootService, ...extraHosts],
-      gateways: ["mesh", ...extraGateways],
-      http: [
-        {
-          name: model.rolloutName,
-          ...(multiPort ? { match: splitMatches(model.port, extraGateways) } : {}),
-          route: weightedBackends(model, destination),
-        },
-        // No port on the destination: Istio keeps the port the request was addressed to.
-        ...(multiPort
-          ? [
-              {
-                name: `${model.rolloutName}-other-ports`,
-                route: [{ destination: { host: model.primaryService } }],
-              },
-            ]
-          : []),
-      ],
-    },
+    metadata: { ...metadata, annotations: { ...metadata.annotations, ...annotations } },
+    spec,
   };
+}
+
+/** Istio's StringMatch for a header condition. */
+const istioStringMatch = (c: HeaderCondition) => ({
+  [c.type === "Exact" ? "exact" : c.type === "Prefix" ? "prefix" : "regex"]: c.value,
+});
+const istioHeaders = (conditions: readonly HeaderCondition[]) =>
+  Object.fromEntries(conditions.map((c) => [c.name, istioStringMatch(c)]));
+
+/**
+ * The http routes of the managed routes, in precedence order; `base` is what the split route matches (its port
+ * and gateways), crossed with every condition so a managed route never widens what the split route catches.
+ */
+function managedHttpRoutes(
+  model: TrafficSplitModel,
+  base: readonly Record<string, unknown>[],
+  stickyRules: readonly StickyRule[],
+): Record<string, unknown>[] {
+  const m = model.managed;
+  if (!m) return [];
+  const to = (host: string) => [{ destination: { host, port: { number: model.port } } }];
+  const backend = (b: "primary" | "canary") => (b === "primary" ? model.primaryService : model.canaryService);
+  const cross = (conditions: Record<string, unknown>[]) =>
+    conditions.flatMap((c) => base.map((b) => ({ ...b, ...c })));
+  return [
+    ...m.headerRoutes.map((r) => ({
+      name: managedRuleName(model.rolloutName, "header", r.name),
+      match: cross(r.matches.map((x) => ({ headers: istioHeaders(conditionsOf(x)) }))),
+      route: to(model.canaryService),
+    })),
+    ...stickyRules.map((r) => ({
+      name: r.name,
+      match: cross([{ headers: istioHeaders([r.condition]) }]),
+      route: to(backend(r.backend)),
+      ...(r.setCookie ? { headers: { response: { add: { "set-cookie": r.setCookie } } } } : {}),
+    })),
+    ...m.mirrors.map((r) => ({
+      name: managedRuleName(model.rolloutName, "mirror", r.name),
+      match: cross(
+        r.matches.flatMap((x) =>
+          (x.methods ?? [undefined]).map((method) => ({
+            ...(method ? { method: { exact: method } } : {}),
+            ...(x.headers ? { headers: istioHeaders(x.headers) } : {}),
+          })),
+        ),
+      ),
+      route: to(model.primaryService),
+      mirror: { host: model.canaryService, port: { number: model.port } },
+      mirrorPercentage: { value: r.percent },
+    })),
+  ];
+}
+
+/** What renders the managed routes in a VirtualService: the http routes before the split, its destinations' headers. */
+function istioProjection(spec: unknown, rolloutName: string): { routes: unknown[]; headers: unknown[] } {
+  const http = (spec as { http?: { name?: string; route?: { headers?: unknown }[] }[] } | undefined)?.http;
+  const list = Array.isArray(http) ? http : [];
+  const split = list.findIndex((r) => r?.name === rolloutName);
+  if (split < 0) return { routes: list, headers: [] };
+  return {
+    routes: list.slice(0, split),
+    headers: (list[split]?.route ?? []).map((d) => d?.headers ?? null),
+  };
+}
+
+/** The managed routes a VirtualService holds (see readManagedRoutes). */
+export function virtualServiceManagedRoutes(obj: MeshObject, ref: Pick<SplitRef, "rolloutName">) {
+  const projection = istioProjection(obj.spec, ref.rolloutName);
+  return readManagedRoutes(
+    obj,
+    projection,
+    projection.routes.length === 0 && projection.headers.every((h) => h === null),
+  );
 }
 
 const uniqueSorted = (xs: readonly string[]): string[] => [...new Set(xs)].sort(byKey((x) => x));
@@ -92,16 +187,18 @@ interface RouteDestination {
 }
 
 /**
- * Primary/canary percentages from the first http route. Hosts match by short name or namespace-qualified name
+ * Primary/canary percentages from the split route (named after the Rollout; else the first). Hosts match by short name or namespace-qualified name
  * in the VirtualService's namespace. A lone destination without weight gets 100 (Istio's default); otherwise a
  * missing weight is 0. Null when nothing is routed to either backend.
  */
 export function parseVirtualServiceWeights(
   obj: MeshObject,
-  ref: Pick<SplitRef, "primaryService" | "canaryService" | "namespace">,
+  ref: Pick<SplitRef, "primaryService" | "canaryService" | "namespace" | "rolloutName">,
 ): Weights | null {
-  const http = (obj.spec as { http?: { route?: RouteDestination[] }[] } | undefined)?.http;
-  const route = Array.isArray(http) && Array.isArray(http[0]?.route) ? http[0].route : [];
+  const http = (obj.spec as { http?: { name?: string; route?: RouteDestination[] }[] } | undefined)?.http;
+  // The split route is named after the Rollout; managed routes (header routes, mirrors) come before it.
+  const split = Array.isArray(http) ? (http.find((r) => r?.name === ref.rolloutName) ?? http[0]) : undefined;
+  const route = Array.isArray(split?.route) ? split.route : [];
   const weightOf = (r: RouteDestination) =>
     r?.weight === undefined
       ? route.length === 1

@@ -1,7 +1,6 @@
 // The Istio adapter: VirtualService for weights; one ALLOW AuthorizationPolicy per backend (primary, canary).
 
 import type { OwnerRef } from "../api/object-meta.ts";
-import type { Weights } from "../rollout/types.ts";
 import { readBackendPods } from "./backend-pods.ts";
 import { MeshError, MeshErrorKind } from "./errors.ts";
 import {
@@ -11,12 +10,13 @@ import {
   parseVirtualServiceWeights,
   renderAuthorizationPolicy,
   renderVirtualService,
+  virtualServiceManagedRoutes,
   virtualServiceType,
 } from "./istio-render.ts";
 import { type MeshClient, ObjectStore, type ResourceType } from "./object-store.ts";
 import { type MeshObject, metadataInSync, sameSpec } from "./objects.ts";
 import { RouteObject } from "./route-object.ts";
-import type { AccessPolicyModel, MeshAdapter, SplitRef, TrafficSplitModel } from "./types.ts";
+import type { AccessPolicyModel, MeshAdapter, RouteState, SplitRef, TrafficSplitModel } from "./types.ts";
 
 /** Constructor options of {@link IstioAdapter}. */
 export interface IstioAdapterOptions {
@@ -52,17 +52,23 @@ export class IstioAdapter implements MeshAdapter {
       type: vs,
       render: (split) => renderVirtualService(split, vs),
       parse: parseVirtualServiceWeights,
+      managed: virtualServiceManagedRoutes,
     });
     this.#ap = authorizationPolicyType(options.securityVersion ?? "v1");
     this.#trustDomain = options.trustDomain ?? "cluster.local";
   }
 
-  setRoutes(split: TrafficSplitModel): Promise<Weights | null> {
+  setRoutes(split: TrafficSplitModel): Promise<RouteState | null> {
     return this.#routes.set(split);
   }
 
-  getRoutes(ref: SplitRef): Promise<Weights | null> {
+  getRoutes(ref: SplitRef): Promise<RouteState | null> {
     return this.#routes.get(ref);
+  }
+
+  /** Everything: HTTPMatchRequest headers (exact, prefix, regex), per-destination headers, mirrorPercentage. */
+  async routeSupport(): Promise<string[]> {
+    return [];
   }
 
   async applyAccessPolicy(

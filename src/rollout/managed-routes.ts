@@ -5,7 +5,7 @@
 import { parseDuration } from "../api/duration.ts";
 import type { RolloutSpec, RolloutStatus, StatusManagedRoute, Step } from "../api/rollout-schema.ts";
 import { semanticEqual } from "../api/semantic-equal.ts";
-import { DEFAULT_MIRROR_METHODS, type SessionAffinity } from "../api/traffic-route-schema.ts";
+import { mirrorMatchesOf, type SessionAffinity } from "../api/traffic-route-schema.ts";
 import type { HeaderRoute, ManagedRoutes, MirrorRoute, StickySession } from "./types.ts";
 
 /** What the managed routes of a decision depend on. */
@@ -55,7 +55,7 @@ export function managedRoutesFor(c: RouteContext, canaryWeight: number): Managed
       mirrors.set(m.name, {
         name: m.name,
         percent: m.percent,
-        matches: m.matches ?? [{ methods: [...DEFAULT_MIRROR_METHODS] }],
+        matches: mirrorMatchesOf(m),
       });
     else if (m) mirrors.delete(m.name);
   }
