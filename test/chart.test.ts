@@ -1,5 +1,5 @@
 // charts/vireo: helm lint, renders against a values matrix, and deploy/ equal to the default render. Runs the
-// helm that e2e/cluster/build-helm.sh builds (part of e2e/cluster/build.sh), so CI always has it.
+// helm that e2e/cluster/build-helm.sh builds (npm test's pretest runs it via build-test-tools.sh).
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
 import { readFileSync } from "node:fs";

@@ -109,7 +109,7 @@ export const ServiceSchema = z
       .min(1)
       .max(65535)
       .describe(
-        "Port of the root Service whose traffic is split. Its other ports are carried to <name>-primary and <name>-canary; see the README on multi-port Services for where their traffic goes.",
+        "Port of the root Service whose traffic is split. Its other ports are carried to <name>-primary and <name>-canary; where their traffic goes: docs/rollout-guide.md#multi-port-services.",
       ),
     targetPort: z
       .number()
@@ -882,7 +882,7 @@ export const RolloutStatusSchema = z
       })
       .optional()
       .describe(
-        "Notification bookkeeping so each notification is sent once per rollout attempt, also across restarts (see the README on the delivery guarantee).",
+        "Notification bookkeeping so each notification is sent once per rollout attempt, also across restarts (the guarantee: docs/notifications.md#delivery-guarantee).",
       ),
     conditions: z
       .array(ConditionSchema)

@@ -75,6 +75,21 @@ describe("EventRecorder", () => {
     assert.equal(calls.at(-1)?.op, "create", "after the window a new Event starts");
   });
 
+  it("gives the Events of one moment increasing eventTimes in the order they were recorded", async () => {
+    const { api, calls } = fakeEvents();
+    const r = new EventRecorder({ events: api, identity: "i", clock: new FakeClock() });
+    const reasons = ["RolloutStarted", "StepAdvanced", "Promoting", "Promoted"];
+    await Promise.all(reasons.map((reason) => r.record(rollout, { ...spec, reason })));
+    const created = calls.map((c) => ({ reason: c.body.reason, at: String(c.body.eventTime) }));
+    const byTime = [...created].sort((a, b) => a.at.localeCompare(b.at));
+    assert.deepEqual(
+      byTime.map((e) => e.reason),
+      reasons,
+    );
+    assert.equal(new Set(created.map((e) => e.at)).size, reasons.length, "no two share a time");
+    assert.match(created[3]?.at ?? "", /\.\d{3}003Z$/, "microseconds apart, not milliseconds");
+  });
+
   it("serializes concurrent repeats so only one Event is created", async () => {
     const { api, calls } = fakeEvents();
     const r = new EventRecorder({ events: api, identity: "i", clock: new FakeClock() });

@@ -1,4 +1,5 @@
-// Slack incoming-webhook notifier: Block Kit message with a severity-coloured attachment.
+// Slack incoming-webhook notifier: Block Kit message with a severity-coloured attachment (api.slack.com, "Sending
+// messages using incoming webhooks"; its error strings and rate limit decide what is retried).
 import { UrlNotifier } from "./http-post.ts";
 import { formatNumber, type NotificationMessage, type Severity } from "./message.ts";
 

@@ -54,24 +54,25 @@ export function recordAnalysis(ctx: Ctx): boolean {
       const limit = spec.analysis.failureLimit;
       const count = failing?.conclusive ? "conclusive" : `${a.failedChecks}/${limit}`;
       const message = `analysis failed (${count}): ${failing?.metric} ${failing?.message ?? ""}`.trim();
-      d.event("Warning", REASONS.AnalysisFailed, message);
       d.notify("AnalysisFailed", "warning", message, String(a.failedChecks), failing);
       // A sequential Fail is conclusive: its error guarantee is for the first crossing, so waiting buys nothing.
       if (a.failedChecks >= limit || failing?.conclusive) {
+        // One decision, one Event: the rollback's Event already carries this check's message.
         rollBack(ctx, REASONS.AnalysisFailed, `rolled back: ${message}`, failing);
         return false;
       }
+      d.event("Warning", REASONS.AnalysisFailed, message);
       return true;
     }
     case "Error": {
       a.consecutiveErrors = (a.consecutiveErrors ?? 0) + 1;
       const limit = spec.analysis.consecutiveErrorLimit;
       const message = `analysis could not be evaluated (${a.consecutiveErrors}/${limit} in a row): ${failing?.metric}: ${failing?.message ?? ""}`;
-      d.event("Warning", REASONS.AnalysisErrors, message);
       if (a.consecutiveErrors >= limit) {
         rollBack(ctx, REASONS.AnalysisErrors, `rolled back: ${message}`, failing);
         return false;
       }
+      d.event("Warning", REASONS.AnalysisErrors, message);
       return true;
     }
     case "Inconclusive": {

@@ -70,11 +70,11 @@ export function handleRequests(ctx: Ctx): void {
       );
     } else {
       d.phase = "Progressing";
-      d.event(
-        "Normal",
-        REASONS.PromotedByUser,
-        `promoted past step ${(d.status.currentStepIndex ?? 0) + 1} by request`,
-      );
+      const past = (d.status.currentStepIndex ?? 0) + 1;
+      // Past the last step, advance() starts the promotion and its PromotedByUser Event says so: one decision,
+      // one Event.
+      if (past < ctx.steps.length)
+        d.event("Normal", REASONS.PromotedByUser, `promoted past step ${past} by request`);
       if (d.status.stepStartedAt === undefined) enterStep(ctx, d.status.currentStepIndex ?? 0);
       advance(ctx, "User");
     }

@@ -46,7 +46,7 @@ export function finishConditions(d: Draft, generation: number, obs: Observations
     set(CONDITION_TYPES.degraded, "False", REASONS.Healthy, "no problem detected");
   }
   s.message = msg;
-  // The revision this status is about, so CI can wait for its own release (README, "GitOps, CI and HPAs").
+  // The revision this status is about, so CI can wait for its own release (docs/gitops-ci-hpa.md#did-my-revision-succeed-ci).
   if (obs.canary.revision !== undefined) s.currentRevision = obs.canary.revision;
   if (obs.canary.generation !== undefined) s.observedTargetGeneration = obs.canary.generation;
 }
