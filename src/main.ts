@@ -9,15 +9,10 @@ import { createNotificationSink } from "./controller/notification-sink.ts";
 import { type ReconcileObserver, Reconciler } from "./controller/reconciler.ts";
 import { secretReader } from "./controller/secrets.ts";
 import { createKubeClients } from "./kube/clients.ts";
-import {
-  type KubeConfigLike,
-  type KubeConnection,
-  loadConnection,
-  NeedsPluginAuth,
-} from "./kube/connection.ts";
 import { ApiDiscovery } from "./kube/discovery.ts";
 import { EventRecorder } from "./kube/event-recorder.ts";
 import { eventsApi, leaseApi } from "./kube/kube-apis.ts";
+import { loadKubeconfig } from "./kube/kubeconfig/load.ts";
 import { LeaseElector, makeIdentity } from "./kube/lease-elector.ts";
 import { StatusWriter } from "./kube/status-writer.ts";
 import { MESH_API_GROUPS, routingTypes } from "./mesh/registry.ts";
@@ -37,7 +32,13 @@ export async function main(argv: readonly string[], env: NodeJS.ProcessEnv): Pro
     return text === USAGE ? 0 : 2;
   }
   const log = createLogger({ level: config.logLevel, base: { controller: "vireo" } });
-  const connection = await connect(config.kubeconfig);
+  // controller-runtime's order: in a Pod without --kubeconfig or $KUBECONFIG, the ServiceAccount comes first.
+  const { connection, via } = await loadKubeconfig({
+    path: config.kubeconfig,
+    list: config.kubeconfigList,
+    inCluster: { host: config.serviceHost, port: config.servicePort },
+    preferInCluster: true,
+  });
 
   const metrics = new VireoMetrics();
   const identity = makeIdentity(config.podName);
@@ -122,7 +123,7 @@ export async function main(argv: readonly string[], env: NodeJS.ProcessEnv): Pro
     readyChecks: [{ name: "informers-synced", check: () => manager.synced() }],
   });
   log.info(
-    { url: server.url, identity, namespaces: config.namespaces, selector: config.selector },
+    { url: server.url, identity, namespaces: config.namespaces, selector: config.selector, kubeconfig: via },
     "vireo starting",
   );
 
@@ -192,23 +193,6 @@ export async function main(argv: readonly string[], env: NodeJS.ProcessEnv): Pro
   await server.close(2000);
   log.info({}, "stopped");
   return 0;
-}
-
-/**
- * The API server connection. Certificates and tokens are handled here; only a kubeconfig whose user needs an auth
- * plugin (exec, auth-provider: developer laptops against cloud clusters) loads client-node, which costs ~80 MB.
- */
-async function connect(kubeconfig: string | undefined): Promise<KubeConnection | KubeConfigLike> {
-  try {
-    return await loadConnection(kubeconfig);
-  } catch (err) {
-    if (!(err instanceof NeedsPluginAuth)) throw err;
-    const { KubeConfig } = await import("@kubernetes/client-node");
-    const kc = new KubeConfig();
-    if (kubeconfig) kc.loadFromFile(kubeconfig);
-    else kc.loadFromDefault();
-    return kc;
-  }
 }
 
 if (import.meta.main) {

@@ -3,8 +3,8 @@ import { Agent as HttpAgent, request as httpRequest, type IncomingMessage } from
 import { Agent as HttpsAgent, request as httpsRequest, type RequestOptions } from "node:https";
 import { Readable } from "node:stream";
 import { type Clock, sleep, systemClock } from "./clock.ts";
-import { type KubeConfigLike, type KubeConnection, toConnection } from "./connection.ts";
 import { classifyError } from "./errors.ts";
+import { type KubeConfigLike, type KubeConnection, toConnection } from "./kubeconfig/connection.ts";
 import { parseResourcePath, VERBS, type Verb, verbFor } from "./request-verb.ts";
 import { TokenBucket } from "./token-bucket.ts";
 
@@ -83,7 +83,8 @@ const isLeasePath = (url: string) => url.includes("/apis/coordination.k8s.io/");
  * watch) bounded by a timeout. Ordinary requests share one keep-alive Agent; it is replaced whenever a request
  * times out or fails at the network level, so a silently dead connection cannot stall every later request.
  * Watches get a connection of their own: a long-lived stream must not share fate with short requests, and a
- * watchdog restart must get a genuinely new connection.
+ * watchdog restart must get a genuinely new connection. A 401 is retried once when the connection says fresh
+ * credentials may help (an exec plugin's token expired early, a rotated token file).
  *
  * Built on node:http(s) rather than client-node's generated clients: those load every model class and
  * undici at start (≈110 MB of RSS) to serve the handful of paths a controller uses.
@@ -106,7 +107,18 @@ export function createKubeClients(
   let revoked: string | undefined;
   const revocation = new AbortController();
 
+  /** Sends once; on a 401 whose credentials the connection can replace, once more with the new ones. */
   async function send(req: RawRequest, stream: boolean): Promise<IncomingMessage> {
+    const first = await sendOnce(req, stream);
+    if (first.res.statusCode !== 401 || !(await conn.rejected?.(first.options))) return first.res;
+    first.res.resume();
+    return (await sendOnce(req, stream)).res;
+  }
+
+  async function sendOnce(
+    req: RawRequest,
+    stream: boolean,
+  ): Promise<{ res: IncomingMessage; options: RequestOptions }> {
     const method = req.method ?? "GET";
     const url = new URL(prefix + req.path, base);
     for (const [k, v] of Object.entries(req.query ?? {}))
@@ -143,14 +155,17 @@ export function createKubeClients(
     if (timeout) signals.push(timeout);
     if (!stream && !lease) signals.push(revocation.signal);
     if (signals.length > 0) o.signal = signals.length === 1 ? signals[0] : AbortSignal.any(signals);
-    const agent = stream ? false : shared;
+    // An agent the connection chose (client-node's: a proxy's tunnel, say) is kept; replacing it would dial the
+    // server directly. client-node's agents keep no idle connections, so there is nothing of theirs to reset.
+    const agent = o.agent ?? (stream ? false : shared);
     o.agent = agent;
     try {
-      return await new Promise<IncomingMessage>((resolve, reject) => {
+      const res = await new Promise<IncomingMessage>((resolve, reject) => {
         const r = (secure ? httpsRequest : httpRequest)(o, resolve);
         r.once("error", reject);
         r.end(body);
       });
+      return { res, options: o };
     } catch (err) {
       const callerAborted = req.signal?.aborted === true && !timeout?.aborted;
       if (!callerAborted && agent && agent === shared && isConnectionFailure(err, timeout)) {
