@@ -4,9 +4,10 @@
 //   node bench/controller-idle.ts                          this checkout only
 //   node bench/controller-idle.ts --baseline /path/to/co   also that checkout (its node_modules, its bundle)
 //
-// For each checkout, kubeconfig format (YAML, JSON) and entry (the bundle the image runs, the TypeScript sources):
+// For each checkout, kubeconfig format (YAML, JSON; for this checkout also one that takes the client-node path) and
+// entry (the bundle the image runs, the TypeScript sources):
 // starts the controller with the ServiceAccount kubeconfig, waits for /readyz, lets it settle 10 s, then reports the
-// median VmRSS of 10 samples over 5 s, VmHWM, and the modules it resolved (logged by src/cli/testing/log-imports.ts).
+// median VmRSS of 10 samples over 5 s, VmHWM, and the modules it resolved (logged by src/cli/testing/log-imports.mjs).
 import { spawn, spawnSync } from "node:child_process";
 import { readFileSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
@@ -18,7 +19,7 @@ import { freePort, superviseController } from "../e2e/support/controller-process
 import { memory } from "./scale/proc-sampler.ts";
 
 const HERE = resolve(import.meta.dirname, "..");
-const HOOK = join(HERE, "src/cli/testing/log-imports.ts");
+const HOOK = join(HERE, "src/cli/testing/log-imports.mjs");
 const { values } = parseArgs({ options: { baseline: { type: "string" } } });
 const trees = [
   { name: "this", root: HERE },
@@ -45,14 +46,23 @@ const rows: Row[] = [];
 try {
   const yamlConfig = cluster.controllerKubeconfigPath;
   const jsonConfig = join(cluster.dir, "controller.kubeconfig.json");
-  writeFileSync(jsonConfig, JSON.stringify(parse(readFileSync(yamlConfig, "utf8"))));
+  const doc = parse(readFileSync(yamlConfig, "utf8"));
+  writeFileSync(jsonConfig, JSON.stringify(doc));
+  // client-node's own `token-file` key (not kubectl's tokenFile) hands the context to client-node.
+  const clientNodeConfig = join(cluster.dir, "controller-client-node.kubeconfig.json");
+  const tokenFile = join(cluster.dir, "controller.token");
+  writeFileSync(tokenFile, doc.users[0].user.token);
+  doc.users[0].user = { "token-file": tokenFile };
+  writeFileSync(clientNodeConfig, JSON.stringify(doc));
   for (const tree of trees) {
     const built = spawnSync(process.execPath, [join(tree.root, "deploy/bundle.ts")], { encoding: "utf8" });
     if (built.status !== 0) throw new Error(`bundling ${tree.root}: ${built.stderr}`);
-    for (const [format, kubeconfig] of [
+    const formats = [
       ["yaml", yamlConfig],
       ["json", jsonConfig],
-    ] as const) {
+      ...(tree.root === HERE ? [["client-node", clientNodeConfig]] : []),
+    ];
+    for (const [format, kubeconfig] of formats as [string, string][]) {
       for (const entry of ["bundle", "source"] as const) {
         rows.push(await measure(tree, format, kubeconfig, entry));
         const r = rows.at(-1) as Row;
@@ -135,11 +145,11 @@ async function measure(
 
 const pad = (s: string, n: number) => s.padEnd(n);
 console.log(
-  `${pad("checkout", 9)} ${pad("kubeconfig", 10)} ${pad("entry", 7)} ${pad("idle RSS MiB", 12)} ${pad("VmHWM MiB", 9)} ${pad("modules (files)", 15)} client-node yaml`,
+  `${pad("checkout", 9)} ${pad("kubeconfig", 11)} ${pad("entry", 7)} ${pad("idle RSS MiB", 12)} ${pad("VmHWM MiB", 9)} ${pad("modules (files)", 15)} client-node yaml`,
 );
 for (const r of rows)
   console.log(
-    `${pad(r.tree, 9)} ${pad(r.format, 10)} ${pad(r.entry, 7)} ${pad(r.rssMb.toFixed(1), 12)} ${pad(r.hwmMb.toFixed(1), 9)} ${pad(`${r.modules} (${r.fileModules})`, 15)} ${pad(r.clientNode ? "yes" : "no", 11)} ${r.yaml ? "yes" : "no"}`,
+    `${pad(r.tree, 9)} ${pad(r.format, 11)} ${pad(r.entry, 7)} ${pad(r.rssMb.toFixed(1), 12)} ${pad(r.hwmMb.toFixed(1), 9)} ${pad(`${r.modules} (${r.fileModules})`, 15)} ${pad(r.clientNode ? "yes" : "no", 11)} ${r.yaml ? "yes" : "no"}`,
   );
 if (trees.length === 2) {
   for (const format of ["yaml", "json"])

@@ -7,6 +7,7 @@ import { request } from "node:https";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { parse, stringify } from "yaml";
+import type { Rollout } from "../src/api/rollout-schema.ts";
 import { startConnectProxy, startTrap } from "../src/kube/testing/connect-proxy.ts";
 import { type Cluster, startCluster } from "./cluster/cluster.ts";
 import { apply, appManifests, setImage, waitForRollout } from "./support/app.ts";
@@ -41,6 +42,28 @@ function statusWithToken(token: string): Promise<number> {
   });
 }
 
+/** Applies the app in `ns` and waits until its Rollout is Healthy. */
+async function deployHealthy(
+  ns: string,
+  steps?: Parameters<typeof appManifests>[0]["steps"],
+): Promise<Rollout> {
+  await apply(cluster, appManifests({ namespace: ns, ...(steps ? { steps } : {}) }));
+  return waitForRollout(cluster, ns, "podinfo", "Healthy", (r) => r.status?.phase === "Healthy");
+}
+
+/** Changes the image and waits until the new revision is promoted. */
+async function promoteNewImage(ns: string, healthy: Rollout): Promise<Rollout> {
+  await setImage(cluster, ns, "podinfo", "ghcr.io/stefanprodan/podinfo:6.0.1");
+  return waitForRollout(
+    cluster,
+    ns,
+    "podinfo",
+    "the new revision promoted",
+    (r) => r.status?.phase === "Healthy" && r.status.stableRevision !== healthy.status?.stableRevision,
+    120_000,
+  );
+}
+
 describe("kubeconfig on a real API server", () => {
   before(async () => {
     cluster = await startCluster({ prometheus: false });
@@ -71,32 +94,17 @@ describe("kubeconfig on a real API server", () => {
       logDir: join(cluster.dir, "logs"),
     });
     try {
-      assert.match(readFileSync(controller.logPath, "utf8"), /"kubeconfig":"client-node"/);
       const started = proxy.tunnels();
       assert.ok(started > 0, "the controller's start-up went through the proxy");
       const ns = "proxied";
-      await apply(cluster, appManifests({ namespace: ns }));
-      const healthy = await waitForRollout(
-        cluster,
-        ns,
-        "podinfo",
-        "Healthy",
-        (r) => r.status?.phase === "Healthy",
-      );
-      await setImage(cluster, ns, "podinfo", "ghcr.io/stefanprodan/podinfo:6.0.1");
-      await waitForRollout(
-        cluster,
-        ns,
-        "podinfo",
-        "promoted through the proxy",
-        (r) => r.status?.phase === "Healthy" && r.status.stableRevision !== healthy.status?.stableRevision,
-      );
+      await promoteNewImage(ns, await deployHealthy(ns));
       const reconciled = proxy.tunnels();
       const got = await runPlugin(adminConfig, ["get", "podinfo", "-n", ns]);
       assert.equal(got.code, 0, got.stderr);
       assert.match(got.stdout, /^Phase:\s+Healthy$/m);
       assert.match(got.stdout, /Replicas:\s+primary 2\/2 ready/);
       assert.ok(proxy.tunnels() > reconciled, "the plugin went through the proxy");
+      assert.match(readFileSync(controller.logPath, "utf8"), /"kubeconfig":"client-node"/);
       assert.equal(trap.dials(), 0, "nothing dialled the server's own address");
       assert.deepEqual(proxy.refused(), []);
       console.log(
@@ -116,29 +124,17 @@ describe("kubeconfig on a real API server", () => {
       logDir: join(cluster.dir, "logs"),
     });
     try {
-      await apply(
-        cluster,
-        appManifests({
-          namespace: ns,
-          steps: [
-            { setWeight: 20 },
-            { pause: { duration: "5s" } },
-            { setWeight: 40 },
-            { pause: { duration: "5s" } },
-            { setWeight: 60 },
-            { pause: { duration: "5s" } },
-            { setWeight: 80 },
-            { pause: { duration: "5s" } },
-          ],
-        }),
-      );
-      const healthy = await waitForRollout(
-        cluster,
-        ns,
-        "podinfo",
-        "Healthy",
-        (r) => r.status?.phase === "Healthy",
-      );
+      // Pauses long enough that the rollout outlives two credentials of TTL_S seconds.
+      const healthy = await deployHealthy(ns, [
+        { setWeight: 20 },
+        { pause: { duration: "5s" } },
+        { setWeight: 40 },
+        { pause: { duration: "5s" } },
+        { setWeight: 60 },
+        { pause: { duration: "5s" } },
+        { setWeight: 80 },
+        { pause: { duration: "5s" } },
+      ]);
       // RBAC of a read-only user (its own token kubeconfig is not used: the exec plugin mints the tokens).
       await readOnlyKubeconfig(cluster, ns, "exec-viewer");
 
@@ -206,15 +202,7 @@ printf '{"apiVersion":"client.authentication.k8s.io/v1","kind":"ExecCredential",
       })();
       try {
         await watch.waitFor(/Phase:\s+Healthy/, 60_000);
-        await setImage(cluster, ns, "podinfo", "ghcr.io/stefanprodan/podinfo:6.0.1");
-        const done = await waitForRollout(
-          cluster,
-          ns,
-          "podinfo",
-          "promoted",
-          (r) => r.status?.phase === "Healthy" && r.status.stableRevision !== healthy.status?.stableRevision,
-          120_000,
-        );
+        const done = await promoteNewImage(ns, healthy);
         await watch.waitFor(
           new RegExp(`Phase:\\s+Healthy[\\s\\S]*Revisions:\\s+stable ${done.status?.stableRevision}`),
           60_000,

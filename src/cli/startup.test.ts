@@ -13,7 +13,7 @@ import { type FakeApi, startFakeApi } from "./testing/fake-api.ts";
 import { progressingRollout } from "./testing/fixtures.ts";
 
 const MAIN = resolve(import.meta.dirname, "main.ts");
-const HOOK = resolve(import.meta.dirname, "testing/log-imports.ts");
+const HOOK = resolve(import.meta.dirname, "testing/log-imports.mjs");
 let api: FakeApi;
 let kubeconfig: string;
 const dir = mkdtempSync(join(tmpdir(), "vireo-startup-"));

@@ -32,33 +32,15 @@ export const BUILTIN_KEYS = {
 
 /**
  * What `@kubernetes/client-node` 2.0.x reads from an entry (`config_types.js` `newClusters`/`newUsers`, its
- * authenticators, `applyHTTPSOptions`). Any key outside {@link BUILTIN_KEYS} hands the context to client-node, so
- * it must be one of these; client-node silently ignores the rest (`as-groups`, `as-uid`, `as-user-extra`, kubectl's
- * `tokenFile`, typos), which is why the loader refuses them instead.
+ * authenticators, `applyHTTPSOptions`): the built-in keys except kubectl's `tokenFile`, plus the ones below. Any key
+ * outside {@link BUILTIN_KEYS} hands the context to client-node, so it must be one of these; client-node silently
+ * ignores the rest (`as-groups`, `as-uid`, `as-user-extra`, `tokenFile`, typos), which is why the loader refuses
+ * them instead.
  */
 export const CLIENT_NODE_KEYS = {
-  cluster: [
-    "server",
-    "certificate-authority",
-    "certificate-authority-data",
-    "insecure-skip-tls-verify",
-    "tls-server-name",
-    "proxy-url",
-  ],
-  user: [
-    "token",
-    "token-file",
-    "client-certificate",
-    "client-certificate-data",
-    "client-key",
-    "client-key-data",
-    "username",
-    "password",
-    "exec",
-    "auth-provider",
-    "as",
-  ],
-  context: ["cluster", "user", "namespace"],
+  cluster: [...BUILTIN_KEYS.cluster, "proxy-url"],
+  user: [...BUILTIN_KEYS.user.filter((k) => k !== "tokenFile"), "token-file", "exec", "auth-provider", "as"],
+  context: BUILTIN_KEYS.context,
 } as const satisfies Record<EntryKind, readonly string[]>;
 
 /**
