@@ -54,7 +54,7 @@ describe("plugin start-up", () => {
       "the log works",
     );
     const heavy = loaded.filter((u) =>
-      /\/src\/(controller|kube\/(?!(clients|errors|request-verb|token-bucket|clock|watch-events)\.ts|kubeconfig\/)|mesh|analysis|notify|workload\/(?!names)|telemetry)\/?|@kubernetes\/client-node|\/zod\/|\/src\/api\/(rollout-schema|validate)\.ts/.test(
+      /\/src\/(controller|kube\/(?!(clients|errors|request-verb|token-bucket|backoff-gate|retry-after|clock|watch-events)\.ts|kubeconfig\/)|mesh|analysis|notify|workload\/(?!names)|telemetry)\/?|@kubernetes\/client-node|\/zod\/|\/src\/api\/(rollout-schema|validate)\.ts/.test(
         u,
       ),
     );

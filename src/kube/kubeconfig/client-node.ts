@@ -23,6 +23,11 @@ export async function clientNodeConnection(ctx: KubeconfigContext): Promise<Kube
   return kubeConfigConnection(load(), refreshable ? load : undefined);
 }
 
+/** Accepts either form; a KubeConfig authenticates itself (exec plugins, OIDC, proxies and all). */
+export function toConnection(source: KubeConnection | KubeConfigLike): KubeConnection {
+  return "authenticate" in source ? source : kubeConfigConnection(source);
+}
+
 /**
  * A connection over a client-node KubeConfig. Requests authenticate one at a time: client-node's ExecAuth (2.0.x)
  * runs the plugin asynchronously (spawn, so the event loop never blocks) and caches the credential until its

@@ -1,6 +1,5 @@
 // What a request pipeline needs from a kubeconfig: the API server's URL and a way to authenticate each request.
 import type { RequestOptions } from "node:https";
-import { kubeConfigConnection } from "./client-node.ts";
 
 /**
  * An API server endpoint plus credentials. `authenticate` fills TLS material, the Authorization header and (on the
@@ -26,9 +25,4 @@ export interface KubeConnection {
 export interface KubeConfigLike {
   getCurrentCluster(): { server: string } | null;
   applyToHTTPSOptions(options: RequestOptions): Promise<void>;
-}
-
-/** Accepts either form; a KubeConfig authenticates itself (exec plugins, OIDC, proxies and all). */
-export function toConnection(source: KubeConnection | KubeConfigLike): KubeConnection {
-  return "authenticate" in source ? source : kubeConfigConnection(source);
 }
