@@ -4,6 +4,7 @@ import { z } from "zod";
 import { parseAllowedPrefix } from "./analysis/allowed-urls.ts";
 import { METRICS_MESHES } from "./analysis/builtin-queries.ts";
 import { parseDuration } from "./api/duration.ts";
+import { parseExposureRule } from "./mesh/exposure-policy.ts";
 
 const ConfigSchema = z.object({
   kubeconfig: z.string().optional().describe("Path to a kubeconfig; default: KUBECONFIG, then in-cluster."),
@@ -41,6 +42,14 @@ const ConfigSchema = z.object({
     .optional()
     .describe("Scrape interval of that Prometheus; analysis windows are at least twice it (default 15 s)."),
   metricsMesh: z.enum(METRICS_MESHES).optional(),
+  exposure: z
+    .object({
+      hosts: z.array(z.object({ namespace: z.string(), pattern: z.string() })),
+      gateways: z.array(z.object({ namespace: z.string(), pattern: z.string() })),
+    })
+    .describe(
+      "Hostnames and other namespaces' gateways Rollouts may route, per namespace (--allowed-hosts, --allowed-gateways).",
+    ),
   slackSecret: z
     .string()
     .regex(/^[a-z0-9-]+\/[a-z0-9.-]+$/, "must be namespace/name")
@@ -73,6 +82,10 @@ export const USAGE = `vireo — progressive delivery controller
                            and port exact, path at a / boundary); default: only --prometheus-url
   --prometheus-scrape-interval DUR  its scrape interval, e.g. 30s; query windows are at least 2x it (default 15s)
   --metrics-mesh MESH      istio | linkerd | traefik: whose metrics smi/gateway-api Rollouts use (default linkerd)
+  --allowed-hosts [NS=]HOST,...     hostnames Rollouts (in NS; default every namespace) may route besides their own
+                           Services: host, *.domain or *; {namespace} stands for the Rollout's (default: none)
+  --allowed-gateways [NS=]GWNS/NAME,...  Istio gateways and Gateway API parents outside the Rollout's namespace
+                           it may use: namespace/name or namespace/* (default: none)
   --slack-secret NS/NAME   default Slack webhook Secret (key url)
   --log-level LEVEL        fatal|error|warn|info|debug|trace|silent (default info)
   --shutdown-grace-ms MS   time for in-flight reconciles on SIGTERM (default 20000)
@@ -102,6 +115,8 @@ export function loadConfig(argv: readonly string[], env: NodeJS.ProcessEnv): Con
       "allowed-prometheus-urls": { type: "string", multiple: true },
       "prometheus-scrape-interval": { type: "string" },
       "metrics-mesh": { type: "string" },
+      "allowed-hosts": { type: "string", multiple: true },
+      "allowed-gateways": { type: "string", multiple: true },
       "slack-secret": { type: "string" },
       "log-level": { type: "string" },
       "shutdown-grace-ms": { type: "string" },
@@ -126,20 +141,30 @@ export function loadConfig(argv: readonly string[], env: NodeJS.ProcessEnv): Con
     .flatMap((n) => n.split(","))
     .map((n) => n.trim())
     .filter(Boolean);
-  const allowedPrometheusUrls = (
-    values["allowed-prometheus-urls"] ??
-    (env.VIREO_ALLOWED_PROMETHEUS_URLS ? [env.VIREO_ALLOWED_PROMETHEUS_URLS] : [])
-  )
-    .flatMap((u) => u.split(","))
-    .map((u) => u.trim())
-    .filter(Boolean)
-    .map((u) => {
+  /** A repeatable, comma-separated flag, else its environment variable. */
+  const listOf = (flag: string[] | undefined, envName: string) =>
+    (flag ?? (env[envName] ? [env[envName]] : []))
+      .flatMap((u) => u.split(","))
+      .map((u) => u.trim())
+      .filter(Boolean);
+  const rules = (flag: "allowed-hosts" | "allowed-gateways", envName: string, kind: "host" | "gateway") =>
+    listOf(values[flag], envName).map((entry) => {
       try {
-        return parseAllowedPrefix(u);
+        return parseExposureRule(entry, kind);
       } catch (err) {
-        throw new Error(`invalid configuration: allowed-prometheus-urls: ${(err as Error).message}`);
+        throw new Error(`invalid configuration: ${flag}: ${(err as Error).message}`);
       }
     });
+  const allowedPrometheusUrls = listOf(
+    values["allowed-prometheus-urls"],
+    "VIREO_ALLOWED_PROMETHEUS_URLS",
+  ).map((u) => {
+    try {
+      return parseAllowedPrefix(u);
+    } catch (err) {
+      throw new Error(`invalid configuration: allowed-prometheus-urls: ${(err as Error).message}`);
+    }
+  });
   const raw = {
     kubeconfig: pick(values.kubeconfig, "KUBECONFIG"),
     namespaces,
@@ -159,6 +184,10 @@ export function loadConfig(argv: readonly string[], env: NodeJS.ProcessEnv): Con
       pick(values["prometheus-scrape-interval"], "VIREO_PROMETHEUS_SCRAPE_INTERVAL"),
     ),
     metricsMesh: pick(values["metrics-mesh"], "VIREO_METRICS_MESH"),
+    exposure: {
+      hosts: rules("allowed-hosts", "VIREO_ALLOWED_HOSTS", "host"),
+      gateways: rules("allowed-gateways", "VIREO_ALLOWED_GATEWAYS", "gateway"),
+    },
     slackSecret: pick(values["slack-secret"], "VIREO_SLACK_SECRET"),
     logLevel: pick(values["log-level"], "VIREO_LOG_LEVEL", "info"),
     shutdownGraceMs: num(pick(values["shutdown-grace-ms"], "VIREO_SHUTDOWN_GRACE_MS", "20000")),

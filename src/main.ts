@@ -109,6 +109,7 @@ export async function main(argv: readonly string[], env: NodeJS.ProcessEnv): Pro
     measurements,
     notifications,
     observer,
+    exposure: config.exposure,
     log: log.child({ component: "reconciler" }),
     now: () => new Date(),
   });

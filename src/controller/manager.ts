@@ -4,6 +4,7 @@ import type { KubernetesObject } from "@kubernetes/client-node";
 import { GROUP, LABELS, PLURAL, VERSION } from "../api/constants.ts";
 import type { Rollout } from "../api/rollout-schema.ts";
 import type { KubeClients } from "../kube/clients.ts";
+import { isNotFound } from "../kube/errors.ts";
 import { Informer, type ResourceRef } from "../kube/informer.ts";
 import type { KubeLogger } from "../kube/logger-port.ts";
 import { splitKey } from "../kube/resource.ts";
@@ -226,6 +227,20 @@ export class Manager implements RolloutSource, ObjectReader {
       if (r) return r;
     }
     return undefined;
+  }
+
+  /** Whether a Rollout exists: in the cache, else (another shard's, one not seen yet) on the API server. */
+  async exists(namespace: string, name: string): Promise<boolean> {
+    if (this.get(namespace, name)) return true;
+    try {
+      await this.#o.clients.request({
+        path: `/apis/${GROUP}/${VERSION}/namespaces/${encodeURIComponent(namespace)}/${PLURAL}/${encodeURIComponent(name)}`,
+      });
+      return true;
+    } catch (err) {
+      if (isNotFound(err)) return false;
+      throw err;
+    }
   }
 
   /** Every Rollout in the cache. */

@@ -15,20 +15,34 @@ import {
   type RequestKind,
   VERSION,
 } from "../api/constants.ts";
-import type { Rollout, RolloutSpec, RolloutStatus } from "../api/rollout-schema.ts";
-import { validateRolloutSpec } from "../api/validate.ts";
+import type { Claim, Rollout, RolloutSpec, RolloutStatus } from "../api/rollout-schema.ts";
+import { type SpecIssue, validateRolloutSpec } from "../api/validate.ts";
 import { classifyError, KubeErrorKind } from "../kube/errors.ts";
 import type { EventRecorder } from "../kube/event-recorder.ts";
 import type { ObjectRef, StatusWriter } from "../kube/status-writer.ts";
 import { withFinalizer, withoutFinalizer } from "../kube/status-writer.ts";
 import { MeshError, MeshErrorKind } from "../mesh/errors.ts";
+import { type ExposurePolicy, exposureIssues } from "../mesh/exposure-policy.ts";
 import { httpProbesOf } from "../mesh/pod-probes.ts";
 import { smiPortsWarning } from "../mesh/smi-render.ts";
 import type { AccessPolicyModel, MeshAdapter, OwnerRef, SplitRef, TrafficSplitModel } from "../mesh/types.ts";
 import { setCondition } from "../rollout/conditions.ts";
 import { decide } from "../rollout/decide.ts";
-import type { Action, Observations, Weights } from "../rollout/types.ts";
+import type { Action, Observations, OwnershipObservation, Refusal, Weights } from "../rollout/types.ts";
 import { evaluateWindows } from "../rollout/windows.ts";
+import {
+  claimLabelled,
+  claimsOf,
+  foreignClaimants,
+  type HandBackPlan,
+  handBackPlan,
+  handedBack,
+  leftovers,
+  namedBy,
+  ownershipConflicts,
+  sameObject,
+  unrecordedClaims,
+} from "../workload/claims.ts";
 import { checkDerivedLimits } from "../workload/limits.ts";
 import { type WorkloadNames, workloadNames } from "../workload/names.ts";
 import { otherServicePorts } from "../workload/render.ts";
@@ -40,6 +54,11 @@ import { WriteFence } from "./write-fence.ts";
 /** Where Rollouts are read from (the informer cache). */
 export interface RolloutSource {
   get(namespace: string, name: string): Rollout | undefined;
+  /**
+   * Whether a Rollout exists, in the cache or (another shard's, say) on the API server: a claim label naming a
+   * Rollout that is gone no longer holds its object.
+   */
+  exists(namespace: string, name: string): Promise<boolean>;
 }
 
 /** Queries Prometheus for a Rollout's metrics. */
@@ -91,6 +110,9 @@ export interface ReconcileLogger {
 export type WorkloadPort = Pick<
   WorkloadManager,
   | "snapshot"
+  | "claim"
+  | "removeMade"
+  | "unclaim"
   | "ensure"
   | "scalePrimary"
   | "scaleCanary"
@@ -120,6 +142,8 @@ export interface ReconcilerDeps {
   now: () => Date;
   /** Runs the analysis measurements off the workers; its results wake the Rollout through the queue. */
   measurements: AnalysisScheduler;
+  /** Hostnames and other namespaces' gateways the operator allows Rollouts to route (--allowed-hosts, …-gateways). */
+  exposure: ExposurePolicy;
 }
 
 /** What the work queue should do with the key next. */
@@ -152,6 +176,8 @@ const rolloutRef = (ns: string, name: string): ObjectRef => ({
  */
 const AFTER_STATUS = new Set<Action["type"]>(["PromotePrimary", "ScaleCanaryDown"]);
 const WORLD_ACTIONS = new Set<Action["type"]>([
+  "HandBack",
+  "ClaimObjects",
   "EnsureWorkloads",
   "ScaleCanaryUp",
   "ScaleCanaryDown",
@@ -228,6 +254,10 @@ interface ExecutionContext {
   policy: AccessPolicyModel | null;
   ref: SplitRef;
   mesh: MeshAdapter;
+  /** status.claims as the decision saw them: what a HandBack works from. */
+  recorded: readonly Claim[];
+  /** status.replicas: what a target whose primary is gone is handed back with. */
+  replicas: number | undefined;
 }
 
 /** Reconciles one Rollout. */
@@ -342,42 +372,16 @@ export class Reconciler {
 
     const now = d.now();
     const generation = rollout.metadata.generation ?? 1;
-    if (!spec) {
-      let obs: Observations = { ...emptyObservations(), specIssues: validation.ok ? [] : validation.issues };
-      let world:
-        | { names: WorkloadNames; snap: WorkloadSnapshot; ref: SplitRef; mesh: MeshAdapter }
-        | undefined;
-      if (lastValid) {
-        const names = workloadNames(namespace, name, lastValid);
-        const snap = await d.workloads.snapshot(names);
-        const ref = splitRef(names, lastValid);
-        world = { names, snap, ref, mesh: d.mesh(lastValid) };
-        const autoscaler = WorkloadManager.observeAutoscalers(snap);
-        obs = {
-          ...obs,
-          ...WorkloadManager.observe(snap),
-          routes: await world.mesh.getRoutes(ref),
-          ...(autoscaler ? { autoscaler } : {}),
-        };
-      }
-      const decision = decide({ generation, spec: undefined, status: rollout.status }, obs, now);
-      // The same order as a valid spec's: world actions, the fenced status write, then what must follow it.
-      const act = async (which: (a: Action) => boolean) => {
-        if (!lastValid || !world) return;
-        const ctx = { owner: ownerOf(rollout), policy: null, ref: world.ref, mesh: world.mesh };
-        await this.#execute(lastValid, world.names, world.snap, decision.actions.filter(which), ctx, []);
-      };
-      await act((a) => !AFTER_STATUS.has(a.type));
-      await this.#writeStatus(rollout, decision.status);
-      await this.#record(rollout, decision.actions);
-      await act((a) => AFTER_STATUS.has(a.type));
-      return {};
-    }
+    if (!spec) return this.#undecidable(rollout, validation.ok ? [] : validation.issues, []);
 
     const names = workloadNames(namespace, name, spec);
     const mesh = d.mesh(spec);
     const snap = await d.workloads.snapshot(names);
     const owner = ownerOf(rollout);
+    // Nothing is written to what the Rollout may not have: another Rollout's objects, hosts outside the policy.
+    const refusals = await this.#refusals(spec, names, snap, owner);
+    if (refusals.length > 0) return this.#undecidable(rollout, [], refusals);
+    const recorded = rollout.status?.claims ?? [];
     const policy = accessPolicyModel(rollout, spec, names, snap);
     const ref = {
       ...splitRef(names, spec),
@@ -420,13 +424,15 @@ export class Reconciler {
       requests: requestsOf(rollout),
       window: evaluateWindows(spec.windows, now),
       ...(autoscaler ? { autoscaler } : {}),
+      refusals: [],
+      ownership: await this.#ownership(snap, recorded, owner),
     };
     // Decide, act, and — when the actions changed what the decision observed — decide once more on the new
     // observations, so one status write says all of it: routes written are confirmed (the usual step, set routes
     // → routes confirmed → wait, costs one write instead of two; no watch reports routes) from the write's own
     // response, or by reading them back where only a read can tell; and the canary scaled up records the generation
     // its own scale produced (else the next reconcile would write status for that alone).
-    const ctx = { owner, policy, ref, mesh };
+    const ctx = { owner, policy, ref, mesh, recorded, replicas: rollout.status?.replicas };
     const done = new Set<string>();
     const actions: Action[] = [];
     /** What EnsureWorkloads really created or changed; after initialization each is a repair worth an Event. */
@@ -494,8 +500,8 @@ export class Reconciler {
     for (const p of outbox.status.notifications?.pending ?? []) d.notifications.submit(rollout, spec, p);
     d.observer.analysisResults(namespace, name, outbox.status, rollout.status);
     if (failure) throw failure;
-    const recorded = actions.filter((a) => AFTER_STATUS.has(a.type));
-    if (recorded.length > 0) await this.#execute(spec, names, snap, recorded, ctx, repaired);
+    const afterStatus = actions.filter((a) => AFTER_STATUS.has(a.type));
+    if (afterStatus.length > 0) await this.#execute(spec, names, snap, afterStatus, ctx, repaired);
     // Undelivered notifications are offered again periodically: delivery may have given up during a long outage,
     // and an otherwise quiet Rollout would not be reconciled again until the informer's resync.
     const retryPending =
@@ -526,6 +532,12 @@ export class Reconciler {
       if (!WORLD_ACTIONS.has(action.type)) continue;
       this.#d.log.info({ rollout: `${names.namespace}/${names.rollout}`, action }, `action ${action.type}`);
       switch (action.type) {
+        case "HandBack":
+          await this.#handBackStep(handBackPlan(action.claims, ctx.recorded, names), spec, ctx, names);
+          break;
+        case "ClaimObjects":
+          await this.#d.workloads.claim(snap);
+          break;
         case "EnsureWorkloads":
           repaired.push(...(await this.#d.workloads.ensure(snap, spec, ctx.owner, action)));
           break;
@@ -608,23 +620,164 @@ export class Reconciler {
     this.#d.observer.rolloutState(namespace, name, next);
   }
 
-  /** Deletion: hand the workload back to the user, remove routing, then let garbage collection take the rest. */
+  /**
+   * Decides without a usable spec — invalid, or refused (`refusals`): the engine routes everything to the primary
+   * and reports Invalid. The world it acts on is the last valid spec's; for a refusal, only if that spec's target
+   * and root are this Rollout's claims and within the policy, so nothing refused is ever written to.
+   */
+  async #undecidable(
+    rollout: Rollout,
+    specIssues: readonly SpecIssue[],
+    refusals: readonly Refusal[],
+  ): Promise<ReconcileResult> {
+    const d = this.#d;
+    const { namespace, name } = rollout.metadata;
+    const lastValid = lastValidSpec(rollout.status);
+    let obs: Observations = { ...emptyObservations(), specIssues, refusals };
+    let world: { names: WorkloadNames; snap: WorkloadSnapshot; ref: SplitRef; mesh: MeshAdapter } | undefined;
+    if (lastValid && (refusals.length === 0 || this.#stillOurs(rollout, lastValid))) {
+      const names = workloadNames(namespace, name, lastValid);
+      const snap = await d.workloads.snapshot(names);
+      const ref = splitRef(names, lastValid);
+      world = { names, snap, ref, mesh: d.mesh(lastValid) };
+      const autoscaler = WorkloadManager.observeAutoscalers(snap);
+      obs = {
+        ...obs,
+        ...WorkloadManager.observe(snap),
+        routes: await world.mesh.getRoutes(ref),
+        ...(autoscaler ? { autoscaler } : {}),
+      };
+    }
+    const decision = decide(
+      { generation: rollout.metadata.generation ?? 1, spec: undefined, status: rollout.status },
+      obs,
+      d.now(),
+    );
+    // The same order as a valid spec's: world actions, the fenced status write, then what must follow it.
+    const act = async (which: (a: Action) => boolean) => {
+      if (!lastValid || !world) return;
+      const ctx = {
+        owner: ownerOf(rollout),
+        policy: null,
+        ref: world.ref,
+        mesh: world.mesh,
+        recorded: rollout.status?.claims ?? [],
+        replicas: rollout.status?.replicas,
+      };
+      await this.#execute(lastValid, world.names, world.snap, decision.actions.filter(which), ctx, []);
+    };
+    await act((a) => !AFTER_STATUS.has(a.type));
+    await this.#writeStatus(rollout, decision.status);
+    await this.#record(rollout, decision.actions);
+    await act((a) => AFTER_STATUS.has(a.type));
+    return decision.requeueAfterMs !== undefined ? { requeueAfterMs: decision.requeueAfterMs } : {};
+  }
+
+  /** The last valid spec names only objects this Rollout claimed, and hosts the policy allows. */
+  #stillOurs(rollout: Rollout, spec: RolloutSpec): boolean {
+    const names = workloadNames(rollout.metadata.namespace, rollout.metadata.name, spec);
+    const claims = rollout.status?.claims ?? [];
+    return (
+      claims.some((c) => c.kind === "Deployment" && namedBy(c, names)) &&
+      claims.some((c) => c.kind === "Service" && namedBy(c, names)) &&
+      exposureIssues(spec, names, this.#d.exposure).length === 0
+    );
+  }
+
+  /** What the Rollout may not touch: hosts and gateways outside the policy, objects that are not its to take. */
+  async #refusals(
+    spec: RolloutSpec,
+    names: WorkloadNames,
+    snap: WorkloadSnapshot,
+    owner: OwnerRef,
+  ): Promise<Refusal[]> {
+    const out: Refusal[] = exposureIssues(spec, names, this.#d.exposure).map((i) => ({
+      reason: REASONS.NotAllowed,
+      message: `${i.path}: ${i.message}`,
+    }));
+    const live = new Set<string>();
+    for (const claimant of foreignClaimants(snap, names.rollout))
+      if (await this.#d.rollouts.exists(names.namespace, claimant)) live.add(claimant);
+    for (const message of ownershipConflicts(snap, owner, live))
+      out.push({ reason: REASONS.OwnershipConflict, message });
+    return out;
+  }
+
+  /** Who holds the spec's objects, and whether those a rename left behind are handed back. */
+  async #ownership(
+    snap: WorkloadSnapshot,
+    recorded: readonly Claim[],
+    owner: OwnerRef,
+  ): Promise<OwnershipObservation> {
+    const { names } = snap;
+    const stale = recorded.filter((c) => !namedBy(c, names));
+    let done = true;
+    if (stale.length > 0) {
+      const old = await this.#d.workloads.snapshot(handBackPlan(stale, recorded, names).names);
+      const objects = stale.map((c) => (c.kind === "Deployment" ? old.target : old.rootService));
+      done = handedBack(stale, objects, names.rollout) && leftovers(old, owner, names).length === 0;
+    }
+    return {
+      claims: claimsOf(snap, recorded),
+      labelled: claimLabelled(snap, names.rollout),
+      handedBack: done,
+    };
+  }
+
+  /**
+   * One step of handing back a target and root Service: the target's stable template and replicas, then (once it
+   * serves) the root's recorded selector; then Vireo's routing for those names goes, and what it made for them
+   * (but the names `keep` still uses), and last the claim labels. True when done; false while the target's pods
+   * start.
+   */
+  async #handBackStep(
+    plan: HandBackPlan,
+    spec: RolloutSpec,
+    ctx: { mesh: MeshAdapter; owner: OwnerRef; replicas: number | undefined },
+    keep: WorkloadNames | undefined,
+  ): Promise<boolean> {
+    const w = this.#d.workloads;
+    const snap = await w.snapshot(plan.names);
+    const target = sameObject(plan.target, snap.target);
+    const root = sameObject(plan.root, snap.rootService) ? { selector: plan.root?.selector } : undefined;
+    if (!(await w.restore(snap, { target, ...(root ? { root } : {}) }, ctx.replicas))) return false;
+    await ctx.mesh.cleanup(splitRef(plan.names, spec));
+    await w.removeMade(snap, ctx.owner, keep);
+    await w.unclaim(snap, {
+      target: plan.release.target && target,
+      root: plan.release.root && root !== undefined,
+    });
+    return true;
+  }
+
+  /** Deletion: hand back everything claimed and remove routing; garbage collection takes what is left. */
   async #finalize(rollout: Rollout, spec: RolloutSpec | undefined): Promise<ReconcileResult> {
     const d = this.#d;
     const { namespace, name } = rollout.metadata;
     if (!rollout.metadata.finalizers?.includes(FINALIZER)) return {};
     if (spec) {
       const names = workloadNames(namespace, name, spec);
-      const snap = await d.workloads.snapshot(names);
-      if (!(await d.workloads.restore(snap))) {
-        d.log.info(
-          { rollout: `${namespace}/${name}` },
-          "deletion: waiting for the Deployment to serve again before removing routes",
-        );
-        return { requeueAfterMs: 2000 };
-      }
-      const mesh = d.mesh(spec);
-      await mesh.cleanup(splitRef(names, spec));
+      const owner = ownerOf(rollout);
+      const recorded = rollout.status?.claims;
+      // Everything recorded, and what carries this Rollout's label without a record (or, for a Rollout from
+      // before claims, what its own objects prove it took over) — never only the objects the spec names now.
+      const unrecorded = unrecordedClaims(await d.workloads.snapshot(names), owner, recorded !== undefined);
+      let remaining = [
+        ...(recorded ?? []),
+        ...unrecorded.filter((c) => !recorded?.some((r) => r.kind === c.kind && r.name === c.name)),
+      ];
+      const ctx = { mesh: d.mesh(spec), owner, replicas: rollout.status?.replicas };
+      do {
+        const plan = handBackPlan(remaining, remaining, names);
+        if (!(await this.#handBackStep(plan, spec, ctx, undefined))) {
+          d.log.info(
+            { rollout: `${namespace}/${name}` },
+            `deletion: waiting for Deployment ${plan.names.target} to serve again before handing back Service ${plan.names.rootService}`,
+          );
+          return { requeueAfterMs: 2000 };
+        }
+        remaining = remaining.filter((c) => c !== plan.target && c !== plan.root);
+      } while (remaining.length > 0);
     }
     await d.statusWriter.patchMetadata(rolloutRef(namespace, name), {
       finalizers: withoutFinalizer(rollout.metadata.finalizers, FINALIZER),
@@ -649,6 +802,8 @@ function emptyObservations(): Observations {
   const none = { exists: false, desiredReplicas: 0, readyReplicas: 0, rolledOut: false };
   return {
     specIssues: [],
+    refusals: [],
+    ownership: { claims: [], labelled: true, handedBack: true },
     canary: none,
     primary: none,
     servicesReady: false,

@@ -8,6 +8,7 @@ import {
   type ModelWorld,
   makeSpec,
   measurements,
+  NO_CLAIMS,
   newWorld,
   pushRevision,
   reconcile,
@@ -368,5 +369,7 @@ function reconcileObservations(w: ModelWorld) {
     accessPolicyInSync: true,
     requests: {},
     window: w.window,
+    refusals: [],
+    ownership: NO_CLAIMS,
   };
 }

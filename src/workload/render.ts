@@ -34,7 +34,8 @@ export function primaryTemplate(target: Deployment): PodTemplate {
   };
 }
 
-const ownerReference = (owner: OwnerRef) => ({ ...owner, controller: true, blockOwnerDeletion: true });
+/** The controller owner reference to the Rollout on everything Vireo makes, so garbage collection follows it. */
+export const ownerReference = (owner: OwnerRef) => ({ ...owner, controller: true, blockOwnerDeletion: true });
 
 /** The primary Deployment for the target's current template. */
 export function renderPrimary(target: Deployment, names: WorkloadNames, owner: OwnerRef): Deployment {
