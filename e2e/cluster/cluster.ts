@@ -65,6 +65,11 @@ export interface StartClusterOptions {
    * runner serve on each pod's IP, so a proxy can reach real endpoints.
    */
   podCidr?: string;
+  /**
+   * etcd's backend quota in bytes (default 1 GiB). Benchmarks that store gigabytes of objects raise it, and put
+   * `dir` on disk rather than tmpfs.
+   */
+  etcdQuotaBytes?: number;
 }
 
 /** Result of {@link Cluster.kubectl}. */
@@ -175,7 +180,16 @@ export async function startCluster(opts: StartClusterOptions = {}): Promise<Clus
     if (externalKubeconfig) {
       adminKubeconfig = externalKubeconfig;
     } else {
-      cp = await startControlPlane({ bins, dir, timer, deadline, verbose, onSpawn, podCidr: opts.podCidr });
+      cp = await startControlPlane({
+        bins,
+        dir,
+        timer,
+        deadline,
+        verbose,
+        onSpawn,
+        podCidr: opts.podCidr,
+        ...(opts.etcdQuotaBytes ? { etcdQuotaBytes: opts.etcdQuotaBytes } : {}),
+      });
       adminKubeconfig = cp.adminKubeconfig;
     }
     const kc = loadKubeconfig(adminKubeconfig);

@@ -20,6 +20,8 @@ export interface Layout {
   kwokServerPort: number;
   /** Pod CIDR for kwok (default {@link POD_CIDR}). */
   podCidr?: string;
+  /** etcd's backend quota (default 1 GiB). */
+  etcdQuotaBytes?: number;
 }
 
 /** Service CIDR; 10.0.0.1 becomes the `kubernetes` Service IP (also in the serving cert's SANs). */
@@ -51,7 +53,7 @@ export function etcdArgs(l: Layout): string[] {
     "--log-level=warn",
     // Small tests create few objects; a low snapshot count keeps the WAL (and RAM) small.
     "--snapshot-count=10000",
-    "--quota-backend-bytes=1073741824",
+    `--quota-backend-bytes=${l.etcdQuotaBytes ?? 1073741824}`,
   ];
 }
 

@@ -42,6 +42,8 @@ export interface ControlPlaneOptions {
   onSpawn: (p: ManagedProcess) => void;
   /** kwok's pod CIDR (default components.ts POD_CIDR). */
   podCidr?: string;
+  /** etcd's backend quota (default 1 GiB). */
+  etcdQuotaBytes?: number;
 }
 
 /**
@@ -69,6 +71,7 @@ export async function startControlPlane(o: ControlPlaneOptions): Promise<Control
     kwokKubeconfig: join(dir, "kwok.kubeconfig"),
     kwokServerPort: kwokServerPort!,
     ...(o.podCidr ? { podCidr: o.podCidr } : {}),
+    ...(o.etcdQuotaBytes ? { etcdQuotaBytes: o.etcdQuotaBytes } : {}),
   };
   mkdirSync(l.etcdDataDir, { recursive: true, mode: 0o700 });
   const spawn = (name: string, bin: string, args: string[], env?: NodeJS.ProcessEnv): ManagedProcess => {

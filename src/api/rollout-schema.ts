@@ -803,7 +803,7 @@ export const ClaimSchema = z.object({
     .record(z.string(), z.string())
     .optional()
     .describe(
-      "Service only: the selector it had before Vireo pointed it at the primary's pods (for a Service Vireo created, the target's), restored on hand-back.",
+      "Service only: the selector it had before Vireo pointed it at the primary's pods, restored on hand-back — recorded only when it selected something other than the target's pods; absent, the Service gets the pods of the Deployment that is its target then.",
     ),
 });
 

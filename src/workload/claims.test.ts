@@ -128,23 +128,28 @@ describe("ownershipConflicts", () => {
 });
 
 describe("claims", () => {
-  it("records the root's selector from before Vireo: kept once recorded, else the annotation of old, else the target's for a root Vireo re-pointed or created", () => {
+  it("records a root's selector from before Vireo only when it was not the target's pods, and never re-derives it", () => {
     const n = names();
     const target = deployment("web");
-    const plain = snapshot(n, { target, rootService: service("web", {}, { app: "web", tier: "front" }) });
-    assert.deepEqual(claimsOf(plain, [])[1]?.selector, { app: "web", tier: "front" });
+    const own = snapshot(n, { target, rootService: service("web", {}, { app: "web" }) });
+    assert.equal(claimsOf(own, [])[1]?.selector, undefined, "the target's pods: resolved at hand-back");
     const repointed = snapshot(n, { target, rootService: service("web", {}, { app: "web-primary" }) });
-    assert.deepEqual(claimsOf(repointed, [])[1]?.selector, { app: "web" });
+    assert.equal(claimsOf(repointed, [])[1]?.selector, undefined);
+    const other = snapshot(n, { target, rootService: service("web", {}, { app: "web", tier: "front" }) });
+    assert.deepEqual(claimsOf(other, [])[1]?.selector, { app: "web", tier: "front" });
     const annotated = snapshot(n, {
       target,
       rootService: service("web", { annotations: { [ORIGINAL_SELECTOR_ANNOTATION]: '{"app":"legacy"}' } }),
     });
     assert.deepEqual(claimsOf(annotated, [])[1]?.selector, { app: "legacy" });
-    const recorded: Claim[] = [{ kind: "Service", name: "web", uid: "uid-web", selector: { app: "first" } }];
-    assert.deepEqual(claimsOf(repointed, recorded)[1]?.selector, { app: "first" });
+    // Once recorded (with or without a selector), what was recorded stands for the same object.
+    const recorded: Claim[] = [{ kind: "Service", name: "web", uid: "uid-web" }];
+    assert.equal(claimsOf(annotated, recorded)[1]?.selector, undefined);
     // A new object of the same name (another uid) is not the one recorded.
-    assert.deepEqual(claimsOf(repointed, [{ ...recorded[0]!, uid: "other" }])[1]?.selector, { app: "web" });
-    assert.equal(claimLabelled(plain, "web"), false);
+    assert.deepEqual(claimsOf(annotated, [{ ...recorded[0]!, uid: "other" }])[1]?.selector, {
+      app: "legacy",
+    });
+    assert.equal(claimLabelled(own, "web"), false);
   });
 
   it("a hand-back is complete when each object is gone, replaced, or unlabelled, and nothing Vireo made remains", () => {
@@ -168,12 +173,16 @@ describe("claims", () => {
   it("plans a rename's hand-back so the root keeps serving: a renamed target hands its root the recorded selector", () => {
     const recorded: Claim[] = [
       { kind: "Deployment", name: "a", uid: "uid-a" },
-      { kind: "Service", name: "web", uid: "uid-web", selector: { app: "a" } },
+      { kind: "Service", name: "web", uid: "uid-web" },
     ];
     const targetRenamed = handBackPlan([recorded[0]!], recorded, names("b", "web"));
     assert.equal(targetRenamed.names.target, "a");
     assert.equal(targetRenamed.names.primary, "a-primary");
-    assert.equal(targetRenamed.root?.selector?.app, "a");
+    assert.equal(
+      targetRenamed.root?.name,
+      "web",
+      "the root still named gets the old target's pods meanwhile",
+    );
     assert.deepEqual(targetRenamed.release, { target: true, root: false });
     const rootRenamed = handBackPlan([recorded[1]!], recorded, names("a", "web2"));
     assert.equal(rootRenamed.names.rootService, "web");

@@ -115,40 +115,44 @@ function recordedFor(recorded: readonly Claim[], kind: Claim["kind"], obj: Obj):
 }
 
 /**
- * The claims to record for the target and root Service in `snap` (those that exist). The root's selector is the
- * one to hand back: as recorded when first claimed (never the primary's, which Vireo wrote); else the selector
- * kept by earlier versions in an annotation; else, for a root Vireo created or already pointed at the primary,
- * the target's; else its current one.
+ * The claims to record for the target and root Service in `snap` (those that exist). A root's `selector` is the one
+ * to give it back when it selected something other than the target's pods before Vireo; absent, it gets the pods
+ * of whichever Deployment is its target when handed back. Once recorded, never re-derived (Vireo has since
+ * rewritten the selector); before, earlier versions' annotation is read, and a root Vireo created or already
+ * pointed at the primary counts as selecting the target's pods.
  */
 export function claimsOf(snap: WorkloadSnapshot, recorded: readonly Claim[]): Claim[] {
   const out: Claim[] = [];
   const { target, rootService: root } = snap;
   if (target) out.push({ kind: "Deployment", name: target.metadata.name, uid: target.metadata.uid ?? "" });
   if (root) {
+    const known = recordedFor(recorded, "Service", root);
+    const selector = known ? known.selector : originalSelector(root, target);
     out.push({
       kind: "Service",
       name: root.metadata.name,
       uid: root.metadata.uid ?? "",
-      selector: recordedFor(recorded, "Service", root)?.selector ?? originalSelector(root, target),
+      ...(selector ? { selector } : {}),
     });
   }
   return out;
 }
 
-function originalSelector(root: Service, target: Deployment | undefined): Record<string, string> {
+/** The root's selector from before Vireo, or undefined when that was the target's pods. */
+function originalSelector(root: Service, target: Deployment | undefined): Record<string, string> | undefined {
+  const targetSelector = target?.spec.selector.matchLabels;
   const remembered = root.metadata.annotations?.[ORIGINAL_SELECTOR_ANNOTATION];
+  let before = root.spec.selector ?? {};
   if (remembered) {
     try {
-      return JSON.parse(remembered) as Record<string, string>;
+      before = JSON.parse(remembered) as Record<string, string>;
     } catch {
-      // not ours to trust: fall through to what the objects say
+      // not ours to trust: judge by what the objects say
     }
+  } else if (createdByVireo(root) || (target && sameSelector(before, safePrimarySelector(target)))) {
+    return undefined;
   }
-  const current = root.spec.selector ?? {};
-  const targetSelector = target?.spec.selector.matchLabels;
-  if (targetSelector && (createdByVireo(root) || sameSelector(current, safePrimarySelector(target))))
-    return { ...targetSelector };
-  return { ...current };
+  return targetSelector && sameSelector(before, targetSelector) ? undefined : { ...before };
 }
 
 function safePrimarySelector(target: Deployment): Record<string, string> | undefined {

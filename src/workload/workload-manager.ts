@@ -429,17 +429,15 @@ export class WorkloadManager {
     return this.#restoreRoot(s, what.root);
   }
 
-  /** Gives the root Service the selector to restore (else the one remembered of old, else the target's). */
+  /** Gives the root Service its recorded selector back (none recorded: the target's pods). */
   async #restoreRoot(
     s: WorkloadSnapshot,
     what: { selector: Record<string, string> | undefined } | undefined,
   ): Promise<boolean> {
     const root = s.rootService;
     if (!root || !what) return true;
+    const selector = what.selector ?? s.target?.spec.selector.matchLabels;
     const remembered = root.metadata.annotations?.[ORIGINAL_SELECTOR_ANNOTATION];
-    const selector =
-      what.selector ??
-      (remembered ? (JSON.parse(remembered) as Record<string, string>) : s.target?.spec.selector.matchLabels);
     if (!selector || (sameJson(root.spec.selector, selector) && remembered === undefined)) return true;
     // A merge patch cannot remove keys by omission: null out the keys the restored selector lacks.
     const patchSelector: Record<string, string | null> = { ...selector };
