@@ -206,7 +206,10 @@ export class WorkloadManager {
     };
   }
 
-  /** True when the backend Services exist as rendered (selectors and ports) and the root selects primary pods. */
+  /**
+   * True when the backend Services exist as rendered (selectors, ports, Vireo's labels and owner reference) and the
+   * root selects primary pods.
+   */
   static servicesReady(s: WorkloadSnapshot, spec: RolloutSpec, owner: OwnerRef): boolean {
     if (!s.target || !s.primaryService || !s.canaryService || !s.rootService) return false;
     const want = (role: "primary" | "canary") =>
@@ -216,7 +219,10 @@ export class WorkloadManager {
       sameJson(s.canaryService.spec.selector, want("canary").selector) &&
       sameJson(s.primaryService.spec.ports, want("primary").ports) &&
       sameJson(s.canaryService.spec.ports, want("canary").ports) &&
-      sameJson(s.rootService.spec.selector, primarySelector(s.target))
+      sameJson(s.rootService.spec.selector, primarySelector(s.target)) &&
+      // Without Vireo's labels they would drop out of the label-selected cache: a repair puts them back.
+      ownershipRepair(s.primaryService, s.names.rollout, "primary", owner) === undefined &&
+      ownershipRepair(s.canaryService, s.names.rollout, "canary", owner) === undefined
     );
   }
 
