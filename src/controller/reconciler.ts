@@ -380,7 +380,7 @@ export class Reconciler {
     const owner = ownerOf(rollout);
     // Nothing is written to what the Rollout may not have: another Rollout's objects, hosts outside the policy.
     const refusals = await this.#refusals(spec, names, snap, owner);
-    if (refusals.length > 0) return this.#undecidable(rollout, [], refusals);
+    if (refusals.length > 0) return this.#undecidable(rollout, [], refusals, spec);
     const recorded = rollout.status?.claims ?? [];
     const policy = accessPolicyModel(rollout, spec, names, snap);
     const ref = {
@@ -621,14 +621,15 @@ export class Reconciler {
   }
 
   /**
-   * Decides without a usable spec — invalid, or refused (`refusals`): the engine routes everything to the primary
-   * and reports Invalid. The world it acts on is the last valid spec's; for a refusal, only if that spec's target
+   * Decides without a usable spec — invalid, or refused (`refusals`, for `refusedSpec`): the engine routes everything
+   * to the primary and reports Invalid. The world it acts on is the last valid spec's; for a refusal, only if that spec's target
    * and root are this Rollout's claims and within the policy, so nothing refused is ever written to.
    */
   async #undecidable(
     rollout: Rollout,
     specIssues: readonly SpecIssue[],
     refusals: readonly Refusal[],
+    refusedSpec?: RolloutSpec,
   ): Promise<ReconcileResult> {
     const d = this.#d;
     const { namespace, name } = rollout.metadata;
@@ -649,7 +650,7 @@ export class Reconciler {
       };
     }
     const decision = decide(
-      { generation: rollout.metadata.generation ?? 1, spec: undefined, status: rollout.status },
+      { generation: rollout.metadata.generation ?? 1, spec: refusedSpec, status: rollout.status },
       obs,
       d.now(),
     );
