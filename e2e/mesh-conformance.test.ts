@@ -1,6 +1,8 @@
 // Mesh-adapter conformance on a real API server: every adapter in CONFORMANCE passes the same table of cases.
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
+import { MESH_PROVIDER_NAMES, type MeshProvider } from "../src/api/constants.ts";
+import type { OwnerRef } from "../src/api/object-meta.ts";
 import { createKubeClients, type KubeClients, type RawRequest } from "../src/kube/clients.ts";
 import { ApiDiscovery } from "../src/kube/discovery.ts";
 import { KubeApiError } from "../src/kube/errors.ts";
@@ -19,7 +21,6 @@ import {
 } from "../src/mesh/linkerd-render.ts";
 import { type MeshClient, type ResourceType, resourcePath } from "../src/mesh/object-store.ts";
 import type { MeshObject } from "../src/mesh/objects.ts";
-import { MESH_PROVIDER_NAMES, type MeshProvider } from "../src/mesh/registry.ts";
 import { detectSmiVersions, SmiAdapter } from "../src/mesh/smi.ts";
 import {
   type AccessVersion,
@@ -30,7 +31,7 @@ import {
   trafficTargetType,
 } from "../src/mesh/smi-render.ts";
 import { aPolicy, aSplit, aSplitRef } from "../src/mesh/testing/models.ts";
-import type { AccessPolicyModel, MeshAdapter, OwnerRef, SplitRef } from "../src/mesh/types.ts";
+import type { AccessPolicyModel, MeshAdapter, SplitRef } from "../src/mesh/types.ts";
 import { type Cluster, startCluster } from "./cluster/cluster.ts";
 import { type SmiSet, useSmiSet } from "./cluster/smi-sets.ts";
 import { waitFor } from "./cluster/wait.ts";

@@ -70,6 +70,10 @@ export interface StartClusterOptions {
    * `dir` on disk rather than tmpfs.
    */
   etcdQuotaBytes?: number;
+  /** Run API Priority and Fairness (with its default limits), for tests of how the controller takes 429s. */
+  priorityAndFairness?: boolean;
+  /** Audit policy text (default: metadata of the controller's writes; see components.ts). */
+  auditPolicy?: string;
 }
 
 /** Result of {@link Cluster.kubectl}. */
@@ -189,6 +193,8 @@ export async function startCluster(opts: StartClusterOptions = {}): Promise<Clus
         onSpawn,
         podCidr: opts.podCidr,
         ...(opts.etcdQuotaBytes ? { etcdQuotaBytes: opts.etcdQuotaBytes } : {}),
+        ...(opts.priorityAndFairness ? { priorityAndFairness: true } : {}),
+        ...(opts.auditPolicy ? { auditPolicy: opts.auditPolicy } : {}),
       });
       adminKubeconfig = cp.adminKubeconfig;
     }

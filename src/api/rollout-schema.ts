@@ -2,10 +2,10 @@
 // validation and the generated CRD. Cross-field rules are written twice on purpose: as CEL (`x-kubernetes-validations`,
 // enforced by `kubectl apply`) and as zod refinements (enforced by the controller on objects that predate the CRD).
 import { z } from "zod";
-import { MESH_PROVIDER_NAMES } from "../mesh/registry.ts";
-import { PAUSE_REASONS, PHASES } from "./constants.ts";
+import { MESH_PROVIDER_NAMES, PAUSE_REASONS, PHASES } from "./constants.ts";
 import { DURATION_PATTERN } from "./duration.ts";
 import { GatewayApiSchema } from "./gateway-route-schema.ts";
+import type { ObjectMeta } from "./object-meta.ts";
 
 /** Kubernetes object names: DNS-1123 subdomain. Also keeps hostile names out of PromQL and object names. */
 const DNS_SUBDOMAIN = "^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$";
@@ -959,8 +959,6 @@ export type MetricSpec = z.output<typeof MetricSchema>;
 export type Step = z.output<typeof StepSchema>;
 /** A deployment window. */
 export type WindowSpec = z.output<typeof WindowSchema>;
-/** The access policy. */
-export type AccessPolicy = z.output<typeof AccessPolicySchema>;
 /** A notification event name. */
 export type NotifyEvent = (typeof NOTIFY_EVENTS)[number];
 
@@ -968,17 +966,7 @@ export type NotifyEvent = (typeof NOTIFY_EVENTS)[number];
 export interface Rollout {
   apiVersion: string;
   kind: string;
-  metadata: {
-    name: string;
-    namespace: string;
-    uid?: string;
-    generation?: number;
-    resourceVersion?: string;
-    annotations?: Record<string, string>;
-    labels?: Record<string, string>;
-    finalizers?: string[];
-    deletionTimestamp?: string;
-  };
+  metadata: ObjectMeta & { namespace: string };
   spec: RolloutSpec;
   status?: RolloutStatus;
 }

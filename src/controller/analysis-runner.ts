@@ -1,15 +1,15 @@
 // Connects the engine's analysis ticks to Prometheus: resolves each Rollout's connection, then measures its metrics.
 
-import type { MetricsMesh } from "../analysis/builtin-queries.ts";
 import { measureAnalysis } from "../analysis/measure.ts";
 import { PrometheusClient, type PrometheusClientConfig } from "../analysis/prometheus-client.ts";
 import { type ControllerPrometheusDefaults, resolvePrometheusConfig } from "../analysis/prometheus-config.ts";
 import type { MetricMeasurement } from "../analysis/types.ts";
+import type { MetricsMesh } from "../api/constants.ts";
 import type { RolloutSpec, RolloutStatus } from "../api/rollout-schema.ts";
 import type { ReadSecret } from "../api/secret-ref.ts";
 import { metricsMeshFor } from "../mesh/registry.ts";
 import type { WorkloadNames } from "../workload/names.ts";
-import type { AnalysisRunner } from "./reconciler.ts";
+import type { AnalysisRunner } from "./ports.ts";
 
 /** Prometheus-backed {@link AnalysisRunner}; keeps one client per distinct connection setting. */
 export class PrometheusAnalysisRunner implements AnalysisRunner {
@@ -17,15 +17,21 @@ export class PrometheusAnalysisRunner implements AnalysisRunner {
   readonly #readSecret: ReadSecret;
   readonly #metricsMesh: MetricsMesh;
   readonly #scrapeIntervalMs: number | undefined;
+  readonly #now: () => Date;
   readonly #clients = new Map<string, PrometheusClient>();
 
-  /** @param scrapeIntervalMs the Prometheus scrape interval (windows are at least twice it); default 15 s */
+  /**
+   * @param scrapeIntervalMs the Prometheus scrape interval (windows are at least twice it); default 15 s
+   * @param now the engine's clock: queries are evaluated at the time `stepStartedAt` was written in
+   */
   constructor(
     defaults: ControllerPrometheusDefaults,
     readSecret: ReadSecret,
     metricsMesh: MetricsMesh,
     scrapeIntervalMs?: number,
+    now: () => Date = () => new Date(),
   ) {
+    this.#now = now;
     this.#defaults = defaults;
     this.#readSecret = readSecret;
     this.#metricsMesh = metricsMesh;
@@ -58,6 +64,7 @@ export class PrometheusAnalysisRunner implements AnalysisRunner {
       metricsMesh: metricsMeshFor(spec.provider, this.#metricsMesh),
       client: this.#client(config),
       signal,
+      now: this.#now(),
       ...(status?.stepStartedAt ? { stepStartedAt: new Date(status.stepStartedAt) } : {}),
       ...(this.#scrapeIntervalMs !== undefined ? { scrapeIntervalMs: this.#scrapeIntervalMs } : {}),
     });

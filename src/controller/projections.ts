@@ -3,9 +3,10 @@
 
 import type { KubernetesObject } from "@kubernetes/client-node";
 import { GROUP } from "../api/constants.ts";
+import type { ObjectMeta } from "../api/object-meta.ts";
 import type { Rollout } from "../api/rollout-schema.ts";
 import { ORIGINAL_SELECTOR_ANNOTATION, REVISION_ANNOTATION } from "../workload/names.ts";
-import type { Deployment, HorizontalPodAutoscaler, ObjectMeta, Service } from "../workload/objects.ts";
+import type { Deployment, HorizontalPodAutoscaler, Service } from "../workload/objects.ts";
 
 type Cached<T> = T & KubernetesObject;
 

@@ -3,6 +3,7 @@ import { createHash } from "node:crypto";
 import { Agent as HttpAgent } from "node:http";
 import { Agent as HttpsAgent } from "node:https";
 import axios from "axios";
+import { parseRetryAfter as parseRetryAfterHeader } from "../kube/retry-after.ts";
 import { DeliveryError } from "./notifier.ts";
 
 // Shared keep-alive agents: one TLS handshake per destination instead of one per message.
@@ -103,14 +104,9 @@ export function checkAnswer(
   throw new DeliveryError(message, { retryable, status: res.status });
 }
 
-/** Parses Retry-After (delta seconds or an HTTP date) into milliseconds; undefined when absent or invalid. */
+/** Parses Retry-After (delta seconds or an HTTP date) into milliseconds, capped; undefined when absent or invalid. */
 export function parseRetryAfter(value: string | undefined, now = Date.now()): number | undefined {
-  if (value === undefined || value.trim() === "") return undefined;
-  const v = value.trim();
-  if (/^\d+(\.\d+)?$/.test(v)) return Math.min(Number(v) * 1000, MAX_RETRY_AFTER_MS);
-  const at = Date.parse(v);
-  if (Number.isNaN(at)) return undefined;
-  return Math.min(Math.max(0, at - now), MAX_RETRY_AFTER_MS);
+  return parseRetryAfterHeader(value, now, MAX_RETRY_AFTER_MS);
 }
 
 /** A short, secret-free identity of a URL, so lanes and logs can tell destinations apart. */

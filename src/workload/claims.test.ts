@@ -1,8 +1,8 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { LABELS } from "../api/constants.ts";
+import { managedLabels, type ObjectMeta, type OwnerRef } from "../api/object-meta.ts";
 import type { Claim } from "../api/rollout-schema.ts";
-import type { OwnerRef } from "../mesh/types.ts";
 import {
   claimLabelled,
   claimsOf,
@@ -13,9 +13,9 @@ import {
   ownershipConflicts,
   unrecordedClaims,
 } from "./claims.ts";
-import { managedLabels, ORIGINAL_SELECTOR_ANNOTATION, type WorkloadNames, workloadNames } from "./names.ts";
-import type { Deployment, ObjectMeta, Service } from "./objects.ts";
-import type { WorkloadSnapshot } from "./workload-manager.ts";
+import { ORIGINAL_SELECTOR_ANNOTATION, type WorkloadNames, workloadNames } from "./names.ts";
+import type { Deployment, Service } from "./objects.ts";
+import type { WorkloadSnapshot } from "./snapshot.ts";
 
 const NS = "shop";
 const OWNER: OwnerRef = { apiVersion: "vireo.dev/v1alpha1", kind: "Rollout", name: "web", uid: "uid-web" };

@@ -3,13 +3,12 @@
 // says what is refused, what to claim and record, and whether a hand-back is complete.
 
 import { LABELS } from "../api/constants.ts";
+import { MANAGED_BY, type ObjectMeta, type OwnerRef } from "../api/object-meta.ts";
 import type { Claim } from "../api/rollout-schema.ts";
-import { MANAGED_BY } from "../mesh/objects.ts";
-import type { OwnerRef } from "../mesh/types.ts";
 import { CANARY_SUFFIX, ORIGINAL_SELECTOR_ANNOTATION, PRIMARY_SUFFIX, type WorkloadNames } from "./names.ts";
-import type { Deployment, ObjectMeta, Service } from "./objects.ts";
+import type { Deployment, Service } from "./objects.ts";
 import { primarySelector } from "./render.ts";
-import type { WorkloadSnapshot } from "./workload-manager.ts";
+import type { WorkloadSnapshot } from "./snapshot.ts";
 
 type Obj = { metadata: ObjectMeta };
 

@@ -1,9 +1,16 @@
 // Reads and writes the Deployments and Services of a Rollout: claim, create primary, scale canary, promote, hand back.
 import { GITOPS_ANNOTATIONS, LABELS } from "../api/constants.ts";
+import {
+  MANAGED_BY,
+  managedLabels,
+  type ObjectMeta,
+  type OwnerRef,
+  ownerReference,
+  PATCH_TYPES,
+} from "../api/object-meta.ts";
 import type { RolloutSpec } from "../api/rollout-schema.ts";
 import type { KubeClients } from "../kube/clients.ts";
 import { isAlreadyExists, isConflict, isNotFound } from "../kube/errors.ts";
-import type { OwnerRef } from "../mesh/types.ts";
 import {
   observeAutoscalers,
   ownsAutoscaler,
@@ -12,16 +19,10 @@ import {
   userAutoscaler,
 } from "./autoscaler.ts";
 import { claimantOf, leftovers } from "./claims.ts";
-import {
-  managedLabels,
-  ORIGINAL_SELECTOR_ANNOTATION,
-  REVISION_ANNOTATION,
-  type WorkloadNames,
-} from "./names.ts";
-import type { Deployment, HorizontalPodAutoscaler, ObjectMeta, Service } from "./objects.ts";
+import { ORIGINAL_SELECTOR_ANNOTATION, REVISION_ANNOTATION, type WorkloadNames } from "./names.ts";
+import type { Deployment, HorizontalPodAutoscaler, Service } from "./objects.ts";
 import {
   observeDeployment,
-  ownerReference,
   primarySelector,
   primaryTemplate,
   renderBackendService,
@@ -29,8 +30,9 @@ import {
   renderRootService,
 } from "./render.ts";
 import { canonicalJson, templateRevision } from "./revision.ts";
+import type { WorkloadSnapshot } from "./snapshot.ts";
 
-/** Where objects are read from: an informer cache when there is one, the API server otherwise. */
+/** Where objects are read from: the controller's informer caches (controller/manager.ts). */
 export interface ObjectReader {
   deployment(namespace: string, name: string): Promise<Deployment | undefined>;
   service(namespace: string, name: string): Promise<Service | undefined>;
@@ -38,20 +40,8 @@ export interface ObjectReader {
   autoscalers(namespace: string): Promise<HorizontalPodAutoscaler[]>;
 }
 
-/** Everything the reconciler read about a Rollout's workloads in one go. */
-export interface WorkloadSnapshot {
-  names: WorkloadNames;
-  target: Deployment | undefined;
-  primary: Deployment | undefined;
-  rootService: Service | undefined;
-  primaryService: Service | undefined;
-  canaryService: Service | undefined;
-  /** The user's HPA of the target, and Vireo's of the primary (absent from snapshots that did not read HPAs). */
-  userAutoscaler?: HorizontalPodAutoscaler | undefined;
-  primaryAutoscaler?: HorizontalPodAutoscaler | undefined;
-}
+export type { WorkloadSnapshot } from "./snapshot.ts";
 
-const MERGE = "application/merge-patch+json";
 const sameJson = (a: unknown, b: unknown) => canonicalJson(a) === canonicalJson(b);
 const deploymentPath = (ns: string, name?: string) =>
   `/apis/apps/v1/namespaces/${encodeURIComponent(ns)}/deployments${name ? `/${encodeURIComponent(name)}` : ""}`;
@@ -84,8 +74,8 @@ function ownershipRepair(
   };
 }
 
-/** Reads objects straight from the API server (used when no informer cache is wired, and in tests). */
-export class ApiObjectReader implements ObjectReader {
+/** Reads Deployments and Services straight from the API server: what the informer caches do not hold. */
+export class ApiObjectReader implements Pick<ObjectReader, "deployment" | "service"> {
   readonly #clients: KubeClients;
 
   constructor(clients: KubeClients) {
@@ -98,13 +88,6 @@ export class ApiObjectReader implements ObjectReader {
 
   async service(namespace: string, name: string): Promise<Service | undefined> {
     return this.#get<Service>(servicePath(namespace, name));
-  }
-
-  async autoscalers(namespace: string): Promise<HorizontalPodAutoscaler[]> {
-    const list = await this.#clients.request<{ items?: HorizontalPodAutoscaler[] }>({
-      path: autoscalerPath(namespace),
-    });
-    return list.items ?? [];
   }
 
   async #get<T>(path: string): Promise<T | undefined> {
@@ -483,7 +466,7 @@ export class WorkloadManager {
       });
     const root = s.rootService;
     if (which.root && root && claimantOf(root) === names.rollout) {
-      const created = root.metadata.labels?.[LABELS.managedBy] === "vireo";
+      const created = root.metadata.labels?.[LABELS.managedBy] === MANAGED_BY;
       await this.#patch(servicePath(names.namespace, names.rootService), root, {
         metadata: {
           labels: {
@@ -547,6 +530,6 @@ export class WorkloadManager {
     const fenced = rv
       ? { ...body, metadata: { ...(body as { metadata?: object }).metadata, resourceVersion: rv } }
       : body;
-    return this.#clients.request({ method: "PATCH", path, body: fenced, contentType: MERGE });
+    return this.#clients.request({ method: "PATCH", path, body: fenced, contentType: PATCH_TYPES.merge });
   }
 }
