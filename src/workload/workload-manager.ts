@@ -166,19 +166,7 @@ export class WorkloadManager {
   async deleteAutoscaler(s: WorkloadSnapshot): Promise<void> {
     const have = s.primaryAutoscaler;
     if (!have || !ownsAutoscaler(have, s.names)) return;
-    try {
-      await this.#clients.request({
-        method: "DELETE",
-        path: autoscalerPath(s.names.namespace, s.names.primary),
-        body: {
-          apiVersion: "v1",
-          kind: "DeleteOptions",
-          preconditions: { uid: have.metadata.uid, resourceVersion: have.metadata.resourceVersion },
-        },
-      });
-    } catch (err) {
-      if (!isNotFound(err)) throw err;
-    }
+    await this.#delete(autoscalerPath(s.names.namespace, s.names.primary), have);
   }
 
   /** The engine's view of target (canary) and primary. */
