@@ -78,6 +78,7 @@ export type WorkloadPort = Pick<
   | "scaleCanary"
   | "promote"
   | "restore"
+  | "release"
   | "syncAutoscaler"
   | "deleteAutoscaler"
 >;
@@ -104,6 +105,8 @@ export interface ReconcilerDeps {
   measurements: AnalysisScheduler;
   /** Hostnames and other namespaces' gateways the operator allows Rollouts to route (--allowed-hosts, …-gateways). */
   exposure: ExposurePolicy;
+  /** How long a deleted Rollout waits for its workload to be handed back (default 10 min, --deletion-timeout). */
+  deletionTimeoutMs?: number;
 }
 
 /** What the work queue should do with the key next. */

@@ -1,5 +1,5 @@
 // Reads and writes the Deployments and Services of a Rollout: claim, create primary, scale canary, promote, hand back.
-import { GITOPS_ANNOTATIONS, LABELS } from "../api/constants.ts";
+import { API_VERSION, GITOPS_ANNOTATIONS, KIND, LABELS } from "../api/constants.ts";
 import {
   MANAGED_BY,
   managedLabels,
@@ -19,6 +19,7 @@ import {
   userAutoscaler,
 } from "./autoscaler.ts";
 import { claimantOf, leftovers } from "./claims.ts";
+import { servingGap } from "./hand-back.ts";
 import { ORIGINAL_SELECTOR_ANNOTATION, REVISION_ANNOTATION, type WorkloadNames } from "./names.ts";
 import type { Deployment, HorizontalPodAutoscaler, Service } from "./objects.ts";
 import {
@@ -481,6 +482,40 @@ export class WorkloadManager {
     } catch (err) {
       if (!isNotFound(err)) throw err;
     }
+  }
+
+  /**
+   * Hands the workload back without waiting for it to serve (the deletion deadline passed, or a person forced the
+   * release): the root Service selects the user's pods if any of the stable template is ready; if none is and the
+   * primary's are, it keeps selecting those, and the primary is freed from the Rollout so that garbage collection
+   * leaves it serving.
+   * @returns what was left undone, for the person reading the Event
+   */
+  async release(
+    s: WorkloadSnapshot,
+    root: { selector: Record<string, string> | undefined } | undefined,
+  ): Promise<string[]> {
+    const { target, primary, names } = s;
+    if (!target) return [];
+    const serving = observeDeployment(target, undefined);
+    const gap = servingGap(target);
+    const why = `${gap.what}${gap.blocker ? ` (${gap.blocker})` : ""}`;
+    const primaryServes = primary !== undefined && observeDeployment(primary, undefined).readyReplicas > 0;
+    if (serving.readyReplicas > 0 || !primary || !primaryServes) {
+      await this.#restoreRoot(s, root);
+      return serving.rolledOut && serving.readyReplicas > 0
+        ? []
+        : [`Service ${names.rootService} selects: ${why}`];
+    }
+    const owners = primary.metadata.ownerReferences ?? [];
+    await this.#patch(deploymentPath(names.namespace, names.primary), primary, {
+      metadata: { ownerReferences: owners.filter((o) => o.kind !== KIND || o.apiVersion !== API_VERSION) },
+    });
+    return [
+      `${why}, so Service ${names.rootService} keeps selecting the pods of Deployment ${names.primary}, left ` +
+        `running without an owner: once ${names.target} serves, point the Service back at its pods and delete ` +
+        `${names.primary}`,
+    ];
   }
 
   async #get<T>(path: string): Promise<T | undefined> {
