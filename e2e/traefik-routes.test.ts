@@ -1,0 +1,352 @@
+// e2e: routes beside the weight through a real proxy. Traefik (its Gateway API provider) serves the HTTPRoute Vireo
+// generates with header routes, sticky-session cookie rules and request mirrors to real pod processes on loopback.
+import assert from "node:assert/strict";
+import { request } from "node:http";
+import { join } from "node:path";
+import { after, before, describe, it } from "node:test";
+import type { KubeConfig } from "@kubernetes/client-node";
+import type { Rollout } from "../src/api/rollout-schema.ts";
+import type { Cluster } from "./cluster/cluster.ts";
+import { kubeRequest } from "./cluster/kube-request.ts";
+import { type Load, startLoad } from "./dataplane/load.ts";
+import { APP_HEADER, type PodRunner } from "./dataplane/pod-runner.ts";
+import { waitForRouteWeight } from "./dataplane/proxy-probe.ts";
+import { realPodApp, setEnv } from "./dataplane/real-pod-app.ts";
+import { GATEWAY, type RealProxyEnv, startRealProxyEnv } from "./dataplane/real-proxy-env.ts";
+import type { Traefik } from "./dataplane/traefik.ts";
+import { annotate, apply, getRollout, waitFor, waitForRollout } from "./support/app.ts";
+import { type ControllerProcess, prometheusArgs, startController } from "./support/controller-process.ts";
+
+const phaseOf = (r: Rollout | undefined) => r?.status?.phase;
+const parentRefs = [{ name: GATEWAY.name, namespace: GATEWAY.namespace, sectionName: GATEWAY.listener }];
+
+/** One answer as a client sees it. */
+interface Answer {
+  app: string;
+  status: number;
+  /** Set-Cookie values, `name=value` only. */
+  cookies: string[];
+}
+
+/** One GET through Traefik with `headers`; loopback only (Traefik's entry point). */
+function get(url: string, host: string, headers: Record<string, string> = {}): Promise<Answer> {
+  return new Promise((resolve, reject) => {
+    const req = request(url, { headers: { host, ...headers }, timeout: 5000 }, (res) => {
+      res.resume();
+      res.on("end", () =>
+        resolve({
+          app: String(res.headers[APP_HEADER] ?? ""),
+          status: res.statusCode ?? 0,
+          cookies: (res.headers["set-cookie"] ?? []).map((c) => c.split(";")[0]!.trim()),
+        }),
+      );
+    });
+    req.on("timeout", () => req.destroy(new Error("timeout")));
+    req.on("error", reject);
+    req.end();
+  });
+}
+
+/** `n` GETs, 8 at a time, counted per answering app. */
+async function count(url: string, host: string, n: number, headers: Record<string, string> = {}) {
+  const byApp = new Map<string, number>();
+  for (let i = 0; i < n; i += 8) {
+    const answers = await Promise.all(
+      Array.from({ length: Math.min(8, n - i) }, () => get(url, host, headers)),
+    );
+    for (const a of answers) byApp.set(a.app, (byApp.get(a.app) ?? 0) + 1);
+  }
+  return byApp;
+}
+
+/** The rules of HTTPRoute `<name>` as the API server stores them. */
+async function routeRules(kc: KubeConfig, ns: string, name: string) {
+  const live = await kubeRequest<{ spec: { rules: { name?: string; backendRefs?: unknown[] }[] } }>(
+    kc,
+    "GET",
+    `/apis/gateway.networking.k8s.io/v1/namespaces/${ns}/httproutes/${name}`,
+  );
+  return live.spec.rules;
+}
+
+describe("routes beside the weight through Traefik (real proxy, real endpoints)", () => {
+  let cluster: Cluster;
+  let kc: KubeConfig;
+  let runner: PodRunner;
+  let traefik: Traefik;
+  let controller: ControllerProcess;
+  let env: RealProxyEnv | undefined;
+  const report: string[] = [];
+  const loads: Load[] = [];
+
+  before(async () => {
+    env = await startRealProxyEnv();
+    ({ cluster, runner, traefik } = env);
+    kc = cluster.kubeConfig();
+    controller = await startController({
+      kubeconfigPath: cluster.controllerKubeconfigPath,
+      logDir: join(cluster.dir, "logs"),
+      args: [
+        ...prometheusArgs(cluster.prometheusUrl, "traefik"),
+        // The shared Gateway and the test hostnames, allowed to every namespace (docs/multi-tenancy.md).
+        `--allowed-gateways=${GATEWAY.namespace}/${GATEWAY.name}`,
+        "--allowed-hosts=*.example.test",
+      ],
+    });
+  });
+
+  after(async () => {
+    for (const l of loads) await l.stop();
+    await controller?.stop();
+    if (report.length > 0) console.log(`\n[traefik-routes] measured:\n${report.join("\n")}\n`);
+    await env?.stop();
+  });
+
+  /**
+   * Applies `name`'s app, waits until its primary answers through Traefik, then starts a new revision. With `load`,
+   * a steady stream of requests without headers or cookies gives the analysis something to judge.
+   */
+  async function startCanary(
+    ns: string,
+    name: string,
+    host: string,
+    steps: unknown[],
+    o: { canary?: Record<string, unknown>; load?: boolean } = {},
+  ) {
+    await apply(
+      cluster,
+      realPodApp({
+        namespace: ns,
+        name,
+        steps,
+        ...(o.canary ? { canary: o.canary } : {}),
+        gatewayApi: { parentRefs, hostnames: [host] },
+      }),
+    );
+    await waitForRollout(cluster, ns, name, "Healthy", (r) => phaseOf(r) === "Healthy", 90_000);
+    await waitFor(
+      "primary answering through Traefik",
+      () => count(traefik.webUrl, host, 16),
+      (c) => c.get(`${name}-primary`) === 16,
+      30_000,
+    );
+    if (o.load) loads.push(startLoad({ url: traefik.webUrl, host, rps: 40, concurrency: 4 }));
+    const stable = (await getRollout(cluster, ns, name))?.status?.stableRevision;
+    await setEnv(cluster, ns, name, "VERSION=v2");
+    return stable;
+  }
+
+  it("a header route reaches the canary's pods at weight 0; the others follow the weight; promotion removes it", async () => {
+    const ns = "hdr";
+    const host = "hdr.example.test";
+    const stable = await startCanary(
+      ns,
+      "web",
+      host,
+      [
+        {
+          setHeaderRoute: {
+            name: "testers",
+            matches: [
+              { headers: [{ name: "x-canary", value: "1" }] },
+              { headers: [{ name: "x-user", type: "Prefix", value: "qa-" }] },
+              { cookie: { name: "canary", value: "always" } },
+            ],
+          },
+        },
+        { pause: {} },
+        { setWeight: 50 },
+        { pause: { duration: "6s" } },
+      ],
+      { load: true },
+    );
+    const paused = await waitForRollout(
+      cluster,
+      ns,
+      "web",
+      "the header route installed",
+      (r) => r.status?.managedRoutes?.some((m) => m.type === "HeaderRoute" && m.name === "testers") === true,
+      90_000,
+    );
+    assert.equal(paused.status?.canaryWeight ?? 0, 0);
+    // Traefik programs the route a moment after the write: wait until a tester reaches the canary.
+    await waitFor(
+      "a tester's request reaching the canary",
+      () => get(traefik.webUrl, host, { "x-canary": "1" }),
+      (a) => a.app === "web",
+      30_000,
+    );
+    const N = 200;
+    const exact = await count(traefik.webUrl, host, N, { "x-canary": "1" });
+    const prefix = await count(traefik.webUrl, host, N, { "x-user": "qa-anna" });
+    const cookie = await count(traefik.webUrl, host, N, { cookie: "theme=dark; canary=always; lang=en" });
+    const others = await count(traefik.webUrl, host, N, { "x-canary": "0", cookie: "canary=never" });
+    report.push(
+      `  header route at weight 0: exact ${exact.get("web") ?? 0}/${N}, prefix ${prefix.get("web") ?? 0}/${N}, ` +
+        `cookie ${cookie.get("web") ?? 0}/${N} to the canary; non-matching ${others.get("web-primary") ?? 0}/${N} to the primary`,
+    );
+    assert.equal(exact.get("web"), N, JSON.stringify([...exact]));
+    assert.equal(prefix.get("web"), N, JSON.stringify([...prefix]));
+    assert.equal(cookie.get("web"), N, JSON.stringify([...cookie]));
+    assert.equal(others.get("web-primary"), N, JSON.stringify([...others]));
+
+    // Resume: at weight 50 the header route still holds, the rest is split.
+    await annotate(cluster, ns, "web", "vireo.dev/resume", "1");
+    await waitForRouteWeight(
+      kc,
+      { namespace: ns, route: "web", backend: "web-canary", rule: -1 },
+      50,
+      60_000,
+    );
+    const atHalf = await count(traefik.webUrl, host, N, { "x-canary": "1" });
+    const split = await count(traefik.webUrl, host, N);
+    const share = (100 * (split.get("web") ?? 0)) / N;
+    report.push(
+      `  header route at weight 50: testers ${atHalf.get("web") ?? 0}/${N} on the canary; others ${share.toFixed(1)} % on the canary`,
+    );
+    assert.equal(atHalf.get("web"), N);
+    assert.ok(Math.abs(share - 50) <= 12, `served ${share} % at weight 50`);
+
+    await waitForRollout(
+      cluster,
+      ns,
+      "web",
+      "promoted",
+      (r) => phaseOf(r) === "Healthy" && r.status?.stableRevision !== stable,
+      120_000,
+    );
+    const done = await getRollout(cluster, ns, "web");
+    assert.equal(done?.status?.managedRoutes, undefined, "status lists no managed route after promotion");
+    const rules = await routeRules(kc, ns, "web");
+    assert.equal(rules.length, 1, `only the split rule is left: ${JSON.stringify(rules)}`);
+    await waitFor(
+      "testers back on the primary",
+      () => count(traefik.webUrl, host, 20, { "x-canary": "1" }),
+      (c) => c.get("web-primary") === 20,
+      30_000,
+    );
+  });
+
+  it("sticky canaries: a client keeps its version across 200 requests while the weight moves", async () => {
+    const ns = "sticky";
+    const host = "sticky.example.test";
+    const stable = await startCanary(
+      ns,
+      "cart",
+      host,
+      [{ setWeight: 20 }, { pause: {} }, { setWeight: 60 }, { pause: {} }],
+      { canary: { sessionAffinity: { cookieName: "cart-canary", maxAge: "1h" } }, load: true },
+    );
+    await waitForRouteWeight(
+      kc,
+      { namespace: ns, route: "cart", backend: "cart-canary", rule: -1 },
+      20,
+      90_000,
+    );
+    await waitFor(
+      "the sticky rules served",
+      () => get(traefik.webUrl, host),
+      (a) => a.cookies.some((c) => c.startsWith("cart-canary=") || c.startsWith("cart-canary-primary=")),
+      30_000,
+    );
+    // 200 new clients: each follows the weight and is handed the cookie of the version that answered.
+    const clients: { app: string; cookie: string }[] = [];
+    for (let i = 0; i < 200; i += 8) {
+      const answers = await Promise.all(Array.from({ length: 8 }, () => get(traefik.webUrl, host)));
+      for (const a of answers) clients.push({ app: a.app, cookie: a.cookies.join("; ") });
+    }
+    const firstShare = (100 * clients.filter((c) => c.app === "cart").length) / clients.length;
+    assert.ok(
+      clients.every((c) => c.cookie !== ""),
+      "every answer sets a cookie",
+    );
+    const canaryClient = clients.find((c) => c.app === "cart");
+    const primaryClient = clients.find((c) => c.app === "cart-primary");
+    assert.ok(canaryClient && primaryClient, `both versions served: ${firstShare} % canary`);
+
+    // The two clients keep asking (200 requests each) while the weight moves from 20 to 60.
+    const kept = { canary: new Map<string, number>(), primary: new Map<string, number>() };
+    let moved = false;
+    const resumed = annotate(cluster, ns, "cart", "vireo.dev/resume", "1").then(async () => {
+      await waitForRouteWeight(
+        kc,
+        { namespace: ns, route: "cart", backend: "cart-canary", rule: -1 },
+        60,
+        60_000,
+      );
+      moved = true;
+    });
+    for (let i = 0; i < 200; i++) {
+      const [c, p] = await Promise.all([
+        get(traefik.webUrl, host, { cookie: canaryClient.cookie }),
+        get(traefik.webUrl, host, { cookie: primaryClient.cookie }),
+      ]);
+      kept.canary.set(c.app, (kept.canary.get(c.app) ?? 0) + 1);
+      kept.primary.set(p.app, (kept.primary.get(p.app) ?? 0) + 1);
+      if (i === 100) await resumed;
+    }
+    assert.ok(moved, "the weight moved to 60 while the clients asked");
+    // New clients at 60: the served share follows the new weight.
+    const fresh = await count(traefik.webUrl, host, 200);
+    const secondShare = (100 * (fresh.get("cart") ?? 0)) / 200;
+    report.push(
+      `  sticky: new clients at weight 20 → ${firstShare.toFixed(1)} % canary, at 60 → ${secondShare.toFixed(1)} %; ` +
+        `a canary client ${kept.canary.get("cart") ?? 0}/200 and a primary client ${kept.primary.get("cart-primary") ?? 0}/200 kept their version across the move`,
+    );
+    assert.equal(kept.canary.get("cart"), 200, JSON.stringify([...kept.canary]));
+    assert.equal(kept.primary.get("cart-primary"), 200, JSON.stringify([...kept.primary]));
+    assert.ok(Math.abs(firstShare - 20) <= 10, `weight 20 served ${firstShare} %`);
+    assert.ok(Math.abs(secondShare - 60) <= 12, `weight 60 served ${secondShare} %`);
+
+    // Promotion: the cookies expire (Max-Age=0) and every client lands on the primary.
+    await annotate(cluster, ns, "cart", "vireo.dev/resume", "2");
+    await waitForRollout(
+      cluster,
+      ns,
+      "cart",
+      "promoted",
+      (r) => phaseOf(r) === "Healthy" && r.status?.stableRevision !== stable,
+      120_000,
+    );
+    const after = await waitFor(
+      "a canary cookie answered by the primary after promotion",
+      () => get(traefik.webUrl, host, { cookie: canaryClient.cookie }),
+      (a) => a.app === "cart-primary",
+      30_000,
+    );
+    report.push(
+      `  sticky after promotion: canary cookie → ${after.app}, Set-Cookie ${after.cookies.join(", ")}`,
+    );
+  });
+
+  it("a mirror copies a share of GETs to the canary at weight 0; clients see only the primary's answers", async () => {
+    const ns = "mirror";
+    const host = "mirror.example.test";
+    await startCanary(ns, "api", host, [{ setMirror: { name: "reads", percent: 50 } }, { pause: {} }]);
+    const r = await waitForRollout(
+      cluster,
+      ns,
+      "api",
+      "the mirror installed, or refused",
+      (x) =>
+        x.status?.managedRoutes?.some((m) => m.type === "Mirror") === true || x.status?.phase === "Invalid",
+      90_000,
+    );
+    assert.notEqual(r.status?.phase, "Invalid", r.status?.message);
+    const canaryRequests = () =>
+      [...runner.served().values()]
+        .filter((p) => p.namespace === ns && p.app === "api")
+        .reduce((n, p) => n + p.requests, 0);
+    await new Promise((res) => setTimeout(res, 2000));
+    const N = 400;
+    const before = canaryRequests();
+    const seen = await count(traefik.webUrl, host, N);
+    await new Promise((res) => setTimeout(res, 1000));
+    const mirrored = canaryRequests() - before;
+    report.push(
+      `  mirror 50 %: clients saw ${seen.get("api-primary") ?? 0}/${N} primary answers; the canary's pods received ${mirrored} copies (${((100 * mirrored) / N).toFixed(1)} %)`,
+    );
+    assert.equal(seen.get("api-primary"), N, JSON.stringify([...seen]));
+    assert.ok(Math.abs((100 * mirrored) / N - 50) <= 10, `mirrored ${mirrored}/${N}`);
+  });
+});
