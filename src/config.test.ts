@@ -4,6 +4,7 @@ import { startFakePrometheus, vector } from "./analysis/testing/prom-server.ts";
 import { RolloutSpecSchema } from "./api/rollout-schema.ts";
 import { loadConfig } from "./config.ts";
 import { PrometheusAnalysisRunner } from "./controller/analysis-runner.ts";
+import { loopbackEgress } from "./net/testing/loopback.ts";
 import { workloadNames } from "./workload/names.ts";
 
 describe("loadConfig: --prometheus-scrape-interval", () => {
@@ -90,6 +91,7 @@ describe("PrometheusAnalysisRunner address allow-list", () => {
         { address: "http://prom.invalid:9090", allowedUrls: [allowed.url] },
         async () => undefined,
         "istio",
+        loopbackEgress(),
       );
       const names = workloadNames("ns", "app", specFor(other.url));
       const refused = await runner.measure(specFor(other.url), names, AbortSignal.timeout(5000));
@@ -133,8 +135,8 @@ describe("PrometheusAnalysisRunner scrape interval", () => {
       const noSecrets = async () => undefined;
       const windows: string[] = [];
       for (const runner of [
-        new PrometheusAnalysisRunner({ address: prom.url }, noSecrets, "istio", 1000),
-        new PrometheusAnalysisRunner({ address: prom.url }, noSecrets, "istio"),
+        new PrometheusAnalysisRunner({ address: prom.url }, noSecrets, "istio", loopbackEgress(), 1000),
+        new PrometheusAnalysisRunner({ address: prom.url }, noSecrets, "istio", loopbackEgress()),
       ]) {
         const before = prom.requests.length;
         const [m] = await runner.measure(spec, names, AbortSignal.timeout(5000));

@@ -4,6 +4,7 @@ import { z } from "zod";
 import { parseAllowedPrefix } from "./analysis/allowed-urls.ts";
 import { METRICS_MESHES } from "./analysis/builtin-queries.ts";
 import { parseDuration } from "./api/duration.ts";
+import { parseRanges } from "./net/address-policy.ts";
 
 const ConfigSchema = z.object({
   kubeconfig: z.string().optional().describe("Path to a kubeconfig; default: KUBECONFIG, then in-cluster."),
@@ -41,6 +42,25 @@ const ConfigSchema = z.object({
     .optional()
     .describe("Scrape interval of that Prometheus; analysis windows are at least twice it (default 15 s)."),
   metricsMesh: z.enum(METRICS_MESHES).optional(),
+  scopeQueries: z
+    .enum(["true", "false"])
+    .transform((v) => v === "true")
+    .describe("Rewrite every custom PromQL query so each selector carries the Rollout's namespace."),
+  queryNamespaceLabel: z
+    .string()
+    .regex(/^[a-zA-Z_][a-zA-Z0-9_]*$/, "must be a Prometheus label name")
+    .describe("The label that carries the namespace on every series, for --scope-queries."),
+  egressAllow: z
+    .array(z.string())
+    .describe("CIDR ranges tenant-named URLs may reach although the defaults or --egress-deny refuse them."),
+  egressDeny: z
+    .array(z.string())
+    .describe("CIDR ranges tenant-named URLs may not reach, besides the defaults."),
+  egressProxy: z
+    .string()
+    .url()
+    .optional()
+    .describe("HTTP(S) proxy for notifications; none by default, whatever HTTP(S)_PROXY says."),
   slackSecret: z
     .string()
     .regex(/^[a-z0-9-]+\/[a-z0-9.-]+$/, "must be namespace/name")
@@ -73,6 +93,12 @@ export const USAGE = `vireo — progressive delivery controller
                            and port exact, path at a / boundary); default: only --prometheus-url
   --prometheus-scrape-interval DUR  its scrape interval, e.g. 30s; query windows are at least 2x it (default 15s)
   --metrics-mesh MESH      istio | linkerd | traefik: whose metrics smi/gateway-api Rollouts use (default linkerd)
+  --scope-queries BOOL     rewrite custom PromQL so every selector carries the Rollout's namespace (default false)
+  --query-namespace-label NAME  the label holding the namespace on every series (default namespace)
+  --egress-allow CIDR,...  ranges URLs a Rollout names may reach although refused by default (loopback,
+                           link-local, metadata, ...) or by --egress-deny; never the API server or own ports
+  --egress-deny CIDR,...   more ranges URLs a Rollout names may not reach (e.g. node and pod networks)
+  --egress-proxy URL       proxy for notifications (default: none; HTTP(S)_PROXY is ignored)
   --slack-secret NS/NAME   default Slack webhook Secret (key url)
   --log-level LEVEL        fatal|error|warn|info|debug|trace|silent (default info)
   --shutdown-grace-ms MS   time for in-flight reconciles on SIGTERM (default 20000)
@@ -102,6 +128,11 @@ export function loadConfig(argv: readonly string[], env: NodeJS.ProcessEnv): Con
       "allowed-prometheus-urls": { type: "string", multiple: true },
       "prometheus-scrape-interval": { type: "string" },
       "metrics-mesh": { type: "string" },
+      "scope-queries": { type: "string" },
+      "query-namespace-label": { type: "string" },
+      "egress-allow": { type: "string", multiple: true },
+      "egress-deny": { type: "string", multiple: true },
+      "egress-proxy": { type: "string" },
       "slack-secret": { type: "string" },
       "log-level": { type: "string" },
       "shutdown-grace-ms": { type: "string" },
@@ -140,6 +171,17 @@ export function loadConfig(argv: readonly string[], env: NodeJS.ProcessEnv): Con
         throw new Error(`invalid configuration: allowed-prometheus-urls: ${(err as Error).message}`);
       }
     });
+  const ranges = (flag: string, given: string[] | undefined, envName: string) => {
+    const entries = (given ?? (env[envName] ? [env[envName] as string] : []))
+      .flatMap((u) => u.split(","))
+      .map((u) => u.trim())
+      .filter(Boolean);
+    try {
+      return parseRanges(entries);
+    } catch (err) {
+      throw new Error(`invalid configuration: ${flag}: ${(err as Error).message}`);
+    }
+  };
   const raw = {
     kubeconfig: pick(values.kubeconfig, "KUBECONFIG"),
     namespaces,
@@ -159,6 +201,11 @@ export function loadConfig(argv: readonly string[], env: NodeJS.ProcessEnv): Con
       pick(values["prometheus-scrape-interval"], "VIREO_PROMETHEUS_SCRAPE_INTERVAL"),
     ),
     metricsMesh: pick(values["metrics-mesh"], "VIREO_METRICS_MESH"),
+    scopeQueries: pick(values["scope-queries"], "VIREO_SCOPE_QUERIES", "false"),
+    queryNamespaceLabel: pick(values["query-namespace-label"], "VIREO_QUERY_NAMESPACE_LABEL", "namespace"),
+    egressAllow: ranges("egress-allow", values["egress-allow"], "VIREO_EGRESS_ALLOW"),
+    egressDeny: ranges("egress-deny", values["egress-deny"], "VIREO_EGRESS_DENY"),
+    egressProxy: pick(values["egress-proxy"], "VIREO_EGRESS_PROXY"),
     slackSecret: pick(values["slack-secret"], "VIREO_SLACK_SECRET"),
     logLevel: pick(values["log-level"], "VIREO_LOG_LEVEL", "info"),
     shutdownGraceMs: num(pick(values["shutdown-grace-ms"], "VIREO_SHUTDOWN_GRACE_MS", "20000")),

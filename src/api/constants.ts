@@ -152,3 +152,21 @@ export const REASONS = {
 } as const;
 /** A condition or Event reason. */
 export type Reason = (typeof REASONS)[keyof typeof REASONS];
+
+/**
+ * What a tenant learns about a request the controller sent on its behalf (a notification, a Prometheus query to an
+ * address it named, a check): the class of the answer and nothing of its content, so a URL cannot turn the
+ * controller into a scanner that reports back what an internal service says.
+ */
+export const EGRESS_OUTCOMES = {
+  ok: "2xx",
+  redirect: "3xx",
+  clientError: "4xx",
+  serverError: "5xx",
+  timeout: "timeout",
+  refused: "refused-by-policy",
+  network: "network",
+  invalidUrl: "invalid-url",
+} as const;
+/** One of {@link EGRESS_OUTCOMES}. */
+export type EgressOutcome = (typeof EGRESS_OUTCOMES)[keyof typeof EGRESS_OUTCOMES];

@@ -8,6 +8,7 @@ import type { MetricMeasurement } from "../analysis/types.ts";
 import type { RolloutSpec, RolloutStatus } from "../api/rollout-schema.ts";
 import type { ReadSecret } from "../api/secret-ref.ts";
 import { metricsMeshFor } from "../mesh/registry.ts";
+import type { Egress } from "../net/egress.ts";
 import type { WorkloadNames } from "../workload/names.ts";
 import type { AnalysisRunner } from "./reconciler.ts";
 
@@ -17,15 +18,21 @@ export class PrometheusAnalysisRunner implements AnalysisRunner {
   readonly #readSecret: ReadSecret;
   readonly #metricsMesh: MetricsMesh;
   readonly #scrapeIntervalMs: number | undefined;
+  readonly #egress: Pick<Egress, "agents">;
   readonly #clients = new Map<string, PrometheusClient>();
 
-  /** @param scrapeIntervalMs the Prometheus scrape interval (windows are at least twice it); default 15 s */
+  /**
+   * @param egress where connections go out (tenant-named addresses under its address policy)
+   * @param scrapeIntervalMs the Prometheus scrape interval (windows are at least twice it); default 15 s
+   */
   constructor(
     defaults: ControllerPrometheusDefaults,
     readSecret: ReadSecret,
     metricsMesh: MetricsMesh,
+    egress: Pick<Egress, "agents">,
     scrapeIntervalMs?: number,
   ) {
+    this.#egress = egress;
     this.#defaults = defaults;
     this.#readSecret = readSecret;
     this.#metricsMesh = metricsMesh;
@@ -69,7 +76,7 @@ export class PrometheusAnalysisRunner implements AnalysisRunner {
     let client = this.#clients.get(key);
     if (!client) {
       if (this.#clients.size > 256) this.#clients.clear();
-      client = new PrometheusClient(config);
+      client = new PrometheusClient(config, this.#egress);
       this.#clients.set(key, client);
     }
     return client;

@@ -2,6 +2,7 @@
 // enqueues without blocking, and reports settled keys (delivered, or rejected for good) until status records them.
 import type { Rollout, RolloutSpec } from "../api/rollout-schema.ts";
 import type { KubeClients } from "../kube/clients.ts";
+import type { Egress } from "../net/egress.ts";
 import { NotificationDelivery } from "../notify/delivery.ts";
 import type { NotificationFilter } from "../notify/filter.ts";
 import { resolveNotifications } from "../notify/from-spec.ts";
@@ -30,6 +31,8 @@ export interface NotificationSinkOptions {
   clients: KubeClients;
   log: Logger;
   metrics: VireoMetrics;
+  /** Where requests go out: tenants' URLs under the address policy, the default Slack Secret's as the operator's. */
+  egress: Pick<Egress, "send">;
   /** `namespace/name` of a Secret (key `url`) used by Rollouts without their own notifications. */
   defaultSlackSecret?: string | undefined;
   /** Called when a Rollout has newly settled keys, so it is reconciled at once and records them in status. */
@@ -106,14 +109,16 @@ export function createNotificationSink(o: NotificationSinkOptions): DeliveringSi
   async function resolve(rollout: Rollout, spec: RolloutSpec): Promise<Resolved> {
     const ns = rollout.metadata.namespace;
     if (spec.notifications) {
-      const r = await resolveNotifications(spec, ns, readSecret);
+      const r = await resolveNotifications(spec, ns, readSecret, o.egress);
       return { at: Date.now(), notifiers: r.notifiers, filter: r.filter };
     }
     if (defaultRef?.length === 2) {
-      // Operator-configured (--slack-secret), so exempt from the opt-in label Rollout-named Secrets need.
+      // Operator-configured (--slack-secret), so exempt from the opt-in label Rollout-named Secrets need, and its
+      // URL from the address policy: the operator may point it anywhere (docs/multi-tenancy.md).
       const data = (await readSecret(defaultRef[0]!, defaultRef[1]!))?.data;
       if (!data?.url) throw new Error(`default Slack Secret ${o.defaultSlackSecret} has no key url`);
-      return { at: Date.now(), notifiers: [new SlackNotifier(data.url)], filter: {} };
+      const slack = new SlackNotifier(data.url, { egress: o.egress, trust: "operator" });
+      return { at: Date.now(), notifiers: [slack], filter: {} };
     }
     return { at: Date.now(), notifiers: [], filter: {} };
   }

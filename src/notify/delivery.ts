@@ -203,8 +203,9 @@ export class NotificationDelivery {
         if (this.#stop.signal.aborted)
           return this.#abandon(item, "dropped", "shutdown before delivery", attempt);
         const e = err instanceof DeliveryError ? err : new DeliveryError(describe(err), { retryable: true });
-        if (!e.retryable) return this.#abandon(item, "failed", e.message, attempt);
-        if (attempt >= this.#o.maxAttempts) return this.#abandon(item, "dropped", e.message, attempt);
+        if (!e.retryable) return this.#abandon(item, "failed", e.message, attempt, e.detail);
+        if (attempt >= this.#o.maxAttempts)
+          return this.#abandon(item, "dropped", e.message, attempt, e.detail);
         this.#o.metrics?.inc(item.notifier.name, "retried");
         const delay = e.retryAfterMs ?? this.#backoff(attempt);
         try {
@@ -228,12 +229,10 @@ export class NotificationDelivery {
   async #attempt(item: Item): Promise<void> {
     const { clock, requestTimeoutMs } = this.#o;
     const ac = new AbortController();
-    const timeoutError = new DeliveryError(
-      `${item.notifier.name} did not answer within ${requestTimeoutMs} ms`,
-      {
-        retryable: true,
-      },
-    );
+    const timeoutError = new DeliveryError(`${item.notifier.name}: timeout`, {
+      retryable: true,
+      detail: `no answer within ${requestTimeoutMs} ms`,
+    });
     let rejectOnAbort: (e: unknown) => void = () => {};
     const aborted = new Promise<never>((_, reject) => {
       rejectOnAbort = reject;
@@ -261,7 +260,11 @@ export class NotificationDelivery {
     return ceiling / 2 + (ceiling / 2) * this.#o.random();
   }
 
-  #abandon(item: Item, outcome: "dropped" | "failed", reason: string, attempts = 0): void {
+  /**
+   * Gives a message up. `reason` (`<destination>: <outcome class>`) is what the tenant may read, through onFailed;
+   * `detail` (status code, the policy's reason) goes only into the controller's log.
+   */
+  #abandon(item: Item, outcome: "dropped" | "failed", reason: string, attempts = 0, detail?: string): void {
     this.#o.metrics?.inc(item.notifier.name, outcome);
     // A transient give-up may be retried by a later enqueue (the next reconcile); a permanent rejection may not.
     if (outcome === "dropped") this.#seen.delete(item.dedupeId);
@@ -272,6 +275,7 @@ export class NotificationDelivery {
         key: item.message.key,
         attempts,
         error: sanitizeText(reason),
+        ...(detail ? { detail: sanitizeText(detail) } : {}),
       },
       outcome === "failed" ? "notification rejected by destination" : "notification dropped",
     );

@@ -1,5 +1,5 @@
 // Slack incoming-webhook notifier: Block Kit message with a severity-coloured attachment (mesh-apis.md §7).
-import { checkAnswer, destinationId, postJson } from "./http-post.ts";
+import { checkAnswer, destinationId, type EgressRoute, postJson } from "./http-post.ts";
 import { formatNumber, type NotificationMessage, type Severity } from "./message.ts";
 import type { Notifier } from "./notifier.ts";
 
@@ -31,16 +31,21 @@ export class SlackNotifier implements Notifier {
   readonly destination: string;
   readonly minIntervalMs: number;
   readonly #url: string;
+  readonly #route: EgressRoute;
 
-  /** @param url the webhook URL (a credential: it is never logged or put into errors) */
-  constructor(url: string, options: { minIntervalMs?: number } = {}) {
+  /**
+   * @param url the webhook URL (a credential: it is never logged or put into errors)
+   * @param route the controller's egress and who chose the URL
+   */
+  constructor(url: string, route: EgressRoute, options: { minIntervalMs?: number } = {}) {
     this.#url = url;
+    this.#route = route;
     this.destination = destinationId("slack", url);
     this.minIntervalMs = options.minIntervalMs ?? 1000;
   }
 
   async send(message: NotificationMessage, signal: AbortSignal): Promise<void> {
-    const res = await postJson(this.#url, buildSlackPayload(message), signal, "slack");
+    const res = await postJson(this.#route, this.#url, buildSlackPayload(message), signal, "slack");
     checkAnswer(res, "slack", PERMANENT);
   }
 

@@ -1,5 +1,5 @@
 // Generic JSON webhook notifier: POSTs the notification as a versioned JSON document with an Idempotency-Key.
-import { checkAnswer, destinationId, postJson } from "./http-post.ts";
+import { checkAnswer, destinationId, type EgressRoute, postJson } from "./http-post.ts";
 import type { NotificationMessage } from "./message.ts";
 import type { Notifier } from "./notifier.ts";
 
@@ -22,16 +22,21 @@ export class WebhookNotifier implements Notifier {
   readonly destination: string;
   readonly minIntervalMs: number;
   readonly #url: string;
+  readonly #route: EgressRoute;
 
-  /** @param url the webhook URL (treated as a credential: never logged or put into errors) */
-  constructor(url: string, options: { minIntervalMs?: number } = {}) {
+  /**
+   * @param url the webhook URL (treated as a credential: never logged or put into errors)
+   * @param route the controller's egress and who chose the URL
+   */
+  constructor(url: string, route: EgressRoute, options: { minIntervalMs?: number } = {}) {
     this.#url = url;
+    this.#route = route;
     this.destination = destinationId("webhook", url);
     this.minIntervalMs = options.minIntervalMs ?? 0;
   }
 
   async send(message: NotificationMessage, signal: AbortSignal): Promise<void> {
-    const res = await postJson(this.#url, buildWebhookPayload(message), signal, "webhook", {
+    const res = await postJson(this.#route, this.#url, buildWebhookPayload(message), signal, "webhook", {
       [IDEMPOTENCY_HEADER]: idempotencyKey(message),
     });
     checkAnswer(res, "webhook");
