@@ -125,16 +125,17 @@ export async function main(argv: readonly string[], env: NodeJS.ProcessEnv): Pro
     mesh: (spec) => mesh.resolve(spec),
     statusWriter: new StatusWriter({ clients }),
     events: new EventRecorder({ events: eventsApi(clients), identity, logger: kubeLog }),
-    analysis: new PrometheusAnalysisRunner(
-      {
+    analysis: new PrometheusAnalysisRunner({
+      defaults: {
         ...(config.prometheusUrl ? { address: config.prometheusUrl } : {}),
         allowedUrls: config.allowedPrometheusUrls,
       },
-      secretReader(clients),
-      config.metricsMesh ?? "linkerd",
+      readSecret: secretReader(clients),
+      metricsMesh: config.metricsMesh ?? "linkerd",
       egress,
-      config.prometheusScrapeIntervalMs,
-    ),
+      scrapeIntervalMs: config.prometheusScrapeIntervalMs,
+      scopeLabel: config.scopeQueries ? config.queryNamespaceLabel : undefined,
+    }),
     measurements,
     notifications,
     observer,

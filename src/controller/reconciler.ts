@@ -16,7 +16,7 @@ import {
   VERSION,
 } from "../api/constants.ts";
 import type { Rollout, RolloutSpec, RolloutStatus } from "../api/rollout-schema.ts";
-import { validateRolloutSpec } from "../api/validate.ts";
+import { type SpecIssue, validateRolloutSpec } from "../api/validate.ts";
 import { classifyError, KubeErrorKind } from "../kube/errors.ts";
 import type { EventRecorder } from "../kube/event-recorder.ts";
 import type { ObjectRef, StatusWriter } from "../kube/status-writer.ts";
@@ -44,6 +44,8 @@ export interface RolloutSource {
 
 /** Queries Prometheus for a Rollout's metrics. */
 export interface AnalysisRunner {
+  /** What this controller's analysis settings refuse in `spec` (e.g. a query it cannot confine), before any query. */
+  specIssues?(spec: RolloutSpec, names: WorkloadNames): SpecIssue[];
   /** `status` tells judge: sequential metrics when the step started. */
   measure(
     spec: RolloutSpec,
@@ -411,7 +413,10 @@ export class Reconciler {
     else this.#noPolicyConfirmed.delete(owner.uid);
     const observations: Observations = {
       // Limits the API server would only enforce halfway through creating objects: Invalid before any is made.
-      specIssues: checkDerivedLimits(spec, names, snap.target, snap.rootService),
+      specIssues: [
+        ...checkDerivedLimits(spec, names, snap.target, snap.rootService),
+        ...(d.analysis.specIssues?.(spec, names) ?? []),
+      ],
       ...workloads,
       servicesReady: WorkloadManager.servicesReady(snap, spec, owner),
       routes,
