@@ -1,18 +1,18 @@
 // Connects the engine's analysis ticks to Prometheus: resolves each Rollout's connection, then measures its metrics.
 
-import type { MetricsMesh } from "../analysis/builtin-queries.ts";
 import { measureAnalysis } from "../analysis/measure.ts";
 import { PrometheusClient, type PrometheusClientConfig } from "../analysis/prometheus-client.ts";
 import { type ControllerPrometheusDefaults, resolvePrometheusConfig } from "../analysis/prometheus-config.ts";
 import { queryScopeIssues } from "../analysis/scope-check.ts";
 import type { MetricMeasurement } from "../analysis/types.ts";
+import type { MetricsMesh } from "../api/constants.ts";
 import type { RolloutSpec, RolloutStatus } from "../api/rollout-schema.ts";
 import type { ReadSecret } from "../api/secret-ref.ts";
 import type { SpecIssue } from "../api/validate.ts";
 import { metricsMeshFor } from "../mesh/registry.ts";
 import type { Egress } from "../net/egress.ts";
 import type { WorkloadNames } from "../workload/names.ts";
-import type { AnalysisRunner } from "./reconciler.ts";
+import type { AnalysisRunner } from "./ports.ts";
 
 /** Options of {@link PrometheusAnalysisRunner}. */
 export interface PrometheusAnalysisRunnerOptions {

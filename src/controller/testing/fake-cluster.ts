@@ -29,7 +29,7 @@ import { canonicalJson, templateRevision } from "../../workload/revision.ts";
 import type { WorkloadSnapshot } from "../../workload/workload-manager.ts";
 import { AnalysisScheduler } from "../analysis-scheduler.ts";
 import type { PendingNotification, SettledNotification } from "../outbox.ts";
-import type { NotificationSink, ReconcilerDeps, StatusPort, WorkloadPort } from "../reconciler.ts";
+import type { NotificationSink, ReconcilerDeps, StatusPort, WorkloadPort } from "../ports.ts";
 
 /** Namespace and name of the one Rollout (and of its target Deployment). */
 export const NAMESPACE = "shop";
@@ -387,6 +387,14 @@ export class FakeCluster {
     this.#seen.set(instance, at);
     if (at < latest) this.counts.staleReads++;
     return structuredClone(this.history[at]!);
+  }
+
+  /** Replaces the spec, as `kubectl apply` would (a new generation); the spec may be one validation refuses. */
+  editSpec(spec: unknown): void {
+    const r = this.rollout;
+    r.spec = spec as RolloutSpec;
+    r.metadata.generation = (r.metadata.generation ?? 1) + 1;
+    this.#commit(r);
   }
 
   /** Sets an annotation, as `kubectl annotate --overwrite` would. */
