@@ -480,3 +480,69 @@ async function freePort(): Promise<number> {
   await new Promise<void>((r) => s.close(() => r()));
   return port;
 }
+
+describe("NotificationDelivery: a destination shared by namespaces (the default Slack)", () => {
+  const flush = () => new Promise((r) => setImmediate(r));
+  /** A notifier that records which Rollout each accepted message was for. */
+  function recording(clock: FakeClock): Notifier & { sent: string[] } {
+    const sent: string[] = [];
+    return {
+      name: "slack",
+      destination: "slack:shared",
+      minIntervalMs: 1000,
+      sent,
+      async send(m) {
+        sent.push(`${m.rollout.namespace}/${m.key}@${clock.now()}`);
+      },
+    };
+  }
+  const from = (namespace: string, key: string) =>
+    buildMessage(action(key), { namespace, name: "app", uid: `${namespace}-uid` });
+
+  it("a flooding namespace drops only its own messages and delays another's by at most one of its own", async () => {
+    const clock = new FakeClock(0);
+    const metrics = counters();
+    const d = new NotificationDelivery({ clock, metrics, capacity: 100, namespaceCapacity: 20 });
+    const slack = recording(clock);
+    for (let i = 0; i < 200; i++) d.enqueue(slack, from("noisy", `n${i}`));
+    assert.equal(
+      metrics.get("dropped", "slack"),
+      200 - 21,
+      "the noisy namespace keeps 20 waiting + 1 in flight",
+    );
+    await flush();
+    clock.advance(3000);
+    await flush();
+    d.enqueue(slack, from("victim", "rolled-back"));
+    for (let i = 0; i < 10; i++) {
+      clock.advance(1000);
+      await flush();
+    }
+    const victimAt = slack.sent.findIndex((s) => s.startsWith("victim/"));
+    const sentSinceEnqueue = slack.sent.slice(4, victimAt);
+    assert.ok(victimAt >= 0, slack.sent.join(", "));
+    assert.ok(sentSinceEnqueue.length <= 1, `the victim waited behind ${sentSinceEnqueue.join(", ")}`);
+    await d.drain(0);
+  });
+
+  it("when the lane is full, the namespace with the most waiting loses its oldest", () => {
+    const clock = new FakeClock(0);
+    const metrics = counters();
+    const d = new NotificationDelivery({ clock, metrics, capacity: 5, namespaceCapacity: 5 });
+    const slack = recording(clock);
+    for (const [ns, k] of [
+      ["a", "1"],
+      ["a", "2"],
+      ["a", "3"],
+      ["b", "1"],
+      ["b", "2"],
+      ["c", "1"],
+    ] as const) {
+      d.enqueue(slack, from(ns, k));
+    }
+    // a/1 went in flight at once; a, b and c wait 2, 2 and 1: full at 5; the next message costs a or b one.
+    d.enqueue(slack, from("c", "2"));
+    assert.equal(metrics.get("dropped", "slack"), 1);
+    assert.equal(d.pending(), 6);
+  });
+});

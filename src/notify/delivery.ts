@@ -1,5 +1,6 @@
 // Asynchronous, per-destination notification delivery: bounded queues, retries, 429 handling, de-duplication.
 import { type Clock, sleep, systemClock } from "../kube/clock.ts";
+import { FairQueue } from "../kube/fair-queue.ts";
 import { sanitizeText } from "../telemetry/sanitize.ts";
 import { type NotificationFilter, passesFilter } from "./filter.ts";
 import type { NotificationMessage, RolloutRef } from "./message.ts";
@@ -27,8 +28,16 @@ export interface DeliveryLogger {
 
 /** Options of {@link NotificationDelivery}; every field has a production default. */
 export interface DeliveryOptions {
-  /** Messages waiting per destination; when full the oldest waiting one is dropped. Default 100. */
+  /**
+   * Messages waiting per destination; when full, the oldest waiting message of the namespace with the most waiting
+   * is dropped. Default 100.
+   */
   capacity?: number;
+  /**
+   * Messages one namespace may have waiting per destination (the default Slack is shared by every Rollout without
+   * its own notifications); beyond it that namespace's own oldest is dropped. Default 20.
+   */
+  namespaceCapacity?: number;
   /** Attempts per message, the first included. Default 6. */
   maxAttempts?: number;
   /** First retry delay; doubled per attempt, with jitter. Default 1000 ms. */
@@ -69,19 +78,22 @@ interface Item {
   dedupeId: string;
 }
 
-/** One destination: waiting messages and at most one in flight. */
+/** One destination: waiting messages (fair between namespaces) and at most one in flight. */
 interface Lane {
-  queue: Item[];
+  queue: FairQueue<Item>;
   running: boolean;
   lastRequestAt: number;
 }
 
 /**
  * Delivers notifications in the background so a slow or dead destination never delays a reconcile.
- * Each destination gets its own bounded FIFO and at most one request in flight; a message is retried
- * (exponential backoff with jitter, or a 429's Retry-After) at the head of its queue, so messages arrive in
- * the order they were enqueued. Messages are de-duplicated by `(destination, message.id)` in memory and by
- * the caller's {@link DeliveryOptions.alreadyDelivered} across restarts.
+ * Each destination gets its own bounded queue and at most one request in flight; a message is retried
+ * (exponential backoff with jitter, or a 429's Retry-After) before the next is sent, so each namespace's messages
+ * arrive in the order they were enqueued. Namespaces sharing a destination take turns: a message of a namespace
+ * with nothing waiting goes out after at most one message of each other namespace with messages waiting (plus the
+ * one in flight), and a namespace holding {@link DeliveryOptions.namespaceCapacity} waiting messages drops its own
+ * oldest, never another's. Messages are de-duplicated by `(destination, message.id)` in memory and by the caller's
+ * {@link DeliveryOptions.alreadyDelivered} across restarts.
  */
 export class NotificationDelivery {
   readonly #o: Required<
@@ -105,6 +117,7 @@ export class NotificationDelivery {
     this.#o = {
       ...options,
       capacity: options.capacity ?? 100,
+      namespaceCapacity: options.namespaceCapacity ?? 20,
       maxAttempts: options.maxAttempts ?? 6,
       backoffBaseMs: options.backoffBaseMs ?? 1000,
       backoffMaxMs: options.backoffMaxMs ?? 60_000,
@@ -129,14 +142,21 @@ export class NotificationDelivery {
 
     let lane = this.#lanes.get(notifier.destination);
     if (!lane) {
-      lane = { queue: [], running: false, lastRequestAt: Number.NEGATIVE_INFINITY };
+      lane = { queue: new FairQueue<Item>(), running: false, lastRequestAt: Number.NEGATIVE_INFINITY };
       this.#lanes.set(notifier.destination, lane);
     }
-    if (lane.queue.length >= this.#o.capacity) {
-      const oldest = lane.queue.shift() as Item;
-      this.#abandon(oldest, "dropped", "queue full: dropped the oldest waiting message");
+    const namespace = message.rollout.namespace;
+    const full =
+      lane.queue.sizeOf(namespace) >= this.#o.namespaceCapacity
+        ? namespace
+        : lane.queue.size >= this.#o.capacity
+          ? heaviest(lane.queue)
+          : undefined;
+    if (full !== undefined) {
+      const oldest = lane.queue.shiftFrom(full) as Item;
+      this.#abandon(oldest, "dropped", `queue full: dropped the oldest waiting message of namespace ${full}`);
     }
-    lane.queue.push({ message, notifier, dedupeId });
+    lane.queue.push(namespace, { message, notifier, dedupeId });
     if (!lane.running) void this.#run(notifier.destination, lane);
     return "queued";
   }
@@ -144,7 +164,7 @@ export class NotificationDelivery {
   /** Messages waiting or in flight, over all destinations. */
   pending(): number {
     let n = 0;
-    for (const lane of this.#lanes.values()) n += lane.queue.length + (lane.running ? 1 : 0);
+    for (const lane of this.#lanes.values()) n += lane.queue.size + (lane.running ? 1 : 0);
     return n;
   }
 
@@ -163,7 +183,7 @@ export class NotificationDelivery {
     if (undelivered > 0) {
       this.#stop.abort(new Error("shutting down"));
       for (const lane of this.#lanes.values()) {
-        for (const item of lane.queue.splice(0)) this.#abandon(item, "dropped", "shutdown before delivery");
+        for (const item of lane.queue.clear()) this.#abandon(item, "dropped", "shutdown before delivery");
       }
       await this.#idle();
     }
@@ -182,7 +202,7 @@ export class NotificationDelivery {
     } finally {
       lane.running = false;
       // Lanes are kept when idle: they remember when the destination was last called (its rate limit).
-      if (lane.queue.length > 0 && !this.#stop.signal.aborted) void this.#run(destination, lane);
+      if (lane.queue.size > 0 && !this.#stop.signal.aborted) void this.#run(destination, lane);
       if (this.pending() === 0) for (const w of this.#idleWaiters.splice(0)) w();
     }
   }
@@ -303,4 +323,11 @@ export class NotificationDelivery {
 
 function describe(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
+}
+
+/** The namespace with the most messages waiting in a lane (the one to lose a message when the lane is full). */
+function heaviest(queue: FairQueue<Item>): string {
+  let most = "";
+  for (const ns of queue.groups()) if (queue.sizeOf(ns) > queue.sizeOf(most)) most = ns;
+  return most;
 }
