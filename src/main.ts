@@ -1,4 +1,5 @@
 // Composition root: parses configuration, builds every component, runs the controller and shuts it down gracefully.
+import type { KubernetesObject } from "@kubernetes/client-node";
 import type { RolloutStatus } from "./api/rollout-schema.ts";
 import { loadConfig, USAGE } from "./config.ts";
 import { PrometheusAnalysisRunner } from "./controller/analysis-runner.ts";
@@ -19,8 +20,10 @@ import {
 } from "./kube/connection.ts";
 import { ApiDiscovery } from "./kube/discovery.ts";
 import { EventRecorder } from "./kube/event-recorder.ts";
-import { eventsApi, leaseApi } from "./kube/kube-apis.ts";
+import { Informer } from "./kube/informer.ts";
+import { eventsApi, LEASES, type Lease, leaseApi } from "./kube/kube-apis.ts";
 import { LeaseElector, makeIdentity } from "./kube/lease-elector.ts";
+import { ServerClock } from "./kube/server-clock.ts";
 import { StatusWriter } from "./kube/status-writer.ts";
 import { MESH_API_GROUPS, routingTypes } from "./mesh/registry.ts";
 import { AddressPolicy } from "./net/address-policy.ts";
@@ -46,12 +49,20 @@ export async function main(argv: readonly string[], env: NodeJS.ProcessEnv): Pro
 
   const metrics = new VireoMetrics();
   const identity = makeIdentity(config.podName);
+  // The engine's clock (see server-clock.ts for why it is the API server's, not this node's).
+  const serverClock = new ServerClock();
+  const engineNow = () => new Date(serverClock.now());
   const clients = createKubeClients(connection, {
     qps: config.kubeQps,
     burst: config.kubeBurst,
     // The identity tells instances apart in the API server's audit log (which one wrote what, and when).
     userAgent: `vireo/0.1.0 (${identity})`,
     onRequest: (verb) => metrics.recordKubeRequest(verb),
+    onRetryAfter: (seconds) => metrics.recordKubeBackoff(seconds),
+    onServerDate: (date, sentAt, receivedAt) => {
+      serverClock.observe(date, sentAt, receivedAt);
+      metrics.setClockSkew(serverClock.offsetMs() / 1000);
+    },
   });
   const kubeLog = log.child({ component: "kube" });
   const manager = new Manager({
@@ -136,12 +147,13 @@ export async function main(argv: readonly string[], env: NodeJS.ProcessEnv): Pro
       egress,
       scrapeIntervalMs: config.prometheusScrapeIntervalMs,
       scopeLabel: config.scopeQueries ? config.queryNamespaceLabel : undefined,
+      now: engineNow,
     }),
     measurements,
     notifications,
     observer,
     log: log.child({ component: "reconciler" }),
-    now: () => new Date(),
+    now: engineNow,
   });
   const reconcile = (ns: string, name: string, signal: AbortSignal) => reconciler.reconcile(ns, name, signal);
   notifications.setOnDelivered((ns, name) => manager.queue.add(`${ns}/${name}`));
@@ -154,6 +166,14 @@ export async function main(argv: readonly string[], env: NodeJS.ProcessEnv): Pro
   await mesh.warm();
   manager.watchRouting(routingTypes(mesh.apis));
   await manager.start();
+  // The informers' lists have answered by now, so the offset is measured.
+  const skew = { skewMs: serverClock.offsetMs(), uncertaintyMs: serverClock.uncertaintyMs() };
+  if (Math.abs(skew.skewMs) > 1000)
+    log.warn(
+      skew,
+      "this node's clock is off from the API server's: pauses and deadlines run on the API server's",
+    );
+  else log.info(skew, "clock agrees with the API server's");
   let elector: LeaseElector | undefined;
   /** Resolves the wait below: a signal (clean stop, exit 0) or a lost lease (exit 1, the Deployment restarts us). */
   let finish: (why: { signal?: string; leaseLost?: boolean }) => void = () => {};
@@ -161,8 +181,21 @@ export async function main(argv: readonly string[], env: NodeJS.ProcessEnv): Pro
     finish = resolve;
   });
   let stopping = false;
+  let leaseWatch: Informer<Lease & KubernetesObject> | undefined;
   if (config.leaderElect) {
+    // The leader learns of a deleted or taken Lease from this watch within milliseconds, not at its next renew.
+    leaseWatch = new Informer({
+      clients,
+      resource: LEASES,
+      namespace: config.leaseNamespace,
+      fieldSelector: `metadata.name=${config.leaseName}`,
+      resyncPeriodMs: 0,
+      logger: kubeLog,
+    });
     elector = new LeaseElector({
+      leaseEvents: leaseWatch,
+      // Writes are already fenced (heldUntil is 0); what was sent under the doubted Lease must not land either.
+      onInterrupted: (reason) => clients.abortInFlight(`leader Lease in doubt: ${reason}`),
       coordination: leaseApi(clients),
       namespace: config.leaseNamespace,
       name: config.leaseName,
@@ -187,6 +220,7 @@ export async function main(argv: readonly string[], env: NodeJS.ProcessEnv): Pro
     // Every write is checked against the lease's validity when it is sent, so a process frozen past its lease
     // (SIGSTOP, a paused VM) cannot write after waking even before its timers notice the loss.
     clients.fenceWrites(() => Date.now() < held.heldUntil());
+    leaseWatch.start();
     elector.start();
   } else {
     manager.lead(reconcile);
@@ -202,6 +236,7 @@ export async function main(argv: readonly string[], env: NodeJS.ProcessEnv): Pro
     await manager.stopLeading(0);
     measurements.abortAll();
     await elector?.stop({ release: false });
+    await leaseWatch?.stop();
     await manager.stop(0);
     await server.close(500);
     return 1;
@@ -213,6 +248,7 @@ export async function main(argv: readonly string[], env: NodeJS.ProcessEnv): Pro
   measurements.abortAll();
   await notifications.drain(5000);
   await elector?.stop({ release: true });
+  await leaseWatch?.stop();
   await manager.stop(0);
   await server.close(2000);
   log.info({}, "stopped");

@@ -79,8 +79,10 @@ describe("deploy/rbac.yaml", () => {
       roles.map((r) => r.metadata.namespace),
       ["vireo-system"],
     );
-    // read, replace (renew, take over, release), create when missing.
-    assert.deepEqual(grants(roles, ["Role"]), { "coordination.k8s.io/leases": ["create", "get", "update"] });
+    // read, replace (renew, take over, release), create when missing, watch (deleted or taken under the leader).
+    assert.deepEqual(grants(roles, ["Role"]), {
+      "coordination.k8s.io/leases": ["create", "get", "list", "update", "watch"],
+    });
   });
 
   it("keeps Secrets in a ClusterRole of their own, so a namespaced install can drop the cluster-wide binding", () => {

@@ -6,7 +6,7 @@
 #   kwok-v0.8.0/kwok                                                               (go install)
 #   traefik-v3.6.12/traefik                                                        (build-traefik.sh)
 #   build-times.env                                                                (seconds per step, for measure.ts)
-# and the Debian packages etcd-server, prometheus and openssl.
+# and the Debian packages etcd-server, prometheus, openssl and faketime.
 set -euo pipefail
 
 K8S_VERSION=v1.36.3
@@ -40,6 +40,7 @@ missing=()
 command -v etcd >/dev/null || missing+=(etcd-server)
 command -v prometheus >/dev/null || missing+=(prometheus)
 command -v openssl >/dev/null || missing+=(openssl)
+ls /usr/lib/*/faketime/libfaketime.so.1 >/dev/null 2>&1 || missing+=(faketime) # the clock-skew e2e (e2e/robustness.test.ts)
 if ((${#missing[@]})); then
   log "installing Debian packages: ${missing[*]}"
   export DEBIAN_FRONTEND=noninteractive

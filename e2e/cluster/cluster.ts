@@ -65,6 +65,10 @@ export interface StartClusterOptions {
    * runner serve on each pod's IP, so a proxy can reach real endpoints.
    */
   podCidr?: string;
+  /** Run API Priority and Fairness (with its default limits), for tests of how the controller takes 429s. */
+  priorityAndFairness?: boolean;
+  /** Audit policy text (default: metadata of the controller's writes; see components.ts). */
+  auditPolicy?: string;
 }
 
 /** Result of {@link Cluster.kubectl}. */
@@ -175,7 +179,17 @@ export async function startCluster(opts: StartClusterOptions = {}): Promise<Clus
     if (externalKubeconfig) {
       adminKubeconfig = externalKubeconfig;
     } else {
-      cp = await startControlPlane({ bins, dir, timer, deadline, verbose, onSpawn, podCidr: opts.podCidr });
+      cp = await startControlPlane({
+        bins,
+        dir,
+        timer,
+        deadline,
+        verbose,
+        onSpawn,
+        podCidr: opts.podCidr,
+        ...(opts.priorityAndFairness ? { priorityAndFairness: true } : {}),
+        ...(opts.auditPolicy ? { auditPolicy: opts.auditPolicy } : {}),
+      });
       adminKubeconfig = cp.adminKubeconfig;
     }
     const kc = loadKubeconfig(adminKubeconfig);

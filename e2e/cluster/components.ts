@@ -20,6 +20,8 @@ export interface Layout {
   kwokServerPort: number;
   /** Pod CIDR for kwok (default {@link POD_CIDR}). */
   podCidr?: string;
+  /** Run API Priority and Fairness with its default limits (off by default: lighter on 2 cores). */
+  priorityAndFairness?: boolean;
 }
 
 /** Service CIDR; 10.0.0.1 becomes the `kubernetes` Service IP (also in the serving cert's SANs). */
@@ -75,10 +77,14 @@ export function apiserverArgs(l: Layout): string[] {
     `--service-cluster-ip-range=${SERVICE_CIDR}`,
     "--authorization-mode=Node,RBAC",
     "--allow-privileged=true",
-    // Lighter on 2 cores; the e2e load never needs fairness queuing.
-    "--enable-priority-and-fairness=false",
-    "--max-requests-inflight=0",
-    "--max-mutating-requests-inflight=0",
+    // Lighter on 2 cores; the e2e load never needs fairness queuing (but overload tests need its 429s).
+    ...(l.priorityAndFairness
+      ? ["--enable-priority-and-fairness=true"]
+      : [
+          "--enable-priority-and-fairness=false",
+          "--max-requests-inflight=0",
+          "--max-mutating-requests-inflight=0",
+        ]),
     "--profiling=false",
     // Every write by the controller's ServiceAccount, with its user agent, for tests that count who wrote when.
     `--audit-policy-file=${l.dir}/audit-policy.yaml`,
@@ -87,6 +93,16 @@ export function apiserverArgs(l: Layout): string[] {
     "--v=1",
   ];
 }
+
+/** Audit policy: metadata of every request of the controller's ServiceAccount (reads too), for overload tests. */
+export const AUDIT_POLICY_ALL_VERBS = `apiVersion: audit.k8s.io/v1
+kind: Policy
+omitStages: ["RequestReceived"]
+rules:
+  - level: Metadata
+    users: ["system:serviceaccount:vireo-system:vireo"]
+  - level: None
+`;
 
 /** Audit policy: metadata of the controller's writes only (cheap; nothing else is logged). */
 export const AUDIT_POLICY = `apiVersion: audit.k8s.io/v1

@@ -63,6 +63,8 @@ export async function startController(opts: {
    * (benchmarks: memory and start-up as shipped), bundled from the current sources once per process.
    */
   entry?: "source" | "bundle";
+  /** With `entry: "bundle"`: run this bundle instead of the current sources' (a baseline's, side by side). */
+  bundlePath?: string;
   /** Node's own flags for the bundle; default: the image's ({@link CONTROLLER_NODE_FLAGS}). */
   nodeFlags?: readonly string[];
   /**
@@ -76,7 +78,7 @@ export async function startController(opts: {
   const port = await freePort();
   const metricsHost = opts.metricsHost ?? "127.0.0.1";
   const egressAllow = opts.egressAllow ?? LOOPBACK_RANGES;
-  const entry = opts.entry === "bundle" ? await bundled() : join(ROOT, "src/main.ts");
+  const entry = opts.entry === "bundle" ? (opts.bundlePath ?? (await bundled())) : join(ROOT, "src/main.ts");
   mkdirSync(opts.logDir, { recursive: true });
   const logPath = join(opts.logDir, `controller-${++instances}.log`);
   const child: ChildProcess = spawn(

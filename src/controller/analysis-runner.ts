@@ -27,6 +27,8 @@ export interface PrometheusAnalysisRunnerOptions {
   scrapeIntervalMs?: number | undefined;
   /** `--scope-queries` on: the label holding the namespace (`--query-namespace-label`). */
   scopeLabel?: string | undefined;
+  /** The engine's clock: queries are evaluated at the time `stepStartedAt` was written in (default: the host's). */
+  now?: () => Date;
 }
 
 /** Prometheus-backed {@link AnalysisRunner}; keeps one client per distinct connection setting. */
@@ -77,6 +79,7 @@ export class PrometheusAnalysisRunner implements AnalysisRunner {
       metricsMesh: metricsMeshFor(spec.provider, this.#o.metricsMesh),
       client: this.#client(config),
       signal,
+      now: (this.#o.now ?? (() => new Date()))(),
       ...(status?.stepStartedAt ? { stepStartedAt: new Date(status.stepStartedAt) } : {}),
       ...(this.#o.scrapeIntervalMs !== undefined ? { scrapeIntervalMs: this.#o.scrapeIntervalMs } : {}),
       ...(this.#o.scopeLabel !== undefined ? { scopeLabel: this.#o.scopeLabel } : {}),

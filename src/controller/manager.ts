@@ -4,6 +4,7 @@ import type { KubernetesObject } from "@kubernetes/client-node";
 import { GROUP, LABELS, PLURAL, VERSION } from "../api/constants.ts";
 import type { Rollout } from "../api/rollout-schema.ts";
 import type { KubeClients } from "../kube/clients.ts";
+import { classifyError } from "../kube/errors.ts";
 import { Informer, type ResourceRef } from "../kube/informer.ts";
 import type { KubeLogger } from "../kube/logger-port.ts";
 import { splitKey } from "../kube/resource.ts";
@@ -300,7 +301,9 @@ export class Manager implements RolloutSource, ObjectReader {
           { rollout: key, err: String((err as Error)?.message ?? err) },
           "reconcile failed",
         );
-        this.queue.addRateLimited(key);
+        // A throttled reconcile waits as long as the API server asked, not the queue's first few milliseconds.
+        const retryAfter = classifyError(err).retryAfterSeconds;
+        this.queue.addRateLimited(key, retryAfter === undefined ? 0 : retryAfter * 1000);
         this.#o.onReconciled?.("error", (performance.now() - started) / 1000);
       } finally {
         this.#inFlight.delete(key);

@@ -1,11 +1,13 @@
 // The reconciler's first step: read the world a Rollout points at (workloads, routes, access policy, the analysis
 // tick, requests, windows) into the engine's Observations, and name the target its actions will act on.
 import { ANNOTATIONS, API_VERSION, KIND, type RequestKind } from "../api/constants.ts";
+import type { OwnerRef } from "../api/object-meta.ts";
 import type { Rollout, RolloutSpec, RolloutStatus } from "../api/rollout-schema.ts";
 import { type SpecIssue, validateRolloutSpec } from "../api/validate.ts";
 import { httpProbesOf } from "../mesh/pod-probes.ts";
-import { smiPortsWarning } from "../mesh/smi-render.ts";
-import type { AccessPolicyModel, MeshAdapter, OwnerRef, SplitRef } from "../mesh/types.ts";
+import type { ProviderWarning } from "../mesh/provider.ts";
+import { providerSpecIssues, providerWarnings } from "../mesh/registry.ts";
+import type { AccessPolicyModel, MeshAdapter, SplitRef } from "../mesh/types.ts";
 import type { Observations } from "../rollout/types.ts";
 import { evaluateWindows } from "../rollout/windows.ts";
 import { checkDerivedLimits } from "../workload/limits.ts";
@@ -51,8 +53,8 @@ export interface Observed extends Validated {
   target?: Target;
   /** The analysis tick (valid specs only): its result is in the observations, `waiting` drives the requeue. */
   tick?: TickOutcome;
-  /** Warnings about the spec as the provider renders it, for an Event once per generation. */
-  warnings: string[];
+  /** What the provider warns about how it renders this Rollout, for an Event once per generation. */
+  warnings: ProviderWarning[];
 }
 
 /** The ports observation reads through. */
@@ -122,7 +124,6 @@ async function observeValid(
     ...splitRef(names, spec),
     otherPorts: otherServicePorts(spec, snap.rootService).map((p) => p.port),
   };
-  const portsWarning = spec.provider === "smi" ? smiPortsWarning(ref) : undefined;
   const [routes, accessPolicyInSync] = await Promise.all([
     mesh.getRoutes(ref),
     !policy && noPolicyConfirmed.get(owner.uid) === generation
@@ -147,6 +148,7 @@ async function observeValid(
     // refuse (a query --scope-queries cannot confine): Invalid before anything is made or sent.
     specIssues: [
       ...checkDerivedLimits(spec, names, snap.target, snap.rootService),
+      ...providerSpecIssues(spec),
       ...(deps.analysis.specIssues?.(spec, names) ?? []),
     ],
     ...workloads,
@@ -159,7 +161,7 @@ async function observeValid(
     ...(autoscaler ? { autoscaler } : {}),
   };
   const target = { spec, names, snap, owner, policy, ref, mesh };
-  return { ...v, observations, target, tick, warnings: portsWarning ? [portsWarning] : [] };
+  return { ...v, observations, target, tick, warnings: providerWarnings(spec.provider, ref) };
 }
 
 /** The owner reference every object Vireo creates for `r` carries. */

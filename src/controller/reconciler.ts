@@ -17,6 +17,7 @@ import { classifyError, KubeErrorKind } from "../kube/errors.ts";
 import type { ObjectRef } from "../kube/status-writer.ts";
 import { withFinalizer, withoutFinalizer } from "../kube/status-writer.ts";
 import { MeshError, MeshErrorKind } from "../mesh/errors.ts";
+import type { ProviderWarning } from "../mesh/provider.ts";
 import { setCondition } from "../rollout/conditions.ts";
 import type { Action } from "../rollout/types.ts";
 import { workloadNames } from "../workload/names.ts";
@@ -162,20 +163,15 @@ export class Reconciler {
     };
   }
 
-  /** Records each warning about the spec once per generation (not once per reconcile). */
-  async #warnOnce(rollout: Rollout, warnings: readonly string[]): Promise<void> {
+  /** Records the provider's warnings as Warning Events once per generation (not once per reconcile). */
+  async #warnOnce(rollout: Rollout, warnings: readonly ProviderWarning[]): Promise<void> {
     const uid = rollout.metadata.uid ?? "";
     const generation = rollout.metadata.generation ?? 1;
     if (warnings.length === 0 || this.#warned.get(uid) === generation) return;
     this.#warned.set(uid, generation);
     await this.#record(
       rollout,
-      warnings.map((message) => ({
-        type: "RecordEvent",
-        eventType: "Warning",
-        reason: REASONS.PortsNotSplit,
-        message,
-      })),
+      warnings.map(({ reason, message }) => ({ type: "RecordEvent", eventType: "Warning", reason, message })),
     );
   }
 

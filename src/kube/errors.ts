@@ -1,4 +1,5 @@
 // Classifies client-node / HTTP failures into a closed set of kinds with log-safe, actionable messages.
+import { MAX_RETRY_AFTER_MS, parseRetryAfter } from "./retry-after.ts";
 
 /** The closed set of failure kinds the controller branches on. */
 export const KubeErrorKind = {
@@ -169,8 +170,6 @@ export const isConflict = (err: unknown): boolean => classifyError(err).kind ===
 /** True for a 409 with reason AlreadyExists. */
 export const isAlreadyExists = (err: unknown): boolean =>
   classifyError(err).kind === KubeErrorKind.AlreadyExists;
-/** True for a 403. */
-export const isForbidden = (err: unknown): boolean => classifyError(err).kind === KubeErrorKind.Forbidden;
 
 function fromStatus(
   status: number,
@@ -182,7 +181,8 @@ function fromStatus(
   const serverMessage = body?.message;
   const reason = body?.reason;
   const what = describe(context);
-  const retryAfterSeconds = body?.details?.retryAfterSeconds ?? retryAfter;
+  const hint = body?.details?.retryAfterSeconds ?? retryAfter;
+  const retryAfterSeconds = hint === undefined ? undefined : Math.min(hint, MAX_RETRY_AFTER_MS / 1000);
   const extra = { status, reason, retryAfterSeconds, context, cause };
   const withServer = (m: string): string => (serverMessage ? `${m}: ${serverMessage}` : m);
   switch (true) {
@@ -273,8 +273,8 @@ function looksLikeStatus(v: unknown): boolean {
 function retryAfterHeader(err: unknown): number | undefined {
   const headers = (err as { headers?: Record<string, unknown> }).headers;
   const v = headers?.["retry-after"] ?? headers?.["Retry-After"];
-  const n = v === undefined ? Number.NaN : Number(v);
-  return Number.isFinite(n) ? n : undefined;
+  const ms = typeof v === "string" ? parseRetryAfter(v) : undefined;
+  return ms === undefined ? undefined : ms / 1000;
 }
 
 function isNetworkError(err: unknown): boolean {

@@ -92,7 +92,7 @@ describe("Informer (scripted API, virtual time)", () => {
     const q = api.watches[0]?.query ?? {};
     assert.equal(q.resourceVersion, "10");
     assert.equal(q.allowWatchBookmarks, true);
-    assert.ok(Number(q.timeoutSeconds) >= 240 && Number(q.timeoutSeconds) < 300);
+    assert.ok(Number(q.timeoutSeconds) >= 25 && Number(q.timeoutSeconds) < 30);
     api.watches[0]?.push({ type: "MODIFIED", object: cm("a", "11") });
     api.watches[0]?.push({ type: "ADDED", object: cm("b", "12") });
     api.watches[0]?.push({ type: "BOOKMARK", object: { metadata: { resourceVersion: "15" } } });
@@ -252,11 +252,42 @@ describe("Informer (scripted API, virtual time)", () => {
     api.watches[1]?.fail(
       new TypeError("terminated", { cause: Object.assign(new Error("x"), { code: "ECONNRESET" }) }),
     );
+    for (let i = 0; i < 100; i++) {
+      clock.advance(2500);
+      await tick();
+    }
+    assert.equal(inf.health(), true, "an API-server outage of minutes does not fail liveness");
     for (let i = 0; i < 40; i++) {
       clock.advance(2500);
       await tick();
     }
     assert.match(String(inf.health()), /no successful list\/watch activity/);
+    await inf.stop();
+  });
+
+  it("by default a dead watch is relisted within 35 s; a quiet one the server renews every <30 s never is", async () => {
+    const { api, clock, inf } = setup();
+    inf.start();
+    await inf.waitForSync();
+    await tick();
+    const timeout = Number(api.watches[0]?.query?.timeoutSeconds);
+    // Healthy but quiet: the server ends each watch at its timeout, and the informer re-watches.
+    for (let i = 0; i < 5; i++) {
+      clock.advance(timeout * 1000);
+      api.watches.at(-1)?.end();
+      await tick(20);
+    }
+    assert.equal(inf.stats().watchdogRestarts, 0);
+    assert.equal(api.lists.length, 1, "a quiet watch is renewed from its resourceVersion, not relisted");
+    // Dead: the connection stops delivering anything, the server's close included.
+    const cutAt = clock.now();
+    while (inf.stats().watchdogRestarts === 0) {
+      clock.advance(500);
+      await tick();
+    }
+    const blind = clock.now() - cutAt;
+    assert.ok(blind <= 35_500, `relisted ${blind} ms after the watch went silent`);
+    assert.equal(api.lists.length, 2);
     await inf.stop();
   });
 

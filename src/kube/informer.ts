@@ -1,10 +1,11 @@
 // Supervised list+watch informer with an in-memory cache, restart backoff, a silence watchdog and resync.
 import type { KubernetesObject } from "@kubernetes/client-node";
+import { apiVersionOf } from "../api/object-meta.ts";
 import type { KubeClients } from "./clients.ts";
 import { type Clock, jitter, sleep, systemClock, type TimerHandle } from "./clock.ts";
 import { classifyError, KubeApiError, KubeErrorKind } from "./errors.ts";
 import { type KubeLogger, silentLogger } from "./logger-port.ts";
-import { apiVersionOf, collectionPath, objectKey, type ResourceRef, resourceName } from "./resource.ts";
+import { collectionPath, objectKey, type ResourceRef, resourceName } from "./resource.ts";
 
 export type { ResourceRef } from "./resource.ts";
 
@@ -19,13 +20,12 @@ export interface InformerOptions {
   /** Re-emit every cached object as an update this often (default 10 min, ±10 % jitter; 0 disables). */
   resyncPeriodMs?: number;
   /**
-   * Restart a watch that has received nothing (no event, no bookmark, no reconnect) for this long. Default:
-   * the longest server-side watch timeout + 1 min (6 min). Bookmarks are requested but cannot be relied on:
-   * a 1.36 API server sent none in 75 s on a quiet resource. The server ends every watch after
-   * `timeoutSeconds`, and each re-watch counts as activity, so silence beyond that means a dead connection.
+   * Relist when a watch has received nothing (no event, bookmark, close or reconnect) for this long. Default: the
+   * longest server-side watch timeout + {@link SILENCE_GRACE_MS} (35 s). Every healthy watch ends (and is renewed)
+   * within `watchTimeoutSeconds`, so silence beyond it means a dead connection.
    */
   silenceLimitMs?: number;
-  /** Server-side watch timeout; default random in [4, 5) min so replicas don't reconnect in lockstep. */
+  /** Server-side watch timeout; default random in [25, 30) s so replicas don't reconnect in lockstep. */
   watchTimeoutSeconds?: number;
   /** First restart delay after a failure (default 1 s), doubled per consecutive failure… */
   backoffBaseMs?: number;
@@ -59,8 +59,20 @@ interface WatchEvent {
   object: KubernetesObject & { code?: number };
 }
 
-const MIN_WATCH_TIMEOUT_S = 240;
-const MAX_WATCH_TIMEOUT_S = 300;
+/**
+ * Server-side watch timeouts. Short on purpose: they are the liveness signal. The API server sends a bookmark
+ * about once a minute per watcher, and only when the resource's revision has moved past what the watcher has
+ * (measured on 1.36 with bench/watch-bookmarks.ts: every 59–60 s on a busy resource; the first only after ~120 s on
+ * a quiet one), so bookmarks alone cannot bound a dead connection's silence to seconds. A watch the server ends
+ * every ≤ 30 s can: re-watching from the last resourceVersion costs one request per informer per ~27 s, served
+ * from the API server's watch cache.
+ */
+const MIN_WATCH_TIMEOUT_S = 25;
+const MAX_WATCH_TIMEOUT_S = 30;
+/** How far past the longest watch timeout silence is tolerated (the server's close can be late under load). */
+const SILENCE_GRACE_MS = 5000;
+/** Liveness (`health()`) fails only after this much total silence: an API-server outage must not restart us. */
+const MIN_HEALTH_LIMIT_MS = 5 * 60_000;
 
 class WatchdogTimeout extends Error {
   override readonly name = "WatchdogTimeout";
@@ -74,7 +86,8 @@ class WatchdogTimeout extends Error {
  *
  * Life cycle: list (paginated) → watch from the list's resourceVersion with bookmarks → on graceful close
  * re-watch from the last resourceVersion; on 410 Gone relist; on error back off (1 s → 30 s) and re-watch;
- * on silence beyond `silenceLimitMs` (watchdog) drop the shared connection and relist.
+ * on silence beyond `silenceLimitMs` (watchdog: 35 s by default, as the server ends every watch within 30 s)
+ * drop the shared connection and relist.
  * Handlers run synchronously and must only enqueue.
  */
 export class Informer<T extends KubernetesObject = KubernetesObject> {
@@ -115,7 +128,7 @@ export class Informer<T extends KubernetesObject = KubernetesObject> {
   constructor(options: InformerOptions) {
     this.#o = {
       resyncPeriodMs: 10 * 60_000,
-      silenceLimitMs: (MAX_WATCH_TIMEOUT_S + 60) * 1000,
+      silenceLimitMs: MAX_WATCH_TIMEOUT_S * 1000 + SILENCE_GRACE_MS,
       backoffBaseMs: 1000,
       backoffMaxMs: 30_000,
       pageSize: 500,
@@ -197,13 +210,13 @@ export class Informer<T extends KubernetesObject = KubernetesObject> {
   }
 
   /**
-   * Liveness: false once nothing (list, connect, event, bookmark) has succeeded for 3× the silence limit,
-   * i.e. the watchdog's restarts are not recovering. Returns the reason as a string when unhealthy.
+   * Liveness: false once nothing (list, connect, event, bookmark) has succeeded for 3× the silence limit (at least
+   * 5 min), i.e. the watchdog's restarts are not recovering. Returns the reason as a string when unhealthy.
    */
   health(): true | string {
     if (!this.#loop) return true;
     const silentFor = this.#clock.now() - this.#stats.lastActivityAt;
-    return silentFor > 3 * this.#o.silenceLimitMs
+    return silentFor > Math.max(3 * this.#o.silenceLimitMs, MIN_HEALTH_LIMIT_MS)
       ? `${this.#what}: no successful list/watch activity for ${Math.round(silentFor / 1000)} s`
       : true;
   }
@@ -289,6 +302,7 @@ export class Informer<T extends KubernetesObject = KubernetesObject> {
         signal,
       });
       items.push(...(page.items ?? []));
+      this.#touch(); // a long paginated list is progress, not silence
       cont = page.metadata?.continue || undefined;
       rv = page.metadata?.resourceVersion ?? "";
       listKind = page.kind ?? listKind;
@@ -402,17 +416,24 @@ export class Informer<T extends KubernetesObject = KubernetesObject> {
     this.#stats.lastActivityAt = this.#clock.now();
   }
 
+  /** Checks for silence exactly when the limit would be reached, then re-arms from the latest progress. */
   #scheduleWatchdog(): void {
-    const interval = Math.max(10, this.#o.silenceLimitMs / 4);
-    this.#watchdogTimer = this.#clock.setTimeout(() => {
-      if (this.#stop?.signal.aborted) return;
-      // Covers every phase (list, connect, stream): each attempt gets a full silence budget from its start.
-      const lastProgress = Math.max(this.#stats.lastActivityAt, this.#attemptStartedAt);
-      if (this.#clock.now() - lastProgress > this.#o.silenceLimitMs) {
-        this.#attempt?.abort(new WatchdogTimeout(`no list/watch activity for ${this.#o.silenceLimitMs} ms`));
-      }
-      this.#scheduleWatchdog();
-    }, interval);
+    const lastProgress = Math.max(this.#stats.lastActivityAt, this.#attemptStartedAt);
+    const due = lastProgress + this.#o.silenceLimitMs - this.#clock.now();
+    this.#watchdogTimer = this.#clock.setTimeout(
+      () => {
+        if (this.#stop?.signal.aborted) return;
+        // Covers every phase (list, connect, stream): each attempt gets a full silence budget from its start.
+        const progress = Math.max(this.#stats.lastActivityAt, this.#attemptStartedAt);
+        if (this.#clock.now() - progress >= this.#o.silenceLimitMs) {
+          this.#attempt?.abort(
+            new WatchdogTimeout(`no list/watch activity for ${this.#o.silenceLimitMs} ms`),
+          );
+        }
+        this.#scheduleWatchdog();
+      },
+      Math.max(10, due + 1),
+    );
   }
 
   #scheduleResync(): void {

@@ -1,11 +1,9 @@
 // The few typed API calls the controller makes (Leases, Events, custom-object patches) over the counted pipeline.
+import { PATCH_TYPES } from "../api/object-meta.ts";
 import type { KubeClients } from "./clients.ts";
 import { collectionPath } from "./resource.ts";
 
 type Requester = Pick<KubeClients, "request">;
-
-/** The merge-patch content type (RFC 7386). */
-export const MERGE_PATCH = "application/merge-patch+json";
 
 /** A coordination.k8s.io/v1 Lease as JSON (times are RFC 3339 MicroTime strings). */
 export interface Lease {
@@ -42,7 +40,8 @@ export interface EventsApi {
   }): Promise<unknown>;
 }
 
-const LEASES = { group: "coordination.k8s.io", version: "v1", plural: "leases" };
+/** The Lease resource (the elector's informer watches its one Lease by name). */
+export const LEASES = { group: "coordination.k8s.io", version: "v1", plural: "leases" };
 const EVENTS = { group: "events.k8s.io", version: "v1", plural: "events" };
 
 /** {@link LeaseApi} over `clients`. */
@@ -73,7 +72,7 @@ export function eventsApi(clients: Requester): EventsApi {
         method: "PATCH",
         path: `${collectionPath(EVENTS, namespace)}/${encodeURIComponent(name)}`,
         body,
-        contentType: MERGE_PATCH,
+        contentType: PATCH_TYPES.merge,
       }),
   };
 }

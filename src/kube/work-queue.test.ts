@@ -72,6 +72,16 @@ describe("WorkQueue basics", () => {
     assert.equal(q.numRequeues("k"), 0);
   });
 
+  it("addRateLimited waits at least the server's Retry-After", async () => {
+    const clock = new FakeClock();
+    const q = new WorkQueue({ clock, qps: Number.POSITIVE_INFINITY });
+    q.addRateLimited("k", 4000);
+    clock.advance(3999);
+    assert.equal(q.len(), 0, "the 5 ms per-key backoff does not override the server's 4 s");
+    clock.advance(1);
+    assert.equal(await q.get(), "k");
+  });
+
   it("the overall token bucket bounds retries across keys", () => {
     const clock = new FakeClock();
     const q = new WorkQueue({ clock, baseDelayMs: 1, qps: 10, burst: 2 });

@@ -2,6 +2,7 @@
 // tenant may read of it is the outcome class, never the destination's status code or words.
 import { createHash } from "node:crypto";
 import { EGRESS_OUTCOMES } from "../api/constants.ts";
+import { parseRetryAfter as parseRetryAfterHeader } from "../kube/retry-after.ts";
 import type { Egress, EgressAnswer, Trust } from "../net/egress.ts";
 import { DeliveryError } from "./notifier.ts";
 
@@ -82,14 +83,9 @@ export function checkAnswer(
   throw fail(answer.status >= 500 || answer.status === 408);
 }
 
-/** Parses Retry-After (delta seconds or an HTTP date) into milliseconds; undefined when absent or invalid. */
+/** Parses Retry-After (delta seconds or an HTTP date) into milliseconds, capped; undefined when absent or invalid. */
 export function parseRetryAfter(value: string | undefined, now = Date.now()): number | undefined {
-  if (value === undefined || value.trim() === "") return undefined;
-  const v = value.trim();
-  if (/^\d+(\.\d+)?$/.test(v)) return Math.min(Number(v) * 1000, MAX_RETRY_AFTER_MS);
-  const at = Date.parse(v);
-  if (Number.isNaN(at)) return undefined;
-  return Math.min(Math.max(0, at - now), MAX_RETRY_AFTER_MS);
+  return parseRetryAfterHeader(value, now, MAX_RETRY_AFTER_MS);
 }
 
 /** A short, secret-free identity of a URL, so lanes and logs can tell destinations apart. */

@@ -42,10 +42,3 @@ export class DeliveryError extends Error {
     if (opts.detail !== undefined) this.detail = opts.detail;
   }
 }
-
-/** A notifier that accepts and discards everything, so callers never branch on "no notifications configured". */
-export class NullNotifier implements Notifier {
-  readonly name = "null";
-  readonly destination = "null";
-  async send(_message: NotificationMessage, _signal: AbortSignal): Promise<void> {}
-}

@@ -4,6 +4,7 @@
 
 import type { MetricMeasurement } from "../../analysis/types.ts";
 import { API_VERSION, KIND } from "../../api/constants.ts";
+import type { OwnerRef } from "../../api/object-meta.ts";
 import type { Rollout, RolloutSpec, RolloutStatus } from "../../api/rollout-schema.ts";
 import { KubeApiError, KubeErrorKind } from "../../kube/errors.ts";
 import type { EventRegarding, EventSpec } from "../../kube/event-recorder.ts";
@@ -13,7 +14,6 @@ import { type MeshClient, resourcePath } from "../../mesh/object-store.ts";
 import { SmiAdapter } from "../../mesh/smi.ts";
 import { parseTrafficSplitWeights, trafficSplitType } from "../../mesh/smi-render.ts";
 import { FakeApi } from "../../mesh/testing/fake-api.ts";
-import type { OwnerRef } from "../../mesh/types.ts";
 import { measurements } from "../../rollout/testing/world.ts";
 import type { Weights } from "../../rollout/types.ts";
 import { REVISION_ANNOTATION, type WorkloadNames, workloadNames } from "../../workload/names.ts";
