@@ -98,7 +98,7 @@ describe("notification sink", () => {
     await waitUntil(() => s.delivered("shop", "checkout").length === 1, 5000, "settled");
     assert.equal(slack.received.length, 1, "Slack got it");
     assert.deepEqual(s.delivered("shop", "checkout"), [
-      { key: "r1/a/StepAdvanced/2", failure: "webhook: webhook: 4xx" },
+      { key: "r1/a/StepAdvanced/2", failure: "webhook: 4xx" },
     ]);
     await new Promise((r) => setTimeout(r, 100));
     assert.equal(hook.received.length, 1, "a 404 is not retried");

@@ -98,7 +98,8 @@ export function createNotificationSink(o: NotificationSinkOptions): DeliveringSi
       const rk = refKey(ref);
       if (!owed.get(rk)?.has(key)) return;
       const reasons = failures.get(rk) ?? new Map<string, string>();
-      if (!reasons.has(key)) reasons.set(key, `${destination}: ${reason}`);
+      // The reason names the destination already ("webhook: 4xx"): what the tenant may read, an outcome class.
+      if (!reasons.has(key)) reasons.set(key, reason);
       failures.set(rk, reasons);
       destinationDone(ref, key, destination);
     },
