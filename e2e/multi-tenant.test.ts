@@ -10,10 +10,9 @@ import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { ALLOW_REFERENCE_LABEL } from "../src/api/constants.ts";
 import { type Cluster, startCluster } from "./cluster/cluster.ts";
-import { caOf, loadKubeconfig, writeKubeconfig } from "./cluster/kubeconfig.ts";
 import { apply, appManifests, setImage, waitFor, waitForRollout } from "./support/app.ts";
 import { type ControllerProcess, metricValue, startController } from "./support/controller-process.ts";
-import { runPlugin } from "./support/plugin.ts";
+import { runPlugin, serviceAccountKubeconfig } from "./support/plugin.ts";
 
 const NAME = "podinfo";
 const NEW_IMAGE = "ghcr.io/stefanprodan/podinfo:6.0.1";
@@ -275,16 +274,5 @@ async function eventWriter(namespace: string): Promise<string> {
       subjects: [{ kind: "ServiceAccount", name, namespace }],
     },
   ];
-  await apply(cluster, objects.map((o) => JSON.stringify(o)).join("\n---\n"));
-  const token = await cluster.kubectl(["create", "token", name, "-n", namespace, "--duration=1h"]);
-  assert.equal(token.code, 0, token.stderr);
-  const path = join(cluster.dir, `${name}.kubeconfig`);
-  writeKubeconfig(path, {
-    server: cluster.apiServerUrl,
-    ca: caOf(loadKubeconfig(cluster.kubeconfigPath)),
-    user: name,
-    credentials: { token: token.stdout.trim() },
-    namespace,
-  });
-  return path;
+  return serviceAccountKubeconfig(cluster, namespace, name, objects);
 }

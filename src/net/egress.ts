@@ -1,18 +1,12 @@
 // The one door for HTTP requests to URLs a tenant can name (notifications, checks, web metrics, Prometheus): the
 // address policy at connect time, no proxy unless the operator sets one, no redirects, and an answer reduced to an
 // outcome class before anything reaches the tenant.
-import type { Agent as HttpAgent } from "node:http";
-import type { Agent as HttpsAgent } from "node:https";
+import { Agent as HttpAgent } from "node:http";
+import { Agent as HttpsAgent } from "node:https";
 import axios, { type AxiosProxyConfig } from "axios";
 import { EGRESS_OUTCOMES, type EgressOutcome } from "../api/constants.ts";
 import type { AddressPolicy } from "./address-policy.ts";
-import {
-  EGRESS_REFUSED_CODE,
-  guardedHttpAgent,
-  guardedHttpsAgent,
-  type Resolver,
-  systemResolver,
-} from "./guarded-agents.ts";
+import { EGRESS_REFUSED_CODE, guardAgent, type Resolver, systemResolver } from "./guarded-agents.ts";
 import { parseIp } from "./ip.ts";
 
 /**
@@ -136,8 +130,8 @@ export class Egress {
       rejectUnauthorized: tls.rejectUnauthorized ?? true,
     };
     return {
-      http: guardedHttpAgent(check, { keepAlive: true, maxSockets }, this.#resolver),
-      https: guardedHttpsAgent(check, httpsOptions, this.#resolver),
+      http: guardAgent(new HttpAgent({ keepAlive: true, maxSockets }), check, this.#resolver),
+      https: guardAgent(new HttpsAgent(httpsOptions), check, this.#resolver),
     };
   }
 

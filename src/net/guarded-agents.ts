@@ -1,8 +1,8 @@
 // HTTP(S) agents that check every address at connect time, after DNS resolution, so a name that resolves to a
 // refused address (DNS rebinding included) is never connected to.
 import { lookup as dnsLookup, type LookupAddress } from "node:dns";
-import { Agent as HttpAgent, type AgentOptions as HttpAgentOptions } from "node:http";
-import { Agent as HttpsAgent, type AgentOptions as HttpsAgentOptions } from "node:https";
+import type { Agent as HttpAgent } from "node:http";
+import type { Agent as HttpsAgent } from "node:https";
 import { isIP, type LookupFunction, type Socket } from "node:net";
 
 /** The error code of a connection the policy refused; clients map it to the `refused-by-policy` outcome. */
@@ -84,26 +84,16 @@ function guard(original: CreateConnection, check: AddressCheck, resolver: Resolv
   };
 }
 
-/** A keep-alive HTTP agent whose every connection passes `check`. */
-export function guardedHttpAgent(
+/**
+ * Makes every connection of `agent` pass `check` (after DNS for names, before the socket for IP literals). TLS still
+ * verifies the name the request asked for. Returns the same agent.
+ */
+export function guardAgent<A extends HttpAgent | HttpsAgent>(
+  agent: A,
   check: AddressCheck,
-  options: HttpAgentOptions,
   resolver = systemResolver,
-): HttpAgent {
-  const agent = new HttpAgent(options);
+): A {
   const original = agent.createConnection as unknown as CreateConnection;
-  agent.createConnection = guard(original, check, resolver) as unknown as HttpAgent["createConnection"];
-  return agent;
-}
-
-/** A keep-alive HTTPS agent whose every connection passes `check` (TLS still verifies the name it asked for). */
-export function guardedHttpsAgent(
-  check: AddressCheck,
-  options: HttpsAgentOptions,
-  resolver = systemResolver,
-): HttpsAgent {
-  const agent = new HttpsAgent(options);
-  const original = agent.createConnection as unknown as CreateConnection;
-  agent.createConnection = guard(original, check, resolver) as unknown as HttpsAgent["createConnection"];
+  agent.createConnection = guard(original, check, resolver) as unknown as A["createConnection"];
   return agent;
 }
