@@ -171,7 +171,7 @@ async function runVariant(
     await forEachLimit(noisy, 16, (app) =>
       createRollout(admin, app, noisySteps, {
         interval: INTERVAL,
-        consecutiveErrorLimit: 1000,
+        consecutiveErrorLimit: 100,
         metrics: [
           { name: "slow-a", query: "sum(noisy_score)", thresholdRange: { min: 90 } },
           { name: "slow-b", query: "sum(noisy_score) * 1", thresholdRange: { min: 90 } },
