@@ -189,12 +189,14 @@ async function observeValid(
   if (!policy && accessPolicyInSync) noPolicyConfirmed.set(owner.uid, generation);
   else noPolicyConfirmed.delete(owner.uid);
   const observations: Observations = {
-    // Limits the API server would only enforce halfway through creating objects: Invalid before any is made.
+    // Limits the API server would only enforce halfway through creating objects, and what the analysis settings
+    // refuse (a query --scope-queries cannot confine): Invalid before anything is made or sent.
     specIssues: [
       ...checkDerivedLimits(spec, names, snap.target, snap.rootService),
       ...providerSpecIssues(spec),
       // What the provider cannot render: refused before the rollout starts, never half-applied.
       ...routeIssues.map((message) => ({ path: "spec.strategy.canary", message })),
+      ...(deps.analysis.specIssues?.(spec, names) ?? []),
     ],
     ...workloads,
     servicesReady: WorkloadManager.servicesReady(snap, spec, owner),
