@@ -2,7 +2,6 @@
 // generates with header routes, sticky-session cookie rules and request mirrors to real pod processes on loopback.
 import assert from "node:assert/strict";
 import { request } from "node:http";
-import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import type { KubeConfig } from "@kubernetes/client-node";
 import type { Rollout } from "../src/api/rollout-schema.ts";
@@ -12,10 +11,15 @@ import { type Load, startLoad } from "./dataplane/load.ts";
 import { APP_HEADER, type PodRunner } from "./dataplane/pod-runner.ts";
 import { waitForRouteWeight } from "./dataplane/proxy-probe.ts";
 import { realPodApp, setEnv } from "./dataplane/real-pod-app.ts";
-import { GATEWAY, type RealProxyEnv, startRealProxyEnv } from "./dataplane/real-proxy-env.ts";
+import {
+  GATEWAY,
+  type RealProxyEnv,
+  startProxyController,
+  startRealProxyEnv,
+} from "./dataplane/real-proxy-env.ts";
 import type { Traefik } from "./dataplane/traefik.ts";
 import { annotate, apply, getRollout, waitFor, waitForRollout } from "./support/app.ts";
-import { type ControllerProcess, prometheusArgs, startController } from "./support/controller-process.ts";
+import type { ControllerProcess } from "./support/controller-process.ts";
 
 const phaseOf = (r: Rollout | undefined) => r?.status?.phase;
 const parentRefs = [{ name: GATEWAY.name, namespace: GATEWAY.namespace, sectionName: GATEWAY.listener }];
@@ -83,16 +87,7 @@ describe("routes beside the weight through Traefik (real proxy, real endpoints)"
     env = await startRealProxyEnv();
     ({ cluster, runner, traefik } = env);
     kc = cluster.kubeConfig();
-    controller = await startController({
-      kubeconfigPath: cluster.controllerKubeconfigPath,
-      logDir: join(cluster.dir, "logs"),
-      args: [
-        ...prometheusArgs(cluster.prometheusUrl, "traefik"),
-        // The shared Gateway and the test hostnames, allowed to every namespace (docs/multi-tenancy.md).
-        `--allowed-gateways=${GATEWAY.namespace}/${GATEWAY.name}`,
-        "--allowed-hosts=*.example.test",
-      ],
-    });
+    controller = await startProxyController(cluster);
   });
 
   after(async () => {
