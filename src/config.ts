@@ -41,6 +41,11 @@ const ConfigSchema = z.object({
     .optional()
     .describe("Scrape interval of that Prometheus; analysis windows are at least twice it (default 15 s)."),
   metricsMesh: z.enum(METRICS_MESHES).optional(),
+  trustDomain: z
+    .string()
+    .max(253)
+    .regex(/^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/, "must be a DNS name, e.g. cluster.local")
+    .describe("The mesh's identity trust domain: Istio principals and Linkerd identities are written in it."),
   slackSecret: z
     .string()
     .regex(/^[a-z0-9-]+\/[a-z0-9.-]+$/, "must be namespace/name")
@@ -48,6 +53,11 @@ const ConfigSchema = z.object({
     .describe("Default Slack webhook Secret (namespace/name, key url) for Rollouts without their own."),
   logLevel: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]),
   shutdownGraceMs: z.number().int().min(0),
+  deletionTimeoutMs: z
+    .number()
+    .int()
+    .min(0)
+    .describe("How long a deleted Rollout waits for its workload to be handed back before it is released."),
   kubeQps: z.number().positive(),
   kubeBurst: z.number().int().positive(),
 });
@@ -73,9 +83,13 @@ export const USAGE = `vireo — progressive delivery controller
                            and port exact, path at a / boundary); default: only --prometheus-url
   --prometheus-scrape-interval DUR  its scrape interval, e.g. 30s; query windows are at least 2x it (default 15s)
   --metrics-mesh MESH      istio | linkerd | traefik: whose metrics smi/gateway-api Rollouts use (default linkerd)
+  --trust-domain DOMAIN    mesh identity trust domain of access policies' Istio principals and Linkerd identities
+                           (default cluster.local; Istio's meshConfig.trustDomain, Linkerd's identityTrustDomain)
   --slack-secret NS/NAME   default Slack webhook Secret (key url)
   --log-level LEVEL        fatal|error|warn|info|debug|trace|silent (default info)
   --shutdown-grace-ms MS   time for in-flight reconciles on SIGTERM (default 20000)
+  --deletion-timeout DUR   how long a deleted Rollout waits for its Deployment to serve again before it is
+                           released without it (default 10m; see docs/uninstall.md)
   --kube-qps N / --kube-burst N   client-side API rate limit (default 50 / 100)
 `;
 
@@ -102,9 +116,11 @@ export function loadConfig(argv: readonly string[], env: NodeJS.ProcessEnv): Con
       "allowed-prometheus-urls": { type: "string", multiple: true },
       "prometheus-scrape-interval": { type: "string" },
       "metrics-mesh": { type: "string" },
+      "trust-domain": { type: "string" },
       "slack-secret": { type: "string" },
       "log-level": { type: "string" },
       "shutdown-grace-ms": { type: "string" },
+      "deletion-timeout": { type: "string" },
       "kube-qps": { type: "string" },
       "kube-burst": { type: "string" },
       help: { type: "boolean" },
@@ -159,9 +175,14 @@ export function loadConfig(argv: readonly string[], env: NodeJS.ProcessEnv): Con
       pick(values["prometheus-scrape-interval"], "VIREO_PROMETHEUS_SCRAPE_INTERVAL"),
     ),
     metricsMesh: pick(values["metrics-mesh"], "VIREO_METRICS_MESH"),
+    trustDomain: pick(values["trust-domain"], "VIREO_TRUST_DOMAIN", "cluster.local"),
     slackSecret: pick(values["slack-secret"], "VIREO_SLACK_SECRET"),
     logLevel: pick(values["log-level"], "VIREO_LOG_LEVEL", "info"),
     shutdownGraceMs: num(pick(values["shutdown-grace-ms"], "VIREO_SHUTDOWN_GRACE_MS", "20000")),
+    deletionTimeoutMs: durationMs(
+      "deletion-timeout",
+      pick(values["deletion-timeout"], "VIREO_DELETION_TIMEOUT", "10m"),
+    ),
     kubeQps: num(pick(values["kube-qps"], "VIREO_KUBE_QPS", "50")),
     kubeBurst: num(pick(values["kube-burst"], "VIREO_KUBE_BURST", "100")),
   };

@@ -79,7 +79,9 @@ export async function main(argv: readonly string[], env: NodeJS.ProcessEnv): Pro
     onResult: (key) => manager.queue.add(key),
     onDiscard: (reason) => metrics.analysisDiscarded.inc({ reason }),
   });
-  const mesh = new MeshResolver(clients, new ApiDiscovery({ clients, groups: MESH_API_GROUPS }));
+  const mesh = new MeshResolver(clients, new ApiDiscovery({ clients, groups: MESH_API_GROUPS }), {
+    trustDomain: config.trustDomain,
+  });
   const notifications = createNotificationSink({
     clients,
     log: log.child({ component: "notify" }),
@@ -91,7 +93,10 @@ export async function main(argv: readonly string[], env: NodeJS.ProcessEnv): Pro
       metrics.setRolloutPhase(ns, name, s.phase ?? "Initializing");
       metrics.setRolloutProgress(ns, name, s.canaryWeight ?? 0, s.currentStepIndex ?? 0);
     },
-    rolloutDeleted: (ns, name) => metrics.forgetRollout(ns, name),
+    rolloutDeleted: (ns, name) => {
+      metrics.forgetRollout(ns, name);
+      notifications.forget(ns, name);
+    },
     analysisResults: (ns, name, s, previous) => {
       if (s.analysis?.lastRunAt === previous?.analysis?.lastRunAt) return;
       for (const m of s.analysis?.history ?? []) {
@@ -123,6 +128,7 @@ export async function main(argv: readonly string[], env: NodeJS.ProcessEnv): Pro
     observer,
     log: log.child({ component: "reconciler" }),
     now: engineNow,
+    deletionTimeoutMs: config.deletionTimeoutMs,
   });
   const reconcile = (ns: string, name: string, signal: AbortSignal) => reconciler.reconcile(ns, name, signal);
   notifications.setOnDelivered((ns, name) => manager.queue.add(`${ns}/${name}`));

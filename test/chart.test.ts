@@ -1,5 +1,5 @@
 // charts/vireo: helm lint, renders against a values matrix, and deploy/ equal to the default render. Runs the
-// helm that e2e/cluster/build-helm.sh builds (part of e2e/cluster/build.sh), so CI always has it.
+// helm that e2e/cluster/build-helm.sh builds (npm test's pretest runs it via build-test-tools.sh).
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
 import { readFileSync } from "node:fs";
@@ -100,6 +100,7 @@ describe("charts/vireo", () => {
       "analysisConcurrency=32",
       "logLevel=debug",
       "shutdownGraceMs=15000",
+      "deletionTimeout=90s",
       "kubeQps=20",
       "kubeBurst=40",
       "leaderElection.leaseName=vireo-shard-a",
@@ -108,6 +109,7 @@ describe("charts/vireo", () => {
       "prometheus.allowedUrls={http://prom-a:9090,https://prom-b/api}",
       "prometheus.scrapeInterval=30s",
       "metricsMesh=istio",
+      "trustDomain=prod.example.com",
       "notifications.slackSecret=vireo-system/slack",
       "metrics.port=9000",
       "metrics.host=127.0.0.1",
@@ -127,6 +129,7 @@ describe("charts/vireo", () => {
     assert.equal(config.analysisConcurrency, 32);
     assert.equal(config.logLevel, "debug");
     assert.equal(config.shutdownGraceMs, 15000);
+    assert.equal(config.deletionTimeoutMs, 90_000);
     assert.equal(config.kubeQps, 20);
     assert.equal(config.kubeBurst, 40);
     assert.equal(config.leaseName, "vireo-shard-a");
@@ -135,6 +138,7 @@ describe("charts/vireo", () => {
     assert.equal(config.allowedPrometheusUrls.length, 2);
     assert.equal(config.prometheusScrapeIntervalMs, 30_000);
     assert.equal(config.metricsMesh, "istio");
+    assert.equal(config.trustDomain, "prod.example.com");
     assert.equal(config.slackSecret, "vireo-system/slack");
     assert.equal(config.metricsPort, 9000);
     assert.equal(config.metricsHost, "127.0.0.1");

@@ -57,7 +57,7 @@ export function etcdArgs(l: Layout): string[] {
   ];
 }
 
-/** kube-apiserver: envtest's flag set merged with kwokctl's binary runtime (see controlplane.md §3.2). */
+/** kube-apiserver: envtest's flag set merged with kwokctl's binary runtime. */
 export function apiserverArgs(l: Layout): string[] {
   return [
     `--etcd-servers=http://127.0.0.1:${l.etcdClientPort}`,

@@ -3,6 +3,7 @@ import { Agent as HttpAgent } from "node:http";
 import { Agent as HttpsAgent } from "node:https";
 import type { Readable } from "node:stream";
 import axios, { type AxiosInstance, type AxiosResponse } from "axios";
+import { NETWORK_CODES } from "../kube/errors.ts";
 import { sanitizeText, sanitizeUrl } from "../telemetry/sanitize.ts";
 import {
   type AnswerEnvelope,
@@ -94,17 +95,6 @@ export interface VectorSample {
   value: number | null;
 }
 
-const NETWORK_CODES = new Set([
-  "ECONNREFUSED",
-  "ECONNRESET",
-  "ECONNABORTED",
-  "ETIMEDOUT",
-  "EPIPE",
-  "EHOSTUNREACH",
-  "ENETUNREACH",
-  "EAI_AGAIN",
-  "ERR_SOCKET_CONNECTION_TIMEOUT",
-]);
 /** Shape of Prometheus's errorType values (bad_data, execution, timeout, …); anything else becomes "unknown". */
 const ERROR_TYPE = /^[a-z_]{1,32}$/;
 /** Above this URL length the query goes as a form POST (proxies cap URLs around 8 KiB). */

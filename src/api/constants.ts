@@ -12,6 +12,11 @@ export const KIND = "Rollout";
 export const API_VERSION = `${GROUP}/${VERSION}`;
 /** Finalizer that restores working traffic before a Rollout disappears. */
 export const FINALIZER = `${GROUP}/traffic-restore`;
+/**
+ * Annotation that releases a Rollout being deleted at once (any non-empty value): the finalizer hands back what
+ * it can without waiting for the user's Deployment to serve, then lets the Rollout go (docs/uninstall.md).
+ */
+export const FORCE_RELEASE_ANNOTATION = `${GROUP}/force-release`;
 /** Field manager name used for every write Vireo makes. */
 export const FIELD_MANAGER = "vireo";
 
@@ -97,6 +102,12 @@ export const PHASES = [
 /** A phase of a Rollout. */
 export type Phase = (typeof PHASES)[number];
 
+/** Phases in which a new revision is on its way to stable: a canary in flight (the engine's IN_FLIGHT), or promoted. */
+export const ROLLING_OUT: readonly Phase[] = ["Progressing", "Paused", "Promoting", "Finalizing"];
+/** Whether `phase` (as read from any status, so any string) is one of {@link ROLLING_OUT}. */
+export const isRollingOut = (phase: string | undefined): boolean =>
+  (ROLLING_OUT as readonly string[]).includes(phase ?? "");
+
 /** Why a rollout is paused. */
 export const PAUSE_REASONS = [
   "UserRequest",
@@ -176,6 +187,10 @@ export const REASONS = {
   RoutesNotInSync: "RoutesNotInSync",
   PolicyNotInSync: "PolicyNotInSync",
   PortsNotSplit: "PortsNotSplit",
+  /** The Rollout is being deleted and the finalizer waits for the user's Deployment to serve again. */
+  DeletionWaiting: "DeletionWaiting",
+  /** The finalizer let the Rollout go without a complete hand-back (deadline passed, or release forced). */
+  DeletionReleased: "DeletionReleased",
   /** InsufficientTraffic=True: at the traffic seen, the step's evidence is due after its maxStepDuration runs out. */
   EtaPastBudget: "EtaPastBudget",
   /** InsufficientTraffic=False: at the traffic seen, the step's evidence is due within its maxStepDuration. */

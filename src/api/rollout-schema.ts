@@ -12,7 +12,7 @@ const DNS_SUBDOMAIN = "^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z
 /** DNS-1123 label: Service and namespace names. */
 const DNS_LABEL = "^[a-z0-9]([-a-z0-9]*[a-z0-9])?$";
 /** DNS-1035 label: what the API server demands of a Service name (a letter first). */
-const DNS_1035_LABEL = "^[a-z]([-a-z0-9]*[a-z0-9])?$";
+export const DNS_1035_LABEL = "^[a-z]([-a-z0-9]*[a-z0-9])?$";
 
 /**
  * Limits of the names Vireo derives (see src/workload/limits.ts for the ones that depend on the cluster). The
@@ -109,7 +109,7 @@ export const ServiceSchema = z
       .min(1)
       .max(65535)
       .describe(
-        "Port of the root Service whose traffic is split. Its other ports are carried to <name>-primary and <name>-canary; see the README on multi-port Services for where their traffic goes.",
+        "Port of the root Service whose traffic is split. Its other ports are carried to <name>-primary and <name>-canary; where their traffic goes: docs/rollout-guide.md#multi-port-services.",
       ),
     targetPort: z
       .number()
@@ -549,7 +549,9 @@ export const AnalysisSchema = z
       .min(1)
       .max(50)
       .default(10)
-      .describe("How many recent measurements per metric are kept in status."),
+      .describe(
+        "How many recent measurements per metric are kept in status. Status has a size budget (320 KiB besides lastValidSpec): when many metrics' full histories would outgrow it, the oldest measurements go first, each metric's newest last.",
+      ),
     labels: z
       .object({
         workload: z
@@ -976,7 +978,9 @@ export const RolloutStatusSchema = z
         retry: z.string().optional().describe("Last vireo.dev/retry value acted on."),
       })
       .optional()
-      .describe("Annotation values already acted on; a new value is a new request."),
+      .describe(
+        "Annotation values already acted on; a new value is a new request. A value longer than 253 characters is kept as sha256:<hex digest>.",
+      ),
     notifications: z
       .object({
         delivered: z
@@ -1015,7 +1019,7 @@ export const RolloutStatusSchema = z
       })
       .optional()
       .describe(
-        "Notification bookkeeping so each notification is sent once per rollout attempt, also across restarts (see the README on the delivery guarantee).",
+        "Notification bookkeeping so each notification is sent once per rollout attempt, also across restarts (the guarantee: docs/notifications.md#delivery-guarantee).",
       ),
     conditions: z
       .array(ConditionSchema)

@@ -16,13 +16,16 @@ const REDETECT_MS = 60_000;
 export class MeshResolver {
   readonly #clients: KubeClients;
   readonly #discovery: ApiDiscovery;
+  readonly #trustDomain: string | undefined;
   #apis: MeshApis = {};
   #detectedAt = 0;
   #detecting: Promise<void> | undefined;
 
-  constructor(clients: KubeClients, discovery: ApiDiscovery) {
+  /** @param options.trustDomain the mesh identity trust domain (`--trust-domain`; adapters default to cluster.local) */
+  constructor(clients: KubeClients, discovery: ApiDiscovery, options: { trustDomain?: string } = {}) {
     this.#clients = clients;
     this.#discovery = discovery;
+    this.#trustDomain = options.trustDomain;
   }
 
   /** Detects the served APIs; call once before reconciling. */
@@ -45,7 +48,11 @@ export class MeshResolver {
           this.#detecting = undefined;
         });
     }
-    const adapter = createMeshAdapter(spec.provider, { client: this.#clients, ...this.#apis });
+    const adapter = createMeshAdapter(spec.provider, {
+      client: this.#clients,
+      ...(this.#trustDomain ? { trustDomain: this.#trustDomain } : {}),
+      ...this.#apis,
+    });
     return reportNotServed(adapter, () => this.#redetectNow());
   }
 

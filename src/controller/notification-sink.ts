@@ -2,6 +2,7 @@
 // enqueues without blocking, and reports settled keys (delivered, or rejected for good) until status records them.
 import type { Rollout, RolloutSpec } from "../api/rollout-schema.ts";
 import type { KubeClients } from "../kube/clients.ts";
+import { LruMap } from "../kube/lru.ts";
 import { NotificationDelivery } from "../notify/delivery.ts";
 import type { NotificationFilter } from "../notify/filter.ts";
 import { resolveNotifications } from "../notify/from-spec.ts";
@@ -18,11 +19,22 @@ import { secretReader } from "./secrets.ts";
 const RESOLVE_TTL_MS = 60_000;
 /** How many acknowledged keys are remembered, so a key that status lost again is reported instead of resent. */
 const ACKED_LIMIT = 10_000;
+/** How many Rollouts' destinations are cached (least recently used out; a deleted Rollout's at once). */
+const RESOLVED_LIMIT = 10_000;
 
 interface Resolved {
   at: number;
   notifiers: Notifier[];
   filter: NotificationFilter;
+}
+
+/** A Rollout's cached destinations, with what they were resolved from (to read its Secrets again). */
+interface CachedDestinations {
+  /** uid@generation: a spec change resolves again. */
+  version: string;
+  rollout: Rollout;
+  spec: RolloutSpec;
+  resolved: Resolved;
 }
 
 /** Options of {@link createNotificationSink}. */
@@ -47,6 +59,8 @@ export interface NotificationSinkOptions {
 export interface DeliveringSink extends NotificationSink {
   drain(timeoutMs: number): Promise<void>;
   setOnDelivered(fn: (namespace: string, name: string) => void): void;
+  /** Forgets a deleted Rollout: its cached destinations and any outcome status can no longer record. */
+  forget(namespace: string, name: string): void;
 }
 
 const refKey = (r: RolloutRef) => `${r.namespace}/${r.name}`;
@@ -54,7 +68,9 @@ const refKey = (r: RolloutRef) => `${r.namespace}/${r.name}`;
 /** Builds the delivery-backed sink. */
 export function createNotificationSink(o: NotificationSinkOptions): DeliveringSink {
   const readSecret = secretReader(o.clients);
-  const resolved = new Map<string, Resolved>();
+  /** rollout key → its destinations as last resolved. */
+  const resolved = new LruMap<string, CachedDestinations>(RESOLVED_LIMIT);
+  /** `rollout key@version` → a resolution in flight (shared by concurrent submits). */
   const resolving = new Map<string, Promise<Resolved>>();
   /** rollout key → message key → destinations still owed the message. */
   const owed = new Map<string, Map<string, Set<string>>>();
@@ -91,6 +107,7 @@ export function createNotificationSink(o: NotificationSinkOptions): DeliveringSi
     metrics: { inc: (destination, outcome) => o.metrics.recordNotification(destination, outcome) },
     logger: o.log,
     onDelivered: (ref, key, destination) => destinationDone(ref, key, destination),
+    refresh: (ref, notifier) => refresh(ref, notifier),
     onFailed: (ref, key, destination, reason) => {
       const rk = refKey(ref);
       if (!owed.get(rk)?.has(key)) return;
@@ -119,16 +136,31 @@ export function createNotificationSink(o: NotificationSinkOptions): DeliveringSi
   }
 
   function destinationsFor(rollout: Rollout, spec: RolloutSpec): Promise<Resolved> {
-    const key = `${rollout.metadata.uid ?? refKey(rollout.metadata)}@${rollout.metadata.generation ?? 0}`;
-    const cached = resolved.get(key);
-    if (cached && Date.now() - cached.at < RESOLVE_TTL_MS) return Promise.resolve(cached);
-    let pending = resolving.get(key);
+    const rk = refKey(rollout.metadata);
+    const version = `${rollout.metadata.uid ?? ""}@${rollout.metadata.generation ?? 0}`;
+    const cached = resolved.get(rk);
+    if (cached?.version === version && Date.now() - cached.resolved.at < RESOLVE_TTL_MS)
+      return Promise.resolve(cached.resolved);
+    const inFlight = `${rk}@${version}`;
+    let pending = resolving.get(inFlight);
     if (!pending) {
-      pending = resolve(rollout, spec).finally(() => resolving.delete(key));
-      pending.then((r) => resolved.set(key, r)).catch(() => {});
-      resolving.set(key, pending);
+      pending = resolve(rollout, spec).finally(() => resolving.delete(inFlight));
+      pending.then((r) => resolved.set(rk, { version, rollout, spec, resolved: r })).catch(() => {});
+      resolving.set(inFlight, pending);
     }
     return pending;
+  }
+
+  /**
+   * The destination `notifier` stands for, read again from its Secret now (the cache may be up to a minute old):
+   * asked when it rejected a message for good, since a rotated Secret's revoked URL does exactly that.
+   */
+  async function refresh(ref: RolloutRef, notifier: Notifier): Promise<Notifier | undefined> {
+    const cached = resolved.get(refKey(ref));
+    if (!cached) return undefined;
+    const fresh = await resolve(cached.rollout, cached.spec);
+    resolved.set(refKey(ref), { ...cached, resolved: fresh });
+    return fresh.notifiers.find((n) => n.name === notifier.name);
   }
 
   return {
@@ -223,6 +255,14 @@ export function createNotificationSink(o: NotificationSinkOptions): DeliveringSi
 
     setOnDelivered(fn) {
       wake = fn;
+    },
+
+    forget(namespace: string, name: string): void {
+      const rk = `${namespace}/${name}`;
+      resolved.delete(rk);
+      owed.delete(rk);
+      failures.delete(rk);
+      settled.delete(rk);
     },
   };
 }

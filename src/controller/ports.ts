@@ -69,6 +69,7 @@ export type WorkloadPort = Pick<
   | "scaleCanary"
   | "promote"
   | "restore"
+  | "release"
   | "syncAutoscaler"
   | "deleteAutoscaler"
 >;
@@ -93,6 +94,8 @@ export interface ReconcilerDeps {
   now: () => Date;
   /** Runs the analysis measurements off the workers; its results wake the Rollout through the queue. */
   measurements: AnalysisScheduler;
+  /** How long a deleted Rollout waits for its workload to be handed back (default 10 min, --deletion-timeout). */
+  deletionTimeoutMs?: number;
 }
 
 /** What the work queue should do with the key next. */

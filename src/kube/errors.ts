@@ -101,7 +101,11 @@ interface StatusBody {
   };
 }
 
-const NETWORK_CODES = new Set([
+/**
+ * Error codes (Node's, undici's) saying the peer could not be reached or the connection broke before an answer:
+ * worth retrying, whoever the peer is (the API server, Prometheus).
+ */
+export const NETWORK_CODES: ReadonlySet<string> = new Set([
   "ECONNREFUSED",
   "ECONNRESET",
   "EPIPE",
@@ -117,6 +121,7 @@ const NETWORK_CODES = new Set([
   "UND_ERR_HEADERS_TIMEOUT",
   "UND_ERR_BODY_TIMEOUT",
   "UND_ERR_CLOSED",
+  "ERR_SOCKET_CONNECTION_TIMEOUT",
 ]);
 
 /**

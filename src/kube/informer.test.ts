@@ -2,8 +2,8 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import type { V1ConfigMap } from "@kubernetes/client-node";
 import type { RawRequest } from "./clients.ts";
-import { FakeClock } from "./fake-clock.ts";
 import { Informer } from "./informer.ts";
+import { FakeClock } from "./testing/fake-clock.ts";
 
 const tick = async (n = 10): Promise<void> => {
   for (let i = 0; i < n; i++) await new Promise((r) => setImmediate(r));

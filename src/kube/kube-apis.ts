@@ -77,7 +77,10 @@ export function eventsApi(clients: Requester): EventsApi {
   };
 }
 
-/** `ms` as a Kubernetes MicroTime (RFC 3339 with microseconds), e.g. `2026-01-02T03:04:05.678000Z`. */
-export function microTime(ms: number): string {
-  return new Date(ms).toISOString().replace(/Z$/, "000Z");
+/**
+ * `ms` (plus `micros`, 0–999) as a Kubernetes MicroTime (RFC 3339 with microseconds), e.g.
+ * `2026-01-02T03:04:05.678000Z`.
+ */
+export function microTime(ms: number, micros = 0): string {
+  return new Date(ms).toISOString().replace(/Z$/, `${String(micros).padStart(3, "0")}Z`);
 }

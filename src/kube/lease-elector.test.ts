@@ -1,9 +1,9 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { ApiException } from "@kubernetes/client-node";
-import { FakeClock } from "./fake-clock.ts";
 import type { Lease, LeaseApi } from "./kube-apis.ts";
 import { LeaseElector } from "./lease-elector.ts";
+import { FakeClock } from "./testing/fake-clock.ts";
 
 const status = (code: number, reason: string) => JSON.stringify({ kind: "Status", code, reason });
 

@@ -1,8 +1,8 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { KubeApiError, KubeErrorKind } from "./errors.ts";
-import { FakeClock } from "./fake-clock.ts";
 import { withRetry } from "./retry.ts";
+import { FakeClock } from "./testing/fake-clock.ts";
 
 /** Lets pending promise callbacks run. */
 const flush = async () => {

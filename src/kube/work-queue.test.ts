@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import fc from "fast-check";
-import { FakeClock } from "./fake-clock.ts";
+import { FakeClock } from "./testing/fake-clock.ts";
 import { WorkQueue, type WorkQueueMetrics } from "./work-queue.ts";
 
 const flush = (): Promise<void> => new Promise((r) => setImmediate(r));

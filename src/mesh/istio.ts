@@ -15,6 +15,7 @@ import {
 } from "./istio-render.ts";
 import { type MeshClient, ObjectStore, type ResourceType } from "./object-store.ts";
 import { type MeshObject, metadataInSync, sameSpec } from "./objects.ts";
+import { RouteObject } from "./route-object.ts";
 import type { AccessPolicyModel, MeshAdapter, SplitRef, TrafficSplitModel } from "./types.ts";
 
 /** Constructor options of {@link IstioAdapter}. */
@@ -40,28 +41,28 @@ const ROLES = ["primary", "canary"] as const;
 export class IstioAdapter implements MeshAdapter {
   readonly name = "istio";
   readonly #store: ObjectStore;
-  readonly #vs: ResourceType;
+  readonly #routes: RouteObject;
   readonly #ap: ResourceType;
   readonly #trustDomain: string;
 
   constructor(options: IstioAdapterOptions) {
     this.#store = new ObjectStore(options.client, { conflictRetries: options.conflictRetries });
-    this.#vs = virtualServiceType(options.networkingVersion ?? "v1");
+    const vs = virtualServiceType(options.networkingVersion ?? "v1");
+    this.#routes = new RouteObject(this.#store, {
+      type: vs,
+      render: (split) => renderVirtualService(split, vs),
+      parse: parseVirtualServiceWeights,
+    });
     this.#ap = authorizationPolicyType(options.securityVersion ?? "v1");
     this.#trustDomain = options.trustDomain ?? "cluster.local";
   }
 
-  async setRoutes(split: TrafficSplitModel): Promise<Weights | null> {
-    const desired = renderVirtualService(split, this.#vs);
-    return parseVirtualServiceWeights(
-      await this.#store.ensure(this.#vs, desired, split.rolloutName, sameSpec),
-      split,
-    );
+  setRoutes(split: TrafficSplitModel): Promise<Weights | null> {
+    return this.#routes.set(split);
   }
 
-  async getRoutes(ref: SplitRef): Promise<Weights | null> {
-    const live = await this.#store.get(this.#vs, ref.namespace, ref.rolloutName);
-    return live === null ? null : parseVirtualServiceWeights(live, ref);
+  getRoutes(ref: SplitRef): Promise<Weights | null> {
+    return this.#routes.get(ref);
   }
 
   async applyAccessPolicy(
@@ -99,7 +100,7 @@ export class IstioAdapter implements MeshAdapter {
   async cleanup(ref: SplitRef): Promise<void> {
     for (const role of ROLES)
       await this.#store.deleteOwned(this.#ap, ref.namespace, name(ref, role), ref.rolloutName);
-    await this.#store.deleteOwned(this.#vs, ref.namespace, ref.rolloutName, ref.rolloutName);
+    await this.#routes.delete(ref);
   }
 
   async #render(ref: SplitRef, policy: AccessPolicyModel, owner: OwnerRef): Promise<MeshObject[]> {

@@ -4,7 +4,8 @@ import { Agent as HttpAgent } from "node:http";
 import { Agent as HttpsAgent } from "node:https";
 import axios from "axios";
 import { parseRetryAfter as parseRetryAfterHeader } from "../kube/retry-after.ts";
-import { DeliveryError } from "./notifier.ts";
+import type { NotificationMessage } from "./message.ts";
+import { DeliveryError, type Notifier } from "./notifier.ts";
 
 // Shared keep-alive agents: one TLS handshake per destination instead of one per message.
 const httpAgent = new HttpAgent({ keepAlive: true, maxSockets: 4 });
@@ -116,4 +117,38 @@ export function destinationId(kind: string, url: string): string {
 
 function reasonText(reason: unknown): string {
   return reason instanceof Error ? reason.message : "aborted";
+}
+
+/**
+ * A notifier that POSTs JSON to one URL. The URL is a credential (a Slack webhook's path is its secret): it stays
+ * private, never logged or put into errors, and the destination is named by its hash.
+ */
+export abstract class UrlNotifier implements Notifier {
+  abstract readonly name: string;
+  readonly destination: string;
+  readonly minIntervalMs: number;
+  readonly #url: string;
+
+  constructor(kind: string, url: string, minIntervalMs: number) {
+    this.#url = url;
+    this.destination = destinationId(kind, url);
+    this.minIntervalMs = minIntervalMs;
+  }
+
+  abstract send(message: NotificationMessage, signal: AbortSignal): Promise<void>;
+
+  /** POSTs `body` and throws a DeliveryError unless it was accepted (see {@link checkAnswer}). */
+  protected async post(
+    body: unknown,
+    signal: AbortSignal,
+    options: { headers?: Record<string, string>; permanentBodies?: ReadonlySet<string> } = {},
+  ): Promise<void> {
+    const res = await postJson(this.#url, body, signal, this.name, options.headers);
+    checkAnswer(res, this.name, options.permanentBodies);
+  }
+
+  /** Keeps the URL out of `console.log(notifier)` and JSON dumps. */
+  toJSON(): object {
+    return { name: this.name, destination: this.destination };
+  }
 }

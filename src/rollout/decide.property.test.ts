@@ -2,6 +2,7 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import fc from "fast-check";
+import { REASONS } from "../api/constants.ts";
 import { decide } from "./decide.ts";
 import { expandSteps } from "./steps.ts";
 import { lifeArb, play } from "./testing/lives.ts";
@@ -147,6 +148,21 @@ describe("engine invariants (property-based)", () => {
             // The one exception: with the primary gone for good, the canary is the only backend with pods.
             if (a.type === "SetRoutes" && before.primary.exists) assert.ok(a.weights.canary <= was);
           }
+        }
+      }),
+      { numRuns: RUNS },
+    );
+  });
+
+  it("one decision records at most one Event per reason (except one per ignored request and per step walked)", () => {
+    const perItem: readonly string[] = [REASONS.RequestIgnored, REASONS.StepAdvanced];
+    fc.assert(
+      fc.property(lifeArb, ([spec, events]) => {
+        for (const { decision } of play(spec, events).steps) {
+          const reasons = decision.actions.flatMap((a) =>
+            a.type === "RecordEvent" && !perItem.includes(a.reason) ? [a.reason] : [],
+          );
+          assert.deepEqual(reasons, [...new Set(reasons)], `one decision, one Event: ${reasons.join(", ")}`);
         }
       }),
       { numRuns: RUNS },

@@ -5,6 +5,7 @@
 import { type Phase, REASONS } from "../api/constants.ts";
 import type { RolloutSpec, RolloutStatus } from "../api/rollout-schema.ts";
 import { describeIssues } from "../api/validate.ts";
+import { pruneHistory } from "./analysis-rules.ts";
 import { syncAutoscaler } from "./autoscaling.ts";
 import { type Ctx, Draft } from "./draft.ts";
 import { onEnded } from "./phases/ended.ts";
@@ -14,6 +15,7 @@ import { onInitializing } from "./phases/initializing.ts";
 import { onFinalizing, onPromoting } from "./phases/promotion.ts";
 import { ensureObjects, followReplicas, holdForLostPrimary, routeAllToPrimary } from "./repair.ts";
 import { handleRequests } from "./requests.ts";
+import { clipMessage, withinBudget } from "./status-budget.ts";
 import { finishConditions } from "./status-conditions.ts";
 import { expandSteps } from "./steps.ts";
 import { MISSING_TARGET_POLL_MS, WORKLOAD_POLL_MS } from "./timing.ts";
@@ -57,7 +59,7 @@ export function decide(input: EngineInput, obs: Observations, now: Date): Decisi
     finishConditions(d, input.generation, obs);
     const requeueAfterMs = d.requeueAfterMs();
     return {
-      status: d.status,
+      status: withinBudget(d.status),
       actions: d.actions(obs),
       ...(requeueAfterMs !== undefined ? { requeueAfterMs } : {}),
     };
@@ -67,7 +69,7 @@ export function decide(input: EngineInput, obs: Observations, now: Date): Decisi
     // A possibly bad canary must not keep its weight while the engine cannot judge it.
     const traffic = routeAllToPrimary(d, obs);
     const message = `invalid spec, ${traffic}: ${describeIssues(obs.specIssues)}`;
-    if (d.phase !== "Invalid" || d.status.message !== message)
+    if (d.phase !== "Invalid" || d.status.message !== clipMessage(message))
       d.event("Warning", REASONS.InvalidSpec, message);
     d.phase = "Invalid";
     d.say(REASONS.InvalidSpec, message);
@@ -76,6 +78,7 @@ export function decide(input: EngineInput, obs: Observations, now: Date): Decisi
   const spec = input.spec;
   d.status.lastValidSpec = spec;
   const ctx: Ctx = { d, spec, obs, steps: expandSteps(spec.strategy.canary), generation: input.generation };
+  pruneHistory(ctx);
 
   if (d.phase === "Invalid") {
     // The spec is valid again: resume from the last stable state; a pending revision restarts from step 0. A
@@ -88,7 +91,7 @@ export function decide(input: EngineInput, obs: Observations, now: Date): Decisi
   if (!obs.canary.exists || !obs.canary.revision) {
     // The canary backend has no pods any more: keeping its weight would black-hole that share of traffic.
     const message = `target Deployment ${spec.targetRef.name} not found; ${routeAllToPrimary(d, obs)}`;
-    if (d.status.message !== message) d.event("Warning", REASONS.TargetNotFound, message);
+    if (d.status.message !== clipMessage(message)) d.event("Warning", REASONS.TargetNotFound, message);
     d.say(REASONS.TargetNotFound, message);
     d.wakeIn(MISSING_TARGET_POLL_MS);
     return done();

@@ -1,5 +1,5 @@
 // Reads and writes the Deployments and Services of a Rollout: create primary, scale canary, promote, restore.
-import { GITOPS_ANNOTATIONS } from "../api/constants.ts";
+import { API_VERSION, GITOPS_ANNOTATIONS, KIND } from "../api/constants.ts";
 import { type OwnerRef, PATCH_TYPES } from "../api/object-meta.ts";
 import type { RolloutSpec } from "../api/rollout-schema.ts";
 import type { KubeClients } from "../kube/clients.ts";
@@ -11,6 +11,7 @@ import {
   renderPrimaryAutoscaler,
   userAutoscaler,
 } from "./autoscaler.ts";
+import { servingGap } from "./hand-back.ts";
 import { ORIGINAL_SELECTOR_ANNOTATION, REVISION_ANNOTATION, type WorkloadNames } from "./names.ts";
 import type { Deployment, HorizontalPodAutoscaler, Service } from "./objects.ts";
 import {
@@ -318,21 +319,58 @@ export class WorkloadManager {
     }
     if (!observeDeployment(target, undefined).rolledOut || (target.status?.readyReplicas ?? 0) === 0)
       return false;
+    await this.#selectTargetPods(s);
+    return true;
+  }
+
+  /**
+   * Hands the workload back without waiting for it to serve (the deletion deadline passed, or a person forced the
+   * release): the root Service selects the user's pods if any of the stable template is ready; if none is and the
+   * primary's are, it keeps selecting those, and the primary is freed from the Rollout so that garbage collection
+   * leaves it serving.
+   * @returns what was left undone, for the person reading the Event
+   */
+  async release(s: WorkloadSnapshot): Promise<string[]> {
+    const { target, primary, names } = s;
+    if (!target) return [];
+    const serving = observeDeployment(target, undefined);
+    const gap = servingGap(target);
+    const why = `${gap.what}${gap.blocker ? ` (${gap.blocker})` : ""}`;
+    const primaryServes = primary !== undefined && observeDeployment(primary, undefined).readyReplicas > 0;
+    if (serving.readyReplicas > 0 || !primary || !primaryServes) {
+      await this.#selectTargetPods(s);
+      return serving.rolledOut && serving.readyReplicas > 0
+        ? []
+        : [`Service ${names.rootService} selects: ${why}`];
+    }
+    const owners = primary.metadata.ownerReferences ?? [];
+    await this.#patch(deploymentPath(names.namespace, names.primary), primary, {
+      metadata: { ownerReferences: owners.filter((o) => o.kind !== KIND || o.apiVersion !== API_VERSION) },
+    });
+    return [
+      `${why}, so Service ${names.rootService} keeps selecting the pods of Deployment ${names.primary}, left ` +
+        `running without an owner: once ${names.target} serves, set the Service's selector back from its ` +
+        `annotation ${ORIGINAL_SELECTOR_ANNOTATION} and delete ${names.primary}`,
+    ];
+  }
+
+  /** Points the root Service back at the user's pods (its selector from before Vireo), dropping Vireo's annotation. */
+  async #selectTargetPods(s: WorkloadSnapshot): Promise<void> {
+    const { target, names } = s;
     const root = s.rootService;
-    const original = root?.metadata.annotations?.[ORIGINAL_SELECTOR_ANNOTATION];
+    if (!target || !root) return;
+    const original = root.metadata.annotations?.[ORIGINAL_SELECTOR_ANNOTATION];
     const userSelector = original
       ? (JSON.parse(original) as Record<string, string>)
       : target.spec.selector.matchLabels;
-    if (root && !sameJson(root.spec.selector, userSelector)) {
-      const patchSelector: Record<string, string | null> = { ...userSelector };
-      for (const key of Object.keys(root.spec.selector ?? {}))
-        if (!(key in (userSelector ?? {}))) patchSelector[key] = null;
-      await this.#patch(servicePath(names.namespace, names.rootService), root, {
-        metadata: { annotations: { [ORIGINAL_SELECTOR_ANNOTATION]: null } },
-        spec: { selector: patchSelector },
-      });
-    }
-    return true;
+    if (sameJson(root.spec.selector, userSelector)) return;
+    const patchSelector: Record<string, string | null> = { ...userSelector };
+    for (const key of Object.keys(root.spec.selector ?? {}))
+      if (!(key in (userSelector ?? {}))) patchSelector[key] = null;
+    await this.#patch(servicePath(names.namespace, names.rootService), root, {
+      metadata: { annotations: { [ORIGINAL_SELECTOR_ANNOTATION]: null } },
+      spec: { selector: patchSelector },
+    });
   }
 
   async #get<T>(path: string): Promise<T | undefined> {

@@ -619,6 +619,9 @@ export class FakeCluster {
       restore: async () => {
         throw new Error("FakeCluster does not model deleting the Rollout");
       },
+      release: async () => {
+        throw new Error("FakeCluster does not model deleting the Rollout");
+      },
     };
   }
 
