@@ -13,6 +13,9 @@ import { pause, rollBack } from "./transitions.ts";
 
 type EvidenceStatus = NonNullable<NonNullable<RolloutStatus["analysis"]>["evidence"]>;
 
+/** The latest time a Date can hold (ms): a maxStepDuration of 10^31 hours is valid and means "never". */
+const LATEST = 8.64e15;
+
 /** When the current step's maxStepDuration runs out (ms), counted from the step's start or the last resume. */
 export function budgetEndsAt(spec: RolloutSpec, status: RolloutStatus): number | undefined {
   if (!status.stepStartedAt) return undefined;
@@ -20,7 +23,7 @@ export function budgetEndsAt(spec: RolloutSpec, status: RolloutStatus): number |
     Date.parse(status.stepStartedAt),
     Date.parse(status.analysis?.budgetStartedAt ?? "") || 0,
   );
-  return from + parseDuration(spec.analysis.maxStepDuration);
+  return Math.min(from + parseDuration(spec.analysis.maxStepDuration), LATEST);
 }
 
 /** True when analysis has a judge: sequential metric (the only judge that estimates its evidence). */
@@ -49,7 +52,7 @@ export function recordEvidence(ctx: Ctx, results: readonly MetricResult[], at: D
       missing <= 0
         ? at.getTime()
         : perMinute > 0
-          ? at.getTime() + (missing / perMinute) * 60_000
+          ? Math.min(at.getTime() + (missing / perMinute) * 60_000, LATEST)
           : Number.NaN;
     const e: EvidenceStatus = {
       metric: r.metric,
