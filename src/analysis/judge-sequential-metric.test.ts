@@ -1,10 +1,10 @@
 // judge: sequential metrics: the words status shows, the evidence carried between steps, and the API's rules.
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
+import { formatCount } from "../api/evidence-view.ts";
 import { type Measurement, MetricSchema, type MetricSpec } from "../api/rollout-schema.ts";
 import {
   FRESH_CONTEXT,
-  formatCount,
   formatEvidence,
   judgeSequentialMetric,
   type SequentialContext,

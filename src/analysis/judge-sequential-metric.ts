@@ -1,4 +1,5 @@
 // Pure glue from a measured metric to a judge: sequential result: which test, what it carries, and the words status shows.
+import { formatCount } from "../api/evidence-view.ts";
 import type { Measurement, MetricSpec } from "../api/rollout-schema.ts";
 import { judgeLatency } from "./judge-latency.ts";
 import {
@@ -71,11 +72,6 @@ export function sequentialContext(
     };
   }
   return { ...FRESH_CONTEXT, step };
-}
-
-/** 12345 → "12,345" (counts from increase() are rounded for people; the judge uses them unrounded). */
-export function formatCount(n: number): string {
-  return String(Math.round(n)).replace(/\B(?=(\d{3})+(?!\d))/g, ",");
 }
 
 /** An evidence value for people: two significant digits below 100, whole numbers above. */

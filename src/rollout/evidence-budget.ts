@@ -2,16 +2,14 @@
 // (status.analysis.evidence), the InsufficientTraffic condition, and what noEvidence does when a step's
 // maxStepDuration runs out without a verdict.
 
-import { formatCount } from "../analysis/judge-sequential-metric.ts";
 import type { MetricResult } from "../analysis/types.ts";
 import { CONDITION_TYPES, REASONS } from "../api/constants.ts";
-import { formatDuration, parseDuration } from "../api/duration.ts";
+import { parseDuration } from "../api/duration.ts";
+import { currentEvidence, describeEvidence, type EvidenceEstimate } from "../api/evidence-view.ts";
 import type { RolloutSpec, RolloutStatus } from "../api/rollout-schema.ts";
 import { setCondition } from "./conditions.ts";
 import { type Ctx, type Draft, IN_FLIGHT } from "./draft.ts";
 import { pause, rollBack } from "./transitions.ts";
-
-type EvidenceStatus = NonNullable<NonNullable<RolloutStatus["analysis"]>["evidence"]>;
 
 /** The latest time a Date can hold (ms): a maxStepDuration of 10^31 hours is valid and means "never". */
 const LATEST = 8.64e15;
@@ -41,7 +39,7 @@ export function recordEvidence(ctx: Ctx, results: readonly MetricResult[], at: D
   const ends = budgetEndsAt(spec, d.status);
   if (!a || !Number.isFinite(started) || ends === undefined) return;
   const minutes = Math.max(at.getTime() - started, 1000) / 60_000;
-  let slowest: { e: EvidenceStatus; due: number } | undefined;
+  let slowest: { e: EvidenceEstimate; due: number } | undefined;
   for (const r of results) {
     const s = r.sequential;
     if (!s || r.verdict === "Fail" || r.verdict === "Error") continue;
@@ -51,10 +49,10 @@ export function recordEvidence(ctx: Ctx, results: readonly MetricResult[], at: D
     const due =
       missing <= 0
         ? at.getTime()
-        : perMinute > 0
+        : perMinute > 0 && Number.isFinite(missing)
           ? Math.min(at.getTime() + (missing / perMinute) * 60_000, LATEST)
           : Number.NaN;
-    const e: EvidenceStatus = {
+    const e: EvidenceEstimate = {
       metric: r.metric,
       step: s.step,
       canaryRequests: s.canaryRequests,
@@ -70,31 +68,11 @@ export function recordEvidence(ctx: Ctx, results: readonly MetricResult[], at: D
   if (slowest) a.evidence = slowest.e;
 }
 
-/** The estimate in words: "1,200 of about 3,000 canary requests, evidence due in 12m". */
-export function describeEvidence(e: EvidenceStatus, now: Date): string {
-  const needed =
-    e.requestsNeeded === undefined
-      ? `${formatCount(e.canaryRequests)} canary requests, no estimate (no events to compare yet)`
-      : `${formatCount(e.canaryRequests)} of about ${formatCount(e.requestsNeeded)} canary requests`;
-  if (!e.eta) return `${needed} (${e.metric})`;
-  const left = Date.parse(e.eta) - now.getTime();
-  const due = left <= 0 ? "evidence due now" : `evidence due in ${formatDuration(left)}`;
-  return `${needed}, ${due} at ${e.canaryRequestsPerMinute} requests/min (${e.metric})`;
-}
-
-/** The estimate for the current step, if the step has been measured yet. */
-function currentEvidence(status: RolloutStatus): EvidenceStatus | undefined {
-  const e = status.analysis?.evidence;
-  return e && e.step === (status.currentStepIndex ?? 0) && e.at >= (status.stepStartedAt ?? "")
-    ? e
-    : undefined;
-}
-
 /** What the step waits for, in words, with the estimate when there is one. */
 export function waitingForEvidence(ctx: Ctx, where: string): string {
   const e = currentEvidence(ctx.d.status);
   return e
-    ? `${where}: gathering evidence, ${describeEvidence(e, ctx.d.now)}`
+    ? `${where}: gathering evidence, ${describeEvidence(e, ctx.d.now.getTime())}`
     : `${where}: waiting for a passing analysis`;
 }
 
@@ -113,7 +91,7 @@ export function spendBudget(ctx: Ctx, where: string): "wait" | "pass" | "stop" {
   }
   const e = currentEvidence(d.status);
   const budget = spec.analysis.maxStepDuration;
-  const saw = e ? ` (${describeEvidence(e, d.now)})` : "";
+  const saw = e ? ` (${describeEvidence(e, d.now.getTime())})` : "";
   const message = `${where}: no verdict within maxStepDuration ${budget}${saw}`;
   switch (spec.analysis.noEvidence) {
     case "pause":
@@ -162,7 +140,7 @@ export function setInsufficientTraffic(d: Draft, generation: number): void {
   };
   const step = `step ${(s.currentStepIndex ?? 0) + 1}`;
   const e = currentEvidence(s);
-  const seen = e ? `: ${describeEvidence(e, d.now)}` : "";
+  const seen = e ? `: ${describeEvidence(e, d.now.getTime())}` : "";
   if (s.pauseReason === "NoEvidence") {
     set("True", REASONS.NoEvidence, `${step} ran out of maxStepDuration without a verdict${seen}`);
     return;
