@@ -22,7 +22,7 @@
 //   0.1 % (where the oracle itself needs hours) reaches verdicts. One machine-readable `judge-target` line per cell.
 // - "every cell": the grid of traffic × baseline × error multiplier × p99 shift, judged on errors and latency by all
 //   judges with the product's default budget (maxStepDuration 1 h).
-import { writeFileSync } from "node:fs";
+import { readFileSync, writeFileSync } from "node:fs";
 import { loadavg } from "node:os";
 import { join } from "node:path";
 import { type Bucket, judgeLatency } from "../src/analysis/judge-latency.ts";
@@ -46,7 +46,7 @@ import {
 import { judgeMeasurement } from "../src/analysis/verdict.ts";
 import { parseDuration } from "../src/api/duration.ts";
 import { DEFAULT_MAX_STEP_DURATION, MetricSchema, type MetricSpec } from "../src/api/rollout-schema.ts";
-import { publish } from "./publish.ts";
+import { markedSection, publish, replaceSection, runContext } from "./publish.ts";
 
 const QUICK = process.argv.includes("--quick");
 const RPS = [1, 5, 50, 500];
@@ -88,6 +88,11 @@ interface Cell {
   baseline: number;
   multiplier: number;
   shift: number;
+  /**
+   * Synthetic requests topping the traffic up, sent through the root Service (so split by the same weight) at the
+   * same baseline error rate; `multiplier` is the canary's on them (1 when the regression is on a path they miss).
+   */
+  synthetic?: { rps: number; multiplier: number };
 }
 
 type Verdict = "Pass" | "Fail" | "Inconclusive";
@@ -360,8 +365,9 @@ function streamFor(
     let d = cache.get(key);
     if (!d) {
       const rand = seededRandom((((cellIndex * 100_003 + rollout) * 97 + tick) * 31 + step) >>> 0);
+      const weight = (STEPS[step] as number) / 100;
       const n = requestCount(rand, cell.rps, INTERVAL_S);
-      const cr = binomial(rand, n, (STEPS[step] as number) / 100);
+      const cr = binomial(rand, n, weight);
       const pr = n - cr;
       d = {
         cr,
@@ -371,6 +377,15 @@ function streamFor(
         cb: withLatency ? multinomial(rand, cr, slow) : [],
         pb: withLatency ? multinomial(rand, pr, base) : [],
       };
+      if (cell.synthetic) {
+        // The judge counts what the mesh counts: synthetic and organic requests alike.
+        const ns = requestCount(rand, cell.synthetic.rps, INTERVAL_S);
+        const cs = binomial(rand, ns, weight);
+        d.cr += cs;
+        d.pr += ns - cs;
+        d.ce += binomial(rand, cs, Math.min(1, cell.baseline * cell.synthetic.multiplier));
+        d.pe += binomial(rand, ns - cs, cell.baseline);
+      }
       cache.set(key, d);
     }
     return d;
@@ -501,6 +516,62 @@ function targetTable(rows: TargetRow[]): string {
 }
 
 // ---------------------------------------------------------------------------------------------------------------
+// Part 3: topping traffic up with synthetic load.
+
+/** Organic and synthetic traffic of the top-up part: a 1 rps service topped up to 50 rps. */
+const TOP_UP = { organic: 1, synthetic: 49 };
+
+interface TopUpRow {
+  baseline: number;
+  falseRollback: number;
+  aaMedian: number;
+  /** Promoted 3× canaries: the regression on every request, and on organic requests only. */
+  promoteBadAll: number;
+  promoteBadOrganicOnly: number;
+}
+
+/** The default judge on errors at 1 rps topped up to 50 rps, with the regression on all requests or organic ones only. */
+function runTopUp(): TopUpRow[] {
+  let cellIndex = 20_000;
+  return BASELINES.map((baseline) => {
+    const base: Cell = { rps: TOP_UP.organic, baseline, multiplier: 1, shift: 0 };
+    const cells = {
+      aa: { ...base, synthetic: { rps: TOP_UP.synthetic, multiplier: 1 } },
+      all: { ...base, multiplier: ORACLE.bad, synthetic: { rps: TOP_UP.synthetic, multiplier: ORACLE.bad } },
+      organic: { ...base, multiplier: ORACLE.bad, synthetic: { rps: TOP_UP.synthetic, multiplier: 1 } },
+    };
+    const out = { aa: [] as Outcome[], all: [] as Outcome[], organic: [] as Outcome[] };
+    for (let r = 0; r < ROLLOUTS; r++)
+      for (const [i, k] of (["aa", "all", "organic"] as const).entries())
+        out[k].push(
+          simulate(
+            sequentialJudge({ errorsOnly: true }),
+            streamFor(cellIndex + i, r, cells[k], false),
+            TARGET_BUDGET,
+          ),
+        );
+    cellIndex += 3;
+    return {
+      baseline,
+      falseRollback: share(out.aa, "rolledBack"),
+      aaMedian: medianPromote(out.aa),
+      promoteBadAll: share(out.all, "promoted"),
+      promoteBadOrganicOnly: share(out.organic, "promoted"),
+    };
+  });
+}
+
+function topUpTable(rows: TopUpRow[], organic: TargetRow[]): string {
+  const head =
+    "| baseline | A/A median min to promote (1 rps alone / topped up) | false rollbacks topped up | promoted 3× topped up: regression on every request | … on organic requests only |\n|---|---|---|---|---|";
+  const lines = rows.map((r) => {
+    const alone = organic.find((o) => o.rps === TOP_UP.organic && o.baseline === r.baseline);
+    return `| ${r.baseline * 100} % | ${num(alone?.aaMedian ?? Number.NaN)} / ${num(r.aaMedian)} | ${pct(r.falseRollback)} | ${pct(r.promoteBadAll)} | ${pct(r.promoteBadOrganicOnly)} |`;
+  });
+  return [head, ...lines].join("\n");
+}
+
+// ---------------------------------------------------------------------------------------------------------------
 // Part 2: every cell, every judge.
 
 const GRID_JUDGES: [string, (cell: Cell) => RolloutJudge][] = [
@@ -608,6 +679,8 @@ const targets = runTargets();
 const t1 = performance.now();
 const lines = targetLines(targets);
 for (const l of lines) console.log(l);
+const topUp = runTopUp();
+const t1b = performance.now();
 const grid = runGrid();
 const t2 = performance.now();
 const focus = grid.filter(
@@ -615,7 +688,7 @@ const focus = grid.filter(
 );
 const secs = (ms: number) => `${(ms / 1000).toFixed(0)} s`;
 const report = [
-  `Judge targets: ${ROLLOUTS} rollouts per cell and kind, ${secs(t1 - t0)}; every cell: ${GRID_ROLLOUTS} rollouts per cell, ${grid.length / GRID_JUDGES.length} cells, ${secs(t2 - t1)}.`,
+  `Judge targets: ${ROLLOUTS} rollouts per cell and kind, ${secs(t1 - t0)}; top-up ${secs(t1b - t1)}; every cell: ${GRID_ROLLOUTS} rollouts per cell, ${grid.length / GRID_JUDGES.length} cells, ${secs(t2 - t1b)}.`,
   "",
   "### Judge targets: the default sequential judge against the oracle",
   "",
@@ -627,6 +700,14 @@ const report = [
   "```",
   "",
   targetTable(targets),
+  "",
+  `### Topping traffic up: ${TOP_UP.organic} rps organic + ${TOP_UP.synthetic} rps synthetic, split by the same weights`,
+  "",
+  "The judge counts synthetic requests like organic ones. A regression the synthetic requests also hit is caught as",
+  "at 50 rps; one on a path they never call is diluted fifty-fold and promoted: synthetic load vouches only for what",
+  "it exercises.",
+  "",
+  topUpTable(topUp, targets),
   "",
   `### Every cell: summary (budget ${DEFAULT_MAX_STEP_DURATION} per step, errors and latency)`,
   "",
@@ -653,8 +734,33 @@ if (process.argv.includes("--write")) {
     fullTable(grid),
     "",
   ].join("\n");
-  writeFileSync(join(import.meta.dirname, "..", "docs", "analysis", "judge-benchmark.md"), doc);
+  const analysis = join(import.meta.dirname, "..", "docs", "analysis");
+  writeFileSync(join(analysis, "judge-benchmark.md"), doc);
   console.log("wrote docs/analysis/judge-benchmark.md");
+  // The evidence budget's page shows the targets and the top-up beside its explanation.
+  const budgetPage = join(analysis, "evidence-budget.md");
+  const figures = [
+    `\`npm run bench:judge -- --write\` — ${runContext(new Date(), load0)}; ${ROLLOUTS} rollouts per cell and kind.`,
+    "",
+    "```",
+    ...lines,
+    "```",
+    "",
+    targetTable(targets),
+    "",
+    `Topped up (${TOP_UP.organic} rps organic + ${TOP_UP.synthetic} rps synthetic, split by the same weights):`,
+    "",
+    topUpTable(topUp, targets),
+  ].join("\n");
+  writeFileSync(
+    budgetPage,
+    replaceSection(
+      readFileSync(budgetPage, "utf8"),
+      "judge-targets",
+      markedSection("judge-targets", figures),
+    ),
+  );
+  console.log("wrote the judge-targets section of docs/analysis/evidence-budget.md");
   publish({
     id: "judge",
     title: "Canary judges",

@@ -39,6 +39,11 @@ export function replaceSection(doc: string, id: string, block: string): string {
   return doc.slice(0, from) + block + doc.slice(to + end(id).length);
 }
 
+/** `body` between `id`'s markers, for {@link replaceSection} in any page that embeds generated figures. */
+export function markedSection(id: string, body: string): string {
+  return [begin(id), body.trim(), end(id)].join("\n");
+}
+
 /** Where and on what the numbers were measured: the date, the commit, the cores and the machine's load. */
 export function runContext(now: Date, load0?: number[]): string {
   const git = (args: string[]) => {
@@ -66,15 +71,10 @@ export function runContext(now: Date, load0?: number[]): string {
 export function publish(p: Publication, now = new Date()): void {
   const context = runContext(now, p.load0);
   const heading = `## ${p.title}`;
-  const block = [
-    begin(p.id),
-    heading,
-    "",
-    `\`${p.command}\` — ${context}.`,
-    "",
-    p.body.trim(),
-    end(p.id),
-  ].join("\n");
+  const block = markedSection(
+    p.id,
+    [heading, "", `\`${p.command}\` — ${context}.`, "", p.body.trim()].join("\n"),
+  );
   writeFileSync(LATEST_PATH, replaceSection(readFileSync(LATEST_PATH, "utf8"), p.id, block));
   appendFileSync(
     HISTORY_PATH,

@@ -30,7 +30,7 @@ const judgesSequentially = (spec: RolloutSpec) => spec.analysis.metrics.some((m)
 /**
  * Records, from one tick's results, how far the step is from a verdict at its slowest sequential metric: requests
  * seen and needed, the canary's request rate, and when the evidence is due at that rate. A tick without sequential
- * results (an error) keeps the last estimate.
+ * results with traffic (an error, no requests yet) keeps the last estimate.
  */
 export function recordEvidence(ctx: Ctx, results: readonly MetricResult[], at: Date): void {
   const { d, spec } = ctx;
@@ -42,7 +42,14 @@ export function recordEvidence(ctx: Ctx, results: readonly MetricResult[], at: D
   let slowest: { e: EvidenceEstimate; due: number } | undefined;
   for (const r of results) {
     const s = r.sequential;
-    if (!s || r.verdict === "Fail" || r.verdict === "Error") continue;
+    // No traffic on either side yet is no estimate at all (the condition stays Unknown), not an infinite one.
+    if (
+      !s ||
+      r.verdict === "Fail" ||
+      r.verdict === "Error" ||
+      !(s.canaryRequests > 0 && s.primaryRequests > 0)
+    )
+      continue;
     const perMinute = s.canaryRequests / minutes;
     const missing =
       s.requestsNeeded === undefined ? Number.POSITIVE_INFINITY : s.requestsNeeded - s.canaryRequests;
