@@ -2,8 +2,9 @@
 // (Flagger/Argo style), Vireo's ratio check, the sequential judge with its old pass rule and with the evidence rule —
 // on the same request streams, and the default sequential judge against an oracle that knows the true rates.
 //
-//   npm run bench:judge                      the default run (≈ 2 min on 2 busy cores), prints everything
-//   npm run bench:judge -- --quick           a tenth of the rollouts, for development (≈ 15 s)
+//   npm run bench:judge                      the default run (≈ 1 min of CPU; 5 min on 2 cores shared with
+//                                            other work), prints everything
+//   npm run bench:judge -- --quick           a tenth of the rollouts, for development (≈ 10 s of CPU)
 //   npm run bench:judge -- --write           also writes docs/analysis/judge-benchmark.md and its section of
 //                                            docs/benchmarks/latest.md (appended to history.md)
 //   VIREO_JUDGE_ROLLOUTS=2000 VIREO_JUDGE_GRID_ROLLOUTS=500 npm run bench:judge   other sample sizes
