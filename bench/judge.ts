@@ -688,6 +688,8 @@ const focus = grid.filter(
   (r) => r.cell.rps === 5 && r.cell.baseline === 0.01 && r.cell.multiplier === 3 && r.cell.shift === 0,
 );
 const secs = (ms: number) => `${(ms / 1000).toFixed(0)} s`;
+/** The target lines and their table: in the report and in the evidence budget's page. */
+const targetFigures = ["```", ...lines, "```", "", targetTable(targets)];
 const report = [
   `Judge targets: ${ROLLOUTS} rollouts per cell and kind, ${secs(t1 - t0)}; top-up ${secs(t1b - t1)}; every cell: ${GRID_ROLLOUTS} rollouts per cell, ${grid.length / GRID_JUDGES.length} cells, ${secs(t2 - t1b)}.`,
   "",
@@ -696,11 +698,7 @@ const report = [
   "Errors only, A/A and 3× the primary's error rate, 24 h budget per step (noEvidence: pause, so a held rollout is",
   "not promoted). Targets for every line: promote_bad_3x ≤ 5 %, false_rollback ≤ 1 %, time_vs_oracle ≤ 2.",
   "",
-  "```",
-  ...lines,
-  "```",
-  "",
-  targetTable(targets),
+  ...targetFigures,
   "",
   `### Topping traffic up: ${TOP_UP.organic} rps organic + ${TOP_UP.synthetic} rps synthetic, split by the same weights`,
   "",
@@ -743,11 +741,7 @@ if (process.argv.includes("--write")) {
   const figures = [
     `\`npm run bench:judge -- --write\` — ${runContext(new Date(), load0)}; ${ROLLOUTS} rollouts per cell and kind.`,
     "",
-    "```",
-    ...lines,
-    "```",
-    "",
-    targetTable(targets),
+    ...targetFigures,
     "",
     `Topped up (${TOP_UP.organic} rps organic + ${TOP_UP.synthetic} rps synthetic, split by the same weights):`,
     "",
