@@ -6,7 +6,16 @@ import { METRICS_MESHES } from "./api/constants.ts";
 import { parseDuration } from "./api/duration.ts";
 
 const ConfigSchema = z.object({
-  kubeconfig: z.string().optional().describe("Path to a kubeconfig; default: KUBECONFIG, then in-cluster."),
+  kubeconfig: z.string().optional().describe("--kubeconfig: one kubeconfig file, used alone."),
+  kubeconfigList: z
+    .string()
+    .optional()
+    .describe("$KUBECONFIG: kubeconfig files separated by the path delimiter, merged (first wins)."),
+  serviceHost: z
+    .string()
+    .optional()
+    .describe("KUBERNETES_SERVICE_HOST: set in a Pod; means in-cluster config."),
+  servicePort: z.string().optional().describe("KUBERNETES_SERVICE_PORT (default 443)."),
   namespaces: z
     .array(z.string().regex(/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/))
     .describe("Namespaces to watch; empty = all."),
@@ -68,7 +77,7 @@ export type Config = z.infer<typeof ConfigSchema>;
 /** Text printed by `--help`. */
 export const USAGE = `vireo — progressive delivery controller
 
-  --kubeconfig PATH        kubeconfig (default: $KUBECONFIG, else in-cluster)
+  --kubeconfig PATH        kubeconfig (default: $KUBECONFIG, else in-cluster, else ~/.kube/config)
   --namespace NS           watch this namespace; repeat or comma-separate for several (default: all)
   --selector SEL           only Rollouts matching this label selector (shard a large fleet)
   --workers N              concurrent reconciles (default 4)
@@ -157,7 +166,10 @@ export function loadConfig(argv: readonly string[], env: NodeJS.ProcessEnv): Con
       }
     });
   const raw = {
-    kubeconfig: pick(values.kubeconfig, "KUBECONFIG"),
+    kubeconfig: values.kubeconfig,
+    kubeconfigList: env.KUBECONFIG,
+    serviceHost: env.KUBERNETES_SERVICE_HOST,
+    servicePort: env.KUBERNETES_SERVICE_PORT,
     namespaces,
     selector: pick(values.selector, "VIREO_SELECTOR"),
     workers: num(pick(values.workers, "VIREO_WORKERS", "4")),

@@ -11,16 +11,11 @@ import type { ReconcileObserver } from "./controller/ports.ts";
 import { Reconciler } from "./controller/reconciler.ts";
 import { secretReader } from "./controller/secrets.ts";
 import { createKubeClients } from "./kube/clients.ts";
-import {
-  type KubeConfigLike,
-  type KubeConnection,
-  loadConnection,
-  NeedsPluginAuth,
-} from "./kube/connection.ts";
 import { ApiDiscovery } from "./kube/discovery.ts";
 import { EventRecorder } from "./kube/event-recorder.ts";
 import { Informer } from "./kube/informer.ts";
 import { eventsApi, LEASES, type Lease, leaseApi } from "./kube/kube-apis.ts";
+import { loadKubeconfig } from "./kube/kubeconfig/load.ts";
 import { LeaseElector, makeIdentity } from "./kube/lease-elector.ts";
 import { ServerClock } from "./kube/server-clock.ts";
 import { StatusWriter } from "./kube/status-writer.ts";
@@ -41,7 +36,13 @@ export async function main(argv: readonly string[], env: NodeJS.ProcessEnv): Pro
     return text === USAGE ? 0 : 2;
   }
   const log = createLogger({ level: config.logLevel, base: { controller: "vireo" } });
-  const connection = await connect(config.kubeconfig);
+  // controller-runtime's order: in a Pod without --kubeconfig or $KUBECONFIG, the ServiceAccount comes first.
+  const { connection, via } = await loadKubeconfig({
+    path: config.kubeconfig,
+    list: config.kubeconfigList,
+    inCluster: { host: config.serviceHost, port: config.servicePort },
+    preferInCluster: true,
+  });
 
   const metrics = new VireoMetrics();
   const identity = makeIdentity(config.podName);
@@ -141,7 +142,7 @@ export async function main(argv: readonly string[], env: NodeJS.ProcessEnv): Pro
     readyChecks: [{ name: "informers-synced", check: () => manager.synced() }],
   });
   log.info(
-    { url: server.url, identity, namespaces: config.namespaces, selector: config.selector },
+    { url: server.url, identity, namespaces: config.namespaces, selector: config.selector, kubeconfig: via },
     "vireo starting",
   );
 
@@ -235,23 +236,6 @@ export async function main(argv: readonly string[], env: NodeJS.ProcessEnv): Pro
   await server.close(2000);
   log.info({}, "stopped");
   return 0;
-}
-
-/**
- * The API server connection. Certificates and tokens are handled here; only a kubeconfig whose user needs an auth
- * plugin (exec, auth-provider: developer laptops against cloud clusters) loads client-node, which costs ~80 MB.
- */
-async function connect(kubeconfig: string | undefined): Promise<KubeConnection | KubeConfigLike> {
-  try {
-    return await loadConnection(kubeconfig);
-  } catch (err) {
-    if (!(err instanceof NeedsPluginAuth)) throw err;
-    const { KubeConfig } = await import("@kubernetes/client-node");
-    const kc = new KubeConfig();
-    if (kubeconfig) kc.loadFromFile(kubeconfig);
-    else kc.loadFromDefault();
-    return kc;
-  }
 }
 
 if (import.meta.main) {

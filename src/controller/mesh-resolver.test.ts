@@ -8,7 +8,7 @@ import { loadConfig } from "../config.ts";
 import type { KubeClients, RawRequest } from "../kube/clients.ts";
 import { ApiDiscovery } from "../kube/discovery.ts";
 import { MeshError } from "../mesh/errors.ts";
-import { FakeApi } from "../mesh/testing/fake-api.ts";
+import { FakeApi, withBackendServices } from "../mesh/testing/fake-api.ts";
 import { anOwner, aPolicy, aSplitRef } from "../mesh/testing/models.ts";
 import { MeshResolver } from "./mesh-resolver.ts";
 
@@ -51,18 +51,7 @@ describe("MeshResolver", () => {
       return { name: group, versions: [v], preferredVersion: v };
     };
     const written = async (trustDomain: string | undefined, provider: "istio" | "linkerd") => {
-      const api = new FakeApi();
-      for (const [name, app] of [
-        ["checkout-primary", "checkout-primary"],
-        ["checkout-canary", "checkout"],
-      ] as const) {
-        api.store(`/api/v1/namespaces/shop/services/${name}`, {
-          apiVersion: "v1",
-          kind: "Service",
-          metadata: { name, namespace: "shop" },
-          spec: { selector: { app }, ports: [{ port: 8080, targetPort: 9090 }] },
-        });
-      }
+      const api = withBackendServices(new FakeApi());
       const clients = {
         request: async <T>(req: RawRequest): Promise<T> =>
           req.path === "/apis"

@@ -4,8 +4,9 @@ import { Agent as HttpsAgent, request as httpsRequest, type RequestOptions } fro
 import { Readable } from "node:stream";
 import { BackoffGate, type GateOutcome } from "./backoff-gate.ts";
 import { type Clock, sleep, systemClock } from "./clock.ts";
-import { type KubeConfigLike, type KubeConnection, toConnection } from "./connection.ts";
 import { classifyError } from "./errors.ts";
+import { toConnection } from "./kubeconfig/client-node.ts";
+import type { KubeConfigLike, KubeConnection } from "./kubeconfig/connection.ts";
 import { parseResourcePath, VERBS, type Verb, verbFor } from "./request-verb.ts";
 import { MAX_RETRY_AFTER_MS, parseRetryAfter } from "./retry-after.ts";
 import { TokenBucket } from "./token-bucket.ts";
@@ -100,7 +101,8 @@ const isLeasePath = (url: string) => url.includes("/apis/coordination.k8s.io/");
  * watch) bounded by a timeout. Ordinary requests share one keep-alive Agent; it is replaced whenever a request
  * times out or fails at the network level, so a silently dead connection cannot stall every later request.
  * Watches get a connection of their own: a long-lived stream must not share fate with short requests, and a
- * watchdog restart must get a genuinely new connection.
+ * watchdog restart must get a genuinely new connection. A 401 is retried once when the connection says fresh
+ * credentials may help (an exec plugin's token expired early, a rotated token file).
  *
  * Built on node:http(s) rather than client-node's generated clients: those load every model class and
  * undici at start (≈110 MB of RSS) to serve the handful of paths a controller uses.
@@ -131,7 +133,19 @@ export function createKubeClients(
    */
   const gate = new BackoffGate(clock);
 
+  /** Sends once; on a 401 whose credentials the connection can replace, once more with the new ones. */
   async function send(req: RawRequest, stream: boolean): Promise<IncomingMessage> {
+    const first = await sendOnce(req, stream);
+    if (first.res.statusCode !== 401 || !(await conn.rejected?.(first.options))) return first.res;
+    first.res.resume();
+    return (await sendOnce(req, stream)).res;
+  }
+
+  /** One attempt through the shared back-off gate. */
+  async function sendOnce(
+    req: RawRequest,
+    stream: boolean,
+  ): Promise<{ res: IncomingMessage; options: RequestOptions }> {
     const method = req.method ?? "GET";
     const url = new URL(prefix + req.path, base);
     for (const [k, v] of Object.entries(req.query ?? {}))
@@ -140,22 +154,22 @@ export function createKubeClients(
     const settle = lease ? (o: GateOutcome) => gate.record(o) : await gate.admit(req.signal);
     let outcome: GateOutcome = "failed";
     try {
-      const res = await dispatch(req, stream, method, url, lease);
-      outcome = throttle(res) ?? "answered";
-      return res;
+      const sent = await dispatch(req, stream, method, url, lease);
+      outcome = throttle(sent.res) ?? "answered";
+      return sent;
     } finally {
       settle(outcome);
     }
   }
 
-  /** Rate-limits, fences, counts and sends one request; resolves with the answer's headers. */
+  /** Rate-limits, fences, counts and sends one request; resolves with the answer's headers and what was sent. */
   async function dispatch(
     req: RawRequest,
     stream: boolean,
     method: string,
     url: URL,
     lease: boolean,
-  ): Promise<IncomingMessage> {
+  ): Promise<{ res: IncomingMessage; options: RequestOptions }> {
     const wait = bucket.reserve();
     if (wait > 0) await sleep(clock, wait);
     // Checked as late as possible, after the rate limiter's wait: the lease may have run out meanwhile.
@@ -187,7 +201,9 @@ export function createKubeClients(
     if (timeout) signals.push(timeout);
     if (!stream && !lease) signals.push(revocation.signal);
     if (signals.length > 0) o.signal = signals.length === 1 ? signals[0] : AbortSignal.any(signals);
-    const agent = stream ? false : shared;
+    // An agent the connection chose (client-node's: a proxy's tunnel, say) is kept; replacing it would dial the
+    // server directly. client-node's agents keep no idle connections, so there is nothing of theirs to reset.
+    const agent = o.agent ?? (stream ? false : shared);
     o.agent = agent;
     const sentAt = clock.now();
     try {
@@ -198,7 +214,7 @@ export function createKubeClients(
       });
       const date = res.headers.date;
       if (date && options.onServerDate) options.onServerDate(date, sentAt, clock.now());
-      return res;
+      return { res, options: o };
     } catch (err) {
       const callerAborted = req.signal?.aborted === true && !timeout?.aborted;
       if (!callerAborted && agent && agent === shared && isConnectionFailure(err, timeout)) {

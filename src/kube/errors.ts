@@ -46,6 +46,8 @@ export class KubeApiError extends Error {
   readonly status: number | undefined;
   /** `Status.reason` from the API server (e.g. `AlreadyExists`, `Expired`). */
   readonly reason: string | undefined;
+  /** `Status.message` from the API server as it wrote it (the plugin quotes it in its own sentences). */
+  readonly serverMessage: string | undefined;
   readonly causes: readonly FieldCause[];
   /** Seconds from `Retry-After` / `Status.details.retryAfterSeconds`, when given. */
   readonly retryAfterSeconds: number | undefined;
@@ -57,6 +59,7 @@ export class KubeApiError extends Error {
     extra: {
       status?: number;
       reason?: string;
+      serverMessage?: string;
       causes?: FieldCause[];
       retryAfterSeconds?: number;
       context?: RequestContext;
@@ -67,6 +70,7 @@ export class KubeApiError extends Error {
     this.kind = kind;
     this.status = extra.status;
     this.reason = extra.reason;
+    this.serverMessage = extra.serverMessage;
     this.causes = extra.causes ?? [];
     this.retryAfterSeconds = extra.retryAfterSeconds;
     this.context = extra.context ?? {};
@@ -134,6 +138,7 @@ export function classifyError(err: unknown, context: RequestContext = {}): KubeA
     return new KubeApiError(err.kind, err.message, {
       status: err.status,
       reason: err.reason,
+      serverMessage: err.serverMessage,
       causes: [...err.causes],
       retryAfterSeconds: err.retryAfterSeconds,
       context,
@@ -188,7 +193,7 @@ function fromStatus(
   const what = describe(context);
   const hint = body?.details?.retryAfterSeconds ?? retryAfter;
   const retryAfterSeconds = hint === undefined ? undefined : Math.min(hint, MAX_RETRY_AFTER_MS / 1000);
-  const extra = { status, reason, retryAfterSeconds, context, cause };
+  const extra = { status, reason, serverMessage, retryAfterSeconds, context, cause };
   const withServer = (m: string): string => (serverMessage ? `${m}: ${serverMessage}` : m);
   switch (true) {
     case status === 404:

@@ -6,6 +6,7 @@ import { type Clock, jitter, sleep, systemClock, type TimerHandle } from "./cloc
 import { classifyError, KubeApiError, KubeErrorKind } from "./errors.ts";
 import { type KubeLogger, silentLogger } from "./logger-port.ts";
 import { collectionPath, objectKey, type ResourceRef, resourceName } from "./resource.ts";
+import { type WatchEvent, watchEvents } from "./watch-events.ts";
 
 export type { ResourceRef } from "./resource.ts";
 
@@ -54,10 +55,8 @@ type AddHandler<T> = (obj: T) => void;
 type UpdateHandler<T> = (oldObj: T, newObj: T) => void;
 type DeleteHandler<T> = (obj: T) => void;
 
-interface WatchEvent {
-  type: "ADDED" | "MODIFIED" | "DELETED" | "BOOKMARK" | "ERROR";
-  object: KubernetesObject & { code?: number };
-}
+/** What a watch event carries: an object, or a Status (with `code`) in an ERROR event. */
+type Watched = KubernetesObject & { code?: number };
 
 /**
  * Server-side watch timeouts. Short on purpose: they are the liveness signal. The API server sends a bookmark
@@ -353,33 +352,22 @@ export class Informer<T extends KubernetesObject = KubernetesObject> {
     });
     this.#stats.watches++;
     this.#touch();
-    const decoder = new TextDecoder();
-    let buffered = "";
     let delivered = false;
-    for await (const chunk of stream) {
-      buffered += decoder.decode(chunk, { stream: true });
-      let nl = buffered.indexOf("\n");
-      while (nl >= 0) {
-        const line = buffered.slice(0, nl).trim();
-        buffered = buffered.slice(nl + 1);
-        nl = buffered.indexOf("\n");
-        if (!line) continue;
-        this.#touch();
-        const event = JSON.parse(line) as WatchEvent;
-        if (event.type === "ERROR") {
-          const err = classifyError(event.object, { verb: "watch", resource: this.#what });
-          if (err.kind === KubeErrorKind.Gone) return "gone";
-          throw err;
-        }
-        this.#apply(event);
-        if (event.type !== "BOOKMARK") delivered = true;
+    for await (const event of watchEvents<Watched>(stream)) {
+      this.#touch();
+      if (event.type === "ERROR") {
+        const err = classifyError(event.object, { verb: "watch", resource: this.#what });
+        if (err.kind === KubeErrorKind.Gone) return "gone";
+        throw err;
       }
+      this.#apply(event);
+      if (event.type !== "BOOKMARK") delivered = true;
     }
     if (signal.aborted) throw signal.reason ?? new KubeApiError(KubeErrorKind.Network, "watch aborted");
     return delivered ? "delivered" : "closed";
   }
 
-  #apply(event: WatchEvent): void {
+  #apply(event: WatchEvent<Watched>): void {
     const obj = event.object as T;
     const rv = obj.metadata?.resourceVersion;
     if (rv) this.#stats.resourceVersion = rv;

@@ -87,7 +87,7 @@ export function buildHistory(r: Rollout, events: KubeEvent[]): HistoryEntry[] {
 
 /** `kubectl vireo history NAME`. */
 export async function history(args: Args): Promise<number> {
-  const ctx = connect(args);
+  const ctx = await connect(args);
   const name = args.positional[0];
   if (!name) throw new CliError("usage: kubectl vireo history NAME", 2);
   const rollout = await getRollout(ctx.kube, ctx.namespace, name);

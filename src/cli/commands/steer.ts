@@ -109,7 +109,7 @@ function writeTime(r: Rollout): number {
 
 /** Runs one steering command. */
 export async function steer(args: Args, kind: RequestKind): Promise<number> {
-  const ctx = connect(args);
+  const ctx = await connect(args);
   const name = args.positional[0];
   if (!name) throw new CliError(`usage: kubectl vireo ${kind} NAME [-n NAMESPACE]`, 2);
   if (args.full && kind !== "promote") throw new CliError("--full only applies to promote", 2);
