@@ -240,7 +240,7 @@ describe("judge: sequential against a real Prometheus", () => {
       assert.equal(condition?.status, "True");
       assert.match(
         condition?.message ?? "",
-        /^step 1: \d+ of about [\d,]+ canary requests, evidence due in \S+ at [\d.]+ requests\/min \(errors\); its maxStepDuration 45s runs out at /,
+        /^step 1: \d+ of about [\d,]+ canary requests, evidence due at \S+Z at [\d.]+ requests\/min \(errors\); its maxStepDuration 45s runs out at /,
       );
       const e = warned.status?.analysis?.evidence;
       assert.equal(e?.metric, "errors", brief(warned));

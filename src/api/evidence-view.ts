@@ -18,16 +18,17 @@ export function currentEvidence(status: RolloutStatus | undefined): EvidenceEsti
   return e.step === (status.currentStepIndex ?? 0) && e.at >= (status.stepStartedAt ?? "") ? e : undefined;
 }
 
-/** The estimate in words: "1,200 of about 3,000 canary requests, evidence due in 12m at 6 requests/min (errors)". */
-export function describeEvidence(e: EvidenceEstimate, now: number): string {
+/**
+ * The estimate in words, for status: "1,200 of about 9,800 canary requests, evidence due at 2026-12-01T13:49:00.000Z
+ * at 78.7 requests/min (errors)". Absolute times only, so the text changes with the estimate, not with the clock.
+ */
+export function describeEvidence(e: EvidenceEstimate): string {
   const needed =
     e.requestsNeeded === undefined
       ? `${formatCount(e.canaryRequests)} canary requests, no estimate yet`
       : `${formatCount(e.canaryRequests)} of about ${formatCount(e.requestsNeeded)} canary requests`;
   if (!e.eta) return `${needed} (${e.metric})`;
-  const left = Date.parse(e.eta) - now;
-  const due = left <= 0 ? "evidence due now" : `evidence due in ${formatDuration(left)}`;
-  return `${needed}, ${due} at ${e.canaryRequestsPerMinute} requests/min (${e.metric})`;
+  return `${needed}, evidence due at ${e.eta} at ${e.canaryRequestsPerMinute} requests/min (${e.metric})`;
 }
 
 /** What a progress bar shows about the current step's evidence. */

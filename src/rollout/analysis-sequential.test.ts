@@ -5,12 +5,14 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import type { MetricMeasurement } from "../analysis/types.ts";
 import type { RolloutSpecInput } from "../api/rollout-schema.ts";
+import { decide } from "./decide.ts";
 import {
   actionsOf,
   initialized,
   type ModelWorld,
   makeSpec,
   newWorld,
+  observe,
   pushRevision,
   run,
 } from "./testing/world.ts";
@@ -138,9 +140,16 @@ describe("judge: sequential in the engine", () => {
     assert.equal(condition(w)?.reason, "EtaPastBudget");
     assert.match(
       condition(w)?.message ?? "",
-      /^step 1: 6 of about [\d,]+ canary requests, evidence due in \d+[hm].* at 6 requests\/min \(errors\); its maxStepDuration 10m runs out at /,
+      /^step 1: 6 of about [\d,]+ canary requests, evidence due at \S+Z at 6 requests\/min \(errors\); its maxStepDuration 10m runs out at /,
     );
     assert.match(w.status?.message ?? "", /step 1\/3, canary weight 10%: gathering evidence, 6 of about/);
+    // Between ticks the clock moves but nothing else does: the status (messages included) stays as written.
+    const between = decide(
+      { generation: w.generation, spec: w.spec, status: w.status },
+      observe(w),
+      new Date(w.now + 20_000),
+    );
+    assert.deepEqual(between.status, w.status, "no status write between ticks");
     const stepStarted = Date.parse(w.status?.stepStartedAt ?? "");
     run(w, (x) => x.status?.phase === "Paused");
     assert.equal(w.status?.pauseReason, "NoEvidence");

@@ -111,7 +111,7 @@ describe("the evidence budget", () => {
     assert.deepEqual([late?.status, late?.reason], ["True", "EtaPastBudget"]);
     assert.match(
       late?.message ?? "",
-      /^step 1: 120 of about 600 canary requests, evidence due in 1h58m at 60 requests\/min \(errors\); its maxStepDuration 1h runs out at /,
+      /^step 1: 120 of about 600 canary requests, evidence due at 2026-12-01T14:00:00\.000Z at 60 requests\/min \(errors\); its maxStepDuration 1h runs out at /,
     );
     const fine = condition(measured(T0 + 600_000), T0 + 120_000);
     assert.deepEqual([fine?.status, fine?.reason], ["False", "EnoughTraffic"]);

@@ -79,7 +79,7 @@ export function recordEvidence(ctx: Ctx, results: readonly MetricResult[], at: D
 export function waitingForEvidence(ctx: Ctx, where: string): string {
   const e = currentEvidence(ctx.d.status);
   return e
-    ? `${where}: gathering evidence, ${describeEvidence(e, ctx.d.now.getTime())}`
+    ? `${where}: gathering evidence, ${describeEvidence(e)}`
     : `${where}: waiting for a passing analysis`;
 }
 
@@ -98,7 +98,7 @@ export function spendBudget(ctx: Ctx, where: string): "wait" | "pass" | "stop" {
   }
   const e = currentEvidence(d.status);
   const budget = spec.analysis.maxStepDuration;
-  const saw = e ? ` (${describeEvidence(e, d.now.getTime())})` : "";
+  const saw = e ? ` (${describeEvidence(e)})` : "";
   const message = `${where}: no verdict within maxStepDuration ${budget}${saw}`;
   switch (spec.analysis.noEvidence) {
     case "pause":
@@ -147,7 +147,7 @@ export function setInsufficientTraffic(d: Draft, generation: number): void {
   };
   const step = `step ${(s.currentStepIndex ?? 0) + 1}`;
   const e = currentEvidence(s);
-  const seen = e ? `: ${describeEvidence(e, d.now.getTime())}` : "";
+  const seen = e ? `: ${describeEvidence(e)}` : "";
   if (s.pauseReason === "NoEvidence") {
     set("True", REASONS.NoEvidence, `${step} ran out of maxStepDuration without a verdict${seen}`);
     return;
