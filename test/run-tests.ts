@@ -95,7 +95,9 @@ if (filter.length === 0) {
 const ranFiles = new Set(Object.keys(counts.perFile).map((f) => resolve(root, f)));
 for (const f of files) if (!ranFiles.has(resolve(root, f))) problems.push(`${f} ran no test`);
 for (const p of problems) console.error(`test-guard: ${p}`);
-console.log(`test-guard: ${files.length} files, ${counts.passed + counts.failed} tests (${suiteName}), property seed ${seed}`);
+console.log(
+  `test-guard: ${files.length} files, ${counts.passed + counts.failed} tests (${suiteName}), property seed ${seed}`,
+);
 // Repeat the closing line last so CI reads it; guard problems count as failures.
 console.log(`${counts.passed} passed, ${counts.failed + problems.length} failed, ${counts.skipped} skipped`);
 process.exit(problems.length > 0 ? 1 : (result.status ?? 1));
