@@ -719,6 +719,8 @@ const report = [
 ].join("\n");
 console.log(report);
 if (process.argv.includes("--write")) {
+  // Before the first write, so a run on a clean commit says so on every page it writes.
+  const context = runContext(new Date(), load0);
   const doc = [
     "# Canary judge benchmark",
     "",
@@ -739,7 +741,7 @@ if (process.argv.includes("--write")) {
   // The evidence budget's page shows the targets and the top-up beside its explanation.
   const budgetPage = join(analysis, "evidence-budget.md");
   const figures = [
-    `\`npm run bench:judge -- --write\` — ${runContext(new Date(), load0)}; ${ROLLOUTS} rollouts per cell and kind.`,
+    `\`npm run bench:judge -- --write\` — ${context}; ${ROLLOUTS} rollouts per cell and kind.`,
     "",
     ...targetFigures,
     "",
@@ -760,7 +762,7 @@ if (process.argv.includes("--write")) {
     id: "judge",
     title: "Canary judges",
     command: "npm run bench:judge -- --write",
-    load0,
+    context,
     body: [
       "A seeded simulation, so the figures change only with the code (the judges or the simulation).",
       "[Every cell](../analysis/judge-benchmark.md); how to read it: [the sequential judge](../analysis/sequential-judge.md#benchmark).",

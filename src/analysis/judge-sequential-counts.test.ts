@@ -92,6 +92,19 @@ test("verdicts: Fail past 1/alpha, Pass only when shown no worse, and never on n
   );
 });
 
+test("the floor's cost as documented: 0 errors in about 6,100 canary requests pass 0.1 %, about 1,200 pass 0.5 %", () => {
+  // docs/analysis/evidence-budget.md and the errorFloor description quote these figures.
+  const passes = (requests: number, floor: number) =>
+    judgeSequentialCounts(
+      { requests, events: 0 },
+      { requests: 9 * requests, events: 0 },
+      NO_EVIDENCE,
+      settings({ floor }),
+    ).verdict === "Pass";
+  assert.deepEqual([passes(6000, 0.001), passes(6200, 0.001)], [false, true]);
+  assert.deepEqual([passes(1150, 0.005), passes(1250, 0.005)], [false, true]);
+});
+
 test("evidence is monotone: a canary event never helps the canary, a primary event never hurts it", () => {
   fc.assert(
     fc.property(

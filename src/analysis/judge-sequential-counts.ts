@@ -28,7 +28,8 @@
 // FLOOR (errors only). A service whose primary has no errors gives the two tests above no events, so no evidence
 // either way. The floor test asks the absolute question: null p_c ≥ floor, alternative p_c = floor/4, on the canary's
 // own requests n and errors x: (1/4)^x · ((1 − floor/4)/(1 − floor))^(n−x), a supermartingale under the null by the
-// same argument. 0 errors in about 4,000 canary requests at floor 0.1 % shows the canary below the floor.
+// same argument. With the pass rule's weighting (below), 0 errors in about 6,100 canary requests show the canary below
+// a 0.1 % floor (1,200 below 0.5 %).
 //
 // The pass rule averages the two pass tests, w·E_noWorse + (1−w)·E_floor ≥ 1/β: an average of test supermartingales
 // is one, so the combined rule keeps β for the null "worse than the margin AND above the floor" and costs the
