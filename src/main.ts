@@ -10,6 +10,7 @@ import { createNotificationSink } from "./controller/notification-sink.ts";
 import type { ReconcileObserver } from "./controller/ports.ts";
 import { Reconciler } from "./controller/reconciler.ts";
 import { secretReader } from "./controller/secrets.ts";
+import { TemplateStore } from "./controller/template-store.ts";
 import { createKubeClients } from "./kube/clients.ts";
 import { ApiDiscovery } from "./kube/discovery.ts";
 import { EventRecorder } from "./kube/event-recorder.ts";
@@ -137,6 +138,13 @@ export async function main(argv: readonly string[], env: NodeJS.ProcessEnv): Pro
       for (let i = 0; i < n; i++) metrics.recordNotification("outbox", "dropped");
     },
   };
+  const templates = new TemplateStore({
+    clients,
+    namespaces: config.namespaces,
+    logger: kubeLog,
+    rollouts: () => manager.listRollouts(),
+    enqueue: (key) => manager.queue.add(key),
+  });
   const reconciler = new Reconciler({
     rollouts: manager,
     workloads: new WorkloadManager(clients, manager),
@@ -162,6 +170,7 @@ export async function main(argv: readonly string[], env: NodeJS.ProcessEnv): Pro
     log: log.child({ component: "reconciler" }),
     now: engineNow,
     deletionTimeoutMs: config.deletionTimeoutMs,
+    templates: templates.lookup,
   });
   const reconcile = (ns: string, name: string, signal: AbortSignal) => reconciler.reconcile(ns, name, signal);
   notifications.setOnDelivered((ns, name) => manager.queue.add(`${ns}/${name}`));
@@ -173,6 +182,7 @@ export async function main(argv: readonly string[], env: NodeJS.ProcessEnv): Pro
 
   await mesh.warm();
   manager.watchRouting(routingTypes(mesh.apis));
+  templates.start();
   await manager.start();
   // The informers' lists have answered by now, so the offset is measured.
   const skew = { skewMs: serverClock.offsetMs(), uncertaintyMs: serverClock.uncertaintyMs() };
@@ -246,6 +256,7 @@ export async function main(argv: readonly string[], env: NodeJS.ProcessEnv): Pro
     await elector?.stop({ release: false });
     await leaseWatch?.stop();
     await manager.stop(0);
+    await templates.stop();
     await server.close(500);
     return 1;
   }
@@ -258,6 +269,7 @@ export async function main(argv: readonly string[], env: NodeJS.ProcessEnv): Pro
   await elector?.stop({ release: true });
   await leaseWatch?.stop();
   await manager.stop(0);
+  await templates.stop();
   await server.close(2000);
   log.info({}, "stopped");
   return 0;

@@ -24,7 +24,8 @@ const FORBIDDEN_KEYS = [
   "title",
 ];
 
-function toOpenApi(schema: z.ZodType): JsonSchema {
+/** The zod schema as an OpenAPI v3 schema, every part inlined (structural schemas allow no references). */
+export function toOpenApi(schema: z.ZodType): JsonSchema {
   return z.toJSONSchema(schema, {
     target: "openapi-3.0",
     io: "input",
@@ -75,7 +76,7 @@ export function undocumentedFields(node: unknown, path = "spec"): string[] {
 }
 
 /** zod writes `format: date-time` strings with a long regex the API server does not need. */
-function simplify(node: unknown): void {
+export function simplify(node: unknown): void {
   if (node === null || typeof node !== "object") return;
   const schema = node as JsonSchema;
   if (schema.format === "date-time") delete schema.pattern;

@@ -12,6 +12,7 @@ import {
 import { DURATION_PATTERN } from "./duration.ts";
 import { GatewayApiSchema } from "./gateway-route-schema.ts";
 import type { ObjectMeta } from "./object-meta.ts";
+import { TemplateRefsSchema } from "./template-ref-schema.ts";
 
 /** Kubernetes object names: DNS-1123 subdomain. Also keeps hostile names out of PromQL and object names. */
 const DNS_SUBDOMAIN = "^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$";
@@ -541,6 +542,7 @@ export const AnalysisSchema = z
       .default([])
       .describe("Metrics checked at every tick. Empty means steps advance without analysis.")
       .meta({ "x-kubernetes-list-type": "map", "x-kubernetes-list-map-keys": ["name"] }),
+    templates: TemplateRefsSchema.optional(),
   })
   .describe("Prometheus analysis of the canary.")
   .superRefine((a, ctx) => {
