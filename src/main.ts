@@ -19,6 +19,7 @@ import { ApiDiscovery } from "./kube/discovery.ts";
 import { EventRecorder } from "./kube/event-recorder.ts";
 import { eventsApi, leaseApi } from "./kube/kube-apis.ts";
 import { LeaseElector, makeIdentity } from "./kube/lease-elector.ts";
+import { NamespaceLabels } from "./kube/namespace-labels.ts";
 import { StatusWriter } from "./kube/status-writer.ts";
 import { MESH_API_GROUPS, routingTypes } from "./mesh/registry.ts";
 import { startTelemetryServer } from "./telemetry/http-server.ts";
@@ -67,7 +68,12 @@ export async function main(argv: readonly string[], env: NodeJS.ProcessEnv): Pro
     onResult: (key) => manager.queue.add(key),
     onDiscard: (reason) => metrics.analysisDiscarded.inc({ reason }),
   });
-  const mesh = new MeshResolver(clients, new ApiDiscovery({ clients, groups: MESH_API_GROUPS }));
+  const namespaceLabels = new NamespaceLabels(clients);
+  const mesh = new MeshResolver(clients, new ApiDiscovery({ clients, groups: MESH_API_GROUPS }), {
+    namespace: (name) => namespaceLabels.get(name),
+    service: async (namespace, name) =>
+      (await manager.service(namespace, name))?.metadata?.labels ?? undefined,
+  });
   const notifications = createNotificationSink({
     clients,
     log: log.child({ component: "notify" }),

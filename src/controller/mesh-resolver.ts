@@ -2,6 +2,7 @@
 import type { RolloutSpec } from "../api/rollout-schema.ts";
 import type { KubeClients } from "../kube/clients.ts";
 import type { ApiDiscovery } from "../kube/discovery.ts";
+import type { LabelSource } from "../mesh/labels.ts";
 import { reportNotServed } from "../mesh/not-served.ts";
 import { createMeshAdapter, detectMeshApis, type MeshApis } from "../mesh/registry.ts";
 import type { MeshAdapter } from "../mesh/types.ts";
@@ -16,13 +17,16 @@ const REDETECT_MS = 60_000;
 export class MeshResolver {
   readonly #clients: KubeClients;
   readonly #discovery: ApiDiscovery;
+  readonly #labels: LabelSource | undefined;
   #apis: MeshApis = {};
   #detectedAt = 0;
   #detecting: Promise<void> | undefined;
 
-  constructor(clients: KubeClients, discovery: ApiDiscovery) {
+  /** `labels`: cached namespace and Service labels for the adapters (they GET them otherwise). */
+  constructor(clients: KubeClients, discovery: ApiDiscovery, labels?: LabelSource) {
     this.#clients = clients;
     this.#discovery = discovery;
+    this.#labels = labels;
   }
 
   /** Detects the served APIs; call once before reconciling. */
@@ -45,7 +49,11 @@ export class MeshResolver {
           this.#detecting = undefined;
         });
     }
-    const adapter = createMeshAdapter(spec.provider, { client: this.#clients, ...this.#apis });
+    const adapter = createMeshAdapter(spec.provider, {
+      client: this.#clients,
+      ...(this.#labels ? { labels: this.#labels } : {}),
+      ...this.#apis,
+    });
     return reportNotServed(adapter, () => this.#redetectNow());
   }
 

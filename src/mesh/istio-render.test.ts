@@ -177,7 +177,7 @@ describe("renderAuthorizationPolicy", () => {
         routes: [{ pathRegex: "/api/.*", methods: ["post", "GET"] }, { pathRegex: "/healthz$" }],
       }),
       "primary",
-      { app: "checkout-primary" },
+      { pods: { app: "checkout-primary" } },
       apType,
       { trustDomain: "example.org" },
     );
@@ -197,10 +197,31 @@ describe("renderAuthorizationPolicy", () => {
     });
   });
 
+  it("behind a waypoint: attached to Services (targetRefs), no pod selector", () => {
+    const ap = renderAuthorizationPolicy(
+      aPolicy({ routes: undefined }),
+      "canary",
+      { services: ["checkout", "checkout-canary"] },
+      apType,
+    );
+    assert.deepEqual(ap.spec, {
+      targetRefs: [
+        { group: "", kind: "Service", name: "checkout" },
+        { group: "", kind: "Service", name: "checkout-canary" },
+      ],
+      action: "ALLOW",
+      rules: [{ from: [{ source: { principals: ["cluster.local/ns/web/sa/frontend"] } }] }],
+    });
+  });
+
   it("omits `to` when any route allows every request (no routes, or a catch-all among them)", () => {
     for (const routes of [undefined, [{ pathRegex: "/a" }, { methods: ["*"] }]]) {
-      const spec = renderAuthorizationPolicy(aPolicy({ routes }), "canary", { app: "checkout" }, apType)
-        .spec as {
+      const spec = renderAuthorizationPolicy(
+        aPolicy({ routes }),
+        "canary",
+        { pods: { app: "checkout" } },
+        apType,
+      ).spec as {
         rules: Record<string, unknown>[];
       };
       assert.deepEqual(Object.keys(spec.rules[0] ?? {}), ["from"]);
@@ -213,7 +234,7 @@ describe("renderAuthorizationPolicy", () => {
         renderAuthorizationPolicy(
           aPolicy({ routes: [{ pathRegex: "/items/[0-9]+" }] }),
           "primary",
-          { a: "b" },
+          { pods: { a: "b" } },
           apType,
         ),
       MeshError,

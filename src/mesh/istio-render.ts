@@ -181,12 +181,13 @@ export function istioPrincipal(trustDomain: string, namespace: string, serviceAc
 /**
  * The ALLOW AuthorizationPolicy `<rollout>-<role>` for one set of backend pods: callers by mTLS principal, and
  * one operation per route (`to` omitted when a route allows everything). Istio's ALLOW semantics: once any ALLOW
- * policy selects a workload, requests matching none are denied.
+ * policy selects a workload, requests matching none are denied. It selects the pods (`selector`, enforced by their
+ * sidecars) or, behind a waypoint, attaches to Services (`targetRefs`, enforced by the waypoint for requests to them).
  */
 export function renderAuthorizationPolicy(
   policy: AccessPolicyModel,
   role: "primary" | "canary",
-  selector: Record<string, string>,
+  target: { pods: Record<string, string> } | { services: readonly string[] },
   type: ResourceType,
   options: { trustDomain?: string; owner?: OwnerRef } = {},
 ): MeshObject {
@@ -206,7 +207,13 @@ export function renderAuthorizationPolicy(
       policy.rolloutName,
       options.owner ?? policy.owner,
     ),
-    spec: { selector: { matchLabels: { ...selector } }, action: "ALLOW", rules: [rule] },
+    spec: {
+      ...("pods" in target
+        ? { selector: { matchLabels: { ...target.pods } } }
+        : { targetRefs: target.services.map((name) => ({ group: "", kind: "Service", name })) }),
+      action: "ALLOW",
+      rules: [rule],
+    },
   };
 }
 

@@ -1,7 +1,10 @@
-// The Istio adapter: VirtualService for weights; one ALLOW AuthorizationPolicy per backend (primary, canary).
+// The Istio adapter: VirtualService for weights (an HTTPRoute behind a waypoint); ALLOW AuthorizationPolicies.
 import type { Weights } from "../rollout/types.ts";
 import { readBackendPods } from "./backend-pods.ts";
 import { MeshError, MeshErrorKind } from "./errors.ts";
+import { gatewayHttpRouteType, parseHttpRouteWeights, renderHttpRoute } from "./gamma-render.ts";
+import { assertWaypointExpressible, WAYPOINT_LABEL, waypointOf } from "./istio-ambient.ts";
+import { analysisVerdict } from "./istio-analysis.ts";
 import {
   authorizationPolicyType,
   type IstioNetworkingVersion,
@@ -11,6 +14,7 @@ import {
   renderVirtualService,
   virtualServiceType,
 } from "./istio-render.ts";
+import { type LabelSource, readLabels } from "./labels.ts";
 import { type MeshClient, ObjectStore, type ResourceType } from "./object-store.ts";
 import { type MeshObject, metadataInSync, sameSpec } from "./objects.ts";
 import type { AccessPolicyModel, MeshAdapter, OwnerRef, SplitRef, TrafficSplitModel } from "./types.ts";
@@ -22,6 +26,10 @@ export interface IstioAdapterOptions {
   networkingVersion?: IstioNetworkingVersion;
   /** `security.istio.io` version (default v1; v1beta1 before Istio 1.22). */
   securityVersion?: IstioSecurityVersion;
+  /** Gateway API HTTPRoute version, for Services behind a waypoint; undefined when HTTPRoute is not served. */
+  httpRouteVersion?: "v1" | "v1beta1";
+  /** Namespace and Service labels, which decide ambient mode (default: one GET each). */
+  labels?: LabelSource;
   /** Mesh trust domain for principals (default cluster.local). */
   trustDomain?: string;
   /** Re-reads after a 409 before reporting the Conflict (default 3). */
@@ -31,35 +39,72 @@ export interface IstioAdapterOptions {
 const ROLES = ["primary", "canary"] as const;
 
 /**
- * Istio adapter. Routes: VirtualService `<rollout>`. Access policy: AuthorizationPolicies `<rollout>-primary` and
- * `<rollout>-canary` — two, because Vireo's primary pods carry renamed selector values, so no single
- * `matchLabels` selects both; each copies its backend Service's selector.
+ * Istio adapter, in the mode of the root Service:
+ * - sidecars (no waypoint): VirtualService `<rollout>` with the weights. When istiod runs its analyzers, their
+ *   ERROR and WARNING messages on it (another VirtualService for the host, a Gateway that does not serve a host, a
+ *   missing host) mean istiod does not route as written: getRoutes is then null and setRoutes throws MeshError
+ *   `NotAccepted` quoting them, which the reconciler puts in the Rollout's Degraded condition.
+ * - ambient, behind a waypoint (label `istio.io/use-waypoint` on the Service or its namespace): HTTPRoute
+ *   `<rollout>` whose parent is the root Service, as Istio's ambient guides split traffic. Never both forms for one
+ *   host: writing one removes Vireo's other.
+ *
+ * Access policy: AuthorizationPolicies `<rollout>-primary` and `<rollout>-canary` — two, because Vireo's primary
+ * pods carry renamed selector values, so no single `matchLabels` selects both; each copies its backend Service's
+ * selector. Behind a waypoint they attach to the Services instead (`targetRefs`: the root Service and the role's
+ * backend Service), since only the waypoint, not ztunnel, can enforce their HTTP rules.
  */
 export class IstioAdapter implements MeshAdapter {
   readonly name = "istio";
   readonly #store: ObjectStore;
   readonly #vs: ResourceType;
   readonly #ap: ResourceType;
+  readonly #route: ResourceType | undefined;
+  readonly #labels: LabelSource;
   readonly #trustDomain: string;
+  /** The waypoint of each root Service this adapter looked at (an adapter lives one reconcile). */
+  readonly #waypoints = new Map<string, Promise<string | undefined>>();
 
   constructor(options: IstioAdapterOptions) {
     this.#store = new ObjectStore(options.client, { conflictRetries: options.conflictRetries });
     this.#vs = virtualServiceType(options.networkingVersion ?? "v1");
     this.#ap = authorizationPolicyType(options.securityVersion ?? "v1");
+    this.#route = options.httpRouteVersion ? gatewayHttpRouteType(options.httpRouteVersion) : undefined;
+    this.#labels = options.labels ?? readLabels(options.client);
     this.#trustDomain = options.trustDomain ?? "cluster.local";
   }
 
   async setRoutes(split: TrafficSplitModel): Promise<Weights | null> {
-    const desired = renderVirtualService(split, this.#vs);
-    return parseVirtualServiceWeights(
-      await this.#store.ensure(this.#vs, desired, split.rolloutName, sameSpec),
-      split,
+    const { namespace, rolloutName } = split;
+    const waypoint = await this.#waypointOf(split);
+    if (waypoint !== undefined) {
+      assertWaypointExpressible(split, waypoint);
+      const route = this.#routeType(split, waypoint);
+      const written = await this.#store.ensure(route, renderHttpRoute(split, route), rolloutName, sameSpec);
+      await this.#store.deleteOwned(this.#vs, namespace, rolloutName, rolloutName);
+      return parseHttpRouteWeights(written, split);
+    }
+    const written = await this.#store.ensure(
+      this.#vs,
+      renderVirtualService(split, this.#vs),
+      rolloutName,
+      sameSpec,
     );
+    if (this.#route) await this.#store.deleteOwned(this.#route, namespace, rolloutName, rolloutName);
+    const verdict = analysisVerdict(written);
+    if (verdict !== undefined) throw new MeshError(MeshErrorKind.NotAccepted, verdict);
+    return parseVirtualServiceWeights(written, split);
   }
 
+  /** Null also while istiod's analysis says the VirtualService is not applied as written (setRoutes says why). */
   async getRoutes(ref: SplitRef): Promise<Weights | null> {
+    const waypoint = await this.#waypointOf(ref);
+    if (waypoint !== undefined) {
+      const live = await this.#store.get(this.#routeType(ref, waypoint), ref.namespace, ref.rolloutName);
+      return live === null ? null : parseHttpRouteWeights(live, ref);
+    }
     const live = await this.#store.get(this.#vs, ref.namespace, ref.rolloutName);
-    return live === null ? null : parseVirtualServiceWeights(live, ref);
+    if (live === null || analysisVerdict(live) !== undefined) return null;
+    return parseVirtualServiceWeights(live, ref);
   }
 
   async applyAccessPolicy(
@@ -98,14 +143,56 @@ export class IstioAdapter implements MeshAdapter {
     for (const role of ROLES)
       await this.#store.deleteOwned(this.#ap, ref.namespace, name(ref, role), ref.rolloutName);
     await this.#store.deleteOwned(this.#vs, ref.namespace, ref.rolloutName, ref.rolloutName);
+    if (this.#route)
+      await this.#store.deleteOwned(this.#route, ref.namespace, ref.rolloutName, ref.rolloutName);
   }
 
   async #render(ref: SplitRef, policy: AccessPolicyModel, owner: OwnerRef): Promise<MeshObject[]> {
     const { namespace, rolloutName, rootService, primaryService, canaryService, port } = ref;
     const model = { ...policy, namespace, rolloutName, rootService, primaryService, canaryService, port };
+    const options = { trustDomain: this.#trustDomain, owner };
+    if ((await this.#waypointOf(ref)) !== undefined) {
+      const services = { primary: primaryService, canary: canaryService };
+      return ROLES.map((role) =>
+        renderAuthorizationPolicy(
+          model,
+          role,
+          { services: [rootService, services[role]] },
+          this.#ap,
+          options,
+        ),
+      );
+    }
     const pods = await readBackendPods(this.#store, ref);
     return ROLES.map((role) =>
-      renderAuthorizationPolicy(model, role, pods[role], this.#ap, { trustDomain: this.#trustDomain, owner }),
+      renderAuthorizationPolicy(model, role, { pods: pods[role] }, this.#ap, options),
+    );
+  }
+
+  /** The waypoint the root Service is bound to, read once per adapter. */
+  #waypointOf(ref: SplitRef): Promise<string | undefined> {
+    const key = `${ref.namespace}/${ref.rootService}`;
+    let found = this.#waypoints.get(key);
+    if (!found) {
+      found = (async () => {
+        const service = await this.#labels.service(ref.namespace, ref.rootService);
+        // The Service's own label decides when it has one; its namespace is read only otherwise.
+        if (service?.[WAYPOINT_LABEL] !== undefined) return waypointOf({ service });
+        return waypointOf({ namespace: await this.#labels.namespace(ref.namespace) });
+      })();
+      this.#waypoints.set(key, found);
+    }
+    return found;
+  }
+
+  /** The HTTPRoute type ambient mode writes; throws when the cluster does not serve Gateway API's HTTPRoute. */
+  #routeType(ref: SplitRef, waypoint: string): ResourceType {
+    if (this.#route) return this.#route;
+    throw new MeshError(
+      MeshErrorKind.Unsupported,
+      `Service ${ref.namespace}/${ref.rootService} is behind waypoint "${waypoint}", where Istio splits traffic ` +
+        "with a Gateway API HTTPRoute, but the cluster does not serve gateway.networking.k8s.io HTTPRoute; " +
+        "install the Gateway API CRDs (standard channel ≥ v1.1)",
     );
   }
 }
