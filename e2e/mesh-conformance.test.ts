@@ -1,6 +1,7 @@
 // Mesh-adapter conformance on a real API server: every adapter in CONFORMANCE passes the same table of cases.
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
+import { MESH_PROVIDER_NAMES, type MeshProvider } from "../src/api/constants.ts";
 import { createKubeClients, type KubeClients, type RawRequest } from "../src/kube/clients.ts";
 import { ApiDiscovery } from "../src/kube/discovery.ts";
 import { KubeApiError } from "../src/kube/errors.ts";
@@ -19,7 +20,6 @@ import {
 } from "../src/mesh/linkerd-render.ts";
 import { type MeshClient, type ResourceType, resourcePath } from "../src/mesh/object-store.ts";
 import type { MeshObject } from "../src/mesh/objects.ts";
-import { MESH_PROVIDER_NAMES, type MeshProvider } from "../src/mesh/registry.ts";
 import { detectSmiVersions, SmiAdapter } from "../src/mesh/smi.ts";
 import {
   type AccessVersion,

@@ -2,7 +2,7 @@
 import { parseArgs } from "node:util";
 import { z } from "zod";
 import { parseAllowedPrefix } from "./analysis/allowed-urls.ts";
-import { METRICS_MESHES } from "./analysis/builtin-queries.ts";
+import { METRICS_MESHES } from "./api/constants.ts";
 import { parseDuration } from "./api/duration.ts";
 
 const ConfigSchema = z.object({

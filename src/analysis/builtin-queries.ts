@@ -1,4 +1,5 @@
 // Vireo's own PromQL for the builtin metrics (success rate, p99 latency): one small table entry per data plane.
+import type { MetricsMesh } from "../api/constants.ts";
 import {
   assertK8sName,
   assertLabelName,
@@ -6,12 +7,6 @@ import {
   PromQLTemplateError,
   promString,
 } from "./promql-template.ts";
-
-/** Whose proxy metrics to read: a mesh's sidecars or a Gateway's proxy. SMI and GAMMA use the mesh underneath. */
-export type MetricsMesh = "istio" | "linkerd" | "traefik";
-
-/** Every data plane with builtin queries, for flags and docs. */
-export const METRICS_MESHES = ["istio", "linkerd", "traefik"] as const satisfies readonly MetricsMesh[];
 
 /** The builtin metrics a Rollout can name. */
 export type BuiltinMetric = "request-success-rate" | "request-duration";

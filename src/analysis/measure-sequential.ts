@@ -1,7 +1,9 @@
 // Measures a judge: sequential metric: cumulative request/error counts or latency buckets of canary and primary since
 // the step started, all at one evaluation time.
+
+import type { MetricsMesh } from "../api/constants.ts";
 import type { MetricSpec } from "../api/rollout-schema.ts";
-import { builtinCountQuery, type CountKind, effectiveWindowMs, type MetricsMesh } from "./builtin-queries.ts";
+import { builtinCountQuery, type CountKind, effectiveWindowMs } from "./builtin-queries.ts";
 import type { Bucket } from "./judge-latency.ts";
 import type { PrometheusQuerier, QueryOptions } from "./prometheus-client.ts";
 import { toPromDuration } from "./promql-template.ts";

@@ -1,9 +1,10 @@
 // Measures every analysis metric of a Rollout in one tick: concurrent queries, one shared evaluation time.
 
+import type { MetricsMesh } from "../api/constants.ts";
 import { parseDuration } from "../api/duration.ts";
 import type { MetricSpec, RolloutSpec } from "../api/rollout-schema.ts";
 import { sanitizeText } from "../telemetry/sanitize.ts";
-import { builtinQuery, effectiveWindowMs, type MetricsMesh } from "./builtin-queries.ts";
+import { builtinQuery, effectiveWindowMs } from "./builtin-queries.ts";
 import { measureSequential } from "./measure-sequential.ts";
 import type { PrometheusQuerier } from "./prometheus-client.ts";
 import { renderPromQL, toPromDuration } from "./promql-template.ts";

@@ -66,6 +66,22 @@ export const GITOPS_ANNOTATIONS = {
  */
 export const ALLOW_REFERENCE_LABEL = `${GROUP}/allow-reference`;
 
+/**
+ * `spec.provider` values, in the order the schema and docs list them. src/mesh/registry.ts gives each exactly one
+ * descriptor, and the compiler refuses a name without a descriptor or a descriptor without a name.
+ */
+export const MESH_PROVIDER_NAMES = ["istio", "linkerd", "smi", "gateway-api"] as const;
+/** A Rollout's `spec.provider`. */
+export type MeshProvider = (typeof MESH_PROVIDER_NAMES)[number];
+
+/**
+ * Whose proxy metrics the builtin metrics read (`--metrics-mesh`): a mesh's sidecars or a Gateway's proxy. SMI and
+ * GAMMA use the mesh underneath.
+ */
+export const METRICS_MESHES = ["istio", "linkerd", "traefik"] as const;
+/** A data plane with builtin queries. */
+export type MetricsMesh = (typeof METRICS_MESHES)[number];
+
 /** Where a Rollout is in its life; `kubectl get` shows it, conditions carry the contract. */
 export const PHASES = [
   "Initializing",

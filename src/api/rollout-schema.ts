@@ -2,8 +2,7 @@
 // validation and the generated CRD. Cross-field rules are written twice on purpose: as CEL (`x-kubernetes-validations`,
 // enforced by `kubectl apply`) and as zod refinements (enforced by the controller on objects that predate the CRD).
 import { z } from "zod";
-import { MESH_PROVIDER_NAMES } from "../mesh/registry.ts";
-import { PAUSE_REASONS, PHASES } from "./constants.ts";
+import { MESH_PROVIDER_NAMES, PAUSE_REASONS, PHASES } from "./constants.ts";
 import { DURATION_PATTERN } from "./duration.ts";
 import { GatewayApiSchema } from "./gateway-route-schema.ts";
 

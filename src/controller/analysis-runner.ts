@@ -1,10 +1,10 @@
 // Connects the engine's analysis ticks to Prometheus: resolves each Rollout's connection, then measures its metrics.
 
-import type { MetricsMesh } from "../analysis/builtin-queries.ts";
 import { measureAnalysis } from "../analysis/measure.ts";
 import { PrometheusClient, type PrometheusClientConfig } from "../analysis/prometheus-client.ts";
 import { type ControllerPrometheusDefaults, resolvePrometheusConfig } from "../analysis/prometheus-config.ts";
 import type { MetricMeasurement } from "../analysis/types.ts";
+import type { MetricsMesh } from "../api/constants.ts";
 import type { RolloutSpec, RolloutStatus } from "../api/rollout-schema.ts";
 import type { ReadSecret } from "../api/secret-ref.ts";
 import { metricsMeshFor } from "../mesh/registry.ts";

@@ -1,5 +1,5 @@
 // What one mesh provider is to Vireo: how it is detected, built, watched, measured and authorized, in one value.
-import type { MetricsMesh } from "../analysis/builtin-queries.ts";
+import type { MetricsMesh } from "../api/constants.ts";
 import type { ServedGroup } from "../kube/discovery.ts";
 import type { LabelSource } from "./labels.ts";
 import type { MeshClient, ResourceType } from "./object-store.ts";

@@ -2,6 +2,7 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { builtinQuery } from "../analysis/builtin-queries.ts";
+import { MESH_PROVIDER_NAMES } from "../api/constants.ts";
 import { RolloutSpecSchema } from "../api/rollout-schema.ts";
 import type { ServedGroup } from "../kube/discovery.ts";
 import { rbacRulesOf } from "./provider.ts";
@@ -9,7 +10,6 @@ import {
   createMeshAdapter,
   detectMeshApis,
   MESH_API_GROUPS,
-  MESH_PROVIDER_NAMES,
   MESH_PROVIDERS,
   metricsMeshFor,
   routingTypes,

@@ -1,5 +1,5 @@
 // The list of mesh providers, and what derives from it: detection, adapter construction, routing watches, RBAC.
-import type { MetricsMesh } from "../analysis/builtin-queries.ts";
+import { MESH_PROVIDER_NAMES, type MeshProvider, type MetricsMesh } from "../api/constants.ts";
 import type { ApiDiscovery } from "../kube/discovery.ts";
 import { MeshError, MeshErrorKind } from "./errors.ts";
 import { gatewayApiProvider } from "./gateway-api-provider.ts";
@@ -10,18 +10,23 @@ import type { AdapterContext, MeshProviderDescriptor } from "./provider.ts";
 import { smiProvider } from "./smi-provider.ts";
 import type { MeshAdapter } from "./types.ts";
 
-/** Every provider Vireo supports, in the order the schema and docs list them. Adding one = one entry here. */
-export const MESH_PROVIDERS = [istioProvider, linkerdProvider, smiProvider, gatewayApiProvider] as const;
+/**
+ * One descriptor per `spec.provider` name (src/api/constants.ts). A name without a descriptor, a descriptor without
+ * a name, or a descriptor under another's name is a type error. Adding a provider = its name there, one entry here.
+ */
+const BY_NAME = {
+  istio: istioProvider,
+  linkerd: linkerdProvider,
+  smi: smiProvider,
+  "gateway-api": gatewayApiProvider,
+} as const satisfies { [N in MeshProvider]: MeshProviderDescriptor<N> };
 
-type Provider = (typeof MESH_PROVIDERS)[number];
-/** A Rollout's `spec.provider`. */
-export type MeshProvider = Provider["name"];
-/** The `spec.provider` values, for the schema enum. */
-export const MESH_PROVIDER_NAMES = MESH_PROVIDERS.map((p) => p.name) as [MeshProvider, ...MeshProvider[]];
+/** Every provider Vireo supports, in the order the schema and docs list them. */
+export const MESH_PROVIDERS = MESH_PROVIDER_NAMES.map((name) => BY_NAME[name]);
 
 type ApisOf<P> = P extends MeshProviderDescriptor<string, infer A> ? A : never;
 /** The mesh API versions the cluster serves, per provider; a provider is absent when its API is not installed. */
-export type MeshApis = { [P in Provider as P["name"]]?: ApisOf<P> };
+export type MeshApis = { [N in MeshProvider]?: ApisOf<(typeof BY_NAME)[N]> };
 
 /** What adapters need, gathered once at start-up by the composition root. */
 export interface MeshAdapterDeps extends MeshApis, AdapterContext {}
@@ -31,7 +36,7 @@ export const MESH_API_GROUPS: readonly string[] = [...new Set(MESH_PROVIDERS.fla
 
 /** The descriptor of `name` with its detected-API type erased (the registry pairs the two by name). */
 function descriptorOf(name: MeshProvider): MeshProviderDescriptor<MeshProvider, unknown> {
-  const found = MESH_PROVIDERS.find((p) => p.name === name);
+  const found: MeshProviderDescriptor<MeshProvider, unknown> | undefined = BY_NAME[name];
   if (!found) throw new MeshError(MeshErrorKind.NotImplemented, `unknown mesh provider "${String(name)}"`);
   return found;
 }
