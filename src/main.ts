@@ -21,6 +21,7 @@ import { eventsApi, leaseApi } from "./kube/kube-apis.ts";
 import { LeaseElector, makeIdentity } from "./kube/lease-elector.ts";
 import { NamespaceLabels } from "./kube/namespace-labels.ts";
 import { StatusWriter } from "./kube/status-writer.ts";
+import { serviceFacts } from "./mesh/cluster-facts.ts";
 import { MESH_API_GROUPS, routingTypes } from "./mesh/registry.ts";
 import { startTelemetryServer } from "./telemetry/http-server.ts";
 import { createLogger } from "./telemetry/logger.ts";
@@ -70,9 +71,11 @@ export async function main(argv: readonly string[], env: NodeJS.ProcessEnv): Pro
   });
   const namespaceLabels = new NamespaceLabels(clients);
   const mesh = new MeshResolver(clients, new ApiDiscovery({ clients, groups: MESH_API_GROUPS }), {
-    namespace: (name) => namespaceLabels.get(name),
-    service: async (namespace, name) =>
-      (await manager.service(namespace, name))?.metadata?.labels ?? undefined,
+    namespaceLabels: (name) => namespaceLabels.get(name),
+    service: async (namespace, name) => {
+      const svc = await manager.service(namespace, name);
+      return svc ? serviceFacts(svc) : undefined;
+    },
   });
   const notifications = createNotificationSink({
     clients,

@@ -2,7 +2,7 @@
 import type { RolloutSpec } from "../api/rollout-schema.ts";
 import type { KubeClients } from "../kube/clients.ts";
 import type { ApiDiscovery } from "../kube/discovery.ts";
-import type { LabelSource } from "../mesh/labels.ts";
+import type { ClusterFacts } from "../mesh/cluster-facts.ts";
 import { reportNotServed } from "../mesh/not-served.ts";
 import { createMeshAdapter, detectMeshApis, type MeshApis } from "../mesh/registry.ts";
 import type { MeshAdapter } from "../mesh/types.ts";
@@ -17,16 +17,16 @@ const REDETECT_MS = 60_000;
 export class MeshResolver {
   readonly #clients: KubeClients;
   readonly #discovery: ApiDiscovery;
-  readonly #labels: LabelSource | undefined;
+  readonly #facts: ClusterFacts | undefined;
   #apis: MeshApis = {};
   #detectedAt = 0;
   #detecting: Promise<void> | undefined;
 
-  /** `labels`: cached namespace and Service labels for the adapters (they GET them otherwise). */
-  constructor(clients: KubeClients, discovery: ApiDiscovery, labels?: LabelSource) {
+  /** `facts`: cached namespace labels and Services for the adapters (they GET them otherwise). */
+  constructor(clients: KubeClients, discovery: ApiDiscovery, facts?: ClusterFacts) {
     this.#clients = clients;
     this.#discovery = discovery;
-    this.#labels = labels;
+    this.#facts = facts;
   }
 
   /** Detects the served APIs; call once before reconciling. */
@@ -51,7 +51,7 @@ export class MeshResolver {
     }
     const adapter = createMeshAdapter(spec.provider, {
       client: this.#clients,
-      ...(this.#labels ? { labels: this.#labels } : {}),
+      ...(this.#facts ? { facts: this.#facts } : {}),
       ...this.#apis,
     });
     return reportNotServed(adapter, () => this.#redetectNow());

@@ -1,4 +1,5 @@
-// Istio ambient mode: whether a Service is behind a waypoint, and what the waypoint (HTTPRoute) form cannot say.
+// How Istio will treat a root Service: behind a waypoint (ambient) or not, and whether its split port carries HTTP.
+import type { ServiceFacts } from "./cluster-facts.ts";
 import { MeshError, MeshErrorKind } from "./errors.ts";
 import type { TrafficSplitModel } from "./types.ts";
 
@@ -52,4 +53,42 @@ export function assertWaypointExpressible(split: TrafficSplitModel, waypoint: st
       `spec.service.hosts (${hosts.join(", ")}) are VirtualService hosts, which that route has no place for`,
       "remove them, or remove the label",
     );
+}
+
+/** Protocols Istio never applies a VirtualService's `http` routes to (TLS passthrough and opaque TCP ones). */
+const NOT_HTTP = new Set(["tcp", "tls", "https", "mongo", "mysql", "redis", "udp"]);
+
+/**
+ * Refuses a root Service whose clients would never reach the VirtualService's split: it has no port
+ * `split.port` (the split route matches that port), or Istio sees that port as a non-HTTP protocol — from
+ * `appProtocol`, else the port name's prefix (`tcp-db`), Istio's own rule — and routes it as TCP.
+ * A Service Vireo has not seen yet (it creates the root Service itself) passes.
+ *
+ * @throws MeshError `Unsupported` naming the port and the fix.
+ */
+export function assertSplitPortRoutable(
+  root: ServiceFacts | undefined,
+  split: Pick<TrafficSplitModel, "namespace" | "rootService" | "port">,
+): void {
+  if (!root || root.ports.length === 0) return;
+  const svc = `Service ${split.namespace}/${split.rootService}`;
+  const port = root.ports.find((p) => p.port === split.port);
+  if (!port) {
+    throw new MeshError(
+      MeshErrorKind.Unsupported,
+      `${svc} has no port ${split.port} (its ports: ${root.ports.map((p) => p.port).join(", ")}), so its clients ` +
+        `never reach the VirtualService's split, which matches port ${split.port}; set spec.service.port to the ` +
+        "port clients call",
+    );
+  }
+  const protocol = (port.appProtocol ?? port.name?.split("-")[0])?.toLowerCase();
+  if (protocol !== undefined && NOT_HTTP.has(protocol)) {
+    const by = port.appProtocol ? `appProtocol ${port.appProtocol}` : `name "${port.name}"`;
+    throw new MeshError(
+      MeshErrorKind.Unsupported,
+      `Istio treats port ${split.port} of ${svc} (${by}) as ${protocol.toUpperCase()}, so a VirtualService's http ` +
+        "routes never apply to it; name the port http-… or grpc-… (spec.service.portName for a Service Vireo " +
+        "creates), or set its appProtocol to http, http2 or grpc",
+    );
+  }
 }

@@ -35,12 +35,12 @@ export const istioProvider = defineProvider({
     const httpRoute = pickVersion(served.get("gateway.networking.k8s.io"), GATEWAY_ROUTE_VERSIONS);
     return { networking, ...(security ? { security } : {}), ...(httpRoute ? { httpRoute } : {}) };
   },
-  create: (apis, { client, conflictRetries, trustDomain, labels }) =>
+  create: (apis, { client, conflictRetries, trustDomain, facts }) =>
     new IstioAdapter({
       client,
       conflictRetries,
       trustDomain,
-      labels,
+      facts,
       networkingVersion: apis.networking,
       securityVersion: apis.security,
       httpRouteVersion: apis.httpRoute,

@@ -3,7 +3,12 @@ import { describe, it } from "node:test";
 import fc from "fast-check";
 import { MeshError } from "./errors.ts";
 import { IstioAdapter } from "./istio.ts";
-import { assertWaypointExpressible, WAYPOINT_LABEL, waypointOf } from "./istio-ambient.ts";
+import {
+  assertSplitPortRoutable,
+  assertWaypointExpressible,
+  WAYPOINT_LABEL,
+  waypointOf,
+} from "./istio-ambient.ts";
 import { analysisVerdict } from "./istio-analysis.ts";
 import type { MeshObject } from "./objects.ts";
 import { FakeApi } from "./testing/fake-api.ts";
@@ -51,6 +56,34 @@ describe("waypointOf", () => {
       () => assertWaypointExpressible({ ...split, hosts: ["shop.example.com"] }, "waypoint"),
       isError("Unsupported", /spec\.service\.hosts \(shop\.example\.com\)/),
     );
+  });
+});
+
+describe("assertSplitPortRoutable", () => {
+  const at = { namespace: "shop", rootService: "checkout", port: 80 };
+  const root = (...ports: { port: number; name?: string; appProtocol?: string }[]) => ({ labels: {}, ports });
+
+  it("passes a Service not created yet, an HTTP-capable port, and an unnamed one (Istio sniffs it)", () => {
+    assertSplitPortRoutable(undefined, at);
+    for (const p of [{ name: "http" }, { name: "grpc-web" }, { name: "http2-x" }, {}, { name: "web" }])
+      assertSplitPortRoutable(root({ port: 80, ...p }, { port: 9090, name: "tcp-admin" }), at);
+    assertSplitPortRoutable(root({ port: 80, name: "tcp", appProtocol: "http" }), at);
+  });
+
+  it("refuses a Service without the port, or whose port Istio routes as TCP or TLS", () => {
+    assert.throws(
+      () => assertSplitPortRoutable(root({ port: 8080, name: "http" }), at),
+      isError("Unsupported", /has no port 80 \(its ports: 8080\)/),
+    );
+    for (const [p, text] of [
+      [{ name: "tcp-web" }, /\(name "tcp-web"\) as TCP/],
+      [{ name: "https" }, /as HTTPS/],
+      [{ name: "web", appProtocol: "TLS" }, /\(appProtocol TLS\) as TLS/],
+    ] as const)
+      assert.throws(
+        () => assertSplitPortRoutable(root({ port: 80, ...p }), at),
+        isError("Unsupported", text),
+      );
   });
 });
 
@@ -165,6 +198,18 @@ describe("IstioAdapter modes", () => {
     assert.deepEqual(targets("primary"), ["checkout", "checkout-primary"]);
     assert.deepEqual(targets("canary"), ["checkout", "checkout-canary"]);
     assert.equal(await adapter.accessPolicyInSync(ref, aPolicy()), true);
+  });
+
+  it("a root Service whose split port Istio routes as TCP: refused before anything is written", async () => {
+    const api = new FakeApi();
+    api.store(ROOT, {
+      apiVersion: "v1",
+      kind: "Service",
+      metadata: { name: "checkout", namespace: "shop" },
+      spec: { ports: [{ port: 8080, name: "tcp-web" }] },
+    });
+    await assert.rejects(adapterOn(api).setRoutes(split), isError("Unsupported", /as TCP/));
+    assert.deepEqual(api.writes(), []);
   });
 
   it("istiod's analysis on the VirtualService: not routed (getRoutes null) and NotAccepted quoting it", async () => {

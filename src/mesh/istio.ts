@@ -1,9 +1,15 @@
 // The Istio adapter: VirtualService for weights (an HTTPRoute behind a waypoint); ALLOW AuthorizationPolicies.
 import type { Weights } from "../rollout/types.ts";
 import { readBackendPods } from "./backend-pods.ts";
+import { type ClusterFacts, readClusterFacts, type ServiceFacts } from "./cluster-facts.ts";
 import { MeshError, MeshErrorKind } from "./errors.ts";
 import { gatewayHttpRouteType, parseHttpRouteWeights, renderHttpRoute } from "./gamma-render.ts";
-import { assertWaypointExpressible, WAYPOINT_LABEL, waypointOf } from "./istio-ambient.ts";
+import {
+  assertSplitPortRoutable,
+  assertWaypointExpressible,
+  WAYPOINT_LABEL,
+  waypointOf,
+} from "./istio-ambient.ts";
 import { analysisVerdict } from "./istio-analysis.ts";
 import {
   authorizationPolicyType,
@@ -14,7 +20,6 @@ import {
   renderVirtualService,
   virtualServiceType,
 } from "./istio-render.ts";
-import { type LabelSource, readLabels } from "./labels.ts";
 import { type MeshClient, ObjectStore, type ResourceType } from "./object-store.ts";
 import { type MeshObject, metadataInSync, sameSpec } from "./objects.ts";
 import type { AccessPolicyModel, MeshAdapter, OwnerRef, SplitRef, TrafficSplitModel } from "./types.ts";
@@ -28,8 +33,8 @@ export interface IstioAdapterOptions {
   securityVersion?: IstioSecurityVersion;
   /** Gateway API HTTPRoute version, for Services behind a waypoint; undefined when HTTPRoute is not served. */
   httpRouteVersion?: "v1" | "v1beta1";
-  /** Namespace and Service labels, which decide ambient mode (default: one GET each). */
-  labels?: LabelSource;
+  /** Namespace and Service labels and the root Service's ports (default: one GET each). */
+  facts?: ClusterFacts;
   /** Mesh trust domain for principals (default cluster.local). */
   trustDomain?: string;
   /** Re-reads after a 409 before reporting the Conflict (default 3). */
@@ -40,7 +45,9 @@ const ROLES = ["primary", "canary"] as const;
 
 /**
  * Istio adapter, in the mode of the root Service:
- * - sidecars (no waypoint): VirtualService `<rollout>` with the weights. When istiod runs its analyzers, their
+ * - sidecars (no waypoint): VirtualService `<rollout>` with the weights, refused (MeshError `Unsupported`) when
+ *   the root Service's clients could never reach it (no such port, or a port Istio routes as TCP). When istiod runs
+ *   its analyzers, their
  *   ERROR and WARNING messages on it (another VirtualService for the host, a Gateway that does not serve a host, a
  *   missing host) mean istiod does not route as written: getRoutes is then null and setRoutes throws MeshError
  *   `NotAccepted` quoting them, which the reconciler puts in the Rollout's Degraded condition.
@@ -59,23 +66,23 @@ export class IstioAdapter implements MeshAdapter {
   readonly #vs: ResourceType;
   readonly #ap: ResourceType;
   readonly #route: ResourceType | undefined;
-  readonly #labels: LabelSource;
+  readonly #facts: ClusterFacts;
   readonly #trustDomain: string;
-  /** The waypoint of each root Service this adapter looked at (an adapter lives one reconcile). */
-  readonly #waypoints = new Map<string, Promise<string | undefined>>();
+  /** Each root Service this adapter looked at, and its waypoint (an adapter lives one reconcile). */
+  readonly #roots = new Map<string, Promise<{ service?: ServiceFacts; waypoint?: string }>>();
 
   constructor(options: IstioAdapterOptions) {
     this.#store = new ObjectStore(options.client, { conflictRetries: options.conflictRetries });
     this.#vs = virtualServiceType(options.networkingVersion ?? "v1");
     this.#ap = authorizationPolicyType(options.securityVersion ?? "v1");
     this.#route = options.httpRouteVersion ? gatewayHttpRouteType(options.httpRouteVersion) : undefined;
-    this.#labels = options.labels ?? readLabels(options.client);
+    this.#facts = options.facts ?? readClusterFacts(options.client);
     this.#trustDomain = options.trustDomain ?? "cluster.local";
   }
 
   async setRoutes(split: TrafficSplitModel): Promise<Weights | null> {
     const { namespace, rolloutName } = split;
-    const waypoint = await this.#waypointOf(split);
+    const { service, waypoint } = await this.#root(split);
     if (waypoint !== undefined) {
       assertWaypointExpressible(split, waypoint);
       const route = this.#routeType(split, waypoint);
@@ -83,6 +90,7 @@ export class IstioAdapter implements MeshAdapter {
       await this.#store.deleteOwned(this.#vs, namespace, rolloutName, rolloutName);
       return parseHttpRouteWeights(written, split);
     }
+    assertSplitPortRoutable(service, split);
     const written = await this.#store.ensure(
       this.#vs,
       renderVirtualService(split, this.#vs),
@@ -97,7 +105,7 @@ export class IstioAdapter implements MeshAdapter {
 
   /** Null also while istiod's analysis says the VirtualService is not applied as written (setRoutes says why). */
   async getRoutes(ref: SplitRef): Promise<Weights | null> {
-    const waypoint = await this.#waypointOf(ref);
+    const { waypoint } = await this.#root(ref);
     if (waypoint !== undefined) {
       const live = await this.#store.get(this.#routeType(ref, waypoint), ref.namespace, ref.rolloutName);
       return live === null ? null : parseHttpRouteWeights(live, ref);
@@ -151,7 +159,7 @@ export class IstioAdapter implements MeshAdapter {
     const { namespace, rolloutName, rootService, primaryService, canaryService, port } = ref;
     const model = { ...policy, namespace, rolloutName, rootService, primaryService, canaryService, port };
     const options = { trustDomain: this.#trustDomain, owner };
-    if ((await this.#waypointOf(ref)) !== undefined) {
+    if ((await this.#root(ref)).waypoint !== undefined) {
       const services = { primary: primaryService, canary: canaryService };
       return ROLES.map((role) =>
         renderAuthorizationPolicy(
@@ -169,18 +177,21 @@ export class IstioAdapter implements MeshAdapter {
     );
   }
 
-  /** The waypoint the root Service is bound to, read once per adapter. */
-  #waypointOf(ref: SplitRef): Promise<string | undefined> {
+  /** The root Service and the waypoint it is bound to, read once per adapter. */
+  #root(ref: SplitRef): Promise<{ service?: ServiceFacts; waypoint?: string }> {
     const key = `${ref.namespace}/${ref.rootService}`;
-    let found = this.#waypoints.get(key);
+    let found = this.#roots.get(key);
     if (!found) {
       found = (async () => {
-        const service = await this.#labels.service(ref.namespace, ref.rootService);
+        const service = await this.#facts.service(ref.namespace, ref.rootService);
         // The Service's own label decides when it has one; its namespace is read only otherwise.
-        if (service?.[WAYPOINT_LABEL] !== undefined) return waypointOf({ service });
-        return waypointOf({ namespace: await this.#labels.namespace(ref.namespace) });
+        const waypoint =
+          service?.labels[WAYPOINT_LABEL] !== undefined
+            ? waypointOf({ service: service.labels })
+            : waypointOf({ namespace: await this.#facts.namespaceLabels(ref.namespace) });
+        return { ...(service ? { service } : {}), ...(waypoint ? { waypoint } : {}) };
       })();
-      this.#waypoints.set(key, found);
+      this.#roots.set(key, found);
     }
     return found;
   }

@@ -1,7 +1,7 @@
 // What one mesh provider is to Vireo: how it is detected, built, watched, measured and authorized, in one value.
 import type { MetricsMesh } from "../api/constants.ts";
 import type { ServedGroup } from "../kube/discovery.ts";
-import type { LabelSource } from "./labels.ts";
+import type { ClusterFacts } from "./cluster-facts.ts";
 import type { MeshClient, ResourceType } from "./object-store.ts";
 import type { MeshAdapter } from "./types.ts";
 
@@ -16,8 +16,8 @@ export interface AdapterContext {
   trustDomain?: string;
   /** Re-reads after a 409 before reporting the Conflict (default 3). */
   conflictRetries?: number;
-  /** Namespace and Service labels (cached by the controller); adapters read them with GETs otherwise. */
-  labels?: LabelSource;
+  /** Namespace labels and Services (cached by the controller); adapters read them with GETs otherwise. */
+  facts?: ClusterFacts;
 }
 
 /** A routing kind the provider writes, with every version Vireo may write it at (most preferred first). */

@@ -1,0 +1,121 @@
+// Fixtures of the Istio e2e tests: an app under an Istio Rollout, and reads of what Vireo wrote and kwok ran.
+import type { KubeConfig } from "@kubernetes/client-node";
+import { getOrUndefined, kubeRequest } from "../cluster/kube-request.ts";
+
+/** Options of {@link istioApp}. */
+export interface IstioAppOptions {
+  namespace: string;
+  name: string;
+  steps: unknown[];
+  /** Pod template env (the pod runner's behaviour: PROTOCOL, ERROR_RATE, …). */
+  env?: Record<string, string>;
+  /** Container ports (default [9898]). */
+  ports?: number[];
+  /** spec.service (default port 80 → 9898). */
+  service?: Record<string, unknown>;
+  /** spec.analysis (default: no metrics, 2 s interval). */
+  analysis?: Record<string, unknown>;
+  /** Anything else of the Rollout's spec (accessPolicy, …). */
+  extraSpec?: Record<string, unknown>;
+  /** Labels of the namespace (e.g. istio.io/use-waypoint). */
+  namespaceLabels?: Record<string, string>;
+  replicas?: number;
+}
+
+/** Namespace, Deployment and Rollout (provider istio) as a user writes them, one JSON document each. */
+export function istioApp(o: IstioAppOptions): object[] {
+  const env = Object.entries(o.env ?? {}).map(([name, value]) => ({ name, value }));
+  return [
+    {
+      apiVersion: "v1",
+      kind: "Namespace",
+      metadata: { name: o.namespace, ...(o.namespaceLabels ? { labels: o.namespaceLabels } : {}) },
+    },
+    {
+      apiVersion: "apps/v1",
+      kind: "Deployment",
+      metadata: { name: o.name, namespace: o.namespace },
+      spec: {
+        replicas: o.replicas ?? 2,
+        selector: { matchLabels: { app: o.name } },
+        template: {
+          metadata: { labels: { app: o.name } },
+          spec: {
+            containers: [
+              {
+                name: "app",
+                image: "example.test/app:1",
+                ports: (o.ports ?? [9898]).map((containerPort) => ({ containerPort })),
+                env: [{ name: "VERSION", value: "v1" }, ...env],
+              },
+            ],
+          },
+        },
+      },
+    },
+    {
+      apiVersion: "vireo.dev/v1alpha1",
+      kind: "Rollout",
+      metadata: { name: o.name, namespace: o.namespace },
+      spec: {
+        targetRef: { name: o.name },
+        service: o.service ?? { port: 80, targetPort: 9898 },
+        provider: "istio",
+        strategy: { canary: { steps: o.steps } },
+        analysis: o.analysis ?? { interval: "2s", metrics: [] },
+        progressDeadlineSeconds: 120,
+        ...o.extraSpec,
+      },
+    },
+  ];
+}
+
+/** The multi-document text kubectl applies. */
+export const manifests = (docs: object[]): string => docs.map((d) => JSON.stringify(d)).join("\n---\n");
+
+interface VirtualServiceJson {
+  spec?: { http?: { route?: { destination?: { host?: string }; weight?: number }[] }[] };
+  status?: { validationMessages?: { type?: { code?: string }; level?: string }[] };
+}
+
+/** Vireo's VirtualService `<rollout>`, or undefined. */
+export function readVirtualService(kc: KubeConfig, namespace: string, name: string) {
+  return getOrUndefined<VirtualServiceJson>(
+    kc,
+    `/apis/networking.istio.io/v1/namespaces/${namespace}/virtualservices/${name}`,
+  );
+}
+
+/** Polls (every 20 ms) until Vireo's VirtualService gives the canary `weight`; returns when it was first seen. */
+export async function waitForVsWeight(
+  kc: KubeConfig,
+  namespace: string,
+  name: string,
+  weight: number,
+  timeoutMs = 90_000,
+): Promise<number> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const vs = await readVirtualService(kc, namespace, name);
+    const route = vs?.spec?.http?.[0]?.route ?? [];
+    const canary = route.find((r) => r.destination?.host === `${name}-canary`)?.weight ?? 0;
+    if (vs && canary === weight) return Date.now();
+    if (Date.now() > deadline)
+      throw new Error(`VirtualService ${namespace}/${name} never gave the canary ${weight} (last ${canary})`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+/** Running pods of a Deployment (by its pods' `app` label) with their IPs. */
+export async function podsOf(
+  kc: KubeConfig,
+  namespace: string,
+  app: string,
+): Promise<{ name: string; ip: string }[]> {
+  const list = await kubeRequest<{
+    items: { metadata: { name: string }; status?: { podIP?: string; phase?: string } }[];
+  }>(kc, "GET", `/api/v1/namespaces/${namespace}/pods?labelSelector=${encodeURIComponent(`app=${app}`)}`);
+  return list.items
+    .filter((p) => p.status?.phase === "Running" && p.status.podIP)
+    .map((p) => ({ name: p.metadata.name, ip: p.status?.podIP ?? "" }));
+}
