@@ -5,6 +5,7 @@
 #   kubebin-v1.36.3/{kube-apiserver,kube-controller-manager,kube-scheduler,kubectl}  (from ./kubebin)
 #   kwok-v0.8.0/kwok                                                               (go install)
 #   traefik-v3.6.12/traefik                                                        (build-traefik.sh)
+#   istiod-<version>/pilot-discovery, xdsprobe-<hash>/xdsprobe                     (build-istio.sh)
 #   build-times.env                                                                (seconds per step, for measure.ts)
 # and the Debian packages etcd-server, prometheus and openssl.
 set -euo pipefail
@@ -115,6 +116,8 @@ bash "$HERE/build-lua.sh" # lua5.1 for the Argo CD health check test
 bash "$HERE/build-helm.sh" # helm, for the chart tests (test/chart.test.ts, e2e/helm.test.ts)
 # --- 5. Traefik (the real Gateway API data plane of e2e/traefik-gateway.test.ts) ------------------------
 bash "$HERE/build-traefik.sh"
+# --- 6. istiod and the Istio tests' xDS probes (e2e/istio-*.test.ts); ~800 CPU-seconds cold ---------------------
+bash "$HERE/build-istio.sh"
 bash "$HERE/build-crds.sh" # upstream mesh CRDs (Gateway API, Istio, SMI) from the Go module cache
 # Flagger (~9 min cold) only for `npm run bench:compare`, which builds it itself; opt in here to prebuild it.
 if [[ ${VIREO_BUILD_FLAGGER:-0} == 1 ]]; then bash "$HERE/build-flagger.sh" >/dev/null; fi

@@ -205,7 +205,10 @@ export async function startCluster(opts: StartClusterOptions = {}): Promise<Clus
           })
         : undefined,
       timer.time("crds", async () => {
-        const upstream = opts.upstreamCrds === false ? [] : upstreamCrds().map((u) => u.crd);
+        const upstream =
+          opts.upstreamCrds === false
+            ? []
+            : upstreamCrds({ allIstio: Boolean(opts.istiod) }).map((u) => u.crd);
         await Promise.all([
           installCrdObjects(kc, upstream, remaining()),
           ...crdDirs.map((d) => installCrds(kc, d, remaining())),

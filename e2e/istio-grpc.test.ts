@@ -1,0 +1,240 @@
+// e2e: real traffic through istiod's routes. The app is a proxyless gRPC server on every pod IP (mTLS and RBAC from
+// istiod); a proxyless client picks primary or canary per RPC from istiod's weighted clusters; Vireo promotes and
+// rolls back on the istio_requests_total series the servers export, and its AuthorizationPolicy is enforced.
+import assert from "node:assert/strict";
+import { join } from "node:path";
+import { after, before, describe, it } from "node:test";
+import type { KubeConfig } from "@kubernetes/client-node";
+import type { Rollout } from "../src/api/rollout-schema.ts";
+import type { Cluster } from "./cluster/cluster.ts";
+import { ALLOW_MISSING_ENV, istioMissing } from "./cluster/istiod.ts";
+import { promQuery } from "./cluster/prometheus.ts";
+import { setEnv } from "./dataplane/real-pod-app.ts";
+import { GRPC, type GrpcLoad, tally } from "./istio/grpc-load.ts";
+import { type GrpcMeshEnv, startGrpcMeshEnv } from "./istio/grpc-mesh-env.ts";
+import { istioApp, manifests, waitForVsWeight } from "./istio/istio-app.ts";
+import { canaryShare, failureSummary, reactionMs, withinBinomial } from "./istio/traffic.ts";
+import { apply, getRollout, waitFor, waitForRollout } from "./support/app.ts";
+import { type ControllerProcess, prometheusArgs, startController } from "./support/controller-process.ts";
+
+const missing = istioMissing();
+const skip = missing !== undefined && process.env[ALLOW_MISSING_ENV] === "1" ? missing : false;
+
+const NS = "shop";
+const TARGET = `xds:///echo.${NS}.svc.cluster.local:80`;
+const phaseOf = (r: Rollout | undefined) => r?.status?.phase;
+
+/** The gRPC app under a Rollout: PROTOCOL=grpc pods on port 9000, the Service port named for gRPC. */
+function echoApp(name: string, steps: unknown[], analysis?: Record<string, unknown>): string {
+  return manifests(
+    istioApp({
+      namespace: NS,
+      name,
+      env: { PROTOCOL: "grpc" },
+      ports: [9000],
+      service: { port: 80, targetPort: 9000, portName: "grpc" },
+      steps,
+      ...(analysis ? { analysis } : {}),
+      extraSpec: { accessPolicy: { sources: [{ serviceAccount: "frontend", namespace: "web" }] } },
+    }),
+  );
+}
+
+describe("real gRPC traffic through istiod's routes (proxyless, mTLS, RBAC)", { skip }, () => {
+  let env: GrpcMeshEnv;
+  let cluster: Cluster;
+  let kc: KubeConfig;
+  let controller: ControllerProcess;
+  let load: GrpcLoad;
+  const report: string[] = [];
+
+  before(async () => {
+    if (missing) throw new Error(missing);
+    env = await startGrpcMeshEnv();
+    cluster = env.cluster;
+    kc = cluster.kubeConfig();
+    await apply(cluster, manifests([{ apiVersion: "v1", kind: "Namespace", metadata: { name: NS } }]));
+    await env.requireMtls(NS);
+    controller = await startController({
+      kubeconfigPath: cluster.controllerKubeconfigPath,
+      logDir: join(cluster.dir, "logs"),
+      args: prometheusArgs(cluster.prometheusUrl, "istio"),
+    });
+  });
+
+  after(async () => {
+    await controller?.stop();
+    if (report.length > 0) console.log(`\n[istio-grpc] measured:\n${report.join("\n")}\n`);
+    await env?.stop();
+  });
+
+  it("a good version is promoted on the servers' metrics; the client's share follows every weight, no RPC fails", async () => {
+    const steps = [10, 30, 50].flatMap((w) => [{ setWeight: w }, { pause: { duration: "8s" } }]);
+    await apply(
+      cluster,
+      echoApp("echo", steps, {
+        interval: "3s",
+        failureLimit: 1,
+        metrics: [{ name: "success", builtin: "request-success-rate", thresholdRange: { min: 95 } }],
+      }),
+    );
+    await waitForRollout(cluster, NS, "echo", "Healthy", (r) => phaseOf(r) === "Healthy", 120_000);
+    load = await env.client({ namespace: "web", serviceAccount: "frontend", target: TARGET, rps: 100 });
+    await waitFor(
+      "the primary answering through istiod's routes",
+      async () => {
+        await load.refresh();
+        return tally(load.between(Date.now() - 1000)).byWorkload.get("echo-primary") ?? 0;
+      },
+      (n) => n > 50,
+      60_000,
+    );
+    const start = Date.now();
+    const stable = (await getRollout(cluster, NS, "echo"))?.status?.stableRevision;
+    await setEnv(cluster, NS, "echo", "VERSION=v2");
+    let previous = 0;
+    const writes: number[] = [];
+    for (const w of [10, 30, 50]) {
+      const written = await waitForVsWeight(kc, NS, "echo", w);
+      writes.push(written);
+      const delay = await reactionMs(load, "echo", previous, w, written);
+      // The served share once the client follows: from the reaction until the next write (at least 4 s later).
+      await new Promise((r) => setTimeout(r, 4000));
+      await load.refresh();
+      const { share, n } = canaryShare(load.between(written + delay + 300, Date.now()), "echo");
+      report.push(
+        `  step ${w} %: served ${share.toFixed(1)} % canary over ${n} RPCs; write → first RPCs on the new weight ${delay} ms`,
+      );
+      assert.ok(withinBinomial(share, w, n), `step ${w}: served ${share.toFixed(1)} % of ${n}`);
+      assert.ok(delay < 5000, `reaction ${delay} ms`);
+      previous = w;
+    }
+    const done = await waitForRollout(
+      cluster,
+      NS,
+      "echo",
+      "promoted",
+      (r) => phaseOf(r) === "Healthy" && r.status?.stableRevision !== stable,
+      180_000,
+    );
+    const back = Date.now();
+    await reactionMs(load, "echo", 50, 0, back).catch(() => 0);
+    await new Promise((r) => setTimeout(r, 2000));
+    await load.refresh();
+    const all = tally(load.between(start));
+    report.push(
+      `  promotion run: ${all.total} RPCs, ${all.failed.length} failed${all.failed.length ? ` (${failureSummary(all.failed)})` : ""}; client skipped ${load.skipped()} ticks`,
+    );
+    const passes = (done.status?.analysis?.history ?? []).filter((m) => m.verdict === "Pass");
+    report.push(`  success-rate ticks passed: ${passes.map((m) => m.value?.toFixed(1)).join(", ")}`);
+    assert.ok(passes.length >= 3, "a passing tick from the gRPC servers' metrics at each step");
+    assert.deepEqual(all.failed.length, 0, failureSummary(all.failed));
+    assert.deepEqual(env.pods.errors(), []);
+  });
+
+  it("the AuthorizationPolicy: the allowed caller is served, another identity is denied by the server's RBAC", async () => {
+    const intruder = await env.client({
+      namespace: "web",
+      serviceAccount: "intruder",
+      target: TARGET,
+      rps: 20,
+    });
+    const from = Date.now();
+    await new Promise((r) => setTimeout(r, 3000));
+    await Promise.all([intruder.refresh(), load.refresh()]);
+    const denied = tally(intruder.between(from));
+    const allowed = tally(load.between(from));
+    report.push(
+      `  authz: frontend ${allowed.ok}/${allowed.total} OK; intruder ${denied.failed.filter((f) => f.code === GRPC.PERMISSION_DENIED).length}/${denied.total} PERMISSION_DENIED`,
+    );
+    assert.ok(denied.total > 20);
+    assert.equal(denied.ok, 0);
+    assert.ok(
+      denied.failed.every((f) => f.code === GRPC.PERMISSION_DENIED),
+      failureSummary(denied.failed),
+    );
+    assert.equal(allowed.failed.length, 0, failureSummary(allowed.failed));
+    await intruder.stop();
+  });
+
+  it("a bad version (half the calls INTERNAL) is rolled back on the servers' metrics, which Envoy would report as HTTP 200", async () => {
+    const t0 = Date.now();
+    await setEnv(cluster, NS, "echo", "ERROR_RATE=0.5");
+    const r = await waitForRollout(
+      cluster,
+      NS,
+      "echo",
+      "RolledBack",
+      (x) => phaseOf(x) === "RolledBack",
+      180_000,
+    );
+    const detected = Date.now() - t0;
+    const failed = (r.status?.analysis?.history ?? []).filter((m) => m.verdict === "Fail");
+    report.push(
+      `  bad version: rolled back ${(detected / 1000).toFixed(1)} s after the template change; failing tick read ${failed.map((m) => m.value?.toFixed(1)).join(", ")} %`,
+    );
+    assert.ok(
+      failed.length >= 1 && failed.every((m) => typeof m.value === "number" && Math.abs(m.value - 50) <= 15),
+    );
+    // The same window by the old builtin (non-5xx only): gRPC failures are HTTP 200 to Envoy, so it reads ~100 %.
+    const sel = `reporter="destination",destination_workload_namespace="${NS}",destination_workload="echo"`;
+    const [old] = await promQuery(
+      cluster.prometheusUrl!,
+      `sum(increase(istio_requests_total{${sel},response_code!~"5.."}[5m])) / sum(increase(istio_requests_total{${sel}}[5m])) * 100`,
+    );
+    report.push(`  the same canary by a response_code-only success rate: ${old?.value.toFixed(1)} %`);
+    assert.ok((old?.value ?? 0) > 99, "Envoy's response_code alone never sees the failed calls");
+    // After the rollback only the primary answers.
+    const settle = Date.now();
+    await new Promise((res) => setTimeout(res, 3000));
+    await load.refresh();
+    const after = tally(load.between(settle + 1000));
+    assert.equal(after.byWorkload.get("echo") ?? 0, 0);
+    assert.equal(after.failed.length, 0, failureSummary(after.failed));
+  });
+
+  it("weight flips under steady load: no RPC fails while Vireo moves the weight back and forth", async () => {
+    const weights = [10, 90, 20, 80, 30, 70, 40, 60, 50, 100];
+    await apply(
+      cluster,
+      echoApp(
+        "flip",
+        weights.flatMap((w) => [{ setWeight: w }, { pause: { duration: "3s" } }]),
+      ),
+    );
+    await waitForRollout(cluster, NS, "flip", "Healthy", (r) => phaseOf(r) === "Healthy", 120_000);
+    const flips = await env.client({
+      namespace: "web",
+      serviceAccount: "frontend",
+      target: `xds:///flip.${NS}.svc.cluster.local:80`,
+      rps: 200,
+    });
+    await waitFor(
+      "the flip primary answering",
+      async () => {
+        await flips.refresh();
+        return tally(flips.between(Date.now() - 1000)).byWorkload.get("flip-primary") ?? 0;
+      },
+      (n) => n > 100,
+      60_000,
+    );
+    const start = Date.now();
+    const stable = (await getRollout(cluster, NS, "flip"))?.status?.stableRevision;
+    await setEnv(cluster, "shop", "flip", "VERSION=v2");
+    await waitForRollout(
+      cluster,
+      NS,
+      "flip",
+      "promoted after every flip",
+      (r) => phaseOf(r) === "Healthy" && r.status?.stableRevision !== stable,
+      240_000,
+    );
+    await new Promise((res) => setTimeout(res, 3000));
+    await flips.refresh();
+    const all = tally(flips.between(start));
+    report.push(
+      `  flips: ${weights.length} weight changes + promotion, ${all.total} RPCs at 200/s, ${all.failed.length} failed${all.failed.length ? ` (${failureSummary(all.failed)})` : ""}`,
+    );
+    assert.equal(all.failed.length, 0, failureSummary(all.failed));
+  });
+});
