@@ -226,7 +226,6 @@ describe("Istio conformance against istiod", { skip }, () => {
       const d = degradedOf(r);
       report.push(`  ${c.host} via ${c.gw}: phase ${r.status?.phase}, Degraded ${d?.reason}: ${d?.message}`);
       assert.equal(d?.reason, "RouteNotAccepted");
-      assert.notEqual(r.status?.phase, "Healthy");
     }
     // What istiod did with the stray host: mesh traffic is split, the gateway has no route for it.
     const now = await gateway.state();
