@@ -13,8 +13,8 @@ import { setEnv } from "./dataplane/real-pod-app.ts";
 import { GRPC, type GrpcLoad, tally } from "./istio/grpc-load.ts";
 import { type GrpcMeshEnv, startGrpcMeshEnv } from "./istio/grpc-mesh-env.ts";
 import { istioApp, manifests, waitForVsWeight } from "./istio/istio-app.ts";
-import { canaryShare, failureSummary, reactionMs, withinBinomial } from "./istio/traffic.ts";
-import { apply, getRollout, waitFor, waitForRollout } from "./support/app.ts";
+import { canaryShare, failureSummary, reactionMs, waitForAnswers, withinBinomial } from "./istio/traffic.ts";
+import { apply, getRollout, waitForRollout } from "./support/app.ts";
 import { type ControllerProcess, prometheusArgs, startController } from "./support/controller-process.ts";
 
 const missing = istioMissing();
@@ -80,15 +80,7 @@ describe("real gRPC traffic through istiod's routes (proxyless, mTLS, RBAC)", { 
     );
     await waitForRollout(cluster, NS, "echo", "Healthy", (r) => phaseOf(r) === "Healthy", 120_000);
     load = await env.client({ namespace: "web", serviceAccount: "frontend", target: TARGET, rps: 100 });
-    await waitFor(
-      "the primary answering through istiod's routes",
-      async () => {
-        await load.refresh();
-        return tally(load.between(Date.now() - 1000)).byWorkload.get("echo-primary") ?? 0;
-      },
-      (n) => n > 50,
-      60_000,
-    );
+    await waitForAnswers(load, "echo-primary", 50);
     const start = Date.now();
     const stable = (await getRollout(cluster, NS, "echo"))?.status?.stableRevision;
     await setEnv(cluster, NS, "echo", "VERSION=v2");
@@ -209,15 +201,7 @@ describe("real gRPC traffic through istiod's routes (proxyless, mTLS, RBAC)", { 
       target: `xds:///flip.${NS}.svc.cluster.local:80`,
       rps: 200,
     });
-    await waitFor(
-      "the flip primary answering",
-      async () => {
-        await flips.refresh();
-        return tally(flips.between(Date.now() - 1000)).byWorkload.get("flip-primary") ?? 0;
-      },
-      (n) => n > 100,
-      60_000,
-    );
+    await waitForAnswers(flips, "flip-primary", 100);
     const start = Date.now();
     const stable = (await getRollout(cluster, NS, "flip"))?.status?.stableRevision;
     await setEnv(cluster, "shop", "flip", "VERSION=v2");

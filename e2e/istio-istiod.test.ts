@@ -19,7 +19,14 @@ import {
   rbacPolicies,
   virtualHostFor,
 } from "./istio/envoy-config.ts";
-import { istioApp, manifests, podsOf, readVirtualService, waitForVsWeight } from "./istio/istio-app.ts";
+import {
+  istioApp,
+  manifests,
+  podsOf,
+  readVirtualService,
+  rootService,
+  waitForVsWeight,
+} from "./istio/istio-app.ts";
 import { apply, getJson, setImage, waitFor, waitForRollout } from "./support/app.ts";
 import { type ControllerProcess, startController } from "./support/controller-process.ts";
 
@@ -139,18 +146,10 @@ describe("Istio conformance against istiod", { skip }, () => {
       ports: [9898, 9090],
       steps: [{ setWeight: 30 }, { pause: { duration: "10m" } }],
     });
-    const root = {
-      apiVersion: "v1",
-      kind: "Service",
-      metadata: { name: "multi", namespace: ns },
-      spec: {
-        selector: { app: "multi" },
-        ports: [
-          { name: "http", port: 80, targetPort: 9898 },
-          { name: "grpc-admin", port: 9090, targetPort: 9090 },
-        ],
-      },
-    };
+    const root = rootService(ns, "multi", [
+      ["http", 80, 9898],
+      ["grpc-admin", 9090, 9090],
+    ]);
     await apply(cluster, manifests([docs[0]!, root, ...docs.slice(1)]));
     await waitForRollout(cluster, ns, "multi", "Healthy", (r) => r.status?.phase === "Healthy");
     await setImage(cluster, ns, "multi", "example.test/app:2");
@@ -283,12 +282,7 @@ describe("Istio conformance against istiod", { skip }, () => {
 
   it("a root Service without the rollout port: istiod never routes the split, and Vireo refuses the Rollout saying so", async () => {
     const ns = "port";
-    const root = {
-      apiVersion: "v1",
-      kind: "Service",
-      metadata: { name: "legacyport", namespace: ns },
-      spec: { selector: { app: "legacyport" }, ports: [{ name: "http", port: 8080, targetPort: 9898 }] },
-    };
+    const root = rootService(ns, "legacyport", [["http", 8080, 9898]]);
     const [nsDoc, ...app] = istioApp({ namespace: ns, name: "legacyport", steps: [{ setWeight: 50 }] });
     await apply(cluster, manifests([nsDoc!, root, ...app]));
     const r = await waitForRollout(

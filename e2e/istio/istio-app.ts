@@ -1,16 +1,11 @@
 // Fixtures of the Istio e2e tests: an app under an Istio Rollout, and reads of what Vireo wrote and kwok ran.
 import type { KubeConfig } from "@kubernetes/client-node";
 import { getOrUndefined, kubeRequest } from "../cluster/kube-request.ts";
+import { type PodAppDeploymentOptions, podAppDeployment } from "../dataplane/real-pod-app.ts";
 
 /** Options of {@link istioApp}. */
-export interface IstioAppOptions {
-  namespace: string;
-  name: string;
+export interface IstioAppOptions extends PodAppDeploymentOptions {
   steps: unknown[];
-  /** Pod template env (the pod runner's behaviour: PROTOCOL, ERROR_RATE, …). */
-  env?: Record<string, string>;
-  /** Container ports (default [9898]). */
-  ports?: number[];
   /** spec.service (default port 80 → 9898). */
   service?: Record<string, unknown>;
   /** spec.analysis (default: no metrics, 2 s interval). */
@@ -19,40 +14,30 @@ export interface IstioAppOptions {
   extraSpec?: Record<string, unknown>;
   /** Labels of the namespace (e.g. istio.io/use-waypoint). */
   namespaceLabels?: Record<string, string>;
-  replicas?: number;
+}
+
+/** A user's own root Service for app `name` with these ports (name, port, targetPort). */
+export function rootService(namespace: string, name: string, ports: [string, number, number][]): object {
+  return {
+    apiVersion: "v1",
+    kind: "Service",
+    metadata: { name, namespace },
+    spec: {
+      selector: { app: name },
+      ports: ports.map(([portName, port, targetPort]) => ({ name: portName, port, targetPort })),
+    },
+  };
 }
 
 /** Namespace, Deployment and Rollout (provider istio) as a user writes them, one JSON document each. */
 export function istioApp(o: IstioAppOptions): object[] {
-  const env = Object.entries(o.env ?? {}).map(([name, value]) => ({ name, value }));
   return [
     {
       apiVersion: "v1",
       kind: "Namespace",
       metadata: { name: o.namespace, ...(o.namespaceLabels ? { labels: o.namespaceLabels } : {}) },
     },
-    {
-      apiVersion: "apps/v1",
-      kind: "Deployment",
-      metadata: { name: o.name, namespace: o.namespace },
-      spec: {
-        replicas: o.replicas ?? 2,
-        selector: { matchLabels: { app: o.name } },
-        template: {
-          metadata: { labels: { app: o.name } },
-          spec: {
-            containers: [
-              {
-                name: "app",
-                image: "example.test/app:1",
-                ports: (o.ports ?? [9898]).map((containerPort) => ({ containerPort })),
-                env: [{ name: "VERSION", value: "v1" }, ...env],
-              },
-            ],
-          },
-        },
-      },
-    },
+    podAppDeployment(o),
     {
       apiVersion: "vireo.dev/v1alpha1",
       kind: "Rollout",

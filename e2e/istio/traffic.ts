@@ -45,6 +45,17 @@ export function withinBinomial(share: number, w: number, n: number): boolean {
   return Math.abs(share - w) <= 4 * sd + 100 / Math.max(n, 1);
 }
 
+/** Waits until `workload` answered more than `perSecond` RPCs of the client's last second. */
+export async function waitForAnswers(load: GrpcLoad, workload: string, perSecond: number): Promise<void> {
+  const deadline = Date.now() + 60_000;
+  for (;;) {
+    await load.refresh();
+    if ((tally(load.between(Date.now() - 1000)).byWorkload.get(workload) ?? 0) > perSecond) return;
+    if (Date.now() > deadline) throw new Error(`${workload} never answered ${perSecond} RPCs a second`);
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}
+
 /** Failed RPCs grouped by message, most frequent first, for reports. */
 export function failureSummary(failed: readonly Outcome[]): string {
   const by = new Map<string, number>();
