@@ -2,6 +2,7 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import { MESH_PROVIDER_NAMES, type MeshProvider } from "../src/api/constants.ts";
+import type { OwnerRef } from "../src/api/object-meta.ts";
 import { createKubeClients, type KubeClients, type RawRequest } from "../src/kube/clients.ts";
 import { ApiDiscovery } from "../src/kube/discovery.ts";
 import { KubeApiError } from "../src/kube/errors.ts";
@@ -31,7 +32,7 @@ import {
   trafficTargetType,
 } from "../src/mesh/smi-render.ts";
 import { aPolicy, aSplit, aSplitRef } from "../src/mesh/testing/models.ts";
-import type { AccessPolicyModel, MeshAdapter, OwnerRef, SplitRef } from "../src/mesh/types.ts";
+import type { AccessPolicyModel, MeshAdapter, SplitRef } from "../src/mesh/types.ts";
 import { type Cluster, startCluster } from "./cluster/cluster.ts";
 import { type SmiSet, useSmiSet } from "./cluster/smi-sets.ts";
 import { waitFor } from "./cluster/wait.ts";

@@ -6,7 +6,8 @@ import { AnalysisScheduler } from "./controller/analysis-scheduler.ts";
 import { Manager } from "./controller/manager.ts";
 import { MeshResolver } from "./controller/mesh-resolver.ts";
 import { createNotificationSink } from "./controller/notification-sink.ts";
-import { type ReconcileObserver, Reconciler } from "./controller/reconciler.ts";
+import type { ReconcileObserver } from "./controller/ports.ts";
+import { Reconciler } from "./controller/reconciler.ts";
 import { secretReader } from "./controller/secrets.ts";
 import { createKubeClients } from "./kube/clients.ts";
 import {

@@ -1,6 +1,6 @@
 // Builds the Rollout CustomResourceDefinition from the zod schemas, and checks it is a structural schema.
 import { z } from "zod";
-import { API_VERSION, GROUP, KIND, PLURAL, VERSION } from "./constants.ts";
+import { GROUP, KIND, PLURAL, VERSION } from "./constants.ts";
 import { MAX_ROLLOUT_NAME, RolloutSpecSchema, RolloutStatusSchema } from "./rollout-schema.ts";
 
 type JsonSchema = Record<string, unknown>;
@@ -204,6 +204,3 @@ export function buildRolloutCrd(): JsonSchema {
     },
   };
 }
-
-/** apiVersion of Rollouts, re-exported for generators. */
-export const ROLLOUT_API_VERSION = API_VERSION;

@@ -5,6 +5,7 @@ import { z } from "zod";
 import { MESH_PROVIDER_NAMES, PAUSE_REASONS, PHASES } from "./constants.ts";
 import { DURATION_PATTERN } from "./duration.ts";
 import { GatewayApiSchema } from "./gateway-route-schema.ts";
+import type { ObjectMeta } from "./object-meta.ts";
 
 /** Kubernetes object names: DNS-1123 subdomain. Also keeps hostile names out of PromQL and object names. */
 const DNS_SUBDOMAIN = "^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$";
@@ -909,8 +910,6 @@ export type MetricSpec = z.output<typeof MetricSchema>;
 export type Step = z.output<typeof StepSchema>;
 /** A deployment window. */
 export type WindowSpec = z.output<typeof WindowSchema>;
-/** The access policy. */
-export type AccessPolicy = z.output<typeof AccessPolicySchema>;
 /** A notification event name. */
 export type NotifyEvent = (typeof NOTIFY_EVENTS)[number];
 
@@ -918,17 +917,7 @@ export type NotifyEvent = (typeof NOTIFY_EVENTS)[number];
 export interface Rollout {
   apiVersion: string;
   kind: string;
-  metadata: {
-    name: string;
-    namespace: string;
-    uid?: string;
-    generation?: number;
-    resourceVersion?: string;
-    annotations?: Record<string, string>;
-    labels?: Record<string, string>;
-    finalizers?: string[];
-    deletionTimestamp?: string;
-  };
+  metadata: ObjectMeta & { namespace: string };
   spec: RolloutSpec;
   status?: RolloutStatus;
 }

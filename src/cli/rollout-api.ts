@@ -1,6 +1,8 @@
 // The reads and writes the plugin and dashboard make: Rollouts, their Events and Deployments, request annotations.
+
 import { randomBytes } from "node:crypto";
 import { ANNOTATIONS, API_VERSION, GROUP, PLURAL, type RequestKind } from "../api/constants.ts";
+import { PATCH_TYPES } from "../api/object-meta.ts";
 import type { Rollout } from "../api/rollout-schema.ts";
 import type { KubeClient, WatchEvent } from "./kube-client.ts";
 
@@ -145,7 +147,7 @@ export function writeRequest(
     path: `${rolloutsPath(namespace)}/${name}`,
     query: { fieldManager: "kubectl-vireo" },
     body: { metadata: { annotations: { [ANNOTATIONS[kind]]: value } } },
-    contentType: "application/merge-patch+json",
+    contentType: PATCH_TYPES.merge,
     target: { verb: "patch", resource: RESOURCE, namespace, name },
   });
 }

@@ -9,7 +9,7 @@ import type { RolloutSpec, RolloutStatus } from "../api/rollout-schema.ts";
 import type { ReadSecret } from "../api/secret-ref.ts";
 import { metricsMeshFor } from "../mesh/registry.ts";
 import type { WorkloadNames } from "../workload/names.ts";
-import type { AnalysisRunner } from "./reconciler.ts";
+import type { AnalysisRunner } from "./ports.ts";
 
 /** Prometheus-backed {@link AnalysisRunner}; keeps one client per distinct connection setting. */
 export class PrometheusAnalysisRunner implements AnalysisRunner {

@@ -10,7 +10,7 @@ import { splitKey } from "../kube/resource.ts";
 import { WorkQueue, type WorkQueueMetrics } from "../kube/work-queue.ts";
 import type { Deployment, HorizontalPodAutoscaler, Service } from "../workload/objects.ts";
 import type { ObjectReader } from "../workload/workload-manager.ts";
-import type { ReconcileResult, RolloutSource } from "./reconciler.ts";
+import type { ReconcileResult, RolloutSource } from "./ports.ts";
 
 /** What the manager needs to run reconciles. */
 export type ReconcileFn = (namespace: string, name: string, signal: AbortSignal) => Promise<ReconcileResult>;

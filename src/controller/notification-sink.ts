@@ -11,7 +11,7 @@ import { SlackNotifier } from "../notify/slack.ts";
 import type { Logger } from "../telemetry/logger.ts";
 import type { VireoMetrics } from "../telemetry/metrics.ts";
 import type { PendingNotification, SettledNotification } from "./outbox.ts";
-import type { NotificationSink } from "./reconciler.ts";
+import type { NotificationSink } from "./ports.ts";
 import { secretReader } from "./secrets.ts";
 
 /** How long resolved destinations (Secret reads) are reused before the Secret is read again. */

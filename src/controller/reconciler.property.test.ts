@@ -33,6 +33,7 @@ type Step =
   | { kind: "request"; request: RequestKind; full: boolean }
   | { kind: "analysis"; result: "pass" | "fail" | "nodata" | "error" }
   | { kind: "deliver" }
+  | { kind: "edit"; valid: boolean }
   | { kind: "fault"; plan: FaultPlan };
 
 const stepArb: fc.Arbitrary<Step> = fc.oneof(
@@ -71,6 +72,7 @@ const stepArb: fc.Arbitrary<Step> = fc.oneof(
     }),
   },
   { weight: 2, arbitrary: fc.constant({ kind: "deliver" as const }) },
+  { weight: 1, arbitrary: fc.record({ kind: fc.constant("edit" as const), valid: fc.boolean() }) },
   {
     weight: 5,
     arbitrary: fc.record({
@@ -118,6 +120,8 @@ interface Totals {
   lives: number;
   /** Notifications sent again by a new process (delivered, then a crash before status recorded it): at least once. */
   resent: number;
+  /** Lives in which the Rollout went Invalid (an InvalidSpec Event after its status write). */
+  invalid: number;
 }
 
 /** A life: the cluster, the running controller, and what the harness saw. */
@@ -126,6 +130,8 @@ class Life {
   reconciler: Reconciler;
   tokens = 0;
   staleRefused = 0;
+  /** The spec applied last fails validation. */
+  invalid = false;
   readonly signal = new AbortController().signal;
 
   constructor(specIn: SpecIn) {
@@ -160,6 +166,16 @@ class Life {
       this.staleRefused++;
     if (crashed) this.reconciler = new Reconciler(c.connect());
     return requeue;
+  }
+
+  /**
+   * A person applies a spec: the original, or one validation refuses (an analysis interval that is no duration), so
+   * the Rollout turns Invalid mid-life and must route back to primary, on the last valid spec kept in status.
+   */
+  edit(valid: boolean): void {
+    const spec = this.c.spec;
+    this.c.editSpec(valid ? spec : { ...spec, analysis: { ...spec.analysis, interval: "soon" } });
+    this.invalid = !valid;
   }
 
   request(kind: RequestKind, full: boolean): void {
@@ -212,14 +228,18 @@ function checkInvariants(life: Life): void {
     once.set(key, (once.get(key) ?? 0) + 1);
     assert.equal(once.get(key), 1, `Event recorded twice for one decision: ${key}`);
   }
-  // The primary runs what status calls stable; only a recorded promotion may change it.
+  // The primary runs what status calls stable; only a recorded promotion may change it. A spec turned invalid
+  // mid-promotion freezes the engine where it was: the primary keeps the canary revision it was promoted to while
+  // status still names the old stable one (found by this property; the engine finishes it once the spec is valid).
   const status = c.rollout.status;
   const primaryRevision = c.deployment(`${NAME}-primary`)?.metadata.annotations?.[REVISION_ANNOTATION];
+  const promotionFrozen = status?.phase === "Invalid" && primaryRevision === status.canaryRevision;
   if (
     status?.stableRevision &&
     primaryRevision &&
     status.phase !== "Promoting" &&
-    status.phase !== "Finalizing"
+    status.phase !== "Finalizing" &&
+    !promotionFrozen
   )
     assert.equal(
       primaryRevision,
@@ -273,14 +293,19 @@ async function play(specIn: SpecIn, steps: Step[], totals?: Totals): Promise<Lif
       case "deliver":
         c.deliver();
         break;
+      case "edit":
+        life.edit(step.valid);
+        break;
       case "fault":
         plan = step.plan;
         break;
     }
     checkInvariants(life);
   }
-  // Liveness: without faults (a person resumes what waits for a person), a settled end comes within the bound.
+  // Liveness: without faults (a person resumes what waits for a person, and fixes an invalid spec), a settled end
+  // comes within the bound.
   c.prometheus = "pass";
+  if (life.invalid) life.edit(true);
   let i = 0;
   for (; i < LIVENESS_BOUND && !life.settled(); i++) {
     if (c.rollout.status?.phase === "Paused") life.request("resume", false);
@@ -306,6 +331,7 @@ async function play(specIn: SpecIn, steps: Step[], totals?: Totals): Promise<Lif
     if (c.events.some((e) => e.reason === "Promoted" && e.status.canaryRevision !== undefined))
       totals.promoted++;
     if (c.events.some((e) => e.reason === "Aborted" || e.note.startsWith("rolled back:"))) totals.ended++;
+    if (c.events.some((e) => e.reason === "InvalidSpec")) totals.invalid++;
   }
   return life;
 }
@@ -324,6 +350,7 @@ describe("reconciler under faults (property-based)", () => {
       ended: 0,
       lives: 0,
       resent: 0,
+      invalid: 0,
     };
     await fc.assert(
       fc.asyncProperty(lifeArb, async ([spec, steps]) => {
@@ -337,6 +364,7 @@ describe("reconciler under faults (property-based)", () => {
       assert.ok(totals[k] >= RUNS * 0.1, `only ${totals[k]} ${k} in ${RUNS} lives`);
     assert.ok(totals.promoted >= RUNS * 0.2, `only ${totals.promoted} of ${RUNS} lives promoted a revision`);
     assert.ok(totals.ended >= RUNS * 0.05, `only ${totals.ended} of ${RUNS} lives rolled back or aborted`);
+    assert.ok(totals.invalid >= RUNS * 0.1, `only ${totals.invalid} of ${RUNS} lives went Invalid`);
   });
 });
 

@@ -169,8 +169,6 @@ export const isConflict = (err: unknown): boolean => classifyError(err).kind ===
 /** True for a 409 with reason AlreadyExists. */
 export const isAlreadyExists = (err: unknown): boolean =>
   classifyError(err).kind === KubeErrorKind.AlreadyExists;
-/** True for a 403. */
-export const isForbidden = (err: unknown): boolean => classifyError(err).kind === KubeErrorKind.Forbidden;
 
 function fromStatus(
   status: number,

@@ -1,10 +1,11 @@
 // Supervised list+watch informer with an in-memory cache, restart backoff, a silence watchdog and resync.
 import type { KubernetesObject } from "@kubernetes/client-node";
+import { apiVersionOf } from "../api/object-meta.ts";
 import type { KubeClients } from "./clients.ts";
 import { type Clock, jitter, sleep, systemClock, type TimerHandle } from "./clock.ts";
 import { classifyError, KubeApiError, KubeErrorKind } from "./errors.ts";
 import { type KubeLogger, silentLogger } from "./logger-port.ts";
-import { apiVersionOf, collectionPath, objectKey, type ResourceRef, resourceName } from "./resource.ts";
+import { collectionPath, objectKey, type ResourceRef, resourceName } from "./resource.ts";
 
 export type { ResourceRef } from "./resource.ts";
 

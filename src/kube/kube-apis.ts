@@ -1,11 +1,9 @@
 // The few typed API calls the controller makes (Leases, Events, custom-object patches) over the counted pipeline.
+import { PATCH_TYPES } from "../api/object-meta.ts";
 import type { KubeClients } from "./clients.ts";
 import { collectionPath } from "./resource.ts";
 
 type Requester = Pick<KubeClients, "request">;
-
-/** The merge-patch content type (RFC 7386). */
-export const MERGE_PATCH = "application/merge-patch+json";
 
 /** A coordination.k8s.io/v1 Lease as JSON (times are RFC 3339 MicroTime strings). */
 export interface Lease {
@@ -73,7 +71,7 @@ export function eventsApi(clients: Requester): EventsApi {
         method: "PATCH",
         path: `${collectionPath(EVENTS, namespace)}/${encodeURIComponent(name)}`,
         body,
-        contentType: MERGE_PATCH,
+        contentType: PATCH_TYPES.merge,
       }),
   };
 }

@@ -8,11 +8,6 @@ export interface ResourceRef {
   plural: string;
 }
 
-/** `apiVersion` string of a resource (`v1`, `apps/v1`, `vireo.dev/v1alpha1`). */
-export function apiVersionOf(r: ResourceRef): string {
-  return r.group ? `${r.group}/${r.version}` : r.version;
-}
-
 /** Collection path, namespaced when `namespace` is given: `/apis/g/v/namespaces/ns/plural`. */
 export function collectionPath(r: ResourceRef, namespace?: string): string {
   const base = r.group ? `/apis/${r.group}/${r.version}` : `/api/${r.version}`;

@@ -1,8 +1,8 @@
 // Writes custom-resource status via JSON merge patch to /status, fenced on the resourceVersion the decision was
 // made from, and skipping the request when nothing changed.
+import { PATCH_TYPES } from "../api/object-meta.ts";
 import type { KubeClients } from "./clients.ts";
 import type { Clock } from "./clock.ts";
-import { MERGE_PATCH } from "./kube-apis.ts";
 import { collectionPath } from "./resource.ts";
 import { withRetry } from "./retry.ts";
 import { type Json, statusMergePatch } from "./status-diff.ts";
@@ -113,7 +113,7 @@ export class StatusWriter {
           path,
           query: { fieldManager: this.#fieldManager },
           body,
-          contentType: MERGE_PATCH,
+          contentType: PATCH_TYPES.merge,
         }),
       {
         attempts: this.#attempts,

@@ -1,7 +1,8 @@
 // Pure rendering of a GAMMA HTTPRoute (Service parentRef, weighted backendRefs) and reading its weights back.
+
+import { apiVersionOf } from "../api/object-meta.ts";
 import type { Weights } from "../rollout/types.ts";
 import type { ResourceType } from "./object-store.ts";
-import { apiVersionOf } from "./object-store.ts";
 import { type MeshObject, renderMetadata } from "./objects.ts";
 import type { SplitRef, TrafficSplitModel } from "./types.ts";
 import { assertWeights, percentagesOf } from "./weights.ts";

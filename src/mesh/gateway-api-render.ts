@@ -1,6 +1,8 @@
 // Pure rendering of a Gateway-parent HTTPRoute (north-south canary) and reading a route's status.parents verdict.
+
 import type { GatewayApiSpec } from "../api/gateway-route-schema.ts";
-import { apiVersionOf, type ResourceType } from "./object-store.ts";
+import { apiVersionOf } from "../api/object-meta.ts";
+import type { ResourceType } from "./object-store.ts";
 import { type MeshObject, renderMetadata } from "./objects.ts";
 import type { TrafficSplitModel } from "./types.ts";
 import { assertWeights } from "./weights.ts";

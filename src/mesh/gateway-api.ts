@@ -1,5 +1,6 @@
 // The Gateway API adapter: an HTTPRoute with a Service parent (GAMMA) or Gateway parents, or a user-owned route.
 import { FIELD_MANAGER } from "../api/constants.ts";
+import { type OwnerRef, PATCH_TYPES } from "../api/object-meta.ts";
 import { classifyError, KubeErrorKind } from "../kube/errors.ts";
 import type { Weights } from "../rollout/types.ts";
 import { MeshError, MeshErrorKind } from "./errors.ts";
@@ -19,7 +20,7 @@ import {
 } from "./gateway-api-user-route.ts";
 import { type MeshClient, ObjectStore, type ResourceType, resourcePath } from "./object-store.ts";
 import { type MeshObject, sameSpec, semanticEqual } from "./objects.ts";
-import type { AccessPolicyModel, MeshAdapter, OwnerRef, SplitRef, TrafficSplitModel } from "./types.ts";
+import type { AccessPolicyModel, MeshAdapter, SplitRef, TrafficSplitModel } from "./types.ts";
 
 /** Served `gateway.networking.k8s.io` HTTPRoute versions Vireo writes, most preferred first. */
 export const GATEWAY_ROUTE_VERSIONS = ["v1", "v1beta1"] as const;
@@ -133,7 +134,7 @@ export class GatewayApiAdapter implements MeshAdapter {
           method: "PATCH",
           path: resourcePath(this.#route, ref.namespace, sel.name),
           query: { fieldManager: FIELD_MANAGER, force: true },
-          contentType: "application/apply-patch+yaml",
+          contentType: PATCH_TYPES.apply,
           body: userRouteApplyBody(live, rules),
         });
         return;

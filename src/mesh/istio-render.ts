@@ -1,10 +1,13 @@
 // Pure Istio rendering: a host-level weighted VirtualService, and ALLOW AuthorizationPolicies for the backend pods.
+
+import type { OwnerRef } from "../api/object-meta.ts";
+import { apiVersionOf } from "../api/object-meta.ts";
 import type { Weights } from "../rollout/types.ts";
 import { MeshError, MeshErrorKind } from "./errors.ts";
-import { apiVersionOf, type ResourceType } from "./object-store.ts";
+import type { ResourceType } from "./object-store.ts";
 import { byKey, type MeshObject, renderMetadata } from "./objects.ts";
 import { normaliseRoutes, normaliseSources } from "./policy.ts";
-import type { AccessPolicyModel, OwnerRef, SplitRef, TrafficSplitModel } from "./types.ts";
+import type { AccessPolicyModel, SplitRef, TrafficSplitModel } from "./types.ts";
 import { assertWeights, percentagesOf } from "./weights.ts";
 
 /** Served `networking.istio.io` versions Vireo writes, most preferred first (v1 since Istio 1.22). */

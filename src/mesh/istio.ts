@@ -1,4 +1,6 @@
 // The Istio adapter: VirtualService for weights (an HTTPRoute behind a waypoint); ALLOW AuthorizationPolicies.
+
+import type { OwnerRef } from "../api/object-meta.ts";
 import type { Weights } from "../rollout/types.ts";
 import { readBackendPods } from "./backend-pods.ts";
 import { type ClusterFacts, readClusterFacts, type ServiceFacts } from "./cluster-facts.ts";
@@ -22,7 +24,7 @@ import {
 } from "./istio-render.ts";
 import { type MeshClient, ObjectStore, type ResourceType } from "./object-store.ts";
 import { type MeshObject, metadataInSync, sameSpec } from "./objects.ts";
-import type { AccessPolicyModel, MeshAdapter, OwnerRef, SplitRef, TrafficSplitModel } from "./types.ts";
+import type { AccessPolicyModel, MeshAdapter, SplitRef, TrafficSplitModel } from "./types.ts";
 
 /** Constructor options of {@link IstioAdapter}. */
 export interface IstioAdapterOptions {

@@ -6,6 +6,7 @@ import {
   LINKERD_SERVER_VERSIONS,
   type LinkerdServerVersion,
   linkerdAuthorizationPolicyType,
+  linkerdSpecIssues,
   meshTlsAuthenticationType,
   networkAuthenticationType,
   serverType,
@@ -47,4 +48,5 @@ export const linkerdProvider = defineProvider({
     networkAuthenticationType,
   ],
   metricsMesh: "linkerd",
+  specIssues: linkerdSpecIssues,
 });

@@ -1,12 +1,17 @@
 // Pure Linkerd policy rendering: Server, MeshTLSAuthentication, AuthorizationPolicy and a per-route HTTPRoute.
+
+import type { OwnerRef } from "../api/object-meta.ts";
+import { apiVersionOf } from "../api/object-meta.ts";
+import { MAX_LINKERD_PATH_REGEX, NAME_LIMITS, type RolloutSpec } from "../api/rollout-schema.ts";
+import type { SpecIssue } from "../api/validate.ts";
 import type { BackendPods } from "./backend-pods.ts";
 import { MeshError, MeshErrorKind } from "./errors.ts";
 import { linkerdHttpRouteType } from "./gamma-render.ts";
-import { apiVersionOf, type ResourceType } from "./object-store.ts";
+import type { ResourceType } from "./object-store.ts";
 import { byKey, type MeshObject, renderMetadata } from "./objects.ts";
 import { probePathsOn } from "./pod-probes.ts";
 import { normaliseRoutes, normaliseSources } from "./policy.ts";
-import type { AccessPolicyModel, OwnerRef } from "./types.ts";
+import type { AccessPolicyModel } from "./types.ts";
 
 /** `policy.linkerd.io` Server versions Vireo writes, most preferred first (v1beta3: Linkerd ≥ 2.16). */
 export const LINKERD_SERVER_VERSIONS = ["v1beta3", "v1beta1"] as const;
@@ -152,6 +157,34 @@ export function authzMatchCount(policy: Pick<AccessPolicyModel, "routes">): numb
     (n, r) => n + (r.methods.includes("*") ? 1 : r.methods.length),
     0,
   );
+}
+
+/**
+ * What the API server would refuse of the authz HTTPRoute this spec's access policy renders to: path values over
+ * 1024 characters once wrapped, more matches than the route holds. Checked before anything is written.
+ */
+export function linkerdSpecIssues(spec: RolloutSpec): SpecIssue[] {
+  if (!spec.accessPolicy) return [];
+  const issues: SpecIssue[] = [];
+  const routes = spec.accessPolicy.routes ?? [];
+  for (const [i, r] of routes.entries()) {
+    if (r.pathRegex === undefined) continue;
+    const value = authzPathMatch(r.pathRegex).value;
+    if (value.length > NAME_LIMITS.httpRoutePath) {
+      issues.push({
+        path: `spec.accessPolicy.routes[${i}].pathRegex`,
+        message: `rendered as a ${value.length}-character Linkerd HTTPRoute path (at most ${NAME_LIMITS.httpRoutePath}); at most ${MAX_LINKERD_PATH_REGEX} characters with provider linkerd`,
+      });
+    }
+  }
+  const matches = authzMatchCount({ routes });
+  if (matches > MAX_AUTHZ_MATCHES) {
+    issues.push({
+      path: "spec.accessPolicy.routes",
+      message: `expands to ${matches} Linkerd HTTPRoute matches (one per route and method); at most ${MAX_AUTHZ_MATCHES}`,
+    });
+  }
+  return issues;
 }
 
 /**

@@ -1,4 +1,6 @@
 // The Linkerd adapter: a GAMMA HTTPRoute for weights; Server + MeshTLSAuthentication + AuthorizationPolicy for access.
+
+import type { OwnerRef } from "../api/object-meta.ts";
 import type { Weights } from "../rollout/types.ts";
 import { readBackendPods } from "./backend-pods.ts";
 import { MeshError, MeshErrorKind } from "./errors.ts";
@@ -26,7 +28,7 @@ import {
 } from "./linkerd-render.ts";
 import { type MeshClient, ObjectStore, type ResourceType } from "./object-store.ts";
 import { type MeshObject, metadataInSync, sameSpec } from "./objects.ts";
-import type { AccessPolicyModel, MeshAdapter, OwnerRef, SplitRef, TrafficSplitModel } from "./types.ts";
+import type { AccessPolicyModel, MeshAdapter, SplitRef, TrafficSplitModel } from "./types.ts";
 
 /** Constructor options of {@link LinkerdAdapter}. */
 export interface LinkerdAdapterOptions {

@@ -30,9 +30,6 @@ export interface ObjectStoreOptions {
  */
 const REMEMBERED = 64;
 
-/** `apiVersion` string of a resource type. */
-export const apiVersionOf = (t: ResourceType): string => (t.group ? `${t.group}/${t.version}` : t.version);
-
 /** API path of the collection or, with `name`, of one object. */
 export function resourcePath(t: ResourceType, namespace: string, name?: string): string {
   const base = `${t.group ? `/apis/${t.group}` : "/api"}/${t.version}/namespaces/${encodeURIComponent(namespace)}/${t.plural}`;

@@ -1,28 +1,12 @@
 // Shared shape of the mesh objects Vireo writes: ownership metadata, and comparison that ignores server-set noise.
 import { GITOPS_ANNOTATIONS, LABELS } from "../api/constants.ts";
-import type { OwnerRef } from "./types.ts";
-
-/** The part of ObjectMeta the adapters read and write. Server-set fields are carried through untouched. */
-export interface ObjectMeta {
-  name: string;
-  namespace?: string;
-  uid?: string;
-  resourceVersion?: string;
-  labels?: Record<string, string>;
-  annotations?: Record<string, string>;
-  ownerReferences?: OwnerReference[];
-  [key: string]: unknown;
-}
-
-/** A Kubernetes owner reference as stored on objects. */
-export interface OwnerReference {
-  apiVersion: string;
-  kind: string;
-  name: string;
-  uid: string;
-  controller?: boolean;
-  blockOwnerDeletion?: boolean;
-}
+import {
+  MANAGED_BY,
+  managedLabels,
+  type ObjectMeta,
+  type OwnerRef,
+  ownerReference,
+} from "../api/object-meta.ts";
 
 /** Any namespaced mesh object, as JSON. */
 export interface MeshObject {
@@ -31,26 +15,6 @@ export interface MeshObject {
   metadata: ObjectMeta;
   spec?: unknown;
   [key: string]: unknown;
-}
-
-/** Value of the `app.kubernetes.io/managed-by` label on everything Vireo creates. */
-export const MANAGED_BY = "vireo";
-
-/** Labels marking an object as created by Vireo for `rolloutName`. */
-export function managedLabels(rolloutName: string): Record<string, string> {
-  return { [LABELS.managedBy]: MANAGED_BY, [LABELS.rollout]: rolloutName };
-}
-
-/** The controller owner reference to the Rollout, so garbage collection follows it. */
-export function ownerReference(owner: OwnerRef): OwnerReference {
-  return {
-    apiVersion: owner.apiVersion,
-    kind: owner.kind,
-    name: owner.name,
-    uid: owner.uid,
-    controller: true,
-    blockOwnerDeletion: true,
-  };
 }
 
 /** Metadata of a freshly rendered object: name, namespace, our labels, GitOps annotations and owner reference. */

@@ -1,9 +1,11 @@
 // What one mesh provider is to Vireo: how it is detected, built, watched, measured and authorized, in one value.
-import type { MetricsMesh } from "../api/constants.ts";
+import type { MetricsMesh, Reason } from "../api/constants.ts";
+import type { RolloutSpec } from "../api/rollout-schema.ts";
+import type { SpecIssue } from "../api/validate.ts";
 import type { ServedGroup } from "../kube/discovery.ts";
 import type { ClusterFacts } from "./cluster-facts.ts";
 import type { MeshClient, ResourceType } from "./object-store.ts";
-import type { MeshAdapter } from "./types.ts";
+import type { MeshAdapter, SplitRef, TrafficSplitModel } from "./types.ts";
 
 /** Served API groups as discovery reports them (absent groups are not in the map). */
 export type ServedApis = ReadonlyMap<string, ServedGroup>;
@@ -18,6 +20,12 @@ export interface AdapterContext {
   conflictRetries?: number;
   /** Namespace labels and Services (cached by the controller); adapters read them with GETs otherwise. */
   facts?: ClusterFacts;
+}
+
+/** Something a person should know about how a provider renders a Rollout (a Warning Event, once per generation). */
+export interface ProviderWarning {
+  reason: Reason;
+  message: string;
 }
 
 /** A routing kind the provider writes, with every version Vireo may write it at (most preferred first). */
@@ -64,6 +72,13 @@ export interface MeshProviderDescriptor<Name extends string = string, Apis = unk
    * undefined: the mesh underneath, i.e. the controller's `--metrics-mesh`.
    */
   readonly metricsMesh: MetricsMesh | undefined;
+  /**
+   * Problems only this provider has with a spec the schema accepts (a limit of its API): the engine reports them as
+   * phase Invalid before anything is written. Absent: none.
+   */
+  specIssues?(spec: RolloutSpec): SpecIssue[];
+  /** What a person should know about how it renders this split (e.g. ports it cannot tell apart). Absent: none. */
+  warnings?(split: SplitRef & Pick<TrafficSplitModel, "otherPorts">): ProviderWarning[];
 }
 
 /** What the object store does with every mesh object: GET by name, POST, PUT with resourceVersion, DELETE. */

@@ -3,8 +3,9 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { builtinQuery } from "../analysis/builtin-queries.ts";
 import { MESH_PROVIDER_NAMES } from "../api/constants.ts";
-import { RolloutSpecSchema } from "../api/rollout-schema.ts";
+import { type RolloutSpec, RolloutSpecSchema } from "../api/rollout-schema.ts";
 import type { ServedGroup } from "../kube/discovery.ts";
+import { makeSpec } from "../rollout/testing/world.ts";
 import { rbacRulesOf } from "./provider.ts";
 import {
   createMeshAdapter,
@@ -12,6 +13,8 @@ import {
   MESH_API_GROUPS,
   MESH_PROVIDERS,
   metricsMeshFor,
+  providerSpecIssues,
+  providerWarnings,
   routingTypes,
 } from "./registry.ts";
 import { FakeApi } from "./testing/fake-api.ts";
@@ -88,5 +91,59 @@ describe("mesh provider registry", () => {
     }
     assert.equal(metricsMeshFor("istio", "linkerd"), "istio");
     assert.equal(metricsMeshFor("smi", "istio"), "istio");
+  });
+
+  it("Linkerd alone holds a spec to its authz HTTPRoute limits: 1024-character paths, 128 matches", () => {
+    // Built past the schema, as a Rollout stored before its CEL rules existed would be.
+    const withPolicy = (
+      provider: RolloutSpec["provider"],
+      routes: NonNullable<RolloutSpec["accessPolicy"]>["routes"],
+    ): RolloutSpec => ({
+      ...structuredClone(makeSpec()),
+      provider,
+      accessPolicy: { sources: [{ serviceAccount: "frontend" }], routes },
+    });
+    assert.deepEqual(providerSpecIssues(withPolicy("linkerd", [{ pathRegex: `/${"a".repeat(1016)}` }])), []);
+    const issues = providerSpecIssues(withPolicy("linkerd", [{ pathRegex: `/${"a".repeat(1017)}` }]));
+    assert.equal(issues[0]?.path, "spec.accessPolicy.routes[0].pathRegex");
+    assert.match(issues[0]?.message ?? "", /1025-character Linkerd HTTPRoute path \(at most 1024\)/);
+    const many = Array.from({ length: 33 }, (_, i) => ({
+      pathRegex: `/r${i}`,
+      methods: ["GET" as const, "POST" as const, "PUT" as const, "DELETE" as const],
+    }));
+    assert.match(
+      providerSpecIssues(withPolicy("linkerd", many))[0]?.message ?? "",
+      /expands to 132 Linkerd HTTPRoute matches .* at most 128/,
+    );
+    for (const other of ["istio", "smi", "gateway-api"] as const) {
+      assert.deepEqual(
+        providerSpecIssues(withPolicy(other, [{ pathRegex: `/${"a".repeat(1023)}` }])),
+        [],
+        other,
+      );
+      assert.deepEqual(providerSpecIssues(withPolicy(other, many)), [], other);
+    }
+  });
+
+  it("SMI alone warns that a multi-port Service moves every port with the split", () => {
+    const split = {
+      namespace: "shop",
+      rolloutName: "podinfo",
+      rootService: "podinfo",
+      primaryService: "podinfo-primary",
+      canaryService: "podinfo-canary",
+      port: 80,
+      otherPorts: [9090],
+    };
+    for (const p of MESH_PROVIDERS) {
+      const warnings = providerWarnings(p.name, split);
+      if (p.name !== "smi") assert.deepEqual(warnings, [], p.name);
+      else
+        assert.deepEqual(
+          warnings.map((w) => w.reason),
+          ["PortsNotSplit"],
+        );
+      assert.deepEqual(providerWarnings(p.name, { ...split, otherPorts: [] }), [], p.name);
+    }
   });
 });

@@ -1,14 +1,16 @@
 // The list of mesh providers, and what derives from it: detection, adapter construction, routing watches, RBAC.
 import { MESH_PROVIDER_NAMES, type MeshProvider, type MetricsMesh } from "../api/constants.ts";
+import type { RolloutSpec } from "../api/rollout-schema.ts";
+import type { SpecIssue } from "../api/validate.ts";
 import type { ApiDiscovery } from "../kube/discovery.ts";
 import { MeshError, MeshErrorKind } from "./errors.ts";
 import { gatewayApiProvider } from "./gateway-api-provider.ts";
 import { istioProvider } from "./istio-provider.ts";
 import { linkerdProvider } from "./linkerd-provider.ts";
 import type { ResourceType } from "./object-store.ts";
-import type { AdapterContext, MeshProviderDescriptor } from "./provider.ts";
+import type { AdapterContext, MeshProviderDescriptor, ProviderWarning } from "./provider.ts";
 import { smiProvider } from "./smi-provider.ts";
-import type { MeshAdapter } from "./types.ts";
+import type { MeshAdapter, SplitRef, TrafficSplitModel } from "./types.ts";
 
 /**
  * One descriptor per `spec.provider` name (src/api/constants.ts). A name without a descriptor, a descriptor without
@@ -86,4 +88,17 @@ export function routingTypes(apis: MeshApis): ResourceType[] {
 /** Whose builtin metrics a provider's Rollouts read; `fallback` (`--metrics-mesh`) for mesh-neutral APIs. */
 export function metricsMeshFor(provider: MeshProvider, fallback: MetricsMesh): MetricsMesh {
   return descriptorOf(provider).metricsMesh ?? fallback;
+}
+
+/** What `spec.provider` alone finds wrong with `spec` (see {@link MeshProviderDescriptor.specIssues}). */
+export function providerSpecIssues(spec: RolloutSpec): SpecIssue[] {
+  return descriptorOf(spec.provider).specIssues?.(spec) ?? [];
+}
+
+/** What `provider` warns about how it renders `split` (see {@link MeshProviderDescriptor.warnings}). */
+export function providerWarnings(
+  provider: MeshProvider,
+  split: SplitRef & Pick<TrafficSplitModel, "otherPorts">,
+): ProviderWarning[] {
+  return descriptorOf(provider).warnings?.(split) ?? [];
 }

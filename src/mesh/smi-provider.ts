@@ -1,7 +1,14 @@
 // The "smi" provider: TrafficSplit at the served version; TrafficTarget + HTTPRouteGroup for access policy.
+import { REASONS } from "../api/constants.ts";
 import { defineProvider } from "./provider.ts";
 import { SmiAdapter, smiVersionsOf } from "./smi.ts";
-import { httpRouteGroupType, SPLIT_VERSIONS, trafficSplitType, trafficTargetType } from "./smi-render.ts";
+import {
+  httpRouteGroupType,
+  SPLIT_VERSIONS,
+  smiPortsWarning,
+  trafficSplitType,
+  trafficTargetType,
+} from "./smi-render.ts";
 
 /** SMI (linkerd-smi, OSM). Builtin metrics come from the mesh underneath (`--metrics-mesh`). */
 export const smiProvider = defineProvider({
@@ -23,4 +30,8 @@ export const smiProvider = defineProvider({
   ],
   policyTypes: [trafficTargetType("v1alpha3"), httpRouteGroupType("v1alpha4")],
   metricsMesh: undefined,
+  warnings: (split) => {
+    const message = smiPortsWarning(split);
+    return message ? [{ reason: REASONS.PortsNotSplit, message }] : [];
+  },
 });

@@ -1,4 +1,6 @@
 // Pure SMI rendering: TrafficSplit (v1alpha1–v1alpha4), TrafficTarget and HTTPRouteGroup, and reading weights back.
+
+import type { OwnerRef } from "../api/object-meta.ts";
 import type { Weights } from "../rollout/types.ts";
 import { MeshError, MeshErrorKind } from "./errors.ts";
 import type { ResourceType } from "./object-store.ts";
@@ -12,7 +14,7 @@ import {
   toPercentages,
   ZERO,
 } from "./quantity.ts";
-import type { AccessPolicyModel, OwnerRef, SplitRef, TrafficSplitModel } from "./types.ts";
+import type { AccessPolicyModel, SplitRef, TrafficSplitModel } from "./types.ts";
 import { assertWeights } from "./weights.ts";
 
 /** Served TrafficSplit versions Vireo can write. v1alpha1 has quantity weights, v1alpha2+ integers. */

@@ -1,5 +1,6 @@
 // The SMI adapter: TrafficSplit for weights; TrafficTarget + HTTPRouteGroup for access policy.
 
+import type { OwnerRef } from "../api/object-meta.ts";
 import type { ApiDiscovery } from "../kube/discovery.ts";
 import type { Weights } from "../rollout/types.ts";
 import { pickVersion } from "./api-versions.ts";
@@ -23,7 +24,7 @@ import {
   trafficSplitType,
   trafficTargetType,
 } from "./smi-render.ts";
-import type { AccessPolicyModel, MeshAdapter, OwnerRef, SplitRef, TrafficSplitModel } from "./types.ts";
+import type { AccessPolicyModel, MeshAdapter, SplitRef, TrafficSplitModel } from "./types.ts";
 
 /** The SMI API versions to write, one per group. */
 export interface SmiVersions {

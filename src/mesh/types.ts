@@ -1,15 +1,8 @@
 // The mesh-neutral model every adapter renders: a weighted split of a root Service, and an access policy.
 import type { GatewayApiSpec } from "../api/gateway-route-schema.ts";
+import type { OwnerRef } from "../api/object-meta.ts";
 import type { Weights } from "../rollout/types.ts";
 import type { HttpProbe } from "./pod-probes.ts";
-
-/** Owner of every object an adapter creates, so garbage collection follows the Rollout. */
-export interface OwnerRef {
-  apiVersion: string;
-  kind: string;
-  name: string;
-  uid: string;
-}
 
 /** Identifies the routing objects of one Rollout. */
 export interface SplitRef {

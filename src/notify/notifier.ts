@@ -33,10 +33,3 @@ export class DeliveryError extends Error {
     if (opts.status !== undefined) this.status = opts.status;
   }
 }
-
-/** A notifier that accepts and discards everything, so callers never branch on "no notifications configured". */
-export class NullNotifier implements Notifier {
-  readonly name = "null";
-  readonly destination = "null";
-  async send(_message: NotificationMessage, _signal: AbortSignal): Promise<void> {}
-}

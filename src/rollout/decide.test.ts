@@ -9,6 +9,7 @@ import {
   makeSpec,
   measurements,
   newWorld,
+  observe,
   pushRevision,
   reconcile,
   run,
@@ -335,6 +336,26 @@ describe("invalid spec and missing target", () => {
       /steps\[0\]\.setWeight/,
     );
     assert.equal(d.status.conditions?.find((c) => c.type === "Degraded")?.observedGeneration, 2);
+  });
+
+  it("a promotion an invalid spec interrupted is finished, not rolled out again, once the spec is valid", () => {
+    const w = initialized();
+    pushRevision(w, "rev-2");
+    run(w, (x) => x.status?.phase === "Promoting" && x.primary.revision === "rev-2");
+    // The primary took rev-2's template; before the promotion is recorded as done, the spec turns invalid.
+    const invalid = decide(
+      { generation: 2, spec: undefined, status: w.status },
+      { ...observe(w), specIssues: [{ path: "spec.analysis.interval", message: "not a duration" }] },
+      new Date(w.now),
+    );
+    w.status = invalid.status;
+    assert.equal(w.status.phase, "Invalid");
+    const startedBefore = reasons(w).filter((r) => r === "RolloutStarted").length;
+    w.generation = 3;
+    run(w, (x) => x.status?.phase === "Healthy");
+    assert.equal(w.status?.stableRevision, "rev-2", "status names the revision the primary runs");
+    assert.equal(reasons(w).filter((r) => r === "RolloutStarted").length, startedBefore, "no second rollout");
+    assert.ok(reasons(w).includes("Promoted"));
   });
 
   it("a missing target leaves traffic alone", () => {

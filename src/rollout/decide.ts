@@ -78,8 +78,12 @@ export function decide(input: EngineInput, obs: Observations, now: Date): Decisi
   const ctx: Ctx = { d, spec, obs, steps: expandSteps(spec.strategy.canary), generation: input.generation };
 
   if (d.phase === "Invalid") {
-    // The spec is valid again: resume from the last stable state; a pending revision restarts from step 0.
-    d.phase = d.status.stableRevision ? "Healthy" : "Initializing";
+    // The spec is valid again: resume from the last stable state; a pending revision restarts from step 0. A
+    // promotion the invalid spec interrupted after the primary took the canary's template is finished instead:
+    // rolling that revision out again would canary it against itself while status named the old one stable.
+    const { canaryRevision, stableRevision } = d.status;
+    const promoted = canaryRevision !== stableRevision && obs.primary.revision === canaryRevision;
+    d.phase = canaryRevision && promoted ? "Promoting" : stableRevision ? "Healthy" : "Initializing";
   }
   if (!obs.canary.exists || !obs.canary.revision) {
     // The canary backend has no pods any more: keeping its weight would black-hole that share of traffic.

@@ -4,7 +4,7 @@ import { describe, it } from "node:test";
 import { ApiException } from "@kubernetes/client-node";
 import { AxiosError, AxiosHeaders } from "axios";
 import { classifyError } from "../kube/errors.ts";
-import { createLogger, rolloutLogger, sanitizeError, sanitizeUrl } from "./logger.ts";
+import { createLogger, sanitizeError, sanitizeUrl } from "./logger.ts";
 
 const SLACK = "https://hooks.slack.com/services/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";
 const TOKEN = "eyJhbGciOiJSUzI1NiIsImtpZCI6InNlY3JldC10b2tlbiJ9.payload.signature";
@@ -101,18 +101,6 @@ describe("logger redaction", () => {
     assert.equal(line.err.kind, "Forbidden");
     assert.match(line.err.message, /RBAC: forbidden to patch rollouts\/status in namespace a/);
     assert.ok(!out.lines().includes(TOKEN));
-  });
-
-  it("child loggers carry the rollout key", () => {
-    const out = capture();
-    const log = rolloutLogger(createLogger({ destination: out.stream }), "shop", "checkout", {
-      reconcileId: "r1",
-    });
-    log.info("hello");
-    const line = JSON.parse(out.lines());
-    assert.equal(line.rollout, "shop/checkout");
-    assert.equal(line.reconcileId, "r1");
-    assert.equal(line.msg, "hello");
   });
 
   it("sanitizeError handles non-errors and is idempotent", () => {

@@ -83,13 +83,3 @@ export function createLogger(options: CreateLoggerOptions = {}): Logger {
   };
   return options.destination ? pino(pinoOptions, options.destination) : pino(pinoOptions);
 }
-
-/** A child logger whose lines carry `{ rollout: "namespace/name" }` (plus any extra bindings). */
-export function rolloutLogger(
-  parent: Logger,
-  namespace: string,
-  name: string,
-  extra: Record<string, unknown> = {},
-): Logger {
-  return parent.child({ rollout: `${namespace}/${name}`, ...extra });
-}

@@ -2,9 +2,9 @@
 // and say what the engine needs to know about both.
 
 import { GITOPS_ANNOTATIONS, LABELS } from "../api/constants.ts";
-import type { OwnerRef } from "../mesh/types.ts";
+import { managedLabels, type OwnerRef, ownerReference } from "../api/object-meta.ts";
 import type { AutoscalerObservation } from "../rollout/types.ts";
-import { managedLabels, type WorkloadNames } from "./names.ts";
+import type { WorkloadNames } from "./names.ts";
 import type { HorizontalPodAutoscaler } from "./objects.ts";
 import { canonicalJson } from "./revision.ts";
 
@@ -59,7 +59,7 @@ export function renderPrimaryAutoscaler(
       namespace: names.namespace,
       labels: { ...user.metadata.labels, ...managedLabels(names.rollout, "primary") },
       annotations: { ...GITOPS_ANNOTATIONS },
-      ownerReferences: [{ ...owner, controller: true, blockOwnerDeletion: true }],
+      ownerReferences: [ownerReference(owner)],
     },
     spec: {
       ...structuredClone(user.spec),

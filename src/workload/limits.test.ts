@@ -75,37 +75,6 @@ describe("checkDerivedLimits", () => {
     assert.match(issues[0]?.message ?? "", /254 characters; Deployment names are at most 253/);
   });
 
-  it("Linkerd: a pathRegex whose rendered path exceeds 1024, and too many matches; other providers are not held to it", () => {
-    const policy = (pathRegex: string) =>
-      withSpec((s) => {
-        s.provider = "linkerd";
-        s.accessPolicy = { sources: [{ serviceAccount: "frontend" }], routes: [{ pathRegex }] };
-      });
-    assert.deepEqual(check(policy(`/${"a".repeat(1016)}`)), []);
-    const issues = check(policy(`/${"a".repeat(1017)}`));
-    assert.equal(issues[0]?.path, "spec.accessPolicy.routes[0].pathRegex");
-    assert.match(issues[0]?.message ?? "", /1025-character Linkerd HTTPRoute path \(at most 1024\)/);
-    const istio = withSpec((s) => {
-      s.provider = "istio";
-      s.accessPolicy = {
-        sources: [{ serviceAccount: "a" }],
-        routes: [{ pathRegex: `/${"a".repeat(1023)}` }],
-      };
-    });
-    assert.deepEqual(check(istio), []);
-    const many = withSpec((s) => {
-      s.provider = "linkerd";
-      s.accessPolicy = {
-        sources: [{ serviceAccount: "a" }],
-        routes: Array.from({ length: 33 }, (_, i) => ({
-          pathRegex: `/r${i}`,
-          methods: ["GET" as const, "POST" as const, "PUT" as const, "DELETE" as const],
-        })),
-      };
-    });
-    assert.match(check(many)[0]?.message ?? "", /expands to 132 Linkerd HTTPRoute matches .* at most 128/);
-  });
-
   it("a root Service port named like the split port would clash on the backend Services", () => {
     const root: Service = {
       metadata: { name: "podinfo" },

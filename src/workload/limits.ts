@@ -1,6 +1,5 @@
 // Checks every name and label value Vireo derives against its Kubernetes limit, before anything is created.
 import {
-  MAX_LINKERD_PATH_REGEX,
   MAX_ROLLOUT_NAME,
   MAX_SERVICE_NAME,
   MAX_TARGET_NAME,
@@ -8,7 +7,6 @@ import {
   type RolloutSpec,
 } from "../api/rollout-schema.ts";
 import type { SpecIssue } from "../api/validate.ts";
-import { authzMatchCount, authzPathMatch, MAX_AUTHZ_MATCHES } from "../mesh/linkerd-render.ts";
 import { PRIMARY_SUFFIX, type WorkloadNames } from "./names.ts";
 import type { Deployment, Service } from "./objects.ts";
 import { rolloutPortName } from "./render.ts";
@@ -56,7 +54,6 @@ export function checkDerivedLimits(
   }
   if (target) issues.push(...selectorIssues(target));
   if (rootService) issues.push(...portIssues(spec, rootService));
-  if (spec.provider === "linkerd" && spec.accessPolicy) issues.push(...linkerdPolicyIssues(spec));
   return issues;
 }
 
@@ -97,28 +94,4 @@ function portIssues(spec: RolloutSpec, root: Service): SpecIssue[] {
       message: `Service ${root.metadata.name} already names port ${clash.port} "${name}"; the rollout port ${spec.service.port} needs another name`,
     },
   ];
-}
-
-/** Linkerd's authz HTTPRoute: path values at most 1024 once wrapped, and a bounded number of matches. */
-function linkerdPolicyIssues(spec: RolloutSpec): SpecIssue[] {
-  const issues: SpecIssue[] = [];
-  const routes = spec.accessPolicy?.routes ?? [];
-  for (const [i, r] of routes.entries()) {
-    if (r.pathRegex === undefined) continue;
-    const value = authzPathMatch(r.pathRegex).value;
-    if (value.length > NAME_LIMITS.httpRoutePath) {
-      issues.push({
-        path: `spec.accessPolicy.routes[${i}].pathRegex`,
-        message: `rendered as a ${value.length}-character Linkerd HTTPRoute path (at most ${NAME_LIMITS.httpRoutePath}); at most ${MAX_LINKERD_PATH_REGEX} characters with provider linkerd`,
-      });
-    }
-  }
-  const matches = authzMatchCount({ routes });
-  if (matches > MAX_AUTHZ_MATCHES) {
-    issues.push({
-      path: "spec.accessPolicy.routes",
-      message: `expands to ${matches} Linkerd HTTPRoute matches (one per route and method); at most ${MAX_AUTHZ_MATCHES}`,
-    });
-  }
-  return issues;
 }

@@ -1,5 +1,4 @@
 // Names and labels of the objects Vireo derives from a Rollout.
-import { LABELS } from "../api/constants.ts";
 import type { RolloutSpec } from "../api/rollout-schema.ts";
 
 /** Suffix of the primary Deployment and Service, and of the primary's selector label values. */
@@ -35,11 +34,6 @@ export function workloadNames(namespace: string, rollout: string, spec: RolloutS
     primaryService: `${root}${PRIMARY_SUFFIX}`,
     canaryService: `${root}${CANARY_SUFFIX}`,
   };
-}
-
-/** Labels on every object Vireo creates for a Rollout. */
-export function managedLabels(rollout: string, role: "primary" | "canary" | "root"): Record<string, string> {
-  return { [LABELS.managedBy]: "vireo", [LABELS.rollout]: rollout, [LABELS.role]: role };
 }
 
 /**

@@ -1,24 +1,5 @@
 // Minimal shapes of the Kubernetes objects Vireo reads and writes (only the fields it uses).
-
-/** Object metadata. */
-export interface ObjectMeta {
-  name: string;
-  namespace?: string;
-  uid?: string;
-  generation?: number;
-  resourceVersion?: string;
-  labels?: Record<string, string>;
-  annotations?: Record<string, string>;
-  ownerReferences?: {
-    apiVersion: string;
-    kind: string;
-    name: string;
-    uid: string;
-    controller?: boolean;
-    blockOwnerDeletion?: boolean;
-  }[];
-  deletionTimestamp?: string;
-}
+import type { ObjectMeta } from "../api/object-meta.ts";
 
 /** A pod template. */
 export interface PodTemplate {

@@ -1,9 +1,9 @@
 // Pure renderers: the primary Deployment and the primary/canary/root Services derived from the user's Deployment.
 import { GITOPS_ANNOTATIONS } from "../api/constants.ts";
+import { managedLabels, type OwnerRef, ownerReference } from "../api/object-meta.ts";
 import type { RolloutSpec } from "../api/rollout-schema.ts";
-import type { OwnerRef } from "../mesh/types.ts";
 import type { WorkloadObservation } from "../rollout/types.ts";
-import { managedLabels, primaryLabels, REVISION_ANNOTATION, type WorkloadNames } from "./names.ts";
+import { primaryLabels, REVISION_ANNOTATION, type WorkloadNames } from "./names.ts";
 import type { Deployment, PodTemplate, Service } from "./objects.ts";
 import { templateRevision } from "./revision.ts";
 
@@ -33,8 +33,6 @@ export function primaryTemplate(target: Deployment): PodTemplate {
     },
   };
 }
-
-const ownerReference = (owner: OwnerRef) => ({ ...owner, controller: true, blockOwnerDeletion: true });
 
 /** The primary Deployment for the target's current template. */
 export function renderPrimary(target: Deployment, names: WorkloadNames, owner: OwnerRef): Deployment {

@@ -1,9 +1,9 @@
 // Reads and writes the Deployments and Services of a Rollout: create primary, scale canary, promote, restore.
 import { GITOPS_ANNOTATIONS } from "../api/constants.ts";
+import { type OwnerRef, PATCH_TYPES } from "../api/object-meta.ts";
 import type { RolloutSpec } from "../api/rollout-schema.ts";
 import type { KubeClients } from "../kube/clients.ts";
 import { isAlreadyExists, isConflict, isNotFound } from "../kube/errors.ts";
-import type { OwnerRef } from "../mesh/types.ts";
 import {
   observeAutoscalers,
   ownsAutoscaler,
@@ -23,7 +23,7 @@ import {
 } from "./render.ts";
 import { canonicalJson, templateRevision } from "./revision.ts";
 
-/** Where objects are read from: an informer cache when there is one, the API server otherwise. */
+/** Where objects are read from: the controller's informer caches (controller/manager.ts). */
 export interface ObjectReader {
   deployment(namespace: string, name: string): Promise<Deployment | undefined>;
   service(namespace: string, name: string): Promise<Service | undefined>;
@@ -44,7 +44,6 @@ export interface WorkloadSnapshot {
   primaryAutoscaler?: HorizontalPodAutoscaler | undefined;
 }
 
-const MERGE = "application/merge-patch+json";
 const sameJson = (a: unknown, b: unknown) => canonicalJson(a) === canonicalJson(b);
 const deploymentPath = (ns: string, name?: string) =>
   `/apis/apps/v1/namespaces/${encodeURIComponent(ns)}/deployments${name ? `/${encodeURIComponent(name)}` : ""}`;
@@ -52,39 +51,6 @@ const autoscalerPath = (ns: string, name?: string) =>
   `/apis/autoscaling/v2/namespaces/${encodeURIComponent(ns)}/horizontalpodautoscalers${name ? `/${encodeURIComponent(name)}` : ""}`;
 const servicePath = (ns: string, name?: string) =>
   `/api/v1/namespaces/${encodeURIComponent(ns)}/services${name ? `/${encodeURIComponent(name)}` : ""}`;
-
-/** Reads objects straight from the API server (used when no informer cache is wired, and in tests). */
-export class ApiObjectReader implements ObjectReader {
-  readonly #clients: KubeClients;
-
-  constructor(clients: KubeClients) {
-    this.#clients = clients;
-  }
-
-  async deployment(namespace: string, name: string): Promise<Deployment | undefined> {
-    return this.#get<Deployment>(deploymentPath(namespace, name));
-  }
-
-  async service(namespace: string, name: string): Promise<Service | undefined> {
-    return this.#get<Service>(servicePath(namespace, name));
-  }
-
-  async autoscalers(namespace: string): Promise<HorizontalPodAutoscaler[]> {
-    const list = await this.#clients.request<{ items?: HorizontalPodAutoscaler[] }>({
-      path: autoscalerPath(namespace),
-    });
-    return list.items ?? [];
-  }
-
-  async #get<T>(path: string): Promise<T | undefined> {
-    try {
-      return await this.#clients.request<T>({ path });
-    } catch (err) {
-      if (isNotFound(err)) return undefined;
-      throw err;
-    }
-  }
-}
 
 /** Carries out the workload intentions of the engine. Every method is idempotent. */
 export class WorkloadManager {
@@ -404,6 +370,6 @@ export class WorkloadManager {
     const fenced = rv
       ? { ...body, metadata: { ...(body as { metadata?: object }).metadata, resourceVersion: rv } }
       : body;
-    return this.#clients.request({ method: "PATCH", path, body: fenced, contentType: MERGE });
+    return this.#clients.request({ method: "PATCH", path, body: fenced, contentType: PATCH_TYPES.merge });
   }
 }

@@ -4,6 +4,7 @@
 
 import type { MetricMeasurement } from "../../analysis/types.ts";
 import { API_VERSION, KIND } from "../../api/constants.ts";
+import type { OwnerRef } from "../../api/object-meta.ts";
 import type { Rollout, RolloutSpec, RolloutStatus } from "../../api/rollout-schema.ts";
 import { KubeApiError, KubeErrorKind } from "../../kube/errors.ts";
 import type { EventRegarding, EventSpec } from "../../kube/event-recorder.ts";
@@ -13,7 +14,6 @@ import { type MeshClient, resourcePath } from "../../mesh/object-store.ts";
 import { SmiAdapter } from "../../mesh/smi.ts";
 import { parseTrafficSplitWeights, trafficSplitType } from "../../mesh/smi-render.ts";
 import { FakeApi } from "../../mesh/testing/fake-api.ts";
-import type { OwnerRef } from "../../mesh/types.ts";
 import { measurements } from "../../rollout/testing/world.ts";
 import type { Weights } from "../../rollout/types.ts";
 import { REVISION_ANNOTATION, type WorkloadNames, workloadNames } from "../../workload/names.ts";
@@ -29,7 +29,7 @@ import { canonicalJson, templateRevision } from "../../workload/revision.ts";
 import type { WorkloadSnapshot } from "../../workload/workload-manager.ts";
 import { AnalysisScheduler } from "../analysis-scheduler.ts";
 import type { PendingNotification, SettledNotification } from "../outbox.ts";
-import type { NotificationSink, ReconcilerDeps, StatusPort, WorkloadPort } from "../reconciler.ts";
+import type { NotificationSink, ReconcilerDeps, StatusPort, WorkloadPort } from "../ports.ts";
 
 /** Namespace and name of the one Rollout (and of its target Deployment). */
 export const NAMESPACE = "shop";
@@ -387,6 +387,14 @@ export class FakeCluster {
     this.#seen.set(instance, at);
     if (at < latest) this.counts.staleReads++;
     return structuredClone(this.history[at]!);
+  }
+
+  /** Replaces the spec, as `kubectl apply` would (a new generation); the spec may be one validation refuses. */
+  editSpec(spec: unknown): void {
+    const r = this.rollout;
+    r.spec = spec as RolloutSpec;
+    r.metadata.generation = (r.metadata.generation ?? 1) + 1;
+    this.#commit(r);
   }
 
   /** Sets an annotation, as `kubectl annotate --overwrite` would. */

@@ -1,6 +1,8 @@
 // Fixture factories for mesh-model values in unit and e2e tests.
+
+import type { OwnerRef } from "../../api/object-meta.ts";
 import type { Weights } from "../../rollout/types.ts";
-import type { AccessPolicyModel, OwnerRef, SplitRef, TrafficSplitModel } from "../types.ts";
+import type { AccessPolicyModel, SplitRef, TrafficSplitModel } from "../types.ts";
 
 /** A SplitRef for Rollout `name` in `namespace`, following the `<root>-primary` / `<root>-canary` convention. */
 export function aSplitRef(namespace = "shop", name = "checkout"): SplitRef {

@@ -1,0 +1,101 @@
+// What the reconciler talks to: one narrow interface per outside party, so tests hand it fakes and main.ts the real
+// informer cache, workload manager, mesh adapters, status writer, event recorder, Prometheus and notifiers.
+import type { MetricMeasurement } from "../analysis/types.ts";
+import type { Rollout, RolloutSpec, RolloutStatus } from "../api/rollout-schema.ts";
+import type { EventRecorder } from "../kube/event-recorder.ts";
+import type { StatusWriter } from "../kube/status-writer.ts";
+import type { MeshAdapter } from "../mesh/types.ts";
+import type { WorkloadNames } from "../workload/names.ts";
+import type { WorkloadManager } from "../workload/workload-manager.ts";
+import type { AnalysisScheduler } from "./analysis-scheduler.ts";
+import type { PendingNotification, SettledNotification } from "./outbox.ts";
+
+/** Where Rollouts are read from (the informer cache). */
+export interface RolloutSource {
+  get(namespace: string, name: string): Rollout | undefined;
+}
+
+/** Queries Prometheus for a Rollout's metrics. */
+export interface AnalysisRunner {
+  /** `status` tells judge: sequential metrics when the step started. */
+  measure(
+    spec: RolloutSpec,
+    names: WorkloadNames,
+    signal: AbortSignal,
+    status?: RolloutStatus,
+  ): Promise<MetricMeasurement[]>;
+}
+
+/** Hands notifications to the asynchronous delivery machinery; never blocks. */
+export interface NotificationSink {
+  /** True when the Rollout has somewhere to send notifications (else none are kept in status). */
+  wants(spec: RolloutSpec): boolean;
+  submit(rollout: Rollout, spec: RolloutSpec, notification: PendingNotification): void;
+  /** Notifications settled (delivered, or rejected for good) and not yet acknowledged; does not consume them. */
+  delivered(namespace: string, name: string): SettledNotification[];
+  /** Forgets settled keys once a status write recorded them; until then {@link delivered} keeps reporting them. */
+  acknowledge(namespace: string, name: string, keys: readonly string[]): void;
+}
+
+/** The mesh adapter for a Rollout's provider, made per reconcile (`MeshResolver.resolve` in mesh-resolver.ts). */
+export type AdapterFor = (spec: RolloutSpec) => MeshAdapter;
+
+/** Observability hooks. */
+export interface ReconcileObserver {
+  rolloutState(namespace: string, name: string, status: RolloutStatus): void;
+  rolloutDeleted(namespace: string, name: string): void;
+  analysisResults(
+    namespace: string,
+    name: string,
+    status: RolloutStatus,
+    previous: RolloutStatus | undefined,
+  ): void;
+  notificationsDropped(count: number): void;
+}
+
+/** A minimal structured logger. */
+export interface ReconcileLogger {
+  info(obj: object, msg: string): void;
+  warn(obj: object, msg: string): void;
+  error(obj: object, msg: string): void;
+}
+
+/** The workload operations the reconciler carries out; {@link WorkloadManager} implements them. */
+export type WorkloadPort = Pick<
+  WorkloadManager,
+  | "snapshot"
+  | "ensure"
+  | "scalePrimary"
+  | "scaleCanary"
+  | "promote"
+  | "restore"
+  | "syncAutoscaler"
+  | "deleteAutoscaler"
+>;
+
+/** Rollout status and metadata writes; {@link StatusWriter} implements them. */
+export type StatusPort = Pick<StatusWriter, "patchStatus" | "patchMetadata">;
+
+/** Where Events go; {@link EventRecorder} implements it (and never rejects). */
+export type EventPort = Pick<EventRecorder, "record">;
+
+/** Everything the reconciler talks to. */
+export interface ReconcilerDeps {
+  rollouts: RolloutSource;
+  workloads: WorkloadPort;
+  mesh: AdapterFor;
+  statusWriter: StatusPort;
+  events: EventPort;
+  analysis: AnalysisRunner;
+  notifications: NotificationSink;
+  observer: ReconcileObserver;
+  log: ReconcileLogger;
+  now: () => Date;
+  /** Runs the analysis measurements off the workers; its results wake the Rollout through the queue. */
+  measurements: AnalysisScheduler;
+}
+
+/** What the work queue should do with the key next. */
+export interface ReconcileResult {
+  requeueAfterMs?: number;
+}
