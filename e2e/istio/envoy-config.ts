@@ -60,9 +60,11 @@ export interface ClusterLoadAssignment {
 /** Istio's outbound cluster name for a Service port. */
 export const outboundCluster = (host: string, port: number) => `outbound|${port}||${host}`;
 
-/** The virtual host of RDS `routeName` serving `domain` (Istio adds `domain:port` and short forms too). */
+/** The virtual host of RDS `routeName` serving `domain` (or `domain:<port>`; Istio adds short forms too). */
 export function virtualHostFor(state: AdsState, routeName: string, domain: string): VirtualHost | undefined {
-  return state.routes?.[routeName]?.virtualHosts?.find((v) => v.domains?.includes(domain));
+  return state.routes?.[routeName]?.virtualHosts?.find((v) =>
+    v.domains?.some((d) => d === domain || d.startsWith(`${domain}:`)),
+  );
 }
 
 /**
