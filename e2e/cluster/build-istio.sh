@@ -37,19 +37,21 @@ work=$(mktemp -d "$CACHE/istio-build.XXXXXX")
 trap 'rm -rf "$work"' EXIT
 export GOCACHE="$work/gocache"
 
-# cpu_seconds: user+system CPU seconds of this shell's finished children so far (bash `times`, second line).
+# cpu_seconds FILE: user+system CPU seconds of this shell's finished children, from `times` output saved in FILE
+# (`times` must run in this shell itself: a command substitution would report its own subshell's children).
 cpu_seconds() {
-  times | tail -1 | awk '{ split($1, u, /[ms]/); split($2, s, /[ms]/); printf "%d", u[1] * 60 + u[2] + s[1] * 60 + s[2] }'
+  tail -1 "$1" | awk '{ split($1, u, /[ms]/); split($2, s, /[ms]/); printf "%d", u[1] * 60 + u[2] + s[1] * 60 + s[2] }'
 }
 
 if ((need_istiod)); then
   log "building istiod (pilot-discovery) $ISTIO_VERSION: about 800 CPU-seconds, 2.9 GB peak RSS at link"
   t0=$(date +%s)
-  c0=$(cpu_seconds)
+  times >"$work/times.0"
   GOFLAGS=-mod=mod GOBIN="$work/bin" go install -trimpath -ldflags '-s -w' \
     "istio.io/istio/pilot/cmd/pilot-discovery@$ISTIO_VERSION"
   wall=$(($(date +%s) - t0))
-  cpu=$(($(cpu_seconds) - c0))
+  times >"$work/times.1"
+  cpu=$(($(cpu_seconds "$work/times.1") - $(cpu_seconds "$work/times.0")))
   mkdir -p "$ISTIOD_OUT"
   # Publish atomically: a half-written binary must never look cached.
   mv -f "$work/bin/pilot-discovery" "$ISTIOD_OUT/pilot-discovery.tmp.$$"

@@ -1,6 +1,6 @@
 // Fixtures of the Istio e2e tests: an app under an Istio Rollout, and reads of what Vireo wrote and kwok ran.
 import type { KubeConfig } from "@kubernetes/client-node";
-import { getOrUndefined, kubeRequest } from "../cluster/kube-request.ts";
+import { getOrUndefined, kubeRequest, watchPath } from "../cluster/kube-request.ts";
 import { type PodAppDeploymentOptions, podAppDeployment } from "../dataplane/real-pod-app.ts";
 
 /** Options of {@link istioApp}. */
@@ -71,6 +71,10 @@ export function readVirtualService(kc: KubeConfig, namespace: string, name: stri
   );
 }
 
+/** The canary's weight in a VirtualService Vireo wrote for Rollout `name` (0 when absent). */
+const canaryWeightOf = (vs: VirtualServiceJson | undefined, name: string) =>
+  vs?.spec?.http?.[0]?.route?.find((r) => r.destination?.host === `${name}-canary`)?.weight ?? 0;
+
 /** Polls (every 20 ms) until Vireo's VirtualService gives the canary `weight`; returns when it was first seen. */
 export async function waitForVsWeight(
   kc: KubeConfig,
@@ -82,13 +86,44 @@ export async function waitForVsWeight(
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const vs = await readVirtualService(kc, namespace, name);
-    const route = vs?.spec?.http?.[0]?.route ?? [];
-    const canary = route.find((r) => r.destination?.host === `${name}-canary`)?.weight ?? 0;
-    if (vs && canary === weight) return Date.now();
+    if (vs && canaryWeightOf(vs, name) === weight) return Date.now();
     if (Date.now() > deadline)
-      throw new Error(`VirtualService ${namespace}/${name} never gave the canary ${weight} (last ${canary})`);
+      throw new Error(`VirtualService ${namespace}/${name} never gave the canary ${weight}`);
     await new Promise((r) => setTimeout(r, 20));
   }
+}
+
+/** Every weight Vireo's VirtualService took, with when its watch event arrived (a few ms after the write). */
+export interface VsWeightLog {
+  /** Resolves with the arrival time of the first event giving the canary `weight`. */
+  written(weight: number, timeoutMs?: number): Promise<number>;
+  stop(): void;
+}
+
+/** Watches Vireo's VirtualService `name` and logs each canary weight it is written with. */
+export async function watchVsWeights(kc: KubeConfig, namespace: string, name: string): Promise<VsWeightLog> {
+  const log: { weight: number; at: number }[] = [];
+  const watch = await watchPath<VirtualServiceJson>(
+    kc,
+    `/apis/networking.istio.io/v1/namespaces/${namespace}/virtualservices?fieldSelector=${encodeURIComponent(`metadata.name=${name}`)}`,
+    (e) => {
+      if (e.type === "ADDED" || e.type === "MODIFIED")
+        log.push({ weight: canaryWeightOf(e.object, name), at: e.at });
+    },
+  );
+  return {
+    async written(weight, timeoutMs = 90_000) {
+      const deadline = Date.now() + timeoutMs;
+      for (;;) {
+        const hit = log.find((x) => x.weight === weight);
+        if (hit) return hit.at;
+        if (Date.now() > deadline)
+          throw new Error(`VirtualService ${namespace}/${name} never gave the canary ${weight}`);
+        await new Promise((r) => setTimeout(r, 10));
+      }
+    },
+    stop: () => watch.stop(),
+  };
 }
 
 /** Running pods of a Deployment (by its pods' `app` label) with their IPs. */

@@ -38,8 +38,8 @@ func (n *nodeFlags) id() string {
 	return fmt.Sprintf("%s~%s~%s.%s~%s.svc.cluster.local", n.kind, n.ip, n.pod, n.namespace, n.namespace)
 }
 
-func (n *nodeFlags) labelMap() map[string]string {
-	out := map[string]string{}
+func (n *nodeFlags) labelMap() map[string]any {
+	out := map[string]any{}
 	for _, kv := range strings.Split(n.labels, ",") {
 		if k, v, ok := strings.Cut(kv, "="); ok && k != "" {
 			out[k] = v

@@ -93,7 +93,7 @@ func runClient(args []string) error {
 		ctx, cancel := context.WithTimeout(context.Background(), *timeout)
 		defer cancel()
 		start := time.Now()
-		resp, err := client.UnaryCall(ctx, &testgrpc.SimpleRequest{FillServerId: true, FillHostname: true})
+		resp, err := client.UnaryCall(ctx, &testgrpc.SimpleRequest{FillServerId: true})
 		msg := ""
 		if err != nil {
 			msg = err.Error()
