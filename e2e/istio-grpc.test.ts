@@ -9,10 +9,11 @@ import type { Rollout } from "../src/api/rollout-schema.ts";
 import type { Cluster } from "./cluster/cluster.ts";
 import { ALLOW_MISSING_ENV, istioMissing } from "./cluster/istiod.ts";
 import { promQuery } from "./cluster/prometheus.ts";
+import { SERVING_GATE } from "./dataplane/grpc-pods.ts";
 import { setEnv } from "./dataplane/real-pod-app.ts";
 import { GRPC, type GrpcLoad, tally } from "./istio/grpc-load.ts";
 import { type GrpcMeshEnv, startGrpcMeshEnv } from "./istio/grpc-mesh-env.ts";
-import { istioApp, manifests, waitForVsWeight } from "./istio/istio-app.ts";
+import { istioApp, manifests, watchVsWeights } from "./istio/istio-app.ts";
 import { canaryShare, failureSummary, reactionMs, waitForAnswers, withinBinomial } from "./istio/traffic.ts";
 import { apply, getRollout, waitForRollout } from "./support/app.ts";
 import { type ControllerProcess, prometheusArgs, startController } from "./support/controller-process.ts";
@@ -32,6 +33,8 @@ function echoApp(name: string, steps: unknown[], analysis?: Record<string, unkno
       name,
       env: { PROTOCOL: "grpc" },
       ports: [9000],
+      // Ready once the server serves (istiod sent its inbound listener), as a readiness probe would say.
+      readinessGates: [SERVING_GATE],
       service: { port: 80, targetPort: 9000, portName: "grpc" },
       steps,
       ...(analysis ? { analysis } : {}),
@@ -83,19 +86,16 @@ describe("real gRPC traffic through istiod's routes (proxyless, mTLS, RBAC)", { 
     await waitForAnswers(load, "echo-primary", 50);
     const start = Date.now();
     const stable = (await getRollout(cluster, NS, "echo"))?.status?.stableRevision;
+    const writes = await watchVsWeights(kc, NS, "echo");
     await setEnv(cluster, NS, "echo", "VERSION=v2");
     let previous = 0;
-    const writes: number[] = [];
     for (const w of [10, 30, 50]) {
-      const written = await waitForVsWeight(kc, NS, "echo", w);
-      writes.push(written);
+      const written = await writes.written(w);
+      // The reaction, then the served share over the step's next 4 s (steps last 8 s).
       const delay = await reactionMs(load, "echo", previous, w, written);
-      // The served share once the client follows: from the reaction until the next write (at least 4 s later).
-      await new Promise((r) => setTimeout(r, 4000));
-      await load.refresh();
-      const { share, n } = canaryShare(load.between(written + delay + 300, Date.now()), "echo");
+      const { share, n } = canaryShare(load.between(written + delay + 300, written + 4000), "echo");
       report.push(
-        `  step ${w} %: served ${share.toFixed(1)} % canary over ${n} RPCs; write → first RPCs on the new weight ${delay} ms`,
+        `  step ${w} %: served ${share.toFixed(1)} % canary over ${n} RPCs; write (watch event) → the client on the new weight ${delay} ms`,
       );
       assert.ok(withinBinomial(share, w, n), `step ${w}: served ${share.toFixed(1)} % of ${n}`);
       assert.ok(delay < 5000, `reaction ${delay} ms`);
@@ -109,9 +109,8 @@ describe("real gRPC traffic through istiod's routes (proxyless, mTLS, RBAC)", { 
       (r) => phaseOf(r) === "Healthy" && r.status?.stableRevision !== stable,
       180_000,
     );
-    const back = Date.now();
-    await reactionMs(load, "echo", 50, 0, back).catch(() => 0);
-    await new Promise((r) => setTimeout(r, 2000));
+    writes.stop();
+    await new Promise((r) => setTimeout(r, 3000));
     await load.refresh();
     const all = tally(load.between(start));
     report.push(

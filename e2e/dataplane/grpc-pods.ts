@@ -1,6 +1,8 @@
 // Runs each gRPC pod's app as its own process (xdsprobe server) on the pod's IP: a proxyless gRPC server that takes
 // its listener, mTLS mode and RBAC from istiod, and exports the istio_requests_total series of its requests.
+import type { KubeConfig } from "@kubernetes/client-node";
 import type { Istiod } from "../cluster/istiod.ts";
+import { kubeRequest } from "../cluster/kube-request.ts";
 import type { MeshCerts } from "../istio/mesh-certs.ts";
 import { nodeArgs, type Probe, startProbe } from "../istio/xdsprobe.ts";
 import type { PodBehaviour, PodLike } from "./pod-behaviour.ts";
@@ -8,6 +10,11 @@ import type { PodHost } from "./pod-runner.ts";
 
 /** Port of each pod's Prometheus endpoint (Istio's merged-metrics port), path /stats/prometheus. */
 export const POD_METRICS_PORT = 15020;
+/**
+ * Readiness gate of a pod whose app must serve before it is Ready: kwok leaves such a pod not Ready (see
+ * kwok-stages.yaml) and the host marks it Ready once the app serves, as a kubelet's readiness probe would.
+ */
+export const SERVING_GATE = "vireo.dev/serving";
 
 /** A pod host for gRPC pods, with what it saw. */
 export interface GrpcPodHost extends PodHost {
@@ -34,6 +41,7 @@ export function workloadOf(pod: PodLike): string {
  * presents its ServiceAccount's mesh certificate. `scrape` is told every pod's metrics URL (Prometheus target).
  */
 export function grpcPodHost(o: {
+  kc: KubeConfig;
   istiod: Istiod;
   dir: string;
   certs: MeshCerts;
@@ -57,14 +65,16 @@ export function grpcPodHost(o: {
           `--version=${labels.version ?? "unknown"}`,
           `--error-rate=${b.errorRate}`,
           `--latency-ms=${b.latencyMs}`,
-          "--xds",
+          "--xds-managed",
         ],
         dir: o.dir,
         listenFlag: "--metrics",
         listen: `${ip}:${POD_METRICS_PORT}`,
-        readyPath: "/stats/prometheus",
+        // An xDS-managed server serves once istiod sent its inbound listener (mTLS, RBAC).
+        readyPath: "/ready",
       });
       await o.scrape(`${probe.url}/stats/prometheus`);
+      if (pod.spec?.readinessGates?.some((g) => g.conditionType === SERVING_GATE)) await markReady(o.kc, pod);
       return probe;
     } catch (err) {
       if (errors.length < 100) errors.push(`${ip} (${pod.metadata?.name}): ${(err as Error).message}`);
@@ -95,4 +105,21 @@ export function grpcPodHost(o: {
       await Promise.all([...chains.keys()].map(stop));
     },
   };
+}
+
+/** Sets the pod's Ready condition and serving gate, as the kubelet does once a readiness probe passes. */
+async function markReady(kc: KubeConfig, pod: PodLike): Promise<void> {
+  const now = new Date().toISOString();
+  const conditions = ["Ready", SERVING_GATE].map((type) => ({
+    type,
+    status: "True",
+    lastTransitionTime: now,
+  }));
+  await kubeRequest(
+    kc,
+    "PATCH",
+    `/api/v1/namespaces/${pod.metadata?.namespace}/pods/${pod.metadata?.name}/status`,
+    { status: { conditions } },
+    "application/strategic-merge-patch+json",
+  );
 }

@@ -23,6 +23,7 @@ export interface PodLike {
   };
   spec?: {
     serviceAccountName?: string;
+    readinessGates?: { conditionType: string }[];
     containers?: { env?: { name: string; value?: string }[]; ports?: { containerPort: number }[] }[];
   };
   status?: { podIP?: string; phase?: string };

@@ -20,6 +20,8 @@ export interface PodAppDeploymentOptions {
   /** Template env beside VERSION=v1: the pod runner's behaviour (PROTOCOL, ERROR_RATE, LATENCY_MS). */
   env?: Record<string, string>;
   replicas?: number;
+  /** Readiness gates of the pods (grpc-pods.ts SERVING_GATE: Ready only once the app serves). */
+  readinessGates?: string[];
 }
 
 /** The user's Deployment of a pod-runner app: its template's env is the version's behaviour. */
@@ -35,6 +37,9 @@ export function podAppDeployment(o: PodAppDeploymentOptions): object {
       template: {
         metadata: { labels: { app: o.name } },
         spec: {
+          ...(o.readinessGates
+            ? { readinessGates: o.readinessGates.map((conditionType) => ({ conditionType })) }
+            : {}),
           containers: [
             {
               name: "app",

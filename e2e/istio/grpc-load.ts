@@ -31,9 +31,9 @@ export interface GrpcLoad {
 
 interface Results {
   from: number;
-  outcomes: [number, number, number, number, number][];
-  workloads: string[];
-  errors: string[];
+  outcomes: [number, number, number, number, number][] | null;
+  workloads: string[] | null;
+  errors: string[] | null;
   skipped: number;
 }
 
@@ -65,15 +65,17 @@ export async function startGrpcLoad(o: {
       const res = await fetch(`${probe.url}/results?from=${offset}`);
       if (!res.ok) throw new Error(`grpc client /results: HTTP ${res.status}`);
       const r = (await res.json()) as Results;
-      offset = r.from + r.outcomes.length;
+      // Go encodes an empty slice as null.
+      const outcomes = r.outcomes ?? [];
+      offset = r.from + outcomes.length;
       skipped = r.skipped;
-      for (const [at, durationMs, code, w, e] of r.outcomes)
+      for (const [at, durationMs, code, w, e] of outcomes)
         all.push({
           at,
           durationMs,
           code,
-          workload: r.workloads[w] ?? "",
-          error: e < 0 ? "" : (r.errors[e] ?? ""),
+          workload: r.workloads?.[w] ?? "",
+          error: e < 0 ? "" : (r.errors?.[e] ?? ""),
         });
       all.sort((a, b) => a.at - b.at);
       return all;

@@ -44,7 +44,13 @@ export async function startGrpcMeshEnv(): Promise<GrpcMeshEnv> {
     const c = cluster;
     const istiod = c.istiod!;
     const certs = await meshCerts(resolveBinaries().openssl, c.dir);
-    pods = grpcPodHost({ istiod, dir: c.dir, certs, scrape: (url) => c.addScrapeTarget(url) });
+    pods = grpcPodHost({
+      kc: c.kubeConfig(),
+      istiod,
+      dir: c.dir,
+      certs,
+      scrape: (url) => c.addScrapeTarget(url),
+    });
     runner = await startPodRunner({ kc: c.kubeConfig(), podCidr: range.cidr, grpc: pods });
     return {
       cluster: c,

@@ -10,8 +10,9 @@ import { xdsprobePath } from "../cluster/istiod.ts";
 import { REPO_ROOT, resolveBinaries } from "../cluster/paths.ts";
 import { workloadOf } from "../dataplane/grpc-pods.ts";
 import { type AdsState, outboundCluster, pushedSplit, rbacPolicies, routeTargets } from "./envoy-config.ts";
+import type { Outcome } from "./grpc-load.ts";
 import { meshCerts, spiffeId } from "./mesh-certs.ts";
-import { withinBinomial } from "./traffic.ts";
+import { switchAt, withinBinomial } from "./traffic.ts";
 
 describe("Istio harness", () => {
   it("looks xdsprobe up under the same source hash build-istio.sh caches it by", () => {
@@ -116,6 +117,25 @@ describe("Istio harness", () => {
     assert.ok(!withinBinomial(14.5, 10, 1000));
     assert.ok(withinBinomial(0, 0, 10));
     assert.ok(!withinBinomial(1, 0, 10_000));
+  });
+
+  it("finds when an RPC stream switched weights, to within a few RPCs", () => {
+    // 100 RPCs a second; canary picks spread evenly at 10 % before t=1000 ms, 50 % after t=1350 ms.
+    const rpc = (at: number, canary: boolean): Outcome => ({
+      at,
+      durationMs: 1,
+      code: 0,
+      workload: canary ? "echo" : "echo-primary",
+      error: "",
+    });
+    const xs: Outcome[] = [];
+    for (let i = 0; i < 400; i++) {
+      const at = i * 10;
+      xs.push(rpc(at, at < 1350 ? i % 10 === 0 : i % 2 === 0));
+    }
+    const at = switchAt(xs, "echo", 10, 50, 1000);
+    assert.ok(Math.abs(at - 1350) <= 40, `switch found at ${at}`);
+    assert.equal(switchAt(xs, "echo", 10, 50, 2000), 2000, "never before the write");
   });
 
   it("names a Deployment's pod by its Deployment, as Istio labels destination_workload", () => {

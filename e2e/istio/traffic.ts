@@ -9,8 +9,35 @@ export function canaryShare(outcomes: readonly Outcome[], canary: string): { sha
 }
 
 /**
- * Milliseconds from `since` to the start of the first run of `window` RPCs (started after `since`) whose canary
- * share is nearer `next` than `previous`: when the proxyless client began serving the new weight.
+ * When a stream of RPCs switched from `previous` to `next` % canary: the start of the RPC that best splits the
+ * answered ones into a run at `previous` and a run at `next` (maximum likelihood of two Bernoulli runs with those
+ * known shares; one RPC of resolution), no earlier than `notBefore`.
+ */
+export function switchAt(
+  outcomes: readonly Outcome[],
+  canary: string,
+  previous: number,
+  next: number,
+  notBefore: number,
+): number {
+  const xs = outcomes.filter((o) => o.code === 0);
+  const p = (w: number) => Math.min(0.999, Math.max(0.001, w / 100));
+  const ll = (isCanary: boolean, w: number) => Math.log(isCanary ? p(w) : 1 - p(w));
+  // Split before RPC i: RPCs [0, i) at `previous`, [i, n) at `next`.
+  let score = xs.reduce((sum, x) => sum + ll(x.workload === canary, next), 0);
+  let best = { score: Number.NEGATIVE_INFINITY, at: notBefore };
+  for (let i = 0; i <= xs.length; i++) {
+    const at = xs[i]?.at ?? xs.at(-1)?.at ?? notBefore;
+    if (at >= notBefore && score > best.score) best = { score, at };
+    const x = xs[i];
+    if (x) score += ll(x.workload === canary, previous) - ll(x.workload === canary, next);
+  }
+  return best.at;
+}
+
+/**
+ * Milliseconds from `since` (a weight write) until the proxyless client served the new weight ({@link switchAt}
+ * over [since − 1 s, since + `spanMs`)); waits until the client recorded that span.
  */
 export async function reactionMs(
   load: GrpcLoad,
@@ -18,21 +45,11 @@ export async function reactionMs(
   previous: number,
   next: number,
   since: number,
-  opts: { window?: number; timeoutMs?: number } = {},
+  spanMs = 4000,
 ): Promise<number> {
-  const window = opts.window ?? 40;
-  const deadline = Date.now() + (opts.timeoutMs ?? 30_000);
-  for (;;) {
-    await load.refresh();
-    const after = load.between(since).filter((o) => o.code === 0);
-    for (let i = 0; i + window <= after.length; i += 5) {
-      const { share } = canaryShare(after.slice(i, i + window), canary);
-      if (Math.abs(share - next) < Math.abs(share - previous)) return (after[i]?.at ?? since) - since;
-    }
-    if (Date.now() > deadline)
-      throw new Error(`the client never moved from ${previous} % to ${next} % canary`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
+  while (Date.now() < since + spanMs + 500) await new Promise((r) => setTimeout(r, 200));
+  await load.refresh();
+  return switchAt(load.between(since - 1000, since + spanMs), canary, previous, next, since) - since;
 }
 
 /**

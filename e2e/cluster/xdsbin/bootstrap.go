@@ -11,7 +11,11 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 )
+
+// bootstrapEnv is read by gRPC's xDS packages when they initialise, before main runs.
+const bootstrapEnv = "GRPC_XDS_BOOTSTRAP_CONFIG"
 
 // nodeFlags name the proxy istiod talks to: istiod matches the IP in the node id to a pod (its labels, its Services).
 type nodeFlags struct {
@@ -95,6 +99,19 @@ func (n *nodeFlags) grpcBootstrap() ([]byte, error) {
 		}}
 	}
 	return json.Marshal(b)
+}
+
+// withBootstrap re-executes this program with the bootstrap in its environment unless it is there already: gRPC
+// reads it at package initialisation, so setting it from main would come too late. The pid stays the same.
+func withBootstrap(bootstrap []byte) error {
+	if os.Getenv(bootstrapEnv) == string(bootstrap) {
+		return nil
+	}
+	self, err := os.Executable()
+	if err != nil {
+		return err
+	}
+	return syscall.Exec(self, os.Args, append(os.Environ(), bootstrapEnv+"="+string(bootstrap)))
 }
 
 // serveControl serves mux on addr and announces the bound address on stdout for the test that started us.

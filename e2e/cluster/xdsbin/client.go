@@ -9,7 +9,6 @@ import (
 	"flag"
 	"fmt"
 	"net/http"
-	"os"
 	"strconv"
 	"sync"
 	"time"
@@ -74,8 +73,7 @@ func runClient(args []string) error {
 	if err != nil {
 		return err
 	}
-	// Read by gRPC's xDS client when the first xds:/// channel is built.
-	if err := os.Setenv("GRPC_XDS_BOOTSTRAP_CONFIG", string(bootstrap)); err != nil {
+	if err := withBootstrap(bootstrap); err != nil {
 		return err
 	}
 	creds, err := xdscreds.NewClientCredentials(xdscreds.ClientOptions{FallbackCreds: insecure.NewCredentials()})

@@ -13,16 +13,17 @@ import (
 	"log"
 	"net"
 	"net/http"
-	"os"
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/connectivity"
 	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/credentials/insecure"
 	xdscreds "google.golang.org/grpc/credentials/xds"
@@ -83,7 +84,7 @@ func runServer(args []string) error {
 	version := fs.String("version", "unknown", "the pod's version label")
 	errorRate := fs.Float64("error-rate", 0, "share of calls answered INTERNAL (0-1)")
 	latencyMs := fs.Int("latency-ms", 0, "delay before every answer")
-	useXDS := fs.Bool("xds", false, "xDS-managed server (mTLS and RBAC from istiod)")
+	useXDS := fs.Bool("xds-managed", false, "xDS-managed server: serve once istiod sent the inbound listener (mTLS, RBAC)")
 	_ = fs.Parse(args)
 
 	reg := prometheus.NewRegistry()
@@ -129,6 +130,8 @@ func runServer(args []string) error {
 	}
 	impl := &echo{pod: node.pod, workload: *workload, errorRate: *errorRate, latency: time.Duration(*latencyMs) * time.Millisecond}
 
+	// Ready once the listener serves: at once for a plain server, on istiod's inbound listener for an xDS one.
+	var serving atomic.Bool
 	var srv interface {
 		RegisterService(*grpc.ServiceDesc, any)
 		Serve(net.Listener) error
@@ -138,7 +141,7 @@ func runServer(args []string) error {
 		if err != nil {
 			return err
 		}
-		if err := os.Setenv("GRPC_XDS_BOOTSTRAP_CONFIG", string(bootstrap)); err != nil {
+		if err := withBootstrap(bootstrap); err != nil {
 			return err
 		}
 		creds, err := xdscreds.NewServerCredentials(xdscreds.ServerOptions{FallbackCreds: insecure.NewCredentials()})
@@ -148,6 +151,7 @@ func runServer(args []string) error {
 		s, err := xds.NewGRPCServer(grpc.Creds(creds), grpc.UnaryInterceptor(interceptor),
 			xds.ServingModeCallback(func(a net.Addr, args xds.ServingModeChangeArgs) {
 				log.Printf("serving mode of %s: %v (%v)", a, args.Mode, args.Err)
+				serving.Store(args.Mode == connectivity.ServingModeServing)
 			}))
 		if err != nil {
 			return err
@@ -155,6 +159,7 @@ func runServer(args []string) error {
 		srv = s
 	} else {
 		srv = grpc.NewServer(grpc.UnaryInterceptor(interceptor))
+		serving.Store(true)
 	}
 	srv.RegisterService(&testgrpc.TestService_ServiceDesc, impl)
 	ln, err := net.Listen("tcp", *addr)
@@ -163,6 +168,11 @@ func runServer(args []string) error {
 	}
 	mux := http.NewServeMux()
 	mux.Handle("/stats/prometheus", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
+	mux.HandleFunc("/ready", func(w http.ResponseWriter, _ *http.Request) {
+		if !serving.Load() {
+			http.Error(w, "not serving", http.StatusServiceUnavailable)
+		}
+	})
 	go func() {
 		if err := srv.Serve(ln); err != nil {
 			log.Fatalf("serve: %v", err)
