@@ -184,13 +184,13 @@ describe("real gRPC traffic through istiod's routes (proxyless, mTLS, RBAC)", { 
     assert.equal(after.failed.length, 0, failureSummary(after.failed));
   });
 
-  it("weight flips under steady load: no RPC fails while Vireo moves the weight back and forth", async () => {
-    const weights = [10, 90, 20, 80, 30, 70, 40, 60, 50, 100];
+  it("weight changes under steady load: no RPC fails while Vireo moves the weight, over two releases", async () => {
+    const weights = [5, 10, 20, 30, 40, 50, 60, 70, 80, 90, 100];
     await apply(
       cluster,
       echoApp(
         "flip",
-        weights.flatMap((w) => [{ setWeight: w }, { pause: { duration: "3s" } }]),
+        weights.flatMap((w) => [{ setWeight: w }, { pause: { duration: "2s" } }]),
       ),
     );
     await waitForRollout(cluster, NS, "flip", "Healthy", (r) => phaseOf(r) === "Healthy", 120_000);
@@ -201,23 +201,33 @@ describe("real gRPC traffic through istiod's routes (proxyless, mTLS, RBAC)", { 
       rps: 200,
     });
     await waitForAnswers(flips, "flip-primary", 100);
+    const writes = await watchVsWeights(kc, NS, "flip");
     const start = Date.now();
-    const stable = (await getRollout(cluster, NS, "flip"))?.status?.stableRevision;
-    await setEnv(cluster, "shop", "flip", "VERSION=v2");
-    await waitForRollout(
-      cluster,
-      NS,
-      "flip",
-      "promoted after every flip",
-      (r) => phaseOf(r) === "Healthy" && r.status?.stableRevision !== stable,
-      240_000,
-    );
+    for (const version of ["v2", "v3"]) {
+      const stable = (await getRollout(cluster, NS, "flip"))?.status?.stableRevision;
+      await setEnv(cluster, NS, "flip", `VERSION=${version}`);
+      await waitForRollout(
+        cluster,
+        NS,
+        "flip",
+        `${version} promoted after every step`,
+        (r) => phaseOf(r) === "Healthy" && r.status?.stableRevision !== stable,
+        240_000,
+      );
+    }
     await new Promise((res) => setTimeout(res, 3000));
+    writes.stop();
     await flips.refresh();
+    const changes = writes
+      .log()
+      .filter((x, i, all) => i > 0 && x.weight !== all[i - 1]?.weight && x.at >= start);
     const all = tally(flips.between(start));
+    const around = changes.map((c) => tally(flips.between(c.at - 1000, c.at + 2000)).failed.length);
     report.push(
-      `  flips: ${weights.length} weight changes + promotion, ${all.total} RPCs at 200/s, ${all.failed.length} failed${all.failed.length ? ` (${failureSummary(all.failed)})` : ""}`,
+      `  weight changes: ${changes.length} (${changes.map((c) => c.weight).join("→")}), ${all.total} RPCs at 200/s, ` +
+        `${all.failed.length} failed${all.failed.length ? ` (${failureSummary(all.failed)}; per change ${around.join(",")})` : ""}; client skipped ${flips.skipped()} ticks`,
     );
+    assert.ok(changes.length >= 2 * weights.length, `${changes.length} weight changes`);
     assert.equal(all.failed.length, 0, failureSummary(all.failed));
   });
 });

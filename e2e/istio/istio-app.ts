@@ -97,6 +97,8 @@ export async function waitForVsWeight(
 export interface VsWeightLog {
   /** Resolves with the arrival time of the first event giving the canary `weight`. */
   written(weight: number, timeoutMs?: number): Promise<number>;
+  /** Every event so far: the canary weight and when it arrived. */
+  log(): { weight: number; at: number }[];
   stop(): void;
 }
 
@@ -122,6 +124,7 @@ export async function watchVsWeights(kc: KubeConfig, namespace: string, name: st
         await new Promise((r) => setTimeout(r, 10));
       }
     },
+    log: () => [...log],
     stop: () => watch.stop(),
   };
 }
