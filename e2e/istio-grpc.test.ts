@@ -230,4 +230,44 @@ describe("real gRPC traffic through istiod's routes (proxyless, mTLS, RBAC)", { 
     assert.ok(changes.length >= 2 * weights.length, `${changes.length} weight changes`);
     assert.equal(all.failed.length, 0, failureSummary(all.failed));
   });
+
+  it("all-at-once releases (setWeight 100): the canary, then the promoted primary, takes every RPC at once — none fails", async () => {
+    await apply(cluster, echoApp("jump", [{ setWeight: 100 }, { pause: { duration: "2s" } }]));
+    await waitForRollout(cluster, NS, "jump", "Healthy", (r) => phaseOf(r) === "Healthy", 120_000);
+    const jumps = await env.client({
+      namespace: "web",
+      serviceAccount: "frontend",
+      target: `xds:///jump.${NS}.svc.cluster.local:80`,
+      rps: 300,
+    });
+    await waitForAnswers(jumps, "jump-primary", 150);
+    const writes = await watchVsWeights(kc, NS, "jump");
+    const start = Date.now();
+    const releases = 5;
+    for (let i = 2; i < 2 + releases; i++) {
+      const stable = (await getRollout(cluster, NS, "jump"))?.status?.stableRevision;
+      await setEnv(cluster, NS, "jump", `VERSION=v${i}`);
+      await waitForRollout(
+        cluster,
+        NS,
+        "jump",
+        `v${i} promoted`,
+        (r) => phaseOf(r) === "Healthy" && r.status?.stableRevision !== stable,
+        240_000,
+      );
+    }
+    await new Promise((res) => setTimeout(res, 3000));
+    writes.stop();
+    await jumps.refresh();
+    const flipsSeen = writes
+      .log()
+      .filter((x, i, all) => i > 0 && x.weight !== all[i - 1]?.weight && x.at >= start);
+    const all = tally(jumps.between(start));
+    report.push(
+      `  all-at-once: ${flipsSeen.length} full switches (0↔100 %) over ${releases} releases, ${all.total} RPCs at 300/s, ` +
+        `${all.failed.length} failed${all.failed.length ? ` (${failureSummary(all.failed)})` : ""}`,
+    );
+    assert.ok(flipsSeen.length >= 2 * releases, `${flipsSeen.length} switches`);
+    assert.equal(all.failed.length, 0, failureSummary(all.failed));
+  });
 });

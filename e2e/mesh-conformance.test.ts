@@ -320,9 +320,14 @@ describe("mesh adapter conformance (real API server)", () => {
         assert.deepEqual(client.writes(), [], "the API server kept every field: no rewrite");
         const spec = (await read(ns, entry.routeObjects(ref)[0]!)).spec as Record<string, unknown>;
         if (entry.provider === "istio" && !entry.namespaceLabels) {
-          const http = spec.http as { match?: unknown; route: { destination: unknown; weight?: number }[] }[];
-          assert.deepEqual(http[0]?.match, [{ port: 8080 }]);
-          assert.deepEqual(http[1], {
+          const http = spec.http as {
+            name?: string;
+            match?: unknown;
+            route: { destination: unknown; weight?: number }[];
+          }[];
+          const split = http.findIndex((h) => h.name === "checkout");
+          assert.deepEqual(http[split]?.match, [{ port: 8080 }]);
+          assert.deepEqual(http[split + 1], {
             name: "checkout-other-ports",
             route: [{ destination: { host: "checkout-primary" } }],
           });

@@ -80,9 +80,13 @@ export function routeTargets(route: EnvoyRoute | undefined): Record<string, numb
   return out;
 }
 
-/** The traffic split istiod pushed for `domain` on RDS `routeName`: its first route's targets. */
+/**
+ * The traffic split istiod pushed for `domain` on RDS `routeName`: the targets of its first route that matches
+ * without a header (Vireo's header-only routes, which keep both backends named, come first).
+ */
 export function pushedSplit(state: AdsState, routeName: string, domain: string): Record<string, number> {
-  return routeTargets(virtualHostFor(state, routeName, domain)?.routes?.[0]);
+  const routes = virtualHostFor(state, routeName, domain)?.routes ?? [];
+  return routeTargets(routes.find((r) => !(r.match as { headers?: unknown[] } | undefined)?.headers?.length));
 }
 
 /** Endpoint addresses (ip:port) istiod pushed for `cluster`, sorted. */

@@ -59,7 +59,7 @@ export function istioApp(o: IstioAppOptions): object[] {
 export const manifests = (docs: object[]): string => docs.map((d) => JSON.stringify(d)).join("\n---\n");
 
 interface VirtualServiceJson {
-  spec?: { http?: { route?: { destination?: { host?: string }; weight?: number }[] }[] };
+  spec?: { http?: { name?: string; route?: { destination?: { host?: string }; weight?: number }[] }[] };
   status?: { validationMessages?: { type?: { code?: string }; level?: string }[] };
 }
 
@@ -73,7 +73,8 @@ export function readVirtualService(kc: KubeConfig, namespace: string, name: stri
 
 /** The canary's weight in a VirtualService Vireo wrote for Rollout `name` (0 when absent). */
 const canaryWeightOf = (vs: VirtualServiceJson | undefined, name: string) =>
-  vs?.spec?.http?.[0]?.route?.find((r) => r.destination?.host === `${name}-canary`)?.weight ?? 0;
+  vs?.spec?.http?.find((h) => h.name === name)?.route?.find((r) => r.destination?.host === `${name}-canary`)
+    ?.weight ?? 0;
 
 /** Polls (every 20 ms) until Vireo's VirtualService gives the canary `weight`; returns when it was first seen. */
 export async function waitForVsWeight(
