@@ -28,6 +28,7 @@ import {
 import { type Side, table } from "./compare/report.ts";
 import { SCRAPE_MS } from "./detection/settings.ts";
 import { spread } from "./detection/stats.ts";
+import { publish } from "./publish.ts";
 import {
   type AppRef,
   addServiceRange,
@@ -51,6 +52,8 @@ const USAGE = `npm run bench:compare -- [options]
   --detection-error-rate X share of the bad canary's requests that fail (default 0.1)
   --detection-only         skip the throughput phase
   --json PATH      also write the raw results as JSON
+  --write          also publish the results: the "compare" section of docs/benchmarks/latest.md, and appended
+                   to docs/benchmarks/history.md
 
 Builds Flagger ${FLAGGER_VERSION} from the Go module proxy (cached), starts one cluster (linkerd-smi's TrafficSplit
 CRD, which both controllers write), runs Vireo on N apps, then Flagger on N other apps, and counts both
@@ -76,6 +79,7 @@ async function main(): Promise<number> {
       "detection-error-rate": { type: "string", default: "0.1" },
       "detection-only": { type: "boolean" },
       json: { type: "string" },
+      write: { type: "boolean" },
       help: { type: "boolean" },
     },
   });
@@ -161,35 +165,49 @@ async function main(): Promise<number> {
       `Node ${process.versions.node}; load average at start ${load0.map((x) => x.toFixed(1)).join("/")}, ` +
       `at end ${load1.map((x) => x.toFixed(1)).join("/")}`,
   );
+  const settings: string[] = [];
   if (v && f)
-    console.log(
+    settings.push(
       `N=${n} apps each, 1-replica Deployments, stages ${STAGE_WEIGHTS.join("/")} % one ${values.interval} apart ` +
         `(ideal ${v.idealSeconds.toFixed(0)} s), SMI TrafficSplit, no analysis metrics, client QPS ${qps}/${burst}; ` +
         `Vireo with leader election (its default), Flagger without (its default).`,
     );
   const [dv, df] = detection as [DetectionResult?, DetectionResult?];
   if (dv && df)
-    console.log(
+    settings.push(
       `Detection: ${runs} runs each, all at once, one app each (${DETECTION_RPS} rps); canary at ~20 %, turned bad ` +
         `(${errorRate * 100} % 5xx) at a random point of the ${values.interval} interval; builtin Linkerd ` +
         `request-success-rate ≥ 99 % over ${window}, failure limit/threshold 1; Prometheus scrape ${SCRAPE_MS / 1000} s; ` +
         `time to the simulator reading 0 % canary from the TrafficSplit (${DETECTION_POLL_MS} ms polling).`,
     );
-  console.log("");
-  console.log(
-    table(
-      v && f ? { v, f } : undefined,
-      dv && df
-        ? {
-            vireo: spread(dv.runs.map((r) => r.detectionMs)),
-            flagger: spread(df.runs.map((r) => r.detectionMs)),
-            runs,
-          }
-        : undefined,
-    ),
+  const figures = table(
+    v && f ? { v, f } : undefined,
+    dv && df
+      ? {
+          vireo: spread(dv.runs.map((r) => r.detectionMs)),
+          flagger: spread(df.runs.map((r) => r.detectionMs)),
+          runs,
+        }
+      : undefined,
   );
-  for (const d of detection)
-    for (const why of d.failures) console.log(`${d.controller} detection run failed: ${why}`);
+  const failed = detection.flatMap((d) =>
+    d.failures.map((why) => `${d.controller} detection run failed: ${why}`),
+  );
+  console.log([...settings, "", figures, ...failed].join("\n"));
+  if (values.write)
+    publish({
+      id: "compare",
+      title: "Side by side with Flagger",
+      command: ["npm run bench:compare --", ...process.argv.slice(2)].join(" "),
+      load0,
+      body: [
+        `Flagger ${FLAGGER_VERSION}, both on one local cluster.`,
+        "",
+        ...settings.flatMap((s) => [s, ""]),
+        figures,
+        ...failed.map((l) => `\n- ${l}`),
+      ].join("\n"),
+    });
   if (values.json)
     writeFileSync(values.json, `${JSON.stringify({ load0, load1, sides, detection }, null, 2)}\n`);
   log(`done in ${((Date.now() - started) / 60_000).toFixed(1)} min`);

@@ -1,8 +1,10 @@
 // Scale benchmark: N Rollouts on a local control plane with kwok pods, one new revision pushed to all at once,
 // measured until every one is promoted. `npm run bench -- --sizes 100,500 --qps 1000`; `--help` for options.
 import { writeFileSync } from "node:fs";
+import { loadavg } from "node:os";
 import { parseArgs } from "node:util";
 import { parseDuration } from "../src/api/duration.ts";
+import { publish } from "./publish.ts";
 import { details, markdownTable, plainTable, verdicts } from "./scale/report.ts";
 import { type RunResult, runSize } from "./scale/run-size.ts";
 
@@ -24,6 +26,8 @@ const USAGE = `npm run bench -- [options]
                         e.g. "--node-flags=none;image;--max-semi-space-size=4" (with "=", as the value may start
                         with a dash). Each size runs once per variant.
   --json PATH           also write the raw results as JSON
+  --write               also publish the results: the "scale" section of docs/benchmarks/latest.md, and
+                        appended to docs/benchmarks/history.md
 
 Each run starts a fresh cluster (kube-apiserver, etcd, KCM, scheduler, kwok), so runs do not share state.
 VIREO_E2E_KEEP=1 keeps each cluster dir (controller and component logs) for inspection.`;
@@ -50,6 +54,7 @@ async function main(): Promise<number> {
       "log-level": { type: "string", default: "info" },
       "node-flags": { type: "string", default: "image" },
       json: { type: "string" },
+      write: { type: "boolean" },
       help: { type: "boolean" },
     },
   });
@@ -67,6 +72,7 @@ async function main(): Promise<number> {
   const idealMs = 5 * pauseMs;
   const maxTotalMs = parseDuration(values["max-total"]);
   const started = Date.now();
+  const load0 = loadavg();
   const log = (line: string) =>
     process.stderr.write(`[bench ${((Date.now() - started) / 1000).toFixed(0).padStart(4)} s] ${line}\n`);
 
@@ -113,10 +119,11 @@ async function main(): Promise<number> {
   }
 
   console.log(`\nVireo scale benchmark — ${new Date().toISOString()}, ${osSummary()}`);
-  console.log(
+  const setting =
     `Each Rollout: 1-replica Deployment, provider smi, steps setWeight 20/40/60/80/100 each followed by ` +
-      `pause ${values.pause}, no analysis metrics; ideal = 5 × ${values.pause}.\n`,
-  );
+    `pause ${values.pause}, no analysis metrics; ideal = 5 × ${values.pause}. Controller: ${values.workers} ` +
+    `workers, kube QPS/burst as in the table; a fresh cluster per run on the same cores.`;
+  console.log(`${setting}\n`);
   if (results.length > 0) {
     console.log(plainTable(results));
     console.log("\nTargets:");
@@ -127,6 +134,21 @@ async function main(): Promise<number> {
     console.log(markdownTable(results));
   }
   for (const s of skipped) console.log(`\nNOT MEASURED ${s}`);
+  if (values.write)
+    publish({
+      id: "scale",
+      title: "Scale",
+      command: ["npm run bench --", ...process.argv.slice(2)].join(" "),
+      load0,
+      body: [
+        setting,
+        "",
+        results.length > 0 ? markdownTable(results) : "No run completed.",
+        "",
+        ...verdicts(results).map((v) => `- ${v}`),
+        ...skipped.map((s) => `- NOT MEASURED ${s}`),
+      ].join("\n"),
+    });
   if (values.json) writeFileSync(values.json, `${JSON.stringify(results, null, 2)}\n`);
   log(`done in ${((Date.now() - started) / 60_000).toFixed(1)} min`);
   return results.length > 0 && skipped.length === 0 ? 0 : 1;

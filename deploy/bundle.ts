@@ -13,7 +13,7 @@ export const CONTROLLER_BUNDLE = join(ROOT, "dist", "controller", "main.mjs");
  * responses) sooner: a young generation of 2 × 8 MiB instead of 2 × 16, and an old generation that grows by 1.5×
  * its live size between full collections instead of V8's up to 4×. `npm run bench`, same code, N = 100 / 1,000:
  * peak RSS 204 MiB with V8's defaults, 135 / 330 MiB with the first flag, 136 / 188 MiB with both, for 7 → 8–9 s
- * of CPU at N = 100 (README, "Memory").
+ * of CPU at N = 100 (docs/benchmarks/history.md#2026-12-02-memory-writes-and-the-side-by-side-with-flagger).
  */
 export const CONTROLLER_NODE_FLAGS: readonly string[] = [
   "--max-semi-space-size=8",

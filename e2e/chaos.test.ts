@@ -118,7 +118,7 @@ async function leader(): Promise<ControllerProcess | undefined> {
   return undefined;
 }
 
-/** A webhook receiver that de-duplicates by Idempotency-Key, as the README asks receivers to; counts what it drops. */
+/** A webhook receiver that de-duplicates by Idempotency-Key, as docs/notifications.md asks receivers to; counts what it drops. */
 async function dedupingWebhook(): Promise<{
   url: string;
   raw: () => number;

@@ -86,7 +86,7 @@ describe("kubectl-vireo on a real API server", () => {
     console.log(
       `kubectl-vireo get: median ${median.toFixed(0)} ms, min ${runs[0]?.toFixed(0)} ms, max ${runs[14]?.toFixed(0)} ms over 15 runs`,
     );
-    // The bound leaves room for a loaded 2-core CI machine; the README quotes the measured median.
+    // The bound leaves room for a loaded 2-core CI machine; docs/benchmarks/latest.md#plugin-start-time quotes the measured median.
     assert.ok(median < 1500, `median ${median} ms`);
   });
 

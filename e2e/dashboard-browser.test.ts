@@ -15,7 +15,7 @@ import { type PluginProcess, readOnlyKubeconfig, startPlugin } from "./support/p
 const ROOT = resolve(import.meta.dirname, "..");
 const SCREENSHOTS = join(ROOT, "docs", "screenshots");
 const NS = "dash";
-// Flags that work with Debian's Chromium on these machines (docs: /work/shared/reference/toolbox.md).
+// Flags that work with Debian's Chromium on these machines: no sandbox, no GPU, no background network traffic.
 const CHROMIUM_FLAGS = [
   "--no-sandbox",
   "--disable-gpu",

@@ -1,5 +1,6 @@
 // `npm run demo -- --real-proxy`: the same two rollouts through a real proxy. Traefik routes real HTTP to pod
 // processes on the pods' own IPs; analysis reads Traefik's metrics; a bad version is a bad pod template.
+import { spawnSync } from "node:child_process";
 import { join } from "node:path";
 import type { Rollout } from "../src/api/rollout-schema.ts";
 import { answered, type Counts, type Load, startLoad } from "./dataplane/load.ts";
@@ -55,6 +56,11 @@ async function watch(
 
 /** Runs the real-proxy demo; resolves when everything it started is stopped. */
 export async function realProxyDemo(): Promise<void> {
+  // `npm run demo` built the control plane; Traefik only this demo needs (cached after the first build).
+  const build = spawnSync("bash", [join(import.meta.dirname, "cluster", "build-traefik.sh")], {
+    stdio: "inherit",
+  });
+  if (build.status !== 0) throw new Error(`build-traefik.sh exited with ${build.status ?? build.signal}`);
   let env: RealProxyEnv | undefined;
   let controller: ControllerProcess | undefined;
   let load: Load | undefined;
@@ -69,7 +75,13 @@ export async function realProxyDemo(): Promise<void> {
     controller = await startController({
       kubeconfigPath: env.cluster.controllerKubeconfigPath,
       logDir: join(env.cluster.dir, "logs"),
-      args: [...prometheusArgs(env.cluster.prometheusUrl, "traefik"), "--log-level=info"],
+      args: [
+        ...prometheusArgs(env.cluster.prometheusUrl, "traefik"),
+        "--log-level=info",
+        // The shared Gateway is in another namespace: allowed by the operator (docs/ownership.md).
+        `--allowed-gateways=${GATEWAY.namespace}/${GATEWAY.name}`,
+        `--allowed-hosts=${HOST}`,
+      ],
     });
     say(
       "controller running as its ServiceAccount, judging canaries on Traefik's traefik_service_requests_total",

@@ -17,6 +17,28 @@ const t0 = Date.now();
 const clock = () => `${((Date.now() - t0) / 1000).toFixed(1).padStart(6)}s`;
 const say = (text: string) => console.log(`${clock()}  ${text}`);
 
+/** The fields of an events.k8s.io/v1 Event the demo prints. */
+interface DemoEvent {
+  metadata: { name: string; creationTimestamp?: string };
+  eventTime?: string;
+  type: string;
+  reason: string;
+  note: string;
+  regarding: { kind: string };
+}
+
+/**
+ * Events by when they first happened: `eventTime` is in microseconds, and the recorder spaces the Events of one
+ * decision a microsecond apart in the order decided (creationTimestamp has whole seconds only). The name breaks
+ * ties for Events from other recorders.
+ */
+function inTimeOrder<E extends DemoEvent>(events: readonly E[]): E[] {
+  const at = (e: E) => e.eventTime ?? e.metadata.creationTimestamp ?? "";
+  return [...events].sort(
+    (a, b) => at(a).localeCompare(at(b)) || a.metadata.name.localeCompare(b.metadata.name),
+  );
+}
+
 /** One progress line: phase, step, weights (mesh and observed), the latest analysis values. */
 async function progressLine(
   cluster: Cluster,
@@ -127,11 +149,9 @@ async function main(): Promise<void> {
     await watch(cluster, sim, () => sim?.weights().canary === 0, 30_000);
     say("traffic is back on the primary; the canary is scaled down");
 
-    const events = await getJson<{
-      items: { type: string; reason: string; note: string; regarding: { kind: string } }[];
-    }>(cluster, ["events.events.k8s.io", "-n", NS, "--sort-by=.metadata.creationTimestamp"]);
-    console.log("\nEvents Vireo recorded on the Rollout (kubectl get events -n demo):");
-    for (const e of events?.items ?? []) {
+    const events = await getJson<{ items: DemoEvent[] }>(cluster, ["events.events.k8s.io", "-n", NS]);
+    console.log("\nEvents Vireo recorded on the Rollout, oldest first (kubectl get events -n demo):");
+    for (const e of inTimeOrder(events?.items ?? [])) {
       if (e.regarding.kind === "Rollout")
         console.log(`  ${e.type.padEnd(8)} ${e.reason.padEnd(16)} ${e.note}`);
     }
@@ -143,7 +163,7 @@ async function main(): Promise<void> {
   }
   console.log(`
 Done in ${clock().trim()}; nothing is left running.
-To play with kubectl yourself:  npm run cluster:up   (prints KUBECONFIG; stop with npm run cluster:down)
+To play with kubectl yourself:  npm run cluster:up -- --namespace demo   (prints KUBECONFIG; stop with npm run cluster:down)
 Then: kubectl apply -f examples/smi-podinfo.yaml, run the controller with
   node src/main.ts --kubeconfig <printed kubeconfig> --prometheus-url <printed Prometheus URL>
 and try kubectl annotate rollout.vireo.dev/podinfo -n demo vireo.dev/pause=1 (or promote, abort, resume, retry).`);

@@ -143,7 +143,7 @@ describe("judge: sequential against a real Prometheus at 5 rps", () => {
     const { simulator, stable } = await setUp(
       ns,
       [{ setWeight: 50 }],
-      // minSamples holds the step long enough for the evidence to build at this traffic (see the README benchmark).
+      // minSamples holds the step long enough for the evidence to build at this traffic (see docs/analysis/sequential-judge.md#benchmark).
       { name: "errors", builtin: "request-success-rate", judge: "sequential", minSamples: 1500 },
       { ...BASELINE, errorRate: 3 * BASELINE.errorRate },
     );

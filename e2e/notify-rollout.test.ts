@@ -105,7 +105,7 @@ class SlackReceiver {
   }
 }
 
-/** A JSON webhook receiver that de-duplicates by Idempotency-Key, as the README asks receivers to. */
+/** A JSON webhook receiver that de-duplicates by Idempotency-Key, as docs/notifications.md#delivery-guarantee asks receivers to. */
 class DedupingWebhook {
   /** Every request: its Idempotency-Key, event and arrival time. */
   readonly raw: { key: string; event: string; at: number }[] = [];

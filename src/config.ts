@@ -4,9 +4,19 @@ import { z } from "zod";
 import { parseAllowedPrefix } from "./analysis/allowed-urls.ts";
 import { METRICS_MESHES } from "./api/constants.ts";
 import { parseDuration } from "./api/duration.ts";
+import { parseExposureRule } from "./mesh/exposure-policy.ts";
 
 const ConfigSchema = z.object({
-  kubeconfig: z.string().optional().describe("Path to a kubeconfig; default: KUBECONFIG, then in-cluster."),
+  kubeconfig: z.string().optional().describe("--kubeconfig: one kubeconfig file, used alone."),
+  kubeconfigList: z
+    .string()
+    .optional()
+    .describe("$KUBECONFIG: kubeconfig files separated by the path delimiter, merged (first wins)."),
+  serviceHost: z
+    .string()
+    .optional()
+    .describe("KUBERNETES_SERVICE_HOST: set in a Pod; means in-cluster config."),
+  servicePort: z.string().optional().describe("KUBERNETES_SERVICE_PORT (default 443)."),
   namespaces: z
     .array(z.string().regex(/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/))
     .describe("Namespaces to watch; empty = all."),
@@ -41,6 +51,19 @@ const ConfigSchema = z.object({
     .optional()
     .describe("Scrape interval of that Prometheus; analysis windows are at least twice it (default 15 s)."),
   metricsMesh: z.enum(METRICS_MESHES).optional(),
+  exposure: z
+    .object({
+      hosts: z.array(z.object({ namespace: z.string(), pattern: z.string() })),
+      gateways: z.array(z.object({ namespace: z.string(), pattern: z.string() })),
+    })
+    .describe(
+      "Hostnames and other namespaces' gateways Rollouts may route, per namespace (--allowed-hosts, --allowed-gateways).",
+    ),
+  trustDomain: z
+    .string()
+    .max(253)
+    .regex(/^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/, "must be a DNS name, e.g. cluster.local")
+    .describe("The mesh's identity trust domain: Istio principals and Linkerd identities are written in it."),
   slackSecret: z
     .string()
     .regex(/^[a-z0-9-]+\/[a-z0-9.-]+$/, "must be namespace/name")
@@ -48,6 +71,11 @@ const ConfigSchema = z.object({
     .describe("Default Slack webhook Secret (namespace/name, key url) for Rollouts without their own."),
   logLevel: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]),
   shutdownGraceMs: z.number().int().min(0),
+  deletionTimeoutMs: z
+    .number()
+    .int()
+    .min(0)
+    .describe("How long a deleted Rollout waits for its workload to be handed back before it is released."),
   kubeQps: z.number().positive(),
   kubeBurst: z.number().int().positive(),
 });
@@ -58,7 +86,7 @@ export type Config = z.infer<typeof ConfigSchema>;
 /** Text printed by `--help`. */
 export const USAGE = `vireo — progressive delivery controller
 
-  --kubeconfig PATH        kubeconfig (default: $KUBECONFIG, else in-cluster)
+  --kubeconfig PATH        kubeconfig (default: $KUBECONFIG, else in-cluster, else ~/.kube/config)
   --namespace NS           watch this namespace; repeat or comma-separate for several (default: all)
   --selector SEL           only Rollouts matching this label selector (shard a large fleet)
   --workers N              concurrent reconciles (default 4)
@@ -73,9 +101,17 @@ export const USAGE = `vireo — progressive delivery controller
                            and port exact, path at a / boundary); default: only --prometheus-url
   --prometheus-scrape-interval DUR  its scrape interval, e.g. 30s; query windows are at least 2x it (default 15s)
   --metrics-mesh MESH      istio | linkerd | traefik: whose metrics smi/gateway-api Rollouts use (default linkerd)
+  --allowed-hosts [NS=]HOST,...     hostnames Rollouts (in NS; default every namespace) may route besides their own
+                           Services: host, *.domain or *; {namespace} stands for the Rollout's (default: none)
+  --allowed-gateways [NS=]GWNS/NAME,...  Istio gateways and Gateway API parents outside the Rollout's namespace
+                           it may use: namespace/name or namespace/* (default: none)
+  --trust-domain DOMAIN    mesh identity trust domain of access policies' Istio principals and Linkerd identities
+                           (default cluster.local; Istio's meshConfig.trustDomain, Linkerd's identityTrustDomain)
   --slack-secret NS/NAME   default Slack webhook Secret (key url)
   --log-level LEVEL        fatal|error|warn|info|debug|trace|silent (default info)
   --shutdown-grace-ms MS   time for in-flight reconciles on SIGTERM (default 20000)
+  --deletion-timeout DUR   how long a deleted Rollout waits for its Deployment to serve again before it is
+                           released without it (default 10m; see docs/uninstall.md)
   --kube-qps N / --kube-burst N   client-side API rate limit (default 50 / 100)
 `;
 
@@ -102,9 +138,13 @@ export function loadConfig(argv: readonly string[], env: NodeJS.ProcessEnv): Con
       "allowed-prometheus-urls": { type: "string", multiple: true },
       "prometheus-scrape-interval": { type: "string" },
       "metrics-mesh": { type: "string" },
+      "allowed-hosts": { type: "string", multiple: true },
+      "allowed-gateways": { type: "string", multiple: true },
+      "trust-domain": { type: "string" },
       "slack-secret": { type: "string" },
       "log-level": { type: "string" },
       "shutdown-grace-ms": { type: "string" },
+      "deletion-timeout": { type: "string" },
       "kube-qps": { type: "string" },
       "kube-burst": { type: "string" },
       help: { type: "boolean" },
@@ -126,22 +166,35 @@ export function loadConfig(argv: readonly string[], env: NodeJS.ProcessEnv): Con
     .flatMap((n) => n.split(","))
     .map((n) => n.trim())
     .filter(Boolean);
-  const allowedPrometheusUrls = (
-    values["allowed-prometheus-urls"] ??
-    (env.VIREO_ALLOWED_PROMETHEUS_URLS ? [env.VIREO_ALLOWED_PROMETHEUS_URLS] : [])
-  )
-    .flatMap((u) => u.split(","))
-    .map((u) => u.trim())
-    .filter(Boolean)
-    .map((u) => {
+  /** A repeatable, comma-separated flag, else its environment variable. */
+  const listOf = (flag: string[] | undefined, envName: string) =>
+    (flag ?? (env[envName] ? [env[envName]] : []))
+      .flatMap((u) => u.split(","))
+      .map((u) => u.trim())
+      .filter(Boolean);
+  const rules = (flag: "allowed-hosts" | "allowed-gateways", envName: string, kind: "host" | "gateway") =>
+    listOf(values[flag], envName).map((entry) => {
       try {
-        return parseAllowedPrefix(u);
+        return parseExposureRule(entry, kind);
       } catch (err) {
-        throw new Error(`invalid configuration: allowed-prometheus-urls: ${(err as Error).message}`);
+        throw new Error(`invalid configuration: ${flag}: ${(err as Error).message}`);
       }
     });
+  const allowedPrometheusUrls = listOf(
+    values["allowed-prometheus-urls"],
+    "VIREO_ALLOWED_PROMETHEUS_URLS",
+  ).map((u) => {
+    try {
+      return parseAllowedPrefix(u);
+    } catch (err) {
+      throw new Error(`invalid configuration: allowed-prometheus-urls: ${(err as Error).message}`);
+    }
+  });
   const raw = {
-    kubeconfig: pick(values.kubeconfig, "KUBECONFIG"),
+    kubeconfig: values.kubeconfig,
+    kubeconfigList: env.KUBECONFIG,
+    serviceHost: env.KUBERNETES_SERVICE_HOST,
+    servicePort: env.KUBERNETES_SERVICE_PORT,
     namespaces,
     selector: pick(values.selector, "VIREO_SELECTOR"),
     workers: num(pick(values.workers, "VIREO_WORKERS", "4")),
@@ -159,9 +212,18 @@ export function loadConfig(argv: readonly string[], env: NodeJS.ProcessEnv): Con
       pick(values["prometheus-scrape-interval"], "VIREO_PROMETHEUS_SCRAPE_INTERVAL"),
     ),
     metricsMesh: pick(values["metrics-mesh"], "VIREO_METRICS_MESH"),
+    exposure: {
+      hosts: rules("allowed-hosts", "VIREO_ALLOWED_HOSTS", "host"),
+      gateways: rules("allowed-gateways", "VIREO_ALLOWED_GATEWAYS", "gateway"),
+    },
+    trustDomain: pick(values["trust-domain"], "VIREO_TRUST_DOMAIN", "cluster.local"),
     slackSecret: pick(values["slack-secret"], "VIREO_SLACK_SECRET"),
     logLevel: pick(values["log-level"], "VIREO_LOG_LEVEL", "info"),
     shutdownGraceMs: num(pick(values["shutdown-grace-ms"], "VIREO_SHUTDOWN_GRACE_MS", "20000")),
+    deletionTimeoutMs: durationMs(
+      "deletion-timeout",
+      pick(values["deletion-timeout"], "VIREO_DELETION_TIMEOUT", "10m"),
+    ),
     kubeQps: num(pick(values["kube-qps"], "VIREO_KUBE_QPS", "50")),
     kubeBurst: num(pick(values["kube-burst"], "VIREO_KUBE_BURST", "100")),
   };

@@ -1,4 +1,5 @@
 // Composition root: parses configuration, builds every component, runs the controller and shuts it down gracefully.
+import type { KubernetesObject } from "@kubernetes/client-node";
 import type { RolloutStatus } from "./api/rollout-schema.ts";
 import { loadConfig, USAGE } from "./config.ts";
 import { PrometheusAnalysisRunner } from "./controller/analysis-runner.ts";
@@ -10,24 +11,21 @@ import type { ReconcileObserver } from "./controller/ports.ts";
 import { Reconciler } from "./controller/reconciler.ts";
 import { secretReader } from "./controller/secrets.ts";
 import { createKubeClients } from "./kube/clients.ts";
-import {
-  type KubeConfigLike,
-  type KubeConnection,
-  loadConnection,
-  NeedsPluginAuth,
-} from "./kube/connection.ts";
 import { ApiDiscovery } from "./kube/discovery.ts";
 import { EventRecorder } from "./kube/event-recorder.ts";
-import { eventsApi, leaseApi } from "./kube/kube-apis.ts";
+import { Informer } from "./kube/informer.ts";
+import { eventsApi, LEASES, type Lease, leaseApi } from "./kube/kube-apis.ts";
+import { loadKubeconfig } from "./kube/kubeconfig/load.ts";
 import { LeaseElector, makeIdentity } from "./kube/lease-elector.ts";
 import { NamespaceLabels } from "./kube/namespace-labels.ts";
+import { ServerClock } from "./kube/server-clock.ts";
 import { StatusWriter } from "./kube/status-writer.ts";
 import { serviceFacts } from "./mesh/cluster-facts.ts";
 import { MESH_API_GROUPS, routingTypes } from "./mesh/registry.ts";
 import { startTelemetryServer } from "./telemetry/http-server.ts";
 import { createLogger } from "./telemetry/logger.ts";
 import { VireoMetrics } from "./telemetry/metrics.ts";
-import { WorkloadManager } from "./workload/workload-manager.ts";
+import { ApiObjectReader, WorkloadManager } from "./workload/workload-manager.ts";
 
 /** Runs the controller until SIGTERM/SIGINT. Exit codes: 0 clean stop, 1 fatal error or lost leader lease, 2 bad configuration. */
 export async function main(argv: readonly string[], env: NodeJS.ProcessEnv): Promise<number> {
@@ -40,16 +38,30 @@ export async function main(argv: readonly string[], env: NodeJS.ProcessEnv): Pro
     return text === USAGE ? 0 : 2;
   }
   const log = createLogger({ level: config.logLevel, base: { controller: "vireo" } });
-  const connection = await connect(config.kubeconfig);
+  // controller-runtime's order: in a Pod without --kubeconfig or $KUBECONFIG, the ServiceAccount comes first.
+  const { connection, via } = await loadKubeconfig({
+    path: config.kubeconfig,
+    list: config.kubeconfigList,
+    inCluster: { host: config.serviceHost, port: config.servicePort },
+    preferInCluster: true,
+  });
 
   const metrics = new VireoMetrics();
   const identity = makeIdentity(config.podName);
+  // The engine's clock (see server-clock.ts for why it is the API server's, not this node's).
+  const serverClock = new ServerClock();
+  const engineNow = () => new Date(serverClock.now());
   const clients = createKubeClients(connection, {
     qps: config.kubeQps,
     burst: config.kubeBurst,
     // The identity tells instances apart in the API server's audit log (which one wrote what, and when).
     userAgent: `vireo/0.1.0 (${identity})`,
     onRequest: (verb) => metrics.recordKubeRequest(verb),
+    onRetryAfter: (seconds) => metrics.recordKubeBackoff(seconds),
+    onServerDate: (date, sentAt, receivedAt) => {
+      serverClock.observe(date, sentAt, receivedAt);
+      metrics.setClockSkew(serverClock.offsetMs() / 1000);
+    },
   });
   const kubeLog = log.child({ component: "kube" });
   const manager = new Manager({
@@ -59,6 +71,7 @@ export async function main(argv: readonly string[], env: NodeJS.ProcessEnv): Pro
     workers: config.workers,
     queueMetrics: metrics.workQueueMetrics(),
     logger: kubeLog,
+    fallback: new ApiObjectReader(clients),
     onReconciled: (result, seconds) => {
       metrics.observeReconcile(result, seconds);
       if (result === "error") metrics.reconcileErrors.inc();
@@ -72,10 +85,13 @@ export async function main(argv: readonly string[], env: NodeJS.ProcessEnv): Pro
   });
   const namespaceLabels = new NamespaceLabels(clients);
   const mesh = new MeshResolver(clients, new ApiDiscovery({ clients, groups: MESH_API_GROUPS }), {
-    namespaceLabels: (name) => namespaceLabels.get(name),
-    service: async (namespace, name) => {
-      const svc = await manager.service(namespace, name);
-      return svc ? serviceFacts(svc) : undefined;
+    trustDomain: config.trustDomain,
+    facts: {
+      namespaceLabels: (name) => namespaceLabels.get(name),
+      service: async (namespace, name) => {
+        const svc = await manager.service(namespace, name);
+        return svc ? serviceFacts(svc) : undefined;
+      },
     },
   });
   const notifications = createNotificationSink({
@@ -89,7 +105,10 @@ export async function main(argv: readonly string[], env: NodeJS.ProcessEnv): Pro
       metrics.setRolloutPhase(ns, name, s.phase ?? "Initializing");
       metrics.setRolloutProgress(ns, name, s.canaryWeight ?? 0, s.currentStepIndex ?? 0);
     },
-    rolloutDeleted: (ns, name) => metrics.forgetRollout(ns, name),
+    rolloutDeleted: (ns, name) => {
+      metrics.forgetRollout(ns, name);
+      notifications.forget(ns, name);
+    },
     analysisResults: (ns, name, s, previous) => {
       if (s.analysis?.lastRunAt === previous?.analysis?.lastRunAt) return;
       for (const m of s.analysis?.history ?? []) {
@@ -114,12 +133,15 @@ export async function main(argv: readonly string[], env: NodeJS.ProcessEnv): Pro
       secretReader(clients),
       config.metricsMesh ?? "linkerd",
       config.prometheusScrapeIntervalMs,
+      engineNow,
     ),
     measurements,
     notifications,
     observer,
+    exposure: config.exposure,
     log: log.child({ component: "reconciler" }),
-    now: () => new Date(),
+    now: engineNow,
+    deletionTimeoutMs: config.deletionTimeoutMs,
   });
   const reconcile = (ns: string, name: string, signal: AbortSignal) => reconciler.reconcile(ns, name, signal);
   notifications.setOnDelivered((ns, name) => manager.queue.add(`${ns}/${name}`));
@@ -132,13 +154,21 @@ export async function main(argv: readonly string[], env: NodeJS.ProcessEnv): Pro
     readyChecks: [{ name: "informers-synced", check: () => manager.synced() }],
   });
   log.info(
-    { url: server.url, identity, namespaces: config.namespaces, selector: config.selector },
+    { url: server.url, identity, namespaces: config.namespaces, selector: config.selector, kubeconfig: via },
     "vireo starting",
   );
 
   await mesh.warm();
   manager.watchRouting(routingTypes(mesh.apis));
   await manager.start();
+  // The informers' lists have answered by now, so the offset is measured.
+  const skew = { skewMs: serverClock.offsetMs(), uncertaintyMs: serverClock.uncertaintyMs() };
+  if (Math.abs(skew.skewMs) > 1000)
+    log.warn(
+      skew,
+      "this node's clock is off from the API server's: pauses and deadlines run on the API server's",
+    );
+  else log.info(skew, "clock agrees with the API server's");
   let elector: LeaseElector | undefined;
   /** Resolves the wait below: a signal (clean stop, exit 0) or a lost lease (exit 1, the Deployment restarts us). */
   let finish: (why: { signal?: string; leaseLost?: boolean }) => void = () => {};
@@ -146,8 +176,21 @@ export async function main(argv: readonly string[], env: NodeJS.ProcessEnv): Pro
     finish = resolve;
   });
   let stopping = false;
+  let leaseWatch: Informer<Lease & KubernetesObject> | undefined;
   if (config.leaderElect) {
+    // The leader learns of a deleted or taken Lease from this watch within milliseconds, not at its next renew.
+    leaseWatch = new Informer({
+      clients,
+      resource: LEASES,
+      namespace: config.leaseNamespace,
+      fieldSelector: `metadata.name=${config.leaseName}`,
+      resyncPeriodMs: 0,
+      logger: kubeLog,
+    });
     elector = new LeaseElector({
+      leaseEvents: leaseWatch,
+      // Writes are already fenced (heldUntil is 0); what was sent under the doubted Lease must not land either.
+      onInterrupted: (reason) => clients.abortInFlight(`leader Lease in doubt: ${reason}`),
       coordination: leaseApi(clients),
       namespace: config.leaseNamespace,
       name: config.leaseName,
@@ -172,6 +215,7 @@ export async function main(argv: readonly string[], env: NodeJS.ProcessEnv): Pro
     // Every write is checked against the lease's validity when it is sent, so a process frozen past its lease
     // (SIGSTOP, a paused VM) cannot write after waking even before its timers notice the loss.
     clients.fenceWrites(() => Date.now() < held.heldUntil());
+    leaseWatch.start();
     elector.start();
   } else {
     manager.lead(reconcile);
@@ -187,6 +231,7 @@ export async function main(argv: readonly string[], env: NodeJS.ProcessEnv): Pro
     await manager.stopLeading(0);
     measurements.abortAll();
     await elector?.stop({ release: false });
+    await leaseWatch?.stop();
     await manager.stop(0);
     await server.close(500);
     return 1;
@@ -198,27 +243,11 @@ export async function main(argv: readonly string[], env: NodeJS.ProcessEnv): Pro
   measurements.abortAll();
   await notifications.drain(5000);
   await elector?.stop({ release: true });
+  await leaseWatch?.stop();
   await manager.stop(0);
   await server.close(2000);
   log.info({}, "stopped");
   return 0;
-}
-
-/**
- * The API server connection. Certificates and tokens are handled here; only a kubeconfig whose user needs an auth
- * plugin (exec, auth-provider: developer laptops against cloud clusters) loads client-node, which costs ~80 MB.
- */
-async function connect(kubeconfig: string | undefined): Promise<KubeConnection | KubeConfigLike> {
-  try {
-    return await loadConnection(kubeconfig);
-  } catch (err) {
-    if (!(err instanceof NeedsPluginAuth)) throw err;
-    const { KubeConfig } = await import("@kubernetes/client-node");
-    const kc = new KubeConfig();
-    if (kubeconfig) kc.loadFromFile(kubeconfig);
-    else kc.loadFromDefault();
-    return kc;
-  }
 }
 
 if (import.meta.main) {

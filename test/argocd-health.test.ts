@@ -33,7 +33,11 @@ function toLua(v: unknown): string {
 
 function health(rollout: object): { status: string; message: string } {
   const r = spawnSync("lua5.1", [HARNESS, SCRIPT], { input: toLua(rollout), encoding: "utf8" });
-  assert.equal(r.error, undefined, "lua5.1 must be installed (bash e2e/cluster/build.sh installs it)");
+  assert.equal(
+    r.error,
+    undefined,
+    "lua5.1 must be installed (npm test's pretest, e2e/cluster/build-test-tools.sh, installs it)",
+  );
   assert.equal(r.status, 0, r.stderr);
   const [status = "", message = ""] = r.stdout.split("\n");
   return { status, message };

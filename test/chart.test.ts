@@ -1,5 +1,5 @@
 // charts/vireo: helm lint, renders against a values matrix, and deploy/ equal to the default render. Runs the
-// helm that e2e/cluster/build-helm.sh builds (part of e2e/cluster/build.sh), so CI always has it.
+// helm that e2e/cluster/build-helm.sh builds (npm test's pretest runs it via build-test-tools.sh).
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
 import { readFileSync } from "node:fs";
@@ -100,6 +100,7 @@ describe("charts/vireo", () => {
       "analysisConcurrency=32",
       "logLevel=debug",
       "shutdownGraceMs=15000",
+      "deletionTimeout=90s",
       "kubeQps=20",
       "kubeBurst=40",
       "leaderElection.leaseName=vireo-shard-a",
@@ -108,9 +109,12 @@ describe("charts/vireo", () => {
       "prometheus.allowedUrls={http://prom-a:9090,https://prom-b/api}",
       "prometheus.scrapeInterval=30s",
       "metricsMesh=istio",
+      "trustDomain=prod.example.com",
       "notifications.slackSecret=vireo-system/slack",
       "metrics.port=9000",
       "metrics.host=127.0.0.1",
+      "routing.allowedHosts.shop={shop.example.com,*.shop.example.com}",
+      "routing.allowedGateways.shop={istio-system/public}",
     );
     const args: string[] = container(objs).args;
     const flags = [...USAGE.matchAll(/--([a-z-]+)/g)].map((m) => m[1]);
@@ -127,6 +131,7 @@ describe("charts/vireo", () => {
     assert.equal(config.analysisConcurrency, 32);
     assert.equal(config.logLevel, "debug");
     assert.equal(config.shutdownGraceMs, 15000);
+    assert.equal(config.deletionTimeoutMs, 90_000);
     assert.equal(config.kubeQps, 20);
     assert.equal(config.kubeBurst, 40);
     assert.equal(config.leaseName, "vireo-shard-a");
@@ -135,9 +140,17 @@ describe("charts/vireo", () => {
     assert.equal(config.allowedPrometheusUrls.length, 2);
     assert.equal(config.prometheusScrapeIntervalMs, 30_000);
     assert.equal(config.metricsMesh, "istio");
+    assert.equal(config.trustDomain, "prod.example.com");
     assert.equal(config.slackSecret, "vireo-system/slack");
     assert.equal(config.metricsPort, 9000);
     assert.equal(config.metricsHost, "127.0.0.1");
+    assert.deepEqual(config.exposure, {
+      hosts: [
+        { namespace: "shop", pattern: "shop.example.com" },
+        { namespace: "shop", pattern: "*.shop.example.com" },
+      ],
+      gateways: [{ namespace: "shop", pattern: "istio-system/public" }],
+    });
     // The Lease Role follows the lease namespace.
     assert.deepEqual(names(objs, "Role"), ["vireo-leases/vireo-leader-election"]);
   });

@@ -11,7 +11,7 @@ import { VireoMetrics } from "../src/telemetry/metrics.ts";
 const DIR = join(import.meta.dirname, "..", "deploy", "monitoring");
 const RULES = join(DIR, "vireo.rules.yaml");
 
-/** promtool from Debian's prometheus package, which e2e/cluster/build.sh installs. */
+/** promtool from Debian's prometheus package, which npm test's pretest (e2e/cluster/build-test-tools.sh) installs. */
 function promtool(args: string[]): string {
   return execFileSync("promtool", args, { cwd: DIR, encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] });
 }

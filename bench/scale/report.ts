@@ -1,4 +1,4 @@
-// Formats benchmark results: a plain table, target verdicts, details, and a Markdown table for the README.
+// Formats benchmark results: a plain table, target verdicts, details, and a Markdown table for docs/benchmarks.
 import { availableParallelism } from "node:os";
 import type { RunResult } from "./run-size.ts";
 

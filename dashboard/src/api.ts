@@ -1,29 +1,6 @@
 // Browser side of the dashboard API: JSON reads, SSE subscriptions and guarded writes.
+import type { KubeEvent } from "../../src/api/kube-event.ts";
 import type { Rollout } from "../../src/api/rollout-schema.ts";
-
-/** An Event as the API returns it (core/v1). */
-export interface UiEvent {
-  metadata: { name: string; uid?: string; creationTimestamp?: string };
-  type?: string;
-  reason?: string;
-  message?: string;
-  eventTime?: string;
-  lastTimestamp?: string;
-  firstTimestamp?: string;
-  series?: { lastObservedTime?: string };
-}
-
-/** When an Event last happened. */
-export function eventTime(e: UiEvent): string {
-  return (
-    e.series?.lastObservedTime ??
-    e.lastTimestamp ??
-    e.eventTime ??
-    e.firstTimestamp ??
-    e.metadata.creationTimestamp ??
-    ""
-  );
-}
 
 const meta = (name: string) => document.querySelector<HTMLMetaElement>(`meta[name="${name}"]`)?.content ?? "";
 
@@ -48,7 +25,7 @@ export async function fetchRollouts(namespace: string): Promise<Rollout[]> {
 export async function fetchRollout(
   ns: string,
   name: string,
-): Promise<{ rollout: Rollout; events: UiEvent[] }> {
+): Promise<{ rollout: Rollout; events: KubeEvent[] }> {
   return json(await fetch(`/api/rollouts/${encodeURIComponent(ns)}/${encodeURIComponent(name)}`));
 }
 
@@ -63,7 +40,7 @@ export function subscribe(
   path: string,
   handlers: {
     rollout?: (m: StreamMessage<Rollout>) => void;
-    event?: (m: StreamMessage<UiEvent>) => void;
+    event?: (m: StreamMessage<KubeEvent>) => void;
     failure?: (error: string) => void;
   },
 ): () => void {

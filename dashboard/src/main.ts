@@ -1,23 +1,12 @@
 // The dashboard UI (preact, no JSX so the repo needs no JSX tooling): the Rollout list and one Rollout's page.
 import { type ComponentChild, h, render } from "preact";
 import { useEffect, useMemo, useState } from "preact/hooks";
-import { PHASES } from "../../src/api/constants.ts";
+import { isRollingOut, PHASES } from "../../src/api/constants.ts";
+import { eventTime, type KubeEvent } from "../../src/api/kube-event.ts";
 import type { Rollout } from "../../src/api/rollout-schema.ts";
-import {
-  act,
-  contextName,
-  eventTime,
-  fetchRollout,
-  fetchRollouts,
-  startNamespace,
-  subscribe,
-  type UiEvent,
-} from "./api.ts";
+import { act, contextName, fetchRollout, fetchRollouts, startNamespace, subscribe } from "./api.ts";
 import { Chart } from "./chart.ts";
 import { metricPlots, type Point, weightSeries } from "./plot.ts";
-
-/** Phases with a step in progress: the list and the detail page show time in step only for these. */
-const IN_FLIGHT = new Set(["Progressing", "Paused", "Promoting", "Finalizing"]);
 
 function navigate(path: string): void {
   history.pushState(null, "", path);
@@ -200,9 +189,7 @@ function List(): ComponentChild {
             h(
               "td",
               null,
-              IN_FLIGHT.has(st.phase ?? "")
-                ? `${Math.min((st.currentStepIndex ?? 0) + 1, steps)}/${steps}`
-                : "-",
+              isRollingOut(st.phase) ? `${Math.min((st.currentStepIndex ?? 0) + 1, steps)}/${steps}` : "-",
             ),
             h("td", null, ago((r.metadata as { creationTimestamp?: string }).creationTimestamp, now)),
           );
@@ -215,14 +202,14 @@ function List(): ComponentChild {
 
 function Timeline(p: { rollout: Rollout }): ComponentChild {
   const st = p.rollout.status ?? {};
-  const inFlight = IN_FLIGHT.has(st.phase ?? "");
+  const rollingOut = isRollingOut(st.phase);
   const promoting = st.phase === "Promoting" || st.phase === "Finalizing";
   const current = st.currentStepIndex ?? 0;
   return h(
     "ol",
     { class: "timeline", "data-testid": "timeline" },
     ...stepsOf(p.rollout).map((s, i) => {
-      const state = !inFlight ? "" : promoting || i < current ? "done" : i === current ? "current" : "";
+      const state = !rollingOut ? "" : promoting || i < current ? "done" : i === current ? "current" : "";
       const label =
         s.setWeight !== undefined
           ? `${s.setWeight}%`
@@ -280,7 +267,7 @@ function Buttons(p: { ns: string; name: string }): ComponentChild {
 
 function Detail(p: { ns: string; name: string }): ComponentChild {
   const [rollout, setRollout] = useState<Rollout | undefined>();
-  const [events, setEvents] = useState<UiEvent[]>([]);
+  const [events, setEvents] = useState<KubeEvent[]>([]);
   const [live, setLive] = useState<Point[]>([]);
   const [error, setError] = useState("");
   const now = useNow();
@@ -354,7 +341,7 @@ function Detail(p: { ns: string; name: string }): ComponentChild {
           `stable ${st.stableRevision ?? "-"}${st.canaryRevision && st.canaryRevision !== st.stableRevision ? ` · canary ${st.canaryRevision}` : ""}`,
         ),
         h("span", { class: "muted" }, "In step"),
-        h("span", null, IN_FLIGHT.has(st.phase ?? "") ? ago(st.stepStartedAt, now) : "-"),
+        h("span", null, isRollingOut(st.phase) ? ago(st.stepStartedAt, now) : "-"),
       ),
     ),
     h(

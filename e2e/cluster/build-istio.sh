@@ -33,6 +33,12 @@ if ((need_istiod == 0 && need_probe == 0)); then
 fi
 
 mkdir -p "$CACHE"
+# Two worktrees (or two e2e jobs) may get here at once: one builds, the other waits and then finds it cached.
+# A lock of its own, not /tmp/vireo-build.lock, which a caller may already hold around build.sh.
+exec 9>"$CACHE/.istio-build.lock"
+flock 9
+[[ -x $ISTIOD_OUT/pilot-discovery ]] && need_istiod=0
+[[ -x $PROBE_OUT/xdsprobe ]] && need_probe=0
 work=$(mktemp -d "$CACHE/istio-build.XXXXXX")
 trap 'rm -rf "$work"' EXIT
 export GOCACHE="$work/gocache"

@@ -67,6 +67,15 @@ export interface StartClusterOptions {
    */
   podCidr?: string;
   /**
+   * etcd's backend quota in bytes (default 1 GiB). Benchmarks that store gigabytes of objects raise it, and put
+   * `dir` on disk rather than tmpfs.
+   */
+  etcdQuotaBytes?: number;
+  /** Run API Priority and Fairness (with its default limits), for tests of how the controller takes 429s. */
+  priorityAndFairness?: boolean;
+  /** Audit policy text (default: metadata of the controller's writes; see components.ts). */
+  auditPolicy?: string;
+  /**
    * Start istiod beside the API server once the CRDs are installed (see istiod.ts); `true` for the defaults.
    * Throws naming build-istio.sh when it is not built.
    */
@@ -183,7 +192,18 @@ export async function startCluster(opts: StartClusterOptions = {}): Promise<Clus
     if (externalKubeconfig) {
       adminKubeconfig = externalKubeconfig;
     } else {
-      cp = await startControlPlane({ bins, dir, timer, deadline, verbose, onSpawn, podCidr: opts.podCidr });
+      cp = await startControlPlane({
+        bins,
+        dir,
+        timer,
+        deadline,
+        verbose,
+        onSpawn,
+        podCidr: opts.podCidr,
+        ...(opts.etcdQuotaBytes ? { etcdQuotaBytes: opts.etcdQuotaBytes } : {}),
+        ...(opts.priorityAndFairness ? { priorityAndFairness: true } : {}),
+        ...(opts.auditPolicy ? { auditPolicy: opts.auditPolicy } : {}),
+      });
       adminKubeconfig = cp.adminKubeconfig;
     }
     const kc = loadKubeconfig(adminKubeconfig);

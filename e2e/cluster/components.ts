@@ -20,6 +20,10 @@ export interface Layout {
   kwokServerPort: number;
   /** Pod CIDR for kwok (default {@link POD_CIDR}). */
   podCidr?: string;
+  /** etcd's backend quota (default 1 GiB). */
+  etcdQuotaBytes?: number;
+  /** Run API Priority and Fairness with its default limits (off by default: lighter on 2 cores). */
+  priorityAndFairness?: boolean;
 }
 
 /** Service CIDR; 10.0.0.1 becomes the `kubernetes` Service IP (also in the serving cert's SANs). */
@@ -51,11 +55,11 @@ export function etcdArgs(l: Layout): string[] {
     "--log-level=warn",
     // Small tests create few objects; a low snapshot count keeps the WAL (and RAM) small.
     "--snapshot-count=10000",
-    "--quota-backend-bytes=1073741824",
+    `--quota-backend-bytes=${l.etcdQuotaBytes ?? 1073741824}`,
   ];
 }
 
-/** kube-apiserver: envtest's flag set merged with kwokctl's binary runtime (see controlplane.md §3.2). */
+/** kube-apiserver: envtest's flag set merged with kwokctl's binary runtime. */
 export function apiserverArgs(l: Layout): string[] {
   return [
     `--etcd-servers=http://127.0.0.1:${l.etcdClientPort}`,
@@ -75,10 +79,14 @@ export function apiserverArgs(l: Layout): string[] {
     `--service-cluster-ip-range=${SERVICE_CIDR}`,
     "--authorization-mode=Node,RBAC",
     "--allow-privileged=true",
-    // Lighter on 2 cores; the e2e load never needs fairness queuing.
-    "--enable-priority-and-fairness=false",
-    "--max-requests-inflight=0",
-    "--max-mutating-requests-inflight=0",
+    // Lighter on 2 cores; the e2e load never needs fairness queuing (but overload tests need its 429s).
+    ...(l.priorityAndFairness
+      ? ["--enable-priority-and-fairness=true"]
+      : [
+          "--enable-priority-and-fairness=false",
+          "--max-requests-inflight=0",
+          "--max-mutating-requests-inflight=0",
+        ]),
     "--profiling=false",
     // Every write by the controller's ServiceAccount, with its user agent, for tests that count who wrote when.
     `--audit-policy-file=${l.dir}/audit-policy.yaml`,
@@ -87,6 +95,16 @@ export function apiserverArgs(l: Layout): string[] {
     "--v=1",
   ];
 }
+
+/** Audit policy: metadata of every request of the controller's ServiceAccount (reads too), for overload tests. */
+export const AUDIT_POLICY_ALL_VERBS = `apiVersion: audit.k8s.io/v1
+kind: Policy
+omitStages: ["RequestReceived"]
+rules:
+  - level: Metadata
+    users: ["system:serviceaccount:vireo-system:vireo"]
+  - level: None
+`;
 
 /** Audit policy: metadata of the controller's writes only (cheap; nothing else is logged). */
 export const AUDIT_POLICY = `apiVersion: audit.k8s.io/v1

@@ -42,6 +42,12 @@ export interface ControlPlaneOptions {
   onSpawn: (p: ManagedProcess) => void;
   /** kwok's pod CIDR (default components.ts POD_CIDR). */
   podCidr?: string;
+  /** etcd's backend quota (default 1 GiB). */
+  etcdQuotaBytes?: number;
+  /** API Priority and Fairness on, with its default limits. */
+  priorityAndFairness?: boolean;
+  /** Audit policy text (default: the controller's writes only). */
+  auditPolicy?: string;
 }
 
 /**
@@ -69,6 +75,8 @@ export async function startControlPlane(o: ControlPlaneOptions): Promise<Control
     kwokKubeconfig: join(dir, "kwok.kubeconfig"),
     kwokServerPort: kwokServerPort!,
     ...(o.podCidr ? { podCidr: o.podCidr } : {}),
+    ...(o.etcdQuotaBytes ? { etcdQuotaBytes: o.etcdQuotaBytes } : {}),
+    ...(o.priorityAndFairness ? { priorityAndFairness: true } : {}),
   };
   mkdirSync(l.etcdDataDir, { recursive: true, mode: 0o700 });
   const spawn = (name: string, bin: string, args: string[], env?: NodeJS.ProcessEnv): ManagedProcess => {
@@ -117,7 +125,10 @@ export async function startControlPlane(o: ControlPlaneOptions): Promise<Control
   kc(l.kwokKubeconfig, "kwok");
 
   // A benchmark may audit more users (VIREO_E2E_AUDIT_POLICY: the policy text); tests rely on the default.
-  writeFileSync(join(dir, "audit-policy.yaml"), process.env.VIREO_E2E_AUDIT_POLICY ?? AUDIT_POLICY);
+  writeFileSync(
+    join(dir, "audit-policy.yaml"),
+    o.auditPolicy ?? process.env.VIREO_E2E_AUDIT_POLICY ?? AUDIT_POLICY,
+  );
   let apiserver = spawn("kube-apiserver", bins.kubeApiserver, apiserverArgs(l));
   const ca = readFileSync(pki.ca.cert);
   const apiserverReady = (timeoutMs: number) =>

@@ -10,8 +10,8 @@ export const KWOK_VERSION = "v0.8.0";
 
 /** Repository root (two levels above this file). */
 export const REPO_ROOT = resolve(import.meta.dirname, "..", "..");
-/** The build script that produces every binary below. */
-export const BUILD_SCRIPT = join(REPO_ROOT, "e2e", "cluster", "build.sh");
+/** The build script that produces every binary below (build.sh runs it too, and builds the test-only tools). */
+export const BUILD_SCRIPT = join(REPO_ROOT, "e2e", "cluster", "build-control-plane.sh");
 
 /** Per-user cache for built binaries; overridable so CI can point it at a persisted volume. */
 export function cacheDir(): string {

@@ -33,7 +33,7 @@ const keep = (u: UpstreamCrd): boolean =>
 /**
  * Every upstream CRD the e2e clusters install, as apiextensions.k8s.io/v1 (see {@link toV1Crd}). Runs
  * build-crds.sh first when nothing is recorded yet, so a fresh machine with network still works without
- * `build.sh` (it is cheap when cached). The parsed result is cached as JSON beside the list (parsing 1.5 MB of YAML
+ * `build-control-plane.sh` (it is cheap when cached). The parsed result is cached as JSON beside the list (parsing 1.5 MB of YAML
  * took ~2 s per cluster start on a loaded machine), keyed by the list's contents. `allIstio`: every Istio CRD, for
  * clusters that run istiod (Gateway, DestinationRule, PeerAuthentication, …).
  */

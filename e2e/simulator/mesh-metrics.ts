@@ -1,4 +1,4 @@
-// Prometheus metrics with the exact names and labels Istio and Linkerd proxies export (mesh-apis.md §5).
+// Prometheus metrics with the exact names and labels Istio and Linkerd proxies export (their metrics references).
 import { Counter, Histogram, Registry } from "prom-client";
 import type { Version } from "./routing.ts";
 

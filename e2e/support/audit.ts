@@ -31,19 +31,13 @@ export interface DeposedWrites {
  * received after the first write of `successor` (identities appear in the controller's user agent).
  */
 export function deposedWrites(clusterDir: string, deposed: string, successor: string): DeposedWrites {
-  const entries = readFileSync(join(clusterDir, "audit.log"), "utf8")
-    .split("\n")
-    .filter(Boolean)
-    .map((l) => JSON.parse(l) as AuditEntry)
-    .filter((e) => !e.requestURI.includes("/leases"));
+  const entries = auditEntries(clusterDir).filter((e) => !e.requestURI.includes("/leases"));
   const by = (id: string) => entries.filter((e) => e.userAgent?.includes(id));
   const first = by(successor)
     .map((e) => Date.parse(e.requestReceivedTimestamp))
     .sort((a, b) => a - b)[0];
   const late =
     first === undefined ? [] : by(deposed).filter((e) => Date.parse(e.requestReceivedTimestamp) >= first);
-  const show = (e: AuditEntry) =>
-    `${e.requestReceivedTimestamp} ${e.verb} ${e.requestURI} → ${e.responseStatus?.code}`;
   return {
     total: by(deposed).length,
     bySuccessor: by(successor).length,
@@ -51,4 +45,52 @@ export function deposedWrites(clusterDir: string, deposed: string, successor: st
     late: late.map(show),
     effective: late.filter((e) => (e.responseStatus?.code ?? 0) < 300).map(show),
   };
+}
+
+/** Every entry of a cluster's audit log, in the order the API server wrote them. */
+export function auditEntries(clusterDir: string): AuditEntry[] {
+  return readFileSync(join(clusterDir, "audit.log"), "utf8")
+    .split("\n")
+    .filter(Boolean)
+    .map((l) => JSON.parse(l) as AuditEntry);
+}
+
+/** `time verb uri → code`, for assertion messages. */
+export const show = (e: AuditEntry): string =>
+  `${e.requestReceivedTimestamp} ${e.verb} ${e.requestURI} → ${e.responseStatus?.code}`;
+
+/** The controller instance of an entry: the identity in its user agent, `vireo/<version> (<identity>)`. */
+export const instanceOf = (e: AuditEntry): string | undefined => /\(([^)]+)\)/.exec(e.userAgent ?? "")?.[1];
+
+/** Who wrote in a run with many leadership changes, and which writes overlapped a successor's. */
+export interface LeadershipOverlap {
+  /** Instances that made an accepted write, in the order of their first one. */
+  writers: string[];
+  /** Accepted writes (other than to Leases) in total. */
+  accepted: number;
+  /**
+   * Accepted writes by an instance received after the first accepted write of an instance that began writing
+   * later than it (a successor): two leaders, as `time verb uri → code`.
+   */
+  overlapping: string[];
+}
+
+/** Reads the audit log of a run with any number of hand-overs and finds writes made under a successor's lead. */
+export function leadershipOverlap(clusterDir: string): LeadershipOverlap {
+  const accepted = auditEntries(clusterDir)
+    .filter((e) => !e.requestURI.includes("/leases") && (e.responseStatus?.code ?? 0) < 300)
+    .filter((e) => instanceOf(e) !== undefined)
+    .sort((a, b) => Date.parse(a.requestReceivedTimestamp) - Date.parse(b.requestReceivedTimestamp));
+  const firstWrite = new Map<string, number>();
+  for (const e of accepted) {
+    const who = instanceOf(e) as string;
+    if (!firstWrite.has(who)) firstWrite.set(who, Date.parse(e.requestReceivedTimestamp));
+  }
+  const overlapping = accepted.filter((e) => {
+    const who = instanceOf(e) as string;
+    const t = Date.parse(e.requestReceivedTimestamp);
+    const mine = firstWrite.get(who) as number;
+    return [...firstWrite.values()].some((theirs) => theirs > mine && theirs <= t);
+  });
+  return { writers: [...firstWrite.keys()], accepted: accepted.length, overlapping: overlapping.map(show) };
 }

@@ -62,11 +62,13 @@ export async function startController(opts: {
    * (benchmarks: memory and start-up as shipped), bundled from the current sources once per process.
    */
   entry?: "source" | "bundle";
+  /** With `entry: "bundle"`: run this bundle instead of the current sources' (a baseline's, side by side). */
+  bundlePath?: string;
   /** Node's own flags for the bundle; default: the image's ({@link CONTROLLER_NODE_FLAGS}). */
   nodeFlags?: readonly string[];
 }): Promise<ControllerProcess> {
   const port = await freePort();
-  const entry = opts.entry === "bundle" ? await bundled() : join(ROOT, "src/main.ts");
+  const entry = opts.entry === "bundle" ? (opts.bundlePath ?? (await bundled())) : join(ROOT, "src/main.ts");
   mkdirSync(opts.logDir, { recursive: true });
   const logPath = join(opts.logDir, `controller-${++instances}.log`);
   const child: ChildProcess = spawn(

@@ -65,8 +65,8 @@ const successMatchers = (v: DataPlaneMetrics) =>
   v.success.map(([l, value, op]) => `${l}${op}${promString(value)}`);
 
 /**
- * Per data plane (istio and linkerd: mesh-apis.md §5.1, §5.2; traefik: read off a running Traefik v3.6.12, see
- * e2e/traefik-gateway.test.ts).
+ * Per data plane: Istio's standard metrics (istio.io, "Istio Standard Metrics"), Linkerd's proxy metrics
+ * (linkerd.io, "Proxy Metrics"), Traefik's read off a running Traefik v3.6.12 (see e2e/traefik-gateway.test.ts).
  */
 const DATA_PLANES: Record<MetricsMesh, DataPlaneMetrics> = {
   istio: {

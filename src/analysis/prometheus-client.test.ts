@@ -47,6 +47,16 @@ const ANSWERS: Record<string, FakeAnswer> = {
   echo200: { status: 200, text: '{"status":"weird","data":"MARKER-json"}' },
   echotypeof: { body: { status: "success", data: { resultType: "MARKER-type", result: [] } } },
   echosample: { body: vector("MARKER-sample") },
+  // The issue's answer: 85,544 series (a per-pod-and-path histogram left unaggregated), ~15 MiB.
+  huge: { body: vector(...Array.from({ length: 85_544 }, (_, i) => String(i % 7))) },
+  thousand: { body: vector(...Array.from({ length: 1000 }, () => "1")) },
+  // One series whose labels alone exceed the byte limit.
+  fat: {
+    body: {
+      status: "success",
+      data: { resultType: "vector", result: [{ metric: { x: "y".repeat(5 << 20) }, value: [1, "1"] }] },
+    },
+  },
 };
 
 const queryOf = (r: RecordedQuery) => r.params.query ?? "";
@@ -93,6 +103,35 @@ describe("PrometheusClient against a loopback Prometheus", () => {
       assert.match(e.message, /query returned 3 series; set reduce: sum\|avg\|min\|max/);
       return true;
     });
+  });
+
+  it("bounds an answer by series and by bytes, stops reading at the limit, and says which limit and why", async () => {
+    // The fake serializes 15 MiB per answer: a patient client, so only the limit can end the query.
+    const patient = new PrometheusClient({
+      address: prom.url,
+      timeoutMs: 20_000,
+      retries: 2,
+      retryDelayMs: 20,
+    });
+    assert.equal(await patient.query("thousand", { reduce: "sum" }), 1000, "1,000 series are within bounds");
+    const started = performance.now();
+    await assert.rejects(patient.query("huge", { reduce: "sum" }), (e: unknown) => {
+      assert.ok(e instanceof PrometheusQueryError);
+      assert.equal(e.kind, "result");
+      assert.match(e.message, /more than 1000 series \(the limit\).*aggregate in the query/);
+      return true;
+    });
+    const ms = performance.now() - started;
+    assert.ok(ms < 5000, `stopped at the limit instead of parsing 15 MiB: ${Math.round(ms)} ms`);
+    await assert.rejects(patient.query("fat"), (e: unknown) => {
+      assert.ok(e instanceof PrometheusQueryError);
+      assert.equal(e.kind, "result");
+      assert.match(e.message, /larger than 4 MiB \(the limit\)/);
+      return true;
+    });
+    assert.equal(countOf("huge"), 1, "a limit is a query error: not retried");
+    assert.equal(await patient.query("vec"), 99.12, "the client still works after cutting answers short");
+    patient.close();
   });
 
   it("reduces several series with sum, avg, min and max, ignoring NaN/Inf series", async () => {

@@ -1,8 +1,18 @@
 // Prometheus instant-query client (axios): timeouts, bounded network retries, auth, TLS, and strict result parsing.
 import { Agent as HttpAgent } from "node:http";
 import { Agent as HttpsAgent } from "node:https";
+import type { Readable } from "node:stream";
 import axios, { type AxiosInstance, type AxiosResponse } from "axios";
+import { NETWORK_CODES } from "../kube/errors.ts";
 import { sanitizeText, sanitizeUrl } from "../telemetry/sanitize.ts";
+import {
+  type AnswerEnvelope,
+  type AnswerLimits,
+  AnswerTooLarge,
+  DEFAULT_MAX_ANSWER_BYTES,
+  DEFAULT_MAX_SERIES,
+  readAnswer,
+} from "./prometheus-answer.ts";
 
 /** How several series collapse into one value. */
 export type Reduce = "sum" | "avg" | "min" | "max";
@@ -27,6 +37,8 @@ export interface PrometheusClientConfig {
   retries?: number;
   /** Delay before the first retry, doubled for each further one. Default 200 ms. */
   retryDelayMs?: number;
+  /** Bounds on one answer (default 1,000 series, 4 MiB): a larger one is a query error, reported as such. */
+  limits?: Partial<AnswerLimits>;
 }
 
 /** Options of one query. */
@@ -83,29 +95,19 @@ export interface VectorSample {
   value: number | null;
 }
 
-const NETWORK_CODES = new Set([
-  "ECONNREFUSED",
-  "ECONNRESET",
-  "ECONNABORTED",
-  "ETIMEDOUT",
-  "EPIPE",
-  "EHOSTUNREACH",
-  "ENETUNREACH",
-  "EAI_AGAIN",
-  "ERR_SOCKET_CONNECTION_TIMEOUT",
-]);
 /** Shape of Prometheus's errorType values (bad_data, execution, timeout, …); anything else becomes "unknown". */
 const ERROR_TYPE = /^[a-z_]{1,32}$/;
 /** Above this URL length the query goes as a form POST (proxies cap URLs around 8 KiB). */
 const MAX_GET_URL = 4096;
-const MAX_BODY_BYTES = 16 * 1024 * 1024;
 
 /**
  * Queries `/api/v1/query`. Create one per distinct configuration and reuse it (it keeps connections alive);
  * call {@link PrometheusClient.close} when the configuration goes away.
  */
 export class PrometheusClient implements PrometheusQuerier {
-  readonly #config: Required<Pick<PrometheusClientConfig, "timeoutMs" | "retries" | "retryDelayMs">>;
+  readonly #config: Required<Pick<PrometheusClientConfig, "timeoutMs" | "retries" | "retryDelayMs">> & {
+    limits: AnswerLimits;
+  };
   readonly #http: AxiosInstance;
   readonly #agents: { http: HttpAgent; https: HttpsAgent };
   /** Host and path only, for messages. */
@@ -140,6 +142,10 @@ export class PrometheusClient implements PrometheusQuerier {
       timeoutMs: config.timeoutMs,
       retries: Math.max(0, config.retries ?? 2),
       retryDelayMs: config.retryDelayMs ?? 200,
+      limits: {
+        maxSeries: config.limits?.maxSeries ?? DEFAULT_MAX_SERIES,
+        maxBytes: config.limits?.maxBytes ?? DEFAULT_MAX_ANSWER_BYTES,
+      },
     };
     this.#agents = {
       http: new HttpAgent({ keepAlive: true, maxSockets: 16 }),
@@ -160,13 +166,12 @@ export class PrometheusClient implements PrometheusQuerier {
       headers,
       httpAgent: this.#agents.http,
       httpsAgent: this.#agents.https,
-      // Bodies are parsed here, so a proxy's HTML error page is reported instead of crashing JSON.parse.
-      responseType: "text",
-      transformResponse: [(d: unknown) => d],
+      // The body is streamed into readAnswer, which parses it as it arrives and stops at its limits: a 15 MiB
+      // answer is never buffered, stringified and parsed whole (three copies, 16 answers at a time).
+      responseType: "stream",
       validateStatus: () => true,
       // A redirect could carry the Authorization header elsewhere; Prometheus's API never redirects.
       maxRedirects: 0,
-      maxContentLength: MAX_BODY_BYTES,
       proxy: false,
     });
   }
@@ -197,7 +202,7 @@ export class PrometheusClient implements PrometheusQuerier {
     this.#agents.https.destroy();
   }
 
-  async #fetchWithRetries(query: string, options: QueryOptions): Promise<unknown> {
+  async #fetchWithRetries(query: string, options: QueryOptions): Promise<AnswerEnvelope> {
     for (let attempt = 0; ; attempt++) {
       try {
         return await this.#fetchOnce(query, options);
@@ -210,7 +215,7 @@ export class PrometheusClient implements PrometheusQuerier {
     }
   }
 
-  async #fetchOnce(query: string, options: QueryOptions): Promise<unknown> {
+  async #fetchOnce(query: string, options: QueryOptions): Promise<AnswerEnvelope> {
     if (options.signal?.aborted) throw aborted(this.#where);
     const params = new URLSearchParams({ query });
     if (options.time !== undefined) params.set("time", formatTime(options.time));
@@ -218,17 +223,21 @@ export class PrometheusClient implements PrometheusQuerier {
     const timeout = new AbortController();
     const timer = setTimeout(() => timeout.abort(), this.#config.timeoutMs);
     const signal = options.signal ? AbortSignal.any([options.signal, timeout.signal]) : timeout.signal;
-    let res: AxiosResponse<string>;
+    let res: AxiosResponse<Readable> | undefined;
     try {
       const qs = params.toString();
       res =
         qs.length + 16 <= MAX_GET_URL
-          ? await this.#http.get<string>(`/api/v1/query?${qs}`, { signal })
-          : await this.#http.post<string>("/api/v1/query", qs, {
+          ? await this.#http.get<Readable>(`/api/v1/query?${qs}`, { signal })
+          : await this.#http.post<Readable>("/api/v1/query", qs, {
               signal,
               headers: { "Content-Type": "application/x-www-form-urlencoded" },
             });
+      const envelope = await readAnswer(res.data, this.#config.limits);
+      return interpretHttp(res.status, envelope, this.#where);
     } catch (err) {
+      if (err instanceof PrometheusQueryError) throw err;
+      if (err instanceof AnswerTooLarge) throw new PrometheusQueryError("result", err.message);
       if (options.signal?.aborted) throw aborted(this.#where);
       if (timeout.signal.aborted) {
         throw new PrometheusQueryError(
@@ -246,20 +255,14 @@ export class PrometheusClient implements PrometheusQuerier {
       );
     } finally {
       clearTimeout(timer);
+      // Whatever was not read (an answer over its limits, an error page) is not worth the connection.
+      if (res && !res.data.readableEnded) res.data.destroy();
     }
-    return interpretHttp(res.status, String(res.data ?? ""), this.#where);
   }
 }
 
-/** Turns an HTTP answer into the parsed envelope, or throws for error envelopes and non-JSON answers. */
-function interpretHttp(status: number, text: string, where: string): unknown {
-  let body: unknown;
-  try {
-    body = JSON.parse(text);
-  } catch {
-    body = undefined;
-  }
-  const env = body as { status?: unknown; errorType?: unknown } | undefined;
+/** Checks an HTTP answer's envelope, or throws for error envelopes and non-JSON answers. */
+function interpretHttp(status: number, env: AnswerEnvelope | undefined, where: string): AnswerEnvelope {
   if (env && env.status === "error") {
     // Prometheus's free-text `error` is dropped on purpose: it would carry whatever the server chose to say into
     // status, Events and conditions. errorType is kept only when it looks like one of Prometheus's tokens.
@@ -278,7 +281,7 @@ function interpretHttp(status: number, text: string, where: string): unknown {
       { status },
     );
   }
-  return body;
+  return env;
 }
 
 /**

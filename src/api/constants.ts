@@ -12,6 +12,11 @@ export const KIND = "Rollout";
 export const API_VERSION = `${GROUP}/${VERSION}`;
 /** Finalizer that restores working traffic before a Rollout disappears. */
 export const FINALIZER = `${GROUP}/traffic-restore`;
+/**
+ * Annotation that releases a Rollout being deleted at once (any non-empty value): the finalizer hands back what
+ * it can without waiting for the user's Deployment to serve, then lets the Rollout go (docs/uninstall.md).
+ */
+export const FORCE_RELEASE_ANNOTATION = `${GROUP}/force-release`;
 /** Field manager name used for every write Vireo makes. */
 export const FIELD_MANAGER = "vireo";
 
@@ -39,7 +44,10 @@ export function isFullPromote(value: string): boolean {
   return value === PROMOTE_FULL || value.startsWith(`${PROMOTE_FULL}-`);
 }
 
-/** Labels Vireo puts on objects it creates. */
+/**
+ * Labels Vireo puts on objects. Every object it creates carries all three; the target Deployment and root Service
+ * it adopts carry `rollout` only — the durable claim that keeps a second Rollout off them (see docs/ownership.md).
+ */
 export const LABELS = {
   managedBy: "app.kubernetes.io/managed-by",
   rollout: `${GROUP}/rollout`,
@@ -96,6 +104,12 @@ export const PHASES = [
 ] as const;
 /** A phase of a Rollout. */
 export type Phase = (typeof PHASES)[number];
+
+/** Phases in which a new revision is on its way to stable: a canary in flight (the engine's IN_FLIGHT), or promoted. */
+export const ROLLING_OUT: readonly Phase[] = ["Progressing", "Paused", "Promoting", "Finalizing"];
+/** Whether `phase` (as read from any status, so any string) is one of {@link ROLLING_OUT}. */
+export const isRollingOut = (phase: string | undefined): boolean =>
+  (ROLLING_OUT as readonly string[]).includes(phase ?? "");
 
 /** Why a rollout is paused. */
 export const PAUSE_REASONS = ["UserRequest", "PauseStep", "Inconclusive", "WindowClosed"] as const;
@@ -154,6 +168,17 @@ export const REASONS = {
   /** A destination rejected a notification for good (HTTP 4xx other than 408/429, invalid URL); not retried. */
   NotificationFailed: "NotificationFailed",
   InvalidSpec: "InvalidSpec",
+  /**
+   * An object the Rollout names is another Rollout's, or is not Vireo's though it has the name Vireo would give its
+   * own (`<service>-primary`): refused, nothing written to it; the message names the object and its owner.
+   */
+  OwnershipConflict: "OwnershipConflict",
+  /** A host or gateway the Rollout names is outside what the operator allows its namespace (--allowed-hosts, --allowed-gateways). */
+  NotAllowed: "NotAllowed",
+  /** The spec names another target or root Service: the old ones are being handed back before the new are taken. */
+  HandingBack: "HandingBack",
+  /** The objects a renamed spec no longer names were handed back. */
+  HandedBack: "HandedBack",
   TargetNotFound: "TargetNotFound",
   ReconcileError: "ReconcileError",
   /** A Gateway did not accept Vireo's HTTPRoute; the message quotes the Gateway's own reason. */
@@ -165,6 +190,10 @@ export const REASONS = {
   RoutesNotInSync: "RoutesNotInSync",
   PolicyNotInSync: "PolicyNotInSync",
   PortsNotSplit: "PortsNotSplit",
+  /** The Rollout is being deleted and the finalizer waits for the user's Deployment to serve again. */
+  DeletionWaiting: "DeletionWaiting",
+  /** The finalizer let the Rollout go without a complete hand-back (deadline passed, or release forced). */
+  DeletionReleased: "DeletionReleased",
 } as const;
 /** A condition or Event reason. */
 export type Reason = (typeof REASONS)[keyof typeof REASONS];

@@ -31,8 +31,16 @@ function constraints(s: JsonSchema): string {
   return parts.join("; ");
 }
 
+/** A description as a table cell: pipes escaped, and the docs pages it cites as links relative to docs/. */
+function cell(description: string): string {
+  return description
+    .replaceAll("|", "\\|")
+    .replaceAll("\n", " ")
+    .replace(/\bdocs\/([\w./-]+\.md(?:#[\w-]+)?)/g, "[docs/$1]($1)");
+}
+
 function rows(s: JsonSchema, path: string, required: boolean, out: string[]): void {
-  const escaped = (s.description ?? "").replaceAll("|", "\\|").replaceAll("\n", " ");
+  const escaped = cell(s.description ?? "");
   out.push(
     `| \`${path}\` | ${typeOf(s)} | ${required ? "yes" : ""} | ${escaped} | ${constraints(s).replaceAll("|", "\\|")} |`,
   );

@@ -1,13 +1,13 @@
-// The plugin's API client and kubeconfig loading against a real loopback server: auth, errors, watches.
+// The plugin's API client against a real loopback server: auth, errors, watches.
 import assert from "node:assert/strict";
 import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { stringify } from "yaml";
-import { ApiError, CliError } from "./errors.ts";
+import { loadKubeconfig } from "../kube/kubeconfig/load.ts";
+import { ApiError } from "./errors.ts";
 import { createKubeClient } from "./kube-client.ts";
-import { kubeconfigPaths, loadConnection } from "./kubeconfig.ts";
 import { getRollout, requestToken, writeRequest } from "./rollout-api.ts";
 import { type FakeApi, startFakeApi, status } from "./testing/fake-api.ts";
 
@@ -33,31 +33,6 @@ const config = (server: string, extra: Record<string, unknown> = {}) => ({
   ...extra,
 });
 
-describe("kubeconfig", () => {
-  it("KUBECONFIG lists merge; the first file's current-context and names win", () => {
-    const a = kubeconfig("a.yaml", { ...config("http://first"), "current-context": "other" });
-    const b = kubeconfig("b.yaml", config("http://second"));
-    const paths = kubeconfigPaths(undefined, { KUBECONFIG: `${a}:${b}` });
-    assert.deepEqual(paths, [a, b]);
-    const conn = loadConnection(paths);
-    assert.equal(conn.contextName, "other");
-    assert.equal(conn.server, "http://first");
-    assert.equal(conn.namespace, "default");
-    assert.equal(conn.token?.(), "secret-token");
-    assert.equal(loadConnection(paths, "main").namespace, "shop");
-    assert.deepEqual(kubeconfigPaths("/x", { KUBECONFIG: a }), ["/x"]);
-  });
-
-  it("clear errors for a missing file or context", () => {
-    assert.throws(() => loadConnection([join(dir, "none")]), /no kubeconfig found/);
-    const a = kubeconfig("c.yaml", config("http://x"));
-    assert.throws(
-      () => loadConnection([a], "nope"),
-      (e) => e instanceof CliError && /context "nope" not found/.test(e.message),
-    );
-  });
-});
-
 describe("kube client", () => {
   before(async () => {
     api = await startFakeApi((req, res) => {
@@ -80,10 +55,13 @@ describe("kube client", () => {
   });
   after(() => api.close());
 
-  const client = () => createKubeClient(loadConnection([kubeconfig("live.yaml", config(api.url))]));
+  let configs = 0;
+  const clientFor = async (server: string) =>
+    createKubeClient(await loadKubeconfig({ path: kubeconfig(`${++configs}.yaml`, config(server)) }));
+  const client = () => clientFor(api.url);
 
   it("sends the bearer token and reads JSON", async () => {
-    const r = await getRollout(client(), "shop", "podinfo");
+    const r = await getRollout(await client(), "shop", "podinfo");
     assert.equal(r.metadata.name, "podinfo");
     const last = api.seen.at(-1);
     assert.equal(last?.url, "/apis/vireo.dev/v1alpha1/namespaces/shop/rollouts/podinfo");
@@ -91,7 +69,7 @@ describe("kube client", () => {
   });
 
   it("not found names the Rollout and namespace", async () => {
-    await assert.rejects(getRollout(client(), "shop", "missing"), (e: unknown) => {
+    await assert.rejects(getRollout(await client(), "shop", "missing"), (e: unknown) => {
       assert.ok(e instanceof ApiError);
       assert.equal(e.message, 'rollouts.vireo.dev "missing" not found in namespace "shop"');
       return true;
@@ -99,7 +77,7 @@ describe("kube client", () => {
   });
 
   it("forbidden names the verb and resource, and keeps the API server's words", async () => {
-    await assert.rejects(writeRequest(client(), "shop", "locked", "promote", "t1"), (e: unknown) => {
+    await assert.rejects(writeRequest(await client(), "shop", "locked", "promote", "t1"), (e: unknown) => {
       assert.ok(e instanceof ApiError);
       assert.equal(e.status, 403);
       assert.match(
@@ -111,7 +89,7 @@ describe("kube client", () => {
   });
 
   it("a request is a merge patch of one annotation, as kubectl annotate writes it", async () => {
-    await writeRequest(client(), "shop", "podinfo", "abort", "v1");
+    await writeRequest(await client(), "shop", "podinfo", "abort", "v1");
     const last = api.seen.at(-1);
     assert.equal(last?.method, "PATCH");
     assert.equal(last?.headers["content-type"], "application/merge-patch+json");
@@ -123,7 +101,7 @@ describe("kube client", () => {
 
   it("watch splits the stream into events across chunk boundaries", async () => {
     const names: string[] = [];
-    await client().watch<{ metadata: { name: string } }>(
+    await (await client()).watch<{ metadata: { name: string } }>(
       { path: "/apis/vireo.dev/v1alpha1/rollouts", target: { verb: "watch", resource: "rollouts" } },
       (e) => names.push(`${e.type}:${e.object.metadata.name}`),
     );
@@ -131,7 +109,7 @@ describe("kube client", () => {
   });
 
   it("an unreachable server is a one-line error", async () => {
-    const c = createKubeClient(loadConnection([kubeconfig("dead.yaml", config("http://127.0.0.1:1"))]));
+    const c = await clientFor("http://127.0.0.1:1");
     await assert.rejects(getRollout(c, "a", "b"), /cannot reach the API server http:\/\/127\.0\.0\.1:1/);
   });
 

@@ -1,8 +1,10 @@
 // Renders a Rollout for `get`: a pure function of the object, its Events, its Deployments and the time.
+import { isRollingOut } from "../api/constants.ts";
 import { formatDuration, parseDuration } from "../api/duration.ts";
+import { eventTime, type KubeEvent } from "../api/kube-event.ts";
 import type { Measurement, Rollout } from "../api/rollout-schema.ts";
 import { expandSteps } from "../rollout/steps.ts";
-import { type DeploymentSummary, eventTime, type KubeEvent } from "./rollout-api.ts";
+import type { DeploymentSummary } from "./rollout-api.ts";
 import { type Style, style, table } from "./style.ts";
 
 /** Everything `get` shows about one Rollout. */
@@ -20,8 +22,6 @@ export interface RenderOptions {
   /** Events shown (default 5). */
   events?: number;
 }
-
-const IN_FLIGHT = new Set(["Progressing", "Paused", "Promoting", "Finalizing"]);
 
 /** The colour of a phase: red when a person should look, yellow while waiting for one, green when settled. */
 export function phaseColor(phase: string | undefined, s: Style): (x: string) => string {
@@ -76,11 +76,11 @@ function stepsLine(r: Rollout, s: Style): string {
   const steps = expandSteps(r.spec.strategy.canary);
   const phase = r.status?.phase;
   const current = r.status?.currentStepIndex ?? 0;
-  const inFlight = IN_FLIGHT.has(phase ?? "");
+  const rollingOut = isRollingOut(phase);
   return steps
     .map((step, i) => {
       const label = stepLabel(step);
-      if (!inFlight) return s.dim(`· ${label}`);
+      if (!rollingOut) return s.dim(`· ${label}`);
       if (phase === "Promoting" || phase === "Finalizing" || i < current) return s.green(`✔ ${label}`);
       if (i === current) return s.bold(`▶ ${label}`);
       return s.dim(`· ${label}`);
@@ -121,12 +121,12 @@ export function renderRollout(view: RolloutView, opts: RenderOptions): string[] 
   if (st.message) field("Message", st.message);
 
   const steps = expandSteps(r.spec.strategy.canary);
-  const inFlight = IN_FLIGHT.has(phase);
+  const rollingOut = isRollingOut(phase);
   const index = st.currentStepIndex ?? 0;
-  const stepNo = inFlight ? Math.min(index + 1, steps.length) : 0;
-  const doneSteps = phase === "Promoting" || phase === "Finalizing" ? steps.length : inFlight ? index : 0;
+  const stepNo = rollingOut ? Math.min(index + 1, steps.length) : 0;
+  const doneSteps = phase === "Promoting" || phase === "Finalizing" ? steps.length : rollingOut ? index : 0;
   field("Step", `${stepNo}/${steps.length} ${bar(doneSteps, steps.length)}  ${stepsLine(r, s)}`);
-  if (inFlight) {
+  if (rollingOut) {
     const timing = [`in step ${age(st.stepStartedAt, now)}`];
     const metrics = r.spec.analysis?.metrics ?? [];
     if (metrics.length > 0 && !r.spec.skipAnalysis && phase === "Progressing") {
@@ -224,12 +224,12 @@ export function renderList(
   const rows = rollouts.map((r) => {
     const st = r.status ?? {};
     const steps = expandSteps(r.spec.strategy.canary).length;
-    const inFlight = IN_FLIGHT.has(st.phase ?? "");
+    const rollingOut = isRollingOut(st.phase);
     const row = [
       r.metadata.name,
       phaseColor(st.phase, s)(st.phase ?? "Unknown"),
       `${st.canaryWeight ?? 0}%`,
-      inFlight ? `${Math.min((st.currentStepIndex ?? 0) + 1, steps)}/${steps}` : "-",
+      rollingOut ? `${Math.min((st.currentStepIndex ?? 0) + 1, steps)}/${steps}` : "-",
       age((r.metadata as { creationTimestamp?: string }).creationTimestamp, opts.now),
     ];
     row.splice(4, 0, truncate(st.message ?? "", 60));

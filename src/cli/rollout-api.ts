@@ -2,23 +2,10 @@
 
 import { randomBytes } from "node:crypto";
 import { ANNOTATIONS, API_VERSION, GROUP, PLURAL, type RequestKind } from "../api/constants.ts";
+import { eventTime, type KubeEvent } from "../api/kube-event.ts";
 import { PATCH_TYPES } from "../api/object-meta.ts";
 import type { Rollout } from "../api/rollout-schema.ts";
 import type { KubeClient, WatchEvent } from "./kube-client.ts";
-
-/** The subset of a core/v1 Event the views use. */
-export interface KubeEvent {
-  metadata: { name: string; namespace?: string; creationTimestamp?: string };
-  type?: string;
-  reason?: string;
-  message?: string;
-  count?: number;
-  firstTimestamp?: string;
-  lastTimestamp?: string;
-  eventTime?: string;
-  series?: { count?: number; lastObservedTime?: string };
-  involvedObject?: { kind?: string; name?: string; namespace?: string };
-}
 
 /** The subset of a Deployment the views use (readiness of primary and canary). */
 export interface DeploymentSummary {
@@ -86,18 +73,6 @@ export async function rolloutEvents(kube: KubeClient, namespace: string, name: s
     target: { verb: "list", resource: "events", namespace },
   });
   return list.items.sort((a, b) => eventTime(a).localeCompare(eventTime(b)));
-}
-
-/** When an Event last happened (core/v1 Events fill different time fields depending on who wrote them). */
-export function eventTime(e: KubeEvent): string {
-  return (
-    e.series?.lastObservedTime ??
-    e.lastTimestamp ??
-    e.eventTime ??
-    e.firstTimestamp ??
-    e.metadata.creationTimestamp ??
-    ""
-  );
 }
 
 /** Readiness of a Deployment, or undefined when it does not exist or cannot be read. */

@@ -1,5 +1,6 @@
 // `get` starts fast: it loads none of the controller's code paths, client-node or zod (checked by logging every
-// module the real plugin process resolves while it prints a Rollout from a loopback API server).
+// module the real plugin process resolves while it prints a Rollout from a loopback API server). Of src/kube it
+// loads only the request pipeline and the kubeconfig loader, which the plugin shares with the controller.
 import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
 import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
@@ -12,7 +13,7 @@ import { type FakeApi, startFakeApi } from "./testing/fake-api.ts";
 import { progressingRollout } from "./testing/fixtures.ts";
 
 const MAIN = resolve(import.meta.dirname, "main.ts");
-const HOOK = resolve(import.meta.dirname, "testing/log-imports.ts");
+const HOOK = resolve(import.meta.dirname, "testing/log-imports.mjs");
 let api: FakeApi;
 let kubeconfig: string;
 const dir = mkdtempSync(join(tmpdir(), "vireo-startup-"));
@@ -37,7 +38,7 @@ describe("plugin start-up", () => {
   });
   after(() => api.close());
 
-  it("get loads no controller, mesh or kube runtime modules, nor client-node or zod", async () => {
+  it("get loads no controller, mesh or kube runtime modules (informers, elector…), nor client-node or zod", async () => {
     const log = join(dir, "imports.log");
     writeFileSync(log, "");
     // Asynchronously: the fake API server answers from this process's event loop.
@@ -53,7 +54,7 @@ describe("plugin start-up", () => {
       "the log works",
     );
     const heavy = loaded.filter((u) =>
-      /\/src\/(controller|kube|mesh|analysis|notify|workload\/(?!names)|telemetry)\/|@kubernetes\/client-node|\/zod\/|\/src\/api\/(rollout-schema|validate)\.ts/.test(
+      /\/src\/(controller|kube\/(?!(clients|errors|request-verb|token-bucket|backoff-gate|retry-after|clock|watch-events)\.ts|kubeconfig\/)|mesh|analysis|notify|workload\/(?!names)|telemetry)\/?|@kubernetes\/client-node|\/zod\/|\/src\/api\/(rollout-schema|validate)\.ts/.test(
         u,
       ),
     );

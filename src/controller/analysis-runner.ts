@@ -17,15 +17,21 @@ export class PrometheusAnalysisRunner implements AnalysisRunner {
   readonly #readSecret: ReadSecret;
   readonly #metricsMesh: MetricsMesh;
   readonly #scrapeIntervalMs: number | undefined;
+  readonly #now: () => Date;
   readonly #clients = new Map<string, PrometheusClient>();
 
-  /** @param scrapeIntervalMs the Prometheus scrape interval (windows are at least twice it); default 15 s */
+  /**
+   * @param scrapeIntervalMs the Prometheus scrape interval (windows are at least twice it); default 15 s
+   * @param now the engine's clock: queries are evaluated at the time `stepStartedAt` was written in
+   */
   constructor(
     defaults: ControllerPrometheusDefaults,
     readSecret: ReadSecret,
     metricsMesh: MetricsMesh,
     scrapeIntervalMs?: number,
+    now: () => Date = () => new Date(),
   ) {
+    this.#now = now;
     this.#defaults = defaults;
     this.#readSecret = readSecret;
     this.#metricsMesh = metricsMesh;
@@ -58,6 +64,7 @@ export class PrometheusAnalysisRunner implements AnalysisRunner {
       metricsMesh: metricsMeshFor(spec.provider, this.#metricsMesh),
       client: this.#client(config),
       signal,
+      now: this.#now(),
       ...(status?.stepStartedAt ? { stepStartedAt: new Date(status.stepStartedAt) } : {}),
       ...(this.#scrapeIntervalMs !== undefined ? { scrapeIntervalMs: this.#scrapeIntervalMs } : {}),
     });

@@ -3,7 +3,7 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import type { MetricMeasurement } from "../analysis/types.ts";
-import { FakeClock } from "../kube/fake-clock.ts";
+import { FakeClock } from "../kube/testing/fake-clock.ts";
 import { decide } from "../rollout/decide.ts";
 import { measurements, newWorld, observe, pushRevision, run, settle } from "../rollout/testing/world.ts";
 import {

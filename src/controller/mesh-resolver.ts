@@ -17,16 +17,25 @@ const REDETECT_MS = 60_000;
 export class MeshResolver {
   readonly #clients: KubeClients;
   readonly #discovery: ApiDiscovery;
+  readonly #trustDomain: string | undefined;
   readonly #facts: ClusterFacts | undefined;
   #apis: MeshApis = {};
   #detectedAt = 0;
   #detecting: Promise<void> | undefined;
 
-  /** `facts`: cached namespace labels and Services for the adapters (they GET them otherwise). */
-  constructor(clients: KubeClients, discovery: ApiDiscovery, facts?: ClusterFacts) {
+  /**
+   * @param options.trustDomain the mesh identity trust domain (`--trust-domain`; adapters default to cluster.local)
+   * @param options.facts cached namespace labels and Services for the adapters (they GET them otherwise)
+   */
+  constructor(
+    clients: KubeClients,
+    discovery: ApiDiscovery,
+    options: { trustDomain?: string; facts?: ClusterFacts } = {},
+  ) {
     this.#clients = clients;
     this.#discovery = discovery;
-    this.#facts = facts;
+    this.#trustDomain = options.trustDomain;
+    this.#facts = options.facts;
   }
 
   /** Detects the served APIs; call once before reconciling. */
@@ -51,6 +60,7 @@ export class MeshResolver {
     }
     const adapter = createMeshAdapter(spec.provider, {
       client: this.#clients,
+      ...(this.#trustDomain ? { trustDomain: this.#trustDomain } : {}),
       ...(this.#facts ? { facts: this.#facts } : {}),
       ...this.#apis,
     });

@@ -26,11 +26,15 @@ const n = (key: string): PendingNotification => ({
   canaryWeight: 10,
 });
 
-/** A sink whose Secrets `slack` and `hook` point at the given URLs. */
-function sink(urls: Record<string, string>, wakes: string[]): DeliveringSink {
+/**
+ * A sink whose Secrets `slack` and `hook` point at the given URLs (edit `urls` to rotate one); `reads` counts the
+ * Secret reads.
+ */
+function sink(urls: Record<string, string>, wakes: string[], reads: string[] = []): DeliveringSink {
   const clients = {
     request: async ({ path }: { path: string }) => {
       const name = path.split("/").at(-1)!;
+      reads.push(name);
       // Opted in: a Rollout may only name Secrets that carry the label (tenant safety).
       return {
         metadata: { labels: { [ALLOW_REFERENCE_LABEL]: "true" } },
@@ -101,5 +105,64 @@ describe("notification sink", () => {
     await new Promise((r) => setTimeout(r, 100));
     assert.equal(hook.received.length, 1, "a 404 is not retried");
     assert.equal(wakes.length, 1);
+  });
+
+  it("sends to the rotated Secret's new URL when the old one rejects the message for good, and records it delivered", async () => {
+    const revoked = await receiver(() => ({ status: 404, body: "no_service" }));
+    const fresh = await receiver();
+    const urls = { hook: `${revoked.url}/hook`, slack: `${revoked.url}/slack` };
+    const reads: string[] = [];
+    const s = sink(urls, [], reads);
+    cleanup.push(() => s.drain(100));
+    s.submit(rollout, spec(["webhook"]), n("r1/a/StepAdvanced/1"));
+    await waitUntil(() => s.delivered("shop", "checkout").length === 1, 5000, "first delivered");
+    assert.deepEqual(s.delivered("shop", "checkout"), [
+      { key: "r1/a/StepAdvanced/1", failure: "webhook: webhook answered HTTP 404: no_service" },
+    ]);
+    assert.deepEqual(
+      reads,
+      ["hook", "hook"],
+      "the Secret was read again before the message was marked failed",
+    );
+    // Rotated within the cache's minute: the revoked URL still answers 404, the Secret now names the new receiver.
+    urls.hook = `${fresh.url}/rotated`;
+    s.submit(rollout, spec(["webhook"]), n("r1/a/StepAdvanced/2"));
+    await waitUntil(() => s.delivered("shop", "checkout").length === 2, 5000, "second settled");
+    assert.deepEqual(
+      s.delivered("shop", "checkout")[1],
+      { key: "r1/a/StepAdvanced/2" },
+      "delivered, not failed",
+    );
+    assert.deepEqual(
+      fresh.received.map((r) => `${r.path} ${r.headers["idempotency-key"]}`),
+      ["/rotated shop/checkout/r1/a/StepAdvanced/2"],
+    );
+    assert.equal(revoked.received.length, 2, "one attempt per message at the revoked URL, none retried");
+    // The refreshed destinations are cached: the next message goes straight to the new URL.
+    s.submit(rollout, spec(["webhook"]), n("r1/a/StepAdvanced/3"));
+    await waitUntil(() => fresh.received.length === 2, 5000, "third delivered");
+    assert.equal(revoked.received.length, 2);
+  });
+
+  it("forgets a deleted Rollout's destinations and outcomes", async () => {
+    const rx = await receiver();
+    const reads: string[] = [];
+    const s = sink({ hook: `${rx.url}/hook` }, [], reads);
+    cleanup.push(() => s.drain(100));
+    s.submit(rollout, spec(["webhook"]), n("r1/a/StepAdvanced/1"));
+    await waitUntil(() => s.delivered("shop", "checkout").length === 1, 5000, "delivered");
+    s.forget("shop", "checkout");
+    assert.deepEqual(
+      s.delivered("shop", "checkout"),
+      [],
+      "nothing left to record for a Rollout that is gone",
+    );
+    s.submit(rollout, spec(["webhook"]), n("r1/a/StepAdvanced/2"));
+    await waitUntil(() => rx.received.length === 2, 5000, "second delivered");
+    assert.deepEqual(
+      reads,
+      ["hook", "hook"],
+      "its Secret is read again, not served from a cache of the deleted one",
+    );
   });
 });

@@ -6,6 +6,7 @@ import {
   API_VERSION,
   CONDITION_TYPES,
   FINALIZER,
+  FORCE_RELEASE_ANNOTATION,
   GROUP,
   KIND,
   PLURAL,
@@ -19,10 +20,15 @@ import { withFinalizer, withoutFinalizer } from "../kube/status-writer.ts";
 import { MeshError, MeshErrorKind } from "../mesh/errors.ts";
 import type { ProviderWarning } from "../mesh/provider.ts";
 import { setCondition } from "../rollout/conditions.ts";
+import { DEFAULT_DELETION_TIMEOUT_MS, decideDeletion } from "../rollout/deletion.ts";
+import { withinBudget } from "../rollout/status-budget.ts";
 import type { Action } from "../rollout/types.ts";
+import { handBackPlan, unrecordedClaims } from "../workload/claims.ts";
+import { servingGap } from "../workload/hand-back.ts";
 import { workloadNames } from "../workload/names.ts";
 import { afterStatus, type Decided, decideAndAct, execute } from "./execute.ts";
-import { type NoPolicyConfirmed, type Observed, observe, splitRef, validated } from "./observe.ts";
+import { finishHandBack, restorable } from "./hand-back.ts";
+import { type NoPolicyConfirmed, type Observed, observe, ownerOf, validated } from "./observe.ts";
 import { type OutboxUpdate, type SettledNotification, toPending, updateOutbox } from "./outbox.ts";
 import type { ReconcileResult, ReconcilerDeps } from "./ports.ts";
 import { WriteFence } from "./write-fence.ts";
@@ -278,8 +284,12 @@ export class Reconciler {
     }
   }
 
-  /** Writes status if it changed, fenced on the resourceVersion the decision was made from. */
-  async #writeStatus(rollout: Rollout, next: RolloutStatus): Promise<void> {
+  /**
+   * Writes status if it changed, fenced on the resourceVersion the decision was made from, and within its size
+   * budget (the outbox and a failure's condition are added after the engine's decision kept it there).
+   */
+  async #writeStatus(rollout: Rollout, wanted: RolloutStatus): Promise<void> {
+    const next = withinBudget(wanted);
     const { namespace, name, resourceVersion } = rollout.metadata;
     const res = await this.#d.statusWriter.patchStatus(
       rolloutRef(namespace, name),
@@ -291,28 +301,89 @@ export class Reconciler {
     this.#d.observer.rolloutState(namespace, name, next);
   }
 
-  /** Deletion: hand the workload back to the user, remove routing, then let garbage collection take the rest. */
+  /**
+   * Deletion: hand the workload back to the user, remove routing, then let garbage collection take the rest. While
+   * the user's Deployment does not serve, the Rollout says why (status, a Warning Event) until the deletion
+   * deadline; past it, or when a person forces it, what can be handed back is, and an Event says what was not.
+   */
   async #finalize(rollout: Rollout, spec: RolloutSpec | undefined): Promise<ReconcileResult> {
     const d = this.#d;
     const { namespace, name } = rollout.metadata;
     if (!rollout.metadata.finalizers?.includes(FINALIZER)) return {};
+    let released: { why: string; undone: string[] } | undefined;
     if (spec) {
       const names = workloadNames(namespace, name, spec);
-      const snap = await d.workloads.snapshot(names);
-      if (!(await d.workloads.restore(snap))) {
-        d.log.info(
-          { rollout: `${namespace}/${name}` },
-          "deletion: waiting for the Deployment to serve again before removing routes",
+      const owner = ownerOf(rollout);
+      const recorded = rollout.status?.claims;
+      // Everything recorded, and what carries this Rollout's label without a record (or, for a Rollout from
+      // before claims, what its own objects prove it took over) — never only the objects the spec names now.
+      const unrecorded = unrecordedClaims(await d.workloads.snapshot(names), owner, recorded !== undefined);
+      let remaining = [
+        ...(recorded ?? []),
+        ...unrecorded.filter((c) => !recorded?.some((r) => r.kind === c.kind && r.name === c.name)),
+      ];
+      const ctx = { mesh: d.mesh(spec), owner, replicas: rollout.status?.replicas };
+      // One target and root Service at a time (a rename under way records two of either).
+      do {
+        const plan = handBackPlan(remaining, remaining, names);
+        remaining = remaining.filter((c) => c !== plan.target && c !== plan.root);
+        const snap = await d.workloads.snapshot(plan.names);
+        const what = restorable(plan, snap);
+        // A hand-back that keeps failing (a webhook refusing the patch) is bounded by the deadline too.
+        const restore = await d.workloads.restore(snap, what, ctx.replicas).then(
+          (done) => ({ done, error: undefined }),
+          (error: unknown) => ({ done: false, error }),
         );
-        return { requeueAfterMs: 2000 };
-      }
-      const mesh = d.mesh(spec);
-      await mesh.cleanup(splitRef(names, spec));
+        if (!restore.done) {
+          const decision = decideDeletion(
+            {
+              generation: rollout.metadata.generation ?? 1,
+              status: rollout.status,
+              deletedAt: new Date(rollout.metadata.deletionTimestamp ?? d.now()),
+              timeoutMs: d.deletionTimeoutMs ?? DEFAULT_DELETION_TIMEOUT_MS,
+              forceRequested: Boolean(rollout.metadata.annotations?.[FORCE_RELEASE_ANNOTATION]),
+              gap:
+                snap.target && what.target
+                  ? servingGap(snap.target)
+                  : { what: `Deployment ${plan.names.target}` },
+            },
+            d.now(),
+          );
+          if (!decision.release) {
+            if (restore.error !== undefined) throw restore.error;
+            await this.#writeStatus(rollout, decision.status);
+            await this.#record(rollout, decision.actions);
+            return { requeueAfterMs: decision.requeueAfterMs };
+          }
+          const undone = await d.workloads
+            .release(snap, what.root)
+            .catch((err: unknown) => [`workload not handed back (${messageOf(err)})`]);
+          released = { why: decision.why, undone: [...(released?.undone ?? []), ...undone] };
+        }
+        try {
+          await finishHandBack(d, plan, snap, spec, ctx, undefined);
+        } catch (err) {
+          if (!released) throw err;
+          // Released anyway: the routing objects are the Rollout's, so garbage collection deletes them with it.
+          released.undone.push(`routing objects or claim labels not cleaned up (${messageOf(err)})`);
+        }
+      } while (remaining.length > 0);
     }
     await d.statusWriter.patchMetadata(rolloutRef(namespace, name), {
       finalizers: withoutFinalizer(rollout.metadata.finalizers, FINALIZER),
       ...(rollout.metadata.resourceVersion ? { resourceVersion: rollout.metadata.resourceVersion } : {}),
     });
+    if (released) {
+      const undone = released.undone.length > 0 ? released.undone.join("; ") : "nothing was left undone";
+      await this.#record(rollout, [
+        {
+          type: "RecordEvent",
+          eventType: "Warning",
+          reason: REASONS.DeletionReleased,
+          message: `released before the workload was handed back (${released.why}): ${undone}`,
+        },
+      ]);
+    }
     this.#noPolicyConfirmed.delete(rollout.metadata.uid ?? "");
     this.#warned.delete(rollout.metadata.uid ?? "");
     d.measurements.forget(`${namespace}/${name}`);
@@ -320,3 +391,5 @@ export class Reconciler {
     return {};
   }
 }
+
+const messageOf = (err: unknown) => (err instanceof Error ? err.message : String(err));

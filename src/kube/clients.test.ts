@@ -27,6 +27,12 @@ describe("createKubeClients (loopback fake API server)", () => {
       });
       req.resume();
       req.on("end", () => {
+        if (req.url?.includes("/throttled")) {
+          // API Priority and Fairness rejects with a plain-text body and only the header to go by.
+          res.writeHead(429, { "content-type": "text/plain", "retry-after": "1" });
+          res.end("Too many requests, please try again later.");
+          return;
+        }
         if (req.url?.includes("/secrets")) {
           res.writeHead(403, { "content-type": "application/json" });
           res.end(JSON.stringify({ kind: "Status", code: 403, reason: "Forbidden", message: "no" }));
@@ -101,5 +107,46 @@ describe("createKubeClients (loopback fake API server)", () => {
         return true;
       },
     );
+  });
+
+  it("a 429's Retry-After holds back every later request but Lease renewals, and is reported", async () => {
+    const hints: number[] = [];
+    const clients = createKubeClients(kc, {
+      qps: Number.POSITIVE_INFINITY,
+      onRetryAfter: (s) => hints.push(s),
+    });
+    const arrived = () => seen.length;
+    await assert.rejects(clients.request({ path: "/api/v1/namespaces/a/throttled" }), (e: unknown) => {
+      assert.ok(e instanceof KubeApiError);
+      assert.equal(e.kind, "TooManyRequests");
+      assert.equal(e.retryAfterSeconds, 1);
+      return true;
+    });
+    assert.deepEqual(hints, [1]);
+    const rejectedAt = Date.now();
+    const before = arrived();
+    const lease = clients.request({ path: "/apis/coordination.k8s.io/v1/namespaces/a/leases/l" });
+    const other = clients.request({ path: "/api/v1/namespaces/a/configmaps" });
+    await lease;
+    const leaseAfter = Date.now() - rejectedAt;
+    assert.equal(arrived(), before + 1, "only the Lease request went out during the back-off");
+    await other;
+    const otherAfter = Date.now() - rejectedAt;
+    assert.ok(leaseAfter < 500, `the Lease renewal waited ${leaseAfter} ms`);
+    assert.ok(otherAfter >= 950, `a request went out ${otherAfter} ms after a Retry-After: 1`);
+  });
+
+  it("reports each answer's Date header with the local send and receive times", async () => {
+    const dates: Array<[string, number, number]> = [];
+    const clients = createKubeClients(kc, {
+      qps: Number.POSITIVE_INFINITY,
+      onServerDate: (d, sent, received) => dates.push([d, sent, received]),
+    });
+    const t0 = Date.now();
+    await clients.request({ path: "/api/v1/namespaces/a/configmaps" });
+    assert.equal(dates.length, 1);
+    const [date, sent, received] = dates[0] as [string, number, number];
+    assert.ok(Math.abs(Date.parse(date) - t0) < 2000, date);
+    assert.ok(t0 <= sent && sent <= received && received <= Date.now());
   });
 });

@@ -2,10 +2,13 @@
 import { Agent as HttpAgent, request as httpRequest, type IncomingMessage } from "node:http";
 import { Agent as HttpsAgent, request as httpsRequest, type RequestOptions } from "node:https";
 import { Readable } from "node:stream";
+import { BackoffGate, type GateOutcome } from "./backoff-gate.ts";
 import { type Clock, sleep, systemClock } from "./clock.ts";
-import { type KubeConfigLike, type KubeConnection, toConnection } from "./connection.ts";
 import { classifyError } from "./errors.ts";
+import { toConnection } from "./kubeconfig/client-node.ts";
+import type { KubeConfigLike, KubeConnection } from "./kubeconfig/connection.ts";
 import { parseResourcePath, VERBS, type Verb, verbFor } from "./request-verb.ts";
+import { MAX_RETRY_AFTER_MS, parseRetryAfter } from "./retry-after.ts";
 import { TokenBucket } from "./token-bucket.ts";
 
 export type { Verb } from "./request-verb.ts";
@@ -20,6 +23,16 @@ export interface KubeClientOptions {
   requestTimeoutMs?: number;
   /** Called once per request with its verb (e.g. `metrics.recordKubeRequest`). */
   onRequest?: (verb: Verb) => void;
+  /**
+   * Called when the API server asks the client to back off (429, or 5xx with `Retry-After`), with the wait the
+   * pipeline now imposes on every request (e.g. `metrics.recordThrottle`).
+   */
+  onRetryAfter?: (seconds: number) => void;
+  /**
+   * Called with every answer's `Date` header and the local times (`clock.now()`) the request was sent and its
+   * headers arrived: the API server's clock, for a {@link ServerClock}.
+   */
+  onServerDate?: (date: string, sentAt: number, receivedAt: number) => void;
   userAgent?: string;
   clock?: Clock;
 }
@@ -63,8 +76,13 @@ export interface KubeClients {
    */
   fenceWrites(mayWrite: () => boolean): void;
   /**
-   * Leadership is gone: aborts every request in flight (reads and writes, whatever signal its caller passed) and
-   * refuses every later write. Irreversible: the process is expected to exit.
+   * Aborts every request in flight except watches and Lease requests (whatever signal its caller passed); later
+   * requests go out as usual. For a leader whose Lease is in doubt: what it sent under the old Lease must not land.
+   */
+  abortInFlight(reason: string): void;
+  /**
+   * Leadership is gone: {@link abortInFlight}, and refuse every later write. Irreversible: the process is expected
+   * to exit.
    */
   revokeWrites(reason: string): void;
 }
@@ -83,7 +101,8 @@ const isLeasePath = (url: string) => url.includes("/apis/coordination.k8s.io/");
  * watch) bounded by a timeout. Ordinary requests share one keep-alive Agent; it is replaced whenever a request
  * times out or fails at the network level, so a silently dead connection cannot stall every later request.
  * Watches get a connection of their own: a long-lived stream must not share fate with short requests, and a
- * watchdog restart must get a genuinely new connection.
+ * watchdog restart must get a genuinely new connection. A 401 is retried once when the connection says fresh
+ * credentials may help (an exec plugin's token expired early, a rotated token file).
  *
  * Built on node:http(s) rather than client-node's generated clients: those load every model class and
  * undici at start (≈110 MB of RSS) to serve the handful of paths a controller uses.
@@ -104,16 +123,55 @@ export function createKubeClients(
   let shared = newAgent();
   let mayWrite: (() => boolean) | undefined;
   let revoked: string | undefined;
-  const revocation = new AbortController();
+  /** Replaced on every {@link KubeClients.abortInFlight}: each request holds the one current when it was sent. */
+  let revocation = new AbortController();
+  /**
+   * The API server's `Retry-After`, shared by every request, so one 429 holds back the whole controller — status
+   * writers, informers and the work queue alike — instead of each caller retrying on its own schedule. Lease
+   * requests do not wait at it: the elector's renewals are one every 2 s, and holding them back would hand
+   * leadership away during an overload they do not cause.
+   */
+  const gate = new BackoffGate(clock);
 
+  /** Sends once; on a 401 whose credentials the connection can replace, once more with the new ones. */
   async function send(req: RawRequest, stream: boolean): Promise<IncomingMessage> {
+    const first = await sendOnce(req, stream);
+    if (first.res.statusCode !== 401 || !(await conn.rejected?.(first.options))) return first.res;
+    first.res.resume();
+    return (await sendOnce(req, stream)).res;
+  }
+
+  /** One attempt through the shared back-off gate. */
+  async function sendOnce(
+    req: RawRequest,
+    stream: boolean,
+  ): Promise<{ res: IncomingMessage; options: RequestOptions }> {
     const method = req.method ?? "GET";
     const url = new URL(prefix + req.path, base);
     for (const [k, v] of Object.entries(req.query ?? {}))
       if (v !== undefined) url.searchParams.set(k, String(v));
+    const lease = isLeasePath(url.pathname);
+    const settle = lease ? (o: GateOutcome) => gate.record(o) : await gate.admit(req.signal);
+    let outcome: GateOutcome = "failed";
+    try {
+      const sent = await dispatch(req, stream, method, url, lease);
+      outcome = throttle(sent.res) ?? "answered";
+      return sent;
+    } finally {
+      settle(outcome);
+    }
+  }
+
+  /** Rate-limits, fences, counts and sends one request; resolves with the answer's headers and what was sent. */
+  async function dispatch(
+    req: RawRequest,
+    stream: boolean,
+    method: string,
+    url: URL,
+    lease: boolean,
+  ): Promise<{ res: IncomingMessage; options: RequestOptions }> {
     const wait = bucket.reserve();
     if (wait > 0) await sleep(clock, wait);
-    const lease = isLeasePath(url.pathname);
     // Checked as late as possible, after the rate limiter's wait: the lease may have run out meanwhile.
     if (WRITE_METHODS.has(method) && !lease) {
       if (revoked !== undefined) throw new WriteFencedError(`write refused: ${revoked}`);
@@ -143,14 +201,20 @@ export function createKubeClients(
     if (timeout) signals.push(timeout);
     if (!stream && !lease) signals.push(revocation.signal);
     if (signals.length > 0) o.signal = signals.length === 1 ? signals[0] : AbortSignal.any(signals);
-    const agent = stream ? false : shared;
+    // An agent the connection chose (client-node's: a proxy's tunnel, say) is kept; replacing it would dial the
+    // server directly. client-node's agents keep no idle connections, so there is nothing of theirs to reset.
+    const agent = o.agent ?? (stream ? false : shared);
     o.agent = agent;
+    const sentAt = clock.now();
     try {
-      return await new Promise<IncomingMessage>((resolve, reject) => {
+      const res = await new Promise<IncomingMessage>((resolve, reject) => {
         const r = (secure ? httpsRequest : httpRequest)(o, resolve);
         r.once("error", reject);
         r.end(body);
       });
+      const date = res.headers.date;
+      if (date && options.onServerDate) options.onServerDate(date, sentAt, clock.now());
+      return { res, options: o };
     } catch (err) {
       const callerAborted = req.signal?.aborted === true && !timeout?.aborted;
       if (!callerAborted && agent && agent === shared && isConnectionFailure(err, timeout)) {
@@ -159,6 +223,24 @@ export function createKubeClients(
       }
       throw err;
     }
+  }
+
+  function abortInFlight(reason: string): void {
+    const current = revocation;
+    revocation = new AbortController();
+    current.abort(new WriteFencedError(`request aborted: ${reason}`));
+  }
+
+  /** The back-off an answer asks for: a 429, or a 5xx with `Retry-After` (a 429 without one: 1 s). */
+  function throttle(res: IncomingMessage): GateOutcome | undefined {
+    const code = res.statusCode ?? 0;
+    if (code !== 429 && code < 500) return undefined;
+    const ms =
+      parseRetryAfter(res.headers["retry-after"], Date.now(), MAX_RETRY_AFTER_MS) ??
+      (code === 429 ? 1000 : undefined);
+    if (ms === undefined) return undefined;
+    options.onRetryAfter?.(ms / 1000);
+    return { retryAfterMs: ms };
   }
 
   const contextOf = (req: RawRequest) => ({
@@ -203,9 +285,10 @@ export function createKubeClients(
     fenceWrites: (fn) => {
       mayWrite = fn;
     },
+    abortInFlight,
     revokeWrites: (reason) => {
       revoked ??= reason;
-      revocation.abort(new WriteFencedError(`request aborted: ${reason}`));
+      abortInFlight(reason);
     },
     resetConnections: () => {
       const old = shared;

@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import type { RawRequest } from "./clients.ts";
 import { ApiDiscovery } from "./discovery.ts";
-import { FakeClock } from "./fake-clock.ts";
+import { FakeClock } from "./testing/fake-clock.ts";
 
 describe("ApiDiscovery", () => {
   it("reports served and preferred versions of mesh groups, cached with a TTL", async () => {

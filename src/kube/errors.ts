@@ -1,4 +1,5 @@
 // Classifies client-node / HTTP failures into a closed set of kinds with log-safe, actionable messages.
+import { MAX_RETRY_AFTER_MS, parseRetryAfter } from "./retry-after.ts";
 
 /** The closed set of failure kinds the controller branches on. */
 export const KubeErrorKind = {
@@ -45,6 +46,8 @@ export class KubeApiError extends Error {
   readonly status: number | undefined;
   /** `Status.reason` from the API server (e.g. `AlreadyExists`, `Expired`). */
   readonly reason: string | undefined;
+  /** `Status.message` from the API server as it wrote it (the plugin quotes it in its own sentences). */
+  readonly serverMessage: string | undefined;
   readonly causes: readonly FieldCause[];
   /** Seconds from `Retry-After` / `Status.details.retryAfterSeconds`, when given. */
   readonly retryAfterSeconds: number | undefined;
@@ -56,6 +59,7 @@ export class KubeApiError extends Error {
     extra: {
       status?: number;
       reason?: string;
+      serverMessage?: string;
       causes?: FieldCause[];
       retryAfterSeconds?: number;
       context?: RequestContext;
@@ -66,6 +70,7 @@ export class KubeApiError extends Error {
     this.kind = kind;
     this.status = extra.status;
     this.reason = extra.reason;
+    this.serverMessage = extra.serverMessage;
     this.causes = extra.causes ?? [];
     this.retryAfterSeconds = extra.retryAfterSeconds;
     this.context = extra.context ?? {};
@@ -100,7 +105,11 @@ interface StatusBody {
   };
 }
 
-const NETWORK_CODES = new Set([
+/**
+ * Error codes (Node's, undici's) saying the peer could not be reached or the connection broke before an answer:
+ * worth retrying, whoever the peer is (the API server, Prometheus).
+ */
+export const NETWORK_CODES: ReadonlySet<string> = new Set([
   "ECONNREFUSED",
   "ECONNRESET",
   "EPIPE",
@@ -116,6 +125,7 @@ const NETWORK_CODES = new Set([
   "UND_ERR_HEADERS_TIMEOUT",
   "UND_ERR_BODY_TIMEOUT",
   "UND_ERR_CLOSED",
+  "ERR_SOCKET_CONNECTION_TIMEOUT",
 ]);
 
 /**
@@ -128,6 +138,7 @@ export function classifyError(err: unknown, context: RequestContext = {}): KubeA
     return new KubeApiError(err.kind, err.message, {
       status: err.status,
       reason: err.reason,
+      serverMessage: err.serverMessage,
       causes: [...err.causes],
       retryAfterSeconds: err.retryAfterSeconds,
       context,
@@ -180,8 +191,9 @@ function fromStatus(
   const serverMessage = body?.message;
   const reason = body?.reason;
   const what = describe(context);
-  const retryAfterSeconds = body?.details?.retryAfterSeconds ?? retryAfter;
-  const extra = { status, reason, retryAfterSeconds, context, cause };
+  const hint = body?.details?.retryAfterSeconds ?? retryAfter;
+  const retryAfterSeconds = hint === undefined ? undefined : Math.min(hint, MAX_RETRY_AFTER_MS / 1000);
+  const extra = { status, reason, serverMessage, retryAfterSeconds, context, cause };
   const withServer = (m: string): string => (serverMessage ? `${m}: ${serverMessage}` : m);
   switch (true) {
     case status === 404:
@@ -271,8 +283,8 @@ function looksLikeStatus(v: unknown): boolean {
 function retryAfterHeader(err: unknown): number | undefined {
   const headers = (err as { headers?: Record<string, unknown> }).headers;
   const v = headers?.["retry-after"] ?? headers?.["Retry-After"];
-  const n = v === undefined ? Number.NaN : Number(v);
-  return Number.isFinite(n) ? n : undefined;
+  const ms = typeof v === "string" ? parseRetryAfter(v) : undefined;
+  return ms === undefined ? undefined : ms / 1000;
 }
 
 function isNetworkError(err: unknown): boolean {

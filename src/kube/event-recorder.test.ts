@@ -2,9 +2,9 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { ApiException } from "@kubernetes/client-node";
 import { EventRecorder, truncateBytes } from "./event-recorder.ts";
-import { FakeClock } from "./fake-clock.ts";
 import type { EventsApi } from "./kube-apis.ts";
 import type { KubeLogger } from "./logger-port.ts";
+import { FakeClock } from "./testing/fake-clock.ts";
 
 type Call = { op: "create" | "patch"; name: string; body: Record<string, unknown> };
 
@@ -73,6 +73,21 @@ describe("EventRecorder", () => {
     clock.advance(10 * 60_000);
     await r.record(rollout, spec);
     assert.equal(calls.at(-1)?.op, "create", "after the window a new Event starts");
+  });
+
+  it("gives the Events of one moment increasing eventTimes in the order they were recorded", async () => {
+    const { api, calls } = fakeEvents();
+    const r = new EventRecorder({ events: api, identity: "i", clock: new FakeClock() });
+    const reasons = ["RolloutStarted", "StepAdvanced", "Promoting", "Promoted"];
+    await Promise.all(reasons.map((reason) => r.record(rollout, { ...spec, reason })));
+    const created = calls.map((c) => ({ reason: c.body.reason, at: String(c.body.eventTime) }));
+    const byTime = [...created].sort((a, b) => a.at.localeCompare(b.at));
+    assert.deepEqual(
+      byTime.map((e) => e.reason),
+      reasons,
+    );
+    assert.equal(new Set(created.map((e) => e.at)).size, reasons.length, "no two share a time");
+    assert.match(created[3]?.at ?? "", /\.\d{3}003Z$/, "microseconds apart, not milliseconds");
   });
 
   it("serializes concurrent repeats so only one Event is created", async () => {

@@ -66,6 +66,7 @@ export class EventRecorder {
   readonly #seen: LruMap<string, Seen>;
   // Serializes writes per event key so two quick repeats cannot both create a new Event.
   readonly #inflight = new Map<string, Promise<void>>();
+  #lastEventMicros = 0;
 
   constructor(options: EventRecorderOptions) {
     this.#api = options.events;
@@ -131,7 +132,7 @@ export class EventRecorder {
       apiVersion: "events.k8s.io/v1",
       kind: "Event",
       metadata: { name: eventName, namespace },
-      eventTime: microTime(now),
+      eventTime: this.#eventTime(now),
       type: spec.type,
       reason: truncate(spec.reason, MAX_FIELD),
       action: truncate(spec.action, MAX_FIELD),
@@ -142,6 +143,16 @@ export class EventRecorder {
     };
     await this.#api.createNamespacedEvent({ namespace, body });
     this.#seen.set(key, { eventName, namespace, count: 1, firstSeen: now });
+  }
+
+  /**
+   * `now`, but strictly after the previous new Event's time: the Events of one decision are recorded in the same
+   * millisecond, in the order decided, and a reader sorting by eventTime should see them in that order.
+   */
+  #eventTime(now: number): string {
+    const micros = Math.max(now * 1000, this.#lastEventMicros + 1);
+    this.#lastEventMicros = micros;
+    return microTime(Math.floor(micros / 1000), micros % 1000);
   }
 }
 

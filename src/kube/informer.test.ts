@@ -2,8 +2,8 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import type { V1ConfigMap } from "@kubernetes/client-node";
 import type { RawRequest } from "./clients.ts";
-import { FakeClock } from "./fake-clock.ts";
 import { Informer } from "./informer.ts";
+import { FakeClock } from "./testing/fake-clock.ts";
 
 const tick = async (n = 10): Promise<void> => {
   for (let i = 0; i < n; i++) await new Promise((r) => setImmediate(r));
@@ -16,7 +16,8 @@ const cm = (name: string, rv: string, v = rv): V1ConfigMap => ({
 
 /** A scripted API: lists return `items`, each watch gets a controllable stream. */
 function fakeApi() {
-  const state = { items: [] as V1ConfigMap[], rv: "10", listErrors: 0 };
+  /** `failPage`: the list request for that page (0-based, counted per list) fails once. */
+  const state = { items: [] as V1ConfigMap[], rv: "10", listErrors: 0, failPage: -1 };
   const watches: Array<{
     query: RawRequest["query"];
     push(ev: object): void;
@@ -33,10 +34,18 @@ function fakeApi() {
           cause: Object.assign(new Error("x"), { code: "ECONNREFUSED" }),
         });
       }
+      // Pages of `limit` items; the continue token is the next item's index.
+      const from = Number(req.query?.continue ?? 0);
+      const limit = Number(req.query?.limit ?? state.items.length) || state.items.length;
+      if (from > 0 && from / limit === state.failPage) {
+        state.failPage = -1;
+        throw new TypeError("fetch failed", { cause: Object.assign(new Error("x"), { code: "ECONNRESET" }) });
+      }
+      const next = from + limit < state.items.length ? String(from + limit) : undefined;
       return {
         kind: "ConfigMapList",
-        metadata: { resourceVersion: state.rv },
-        items: structuredClone(state.items),
+        metadata: { resourceVersion: state.rv, ...(next ? { continue: next } : {}) },
+        items: structuredClone(state.items.slice(from, from + limit)),
       } as T;
     },
     async stream(req: RawRequest): Promise<ReadableStream<Uint8Array>> {
@@ -92,7 +101,7 @@ describe("Informer (scripted API, virtual time)", () => {
     const q = api.watches[0]?.query ?? {};
     assert.equal(q.resourceVersion, "10");
     assert.equal(q.allowWatchBookmarks, true);
-    assert.ok(Number(q.timeoutSeconds) >= 240 && Number(q.timeoutSeconds) < 300);
+    assert.ok(Number(q.timeoutSeconds) >= 25 && Number(q.timeoutSeconds) < 30);
     api.watches[0]?.push({ type: "MODIFIED", object: cm("a", "11") });
     api.watches[0]?.push({ type: "ADDED", object: cm("b", "12") });
     api.watches[0]?.push({ type: "BOOKMARK", object: { metadata: { resourceVersion: "15" } } });
@@ -131,6 +140,55 @@ describe("Informer (scripted API, virtual time)", () => {
     assert.equal(watched?.metadata?.managedFields, undefined);
     assert.equal(watched?.metadata?.annotations, undefined);
     assert.equal(watched?.data?.v, "11");
+    await inf.stop();
+  });
+
+  it("keeps only its projection of each listed and watched object; handlers see the projection too", async () => {
+    const seen: unknown[] = [];
+    const { api, inf } = setup({
+      project: (o: V1ConfigMap) => ({ metadata: { ...o.metadata, annotations: {} }, data: {} }),
+    });
+    inf.onAdd((o) => seen.push(o.data));
+    api.state.items = [
+      { ...cm("a", "5"), metadata: { ...cm("a", "5").metadata, annotations: { big: "x" } } },
+    ];
+    inf.start();
+    await inf.waitForSync();
+    await tick();
+    api.watches[0]?.push({ type: "ADDED", object: cm("b", "11") });
+    await tick();
+    assert.deepEqual(inf.get("ns", "a")?.metadata?.annotations, {});
+    assert.deepEqual(inf.get("ns", "b")?.data, {});
+    assert.deepEqual(seen, [{}, {}]);
+    await inf.stop();
+  });
+
+  it("relists page by page into the cache, deleting what the list lacks only after its last page", async () => {
+    const { api, clock, log, inf } = setup({ pageSize: 2 });
+    api.state.items = ["a", "b", "c", "d", "e"].map((n) => cm(n, "1"));
+    inf.start();
+    await inf.waitForSync();
+    await tick();
+    assert.equal(inf.list().length, 5);
+    log.length = 0;
+    // The next list: a changed, c gone, f new; its second page fails once.
+    api.state.items = [cm("a", "2"), cm("b", "1"), cm("d", "1"), cm("e", "1"), cm("f", "3")];
+    api.state.failPage = 1;
+    api.watches[0]?.push({ type: "ERROR", object: { kind: "Status", code: 410, reason: "Expired" } });
+    await tick(30);
+    // The failed list updated a (page 1) but deleted nothing: c is still cached.
+    assert.deepEqual(log, ["update a 1->2"]);
+    assert.ok(inf.get("ns", "c"));
+    clock.advance(2000);
+    await tick(30);
+    assert.deepEqual(log, ["update a 1->2", "add f@3", "delete c"]);
+    assert.deepEqual(
+      inf
+        .list()
+        .map((o) => o.metadata?.name)
+        .sort(),
+      ["a", "b", "d", "e", "f"],
+    );
     await inf.stop();
   });
 
@@ -252,11 +310,42 @@ describe("Informer (scripted API, virtual time)", () => {
     api.watches[1]?.fail(
       new TypeError("terminated", { cause: Object.assign(new Error("x"), { code: "ECONNRESET" }) }),
     );
+    for (let i = 0; i < 100; i++) {
+      clock.advance(2500);
+      await tick();
+    }
+    assert.equal(inf.health(), true, "an API-server outage of minutes does not fail liveness");
     for (let i = 0; i < 40; i++) {
       clock.advance(2500);
       await tick();
     }
     assert.match(String(inf.health()), /no successful list\/watch activity/);
+    await inf.stop();
+  });
+
+  it("by default a dead watch is relisted within 35 s; a quiet one the server renews every <30 s never is", async () => {
+    const { api, clock, inf } = setup();
+    inf.start();
+    await inf.waitForSync();
+    await tick();
+    const timeout = Number(api.watches[0]?.query?.timeoutSeconds);
+    // Healthy but quiet: the server ends each watch at its timeout, and the informer re-watches.
+    for (let i = 0; i < 5; i++) {
+      clock.advance(timeout * 1000);
+      api.watches.at(-1)?.end();
+      await tick(20);
+    }
+    assert.equal(inf.stats().watchdogRestarts, 0);
+    assert.equal(api.lists.length, 1, "a quiet watch is renewed from its resourceVersion, not relisted");
+    // Dead: the connection stops delivering anything, the server's close included.
+    const cutAt = clock.now();
+    while (inf.stats().watchdogRestarts === 0) {
+      clock.advance(500);
+      await tick();
+    }
+    const blind = clock.now() - cutAt;
+    assert.ok(blind <= 35_500, `relisted ${blind} ms after the watch went silent`);
+    assert.equal(api.lists.length, 2);
     await inf.stop();
   });
 

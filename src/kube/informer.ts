@@ -6,11 +6,12 @@ import { type Clock, jitter, sleep, systemClock, type TimerHandle } from "./cloc
 import { classifyError, KubeApiError, KubeErrorKind } from "./errors.ts";
 import { type KubeLogger, silentLogger } from "./logger-port.ts";
 import { collectionPath, objectKey, type ResourceRef, resourceName } from "./resource.ts";
+import { type WatchEvent, watchEvents } from "./watch-events.ts";
 
 export type { ResourceRef } from "./resource.ts";
 
 /** Options for {@link Informer}. */
-export interface InformerOptions {
+export interface InformerOptions<T extends KubernetesObject = KubernetesObject> {
   clients: Pick<KubeClients, "request" | "stream"> & Partial<Pick<KubeClients, "resetConnections">>;
   resource: ResourceRef;
   /** Watch one namespace only (default: all namespaces). */
@@ -20,13 +21,12 @@ export interface InformerOptions {
   /** Re-emit every cached object as an update this often (default 10 min, ±10 % jitter; 0 disables). */
   resyncPeriodMs?: number;
   /**
-   * Restart a watch that has received nothing (no event, no bookmark, no reconnect) for this long. Default:
-   * the longest server-side watch timeout + 1 min (6 min). Bookmarks are requested but cannot be relied on:
-   * a 1.36 API server sent none in 75 s on a quiet resource. The server ends every watch after
-   * `timeoutSeconds`, and each re-watch counts as activity, so silence beyond that means a dead connection.
+   * Relist when a watch has received nothing (no event, bookmark, close or reconnect) for this long. Default: the
+   * longest server-side watch timeout + {@link SILENCE_GRACE_MS} (35 s). Every healthy watch ends (and is renewed)
+   * within `watchTimeoutSeconds`, so silence beyond it means a dead connection.
    */
   silenceLimitMs?: number;
-  /** Server-side watch timeout; default random in [4, 5) min so replicas don't reconnect in lockstep. */
+  /** Server-side watch timeout; default random in [25, 30) s so replicas don't reconnect in lockstep. */
   watchTimeoutSeconds?: number;
   /** First restart delay after a failure (default 1 s), doubled per consecutive failure… */
   backoffBaseMs?: number;
@@ -34,6 +34,12 @@ export interface InformerOptions {
   backoffMaxMs?: number;
   /** List page size (default 500). */
   pageSize?: number;
+  /**
+   * What the cache keeps of each object, applied as it arrives (each list page, each watch event), so the object as
+   * the API server sent it is garbage at once. Handlers and readers see only the projection. Default
+   * {@link slim}: everything but `metadata.managedFields` and kubectl's last-applied copy.
+   */
+  project?: (obj: T) => T;
   clock?: Clock;
   logger?: KubeLogger;
 }
@@ -55,13 +61,23 @@ type AddHandler<T> = (obj: T) => void;
 type UpdateHandler<T> = (oldObj: T, newObj: T) => void;
 type DeleteHandler<T> = (obj: T) => void;
 
-interface WatchEvent {
-  type: "ADDED" | "MODIFIED" | "DELETED" | "BOOKMARK" | "ERROR";
-  object: KubernetesObject & { code?: number };
-}
+/** What a watch event carries: an object, or a Status (with `code`) in an ERROR event. */
+type Watched = KubernetesObject & { code?: number };
 
-const MIN_WATCH_TIMEOUT_S = 240;
-const MAX_WATCH_TIMEOUT_S = 300;
+/**
+ * Server-side watch timeouts. Short on purpose: they are the liveness signal. The API server sends a bookmark
+ * about once a minute per watcher, and only when the resource's revision has moved past what the watcher has
+ * (measured on 1.36 with bench/watch-bookmarks.ts: every 59–60 s on a busy resource; the first only after ~120 s on
+ * a quiet one), so bookmarks alone cannot bound a dead connection's silence to seconds. A watch the server ends
+ * every ≤ 30 s can: re-watching from the last resourceVersion costs one request per informer per ~27 s, served
+ * from the API server's watch cache.
+ */
+const MIN_WATCH_TIMEOUT_S = 25;
+const MAX_WATCH_TIMEOUT_S = 30;
+/** How far past the longest watch timeout silence is tolerated (the server's close can be late under load). */
+const SILENCE_GRACE_MS = 5000;
+/** Liveness (`health()`) fails only after this much total silence: an API-server outage must not restart us. */
+const MIN_HEALTH_LIMIT_MS = 5 * 60_000;
 
 class WatchdogTimeout extends Error {
   override readonly name = "WatchdogTimeout";
@@ -75,14 +91,15 @@ class WatchdogTimeout extends Error {
  *
  * Life cycle: list (paginated) → watch from the list's resourceVersion with bookmarks → on graceful close
  * re-watch from the last resourceVersion; on 410 Gone relist; on error back off (1 s → 30 s) and re-watch;
- * on silence beyond `silenceLimitMs` (watchdog) drop the shared connection and relist.
+ * on silence beyond `silenceLimitMs` (watchdog: 35 s by default, as the server ends every watch within 30 s)
+ * drop the shared connection and relist.
  * Handlers run synchronously and must only enqueue.
  */
 export class Informer<T extends KubernetesObject = KubernetesObject> {
   readonly #o: Required<
-    Omit<InformerOptions, "namespace" | "labelSelector" | "fieldSelector" | "watchTimeoutSeconds">
+    Omit<InformerOptions<T>, "namespace" | "labelSelector" | "fieldSelector" | "watchTimeoutSeconds">
   > &
-    InformerOptions;
+    InformerOptions<T>;
   readonly #clock: Clock;
   readonly #log: KubeLogger;
   readonly #what: string;
@@ -113,10 +130,11 @@ export class Informer<T extends KubernetesObject = KubernetesObject> {
     lastActivityAt: 0,
   };
 
-  constructor(options: InformerOptions) {
+  constructor(options: InformerOptions<T>) {
     this.#o = {
+      project: slim,
       resyncPeriodMs: 10 * 60_000,
-      silenceLimitMs: (MAX_WATCH_TIMEOUT_S + 60) * 1000,
+      silenceLimitMs: MAX_WATCH_TIMEOUT_S * 1000 + SILENCE_GRACE_MS,
       backoffBaseMs: 1000,
       backoffMaxMs: 30_000,
       pageSize: 500,
@@ -198,13 +216,13 @@ export class Informer<T extends KubernetesObject = KubernetesObject> {
   }
 
   /**
-   * Liveness: false once nothing (list, connect, event, bookmark) has succeeded for 3× the silence limit,
-   * i.e. the watchdog's restarts are not recovering. Returns the reason as a string when unhealthy.
+   * Liveness: false once nothing (list, connect, event, bookmark) has succeeded for 3× the silence limit (at least
+   * 5 min), i.e. the watchdog's restarts are not recovering. Returns the reason as a string when unhealthy.
    */
   health(): true | string {
     if (!this.#loop) return true;
     const silentFor = this.#clock.now() - this.#stats.lastActivityAt;
-    return silentFor > 3 * this.#o.silenceLimitMs
+    return silentFor > Math.max(3 * this.#o.silenceLimitMs, MIN_HEALTH_LIMIT_MS)
       ? `${this.#what}: no successful list/watch activity for ${Math.round(silentFor / 1000)} s`
       : true;
   }
@@ -269,11 +287,18 @@ export class Informer<T extends KubernetesObject = KubernetesObject> {
     }
   }
 
+  /**
+   * Lists page by page into the cache itself: each page's objects are projected and replace their old copies as
+   * they arrive (handlers hear of adds and updates at once), and what the list no longer holds is deleted after the
+   * last page. So a relist never holds the old cache, a new one and the raw list together — only the cache, one
+   * page and the set of keys seen. A list that fails halfway leaves a cache whose every object is either its last
+   * known or its listed state (no delete applied), and the retry completes it.
+   */
   async #list(signal: AbortSignal): Promise<void> {
-    const items: T[] = [];
+    const seen = new Set<string>();
     let cont: string | undefined;
     let rv = "";
-    let listKind = "";
+    const apiVersion = apiVersionOf(this.#o.resource);
     do {
       const page = await this.#o.clients.request<{
         kind?: string;
@@ -289,33 +314,39 @@ export class Informer<T extends KubernetesObject = KubernetesObject> {
         },
         signal,
       });
-      items.push(...(page.items ?? []));
+      this.#touch(); // a long paginated list is progress, not silence
       cont = page.metadata?.continue || undefined;
       rv = page.metadata?.resourceVersion ?? "";
-      listKind = page.kind ?? listKind;
+      // Items of a typed list come without apiVersion/kind; fill them in so handlers see complete objects.
+      const listKind = page.kind ?? "";
+      const kind = listKind.endsWith("List") ? listKind.slice(0, -4) : undefined;
+      const items = page.items ?? [];
+      page.items = undefined;
+      for (let i = 0; i < items.length; i++) {
+        const item = items[i] as T;
+        items[i] = undefined as unknown as T; // the raw object goes as soon as its projection is cached
+        item.apiVersion ??= apiVersion;
+        if (kind) item.kind ??= kind;
+        const key = objectKey(item);
+        seen.add(key);
+        const obj = this.#o.project(item);
+        const old = this.#cache.get(key);
+        if (old && old.metadata?.resourceVersion === obj.metadata?.resourceVersion) continue;
+        this.#cache.set(key, obj);
+        this.#index(key, obj);
+        if (!old) this.#emitAdd(obj);
+        else this.#emitUpdate(old, obj);
+      }
     } while (cont);
     this.#stats.lists++;
     this.#touch();
-    // Items of a typed list come without apiVersion/kind; fill them in so handlers see complete objects.
-    const apiVersion = apiVersionOf(this.#o.resource);
-    const kind = listKind.endsWith("List") ? listKind.slice(0, -4) : undefined;
-    const next = new Map<string, T>();
-    for (const item of items) {
-      item.apiVersion ??= apiVersion;
-      if (kind) item.kind ??= kind;
-      next.set(objectKey(item), slim(item));
+    for (const [key, old] of this.#cache) {
+      if (seen.has(key)) continue;
+      this.#cache.delete(key);
+      this.#unindex(key, old);
+      this.#emitDelete(old);
     }
-    const previous = this.#cache;
-    this.#cache = next;
-    this.#byNamespace = new Map();
-    for (const [key, obj] of next) this.#index(key, obj);
     this.#stats.resourceVersion = rv;
-    for (const [key, obj] of next) {
-      const old = previous.get(key);
-      if (!old) this.#emitAdd(obj);
-      else if (old.metadata?.resourceVersion !== obj.metadata?.resourceVersion) this.#emitUpdate(old, obj);
-    }
-    for (const [key, old] of previous) if (!next.has(key)) this.#emitDelete(old);
     if (!this.#synced) {
       this.#synced = true;
       for (const w of this.#syncWaiters.splice(0)) w();
@@ -340,33 +371,22 @@ export class Informer<T extends KubernetesObject = KubernetesObject> {
     });
     this.#stats.watches++;
     this.#touch();
-    const decoder = new TextDecoder();
-    let buffered = "";
     let delivered = false;
-    for await (const chunk of stream) {
-      buffered += decoder.decode(chunk, { stream: true });
-      let nl = buffered.indexOf("\n");
-      while (nl >= 0) {
-        const line = buffered.slice(0, nl).trim();
-        buffered = buffered.slice(nl + 1);
-        nl = buffered.indexOf("\n");
-        if (!line) continue;
-        this.#touch();
-        const event = JSON.parse(line) as WatchEvent;
-        if (event.type === "ERROR") {
-          const err = classifyError(event.object, { verb: "watch", resource: this.#what });
-          if (err.kind === KubeErrorKind.Gone) return "gone";
-          throw err;
-        }
-        this.#apply(event);
-        if (event.type !== "BOOKMARK") delivered = true;
+    for await (const event of watchEvents<Watched>(stream)) {
+      this.#touch();
+      if (event.type === "ERROR") {
+        const err = classifyError(event.object, { verb: "watch", resource: this.#what });
+        if (err.kind === KubeErrorKind.Gone) return "gone";
+        throw err;
       }
+      this.#apply(event);
+      if (event.type !== "BOOKMARK") delivered = true;
     }
     if (signal.aborted) throw signal.reason ?? new KubeApiError(KubeErrorKind.Network, "watch aborted");
     return delivered ? "delivered" : "closed";
   }
 
-  #apply(event: WatchEvent): void {
+  #apply(event: WatchEvent<Watched>): void {
     const obj = event.object as T;
     const rv = obj.metadata?.resourceVersion;
     if (rv) this.#stats.resourceVersion = rv;
@@ -379,10 +399,11 @@ export class Informer<T extends KubernetesObject = KubernetesObject> {
       this.#emitDelete(old ?? obj);
       return;
     }
-    this.#cache.set(key, slim(obj));
-    this.#index(key, obj);
-    if (!old) this.#emitAdd(obj);
-    else this.#emitUpdate(old, obj);
+    const projected = this.#o.project(obj);
+    this.#cache.set(key, projected);
+    this.#index(key, projected);
+    if (!old) this.#emitAdd(projected);
+    else this.#emitUpdate(old, projected);
   }
 
   #index(key: string, obj: T): void {
@@ -403,17 +424,24 @@ export class Informer<T extends KubernetesObject = KubernetesObject> {
     this.#stats.lastActivityAt = this.#clock.now();
   }
 
+  /** Checks for silence exactly when the limit would be reached, then re-arms from the latest progress. */
   #scheduleWatchdog(): void {
-    const interval = Math.max(10, this.#o.silenceLimitMs / 4);
-    this.#watchdogTimer = this.#clock.setTimeout(() => {
-      if (this.#stop?.signal.aborted) return;
-      // Covers every phase (list, connect, stream): each attempt gets a full silence budget from its start.
-      const lastProgress = Math.max(this.#stats.lastActivityAt, this.#attemptStartedAt);
-      if (this.#clock.now() - lastProgress > this.#o.silenceLimitMs) {
-        this.#attempt?.abort(new WatchdogTimeout(`no list/watch activity for ${this.#o.silenceLimitMs} ms`));
-      }
-      this.#scheduleWatchdog();
-    }, interval);
+    const lastProgress = Math.max(this.#stats.lastActivityAt, this.#attemptStartedAt);
+    const due = lastProgress + this.#o.silenceLimitMs - this.#clock.now();
+    this.#watchdogTimer = this.#clock.setTimeout(
+      () => {
+        if (this.#stop?.signal.aborted) return;
+        // Covers every phase (list, connect, stream): each attempt gets a full silence budget from its start.
+        const progress = Math.max(this.#stats.lastActivityAt, this.#attemptStartedAt);
+        if (this.#clock.now() - progress >= this.#o.silenceLimitMs) {
+          this.#attempt?.abort(
+            new WatchdogTimeout(`no list/watch activity for ${this.#o.silenceLimitMs} ms`),
+          );
+        }
+        this.#scheduleWatchdog();
+      },
+      Math.max(10, due + 1),
+    );
   }
 
   #scheduleResync(): void {
@@ -456,12 +484,11 @@ export class Informer<T extends KubernetesObject = KubernetesObject> {
 const LAST_APPLIED = "kubectl.kubernetes.io/last-applied-configuration";
 
 /**
- * Drops what nothing here reads before caching: `metadata.managedFields` (server-side-apply bookkeeping) and the
- * last-applied annotation. Each is often larger than the rest of the object, and informers of Deployments and
- * Services hold every one in the namespaces watched. Nothing is lost on writes: Vireo patches the objects users own
- * (a merge patch leaves both alone) and replaces only the primaries it created itself.
+ * The default projection: drops `metadata.managedFields` (server-side-apply bookkeeping) and the last-applied
+ * annotation, each often larger than the rest of the object. Informers whose readers need less pass their own
+ * (see src/controller/projections.ts).
  */
-function slim<T extends KubernetesObject>(obj: T): T {
+export function slim<T extends KubernetesObject>(obj: T): T {
   const meta = obj.metadata;
   if (!meta) return obj;
   if (meta.managedFields) delete meta.managedFields;

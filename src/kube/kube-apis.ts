@@ -40,7 +40,8 @@ export interface EventsApi {
   }): Promise<unknown>;
 }
 
-const LEASES = { group: "coordination.k8s.io", version: "v1", plural: "leases" };
+/** The Lease resource (the elector's informer watches its one Lease by name). */
+export const LEASES = { group: "coordination.k8s.io", version: "v1", plural: "leases" };
 const EVENTS = { group: "events.k8s.io", version: "v1", plural: "events" };
 
 /** {@link LeaseApi} over `clients`. */
@@ -76,7 +77,10 @@ export function eventsApi(clients: Requester): EventsApi {
   };
 }
 
-/** `ms` as a Kubernetes MicroTime (RFC 3339 with microseconds), e.g. `2026-01-02T03:04:05.678000Z`. */
-export function microTime(ms: number): string {
-  return new Date(ms).toISOString().replace(/Z$/, "000Z");
+/**
+ * `ms` (plus `micros`, 0–999) as a Kubernetes MicroTime (RFC 3339 with microseconds), e.g.
+ * `2026-01-02T03:04:05.678000Z`.
+ */
+export function microTime(ms: number, micros = 0): string {
+  return new Date(ms).toISOString().replace(/Z$/, `${String(micros).padStart(3, "0")}Z`);
 }

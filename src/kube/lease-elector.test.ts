@@ -1,9 +1,9 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { ApiException } from "@kubernetes/client-node";
-import { FakeClock } from "./fake-clock.ts";
 import type { Lease, LeaseApi } from "./kube-apis.ts";
 import { LeaseElector } from "./lease-elector.ts";
+import { FakeClock } from "./testing/fake-clock.ts";
 
 const status = (code: number, reason: string) => JSON.stringify({ kind: "Status", code, reason });
 
@@ -11,7 +11,7 @@ const status = (code: number, reason: string) => JSON.stringify({ kind: "Status"
 function fakeLeases() {
   let stored: Lease | undefined;
   let rv = 0;
-  const state = { down: false, writes: 0 };
+  const state: { down: boolean; writes: number; hold?: Promise<void> } = { down: false, writes: 0 };
   const check = () => {
     if (state.down)
       throw new TypeError("fetch failed", { cause: Object.assign(new Error("x"), { code: "ECONNREFUSED" }) });
@@ -36,10 +36,49 @@ function fakeLeases() {
       }
       state.writes++;
       stored = { ...structuredClone(body), metadata: { ...body.metadata, resourceVersion: String(++rv) } };
-      return structuredClone(stored);
+      const answer = structuredClone(stored);
+      if (state.hold) await state.hold; // the answer is on its way while the world moves on
+      return answer;
     },
   };
-  return { api: api as LeaseApi, state, lease: () => stored };
+  return {
+    api: api as LeaseApi,
+    state,
+    lease: () => stored,
+    /** `kubectl delete lease`. */
+    remove: () => {
+      stored = undefined;
+    },
+    /** `kubectl edit lease`: sets the holder (empty or another's), keeping the rest. */
+    setHolder: (holderIdentity: string) => {
+      if (!stored) return;
+      stored = {
+        ...stored,
+        spec: { ...stored.spec, holderIdentity },
+        metadata: { ...stored.metadata, resourceVersion: String(++rv) },
+      };
+    },
+  };
+}
+
+/** An informer's subscription surface, driven by the test. */
+function fakeLeaseEvents() {
+  const add: Array<(l: Lease) => void> = [];
+  const update: Array<(o: Lease, l: Lease) => void> = [];
+  const del: Array<(l: Lease) => void> = [];
+  return {
+    events: {
+      onAdd: (fn: (l: Lease) => void) => add.push(fn),
+      onUpdate: (fn: (o: Lease, l: Lease) => void) => update.push(fn),
+      onDelete: (fn: (l: Lease) => void) => del.push(fn),
+    },
+    deleted: (l: Lease) => {
+      for (const fn of del) fn(l);
+    },
+    updated: (l: Lease) => {
+      for (const fn of update) fn(l, l);
+    },
+  };
 }
 
 const settle = async (clock: FakeClock, ms: number, step = 100): Promise<void> => {
@@ -121,5 +160,133 @@ describe("LeaseElector (fake API, virtual time)", () => {
         }),
       /leaseDuration > renewDeadline > retryPeriod/,
     );
+  });
+});
+
+describe("LeaseElector: a deleted or emptied Lease is not an expired one", () => {
+  const mk = (leases: ReturnType<typeof fakeLeases>, clock: FakeClock, id: string, extra = {}) =>
+    new LeaseElector({ coordination: leases.api, namespace: "ns", name: "l", identity: id, clock, ...extra });
+
+  for (const how of ["deleted", "emptied"] as const) {
+    it(`a standby that saw a holder renew waits a full lease duration after the Lease is ${how}`, async () => {
+      const clock = new FakeClock();
+      const leases = fakeLeases();
+      const a = mk(leases, clock, "a");
+      const b = mk(leases, clock, "b");
+      a.start();
+      await settle(clock, 100);
+      b.start();
+      await settle(clock, 5000); // b sees a renew
+      await a.stop({ release: false }); // a freezes (its fence still holds until its renew deadline)
+      if (how === "deleted") leases.remove();
+      else leases.setHolder("");
+      const at = clock.now();
+      while (!b.isLeader()) await settle(clock, 100);
+      const waited = clock.now() - at;
+      assert.ok(waited >= 15_000, `b took a ${how} Lease after ${waited} ms`);
+      assert.ok(waited <= 15_000 + 2 * 2400 + 200, `b took over after ${waited} ms`);
+      await b.stop();
+    });
+  }
+
+  it("a fresh candidate that never saw a holder creates a missing Lease at once", async () => {
+    const clock = new FakeClock();
+    const a = mk(fakeLeases(), clock, "a");
+    a.start();
+    await settle(clock, 100);
+    assert.ok(a.isLeader());
+    await a.stop();
+  });
+
+  it("the leader fences its writes the moment its Lease is deleted, re-creates it, and stays the only leader", async () => {
+    const clock = new FakeClock();
+    const leases = fakeLeases();
+    const watch = fakeLeaseEvents();
+    const interruptions: string[] = [];
+    const a = mk(leases, clock, "a", {
+      leaseEvents: watch.events,
+      onInterrupted: (why: string) => interruptions.push(why),
+    });
+    const b = mk(leases, clock, "b");
+    a.start();
+    await settle(clock, 100);
+    b.start();
+    for (let round = 0; round < 20; round++) {
+      await settle(clock, 1000 + round * 97);
+      assert.ok(a.heldUntil() > clock.now(), "a may write before the deletion");
+      const gone = leases.lease() as Lease;
+      leases.remove();
+      watch.deleted(gone);
+      assert.equal(a.heldUntil(), 0, "fenced the moment the deletion is seen");
+      await settle(clock, 600);
+      assert.equal(leases.lease()?.spec?.holderIdentity, "a", "a re-created its Lease");
+      assert.ok(a.heldUntil() > clock.now(), "writes allowed again once re-established");
+      assert.ok(!b.isLeader(), "the standby never leads");
+    }
+    assert.equal(interruptions.length, 20);
+    assert.ok(interruptions.every((w) => w === "Lease deleted"));
+    await a.stop();
+    await b.stop();
+  });
+
+  it("a renew already under way when the deletion is seen does not lift the fence; the next one re-creates", async () => {
+    const clock = new FakeClock();
+    const leases = fakeLeases();
+    const watch = fakeLeaseEvents();
+    const a = mk(leases, clock, "a", { leaseEvents: watch.events });
+    a.start();
+    await settle(clock, 100);
+    let answer = () => {};
+    leases.state.hold = new Promise((r) => {
+      answer = r;
+    });
+    await settle(clock, 2000); // a renew: its write landed, its answer is held back
+    const renewed = leases.lease() as Lease;
+    leases.remove();
+    watch.deleted(renewed);
+    leases.state.hold = undefined;
+    answer();
+    await settle(clock, 100);
+    assert.equal(a.heldUntil(), 0, "the answer to a write made before the deletion proves nothing");
+    await settle(clock, 400);
+    assert.equal(leases.lease()?.spec?.holderIdentity, "a");
+    assert.ok(a.heldUntil() > clock.now());
+    await a.stop();
+  });
+
+  it("the leader stops the moment its Lease is taken", async () => {
+    const clock = new FakeClock();
+    const leases = fakeLeases();
+    const watch = fakeLeaseEvents();
+    const log: string[] = [];
+    const a = mk(leases, clock, "a", {
+      leaseEvents: watch.events,
+      onInterrupted: (why: string) => log.push(`interrupted: ${why}`),
+      onStoppedLeading: () => log.push("stopped"),
+    });
+    a.start();
+    await settle(clock, 100);
+    leases.setHolder("intruder");
+    watch.updated(leases.lease() as Lease);
+    assert.equal(a.heldUntil(), 0);
+    await settle(clock, 600);
+    assert.ok(!a.isLeader());
+    assert.deepEqual(log, ["interrupted: Lease taken by intruder", "stopped"]);
+    await a.stop();
+  });
+
+  it("without a watch, a renew that finds the Lease gone fences writes until it is re-created", async () => {
+    const clock = new FakeClock();
+    const leases = fakeLeases();
+    const interruptions: string[] = [];
+    const a = mk(leases, clock, "a", { onInterrupted: (why: string) => interruptions.push(why) });
+    a.start();
+    await settle(clock, 100);
+    leases.remove();
+    await settle(clock, 2500);
+    assert.deepEqual(interruptions, ["Lease deleted"]);
+    assert.equal(leases.lease()?.spec?.holderIdentity, "a");
+    assert.ok(a.heldUntil() > clock.now());
+    await a.stop();
   });
 });

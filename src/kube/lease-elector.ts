@@ -29,16 +29,39 @@ export interface LeaseElectorOptions {
   onStoppedLeading?: () => void;
   /** Called when another holder is observed. */
   onNewLeader?: (identity: string) => void;
+  /**
+   * Called the moment the leader learns its Lease was deleted, emptied or taken (from {@link leaseEvents} or a
+   * renew): writes are fenced from then until a renew re-establishes the Lease, and whatever is in flight should be
+   * aborted now (`clients.abortInFlight`). If the Lease was taken, {@link onStoppedLeading} follows.
+   */
+  onInterrupted?: (reason: string) => void;
+  /**
+   * Change notifications for this Lease (an informer watching it by name). The leader reacts within the watch's
+   * latency instead of at its next renew, up to `retryPeriod` later, while a successor may already be writing.
+   */
+  leaseEvents?: LeaseEvents;
   clock?: Clock;
   logger?: KubeLogger;
 }
 
 type Attempt = "acquired" | "held" | "failed";
 
+/** The subscription surface of an informer of Leases (see {@link LeaseElectorOptions.leaseEvents}). */
+export interface LeaseEvents {
+  onAdd(fn: (lease: Lease) => void): unknown;
+  onUpdate(fn: (old: Lease, lease: Lease) => void): unknown;
+  onDelete(fn: (lease: Lease) => void): unknown;
+}
+
 /**
  * Lease-based leader election.
- * - Acquires when the Lease is absent, has no holder, is held by us, or has not changed for the holder's
- *   leaseDuration as measured on *our* clock from when we last saw it change (immune to clock skew, as client-go).
+ * - Acquires when the Lease is held by us, or has not changed for the holder's leaseDuration as measured on *our*
+ *   clock from when we last saw it change (immune to clock skew, as client-go).
+ * - A deleted or emptied Lease is not an expired one: a candidate that saw another holder renew waits a full lease
+ *   duration after the Lease disappears or empties (client-go takes it at once, while the old leader's fence may
+ *   still hold: two leaders). Only a candidate that never saw a holder (a fresh install) creates a missing Lease
+ *   at once. The leader itself re-creates its deleted Lease at once — nobody else may take it for a lease duration —
+ *   after fencing its writes the moment it learned of the deletion (see {@link LeaseElectorOptions.leaseEvents}).
  * - Writes use the read resourceVersion: a 409 means another candidate won the race.
  * - The leader renews every retryPeriod; if no renew succeeds within renewDeadline it stops leading.
  * - {@link release} empties holderIdentity and sets leaseDurationSeconds=1 so a successor needn't wait.
@@ -66,6 +89,16 @@ export class LeaseElector {
   #observedRv: string | undefined;
   #observedAt = 0;
   #observedHolder: string | undefined;
+  /** The lease duration last read from the Lease, for how long an absent Lease still counts as its last holder's. */
+  #observedDurationMs: number;
+  /** Set while the leader's Lease is in doubt (deleted, emptied, taken): writes are fenced until a renew succeeds. */
+  #interrupted: string | undefined;
+  /** Until when (our clock) the last read Lease stays another's, from {@link #stillClaimed}. */
+  #claimedUntil = 0;
+  /** Counts interruptions, so a renew that was already under way when one arrived does not lift it. */
+  #interruptions = 0;
+  /** Cuts the loop's current sleep short (a Lease event asks for a renew now). */
+  #wake: AbortController | undefined;
   #stop: AbortController | undefined;
   #loop: Promise<void> | undefined;
 
@@ -83,6 +116,17 @@ export class LeaseElector {
     }
     this.#clock = options.clock ?? systemClock;
     this.#log = options.logger ?? silentLogger;
+    this.#observedDurationMs = this.#leaseMs;
+    const events = options.leaseEvents;
+    if (events) {
+      const changed = (lease: Lease) => {
+        const holder = lease.spec?.holderIdentity ?? "";
+        if (holder !== this.identity) this.#interrupt(holder ? `Lease taken by ${holder}` : "Lease emptied");
+      };
+      events.onAdd(changed);
+      events.onUpdate((_old, lease) => changed(lease));
+      events.onDelete(() => this.#interrupt("Lease deleted"));
+    }
   }
 
   /** Whether this instance currently holds the lease. */
@@ -107,7 +151,7 @@ export class LeaseElector {
    * (SIGSTOP, a VM pause) and its timers have not yet noticed. 0 when not leading.
    */
   heldUntil(): number {
-    return this.#leading ? this.#lastRenew + this.#renewDeadlineMs : 0;
+    return this.#leading && this.#interrupted === undefined ? this.#lastRenew + this.#renewDeadlineMs : 0;
   }
 
   /**
@@ -174,10 +218,17 @@ export class LeaseElector {
           this.#becomeLeader();
           continue;
         }
-        await sleep(this.#clock, jitter(this.#retryMs, 0.2), signal).catch(() => {});
+        // A claim that runs out before the next retry (a released Lease's 1 s) is tried the moment it does.
+        const untilFree = this.#claimedUntil - this.#clock.now();
+        const pause =
+          untilFree > 0 ? Math.min(untilFree + 1, jitter(this.#retryMs, 0.2)) : jitter(this.#retryMs, 0.2);
+        await sleep(this.#clock, pause, signal).catch(() => {});
         continue;
       }
-      await sleep(this.#clock, this.#retryMs, signal).catch(() => {});
+      // While the Lease is in doubt writes are fenced: retry the renew soon, not a full retry period later.
+      const pause = this.#interrupted === undefined ? this.#retryMs : jitter(this.#retryMs / 10, 0.2);
+      this.#wake = new AbortController();
+      await sleep(this.#clock, pause, AbortSignal.any([signal, this.#wake.signal])).catch(() => {});
       if (signal.aborted) return;
       await this.#renew(signal);
     }
@@ -195,6 +246,7 @@ export class LeaseElector {
     let result: Attempt;
     // The lease counts from when the renew was sent, not from when its answer arrived.
     const sentAt = this.#clock.now();
+    const interruptions = this.#interruptions;
     try {
       result = await this.#tryAcquireOrRenew(AbortSignal.any([stop, timeout.signal]));
     } finally {
@@ -203,6 +255,11 @@ export class LeaseElector {
     if (stop.aborted) return;
     if (result === "acquired") {
       this.#lastRenew = sentAt;
+      // Only a renew that read the Lease after the latest interruption proves it is ours again.
+      if (this.#interrupted !== undefined && this.#interruptions === interruptions) {
+        this.#log.info({ identity: this.identity, after: this.#interrupted }, "leader Lease re-established");
+        this.#interrupted = undefined;
+      }
     } else if (result === "held") {
       this.#stepDown("lease taken by another holder");
     } else if (this.#clock.now() >= deadline) {
@@ -217,24 +274,19 @@ export class LeaseElector {
     } catch (err) {
       const e = classifyError(err, this.#ctx("get"));
       if (e.kind !== KubeErrorKind.NotFound) return this.#failed(e, signal);
+      if (this.#leading) this.#interrupt("Lease deleted", false);
+      // Absent counts as a state of its own: the wait below starts when we first saw it gone.
+      if (this.#stillClaimed(ABSENT, "", this.#observedDurationMs)) return "held";
       return this.#create(signal);
-    }
-    const now = this.#clock.now();
-    const rv = lease.metadata?.resourceVersion;
-    if (rv !== this.#observedRv) {
-      this.#observedRv = rv;
-      this.#observedAt = now;
     }
     const spec = lease.spec ?? {};
     const holder = spec.holderIdentity ?? "";
-    if (holder && holder !== this.#observedHolder) {
-      this.#observedHolder = holder;
-      if (holder !== this.identity) this.#opts.onNewLeader?.(holder);
-    }
-    if (holder && holder !== this.identity) {
-      const durationMs = (spec.leaseDurationSeconds ?? Math.ceil(this.#leaseMs / 1000)) * 1000;
-      if (now < this.#observedAt + durationMs) return "held";
-    }
+    if (this.#leading && holder !== this.identity)
+      this.#interrupt(holder ? `Lease taken by ${holder}` : "Lease emptied", false);
+    const durationMs = (spec.leaseDurationSeconds ?? Math.ceil(this.#leaseMs / 1000)) * 1000;
+    if (holder) this.#observedDurationMs = durationMs;
+    if (this.#stillClaimed(lease.metadata?.resourceVersion, holder, durationMs)) return "held";
+    const now = this.#clock.now();
     const micro = microTime(now);
     const ours = holder === this.identity;
     const body: Lease = {
@@ -294,6 +346,41 @@ export class LeaseElector {
     }
   }
 
+  /**
+   * Records what a read showed and says whether someone else may still be leading: the holder — or, for an empty
+   * or absent Lease, the last holder we saw renew — is another instance, and the Lease has changed within its
+   * lease duration (measured on our clock since we saw it change).
+   */
+  #stillClaimed(rv: string | undefined, holder: string, durationMs: number): boolean {
+    const now = this.#clock.now();
+    if (rv !== this.#observedRv) {
+      this.#observedRv = rv;
+      this.#observedAt = now;
+    }
+    if (holder && holder !== this.#observedHolder) {
+      this.#observedHolder = holder;
+      if (holder !== this.identity) this.#opts.onNewLeader?.(holder);
+    }
+    const claimant = holder || this.#observedHolder;
+    this.#claimedUntil =
+      claimant !== undefined && claimant !== this.identity ? this.#observedAt + durationMs : 0;
+    return now < this.#claimedUntil;
+  }
+
+  /**
+   * The leader's Lease is in doubt: fence writes now, have in-flight requests aborted, and renew at once.
+   * @param fromEvent false when a renew's own read found it: the write that follows is based on that read.
+   */
+  #interrupt(reason: string, fromEvent = true): void {
+    if (!this.#leading) return;
+    if (fromEvent) this.#interruptions++;
+    if (this.#interrupted !== undefined) return;
+    this.#interrupted = reason;
+    this.#log.warn({ identity: this.identity, reason }, "leader Lease in doubt: writes fenced until renewed");
+    this.#opts.onInterrupted?.(reason);
+    this.#wake?.abort();
+  }
+
   #observe(lease: Lease, now: number): void {
     this.#acquiredAt = now;
     this.#observedRv = lease.metadata?.resourceVersion;
@@ -317,6 +404,7 @@ export class LeaseElector {
   #stepDown(why: string): void {
     if (!this.#leading) return;
     this.#leading = false;
+    this.#interrupted = undefined;
     this.#leadership?.abort(new Error(`leadership ended: ${why}`));
     this.#leadership = undefined;
     this.#log.warn({ identity: this.identity, reason: why }, "stopped leading");
@@ -327,6 +415,9 @@ export class LeaseElector {
     return { verb, resource: "leases.coordination.k8s.io", namespace: this.#ns, name: this.#name };
   }
 }
+
+/** The resourceVersion an absent Lease is recorded under (a real one is never empty). */
+const ABSENT = "";
 
 /** `<podName>_<8 random hex>`: unique per process even when a pod restarts with the same name. */
 export function makeIdentity(podName: string): string {

@@ -1,6 +1,7 @@
 // Small bounded retry for single API writes (status patches, metadata patches): not a substitute for requeueing.
 import { type Clock, jitter, sleep, systemClock } from "./clock.ts";
 import { classifyError, type KubeApiError, type RequestContext } from "./errors.ts";
+import { MAX_RETRY_AFTER_MS } from "./retry-after.ts";
 
 /** Options for {@link withRetry}. */
 export interface RetryOptions {
@@ -8,7 +9,7 @@ export interface RetryOptions {
   attempts?: number;
   /** First backoff (default 50 ms), doubled each time, ±20 % jitter. */
   baseDelayMs?: number;
-  /** Upper bound for any single wait, including a server's Retry-After (default 1 s). */
+  /** Upper bound for our own backoff (default 1 s); a server's longer Retry-After is honoured in full. */
   maxDelayMs?: number;
   /** Which classified errors to retry (default: {@link isRetryable} semantics). */
   retryOn?: (err: KubeApiError) => boolean;
@@ -35,9 +36,10 @@ export async function withRetry<T>(fn: () => Promise<T>, options: RetryOptions =
     } catch (raw) {
       const err = classifyError(raw, options.context);
       if (attempt >= attempts || !retryOn(err)) throw err;
-      const backoff = jitter(base * 2 ** (attempt - 1), 0.2);
-      const serverHint = err.retryAfterSeconds !== undefined ? err.retryAfterSeconds * 1000 : 0;
-      await sleep(clock, Math.min(max, Math.max(backoff, serverHint)));
+      const backoff = Math.min(max, jitter(base * 2 ** (attempt - 1), 0.2));
+      // The server knows its load; retrying sooner than it asked only adds to it (and is refused again).
+      const serverHint = Math.min(MAX_RETRY_AFTER_MS, (err.retryAfterSeconds ?? 0) * 1000);
+      await sleep(clock, Math.max(backoff, serverHint));
     }
   }
 }

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import fc from "fast-check";
-import { FakeClock } from "./fake-clock.ts";
+import { FakeClock } from "./testing/fake-clock.ts";
 import { WorkQueue, type WorkQueueMetrics } from "./work-queue.ts";
 
 const flush = (): Promise<void> => new Promise((r) => setImmediate(r));
@@ -70,6 +70,16 @@ describe("WorkQueue basics", () => {
     assert.equal(q.numRequeues("k"), 20);
     q.forget("k");
     assert.equal(q.numRequeues("k"), 0);
+  });
+
+  it("addRateLimited waits at least the server's Retry-After", async () => {
+    const clock = new FakeClock();
+    const q = new WorkQueue({ clock, qps: Number.POSITIVE_INFINITY });
+    q.addRateLimited("k", 4000);
+    clock.advance(3999);
+    assert.equal(q.len(), 0, "the 5 ms per-key backoff does not override the server's 4 s");
+    clock.advance(1);
+    assert.equal(await q.get(), "k");
   });
 
   it("the overall token bucket bounds retries across keys", () => {

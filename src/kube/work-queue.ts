@@ -103,14 +103,17 @@ export class WorkQueue {
     if (at < this.#timerAt) this.#arm(at);
   }
 
-  /** Queues `key` after its per-key exponential backoff (or the overall token-bucket delay, if longer). */
-  addRateLimited(key: string): void {
+  /**
+   * Queues `key` after its per-key exponential backoff, the overall token-bucket delay, or `notBeforeMs` (the
+   * API server's `Retry-After` for the failure), whichever is longest.
+   */
+  addRateLimited(key: string, notBeforeMs = 0): void {
     if (this.#shuttingDown) return;
     const failures = this.#failures.get(key) ?? 0;
     this.#failures.set(key, failures + 1);
     const perKey = Math.min(this.#baseDelayMs * 2 ** failures, this.#maxDelayMs);
     this.#metrics?.retried();
-    this.addAfter(key, Math.max(perKey, this.#bucket.reserve()));
+    this.addAfter(key, Math.max(perKey, this.#bucket.reserve(), notBeforeMs));
   }
 
   /** Resets the backoff of `key` (call after a successful reconcile). Does not remove a queued key. */

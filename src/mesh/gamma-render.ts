@@ -5,7 +5,7 @@ import type { Weights } from "../rollout/types.ts";
 import type { ResourceType } from "./object-store.ts";
 import { type MeshObject, renderMetadata } from "./objects.ts";
 import type { SplitRef, TrafficSplitModel } from "./types.ts";
-import { assertWeights, percentagesOf } from "./weights.ts";
+import { percentagesOf, weightedBackends } from "./weights.ts";
 
 /** `gateway.networking.k8s.io` HTTPRoute at `version` (v1 from Gateway API v1.0, else v1beta1). */
 export const gatewayHttpRouteType = (version: "v1" | "v1beta1"): ResourceType => ({
@@ -38,14 +38,6 @@ interface BackendRef {
  * stored object equals the rendered one and an unchanged split is never rewritten.
  */
 export function renderHttpRoute(model: TrafficSplitModel, type: ResourceType): MeshObject {
-  assertWeights(model.weights);
-  const backend = (name: string, weight: number) => ({
-    group: "",
-    kind: "Service",
-    name,
-    port: model.port,
-    weight,
-  });
   return {
     apiVersion: apiVersionOf(type),
     kind: type.kind,
@@ -55,14 +47,22 @@ export function renderHttpRoute(model: TrafficSplitModel, type: ResourceType): M
       rules: [
         {
           matches: [{ path: { type: "PathPrefix", value: "/" } }],
-          backendRefs: [
-            backend(model.primaryService, model.weights.primary),
-            backend(model.canaryService, model.weights.canary),
-          ],
+          backendRefs: serviceBackendRefs(model),
         },
       ],
     },
   };
+}
+
+/** Gateway API backendRefs to the primary and canary Services at the split port, every defaulted field written. */
+export function serviceBackendRefs(model: TrafficSplitModel) {
+  return weightedBackends(model, (name, weight) => ({
+    group: "",
+    kind: "Service",
+    name,
+    port: model.port,
+    weight,
+  }));
 }
 
 /**

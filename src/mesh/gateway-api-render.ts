@@ -2,10 +2,10 @@
 
 import type { GatewayApiSpec } from "../api/gateway-route-schema.ts";
 import { apiVersionOf } from "../api/object-meta.ts";
+import { serviceBackendRefs } from "./gamma-render.ts";
 import type { ResourceType } from "./object-store.ts";
 import { type MeshObject, renderMetadata } from "./objects.ts";
 import type { TrafficSplitModel } from "./types.ts";
-import { assertWeights } from "./weights.ts";
 
 const GATEWAY_GROUP = "gateway.networking.k8s.io";
 
@@ -42,14 +42,6 @@ export function renderGatewayHttpRoute(
   gatewayApi: GatewayApiSpec,
   type: ResourceType,
 ): MeshObject {
-  assertWeights(model.weights);
-  const backend = (name: string, weight: number) => ({
-    group: "",
-    kind: "Service",
-    name,
-    port: model.port,
-    weight,
-  });
   const matches = (gatewayApi.matches ?? [{ path: { type: "PathPrefix" as const, value: "/" } }]).map(
     (m) => ({
       path: { type: m.path.type, value: m.path.value },
@@ -65,10 +57,7 @@ export function renderGatewayHttpRoute(
       rules: [
         {
           matches,
-          backendRefs: [
-            backend(model.primaryService, model.weights.primary),
-            backend(model.canaryService, model.weights.canary),
-          ],
+          backendRefs: serviceBackendRefs(model),
         },
       ],
     },

@@ -8,7 +8,7 @@ import type { ResourceType } from "./object-store.ts";
 import { byKey, type MeshObject, renderMetadata } from "./objects.ts";
 import { normaliseRoutes, normaliseSources } from "./policy.ts";
 import type { AccessPolicyModel, SplitRef, TrafficSplitModel } from "./types.ts";
-import { assertWeights, percentagesOf } from "./weights.ts";
+import { percentagesOf, weightedBackends } from "./weights.ts";
 
 /** Served `networking.istio.io` versions Vireo writes, most preferred first (v1 since Istio 1.22). */
 export const ISTIO_NETWORKING_VERSIONS = ["v1", "v1beta1"] as const;
@@ -52,7 +52,6 @@ export const authorizationPolicyType = (version: IstioSecurityVersion): Resource
  * e2e/istio-grpc.test.ts). Envoy sidecars need none of this and ignore them.
  */
 export function renderVirtualService(model: TrafficSplitModel, type: ResourceType): MeshObject {
-  assertWeights(model.weights);
   const extraHosts = uniqueSorted(model.hosts ?? []).filter((h) => h !== model.rootService);
   const extraGateways = uniqueSorted(model.gateways ?? []).filter((g) => g !== "mesh");
   const multiPort = (model.otherPorts ?? []).some((p) => p !== model.port);
@@ -73,10 +72,7 @@ export function renderVirtualService(model: TrafficSplitModel, type: ResourceTyp
         {
           name: model.rolloutName,
           ...(multiPort ? { match: splitMatches(model.port, extraGateways) } : {}),
-          route: [
-            destination(model.primaryService, model.weights.primary),
-            destination(model.canaryService, model.weights.canary),
-          ],
+          route: weightedBackends(model, destination),
         },
         // No port on the destination: Istio keeps the port the request was addressed to.
         ...(multiPort

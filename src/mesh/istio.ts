@@ -24,6 +24,7 @@ import {
 } from "./istio-render.ts";
 import { type MeshClient, ObjectStore, type ResourceType } from "./object-store.ts";
 import { type MeshObject, metadataInSync, sameSpec } from "./objects.ts";
+import { RouteObject } from "./route-object.ts";
 import type { AccessPolicyModel, MeshAdapter, SplitRef, TrafficSplitModel } from "./types.ts";
 
 /** Constructor options of {@link IstioAdapter}. */
@@ -65,9 +66,11 @@ const ROLES = ["primary", "canary"] as const;
 export class IstioAdapter implements MeshAdapter {
   readonly name = "istio";
   readonly #store: ObjectStore;
-  readonly #vs: ResourceType;
+  /** The VirtualService (sidecar mode). */
+  readonly #virtualService: RouteObject;
+  /** The HTTPRoute (ambient mode); undefined when the cluster does not serve Gateway API's HTTPRoute. */
+  readonly #httpRoute: RouteObject | undefined;
   readonly #ap: ResourceType;
-  readonly #route: ResourceType | undefined;
   readonly #facts: ClusterFacts;
   readonly #trustDomain: string;
   /** Each root Service this adapter looked at, and its waypoint (an adapter lives one reconcile). */
@@ -75,46 +78,45 @@ export class IstioAdapter implements MeshAdapter {
 
   constructor(options: IstioAdapterOptions) {
     this.#store = new ObjectStore(options.client, { conflictRetries: options.conflictRetries });
-    this.#vs = virtualServiceType(options.networkingVersion ?? "v1");
+    const vs = virtualServiceType(options.networkingVersion ?? "v1");
+    this.#virtualService = new RouteObject(this.#store, {
+      type: vs,
+      render: (split) => renderVirtualService(split, vs),
+      parse: parseVirtualServiceWeights,
+      verdict: analysisVerdict,
+    });
+    if (options.httpRouteVersion) {
+      const route = gatewayHttpRouteType(options.httpRouteVersion);
+      this.#httpRoute = new RouteObject(this.#store, {
+        type: route,
+        render: (split) => renderHttpRoute(split, route),
+        parse: parseHttpRouteWeights,
+      });
+    }
     this.#ap = authorizationPolicyType(options.securityVersion ?? "v1");
-    this.#route = options.httpRouteVersion ? gatewayHttpRouteType(options.httpRouteVersion) : undefined;
     this.#facts = options.facts ?? readClusterFacts(options.client);
     this.#trustDomain = options.trustDomain ?? "cluster.local";
   }
 
   async setRoutes(split: TrafficSplitModel): Promise<Weights | null> {
-    const { namespace, rolloutName } = split;
     const { service, waypoint } = await this.#root(split);
     if (waypoint !== undefined) {
       assertWaypointExpressible(split, waypoint);
-      const route = this.#routeType(split, waypoint);
-      const written = await this.#store.ensure(route, renderHttpRoute(split, route), rolloutName, sameSpec);
-      await this.#store.deleteOwned(this.#vs, namespace, rolloutName, rolloutName);
-      return parseHttpRouteWeights(written, split);
+      const weights = await this.#routeFor(split, waypoint).set(split);
+      await this.#virtualService.delete(split);
+      return weights;
     }
     assertSplitPortRoutable(service, split);
-    const written = await this.#store.ensure(
-      this.#vs,
-      renderVirtualService(split, this.#vs),
-      rolloutName,
-      sameSpec,
-    );
-    if (this.#route) await this.#store.deleteOwned(this.#route, namespace, rolloutName, rolloutName);
-    const verdict = analysisVerdict(written);
-    if (verdict !== undefined) throw new MeshError(MeshErrorKind.NotAccepted, verdict);
-    return parseVirtualServiceWeights(written, split);
+    // Vireo's HTTPRoute goes only once the VirtualService holds the split: no moment without routes.
+    const weights = await this.#virtualService.set(split);
+    await this.#httpRoute?.delete(split);
+    return weights;
   }
 
   /** Null also while istiod's analysis says the VirtualService is not applied as written (setRoutes says why). */
   async getRoutes(ref: SplitRef): Promise<Weights | null> {
     const { waypoint } = await this.#root(ref);
-    if (waypoint !== undefined) {
-      const live = await this.#store.get(this.#routeType(ref, waypoint), ref.namespace, ref.rolloutName);
-      return live === null ? null : parseHttpRouteWeights(live, ref);
-    }
-    const live = await this.#store.get(this.#vs, ref.namespace, ref.rolloutName);
-    if (live === null || analysisVerdict(live) !== undefined) return null;
-    return parseVirtualServiceWeights(live, ref);
+    return waypoint !== undefined ? this.#routeFor(ref, waypoint).get(ref) : this.#virtualService.get(ref);
   }
 
   async applyAccessPolicy(
@@ -152,9 +154,8 @@ export class IstioAdapter implements MeshAdapter {
   async cleanup(ref: SplitRef): Promise<void> {
     for (const role of ROLES)
       await this.#store.deleteOwned(this.#ap, ref.namespace, name(ref, role), ref.rolloutName);
-    await this.#store.deleteOwned(this.#vs, ref.namespace, ref.rolloutName, ref.rolloutName);
-    if (this.#route)
-      await this.#store.deleteOwned(this.#route, ref.namespace, ref.rolloutName, ref.rolloutName);
+    await this.#virtualService.delete(ref);
+    await this.#httpRoute?.delete(ref);
   }
 
   async #render(ref: SplitRef, policy: AccessPolicyModel, owner: OwnerRef): Promise<MeshObject[]> {
@@ -198,9 +199,9 @@ export class IstioAdapter implements MeshAdapter {
     return found;
   }
 
-  /** The HTTPRoute type ambient mode writes; throws when the cluster does not serve Gateway API's HTTPRoute. */
-  #routeType(ref: SplitRef, waypoint: string): ResourceType {
-    if (this.#route) return this.#route;
+  /** The HTTPRoute ambient mode writes; throws when the cluster does not serve Gateway API's HTTPRoute. */
+  #routeFor(ref: SplitRef, waypoint: string): RouteObject {
+    if (this.#httpRoute) return this.#httpRoute;
     throw new MeshError(
       MeshErrorKind.Unsupported,
       `Service ${ref.namespace}/${ref.rootService} is behind waypoint "${waypoint}", where Istio splits traffic ` +

@@ -28,6 +28,7 @@ import {
 } from "./linkerd-render.ts";
 import { type MeshClient, ObjectStore, type ResourceType } from "./object-store.ts";
 import { type MeshObject, metadataInSync, sameSpec } from "./objects.ts";
+import { RouteObject } from "./route-object.ts";
 import type { AccessPolicyModel, MeshAdapter, SplitRef, TrafficSplitModel } from "./types.ts";
 
 /** Constructor options of {@link LinkerdAdapter}. */
@@ -67,31 +68,31 @@ interface PolicyObjects {
 export class LinkerdAdapter implements MeshAdapter {
   readonly name = "linkerd";
   readonly #store: ObjectStore;
-  readonly #route: ResourceType;
+  readonly #routes: RouteObject;
   readonly #server: ResourceType;
   readonly #serverVersion: LinkerdServerVersion;
   readonly #trustDomain: string;
 
   constructor(options: LinkerdAdapterOptions) {
     this.#store = new ObjectStore(options.client, { conflictRetries: options.conflictRetries });
-    this.#route =
+    const route =
       options.routeGroup === "gateway.networking.k8s.io" ? gatewayHttpRouteType("v1") : linkerdHttpRouteType;
+    this.#routes = new RouteObject(this.#store, {
+      type: route,
+      render: (split) => renderHttpRoute(split, route),
+      parse: parseHttpRouteWeights,
+    });
     this.#serverVersion = options.serverVersion ?? "v1beta3";
     this.#server = serverType(this.#serverVersion);
     this.#trustDomain = options.trustDomain ?? "cluster.local";
   }
 
-  async setRoutes(split: TrafficSplitModel): Promise<Weights | null> {
-    const desired = renderHttpRoute(split, this.#route);
-    return parseHttpRouteWeights(
-      await this.#store.ensure(this.#route, desired, split.rolloutName, sameSpec),
-      split,
-    );
+  setRoutes(split: TrafficSplitModel): Promise<Weights | null> {
+    return this.#routes.set(split);
   }
 
-  async getRoutes(ref: SplitRef): Promise<Weights | null> {
-    const live = await this.#store.get(this.#route, ref.namespace, ref.rolloutName);
-    return live === null ? null : parseHttpRouteWeights(live, ref);
+  getRoutes(ref: SplitRef): Promise<Weights | null> {
+    return this.#routes.get(ref);
   }
 
   async applyAccessPolicy(
@@ -178,7 +179,7 @@ export class LinkerdAdapter implements MeshAdapter {
 
   async cleanup(ref: SplitRef): Promise<void> {
     await this.#removePolicy(ref);
-    await this.#store.deleteOwned(this.#route, ref.namespace, ref.rolloutName, ref.rolloutName);
+    await this.#routes.delete(ref);
   }
 
   /** Server first: without it the namespace's default policy applies again, so nothing is denied meanwhile. */

@@ -3,26 +3,11 @@ import { describe, it } from "node:test";
 import { MeshError } from "./errors.ts";
 import { IstioAdapter } from "./istio.ts";
 import { LinkerdAdapter } from "./linkerd.ts";
-import { FakeApi } from "./testing/fake-api.ts";
+import { FakeApi, withBackendServices } from "./testing/fake-api.ts";
 import { anOwner, aPolicy, aSplitRef } from "./testing/models.ts";
 
 const ref = aSplitRef();
 const owned = { ...ref, owner: anOwner() };
-
-function withServices(api: FakeApi): FakeApi {
-  for (const [name, app] of [
-    ["checkout-primary", "checkout-primary"],
-    ["checkout-canary", "checkout"],
-  ] as const) {
-    api.store(`/api/v1/namespaces/shop/services/${name}`, {
-      apiVersion: "v1",
-      kind: "Service",
-      metadata: { name, namespace: "shop" },
-      spec: { selector: { app }, ports: [{ port: 8080, targetPort: 9090 }] },
-    });
-  }
-  return api;
-}
 
 describe("policy adapters that select pods", () => {
   for (const make of [
@@ -43,7 +28,7 @@ describe("policy adapters that select pods", () => {
     });
 
     it(`${name}: a selector-less backend Service is refused (it would select the whole namespace)`, async () => {
-      const api = withServices(new FakeApi());
+      const api = withBackendServices(new FakeApi());
       const svc = api.objects.get("/api/v1/namespaces/shop/services/checkout-canary")!;
       svc.spec = { ports: [{ port: 8080 }] };
       const adapter = make(api);
@@ -55,7 +40,7 @@ describe("policy adapters that select pods", () => {
   }
 
   it("istio: one AuthorizationPolicy per backend, each with its Service's selector", async () => {
-    const api = withServices(new FakeApi());
+    const api = withBackendServices(new FakeApi());
     await new IstioAdapter({ client: api }).applyAccessPolicy(owned, aPolicy());
     const selectorOf = (n: string) =>
       (
@@ -68,7 +53,7 @@ describe("policy adapters that select pods", () => {
   });
 
   it("linkerd: the Server is created last and removed first (never a deny-all window)", async () => {
-    const api = withServices(new FakeApi());
+    const api = withBackendServices(new FakeApi());
     const adapter = new LinkerdAdapter({ client: api });
     await adapter.applyAccessPolicy(owned, aPolicy());
     // Creates POST to the collection, so the path ends with the plural.
@@ -83,7 +68,7 @@ describe("policy adapters that select pods", () => {
   });
 
   it("linkerd: dropping route restrictions retargets the AuthorizationPolicy before deleting the authz route", async () => {
-    const api = withServices(new FakeApi());
+    const api = withBackendServices(new FakeApi());
     const adapter = new LinkerdAdapter({ client: api });
     await adapter.applyAccessPolicy(owned, aPolicy());
     api.resetCalls();
@@ -105,7 +90,7 @@ describe("linkerd: the kubelet's probes stay authorized under a per-route policy
   const get = (api: FakeApi, path: string) => api.objects.get(path);
 
   it("with route restrictions, a probe route, NetworkAuthentication and AuthorizationPolicy for the port's probe paths", async () => {
-    const api = withServices(new FakeApi());
+    const api = withBackendServices(new FakeApi());
     const adapter = new LinkerdAdapter({ client: api });
     const policy = aPolicy({ probes });
     await adapter.applyAccessPolicy(owned, policy);
@@ -146,7 +131,7 @@ describe("linkerd: the kubelet's probes stay authorized under a per-route policy
   });
 
   it("a probe path change is out of sync until applied; dropping the route restriction removes the probe objects", async () => {
-    const api = withServices(new FakeApi());
+    const api = withBackendServices(new FakeApi());
     const adapter = new LinkerdAdapter({ client: api });
     await adapter.applyAccessPolicy(owned, aPolicy({ probes }));
     const changed = aPolicy({ probes: [{ path: "/livez", port: 9090 }] });
@@ -164,7 +149,7 @@ describe("linkerd: the kubelet's probes stay authorized under a per-route policy
   });
 
   it("no probe objects when no HTTP probe targets the Server's port, and cleanup removes them", async () => {
-    const api = withServices(new FakeApi());
+    const api = withBackendServices(new FakeApi());
     const adapter = new LinkerdAdapter({ client: api });
     await adapter.applyAccessPolicy(owned, aPolicy({ probes: [{ path: "/metrics", port: 9100 }] }));
     assert.equal(get(api, `${base}/v1beta3/namespaces/shop/httproutes/checkout-probes`), undefined);
@@ -177,7 +162,7 @@ describe("linkerd: the kubelet's probes stay authorized under a per-route policy
   });
 
   it("refuses a probe path longer than an HTTPRoute path holds, writing no probe route", async () => {
-    const api = withServices(new FakeApi());
+    const api = withBackendServices(new FakeApi());
     const long = aPolicy({ probes: [{ path: `/${"a".repeat(1024)}`, port: 9090 }] });
     await assert.rejects(
       new LinkerdAdapter({ client: api }).applyAccessPolicy(owned, long),

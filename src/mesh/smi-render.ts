@@ -15,7 +15,7 @@ import {
   ZERO,
 } from "./quantity.ts";
 import type { AccessPolicyModel, SplitRef, TrafficSplitModel } from "./types.ts";
-import { assertWeights } from "./weights.ts";
+import { weightedBackends } from "./weights.ts";
 
 /** Served TrafficSplit versions Vireo can write. v1alpha1 has quantity weights, v1alpha2+ integers. */
 export const SPLIT_VERSIONS = ["v1alpha4", "v1alpha3", "v1alpha2", "v1alpha1"] as const;
@@ -64,12 +64,10 @@ interface Backend {
  * integers. No `matches`: Vireo splits all traffic, it does not do header-based A/B routing.
  */
 export function renderTrafficSplit(model: TrafficSplitModel, version: SplitVersion): MeshObject {
-  assertWeights(model.weights);
-  const weight = (w: number): number | string => (version === "v1alpha1" ? String(w) : w);
-  const backends: Backend[] = [
-    { service: model.primaryService, weight: weight(model.weights.primary) },
-    { service: model.canaryService, weight: weight(model.weights.canary) },
-  ];
+  const backends = weightedBackends<Backend>(model, (service, w) => ({
+    service,
+    weight: version === "v1alpha1" ? String(w) : w,
+  }));
   return {
     apiVersion: `split.smi-spec.io/${version}`,
     kind: "TrafficSplit",

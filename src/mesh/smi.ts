@@ -8,6 +8,7 @@ import { MeshError, MeshErrorKind } from "./errors.ts";
 import { type MeshClient, ObjectStore } from "./object-store.ts";
 import { type MeshObject, metadataInSync, sameSpec } from "./objects.ts";
 import type { ServedApis } from "./provider.ts";
+import { RouteObject } from "./route-object.ts";
 import {
   ACCESS_VERSIONS,
   type AccessVersion,
@@ -56,30 +57,29 @@ export interface SmiAdapterOptions {
 export class SmiAdapter implements MeshAdapter {
   readonly name = "smi";
   readonly #store: ObjectStore;
-  readonly #split: SplitVersion;
+  readonly #routes: RouteObject;
   readonly #access: AccessVersion;
   readonly #specs: SpecsVersion;
 
   constructor(options: SmiAdapterOptions) {
     this.#store = new ObjectStore(options.client, { conflictRetries: options.conflictRetries });
-    this.#split = options.splitVersion;
+    const version = options.splitVersion;
+    this.#routes = new RouteObject(this.#store, {
+      type: trafficSplitType(version),
+      render: (split) => renderTrafficSplit(split, version),
+      parse: parseTrafficSplitWeights,
+      same: sameTrafficSplitSpec,
+    });
     this.#access = options.accessVersion ?? "v1alpha3";
     this.#specs = options.specsVersion ?? "v1alpha4";
   }
 
-  async setRoutes(split: TrafficSplitModel): Promise<Weights | null> {
-    const desired = renderTrafficSplit(split, this.#split);
-    const type = trafficSplitType(this.#split);
-    return parseTrafficSplitWeights(
-      await this.#store.ensure(type, desired, split.rolloutName, sameTrafficSplitSpec),
-      split,
-    );
+  setRoutes(split: TrafficSplitModel): Promise<Weights | null> {
+    return this.#routes.set(split);
   }
 
-  async getRoutes(ref: SplitRef): Promise<Weights | null> {
-    // Read whatever is there, ours or not: reading is harmless, and setRoutes refuses a foreign object loudly.
-    const live = await this.#store.get(trafficSplitType(this.#split), ref.namespace, ref.rolloutName);
-    return live === null ? null : parseTrafficSplitWeights(live, ref);
+  getRoutes(ref: SplitRef): Promise<Weights | null> {
+    return this.#routes.get(ref);
   }
 
   async applyAccessPolicy(
@@ -136,7 +136,7 @@ export class SmiAdapter implements MeshAdapter {
     const { namespace, rolloutName } = ref;
     await this.#store.deleteOwned(trafficTargetType(this.#access), namespace, rolloutName, rolloutName);
     await this.#store.deleteOwned(httpRouteGroupType(this.#specs), namespace, rolloutName, rolloutName);
-    await this.#store.deleteOwned(trafficSplitType(this.#split), namespace, rolloutName, rolloutName);
+    await this.#routes.delete(ref);
   }
 
   #renderPolicy(ref: SplitRef, policy: AccessPolicyModel, owner: OwnerRef) {

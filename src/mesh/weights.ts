@@ -1,6 +1,7 @@
 // Weight rules shared by every adapter: what may be written, and integer relative weights back to percentages.
 import type { Weights } from "../rollout/types.ts";
 import { toPercentages } from "./quantity.ts";
+import type { TrafficSplitModel } from "./types.ts";
 
 /** Throws unless the weights are integers 0..100 summing to 100 (the engine's invariant; never write less). */
 export function assertWeights(w: Weights): void {
@@ -8,6 +9,21 @@ export function assertWeights(w: Weights): void {
   if (!ok(w.primary) || !ok(w.canary) || w.primary + w.canary !== 100) {
     throw new RangeError(`weights must be integers 0..100 summing to 100, got ${w.primary}/${w.canary}`);
   }
+}
+
+/**
+ * The split's two weighted backends, primary first, each as `entry` writes a Service and its weight. The weights
+ * are checked first ({@link assertWeights}), so no renderer can write an invalid split.
+ */
+export function weightedBackends<T>(
+  model: Pick<TrafficSplitModel, "weights" | "primaryService" | "canaryService">,
+  entry: (service: string, weight: number) => T,
+): T[] {
+  assertWeights(model.weights);
+  return [
+    entry(model.primaryService, model.weights.primary),
+    entry(model.canaryService, model.weights.canary),
+  ];
 }
 
 /**

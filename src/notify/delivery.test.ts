@@ -3,7 +3,7 @@ import { createServer } from "node:net";
 import { Writable } from "node:stream";
 import { afterEach, describe, it } from "node:test";
 import { inspect } from "node:util";
-import { FakeClock } from "../kube/fake-clock.ts";
+import { FakeClock } from "../kube/testing/fake-clock.ts";
 import { createLogger } from "../telemetry/logger.ts";
 import { type DeliveryMetrics, type DeliveryOutcome, NotificationDelivery } from "./delivery.ts";
 import { buildMessage, type NotificationMessage, type NotifyAction, type RolloutRef } from "./message.ts";
@@ -260,6 +260,57 @@ describe("NotificationDelivery against a loopback receiver", () => {
     const hits = (path: string) => rx.received.filter((r) => r.path === path).length;
     assert.deepEqual(["/gone", "/bad", "/slow", "/busy"].map(hits), [1, 1, 2, 2]);
     assert.equal(failed.length, 2);
+  });
+
+  it("asks for the destination again before a permanent rejection is final: a changed one gets the message, at most three times", async () => {
+    const rx = track(await startReceiver((r) => (r.path.startsWith("/revoked") ? { status: 404 } : {})));
+    const metrics = counters();
+    const failed: string[] = [];
+    const delivered: string[] = [];
+    let rotations = 0;
+    let next = "/revoked-0";
+    const d = track(
+      new NotificationDelivery({
+        ...fast,
+        metrics,
+        onFailed: (_ref, key) => failed.push(key),
+        onDelivered: (_ref, key, dest) => delivered.push(`${key} ${dest}`),
+        refresh: async (ref, notifier) => {
+          assert.equal(ref.name, "checkout");
+          assert.equal(notifier.name, "webhook");
+          rotations++;
+          return new WebhookNotifier(`${rx.url}${next}`);
+        },
+      }),
+    );
+    // Rotated once: the second URL takes it.
+    next = "/live";
+    d.enqueue(new WebhookNotifier(`${rx.url}/revoked-0`), msg("rev1/rotated"));
+    await waitUntil(() => delivered.length === 1);
+    assert.deepEqual(delivered, ["rev1/rotated webhook"]);
+    assert.equal(failed.length, 0);
+    assert.equal(metrics.get("failed"), 0);
+    // Unchanged: the same destination comes back, so the rejection stands.
+    next = "/revoked-1";
+    d.enqueue(new WebhookNotifier(`${rx.url}/revoked-1`), msg("rev1/unchanged"));
+    await waitUntil(() => failed.length === 1);
+    assert.deepEqual(failed, ["rev1/unchanged"]);
+    // A Secret that changes on every read to another revoked URL cannot hold a message forever.
+    rotations = 0;
+    let n = 2;
+    const moving = new NotificationDelivery({
+      ...fast,
+      onFailed: (_ref, key) => failed.push(key),
+      refresh: async () => {
+        rotations++;
+        return new WebhookNotifier(`${rx.url}/revoked-${n++}`);
+      },
+    });
+    track(moving);
+    moving.enqueue(new WebhookNotifier(`${rx.url}/revoked-x`), msg("rev1/moving"));
+    await waitUntil(() => failed.length === 2);
+    assert.equal(rotations, 3, "three moves, then the fourth rejection is final");
+    assert.equal(rx.received.filter((r) => r.path.startsWith("/revoked")).length, 2 + 4);
   });
 
   it("reports an invalid URL through onFailed without any request", async () => {

@@ -58,6 +58,12 @@ export interface DeliveryOptions {
    * URL, a permanent Slack answer), with the secret-free reason; the message is not tried again.
    */
   onFailed?: (rollout: RolloutRef, key: string, destination: string, reason: string) => void;
+  /**
+   * Asked before a permanent rejection is final: the destination as configured now (its URL read again from the
+   * Secret), or undefined when that cannot be told. A rotated Secret's revoked URL answers 404 or `invalid_token`;
+   * a different destination gets the message instead of it being marked failed.
+   */
+  refresh?: (rollout: RolloutRef, notifier: Notifier) => Promise<Notifier | undefined>;
 }
 
 /** What {@link NotificationDelivery.enqueue} did with a message. */
@@ -67,7 +73,16 @@ interface Item {
   message: NotificationMessage;
   notifier: Notifier;
   dedupeId: string;
+  /** Destinations this message was moved to after a permanent rejection (bounded by {@link MAX_REFRESHES}). */
+  refreshes: number;
 }
+
+/** How often one message may move to a refreshed destination: a Secret that keeps changing cannot hold it forever. */
+const MAX_REFRESHES = 3;
+/** Idle lanes are forgotten once this many exist (a lane only remembers its destination's rate limit). */
+const LANE_PRUNE_AT = 256;
+/** A lane idle this long has no rate limit left to remember (Slack's is one message a second). */
+const LANE_IDLE_MS = 60_000;
 
 /** One destination: waiting messages and at most one in flight. */
 interface Lane {
@@ -87,12 +102,12 @@ export class NotificationDelivery {
   readonly #o: Required<
     Omit<
       DeliveryOptions,
-      "minIntervalMs" | "metrics" | "logger" | "alreadyDelivered" | "onDelivered" | "onFailed"
+      "minIntervalMs" | "metrics" | "logger" | "alreadyDelivered" | "onDelivered" | "onFailed" | "refresh"
     >
   > &
     Pick<
       DeliveryOptions,
-      "minIntervalMs" | "metrics" | "logger" | "alreadyDelivered" | "onDelivered" | "onFailed"
+      "minIntervalMs" | "metrics" | "logger" | "alreadyDelivered" | "onDelivered" | "onFailed" | "refresh"
     >;
   readonly #lanes = new Map<string, Lane>();
   /** Ids queued, in flight or delivered (insertion-ordered for eviction). */
@@ -125,20 +140,35 @@ export class NotificationDelivery {
     const dedupeId = `${notifier.destination}|${message.id}`;
     if (this.#seen.has(dedupeId)) return "duplicate";
     if (this.#o.alreadyDelivered?.(message.rollout, message.key, notifier.name)) return "already-delivered";
-    this.#remember(dedupeId);
+    this.#queue({ message, notifier, dedupeId, refreshes: 0 });
+    return "queued";
+  }
 
-    let lane = this.#lanes.get(notifier.destination);
+  /** Puts `item` on its destination's lane (made when missing), dropping the oldest waiting one when full. */
+  #queue(item: Item): void {
+    this.#remember(item.dedupeId);
+    const destination = item.notifier.destination;
+    let lane = this.#lanes.get(destination);
     if (!lane) {
+      if (this.#lanes.size >= LANE_PRUNE_AT) this.#pruneLanes();
       lane = { queue: [], running: false, lastRequestAt: Number.NEGATIVE_INFINITY };
-      this.#lanes.set(notifier.destination, lane);
+      this.#lanes.set(destination, lane);
     }
     if (lane.queue.length >= this.#o.capacity) {
       const oldest = lane.queue.shift() as Item;
       this.#abandon(oldest, "dropped", "queue full: dropped the oldest waiting message");
     }
-    lane.queue.push({ message, notifier, dedupeId });
-    if (!lane.running) void this.#run(notifier.destination, lane);
-    return "queued";
+    lane.queue.push(item);
+    if (!lane.running) void this.#run(destination, lane);
+  }
+
+  /** Forgets idle lanes whose rate limit has long passed: rotated URLs must not pile up lanes forever. */
+  #pruneLanes(): void {
+    const now = this.#o.clock.now();
+    for (const [destination, lane] of this.#lanes) {
+      if (!lane.running && lane.queue.length === 0 && now - lane.lastRequestAt > LANE_IDLE_MS)
+        this.#lanes.delete(destination);
+    }
   }
 
   /** Messages waiting or in flight, over all destinations. */
@@ -203,7 +233,10 @@ export class NotificationDelivery {
         if (this.#stop.signal.aborted)
           return this.#abandon(item, "dropped", "shutdown before delivery", attempt);
         const e = err instanceof DeliveryError ? err : new DeliveryError(describe(err), { retryable: true });
-        if (!e.retryable) return this.#abandon(item, "failed", e.message, attempt);
+        if (!e.retryable) {
+          if (await this.#moved(item)) return;
+          return this.#abandon(item, "failed", e.message, attempt);
+        }
         if (attempt >= this.#o.maxAttempts) return this.#abandon(item, "dropped", e.message, attempt);
         this.#o.metrics?.inc(item.notifier.name, "retried");
         const delay = e.retryAfterMs ?? this.#backoff(attempt);
@@ -222,6 +255,36 @@ export class NotificationDelivery {
       }
       return;
     }
+  }
+
+  /**
+   * Before a permanent rejection is final: asks for the destination again and, when it changed (a rotated Secret),
+   * queues the message for the new one. True when the message moved.
+   */
+  async #moved(item: Item): Promise<boolean> {
+    if (!this.#o.refresh || item.refreshes >= MAX_REFRESHES || this.#closing) return false;
+    let fresh: Notifier | undefined;
+    try {
+      fresh = await this.#o.refresh(item.message.rollout, item.notifier);
+    } catch (err) {
+      this.#o.logger?.warn({ error: sanitizeText(describe(err)) }, "notification destination refresh failed");
+      return false;
+    }
+    if (!fresh || fresh.destination === item.notifier.destination || this.#stop.signal.aborted) return false;
+    this.#o.metrics?.inc(item.notifier.name, "retried");
+    this.#o.logger?.info(
+      {
+        destination: item.notifier.name,
+        rollout: `${item.message.rollout.namespace}/${item.message.rollout.name}`,
+        key: item.message.key,
+      },
+      "destination rejected the notification but its Secret changed: sending to the new URL",
+    );
+    const dedupeId = `${fresh.destination}|${item.message.id}`;
+    // Already queued for (or delivered to) the new URL by a later submit: that copy settles the message.
+    if (!this.#seen.has(dedupeId))
+      this.#queue({ message: item.message, notifier: fresh, dedupeId, refreshes: item.refreshes + 1 });
+    return true;
   }
 
   /** One request, bounded by the request timeout even if the notifier ignores its signal. */

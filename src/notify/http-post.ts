@@ -3,7 +3,9 @@ import { createHash } from "node:crypto";
 import { Agent as HttpAgent } from "node:http";
 import { Agent as HttpsAgent } from "node:https";
 import axios from "axios";
-import { DeliveryError } from "./notifier.ts";
+import { parseRetryAfter as parseRetryAfterHeader } from "../kube/retry-after.ts";
+import type { NotificationMessage } from "./message.ts";
+import { DeliveryError, type Notifier } from "./notifier.ts";
 
 // Shared keep-alive agents: one TLS handshake per destination instead of one per message.
 const httpAgent = new HttpAgent({ keepAlive: true, maxSockets: 4 });
@@ -103,14 +105,9 @@ export function checkAnswer(
   throw new DeliveryError(message, { retryable, status: res.status });
 }
 
-/** Parses Retry-After (delta seconds or an HTTP date) into milliseconds; undefined when absent or invalid. */
+/** Parses Retry-After (delta seconds or an HTTP date) into milliseconds, capped; undefined when absent or invalid. */
 export function parseRetryAfter(value: string | undefined, now = Date.now()): number | undefined {
-  if (value === undefined || value.trim() === "") return undefined;
-  const v = value.trim();
-  if (/^\d+(\.\d+)?$/.test(v)) return Math.min(Number(v) * 1000, MAX_RETRY_AFTER_MS);
-  const at = Date.parse(v);
-  if (Number.isNaN(at)) return undefined;
-  return Math.min(Math.max(0, at - now), MAX_RETRY_AFTER_MS);
+  return parseRetryAfterHeader(value, now, MAX_RETRY_AFTER_MS);
 }
 
 /** A short, secret-free identity of a URL, so lanes and logs can tell destinations apart. */
@@ -120,4 +117,38 @@ export function destinationId(kind: string, url: string): string {
 
 function reasonText(reason: unknown): string {
   return reason instanceof Error ? reason.message : "aborted";
+}
+
+/**
+ * A notifier that POSTs JSON to one URL. The URL is a credential (a Slack webhook's path is its secret): it stays
+ * private, never logged or put into errors, and the destination is named by its hash.
+ */
+export abstract class UrlNotifier implements Notifier {
+  abstract readonly name: string;
+  readonly destination: string;
+  readonly minIntervalMs: number;
+  readonly #url: string;
+
+  constructor(kind: string, url: string, minIntervalMs: number) {
+    this.#url = url;
+    this.destination = destinationId(kind, url);
+    this.minIntervalMs = minIntervalMs;
+  }
+
+  abstract send(message: NotificationMessage, signal: AbortSignal): Promise<void>;
+
+  /** POSTs `body` and throws a DeliveryError unless it was accepted (see {@link checkAnswer}). */
+  protected async post(
+    body: unknown,
+    signal: AbortSignal,
+    options: { headers?: Record<string, string>; permanentBodies?: ReadonlySet<string> } = {},
+  ): Promise<void> {
+    const res = await postJson(this.#url, body, signal, this.name, options.headers);
+    checkAnswer(res, this.name, options.permanentBodies);
+  }
+
+  /** Keeps the URL out of `console.log(notifier)` and JSON dumps. */
+  toJSON(): object {
+    return { name: this.name, destination: this.destination };
+  }
 }

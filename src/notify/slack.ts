@@ -1,7 +1,7 @@
-// Slack incoming-webhook notifier: Block Kit message with a severity-coloured attachment (mesh-apis.md §7).
-import { checkAnswer, destinationId, postJson } from "./http-post.ts";
+// Slack incoming-webhook notifier: Block Kit message with a severity-coloured attachment (api.slack.com, "Sending
+// messages using incoming webhooks"; its error strings and rate limit decide what is retried).
+import { UrlNotifier } from "./http-post.ts";
 import { formatNumber, type NotificationMessage, type Severity } from "./message.ts";
-import type { Notifier } from "./notifier.ts";
 
 /** Slack answers that mean the webhook is gone for good, whatever the status code. */
 const PERMANENT = new Set([
@@ -26,27 +26,16 @@ const COLOR: Record<Severity, "good" | "warning" | "danger"> = {
  * Sends to one Slack incoming webhook. Slack allows about one message per second per webhook, and cannot
  * de-duplicate: a message resent after a controller crash (between delivery and the status write) shows twice.
  */
-export class SlackNotifier implements Notifier {
+export class SlackNotifier extends UrlNotifier {
   readonly name = "slack";
-  readonly destination: string;
-  readonly minIntervalMs: number;
-  readonly #url: string;
 
   /** @param url the webhook URL (a credential: it is never logged or put into errors) */
   constructor(url: string, options: { minIntervalMs?: number } = {}) {
-    this.#url = url;
-    this.destination = destinationId("slack", url);
-    this.minIntervalMs = options.minIntervalMs ?? 1000;
+    super("slack", url, options.minIntervalMs ?? 1000);
   }
 
   async send(message: NotificationMessage, signal: AbortSignal): Promise<void> {
-    const res = await postJson(this.#url, buildSlackPayload(message), signal, "slack");
-    checkAnswer(res, "slack", PERMANENT);
-  }
-
-  /** Keeps the URL out of `console.log(notifier)` and JSON dumps. */
-  toJSON(): object {
-    return { name: this.name, destination: this.destination };
+    await this.post(buildSlackPayload(message), signal, { permanentBodies: PERMANENT });
   }
 }
 

@@ -1,7 +1,6 @@
 // Generic JSON webhook notifier: POSTs the notification as a versioned JSON document with an Idempotency-Key.
-import { checkAnswer, destinationId, postJson } from "./http-post.ts";
+import { UrlNotifier } from "./http-post.ts";
 import type { NotificationMessage } from "./message.ts";
-import type { Notifier } from "./notifier.ts";
 
 /** Header naming the notification; the same on every resend (retries, controller restarts). */
 export const IDEMPOTENCY_HEADER = "Idempotency-Key";
@@ -17,29 +16,18 @@ export function idempotencyKey(m: NotificationMessage): string {
 }
 
 /** Sends to one JSON webhook. */
-export class WebhookNotifier implements Notifier {
+export class WebhookNotifier extends UrlNotifier {
   readonly name = "webhook";
-  readonly destination: string;
-  readonly minIntervalMs: number;
-  readonly #url: string;
 
   /** @param url the webhook URL (treated as a credential: never logged or put into errors) */
   constructor(url: string, options: { minIntervalMs?: number } = {}) {
-    this.#url = url;
-    this.destination = destinationId("webhook", url);
-    this.minIntervalMs = options.minIntervalMs ?? 0;
+    super("webhook", url, options.minIntervalMs ?? 0);
   }
 
   async send(message: NotificationMessage, signal: AbortSignal): Promise<void> {
-    const res = await postJson(this.#url, buildWebhookPayload(message), signal, "webhook", {
-      [IDEMPOTENCY_HEADER]: idempotencyKey(message),
+    await this.post(buildWebhookPayload(message), signal, {
+      headers: { [IDEMPOTENCY_HEADER]: idempotencyKey(message) },
     });
-    checkAnswer(res, "webhook");
-  }
-
-  /** Keeps the URL out of `console.log(notifier)` and JSON dumps. */
-  toJSON(): object {
-    return { name: this.name, destination: this.destination };
   }
 }
 

@@ -54,24 +54,25 @@ export function recordAnalysis(ctx: Ctx): boolean {
       const limit = spec.analysis.failureLimit;
       const count = failing?.conclusive ? "conclusive" : `${a.failedChecks}/${limit}`;
       const message = `analysis failed (${count}): ${failing?.metric} ${failing?.message ?? ""}`.trim();
-      d.event("Warning", REASONS.AnalysisFailed, message);
       d.notify("AnalysisFailed", "warning", message, String(a.failedChecks), failing);
       // A sequential Fail is conclusive: its error guarantee is for the first crossing, so waiting buys nothing.
       if (a.failedChecks >= limit || failing?.conclusive) {
+        // One decision, one Event: the rollback's Event already carries this check's message.
         rollBack(ctx, REASONS.AnalysisFailed, `rolled back: ${message}`, failing);
         return false;
       }
+      d.event("Warning", REASONS.AnalysisFailed, message);
       return true;
     }
     case "Error": {
       a.consecutiveErrors = (a.consecutiveErrors ?? 0) + 1;
       const limit = spec.analysis.consecutiveErrorLimit;
       const message = `analysis could not be evaluated (${a.consecutiveErrors}/${limit} in a row): ${failing?.metric}: ${failing?.message ?? ""}`;
-      d.event("Warning", REASONS.AnalysisErrors, message);
       if (a.consecutiveErrors >= limit) {
         rollBack(ctx, REASONS.AnalysisErrors, `rolled back: ${message}`, failing);
         return false;
       }
+      d.event("Warning", REASONS.AnalysisErrors, message);
       return true;
     }
     case "Inconclusive": {
@@ -89,16 +90,35 @@ export function recordAnalysis(ctx: Ctx): boolean {
   }
 }
 
-/** Keeps the newest `limit` measurements of each metric, in time order. */
-export function trimHistory(history: Measurement[], limit: number): Measurement[] {
+/**
+ * Keeps the newest `limit` measurements of each metric, in time order; with `metrics`, only those metrics' (the
+ * ones the spec still has).
+ */
+export function trimHistory(
+  history: Measurement[],
+  limit: number,
+  metrics?: ReadonlySet<string>,
+): Measurement[] {
   const kept = new Map<string, number>();
   const out: Measurement[] = [];
   for (let i = history.length - 1; i >= 0; i--) {
     const m = history[i]!;
     const n = kept.get(m.metric) ?? 0;
-    if (n >= limit) continue;
+    if (n >= limit || (metrics && !metrics.has(m.metric))) continue;
     kept.set(m.metric, n + 1);
     out.push(m);
   }
   return out.reverse();
+}
+
+/**
+ * Drops history of metrics no longer in the spec and cuts each metric's to `historyLimit` at once, not at the next
+ * rollout: a removed metric's entries would otherwise sit in status (and count against its budget) indefinitely.
+ */
+export function pruneHistory(ctx: Ctx): void {
+  const a = ctx.d.status.analysis;
+  if (!a?.history?.length) return;
+  const { metrics, historyLimit } = ctx.spec.analysis;
+  const history = trimHistory(a.history, historyLimit, new Set(metrics.map((m) => m.name)));
+  if (history.length !== a.history.length) a.history = history;
 }

@@ -1,10 +1,8 @@
 // When analysis gates a step and when its next tick is due: read by the engine and by the reconciler.
 
-import type { Phase } from "../api/constants.ts";
 import { parseDuration } from "../api/duration.ts";
 import type { RolloutSpec, RolloutStatus } from "../api/rollout-schema.ts";
-
-const IN_FLIGHT: readonly Phase[] = ["Progressing", "Paused"];
+import { IN_FLIGHT } from "./draft.ts";
 
 /** True when analysis gates steps for this spec. */
 export function analysisRequired(spec: RolloutSpec): boolean {

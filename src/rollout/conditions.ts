@@ -1,5 +1,6 @@
 // Kubernetes-style conditions: set one without touching lastTransitionTime unless its status really changed.
 import type { Condition } from "../api/rollout-schema.ts";
+import { clipMessage } from "./status-budget.ts";
 
 /** A condition as the engine states it; the timestamps and generation are filled in here. */
 export interface ConditionUpdate {
@@ -24,7 +25,7 @@ export function setCondition(
   const previous = index >= 0 ? list[index] : undefined;
   const next: Condition = {
     ...update,
-    message: update.message.slice(0, 32768),
+    message: clipMessage(update.message),
     observedGeneration,
     lastTransitionTime:
       previous && previous.status === update.status ? previous.lastTransitionTime : now.toISOString(),

@@ -2,9 +2,10 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import fc from "fast-check";
+import { REASONS } from "../api/constants.ts";
 import { decide } from "./decide.ts";
 import { expandSteps } from "./steps.ts";
-import { lifeArb, play } from "./testing/lives.ts";
+import { lifeArb, ownershipLifeArb, play } from "./testing/lives.ts";
 import { apply, observe, settle } from "./testing/world.ts";
 import type { Decision } from "./types.ts";
 
@@ -140,9 +141,25 @@ describe("engine invariants (property-based)", () => {
     );
   });
 
-  it("decide is deterministic, and deciding again on its own status is a fixed point without new events", () => {
+  it("one decision records at most one Event per reason (except one per ignored request and per step walked)", () => {
+    const perItem: readonly string[] = [REASONS.RequestIgnored, REASONS.StepAdvanced];
     fc.assert(
       fc.property(lifeArb, ([spec, events]) => {
+        for (const { decision } of play(spec, events).steps) {
+          const reasons = decision.actions.flatMap((a) =>
+            a.type === "RecordEvent" && !perItem.includes(a.reason) ? [a.reason] : [],
+          );
+          assert.deepEqual(reasons, [...new Set(reasons)], `one decision, one Event: ${reasons.join(", ")}`);
+        }
+      }),
+      { numRuns: RUNS },
+    );
+  });
+
+  it("decide is deterministic, and deciding again on its own status is a fixed point without new events", () => {
+    fc.assert(
+      // Lives with conflicts, renames and hand-backs too: their Events must not repeat either.
+      fc.property(fc.oneof(lifeArb, ownershipLifeArb), ([spec, events]) => {
         for (const { before } of play(spec, events).steps) {
           const input = { generation: 1, spec: before.spec, status: before.status };
           const obs = observe(before);

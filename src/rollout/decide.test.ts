@@ -8,6 +8,7 @@ import {
   type ModelWorld,
   makeSpec,
   measurements,
+  NO_CLAIMS,
   newWorld,
   observe,
   pushRevision,
@@ -85,6 +86,13 @@ describe("failing analysis", () => {
     const failed = actionsOf(w, "Notify").filter((n) => n.event === "RolledBack");
     assert.equal(failed.length, 1);
     assert.equal(failed[0]?.failing?.metric, "success");
+    // One Event per decision: the first failed check, then the rollback that names the second one.
+    assert.deepEqual(
+      actionsOf(w, "RecordEvent")
+        .filter((e) => e.reason === "AnalysisFailed")
+        .map((e) => e.message.replace(/: success.*/, "")),
+      ["analysis failed (1/2)", "rolled back: analysis failed (2/2)"],
+    );
     // Later reconciles stay put and keep the reason.
     const before = structuredClone(w.status);
     w.now += 60_000;
@@ -118,6 +126,13 @@ describe("failing analysis", () => {
     run(w, (x) => x.status?.phase === "RolledBack");
     assert.equal(condition(w, "Degraded")?.reason, "AnalysisErrors");
     assert.equal(w.status?.analysis?.consecutiveErrors, 4);
+    const errors = actionsOf(w, "RecordEvent").filter((e) => e.reason === "AnalysisErrors");
+    assert.equal(
+      errors.length,
+      4,
+      "three errors, then one rollback Event, not a fourth error Event beside it",
+    );
+    assert.match(errors.at(-1)?.message ?? "", /^rolled back: .*\(4\/4 in a row\)/);
   });
 
   it("holds on no data and pauses for a person after inconclusiveLimit; never promotes on silence", () => {
@@ -179,6 +194,21 @@ describe("people", () => {
     pushRevision(w, "rev-3");
     run(w, (x) => x.status?.phase === "Paused");
     assert.equal(w.status?.currentStepIndex, 1);
+  });
+
+  it("promote on the last step starts the promotion with one Event, not a step Event beside it", () => {
+    const w = initialized(
+      newWorld(makeSpec({ strategy: { canary: { steps: [{ setWeight: 20 }, { pause: {} }] } } })),
+    );
+    pushRevision(w, "rev-2");
+    run(w, (x) => x.status?.phase === "Paused");
+    w.requests.promote = "a";
+    const d = reconcile(w);
+    assert.equal(w.status?.phase, "Promoting");
+    assert.deepEqual(
+      d.actions.flatMap((a) => (a.type === "RecordEvent" ? [`${a.reason}: ${a.message}`] : [])),
+      ["PromotedByUser: all 2 steps passed; promoting rev-2"],
+    );
   });
 
   it("promote=full skips the remaining steps", () => {
@@ -389,5 +419,7 @@ function reconcileObservations(w: ModelWorld) {
     accessPolicyInSync: true,
     requests: {},
     window: w.window,
+    refusals: [],
+    ownership: NO_CLAIMS,
   };
 }

@@ -5,8 +5,10 @@
 import { type Phase, REASONS } from "../api/constants.ts";
 import type { RolloutSpec, RolloutStatus } from "../api/rollout-schema.ts";
 import { describeIssues } from "../api/validate.ts";
+import { pruneHistory } from "./analysis-rules.ts";
 import { syncAutoscaler } from "./autoscaling.ts";
 import { type Ctx, Draft } from "./draft.ts";
+import { claimObjects, handBackRenamed } from "./ownership.ts";
 import { onEnded } from "./phases/ended.ts";
 import { onHealthy } from "./phases/healthy.ts";
 import { onInFlight } from "./phases/in-flight.ts";
@@ -14,6 +16,7 @@ import { onInitializing } from "./phases/initializing.ts";
 import { onFinalizing, onPromoting } from "./phases/promotion.ts";
 import { ensureObjects, followReplicas, holdForLostPrimary, routeAllToPrimary } from "./repair.ts";
 import { handleRequests } from "./requests.ts";
+import { clipMessage, withinBudget } from "./status-budget.ts";
 import { finishConditions } from "./status-conditions.ts";
 import { expandSteps } from "./steps.ts";
 import { MISSING_TARGET_POLL_MS, WORKLOAD_POLL_MS } from "./timing.ts";
@@ -52,30 +55,38 @@ const PHASE_RULES: Record<Phase, (ctx: Ctx) => void> = {
 export function decide(input: EngineInput, obs: Observations, now: Date): Decision {
   const d = new Draft(structuredClone(input.status ?? {}), now);
   d.status.observedGeneration = input.generation;
-  const done = (): Decision => {
-    syncAutoscaler(d, obs);
+  /** `autoscale`: false while handing back, when the observed HPAs are of names not yet taken over. */
+  const done = (autoscale = true): Decision => {
+    if (autoscale) syncAutoscaler(d, obs);
     finishConditions(d, input.generation, obs);
     const requeueAfterMs = d.requeueAfterMs();
     return {
-      status: d.status,
+      status: withinBudget(d.status),
       actions: d.actions(obs),
       ...(requeueAfterMs !== undefined ? { requeueAfterMs } : {}),
     };
   };
 
-  if (obs.specIssues.length > 0 || !input.spec) {
+  const invalid = obs.specIssues.length > 0 || !input.spec;
+  if (invalid || !input.spec || obs.refusals.length > 0) {
     // A possibly bad canary must not keep its weight while the engine cannot judge it.
     const traffic = routeAllToPrimary(d, obs);
-    const message = `invalid spec, ${traffic}: ${describeIssues(obs.specIssues)}`;
-    if (d.phase !== "Invalid" || d.status.message !== message)
-      d.event("Warning", REASONS.InvalidSpec, message);
+    const reason = invalid ? REASONS.InvalidSpec : (obs.refusals[0]?.reason ?? REASONS.InvalidSpec);
+    const message = invalid
+      ? `invalid spec, ${traffic}: ${describeIssues(obs.specIssues)}`
+      : `refused, ${traffic}: ${obs.refusals.map((r) => r.message).join("; ")}`;
+    if (d.phase !== "Invalid" || d.status.message !== clipMessage(message))
+      d.event("Warning", reason, message);
     d.phase = "Invalid";
-    d.say(REASONS.InvalidSpec, message);
+    d.say(reason, message);
+    // Neither the objects refused nor the policy are watched: look again for the conflict to clear.
+    if (!invalid) d.wakeIn(MISSING_TARGET_POLL_MS);
     return done();
   }
   const spec = input.spec;
   d.status.lastValidSpec = spec;
   const ctx: Ctx = { d, spec, obs, steps: expandSteps(spec.strategy.canary), generation: input.generation };
+  pruneHistory(ctx);
 
   if (d.phase === "Invalid") {
     // The spec is valid again: resume from the last stable state; a pending revision restarts from step 0. A
@@ -85,15 +96,18 @@ export function decide(input: EngineInput, obs: Observations, now: Date): Decisi
     const promoted = canaryRevision !== stableRevision && obs.primary.revision === canaryRevision;
     d.phase = canaryRevision && promoted ? "Promoting" : stableRevision ? "Healthy" : "Initializing";
   }
+  // Renamed target or Service: the old ones go back first, whatever the new ones look like.
+  if (handBackRenamed(ctx)) return done(false);
   if (!obs.canary.exists || !obs.canary.revision) {
     // The canary backend has no pods any more: keeping its weight would black-hole that share of traffic.
     const message = `target Deployment ${spec.targetRef.name} not found; ${routeAllToPrimary(d, obs)}`;
-    if (d.status.message !== message) d.event("Warning", REASONS.TargetNotFound, message);
+    if (d.status.message !== clipMessage(message)) d.event("Warning", REASONS.TargetNotFound, message);
     d.say(REASONS.TargetNotFound, message);
     d.wakeIn(MISSING_TARGET_POLL_MS);
     return done();
   }
 
+  claimObjects(ctx);
   handleRequests(ctx);
   followReplicas(ctx);
   // The one loop that moves between phases: the rules of each phase the rollout enters run until it settles, so one

@@ -1,8 +1,21 @@
 // People's requests (vireo.dev/promote, abort, pause, resume, retry): each new annotation value is acted on once.
 
+import { createHash } from "node:crypto";
 import { isFullPromote, REASONS } from "../api/constants.ts";
 import { type Ctx, IN_FLIGHT, isReady } from "./draft.ts";
 import { advance, enterStep, pause, resumeFromPause, startPromotion, startRollout } from "./transitions.ts";
+
+/** Longest annotation value kept in `status.handledRequests` as it is; a longer one is kept as its digest. */
+const REQUEST_VALUE_LIMIT = 253;
+
+/**
+ * The form a request value is remembered in: itself, or `sha256:<hex>` when long, so five annotations of up to
+ * 256 KiB together cannot make status outgrow its budget. Either way a new value is a new request.
+ */
+function recordable(value: string | undefined): string | undefined {
+  if (value === undefined || value.length <= REQUEST_VALUE_LIMIT) return value;
+  return `sha256:${createHash("sha256").update(value).digest("hex")}`;
+}
 
 /** Acts on new annotation values, once each. Runs before the phase rules so a request wins over a timer. */
 export function handleRequests(ctx: Ctx): void {
@@ -11,8 +24,9 @@ export function handleRequests(ctx: Ctx): void {
     d.event("Normal", REASONS.RequestIgnored, `${what} request ignored: ${why} (phase ${d.phase})`);
   const take = (kind: "promote" | "abort" | "pause" | "resume" | "retry"): string | undefined => {
     const value = obs.requests[kind];
-    if (value === undefined || value === d.status.handledRequests?.[kind]) return undefined;
-    d.status.handledRequests = { ...d.status.handledRequests, [kind]: value };
+    const recorded = recordable(value);
+    if (value === undefined || recorded === d.status.handledRequests?.[kind]) return undefined;
+    d.status.handledRequests = { ...d.status.handledRequests, [kind]: recorded };
     return value;
   };
 
@@ -70,11 +84,11 @@ export function handleRequests(ctx: Ctx): void {
       );
     } else {
       d.phase = "Progressing";
-      d.event(
-        "Normal",
-        REASONS.PromotedByUser,
-        `promoted past step ${(d.status.currentStepIndex ?? 0) + 1} by request`,
-      );
+      const past = (d.status.currentStepIndex ?? 0) + 1;
+      // Past the last step, advance() starts the promotion and its PromotedByUser Event says so: one decision,
+      // one Event.
+      if (past < ctx.steps.length)
+        d.event("Normal", REASONS.PromotedByUser, `promoted past step ${past} by request`);
       if (d.status.stepStartedAt === undefined) enterStep(ctx, d.status.currentStepIndex ?? 0);
       advance(ctx, "User");
     }

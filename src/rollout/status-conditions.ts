@@ -5,6 +5,7 @@ import { CONDITION_TYPES, REASONS } from "../api/constants.ts";
 import { setCondition } from "./conditions.ts";
 import type { Draft } from "./draft.ts";
 import { readiness } from "./readiness.ts";
+import { clipMessage } from "./status-budget.ts";
 import type { Observations } from "./types.ts";
 
 /**
@@ -45,8 +46,8 @@ export function finishConditions(d: Draft, generation: number, obs: Observations
     set(CONDITION_TYPES.stalled, "False", REASONS.Healthy, "no problem detected");
     set(CONDITION_TYPES.degraded, "False", REASONS.Healthy, "no problem detected");
   }
-  s.message = msg;
-  // The revision this status is about, so CI can wait for its own release (README, "GitOps, CI and HPAs").
+  s.message = clipMessage(msg);
+  // The revision this status is about, so CI can wait for its own release (docs/gitops-ci-hpa.md#did-my-revision-succeed-ci).
   if (obs.canary.revision !== undefined) s.currentRevision = obs.canary.revision;
   if (obs.canary.generation !== undefined) s.observedTargetGeneration = obs.canary.generation;
 }

@@ -39,6 +39,9 @@ export class VireoMetrics {
   readonly workqueueWorkDuration: Histogram;
   readonly notifications: Counter<"destination" | "outcome">;
   readonly kubeRequests: Counter<"verb">;
+  readonly kubeBackoffs: Counter;
+  readonly kubeBackoffSeconds: Counter;
+  readonly clockSkew: Gauge;
   readonly leader: Gauge<"identity">;
 
   readonly #phases: Set<string>;
@@ -135,6 +138,21 @@ export class VireoMetrics {
       labelNames: ["verb"],
       registers,
     });
+    this.kubeBackoffs = new Counter({
+      name: "vireo_kube_backoffs_total",
+      help: "Answers of the API server that asked for a back-off (429, or 5xx with Retry-After).",
+      registers,
+    });
+    this.kubeBackoffSeconds = new Counter({
+      name: "vireo_kube_backoff_seconds_total",
+      help: "Seconds of back-off the API server asked for (every request waits them out).",
+      registers,
+    });
+    this.clockSkew = new Gauge({
+      name: "vireo_clock_skew_seconds",
+      help: "The API server's clock minus this process's (the engine runs on the API server's time).",
+      registers,
+    });
     this.leader = new Gauge({
       name: "vireo_leader",
       help: "1 while this instance holds the leader lease.",
@@ -178,6 +196,17 @@ export class VireoMetrics {
   /** Counts one Kubernetes API request (wire to `createKubeClients({ onRequest })`). */
   recordKubeRequest(verb: string): void {
     this.kubeRequests.inc({ verb });
+  }
+
+  /** Counts one server-requested back-off (wire to `createKubeClients({ onRetryAfter })`). */
+  recordKubeBackoff(seconds: number): void {
+    this.kubeBackoffs.inc();
+    this.kubeBackoffSeconds.inc(seconds);
+  }
+
+  /** Publishes how far the API server's clock is ahead of ours (negative: behind). */
+  setClockSkew(seconds: number): void {
+    this.clockSkew.set(seconds);
   }
 
   /** Publishes whether `identity` leads. */

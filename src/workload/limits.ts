@@ -1,5 +1,6 @@
 // Checks every name and label value Vireo derives against its Kubernetes limit, before anything is created.
 import {
+  DNS_1035_LABEL,
   MAX_ROLLOUT_NAME,
   MAX_SERVICE_NAME,
   MAX_TARGET_NAME,
@@ -11,7 +12,7 @@ import { PRIMARY_SUFFIX, type WorkloadNames } from "./names.ts";
 import type { Deployment, Service } from "./objects.ts";
 import { rolloutPortName } from "./render.ts";
 
-const DNS_1035_LABEL = /^[a-z]([-a-z0-9]*[a-z0-9])?$/;
+const SERVICE_NAME = new RegExp(DNS_1035_LABEL);
 
 /**
  * Problems the API server would only report halfway through creating a Rollout's objects (a primary Deployment
@@ -41,7 +42,7 @@ export function checkDerivedLimits(
     );
   }
   const servicePath = spec.service.name === undefined ? "spec.targetRef.name" : "spec.service.name";
-  if (!DNS_1035_LABEL.test(names.rootService)) {
+  if (!SERVICE_NAME.test(names.rootService)) {
     add(
       servicePath,
       `Service name "${names.rootService}" must be a DNS-1035 label (a letter first, no dots)`,

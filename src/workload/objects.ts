@@ -24,6 +24,8 @@ export interface Deployment {
     updatedReplicas?: number;
     readyReplicas?: number;
     availableReplicas?: number;
+    /** Read to tell a person what keeps the pods from starting (ReplicaFailure, ProgressDeadlineExceeded). */
+    conditions?: { type: string; status: string; reason?: string; message?: string }[];
   };
 }
 

@@ -76,7 +76,7 @@ function rolloutPort(spec: RolloutSpec, root?: Service): ServicePort {
 
 /**
  * The root Service's ports other than the split one, as the backend Services carry them (no nodePort: the
- * backends are ClusterIP). Traffic to them is not split; see the README on multi-port Services.
+ * backends are ClusterIP). Traffic to them is not split; see docs/rollout-guide.md#multi-port-services.
  */
 export function otherServicePorts(spec: RolloutSpec, root: Service | undefined): ServicePort[] {
   return (root?.spec.ports ?? [])

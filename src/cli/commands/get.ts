@@ -34,7 +34,7 @@ export async function loadView(ctx: CliContext, namespace: string, rollout: Roll
 
 /** `kubectl vireo get`. */
 export async function get(args: Args): Promise<number> {
-  const ctx = connect(args);
+  const ctx = await connect(args);
   const name = await resolveName(ctx, args);
   const rollout = await getRollout(ctx.kube, ctx.namespace, name);
   if (args.output === "json" || args.output === "yaml") {
@@ -117,7 +117,7 @@ async function watchOne(ctx: CliContext, first: RolloutView): Promise<number> {
 
 /** `kubectl vireo list`. */
 export async function list(args: Args): Promise<number> {
-  const ctx = connect(args);
+  const ctx = await connect(args);
   const { items } = await listRollouts(ctx.kube, ctx.listNamespace);
   if (args.output === "json" || args.output === "yaml") {
     ctx.out.write(await formatObjects(items, args.output));

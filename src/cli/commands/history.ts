@@ -1,11 +1,12 @@
 // `history NAME`: what happened to past revisions (started, promoted, rolled back, by whom, the failing metric).
 import { ANNOTATIONS, REASONS } from "../../api/constants.ts";
+import { eventTime, type KubeEvent } from "../../api/kube-event.ts";
 import type { Rollout } from "../../api/rollout-schema.ts";
 import type { Args } from "../args.ts";
 import { connect } from "../context.ts";
 import { CliError } from "../errors.ts";
 import { formatObjects } from "../output.ts";
-import { eventTime, getRollout, type KubeEvent, rolloutEvents } from "../rollout-api.ts";
+import { getRollout, rolloutEvents } from "../rollout-api.ts";
 import { style, table } from "../style.ts";
 
 /** Event reasons that mark a revision's life. */
@@ -86,7 +87,7 @@ export function buildHistory(r: Rollout, events: KubeEvent[]): HistoryEntry[] {
 
 /** `kubectl vireo history NAME`. */
 export async function history(args: Args): Promise<number> {
-  const ctx = connect(args);
+  const ctx = await connect(args);
   const name = args.positional[0];
   if (!name) throw new CliError("usage: kubectl vireo history NAME", 2);
   const rollout = await getRollout(ctx.kube, ctx.namespace, name);

@@ -1,21 +1,15 @@
 // promote/abort/pause/resume/retry: write the request annotation with a fresh value, wait for the controller's
 // acknowledgement in status.handledRequests, and say what happened (or why it was ignored).
+
 import { ANNOTATIONS, PROMOTE_FULL, REASONS, type RequestKind } from "../../api/constants.ts";
+import { eventTime, type KubeEvent } from "../../api/kube-event.ts";
 import type { Rollout } from "../../api/rollout-schema.ts";
 import { expandSteps } from "../../rollout/steps.ts";
 import type { Args } from "../args.ts";
 import { connect } from "../context.ts";
 import { ApiError, CliError } from "../errors.ts";
 import type { KubeClient } from "../kube-client.ts";
-import {
-  eventTime,
-  getRollout,
-  type KubeEvent,
-  requestToken,
-  rolloutEvents,
-  watchRollouts,
-  writeRequest,
-} from "../rollout-api.ts";
+import { getRollout, requestToken, rolloutEvents, watchRollouts, writeRequest } from "../rollout-api.ts";
 
 /** Exit code when the controller acknowledged but ignored the request. */
 export const EXIT_IGNORED = 3;
@@ -115,7 +109,7 @@ function writeTime(r: Rollout): number {
 
 /** Runs one steering command. */
 export async function steer(args: Args, kind: RequestKind): Promise<number> {
-  const ctx = connect(args);
+  const ctx = await connect(args);
   const name = args.positional[0];
   if (!name) throw new CliError(`usage: kubectl vireo ${kind} NAME [-n NAMESPACE]`, 2);
   if (args.full && kind !== "promote") throw new CliError("--full only applies to promote", 2);

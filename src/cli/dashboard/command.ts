@@ -9,14 +9,14 @@ export const STATIC_DIR = resolve(import.meta.dirname, "../../../dist/dashboard"
 
 /** Runs until SIGINT/SIGTERM. */
 export async function dashboard(args: Args): Promise<number> {
-  const ctx = connect(args);
+  const ctx = await connect(args);
   const d = await startDashboard({
     kube: ctx.kube,
     staticDir: STATIC_DIR,
     port: args.port ?? 0,
     namespace: ctx.listNamespace,
   });
-  ctx.out.write(`Vireo dashboard (context ${ctx.kube.connection.contextName}): ${d.url}\n`);
+  ctx.out.write(`Vireo dashboard (context ${ctx.kube.contextName}): ${d.url}\n`);
   ctx.out.write("It acts with your kubeconfig credentials; press Ctrl-C to stop.\n");
   await new Promise<void>((r) => {
     process.once("SIGINT", r);

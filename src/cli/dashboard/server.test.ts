@@ -59,10 +59,12 @@ describe("dashboard server", () => {
     dash = await startDashboard({
       kube: createKubeClient({
         contextName: "test",
-        server: api.url,
-        namespace: "shop",
-        insecure: false,
-        token: () => "user-token",
+        connection: {
+          server: api.url,
+          authenticate: (o) => {
+            o.headers = { ...o.headers, Authorization: "Bearer user-token" };
+          },
+        },
       }),
       staticDir: dir,
       port: 0,

@@ -77,7 +77,7 @@ export async function startDashboard(opts: DashboardOptions): Promise<Dashboard>
   const page = index
     .replace("__CSRF_TOKEN__", token)
     .replace("__NAMESPACE__", opts.namespace ?? "")
-    .replace("__CONTEXT__", opts.kube.connection.contextName.replace(/[<>"&]/g, ""));
+    .replace("__CONTEXT__", opts.kube.contextName.replace(/[<>"&]/g, ""));
   const streams = new Set<AbortController>();
   let port = opts.port;
 

@@ -1,6 +1,7 @@
 // Fixed Rollouts for renderer and dashboard tests: one mid-way with analysis, one rolled back.
+
+import type { KubeEvent } from "../../api/kube-event.ts";
 import type { Rollout } from "../../api/rollout-schema.ts";
-import type { KubeEvent } from "../rollout-api.ts";
 
 /** The clock the fixtures are written against. */
 export const NOW = new Date("2026-12-01T12:00:00Z");

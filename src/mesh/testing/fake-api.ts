@@ -95,3 +95,22 @@ function status(code: number, reason: string): ApiException<string> {
     {},
   );
 }
+
+/**
+ * `api` holding the backend Services of the `checkout` Rollout in `shop` (models.ts's aSplitRef): the primary's
+ * selector renamed, the canary's the user's, both port 8080 → 9090 — what access-policy adapters select pods by.
+ */
+export function withBackendServices(api: FakeApi): FakeApi {
+  for (const [name, app] of [
+    ["checkout-primary", "checkout-primary"],
+    ["checkout-canary", "checkout"],
+  ] as const) {
+    api.store(`/api/v1/namespaces/shop/services/${name}`, {
+      apiVersion: "v1",
+      kind: "Service",
+      metadata: { name, namespace: "shop" },
+      spec: { selector: { app }, ports: [{ port: 8080, targetPort: 9090 }] },
+    });
+  }
+  return api;
+}

@@ -1,5 +1,5 @@
 // Deterministic virtual clock for tests: time moves only when the test calls advance().
-import type { Clock, TimerHandle } from "./clock.ts";
+import type { Clock, TimerHandle } from "../clock.ts";
 
 interface FakeTimer {
   id: number;

@@ -1,4 +1,5 @@
-// Preloaded with --import in tests: appends every module URL the process resolves to $VIREO_IMPORT_LOG.
+// Preloaded with --import in tests and benchmarks: appends every module URL the process resolves to
+// $VIREO_IMPORT_LOG. Plain JavaScript, so it loads no TypeScript stripper into the process whose memory it measures.
 import { appendFileSync } from "node:fs";
 import { registerHooks } from "node:module";
 
