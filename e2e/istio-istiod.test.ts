@@ -85,6 +85,8 @@ describe("Istio conformance against istiod", { skip }, () => {
     controller = await startController({
       kubeconfigPath: cluster.controllerKubeconfigPath,
       logDir: join(cluster.dir, "logs"),
+      // The Gateway-bound hosts test routes hostnames through the gateways of namespace infra.
+      args: ["--allowed-hosts=*.example.test,*.other.test", "--allowed-gateways=infra/*"],
     });
     sidecar = await ads({ pod: "sleep", namespace: "client" });
   });
