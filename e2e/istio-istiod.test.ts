@@ -9,7 +9,7 @@ import type { Rollout } from "../src/api/rollout-schema.ts";
 import type { Cluster } from "./cluster/cluster.ts";
 import { startCluster } from "./cluster/cluster.ts";
 import { ALLOW_MISSING_ENV, istioMissing } from "./cluster/istiod.ts";
-import { kubeRequest } from "./cluster/kube-request.ts";
+import { kubeRequest, watchPath } from "./cluster/kube-request.ts";
 import { REPO_ROOT } from "./cluster/paths.ts";
 import { type AdsClient, startAdsClient } from "./istio/ads-client.ts";
 import {
@@ -274,10 +274,29 @@ describe("Istio conformance against istiod", { skip }, () => {
     );
     // A new revision is not promoted while istiod ignores the split: its weight is never confirmed.
     const stable = held.status?.stableRevision;
+    // Every state of Vireo's VirtualService meanwhile: generation, istiod's observed generation and codes.
+    const states: string[] = [];
+    const vsWatch = await watchPath<{
+      metadata: { generation?: number };
+      status?: { observedGeneration?: number; validationMessages?: { type?: { code?: string } }[] };
+    }>(
+      kc,
+      `/apis/networking.istio.io/v1/namespaces/${ns}/virtualservices?fieldSelector=metadata.name%3Dcart`,
+      (e) =>
+        states.push(
+          `${e.at % 100_000} gen ${e.object.metadata.generation} observed ${e.object.status?.observedGeneration} ` +
+            `[${(e.object.status?.validationMessages ?? []).map((m) => m.type?.code).join(",")}]`,
+        ),
+    );
     await setImage(cluster, ns, "cart", "example.test/app:2");
     await new Promise((r) => setTimeout(r, 8000));
+    vsWatch.stop();
     const waiting = await waitForRollout(cluster, ns, "cart", "read", () => true);
-    assert.equal(waiting.status?.stableRevision, stable, "not promoted");
+    assert.equal(
+      waiting.status?.stableRevision,
+      stable,
+      `not promoted; the VirtualService was: ${states.join(" | ")}`,
+    );
     assert.equal(degradedOf(waiting)?.status, "True", JSON.stringify(waiting.status?.conditions));
     await kubeRequest(kc, "DELETE", `/apis/networking.istio.io/v1/namespaces/${ns}/virtualservices/legacy`);
     const healed = await waitForRollout(
