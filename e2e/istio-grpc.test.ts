@@ -65,6 +65,34 @@ describe("real gRPC traffic through istiod's routes (proxyless, mTLS, RBAC)", { 
     });
   });
 
+  /**
+   * Releases `versions` of Rollout `name` one after another, each waited for until promoted, while `load` runs;
+   * the weight changes Vireo wrote meanwhile (with their watch events' times) and the tally of the RPCs sent.
+   */
+  async function releaseUnderLoad(name: string, versions: string[], load: GrpcLoad) {
+    const writes = await watchVsWeights(kc, NS, name);
+    const start = Date.now();
+    for (const version of versions) {
+      const stable = (await getRollout(cluster, NS, name))?.status?.stableRevision;
+      await setEnv(cluster, NS, name, `VERSION=${version}`);
+      await waitForRollout(
+        cluster,
+        NS,
+        name,
+        `${version} promoted after every step`,
+        (r) => phaseOf(r) === "Healthy" && r.status?.stableRevision !== stable,
+        240_000,
+      );
+    }
+    await new Promise((res) => setTimeout(res, 3000));
+    writes.stop();
+    await load.refresh();
+    const changes = writes
+      .log()
+      .filter((x, i, all) => i > 0 && x.weight !== all[i - 1]?.weight && x.at >= start);
+    return { changes, all: tally(load.between(start)) };
+  }
+
   after(async () => {
     await controller?.stop();
     if (report.length > 0) console.log(`\n[istio-grpc] measured:\n${report.join("\n")}\n`);
@@ -201,27 +229,7 @@ describe("real gRPC traffic through istiod's routes (proxyless, mTLS, RBAC)", { 
       rps: 200,
     });
     await waitForAnswers(flips, "flip-primary", 100);
-    const writes = await watchVsWeights(kc, NS, "flip");
-    const start = Date.now();
-    for (const version of ["v2", "v3"]) {
-      const stable = (await getRollout(cluster, NS, "flip"))?.status?.stableRevision;
-      await setEnv(cluster, NS, "flip", `VERSION=${version}`);
-      await waitForRollout(
-        cluster,
-        NS,
-        "flip",
-        `${version} promoted after every step`,
-        (r) => phaseOf(r) === "Healthy" && r.status?.stableRevision !== stable,
-        240_000,
-      );
-    }
-    await new Promise((res) => setTimeout(res, 3000));
-    writes.stop();
-    await flips.refresh();
-    const changes = writes
-      .log()
-      .filter((x, i, all) => i > 0 && x.weight !== all[i - 1]?.weight && x.at >= start);
-    const all = tally(flips.between(start));
+    const { changes, all } = await releaseUnderLoad("flip", ["v2", "v3"], flips);
     const around = changes.map((c) => tally(flips.between(c.at - 1000, c.at + 2000)).failed.length);
     report.push(
       `  weight changes: ${changes.length} (${changes.map((c) => c.weight).join("→")}), ${all.total} RPCs at 200/s, ` +
@@ -241,33 +249,13 @@ describe("real gRPC traffic through istiod's routes (proxyless, mTLS, RBAC)", { 
       rps: 300,
     });
     await waitForAnswers(jumps, "jump-primary", 150);
-    const writes = await watchVsWeights(kc, NS, "jump");
-    const start = Date.now();
-    const releases = 5;
-    for (let i = 2; i < 2 + releases; i++) {
-      const stable = (await getRollout(cluster, NS, "jump"))?.status?.stableRevision;
-      await setEnv(cluster, NS, "jump", `VERSION=v${i}`);
-      await waitForRollout(
-        cluster,
-        NS,
-        "jump",
-        `v${i} promoted`,
-        (r) => phaseOf(r) === "Healthy" && r.status?.stableRevision !== stable,
-        240_000,
-      );
-    }
-    await new Promise((res) => setTimeout(res, 3000));
-    writes.stop();
-    await jumps.refresh();
-    const flipsSeen = writes
-      .log()
-      .filter((x, i, all) => i > 0 && x.weight !== all[i - 1]?.weight && x.at >= start);
-    const all = tally(jumps.between(start));
+    const releases = ["v2", "v3", "v4", "v5", "v6"];
+    const { changes: flipsSeen, all } = await releaseUnderLoad("jump", releases, jumps);
     report.push(
-      `  all-at-once: ${flipsSeen.length} full switches (0↔100 %) over ${releases} releases, ${all.total} RPCs at 300/s, ` +
+      `  all-at-once: ${flipsSeen.length} full switches (0↔100 %) over ${releases.length} releases, ${all.total} RPCs at 300/s, ` +
         `${all.failed.length} failed${all.failed.length ? ` (${failureSummary(all.failed)})` : ""}`,
     );
-    assert.ok(flipsSeen.length >= 2 * releases, `${flipsSeen.length} switches`);
+    assert.ok(flipsSeen.length >= 2 * releases.length, `${flipsSeen.length} switches`);
     assert.equal(all.failed.length, 0, failureSummary(all.failed));
   });
 });
