@@ -451,7 +451,11 @@ describe("Istio conformance against istiod", { skip }, () => {
     report.push(`  ambient HTTPRoute: istiod's status ${JSON.stringify(parent)}`);
     const accepted = parent?.conditions?.find((c) => c.type === "Accepted");
     assert.equal(accepted?.status, "True", JSON.stringify(parent));
-    const s = await sidecar.state();
+    // istiod turns the Service-parented HTTPRoute into the sidecar's routes (GAMMA): the weights Vireo wrote.
+    const s = await sidecar.until("the HTTPRoute's 60/40 pushed to a sidecar", (x) =>
+      split(x, ns, "amb").canary === 40 ? x : undefined,
+    );
     report.push(`  ambient HTTPRoute as pushed to a sidecar: ${JSON.stringify(split(s, ns, "amb"))}`);
+    assert.deepEqual(split(s, ns, "amb"), { primary: 60, canary: 40 });
   });
 });
