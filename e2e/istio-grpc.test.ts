@@ -192,8 +192,12 @@ describe("real gRPC traffic through istiod's routes (proxyless, mTLS, RBAC)", { 
     report.push(
       `  bad version: rolled back ${(detected / 1000).toFixed(1)} s after the template change; failing tick read ${failed.map((m) => m.value?.toFixed(1)).join(", ")} %`,
     );
+    // Half the canary's calls fail, so the failing tick reads about 50 %, not the ~100 % of a response_code-only
+    // rate. The tick covers only a few dozen canary calls (its first step's share of the load): at p = 0.5 one
+    // standard deviation is ~8 points, so the bound is 30 points wide (67.2 % was seen once under load 24).
     assert.ok(
-      failed.length >= 1 && failed.every((m) => typeof m.value === "number" && Math.abs(m.value - 50) <= 15),
+      failed.length >= 1 && failed.every((m) => typeof m.value === "number" && Math.abs(m.value - 50) <= 30),
+      failed.map((m) => m.value).join(", "),
     );
     // The same window by the old builtin (non-5xx only): gRPC failures are HTTP 200 to Envoy, so it reads ~100 %.
     const sel = `reporter="destination",destination_workload_namespace="${NS}",destination_workload="echo"`;
