@@ -18,8 +18,10 @@ import { Informer } from "./kube/informer.ts";
 import { eventsApi, LEASES, type Lease, leaseApi } from "./kube/kube-apis.ts";
 import { loadKubeconfig } from "./kube/kubeconfig/load.ts";
 import { LeaseElector, makeIdentity } from "./kube/lease-elector.ts";
+import { NamespaceLabels } from "./kube/namespace-labels.ts";
 import { ServerClock } from "./kube/server-clock.ts";
 import { StatusWriter } from "./kube/status-writer.ts";
+import { serviceFacts } from "./mesh/cluster-facts.ts";
 import { MESH_API_GROUPS, routingTypes } from "./mesh/registry.ts";
 import { AddressPolicy } from "./net/address-policy.ts";
 import { Egress } from "./net/egress.ts";
@@ -109,8 +111,16 @@ export async function main(argv: readonly string[], env: NodeJS.ProcessEnv): Pro
     onResult: (key) => manager.queue.add(key),
     onDiscard: (reason) => metrics.analysisDiscarded.inc({ reason }),
   });
+  const namespaceLabels = new NamespaceLabels(clients);
   const mesh = new MeshResolver(clients, new ApiDiscovery({ clients, groups: MESH_API_GROUPS }), {
     trustDomain: config.trustDomain,
+    facts: {
+      namespaceLabels: (name) => namespaceLabels.get(name),
+      service: async (namespace, name) => {
+        const svc = await manager.service(namespace, name);
+        return svc ? serviceFacts(svc) : undefined;
+      },
+    },
   });
   const notifications = createNotificationSink({
     clients,
