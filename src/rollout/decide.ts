@@ -7,6 +7,7 @@ import type { RolloutSpec, RolloutStatus } from "../api/rollout-schema.ts";
 import { describeIssues } from "../api/validate.ts";
 import { pruneHistory } from "./analysis-rules.ts";
 import { syncAutoscaler } from "./autoscaling.ts";
+import { observeChecks, syncCheckJobs } from "./checks.ts";
 import { type Ctx, Draft } from "./draft.ts";
 import { onEnded } from "./phases/ended.ts";
 import { onHealthy } from "./phases/healthy.ts";
@@ -56,6 +57,7 @@ export function decide(input: EngineInput, obs: Observations, now: Date): Decisi
   d.status.observedGeneration = input.generation;
   const done = (): Decision => {
     syncAutoscaler(d, obs);
+    syncCheckJobs(d, obs, input.spec !== undefined && obs.specIssues.length === 0);
     finishConditions(d, input.generation, obs);
     const requeueAfterMs = d.requeueAfterMs();
     return {
@@ -79,6 +81,7 @@ export function decide(input: EngineInput, obs: Observations, now: Date): Decisi
   d.status.lastValidSpec = spec;
   const ctx: Ctx = { d, spec, obs, steps: expandSteps(spec.strategy.canary), generation: input.generation };
   pruneHistory(ctx);
+  observeChecks(ctx);
 
   if (d.phase === "Invalid") {
     // The spec is valid again: resume from the last stable state; a pending revision restarts from step 0. A

@@ -5,6 +5,7 @@ import { promotionFloor } from "../autoscaling.ts";
 import { type Ctx, isReady } from "../draft.ts";
 import { desiredReplicas } from "../repair.ts";
 import { WORKLOAD_POLL_MS } from "../timing.ts";
+import { startHooks } from "../checks.ts";
 import { retreatToPrimary } from "../traffic.ts";
 
 /** Promoting: copy the canary's template to the primary, then wait for the primary to roll it out. */
@@ -60,4 +61,5 @@ export function onFinalizing(ctx: Ctx): void {
   d.say(REASONS.Promoted, message);
   d.event("Normal", REASONS.Promoted, message);
   d.notify("Promoted", "info", message, "once");
+  startHooks(ctx, "postPromotion");
 }

@@ -2,10 +2,22 @@
 // — deletions, drift, scaling — and HorizontalPodAutoscalers at work), the specs, and a player that reconciles after
 // every event. Test support only.
 import fc from "fast-check";
+import type { OnFailure } from "../../api/check-schema.ts";
 import type { RequestKind } from "../../api/constants.ts";
+import type { RolloutSpecInput, Step } from "../../api/rollout-schema.ts";
 import { decide } from "../decide.ts";
 import type { Decision } from "../types.ts";
-import { apply, type ModelWorld, makeSpec, measurements, newWorld, observe, settle } from "./world.ts";
+import {
+  apply,
+  callWebhooks,
+  finishJobs,
+  type ModelWorld,
+  makeSpec,
+  measurements,
+  newWorld,
+  observe,
+  settle,
+} from "./world.ts";
 
 /** Something that happens to the world between two reconciles. */
 export type Event =
@@ -30,7 +42,11 @@ export type Event =
   | { kind: "hpaEdit"; min: number; max: number }
   | { kind: "hpaRemoved" }
   | { kind: "hpaBack" }
-  | { kind: "primaryHpaLost" };
+  | { kind: "primaryHpaLost" }
+  // Checks: how webhooks answer, Jobs finishing, a running Job deleted by someone.
+  | { kind: "webhook"; outcome: "pass" | "fail" | "hang" }
+  | { kind: "jobs"; state: "Complete" | "Failed" }
+  | { kind: "jobLost" };
 
 /** Events of every kind but the HPA ones, weighted so that rollouts reach their ends. */
 export const eventArb: fc.Arbitrary<Event> = fc.oneof(
@@ -60,11 +76,26 @@ export const eventArb: fc.Arbitrary<Event> = fc.oneof(
     weight: 2,
     arbitrary: fc.record({
       kind: fc.constant("request" as const),
-      request: fc.constantFrom<RequestKind>("promote", "abort", "pause", "resume", "retry"),
+      request: fc.constantFrom<RequestKind>("promote", "abort", "pause", "resume", "retry", "approve"),
       full: fc.boolean(),
     }),
   },
   { weight: 1, arbitrary: fc.record({ kind: fc.constant("window" as const), open: fc.boolean() }) },
+  {
+    weight: 2,
+    arbitrary: fc.record({
+      kind: fc.constant("webhook" as const),
+      outcome: fc.constantFrom("pass", "pass", "fail", "hang"),
+    }),
+  },
+  {
+    weight: 2,
+    arbitrary: fc.record({
+      kind: fc.constant("jobs" as const),
+      state: fc.constantFrom("Complete", "Complete", "Failed"),
+    }),
+  },
+  { weight: 1, arbitrary: fc.constant({ kind: "jobLost" as const }) },
   { weight: 1, arbitrary: fc.record({ kind: fc.constant("primaryFlap" as const), ready: fc.boolean() }) },
   {
     weight: 1,
@@ -85,6 +116,59 @@ export const eventArb: fc.Arbitrary<Event> = fc.oneof(
     }),
   },
 );
+
+/** Names of the checks {@link checksOf} defines. */
+const CHECK_NAMES = { webhook: "smoke", job: "e2e", approval: "gate" } as const;
+
+/** Where a life's checks run, and what a failure of its webhook check does. */
+export const checkPlanArb = fc.record({
+  preRollout: fc.subarray([CHECK_NAMES.webhook, CHECK_NAMES.job]),
+  /** A `- check:` step inserted before the step at this index (clamped). */
+  step: fc.option(
+    fc.record({
+      at: fc.integer({ min: 0, max: 5 }),
+      name: fc.constantFrom<string>(CHECK_NAMES.webhook, CHECK_NAMES.job, CHECK_NAMES.approval),
+    }),
+    { nil: undefined },
+  ),
+  prePromotion: fc.subarray([CHECK_NAMES.approval, CHECK_NAMES.job, CHECK_NAMES.webhook]),
+  postPromotion: fc.subarray([CHECK_NAMES.webhook, CHECK_NAMES.job]),
+  onRollback: fc.subarray([CHECK_NAMES.webhook]),
+  onAbort: fc.subarray([CHECK_NAMES.job]),
+  onFailure: fc.constantFrom<OnFailure | undefined>(undefined, "rollback", "pause", "continue"),
+  approvalTimeout: fc.boolean(),
+});
+/** One plan drawn by {@link checkPlanArb}. */
+export type CheckPlan = typeof checkPlanArb extends fc.Arbitrary<infer T> ? T : never;
+
+/** The spec fields a check plan adds: the definitions and the hooks; the step goes in via `steps`. */
+export function checksOf(plan: CheckPlan): Pick<RolloutSpecInput, "checks" | "hooks"> {
+  return {
+    checks: [
+      {
+        name: CHECK_NAMES.webhook,
+        webhook: { url: "http://receiver.test/hook", timeout: "5s", retries: 1 },
+        ...(plan.onFailure ? { onFailure: plan.onFailure } : {}),
+      },
+      {
+        name: CHECK_NAMES.job,
+        job: {
+          serviceAccountName: "tester",
+          timeout: "2m",
+          spec: { template: { spec: { containers: [{ name: "t", image: "tests:1" }] } } },
+        },
+      },
+      { name: CHECK_NAMES.approval, approval: plan.approvalTimeout ? { timeout: "5m" } : {} },
+    ],
+    hooks: {
+      preRollout: plan.preRollout,
+      prePromotion: plan.prePromotion,
+      postPromotion: plan.postPromotion,
+      onRollback: plan.onRollback,
+      onAbort: plan.onAbort,
+    },
+  };
+}
 
 /** Specs: steps, analysis, limits, and whether the life starts from a healthy, adopted rollout. */
 export const specArb = fc.record({
@@ -112,6 +196,11 @@ export const specArb = fc.record({
   startHealthy: fc.oneof(
     { weight: 4, arbitrary: fc.constant(true) },
     { weight: 1, arbitrary: fc.constant(false) },
+  ),
+  /** A third of the lives run checks at every point. */
+  checks: fc.oneof(
+    { weight: 2, arbitrary: fc.constant(undefined) },
+    { weight: 1, arbitrary: checkPlanArb },
   ),
 });
 
@@ -142,7 +231,21 @@ export function happen(w: ModelWorld, e: Event): void {
       w.nextAnalysis = (spec) => measurements(spec, e.result);
       break;
     case "request":
-      w.requests[e.request] = e.request === "promote" && e.full ? "full" : `t${token++}`;
+      w.requests[e.request] =
+        e.request === "promote" && e.full
+          ? "full"
+          : e.request === "approve"
+            ? `${e.full ? CHECK_NAMES.approval : "nothing-waits"}/t${token++}`
+            : `t${token++}`;
+      break;
+    case "webhook":
+      w.checks.webhook = e.outcome;
+      break;
+    case "jobs":
+      finishJobs(w, e.state);
+      break;
+    case "jobLost":
+      for (const [name, job] of w.checks.jobs) if (job.state === "Running") w.checks.jobs.delete(name);
       break;
     case "window":
       w.window = e.open
@@ -205,18 +308,32 @@ export interface Trace {
 
 /** Plays a random life: after each event one reconcile (observe → decide → apply). */
 /** One spec drawn by {@link specArb}. */
-export type SpecIn = typeof specArb extends fc.Arbitrary<infer T> ? T : never;
+export type SpecIn = Omit<typeof specArb extends fc.Arbitrary<infer T> ? T : never, "checks"> & {
+  checks?: CheckPlan | undefined;
+};
 
 export function play(specIn: SpecIn, events: Event[], prepare?: (w: ModelWorld) => void): Trace {
+  const plan = specIn.checks;
+  let steps: Step[] | undefined = specIn.steps;
+  if (plan?.step) {
+    const base = steps ?? [{ setWeight: 10 }, { setWeight: 30 }, { setWeight: 50 }];
+    const at = Math.min(plan.step.at, base.length);
+    steps = [...base.slice(0, at), { check: plan.step.name }, ...base.slice(at)];
+  }
   const spec = makeSpec({
-    ...(specIn.steps ? { strategy: { canary: { steps: specIn.steps } } } : {}),
+    ...(steps ? { strategy: { canary: { steps } } } : {}),
     skipAnalysis: specIn.skipAnalysis,
     progressDeadlineSeconds: specIn.deadlineSeconds,
-    analysis: { interval: "10s", failureLimit: specIn.failureLimit, metrics: makeSpec().analysis.metrics },
+    analysis: {
+      interval: "10s",
+      failureLimit: specIn.failureLimit,
+      metrics: makeSpec().analysis.metrics,
+    },
+    ...(plan ? checksOf(plan) : {}),
   });
   const w = newWorld(spec);
   prepare?.(w);
-  const steps: Trace["steps"] = [];
+  const trace: Trace["steps"] = [];
   const prelude: Event[] = [{ kind: "settle" }];
   if (specIn.startHealthy) {
     prelude.push(
@@ -238,9 +355,10 @@ export function play(specIn: SpecIn, events: Event[], prepare?: (w: ModelWorld) 
     );
     apply(w, decision.actions);
     w.status = decision.status;
-    steps.push({ before, decision });
+    callWebhooks(w);
+    trace.push({ before, decision });
   }
-  return { w, steps };
+  return { w, steps: trace };
 }
 
 /** The events of {@link eventArb} plus HPAs scaling, being edited, removed and deleted. */
