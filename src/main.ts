@@ -4,6 +4,7 @@ import type { RolloutStatus } from "./api/rollout-schema.ts";
 import { loadConfig, USAGE } from "./config.ts";
 import { PrometheusAnalysisRunner } from "./controller/analysis-runner.ts";
 import { AnalysisScheduler } from "./controller/analysis-scheduler.ts";
+import { CheckRunner } from "./controller/check-runner.ts";
 import { Manager } from "./controller/manager.ts";
 import { MeshResolver } from "./controller/mesh-resolver.ts";
 import { createNotificationSink } from "./controller/notification-sink.ts";
@@ -23,7 +24,8 @@ import { MESH_API_GROUPS, routingTypes } from "./mesh/registry.ts";
 import { startTelemetryServer } from "./telemetry/http-server.ts";
 import { createLogger } from "./telemetry/logger.ts";
 import { VireoMetrics } from "./telemetry/metrics.ts";
-import { WorkloadManager } from "./workload/workload-manager.ts";
+import { CheckJobClient } from "./workload/check-job-client.ts";
+import { ApiObjectReader, WorkloadManager } from "./workload/workload-manager.ts";
 
 /** Runs the controller until SIGTERM/SIGINT. Exit codes: 0 clean stop, 1 fatal error or lost leader lease, 2 bad configuration. */
 export async function main(argv: readonly string[], env: NodeJS.ProcessEnv): Promise<number> {
@@ -69,6 +71,7 @@ export async function main(argv: readonly string[], env: NodeJS.ProcessEnv): Pro
     workers: config.workers,
     queueMetrics: metrics.workQueueMetrics(),
     logger: kubeLog,
+    fallback: new ApiObjectReader(clients),
     onReconciled: (result, seconds) => {
       metrics.observeReconcile(result, seconds);
       if (result === "error") metrics.reconcileErrors.inc();
@@ -79,6 +82,12 @@ export async function main(argv: readonly string[], env: NodeJS.ProcessEnv): Pro
     timeoutMs: 30_000,
     onResult: (key) => manager.queue.add(key),
     onDiscard: (reason) => metrics.analysisDiscarded.inc({ reason }),
+  });
+  const checks = new CheckRunner({
+    jobs: new CheckJobClient(clients, config.jobNamespaces),
+    allowedUrls: config.allowedCheckUrls,
+    concurrency: config.analysisConcurrency,
+    wake: (key) => manager.queue.add(key),
   });
   const mesh = new MeshResolver(clients, new ApiDiscovery({ clients, groups: MESH_API_GROUPS }), {
     trustDomain: config.trustDomain,
@@ -125,8 +134,10 @@ export async function main(argv: readonly string[], env: NodeJS.ProcessEnv): Pro
       engineNow,
     ),
     measurements,
+    checks,
     notifications,
     observer,
+    exposure: config.exposure,
     log: log.child({ component: "reconciler" }),
     now: engineNow,
     deletionTimeoutMs: config.deletionTimeoutMs,

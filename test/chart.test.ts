@@ -108,11 +108,15 @@ describe("charts/vireo", () => {
       "prometheus.url=http://prom.monitoring:9090",
       "prometheus.allowedUrls={http://prom-a:9090,https://prom-b/api}",
       "prometheus.scrapeInterval=30s",
+      "checks.allowedUrls={http://hooks.shop:8080/}",
+      "checks.jobNamespaces={shop}",
       "metricsMesh=istio",
       "trustDomain=prod.example.com",
       "notifications.slackSecret=vireo-system/slack",
       "metrics.port=9000",
       "metrics.host=127.0.0.1",
+      "routing.allowedHosts.shop={shop.example.com,*.shop.example.com}",
+      "routing.allowedGateways.shop={istio-system/public}",
     );
     const args: string[] = container(objs).args;
     const flags = [...USAGE.matchAll(/--([a-z-]+)/g)].map((m) => m[1]);
@@ -137,11 +141,20 @@ describe("charts/vireo", () => {
     assert.equal(config.prometheusUrl, "http://prom.monitoring:9090");
     assert.equal(config.allowedPrometheusUrls.length, 2);
     assert.equal(config.prometheusScrapeIntervalMs, 30_000);
+    assert.deepEqual(config.allowedCheckUrls, ["http://hooks.shop:8080/"]);
+    assert.deepEqual(config.jobNamespaces, ["shop"]);
     assert.equal(config.metricsMesh, "istio");
     assert.equal(config.trustDomain, "prod.example.com");
     assert.equal(config.slackSecret, "vireo-system/slack");
     assert.equal(config.metricsPort, 9000);
     assert.equal(config.metricsHost, "127.0.0.1");
+    assert.deepEqual(config.exposure, {
+      hosts: [
+        { namespace: "shop", pattern: "shop.example.com" },
+        { namespace: "shop", pattern: "*.shop.example.com" },
+      ],
+      gateways: [{ namespace: "shop", pattern: "istio-system/public" }],
+    });
     // The Lease Role follows the lease namespace.
     assert.deepEqual(names(objs, "Role"), ["vireo-leases/vireo-leader-election"]);
   });

@@ -32,30 +32,22 @@ export type CheckPhase = (typeof CHECK_PHASES)[number];
 /** Upper bounds of the check definitions, so the spec stays within the status budget's arithmetic. */
 export const CHECK_LIMITS = {
   /** Check definitions in one Rollout. */
-  checks: 16,
+  checks: 8,
   /** Names in one hook list. */
   perPoint: 8,
   /** Flagger-compatible metadata entries of one webhook. */
-  metadataEntries: 16,
+  metadataEntries: 8,
   /** Characters of one metadata value. */
-  metadataValue: 1024,
+  metadataValue: 256,
   /** Bytes of one Job's spec as JSON. */
-  jobSpecBytes: 16 * 1024,
+  jobSpecBytes: 4 * 1024,
   /** Characters of a status message about a check. */
-  message: 512,
+  message: 256,
   /** Runs kept in status.checks: one per place (50 steps, 8 per hook) and check. */
-  runs: 100,
+  runs: 90,
 } as const;
 
 const URL_SHAPE = /^https?:\/\/[^\s]+$/;
-
-/** A key of a Secret in the Rollout's namespace (the Secret must carry the opt-in label). */
-const SecretKeySchema = z
-  .object({
-    name: objectName("Name of the Secret, in the Rollout's namespace; it must carry vireo.dev/allow-reference=true."),
-    key: z.string().min(1).max(253).optional().describe("Key within the Secret (default: url)."),
-  })
-  .describe("A Secret key reference.");
 
 /** POSTs Flagger's payload to a URL; 2xx passes. */
 export const WebhookCheckSchema = z
@@ -64,11 +56,7 @@ export const WebhookCheckSchema = z
       .string()
       .max(2048)
       .regex(URL_SHAPE, "must be an http(s) URL")
-      .optional()
-      .describe("Where to POST. It must pass the controller's egress policy (--egress-allow)."),
-    urlSecretRef: SecretKeySchema.optional().describe(
-      "A Secret key holding the URL instead (for URLs that carry a token).",
-    ),
+      .describe("Where to POST. It must start with one of the controller's --allowed-check-urls."),
     timeout: duration("How long one request may take. Default 10s.").default("10s"),
     retries: z
       .number()
@@ -90,14 +78,6 @@ export const WebhookCheckSchema = z
   .describe(
     "POST {name, namespace, phase, checksum, metadata} (Flagger's payload, checksum = revision) with an Idempotency-Key header; 2xx passes.",
   )
-  .meta({
-    "x-kubernetes-validations": [
-      cel("has(self.url) != has(self.urlSecretRef)", "a webhook needs exactly one of url or urlSecretRef"),
-    ],
-  })
-  .refine((w) => (w.url !== undefined) !== (w.urlSecretRef !== undefined), {
-    message: "a webhook needs exactly one of url or urlSecretRef",
-  })
   .refine((w) => Object.keys(w.metadata ?? {}).length <= CHECK_LIMITS.metadataEntries, {
     message: `metadata holds at most ${CHECK_LIMITS.metadataEntries} entries`,
   });
@@ -111,20 +91,10 @@ export const JobCheckSchema = z
     timeout: duration(
       "How long the Job may run; past it the check fails and the Job is deleted with its pods. Default 10m.",
     ).default("10m"),
-    metadata: z
-      .object({
-        labels: z.record(z.string().max(317), z.string().max(63)).optional().describe("Labels of the Job."),
-        annotations: z
-          .record(z.string().max(317), z.string().max(4096))
-          .optional()
-          .describe("Annotations of the Job."),
-      })
-      .optional()
-      .describe("Labels and annotations added to the Job (Vireo's own win)."),
     spec: z
       .looseObject({})
       .describe(
-        "A batch/v1 JobSpec. Vireo sets serviceAccountName, activeDeadlineSeconds (from timeout), backoffLimit 0 and restartPolicy Never unless given; at most 16 KiB as JSON.",
+        "A batch/v1 JobSpec. Vireo sets serviceAccountName, activeDeadlineSeconds (from timeout), backoffLimit 0 and restartPolicy Never unless given; at most 4 KiB as JSON.",
       )
       .meta({ "x-kubernetes-preserve-unknown-fields": true }),
   })
@@ -132,7 +102,8 @@ export const JobCheckSchema = z
     "Runs a Job owned by the Rollout, named from rollout, revision, attempt and check, so a restarted controller adopts it. Complete passes; Failed or timed out fails.",
   )
   .superRefine((j, ctx) => {
-    for (const issue of jobSpecIssues(j.spec, j.serviceAccountName)) ctx.addIssue({ code: "custom", ...issue });
+    for (const issue of jobSpecIssues(j.spec, j.serviceAccountName))
+      ctx.addIssue({ code: "custom", ...issue });
   });
 
 /** Problems of a Job check's spec that no CRD schema can see (its spec is free-form). */
@@ -147,7 +118,10 @@ export function jobSpecIssues(
   const pod = template?.spec;
   const containers = pod?.containers;
   if (!Array.isArray(containers) || containers.length === 0)
-    issues.push({ path: ["spec", "template", "spec", "containers"], message: "needs at least one container" });
+    issues.push({
+      path: ["spec", "template", "spec", "containers"],
+      message: "needs at least one container",
+    });
   for (const key of ["serviceAccountName", "serviceAccount"] as const) {
     const named = pod?.[key];
     if (named !== undefined && named !== serviceAccountName)
@@ -222,6 +196,44 @@ export const HooksSchema = z
   })
   .describe("Where checks run besides steps (- check: <name>).");
 
+const UNKNOWN_CHECK = "names a check that spec.checks does not define";
+/** `self` is the Rollout spec: CEL rules that every check name used (hooks, steps) is defined in spec.checks. */
+export const CHECK_REFERENCE_RULES = [
+  ...HOOK_POINTS.map((p) =>
+    cel(
+      `!has(self.hooks) || !has(self.hooks.${p}) || self.hooks.${p}.all(n, has(self.checks) && self.checks.exists(c, c.name == n))`,
+      `hooks.${p} ${UNKNOWN_CHECK}`,
+      `.hooks.${p}`,
+    ),
+  ),
+  cel(
+    "!has(self.strategy.canary.steps) || self.strategy.canary.steps.all(s, !has(s.check) || (has(self.checks) && self.checks.exists(c, c.name == s.check)))",
+    `a step ${UNKNOWN_CHECK}`,
+    ".strategy.canary.steps",
+  ),
+];
+
+/** The same rules as {@link CHECK_REFERENCE_RULES}, for the controller (objects that predate the CRD). */
+export function checkReferenceIssues(spec: {
+  checks?: readonly { name: string }[] | undefined;
+  hooks?: Partial<Record<HookPoint, readonly string[] | undefined>> | undefined;
+  strategy: { canary: { steps?: readonly { check?: string | undefined }[] | undefined } };
+}): { path: (string | number)[]; message: string }[] {
+  const defined = new Set((spec.checks ?? []).map((c) => c.name));
+  const issues: { path: (string | number)[]; message: string }[] = [];
+  for (const p of HOOK_POINTS)
+    for (const [i, n] of (spec.hooks?.[p] ?? []).entries())
+      if (!defined.has(n))
+        issues.push({ path: ["hooks", p, i], message: `${JSON.stringify(n)} ${UNKNOWN_CHECK}` });
+  for (const [i, step] of (spec.strategy.canary.steps ?? []).entries())
+    if (step.check !== undefined && !defined.has(step.check))
+      issues.push({
+        path: ["strategy", "canary", "steps", i, "check"],
+        message: `${JSON.stringify(step.check)} ${UNKNOWN_CHECK}`,
+      });
+  return issues;
+}
+
 /** A check as the engine sees it. */
 export type CheckSpec = z.output<typeof CheckSchema>;
 /** A webhook check. */
@@ -262,13 +274,17 @@ export const CheckRunSchema = z
         "Run of this check at this point in this rollout attempt (a resumed pause runs it again); part of the Idempotency-Key and the Job name.",
       ),
     startedAt: z.string().meta({ format: "date-time" }).describe("When the run was decided."),
-    finishedAt: z.string().meta({ format: "date-time" }).optional().describe("When its verdict was recorded."),
+    finishedAt: z
+      .string()
+      .meta({ format: "date-time" })
+      .optional()
+      .describe("When its verdict was recorded."),
     message: z
       .string()
       .max(CHECK_LIMITS.message)
       .optional()
       .describe(
-        "Why it failed or how it passed: the outcome class of a webhook (never its body; a receiver may send a short Vireo-Message header), a Job's condition and its failed pod's termination message, who approved.",
+        "Why it failed or how it passed: the outcome class of a webhook (never its body), a Job's condition and its failed pod's termination message, who approved.",
       ),
     job: z.string().max(63).optional().describe("Name of the Job, for job checks."),
     jobUid: z

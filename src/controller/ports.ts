@@ -4,15 +4,22 @@ import type { MetricMeasurement } from "../analysis/types.ts";
 import type { Rollout, RolloutSpec, RolloutStatus } from "../api/rollout-schema.ts";
 import type { EventRecorder } from "../kube/event-recorder.ts";
 import type { StatusWriter } from "../kube/status-writer.ts";
+import type { ExposurePolicy } from "../mesh/exposure-policy.ts";
 import type { MeshAdapter } from "../mesh/types.ts";
 import type { WorkloadNames } from "../workload/names.ts";
 import type { WorkloadManager } from "../workload/workload-manager.ts";
 import type { AnalysisScheduler } from "./analysis-scheduler.ts";
+import type { CheckRunner } from "./check-runner.ts";
 import type { PendingNotification, SettledNotification } from "./outbox.ts";
 
 /** Where Rollouts are read from (the informer cache). */
 export interface RolloutSource {
   get(namespace: string, name: string): Rollout | undefined;
+  /**
+   * Whether a Rollout exists, in the cache or (another shard's, say) on the API server: a claim label naming a
+   * Rollout that is gone no longer holds its object.
+   */
+  exists(namespace: string, name: string): Promise<boolean>;
 }
 
 /** Queries Prometheus for a Rollout's metrics. */
@@ -64,6 +71,9 @@ export interface ReconcileLogger {
 export type WorkloadPort = Pick<
   WorkloadManager,
   | "snapshot"
+  | "claim"
+  | "removeMade"
+  | "unclaim"
   | "ensure"
   | "scalePrimary"
   | "scaleCanary"
@@ -94,6 +104,10 @@ export interface ReconcilerDeps {
   now: () => Date;
   /** Runs the analysis measurements off the workers; its results wake the Rollout through the queue. */
   measurements: AnalysisScheduler;
+  /** Hostnames and other namespaces' gateways the operator allows Rollouts to route (--allowed-hosts, …-gateways). */
+  exposure: ExposurePolicy;
+  /** Runs webhook and Job checks; absent: a Rollout with checks is Invalid (tests without them). */
+  checks?: Pick<CheckRunner, "specIssues" | "observe" | "act" | "dispatch" | "forget">;
   /** How long a deleted Rollout waits for its workload to be handed back (default 10 min, --deletion-timeout). */
   deletionTimeoutMs?: number;
 }

@@ -29,7 +29,8 @@ export const runKey = (r: CheckRunRef): string => `${r.point}:${r.step ?? ""}:${
 const samePlace = (a: Place, b: Place) =>
   a.name === b.name && a.point === b.point && (a.step ?? -1) === (b.step ?? -1);
 /** True when `a` and `b` are the same run (check, point, step and attempt). */
-export const sameRun = (a: CheckRunRef, b: CheckRunRef): boolean => samePlace(a, b) && a.attempt === b.attempt;
+export const sameRun = (a: CheckRunRef, b: CheckRunRef): boolean =>
+  samePlace(a, b) && a.attempt === b.attempt;
 /** The run's identity without its status fields. */
 export const refOf = (r: CheckRunRef): CheckRunRef => ({
   name: r.name,
@@ -80,7 +81,8 @@ function timeoutMessage(check: CheckSpec): string {
 /** The newest run at `place`, if any. */
 function latest(d: Draft, place: Place): CheckRun | undefined {
   let found: CheckRun | undefined;
-  for (const r of d.status.checks ?? []) if (samePlace(r, place) && r.attempt > (found?.attempt ?? 0)) found = r;
+  for (const r of d.status.checks ?? [])
+    if (samePlace(r, place) && r.attempt > (found?.attempt ?? 0)) found = r;
   return found;
 }
 
@@ -113,7 +115,7 @@ function putRun(d: Draft, run: CheckRun): void {
   const others = (d.status.checks ?? []).filter((r) => !samePlace(r, run));
   while (others.length >= CHECK_LIMITS.runs) {
     const i = others.findIndex((r) => r.phase !== "Pending" && r.phase !== "Running");
-    others.splice(i >= 0 ? i : 0, 1);
+    others.splice(Math.max(i, 0), 1);
   }
   d.status.checks = [...others, run];
 }
@@ -149,7 +151,7 @@ export function observeChecks(ctx: Ctx): void {
   const { d, obs } = ctx;
   const now = d.now.getTime();
   for (const run of d.status.checks ?? []) {
-    if ((run.phase !== "Pending" && run.phase !== "Running")) continue;
+    if (run.phase !== "Pending" && run.phase !== "Running") continue;
     const check = checkDefinition(ctx, run.name);
     if (!check || kindOf(check) !== run.kind) {
       finish(d, run, "Failed", "the check is no longer in the spec (or changed kind)");
@@ -192,7 +194,8 @@ function observeJob(ctx: Ctx, run: CheckRun): boolean {
     run.jobUid = job.uid;
   }
   if (job.state === "Complete") finish(d, run, "Passed", `Job ${job.job} completed`);
-  else if (job.state === "Failed") finish(d, run, "Failed", `Job ${job.job} failed: ${job.message ?? "Failed"}`);
+  else if (job.state === "Failed")
+    finish(d, run, "Failed", `Job ${job.job} failed: ${job.message ?? "Failed"}`);
   return job.state !== "Running";
 }
 
@@ -228,7 +231,10 @@ export function gate(ctx: Ctx, point: CheckPoint, names: readonly string[], step
 }
 
 /** Starts the checks of a hook that only reports (postPromotion, onRollback, onAbort); once per rollout attempt. */
-export function startHooks(ctx: Ctx, point: Extract<HookPoint, "postPromotion" | "onRollback" | "onAbort">): void {
+export function startHooks(
+  ctx: Ctx,
+  point: Extract<HookPoint, "postPromotion" | "onRollback" | "onAbort">,
+): void {
   for (const name of ctx.spec.hooks?.[point] ?? []) {
     const check = checkDefinition(ctx, name);
     const place: Place = { name, point };
@@ -272,26 +278,16 @@ export function approve(ctx: Ctx, value: string): string | undefined {
 /**
  * The Jobs the runs need: created for Pending job runs (adopted if they exist), deleted when no run of this
  * attempt names them (an earlier attempt's) or their run ended without them (timed out, skipped, replaced).
- * Creation waits while the spec is invalid; deletion never does.
  */
-export function syncCheckJobs(d: Draft, obs: Observations, create: boolean): void {
+export function syncCheckJobs(d: Draft, obs: Observations): void {
   const runs = d.status.checks ?? [];
   const attemptId = attemptIdOf(d);
   const seen = obs.checks?.jobs ?? [];
-  if (create) {
-    for (const run of runs) {
-      if (run.kind !== "job" || run.phase !== "Pending") continue;
-      if (seen.some((j) => sameRun(j, run) && j.attemptId === attemptId)) continue;
-      d.checkJob(
-        {
-          type: "CreateCheckJob",
-          run: refOf(run),
-          attemptId,
-          revision: d.status.canaryRevision ?? "",
-        },
-        `create/${runKey(run)}`,
-      );
-    }
+  for (const run of runs) {
+    if (run.kind !== "job" || run.phase !== "Pending") continue;
+    if (seen.some((j) => sameRun(j, run) && j.attemptId === attemptId)) continue;
+    const revision = d.status.canaryRevision ?? "";
+    d.checkJob({ type: "CreateCheckJob", run: refOf(run), attemptId, revision }, `create/${runKey(run)}`);
   }
   for (const job of seen) {
     const run = job.attemptId === attemptId ? runs.find((r) => sameRun(r, job)) : undefined;

@@ -5,7 +5,7 @@ import fc from "fast-check";
 import { REASONS } from "../api/constants.ts";
 import { decide } from "./decide.ts";
 import { expandSteps } from "./steps.ts";
-import { lifeArb, play } from "./testing/lives.ts";
+import { lifeArb, ownershipLifeArb, play } from "./testing/lives.ts";
 import { apply, observe, settle } from "./testing/world.ts";
 import type { Decision } from "./types.ts";
 
@@ -142,7 +142,15 @@ describe("engine invariants (property-based)", () => {
   });
 
   it("one decision records at most one Event per reason (except one per ignored request and per step walked)", () => {
-    const perItem: readonly string[] = [REASONS.RequestIgnored, REASONS.StepAdvanced];
+    // Check verdicts and approval requests: one per check run (several may finish or start in one decision).
+    const perItem: readonly string[] = [
+      REASONS.RequestIgnored,
+      REASONS.StepAdvanced,
+      REASONS.CheckPassed,
+      REASONS.CheckFailed,
+      REASONS.CheckSkipped,
+      REASONS.WaitingForCheck,
+    ];
     fc.assert(
       fc.property(lifeArb, ([spec, events]) => {
         for (const { decision } of play(spec, events).steps) {
@@ -158,7 +166,8 @@ describe("engine invariants (property-based)", () => {
 
   it("decide is deterministic, and deciding again on its own status is a fixed point without new events", () => {
     fc.assert(
-      fc.property(lifeArb, ([spec, events]) => {
+      // Lives with conflicts, renames and hand-backs too: their Events must not repeat either.
+      fc.property(fc.oneof(lifeArb, ownershipLifeArb), ([spec, events]) => {
         for (const { before } of play(spec, events).steps) {
           const input = { generation: 1, spec: before.spec, status: before.status };
           const obs = observe(before);

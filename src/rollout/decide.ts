@@ -9,6 +9,7 @@ import { pruneHistory } from "./analysis-rules.ts";
 import { syncAutoscaler } from "./autoscaling.ts";
 import { observeChecks, syncCheckJobs } from "./checks.ts";
 import { type Ctx, Draft } from "./draft.ts";
+import { claimObjects, handBackRenamed } from "./ownership.ts";
 import { onEnded } from "./phases/ended.ts";
 import { onHealthy } from "./phases/healthy.ts";
 import { onInFlight } from "./phases/in-flight.ts";
@@ -55,9 +56,13 @@ const PHASE_RULES: Record<Phase, (ctx: Ctx) => void> = {
 export function decide(input: EngineInput, obs: Observations, now: Date): Decision {
   const d = new Draft(structuredClone(input.status ?? {}), now);
   d.status.observedGeneration = input.generation;
-  const done = (): Decision => {
-    syncAutoscaler(d, obs);
-    syncCheckJobs(d, obs, input.spec !== undefined && obs.specIssues.length === 0);
+  /**
+   * `autoscale`: false while handing back, when the observed HPAs are of names not yet taken over. `checkJobs`: the
+   * check Jobs are converged only on the full path, once the Rollout's objects are claimed.
+   */
+  const done = (autoscale = true, checkJobs = false): Decision => {
+    if (autoscale) syncAutoscaler(d, obs);
+    if (checkJobs) syncCheckJobs(d, obs);
     finishConditions(d, input.generation, obs);
     const requeueAfterMs = d.requeueAfterMs();
     return {
@@ -67,14 +72,20 @@ export function decide(input: EngineInput, obs: Observations, now: Date): Decisi
     };
   };
 
-  if (obs.specIssues.length > 0 || !input.spec) {
+  const invalid = obs.specIssues.length > 0 || !input.spec;
+  if (invalid || !input.spec || obs.refusals.length > 0) {
     // A possibly bad canary must not keep its weight while the engine cannot judge it.
     const traffic = routeAllToPrimary(d, obs);
-    const message = `invalid spec, ${traffic}: ${describeIssues(obs.specIssues)}`;
+    const reason = invalid ? REASONS.InvalidSpec : (obs.refusals[0]?.reason ?? REASONS.InvalidSpec);
+    const message = invalid
+      ? `invalid spec, ${traffic}: ${describeIssues(obs.specIssues)}`
+      : `refused, ${traffic}: ${obs.refusals.map((r) => r.message).join("; ")}`;
     if (d.phase !== "Invalid" || d.status.message !== clipMessage(message))
-      d.event("Warning", REASONS.InvalidSpec, message);
+      d.event("Warning", reason, message);
     d.phase = "Invalid";
-    d.say(REASONS.InvalidSpec, message);
+    d.say(reason, message);
+    // Neither the objects refused nor the policy are watched: look again for the conflict to clear.
+    if (!invalid) d.wakeIn(MISSING_TARGET_POLL_MS);
     return done();
   }
   const spec = input.spec;
@@ -91,6 +102,8 @@ export function decide(input: EngineInput, obs: Observations, now: Date): Decisi
     const promoted = canaryRevision !== stableRevision && obs.primary.revision === canaryRevision;
     d.phase = canaryRevision && promoted ? "Promoting" : stableRevision ? "Healthy" : "Initializing";
   }
+  // Renamed target or Service: the old ones go back first, whatever the new ones look like.
+  if (handBackRenamed(ctx)) return done(false);
   if (!obs.canary.exists || !obs.canary.revision) {
     // The canary backend has no pods any more: keeping its weight would black-hole that share of traffic.
     const message = `target Deployment ${spec.targetRef.name} not found; ${routeAllToPrimary(d, obs)}`;
@@ -100,6 +113,7 @@ export function decide(input: EngineInput, obs: Observations, now: Date): Decisi
     return done();
   }
 
+  claimObjects(ctx);
   handleRequests(ctx);
   followReplicas(ctx);
   // The one loop that moves between phases: the rules of each phase the rollout enters run until it settles, so one
@@ -118,5 +132,5 @@ export function decide(input: EngineInput, obs: Observations, now: Date): Decisi
   }
   // Whatever phase the rollout settled in, the objects it owns are converged (Initializing creates its own).
   if (d.phase !== "Initializing") ensureObjects(ctx);
-  return done();
+  return done(true, true);
 }

@@ -96,7 +96,13 @@ const canaryReady: Rule = (ctx) => {
  * Otherwise the rollout holds at its weight (a check's own timeout bounds the wait, not the progress deadline) with
  * analysis ticking on, or a failure rolls back or pauses as its onFailure says.
  */
-function passGate(ctx: Ctx, point: CheckPoint, names: readonly string[], where: string, step?: number): boolean {
+function passGate(
+  ctx: Ctx,
+  point: CheckPoint,
+  names: readonly string[],
+  where: string,
+  step?: number,
+): boolean {
   if (names.length === 0) return true;
   const { d, spec } = ctx;
   const g = gate(ctx, point, names, step);

@@ -2,10 +2,10 @@
 
 import { REASONS } from "../../api/constants.ts";
 import { promotionFloor } from "../autoscaling.ts";
+import { startHooks } from "../checks.ts";
 import { type Ctx, isReady } from "../draft.ts";
 import { desiredReplicas } from "../repair.ts";
 import { WORKLOAD_POLL_MS } from "../timing.ts";
-import { startHooks } from "../checks.ts";
 import { retreatToPrimary } from "../traffic.ts";
 
 /** Promoting: copy the canary's template to the primary, then wait for the primary to roll it out. */

@@ -3,7 +3,7 @@
 // every event. Test support only.
 import fc from "fast-check";
 import type { OnFailure } from "../../api/check-schema.ts";
-import type { RequestKind } from "../../api/constants.ts";
+import { REASONS, type RequestKind } from "../../api/constants.ts";
 import type { RolloutSpecInput, Step } from "../../api/rollout-schema.ts";
 import { decide } from "../decide.ts";
 import type { Decision } from "../types.ts";
@@ -16,6 +16,7 @@ import {
   measurements,
   newWorld,
   observe,
+  rename,
   settle,
 } from "./world.ts";
 
@@ -43,10 +44,15 @@ export type Event =
   | { kind: "hpaRemoved" }
   | { kind: "hpaBack" }
   | { kind: "primaryHpaLost" }
+  // Ownership: another Rollout claims (or stops claiming) the objects, the spec is renamed, a claim label removed.
+  | { kind: "conflict"; on: boolean }
+  | { kind: "rename"; target: number }
+  | { kind: "labelRemoved" }
   // Checks: how webhooks answer, Jobs finishing, a running Job deleted by someone.
   | { kind: "webhook"; outcome: "pass" | "fail" | "hang" }
   | { kind: "jobs"; state: "Complete" | "Failed" }
-  | { kind: "jobLost" };
+  | { kind: "jobLost" }
+  | { kind: "controllerKill" };
 
 /** Events of every kind but the HPA ones, weighted so that rollouts reach their ends. */
 export const eventArb: fc.Arbitrary<Event> = fc.oneof(
@@ -76,26 +82,11 @@ export const eventArb: fc.Arbitrary<Event> = fc.oneof(
     weight: 2,
     arbitrary: fc.record({
       kind: fc.constant("request" as const),
-      request: fc.constantFrom<RequestKind>("promote", "abort", "pause", "resume", "retry", "approve"),
+      request: fc.constantFrom<RequestKind>("promote", "abort", "pause", "resume", "retry"),
       full: fc.boolean(),
     }),
   },
   { weight: 1, arbitrary: fc.record({ kind: fc.constant("window" as const), open: fc.boolean() }) },
-  {
-    weight: 2,
-    arbitrary: fc.record({
-      kind: fc.constant("webhook" as const),
-      outcome: fc.constantFrom("pass", "pass", "fail", "hang"),
-    }),
-  },
-  {
-    weight: 2,
-    arbitrary: fc.record({
-      kind: fc.constant("jobs" as const),
-      state: fc.constantFrom("Complete", "Complete", "Failed"),
-    }),
-  },
-  { weight: 1, arbitrary: fc.constant({ kind: "jobLost" as const }) },
   { weight: 1, arbitrary: fc.record({ kind: fc.constant("primaryFlap" as const), ready: fc.boolean() }) },
   {
     weight: 1,
@@ -113,6 +104,38 @@ export const eventArb: fc.Arbitrary<Event> = fc.oneof(
     arbitrary: fc.record({
       kind: fc.constant("userScale" as const),
       replicas: fc.integer({ min: 1, max: 6 }),
+    }),
+  },
+);
+
+/** The events of {@link eventArb} plus the checks' world: receivers answering, Jobs ending or vanishing, the
+ * controller killed right after a status write, and people approving (the right check, or one that does not wait).
+ */
+export const checkEventArb: fc.Arbitrary<Event> = fc.oneof(
+  { weight: 12, arbitrary: eventArb },
+  {
+    weight: 2,
+    arbitrary: fc.record({
+      kind: fc.constant("webhook" as const),
+      outcome: fc.constantFrom("pass", "pass", "fail", "hang"),
+    }),
+  },
+  {
+    weight: 2,
+    arbitrary: fc.record({
+      kind: fc.constant("jobs" as const),
+      state: fc.constantFrom("Complete", "Complete", "Failed"),
+    }),
+  },
+  { weight: 1, arbitrary: fc.constant({ kind: "jobLost" as const }) },
+  { weight: 2, arbitrary: fc.constant({ kind: "controllerKill" as const }) },
+  {
+    weight: 3,
+    arbitrary: fc.record({
+      kind: fc.constant("request" as const),
+      request: fc.constant<RequestKind>("approve"),
+      // full: the approval check's name; else a name nothing waits for (ignored).
+      full: fc.constantFrom(true, true, false),
     }),
   },
 );
@@ -197,11 +220,6 @@ export const specArb = fc.record({
     { weight: 4, arbitrary: fc.constant(true) },
     { weight: 1, arbitrary: fc.constant(false) },
   ),
-  /** A third of the lives run checks at every point. */
-  checks: fc.oneof(
-    { weight: 2, arbitrary: fc.constant(undefined) },
-    { weight: 1, arbitrary: checkPlanArb },
-  ),
 });
 
 let token = 0;
@@ -246,6 +264,12 @@ export function happen(w: ModelWorld, e: Event): void {
       break;
     case "jobLost":
       for (const [name, job] of w.checks.jobs) if (job.state === "Running") w.checks.jobs.delete(name);
+      break;
+    case "controllerKill":
+      // A new process: the webhook results it held in memory are gone; status and the Jobs remain.
+      w.checks.results = [];
+      w.checks.killed = true;
+      w.checks.kills++;
       break;
     case "window":
       w.window = e.open
@@ -296,6 +320,17 @@ export function happen(w: ModelWorld, e: Event): void {
       break;
     case "primaryHpaLost":
       if (w.autoscalers) delete w.autoscalers.primary;
+      break;
+    case "conflict":
+      w.refusals = e.on
+        ? [{ reason: REASONS.OwnershipConflict, message: "Deployment shop/x is managed by Rollout other" }]
+        : [];
+      break;
+    case "rename":
+      if (w.spec.targetRef.name !== `app-${e.target}`) rename(w, `app-${e.target}`);
+      break;
+    case "labelRemoved":
+      w.labelled = false;
       break;
   }
 }
@@ -353,9 +388,17 @@ export function play(specIn: SpecIn, events: Event[], prepare?: (w: ModelWorld) 
       obs,
       new Date(w.now),
     );
-    apply(w, decision.actions);
+    const killed = w.checks.killed;
+    w.checks.killed = false;
+    // Killed right after the status write: what the reconciler does after it (Jobs, webhook calls) never happens.
+    apply(
+      w,
+      killed
+        ? decision.actions.filter((a) => a.type !== "CreateCheckJob" && a.type !== "DeleteCheckJob")
+        : decision.actions,
+    );
     w.status = decision.status;
-    callWebhooks(w);
+    if (!killed) callWebhooks(w);
     trace.push({ before, decision });
   }
   return { w, steps: trace };
@@ -385,5 +428,22 @@ export const autoscaledEventArb: fc.Arbitrary<Event> = fc.oneof(
   { weight: 1, arbitrary: fc.constant({ kind: "primaryHpaLost" as const }) },
 );
 
+/** The events of {@link eventArb} plus conflicts with other Rollouts, renames and claim labels removed. */
+export const ownershipEventArb: fc.Arbitrary<Event> = fc.oneof(
+  { weight: 12, arbitrary: eventArb },
+  { weight: 1, arbitrary: fc.record({ kind: fc.constant("conflict" as const), on: fc.boolean() }) },
+  {
+    weight: 1,
+    arbitrary: fc.record({ kind: fc.constant("rename" as const), target: fc.integer({ min: 1, max: 3 }) }),
+  },
+  { weight: 1, arbitrary: fc.constant({ kind: "labelRemoved" as const }) },
+);
+
 /** A random life: a spec and up to 120 events. */
 export const lifeArb = fc.tuple(specArb, fc.array(eventArb, { minLength: 1, maxLength: 120 }));
+
+/** A random life with ownership events: a spec and up to 120 events of {@link ownershipEventArb}. */
+export const ownershipLifeArb = fc.tuple(
+  specArb,
+  fc.array(ownershipEventArb, { minLength: 1, maxLength: 120 }),
+);

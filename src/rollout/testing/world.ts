@@ -18,6 +18,8 @@ import type {
   CheckRunRef,
   Decision,
   Observations,
+  OwnershipObservation,
+  Refusal,
   Weights,
 } from "../types.ts";
 import { ALWAYS_OPEN, type WindowState } from "../windows.ts";
@@ -56,6 +58,12 @@ export interface ModelChecks {
   /** Webhook calls per run key and the keys they carried (the model's Idempotency-Key is the run key). */
   calls: Map<string, number>;
   nextUid: number;
+  /** Runs (run key @ attempt id) the receiver answered 2xx. */
+  passed: string[];
+  /** The controller dies right after its next status write (its Job writes and calls lost, its memory gone). */
+  killed: boolean;
+  /** Kills so far. */
+  kills: number;
 }
 
 /** A fresh checks world where webhooks pass. */
@@ -66,6 +74,9 @@ export const newChecks = (): ModelChecks => ({
   creations: new Map(),
   calls: new Map(),
   nextUid: 1,
+  killed: false,
+  kills: 0,
+  passed: [],
 });
 
 /** The Job name the model gives a run (the controller's is a hash of the same parts). */
@@ -92,6 +103,12 @@ export interface ModelWorld {
   autoscalers?: ModelAutoscalers;
   /** The checks' world. */
   checks: ModelChecks;
+  /** The spec's target and root Service carry this Rollout's claim label. */
+  labelled: boolean;
+  /** What the reconciler refuses (objects of another Rollout, hosts outside the policy). */
+  refusals: Refusal[];
+  /** HandBack actions still needed before the objects a renamed spec no longer names are handed back. */
+  handBackSteps: number;
   log: { decision: Decision; observations: Observations; now: number }[];
 }
 
@@ -146,8 +163,45 @@ export function newWorld(
     nextAnalysis: (s) => measurements(s, "pass"),
     replicas: 2,
     checks: newChecks(),
+    labelled: false,
+    refusals: [],
+    handBackSteps: 0,
     log: [],
   };
+}
+
+/** Ownership for engine tests that are not about it: nothing claimed, nothing to claim or hand back. */
+export const NO_CLAIMS: OwnershipObservation = { claims: [], labelled: true, handedBack: true };
+
+/** The claims the reconciler would record for the spec's target and root Service. */
+function claimsIn(w: ModelWorld): OwnershipObservation["claims"] {
+  if (!w.canary.exists) return [];
+  const target = w.spec.targetRef.name;
+  const root = w.spec.service.name ?? target;
+  return [
+    { kind: "Deployment", name: target, uid: `uid-${target}` },
+    { kind: "Service", name: root, uid: `uid-${root}`, selector: { app: target } },
+  ];
+}
+
+/**
+ * The user renames the target (and so, without service.name, the root Service): the new target is a fresh,
+ * unclaimed Deployment; the old objects take `steps` HandBack actions to hand back.
+ */
+export function rename(w: ModelWorld, target: string, steps = 2): void {
+  w.spec = { ...w.spec, targetRef: { ...w.spec.targetRef, name: target } };
+  w.generation++;
+  w.canary = {
+    exists: true,
+    revision: `${target}-rev-1`,
+    desired: w.replicas,
+    ready: w.replicas,
+    broken: false,
+  };
+  w.primary = { exists: false, revision: "", desired: 0, ready: 0, broken: false };
+  w.servicesReady = false;
+  w.labelled = false;
+  w.handBackSteps = steps;
 }
 
 /** What the reconciler would observe now (running analysis when due, as the reconciler does). */
@@ -156,6 +210,8 @@ export function observe(w: ModelWorld): Observations {
   const due = analysisDue(w.spec, w.status, now);
   const obs: Observations = {
     specIssues: [],
+    refusals: [...w.refusals],
+    ownership: { claims: claimsIn(w), labelled: w.labelled, handedBack: w.handBackSteps === 0 },
     canary: {
       exists: w.canary.exists,
       revision: w.canary.revision,
@@ -200,6 +256,14 @@ export function observe(w: ModelWorld): Observations {
 export function apply(w: ModelWorld, actions: readonly Action[]): void {
   for (const a of actions) {
     switch (a.type) {
+      case "HandBack":
+        w.handBackSteps = Math.max(0, w.handBackSteps - 1);
+        // The last step removes Vireo's routing of the old names.
+        if (w.handBackSteps === 0) w.routes = null;
+        break;
+      case "ClaimObjects":
+        w.labelled = true;
+        break;
       case "EnsureWorkloads":
         // Like the workload manager: a primary is only ever built from a target running the asked-for revision.
         if (!w.primary.exists && w.canary.exists && w.canary.revision === a.revision)
@@ -271,6 +335,7 @@ export function callWebhooks(w: ModelWorld): void {
     w.checks.calls.set(key, (w.checks.calls.get(key) ?? 0) + 1);
     if (w.checks.webhook === "hang") continue;
     const passed = w.checks.webhook === "pass";
+    if (passed) w.checks.passed.push(key);
     w.checks.results.push({ ...run, attemptId, passed, message: passed ? "ok" : "server-error" });
   }
 }
