@@ -2,6 +2,7 @@
 import { type ComponentChild, h, render } from "preact";
 import { useEffect, useMemo, useState } from "preact/hooks";
 import { isRollingOut, PHASES } from "../../src/api/constants.ts";
+import { type EvidenceProgress, evidenceProgress } from "../../src/api/evidence-view.ts";
 import { eventTime, type KubeEvent } from "../../src/api/kube-event.ts";
 import type { Rollout } from "../../src/api/rollout-schema.ts";
 import { act, contextName, fetchRollout, fetchRollouts, startNamespace, subscribe } from "./api.ts";
@@ -79,6 +80,20 @@ function Phase(p: { phase?: string; reason?: string }): ComponentChild {
     phase,
     p.reason ? ` (${p.reason})` : "",
   );
+}
+
+/** The current step's evidence (judge: sequential): a bar, requests seen of needed, ETA and budget left. */
+function evidenceRow(p: EvidenceProgress | undefined): ComponentChild[] {
+  if (!p) return [];
+  return [
+    h("span", { class: "muted" }, "Evidence"),
+    h(
+      "span",
+      { "data-testid": "evidence", class: p.late ? "late" : "" },
+      h("span", { class: "wbar" }, h("span", { style: `width:${Math.round(100 * p.fraction)}%` })),
+      ` ${p.requests} · ${p.eta}${p.late ? ": InsufficientTraffic" : ""} · ${p.budget}`,
+    ),
+  ];
 }
 
 function WeightBar(p: { weight: number }): ComponentChild {
@@ -301,9 +316,8 @@ function Detail(p: { ns: string; name: string }): ComponentChild {
       error ? h("div", { class: "alert error", role: "alert" }, error) : h("p", null, "Loading…"),
     );
   const st = rollout.status ?? {};
-  const plotEvents = sortedEvents.map((e) => ({ time: eventTime(e), reason: e.reason, message: e.message }));
   // The weight holds until now: extend the step line to the right edge.
-  const weights = weightSeries(rollout, plotEvents, [...live, { t: now, v: st.canaryWeight ?? 0 }]);
+  const weights = weightSeries(rollout, [...live, { t: now, v: st.canaryWeight ?? 0 }]);
   const metrics = metricPlots(rollout);
   const times = [...weights.map((w) => w.t), ...metrics.flatMap((m) => m.canary.map((c) => c.t))];
   const t1 = now;
@@ -342,6 +356,7 @@ function Detail(p: { ns: string; name: string }): ComponentChild {
         ),
         h("span", { class: "muted" }, "In step"),
         h("span", null, isRollingOut(st.phase) ? ago(st.stepStartedAt, now) : "-"),
+        ...evidenceRow(evidenceProgress(st, now)),
       ),
     ),
     h(
@@ -413,7 +428,48 @@ function Detail(p: { ns: string; name: string }): ComponentChild {
     h(
       "section",
       null,
+      h("h2", null, "History"),
+      h(
+        "p",
+        { class: "muted" },
+        "What the controller recorded in the Rollout's status (only it can write there).",
+      ),
+      h(
+        "table",
+        { "data-testid": "history" },
+        h(
+          "thead",
+          null,
+          h("tr", null, ...["When", "What", "Revision", "Detail"].map((c) => h("th", null, c))),
+        ),
+        h(
+          "tbody",
+          null,
+          ...(st.milestones ?? [])
+            .slice()
+            .reverse()
+            .map((m) =>
+              h(
+                "tr",
+                null,
+                h("td", null, ago(m.at, now)),
+                h("td", null, m.reason),
+                h("td", null, m.revision),
+                h("td", null, m.message),
+              ),
+            ),
+        ),
+      ),
+    ),
+    h(
+      "section",
+      null,
       h("h2", null, "Events"),
+      h(
+        "p",
+        { class: "muted", "data-testid": "events-caveat" },
+        `As reported: anyone allowed to create Events in ${rollout.metadata.namespace} can write one. History above is the controller's own record.`,
+      ),
       h(
         "table",
         { "data-testid": "events" },

@@ -132,6 +132,7 @@ export const PAUSE_REASONS = [
   "Inconclusive",
   "WindowClosed",
   "CheckFailed",
+  "NoEvidence",
 ] as const;
 /** A pause reason. */
 export type PauseReason = (typeof PAUSE_REASONS)[number];
@@ -151,6 +152,11 @@ export const CONDITION_TYPES = {
   progressing: "Progressing",
   /** True when something needs a person: failed analysis, deadline, invalid spec, missing target. */
   degraded: "Degraded",
+  /**
+   * judge: sequential: True when the current step is estimated not to reach a verdict within its maxStepDuration at
+   * today's traffic, or ran out of it without one; present only while such a rollout is in flight.
+   */
+  insufficientTraffic: "InsufficientTraffic",
 } as const;
 
 /** PascalCase reasons used in conditions and Events. One constant per reason so callers can switch on them. */
@@ -224,6 +230,56 @@ export const REASONS = {
   DeletionWaiting: "DeletionWaiting",
   /** The finalizer let the Rollout go without a complete hand-back (deadline passed, or release forced). */
   DeletionReleased: "DeletionReleased",
+  /** InsufficientTraffic=True: at the traffic seen, the step's evidence is due after its maxStepDuration runs out. */
+  EtaPastBudget: "EtaPastBudget",
+  /** InsufficientTraffic=False: at the traffic seen, the step's evidence is due within its maxStepDuration. */
+  EnoughTraffic: "EnoughTraffic",
+  /** A step's maxStepDuration ran out without a verdict (and InsufficientTraffic=True while it waits). */
+  NoEvidence: "NoEvidence",
+  /** noEvidence: promote moved a rollout past a step without evidence. */
+  PromotedWithoutEvidence: "PromotedWithoutEvidence",
 } as const;
 /** A condition or Event reason. */
 export type Reason = (typeof REASONS)[keyof typeof REASONS];
+
+/**
+ * Reasons that mark a revision's life: besides an Event, each is recorded in `status.milestones`, which only the
+ * controller writes, so `kubectl vireo history` and the dashboard show what Vireo did, not what any Event says.
+ */
+export const MILESTONE_REASONS = [
+  REASONS.RolloutStarted,
+  REASONS.NewRevision,
+  REASONS.Retried,
+  REASONS.PromotedByUser,
+  REASONS.Promoting,
+  REASONS.Promoted,
+  REASONS.RolledBack,
+  REASONS.AnalysisFailed,
+  REASONS.AnalysisErrors,
+  REASONS.ProgressDeadlineExceeded,
+  REASONS.Aborted,
+  REASONS.RevisionReverted,
+  REASONS.RequestIgnored,
+] as const;
+/** A milestone reason. */
+export type MilestoneReason = (typeof MILESTONE_REASONS)[number];
+/** How many milestones status keeps (the oldest go first). */
+export const MILESTONES_KEPT = 20;
+
+/**
+ * What a tenant learns about a request the controller sent on its behalf (a notification, a Prometheus query to an
+ * address it named, a check): the class of the answer and nothing of its content, so a URL cannot turn the
+ * controller into a scanner that reports back what an internal service says.
+ */
+export const EGRESS_OUTCOMES = {
+  ok: "2xx",
+  redirect: "3xx",
+  clientError: "4xx",
+  serverError: "5xx",
+  timeout: "timeout",
+  refused: "refused-by-policy",
+  network: "network",
+  invalidUrl: "invalid-url",
+} as const;
+/** One of {@link EGRESS_OUTCOMES}. */
+export type EgressOutcome = (typeof EGRESS_OUTCOMES)[keyof typeof EGRESS_OUTCOMES];

@@ -7,7 +7,13 @@ const ESC = String.fromCharCode(27);
 const asText = { serializers: [(v: unknown) => String(v)] };
 
 import { age, bar, latestMeasurements, renderList, renderRollout } from "./render.ts";
-import { fixtureEvents, NOW, progressingRollout, rolledBackRollout } from "./testing/fixtures.ts";
+import {
+  fixtureEvents,
+  lowTrafficRollout,
+  NOW,
+  progressingRollout,
+  rolledBackRollout,
+} from "./testing/fixtures.ts";
 
 const view = () => ({
   rollout: progressingRollout(),
@@ -53,7 +59,7 @@ describe("renderRollout", () => {
           phase: "Passed",
           attempt: 1,
           startedAt: NOW.toISOString(),
-          message: "answered HTTP 200",
+          message: "check webhook: 2xx",
         },
         {
           name: "e2e",
@@ -77,7 +83,7 @@ describe("renderRollout", () => {
     };
     const text = renderRollout({ ...view(), rollout }, { now: NOW, color: false }).join("\n");
     assert.match(text, /Checks:\s+1\/3 passed/);
-    assert.match(text, /✔\s+smoke\s+preRollout\s+webhook #1\s+Passed\s+answered HTTP 200/);
+    assert.match(text, /✔\s+smoke\s+preRollout\s+webhook #1\s+Passed\s+check webhook: 2xx/);
     assert.match(text, /✖\s+e2e\s+step 2\s+job #2\s+Failed\s+Job x failed: DeadlineExceeded/);
     assert.match(text, /gate\s+prePromotion\s+approval #1\s+Pending\s+kubectl vireo approve podinfo gate/);
   });
@@ -88,6 +94,81 @@ describe("renderRollout", () => {
     assert.match(text, /in step 45s · next tick in 10s/);
     assert.match(text, /primary 60%\s+canary 40%/);
     assert.match(text, /canary 1\/2 ready/);
+  });
+});
+
+describe("the evidence of judge: sequential", () => {
+  it("shows the bar, the requests seen of needed, the ETA and the budget left, red when the ETA is past it", () => {
+    const rollout = lowTrafficRollout();
+    const text = renderRollout({ rollout, events: [] }, { now: NOW, color: false }).join("\n");
+    assert.match(
+      text,
+      /Evidence:\s+██░{18} 1,200\/~9,800 canary requests \(errors\) · ETA 1h49m: InsufficientTraffic · 38m of maxStepDuration left/,
+    );
+    const coloured = renderRollout({ rollout, events: [] }, { now: NOW, color: true }).join("\n");
+    assert.ok(coloured.includes(`${ESC}[31mETA 1h49m: InsufficientTraffic${ESC}[39m`), "late in red");
+    // Within the budget: green, no condition; from another step (or with nothing in flight): no line at all.
+    const analysis = rollout.status?.analysis;
+    if (analysis?.evidence)
+      analysis.evidence.budgetEndsAt = new Date(NOW.getTime() + 3 * 3600_000).toISOString();
+    const inTime = renderRollout({ rollout, events: [] }, { now: NOW, color: true }).join("\n");
+    assert.ok(inTime.includes(`${ESC}[32mETA 1h49m${ESC}[39m · 3h of maxStepDuration left`), inTime);
+    if (analysis?.evidence) analysis.evidence.step = 0;
+    assert.doesNotMatch(
+      renderRollout({ rollout, events: [] }, { now: NOW, color: false }).join("\n"),
+      /Evidence:/,
+    );
+  });
+});
+
+describe("hostile text from the API server", () => {
+  /** OSC window title and clipboard write, cursor movement, 8-bit CSI, a bidi override and a lone ESC. */
+  const HOSTILE = `ok${ESC}]0;pwned\u0007${ESC}]52;c;ZWNobyBoaQ==${ESC}\\${ESC}[2A${ESC}[2K\u009b31mred\u202etxt.exe${ESC}`;
+
+  it("never reaches the terminal raw, from Events, status or conditions; Events are labelled as such", () => {
+    const r = progressingRollout();
+    r.status = {
+      ...r.status,
+      message: `msg ${HOSTILE}`,
+      conditions: [
+        {
+          type: "Ready",
+          status: "False",
+          reason: "Progressing",
+          message: `cond ${HOSTILE}`,
+          lastTransitionTime: "2026-12-01T11:59:00Z",
+          observedGeneration: 2,
+        },
+      ],
+    };
+    const events = [
+      {
+        metadata: { name: "forged" },
+        type: "Normal",
+        reason: `RolledBack${HOSTILE}`,
+        message: `rolled back by ops ${HOSTILE}`,
+        eventTime: "2026-12-01T11:59:59Z",
+      },
+    ];
+    for (const color of [false, true]) {
+      const text = renderRollout({ ...view(), rollout: r, events }, { now: NOW, color }).join("\n");
+      const withoutOurColours = text.replace(new RegExp(`${ESC}\\[[0-9;]*m`, "g"), "");
+      assert.ok(!withoutOurColours.includes(ESC), withoutOurColours);
+      const controls = [...withoutOurColours].filter((c) => {
+        const code = c.charCodeAt(0);
+        return (
+          (code < 0x20 && c !== "\n") || (code >= 0x7f && code <= 0x9f) || (code >= 0x202a && code <= 0x202e)
+        );
+      });
+      assert.deepEqual(controls, []);
+      assert.match(
+        withoutOurColours,
+        /Events: \(as reported; anyone allowed to create Events in shop can write one/,
+      );
+      assert.match(withoutOurColours, /msg ok\uFFFD/);
+    }
+    const list = renderList([r], { now: NOW, color: false, allNamespaces: false }).join("\n");
+    assert.ok(!list.includes(ESC));
   });
 });
 

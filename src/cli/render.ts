@@ -1,6 +1,8 @@
 // Renders a Rollout for `get`: a pure function of the object, its Events, its Deployments and the time.
 import { isRollingOut } from "../api/constants.ts";
+import { displaySafe } from "../api/display-text.ts";
 import { formatDuration, parseDuration } from "../api/duration.ts";
+import { type EvidenceProgress, evidenceProgress } from "../api/evidence-view.ts";
 import { eventTime, type KubeEvent } from "../api/kube-event.ts";
 import type { Measurement, Rollout } from "../api/rollout-schema.ts";
 import { expandSteps } from "../rollout/steps.ts";
@@ -111,8 +113,13 @@ function replicasText(d: DeploymentSummary | undefined): string {
   return d ? `${d.ready}/${d.replicas} ready` : "-";
 }
 
-/** The `get` view of one Rollout, as lines without trailing newline. */
-export function renderRollout(view: RolloutView, opts: RenderOptions): string[] {
+/**
+ * The `get` view of one Rollout, as lines without trailing newline. Every string from the API server is shown
+ * through displayText (no escape sequences, controls or bidi overrides), Events under a heading that says what
+ * they are: anyone allowed to create Events in the namespace can write one.
+ */
+export function renderRollout(unsafe: RolloutView, opts: RenderOptions): string[] {
+  const view = displaySafe(unsafe);
   const s = style(opts.color);
   const r = view.rollout;
   const now = opts.now;
@@ -163,6 +170,8 @@ export function renderRollout(view: RolloutView, opts: RenderOptions): string[] 
       "Analysis",
       `every ${a?.interval ?? "30s"}  failed ${counts?.failedChecks ?? 0}/${a?.failureLimit ?? 2}  errors ${counts?.consecutiveErrors ?? 0}/${a?.consecutiveErrorLimit ?? 4}  inconclusive ${counts?.inconclusiveCount ?? 0}/${a?.inconclusiveLimit ?? 10}${counts?.lastRunAt ? `  last run ${age(counts.lastRunAt, now)} ago` : ""}`,
     );
+    const evidence = evidenceProgress(st, now.getTime());
+    if (evidence) field("Evidence", evidenceText(evidence, s));
     const latest = latestMeasurements(r);
     const rows = metrics.map((m) => {
       const got = latest.find((x) => x.metric === m.name);
@@ -216,7 +225,7 @@ export function renderRollout(view: RolloutView, opts: RenderOptions): string[] 
 
   const events = view.events.slice(-(opts.events ?? 5));
   if (events.length > 0) {
-    out.push(s.bold("Events:"));
+    out.push(`${s.bold("Events:")} ${s.dim(EVENTS_CAVEAT(r.metadata.namespace))}`);
     const rows = events.map((e) => [
       age(eventTime(e), now),
       e.type === "Warning" ? s.yellow("Warning") : "Normal",
@@ -228,6 +237,12 @@ export function renderRollout(view: RolloutView, opts: RenderOptions): string[] 
   return out;
 }
 
+/** "████░░ 1,200/~3,000 canary requests (errors) · ETA 12m · 48m of maxStepDuration left", red when it is late. */
+function evidenceText(p: EvidenceProgress, s: Style): string {
+  const when = p.late ? s.red(`${p.eta}: InsufficientTraffic`) : s.green(p.eta);
+  return `${bar(p.fraction, 1)} ${p.requests} · ${when} · ${p.budget}`;
+}
+
 function safeDuration(text: string): number | undefined {
   try {
     return parseDuration(text);
@@ -236,11 +251,16 @@ function safeDuration(text: string): number | undefined {
   }
 }
 
+/** What an Events heading says about them: they are claims, not Vireo's record (that is status.milestones). */
+export const EVENTS_CAVEAT = (namespace: string) =>
+  `(as reported; anyone allowed to create Events in ${namespace} can write one — history: kubectl vireo history)`;
+
 /** The `list` table: one row per Rollout. */
 export function renderList(
-  rollouts: Rollout[],
+  unsafe: Rollout[],
   opts: { now: Date; color: boolean; allNamespaces: boolean },
 ): string[] {
+  const rollouts = displaySafe(unsafe);
   const s = style(opts.color);
   const header = ["NAME", "PHASE", "WEIGHT", "STEP", "MESSAGE", "AGE"];
   if (opts.allNamespaces) header.unshift("NAMESPACE");

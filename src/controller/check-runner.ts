@@ -11,6 +11,7 @@ import {
   callCheckWebhook,
   idempotencyKey,
 } from "../notify/check-webhook.ts";
+import type { EgressRoute } from "../notify/http-post.ts";
 import { runKey } from "../rollout/checks.ts";
 import type { Action, CheckObservations, CheckResult } from "../rollout/types.ts";
 import type { CheckJobClient } from "../workload/check-job-client.ts";
@@ -21,6 +22,8 @@ export type CheckJobPort = Pick<CheckJobClient, "jobsAllowed" | "list" | "create
 /** What the runner is built from (main.ts). */
 export interface CheckRunnerOptions {
   jobs: CheckJobPort;
+  /** The controller's egress: webhook URLs are a tenant's, so its address policy applies at connect time. */
+  egress: EgressRoute["egress"];
   /** URL prefixes webhook checks may call (--allowed-check-urls); empty: none. */
   allowedUrls: readonly string[];
   /** Webhook calls in flight at once, over all Rollouts. */
@@ -132,7 +135,8 @@ export class CheckRunner {
         const call = this.#o.call ?? callCheckWebhook;
         let out: CheckOutcome;
         try {
-          out = await call(check.url, check, payload, idem, new AbortController().signal, sleep);
+          const route = { egress: this.#o.egress, trust: "tenant" as const };
+          out = await call(route, check.url, check, payload, idem, new AbortController().signal, sleep);
         } catch {
           out = { passed: false, message: "check webhook request failed" };
         }

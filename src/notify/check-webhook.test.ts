@@ -5,7 +5,10 @@ import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
 import { after, before, describe, it } from "node:test";
 import type { WebhookCheckSpec } from "../api/check-schema.ts";
+import { loopbackEgress } from "../net/testing/loopback.ts";
 import { callCheckWebhook, idempotencyKey } from "./check-webhook.ts";
+
+const route = { egress: loopbackEgress(), trust: "tenant" as const };
 
 const answers: number[] = [];
 const seen: { path: string; key: string }[] = [];
@@ -47,6 +50,7 @@ describe("callCheckWebhook", () => {
     seen.length = 0;
     answers.push(503, 500, 202);
     const out = await callCheckWebhook(
+      route,
       `${base}/hook`,
       hook(),
       payload,
@@ -54,17 +58,18 @@ describe("callCheckWebhook", () => {
       new AbortController().signal,
       noSleep,
     );
-    assert.deepEqual(out, { passed: true, message: "answered HTTP 202" });
+    assert.deepEqual(out, { passed: true, message: "check webhook: 2xx" });
     assert.deepEqual(
       seen.map((s) => s.key),
       ["k1", "k1", "k1"],
     );
   });
 
-  it("fails at once on a 4xx other than 408/429, without the body", async () => {
+  it("fails at once on a 4xx other than 408/429, with the outcome class only", async () => {
     seen.length = 0;
     answers.push(403);
     const out = await callCheckWebhook(
+      route,
       `${base}/hook`,
       hook(),
       payload,
@@ -74,13 +79,14 @@ describe("callCheckWebhook", () => {
     );
     assert.equal(out.passed, false);
     assert.equal(seen.length, 1);
-    assert.match(out.message, /HTTP 403/);
+    assert.match(out.message, /check webhook: 4xx/);
     assert.ok(!out.message.includes("body-that-must-not-leak"));
   });
 
   it("a receiver that never answers is a failure after every try timed out", async () => {
     seen.length = 0;
     const out = await callCheckWebhook(
+      route,
       `${base}/hang`,
       hook({ timeout: "200ms", retries: 1 }),
       payload,

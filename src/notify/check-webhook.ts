@@ -3,7 +3,7 @@
 import { createHash } from "node:crypto";
 import { type WebhookCheckSpec, webhookRetryDelayMs } from "../api/check-schema.ts";
 import { parseDuration } from "../api/duration.ts";
-import { checkAnswer, postJson } from "./http-post.ts";
+import { checkAnswer, type EgressRoute, postJson } from "./http-post.ts";
 import { DeliveryError } from "./notifier.ts";
 
 /** What a webhook check is told: Flagger's fields (so its receivers keep working) and Vireo's own. */
@@ -35,10 +35,12 @@ export function idempotencyKey(parts: readonly (string | number | undefined)[]):
 }
 
 /**
- * Calls the webhook of one run until it answers 2xx, answers for good (another 4xx), or its tries run out. A timeout
- * is never a pass. `sleep` waits between tries (abortable through `signal`).
+ * Calls the webhook of one run through the controller's egress (as a tenant's URL) until it answers 2xx, answers for
+ * good (another 4xx, a redirect, a refusal by the address policy), or its tries run out. A timeout is never a pass;
+ * status shows the outcome class only. `sleep` waits between tries (abortable through `signal`).
  */
 export async function callCheckWebhook(
+  route: EgressRoute,
   url: string,
   hook: WebhookCheckSpec,
   payload: CheckPayload,
@@ -51,11 +53,17 @@ export async function callCheckWebhook(
   for (let n = 1; n <= tries; n++) {
     if (n > 1) await sleep(webhookRetryDelayMs(n - 1), signal);
     if (signal.aborted) return { passed: false, message: "cancelled" };
-    const attempt = AbortSignal.any([signal, AbortSignal.timeout(parseDuration(hook.timeout))]);
     try {
-      const res = await postJson(url, payload, attempt, "check webhook", { "Idempotency-Key": key });
+      const res = await postJson(
+        { ...route, timeoutMs: parseDuration(hook.timeout) },
+        url,
+        payload,
+        signal,
+        "check webhook",
+        { "Idempotency-Key": key },
+      );
       checkAnswer(res, "check webhook");
-      return { passed: true, message: `answered HTTP ${res.status}` };
+      return { passed: true, message: `check webhook: ${res.outcome}` };
     } catch (err) {
       if (!(err instanceof DeliveryError)) throw err;
       last = err.message;

@@ -8,6 +8,7 @@ import { recordAnalysis } from "../analysis-rules.ts";
 import { analysisRequired, nextAnalysisAt } from "../analysis-schedule.ts";
 import { describeRun, gate, skipGates } from "../checks.ts";
 import { type Ctx, isReady } from "../draft.ts";
+import { spendBudget, waitingForEvidence } from "../evidence-budget.ts";
 import type { expandSteps } from "../steps.ts";
 import { ROUTE_POLL_MS, WORKLOAD_POLL_MS } from "../timing.ts";
 import { ensureAccessPolicy, retreatToPrimary, route } from "../traffic.ts";
@@ -228,7 +229,9 @@ export function stepComplete(ctx: Ctx, step: ReturnType<typeof expandSteps>[numb
   if (!analysisRequired(spec)) return true;
   const lastPass = Date.parse(d.status.analysis?.lastPassAt ?? "");
   if (Number.isFinite(lastPass) && lastPass > started) return true;
-  d.say(REASONS.WaitingForAnalysis, `${where}: waiting for a passing analysis`);
+  const budget = spendBudget(ctx, where);
+  if (budget !== "wait") return budget === "pass";
+  d.say(REASONS.WaitingForAnalysis, waitingForEvidence(ctx, where));
   const due = nextAnalysisAt(spec, d.status);
   if (due) d.wake(due);
   return false;
@@ -267,6 +270,10 @@ export function holdPaused(ctx: Ctx, where: string): void {
     CheckFailed: [
       REASONS.CheckFailed,
       "a check failed; set vireo.dev/resume to run it again, vireo.dev/promote to skip it, or vireo.dev/abort",
+    ],
+    NoEvidence: [
+      REASONS.NoEvidence,
+      `no verdict within maxStepDuration ${spec.analysis.maxStepDuration}; set vireo.dev/resume to wait another ${spec.analysis.maxStepDuration} or vireo.dev/promote to move on without evidence`,
     ],
   };
   const [r, text] = why[reason ?? "UserRequest"];

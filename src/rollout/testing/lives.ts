@@ -214,6 +214,11 @@ export const specArb = fc.record({
   ),
   skipAnalysis: fc.boolean(),
   failureLimit: fc.integer({ min: 1, max: 3 }),
+  /** A step's budget: mostly out of a life's reach, sometimes short enough to run out while analysis says nothing. */
+  maxStepDuration: fc.constantFrom("1h", "20s", "20s", "45s"),
+  noEvidence: fc.constantFrom("pause" as const, "promote" as const, "rollback" as const),
+  /** What analysis says until an analysis event changes it: a third of the lives start with silence. */
+  firstAnalysis: fc.constantFrom("pass" as const, "pass" as const, "nodata" as const),
   deadlineSeconds: fc.integer({ min: 30, max: 300 }),
   /** Most lives start from an adopted, healthy rollout with a new revision pushed, so rollouts dominate. */
   startHealthy: fc.oneof(
@@ -362,11 +367,14 @@ export function play(specIn: SpecIn, events: Event[], prepare?: (w: ModelWorld) 
     analysis: {
       interval: "10s",
       failureLimit: specIn.failureLimit,
+      maxStepDuration: specIn.maxStepDuration,
+      noEvidence: specIn.noEvidence,
       metrics: makeSpec().analysis.metrics,
     },
     ...(plan ? checksOf(plan) : {}),
   });
   const w = newWorld(spec);
+  w.nextAnalysis = (s) => measurements(s, specIn.firstAnalysis);
   prepare?.(w);
   const trace: Trace["steps"] = [];
   const prelude: Event[] = [{ kind: "settle" }];
