@@ -11,6 +11,7 @@ import { createNotificationSink } from "./controller/notification-sink.ts";
 import type { ReconcileObserver } from "./controller/ports.ts";
 import { Reconciler } from "./controller/reconciler.ts";
 import { secretReader } from "./controller/secrets.ts";
+import { TemplateStore } from "./controller/template-store.ts";
 import { createKubeClients } from "./kube/clients.ts";
 import { ApiDiscovery } from "./kube/discovery.ts";
 import { EventRecorder } from "./kube/event-recorder.ts";
@@ -146,6 +147,13 @@ export async function main(argv: readonly string[], env: NodeJS.ProcessEnv): Pro
       for (let i = 0; i < n; i++) metrics.recordNotification("outbox", "dropped");
     },
   };
+  const templates = new TemplateStore({
+    clients,
+    namespaces: config.namespaces,
+    logger: kubeLog,
+    rollouts: () => manager.listRollouts(),
+    enqueue: (key) => manager.queue.add(key),
+  });
   const reconciler = new Reconciler({
     rollouts: manager,
     workloads: new WorkloadManager(clients, manager),
@@ -172,6 +180,7 @@ export async function main(argv: readonly string[], env: NodeJS.ProcessEnv): Pro
     log: log.child({ component: "reconciler" }),
     now: engineNow,
     deletionTimeoutMs: config.deletionTimeoutMs,
+    templates: templates.lookup,
   });
   const reconcile = (ns: string, name: string, signal: AbortSignal) => reconciler.reconcile(ns, name, signal);
   notifications.setOnDelivered((ns, name) => manager.queue.add(`${ns}/${name}`));
@@ -183,6 +192,7 @@ export async function main(argv: readonly string[], env: NodeJS.ProcessEnv): Pro
 
   await mesh.warm();
   manager.watchRouting(routingTypes(mesh.apis));
+  templates.start();
   await manager.start();
   // The informers' lists have answered by now, so the offset is measured.
   const skew = { skewMs: serverClock.offsetMs(), uncertaintyMs: serverClock.uncertaintyMs() };
@@ -256,6 +266,7 @@ export async function main(argv: readonly string[], env: NodeJS.ProcessEnv): Pro
     await elector?.stop({ release: false });
     await leaseWatch?.stop();
     await manager.stop(0);
+    await templates.stop();
     await server.close(500);
     return 1;
   }
@@ -268,6 +279,7 @@ export async function main(argv: readonly string[], env: NodeJS.ProcessEnv): Pro
   await elector?.stop({ release: true });
   await leaseWatch?.stop();
   await manager.stop(0);
+  await templates.stop();
   await server.close(2000);
   log.info({}, "stopped");
   return 0;

@@ -68,6 +68,9 @@ describe("deploy/rbac.yaml", () => {
       "core/namespaces": ["get"],
       // kube/event-recorder.ts: create, then patch the series count.
       "events.k8s.io/events": ["create", "patch"],
+      // controller/template-store.ts: the template informers list and watch.
+      "vireo.dev/analysistemplates": ["list", "watch"],
+      "vireo.dev/clusteranalysistemplates": ["list", "watch"],
     };
     // Each mesh provider's descriptor names the rules it needs (mesh/provider.ts rbacRulesOf): its objects are
     // written by mesh/object-store.ts, its routing kinds also listed and watched by controller/manager.ts.

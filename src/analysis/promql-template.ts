@@ -34,7 +34,7 @@ export class PromQLTemplateError extends Error {
 /** DNS-1123 subdomain (Deployments) — also what keeps a name free of PromQL syntax. */
 const K8S_NAME = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
 /** A PromQL duration made of integer parts (`90s`, `1m30s`, `500ms`); Prometheus rejects fractions. */
-const PROM_DURATION = /^([0-9]+(ms|s|m|h|d|w|y))+$/;
+export const PROM_DURATION = /^([0-9]+(ms|s|m|h|d|w|y))+$/;
 /** Label names, for builtin queries whose label names come from `spec.analysis.labels`. */
 const LABEL_NAME = /^[a-zA-Z_][a-zA-Z0-9_]*$/;
 /** RE2 metacharacters: a `.` in a Deployment name must not match any character under `=~`. */
@@ -122,6 +122,27 @@ export function renderPromQL(template: string, vars: TemplateVars): string {
  * @internal
  */
 export function substitute(template: string, vars: TemplateVars): string {
+  return scanPlaceholders(template, (name, ctx) => expand(name, vars, ctx.quote, ctx.regexLiteral));
+}
+
+/** Where in a query a placeholder stands: inside which kind of string literal, and whether it is a `=~`/`!~` one. */
+export interface PlaceholderContext {
+  /** The literal's delimiter, or null outside any string. */
+  quote: '"' | "'" | "`" | null;
+  /** The literal is the right side of `=~`/`!~`. */
+  regexLiteral: boolean;
+}
+
+/**
+ * Walks `template` once, replacing every `{{ name }}` with what `expand` returns for it, in one pass (a returned
+ * value is never scanned again). Tracks string literals so `expand` can escape for where the placeholder stands.
+ *
+ * @throws PromQLTemplateError for an unterminated placeholder or string literal, and whatever `expand` throws.
+ */
+export function scanPlaceholders(
+  template: string,
+  expand: (name: string, ctx: PlaceholderContext) => string,
+): string {
   let out = "";
   let quote: '"' | "'" | "`" | null = null;
   let regexLiteral = false;
@@ -132,7 +153,7 @@ export function substitute(template: string, vars: TemplateVars): string {
       const end = template.indexOf("}}", i + 2);
       if (end < 0) throw new PromQLTemplateError(`unterminated placeholder at offset ${i}`);
       const name = template.slice(i + 2, end).trim();
-      out += expand(name, vars, quote, regexLiteral);
+      out += expand(name, { quote, regexLiteral });
       i = end + 2;
       continue;
     }

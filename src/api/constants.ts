@@ -10,6 +10,15 @@ export const PLURAL = "rollouts";
 export const KIND = "Rollout";
 /** apiVersion string for Rollout objects. */
 export const API_VERSION = `${GROUP}/${VERSION}`;
+/** Kinds of the reusable analysis templates (src/api/template-schema.ts), and their plural resource names. */
+export const TEMPLATE_KINDS = ["AnalysisTemplate", "ClusterAnalysisTemplate"] as const;
+/** One of {@link TEMPLATE_KINDS}. */
+export type TemplateKind = (typeof TEMPLATE_KINDS)[number];
+/** Plural resource name of each template kind, as used in URLs and RBAC. */
+export const TEMPLATE_PLURALS = {
+  AnalysisTemplate: "analysistemplates",
+  ClusterAnalysisTemplate: "clusteranalysistemplates",
+} as const satisfies Record<TemplateKind, string>;
 /** Finalizer that restores working traffic before a Rollout disappears. */
 export const FINALIZER = `${GROUP}/traffic-restore`;
 /**

@@ -24,7 +24,8 @@ const FORBIDDEN_KEYS = [
   "title",
 ];
 
-function toOpenApi(schema: z.ZodType): JsonSchema {
+/** The zod schema as an OpenAPI v3 schema, every part inlined (structural schemas allow no references). */
+export function toOpenApi(schema: z.ZodType): JsonSchema {
   return z.toJSONSchema(schema, {
     target: "openapi-3.0",
     io: "input",
@@ -78,7 +79,7 @@ export function undocumentedFields(node: unknown, path = "spec"): string[] {
  * zod writes `format: date-time` strings with a long regex the API server does not need, and a free-form object
  * (`x-kubernetes-preserve-unknown-fields`, e.g. a Job check's JobSpec) with empty properties the API server refuses.
  */
-function simplify(node: unknown): void {
+export function simplify(node: unknown): void {
   if (node === null || typeof node !== "object") return;
   const schema = node as JsonSchema;
   if (schema.format === "date-time") delete schema.pattern;

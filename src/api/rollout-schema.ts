@@ -20,6 +20,7 @@ import {
 import { GatewayApiSchema } from "./gateway-route-schema.ts";
 import type { ObjectMeta } from "./object-meta.ts";
 import { cel, duration, labelName, objectName, percent } from "./schema-fields.ts";
+import { TemplateRefsSchema } from "./template-ref-schema.ts";
 
 /** An Istio `hosts` entry: a hostname, `*.` and a domain, or `*`. */
 const ISTIO_HOST = "^(\\*|(\\*\\.)?[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*)$";
@@ -595,6 +596,7 @@ export const AnalysisSchema = z
       .default([])
       .describe("Metrics checked at every tick. Empty means steps advance without analysis.")
       .meta({ "x-kubernetes-list-type": "map", "x-kubernetes-list-map-keys": ["name"] }),
+    templates: TemplateRefsSchema.optional(),
   })
   .describe("Prometheus analysis of the canary.")
   .superRefine((a, ctx) => {

@@ -326,7 +326,7 @@ function requestsOf(r: Rollout): Partial<Record<RequestKind, string>> {
 }
 
 /** The last spec that passed validation, as kept in status (re-validated: status is writable by others too). */
-function lastValidSpec(status: RolloutStatus | undefined): RolloutSpec | undefined {
+export function lastValidSpec(status: RolloutStatus | undefined): RolloutSpec | undefined {
   if (!status?.lastValidSpec) return undefined;
   const v = validateRolloutSpec(status.lastValidSpec);
   return v.ok ? v.spec : undefined;

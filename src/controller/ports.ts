@@ -1,5 +1,6 @@
 // What the reconciler talks to: one narrow interface per outside party, so tests hand it fakes and main.ts the real
 // informer cache, workload manager, mesh adapters, status writer, event recorder, Prometheus and notifiers.
+import type { TemplateLookup } from "../analysis/templates/resolve.ts";
 import type { MetricMeasurement } from "../analysis/types.ts";
 import type { Rollout, RolloutSpec, RolloutStatus } from "../api/rollout-schema.ts";
 import type { SpecIssue } from "../api/validate.ts";
@@ -113,6 +114,8 @@ export interface ReconcilerDeps {
   checks?: Pick<CheckRunner, "specIssues" | "observe" | "act" | "dispatch" | "forget">;
   /** How long a deleted Rollout waits for its workload to be handed back (default 10 min, --deletion-timeout). */
   deletionTimeoutMs?: number;
+  /** Where analysis templates are read (the template informers); without it, a Rollout naming one is Invalid. */
+  templates?: TemplateLookup;
 }
 
 /** What the work queue should do with the key next. */

@@ -31,6 +31,7 @@ import { finishHandBack, restorable } from "./hand-back.ts";
 import { type NoPolicyConfirmed, type Observed, observe, ownerOf, validated } from "./observe.ts";
 import { type OutboxUpdate, type SettledNotification, toPending, updateOutbox } from "./outbox.ts";
 import type { ReconcileResult, ReconcilerDeps } from "./ports.ts";
+import { withTemplates } from "./templates.ts";
 import { WriteFence } from "./write-fence.ts";
 
 /** How often a Rollout with undelivered notifications is reconciled to offer them again. */
@@ -139,7 +140,7 @@ export class Reconciler {
 
   /** One reconcile of a live Rollout: observe, decide and act, commit. */
   async #reconcile(cached: Rollout): Promise<ReconcileResult> {
-    const v = validated(cached);
+    const v = withTemplates(validated(cached), cached, this.#d.templates);
     if (cached.metadata.deletionTimestamp) return this.#finalize(cached, v.acting);
     const rollout = await this.#ensureFinalizer(cached);
     const now = this.#d.now();
