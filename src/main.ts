@@ -4,6 +4,7 @@ import type { RolloutStatus } from "./api/rollout-schema.ts";
 import { loadConfig, USAGE } from "./config.ts";
 import { PrometheusAnalysisRunner } from "./controller/analysis-runner.ts";
 import { AnalysisScheduler } from "./controller/analysis-scheduler.ts";
+import { CheckRunner } from "./controller/check-runner.ts";
 import { Manager } from "./controller/manager.ts";
 import { MeshResolver } from "./controller/mesh-resolver.ts";
 import { createNotificationSink } from "./controller/notification-sink.ts";
@@ -29,6 +30,7 @@ import { controllerEndpoints } from "./net/own-endpoints.ts";
 import { startTelemetryServer } from "./telemetry/http-server.ts";
 import { createLogger } from "./telemetry/logger.ts";
 import { VireoMetrics } from "./telemetry/metrics.ts";
+import { CheckJobClient } from "./workload/check-job-client.ts";
 import { ApiObjectReader, WorkloadManager } from "./workload/workload-manager.ts";
 
 /** Runs the controller until SIGTERM/SIGINT. Exit codes: 0 clean stop, 1 fatal error or lost leader lease, 2 bad configuration. */
@@ -112,6 +114,13 @@ export async function main(argv: readonly string[], env: NodeJS.ProcessEnv): Pro
     onDiscard: (reason) => metrics.analysisDiscarded.inc({ reason }),
   });
   const namespaceLabels = new NamespaceLabels(clients);
+  const checks = new CheckRunner({
+    jobs: new CheckJobClient(clients, config.jobNamespaces),
+    egress,
+    allowedUrls: config.allowedCheckUrls,
+    concurrency: config.analysisConcurrency,
+    wake: (key) => manager.queue.add(key),
+  });
   const mesh = new MeshResolver(clients, new ApiDiscovery({ clients, groups: MESH_API_GROUPS }), {
     trustDomain: config.trustDomain,
     facts: {
@@ -174,6 +183,7 @@ export async function main(argv: readonly string[], env: NodeJS.ProcessEnv): Pro
       now: engineNow,
     }),
     measurements,
+    checks,
     notifications,
     observer,
     exposure: config.exposure,

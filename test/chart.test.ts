@@ -116,6 +116,8 @@ describe("charts/vireo", () => {
       "prometheus.url=http://prom.monitoring:9090",
       "prometheus.allowedUrls={http://prom-a:9090,https://prom-b/api}",
       "prometheus.scrapeInterval=30s",
+      "checks.allowedUrls={http://hooks.shop:8080/}",
+      "checks.jobNamespaces={shop}",
       "metricsMesh=istio",
       "trustDomain=prod.example.com",
       "notifications.slackSecret=vireo-system/slack",
@@ -152,6 +154,8 @@ describe("charts/vireo", () => {
     assert.equal(config.prometheusUrl, "http://prom.monitoring:9090");
     assert.equal(config.allowedPrometheusUrls.length, 2);
     assert.equal(config.prometheusScrapeIntervalMs, 30_000);
+    assert.deepEqual(config.allowedCheckUrls, ["http://hooks.shop:8080/"]);
+    assert.deepEqual(config.jobNamespaces, ["shop"]);
     assert.equal(config.metricsMesh, "istio");
     assert.equal(config.trustDomain, "prod.example.com");
     assert.equal(config.slackSecret, "vireo-system/slack");

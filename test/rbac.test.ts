@@ -61,6 +61,11 @@ describe("deploy/rbac.yaml", () => {
       "autoscaling/horizontalpodautoscalers": ["create", "delete", "list", "update", "watch"],
       // controller/secrets.ts: GET by name only (own ClusterRole, so it can be bound per namespace).
       "core/secrets": ["get"],
+      // workload/check-job-client.ts: Job checks' Jobs listed by label, created, deleted; a failed Job's pods listed
+      // for the termination message; the namespace read for its vireo.dev/allow-jobs label.
+      "batch/jobs": ["create", "delete", "list"],
+      "core/pods": ["list"],
+      "core/namespaces": ["get"],
       // kube/event-recorder.ts: create, then patch the series count.
       "events.k8s.io/events": ["create", "patch"],
       // controller/template-store.ts: the template informers list and watch.

@@ -39,6 +39,8 @@ export const ANNOTATIONS = {
   pause: `${GROUP}/pause`,
   resume: `${GROUP}/resume`,
   retry: `${GROUP}/retry`,
+  /** `<check name>` or `<check name>/<anything>`: approves that approval check while it waits. */
+  approve: `${GROUP}/approve`,
 } as const;
 /** Names of the user request annotations. */
 export type RequestKind = keyof typeof ANNOTATIONS;
@@ -61,7 +63,19 @@ export const LABELS = {
   managedBy: "app.kubernetes.io/managed-by",
   rollout: `${GROUP}/rollout`,
   role: `${GROUP}/role`,
+  /** On a check's Job: the check it runs. */
+  check: `${GROUP}/check`,
 } as const;
+
+/** `vireo.dev/role` of the Jobs Vireo runs for checks. */
+export const CHECK_ROLE = "check";
+
+/**
+ * Namespace label (value `"true"`) by which the operator lets Rollouts of that namespace run Job checks. A Job
+ * check runs pods under a ServiceAccount the Rollout names, so whoever may write a Rollout there may run pods there:
+ * a privilege the operator grants (or `--job-namespaces`), never a default.
+ */
+export const ALLOW_JOBS_LABEL = `${GROUP}/allow-jobs`;
 
 /**
  * Annotations on every object Vireo generates (primary Deployment and HPA, backend and root Services, routing and
@@ -126,6 +140,7 @@ export const PAUSE_REASONS = [
   "PauseStep",
   "Inconclusive",
   "WindowClosed",
+  "CheckFailed",
   "NoEvidence",
 ] as const;
 /** A pause reason. */
@@ -185,6 +200,16 @@ export const REASONS = {
   NewRevision: "NewRevision",
   RevisionReverted: "RevisionReverted",
   RequestIgnored: "RequestIgnored",
+  /** A check started (its run is recorded in status.checks; the Job is created or the webhook called next). */
+  CheckStarted: "CheckStarted",
+  CheckPassed: "CheckPassed",
+  CheckFailed: "CheckFailed",
+  /** A person promoted past a check that had not passed. */
+  CheckSkipped: "CheckSkipped",
+  /** The rollout holds until checks pass (a hook, a check step, an approval). */
+  WaitingForCheck: "WaitingForCheck",
+  /** A person approved an approval check. */
+  Approved: "Approved",
   /** A destination rejected a notification for good (HTTP 4xx other than 408/429, invalid URL); not retried. */
   NotificationFailed: "NotificationFailed",
   InvalidSpec: "InvalidSpec",

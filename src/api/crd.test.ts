@@ -76,7 +76,7 @@ describe("Rollout CRD", () => {
   it("carries CEL rules for the cross-field checks", () => {
     const yaml = renderCrdYaml();
     for (const rule of [
-      "exactly one of setWeight or pause",
+      "exactly one of setWeight, pause, check",
       "must not decrease",
       "exactly one of builtin or query",
       "Service names are at most 63",

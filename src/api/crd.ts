@@ -75,11 +75,18 @@ export function undocumentedFields(node: unknown, path = "spec"): string[] {
   return out;
 }
 
-/** zod writes `format: date-time` strings with a long regex the API server does not need. */
+/**
+ * zod writes `format: date-time` strings with a long regex the API server does not need, and a free-form object
+ * (`x-kubernetes-preserve-unknown-fields`, e.g. a Job check's JobSpec) with empty properties the API server refuses.
+ */
 export function simplify(node: unknown): void {
   if (node === null || typeof node !== "object") return;
   const schema = node as JsonSchema;
   if (schema.format === "date-time") delete schema.pattern;
+  if (schema["x-kubernetes-preserve-unknown-fields"]) {
+    delete schema.properties;
+    delete schema.additionalProperties;
+  }
   for (const value of Object.values(schema)) {
     if (Array.isArray(value)) value.forEach(simplify);
     else simplify(value);

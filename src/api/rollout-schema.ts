@@ -3,21 +3,25 @@
 // enforced by `kubectl apply`) and as zod refinements (enforced by the controller on objects that predate the CRD).
 import { z } from "zod";
 import {
+  CHECK_LIMITS,
+  CHECK_REFERENCE_RULES,
+  CheckRunSchema,
+  CheckSchema,
+  checkReferenceIssues,
+  HooksSchema,
+} from "./check-schema.ts";
+import {
   MESH_PROVIDER_NAMES,
   MILESTONE_REASONS,
   MILESTONES_KEPT,
   PAUSE_REASONS,
   PHASES,
 } from "./constants.ts";
-import { DURATION_PATTERN } from "./duration.ts";
 import { GatewayApiSchema } from "./gateway-route-schema.ts";
 import type { ObjectMeta } from "./object-meta.ts";
+import { cel, duration, labelName, objectName, percent } from "./schema-fields.ts";
 import { TemplateRefsSchema } from "./template-ref-schema.ts";
 
-/** Kubernetes object names: DNS-1123 subdomain. Also keeps hostile names out of PromQL and object names. */
-const DNS_SUBDOMAIN = "^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$";
-/** DNS-1123 label: Service and namespace names. */
-const DNS_LABEL = "^[a-z0-9]([-a-z0-9]*[a-z0-9])?$";
 /** An Istio `hosts` entry: a hostname, `*.` and a domain, or `*`. */
 const ISTIO_HOST = "^(\\*|(\\*\\.)?[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*)$";
 /** An Istio `gateways` entry: mesh, a Gateway of this namespace, or namespace/name (not the legacy dotted FQDN). */
@@ -67,25 +71,6 @@ export const LIMIT_MESSAGES = {
 } as const;
 /** A five-field cron expression or a @macro; full parsing happens at runtime (see windows.ts). */
 const CRON_SHAPE = "^(@(yearly|annually|monthly|weekly|daily|hourly)|(\\S+\\s+){4}\\S+)$";
-
-const cel = (rule: string, message: string, fieldPath?: string, reason?: string) => ({
-  rule,
-  message,
-  ...(fieldPath ? { fieldPath } : {}),
-  ...(reason ? { reason } : {}),
-});
-
-const objectName = (what: string) =>
-  z.string().min(1).max(253).regex(new RegExp(DNS_SUBDOMAIN), `must be a lowercase DNS name`).describe(what);
-const labelName = (what: string) =>
-  z.string().min(1).max(63).regex(new RegExp(DNS_LABEL), `must be a lowercase DNS label`).describe(what);
-const duration = (what: string) =>
-  z
-    .string()
-    .max(32)
-    .regex(new RegExp(DURATION_PATTERN), "must be a duration such as 30s, 5m or 1h30m")
-    .describe(what);
-const percent = (what: string) => z.number().int().min(0).max(100).describe(what);
 
 /** Reference to the Deployment whose pod template changes start rollouts. */
 export const TargetRefSchema = z
@@ -160,7 +145,14 @@ export const ServiceSchema = z
   })
   .describe("The Service whose traffic is split between primary and canary.");
 
-/** One step of a canary: exactly one of setWeight or pause. */
+/**
+ * The kinds of step; a step has exactly one. Adding a kind is one entry here and its field in {@link StepSchema}
+ * (the CEL and zod one-of rules are built from this list).
+ */
+export const STEP_KINDS = ["setWeight", "pause", "check"] as const;
+const STEP_ONE_OF = `a step needs exactly one of ${STEP_KINDS.join(", ")}`;
+
+/** One step of a canary: exactly one of {@link STEP_KINDS}. */
 export const StepSchema = z
   .object({
     setWeight: percent("Percentage of traffic sent to the canary at this step.").optional(),
@@ -172,19 +164,17 @@ export const StepSchema = z
       })
       .describe("Hold the current weight for a while, or until a person promotes.")
       .optional(),
+    check: labelName(
+      "Run this check (a name from spec.checks) and hold the current weight until it passes (Flagger's confirm-traffic-increase). vireo.dev/promote skips it.",
+    ).optional(),
   })
-  .describe("A canary step: set a weight, or pause.")
+  .describe("A canary step: set a weight, pause, or run a check.")
   .meta({
     "x-kubernetes-validations": [
-      cel(
-        "[has(self.setWeight), has(self.pause)].filter(x, x).size() == 1",
-        "a step needs exactly one of setWeight or pause",
-      ),
+      cel(`[${STEP_KINDS.map((k) => `has(self.${k})`).join(", ")}].filter(x, x).size() == 1`, STEP_ONE_OF),
     ],
   })
-  .refine((s) => (s.setWeight !== undefined) !== (s.pause !== undefined), {
-    message: "a step needs exactly one of setWeight or pause",
-  });
+  .refine((s) => STEP_KINDS.filter((k) => s[k] !== undefined).length === 1, { message: STEP_ONE_OF });
 
 /** How traffic moves: explicit steps, or the stepWeight/maxWeight shorthand. */
 export const CanaryStrategySchema = z
@@ -695,6 +685,9 @@ export const NOTIFY_EVENTS = [
   "RolledBack",
   "Aborted",
   "AnalysisFailed",
+  "CheckPassed",
+  "CheckFailed",
+  "ApprovalRequested",
 ] as const;
 
 /** Where Vireo reports. */
@@ -759,6 +752,13 @@ export const RolloutSpecSchema = z
     windows: z.array(WindowSchema).max(20).optional().describe("Deployment windows and blackouts."),
     accessPolicy: AccessPolicySchema.optional(),
     notifications: NotificationsSchema.optional(),
+    checks: z
+      .array(CheckSchema)
+      .max(CHECK_LIMITS.checks)
+      .optional()
+      .describe("Named checks (webhook, job, approval). hooks and steps (- check: <name>) run them by name.")
+      .meta({ "x-kubernetes-list-type": "map", "x-kubernetes-list-map-keys": ["name"] }),
+    hooks: HooksSchema.optional(),
     suspend: z
       .boolean()
       .default(false)
@@ -782,9 +782,11 @@ export const RolloutSpecSchema = z
         ".accessPolicy.routes",
       ),
       cel("!has(self.gatewayApi) || self.provider == 'gateway-api'", GATEWAY_API_ONLY, ".gatewayApi"),
+      ...CHECK_REFERENCE_RULES,
     ],
   })
   .superRefine((s, ctx) => {
+    for (const issue of checkReferenceIssues(s)) ctx.addIssue({ code: "custom", ...issue });
     const target = s.targetRef.name;
     if (
       s.service.name === undefined &&
@@ -1046,6 +1048,7 @@ export const RolloutStatusSchema = z
         pause: z.string().optional().describe("Last vireo.dev/pause value acted on."),
         resume: z.string().optional().describe("Last vireo.dev/resume value acted on."),
         retry: z.string().optional().describe("Last vireo.dev/retry value acted on."),
+        approve: z.string().optional().describe("Last vireo.dev/approve value acted on."),
       })
       .optional()
       .describe(
@@ -1090,6 +1093,13 @@ export const RolloutStatusSchema = z
       .optional()
       .describe(
         "Notification bookkeeping so each notification is sent once per rollout attempt, also across restarts (the guarantee: docs/notifications.md#delivery-guarantee).",
+      ),
+    checks: z
+      .array(CheckRunSchema)
+      .max(CHECK_LIMITS.runs)
+      .optional()
+      .describe(
+        "Runs of checks in the current rollout attempt (and its post-promotion, rollback or abort hooks): the newest run of each check at each point.",
       ),
     conditions: z
       .array(ConditionSchema)

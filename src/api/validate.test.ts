@@ -50,7 +50,7 @@ const corpus: { name: string; spec: unknown; path: string; message: RegExp }[] =
     name: "step with both",
     spec: variant((s) => (s.strategy.canary.steps[0].pause = {})),
     path: "spec.strategy.canary.steps[0]",
-    message: /exactly one of setWeight or pause/,
+    message: /exactly one of setWeight, pause, check/,
   },
   {
     name: "steps and shorthand",

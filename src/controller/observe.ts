@@ -75,7 +75,7 @@ export interface Observed extends Validated {
 /** The ports observation reads through. */
 export type ObserveDeps = Pick<
   ReconcilerDeps,
-  "workloads" | "mesh" | "measurements" | "analysis" | "rollouts" | "exposure"
+  "workloads" | "mesh" | "measurements" | "analysis" | "rollouts" | "exposure" | "checks"
 >;
 
 /**
@@ -184,6 +184,10 @@ async function observeValid(
     now,
     run: (measureSignal) => deps.analysis.measure(spec, names, measureSignal, rollout.status),
   });
+  const [checkIssues, checks] = await Promise.all([
+    checkSpecIssues(deps, namespace, spec),
+    deps.checks?.observe(rollout, spec),
+  ]);
   if (!policy && accessPolicyInSync) noPolicyConfirmed.set(owner.uid, generation);
   else noPolicyConfirmed.delete(owner.uid);
   const observations: Observations = {
@@ -192,6 +196,7 @@ async function observeValid(
     specIssues: [
       ...checkDerivedLimits(spec, names, snap.target, snap.rootService),
       ...providerSpecIssues(spec),
+      ...checkIssues,
       ...(deps.analysis.specIssues?.(spec, names) ?? []),
     ],
     ...workloads,
@@ -202,11 +207,23 @@ async function observeValid(
     requests: requestsOf(rollout),
     window: evaluateWindows(spec.windows, now),
     ...(autoscaler ? { autoscaler } : {}),
+    ...(checks ? { checks } : {}),
     refusals: [],
     ownership: await ownershipOf(deps, snap, rollout.status?.claims ?? [], owner),
   };
   const target = { spec, names, snap, owner, policy, ref, mesh, ...held(rollout) };
   return { ...v, observations, target, tick, warnings: providerWarnings(spec.provider, ref) };
+}
+
+/** The operator's rules for the spec's checks; without a check runner, checks cannot run at all. */
+async function checkSpecIssues(
+  deps: ObserveDeps,
+  namespace: string,
+  spec: RolloutSpec,
+): Promise<SpecIssue[]> {
+  if (deps.checks) return deps.checks.specIssues(namespace, spec);
+  if (!spec.checks?.length) return [];
+  return [{ path: "spec.checks", message: "this controller runs no checks" }];
 }
 
 /** What the Rollout may not touch: hosts and gateways outside the policy, objects that are not its to take. */

@@ -11,6 +11,7 @@ import type { MeshAdapter } from "../mesh/types.ts";
 import type { WorkloadNames } from "../workload/names.ts";
 import type { WorkloadManager } from "../workload/workload-manager.ts";
 import type { AnalysisScheduler } from "./analysis-scheduler.ts";
+import type { CheckRunner } from "./check-runner.ts";
 import type { PendingNotification, SettledNotification } from "./outbox.ts";
 
 /** Where Rollouts are read from (the informer cache). */
@@ -109,6 +110,8 @@ export interface ReconcilerDeps {
   measurements: AnalysisScheduler;
   /** Hostnames and other namespaces' gateways the operator allows Rollouts to route (--allowed-hosts, …-gateways). */
   exposure: ExposurePolicy;
+  /** Runs webhook and Job checks; absent: a Rollout with checks is Invalid (tests without them). */
+  checks?: Pick<CheckRunner, "specIssues" | "observe" | "act" | "dispatch" | "forget">;
   /** How long a deleted Rollout waits for its workload to be handed back (default 10 min, --deletion-timeout). */
   deletionTimeoutMs?: number;
   /** Where analysis templates are read (the template informers); without it, a Rollout naming one is Invalid. */

@@ -80,6 +80,7 @@ export class Reconciler {
       this.#fence.forget(key);
       this.#failures.delete(key);
       this.#d.measurements.forget(key);
+      this.#d.checks?.forget(namespace, name);
       this.#d.observer.rolloutDeleted(namespace, name);
       return {};
     }
@@ -213,6 +214,13 @@ export class Reconciler {
     if (decided.failure) throw decided.failure;
     const recorded = decided.actions.filter(afterStatus);
     if (target && recorded.length > 0) await execute(this.#d, target, recorded, decided.repaired);
+    // Check runs start only now that status records them: a crash before this point repeats the call with the same
+    // Idempotency-Key, or finds (adopts) the Job by its deterministic name; nothing starts twice for one run.
+    if (spec && this.#d.checks) {
+      const owner = ownerOf(rollout);
+      for (const a of decided.actions) await this.#d.checks.act(rollout, spec, owner, a);
+      this.#d.checks.dispatch(rollout, spec, status);
+    }
     // Undelivered notifications are offered again periodically: delivery may have given up during a long outage,
     // and an otherwise quiet Rollout would not be reconciled again until the informer's resync.
     const retryPending =

@@ -7,6 +7,7 @@ import type { RolloutSpec, RolloutStatus } from "../api/rollout-schema.ts";
 import { describeIssues } from "../api/validate.ts";
 import { pruneHistory } from "./analysis-rules.ts";
 import { syncAutoscaler } from "./autoscaling.ts";
+import { observeChecks, syncCheckJobs } from "./checks.ts";
 import { type Ctx, Draft } from "./draft.ts";
 import { claimObjects, handBackRenamed } from "./ownership.ts";
 import { onEnded } from "./phases/ended.ts";
@@ -55,9 +56,13 @@ const PHASE_RULES: Record<Phase, (ctx: Ctx) => void> = {
 export function decide(input: EngineInput, obs: Observations, now: Date): Decision {
   const d = new Draft(structuredClone(input.status ?? {}), now);
   d.status.observedGeneration = input.generation;
-  /** `autoscale`: false while handing back, when the observed HPAs are of names not yet taken over. */
-  const done = (autoscale = true): Decision => {
+  /**
+   * `autoscale`: false while handing back, when the observed HPAs are of names not yet taken over. `checkJobs`: the
+   * check Jobs are converged only on the full path, once the Rollout's objects are claimed.
+   */
+  const done = (autoscale = true, checkJobs = false): Decision => {
     if (autoscale) syncAutoscaler(d, obs);
+    if (checkJobs) syncCheckJobs(d, obs);
     finishConditions(d, input.generation, obs);
     const requeueAfterMs = d.requeueAfterMs();
     return {
@@ -87,6 +92,7 @@ export function decide(input: EngineInput, obs: Observations, now: Date): Decisi
   d.status.lastValidSpec = spec;
   const ctx: Ctx = { d, spec, obs, steps: expandSteps(spec.strategy.canary), generation: input.generation };
   pruneHistory(ctx);
+  observeChecks(ctx);
 
   if (d.phase === "Invalid") {
     // The spec is valid again: resume from the last stable state; a pending revision restarts from step 0. A
@@ -126,5 +132,5 @@ export function decide(input: EngineInput, obs: Observations, now: Date): Decisi
   }
   // Whatever phase the rollout settled in, the objects it owns are converged (Initializing creates its own).
   if (d.phase !== "Initializing") ensureObjects(ctx);
-  return done();
+  return done(true, true);
 }

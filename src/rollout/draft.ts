@@ -41,6 +41,7 @@ const WORLD_ORDER = [
 ] as const;
 type WorldAction = Extract<Action, { type: (typeof WORLD_ORDER)[number] }>;
 type Chatter = Extract<Action, { type: "RecordEvent" | "Notify" }>;
+type CheckJobAction = Extract<Action, { type: "CreateCheckJob" | "DeleteCheckJob" }>;
 
 /**
  * Accumulates the decision while the rules run; the rules mutate a private copy of the status. World intentions
@@ -53,6 +54,7 @@ export class Draft {
   #routes: Weights | undefined;
   #canary: "up" | "down" | undefined;
   readonly #chatter: Chatter[] = [];
+  readonly #checkJobs = new Map<string, CheckJobAction>();
   private wakeAt = Number.POSITIVE_INFINITY;
   reason: Reason = REASONS.Healthy;
   message = "";
@@ -96,6 +98,11 @@ export class Draft {
     this.#canary = state;
   }
 
+  /** Asks for a check's Job to be created or deleted; one wish per Job (the last wins). */
+  checkJob(action: CheckJobAction, key: string): void {
+    this.#checkJobs.set(key, action);
+  }
+
   /** The actions for the world as observed: intentions that change something, in order, then Events and notifications. */
   actions(obs: Pick<Observations, "routes" | "canary">): Action[] {
     const world = new Map<string, Action>(this.#world);
@@ -106,7 +113,7 @@ export class Draft {
       world.set("ScaleCanaryUp", { type: "ScaleCanaryUp" });
     if (this.#canary === "down" && obs.canary.desiredReplicas > 0)
       world.set("ScaleCanaryDown", { type: "ScaleCanaryDown" });
-    return [...WORLD_ORDER.flatMap((t) => world.get(t) ?? []), ...this.#chatter];
+    return [...WORLD_ORDER.flatMap((t) => world.get(t) ?? []), ...this.#checkJobs.values(), ...this.#chatter];
   }
 
   /** Asks for an Event; a milestone reason is also recorded in `status.milestones` (bounded, newest last). */

@@ -1,6 +1,7 @@
 // The engine's contract: what the reconciler observed, what the engine wants done, and its decision.
 
 import type { MetricMeasurement, MetricResult } from "../analysis/types.ts";
+import type { CheckPoint } from "../api/check-schema.ts";
 import type { Reason, RequestKind } from "../api/constants.ts";
 import type { Claim, NotifyEvent, RolloutStatus } from "../api/rollout-schema.ts";
 import type { SpecIssue } from "../api/validate.ts";
@@ -39,6 +40,41 @@ export interface AutoscalerObservation {
    * primary (minReplicas aside, which the engine may raise while promoting).
    */
   primary?: { minReplicas: number; matchesUser: boolean };
+}
+
+/** One run of a check: which check, where, and which attempt of it within the rollout attempt. */
+export interface CheckRunRef {
+  name: string;
+  point: CheckPoint;
+  /** Step index, for point `step`. */
+  step?: number;
+  attempt: number;
+}
+
+/** A webhook call the controller finished for a run in status. */
+export interface CheckResult extends CheckRunRef {
+  /** The rollout attempt of the run (status.rolloutStartedAt): runs of another attempt are other runs. */
+  attemptId: string;
+  passed: boolean;
+  /** What status may show: the outcome class. */
+  message: string;
+}
+
+/** A Job Vireo created for a check, as the cache holds it. */
+export interface CheckJobObservation extends CheckRunRef {
+  /** The rollout attempt it ran for (status.rolloutStartedAt when it was created). */
+  attemptId: string;
+  job: string;
+  uid: string;
+  state: "Running" | "Complete" | "Failed";
+  /** For Failed: the condition's reason and the failed pod's termination message (sanitised, bounded). */
+  message?: string;
+}
+
+/** What the reconciler saw of the checks' world. */
+export interface CheckObservations {
+  results: readonly CheckResult[];
+  jobs: readonly CheckJobObservation[];
 }
 
 /** Why the Rollout may not act on something it names; the engine reports Invalid and touches none of it. */
@@ -89,6 +125,8 @@ export interface Observations {
   window: WindowState;
   /** HPAs of the target and the primary; undefined when neither exists (replicas then follow the Deployment). */
   autoscaler?: AutoscalerObservation;
+  /** Webhook results and check Jobs; undefined when the Rollout has none. */
+  checks?: CheckObservations;
 }
 
 /** An intention the reconciler carries out, in order; each is idempotent. */
@@ -124,6 +162,10 @@ export type Action =
   | { type: "ApplyAccessPolicy" }
   /** Copies the target's template (`revision`) to the primary; a lost primary is recreated with `replicas`. */
   | { type: "PromotePrimary"; revision: string; replicas: number }
+  /** Creates the Job of a job check's run (adopting one of the same name); after the status write that records it. */
+  | { type: "CreateCheckJob"; run: CheckRunRef; attemptId: string; revision: string }
+  /** Deletes a check's Job with its pods (timed out, cancelled, or of an earlier attempt); after the status write. */
+  | { type: "DeleteCheckJob"; job: string }
   | { type: "RecordEvent"; eventType: "Normal" | "Warning"; reason: Reason; message: string }
   | {
       type: "Notify";

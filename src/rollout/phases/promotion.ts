@@ -2,6 +2,7 @@
 
 import { REASONS } from "../../api/constants.ts";
 import { promotionFloor } from "../autoscaling.ts";
+import { startHooks } from "../checks.ts";
 import { type Ctx, isReady } from "../draft.ts";
 import { withoutEvidence } from "../evidence-budget.ts";
 import { desiredReplicas } from "../repair.ts";
@@ -62,4 +63,5 @@ export function onFinalizing(ctx: Ctx): void {
   d.say(REASONS.Promoted, message);
   d.event(unproven ? "Warning" : "Normal", REASONS.Promoted, message);
   d.notify("Promoted", unproven ? "warning" : "info", message, "once");
+  startHooks(ctx, "postPromotion");
 }
