@@ -65,7 +65,7 @@ async function measureMetric(
           targetName: input.targetName,
           metricsMesh: input.metricsMesh,
           serviceName: input.serviceName,
-          port: input.spec.service.port,
+          ...(input.spec.service ? { port: input.spec.service.port } : {}),
           client: input.client,
           ...(labels ? { labels } : {}),
           ...(input.stepStartedAt ? { stepStartedAt: input.stepStartedAt } : {}),
@@ -127,7 +127,7 @@ export function queryFor(
       workload,
       // The Service in front of that workload, for data planes that label by backend (Gateway proxies).
       service: `${input.serviceName}-${workload === input.targetName ? "canary" : "primary"}`,
-      port: input.spec.service.port,
+      ...(input.spec.service ? { port: input.spec.service.port } : {}),
       window,
       ...(analysis.labels ? { labels: analysis.labels } : {}),
     });

@@ -87,6 +87,22 @@ export const METRICS_MESHES = ["istio", "linkerd", "traefik"] as const;
 /** A data plane with builtin queries. */
 export type MetricsMesh = (typeof METRICS_MESHES)[number];
 
+/**
+ * Kinds a Rollout can target (`spec.targetRef.kind`). A Deployment is canaried beside a `<name>-primary` copy; a
+ * StatefulSet or DaemonSet is updated in place (docs/workloads.md): by partition, or by deleting a node batch's pods
+ * under the `OnDelete` strategy.
+ */
+export const TARGET_KINDS = ["Deployment", "StatefulSet", "DaemonSet"] as const;
+/** A Rollout's `spec.targetRef.kind`. */
+export type TargetKind = (typeof TARGET_KINDS)[number];
+/** Kinds updated in place: no primary copy, the canary is the set of pods at the update revision. */
+export const IN_PLACE_KINDS = ["StatefulSet", "DaemonSet"] as const;
+/** A kind updated in place. */
+export type InPlaceKind = (typeof IN_PLACE_KINDS)[number];
+/** Whether `kind` is updated in place (see {@link IN_PLACE_KINDS}). */
+export const isInPlaceKind = (kind: string | undefined): kind is InPlaceKind =>
+  (IN_PLACE_KINDS as readonly string[]).includes(kind ?? "");
+
 /** Where a Rollout is in its life; `kubectl get` shows it, conditions carry the contract. */
 export const PHASES = [
   "Initializing",
@@ -141,6 +157,10 @@ export const REASONS = {
   WaitingForCanary: "WaitingForCanary",
   WaitingForAnalysis: "WaitingForAnalysis",
   WaitingForRoutes: "WaitingForRoutes",
+  /** A StatefulSet or DaemonSet step waits for its pods to run the new revision and be ready. */
+  WaitingForPods: "WaitingForPods",
+  /** Vireo put the stable template back into a StatefulSet or DaemonSet it rolled back (or is handing back). */
+  TemplateRestored: "TemplateRestored",
   Paused: "Paused",
   PauseStep: "PauseStep",
   Resumed: "Resumed",

@@ -148,8 +148,8 @@ export async function execute(
           ...target.ref,
           weights: action.weights,
           owner,
-          ...(spec.service.gateways ? { gateways: spec.service.gateways } : {}),
-          ...(spec.service.hosts ? { hosts: spec.service.hosts } : {}),
+          ...(spec.service?.gateways ? { gateways: spec.service.gateways } : {}),
+          ...(spec.service?.hosts ? { hosts: spec.service.hosts } : {}),
         };
         const written = await mesh.setRoutes(split);
         if (written !== undefined) own.routes = written;

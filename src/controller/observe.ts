@@ -2,7 +2,7 @@
 // tick, requests, windows) into the engine's Observations, and name the target its actions will act on.
 import { ANNOTATIONS, API_VERSION, KIND, type RequestKind } from "../api/constants.ts";
 import type { OwnerRef } from "../api/object-meta.ts";
-import type { Rollout, RolloutSpec, RolloutStatus } from "../api/rollout-schema.ts";
+import { type Rollout, type RolloutSpec, type RolloutStatus, splitServiceOf } from "../api/rollout-schema.ts";
 import { type SpecIssue, validateRolloutSpec } from "../api/validate.ts";
 import { httpProbesOf } from "../mesh/pod-probes.ts";
 import type { ProviderWarning } from "../mesh/provider.ts";
@@ -175,7 +175,7 @@ export function splitRef(names: WorkloadNames, spec: RolloutSpec): SplitRef {
     rootService: names.rootService,
     primaryService: names.primaryService,
     canaryService: names.canaryService,
-    port: spec.service.port,
+    port: splitServiceOf(spec).port,
     ...(spec.gatewayApi ? { gatewayApi: spec.gatewayApi } : {}),
   };
 }
