@@ -995,6 +995,12 @@ export const InPlaceStatusSchema = z
       .min(0)
       .optional()
       .describe("Pods that ran canaryRevision (ready or not) when last observed."),
+    held: z
+      .boolean()
+      .optional()
+      .describe(
+        "Vireo holds the update strategy (a StatefulSet's partition, a DaemonSet's OnDelete): a change by anyone else is set back and reported.",
+      ),
     partition: z
       .number()
       .int()

@@ -5,6 +5,7 @@ import type { MetricResult } from "../analysis/types.ts";
 import { type PauseReason, REASONS, type Reason } from "../api/constants.ts";
 import type { RolloutStatus } from "../api/rollout-schema.ts";
 import type { Ctx } from "./draft.ts";
+import { markForRestore } from "./in-place/converge.ts";
 import { weightAt } from "./steps.ts";
 import { retreatToPrimary } from "./traffic.ts";
 
@@ -31,6 +32,7 @@ export function startRollout(ctx: Ctx, revision: string, reason: Reason, message
 export function rollBack(ctx: Ctx, reason: Reason, message: string, failing?: MetricResult): void {
   const { d } = ctx;
   d.phase = "RolledBack";
+  markForRestore(ctx);
   delete d.status.waitingSince;
   d.say(reason, message);
   d.event("Warning", reason, message);

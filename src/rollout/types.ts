@@ -1,7 +1,7 @@
 // The engine's contract: what the reconciler observed, what the engine wants done, and its decision.
 
 import type { MetricMeasurement, MetricResult } from "../analysis/types.ts";
-import type { Reason, RequestKind } from "../api/constants.ts";
+import type { InPlaceKind, Reason, RequestKind } from "../api/constants.ts";
 import type { NotifyEvent, RolloutStatus } from "../api/rollout-schema.ts";
 import type { SpecIssue } from "../api/validate.ts";
 import type { WindowState } from "./windows.ts";
@@ -41,6 +41,56 @@ export interface AutoscalerObservation {
   primary?: { minReplicas: number; matchesUser: boolean };
 }
 
+/** One pod of a StatefulSet or DaemonSet target. */
+export interface PodObservation {
+  name: string;
+  uid: string;
+  /** Its `controller-revision-hash` label: the revision of the workload it was made from. */
+  hash: string;
+  /** Its Ready condition is True. */
+  ready: boolean;
+  /** It is being deleted (deletionTimestamp set): as good as gone. */
+  terminating: boolean;
+  /** StatefulSet: the ordinal its name ends with. */
+  ordinal?: number;
+  /** DaemonSet: the node it runs on. */
+  node?: string;
+  /** DaemonSet: the labels of its node that the spec's node order and nodeSelector batches name. */
+  nodeLabels?: Readonly<Record<string, string>>;
+}
+
+/**
+ * What the reconciler saw of a StatefulSet or DaemonSet target, which Vireo updates in place (no primary copy): the
+ * canary is the set of its pods at the update revision (src/rollout/in-place/, docs/workloads.md).
+ */
+export interface InPlaceObservation {
+  kind: InPlaceKind;
+  /** Pods the workload should run: a StatefulSet's spec.replicas, a DaemonSet's status.desiredNumberScheduled. */
+  desired: number;
+  /** The workload's controller has seen its current spec (status.observedGeneration): `updateHash` is current. */
+  observed: boolean;
+  /**
+   * `controller-revision-hash` of pods made from the current template: a StatefulSet's status.updateRevision, a
+   * DaemonSet's newest ControllerRevision. Undefined until the controller has made that revision.
+   */
+  updateHash?: string;
+  /** StatefulSet: status.currentRevision, the revision pods below the partition are (re)created at. */
+  currentHash?: string;
+  /** The update strategy in spec. */
+  strategy: "RollingUpdate" | "OnDelete";
+  /** StatefulSet: spec.updateStrategy.rollingUpdate.partition (0 when unset). */
+  partition: number;
+  /**
+   * How many pods may be unavailable at once while Vireo replaces pods itself: the workload's own
+   * rollingUpdate.maxUnavailable as the user set it (before Vireo's hold), resolved against `desired`; at least 1.
+   */
+  maxUnavailable: number;
+  /** The workload's pods (the ones it owns), in no particular order. */
+  pods: readonly PodObservation[];
+  /** A traffic split is configured (spec.service, StatefulSet only); without one traffic follows the pods. */
+  split: boolean;
+}
+
 /** Everything the engine needs to know about the world; gathered by the reconciler before each decision. */
 export interface Observations {
   /** Problems in the spec found by validation; non-empty means the engine changes no traffic. */
@@ -65,6 +115,11 @@ export interface Observations {
   window: WindowState;
   /** HPAs of the target and the primary; undefined when neither exists (replicas then follow the Deployment). */
   autoscaler?: AutoscalerObservation;
+  /**
+   * A StatefulSet or DaemonSet target (absent for a Deployment). `canary` then describes the target itself (exists,
+   * revision of its template, generation); the engine derives the rest of `canary` and `primary` from the pods.
+   */
+  inPlace?: InPlaceObservation;
 }
 
 /** An intention the reconciler carries out, in order; each is idempotent. */
@@ -86,6 +141,23 @@ export type Action =
   /** Deletes Vireo's primary HPA: the user's HPA is gone, so replicas follow the Deployment again. */
   | { type: "DeleteAutoscaler" }
   | { type: "SetRoutes"; weights: Weights }
+  /**
+   * StatefulSet and DaemonSet targets: Vireo's hold on the update strategy — a StatefulSet's RollingUpdate
+   * `partition` (pods at and above that ordinal run the update revision), a DaemonSet's `OnDelete` (no pod is
+   * replaced but the ones Vireo deletes). Fenced on the workload's resourceVersion; carried out after status.
+   */
+  | { type: "HoldUpdates"; partition?: number }
+  /**
+   * Deletes these pods (each by uid) so the workload's controller makes them again: from the current template (a
+   * DaemonSet, a StatefulSet ordinal at or above the partition) or the current revision (a StatefulSet ordinal
+   * below it). Carried out after status, so a status that lost its write never had pods replaced for it.
+   */
+  | { type: "DeletePods"; pods: { name: string; uid: string }[] }
+  /**
+   * Puts the stable template (the ControllerRevision with `hash`) back into the workload whose template is the
+   * rolled-back `from` revision; nothing if it holds another by then. Carried out after status.
+   */
+  | { type: "RestoreTemplate"; from: string; revision: string; hash: string }
   | { type: "ApplyAccessPolicy" }
   /** Copies the target's template (`revision`) to the primary; a lost primary is recreated with `replicas`. */
   | { type: "PromotePrimary"; revision: string; replicas: number }
