@@ -16,6 +16,7 @@ import {
   onInPlacePromoting,
 } from "./in-place/phases.ts";
 import { inPlaceView } from "./in-place/pods.ts";
+import { claimObjects, handBackRenamed } from "./ownership.ts";
 import { onEnded } from "./phases/ended.ts";
 import { onHealthy } from "./phases/healthy.ts";
 import { onInFlight } from "./phases/in-flight.ts";
@@ -78,8 +79,9 @@ export function decide(input: EngineInput, observed: Observations, now: Date): D
   const d = new Draft(structuredClone(input.status ?? {}), now);
   const obs = inPlaceView(observed, input.status);
   d.status.observedGeneration = input.generation;
-  const done = (): Decision => {
-    syncAutoscaler(d, obs);
+  /** `autoscale`: false while handing back, when the observed HPAs are of names not yet taken over. */
+  const done = (autoscale = true): Decision => {
+    if (autoscale) syncAutoscaler(d, obs);
     // The view again from the status this decision wrote (it may have taken the workload over).
     finishConditions(d, input.generation, inPlaceView(observed, d.status));
     const requeueAfterMs = d.requeueAfterMs();
@@ -90,14 +92,20 @@ export function decide(input: EngineInput, observed: Observations, now: Date): D
     };
   };
 
-  if (obs.specIssues.length > 0 || !input.spec) {
+  const invalid = obs.specIssues.length > 0 || !input.spec;
+  if (invalid || !input.spec || obs.refusals.length > 0) {
     // A possibly bad canary must not keep its weight while the engine cannot judge it.
     const traffic = routeAllToPrimary(d, obs);
-    const message = `invalid spec, ${traffic}: ${describeIssues(obs.specIssues)}`;
+    const reason = invalid ? REASONS.InvalidSpec : (obs.refusals[0]?.reason ?? REASONS.InvalidSpec);
+    const message = invalid
+      ? `invalid spec, ${traffic}: ${describeIssues(obs.specIssues)}`
+      : `refused, ${traffic}: ${obs.refusals.map((r) => r.message).join("; ")}`;
     if (d.phase !== "Invalid" || d.status.message !== clipMessage(message))
-      d.event("Warning", REASONS.InvalidSpec, message);
+      d.event("Warning", reason, message);
     d.phase = "Invalid";
-    d.say(REASONS.InvalidSpec, message);
+    d.say(reason, message);
+    // Neither the objects refused nor the policy are watched: look again for the conflict to clear.
+    if (!invalid) d.wakeIn(MISSING_TARGET_POLL_MS);
     return done();
   }
   const spec = input.spec;
@@ -113,6 +121,8 @@ export function decide(input: EngineInput, observed: Observations, now: Date): D
     const promoted = canaryRevision !== stableRevision && obs.primary.revision === canaryRevision;
     d.phase = canaryRevision && promoted ? "Promoting" : stableRevision ? "Healthy" : "Initializing";
   }
+  // Renamed target or Service: the old ones go back first, whatever the new ones look like.
+  if (handBackRenamed(ctx)) return done(false);
   if (!obs.canary.exists || !obs.canary.revision) {
     // The canary backend has no pods any more: keeping its weight would black-hole that share of traffic.
     const message = `target ${spec.targetRef.kind} ${spec.targetRef.name} not found; ${routeAllToPrimary(d, obs)}`;
@@ -122,6 +132,7 @@ export function decide(input: EngineInput, observed: Observations, now: Date): D
     return done();
   }
 
+  claimObjects(ctx);
   if (!sameKind(d, obs)) {
     // The target's kind changed (not while in flight: admission refuses that): take it over afresh.
     delete d.status.workload;

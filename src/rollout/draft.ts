@@ -20,6 +20,8 @@ export const weights = (canary: number): Weights => ({ primary: 100 - canary, ca
 
 /** The world's intentions, in the order the reconciler carries them out (routes settle before a scale-down). */
 const WORLD_ORDER = [
+  "HandBack",
+  "ClaimObjects",
   "EnsureWorkloads",
   "SyncAutoscaler",
   "DeleteAutoscaler",

@@ -142,6 +142,9 @@ export function observeInPlace(w: InPlaceWorld): Observations {
   const labels = (node?: string) => w.nodes.find((n) => n.name === node)?.labels ?? {};
   const obs: Observations = {
     specIssues: [],
+    refusals: [],
+    // The target carries this Rollout's claim label (the claim itself is tested with Deployments).
+    ownership: { claims: [{ kind: w.kind, name: "web", uid: "uid-web" }], labelled: true, handedBack: true },
     canary: {
       exists: w.exists,
       revision: w.template,
