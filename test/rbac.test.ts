@@ -55,6 +55,13 @@ describe("deploy/rbac.yaml", () => {
       // Informer list+watch; workload-manager.ts: GET, POST the primary, PATCH replicas and the claim label, PUT on
       // promote, DELETE the primary a renamed targetRef leaves behind (removeMade).
       "apps/deployments": ["create", "delete", "get", "list", "patch", "update", "watch"],
+      // workload/in-place.ts: StatefulSet and DaemonSet targets read, claimed, held and restored (fenced PATCH); their
+      // ControllerRevisions and pods listed, a step's pods deleted by uid, nodes listed for a DaemonSet's order.
+      "apps/statefulsets": ["get", "patch"],
+      "apps/daemonsets": ["get", "patch"],
+      "apps/controllerrevisions": ["list"],
+      "core/pods": ["delete", "list"],
+      "core/nodes": ["list"],
       // Informer list+watch; workload-manager.ts GET/POST/PATCH, DELETE (removeMade); mesh/backend-pods.ts GET.
       "core/services": ["create", "delete", "get", "list", "patch", "watch"],
       // Informer list+watch (controller/manager.ts); workload-manager.ts POST/PUT/DELETE the primary HPA.

@@ -29,6 +29,8 @@ export interface MeasureInput {
   scrapeIntervalMs?: number;
   /** When the current step started: judge: sequential metrics count from there. */
   stepStartedAt?: Date;
+  /** StatefulSet and DaemonSet targets: the canary pods' controller-revision-hash ({{ canary_hash }}). */
+  canaryHash?: string;
 }
 
 /** Longest error message kept: it lands in status and events. */
@@ -111,7 +113,7 @@ async function measureMetric(
 export function queryFor(
   input: Pick<
     MeasureInput,
-    "spec" | "namespace" | "targetName" | "serviceName" | "metricsMesh" | "scrapeIntervalMs"
+    "spec" | "namespace" | "targetName" | "serviceName" | "metricsMesh" | "scrapeIntervalMs" | "canaryHash"
   >,
   metric: MetricSpec,
   workload: string,
@@ -140,6 +142,7 @@ export function queryFor(
     primary: `${input.targetName}-primary`,
     service: input.serviceName,
     interval: window,
+    ...(input.canaryHash ? { canary_hash: input.canaryHash } : {}),
   });
 }
 

@@ -106,6 +106,17 @@ export type InPlaceKind = (typeof IN_PLACE_KINDS)[number];
 export const isInPlaceKind = (kind: string | undefined): kind is InPlaceKind =>
   (IN_PLACE_KINDS as readonly string[]).includes(kind ?? "");
 
+/** Labels and annotations of StatefulSet and DaemonSet targets (src/workload/in-place.ts). */
+export const IN_PLACE_KEYS = {
+  /** Kubernetes' label on a workload's pods and ControllerRevisions: the revision the pod was made from. */
+  revisionHash: "controller-revision-hash",
+  /**
+   * On a DaemonSet Vireo holds at OnDelete: the rollingUpdate.maxUnavailable it had before (the OnDelete strategy
+   * has no such field), so Vireo deletes no more pods at once than the user's rolling update would, and gives it back.
+   */
+  maxUnavailable: `${GROUP}/max-unavailable`,
+} as const;
+
 /** Where a Rollout is in its life; `kubectl get` shows it, conditions carry the contract. */
 export const PHASES = [
   "Initializing",

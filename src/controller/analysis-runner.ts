@@ -66,6 +66,7 @@ export class PrometheusAnalysisRunner implements AnalysisRunner {
       signal,
       now: this.#now(),
       ...(status?.stepStartedAt ? { stepStartedAt: new Date(status.stepStartedAt) } : {}),
+      ...(status?.workload?.canaryHash ? { canaryHash: status.workload.canaryHash } : {}),
       ...(this.#scrapeIntervalMs !== undefined ? { scrapeIntervalMs: this.#scrapeIntervalMs } : {}),
     });
   }

@@ -71,12 +71,14 @@ function replace(ctx: Ctx, pods: PodObservation[]): PodObservation[] {
 function hold(ctx: Ctx, partition: number | undefined): void {
   const ip = ctx.obs.inPlace!;
   const w = workloadStatus(ctx);
-  const held =
+  const holds = (p: number | undefined) =>
     ip.kind === "StatefulSet"
-      ? ip.strategy === "RollingUpdate" && ip.partition === partition
+      ? ip.strategy === "RollingUpdate" && ip.partition === p
       : ip.strategy === "OnDelete";
+  const held = holds(partition);
   if (!held) {
-    if (w.held) {
+    // A repair only when the workload left what Vireo last set (not when Vireo moves the partition itself).
+    if (w.held && !holds(w.partition)) {
       const was =
         ip.kind === "StatefulSet" && ip.strategy === "RollingUpdate"
           ? `partition ${ip.partition}`
@@ -117,6 +119,21 @@ export function convergePods(ctx: Ctx, wanted: PodsWanted): Converged {
     return { done: true, waiting: "" };
   }
 
+  if ("stable" in wanted && ip.kind === "StatefulSet" && ip.observed && ip.updateHash === stableHash) {
+    // The template is the stable one (again): the StatefulSet's own rolling update takes every other pod back,
+    // highest ordinal first at its own pace — also once every pod had been updated, when its current revision is
+    // no longer the stable one and a deleted pod would come back updated.
+    // Pods being replaced count until they are back: held at the size too early, one would return at the old
+    // current revision.
+    const off = ip.pods.filter((p) => p.hash !== stableHash);
+    hold(ctx, off.length > 0 || missing > 0 ? 0 : ip.desired);
+    replace(ctx, []);
+    const unready = live.filter((p) => !p.ready).length;
+    return {
+      done: off.length === 0 && missing === 0 && unready === 0 && ip.partition === ip.desired,
+      waiting: `${ip.pods.length - off.length}/${ip.desired} pods of ${name} back at the stable revision${unready > 0 ? `, ${unready} not ready` : ""}`,
+    };
+  }
   if ("stable" in wanted) {
     hold(ctx, ip.kind === "StatefulSet" ? ip.desired : undefined);
     // A deleted pod comes back at the stable revision only where the workload makes it from the stable template: a

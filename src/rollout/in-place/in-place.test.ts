@@ -72,10 +72,12 @@ describe("StatefulSet targets", () => {
     assert.equal(w.status?.workload?.stableHash, "h-rev-2");
   });
 
-  it("roll back on failed analysis: the stable template goes back, and exactly the updated pods are replaced", () => {
+  it("roll back on failed analysis: the stable template goes back, and exactly the updated ordinals are replaced", () => {
     const w = initialized(newInPlaceWorld("StatefulSet"));
     pushTemplate(w, "rev-2");
     runInPlace(w, (x) => x.status?.currentStepIndex === 1 && updated(x, "rev-2").length === 2);
+    const uids = () => Object.fromEntries(w.pods.map((p) => [p.name, p.uid]));
+    const before = uids();
     w.nextAnalysis = (s) => measurements(s, "fail");
     runInPlace(w, (x) => x.status?.phase === "RolledBack");
     assert.equal(w.status?.workload?.restoring, "rev-2");
@@ -84,7 +86,12 @@ describe("StatefulSet targets", () => {
       (x) => x.template === "rev-1" && updated(x, "rev-1").length === 4 && x.pods.every((p) => p.ready),
     );
     runInPlace(w, () => true);
-    assert.deepEqual(w.deleted.sort(), ["web-2", "web-3"]);
+    assert.deepEqual(w.deleted, [], "the StatefulSet's own rolling update takes them back");
+    const after = uids();
+    assert.equal(after["web-0"], before["web-0"], "web-0 never left the stable revision: untouched");
+    assert.equal(after["web-1"], before["web-1"]);
+    assert.notEqual(after["web-2"], before["web-2"]);
+    assert.notEqual(after["web-3"], before["web-3"]);
     assert.equal(w.status?.phase, "RolledBack", "the phase says what happened until a new revision");
     assert.equal(w.status?.workload?.restoring, undefined);
     assert.equal(w.partition, 4);

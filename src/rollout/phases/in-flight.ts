@@ -208,7 +208,13 @@ export function holdForGate(ctx: Ctx): void {
     d.say(REASONS.Suspended, "spec.suspend is true: holding the current weight");
   } else if (d.phase === "Progressing") {
     pause(ctx, "WindowClosed", `holding at canary weight ${d.status.canaryWeight}%: ${obs.window.message}`);
-    holdPaused(ctx, `canary weight ${d.status.canaryWeight}%`);
+    // Said as the Paused rules will say it next time, so deciding again changes nothing.
+    holdPaused(
+      ctx,
+      d.status.stepStartedAt === undefined
+        ? `waiting to enter step ${(d.status.currentStepIndex ?? 0) + 1}`
+        : `canary weight ${d.status.canaryWeight}%`,
+    );
   }
   if (obs.window.nextTransitionAt) d.wake(obs.window.nextTransitionAt);
   const due = nextAnalysisAt(spec, d.status);
