@@ -252,7 +252,7 @@ export const StepSchema = z
 const UPDATED_DECREASES =
   "setUpdated counts are cumulative: replicas (and percent) must not decrease from one step to the next";
 
-/** The order in which a DaemonSet's nodes are updated (see docs/workloads.md#node-order). */
+/** The order in which a DaemonSet's nodes are updated (see docs/workloads.md#node-order-daemonsets). */
 export const NodeOrderSchema = z
   .object({
     label: z

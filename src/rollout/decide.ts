@@ -27,7 +27,7 @@ import { handleRequests } from "./requests.ts";
 import { clipMessage, withinBudget } from "./status-budget.ts";
 import { finishConditions } from "./status-conditions.ts";
 import { expandSteps } from "./steps.ts";
-import { MISSING_TARGET_POLL_MS, WORKLOAD_POLL_MS } from "./timing.ts";
+import { IN_PLACE_POLL_MS, MISSING_TARGET_POLL_MS, WORKLOAD_POLL_MS } from "./timing.ts";
 import type { Decision, Observations } from "./types.ts";
 
 export { analysisDue, analysisRequired, nextAnalysisAt } from "./analysis-schedule.ts";
@@ -157,6 +157,7 @@ export function decide(input: EngineInput, observed: Observations, now: Date): D
   }
   // Whatever phase the rollout settled in, the objects it owns are converged (Initializing creates its own).
   if (d.phase !== "Initializing" && !obs.inPlace) ensureObjects(ctx);
+  if (obs.inPlace) d.wakeIn(IN_PLACE_POLL_MS);
   return done();
 }
 

@@ -126,7 +126,7 @@ export class InPlaceWorkloads {
     const updateHash =
       s.kind === "StatefulSet"
         ? w.status?.updateRevision
-        : newest?.metadata.labels?.[IN_PLACE_KEYS.revisionHash];
+        : newest && revisionHashOf(s, newest);
     const held = w.metadata.annotations?.[IN_PLACE_KEYS.maxUnavailable];
     const unavailable = w.spec.updateStrategy?.rollingUpdate?.maxUnavailable ?? held;
     const pods = s.pods.map((p) => podObservation(s, p));
@@ -220,7 +220,7 @@ export class InPlaceWorkloads {
   async restoreTemplate(s: InPlaceSnapshot, from: string, hash: string): Promise<boolean> {
     const w = s.workload;
     if (!w || templateRevision(w.spec.template) !== from) return false;
-    const rev = s.revisions.find((r) => r.metadata.labels?.[IN_PLACE_KEYS.revisionHash] === hash);
+    const rev = s.revisions.find((r) => revisionHashOf(s, r) === hash);
     const template = rev?.data?.spec?.template;
     if (!template) return false;
     const { $patch: _directive, ...value } = template;
@@ -275,6 +275,15 @@ export class InPlaceWorkloads {
       throw err;
     }
   }
+}
+
+/**
+ * The `controller-revision-hash` its pods carry for a ControllerRevision: a StatefulSet's pods carry the revision's
+ * name (`<set>-<hash>`), a DaemonSet's the hash its revision is labelled with.
+ */
+function revisionHashOf(s: InPlaceSnapshot, r: Revision): string | undefined {
+  if (s.kind === "StatefulSet") return r.metadata.name;
+  return r.metadata.labels?.[IN_PLACE_KEYS.revisionHash] ?? r.metadata.name?.slice(s.name.length + 1);
 }
 
 /** One pod as the engine sees it. */
