@@ -7,6 +7,7 @@ import { sanitizeText } from "../telemetry/sanitize.ts";
 import { builtinQuery, effectiveWindowMs } from "./builtin-queries.ts";
 import { measureSequential } from "./measure-sequential.ts";
 import type { PrometheusQuerier } from "./prometheus-client.ts";
+import { scopeQuery } from "./promql-scope.ts";
 import { renderPromQL, toPromDuration } from "./promql-template.ts";
 import type { MetricMeasurement } from "./types.ts";
 
@@ -31,6 +32,11 @@ export interface MeasureInput {
   stepStartedAt?: Date;
   /** StatefulSet and DaemonSet targets: the canary pods' controller-revision-hash ({{ canary_hash }}). */
   canaryHash?: string;
+  /**
+   * `--scope-queries`: the label holding the namespace; every custom query is confined to `namespace` under it
+   * (a query that cannot be is an error measurement, and never sent).
+   */
+  scopeLabel?: string;
 }
 
 /** Longest error message kept: it lands in status and events. */
@@ -113,7 +119,14 @@ async function measureMetric(
 export function queryFor(
   input: Pick<
     MeasureInput,
-    "spec" | "namespace" | "targetName" | "serviceName" | "metricsMesh" | "scrapeIntervalMs" | "canaryHash"
+    | "spec"
+    | "namespace"
+    | "targetName"
+    | "serviceName"
+    | "metricsMesh"
+    | "scrapeIntervalMs"
+    | "scopeLabel"
+    | "canaryHash"
   >,
   metric: MetricSpec,
   workload: string,
@@ -135,7 +148,7 @@ export function queryFor(
     });
   }
   if (metric.query === undefined) throw new Error(`metric ${metric.name} has neither builtin nor query`);
-  return renderPromQL(metric.query, {
+  const query = renderPromQL(metric.query, {
     namespace: input.namespace,
     target: workload,
     canary: input.targetName,
@@ -144,6 +157,9 @@ export function queryFor(
     interval: window,
     ...(input.canaryHash ? { canary_hash: input.canaryHash } : {}),
   });
+  return input.scopeLabel === undefined
+    ? query
+    : scopeQuery(query, { label: input.scopeLabel, namespace: input.namespace });
 }
 
 /** Rejects as soon as `signal` aborts, even if the underlying query ignores it. */

@@ -124,9 +124,7 @@ export class InPlaceWorkloads {
     const strategy = w.spec.updateStrategy?.type ?? "RollingUpdate";
     const newest = [...s.revisions].sort((a, b) => b.revision - a.revision)[0];
     const updateHash =
-      s.kind === "StatefulSet"
-        ? w.status?.updateRevision
-        : newest && revisionHashOf(s, newest);
+      s.kind === "StatefulSet" ? w.status?.updateRevision : newest && revisionHashOf(s, newest);
     const held = w.metadata.annotations?.[IN_PLACE_KEYS.maxUnavailable];
     const unavailable = w.spec.updateStrategy?.rollingUpdate?.maxUnavailable ?? held;
     const pods = s.pods.map((p) => podObservation(s, p));
