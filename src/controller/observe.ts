@@ -196,15 +196,7 @@ async function observeValid(
   ]);
   const workloads = WorkloadManager.observe(snap);
   const autoscaler = WorkloadManager.observeAutoscalers(snap);
-  // Measuring takes as long as Prometheus does: it runs off the workers and its result comes back as a reconcile.
-  const tick = deps.measurements.tick(`${namespace}/${name}`, {
-    spec,
-    status: rollout.status,
-    generation,
-    observedRevision: workloads.canary.revision,
-    now,
-    run: (measureSignal) => deps.analysis.measure(spec, names, measureSignal, rollout.status),
-  });
+  const tick = analysisTick(deps, rollout, spec, names, workloads.canary.revision, now);
   if (!policy && accessPolicyInSync) noPolicyConfirmed.set(owner.uid, generation);
   else noPolicyConfirmed.delete(owner.uid);
   const observations: Observations = {
@@ -242,7 +234,6 @@ async function observeInPlace(
   now: Date,
 ): Promise<Observed> {
   const { namespace, name } = rollout.metadata;
-  const generation = rollout.metadata.generation ?? 1;
   const kind = spec.targetRef.kind as InPlaceSnapshot["kind"];
   const names = workloadNames(namespace, name, spec);
   const inPlace = await deps.inPlace.snapshot(kind, namespace, spec.targetRef.name);
@@ -253,14 +244,7 @@ async function observeInPlace(
     return { ...v, observations: { ...emptyObservations(), refusals }, warnings: [] };
   }
   const workloads = InPlaceWorkloads.observe(inPlace);
-  const tick = deps.measurements.tick(`${namespace}/${name}`, {
-    spec,
-    status: rollout.status,
-    generation,
-    observedRevision: workloads.canary.revision,
-    now,
-    run: (measureSignal) => deps.analysis.measure(spec, names, measureSignal, rollout.status),
-  });
+  const tick = analysisTick(deps, rollout, spec, names, workloads.canary.revision, now);
   const observations: Observations = {
     ...emptyObservations(),
     specIssues: inPlaceIssues(spec),
@@ -304,6 +288,29 @@ async function observeInPlace(
     inPlace,
   };
   return { ...v, observations, target, tick, warnings: [] };
+}
+
+/**
+ * The analysis tick of a valid spec. Measuring takes as long as Prometheus does: it runs off the workers and its
+ * result comes back as a reconcile.
+ */
+function analysisTick(
+  deps: ObserveDeps,
+  rollout: Rollout,
+  spec: RolloutSpec,
+  names: WorkloadNames,
+  observedRevision: string | undefined,
+  now: Date,
+): TickOutcome {
+  const { namespace, name } = rollout.metadata;
+  return deps.measurements.tick(`${namespace}/${name}`, {
+    spec,
+    status: rollout.status,
+    generation: rollout.metadata.generation ?? 1,
+    observedRevision,
+    now,
+    run: (measureSignal) => deps.analysis.measure(spec, names, measureSignal, rollout.status),
+  });
 }
 
 /** What an in-place target cannot do yet: a traffic split, and the builtin metrics that measure one. */
