@@ -3,6 +3,7 @@
 import { REASONS } from "../../api/constants.ts";
 import { promotionFloor } from "../autoscaling.ts";
 import { type Ctx, isReady } from "../draft.ts";
+import { withoutEvidence } from "../evidence-budget.ts";
 import { desiredReplicas } from "../repair.ts";
 import { WORKLOAD_POLL_MS } from "../timing.ts";
 import { retreatToPrimary } from "../traffic.ts";
@@ -62,8 +63,9 @@ export function finishPromotion(ctx: Ctx): void {
   d.status.stableRevision = revision;
   delete d.status.waitingSince;
   delete d.status.stepStartedAt;
-  const message = `revision ${revision} promoted${d.status.promotedBy === "User" ? " by request" : ""}`;
+  const unproven = withoutEvidence(d.status);
+  const message = `revision ${revision} promoted${d.status.promotedBy === "User" ? " by request" : ""}${unproven}`;
   d.say(REASONS.Promoted, message);
-  d.event("Normal", REASONS.Promoted, message);
-  d.notify("Promoted", "info", message, "once");
+  d.event(unproven ? "Warning" : "Normal", REASONS.Promoted, message);
+  d.notify("Promoted", unproven ? "warning" : "info", message, "once");
 }
