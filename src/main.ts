@@ -31,6 +31,7 @@ import { startTelemetryServer } from "./telemetry/http-server.ts";
 import { createLogger } from "./telemetry/logger.ts";
 import { VireoMetrics } from "./telemetry/metrics.ts";
 import { CheckJobClient } from "./workload/check-job-client.ts";
+import { InPlaceWorkloads } from "./workload/in-place.ts";
 import { ApiObjectReader, WorkloadManager } from "./workload/workload-manager.ts";
 
 /** Runs the controller until SIGTERM/SIGINT. Exit codes: 0 clean stop, 1 fatal error or lost leader lease, 2 bad configuration. */
@@ -167,6 +168,7 @@ export async function main(argv: readonly string[], env: NodeJS.ProcessEnv): Pro
   const reconciler = new Reconciler({
     rollouts: manager,
     workloads: new WorkloadManager(clients, manager),
+    inPlace: new InPlaceWorkloads(clients),
     mesh: (spec) => mesh.resolve(spec),
     statusWriter: new StatusWriter({ clients }),
     events: new EventRecorder({ events: eventsApi(clients), identity, logger: kubeLog }),

@@ -14,6 +14,11 @@ export interface TemplateVars {
   service: string;
   /** The query window as a PromQL duration, e.g. `30s` or `1m30s`. */
   interval: string;
+  /**
+   * StatefulSet and DaemonSet targets: the `controller-revision-hash` label of the canary pods (the update
+   * revision), once the workload's controller made it; unknown for Deployments.
+   */
+  canary_hash?: string;
 }
 
 /** Names a template may use; anything else is a typo worth failing on. */
@@ -24,6 +29,7 @@ export const TEMPLATE_VARIABLES = [
   "primary",
   "service",
   "interval",
+  "canary_hash",
 ] as const satisfies readonly (keyof TemplateVars)[];
 
 /** Raised for an unusable template or variable value; the message names the offending part. */
@@ -113,6 +119,7 @@ export function renderPromQL(template: string, vars: TemplateVars): string {
   assertK8sName("primary", vars.primary);
   assertK8sName("service", vars.service);
   assertPromDuration(vars.interval);
+  if (vars.canary_hash !== undefined) assertK8sName("canary_hash", vars.canary_hash);
   return substitute(template, vars);
 }
 
@@ -188,6 +195,10 @@ function expand(
     );
   }
   const value = vars[name as keyof TemplateVars];
+  if (value === undefined)
+    throw new PromQLTemplateError(
+      `{{ ${name} }} is known only for StatefulSet and DaemonSet targets, once their canary pods exist`,
+    );
   if (name === "interval") {
     if (quote !== null) throw new PromQLTemplateError("{{ interval }} must not be inside a string");
     assertPromDuration(value);

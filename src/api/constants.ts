@@ -113,6 +113,33 @@ export const METRICS_MESHES = ["istio", "linkerd", "traefik"] as const;
 /** A data plane with builtin queries. */
 export type MetricsMesh = (typeof METRICS_MESHES)[number];
 
+/**
+ * Kinds a Rollout can target (`spec.targetRef.kind`). A Deployment is canaried beside a `<name>-primary` copy; a
+ * StatefulSet or DaemonSet is updated in place (docs/workloads.md): by partition, or by deleting a node batch's pods
+ * under the `OnDelete` strategy.
+ */
+export const TARGET_KINDS = ["Deployment", "StatefulSet", "DaemonSet"] as const;
+/** A Rollout's `spec.targetRef.kind`. */
+export type TargetKind = (typeof TARGET_KINDS)[number];
+/** Kinds updated in place: no primary copy, the canary is the set of pods at the update revision. */
+export const IN_PLACE_KINDS = ["StatefulSet", "DaemonSet"] as const;
+/** A kind updated in place. */
+export type InPlaceKind = (typeof IN_PLACE_KINDS)[number];
+/** Whether `kind` is updated in place (see {@link IN_PLACE_KINDS}). */
+export const isInPlaceKind = (kind: string | undefined): kind is InPlaceKind =>
+  (IN_PLACE_KINDS as readonly string[]).includes(kind ?? "");
+
+/** Labels and annotations of StatefulSet and DaemonSet targets (src/workload/in-place.ts). */
+export const IN_PLACE_KEYS = {
+  /** Kubernetes' label on a workload's pods and ControllerRevisions: the revision the pod was made from. */
+  revisionHash: "controller-revision-hash",
+  /**
+   * On a DaemonSet Vireo holds at OnDelete: the rollingUpdate.maxUnavailable it had before (the OnDelete strategy
+   * has no such field), so Vireo deletes no more pods at once than the user's rolling update would, and gives it back.
+   */
+  maxUnavailable: `${GROUP}/max-unavailable`,
+} as const;
+
 /** Where a Rollout is in its life; `kubectl get` shows it, conditions carry the contract. */
 export const PHASES = [
   "Initializing",
@@ -179,6 +206,10 @@ export const REASONS = {
   WaitingForCanary: "WaitingForCanary",
   WaitingForAnalysis: "WaitingForAnalysis",
   WaitingForRoutes: "WaitingForRoutes",
+  /** A StatefulSet or DaemonSet step waits for its pods to run the new revision and be ready. */
+  WaitingForPods: "WaitingForPods",
+  /** Vireo put the stable template back into a StatefulSet or DaemonSet it rolled back (or is handing back). */
+  TemplateRestored: "TemplateRestored",
   Paused: "Paused",
   PauseStep: "PauseStep",
   Resumed: "Resumed",

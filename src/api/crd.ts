@@ -97,13 +97,16 @@ export function simplify(node: unknown): void {
 const IN_FLIGHT_PHASES = ["Progressing", "Paused", "Promoting", "Finalizing"];
 const inFlight = `has(oldSelf.status) && has(oldSelf.status.phase) && oldSelf.status.phase in [${IN_FLIGHT_PHASES.map((p) => `'${p}'`).join(", ")}]`;
 const serviceName = (o: string) =>
-  `(has(${o}.spec.service.name) ? ${o}.spec.service.name : ${o}.spec.targetRef.name)`;
+  `(has(${o}.spec.service) && has(${o}.spec.service.name) ? ${o}.spec.service.name : ${o}.spec.targetRef.name)`;
+const targetKind = (o: string) => `(has(${o}.spec.targetRef.kind) ? ${o}.spec.targetRef.kind : 'Deployment')`;
 
 /** Messages of the whole-object rules, for tests. */
 export const ROOT_RULE_MESSAGES = {
   nameTooLong: `metadata.name must be at most ${MAX_ROLLOUT_NAME} characters: it is the value of the vireo.dev/rollout label on every object Vireo creates`,
   targetChanged:
     "spec.targetRef.name cannot change while a rollout is in flight (Progressing, Paused, Promoting or Finalizing): abort it (vireo.dev/abort) or wait for it to finish, then change it",
+  kindChanged:
+    "spec.targetRef.kind cannot change while a rollout is in flight (Progressing, Paused, Promoting or Finalizing): abort it (vireo.dev/abort) or wait for it to finish, then change it",
   serviceChanged:
     "spec.service.name (default: spec.targetRef.name) cannot change while a rollout is in flight (Progressing, Paused, Promoting or Finalizing): abort it (vireo.dev/abort) or wait for it to finish, then change it",
 } as const;
@@ -125,6 +128,12 @@ const ROOT_RULES = [
     rule: `!(${inFlight}) || self.spec.targetRef.name == oldSelf.spec.targetRef.name`,
     message: ROOT_RULE_MESSAGES.targetChanged,
     fieldPath: ".spec.targetRef.name",
+    reason: "FieldValueForbidden",
+  },
+  {
+    rule: `!(${inFlight}) || ${targetKind("self")} == ${targetKind("oldSelf")}`,
+    message: ROOT_RULE_MESSAGES.kindChanged,
+    fieldPath: ".spec.targetRef.kind",
     reason: "FieldValueForbidden",
   },
   {

@@ -8,6 +8,7 @@ import type { EventRecorder } from "../kube/event-recorder.ts";
 import type { StatusWriter } from "../kube/status-writer.ts";
 import type { ExposurePolicy } from "../mesh/exposure-policy.ts";
 import type { MeshAdapter } from "../mesh/types.ts";
+import type { InPlaceWorkloads } from "../workload/in-place.ts";
 import type { WorkloadNames } from "../workload/names.ts";
 import type { WorkloadManager } from "../workload/workload-manager.ts";
 import type { AnalysisScheduler } from "./analysis-scheduler.ts";
@@ -88,6 +89,12 @@ export type WorkloadPort = Pick<
   | "deleteAutoscaler"
 >;
 
+/** The operations on StatefulSet and DaemonSet targets; {@link InPlaceWorkloads} implements them. */
+export type InPlacePort = Pick<
+  InPlaceWorkloads,
+  "snapshot" | "claim" | "hold" | "deletePods" | "restoreTemplate" | "release"
+>;
+
 /** Rollout status and metadata writes; {@link StatusWriter} implements them. */
 export type StatusPort = Pick<StatusWriter, "patchStatus" | "patchMetadata">;
 
@@ -98,6 +105,8 @@ export type EventPort = Pick<EventRecorder, "record">;
 export interface ReconcilerDeps {
   rollouts: RolloutSource;
   workloads: WorkloadPort;
+  /** StatefulSet and DaemonSet targets. */
+  inPlace: InPlacePort;
   mesh: AdapterFor;
   statusWriter: StatusPort;
   events: EventPort;

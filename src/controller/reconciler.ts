@@ -8,6 +8,7 @@ import {
   FINALIZER,
   FORCE_RELEASE_ANNOTATION,
   GROUP,
+  isInPlaceKind,
   KIND,
   PLURAL,
   REASONS,
@@ -28,6 +29,7 @@ import { servingGap } from "../workload/hand-back.ts";
 import { workloadNames } from "../workload/names.ts";
 import { afterStatus, type Decided, decideAndAct, execute } from "./execute.ts";
 import { finishHandBack, restorable } from "./hand-back.ts";
+import { handBackInPlace } from "./in-place-hand-back.ts";
 import { type NoPolicyConfirmed, type Observed, observe, ownerOf, validated } from "./observe.ts";
 import { type OutboxUpdate, type SettledNotification, toPending, updateOutbox } from "./outbox.ts";
 import type { ReconcileResult, ReconcilerDeps } from "./ports.ts";
@@ -320,7 +322,9 @@ export class Reconciler {
     const { namespace, name } = rollout.metadata;
     if (!rollout.metadata.finalizers?.includes(FINALIZER)) return {};
     let released: { why: string; undone: string[] } | undefined;
-    if (spec) {
+    let handedBack: string | undefined;
+    if (spec && isInPlaceKind(spec.targetRef.kind)) handedBack = await handBackInPlace(d, rollout, spec);
+    else if (spec) {
       const names = workloadNames(namespace, name, spec);
       const owner = ownerOf(rollout);
       const recorded = rollout.status?.claims;
@@ -382,6 +386,10 @@ export class Reconciler {
       finalizers: withoutFinalizer(rollout.metadata.finalizers, FINALIZER),
       ...(rollout.metadata.resourceVersion ? { resourceVersion: rollout.metadata.resourceVersion } : {}),
     });
+    if (handedBack)
+      await this.#record(rollout, [
+        { type: "RecordEvent", eventType: "Normal", reason: REASONS.HandedBack, message: handedBack },
+      ]);
     if (released) {
       const undone = released.undone.length > 0 ? released.undone.join("; ") : "nothing was left undone";
       await this.#record(rollout, [

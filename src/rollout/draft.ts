@@ -37,6 +37,9 @@ const WORLD_ORDER = [
   "ScaleCanaryUp",
   "SetRoutes",
   "ApplyAccessPolicy",
+  "HoldUpdates",
+  "RestoreTemplate",
+  "DeletePods",
   "ScaleCanaryDown",
 ] as const;
 type WorldAction = Extract<Action, { type: (typeof WORLD_ORDER)[number] }>;
@@ -88,6 +91,11 @@ export class Draft {
     this.#world.set(action.type, action);
   }
 
+  /** Takes back an earlier wish of this decision (a later rule found the world already as wanted). */
+  forget(type: WorldAction["type"]): void {
+    this.#world.delete(type);
+  }
+
   /** The split the mesh should route; sent only if it differs from what the mesh routes. */
   routeTo(w: Weights): void {
     this.#routes = w;
@@ -104,14 +112,15 @@ export class Draft {
   }
 
   /** The actions for the world as observed: intentions that change something, in order, then Events and notifications. */
-  actions(obs: Pick<Observations, "routes" | "canary">): Action[] {
+  actions(obs: Pick<Observations, "routes" | "canary" | "inPlace">): Action[] {
     const world = new Map<string, Action>(this.#world);
     const r = this.#routes;
     if (r && (obs.routes?.primary !== r.primary || obs.routes?.canary !== r.canary))
       world.set("SetRoutes", { type: "SetRoutes", weights: r });
-    if (this.#canary === "up" && obs.canary.exists && obs.canary.desiredReplicas === 0)
+    // An in-place target is both sides at once: it is never scaled, its pods are moved (HoldUpdates, DeletePods).
+    if (!obs.inPlace && this.#canary === "up" && obs.canary.exists && obs.canary.desiredReplicas === 0)
       world.set("ScaleCanaryUp", { type: "ScaleCanaryUp" });
-    if (this.#canary === "down" && obs.canary.desiredReplicas > 0)
+    if (!obs.inPlace && this.#canary === "down" && obs.canary.desiredReplicas > 0)
       world.set("ScaleCanaryDown", { type: "ScaleCanaryDown" });
     return [...WORLD_ORDER.flatMap((t) => world.get(t) ?? []), ...this.#checkJobs.values(), ...this.#chatter];
   }

@@ -4,6 +4,7 @@ import { createHash } from "node:crypto";
 import { isFullPromote, REASONS } from "../api/constants.ts";
 import { approve, skipGates, startHooks } from "./checks.ts";
 import { type Ctx, IN_FLIGHT, isReady } from "./draft.ts";
+import { markForRestore } from "./in-place/converge.ts";
 import { advance, enterStep, pause, resumeFromPause, startPromotion, startRollout } from "./transitions.ts";
 
 /** Longest annotation value kept in `status.handledRequests` as it is; a longer one is kept as its digest. */
@@ -35,6 +36,7 @@ export function handleRequests(ctx: Ctx): void {
     if (IN_FLIGHT.includes(d.phase)) {
       const message = `aborted by request at step ${(d.status.currentStepIndex ?? 0) + 1}; traffic back to primary`;
       d.phase = "Aborted";
+      markForRestore(ctx);
       delete d.status.waitingSince;
       d.say(REASONS.Aborted, message);
       d.event("Warning", REASONS.Aborted, message);

@@ -6,6 +6,7 @@ import { type PauseReason, REASONS, type Reason } from "../api/constants.ts";
 import type { RolloutStatus } from "../api/rollout-schema.ts";
 import { rerunFailed, skipGates, startHooks } from "./checks.ts";
 import type { Ctx } from "./draft.ts";
+import { markForRestore } from "./in-place/converge.ts";
 import { weightAt } from "./steps.ts";
 import { retreatToPrimary } from "./traffic.ts";
 
@@ -34,6 +35,7 @@ export function startRollout(ctx: Ctx, revision: string, reason: Reason, message
 export function rollBack(ctx: Ctx, reason: Reason, message: string, failing?: MetricResult): void {
   const { d } = ctx;
   d.phase = "RolledBack";
+  markForRestore(ctx);
   delete d.status.waitingSince;
   d.say(reason, message);
   d.event("Warning", reason, message);

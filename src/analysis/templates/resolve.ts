@@ -178,7 +178,7 @@ function renderMetric(
       target: canary,
       canary,
       primary: `${canary}-primary`,
-      service: spec.service.name ?? canary,
+      service: spec.service?.name ?? canary,
       interval: "30s",
     });
     return { ...metric, query };

@@ -60,7 +60,7 @@ describe("lintText", () => {
     assert.deepEqual(r?.issues, [
       {
         path: "spec.strategy.canary.steps[0]",
-        message: "a step needs exactly one of setWeight, pause, check",
+        message: "a step needs exactly one of setWeight, pause, check, setUpdated",
       },
     ]);
     const [w] = await lintText(

@@ -9,6 +9,7 @@ import { analysisRequired, nextAnalysisAt } from "../analysis-schedule.ts";
 import { describeRun, gate, skipGates } from "../checks.ts";
 import { type Ctx, isReady } from "../draft.ts";
 import { spendBudget, waitingForEvidence } from "../evidence-budget.ts";
+import { podsAtStep } from "../in-place/phases.ts";
 import type { expandSteps } from "../steps.ts";
 import { ROUTE_POLL_MS, WORKLOAD_POLL_MS } from "../timing.ts";
 import { ensureAccessPolicy, retreatToPrimary, route } from "../traffic.ts";
@@ -78,10 +79,13 @@ function waitFor(ctx: Ctx, reason: Reason, message: string, pollMs: number): voi
   d.wake(Date.parse(d.status.waitingSince) + spec.progressDeadlineSeconds * 1000);
 }
 
-/** Nothing moves until the canary is ready; a canary that lost all its pods must not keep traffic. */
+/**
+ * Nothing moves until the canary is ready; a canary that lost all its pods must not keep traffic. (A StatefulSet's
+ * or DaemonSet's canary is the pods each step updates: walkSteps waits for them step by step.)
+ */
 const canaryReady: Rule = (ctx) => {
   const { obs } = ctx;
-  if (isReady(obs.canary)) return true;
+  if (obs.inPlace || isReady(obs.canary)) return true;
   if (obs.canary.readyReplicas === 0 && (obs.routes?.canary ?? 0) > 0) route(ctx, 0);
   waitFor(
     ctx,
@@ -137,6 +141,8 @@ const preRolloutChecks: Rule = (ctx) => {
 const enterCurrentStep: Rule = (ctx) => {
   const { d, spec, obs } = ctx;
   if (d.status.stepStartedAt !== undefined) return true;
+  // Until then an in-place target's pods stay as they are (a new revision's first pods come with the first step).
+  if (obs.inPlace) podsAtStep(ctx);
   if (d.phase === "Paused") {
     holdPaused(ctx, `waiting to enter step ${(d.status.currentStepIndex ?? 0) + 1}`);
     return false;
@@ -164,8 +170,19 @@ const walkSteps: Rule = (ctx) => {
       );
       return false;
     }
+    const where = obs.inPlace
+      ? `step ${index + 1}/${steps.length}`
+      : `step ${index + 1}/${steps.length}, canary weight ${d.status.canaryWeight}%`;
+    if (obs.inPlace) {
+      const pods = podsAtStep(ctx);
+      if (!pods.done) {
+        waitFor(ctx, REASONS.WaitingForPods, `${where}: waiting for ${pods.waiting}`, WORKLOAD_POLL_MS);
+        return false;
+      }
+      // The step's clock starts once its pods run: its pause and analysis are about them, not about the wait.
+      if (d.status.waitingSince !== undefined) d.status.stepStartedAt = d.now.toISOString();
+    }
     delete d.status.waitingSince;
-    const where = `step ${index + 1}/${steps.length}, canary weight ${d.status.canaryWeight}%`;
     if (d.phase === "Paused") {
       holdPaused(ctx, where);
       return false;
@@ -244,7 +261,13 @@ export function holdForGate(ctx: Ctx): void {
     d.say(REASONS.Suspended, "spec.suspend is true: holding the current weight");
   } else if (d.phase === "Progressing") {
     pause(ctx, "WindowClosed", `holding at canary weight ${d.status.canaryWeight}%: ${obs.window.message}`);
-    holdPaused(ctx, `canary weight ${d.status.canaryWeight}%`);
+    // Said as the Paused rules will say it next time, so deciding again changes nothing.
+    holdPaused(
+      ctx,
+      d.status.stepStartedAt === undefined
+        ? `waiting to enter step ${(d.status.currentStepIndex ?? 0) + 1}`
+        : `canary weight ${d.status.canaryWeight}%`,
+    );
   }
   if (obs.window.nextTransitionAt) d.wake(obs.window.nextTransitionAt);
   const due = nextAnalysisAt(spec, d.status);

@@ -53,6 +53,12 @@ export function onFinalizing(ctx: Ctx): void {
     d.say(REASONS.Finalizing, "routing all traffic to the promoted primary");
     return;
   }
+  finishPromotion(ctx);
+}
+
+/** The promoted revision becomes the stable one: the rollout is over, and says so. */
+export function finishPromotion(ctx: Ctx): void {
+  const { d } = ctx;
   const revision = d.status.canaryRevision!;
   d.phase = "Healthy";
   d.status.stableRevision = revision;

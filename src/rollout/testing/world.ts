@@ -177,7 +177,7 @@ export const NO_CLAIMS: OwnershipObservation = { claims: [], labelled: true, han
 function claimsIn(w: ModelWorld): OwnershipObservation["claims"] {
   if (!w.canary.exists) return [];
   const target = w.spec.targetRef.name;
-  const root = w.spec.service.name ?? target;
+  const root = w.spec.service!.name ?? target;
   return [
     { kind: "Deployment", name: target, uid: `uid-${target}` },
     { kind: "Service", name: root, uid: `uid-${root}`, selector: { app: target } },
