@@ -12,7 +12,7 @@ import {
   idempotencyKey,
 } from "../notify/check-webhook.ts";
 import type { EgressRoute } from "../notify/http-post.ts";
-import { runKey } from "../rollout/checks.ts";
+import { attemptIdOfStatus, runKey } from "../rollout/checks.ts";
 import type { Action, CheckObservations, CheckResult } from "../rollout/types.ts";
 import type { CheckJobClient } from "../workload/check-job-client.ts";
 
@@ -108,7 +108,7 @@ export class CheckRunner {
   dispatch(rollout: Rollout, spec: RolloutSpec, status: RolloutStatus): void {
     const { namespace, name, uid } = rollout.metadata;
     const key = `${namespace}/${name}`;
-    const attemptId = status.rolloutStartedAt ?? "";
+    const attemptId = attemptIdOfStatus(status);
     const open = (status.checks ?? []).filter((r) => r.kind === "webhook" && r.phase === "Running");
     const held = this.#results.get(key);
     const ids = new Set(open.map((r) => `${runKey(r)}@${attemptId}`));

@@ -23,7 +23,7 @@ import { httpProbesOf } from "../mesh/pod-probes.ts";
 import type { ProviderWarning } from "../mesh/provider.ts";
 import { providerSpecIssues, providerWarnings } from "../mesh/registry.ts";
 import type { AccessPolicyModel, MeshAdapter, SplitRef } from "../mesh/types.ts";
-import type { Observations, OwnershipObservation, Refusal } from "../rollout/types.ts";
+import type { CheckObservations, Observations, OwnershipObservation, Refusal } from "../rollout/types.ts";
 import { evaluateWindows } from "../rollout/windows.ts";
 import {
   claimLabelled,
@@ -197,10 +197,7 @@ async function observeValid(
   const workloads = WorkloadManager.observe(snap);
   const autoscaler = WorkloadManager.observeAutoscalers(snap);
   const tick = analysisTick(deps, rollout, spec, names, workloads.canary.revision, now);
-  const [checkIssues, checks] = await Promise.all([
-    checkSpecIssues(deps, namespace, spec),
-    deps.checks?.observe(rollout, spec),
-  ]);
+  const [checkIssues, checks] = await observeChecks(deps, rollout, spec);
   if (!policy && accessPolicyInSync) noPolicyConfirmed.set(owner.uid, generation);
   else noPolicyConfirmed.delete(owner.uid);
   const observations: Observations = {
@@ -228,15 +225,21 @@ async function observeValid(
   return { ...v, observations, target, tick, warnings: providerWarnings(spec.provider, ref) };
 }
 
-/** The operator's rules for the spec's checks; without a check runner, checks cannot run at all. */
-async function checkSpecIssues(
+/**
+ * The checks' side of a valid spec: what the operator's rules refuse of it (without a check runner, checks cannot
+ * run at all), and the runs' results and Jobs.
+ */
+async function observeChecks(
   deps: ObserveDeps,
-  namespace: string,
+  rollout: Rollout,
   spec: RolloutSpec,
-): Promise<SpecIssue[]> {
-  if (deps.checks) return deps.checks.specIssues(namespace, spec);
-  if (!spec.checks?.length) return [];
-  return [{ path: "spec.checks", message: "this controller runs no checks" }];
+): Promise<[SpecIssue[], CheckObservations | undefined]> {
+  const issues = async (): Promise<SpecIssue[]> => {
+    if (deps.checks) return deps.checks.specIssues(rollout.metadata.namespace, spec);
+    if (!spec.checks?.length) return [];
+    return [{ path: "spec.checks", message: "this controller runs no checks" }];
+  };
+  return Promise.all([issues(), deps.checks?.observe(rollout, spec)]);
 }
 
 /**
@@ -262,10 +265,7 @@ async function observeInPlace(
   }
   const workloads = InPlaceWorkloads.observe(inPlace);
   const tick = analysisTick(deps, rollout, spec, names, workloads.canary.revision, now);
-  const [checkIssues, checks] = await Promise.all([
-    checkSpecIssues(deps, namespace, spec),
-    deps.checks?.observe(rollout, spec),
-  ]);
+  const [checkIssues, checks] = await observeChecks(deps, rollout, spec);
   const observations: Observations = {
     ...emptyObservations(),
     specIssues: [...inPlaceIssues(spec), ...checkIssues],

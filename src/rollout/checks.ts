@@ -17,6 +17,7 @@ import {
 } from "../api/check-schema.ts";
 import { REASONS } from "../api/constants.ts";
 import { formatDuration, parseDuration } from "../api/duration.ts";
+import type { RolloutStatus } from "../api/rollout-schema.ts";
 import type { Ctx, Draft } from "./draft.ts";
 import { clipMessage } from "./status-budget.ts";
 import type { CheckRunRef, Observations } from "./types.ts";
@@ -39,8 +40,15 @@ export const refOf = (r: CheckRunRef): CheckRunRef => ({
   attempt: r.attempt,
 });
 
-/** The rollout attempt runs belong to (a retry starts a new one). */
-export const attemptIdOf = (d: Draft): string => d.status.rolloutStartedAt ?? "";
+/**
+ * The rollout attempt runs belong to (a retry or a new revision starts a new one): its start and its revision, as
+ * two revisions pushed within the same instant start two attempts whose Jobs must not share a name.
+ */
+export const attemptIdOfStatus = (s: RolloutStatus): string =>
+  `${s.rolloutStartedAt ?? ""}/${s.canaryRevision ?? ""}`;
+
+/** {@link attemptIdOfStatus} of the status being decided. */
+export const attemptIdOf = (d: Draft): string => attemptIdOfStatus(d.status);
 
 /** "preRollout check smoke", "step 3 check smoke", for messages. */
 export function describeRun(r: Place): string {

@@ -9,7 +9,7 @@ import {
   RolloutSpecSchema,
   type RolloutStatus,
 } from "../../api/rollout-schema.ts";
-import { runKey, sameRun } from "../checks.ts";
+import { attemptIdOfStatus, runKey, sameRun } from "../checks.ts";
 import { analysisDue, decide } from "../decide.ts";
 import type {
   Action,
@@ -329,7 +329,7 @@ export function apply(w: ModelWorld, actions: readonly Action[]): void {
 export function callWebhooks(w: ModelWorld): void {
   for (const run of w.status?.checks ?? []) {
     if (run.kind !== "webhook" || run.phase !== "Running") continue;
-    const attemptId = w.status?.rolloutStartedAt ?? "";
+    const attemptId = attemptIdOfStatus(w.status ?? {});
     if (w.checks.results.some((r) => sameRun(r, run) && r.attemptId === attemptId)) continue;
     const key = `${runKey(run)}@${attemptId}`;
     w.checks.calls.set(key, (w.checks.calls.get(key) ?? 0) + 1);
