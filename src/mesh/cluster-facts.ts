@@ -1,5 +1,5 @@
 // What adapters read of the cluster besides their own objects: namespace labels, and a Service's labels and ports.
-import { isNotFound } from "../kube/errors.ts";
+import { getOrUndefined } from "../kube/errors.ts";
 import type { MeshClient } from "./object-store.ts";
 
 /** Object labels. */
@@ -45,14 +45,7 @@ export function serviceFacts(svc: ServiceJson): ServiceFacts {
 
 /** Facts read with one GET each (tests, and callers without caches). */
 export function readClusterFacts(client: MeshClient): ClusterFacts {
-  const get = async <T>(path: string): Promise<T | undefined> => {
-    try {
-      return await client.request<T>({ path });
-    } catch (err) {
-      if (isNotFound(err)) return undefined;
-      throw err;
-    }
-  };
+  const get = <T>(path: string): Promise<T | undefined> => getOrUndefined<T>(client, path);
   return {
     namespaceLabels: async (name) => {
       const ns = await get<ServiceJson>(`/api/v1/namespaces/${encodeURIComponent(name)}`);

@@ -4,7 +4,7 @@ import { IN_PLACE_KEYS, type InPlaceKind, LABELS } from "../api/constants.ts";
 import { type ObjectMeta, PATCH_TYPES } from "../api/object-meta.ts";
 import type { Claim } from "../api/rollout-schema.ts";
 import type { KubeClients } from "../kube/clients.ts";
-import { isConflict, isNotFound } from "../kube/errors.ts";
+import { getOrUndefined, isConflict, isNotFound } from "../kube/errors.ts";
 import type { InPlaceObservation, PodObservation, WorkloadObservation } from "../rollout/types.ts";
 import { templateRevision } from "./revision.ts";
 
@@ -265,13 +265,8 @@ export class InPlaceWorkloads {
     });
   }
 
-  async #get<T>(path: string): Promise<T | undefined> {
-    try {
-      return await this.#clients.request<T>({ path });
-    } catch (err) {
-      if (isNotFound(err)) return undefined;
-      throw err;
-    }
+  #get<T>(path: string): Promise<T | undefined> {
+    return getOrUndefined<T>(this.#clients, path);
   }
 }
 
