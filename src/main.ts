@@ -111,6 +111,7 @@ export async function main(argv: readonly string[], env: NodeJS.ProcessEnv): Pro
   const measurements = new AnalysisScheduler({
     concurrency: config.analysisConcurrency,
     timeoutMs: 30_000,
+    now: () => serverClock.now(),
     onResult: (key) => manager.queue.add(key),
     onDiscard: (reason) => metrics.analysisDiscarded.inc({ reason }),
   });
