@@ -13,30 +13,52 @@ export interface RealPodAppOptions {
   canary?: Record<string, unknown>;
 }
 
-/** Namespace, Deployment (its template is the pod runner's behaviour) and Rollout, as a user writes them. */
-export function realPodApp(o: RealPodAppOptions): string {
-  const deployment = {
+/** Options of {@link podAppDeployment}. */
+export interface PodAppDeploymentOptions {
+  namespace: string;
+  name: string;
+  /** Container ports (default [9898]). */
+  ports?: number[];
+  /** Template env beside VERSION=v1: the pod runner's behaviour (PROTOCOL, ERROR_RATE, LATENCY_MS). */
+  env?: Record<string, string>;
+  replicas?: number;
+  /** Readiness gates of the pods (grpc-pods.ts SERVING_GATE: Ready only once the app serves). */
+  readinessGates?: string[];
+}
+
+/** The user's Deployment of a pod-runner app: its template's env is the version's behaviour. */
+export function podAppDeployment(o: PodAppDeploymentOptions): object {
+  const env = Object.entries({ VERSION: "v1", ...o.env }).map(([name, value]) => ({ name, value }));
+  return {
     apiVersion: "apps/v1",
     kind: "Deployment",
     metadata: { name: o.name, namespace: o.namespace },
     spec: {
-      replicas: 2,
+      replicas: o.replicas ?? 2,
       selector: { matchLabels: { app: o.name } },
       template: {
         metadata: { labels: { app: o.name } },
         spec: {
+          ...(o.readinessGates
+            ? { readinessGates: o.readinessGates.map((conditionType) => ({ conditionType })) }
+            : {}),
           containers: [
             {
               name: "app",
               image: "example.test/app:1",
-              ports: [{ containerPort: 9898 }],
-              env: [{ name: "VERSION", value: "v1" }],
+              ports: (o.ports ?? [9898]).map((containerPort) => ({ containerPort })),
+              env,
             },
           ],
         },
       },
     },
   };
+}
+
+/** Namespace, Deployment (its template is the pod runner's behaviour) and Rollout, as a user writes them. */
+export function realPodApp(o: RealPodAppOptions): string {
+  const deployment = podAppDeployment(o);
   const rollout = {
     apiVersion: "vireo.dev/v1alpha1",
     kind: "Rollout",

@@ -3,16 +3,8 @@
 // Limits follow the narrowest API Vireo renders them for (Istio HTTPMatchRequest, Gateway API HTTPRoute v1.4), so
 // a Rollout the API server accepts renders routes every provider that supports the feature stores as written.
 import { z } from "zod";
-import { DURATION_PATTERN } from "./duration.ts";
+import { cel, DNS_LABEL, duration } from "./schema-fields.ts";
 
-const cel = (rule: string, message: string, fieldPath?: string) => ({
-  rule,
-  message,
-  ...(fieldPath ? { fieldPath } : {}),
-});
-
-/** A managed route's name: a DNS label, short enough to be part of a Gateway API rule name. */
-const ROUTE_NAME = "^[a-z0-9]([-a-z0-9]*[a-z0-9])?$";
 /**
  * An HTTP header name in lower case (RFC 9110 token): Istio requires lower-case keys, and header names match
  * case-insensitively anyway. Pseudo-headers (`:authority`) are not tokens.
@@ -36,9 +28,9 @@ const HEADER_VALUE = "^[\\t\\x20-\\x7e]+$";
  */
 export const ROUTE_LIMITS = {
   /** setHeaderRoute steps with matches plus setMirror steps with a percent, in one Rollout. */
-  installs: 8,
+  installs: 4,
   matches: 4,
-  headersPerMatch: 4,
+  headersPerMatch: 3,
   headerName: 64,
   headerValue: 128,
   nameLength: 40,
@@ -167,12 +159,13 @@ export const RouteMatchSchema = z
       });
   });
 
+/** A managed route's name: a DNS label, short enough to be part of a Gateway API rule name. */
 const routeName = (what: string) =>
   z
     .string()
     .min(1)
     .max(ROUTE_LIMITS.nameLength)
-    .regex(new RegExp(ROUTE_NAME), "must be a lower-case DNS label")
+    .regex(new RegExp(DNS_LABEL), "must be a lower-case DNS label")
     .describe(what);
 
 /** The `setHeaderRoute` step: installs (with matches) or removes (name only) a named route to the canary. */
@@ -283,13 +276,6 @@ export const SetMirrorSchema = z
   .refine((m) => m.percent !== undefined || m.matches === undefined, {
     message: "a setMirror without percent removes the mirror: it takes no matches",
   });
-
-const duration = (what: string) =>
-  z
-    .string()
-    .max(32)
-    .regex(new RegExp(DURATION_PATTERN), "must be a duration such as 30s, 5m or 1h30m")
-    .describe(what);
 
 /** Longest cookie lifetime browsers keep (RFC 6265bis caps Max-Age at 400 days). */
 export const MAX_COOKIE_AGE_SECONDS = 400 * 86_400;

@@ -3,7 +3,7 @@
 import type { RolloutStatus } from "../api/rollout-schema.ts";
 import type { RouteState, TrafficSplitModel } from "../mesh/types.ts";
 import { decide } from "../rollout/decide.ts";
-import type { Action, Weights } from "../rollout/types.ts";
+import type { Action } from "../rollout/types.ts";
 import { handBackPlan } from "../workload/claims.ts";
 import { handBackStep } from "./hand-back.ts";
 import { type Observed, routeObservations, type Target } from "./observe.ts";
@@ -16,7 +16,15 @@ import type { ReconcilerDeps } from "./ports.ts";
  * status still routes to. The second case is real: a leader frozen mid-request (SIGSTOP) sends a scale-down it had
  * already dispatched when it wakes; once status says weight 0, its successor routes nothing to that canary either.
  */
-const AFTER_STATUS = new Set<Action["type"]>(["PromotePrimary", "ScaleCanaryDown"]);
+const AFTER_STATUS = new Set<Action["type"]>([
+  "PromotePrimary",
+  "ScaleCanaryDown",
+  // StatefulSet and DaemonSet targets: status records the step (and the stable hash) before any pod moves, so a
+  // restarted controller never finds pods on a revision its status does not know, nor deletes a batch twice.
+  "HoldUpdates",
+  "RestoreTemplate",
+  "DeletePods",
+]);
 
 /** True for an action that must wait until status records the decision (see {@link AFTER_STATUS}). */
 export const afterStatus = (a: Action): boolean => AFTER_STATUS.has(a.type);
@@ -33,6 +41,9 @@ const WORLD_ACTIONS = new Set<Action["type"]>([
   "PromotePrimary",
   "SyncAutoscaler",
   "DeleteAutoscaler",
+  "HoldUpdates",
+  "RestoreTemplate",
+  "DeletePods",
 ]);
 
 /** What the reconciler's own writes changed that its observations (taken before them) do not show. */
@@ -58,7 +69,7 @@ export interface Decided {
 }
 
 /** The ports carrying out actions reads and writes through. */
-export type ExecuteDeps = Pick<ReconcilerDeps, "workloads" | "log">;
+export type ExecuteDeps = Pick<ReconcilerDeps, "workloads" | "inPlace" | "log">;
 
 /**
  * Decides, carries out the actions that may precede the status write, and — when they changed what the decision
@@ -133,7 +144,17 @@ export async function execute(
         await handBackStep(deps, handBackPlan(action.claims, target.claims, names), spec, target, names);
         break;
       case "ClaimObjects":
-        await deps.workloads.claim(snap);
+        if (target.inPlace) await deps.inPlace.claim(target.inPlace, names.rollout);
+        else await deps.workloads.claim(snap);
+        break;
+      case "HoldUpdates":
+        if (target.inPlace) await deps.inPlace.hold(target.inPlace, action.partition);
+        break;
+      case "RestoreTemplate":
+        if (target.inPlace) await deps.inPlace.restoreTemplate(target.inPlace, action.from, action.hash);
+        break;
+      case "DeletePods":
+        if (target.inPlace) await deps.inPlace.deletePods(target.inPlace, action.pods);
         break;
       case "EnsureWorkloads":
         repaired.push(...(await deps.workloads.ensure(snap, spec, owner, action)));
@@ -159,8 +180,8 @@ export async function execute(
           weights: action.weights,
           owner,
           ...(action.managed ? { managed: action.managed } : {}),
-          ...(spec.service.gateways ? { gateways: spec.service.gateways } : {}),
-          ...(spec.service.hosts ? { hosts: spec.service.hosts } : {}),
+          ...(spec.service?.gateways ? { gateways: spec.service.gateways } : {}),
+          ...(spec.service?.hosts ? { hosts: spec.service.hosts } : {}),
         };
         const written = await mesh.setRoutes(split);
         if (written !== undefined) own.routes = written;

@@ -45,15 +45,24 @@ export const authorizationPolicyType = (version: IstioSecurityVersion): Resource
 
 /**
  * The VirtualService `<rollout>`: hosts = root Service + extra hosts, gateways = "mesh" + extra gateways, one
- * http route sending `weights` to the primary and canary Services. When the root Service has other ports, that
- * route matches the rollout port only (mesh traffic; gateway traffic arrives on the gateway's port and is split
- * whatever it is) and a second route sends the rest to the primary Service on the port it was addressed to. Destinations are host-level (Flagger's
- * approach), not subsets: the two Services already select disjoint pods, so no DestinationRule is needed —
- * subsets would require mirroring pod labels into a DestinationRule kept in sync with every template change,
- * and a Vireo-owned DestinationRule on the user's host would collide with their own (TLS, outlier detection).
- * Managed routes come first (Istio takes the first http route that matches): header routes, sticky cookies and
- * mirrors, each narrowed to what the split route matches; the sticky cookies a backend sets ride on its
- * destination of the split route.
+ * http route `<rollout>` sending `weights` to the primary and canary Services. When the root Service has other
+ * ports, that route matches the rollout port only (mesh traffic; gateway traffic arrives on the gateway's port and
+ * is split whatever it is) and a route `<rollout>-other-ports` sends the rest to the primary Service on the port it
+ * was addressed to. Destinations are host-level (Flagger's approach), not subsets: the two Services already select
+ * disjoint pods, so no DestinationRule is needed — subsets would require mirroring pod labels into a DestinationRule
+ * kept in sync with every template change, and a Vireo-owned DestinationRule on the user's host would collide with
+ * their own (TLS, outlier detection).
+ *
+ * Before the split come two routes only the mesh's requests carrying header {@link KEEP_BACKEND_HEADER} reach, one
+ * per backend: they keep both backends named in every route configuration, whatever the weights. A proxyless gRPC
+ * client (grpc-go, up to at least v1.82) fails the RPCs a route update sends to a cluster its previous routes did
+ * not name — its route selector switches before its load balancer knows the cluster ("unknown cluster selected for
+ * RPC") — so without them each weight change that brings a backend back from 0 % fails requests (seen in
+ * e2e/istio-grpc.test.ts). Envoy sidecars need none of this and ignore them.
+ *
+ * Between the keep routes and the split come the managed routes (Istio takes the first http route that matches):
+ * header routes, sticky cookies and mirrors, each narrowed to what the split route matches; the sticky cookies a
+ * backend sets ride on its destination of the split route.
  */
 export function renderVirtualService(model: TrafficSplitModel, type: ResourceType): MeshObject {
   const extraHosts = uniqueSorted(model.hosts ?? []).filter((h) => h !== model.rootService);
@@ -73,6 +82,8 @@ export function renderVirtualService(model: TrafficSplitModel, type: ResourceTyp
     hosts: [model.rootService, ...extraHosts],
     gateways: ["mesh", ...extraGateways],
     http: [
+      keepRoute(model, "primary", multiPort, extraGateways),
+      keepRoute(model, "canary", multiPort, extraGateways),
       ...managedHttpRoutes(model, base, sticky.rules),
       {
         name: model.rolloutName,
@@ -151,14 +162,18 @@ function managedHttpRoutes(
   ];
 }
 
-/** What renders the managed routes in a VirtualService: the http routes before the split, its destinations' headers. */
+/**
+ * What renders the managed routes in a VirtualService: the http routes before the split but for the keep routes
+ * (they carry no managed route), and the split's destinations' headers.
+ */
 function istioProjection(spec: unknown, rolloutName: string): { routes: unknown[]; headers: unknown[] } {
   const http = (spec as { http?: { name?: string; route?: { headers?: unknown }[] }[] } | undefined)?.http;
   const list = Array.isArray(http) ? http : [];
   const split = list.findIndex((r) => r?.name === rolloutName);
   if (split < 0) return { routes: list, headers: [] };
+  const keep = new Set(KEEP_ROLES.map((role) => keepRouteName(rolloutName, role)));
   return {
-    routes: list.slice(0, split),
+    routes: list.slice(0, split).filter((r) => !keep.has(r?.name ?? "")),
     headers: (list[split]?.route ?? []).map((d) => d?.headers ?? null),
   };
 }
@@ -175,6 +190,35 @@ export function virtualServiceManagedRoutes(obj: MeshObject, ref: Pick<SplitRef,
 
 const uniqueSorted = (xs: readonly string[]): string[] => [...new Set(xs)].sort(byKey((x) => x));
 
+/** The request header (value: `primary` or `canary`) of the routes that keep both backends named. */
+export const KEEP_BACKEND_HEADER = "x-vireo-backend";
+
+const KEEP_ROLES = ["primary", "canary"] as const;
+const keepRouteName = (rolloutName: string, role: (typeof KEEP_ROLES)[number]) =>
+  `${rolloutName}-keep-${role}`;
+
+/** The route reached only by mesh requests with {@link KEEP_BACKEND_HEADER} = `role`, to that backend. */
+function keepRoute(
+  model: TrafficSplitModel,
+  role: "primary" | "canary",
+  multiPort: boolean,
+  extraGateways: readonly string[],
+): Record<string, unknown> {
+  const host = role === "primary" ? model.primaryService : model.canaryService;
+  return {
+    name: keepRouteName(model.rolloutName, role),
+    match: [
+      {
+        headers: { [KEEP_BACKEND_HEADER]: { exact: role } },
+        ...(multiPort ? { port: model.port } : {}),
+        // Never through an ingress Gateway: outside callers must not pick a backend.
+        ...(extraGateways.length > 0 ? { gateways: ["mesh"] } : {}),
+      },
+    ],
+    route: [{ destination: { host, port: { number: model.port } } }],
+  };
+}
+
 /** Mesh traffic to the rollout port, and all traffic through the extra gateways (matches are ORed). */
 function splitMatches(port: number, extraGateways: readonly string[]): Record<string, unknown>[] {
   if (extraGateways.length === 0) return [{ port }];
@@ -187,7 +231,8 @@ interface RouteDestination {
 }
 
 /**
- * Primary/canary percentages from the split route (named after the Rollout; else the first). Hosts match by short name or namespace-qualified name
+ * Primary/canary percentages from the split route: the http route named after the Rollout (the first route in
+ * VirtualServices written before the keep routes existed). Hosts match by short name or namespace-qualified name
  * in the VirtualService's namespace. A lone destination without weight gets 100 (Istio's default); otherwise a
  * missing weight is 0. Null when nothing is routed to either backend.
  */
@@ -196,8 +241,7 @@ export function parseVirtualServiceWeights(
   ref: Pick<SplitRef, "primaryService" | "canaryService" | "namespace" | "rolloutName">,
 ): Weights | null {
   const http = (obj.spec as { http?: { name?: string; route?: RouteDestination[] }[] } | undefined)?.http;
-  // The split route is named after the Rollout; managed routes (header routes, mirrors) come before it.
-  const split = Array.isArray(http) ? (http.find((r) => r?.name === ref.rolloutName) ?? http[0]) : undefined;
+  const split = Array.isArray(http) ? (http.find((h) => h?.name === ref.rolloutName) ?? http[0]) : undefined;
   const route = Array.isArray(split?.route) ? split.route : [];
   const weightOf = (r: RouteDestination) =>
     r?.weight === undefined
@@ -277,12 +321,13 @@ export function istioPrincipal(trustDomain: string, namespace: string, serviceAc
 /**
  * The ALLOW AuthorizationPolicy `<rollout>-<role>` for one set of backend pods: callers by mTLS principal, and
  * one operation per route (`to` omitted when a route allows everything). Istio's ALLOW semantics: once any ALLOW
- * policy selects a workload, requests matching none are denied.
+ * policy selects a workload, requests matching none are denied. It selects the pods (`selector`, enforced by their
+ * sidecars) or, behind a waypoint, attaches to Services (`targetRefs`, enforced by the waypoint for requests to them).
  */
 export function renderAuthorizationPolicy(
   policy: AccessPolicyModel,
   role: "primary" | "canary",
-  selector: Record<string, string>,
+  target: { pods: Record<string, string> } | { services: readonly string[] },
   type: ResourceType,
   options: { trustDomain?: string; owner?: OwnerRef } = {},
 ): MeshObject {
@@ -302,7 +347,13 @@ export function renderAuthorizationPolicy(
       policy.rolloutName,
       options.owner ?? policy.owner,
     ),
-    spec: { selector: { matchLabels: { ...selector } }, action: "ALLOW", rules: [rule] },
+    spec: {
+      ...("pods" in target
+        ? { selector: { matchLabels: { ...target.pods } } }
+        : { targetRefs: target.services.map((name) => ({ group: "", kind: "Service", name })) }),
+      action: "ALLOW",
+      rules: [rule],
+    },
   };
 }
 

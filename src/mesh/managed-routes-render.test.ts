@@ -149,7 +149,7 @@ describe("managed routes in a generated HTTPRoute (Gateway API)", () => {
 });
 
 describe("managed routes in a VirtualService (Istio)", () => {
-  it("header routes, sticky rules and mirrors come before the split route; weights and routes read back", () => {
+  it("header routes, sticky rules and mirrors come after the keep routes and before the split route; weights and routes read back", () => {
     const all: ManagedRoutes = { headerRoutes: testers.headerRoutes, mirrors: [], sticky: sticky.sticky! };
     const vs = renderVirtualService(withManaged(all), vsType);
     const http = (vs.spec as { http: { name: string; match?: { headers?: Record<string, unknown> }[] }[] })
@@ -157,18 +157,23 @@ describe("managed routes in a VirtualService (Istio)", () => {
     assert.deepEqual(
       http.map((r) => r.name),
       [
+        "checkout-keep-primary",
+        "checkout-keep-canary",
         "vireo.checkout.header.testers",
         "vireo.checkout.sticky.canary",
         "vireo.checkout.sticky.primary",
         "checkout",
       ],
     );
-    assert.deepEqual(http[0]?.match?.[1]?.headers, { "x-user": { prefix: "qa-" } });
+    assert.deepEqual(http[2]?.match?.[1]?.headers, { "x-user": { prefix: "qa-" } });
     assert.deepEqual(parseVirtualServiceWeights(vs, ref), { primary: 80, canary: 20 });
     assert.deepEqual(virtualServiceManagedRoutes(vs, ref), all);
     const mirrored = renderVirtualService(withManaged(mirror, { primary: 100, canary: 0 }), vsType);
-    const first = (mirrored.spec as { http: Record<string, unknown>[] }).http[0];
+    const first = (mirrored.spec as { http: Record<string, unknown>[] }).http[2];
     assert.deepEqual(first?.mirrorPercentage, { value: 20 });
+    // Without managed routes the keep routes alone are no managed route.
+    const plain = renderVirtualService(aSplit({ primary: 80, canary: 20 }), vsType);
+    assert.equal(virtualServiceManagedRoutes(plain, ref), undefined);
   });
 });
 

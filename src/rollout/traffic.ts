@@ -32,6 +32,8 @@ export function managedRoutesOf(ctx: Ctx, canary: number): ManagedRoutes {
  * the canary's pods (a header route is not held back by a primary that is not fully available, Argo #4561).
  */
 export function route(ctx: Ctx, canary: number): boolean {
+  // A StatefulSet or DaemonSet without a traffic split: traffic follows the pods, there is nothing to route.
+  if (ctx.obs.inPlace && !ctx.obs.inPlace.split) return true;
   const desired = weights(canary);
   const managed = managedRoutesOf(ctx, canary);
   ctx.d.manage(managed);

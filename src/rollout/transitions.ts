@@ -4,7 +4,9 @@
 import type { MetricResult } from "../analysis/types.ts";
 import { type PauseReason, REASONS, type Reason } from "../api/constants.ts";
 import type { RolloutStatus } from "../api/rollout-schema.ts";
+import { rerunFailed, skipGates, startHooks } from "./checks.ts";
 import type { Ctx } from "./draft.ts";
+import { markForRestore } from "./in-place/converge.ts";
 import { weightAt } from "./steps.ts";
 import { retreatToPrimary } from "./traffic.ts";
 
@@ -13,6 +15,8 @@ export function resetRolloutState(s: RolloutStatus): void {
   s.canaryWeight = 0;
   delete s.stepStartedAt;
   delete s.promotedBy;
+  // A new attempt: earlier runs (and through them their Jobs) are gone; a retry runs every check again.
+  delete s.checks;
   s.analysis = { failedChecks: 0, consecutiveErrors: 0, inconclusiveCount: 0, history: [] };
 }
 
@@ -31,11 +35,14 @@ export function startRollout(ctx: Ctx, revision: string, reason: Reason, message
 export function rollBack(ctx: Ctx, reason: Reason, message: string, failing?: MetricResult): void {
   const { d } = ctx;
   d.phase = "RolledBack";
+  markForRestore(ctx);
   delete d.status.waitingSince;
   d.say(reason, message);
   d.event("Warning", reason, message);
   d.notify("RolledBack", "error", message, "once", failing);
   retreatToPrimary(ctx);
+  skipGates(ctx, "the rollout rolled back");
+  startHooks(ctx, "onRollback");
 }
 
 export function pause(ctx: Ctx, reason: PauseReason, message: string): void {
@@ -91,6 +98,7 @@ export function advance(ctx: Ctx, by: "Analysis" | "User" | "Steps"): void {
 export function resumeFromPause(ctx: Ctx, message: string): void {
   const { d } = ctx;
   const wasStep = d.status.pauseReason === "PauseStep";
+  const wasCheck = d.status.pauseReason === "CheckFailed";
   d.phase = "Progressing";
   // Waiting restarts now: time spent paused does not count against the progress deadline.
   if (d.status.waitingSince) d.status.waitingSince = d.now.toISOString();
@@ -100,6 +108,7 @@ export function resumeFromPause(ctx: Ctx, message: string): void {
     d.status.analysis.budgetStartedAt = d.now.toISOString();
   }
   d.event("Normal", REASONS.Resumed, message);
+  if (wasCheck) rerunFailed(ctx);
   if (wasStep) advance(ctx, "User");
 }
 

@@ -24,7 +24,7 @@ export interface WorkloadNames {
 /** Derives all names from the Rollout. */
 export function workloadNames(namespace: string, rollout: string, spec: RolloutSpec): WorkloadNames {
   const target = spec.targetRef.name;
-  const root = spec.service.name ?? target;
+  const root = spec.service?.name ?? target;
   return {
     namespace,
     rollout,

@@ -10,7 +10,7 @@ import {
 } from "../api/object-meta.ts";
 import type { RolloutSpec } from "../api/rollout-schema.ts";
 import type { KubeClients } from "../kube/clients.ts";
-import { isAlreadyExists, isConflict, isNotFound } from "../kube/errors.ts";
+import { getOrUndefined, isAlreadyExists, isConflict, isNotFound } from "../kube/errors.ts";
 import {
   observeAutoscalers,
   ownsAutoscaler,
@@ -91,13 +91,8 @@ export class ApiObjectReader implements Pick<ObjectReader, "deployment" | "servi
     return this.#get<Service>(servicePath(namespace, name));
   }
 
-  async #get<T>(path: string): Promise<T | undefined> {
-    try {
-      return await this.#clients.request<T>({ path });
-    } catch (err) {
-      if (isNotFound(err)) return undefined;
-      throw err;
-    }
+  #get<T>(path: string): Promise<T | undefined> {
+    return getOrUndefined<T>(this.#clients, path);
   }
 }
 
@@ -518,13 +513,8 @@ export class WorkloadManager {
     ];
   }
 
-  async #get<T>(path: string): Promise<T | undefined> {
-    try {
-      return await this.#clients.request<T>({ path });
-    } catch (err) {
-      if (isNotFound(err)) return undefined;
-      throw err;
-    }
+  #get<T>(path: string): Promise<T | undefined> {
+    return getOrUndefined<T>(this.#clients, path);
   }
 
   /** Creates an object; true when it was created, false when it already existed. */

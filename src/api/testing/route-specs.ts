@@ -1,6 +1,6 @@
 // A corpus of Rollout specs with managed routes (header routes, mirrors, sticky canaries), shared by the zod tests
 // and the real API server's admission test, so both refuse the same nonsense. Test support only.
-import { ROUTE_STEP_MESSAGES } from "../traffic-route-schema.ts";
+import { ROUTE_LIMITS, ROUTE_STEP_MESSAGES } from "../traffic-route-schema.ts";
 
 /** A valid spec with these canary steps (and extra canary fields). */
 export function routeSpec(steps: unknown[], canary: Record<string, unknown> = {}): Record<string, unknown> {
@@ -103,7 +103,7 @@ export const INVALID_ROUTE_SPECS: {
   {
     name: "a step with setWeight and setHeaderRoute",
     spec: routeSpec([{ setWeight: 10, setHeaderRoute: testers }]),
-    message: "a step needs exactly one of setWeight, pause, setHeaderRoute, setMirror",
+    message: "a step needs exactly one of setWeight, pause, check, setUpdated, setHeaderRoute, setMirror",
     cel: true,
   },
   {
@@ -263,8 +263,8 @@ export const INVALID_ROUTE_SPECS: {
     cel: false,
   },
   {
-    name: "more than 8 installing steps",
-    spec: routeSpec(Array.from({ length: 9 }, () => ({ setHeaderRoute: testers }))),
+    name: `more than ${ROUTE_LIMITS.installs} installing steps`,
+    spec: routeSpec(Array.from({ length: ROUTE_LIMITS.installs + 1 }, () => ({ setHeaderRoute: testers }))),
     message: ROUTE_STEP_MESSAGES.tooManyInstalls,
     cel: true,
   },

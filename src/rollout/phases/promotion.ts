@@ -2,6 +2,7 @@
 
 import { REASONS } from "../../api/constants.ts";
 import { promotionFloor } from "../autoscaling.ts";
+import { startHooks } from "../checks.ts";
 import { type Ctx, isReady } from "../draft.ts";
 import { withoutEvidence } from "../evidence-budget.ts";
 import { desiredReplicas } from "../repair.ts";
@@ -52,6 +53,12 @@ export function onFinalizing(ctx: Ctx): void {
     d.say(REASONS.Finalizing, "routing all traffic to the promoted primary");
     return;
   }
+  finishPromotion(ctx);
+}
+
+/** The promoted revision becomes the stable one: the rollout is over, and says so. */
+export function finishPromotion(ctx: Ctx): void {
+  const { d } = ctx;
   const revision = d.status.canaryRevision!;
   d.phase = "Healthy";
   d.status.stableRevision = revision;
@@ -62,4 +69,5 @@ export function onFinalizing(ctx: Ctx): void {
   d.say(REASONS.Promoted, message);
   d.event(unproven ? "Warning" : "Normal", REASONS.Promoted, message);
   d.notify("Promoted", unproven ? "warning" : "info", message, "once");
+  startHooks(ctx, "postPromotion");
 }
