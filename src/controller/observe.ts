@@ -177,7 +177,15 @@ async function observeValid(
   const owner = ownerOf(rollout);
   // Nothing is written to what the Rollout may not have: another Rollout's objects, hosts outside the policy. The
   // engine decides on the refused spec (for the reason); actions act on the last spec acted on, if still its own.
+  const ref = {
+    ...splitRef(names, spec),
+    otherPorts: otherServicePorts(spec, snap.rootService).map((p) => p.port),
+  };
   const refusals = await refusalsOf(deps, spec, names, snap, owner);
+  // What the provider or its Gateways cannot serve: refused before anything is written, never half-applied.
+  if (refusals.length === 0 && asksForManagedRoutes(spec))
+    for (const message of await mesh.routeSupport(spec, ref))
+      refusals.push({ reason: REASONS.RouteNotSupported, message: `spec.strategy.canary: ${message}` });
   if (refusals.length > 0) {
     const last = lastValidSpec(rollout.status);
     const acting = last && stillOurs(deps, rollout, last) ? last : undefined;
@@ -185,16 +193,11 @@ async function observeValid(
     return observeFallback(deps, rollout, fallback, { ...emptyObservations(), refusals });
   }
   const policy = accessPolicyModel(rollout, spec, names, snap);
-  const ref = {
-    ...splitRef(names, spec),
-    otherPorts: otherServicePorts(spec, snap.rootService).map((p) => p.port),
-  };
-  const [routes, accessPolicyInSync, routeIssues] = await Promise.all([
+  const [routes, accessPolicyInSync] = await Promise.all([
     mesh.getRoutes(ref),
     !policy && noPolicyConfirmed.get(owner.uid) === generation
       ? Promise.resolve(true)
       : mesh.accessPolicyInSync(ref, policy),
-    asksForManagedRoutes(spec) ? mesh.routeSupport(spec, ref) : Promise.resolve([]),
   ]);
   const workloads = WorkloadManager.observe(snap);
   const autoscaler = WorkloadManager.observeAutoscalers(snap);
@@ -208,8 +211,6 @@ async function observeValid(
     specIssues: [
       ...checkDerivedLimits(spec, names, snap.target, snap.rootService),
       ...providerSpecIssues(spec),
-      // What the provider cannot render: refused before the rollout starts, never half-applied.
-      ...routeIssues.map((message) => ({ path: "spec.strategy.canary", message })),
       ...checkIssues,
       ...(deps.analysis.specIssues?.(spec, names) ?? []),
     ],

@@ -20,6 +20,7 @@ import {
   userRouteGatewayParents,
   userRouteWeights,
 } from "./gateway-api-user-route.ts";
+import { mirrorFeatures, missingGatewayFeatures } from "./gateway-class-features.ts";
 import { GATEWAY_API_STYLE, generatedRouteManagedRoutes } from "./http-route-managed.ts";
 import { everyManagedRoute } from "./managed-routes.ts";
 import { type MeshClient, ObjectStore, type ResourceType, resourcePath } from "./object-store.ts";
@@ -99,7 +100,9 @@ export class GatewayApiAdapter implements MeshAdapter {
 
   /**
    * Generated routes carry header routes, sticky cookies (cookie rules) and mirrors (RequestMirror with `percent`,
-   * standard since v1.3); a user-owned route does not yet: Vireo would have to add rules to someone else's object.
+   * standard since v1.3) — mirrors on Gateway parents only where every Gateway's class lists the mirror features in
+   * its status.supportedFeatures; a user-owned route carries none yet: Vireo would have to add rules to someone
+   * else's object.
    */
   async routeSupport(spec: RolloutSpec, ref: SplitRef): Promise<string[]> {
     if (ref.gatewayApi?.httpRoute)
@@ -107,15 +110,23 @@ export class GatewayApiAdapter implements MeshAdapter {
         "header routes, mirrors and sticky sessions are not rendered into a user-owned HTTPRoute " +
           "(spec.gatewayApi.httpRoute); use spec.gatewayApi.parentRefs so Vireo generates the route",
       ];
+    const managed = everyManagedRoute(spec);
     try {
       // Rendering every route the spec can ask for at once finds the limits (matches per rule) before the rollout.
       const owner = { apiVersion: "", kind: "", name: "", uid: "" };
-      this.#render({ ...ref, weights: { primary: 100, canary: 0 }, owner, managed: everyManagedRoute(spec) });
-      return [];
+      this.#render({ ...ref, weights: { primary: 100, canary: 0 }, owner, managed });
     } catch (err) {
       if (err instanceof MeshError) return [err.message];
       throw err;
     }
+    // A Gateway's proxy may accept a filter it does not serve: mirrors only where its class advertises them.
+    return missingGatewayFeatures(
+      this.#client,
+      ref.namespace,
+      gatewayParents(ref.gatewayApi),
+      mirrorFeatures(managed.mirrors.map((m) => m.percent)),
+      "setMirror",
+    );
   }
 
   async applyAccessPolicy(

@@ -175,8 +175,11 @@ export interface InPlaceObservation {
 
 /** Why the Rollout may not act on something it names; the engine reports Invalid and touches none of it. */
 export interface Refusal {
-  reason: Extract<Reason, "OwnershipConflict" | "NotAllowed">;
-  /** One sentence naming the object or host, and who holds it or which policy refuses it. */
+  reason: Extract<Reason, "OwnershipConflict" | "NotAllowed" | "RouteNotSupported">;
+  /**
+   * One sentence naming the object or host, and who holds it or which policy refuses it; or the managed route the
+   * provider or its Gateways cannot serve.
+   */
   message: string;
 }
 
