@@ -1120,13 +1120,7 @@ export const StatusManagedRouteSchema = z
   .object({
     type: z.enum(["HeaderRoute", "StickySession", "Mirror"]).describe("What kind of route."),
     name: z.string().max(64).describe("The step's route name; for StickySession, the canary's cookie."),
-    percent: z
-      .number()
-      .int()
-      .min(1)
-      .max(100)
-      .optional()
-      .describe("Mirror: share of the selected requests copied."),
+    percent: percent("Mirror: share of the selected requests copied.").min(1).optional(),
     state: z
       .enum(["assign", "expire"])
       .optional()

@@ -3,7 +3,7 @@
 // Limits follow the narrowest API Vireo renders them for (Istio HTTPMatchRequest, Gateway API HTTPRoute v1.4), so
 // a Rollout the API server accepts renders routes every provider that supports the feature stores as written.
 import { z } from "zod";
-import { cel, DNS_LABEL, duration } from "./schema-fields.ts";
+import { cel, DNS_LABEL, duration, percent } from "./schema-fields.ts";
 
 /**
  * An HTTP header name in lower case (RFC 9110 token): Istio requires lower-case keys, and header names match
@@ -116,6 +116,17 @@ export const CookieMatchSchema = z
 
 const lowerNamesUnique =
   "!has(self.headers) || self.headers.all(h, self.headers.filter(x, x.name == h.name).size() == 1)";
+const NAMES_UNIQUE = "header names must be unique within a match";
+
+/** The zod side of {@link lowerNamesUnique}: one issue when a match names a header twice. */
+function checkHeaderNamesUnique(
+  headers: readonly { name: string }[] | undefined,
+  ctx: z.RefinementCtx,
+): void {
+  const names = (headers ?? []).map((h) => h.name);
+  if (new Set(names).size !== names.length)
+    ctx.addIssue({ code: "custom", path: ["headers"], message: NAMES_UNIQUE });
+}
 
 /** One way a request is sent to the canary: every condition in it must hold. */
 export const RouteMatchSchema = z
@@ -132,7 +143,7 @@ export const RouteMatchSchema = z
   .meta({
     "x-kubernetes-validations": [
       cel("has(self.headers) || has(self.cookie)", "a match needs headers, a cookie or both"),
-      cel(lowerNamesUnique, "header names must be unique within a match", ".headers"),
+      cel(lowerNamesUnique, NAMES_UNIQUE, ".headers"),
       cel(
         "!has(self.cookie) || !has(self.headers) || !self.headers.exists(h, h.name == 'cookie')",
         "a match with a cookie cannot also match the cookie header (both are conditions on the Cookie header)",
@@ -143,14 +154,8 @@ export const RouteMatchSchema = z
   .superRefine((m, ctx) => {
     if (!m.headers && !m.cookie)
       ctx.addIssue({ code: "custom", message: "a match needs headers, a cookie or both" });
-    const names = (m.headers ?? []).map((h) => h.name);
-    if (new Set(names).size !== names.length)
-      ctx.addIssue({
-        code: "custom",
-        path: ["headers"],
-        message: "header names must be unique within a match",
-      });
-    if (m.cookie && names.includes("cookie"))
+    checkHeaderNamesUnique(m.headers, ctx);
+    if (m.cookie && m.headers?.some((h) => h.name === "cookie"))
       ctx.addIssue({
         code: "custom",
         path: ["headers"],
@@ -216,7 +221,7 @@ export const MirrorMatchSchema = z
   .meta({
     "x-kubernetes-validations": [
       cel("has(self.methods) || has(self.headers)", "a mirror match needs methods, headers or both"),
-      cel(lowerNamesUnique, "header names must be unique within a match", ".headers"),
+      cel(lowerNamesUnique, NAMES_UNIQUE, ".headers"),
       cel(
         "!has(self.methods) || self.methods.all(m, self.methods.filter(x, x == m).size() == 1)",
         "methods must be unique",
@@ -227,13 +232,7 @@ export const MirrorMatchSchema = z
   .superRefine((m, ctx) => {
     if (!m.methods && !m.headers)
       ctx.addIssue({ code: "custom", message: "a mirror match needs methods, headers or both" });
-    const names = (m.headers ?? []).map((h) => h.name);
-    if (new Set(names).size !== names.length)
-      ctx.addIssue({
-        code: "custom",
-        path: ["headers"],
-        message: "header names must be unique within a match",
-      });
+    checkHeaderNamesUnique(m.headers, ctx);
     if (m.methods && new Set(m.methods).size !== m.methods.length)
       ctx.addIssue({ code: "custom", path: ["methods"], message: "methods must be unique" });
   });
@@ -244,15 +243,11 @@ export const SetMirrorSchema = z
     name: routeName(
       `Name of the mirror, unique among the Rollout's setHeaderRoute and setMirror names; at most ${ROUTE_LIMITS.nameLength} characters.`,
     ),
-    percent: z
-      .number()
-      .int()
+    percent: percent(
+      "Share of the selected requests copied to the canary. Without percent the step removes the mirror of this name.",
+    )
       .min(1)
-      .max(100)
-      .optional()
-      .describe(
-        "Share of the selected requests copied to the canary. Without percent the step removes the mirror of this name.",
-      ),
+      .optional(),
     matches: z
       .array(MirrorMatchSchema)
       .min(1)
