@@ -9,6 +9,7 @@ import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
+import type { CheckRun } from "../src/api/check-schema.ts";
 import { ALLOW_JOBS_LABEL } from "../src/api/constants.ts";
 import type { Rollout } from "../src/api/rollout-schema.ts";
 import { type Cluster, startCluster } from "./cluster/cluster.ts";
@@ -143,6 +144,21 @@ async function startJobRollout(ns: string, node: string, timeout: string, opting
   await setImage(cluster, ns, "podinfo", "ghcr.io/stefanprodan/podinfo:6.0.1");
 }
 
+/** Waits for the Job rollout of `ns` to roll back, and returns its check run, which must have failed. */
+async function failedJobRun(ns: string): Promise<CheckRun | undefined> {
+  const r: Rollout = await waitForRollout(
+    cluster,
+    ns,
+    "podinfo",
+    "RolledBack",
+    (x) => x.status?.phase === "RolledBack",
+    120_000,
+  );
+  const run = r.status?.checks?.find((c) => c.name === "e2e");
+  assert.equal(run?.phase, "Failed");
+  return run;
+}
+
 describe("checks on the real control plane", () => {
   before(async () => {
     cluster = await startCluster({ prometheus: false });
@@ -261,16 +277,7 @@ describe("checks on the real control plane", () => {
   it("a Job past its deadline fails the check and rolls back; the Job's condition is in status", async () => {
     const ns = `${NS}-jobfail`;
     await startJobRollout(ns, "never", "5s");
-    const r: Rollout = await waitForRollout(
-      cluster,
-      ns,
-      "podinfo",
-      "RolledBack",
-      (x) => x.status?.phase === "RolledBack",
-      120_000,
-    );
-    const run = r.status?.checks?.find((c) => c.name === "e2e");
-    assert.equal(run?.phase, "Failed");
+    const run = await failedJobRun(ns);
     assert.match(run?.message ?? "", /DeadlineExceeded|timed out/);
     assert.ok((await canaryWeight(cluster, ns)) === 0);
   });
@@ -281,16 +288,7 @@ describe("checks on the real control plane", () => {
     // No Job may exist in the namespace: the quota admission refuses the create.
     await kubectl(["create", "quota", "no-jobs", "-n", ns, "--hard=count/jobs.batch=0"]);
     await startJobRollout(ns, "go", "5m", false);
-    const r = await waitForRollout(
-      cluster,
-      ns,
-      "podinfo",
-      "RolledBack",
-      (x) => x.status?.phase === "RolledBack",
-      120_000,
-    );
-    const run = r.status?.checks?.find((c) => c.name === "e2e");
-    assert.equal(run?.phase, "Failed");
+    const run = await failedJobRun(ns);
     assert.match(run?.message ?? "", /could not create its Job: .*(exceeded quota|forbidden)/);
     assert.ok(run?.jobRequestedAt, "status recorded that the Job was asked for");
     // The quota lifted, the run stays failed and its Job is not created late.
