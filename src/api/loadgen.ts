@@ -4,7 +4,7 @@
 export const LOADGEN_PATHS = {
   /** A webhook check POSTs its payload here to start a run. */
   load: "/load",
-  /** `GET /runs/<Idempotency-Key>`: a run's report. */
+  /** `GET /runs/<Idempotency-Key>`: a run's report; `GET /runs/`: every remembered run's. */
   runs: "/runs/",
 } as const;
 

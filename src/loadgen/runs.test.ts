@@ -153,6 +153,11 @@ describe("the HTTP edge (POST /load, GET /runs/<key>, /metrics)", () => {
       state: string;
     };
     assert.deepEqual([report.state, report.sent], ["done", 10]);
+    const listed = (await (await fetch(`${server.url}/runs/`)).json()) as { run: string }[];
+    assert.deepEqual(
+      listed.map((r) => r.run),
+      ["key-1"],
+    );
     const metrics = await (await fetch(`${server.url}/metrics`)).text();
     assert.match(metrics, /vireo_loadgen_runs_total\{outcome="started"\} 1/);
     assert.match(metrics, /vireo_loadgen_runs_total\{outcome="existing"\} 1/);

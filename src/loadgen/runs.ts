@@ -118,6 +118,11 @@ export class LoadRuns {
     return run && this.#snapshot(run);
   }
 
+  /** Every remembered run's report, oldest first. */
+  list(): RunReport[] {
+    return [...this.#runs.values()].map((r) => this.#snapshot(r));
+  }
+
   /** Resolves when the run `key` has finished (at once for an unknown key). */
   async finished(key: string): Promise<void> {
     await this.#runs.get(key)?.done;

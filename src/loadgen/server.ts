@@ -1,5 +1,5 @@
 // The load generator's HTTP edge: `POST /load` (a webhook check's call) plans and starts a run and answers at once
-// with what it will send, `GET /runs/<key>` says what a run sent. Refusals carry their reason for the check's status.
+// with what it will send, `GET /runs/<key>` says what a run sent (`GET /runs/` lists them). Refusals carry their reason for the check's status.
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { CHECK_MESSAGE_FIELD, LOADGEN_PATHS } from "../api/loadgen.ts";
 import type { Routes } from "../telemetry/http-server.ts";
@@ -30,6 +30,10 @@ export function loadgenRoutes(o: LoadgenRoutesOptions): Routes {
         return true;
       }
       await start(req, res, o);
+      return true;
+    }
+    if (url.pathname === LOADGEN_PATHS.runs && req.method === "GET") {
+      json(res, 200, o.runs.list());
       return true;
     }
     if (url.pathname.startsWith(LOADGEN_PATHS.runs) && req.method === "GET") {
