@@ -197,14 +197,8 @@ export function loadConfig(argv: readonly string[], env: NodeJS.ProcessEnv): Con
   const pick = (flag: string | undefined, envName: string, fallback?: string) =>
     flag ?? env[envName] ?? fallback;
   const num = (text: string | undefined) => (text === undefined ? undefined : Number(text));
-  const durationMs = (flag: string, text: string | undefined) => {
-    if (text === undefined) return undefined;
-    try {
-      return parseDuration(text);
-    } catch (err) {
-      throw new Error(`invalid configuration: ${flag}: ${(err as Error).message}`);
-    }
-  };
+  const durationMs = (flag: string, text: string | undefined) =>
+    text === undefined ? undefined : durationFlag(flag, text);
   const namespaces = (values.namespace ?? (env.VIREO_NAMESPACES ? [env.VIREO_NAMESPACES] : []))
     .flatMap((n) => n.split(","))
     .map((n) => n.trim())
@@ -291,12 +285,26 @@ export function loadConfig(argv: readonly string[], env: NodeJS.ProcessEnv): Con
     kubeQps: num(pick(values["kube-qps"], "VIREO_KUBE_QPS", "50")),
     kubeBurst: num(pick(values["kube-burst"], "VIREO_KUBE_BURST", "100")),
   };
-  const parsed = ConfigSchema.safeParse(raw);
+  return validated(ConfigSchema, raw);
+}
+
+/** `raw` checked against `schema`, or an Error naming every bad field. */
+function validated<T>(schema: z.ZodType<T>, raw: unknown): T {
+  const parsed = schema.safeParse(raw);
   if (!parsed.success) {
     const why = parsed.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`).join("; ");
     throw new Error(`invalid configuration: ${why}`);
   }
   return parsed.data;
+}
+
+/** A duration flag in milliseconds, or an Error naming the flag. */
+function durationFlag(flag: string, text: string): number {
+  try {
+    return parseDuration(text);
+  } catch (err) {
+    throw new Error(`invalid configuration: ${flag}: ${(err as Error).message}`);
+  }
 }
 
 const LoadgenConfigSchema = z.object({
@@ -373,13 +381,6 @@ export function loadLoadgenConfig(argv: readonly string[], env: NodeJS.ProcessEn
     },
   });
   if (values.help) throw new Error(LOADGEN_USAGE);
-  const ms = (flag: string, text: string) => {
-    try {
-      return parseDuration(text);
-    } catch (err) {
-      throw new Error(`invalid configuration: ${flag}: ${(err as Error).message}`);
-    }
-  };
   const raw = {
     namespace: values.namespace ?? env.POD_NAMESPACE ?? "",
     port: Number(values.port ?? "8080"),
@@ -387,17 +388,12 @@ export function loadLoadgenConfig(argv: readonly string[], env: NodeJS.ProcessEn
     targetHost: values["target-host"] ?? "{service}.{namespace}.svc.cluster.local",
     via: values.via,
     maxRps: Number(values["max-rps"] ?? "100"),
-    maxDurationMs: ms("max-duration", values["max-duration"] ?? "10m"),
+    maxDurationMs: durationFlag("max-duration", values["max-duration"] ?? "10m"),
     maxRuns: Number(values["max-runs"] ?? "4"),
     maxInFlight: Number(values["max-in-flight"] ?? "64"),
     maxBodyBytes: Number(values["max-body-bytes"] ?? "16384"),
-    requestTimeoutMs: ms("request-timeout", values["request-timeout"] ?? "5s"),
+    requestTimeoutMs: durationFlag("request-timeout", values["request-timeout"] ?? "5s"),
     logLevel: values["log-level"] ?? "info",
   };
-  const parsed = LoadgenConfigSchema.safeParse(raw);
-  if (!parsed.success) {
-    const why = parsed.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`).join("; ");
-    throw new Error(`invalid configuration: ${why}`);
-  }
-  return parsed.data;
+  return validated(LoadgenConfigSchema, raw);
 }

@@ -41,14 +41,8 @@ import { ApiObjectReader, WorkloadManager } from "./workload/workload-manager.ts
 /** Runs the controller until SIGTERM/SIGINT. Exit codes: 0 clean stop, 1 fatal error or lost leader lease, 2 bad configuration. */
 export async function main(argv: readonly string[], env: NodeJS.ProcessEnv): Promise<number> {
   if (argv[0] === "loadgen") return loadgen(argv.slice(1), env);
-  let config: ReturnType<typeof loadConfig>;
-  try {
-    config = loadConfig(argv, env);
-  } catch (err) {
-    const text = (err as Error).message;
-    process.stderr.write(`${text}\n`);
-    return text === USAGE ? 0 : 2;
-  }
+  const config = configOrExit(() => loadConfig(argv, env), USAGE);
+  if (typeof config === "number") return config;
   const log = createLogger({ level: config.logLevel, base: { controller: "vireo" } });
   // controller-runtime's order: in a Pod without --kubeconfig or $KUBECONFIG, the ServiceAccount comes first.
   const { connection, via } = await loadKubeconfig({
@@ -308,14 +302,8 @@ export async function main(argv: readonly string[], env: NodeJS.ProcessEnv): Pro
  * it reads nothing but its flags. Runs until SIGTERM/SIGINT; exit codes as {@link main}'s.
  */
 async function loadgen(argv: readonly string[], env: NodeJS.ProcessEnv): Promise<number> {
-  let config: ReturnType<typeof loadLoadgenConfig>;
-  try {
-    config = loadLoadgenConfig(argv, env);
-  } catch (err) {
-    const text = (err as Error).message;
-    process.stderr.write(`${text}\n`);
-    return text === LOADGEN_USAGE ? 0 : 2;
-  }
+  const config = configOrExit(() => loadLoadgenConfig(argv, env), LOADGEN_USAGE);
+  if (typeof config === "number") return config;
   const log = createLogger({ level: config.logLevel, base: { component: "loadgen" } });
   const sender = httpSender({ timeoutMs: config.requestTimeoutMs, maxSockets: config.maxInFlight });
   // The gauge reads the runs at scrape time only, after both exist.
@@ -354,6 +342,17 @@ async function loadgen(argv: readonly string[], env: NodeJS.ProcessEnv): Promise
   await server.close(2000);
   log.info({}, "stopped");
   return 0;
+}
+
+/** The configuration `load` parses, or the exit code after printing why not: 0 for --help (`usage`), 2 otherwise. */
+function configOrExit<T extends object>(load: () => T, usage: string): T | number {
+  try {
+    return load();
+  } catch (err) {
+    const text = (err as Error).message;
+    process.stderr.write(`${text}\n`);
+    return text === usage ? 0 : 2;
+  }
 }
 
 if (import.meta.main) {
