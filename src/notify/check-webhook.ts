@@ -53,10 +53,12 @@ export async function callCheckWebhook(
 ): Promise<CheckOutcome> {
   const tries = hook.retries + 1;
   let last = "no answer";
+  let made = 0;
   for (let n = 1; n <= tries; n++) {
     if (n > 1) await sleep(webhookRetryDelayMs(n - 1), signal);
     if (signal.aborted) return { passed: false, message: "cancelled" };
     let reason: string | undefined;
+    made = n;
     try {
       const res = await postJson(
         { ...route, timeoutMs: parseDuration(hook.timeout) },
@@ -75,7 +77,8 @@ export async function callCheckWebhook(
       if (!err.retryable) break;
     }
   }
-  return { passed: false, message: tries > 1 ? `${last} (after ${tries} tries)` : last };
+  // The tries made, not allowed: a refusal that is not retried was one try, whatever `retries` says.
+  return { passed: false, message: made > 1 ? `${last} (after ${made} tries)` : last };
 }
 
 /** Longest receiver message shown in a check's status. */
