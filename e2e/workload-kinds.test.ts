@@ -27,6 +27,11 @@ interface StatefulSet {
   };
   status?: { updateRevision?: string; currentRevision?: string };
 }
+interface Claim {
+  metadata: { name: string; uid: string };
+  spec: { volumeName?: string };
+  status?: { phase?: string };
+}
 interface EventJson {
   reason?: string;
   note?: string;
@@ -35,7 +40,31 @@ interface EventJson {
 let cluster: Cluster;
 let controller: ControllerProcess;
 
-function manifests(ns: string, image: string, bad: boolean): string {
+/** The PersistentVolumeClaim a StatefulSet with volumes gives `ordinal` (`<template>-<set>-<ordinal>`). */
+const claimName = (ordinal: number) => `data-${NAME}-${ordinal}`;
+
+/**
+ * One hostPath PersistentVolume per ordinal, each bound ahead to that ordinal's claim, so kube-controller-manager's
+ * persistent-volume binder binds every claim to a known volume (the cluster has no provisioner).
+ */
+function volumes(ns: string): string[] {
+  return Array.from({ length: REPLICAS }, (_, i) =>
+    JSON.stringify({
+      apiVersion: "v1",
+      kind: "PersistentVolume",
+      metadata: { name: `${ns}-${i}` },
+      spec: {
+        capacity: { storage: "1Gi" },
+        accessModes: ["ReadWriteOnce"],
+        storageClassName: "e2e-static",
+        hostPath: { path: `/vireo-e2e/${ns}/${i}` },
+        claimRef: { namespace: ns, name: claimName(i) },
+      },
+    }),
+  );
+}
+
+function manifests(ns: string, image: string, bad: boolean, withVolumes = false): string {
   const sts = {
     apiVersion: "apps/v1",
     kind: "StatefulSet",
@@ -47,8 +76,30 @@ function manifests(ns: string, image: string, bad: boolean): string {
       selector: { matchLabels: { app: NAME } },
       template: {
         metadata: { labels: { app: NAME } },
-        spec: { containers: [{ name: "app", image }] },
+        spec: {
+          containers: [
+            {
+              name: "app",
+              image,
+              ...(withVolumes ? { volumeMounts: [{ name: "data", mountPath: "/data" }] } : {}),
+            },
+          ],
+        },
       },
+      ...(withVolumes
+        ? {
+            volumeClaimTemplates: [
+              {
+                metadata: { name: "data" },
+                spec: {
+                  accessModes: ["ReadWriteOnce"],
+                  storageClassName: "e2e-static",
+                  resources: { requests: { storage: "1Gi" } },
+                },
+              },
+            ],
+          }
+        : {}),
     },
   };
   const rollout = {
@@ -69,7 +120,10 @@ function manifests(ns: string, image: string, bad: boolean): string {
     },
   };
   const namespace = { apiVersion: "v1", kind: "Namespace", metadata: { name: ns } };
-  return [namespace, sts, rollout].map((x) => JSON.stringify(x)).join("\n---\n");
+  return [
+    ...[namespace, sts, rollout].map((x) => JSON.stringify(x)),
+    ...(withVolumes ? volumes(ns) : []),
+  ].join("\n---\n");
 }
 
 const sts = (ns: string) =>
@@ -92,13 +146,21 @@ async function byRevision(ns: string): Promise<Record<string, string[]>> {
 }
 const events = async (ns: string) =>
   (await getJson<{ items: EventJson[] }>(cluster, ["events.events.k8s.io", "-n", ns]))?.items ?? [];
+/** Each claim of the set: its uid, the volume it is bound to and its phase. */
+const claims = async (ns: string) =>
+  Object.fromEntries(
+    ((await getJson<{ items: Claim[] }>(cluster, ["pvc", "-n", ns]))?.items ?? []).map((c) => [
+      c.metadata.name,
+      `${c.metadata.uid} ${c.spec.volumeName} ${c.status?.phase}`,
+    ]),
+  );
 const partition = (s: StatefulSet) => s.spec.updateStrategy?.rollingUpdate?.partition;
 const setImage = (ns: string, image: string) =>
   cluster.kubectl(["-n", ns, "set", "image", `statefulset/${NAME}`, `app=${image}`]);
 
 /** Applies the app and waits until Vireo holds the StatefulSet, every pod ready at one revision. */
-async function healthy(ns: string, bad: boolean): Promise<Rollout> {
-  await apply(cluster, manifests(ns, "app:v1", bad));
+async function healthy(ns: string, bad: boolean, withVolumes = false): Promise<Rollout> {
+  await apply(cluster, manifests(ns, "app:v1", bad, withVolumes));
   const r = await waitForRollout(
     cluster,
     ns,
@@ -210,10 +272,19 @@ describe("StatefulSet targets", () => {
     );
   });
 
-  it("rolls back on failed analysis: exactly the updated ordinals go back, and deletion hands it back restored", async () => {
+  it("rolls back on failed analysis: exactly the updated ordinals go back, their volumes still bound, and deletion hands it back restored", async () => {
     const ns = "sts-rollback";
-    const initial = await healthy(ns, true);
+    const initial = await healthy(ns, true, true);
     const stableHash = (await sts(ns)).status?.currentRevision ?? "";
+    const bound = await waitFor(
+      "every ordinal's claim bound to its volume",
+      () => claims(ns),
+      (c) =>
+        Array.from({ length: REPLICAS }, (_, i) => i).every((i) =>
+          c[claimName(i)]?.endsWith(` ${ns}-${i} Bound`),
+        ),
+    );
+    const uids = new Map((await pods(ns)).map((p) => [p.metadata.name, p.metadata.uid]));
     const started = Date.now();
     await setImage(ns, "app:v2");
     const rolled = await waitForRollout(
@@ -238,6 +309,13 @@ describe("StatefulSet targets", () => {
       120_000,
     );
     const elapsed = Date.now() - started;
+    // The first step updated the highest ordinal only: web-3 was replaced twice (to the canary, back), the others kept
+    // their pods — and every claim is the same object, bound to the same volume.
+    const changed = back.all
+      .filter((p) => uids.get(p.metadata.name) !== p.metadata.uid)
+      .map((p) => p.metadata.name);
+    assert.deepEqual(changed, [`${NAME}-3`], "only the updated ordinal changed");
+    assert.deepEqual(await claims(ns), bound, "the claims and their volumes are untouched");
     assert.equal(
       back.s.spec.template.spec.containers[0]?.image,
       "app:v1",
