@@ -8,6 +8,16 @@ import type { Rollout } from "../src/api/rollout-schema.ts";
 import { type Cluster, startCluster } from "./cluster/cluster.ts";
 import { annotate, apply, getJson, getRollout, waitFor, waitForRollout } from "./support/app.ts";
 import { type ControllerProcess, prometheusArgs, startController } from "./support/controller-process.ts";
+import {
+  appPods,
+  gatedImage,
+  hashOf,
+  type Pod,
+  PodRecorder,
+  podsCreated,
+  ready,
+  serve,
+} from "./support/in-place.ts";
 
 const NAME = "agent";
 const NODES = 4;
@@ -15,22 +25,12 @@ const NODES = 4;
 const query = (bad: boolean) =>
   `vector(${bad ? 1 : 0}) + 0 * sum(absent(vireo_e2e_never{hash="{{ canary_hash }}"}))`;
 
-interface Pod {
-  metadata: { name: string; uid: string; labels?: Record<string, string>; deletionTimestamp?: string };
-  spec?: { nodeName?: string };
-  status?: { conditions?: { type: string; status: string }[] };
-}
 interface DaemonSet {
   metadata: { labels?: Record<string, string> };
   spec: {
     template: { spec: { containers: { image: string }[] } };
     updateStrategy?: { type?: string; rollingUpdate?: { maxUnavailable?: number | string } };
   };
-}
-interface EventJson {
-  reason?: string;
-  note?: string;
-  regarding?: { kind?: string; name?: string };
 }
 
 let cluster: Cluster;
@@ -79,82 +79,13 @@ function manifests(ns: string, steps: unknown[], bad: boolean): string {
 }
 
 const ds = (ns: string) => getJson<DaemonSet>(cluster, ["daemonset", NAME, "-n", ns]) as Promise<DaemonSet>;
-const pods = async (ns: string) =>
-  ((await getJson<{ items: Pod[] }>(cluster, ["pods", "-n", ns, "-l", `app=${NAME}`]))?.items ?? []).filter(
-    (p) => !p.metadata.deletionTimestamp,
-  );
-const ready = (p: Pod) =>
-  p.status?.conditions?.some((c) => c.type === "Ready" && c.status === "True") ?? false;
-const hashOf = (p: Pod) => p.metadata.labels?.["controller-revision-hash"] ?? "";
-const events = async (ns: string) =>
-  (await getJson<{ items: EventJson[] }>(cluster, ["events.events.k8s.io", "-n", ns]))?.items ?? [];
-/** Pods the DaemonSet controller made, by its own SuccessfulCreate Events (one per pod). */
-const podsCreated = async (ns: string) =>
-  (await events(ns)).filter((e) => e.reason === "SuccessfulCreate" && e.regarding?.kind === "DaemonSet")
-    .length;
+const pods = (ns: string) => appPods(cluster, ns, NAME);
+const created = (ns: string) => podsCreated(cluster, ns, "DaemonSet");
 const setImage = (ns: string, image: string) =>
   cluster.kubectl(["-n", ns, "set", "image", `daemonset/${NAME}`, `app=${image}`]);
 
-/** One look at the pods and then at the Rollout (in that order: status is written before any pod moves). */
-interface Sample {
-  at: number;
-  pods: Pod[];
-  rollout: Rollout | undefined;
-}
-
-/**
- * Polls the pods and the Rollout until stopped, keeping every sample: every pod uid seen per node, and whether a
- * pod ever ran a revision the status did not name.
- */
-class Recorder {
-  readonly samples: Sample[] = [];
-  #stopped = false;
-  readonly #done: Promise<void>;
-  constructor(ns: string) {
-    this.#done = (async () => {
-      while (!this.#stopped) {
-        const p = await pods(ns);
-        this.samples.push({ at: Date.now(), pods: p, rollout: await getRollout(cluster, ns, NAME) });
-        await new Promise((r) => setTimeout(r, 100));
-      }
-    })();
-  }
-  async stop(): Promise<this> {
-    this.#stopped = true;
-    await this.#done;
-    return this;
-  }
-  /** Distinct pod uids seen on each node. */
-  uidsByNode(): Map<string, Set<string>> {
-    const out = new Map<string, Set<string>>();
-    for (const s of this.samples)
-      for (const p of s.pods) {
-        const node = p.spec?.nodeName;
-        if (!node) continue;
-        out.set(node, (out.get(node) ?? new Set()).add(p.metadata.uid));
-      }
-    return out;
-  }
-  /** Samples where more pods ran the new revision than the status wanted, or a pod ran a revision status lacks. */
-  violations(stableHash: string): string[] {
-    const out: string[] = [];
-    for (const s of this.samples) {
-      const w = s.rollout?.status?.workload;
-      const known = new Set([stableHash, w?.stableHash, w?.canaryHash]);
-      const off = s.pods.filter((p) => !known.has(hashOf(p)));
-      // A pod the DaemonSet controller just made can run the new revision a moment before status names its hash.
-      const updated = s.pods.filter((p) => hashOf(p) !== stableHash).length;
-      if (off.length > 0 && w?.canaryHash !== undefined)
-        out.push(
-          `${off.map((p) => `${p.metadata.name}@${hashOf(p)}`).join()} not in status ${JSON.stringify(w)}`,
-        );
-      const stepping = s.rollout?.status?.phase === "Progressing" || s.rollout?.status?.phase === "Paused";
-      if (stepping && updated > (w?.wanted ?? 0))
-        out.push(`${updated} pods updated, status wants ${w?.wanted}`);
-    }
-    return out;
-  }
-}
+/** Every pod uid seen on each node. */
+const recorder = (ns: string) => new PodRecorder(cluster, ns, NAME, (p) => p.spec?.nodeName);
 
 /** Applies the app and waits until Vireo holds the DaemonSet (OnDelete), a ready pod on every node. */
 async function healthy(
@@ -191,7 +122,7 @@ describe("DaemonSet targets", () => {
     await cluster?.stop();
   });
 
-  it("promotes node batch by node batch: each node's pod replaced once, never more than the step wants", async () => {
+  it("promotes node batch by node batch: each node's pod replaced once, never more than the step wants", async (t) => {
     const ns = "ds-promote";
     const { r: initial, stableHash } = await healthy(
       ns,
@@ -203,8 +134,10 @@ describe("DaemonSet targets", () => {
       initial.status?.claims?.map((c) => `${c.kind}/${c.name}`),
       [`DaemonSet/${NAME}`],
     );
-    const createdBefore = await podsCreated(ns);
-    const rec = new Recorder(ns);
+    const createdBefore = await created(ns);
+    const rec = recorder(ns);
+    // Stopped even when the test fails, so no poll outlives the cluster.
+    t.after(() => rec.stop());
     const started = Date.now();
     await setImage(ns, "app:v2");
     const promoted = await waitForRollout(
@@ -239,8 +172,8 @@ describe("DaemonSet targets", () => {
       rec.samples.find((s) => s.pods.filter((p) => hashOf(p) === newHash && ready(p)).length >= n)?.at;
     const batch1 = (firstUpdated(1) ?? Number.NaN) - started;
     const batch2 = (firstUpdated(2) ?? Number.NaN) - started;
-    for (const [node, uids] of rec.uidsByNode()) assert.equal(uids.size, 2, `${node}'s pod replaced once`);
-    const replaced = (await podsCreated(ns)) - createdBefore;
+    for (const [node, uids] of rec.uidsBySlot()) assert.equal(uids.size, 2, `${node}'s pod replaced once`);
+    const replaced = (await created(ns)) - createdBefore;
     assert.equal(replaced, NODES, "one new pod per node");
     console.log(
       `[numbers] DaemonSet ${NODES} nodes, steps 1 node / 50 %: first node updated and ready after ${batch1} ms, second batch's first after ${batch2} ms, promoted after ${total} ms; pods replaced: ${replaced}`,
@@ -251,7 +184,7 @@ describe("DaemonSet targets", () => {
     const ns = "ds-rollback";
     const { r: initial, stableHash } = await healthy(ns, [{ setUpdated: { replicas: 1 } }], true);
     const before = new Map((await pods(ns)).map((p) => [p.spec?.nodeName ?? "", p.metadata.uid]));
-    const createdBefore = await podsCreated(ns);
+    const createdBefore = await created(ns);
     const started = Date.now();
     await setImage(ns, "app:v2");
     const rolled = await waitForRollout(
@@ -274,7 +207,7 @@ describe("DaemonSet targets", () => {
     // Exactly one node was updated (and sent back); the other three kept the pods they had.
     const kept = back.filter((p) => before.get(p.spec?.nodeName ?? "") === p.metadata.uid);
     assert.equal(kept.length, NODES - 1, "the nodes never updated keep their pods");
-    const replaced = (await podsCreated(ns)) - createdBefore;
+    const replaced = (await created(ns)) - createdBefore;
     assert.equal(replaced, 2, "one pod to the canary, one back");
     const r = await getRollout(cluster, ns, NAME);
     assert.equal(r?.status?.stableRevision, initial.status?.stableRevision);
@@ -291,7 +224,7 @@ describe("DaemonSet targets", () => {
     assert.equal(handed.spec.template.spec.containers[0]?.image, "app:v1");
   });
 
-  it("survives a SIGKILL mid-batch: no node's pod replaced twice, no pod on a revision the status lacks", async () => {
+  it("survives a SIGKILL mid-batch: no node's pod replaced twice, no pod on a revision the status lacks", async (t) => {
     const ns = "ds-kill";
     // A batch of 2 nodes under maxUnavailable 1: Vireo deletes them one after the other, so there is a mid-batch.
     const { stableHash } = await healthy(
@@ -299,23 +232,33 @@ describe("DaemonSet targets", () => {
       [{ setUpdated: { replicas: 1 } }, { setUpdated: { replicas: 3 } }, { pause: {} }],
       false,
     );
-    const createdBefore = await podsCreated(ns);
-    const rec = new Recorder(ns);
-    await setImage(ns, "app:v2");
+    const createdBefore = await created(ns);
+    const rec = recorder(ns);
+    // Stopped even when the test fails, so no poll outlives the cluster.
+    t.after(() => rec.stop());
+    // New pods wait for the test to serve them: Vireo deletes the next node's pod only once the last new one is
+    // Ready (maxUnavailable 1), so the test knows where the batch is. Nodes go in name order.
+    const patched = await cluster.kubectl(["-n", ns, "patch", "daemonset", NAME, "-p", gatedImage("app:v2")]);
+    assert.equal(patched.code, 0, patched.stderr);
+    const updatedOn = (i: number) => async () =>
+      (await pods(ns)).find((p) => p.spec?.nodeName === `kwok-node-${i}` && hashOf(p) !== stableHash);
+    const isThere = (p: Pod | undefined) => p !== undefined;
+    const serveNode = async (i: number) => {
+      const p = await waitFor(`kwok-node-${i}'s pod at the new revision`, updatedOn(i), isThere);
+      await serve(cluster, ns, p?.metadata.name ?? "");
+    };
+    await serveNode(0);
+    // Mid-batch: the status wants 3 nodes, kwok-node-1's new pod is not Ready, kwok-node-2 still runs stable.
     const mid = await waitFor(
-      "mid-batch: the second batch wanted, 1 or 2 of its 3 nodes updated",
-      async () => ({ r: await getRollout(cluster, ns, NAME), p: await pods(ns) }),
-      (x) => {
-        const updated = x.p.filter((p) => hashOf(p) !== stableHash).length;
-        return x.r?.status?.workload?.wanted === 3 && updated >= 1 && updated < 3;
-      },
-      120_000,
-      50,
+      "the second batch under way: kwok-node-1's pod at the new revision",
+      async () => ({ r: await getRollout(cluster, ns, NAME), p: await updatedOn(1)() }),
+      (x) => x.r?.status?.workload?.wanted === 3 && x.p !== undefined,
     );
     await controller.kill();
-    const killedAt = Date.now();
+    await serve(cluster, ns, mid.p?.metadata.name ?? "");
     await new Promise((r) => setTimeout(r, 2000));
     controller = await startVireo();
+    await serveNode(2);
     const paused = await waitForRollout(
       cluster,
       ns,
@@ -327,9 +270,15 @@ describe("DaemonSet targets", () => {
     );
     const w = paused.status?.workload;
     const atPause = await pods(ns);
-    assert.equal(atPause.filter((p) => hashOf(p) === w?.canaryHash).length, 3);
-    assert.equal(atPause.filter((p) => hashOf(p) === w?.stableHash).length, NODES - 3);
+    const nodesAt = (hash: string | undefined) =>
+      atPause
+        .filter((p) => hashOf(p) === hash)
+        .map((p) => p.spec?.nodeName)
+        .sort();
+    assert.deepEqual(nodesAt(w?.canaryHash), ["kwok-node-0", "kwok-node-1", "kwok-node-2"]);
+    assert.deepEqual(nodesAt(w?.stableHash), ["kwok-node-3"]);
     await annotate(cluster, ns, NAME, "vireo.dev/promote", "after-kill");
+    await serveNode(3);
     await waitForRollout(
       cluster,
       ns,
@@ -345,11 +294,11 @@ describe("DaemonSet targets", () => {
     );
     await rec.stop();
     assert.deepEqual(rec.violations(stableHash), []);
-    for (const [node, uids] of rec.uidsByNode()) assert.equal(uids.size, 2, `${node}'s pod replaced once`);
-    const replaced = (await podsCreated(ns)) - createdBefore;
+    for (const [node, uids] of rec.uidsBySlot()) assert.equal(uids.size, 2, `${node}'s pod replaced once`);
+    const replaced = (await created(ns)) - createdBefore;
     assert.equal(replaced, NODES, "one new pod per node through the SIGKILL");
     console.log(
-      `[numbers] DaemonSet SIGKILL mid-batch: killed ${killedAt - (rec.samples[0]?.at ?? killedAt)} ms into the rollout with ${mid.p.filter((p) => hashOf(p) !== stableHash).length}/3 nodes updated; pods replaced: ${replaced} for ${NODES} nodes`,
+      `[numbers] DaemonSet SIGKILL mid-batch (kwok-node-1's new pod not ready, kwok-node-2 stable): pods replaced: ${replaced} for ${NODES} nodes`,
     );
   });
 });

@@ -1,12 +1,24 @@
 // StatefulSet targets end to end: kube-controller-manager's real StatefulSet controller over kwok nodes, a real
-// Prometheus answering the analysis queries, and the controller stepping the partition (docs/workloads.md).
+// Prometheus answering the analysis queries, and the controller stepping the partition (docs/workloads.md) —
+// promoted, rolled back by analysis with every ordinal's claim still bound, and through a SIGKILL mid-step.
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import type { Rollout } from "../src/api/rollout-schema.ts";
 import { type Cluster, startCluster } from "./cluster/cluster.ts";
-import { apply, getJson, getRollout, waitFor, waitForRollout } from "./support/app.ts";
+import { annotate, apply, getJson, getRollout, waitFor, waitForRollout } from "./support/app.ts";
 import { type ControllerProcess, prometheusArgs, startController } from "./support/controller-process.ts";
+import {
+  appPods,
+  gatedImage,
+  hashOf,
+  nsEvents,
+  type Pod,
+  PodRecorder,
+  podsCreated,
+  ready,
+  serve,
+} from "./support/in-place.ts";
 
 const NAME = "web";
 const REPLICAS = 4;
@@ -15,10 +27,6 @@ const STEPS = [{ setUpdated: { replicas: 1 } }, { setUpdated: { percent: 50 } }]
 const query = (bad: boolean) =>
   `vector(${bad ? 1 : 0}) + 0 * sum(absent(vireo_e2e_never{hash="{{ canary_hash }}"}))`;
 
-interface Pod {
-  metadata: { name: string; uid: string; labels?: Record<string, string>; deletionTimestamp?: string };
-  status?: { conditions?: { type: string; status: string }[] };
-}
 interface StatefulSet {
   metadata: { labels?: Record<string, string> };
   spec: {
@@ -31,10 +39,6 @@ interface Claim {
   metadata: { name: string; uid: string };
   spec: { volumeName?: string };
   status?: { phase?: string };
-}
-interface EventJson {
-  reason?: string;
-  note?: string;
 }
 
 let cluster: Cluster;
@@ -64,7 +68,18 @@ function volumes(ns: string): string[] {
   );
 }
 
-function manifests(ns: string, image: string, bad: boolean, withVolumes = false): string {
+/** What a test's app differs in: failing analysis, a claim per ordinal, other steps. */
+interface AppOptions {
+  bad?: boolean;
+  withVolumes?: boolean;
+  steps?: unknown[];
+}
+
+function manifests(
+  ns: string,
+  image: string,
+  { bad = false, withVolumes = false, steps = STEPS }: AppOptions,
+): string {
   const sts = {
     apiVersion: "apps/v1",
     kind: "StatefulSet",
@@ -110,7 +125,7 @@ function manifests(ns: string, image: string, bad: boolean, withVolumes = false)
       targetRef: { apiVersion: "apps/v1", kind: "StatefulSet", name: NAME },
       // Required by the schema; with no traffic split, nothing is written through it.
       provider: "smi",
-      strategy: { canary: { steps: STEPS } },
+      strategy: { canary: { steps } },
       analysis: {
         interval: "3s",
         failureLimit: 1,
@@ -128,24 +143,18 @@ function manifests(ns: string, image: string, bad: boolean, withVolumes = false)
 
 const sts = (ns: string) =>
   getJson<StatefulSet>(cluster, ["statefulset", NAME, "-n", ns]) as Promise<StatefulSet>;
-const pods = async (ns: string) =>
-  ((await getJson<{ items: Pod[] }>(cluster, ["pods", "-n", ns, "-l", `app=${NAME}`]))?.items ?? []).filter(
-    (p) => !p.metadata.deletionTimestamp,
-  );
-const ready = (p: Pod) =>
-  p.status?.conditions?.some((c) => c.type === "Ready" && c.status === "True") ?? false;
+const pods = (ns: string) => appPods(cluster, ns, NAME);
 /** Pod names by the revision hash they run. */
 async function byRevision(ns: string): Promise<Record<string, string[]>> {
   const out: Record<string, string[]> = {};
   for (const p of await pods(ns)) {
-    const h = p.metadata.labels?.["controller-revision-hash"] ?? "";
+    const h = hashOf(p);
     out[h] = [...(out[h] ?? []), p.metadata.name];
   }
   for (const v of Object.values(out)) v.sort();
   return out;
 }
-const events = async (ns: string) =>
-  (await getJson<{ items: EventJson[] }>(cluster, ["events.events.k8s.io", "-n", ns]))?.items ?? [];
+const events = (ns: string) => nsEvents(cluster, ns);
 /** Each claim of the set: its uid, the volume it is bound to and its phase. */
 const claims = async (ns: string) =>
   Object.fromEntries(
@@ -159,8 +168,8 @@ const setImage = (ns: string, image: string) =>
   cluster.kubectl(["-n", ns, "set", "image", `statefulset/${NAME}`, `app=${image}`]);
 
 /** Applies the app and waits until Vireo holds the StatefulSet, every pod ready at one revision. */
-async function healthy(ns: string, bad: boolean, withVolumes = false): Promise<Rollout> {
-  await apply(cluster, manifests(ns, "app:v1", bad, withVolumes));
+async function healthy(ns: string, opts: AppOptions = {}): Promise<Rollout> {
+  await apply(cluster, manifests(ns, "app:v1", opts));
   const r = await waitForRollout(
     cluster,
     ns,
@@ -178,14 +187,17 @@ async function healthy(ns: string, bad: boolean, withVolumes = false): Promise<R
   return r;
 }
 
+const startVireo = () =>
+  startController({
+    kubeconfigPath: cluster.controllerKubeconfigPath,
+    logDir: join(cluster.dir, "logs"),
+    args: prometheusArgs(cluster.prometheusUrl, "linkerd"),
+  });
+
 describe("StatefulSet targets", () => {
   before(async () => {
     cluster = await startCluster({ nodes: 3 });
-    controller = await startController({
-      kubeconfigPath: cluster.controllerKubeconfigPath,
-      logDir: join(cluster.dir, "logs"),
-      args: prometheusArgs(cluster.prometheusUrl, "linkerd"),
-    });
+    controller = await startVireo();
   });
   after(async () => {
     await controller?.stop();
@@ -194,7 +206,7 @@ describe("StatefulSet targets", () => {
 
   it("promotes through partitions, highest ordinals first, and sets a partition a person lowered back", async () => {
     const ns = "sts-promote";
-    const initial = await healthy(ns, false);
+    const initial = await healthy(ns);
     assert.equal((await sts(ns)).metadata.labels?.["vireo.dev/rollout"], NAME, "claimed by label");
     assert.deepEqual(
       initial.status?.claims?.map((c) => `${c.kind}/${c.name}`),
@@ -274,7 +286,7 @@ describe("StatefulSet targets", () => {
 
   it("rolls back on failed analysis: exactly the updated ordinals go back, their volumes still bound, and deletion hands it back restored", async () => {
     const ns = "sts-rollback";
-    const initial = await healthy(ns, true, true);
+    const initial = await healthy(ns, { bad: true, withVolumes: true });
     const stableHash = (await sts(ns)).status?.currentRevision ?? "";
     const bound = await waitFor(
       "every ordinal's claim bound to its volume",
@@ -336,6 +348,87 @@ describe("StatefulSet targets", () => {
     assert.equal(handed.spec.template.spec.containers[0]?.image, "app:v1");
     assert.ok(
       (await events(ns)).some((e) => e.reason === "HandedBack" && /StatefulSet web/.test(e.note ?? "")),
+    );
+  });
+
+  it("survives a SIGKILL mid-step: no ordinal replaced twice, no pod on a revision the status lacks", async (t) => {
+    const ns = "sts-kill";
+    await healthy(ns, {
+      steps: [{ setUpdated: { replicas: 1 } }, { setUpdated: { replicas: 3 } }, { pause: {} }],
+    });
+    const stableHash = (await sts(ns)).status?.currentRevision ?? "";
+    const createdBefore = await podsCreated(cluster, ns, "StatefulSet");
+    const rec = new PodRecorder(cluster, ns, NAME, (p) => p.metadata.name);
+    // Stopped even when the test fails, so no poll outlives the cluster.
+    t.after(() => rec.stop());
+    // New pods wait for the test to serve them: the StatefulSet controller replaces the next ordinal only once the
+    // last one is Ready, so the test knows where the step is.
+    const patched = await cluster.kubectl([
+      "-n",
+      ns,
+      "patch",
+      "statefulset",
+      NAME,
+      "-p",
+      gatedImage("app:v2"),
+    ]);
+    assert.equal(patched.code, 0, patched.stderr);
+    const updated = (name: string) => async () =>
+      (await pods(ns)).find((p) => p.metadata.name === name && hashOf(p) !== stableHash);
+    const isThere = (p: Pod | undefined) => p !== undefined;
+    await waitFor("web-3 at the new revision", updated(`${NAME}-3`), isThere);
+    await serve(cluster, ns, `${NAME}-3`);
+    // Mid-step: the status wants 3 ordinals, the partition is lowered, web-2 is new and not Ready, web-1 is stable.
+    await waitFor(
+      "the second step under way: web-2 at the new revision",
+      async () => ({ r: await getRollout(cluster, ns, NAME), p: await updated(`${NAME}-2`)() }),
+      (x) => x.r?.status?.workload?.wanted === 3 && x.p !== undefined,
+    );
+    await controller.kill();
+    // While no controller runs, the StatefulSet controller goes on below the partition Vireo wrote.
+    await serve(cluster, ns, `${NAME}-2`);
+    await waitFor("web-1 at the new revision", updated(`${NAME}-1`), isThere);
+    controller = await startVireo();
+    await serve(cluster, ns, `${NAME}-1`);
+    const paused = await waitForRollout(
+      cluster,
+      ns,
+      NAME,
+      "paused at the third step with 3 ordinals updated",
+      (x) =>
+        x.status?.currentStepIndex === 2 && x.status.workload?.updated === 3 && x.status.phase === "Paused",
+      120_000,
+    );
+    const w = paused.status?.workload;
+    assert.deepEqual(await byRevision(ns), {
+      [w?.canaryHash ?? "canary"]: [`${NAME}-1`, `${NAME}-2`, `${NAME}-3`],
+      [stableHash]: [`${NAME}-0`],
+    });
+    assert.equal(w?.stableHash, stableHash);
+    assert.equal(partition(await sts(ns)), 1);
+    await annotate(cluster, ns, NAME, "vireo.dev/promote", "after-kill");
+    await waitFor("web-0 at the new revision", updated(`${NAME}-0`), isThere);
+    await serve(cluster, ns, `${NAME}-0`);
+    await waitForRollout(
+      cluster,
+      ns,
+      NAME,
+      "promoted",
+      (x) => x.status?.phase === "Healthy" && x.status.workload?.stableHash === w?.canaryHash,
+      120_000,
+    );
+    await waitFor(
+      "every ordinal at the new revision, ready",
+      () => pods(ns),
+      (ps) => ps.length === REPLICAS && ps.every(ready) && ps.every((p) => hashOf(p) === w?.canaryHash),
+    );
+    await rec.stop();
+    assert.deepEqual(rec.violations(stableHash), []);
+    for (const [pod, uids] of rec.uidsBySlot()) assert.equal(uids.size, 2, `${pod} replaced once`);
+    const replaced = (await podsCreated(cluster, ns, "StatefulSet")) - createdBefore;
+    assert.equal(replaced, REPLICAS, "one new pod per ordinal through the SIGKILL");
+    console.log(
+      `[numbers] StatefulSet SIGKILL mid-step (web-2 updated, not ready): pods replaced: ${replaced} for ${REPLICAS} ordinals`,
     );
   });
 });
