@@ -2,28 +2,30 @@
 // Prometheus answering the analysis queries, and the controller deleting pods node batch by node batch under the
 // OnDelete hold it keeps (docs/workloads.md) — promoted, rolled back by analysis, and through a SIGKILL mid-batch.
 import assert from "node:assert/strict";
-import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import type { Rollout } from "../src/api/rollout-schema.ts";
 import { type Cluster, startCluster } from "./cluster/cluster.ts";
 import { annotate, apply, getJson, getRollout, waitFor, waitForRollout } from "./support/app.ts";
-import { type ControllerProcess, prometheusArgs, startController } from "./support/controller-process.ts";
+import type { ControllerProcess } from "./support/controller-process.ts";
 import {
+  allAt,
   appPods,
   gatedImage,
   hashOf,
+  inPlaceRollout,
   type Pod,
   PodRecorder,
-  podsCreated,
+  pausedAt,
+  podsCreatedSince,
+  promotedFrom,
   ready,
+  rolledBack,
   serve,
+  startVireo,
 } from "./support/in-place.ts";
 
 const NAME = "agent";
 const NODES = 4;
-/** 0 while {{ canary_hash }} renders (the query errors when it is unknown); `bad` makes it 1. */
-const query = (bad: boolean) =>
-  `vector(${bad ? 1 : 0}) + 0 * sum(absent(vireo_e2e_never{hash="{{ canary_hash }}"}))`;
 
 interface DaemonSet {
   metadata: { labels?: Record<string, string> };
@@ -35,13 +37,6 @@ interface DaemonSet {
 
 let cluster: Cluster;
 let controller: ControllerProcess;
-
-const startVireo = () =>
-  startController({
-    kubeconfigPath: cluster.controllerKubeconfigPath,
-    logDir: join(cluster.dir, "logs"),
-    args: prometheusArgs(cluster.prometheusUrl, "linkerd"),
-  });
 
 function manifests(ns: string, steps: unknown[], bad: boolean): string {
   const ds = {
@@ -57,30 +52,16 @@ function manifests(ns: string, steps: unknown[], bad: boolean): string {
       },
     },
   };
-  const rollout = {
-    apiVersion: "vireo.dev/v1alpha1",
-    kind: "Rollout",
-    metadata: { name: NAME, namespace: ns },
-    spec: {
-      targetRef: { apiVersion: "apps/v1", kind: "DaemonSet", name: NAME },
-      // Required by the schema; a DaemonSet never takes a traffic split.
-      provider: "smi",
-      strategy: { canary: { steps } },
-      analysis: {
-        interval: "3s",
-        failureLimit: 1,
-        metrics: [{ name: "errors", query: query(bad), thresholdRange: { max: 0.5 } }],
-      },
-      progressDeadlineSeconds: 120,
-    },
-  };
+  const rollout = inPlaceRollout(ns, "DaemonSet", NAME, steps, bad);
   const namespace = { apiVersion: "v1", kind: "Namespace", metadata: { name: ns } };
   return [namespace, ds, rollout].map((x) => JSON.stringify(x)).join("\n---\n");
 }
 
 const ds = (ns: string) => getJson<DaemonSet>(cluster, ["daemonset", NAME, "-n", ns]) as Promise<DaemonSet>;
 const pods = (ns: string) => appPods(cluster, ns, NAME);
-const created = (ns: string) => podsCreated(cluster, ns, "DaemonSet");
+/** Pods the DaemonSet controller made in `ns` since its first one per node, at least `expected`. */
+const replacedPods = (ns: string, expected: number) =>
+  podsCreatedSince(cluster, ns, "DaemonSet", NODES, expected);
 const setImage = (ns: string, image: string) =>
   cluster.kubectl(["-n", ns, "set", "image", `daemonset/${NAME}`, `app=${image}`]);
 
@@ -115,7 +96,7 @@ async function healthy(
 describe("DaemonSet targets", () => {
   before(async () => {
     cluster = await startCluster({ nodes: NODES });
-    controller = await startVireo();
+    controller = await startVireo(cluster);
   });
   after(async () => {
     await controller?.stop();
@@ -134,23 +115,12 @@ describe("DaemonSet targets", () => {
       initial.status?.claims?.map((c) => `${c.kind}/${c.name}`),
       [`DaemonSet/${NAME}`],
     );
-    const createdBefore = await created(ns);
     const rec = recorder(ns);
     // Stopped even when the test fails, so no poll outlives the cluster.
     t.after(() => rec.stop());
     const started = Date.now();
     await setImage(ns, "app:v2");
-    const promoted = await waitForRollout(
-      cluster,
-      ns,
-      NAME,
-      "promoted",
-      (x) =>
-        x.status?.phase === "Healthy" &&
-        x.status.stableRevision === x.status.canaryRevision &&
-        x.status.canaryRevision !== initial.status?.stableRevision,
-      180_000,
-    );
+    const promoted = await promotedFrom(cluster, ns, NAME, initial.status?.stableRevision);
     const total = Date.now() - started;
     const final = await waitFor(
       "every node's pod at the new revision and ready",
@@ -173,7 +143,7 @@ describe("DaemonSet targets", () => {
     const batch1 = (firstUpdated(1) ?? Number.NaN) - started;
     const batch2 = (firstUpdated(2) ?? Number.NaN) - started;
     for (const [node, uids] of rec.uidsBySlot()) assert.equal(uids.size, 2, `${node}'s pod replaced once`);
-    const replaced = (await created(ns)) - createdBefore;
+    const replaced = await replacedPods(ns, NODES);
     assert.equal(replaced, NODES, "one new pod per node");
     console.log(
       `[numbers] DaemonSet ${NODES} nodes, steps 1 node / 50 %: first node updated and ready after ${batch1} ms, second batch's first after ${batch2} ms, promoted after ${total} ms; pods replaced: ${replaced}`,
@@ -184,30 +154,16 @@ describe("DaemonSet targets", () => {
     const ns = "ds-rollback";
     const { r: initial, stableHash } = await healthy(ns, [{ setUpdated: { replicas: 1 } }], true);
     const before = new Map((await pods(ns)).map((p) => [p.spec?.nodeName ?? "", p.metadata.uid]));
-    const createdBefore = await created(ns);
     const started = Date.now();
     await setImage(ns, "app:v2");
-    const rolled = await waitForRollout(
-      cluster,
-      ns,
-      NAME,
-      "RolledBack",
-      (x) => x.status?.phase === "RolledBack",
-      120_000,
-    );
-    assert.match(rolled.status?.message ?? "", /errors/);
-    const back = await waitFor(
-      "every pod back at the stable revision and ready",
-      () => pods(ns),
-      (ps) => ps.length === NODES && ps.every(ready) && ps.every((p) => hashOf(p) === stableHash),
-      120_000,
-    );
+    await rolledBack(cluster, ns, NAME);
+    const back = await allAt(cluster, ns, NAME, NODES, stableHash);
     const elapsed = Date.now() - started;
     assert.equal((await ds(ns)).spec.template.spec.containers[0]?.image, "app:v1", "stable template back");
     // Exactly one node was updated (and sent back); the other three kept the pods they had.
     const kept = back.filter((p) => before.get(p.spec?.nodeName ?? "") === p.metadata.uid);
     assert.equal(kept.length, NODES - 1, "the nodes never updated keep their pods");
-    const replaced = (await created(ns)) - createdBefore;
+    const replaced = await replacedPods(ns, 2);
     assert.equal(replaced, 2, "one pod to the canary, one back");
     const r = await getRollout(cluster, ns, NAME);
     assert.equal(r?.status?.stableRevision, initial.status?.stableRevision);
@@ -232,7 +188,6 @@ describe("DaemonSet targets", () => {
       [{ setUpdated: { replicas: 1 } }, { setUpdated: { replicas: 3 } }, { pause: {} }],
       false,
     );
-    const createdBefore = await created(ns);
     const rec = recorder(ns);
     // Stopped even when the test fails, so no poll outlives the cluster.
     t.after(() => rec.stop());
@@ -257,17 +212,9 @@ describe("DaemonSet targets", () => {
     await controller.kill();
     await serve(cluster, ns, mid.p?.metadata.name ?? "");
     await new Promise((r) => setTimeout(r, 2000));
-    controller = await startVireo();
+    controller = await startVireo(cluster);
     await serveNode(2);
-    const paused = await waitForRollout(
-      cluster,
-      ns,
-      NAME,
-      "paused at the third step with 3 nodes updated",
-      (x) =>
-        x.status?.currentStepIndex === 2 && x.status.workload?.updated === 3 && x.status.phase === "Paused",
-      120_000,
-    );
+    const paused = await pausedAt(cluster, ns, NAME, 2, 3);
     const w = paused.status?.workload;
     const atPause = await pods(ns);
     const nodesAt = (hash: string | undefined) =>
@@ -279,23 +226,10 @@ describe("DaemonSet targets", () => {
     assert.deepEqual(nodesAt(w?.stableHash), ["kwok-node-3"]);
     await annotate(cluster, ns, NAME, "vireo.dev/promote", "after-kill");
     await serveNode(3);
-    await waitForRollout(
-      cluster,
-      ns,
-      NAME,
-      "promoted",
-      (x) => x.status?.phase === "Healthy" && x.status.workload?.stableHash === w?.canaryHash,
-      120_000,
-    );
-    await waitFor(
-      "every pod at the new revision",
-      () => pods(ns),
-      (ps) => ps.length === NODES && ps.every(ready) && ps.every((p) => hashOf(p) === w?.canaryHash),
-    );
-    await rec.stop();
-    assert.deepEqual(rec.violations(stableHash), []);
-    for (const [node, uids] of rec.uidsBySlot()) assert.equal(uids.size, 2, `${node}'s pod replaced once`);
-    const replaced = (await created(ns)) - createdBefore;
+    await promotedFrom(cluster, ns, NAME, paused.status?.stableRevision);
+    await allAt(cluster, ns, NAME, NODES, w?.canaryHash ?? "");
+    await rec.assertReplacedOnce(stableHash);
+    const replaced = await replacedPods(ns, NODES);
     assert.equal(replaced, NODES, "one new pod per node through the SIGKILL");
     console.log(
       `[numbers] DaemonSet SIGKILL mid-batch (kwok-node-1's new pod not ready, kwok-node-2 stable): pods replaced: ${replaced} for ${NODES} nodes`,

@@ -2,31 +2,32 @@
 // Prometheus answering the analysis queries, and the controller stepping the partition (docs/workloads.md) —
 // promoted, rolled back by analysis with every ordinal's claim still bound, and through a SIGKILL mid-step.
 import assert from "node:assert/strict";
-import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import type { Rollout } from "../src/api/rollout-schema.ts";
 import { type Cluster, startCluster } from "./cluster/cluster.ts";
 import { annotate, apply, getJson, getRollout, waitFor, waitForRollout } from "./support/app.ts";
-import { type ControllerProcess, prometheusArgs, startController } from "./support/controller-process.ts";
+import type { ControllerProcess } from "./support/controller-process.ts";
 import {
+  allAt,
   appPods,
   gatedImage,
   hashOf,
+  inPlaceRollout,
   nsEvents,
   type Pod,
   PodRecorder,
-  podsCreated,
+  pausedAt,
+  podsCreatedSince,
+  promotedFrom,
   ready,
+  rolledBack,
   serve,
+  startVireo,
 } from "./support/in-place.ts";
 
 const NAME = "web";
 const REPLICAS = 4;
 const STEPS = [{ setUpdated: { replicas: 1 } }, { setUpdated: { percent: 50 } }];
-/** 0 while {{ canary_hash }} renders (the query errors when it is unknown); `bad` makes it 1. */
-const query = (bad: boolean) =>
-  `vector(${bad ? 1 : 0}) + 0 * sum(absent(vireo_e2e_never{hash="{{ canary_hash }}"}))`;
-
 interface StatefulSet {
   metadata: { labels?: Record<string, string> };
   spec: {
@@ -117,23 +118,7 @@ function manifests(
         : {}),
     },
   };
-  const rollout = {
-    apiVersion: "vireo.dev/v1alpha1",
-    kind: "Rollout",
-    metadata: { name: NAME, namespace: ns },
-    spec: {
-      targetRef: { apiVersion: "apps/v1", kind: "StatefulSet", name: NAME },
-      // Required by the schema; with no traffic split, nothing is written through it.
-      provider: "smi",
-      strategy: { canary: { steps } },
-      analysis: {
-        interval: "3s",
-        failureLimit: 1,
-        metrics: [{ name: "errors", query: query(bad), thresholdRange: { max: 0.5 } }],
-      },
-      progressDeadlineSeconds: 120,
-    },
-  };
+  const rollout = inPlaceRollout(ns, "StatefulSet", NAME, steps, bad);
   const namespace = { apiVersion: "v1", kind: "Namespace", metadata: { name: ns } };
   return [
     ...[namespace, sts, rollout].map((x) => JSON.stringify(x)),
@@ -187,17 +172,10 @@ async function healthy(ns: string, opts: AppOptions = {}): Promise<Rollout> {
   return r;
 }
 
-const startVireo = () =>
-  startController({
-    kubeconfigPath: cluster.controllerKubeconfigPath,
-    logDir: join(cluster.dir, "logs"),
-    args: prometheusArgs(cluster.prometheusUrl, "linkerd"),
-  });
-
 describe("StatefulSet targets", () => {
   before(async () => {
     cluster = await startCluster({ nodes: 3 });
-    controller = await startVireo();
+    controller = await startVireo(cluster);
   });
   after(async () => {
     await controller?.stop();
@@ -249,17 +227,7 @@ describe("StatefulSet targets", () => {
         es.some((e) => e.reason === "Repaired" && /partition 0 while Vireo holds it/.test(e.note ?? "")),
     );
 
-    const promoted = await waitForRollout(
-      cluster,
-      ns,
-      NAME,
-      "promoted",
-      (x) =>
-        x.status?.phase === "Healthy" &&
-        x.status.stableRevision === x.status.canaryRevision &&
-        x.status.canaryRevision !== initial.status?.stableRevision,
-      180_000,
-    );
+    const promoted = await promotedFrom(cluster, ns, NAME, initial.status?.stableRevision);
     const total = Date.now() - started;
     const final = await waitFor(
       "all at the new revision",
@@ -299,15 +267,7 @@ describe("StatefulSet targets", () => {
     const uids = new Map((await pods(ns)).map((p) => [p.metadata.name, p.metadata.uid]));
     const started = Date.now();
     await setImage(ns, "app:v2");
-    const rolled = await waitForRollout(
-      cluster,
-      ns,
-      NAME,
-      "RolledBack",
-      (x) => x.status?.phase === "RolledBack",
-      120_000,
-    );
-    assert.match(rolled.status?.message ?? "", /errors/);
+    await rolledBack(cluster, ns, NAME);
     const back = await waitFor(
       "every pod back at the stable revision and ready",
       async () => ({ revs: await byRevision(ns), all: await pods(ns), s: await sts(ns) }),
@@ -336,8 +296,10 @@ describe("StatefulSet targets", () => {
     const r = await getRollout(cluster, ns, NAME);
     assert.equal(r?.status?.phase, "RolledBack");
     assert.equal(r?.status?.stableRevision, initial.status?.stableRevision);
+    const replaced = await podsCreatedSince(cluster, ns, "StatefulSet", REPLICAS, 2);
+    assert.equal(replaced, 2, "web-3 to the canary and back");
     console.log(
-      `[numbers] StatefulSet rollback: template changed → every pod back at stable in ${elapsed} ms`,
+      `[numbers] StatefulSet rollback: template changed → every pod back at stable in ${elapsed} ms; pods replaced: ${replaced}`,
     );
 
     // Deleting the Rollout hands the StatefulSet back: no hold, no claim label, the stable template.
@@ -357,7 +319,6 @@ describe("StatefulSet targets", () => {
       steps: [{ setUpdated: { replicas: 1 } }, { setUpdated: { replicas: 3 } }, { pause: {} }],
     });
     const stableHash = (await sts(ns)).status?.currentRevision ?? "";
-    const createdBefore = await podsCreated(cluster, ns, "StatefulSet");
     const rec = new PodRecorder(cluster, ns, NAME, (p) => p.metadata.name);
     // Stopped even when the test fails, so no poll outlives the cluster.
     t.after(() => rec.stop());
@@ -388,17 +349,9 @@ describe("StatefulSet targets", () => {
     // While no controller runs, the StatefulSet controller goes on below the partition Vireo wrote.
     await serve(cluster, ns, `${NAME}-2`);
     await waitFor("web-1 at the new revision", updated(`${NAME}-1`), isThere);
-    controller = await startVireo();
+    controller = await startVireo(cluster);
     await serve(cluster, ns, `${NAME}-1`);
-    const paused = await waitForRollout(
-      cluster,
-      ns,
-      NAME,
-      "paused at the third step with 3 ordinals updated",
-      (x) =>
-        x.status?.currentStepIndex === 2 && x.status.workload?.updated === 3 && x.status.phase === "Paused",
-      120_000,
-    );
+    const paused = await pausedAt(cluster, ns, NAME, 2, 3);
     const w = paused.status?.workload;
     assert.deepEqual(await byRevision(ns), {
       [w?.canaryHash ?? "canary"]: [`${NAME}-1`, `${NAME}-2`, `${NAME}-3`],
@@ -409,23 +362,10 @@ describe("StatefulSet targets", () => {
     await annotate(cluster, ns, NAME, "vireo.dev/promote", "after-kill");
     await waitFor("web-0 at the new revision", updated(`${NAME}-0`), isThere);
     await serve(cluster, ns, `${NAME}-0`);
-    await waitForRollout(
-      cluster,
-      ns,
-      NAME,
-      "promoted",
-      (x) => x.status?.phase === "Healthy" && x.status.workload?.stableHash === w?.canaryHash,
-      120_000,
-    );
-    await waitFor(
-      "every ordinal at the new revision, ready",
-      () => pods(ns),
-      (ps) => ps.length === REPLICAS && ps.every(ready) && ps.every((p) => hashOf(p) === w?.canaryHash),
-    );
-    await rec.stop();
-    assert.deepEqual(rec.violations(stableHash), []);
-    for (const [pod, uids] of rec.uidsBySlot()) assert.equal(uids.size, 2, `${pod} replaced once`);
-    const replaced = (await podsCreated(cluster, ns, "StatefulSet")) - createdBefore;
+    await promotedFrom(cluster, ns, NAME, paused.status?.stableRevision);
+    await allAt(cluster, ns, NAME, REPLICAS, w?.canaryHash ?? "");
+    await rec.assertReplacedOnce(stableHash);
+    const replaced = await podsCreatedSince(cluster, ns, "StatefulSet", REPLICAS, REPLICAS);
     assert.equal(replaced, REPLICAS, "one new pod per ordinal through the SIGKILL");
     console.log(
       `[numbers] StatefulSet SIGKILL mid-step (web-2 updated, not ready): pods replaced: ${replaced} for ${REPLICAS} ordinals`,

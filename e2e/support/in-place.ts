@@ -1,9 +1,13 @@
 // e2e helpers for StatefulSet and DaemonSet targets: their pods, Events, and a recorder that watches the pods and
 // the Rollout through a rollout to check what no single look can (no pod replaced twice, status never behind).
+
+import assert from "node:assert/strict";
+import { join } from "node:path";
 import type { Rollout } from "../../src/api/rollout-schema.ts";
 import type { Cluster } from "../cluster/cluster.ts";
 import { SERVING_GATE } from "../dataplane/grpc-pods.ts";
-import { getJson, getRollout } from "./app.ts";
+import { getJson, getRollout, waitFor, waitForRollout } from "./app.ts";
+import { type ControllerProcess, prometheusArgs, startController } from "./controller-process.ts";
 
 /** The fields of a pod these tests read. */
 export interface Pod {
@@ -18,6 +22,117 @@ export interface EventJson {
   regarding?: { kind?: string; name?: string };
   /** How often the event recorder saw this Event (it folds repeats of one message into one Event). */
   deprecatedCount?: number;
+}
+
+/** Starts Vireo against the cluster, with its Prometheus for analysis. */
+export function startVireo(cluster: Cluster): Promise<ControllerProcess> {
+  return startController({
+    kubeconfigPath: cluster.controllerKubeconfigPath,
+    logDir: join(cluster.dir, "logs"),
+    args: prometheusArgs(cluster.prometheusUrl, "linkerd"),
+  });
+}
+
+/**
+ * The Rollout of a StatefulSet or DaemonSet `name`, its analysis one query every 3 s: 0 while {{ canary_hash }}
+ * renders (the query errors while it is unknown), 1 when `bad`.
+ */
+export function inPlaceRollout(
+  ns: string,
+  kind: "StatefulSet" | "DaemonSet",
+  name: string,
+  steps: unknown[],
+  bad: boolean,
+): Record<string, unknown> {
+  const query = `vector(${bad ? 1 : 0}) + 0 * sum(absent(vireo_e2e_never{hash="{{ canary_hash }}"}))`;
+  return {
+    apiVersion: "vireo.dev/v1alpha1",
+    kind: "Rollout",
+    metadata: { name, namespace: ns },
+    spec: {
+      targetRef: { apiVersion: "apps/v1", kind, name },
+      // Required by the schema; with no traffic split, nothing is written through it.
+      provider: "smi",
+      strategy: { canary: { steps } },
+      analysis: {
+        interval: "3s",
+        failureLimit: 1,
+        metrics: [{ name: "errors", query, thresholdRange: { max: 0.5 } }],
+      },
+      progressDeadlineSeconds: 120,
+    },
+  };
+}
+
+/** Waits until the Rollout promoted a revision other than `from` to stable. */
+export function promotedFrom(
+  cluster: Cluster,
+  ns: string,
+  name: string,
+  from: string | undefined,
+): Promise<Rollout> {
+  return waitForRollout(
+    cluster,
+    ns,
+    name,
+    "promoted",
+    (x) =>
+      x.status?.phase === "Healthy" &&
+      x.status.stableRevision === x.status.canaryRevision &&
+      x.status.canaryRevision !== from,
+    180_000,
+  );
+}
+
+/** Waits until the Rollout is Paused at step `index` with `updated` pods at the new revision. */
+export function pausedAt(
+  cluster: Cluster,
+  ns: string,
+  name: string,
+  index: number,
+  updated: number,
+): Promise<Rollout> {
+  return waitForRollout(
+    cluster,
+    ns,
+    name,
+    `paused at step ${index} with ${updated} pods updated`,
+    (x) =>
+      x.status?.currentStepIndex === index &&
+      x.status.workload?.updated === updated &&
+      x.status.phase === "Paused",
+    120_000,
+  );
+}
+
+/** Waits until `count` pods run `hash`, all of them Ready, and no other pod is there. */
+export function allAt(
+  cluster: Cluster,
+  ns: string,
+  name: string,
+  count: number,
+  hash: string,
+): Promise<Pod[]> {
+  return waitFor(
+    `every pod at ${hash} and ready`,
+    () => appPods(cluster, ns, name),
+    (ps) => ps.length === count && ps.every(ready) && ps.every((p) => hashOf(p) === hash),
+    120_000,
+  );
+}
+
+/** Waits until the Rollout rolled back, its message naming the failed metric `errors`. */
+export async function rolledBack(cluster: Cluster, ns: string, name: string): Promise<Rollout> {
+  const r = await waitForRollout(
+    cluster,
+    ns,
+    name,
+    "RolledBack",
+    (x) => x.status?.phase === "RolledBack",
+    120_000,
+  );
+  assert.match(r.status?.message ?? "", /errors/);
+  return r;
 }
 
 /** The pods labelled `app=<app>` in `ns` that are not being deleted. */
@@ -57,14 +172,33 @@ export async function nsEvents(cluster: Cluster, ns: string): Promise<EventJson[
 }
 
 /**
- * Pods a workload's controller made, by its own SuccessfulCreate Events: one per pod, counted again in the same
- * Event when a pod of the same name (a StatefulSet ordinal) is made again.
+ * Pods `kind`'s controller made in `ns` after the first `initial`, by its own SuccessfulCreate Events: one per pod,
+ * counted again in the same Event when a pod of the same name (a StatefulSet ordinal) is made again. The event
+ * recorder writes them seconds late under load, so this waits until at least `initial + expected` are there.
  */
-export async function podsCreated(cluster: Cluster, ns: string, kind: string): Promise<number> {
-  let created = 0;
-  for (const e of await nsEvents(cluster, ns))
-    if (e.reason === "SuccessfulCreate" && e.regarding?.kind === kind) created += e.deprecatedCount ?? 1;
-  return created;
+export async function podsCreatedSince(
+  cluster: Cluster,
+  ns: string,
+  kind: string,
+  initial: number,
+  expected: number,
+): Promise<number> {
+  const count = async () => {
+    let created = 0;
+    // A StatefulSet's controller reports the claims it makes under the same reason ("create Claim …").
+    for (const e of await nsEvents(cluster, ns))
+      if (
+        e.reason === "SuccessfulCreate" &&
+        e.regarding?.kind === kind &&
+        /^create(d)? pod/i.test(e.note ?? "")
+      )
+        created += e.deprecatedCount ?? 1;
+    return created;
+  };
+  return (
+    (await waitFor(`${initial + expected} ${kind} pods made`, count, (n) => n >= initial + expected)) -
+    initial
+  );
 }
 
 /** One look at the pods and then at the Rollout (in that order: status is written before any pod moves). */
@@ -112,6 +246,16 @@ export class PodRecorder {
         if (slot !== undefined) out.set(slot, (out.get(slot) ?? new Set()).add(p.metadata.uid));
       }
     return out;
+  }
+
+  /**
+   * Stops, then asserts that the pods never ran ahead of the status ({@link violations}) and that every slot's pod
+   * was replaced exactly once (two uids: the stable pod and its one replacement).
+   */
+  async assertReplacedOnce(stableHash: string): Promise<void> {
+    await this.stop();
+    assert.deepEqual(this.violations(stableHash), []);
+    for (const [slot, uids] of this.uidsBySlot()) assert.equal(uids.size, 2, `${slot}'s pod replaced once`);
   }
 
   /**
