@@ -173,7 +173,7 @@ export async function nsEvents(cluster: Cluster, ns: string): Promise<EventJson[
 
 /**
  * Pods `kind`'s controller made in `ns` after the first `initial`, by its own SuccessfulCreate Events: one per pod,
- * counted again in the same Event when a pod of the same name (a StatefulSet ordinal) is made again. The event
+ * counted again under the same message when a pod of the same name (a StatefulSet ordinal) is made again. The event
  * recorder writes them seconds late under load, so this waits until at least `initial + expected` are there.
  */
 export async function podsCreatedSince(
@@ -184,16 +184,16 @@ export async function podsCreatedSince(
   expected: number,
 ): Promise<number> {
   const count = async () => {
-    let created = 0;
-    // A StatefulSet's controller reports the claims it makes under the same reason ("create Claim …").
-    for (const e of await nsEvents(cluster, ns))
-      if (
-        e.reason === "SuccessfulCreate" &&
-        e.regarding?.kind === kind &&
-        /^create(d)? pod/i.test(e.note ?? "")
-      )
-        created += e.deprecatedCount ?? 1;
-    return created;
+    // The recorder folds repeats of one message into one Event; when its update of that Event fails it writes a
+    // new one carrying the whole count — so the most any Event of a message says, not their sum.
+    const byNote = new Map<string, number>();
+    for (const e of await nsEvents(cluster, ns)) {
+      const note = e.note ?? "";
+      // A StatefulSet's controller reports the claims it makes under the same reason ("create Claim …").
+      if (e.reason === "SuccessfulCreate" && e.regarding?.kind === kind && /^create(d)? pod/i.test(note))
+        byNote.set(note, Math.max(byNote.get(note) ?? 0, e.deprecatedCount ?? 1));
+    }
+    return [...byNote.values()].reduce((x, y) => x + y, 0);
   };
   return (
     (await waitFor(`${initial + expected} ${kind} pods made`, count, (n) => n >= initial + expected)) -
