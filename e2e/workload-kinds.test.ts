@@ -319,6 +319,8 @@ describe("StatefulSet targets", () => {
       steps: [{ setUpdated: { replicas: 1 } }, { setUpdated: { replicas: 3 } }, { pause: {} }],
     });
     const stableHash = (await sts(ns)).status?.currentRevision ?? "";
+    // Pods made before the rollout (at least one per ordinal; more would be a replacement at the take-over).
+    const before = await podsCreatedSince(cluster, ns, "StatefulSet", 0, REPLICAS);
     const rec = new PodRecorder(cluster, ns, NAME, (p) => p.metadata.name);
     // Stopped even when the test fails, so no poll outlives the cluster.
     t.after(() => rec.stop());
@@ -365,10 +367,10 @@ describe("StatefulSet targets", () => {
     await promotedFrom(cluster, ns, NAME, paused.status?.stableRevision);
     await allAt(cluster, ns, NAME, REPLICAS, w?.canaryHash ?? "");
     await rec.assertReplacedOnce(stableHash);
-    const replaced = await podsCreatedSince(cluster, ns, "StatefulSet", REPLICAS, REPLICAS);
+    const replaced = await podsCreatedSince(cluster, ns, "StatefulSet", before, REPLICAS);
     assert.equal(replaced, REPLICAS, "one new pod per ordinal through the SIGKILL");
     console.log(
-      `[numbers] StatefulSet SIGKILL mid-step (web-2 updated, not ready): pods replaced: ${replaced} for ${REPLICAS} ordinals`,
+      `[numbers] StatefulSet SIGKILL mid-step (web-2 updated, not ready): pods replaced: ${replaced} for ${REPLICAS} ordinals (${before} made before the rollout)`,
     );
   });
 });
