@@ -5,6 +5,7 @@ import fc from "fast-check";
 import type { OnFailure } from "../../api/check-schema.ts";
 import { REASONS, type RequestKind } from "../../api/constants.ts";
 import type { RolloutSpecInput } from "../../api/rollout-schema.ts";
+import { ROUTE_LIMITS } from "../../api/traffic-route-schema.ts";
 import { decide } from "../decide.ts";
 import type { Decision } from "../types.ts";
 import {
@@ -138,6 +139,8 @@ function validSteps(raw: StepIn[]): StepIn[] {
   const headers = new Set<string>();
   const mirrors = new Set<string>();
   let weight = 0;
+  // The schema's bound on route-installing steps (a header route with matches, a mirror with a percent).
+  let installs = 0;
   for (const s of sorted) {
     if ("setWeight" in s) {
       if (s.setWeight > 0) for (const name of mirrors) out.push({ setMirror: { name } });
@@ -146,14 +149,18 @@ function validSteps(raw: StepIn[]): StepIn[] {
       out.push(s);
     } else if ("setHeaderRoute" in s) {
       const { name, matches } = s.setHeaderRoute;
-      if (matches) headers.add(name);
-      else if (!headers.delete(name)) continue;
+      if (matches) {
+        if (installs === ROUTE_LIMITS.installs) continue;
+        installs++;
+        headers.add(name);
+      } else if (!headers.delete(name)) continue;
       out.push(s);
     } else if ("setMirror" in s) {
       // One name per kind: mirrors are named after the header names' positions, never sharing one.
       const name = `m-${s.setMirror.name}`;
       if (s.setMirror.percent !== undefined) {
-        if (weight > 0) continue;
+        if (weight > 0 || installs === ROUTE_LIMITS.installs) continue;
+        installs++;
         mirrors.add(name);
       } else if (!mirrors.delete(name)) continue;
       out.push({ setMirror: { ...s.setMirror, name } });
