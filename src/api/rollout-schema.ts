@@ -15,6 +15,12 @@ const DNS_LABEL = "^[a-z0-9]([-a-z0-9]*[a-z0-9])?$";
 export const DNS_1035_LABEL = "^[a-z]([-a-z0-9]*[a-z0-9])?$";
 
 /**
+ * Suffixes of the names Vireo derives from the target and the root Service: `<target>-primary` (Deployment),
+ * `<service>-primary`, `<service>-canary` and, for blue/green, `<service>-preview` (Services).
+ */
+export const NAME_SUFFIXES = { primary: "-primary", canary: "-canary", preview: "-preview" } as const;
+
+/**
  * Limits of the names Vireo derives (see src/workload/limits.ts for the ones that depend on the cluster). The
  * longest suffix Vireo appends is `-primary` (8 characters).
  */
@@ -45,6 +51,11 @@ const TARGET_NAME_TOO_LONG = `must be at most ${MAX_TARGET_NAME} characters: Vir
 const DEFAULT_SERVICE_NAME = `without service.name the Services are named after targetRef.name, which must then be a DNS-1035 label (a letter first, no dots) of at most ${MAX_SERVICE_NAME} characters; set service.name`;
 const LINKERD_PATH_TOO_LONG = `with provider linkerd, pathRegex must be at most ${MAX_LINKERD_PATH_REGEX} characters: it is written as ^(?:<pathRegex>).* into a Linkerd HTTPRoute, whose path values are at most ${NAME_LIMITS.httpRoutePath}`;
 const GATEWAY_API_ONLY = "gatewayApi is for provider gateway-api only";
+const ONE_STRATEGY = "set exactly one of strategy.canary or strategy.blueGreen";
+const SELECTOR_BLUE_GREEN_ONLY =
+  "provider kubernetes switches the Service's selector, all traffic at once: it needs strategy.blueGreen (a canary's weights need a mesh or Gateway API)";
+const SELECTOR_NO_POLICY =
+  "provider kubernetes has no access-policy API: remove accessPolicy, or use a NetworkPolicy or a mesh provider";
 /** Messages of the name-limit rules, shared by CEL, zod and the tests. */
 export const LIMIT_MESSAGES = {
   serviceNameTooLong: SERVICE_NAME_TOO_LONG,
@@ -233,6 +244,53 @@ export const CanaryStrategySchema = z
       last = s.setWeight;
     }
   });
+
+/** Default `strategy.blueGreen.rollbackWindow`. */
+export const DEFAULT_ROLLBACK_WINDOW = "5m";
+/** Default `strategy.blueGreen.scaleDownDelay` (Argo Rollouts' `scaleDownDelaySeconds` default). */
+export const DEFAULT_SCALE_DOWN_DELAY = "30s";
+const PREVIEW_NAME_TAKEN =
+  "previewService must differ from the root Service and from the <service>-primary and <service>-canary Services Vireo creates";
+
+/**
+ * Blue/green: the new version runs at full size behind a preview Service, analysis judges it there, then one
+ * cut-over moves all traffic; the old version stays warm for `rollbackWindow` (an abort or a failed analysis switches
+ * back at once), then the new version is promoted. docs/strategies/blue-green.md.
+ */
+export const BlueGreenStrategySchema = z
+  .object({
+    previewService: labelName(
+      `Name of the preview Service Vireo creates: it selects the active pods until the new version is ready at full size, then the new pods only. Defaults to <service>${NAME_SUFFIXES.preview}; at most ${MAX_SERVICE_NAME} characters, a letter first.`,
+    )
+      .meta({
+        "x-kubernetes-validations": [
+          cel(`self.size() <= ${MAX_SERVICE_NAME}`, SERVICE_NAME_TOO_LONG),
+          cel(`self.matches('${DNS_1035_LABEL}')`, SERVICE_NAME_SHAPE),
+        ],
+      })
+      .refine((n) => n.length <= MAX_SERVICE_NAME, { message: SERVICE_NAME_TOO_LONG })
+      .refine((n) => new RegExp(DNS_1035_LABEL).test(n), { message: SERVICE_NAME_SHAPE })
+      .optional(),
+    previewAnalysis: z
+      .boolean()
+      .default(true)
+      .describe(
+        "Judge the preview with analysis before the cut-over (a passing tick is needed). The preview serves no user, so its metrics come from the traffic you send it (smoke or load tests); false judges only after the cut-over.",
+      ),
+    autoPromotion: z
+      .boolean()
+      .default(true)
+      .describe(
+        "Cut over as soon as the preview is ready (and passed analysis). false: wait at the preview for vireo.dev/promote.",
+      ),
+    rollbackWindow: duration(
+      "How long the old version stays warm at full size after the cut-over, counted from the first passing analysis tick at 100 % (from the cut-over without analysis). Analysis keeps running; an abort or a failed tick switches all traffic back at once. 0s promotes right after the cut-over.",
+    ).default(DEFAULT_ROLLBACK_WINDOW),
+    scaleDownDelay: duration(
+      "How long the side that lost all traffic keeps running after the switch is confirmed, so proxies that apply routes or EndpointSlices later (kube-proxy, ingress controllers) still reach live pods.",
+    ).default(DEFAULT_SCALE_DOWN_DELAY),
+  })
+  .describe("Blue/green strategy: a full-size preview, one verified cut-over, and a rollback window.");
 
 /** Bounds a metric's value must stay within. */
 export const ThresholdRangeSchema = z
@@ -642,7 +700,14 @@ export const RolloutSpecSchema = z
       .enum(MESH_PROVIDER_NAMES)
       .describe("Which mesh API renders the traffic split and access policy."),
     gatewayApi: GatewayApiSchema.optional(),
-    strategy: z.object({ canary: CanaryStrategySchema }).describe("Rollout strategy. Only canary for now."),
+    strategy: z
+      .object({
+        canary: CanaryStrategySchema.optional(),
+        blueGreen: BlueGreenStrategySchema.optional(),
+      })
+      .describe("Rollout strategy: exactly one of canary or blueGreen.")
+      .meta({ "x-kubernetes-validations": [cel("has(self.canary) != has(self.blueGreen)", ONE_STRATEGY)] })
+      .refine((st) => (st.canary !== undefined) !== (st.blueGreen !== undefined), { message: ONE_STRATEGY }),
     analysis: AnalysisSchema.default({
       interval: "30s",
       failureLimit: 2,
@@ -687,6 +752,13 @@ export const RolloutSpecSchema = z
         ".accessPolicy.routes",
       ),
       cel("!has(self.gatewayApi) || self.provider == 'gateway-api'", GATEWAY_API_ONLY, ".gatewayApi"),
+      cel("self.provider != 'kubernetes' || has(self.strategy.blueGreen)", SELECTOR_BLUE_GREEN_ONLY, ".provider"),
+      cel("self.provider != 'kubernetes' || !has(self.accessPolicy)", SELECTOR_NO_POLICY, ".accessPolicy"),
+      cel(
+        `!has(self.strategy.blueGreen) || !has(self.strategy.blueGreen.previewService) || !([(has(self.service.name) ? self.service.name : self.targetRef.name)].exists(r, self.strategy.blueGreen.previewService in [r, r + '${NAME_SUFFIXES.primary}', r + '${NAME_SUFFIXES.canary}']))`,
+        PREVIEW_NAME_TAKEN,
+        ".strategy.blueGreen.previewService",
+      ),
     ],
   })
   .superRefine((s, ctx) => {
@@ -699,6 +771,18 @@ export const RolloutSpecSchema = z
     }
     if (s.gatewayApi && s.provider !== "gateway-api")
       ctx.addIssue({ code: "custom", path: ["gatewayApi"], message: GATEWAY_API_ONLY });
+    if (s.provider === "kubernetes" && !s.strategy.blueGreen)
+      ctx.addIssue({ code: "custom", path: ["provider"], message: SELECTOR_BLUE_GREEN_ONLY });
+    if (s.provider === "kubernetes" && s.accessPolicy)
+      ctx.addIssue({ code: "custom", path: ["accessPolicy"], message: SELECTOR_NO_POLICY });
+    const preview = s.strategy.blueGreen?.previewService;
+    const root = s.service.name ?? target;
+    if (preview !== undefined && [root, `${root}${NAME_SUFFIXES.primary}`, `${root}${NAME_SUFFIXES.canary}`].includes(preview))
+      ctx.addIssue({
+        code: "custom",
+        path: ["strategy", "blueGreen", "previewService"],
+        message: PREVIEW_NAME_TAKEN,
+      });
     if (s.provider !== "linkerd") return;
     for (const [i, r] of (s.accessPolicy?.routes ?? []).entries()) {
       if (r.pathRegex !== undefined && r.pathRegex.length > MAX_LINKERD_PATH_REGEX) {
@@ -814,6 +898,9 @@ export const RolloutStatusSchema = z
       .describe(
         "Replicas the application should run, following the user's Deployment: the primary gets them, and so does the canary while it runs. With a HorizontalPodAutoscaler on the target, the replicas the primary HPA gave the primary.",
       ),
+    scaleDownAt: timestamp(
+      "Blue/green: when the canary, which no longer gets traffic, is scaled down (strategy.blueGreen.scaleDownDelay after all traffic and the preview were seen back on the primary).",
+    ).optional(),
     promotionReplicas: z
       .number()
       .int()

@@ -19,7 +19,14 @@ const playAutoscaled = ([spec, events]: [SpecIn, Event[]]): Trace =>
 
 /** A counterexample CI found, kept as a regression example. */
 const PROMOTE_THEN_RAISE_MIN: { spec: SpecIn; events: Event[] } = {
-  spec: { steps: undefined, skipAnalysis: false, failureLimit: 1, deadlineSeconds: 30, startHealthy: true },
+  spec: {
+    steps: undefined,
+    blueGreen: undefined,
+    skipAnalysis: false,
+    failureLimit: 1,
+    deadlineSeconds: 30,
+    startHealthy: true,
+  },
   events: [
     { kind: "settle" },
     { kind: "userScale", replicas: 1 },

@@ -77,7 +77,7 @@ export function decide(input: EngineInput, obs: Observations, now: Date): Decisi
   }
   const spec = input.spec;
   d.status.lastValidSpec = spec;
-  const ctx: Ctx = { d, spec, obs, steps: expandSteps(spec.strategy.canary), generation: input.generation };
+  const ctx: Ctx = { d, spec, obs, steps: expandSteps(spec.strategy), generation: input.generation };
   pruneHistory(ctx);
 
   if (d.phase === "Invalid") {

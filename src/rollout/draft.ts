@@ -5,7 +5,7 @@ import type { MetricResult } from "../analysis/types.ts";
 import { type Phase, REASONS, type Reason } from "../api/constants.ts";
 import type { NotifyEvent, RolloutSpec, RolloutStatus } from "../api/rollout-schema.ts";
 import type { expandSteps } from "./steps.ts";
-import type { Action, Observations, Weights, WorkloadObservation } from "./types.ts";
+import type { Action, Observations, Side, Weights, WorkloadObservation } from "./types.ts";
 
 /** Phases in which a canary is in flight. */
 export const IN_FLIGHT: readonly Phase[] = ["Progressing", "Paused"];
@@ -26,6 +26,7 @@ const WORLD_ORDER = [
   "ScalePrimary",
   "PromotePrimary",
   "ScaleCanaryUp",
+  "PointPreview",
   "SetRoutes",
   "ApplyAccessPolicy",
   "ScaleCanaryDown",
@@ -43,6 +44,7 @@ export class Draft {
   readonly #world = new Map<string, WorldAction>();
   #routes: Weights | undefined;
   #canary: "up" | "down" | undefined;
+  #preview: Side | undefined;
   readonly #chatter: Chatter[] = [];
   private wakeAt = Number.POSITIVE_INFINITY;
   reason: Reason = REASONS.Healthy;
@@ -73,7 +75,9 @@ export class Draft {
   }
 
   /** Asks for a world change; the last wish of each kind wins. */
-  act(action: Exclude<WorldAction, { type: "SetRoutes" | "ScaleCanaryUp" | "ScaleCanaryDown" }>): void {
+  act(
+    action: Exclude<WorldAction, { type: "SetRoutes" | "ScaleCanaryUp" | "ScaleCanaryDown" | "PointPreview" }>,
+  ): void {
     this.#world.set(action.type, action);
   }
 
@@ -87,14 +91,21 @@ export class Draft {
     this.#canary = state;
   }
 
+  /** Blue/green: the side the preview Service should select; pointed only if its slices do not show it already. */
+  previewTo(side: Side): void {
+    this.#preview = side;
+  }
+
   /** The actions for the world as observed: intentions that change something, in order, then Events and notifications. */
-  actions(obs: Pick<Observations, "routes" | "canary">): Action[] {
+  actions(obs: Pick<Observations, "routes" | "canary" | "endpoints">): Action[] {
     const world = new Map<string, Action>(this.#world);
     const r = this.#routes;
     if (r && (obs.routes?.primary !== r.primary || obs.routes?.canary !== r.canary))
       world.set("SetRoutes", { type: "SetRoutes", weights: r });
     if (this.#canary === "up" && obs.canary.exists && obs.canary.desiredReplicas === 0)
       world.set("ScaleCanaryUp", { type: "ScaleCanaryUp" });
+    if (this.#preview && obs.endpoints?.preview !== this.#preview)
+      world.set("PointPreview", { type: "PointPreview", at: this.#preview });
     if (this.#canary === "down" && obs.canary.desiredReplicas > 0)
       world.set("ScaleCanaryDown", { type: "ScaleCanaryDown" });
     return [...WORLD_ORDER.flatMap((t) => world.get(t) ?? []), ...this.#chatter];

@@ -1,14 +1,17 @@
-// Expands a canary strategy into the ordered list of steps the engine walks through.
+// Expands a strategy (canary or blue/green) into the ordered list of steps the engine walks through.
 import type { RolloutSpec, Step } from "../api/rollout-schema.ts";
+import { blueGreenSteps } from "./blue-green.ts";
 
 /** Default last weight of the stepWeight shorthand. */
 export const DEFAULT_MAX_WEIGHT = 50;
 
 /**
  * The steps of a strategy. The shorthand `stepWeight: 10, maxWeight: 30` becomes setWeight 10, 20, 30; a maxWeight
- * that is not a multiple of stepWeight still ends exactly at maxWeight.
+ * that is not a multiple of stepWeight still ends exactly at maxWeight. Blue/green: see {@link blueGreenSteps}.
  */
-export function expandSteps(canary: RolloutSpec["strategy"]["canary"]): Step[] {
+export function expandSteps(strategy: RolloutSpec["strategy"]): Step[] {
+  if (strategy.blueGreen) return blueGreenSteps(strategy.blueGreen);
+  const canary = strategy.canary ?? {};
   if (canary.steps) return canary.steps;
   const step = canary.stepWeight ?? DEFAULT_MAX_WEIGHT;
   const max = canary.maxWeight ?? DEFAULT_MAX_WEIGHT;

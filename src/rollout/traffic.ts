@@ -1,5 +1,6 @@
 // Traffic rules: move routes toward a weight — never to a backend without ready pods — and retreat to primary.
 
+import { cutOverBlocked, drained } from "./blue-green.ts";
 import type { Ctx } from "./draft.ts";
 import { weights } from "./draft.ts";
 import { ROUTE_POLL_MS, WORKLOAD_POLL_MS } from "./timing.ts";
@@ -20,17 +21,21 @@ export function route(ctx: Ctx, canary: number): boolean {
     return true;
   }
   if (desired.canary > 0 && ctx.obs.canary.readyReplicas === 0) return false;
+  if (cutOverBlocked(ctx, desired.canary)) return false;
   if (desired.primary > 0 && ctx.obs.primary.readyReplicas === 0) return false;
   ctx.d.routeTo(desired);
   ctx.d.wakeIn(ROUTE_POLL_MS);
   return false;
 }
 
-/** Routes everything to primary and, once the mesh confirms it, scales the canary down (never the other order). */
+/**
+ * Routes everything to primary and, once the mesh confirms it, scales the canary down (never the other order;
+ * blue/green also waits for its preview and scale-down delay).
+ */
 export function retreatToPrimary(ctx: Ctx): boolean {
   ctx.d.status.canaryWeight = 0;
   const routed = route(ctx, 0);
-  if (routed) ctx.d.wantCanary("down");
+  if (routed && drained(ctx)) ctx.d.wantCanary("down");
   if (!routed && ctx.obs.primary.readyReplicas === 0) {
     ctx.d.wakeIn(WORKLOAD_POLL_MS);
   }

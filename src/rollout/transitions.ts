@@ -4,6 +4,7 @@
 import type { MetricResult } from "../analysis/types.ts";
 import { type PauseReason, REASONS, type Reason } from "../api/constants.ts";
 import type { RolloutStatus } from "../api/rollout-schema.ts";
+import { cutOverMessage, isBlueGreen } from "./blue-green.ts";
 import type { Ctx } from "./draft.ts";
 import { weightAt } from "./steps.ts";
 import { retreatToPrimary } from "./traffic.ts";
@@ -12,6 +13,7 @@ export function resetRolloutState(s: RolloutStatus): void {
   s.currentStepIndex = 0;
   s.canaryWeight = 0;
   delete s.stepStartedAt;
+  delete s.scaleDownAt;
   delete s.promotedBy;
   s.analysis = { failedChecks: 0, consecutiveErrors: 0, inconclusiveCount: 0, history: [] };
 }
@@ -70,8 +72,9 @@ export function enterStep(ctx: Ctx, index: number): void {
   // Announce weight changes only: a timed pause is visible in status, an indefinite one announces itself as Paused.
   const weight = steps[index]?.setWeight;
   if (index > 0 && weight !== undefined) {
-    const message = `step ${index + 1}/${steps.length}: canary weight ${weight}%`;
-    d.event("Normal", REASONS.StepAdvanced, message);
+    const cutOver = isBlueGreen(ctx);
+    const message = cutOver ? cutOverMessage(ctx) : `step ${index + 1}/${steps.length}: canary weight ${weight}%`;
+    d.event("Normal", cutOver ? REASONS.CutOver : REASONS.StepAdvanced, message);
     d.notify("StepAdvanced", "info", message, String(index));
   }
 }

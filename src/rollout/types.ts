@@ -41,6 +41,25 @@ export interface AutoscalerObservation {
   primary?: { minReplicas: number; matchesUser: boolean };
 }
 
+/** One of the two backends: the primary (stable) or the canary (the user's Deployment, the new version). */
+export type Side = "primary" | "canary";
+
+/**
+ * What the EndpointSlices say, read for blue/green rollouts: the data plane (kube-proxy, an ingress, a mesh) routes
+ * by the slices, not by the Deployments' status, so a switch of all traffic waits for them.
+ */
+export interface EndpointsObservation {
+  /** Ready endpoints (distinct pods) in the slices of `<service>-primary`. */
+  primaryReady: number;
+  /** Ready endpoints (distinct pods) in the slices of `<service>-canary`. */
+  canaryReady: number;
+  /**
+   * The side the preview Service selects, once its slices agree: no endpoint of the other side is listed and every
+   * ready pod of this side is listed ready. null while it switches, or when it does not exist.
+   */
+  preview: Side | null;
+}
+
 /** Everything the engine needs to know about the world; gathered by the reconciler before each decision. */
 export interface Observations {
   /** Problems in the spec found by validation; non-empty means the engine changes no traffic. */
@@ -65,6 +84,8 @@ export interface Observations {
   window: WindowState;
   /** HPAs of the target and the primary; undefined when neither exists (replicas then follow the Deployment). */
   autoscaler?: AutoscalerObservation;
+  /** Blue/green only: the EndpointSlices of the backend and preview Services. */
+  endpoints?: EndpointsObservation;
 }
 
 /** An intention the reconciler carries out, in order; each is idempotent. */
@@ -86,6 +107,8 @@ export type Action =
   /** Deletes Vireo's primary HPA: the user's HPA is gone, so replicas follow the Deployment again. */
   | { type: "DeleteAutoscaler" }
   | { type: "SetRoutes"; weights: Weights }
+  /** Blue/green: points the preview Service at one side's pods (its selector becomes that backend Service's). */
+  | { type: "PointPreview"; at: Side }
   | { type: "ApplyAccessPolicy" }
   /** Copies the target's template (`revision`) to the primary; a lost primary is recreated with `replicas`. */
   | { type: "PromotePrimary"; revision: string; replicas: number }

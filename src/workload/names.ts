@@ -1,10 +1,10 @@
 // Names and labels of the objects Vireo derives from a Rollout.
-import type { RolloutSpec } from "../api/rollout-schema.ts";
+import { NAME_SUFFIXES, type RolloutSpec } from "../api/rollout-schema.ts";
 
 /** Suffix of the primary Deployment and Service, and of the primary's selector label values. */
-export const PRIMARY_SUFFIX = "-primary";
+export const PRIMARY_SUFFIX = NAME_SUFFIXES.primary;
 /** Suffix of the canary Service. */
-export const CANARY_SUFFIX = "-canary";
+export const CANARY_SUFFIX = NAME_SUFFIXES.canary;
 /** Annotation on the primary Deployment holding the revision it runs. */
 export const REVISION_ANNOTATION = "vireo.dev/revision";
 /** Annotation on the root Service remembering its selector before Vireo re-pointed it at primary. */
@@ -19,6 +19,8 @@ export interface WorkloadNames {
   rootService: string;
   primaryService: string;
   canaryService: string;
+  /** Blue/green only: the preview Service (`strategy.blueGreen.previewService`, default `<root>-preview`). */
+  previewService?: string;
 }
 
 /** Derives all names from the Rollout. */
@@ -33,6 +35,9 @@ export function workloadNames(namespace: string, rollout: string, spec: RolloutS
     rootService: root,
     primaryService: `${root}${PRIMARY_SUFFIX}`,
     canaryService: `${root}${CANARY_SUFFIX}`,
+    ...(spec.strategy.blueGreen
+      ? { previewService: spec.strategy.blueGreen.previewService ?? `${root}${NAME_SUFFIXES.preview}` }
+      : {}),
   };
 }
 

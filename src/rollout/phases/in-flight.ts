@@ -4,6 +4,7 @@
 import { type PauseReason, REASONS, type Reason } from "../../api/constants.ts";
 import { formatDuration, parseDuration } from "../../api/duration.ts";
 import { recordAnalysis } from "../analysis-rules.ts";
+import { blueGreenWhere, awaitCutOver, previewReady } from "../blue-green.ts";
 import { analysisRequired, nextAnalysisAt } from "../analysis-schedule.ts";
 import { type Ctx, isReady } from "../draft.ts";
 import type { expandSteps } from "../steps.ts";
@@ -88,6 +89,9 @@ const canaryReady: Rule = (ctx) => {
   return false;
 };
 
+/** Blue/green: the preview points at the new version, ready at full size, before the first step starts. */
+const preview: Rule = (ctx) => previewReady(ctx, (reason, message, pollMs) => waitFor(ctx, reason, message, pollMs));
+
 /** A ready canary enters its first (or current, after a restart) step, unless paused or gated. */
 const enterCurrentStep: Rule = (ctx) => {
   const { d, spec, obs } = ctx;
@@ -111,16 +115,18 @@ const walkSteps: Rule = (ctx) => {
     const index = d.status.currentStepIndex ?? 0;
     const step = steps[index]!;
     if (!route(ctx, d.status.canaryWeight ?? 0)) {
+      const preview = awaitCutOver(ctx);
       waitFor(
         ctx,
-        REASONS.WaitingForRoutes,
-        `waiting for the mesh to route ${d.status.canaryWeight}% to the canary`,
+        preview ? REASONS.WaitingForPreview : REASONS.WaitingForRoutes,
+        preview ?? `waiting for the mesh to route ${d.status.canaryWeight}% to the canary`,
         ROUTE_POLL_MS,
       );
       return false;
     }
     delete d.status.waitingSince;
-    const where = `step ${index + 1}/${steps.length}, canary weight ${d.status.canaryWeight}%`;
+    const where =
+      blueGreenWhere(ctx, index) ?? `step ${index + 1}/${steps.length}, canary weight ${d.status.canaryWeight}%`;
     if (d.phase === "Paused") {
       holdPaused(ctx, where);
       return false;
@@ -143,6 +149,7 @@ const IN_FLIGHT_RULES: readonly Rule[] = [
   accessPolicy,
   progressDeadline,
   canaryReady,
+  preview,
   enterCurrentStep,
   walkSteps,
 ];

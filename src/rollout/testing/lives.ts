@@ -5,12 +5,23 @@ import fc from "fast-check";
 import type { RequestKind } from "../../api/constants.ts";
 import { decide } from "../decide.ts";
 import type { Decision } from "../types.ts";
-import { apply, type ModelWorld, makeSpec, measurements, newWorld, observe, settle } from "./world.ts";
+import {
+  apply,
+  type ModelWorld,
+  makeSpec,
+  measurements,
+  newWorld,
+  observe,
+  settle,
+  syncEndpoints,
+} from "./world.ts";
 
 /** Something that happens to the world between two reconciles. */
 export type Event =
   | { kind: "time"; ms: number }
   | { kind: "settle" }
+  // The EndpointSlice controller catching up with pods and selectors (they lag until it does).
+  | { kind: "endpoints" }
   | { kind: "revision"; rev: number; broken: boolean }
   | { kind: "canaryCrash" }
   | { kind: "canaryHeal" }
@@ -39,6 +50,7 @@ export const eventArb: fc.Arbitrary<Event> = fc.oneof(
     arbitrary: fc.record({ kind: fc.constant("time" as const), ms: fc.integer({ min: 100, max: 40_000 }) }),
   },
   { weight: 10, arbitrary: fc.constant({ kind: "settle" as const }) },
+  { weight: 6, arbitrary: fc.constant({ kind: "endpoints" as const }) },
   {
     weight: 1,
     arbitrary: fc.record({
@@ -105,6 +117,19 @@ export const specArb = fc.record({
         return steps.map((s) => ("setWeight" in s ? { setWeight: ws.shift()! } : s));
       }),
   ),
+  /** A third of the lives run blue/green (the steps above are then unused). */
+  blueGreen: fc.oneof(
+    { weight: 2, arbitrary: fc.constant(undefined) },
+    {
+      weight: 1,
+      arbitrary: fc.record({
+        autoPromotion: fc.boolean(),
+        previewAnalysis: fc.boolean(),
+        rollbackWindow: fc.constantFrom("0s", "20s", "1m"),
+        scaleDownDelay: fc.constantFrom("0s", "10s"),
+      }),
+    },
+  ),
   skipAnalysis: fc.boolean(),
   failureLimit: fc.integer({ min: 1, max: 3 }),
   deadlineSeconds: fc.integer({ min: 30, max: 300 }),
@@ -125,6 +150,9 @@ export function happen(w: ModelWorld, e: Event): void {
       break;
     case "settle":
       settle(w);
+      break;
+    case "endpoints":
+      syncEndpoints(w);
       break;
     case "revision":
       w.canary.revision = `rev-${e.rev}`;
@@ -209,7 +237,11 @@ export type SpecIn = typeof specArb extends fc.Arbitrary<infer T> ? T : never;
 
 export function play(specIn: SpecIn, events: Event[], prepare?: (w: ModelWorld) => void): Trace {
   const spec = makeSpec({
-    ...(specIn.steps ? { strategy: { canary: { steps: specIn.steps } } } : {}),
+    ...(specIn.blueGreen
+      ? { strategy: { blueGreen: specIn.blueGreen } }
+      : specIn.steps
+        ? { strategy: { canary: { steps: specIn.steps } } }
+        : {}),
     skipAnalysis: specIn.skipAnalysis,
     progressDeadlineSeconds: specIn.deadlineSeconds,
     analysis: { interval: "10s", failureLimit: specIn.failureLimit, metrics: makeSpec().analysis.metrics },
@@ -221,8 +253,11 @@ export function play(specIn: SpecIn, events: Event[], prepare?: (w: ModelWorld) 
   if (specIn.startHealthy) {
     prelude.push(
       { kind: "settle" },
+      { kind: "endpoints" },
       { kind: "settle" },
+      { kind: "endpoints" },
       { kind: "settle" },
+      { kind: "endpoints" },
       { kind: "revision", rev: 2, broken: false },
     );
   }
@@ -269,3 +304,42 @@ export const autoscaledEventArb: fc.Arbitrary<Event> = fc.oneof(
 
 /** A random life: a spec and up to 120 events. */
 export const lifeArb = fc.tuple(specArb, fc.array(eventArb, { minLength: 1, maxLength: 120 }));
+
+/** Blue/green specs only. */
+const blueGreenSpecArb = specArb.filter((s) => s.blueGreen !== undefined);
+
+/**
+ * Events for blue/green lives: those of {@link eventArb}, with more pods settling, slices syncing and time passing,
+ * since a blue/green rollout needs both slices and pods to catch up twice (preview, then cut-over) before it moves.
+ */
+const blueGreenEventArb: fc.Arbitrary<Event> = fc.oneof(
+  { weight: 3, arbitrary: eventArb },
+  { weight: 3, arbitrary: fc.constant({ kind: "settle" as const }) },
+  { weight: 3, arbitrary: fc.constant({ kind: "endpoints" as const }) },
+  {
+    weight: 3,
+    arbitrary: fc.record({ kind: fc.constant("time" as const), ms: fc.integer({ min: 1_000, max: 15_000 }) }),
+  },
+  // People and analysis acting after the cut-over, in the rollback window.
+  {
+    weight: 1,
+    arbitrary: fc.record({
+      kind: fc.constant("request" as const),
+      request: fc.constantFrom<RequestKind>("abort", "promote", "retry"),
+      full: fc.boolean(),
+    }),
+  },
+  {
+    weight: 1,
+    arbitrary: fc.record({
+      kind: fc.constant("analysis" as const),
+      result: fc.constantFrom("pass", "pass", "fail"),
+    }),
+  },
+);
+
+/** A random blue/green life: a blue/green spec and up to 120 events (lengths spread over the range: rollouts need many). */
+export const blueGreenLifeArb = fc.tuple(
+  blueGreenSpecArb,
+  fc.array(blueGreenEventArb, { minLength: 1, maxLength: 120, size: "medium" }),
+);

@@ -10,7 +10,7 @@ import {
   type RolloutStatus,
 } from "../../api/rollout-schema.ts";
 import { analysisDue, decide } from "../decide.ts";
-import type { Action, Decision, Observations, Weights } from "../types.ts";
+import type { Action, Decision, Observations, Side, Weights } from "../types.ts";
 import { ALWAYS_OPEN, type WindowState } from "../windows.ts";
 
 /** A Deployment as the model sees it. */
@@ -51,6 +51,13 @@ export interface ModelWorld {
   replicas: number;
   /** HPAs; absent in worlds without them. */
   autoscalers?: ModelAutoscalers;
+  /**
+   * What the EndpointSlices list (read for blue/green): ready pods of each backend and the side the preview
+   * Service's slices confirm. They catch up with the pods and selectors only at {@link syncEndpoints}.
+   */
+  slices: { primary: number; canary: number; preview: Side | null };
+  /** The side the preview Service's selector names. */
+  previewSelects: Side;
   log: { decision: Decision; observations: Observations; now: number }[];
 }
 
@@ -104,6 +111,8 @@ export function newWorld(
     window: ALWAYS_OPEN,
     nextAnalysis: (s) => measurements(s, "pass"),
     replicas: 2,
+    slices: { primary: 0, canary: 0, preview: "primary" },
+    previewSelects: "primary",
     log: [],
   };
 }
@@ -135,6 +144,8 @@ export function observe(w: ModelWorld): Observations {
     window: w.window,
   };
   if (due) obs.analysis = w.nextAnalysis(w.spec);
+  if (w.spec.strategy.blueGreen)
+    obs.endpoints = { primaryReady: w.slices.primary, canaryReady: w.slices.canary, preview: w.slices.preview };
   const { user, primary } = w.autoscalers ?? {};
   if (user || primary) {
     obs.autoscaler = {
@@ -175,6 +186,11 @@ export function apply(w: ModelWorld, actions: readonly Action[]): void {
       case "SetRoutes":
         w.routes = { ...a.weights };
         break;
+      case "PointPreview":
+        // The selector changes now; the slices show it at the EndpointSlice controller's next sync.
+        w.previewSelects = a.at;
+        w.slices.preview = null;
+        break;
       case "ApplyAccessPolicy":
         w.accessPolicyInSync = true;
         break;
@@ -210,6 +226,15 @@ export function autoscale(w: ModelWorld): void {
   clamp(w.primary, w.autoscalers?.primary);
 }
 
+/** The EndpointSlice controller's sync: the slices list the pods as they are now, the preview as it selects. */
+export function syncEndpoints(w: ModelWorld): void {
+  w.slices = {
+    primary: w.primary.exists ? w.primary.ready : 0,
+    canary: w.canary.exists ? w.canary.ready : 0,
+    preview: w.previewSelects,
+  };
+}
+
 /** Lets pods start: every non-broken workload reaches its desired replicas (after the HPAs had their say). */
 export function settle(w: ModelWorld): void {
   autoscale(w);
@@ -239,6 +264,7 @@ export function run(w: ModelWorld, until: (w: ModelWorld) => boolean, maxReconci
     const d = reconcile(w);
     if (until(w)) return;
     settle(w);
+    syncEndpoints(w);
     w.now += Math.max(d.requeueAfterMs ?? 1000, 1);
   }
   throw new Error(
