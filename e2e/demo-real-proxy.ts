@@ -75,7 +75,13 @@ export async function realProxyDemo(): Promise<void> {
     controller = await startController({
       kubeconfigPath: env.cluster.controllerKubeconfigPath,
       logDir: join(env.cluster.dir, "logs"),
-      args: [...prometheusArgs(env.cluster.prometheusUrl, "traefik"), "--log-level=info"],
+      args: [
+        ...prometheusArgs(env.cluster.prometheusUrl, "traefik"),
+        "--log-level=info",
+        // The shared Gateway is in another namespace: allowed by the operator (docs/ownership.md).
+        `--allowed-gateways=${GATEWAY.namespace}/${GATEWAY.name}`,
+        `--allowed-hosts=${HOST}`,
+      ],
     });
     say(
       "controller running as its ServiceAccount, judging canaries on Traefik's traefik_service_requests_total",

@@ -58,6 +58,8 @@ describe("examples", () => {
     controller = await startController({
       kubeconfigPath: cluster.controllerKubeconfigPath,
       logDir: join(cluster.dir, "logs"),
+      // The Istio example routes a public host: the operator allows it for the example's namespace.
+      args: ["--allowed-hosts=shop=checkout.example.com"],
     });
   });
   after(async () => {

@@ -178,13 +178,20 @@ describe("helm chart in a cluster", () => {
       CHART_DIR,
       "--namespace",
       NAMESPACE,
-      ...values(["workers=2", "logLevel=debug", "metricsMesh=istio"]),
+      // The example's VirtualService has a public host: the operator allows it for its namespace.
+      ...values([
+        "workers=2",
+        "logLevel=debug",
+        "metricsMesh=istio",
+        "routing.allowedHosts.shop={checkout.example.com}",
+      ]),
     ]);
     assert.match(out, /REVISION: 2/);
     const deployment = await runDeploymentPod();
     const args = deployment.spec.template.spec.containers[0]?.args ?? [];
     assert.ok(args.includes("--workers=2"), args.join(" "));
     assert.ok(args.includes("--metrics-mesh=istio"), args.join(" "));
+    assert.ok(args.includes("--allowed-hosts=shop=checkout.example.com"), args.join(" "));
     assert.ok(deployment.metadata.generation >= 2);
     await exampleBecomesHealthy("istio-podinfo.yaml");
     const history = JSON.parse(await helm(["history", RELEASE, "--namespace", NAMESPACE, "-o", "json"])) as {

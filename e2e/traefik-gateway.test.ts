@@ -76,7 +76,13 @@ describe("ingress canaries through Traefik (real proxy, real endpoints)", () => 
     controller = await startController({
       kubeconfigPath: cluster.controllerKubeconfigPath,
       logDir: join(cluster.dir, "logs"),
-      args: [...prometheusArgs(cluster.prometheusUrl, "traefik")],
+      // The shared Gateway is in another namespace: the operator allows it, and the test hostnames, to every
+      // namespace (docs/ownership.md); the Gateway's own allowedRoutes and listeners still decide.
+      args: [
+        ...prometheusArgs(cluster.prometheusUrl, "traefik"),
+        `--allowed-gateways=${GATEWAY_NS}/${GATEWAY.name}`,
+        "--allowed-hosts=*.example.test",
+      ],
     });
   });
 

@@ -6,6 +6,36 @@ import { loadConfig } from "./config.ts";
 import { PrometheusAnalysisRunner } from "./controller/analysis-runner.ts";
 import { workloadNames } from "./workload/names.ts";
 
+describe("loadConfig: --allowed-hosts and --allowed-gateways", () => {
+  it("allow nothing beyond a Rollout's own by default", () => {
+    assert.deepEqual(loadConfig([], {}).exposure, { hosts: [], gateways: [] });
+  });
+
+  it("take repeated and comma-separated [namespace=]entries, else VIREO_ALLOWED_HOSTS / VIREO_ALLOWED_GATEWAYS", () => {
+    const c = loadConfig(
+      [
+        "--allowed-hosts=shop=shop.example.com,*.{namespace}.apps.example.com",
+        "--allowed-hosts=pay=*.pay.io",
+      ],
+      { VIREO_ALLOWED_GATEWAYS: "shop=istio-system/public,infra/*" },
+    );
+    assert.deepEqual(c.exposure.hosts, [
+      { namespace: "shop", pattern: "shop.example.com" },
+      { namespace: "*", pattern: "*.{namespace}.apps.example.com" },
+      { namespace: "pay", pattern: "*.pay.io" },
+    ]);
+    assert.deepEqual(c.exposure.gateways, [
+      { namespace: "shop", pattern: "istio-system/public" },
+      { namespace: "*", pattern: "infra/*" },
+    ]);
+  });
+
+  it("name the flag for an entry of another shape", () => {
+    assert.throws(() => loadConfig(["--allowed-gateways=public"], {}), /allowed-gateways: "public" is not/);
+    assert.throws(() => loadConfig(["--allowed-hosts=http://x"], {}), /allowed-hosts: "http:\/\/x" is not/);
+  });
+});
+
 describe("loadConfig: --prometheus-scrape-interval", () => {
   it("is unset by default (the 15 s default applies downstream)", () => {
     assert.equal(loadConfig([], {}).prometheusScrapeIntervalMs, undefined);

@@ -4,6 +4,7 @@ import { z } from "zod";
 import { parseAllowedPrefix } from "./analysis/allowed-urls.ts";
 import { METRICS_MESHES } from "./api/constants.ts";
 import { parseDuration } from "./api/duration.ts";
+import { parseExposureRule } from "./mesh/exposure-policy.ts";
 
 const ConfigSchema = z.object({
   kubeconfig: z.string().optional().describe("--kubeconfig: one kubeconfig file, used alone."),
@@ -50,6 +51,14 @@ const ConfigSchema = z.object({
     .optional()
     .describe("Scrape interval of that Prometheus; analysis windows are at least twice it (default 15 s)."),
   metricsMesh: z.enum(METRICS_MESHES).optional(),
+  exposure: z
+    .object({
+      hosts: z.array(z.object({ namespace: z.string(), pattern: z.string() })),
+      gateways: z.array(z.object({ namespace: z.string(), pattern: z.string() })),
+    })
+    .describe(
+      "Hostnames and other namespaces' gateways Rollouts may route, per namespace (--allowed-hosts, --allowed-gateways).",
+    ),
   trustDomain: z
     .string()
     .max(253)
@@ -92,6 +101,10 @@ export const USAGE = `vireo — progressive delivery controller
                            and port exact, path at a / boundary); default: only --prometheus-url
   --prometheus-scrape-interval DUR  its scrape interval, e.g. 30s; query windows are at least 2x it (default 15s)
   --metrics-mesh MESH      istio | linkerd | traefik: whose metrics smi/gateway-api Rollouts use (default linkerd)
+  --allowed-hosts [NS=]HOST,...     hostnames Rollouts (in NS; default every namespace) may route besides their own
+                           Services: host, *.domain or *; {namespace} stands for the Rollout's (default: none)
+  --allowed-gateways [NS=]GWNS/NAME,...  Istio gateways and Gateway API parents outside the Rollout's namespace
+                           it may use: namespace/name or namespace/* (default: none)
   --trust-domain DOMAIN    mesh identity trust domain of access policies' Istio principals and Linkerd identities
                            (default cluster.local; Istio's meshConfig.trustDomain, Linkerd's identityTrustDomain)
   --slack-secret NS/NAME   default Slack webhook Secret (key url)
@@ -125,6 +138,8 @@ export function loadConfig(argv: readonly string[], env: NodeJS.ProcessEnv): Con
       "allowed-prometheus-urls": { type: "string", multiple: true },
       "prometheus-scrape-interval": { type: "string" },
       "metrics-mesh": { type: "string" },
+      "allowed-hosts": { type: "string", multiple: true },
+      "allowed-gateways": { type: "string", multiple: true },
       "trust-domain": { type: "string" },
       "slack-secret": { type: "string" },
       "log-level": { type: "string" },
@@ -151,20 +166,30 @@ export function loadConfig(argv: readonly string[], env: NodeJS.ProcessEnv): Con
     .flatMap((n) => n.split(","))
     .map((n) => n.trim())
     .filter(Boolean);
-  const allowedPrometheusUrls = (
-    values["allowed-prometheus-urls"] ??
-    (env.VIREO_ALLOWED_PROMETHEUS_URLS ? [env.VIREO_ALLOWED_PROMETHEUS_URLS] : [])
-  )
-    .flatMap((u) => u.split(","))
-    .map((u) => u.trim())
-    .filter(Boolean)
-    .map((u) => {
+  /** A repeatable, comma-separated flag, else its environment variable. */
+  const listOf = (flag: string[] | undefined, envName: string) =>
+    (flag ?? (env[envName] ? [env[envName]] : []))
+      .flatMap((u) => u.split(","))
+      .map((u) => u.trim())
+      .filter(Boolean);
+  const rules = (flag: "allowed-hosts" | "allowed-gateways", envName: string, kind: "host" | "gateway") =>
+    listOf(values[flag], envName).map((entry) => {
       try {
-        return parseAllowedPrefix(u);
+        return parseExposureRule(entry, kind);
       } catch (err) {
-        throw new Error(`invalid configuration: allowed-prometheus-urls: ${(err as Error).message}`);
+        throw new Error(`invalid configuration: ${flag}: ${(err as Error).message}`);
       }
     });
+  const allowedPrometheusUrls = listOf(
+    values["allowed-prometheus-urls"],
+    "VIREO_ALLOWED_PROMETHEUS_URLS",
+  ).map((u) => {
+    try {
+      return parseAllowedPrefix(u);
+    } catch (err) {
+      throw new Error(`invalid configuration: allowed-prometheus-urls: ${(err as Error).message}`);
+    }
+  });
   const raw = {
     kubeconfig: values.kubeconfig,
     kubeconfigList: env.KUBECONFIG,
@@ -187,6 +212,10 @@ export function loadConfig(argv: readonly string[], env: NodeJS.ProcessEnv): Con
       pick(values["prometheus-scrape-interval"], "VIREO_PROMETHEUS_SCRAPE_INTERVAL"),
     ),
     metricsMesh: pick(values["metrics-mesh"], "VIREO_METRICS_MESH"),
+    exposure: {
+      hosts: rules("allowed-hosts", "VIREO_ALLOWED_HOSTS", "host"),
+      gateways: rules("allowed-gateways", "VIREO_ALLOWED_GATEWAYS", "gateway"),
+    },
     trustDomain: pick(values["trust-domain"], "VIREO_TRUST_DOMAIN", "cluster.local"),
     slackSecret: pick(values["slack-secret"], "VIREO_SLACK_SECRET"),
     logLevel: pick(values["log-level"], "VIREO_LOG_LEVEL", "info"),

@@ -23,7 +23,7 @@ import { MESH_API_GROUPS, routingTypes } from "./mesh/registry.ts";
 import { startTelemetryServer } from "./telemetry/http-server.ts";
 import { createLogger } from "./telemetry/logger.ts";
 import { VireoMetrics } from "./telemetry/metrics.ts";
-import { WorkloadManager } from "./workload/workload-manager.ts";
+import { ApiObjectReader, WorkloadManager } from "./workload/workload-manager.ts";
 
 /** Runs the controller until SIGTERM/SIGINT. Exit codes: 0 clean stop, 1 fatal error or lost leader lease, 2 bad configuration. */
 export async function main(argv: readonly string[], env: NodeJS.ProcessEnv): Promise<number> {
@@ -69,6 +69,7 @@ export async function main(argv: readonly string[], env: NodeJS.ProcessEnv): Pro
     workers: config.workers,
     queueMetrics: metrics.workQueueMetrics(),
     logger: kubeLog,
+    fallback: new ApiObjectReader(clients),
     onReconciled: (result, seconds) => {
       metrics.observeReconcile(result, seconds);
       if (result === "error") metrics.reconcileErrors.inc();
@@ -127,6 +128,7 @@ export async function main(argv: readonly string[], env: NodeJS.ProcessEnv): Pro
     measurements,
     notifications,
     observer,
+    exposure: config.exposure,
     log: log.child({ component: "reconciler" }),
     now: engineNow,
     deletionTimeoutMs: config.deletionTimeoutMs,

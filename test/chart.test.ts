@@ -113,6 +113,8 @@ describe("charts/vireo", () => {
       "notifications.slackSecret=vireo-system/slack",
       "metrics.port=9000",
       "metrics.host=127.0.0.1",
+      "routing.allowedHosts.shop={shop.example.com,*.shop.example.com}",
+      "routing.allowedGateways.shop={istio-system/public}",
     );
     const args: string[] = container(objs).args;
     const flags = [...USAGE.matchAll(/--([a-z-]+)/g)].map((m) => m[1]);
@@ -142,6 +144,13 @@ describe("charts/vireo", () => {
     assert.equal(config.slackSecret, "vireo-system/slack");
     assert.equal(config.metricsPort, 9000);
     assert.equal(config.metricsHost, "127.0.0.1");
+    assert.deepEqual(config.exposure, {
+      hosts: [
+        { namespace: "shop", pattern: "shop.example.com" },
+        { namespace: "shop", pattern: "*.shop.example.com" },
+      ],
+      gateways: [{ namespace: "shop", pattern: "istio-system/public" }],
+    });
     // The Lease Role follows the lease namespace.
     assert.deepEqual(names(objs, "Role"), ["vireo-leases/vireo-leader-election"]);
   });

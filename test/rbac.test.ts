@@ -47,14 +47,16 @@ describe("deploy/rbac.yaml", () => {
 
   it("grants exactly the verbs the controller uses, cluster-wide", () => {
     const expected: Record<string, string[]> = {
-      // Informer list+watch (controller/manager.ts); status-writer.ts patches the finalizer. No GET by name.
-      "vireo.dev/rollouts": ["list", "patch", "watch"],
+      // Informer list+watch (controller/manager.ts); status-writer.ts patches the finalizer; manager.ts exists()
+      // GETs the Rollout a claim label names when it is not in the cache.
+      "vireo.dev/rollouts": ["get", "list", "patch", "watch"],
       // status-writer.ts: merge patch of the status subresource.
       "vireo.dev/rollouts/status": ["patch"],
-      // Informer list+watch; workload-manager.ts: GET, POST the primary, PATCH replicas, PUT on promote.
-      "apps/deployments": ["create", "get", "list", "patch", "update", "watch"],
-      // Informer list+watch; workload-manager.ts GET/POST/PATCH; mesh/backend-pods.ts GET.
-      "core/services": ["create", "get", "list", "patch", "watch"],
+      // Informer list+watch; workload-manager.ts: GET, POST the primary, PATCH replicas and the claim label, PUT on
+      // promote, DELETE the primary a renamed targetRef leaves behind (removeMade).
+      "apps/deployments": ["create", "delete", "get", "list", "patch", "update", "watch"],
+      // Informer list+watch; workload-manager.ts GET/POST/PATCH, DELETE (removeMade); mesh/backend-pods.ts GET.
+      "core/services": ["create", "delete", "get", "list", "patch", "watch"],
       // Informer list+watch (controller/manager.ts); workload-manager.ts POST/PUT/DELETE the primary HPA.
       "autoscaling/horizontalpodautoscalers": ["create", "delete", "list", "update", "watch"],
       // controller/secrets.ts: GET by name only (own ClusterRole, so it can be bound per namespace).

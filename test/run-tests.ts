@@ -10,7 +10,12 @@ type Suite = "unit" | "e2e";
 /** Where each suite's tests live and the least it must run; raise the floors as tests are added. */
 const SUITES: Record<Suite, { patterns: string[]; minFiles: number; minTests: number; extraArgs: string[] }> =
   {
-    unit: { patterns: ["src/**/*.test.ts", "test/**/*.test.ts"], minFiles: 79, minTests: 605, extraArgs: [] },
+    unit: {
+      patterns: ["src/**/*.test.ts", "test/**/*.test.ts"],
+      minFiles: 79,
+      minTests: 605,
+      extraArgs: ["--import=./test/property-seed.ts"],
+    },
     e2e: {
       patterns: ["e2e/**/*.test.ts"],
       minFiles: 25,
@@ -36,6 +41,24 @@ let files = suite.patterns.flatMap((p) =>
 files = [...new Set(files)].sort();
 if (filter.length > 0) files = files.filter((f) => filter.some((x) => f.includes(x)));
 
+/**
+ * The property tests' seed: VIREO_PROPERTY_SEED when given (to replay a failure), else one derived from the source
+ * tree's git hash — the same tree gives the same lives on every machine (CI's run replays here), a changed tree new
+ * ones. Outside a git checkout, a random one. Printed so any failure can be replayed.
+ */
+function propertySeed(): number {
+  if (process.env.VIREO_PROPERTY_SEED) return Number(process.env.VIREO_PROPERTY_SEED);
+  const tree = spawnSync("git", ["rev-parse", "HEAD^{tree}"], { cwd: root, encoding: "utf8" });
+  const dirty = spawnSync("git", ["status", "--porcelain", "--untracked-files=no"], {
+    cwd: root,
+    encoding: "utf8",
+  });
+  if (tree.status !== 0 || dirty.stdout.trim() !== "") return Math.floor(Math.random() * 2 ** 31);
+  return Number.parseInt(tree.stdout.trim().slice(0, 8), 16) % 2 ** 31;
+}
+const seed = propertySeed();
+if (suiteName === "unit") console.log(`property seed ${seed} (replay: VIREO_PROPERTY_SEED=${seed} npm test)`);
+
 const countsFile = join(mkdtempSync(join(tmpdir(), "vireo-tests-")), "counts.json");
 const result = spawnSync(
   process.execPath,
@@ -48,7 +71,11 @@ const result = spawnSync(
     ...suite.extraArgs,
     ...files,
   ],
-  { cwd: root, stdio: "inherit", env: { ...process.env, VIREO_TEST_COUNTS: countsFile } },
+  {
+    cwd: root,
+    stdio: "inherit",
+    env: { ...process.env, VIREO_TEST_COUNTS: countsFile, VIREO_PROPERTY_SEED: String(seed) },
+  },
 );
 
 let counts: { passed: number; failed: number; skipped: number; perFile: Record<string, number> };
@@ -68,7 +95,9 @@ if (filter.length === 0) {
 const ranFiles = new Set(Object.keys(counts.perFile).map((f) => resolve(root, f)));
 for (const f of files) if (!ranFiles.has(resolve(root, f))) problems.push(`${f} ran no test`);
 for (const p of problems) console.error(`test-guard: ${p}`);
-console.log(`test-guard: ${files.length} files, ${counts.passed + counts.failed} tests (${suiteName})`);
+console.log(
+  `test-guard: ${files.length} files, ${counts.passed + counts.failed} tests (${suiteName}), property seed ${seed}`,
+);
 // Repeat the closing line last so CI reads it; guard problems count as failures.
 console.log(`${counts.passed} passed, ${counts.failed + problems.length} failed, ${counts.skipped} skipped`);
 process.exit(problems.length > 0 ? 1 : (result.status ?? 1));

@@ -65,6 +65,11 @@ export interface StartClusterOptions {
    * runner serve on each pod's IP, so a proxy can reach real endpoints.
    */
   podCidr?: string;
+  /**
+   * etcd's backend quota in bytes (default 1 GiB). Benchmarks that store gigabytes of objects raise it, and put
+   * `dir` on disk rather than tmpfs.
+   */
+  etcdQuotaBytes?: number;
   /** Run API Priority and Fairness (with its default limits), for tests of how the controller takes 429s. */
   priorityAndFairness?: boolean;
   /** Audit policy text (default: metadata of the controller's writes; see components.ts). */
@@ -187,6 +192,7 @@ export async function startCluster(opts: StartClusterOptions = {}): Promise<Clus
         verbose,
         onSpawn,
         podCidr: opts.podCidr,
+        ...(opts.etcdQuotaBytes ? { etcdQuotaBytes: opts.etcdQuotaBytes } : {}),
         ...(opts.priorityAndFairness ? { priorityAndFairness: true } : {}),
         ...(opts.auditPolicy ? { auditPolicy: opts.auditPolicy } : {}),
       });

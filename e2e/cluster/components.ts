@@ -20,6 +20,8 @@ export interface Layout {
   kwokServerPort: number;
   /** Pod CIDR for kwok (default {@link POD_CIDR}). */
   podCidr?: string;
+  /** etcd's backend quota (default 1 GiB). */
+  etcdQuotaBytes?: number;
   /** Run API Priority and Fairness with its default limits (off by default: lighter on 2 cores). */
   priorityAndFairness?: boolean;
 }
@@ -53,7 +55,7 @@ export function etcdArgs(l: Layout): string[] {
     "--log-level=warn",
     // Small tests create few objects; a low snapshot count keeps the WAL (and RAM) small.
     "--snapshot-count=10000",
-    "--quota-backend-bytes=1073741824",
+    `--quota-backend-bytes=${l.etcdQuotaBytes ?? 1073741824}`,
   ];
 }
 

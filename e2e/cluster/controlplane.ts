@@ -42,6 +42,8 @@ export interface ControlPlaneOptions {
   onSpawn: (p: ManagedProcess) => void;
   /** kwok's pod CIDR (default components.ts POD_CIDR). */
   podCidr?: string;
+  /** etcd's backend quota (default 1 GiB). */
+  etcdQuotaBytes?: number;
   /** API Priority and Fairness on, with its default limits. */
   priorityAndFairness?: boolean;
   /** Audit policy text (default: the controller's writes only). */
@@ -73,6 +75,7 @@ export async function startControlPlane(o: ControlPlaneOptions): Promise<Control
     kwokKubeconfig: join(dir, "kwok.kubeconfig"),
     kwokServerPort: kwokServerPort!,
     ...(o.podCidr ? { podCidr: o.podCidr } : {}),
+    ...(o.etcdQuotaBytes ? { etcdQuotaBytes: o.etcdQuotaBytes } : {}),
     ...(o.priorityAndFairness ? { priorityAndFairness: true } : {}),
   };
   mkdirSync(l.etcdDataDir, { recursive: true, mode: 0o700 });

@@ -44,7 +44,10 @@ export function isFullPromote(value: string): boolean {
   return value === PROMOTE_FULL || value.startsWith(`${PROMOTE_FULL}-`);
 }
 
-/** Labels Vireo puts on objects it creates. */
+/**
+ * Labels Vireo puts on objects. Every object it creates carries all three; the target Deployment and root Service
+ * it adopts carry `rollout` only — the durable claim that keeps a second Rollout off them (see docs/ownership.md).
+ */
 export const LABELS = {
   managedBy: "app.kubernetes.io/managed-by",
   rollout: `${GROUP}/rollout`,
@@ -176,6 +179,17 @@ export const REASONS = {
   /** A destination rejected a notification for good (HTTP 4xx other than 408/429, invalid URL); not retried. */
   NotificationFailed: "NotificationFailed",
   InvalidSpec: "InvalidSpec",
+  /**
+   * An object the Rollout names is another Rollout's, or is not Vireo's though it has the name Vireo would give its
+   * own (`<service>-primary`): refused, nothing written to it; the message names the object and its owner.
+   */
+  OwnershipConflict: "OwnershipConflict",
+  /** A host or gateway the Rollout names is outside what the operator allows its namespace (--allowed-hosts, --allowed-gateways). */
+  NotAllowed: "NotAllowed",
+  /** The spec names another target or root Service: the old ones are being handed back before the new are taken. */
+  HandingBack: "HandingBack",
+  /** The objects a renamed spec no longer names were handed back. */
+  HandedBack: "HandedBack",
   TargetNotFound: "TargetNotFound",
   ReconcileError: "ReconcileError",
   /** A Gateway did not accept Vireo's HTTPRoute; the message quotes the Gateway's own reason. */

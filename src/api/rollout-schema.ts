@@ -11,6 +11,11 @@ import type { ObjectMeta } from "./object-meta.ts";
 const DNS_SUBDOMAIN = "^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$";
 /** DNS-1123 label: Service and namespace names. */
 const DNS_LABEL = "^[a-z0-9]([-a-z0-9]*[a-z0-9])?$";
+/** An Istio `hosts` entry: a hostname, `*.` and a domain, or `*`. */
+const ISTIO_HOST = "^(\\*|(\\*\\.)?[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*)$";
+/** An Istio `gateways` entry: mesh, a Gateway of this namespace, or namespace/name (not the legacy dotted FQDN). */
+const ISTIO_GATEWAY =
+  "^(mesh|[a-z0-9]([-a-z0-9]*[a-z0-9])?|[a-z0-9]([-a-z0-9]*[a-z0-9])?/[a-z0-9]([-a-z0-9.]*[a-z0-9])?)$";
 /** DNS-1035 label: what the API server demands of a Service name (a letter first). */
 export const DNS_1035_LABEL = "^[a-z]([-a-z0-9]*[a-z0-9])?$";
 
@@ -131,15 +136,31 @@ export const ServiceSchema = z
       .describe("Container port traffic goes to. Defaults to port."),
     portName: labelName("Name of the Service port. Defaults to http.").optional(),
     gateways: z
-      .array(z.string().min(1).max(253))
+      .array(
+        z
+          .string()
+          .min(1)
+          .max(253)
+          .regex(new RegExp(ISTIO_GATEWAY), "must be mesh, a Gateway name, or namespace/name"),
+      )
       .max(16)
       .optional()
-      .describe("Istio only: gateways the VirtualService binds to, in addition to the mesh."),
+      .describe(
+        "Istio only: gateways the VirtualService binds to, in addition to the mesh: name (this namespace) or namespace/name. Gateways of other namespaces only where the operator allows them (--allowed-gateways).",
+      ),
     hosts: z
-      .array(z.string().min(1).max(253))
+      .array(
+        z
+          .string()
+          .min(1)
+          .max(253)
+          .regex(new RegExp(ISTIO_HOST), "must be a lowercase hostname, *.domain or *"),
+      )
       .max(16)
       .optional()
-      .describe("Istio only: extra hosts of the VirtualService. The Service's own name is always included."),
+      .describe(
+        "Istio only: extra hosts of the VirtualService. The Service's own name is always included. Hosts other than this Rollout's Services only where the operator allows them for the namespace (--allowed-hosts); a VirtualService applies mesh-wide.",
+      ),
   })
   .describe("The Service whose traffic is split between primary and canary.");
 
@@ -752,7 +773,11 @@ export const RolloutSpecSchema = z
         ".accessPolicy.routes",
       ),
       cel("!has(self.gatewayApi) || self.provider == 'gateway-api'", GATEWAY_API_ONLY, ".gatewayApi"),
-      cel("self.provider != 'kubernetes' || has(self.strategy.blueGreen)", SELECTOR_BLUE_GREEN_ONLY, ".provider"),
+      cel(
+        "self.provider != 'kubernetes' || has(self.strategy.blueGreen)",
+        SELECTOR_BLUE_GREEN_ONLY,
+        ".provider",
+      ),
       cel("self.provider != 'kubernetes' || !has(self.accessPolicy)", SELECTOR_NO_POLICY, ".accessPolicy"),
       cel(
         `!has(self.strategy.blueGreen) || !has(self.strategy.blueGreen.previewService) || !([(has(self.service.name) ? self.service.name : self.targetRef.name)].exists(r, self.strategy.blueGreen.previewService in [r, r + '${NAME_SUFFIXES.primary}', r + '${NAME_SUFFIXES.canary}']))`,
@@ -777,7 +802,10 @@ export const RolloutSpecSchema = z
       ctx.addIssue({ code: "custom", path: ["accessPolicy"], message: SELECTOR_NO_POLICY });
     const preview = s.strategy.blueGreen?.previewService;
     const root = s.service.name ?? target;
-    if (preview !== undefined && [root, `${root}${NAME_SUFFIXES.primary}`, `${root}${NAME_SUFFIXES.canary}`].includes(preview))
+    if (
+      preview !== undefined &&
+      [root, `${root}${NAME_SUFFIXES.primary}`, `${root}${NAME_SUFFIXES.canary}`].includes(preview)
+    )
       ctx.addIssue({
         code: "custom",
         path: ["strategy", "blueGreen", "previewService"],
@@ -853,6 +881,25 @@ export const MeasurementSchema = z.object({
     .describe("What the sequential judge saw, for judge: sequential; the next tick continues from it."),
 });
 
+/**
+ * An object of the user's that Vireo took over for this Rollout — its target Deployment or its root Service —
+ * labelled `vireo.dev/rollout: <rollout>` on the object itself, and recorded here with what Vireo changed, so it is
+ * handed back on deletion and when the spec names other objects.
+ */
+export const ClaimSchema = z.object({
+  kind: z
+    .enum(["Deployment", "Service"])
+    .describe("Deployment: the target, scaled by Vireo. Service: the root."),
+  name: z.string().max(253).describe("Name of the object, in the Rollout's namespace."),
+  uid: z.string().max(64).describe("UID of the object claimed: a same-named object made later is not it."),
+  selector: z
+    .record(z.string(), z.string())
+    .optional()
+    .describe(
+      "Service only: the selector it had before Vireo pointed it at the primary's pods, restored on hand-back — recorded only when it selected something other than the target's pods; absent, the Service gets the pods of the Deployment that is its target then.",
+    ),
+});
+
 /** Everything needed to resume after a crash. */
 export const RolloutStatusSchema = z
   .object({
@@ -908,6 +955,13 @@ export const RolloutStatusSchema = z
       .optional()
       .describe(
         "While promoting a target with a HorizontalPodAutoscaler: the replicas the primary must have ready before it takes all traffic (primary and canary together when promotion began, within the HPA's bounds); the primary HPA's minReplicas until the rollout is Healthy.",
+      ),
+    claims: z
+      .array(ClaimSchema)
+      .max(8)
+      .optional()
+      .describe(
+        "Objects Vireo took over for this Rollout (labelled vireo.dev/rollout) and what it changed on them. Deleting the Rollout hands every one back; so does a spec that names another target or root Service, before the new ones are taken.",
       ),
     lastValidSpec: RolloutSpecSchema.optional().describe(
       "The last spec that passed validation. If the spec turns invalid, or the Rollout is deleted while invalid, Vireo still knows which objects to route back to the primary and which workload to hand back.",
@@ -993,6 +1047,8 @@ export type RolloutSpec = z.output<typeof RolloutSpecSchema>;
 export type RolloutStatus = z.output<typeof RolloutStatusSchema>;
 /** A status condition. */
 export type Condition = z.output<typeof ConditionSchema>;
+/** An object Vireo took over, as recorded in status. */
+export type Claim = z.output<typeof ClaimSchema>;
 /** A stored measurement. */
 export type Measurement = z.output<typeof MeasurementSchema>;
 /** One analysis metric. */

@@ -4,6 +4,8 @@ import type { RolloutStatus } from "../api/rollout-schema.ts";
 import type { TrafficSplitModel } from "../mesh/types.ts";
 import { decide } from "../rollout/decide.ts";
 import type { Action, Weights } from "../rollout/types.ts";
+import { handBackPlan } from "../workload/claims.ts";
+import { handBackStep } from "./hand-back.ts";
 import type { Observed, Target } from "./observe.ts";
 import type { ReconcilerDeps } from "./ports.ts";
 
@@ -20,6 +22,8 @@ const AFTER_STATUS = new Set<Action["type"]>(["PromotePrimary", "ScaleCanaryDown
 export const afterStatus = (a: Action): boolean => AFTER_STATUS.has(a.type);
 
 const WORLD_ACTIONS = new Set<Action["type"]>([
+  "HandBack",
+  "ClaimObjects",
   "EnsureWorkloads",
   "ScaleCanaryUp",
   "ScaleCanaryDown",
@@ -125,6 +129,12 @@ export async function execute(
     if (!WORLD_ACTIONS.has(action.type)) continue;
     deps.log.info({ rollout: `${names.namespace}/${names.rollout}`, action }, `action ${action.type}`);
     switch (action.type) {
+      case "HandBack":
+        await handBackStep(deps, handBackPlan(action.claims, target.claims, names), spec, target, names);
+        break;
+      case "ClaimObjects":
+        await deps.workloads.claim(snap);
+        break;
       case "EnsureWorkloads":
         repaired.push(...(await deps.workloads.ensure(snap, spec, owner, action)));
         break;

@@ -4,7 +4,7 @@ import type { KubernetesObject } from "@kubernetes/client-node";
 import { GROUP, LABELS, PLURAL, VERSION } from "../api/constants.ts";
 import type { Rollout } from "../api/rollout-schema.ts";
 import type { KubeClients } from "../kube/clients.ts";
-import { classifyError } from "../kube/errors.ts";
+import { classifyError, isNotFound } from "../kube/errors.ts";
 import { Informer, type ResourceRef } from "../kube/informer.ts";
 import type { KubeLogger } from "../kube/logger-port.ts";
 import { splitKey } from "../kube/resource.ts";
@@ -12,6 +12,7 @@ import { WorkQueue, type WorkQueueMetrics } from "../kube/work-queue.ts";
 import type { Deployment, HorizontalPodAutoscaler, Service } from "../workload/objects.ts";
 import type { ObjectReader } from "../workload/workload-manager.ts";
 import type { ReconcileResult, RolloutSource } from "./ports.ts";
+import { projectAutoscaler, projectDeployment, projectRollout, projectService } from "./projections.ts";
 
 /** What the manager needs to run reconciles. */
 export type ReconcileFn = (namespace: string, name: string, signal: AbortSignal) => Promise<ReconcileResult>;
@@ -30,12 +31,23 @@ export interface ManagerOptions {
   onReconciled?: (result: "success" | "error" | "requeue", seconds: number) => void;
   /** Full resync period of the informers. */
   resyncPeriodMs?: number;
+  /**
+   * Where Deployments and Services missing from the caches are read: the caches hold only objects labelled
+   * `vireo.dev/rollout` (Vireo's own, and the targets and root Services it adopted), so a target not yet adopted
+   * — or one that does not exist — is read from the API server.
+   */
+  fallback: Pick<ObjectReader, "deployment" | "service">;
 }
 
 const ROLLOUTS = { group: GROUP, version: VERSION, plural: PLURAL };
 const DEPLOYMENTS = { group: "apps", version: "v1", plural: "deployments" };
 const SERVICES = { group: "", version: "v1", plural: "services" };
 const AUTOSCALERS = { group: "autoscaling", version: "v2", plural: "horizontalpodautoscalers" };
+/**
+ * Deployments and Services are watched only when they carry this label: Vireo's own objects and those it adopted.
+ * Objects Vireo does not own never reach the controller, whatever their number or size.
+ */
+const CLAIMED = LABELS.rollout;
 
 /** Informers, queue and workers. Start it, then call {@link lead} while leader. */
 export class Manager implements RolloutSource, ObjectReader {
@@ -59,12 +71,22 @@ export class Manager implements RolloutSource, ObjectReader {
         new Informer({
           ...common,
           resource: ROLLOUTS,
+          project: projectRollout,
           ...(options.selector ? { labelSelector: options.selector } : {}),
         }),
       );
-      this.#deployments.push(new Informer({ ...common, resource: DEPLOYMENTS }));
-      this.#services.push(new Informer({ ...common, resource: SERVICES }));
-      this.#autoscalers.push(new Informer({ ...common, resource: AUTOSCALERS }));
+      this.#deployments.push(
+        new Informer({
+          ...common,
+          resource: DEPLOYMENTS,
+          labelSelector: CLAIMED,
+          project: projectDeployment,
+        }),
+      );
+      this.#services.push(
+        new Informer({ ...common, resource: SERVICES, labelSelector: CLAIMED, project: projectService }),
+      );
+      this.#autoscalers.push(new Informer({ ...common, resource: AUTOSCALERS, project: projectAutoscaler }));
     }
     for (const inf of this.#rollouts) {
       inf.onAdd((r) => this.#enqueue(r));
@@ -81,7 +103,8 @@ export class Manager implements RolloutSource, ObjectReader {
       inf.onDelete(wake);
     }
     // Services too: a hand edit of the root selector or a deleted backend Service is repaired in seconds, not at
-    // the next resync.
+    // the next resync. A label removed by hand reads as a delete here (the object left the watch): the owner
+    // reconciles and claims it again.
     for (const inf of this.#services) {
       const wake = (svc: Service & KubernetesObject) =>
         this.#enqueueServiceOwnersOf(svc.metadata.namespace ?? "", svc.metadata.name);
@@ -206,17 +229,33 @@ export class Manager implements RolloutSource, ObjectReader {
     return undefined;
   }
 
+  /** Whether a Rollout exists: in the cache, else (another shard's, one not seen yet) on the API server. */
+  async exists(namespace: string, name: string): Promise<boolean> {
+    if (this.get(namespace, name)) return true;
+    try {
+      await this.#o.clients.request({
+        path: `/apis/${GROUP}/${VERSION}/namespaces/${encodeURIComponent(namespace)}/${PLURAL}/${encodeURIComponent(name)}`,
+      });
+      return true;
+    } catch (err) {
+      if (isNotFound(err)) return false;
+      throw err;
+    }
+  }
+
   /** Every Rollout in the cache. */
   listRollouts(): Rollout[] {
     return this.#rollouts.flatMap((i) => i.list());
   }
 
+  /** A Deployment from the cache, else from the API server (not labelled yet, or absent). */
   async deployment(namespace: string, name: string): Promise<Deployment | undefined> {
-    return this.#find(this.#deployments, namespace, name);
+    return this.#find(this.#deployments, namespace, name) ?? this.#o.fallback.deployment(namespace, name);
   }
 
+  /** A Service from the cache, else from the API server (not labelled yet, or absent). */
   async service(namespace: string, name: string): Promise<Service | undefined> {
-    return this.#find(this.#services, namespace, name);
+    return this.#find(this.#services, namespace, name) ?? this.#o.fallback.service(namespace, name);
   }
 
   async autoscalers(namespace: string): Promise<HorizontalPodAutoscaler[]> {

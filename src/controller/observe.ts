@@ -1,15 +1,26 @@
 // The reconciler's first step: read the world a Rollout points at (workloads, routes, access policy, the analysis
 // tick, requests, windows) into the engine's Observations, and name the target its actions will act on.
-import { ANNOTATIONS, API_VERSION, KIND, type RequestKind } from "../api/constants.ts";
+import { ANNOTATIONS, API_VERSION, KIND, REASONS, type RequestKind } from "../api/constants.ts";
 import type { OwnerRef } from "../api/object-meta.ts";
-import type { Rollout, RolloutSpec, RolloutStatus } from "../api/rollout-schema.ts";
+import type { Claim, Rollout, RolloutSpec, RolloutStatus } from "../api/rollout-schema.ts";
 import { type SpecIssue, validateRolloutSpec } from "../api/validate.ts";
+import { exposureIssues } from "../mesh/exposure-policy.ts";
 import { httpProbesOf } from "../mesh/pod-probes.ts";
 import type { ProviderWarning } from "../mesh/provider.ts";
 import { providerSpecIssues, providerWarnings } from "../mesh/registry.ts";
 import type { AccessPolicyModel, MeshAdapter, SplitRef } from "../mesh/types.ts";
-import type { Observations } from "../rollout/types.ts";
+import type { Observations, OwnershipObservation, Refusal } from "../rollout/types.ts";
 import { evaluateWindows } from "../rollout/windows.ts";
+import {
+  claimLabelled,
+  claimsOf,
+  foreignClaimants,
+  handBackPlan,
+  handedBack,
+  leftovers,
+  namedBy,
+  ownershipConflicts,
+} from "../workload/claims.ts";
 import { checkDerivedLimits } from "../workload/limits.ts";
 import { type WorkloadNames, workloadNames } from "../workload/names.ts";
 import { otherServicePorts } from "../workload/render.ts";
@@ -44,6 +55,10 @@ export interface Target {
   policy: AccessPolicyModel | null;
   ref: SplitRef;
   mesh: MeshAdapter;
+  /** status.claims as the decision saw them: what a HandBack works from. */
+  claims: readonly Claim[];
+  /** status.replicas: what a target whose primary is gone is handed back with. */
+  replicas: number | undefined;
 }
 
 /** One reconcile's reading of the world, for the engine. */
@@ -58,7 +73,10 @@ export interface Observed extends Validated {
 }
 
 /** The ports observation reads through. */
-export type ObserveDeps = Pick<ReconcilerDeps, "workloads" | "mesh" | "measurements" | "analysis">;
+export type ObserveDeps = Pick<
+  ReconcilerDeps,
+  "workloads" | "mesh" | "measurements" | "analysis" | "rollouts" | "exposure"
+>;
 
 /**
  * Rollouts without an access policy whose mesh was already checked to hold none of ours, by uid → generation.
@@ -83,9 +101,20 @@ export async function observe(
   now: Date,
 ): Promise<Observed> {
   if (v.spec) return observeValid(deps, noPolicyConfirmed, rollout, v, v.spec, now);
-  const observations: Observations = { ...emptyObservations(), specIssues: v.issues };
+  return observeFallback(deps, rollout, v, { ...emptyObservations(), specIssues: v.issues });
+}
+
+/**
+ * A spec the engine cannot run — invalid, or refused — observed through the spec acted on before (`v.acting`): only
+ * what routing back to primary and following the HPA need.
+ */
+async function observeFallback(
+  deps: ObserveDeps,
+  rollout: Rollout,
+  v: Validated,
+  observations: Observations,
+): Promise<Observed> {
   if (!v.acting) return { ...v, observations, warnings: [] };
-  // An invalid spec: only what routing back to primary and following the HPA need, read through the last valid spec.
   const spec = v.acting;
   const names = workloadNames(rollout.metadata.namespace, rollout.metadata.name, spec);
   const snap = await deps.workloads.snapshot(names);
@@ -100,9 +129,14 @@ export async function observe(
       routes: await mesh.getRoutes(ref),
       ...(autoscaler ? { autoscaler } : {}),
     },
-    target: { spec, names, snap, owner: ownerOf(rollout), policy: null, ref, mesh },
+    target: { spec, names, snap, owner: ownerOf(rollout), policy: null, ref, mesh, ...held(rollout) },
     warnings: [],
   };
+}
+
+/** What status says the Rollout holds. */
+function held(rollout: Rollout): Pick<Target, "claims" | "replicas"> {
+  return { claims: rollout.status?.claims ?? [], replicas: rollout.status?.replicas };
 }
 
 async function observeValid(
@@ -119,6 +153,15 @@ async function observeValid(
   const mesh = deps.mesh(spec);
   const snap = await deps.workloads.snapshot(names);
   const owner = ownerOf(rollout);
+  // Nothing is written to what the Rollout may not have: another Rollout's objects, hosts outside the policy. The
+  // engine decides on the refused spec (for the reason); actions act on the last spec acted on, if still its own.
+  const refusals = await refusalsOf(deps, spec, names, snap, owner);
+  if (refusals.length > 0) {
+    const last = lastValidSpec(rollout.status);
+    const acting = last && stillOurs(deps, rollout, last) ? last : undefined;
+    const fallback = { ...v, acting };
+    return observeFallback(deps, rollout, fallback, { ...emptyObservations(), refusals });
+  }
   const policy = accessPolicyModel(rollout, spec, names, snap);
   const ref = {
     ...splitRef(names, spec),
@@ -157,13 +200,64 @@ async function observeValid(
     requests: requestsOf(rollout),
     window: evaluateWindows(spec.windows, now),
     ...(autoscaler ? { autoscaler } : {}),
+    refusals: [],
+    ownership: await ownershipOf(deps, snap, rollout.status?.claims ?? [], owner),
   };
-  const target = { spec, names, snap, owner, policy, ref, mesh };
+  const target = { spec, names, snap, owner, policy, ref, mesh, ...held(rollout) };
   return { ...v, observations, target, tick, warnings: providerWarnings(spec.provider, ref) };
 }
 
+/** What the Rollout may not touch: hosts and gateways outside the policy, objects that are not its to take. */
+async function refusalsOf(
+  deps: ObserveDeps,
+  spec: RolloutSpec,
+  names: WorkloadNames,
+  snap: WorkloadSnapshot,
+  owner: OwnerRef,
+): Promise<Refusal[]> {
+  const out: Refusal[] = exposureIssues(spec, names, deps.exposure).map((i) => ({
+    reason: REASONS.NotAllowed,
+    message: `${i.path}: ${i.message}`,
+  }));
+  const live = new Set<string>();
+  for (const claimant of foreignClaimants(snap, names.rollout))
+    if (await deps.rollouts.exists(names.namespace, claimant)) live.add(claimant);
+  for (const message of ownershipConflicts(snap, owner, live))
+    out.push({ reason: REASONS.OwnershipConflict, message });
+  return out;
+}
+
+/** The spec names only objects this Rollout claimed, and hosts the policy allows. */
+function stillOurs(deps: ObserveDeps, rollout: Rollout, spec: RolloutSpec): boolean {
+  const names = workloadNames(rollout.metadata.namespace, rollout.metadata.name, spec);
+  const claims = rollout.status?.claims ?? [];
+  return (
+    claims.some((c) => c.kind === "Deployment" && namedBy(c, names)) &&
+    claims.some((c) => c.kind === "Service" && namedBy(c, names)) &&
+    exposureIssues(spec, names, deps.exposure).length === 0
+  );
+}
+
+/** Who holds the spec's objects, and whether those a rename left behind are handed back. */
+async function ownershipOf(
+  deps: ObserveDeps,
+  snap: WorkloadSnapshot,
+  recorded: readonly Claim[],
+  owner: OwnerRef,
+): Promise<OwnershipObservation> {
+  const { names } = snap;
+  const stale = recorded.filter((c) => !namedBy(c, names));
+  let done = true;
+  if (stale.length > 0) {
+    const old = await deps.workloads.snapshot(handBackPlan(stale, recorded, names).names);
+    const objects = stale.map((c) => (c.kind === "Deployment" ? old.target : old.rootService));
+    done = handedBack(stale, objects, names.rollout) && leftovers(old, owner, names).length === 0;
+  }
+  return { claims: claimsOf(snap, recorded), labelled: claimLabelled(snap, names.rollout), handedBack: done };
+}
+
 /** The owner reference every object Vireo creates for `r` carries. */
-function ownerOf(r: Rollout): OwnerRef {
+export function ownerOf(r: Rollout): OwnerRef {
   return { apiVersion: API_VERSION, kind: KIND, name: r.metadata.name, uid: r.metadata.uid ?? "" };
 }
 
@@ -223,6 +317,8 @@ function emptyObservations(): Observations {
   const none = { exists: false, desiredReplicas: 0, readyReplicas: 0, rolledOut: false };
   return {
     specIssues: [],
+    refusals: [],
+    ownership: { claims: [], labelled: true, handedBack: true },
     canary: none,
     primary: none,
     servicesReady: false,

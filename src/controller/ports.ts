@@ -4,6 +4,7 @@ import type { MetricMeasurement } from "../analysis/types.ts";
 import type { Rollout, RolloutSpec, RolloutStatus } from "../api/rollout-schema.ts";
 import type { EventRecorder } from "../kube/event-recorder.ts";
 import type { StatusWriter } from "../kube/status-writer.ts";
+import type { ExposurePolicy } from "../mesh/exposure-policy.ts";
 import type { MeshAdapter } from "../mesh/types.ts";
 import type { WorkloadNames } from "../workload/names.ts";
 import type { WorkloadManager } from "../workload/workload-manager.ts";
@@ -13,6 +14,11 @@ import type { PendingNotification, SettledNotification } from "./outbox.ts";
 /** Where Rollouts are read from (the informer cache). */
 export interface RolloutSource {
   get(namespace: string, name: string): Rollout | undefined;
+  /**
+   * Whether a Rollout exists, in the cache or (another shard's, say) on the API server: a claim label naming a
+   * Rollout that is gone no longer holds its object.
+   */
+  exists(namespace: string, name: string): Promise<boolean>;
 }
 
 /** Queries Prometheus for a Rollout's metrics. */
@@ -64,6 +70,9 @@ export interface ReconcileLogger {
 export type WorkloadPort = Pick<
   WorkloadManager,
   | "snapshot"
+  | "claim"
+  | "removeMade"
+  | "unclaim"
   | "ensure"
   | "scalePrimary"
   | "scaleCanary"
@@ -94,6 +103,8 @@ export interface ReconcilerDeps {
   now: () => Date;
   /** Runs the analysis measurements off the workers; its results wake the Rollout through the queue. */
   measurements: AnalysisScheduler;
+  /** Hostnames and other namespaces' gateways the operator allows Rollouts to route (--allowed-hosts, …-gateways). */
+  exposure: ExposurePolicy;
   /** How long a deleted Rollout waits for its workload to be handed back (default 10 min, --deletion-timeout). */
   deletionTimeoutMs?: number;
 }

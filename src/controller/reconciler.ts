@@ -23,10 +23,12 @@ import { setCondition } from "../rollout/conditions.ts";
 import { DEFAULT_DELETION_TIMEOUT_MS, decideDeletion } from "../rollout/deletion.ts";
 import { withinBudget } from "../rollout/status-budget.ts";
 import type { Action } from "../rollout/types.ts";
+import { handBackPlan, unrecordedClaims } from "../workload/claims.ts";
 import { servingGap } from "../workload/hand-back.ts";
 import { workloadNames } from "../workload/names.ts";
 import { afterStatus, type Decided, decideAndAct, execute } from "./execute.ts";
-import { type NoPolicyConfirmed, type Observed, observe, splitRef, validated } from "./observe.ts";
+import { finishHandBack, restorable } from "./hand-back.ts";
+import { type NoPolicyConfirmed, type Observed, observe, ownerOf, validated } from "./observe.ts";
 import { type OutboxUpdate, type SettledNotification, toPending, updateOutbox } from "./outbox.ts";
 import type { ReconcileResult, ReconcilerDeps } from "./ports.ts";
 import { WriteFence } from "./write-fence.ts";
@@ -311,42 +313,61 @@ export class Reconciler {
     let released: { why: string; undone: string[] } | undefined;
     if (spec) {
       const names = workloadNames(namespace, name, spec);
-      const snap = await d.workloads.snapshot(names);
-      // A hand-back that keeps failing (a webhook refusing the patch) is bounded by the deadline too.
-      const restore = await d.workloads.restore(snap).then(
-        (done) => ({ done, error: undefined }),
-        (error: unknown) => ({ done: false, error }),
-      );
-      if (!restore.done) {
-        const decision = decideDeletion(
-          {
-            generation: rollout.metadata.generation ?? 1,
-            status: rollout.status,
-            deletedAt: new Date(rollout.metadata.deletionTimestamp ?? d.now()),
-            timeoutMs: d.deletionTimeoutMs ?? DEFAULT_DELETION_TIMEOUT_MS,
-            forceRequested: Boolean(rollout.metadata.annotations?.[FORCE_RELEASE_ANNOTATION]),
-            gap: snap.target ? servingGap(snap.target) : { what: `Deployment ${names.target}` },
-          },
-          d.now(),
+      const owner = ownerOf(rollout);
+      const recorded = rollout.status?.claims;
+      // Everything recorded, and what carries this Rollout's label without a record (or, for a Rollout from
+      // before claims, what its own objects prove it took over) — never only the objects the spec names now.
+      const unrecorded = unrecordedClaims(await d.workloads.snapshot(names), owner, recorded !== undefined);
+      let remaining = [
+        ...(recorded ?? []),
+        ...unrecorded.filter((c) => !recorded?.some((r) => r.kind === c.kind && r.name === c.name)),
+      ];
+      const ctx = { mesh: d.mesh(spec), owner, replicas: rollout.status?.replicas };
+      // One target and root Service at a time (a rename under way records two of either).
+      do {
+        const plan = handBackPlan(remaining, remaining, names);
+        remaining = remaining.filter((c) => c !== plan.target && c !== plan.root);
+        const snap = await d.workloads.snapshot(plan.names);
+        const what = restorable(plan, snap);
+        // A hand-back that keeps failing (a webhook refusing the patch) is bounded by the deadline too.
+        const restore = await d.workloads.restore(snap, what, ctx.replicas).then(
+          (done) => ({ done, error: undefined }),
+          (error: unknown) => ({ done: false, error }),
         );
-        if (!decision.release) {
-          if (restore.error !== undefined) throw restore.error;
-          await this.#writeStatus(rollout, decision.status);
-          await this.#record(rollout, decision.actions);
-          return { requeueAfterMs: decision.requeueAfterMs };
+        if (!restore.done) {
+          const decision = decideDeletion(
+            {
+              generation: rollout.metadata.generation ?? 1,
+              status: rollout.status,
+              deletedAt: new Date(rollout.metadata.deletionTimestamp ?? d.now()),
+              timeoutMs: d.deletionTimeoutMs ?? DEFAULT_DELETION_TIMEOUT_MS,
+              forceRequested: Boolean(rollout.metadata.annotations?.[FORCE_RELEASE_ANNOTATION]),
+              gap:
+                snap.target && what.target
+                  ? servingGap(snap.target)
+                  : { what: `Deployment ${plan.names.target}` },
+            },
+            d.now(),
+          );
+          if (!decision.release) {
+            if (restore.error !== undefined) throw restore.error;
+            await this.#writeStatus(rollout, decision.status);
+            await this.#record(rollout, decision.actions);
+            return { requeueAfterMs: decision.requeueAfterMs };
+          }
+          const undone = await d.workloads
+            .release(snap, what.root)
+            .catch((err: unknown) => [`workload not handed back (${messageOf(err)})`]);
+          released = { why: decision.why, undone: [...(released?.undone ?? []), ...undone] };
         }
-        const undone = await d.workloads
-          .release(snap)
-          .catch((err: unknown) => [`workload not handed back (${messageOf(err)})`]);
-        released = { why: decision.why, undone };
-      }
-      try {
-        await d.mesh(spec).cleanup(splitRef(names, spec));
-      } catch (err) {
-        if (!released) throw err;
-        // Released anyway: the routing objects are the Rollout's, so garbage collection deletes them with it.
-        released.undone.push(`routing objects not cleaned up (${messageOf(err)})`);
-      }
+        try {
+          await finishHandBack(d, plan, snap, spec, ctx, undefined);
+        } catch (err) {
+          if (!released) throw err;
+          // Released anyway: the routing objects are the Rollout's, so garbage collection deletes them with it.
+          released.undone.push(`routing objects or claim labels not cleaned up (${messageOf(err)})`);
+        }
+      } while (remaining.length > 0);
     }
     await d.statusWriter.patchMetadata(rolloutRef(namespace, name), {
       finalizers: withoutFinalizer(rollout.metadata.finalizers, FINALIZER),

@@ -58,7 +58,10 @@ const sameSelector = (a: Record<string, string> | undefined, b: Record<string, s
  * The two-way agreement matters: the EndpointSlice controller computes a Service's slices afresh when its selector
  * changes, while the backend's slices follow pod changes with a lag — so once they agree, neither is stale.
  */
-export function switchedTo<K extends string>(service: SelectedPods, backends: Record<K, SelectedPods>): K | null {
+export function switchedTo<K extends string>(
+  service: SelectedPods,
+  backends: Record<K, SelectedPods>,
+): K | null {
   const keys = Object.keys(backends) as K[];
   const side = keys.find((k) => sameSelector(service.selector, backends[k].selector));
   if (side === undefined) return null;

@@ -16,7 +16,8 @@ const cm = (name: string, rv: string, v = rv): V1ConfigMap => ({
 
 /** A scripted API: lists return `items`, each watch gets a controllable stream. */
 function fakeApi() {
-  const state = { items: [] as V1ConfigMap[], rv: "10", listErrors: 0 };
+  /** `failPage`: the list request for that page (0-based, counted per list) fails once. */
+  const state = { items: [] as V1ConfigMap[], rv: "10", listErrors: 0, failPage: -1 };
   const watches: Array<{
     query: RawRequest["query"];
     push(ev: object): void;
@@ -33,10 +34,18 @@ function fakeApi() {
           cause: Object.assign(new Error("x"), { code: "ECONNREFUSED" }),
         });
       }
+      // Pages of `limit` items; the continue token is the next item's index.
+      const from = Number(req.query?.continue ?? 0);
+      const limit = Number(req.query?.limit ?? state.items.length) || state.items.length;
+      if (from > 0 && from / limit === state.failPage) {
+        state.failPage = -1;
+        throw new TypeError("fetch failed", { cause: Object.assign(new Error("x"), { code: "ECONNRESET" }) });
+      }
+      const next = from + limit < state.items.length ? String(from + limit) : undefined;
       return {
         kind: "ConfigMapList",
-        metadata: { resourceVersion: state.rv },
-        items: structuredClone(state.items),
+        metadata: { resourceVersion: state.rv, ...(next ? { continue: next } : {}) },
+        items: structuredClone(state.items.slice(from, from + limit)),
       } as T;
     },
     async stream(req: RawRequest): Promise<ReadableStream<Uint8Array>> {
@@ -131,6 +140,55 @@ describe("Informer (scripted API, virtual time)", () => {
     assert.equal(watched?.metadata?.managedFields, undefined);
     assert.equal(watched?.metadata?.annotations, undefined);
     assert.equal(watched?.data?.v, "11");
+    await inf.stop();
+  });
+
+  it("keeps only its projection of each listed and watched object; handlers see the projection too", async () => {
+    const seen: unknown[] = [];
+    const { api, inf } = setup({
+      project: (o: V1ConfigMap) => ({ metadata: { ...o.metadata, annotations: {} }, data: {} }),
+    });
+    inf.onAdd((o) => seen.push(o.data));
+    api.state.items = [
+      { ...cm("a", "5"), metadata: { ...cm("a", "5").metadata, annotations: { big: "x" } } },
+    ];
+    inf.start();
+    await inf.waitForSync();
+    await tick();
+    api.watches[0]?.push({ type: "ADDED", object: cm("b", "11") });
+    await tick();
+    assert.deepEqual(inf.get("ns", "a")?.metadata?.annotations, {});
+    assert.deepEqual(inf.get("ns", "b")?.data, {});
+    assert.deepEqual(seen, [{}, {}]);
+    await inf.stop();
+  });
+
+  it("relists page by page into the cache, deleting what the list lacks only after its last page", async () => {
+    const { api, clock, log, inf } = setup({ pageSize: 2 });
+    api.state.items = ["a", "b", "c", "d", "e"].map((n) => cm(n, "1"));
+    inf.start();
+    await inf.waitForSync();
+    await tick();
+    assert.equal(inf.list().length, 5);
+    log.length = 0;
+    // The next list: a changed, c gone, f new; its second page fails once.
+    api.state.items = [cm("a", "2"), cm("b", "1"), cm("d", "1"), cm("e", "1"), cm("f", "3")];
+    api.state.failPage = 1;
+    api.watches[0]?.push({ type: "ERROR", object: { kind: "Status", code: 410, reason: "Expired" } });
+    await tick(30);
+    // The failed list updated a (page 1) but deleted nothing: c is still cached.
+    assert.deepEqual(log, ["update a 1->2"]);
+    assert.ok(inf.get("ns", "c"));
+    clock.advance(2000);
+    await tick(30);
+    assert.deepEqual(log, ["update a 1->2", "add f@3", "delete c"]);
+    assert.deepEqual(
+      inf
+        .list()
+        .map((o) => o.metadata?.name)
+        .sort(),
+      ["a", "b", "d", "e", "f"],
+    );
     await inf.stop();
   });
 

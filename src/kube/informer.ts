@@ -11,7 +11,7 @@ import { type WatchEvent, watchEvents } from "./watch-events.ts";
 export type { ResourceRef } from "./resource.ts";
 
 /** Options for {@link Informer}. */
-export interface InformerOptions {
+export interface InformerOptions<T extends KubernetesObject = KubernetesObject> {
   clients: Pick<KubeClients, "request" | "stream"> & Partial<Pick<KubeClients, "resetConnections">>;
   resource: ResourceRef;
   /** Watch one namespace only (default: all namespaces). */
@@ -34,6 +34,12 @@ export interface InformerOptions {
   backoffMaxMs?: number;
   /** List page size (default 500). */
   pageSize?: number;
+  /**
+   * What the cache keeps of each object, applied as it arrives (each list page, each watch event), so the object as
+   * the API server sent it is garbage at once. Handlers and readers see only the projection. Default
+   * {@link slim}: everything but `metadata.managedFields` and kubectl's last-applied copy.
+   */
+  project?: (obj: T) => T;
   clock?: Clock;
   logger?: KubeLogger;
 }
@@ -91,9 +97,9 @@ class WatchdogTimeout extends Error {
  */
 export class Informer<T extends KubernetesObject = KubernetesObject> {
   readonly #o: Required<
-    Omit<InformerOptions, "namespace" | "labelSelector" | "fieldSelector" | "watchTimeoutSeconds">
+    Omit<InformerOptions<T>, "namespace" | "labelSelector" | "fieldSelector" | "watchTimeoutSeconds">
   > &
-    InformerOptions;
+    InformerOptions<T>;
   readonly #clock: Clock;
   readonly #log: KubeLogger;
   readonly #what: string;
@@ -124,8 +130,9 @@ export class Informer<T extends KubernetesObject = KubernetesObject> {
     lastActivityAt: 0,
   };
 
-  constructor(options: InformerOptions) {
+  constructor(options: InformerOptions<T>) {
     this.#o = {
+      project: slim,
       resyncPeriodMs: 10 * 60_000,
       silenceLimitMs: MAX_WATCH_TIMEOUT_S * 1000 + SILENCE_GRACE_MS,
       backoffBaseMs: 1000,
@@ -280,11 +287,18 @@ export class Informer<T extends KubernetesObject = KubernetesObject> {
     }
   }
 
+  /**
+   * Lists page by page into the cache itself: each page's objects are projected and replace their old copies as
+   * they arrive (handlers hear of adds and updates at once), and what the list no longer holds is deleted after the
+   * last page. So a relist never holds the old cache, a new one and the raw list together — only the cache, one
+   * page and the set of keys seen. A list that fails halfway leaves a cache whose every object is either its last
+   * known or its listed state (no delete applied), and the retry completes it.
+   */
   async #list(signal: AbortSignal): Promise<void> {
-    const items: T[] = [];
+    const seen = new Set<string>();
     let cont: string | undefined;
     let rv = "";
-    let listKind = "";
+    const apiVersion = apiVersionOf(this.#o.resource);
     do {
       const page = await this.#o.clients.request<{
         kind?: string;
@@ -300,34 +314,39 @@ export class Informer<T extends KubernetesObject = KubernetesObject> {
         },
         signal,
       });
-      items.push(...(page.items ?? []));
       this.#touch(); // a long paginated list is progress, not silence
       cont = page.metadata?.continue || undefined;
       rv = page.metadata?.resourceVersion ?? "";
-      listKind = page.kind ?? listKind;
+      // Items of a typed list come without apiVersion/kind; fill them in so handlers see complete objects.
+      const listKind = page.kind ?? "";
+      const kind = listKind.endsWith("List") ? listKind.slice(0, -4) : undefined;
+      const items = page.items ?? [];
+      page.items = undefined;
+      for (let i = 0; i < items.length; i++) {
+        const item = items[i] as T;
+        items[i] = undefined as unknown as T; // the raw object goes as soon as its projection is cached
+        item.apiVersion ??= apiVersion;
+        if (kind) item.kind ??= kind;
+        const key = objectKey(item);
+        seen.add(key);
+        const obj = this.#o.project(item);
+        const old = this.#cache.get(key);
+        if (old && old.metadata?.resourceVersion === obj.metadata?.resourceVersion) continue;
+        this.#cache.set(key, obj);
+        this.#index(key, obj);
+        if (!old) this.#emitAdd(obj);
+        else this.#emitUpdate(old, obj);
+      }
     } while (cont);
     this.#stats.lists++;
     this.#touch();
-    // Items of a typed list come without apiVersion/kind; fill them in so handlers see complete objects.
-    const apiVersion = apiVersionOf(this.#o.resource);
-    const kind = listKind.endsWith("List") ? listKind.slice(0, -4) : undefined;
-    const next = new Map<string, T>();
-    for (const item of items) {
-      item.apiVersion ??= apiVersion;
-      if (kind) item.kind ??= kind;
-      next.set(objectKey(item), slim(item));
+    for (const [key, old] of this.#cache) {
+      if (seen.has(key)) continue;
+      this.#cache.delete(key);
+      this.#unindex(key, old);
+      this.#emitDelete(old);
     }
-    const previous = this.#cache;
-    this.#cache = next;
-    this.#byNamespace = new Map();
-    for (const [key, obj] of next) this.#index(key, obj);
     this.#stats.resourceVersion = rv;
-    for (const [key, obj] of next) {
-      const old = previous.get(key);
-      if (!old) this.#emitAdd(obj);
-      else if (old.metadata?.resourceVersion !== obj.metadata?.resourceVersion) this.#emitUpdate(old, obj);
-    }
-    for (const [key, old] of previous) if (!next.has(key)) this.#emitDelete(old);
     if (!this.#synced) {
       this.#synced = true;
       for (const w of this.#syncWaiters.splice(0)) w();
@@ -380,10 +399,11 @@ export class Informer<T extends KubernetesObject = KubernetesObject> {
       this.#emitDelete(old ?? obj);
       return;
     }
-    this.#cache.set(key, slim(obj));
-    this.#index(key, obj);
-    if (!old) this.#emitAdd(obj);
-    else this.#emitUpdate(old, obj);
+    const projected = this.#o.project(obj);
+    this.#cache.set(key, projected);
+    this.#index(key, projected);
+    if (!old) this.#emitAdd(projected);
+    else this.#emitUpdate(old, projected);
   }
 
   #index(key: string, obj: T): void {
@@ -464,12 +484,11 @@ export class Informer<T extends KubernetesObject = KubernetesObject> {
 const LAST_APPLIED = "kubectl.kubernetes.io/last-applied-configuration";
 
 /**
- * Drops what nothing here reads before caching: `metadata.managedFields` (server-side-apply bookkeeping) and the
- * last-applied annotation. Each is often larger than the rest of the object, and informers of Deployments and
- * Services hold every one in the namespaces watched. Nothing is lost on writes: Vireo patches the objects users own
- * (a merge patch leaves both alone) and replaces only the primaries it created itself.
+ * The default projection: drops `metadata.managedFields` (server-side-apply bookkeeping) and the last-applied
+ * annotation, each often larger than the rest of the object. Informers whose readers need less pass their own
+ * (see src/controller/projections.ts).
  */
-function slim<T extends KubernetesObject>(obj: T): T {
+export function slim<T extends KubernetesObject>(obj: T): T {
   const meta = obj.metadata;
   if (!meta) return obj;
   if (meta.managedFields) delete meta.managedFields;

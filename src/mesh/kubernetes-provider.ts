@@ -13,7 +13,8 @@ export const kubernetesProvider = defineProvider({
   apiGroups: [],
   requires: "nothing beyond Kubernetes",
   detect: (): Record<string, never> => ({}),
-  create: (_apis, { client, core }) => new KubernetesServiceAdapter({ client, core: core ?? apiCoreReader(client) }),
+  create: (_apis, { client, core }) =>
+    new KubernetesServiceAdapter({ client, core: core ?? apiCoreReader(client) }),
   routingTypes: () => [],
   routingKinds: [],
   policyTypes: [],

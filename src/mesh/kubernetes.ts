@@ -125,7 +125,10 @@ export class KubernetesServiceAdapter implements MeshAdapter {
     return side === "primary" ? { primary: 100, canary: 0 } : { primary: 0, canary: 100 };
   }
 
-  async applyAccessPolicy(_ref: SplitRef & { owner: OwnerRef }, policy: AccessPolicyModel | null): Promise<void> {
+  async applyAccessPolicy(
+    _ref: SplitRef & { owner: OwnerRef },
+    policy: AccessPolicyModel | null,
+  ): Promise<void> {
     if (policy) throw noPolicy();
   }
 
@@ -138,6 +141,9 @@ export class KubernetesServiceAdapter implements MeshAdapter {
 }
 
 const noPolicy = () =>
-  new MeshError(MeshErrorKind.Unsupported, "provider kubernetes has no access-policy API; use a NetworkPolicy");
+  new MeshError(
+    MeshErrorKind.Unsupported,
+    "provider kubernetes has no access-policy API; use a NetworkPolicy",
+  );
 
 const sorted = (m: Record<string, string>) => Object.fromEntries(Object.entries(m).sort());

@@ -34,8 +34,15 @@ describe("blue/green invariants (property-based)", () => {
           if (!cut || !before.primary.exists) continue;
           const size = Math.max(before.canary.desired, 1);
           assert.ok(before.canary.ready >= size, `cut over with ${before.canary.ready}/${size} pods ready`);
-          assert.ok(before.slices.canary >= size, `cut over with ${before.slices.canary}/${size} ready endpoints`);
-          assert.equal(before.slices.preview, "canary", "cut over before the preview's slices showed the new pods");
+          assert.ok(
+            before.slices.canary >= size,
+            `cut over with ${before.slices.canary}/${size} ready endpoints`,
+          );
+          assert.equal(
+            before.slices.preview,
+            "canary",
+            "cut over before the preview's slices showed the new pods",
+          );
         }
       }),
       { numRuns: RUNS },
@@ -55,9 +62,16 @@ describe("blue/green invariants (property-based)", () => {
           }
           if ((decision.status.canaryWeight ?? 0) === 100) cutOverAt ??= before.now;
           if (!decision.actions.some((a) => a.type === "PromotePrimary") || !before.primary.exists) continue;
-          assert.equal(before.routes?.canary, 100, "the primary took the new template while it served traffic");
+          assert.equal(
+            before.routes?.canary,
+            100,
+            "the primary took the new template while it served traffic",
+          );
           if (decision.status.promotedBy === "User") continue;
-          assert.ok(cutOverAt !== undefined && before.now - cutOverAt >= window, "promoted inside the window");
+          assert.ok(
+            cutOverAt !== undefined && before.now - cutOverAt >= window,
+            "promoted inside the window",
+          );
         }
       }),
       { numRuns: RUNS },
@@ -69,13 +83,21 @@ describe("blue/green invariants (property-based)", () => {
       fc.property(blueGreenLifeArb, ([spec, events]) => {
         for (const { before, decision } of play(spec, events).steps) {
           if (decision.actions.some((a) => a.type === "ScaleCanaryDown")) {
-            assert.deepEqual(before.routes, { primary: 100, canary: 0 }, "scaled down before traffic left it");
+            assert.deepEqual(
+              before.routes,
+              { primary: 100, canary: 0 },
+              "scaled down before traffic left it",
+            );
             assert.equal(before.slices.preview, "primary", "scaled down while the preview still showed it");
           }
           const ended = ["RolledBack", "Aborted"];
           const phase = decision.status.phase ?? "";
           if (ended.includes(phase) && !ended.includes(before.status?.phase ?? "") && before.primary.exists)
-            assert.equal(before.primary.revision, decision.status.stableRevision, "the old version was replaced");
+            assert.equal(
+              before.primary.revision,
+              decision.status.stableRevision,
+              "the old version was replaced",
+            );
         }
       }),
       { numRuns: RUNS },
@@ -92,7 +114,8 @@ describe("blue/green invariants (property-based)", () => {
           const first = decide(input, obs, now);
           const again = decide({ ...input, status: first.status }, { ...obs, analysis: undefined }, now);
           assert.deepEqual(again.status, first.status);
-          const world = (d: typeof first) => d.actions.filter((a) => a.type !== "RecordEvent" && a.type !== "Notify");
+          const world = (d: typeof first) =>
+            d.actions.filter((a) => a.type !== "RecordEvent" && a.type !== "Notify");
           assert.deepEqual(world(again), world(first));
           assert.deepEqual(
             again.actions.filter((a) => a.type === "RecordEvent" || a.type === "Notify"),
@@ -113,7 +136,8 @@ describe("the blue/green lives are not vacuous", () => {
         const reached = new Set<string>();
         let cut = false;
         for (const { before, decision } of play(spec, events).steps) {
-          if (decision.actions.some((a) => a.type === "PointPreview" && a.at === "canary")) reached.add("preview");
+          if (decision.actions.some((a) => a.type === "PointPreview" && a.at === "canary"))
+            reached.add("preview");
           if (decision.actions.some((a) => a.type === "SetRoutes" && a.weights.canary === 100)) {
             reached.add("cutOver");
             cut = true;
@@ -121,7 +145,10 @@ describe("the blue/green lives are not vacuous", () => {
           if (decision.status.rolloutStartedAt !== before.status?.rolloutStartedAt) cut = false;
           const phase = decision.status.phase;
           if (cut && (phase === "RolledBack" || phase === "Aborted")) reached.add(`${phase}AfterCutOver`);
-          if (decision.status.stableRevision !== before.status?.stableRevision && before.status?.stableRevision)
+          if (
+            decision.status.stableRevision !== before.status?.stableRevision &&
+            before.status?.stableRevision
+          )
             reached.add("promoted");
         }
         for (const r of reached) seen.set(r, (seen.get(r) ?? 0) + 1);
@@ -130,6 +157,9 @@ describe("the blue/green lives are not vacuous", () => {
     );
     console.log(`blue/green milestones in ${RUNS} random lives: ${JSON.stringify(Object.fromEntries(seen))}`);
     for (const key of ["preview", "cutOver", "promoted", "RolledBackAfterCutOver", "AbortedAfterCutOver"])
-      assert.ok((seen.get(key) ?? 0) >= RUNS * 0.01, `only ${seen.get(key) ?? 0} of ${RUNS} lives reached ${key}`);
+      assert.ok(
+        (seen.get(key) ?? 0) >= RUNS * 0.01,
+        `only ${seen.get(key) ?? 0} of ${RUNS} lives reached ${key}`,
+      );
   });
 });

@@ -159,7 +159,10 @@ describe("a blue/green rollout", () => {
     run(w, (x) => x.status?.phase === "Paused");
     assert.equal(w.status?.pauseReason, "PauseStep");
     assert.equal(w.routes?.canary, 0);
-    assert.match(w.status?.message ?? "", /^preview: revision rev-2 at full size behind Service podinfo-preview/);
+    assert.match(
+      w.status?.message ?? "",
+      /^preview: revision rev-2 at full size behind Service podinfo-preview/,
+    );
     w.requests.promote = "go";
     run(w, (x) => x.routes?.canary === 100);
   });

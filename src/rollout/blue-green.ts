@@ -79,7 +79,10 @@ export function primaryShortfall(ctx: Ctx): string | undefined {
  * size, and the first step is entered only once its EndpointSlices confirm it, so analysis judges the new version
  * alone. Returns false while it waits.
  */
-export function previewReady(ctx: Ctx, wait: (reason: Reason, message: string, pollMs: number) => void): boolean {
+export function previewReady(
+  ctx: Ctx,
+  wait: (reason: Reason, message: string, pollMs: number) => void,
+): boolean {
   if (!isBlueGreen(ctx)) return true;
   const { d, obs } = ctx;
   const entered = d.status.stepStartedAt !== undefined || (d.status.currentStepIndex ?? 0) > 0;

@@ -5,7 +5,7 @@ import fc from "fast-check";
 import { REASONS } from "../api/constants.ts";
 import { decide } from "./decide.ts";
 import { expandSteps } from "./steps.ts";
-import { lifeArb, play } from "./testing/lives.ts";
+import { lifeArb, ownershipLifeArb, play } from "./testing/lives.ts";
 import { apply, observe, settle, syncEndpoints } from "./testing/world.ts";
 import type { Decision } from "./types.ts";
 
@@ -160,7 +160,8 @@ describe("engine invariants (property-based)", () => {
 
   it("decide is deterministic, and deciding again on its own status is a fixed point without new events", () => {
     fc.assert(
-      fc.property(lifeArb, ([spec, events]) => {
+      // Lives with conflicts, renames and hand-backs too: their Events must not repeat either.
+      fc.property(fc.oneof(lifeArb, ownershipLifeArb), ([spec, events]) => {
         for (const { before } of play(spec, events).steps) {
           const input = { generation: 1, spec: before.spec, status: before.status };
           const obs = observe(before);

@@ -8,6 +8,7 @@ import {
   type ModelWorld,
   makeSpec,
   measurements,
+  NO_CLAIMS,
   newWorld,
   observe,
   pushRevision,
@@ -418,5 +419,7 @@ function reconcileObservations(w: ModelWorld) {
     accessPolicyInSync: true,
     requests: {},
     window: w.window,
+    refusals: [],
+    ownership: NO_CLAIMS,
   };
 }

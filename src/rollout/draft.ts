@@ -20,6 +20,8 @@ export const weights = (canary: number): Weights => ({ primary: 100 - canary, ca
 
 /** The world's intentions, in the order the reconciler carries them out (routes settle before a scale-down). */
 const WORLD_ORDER = [
+  "HandBack",
+  "ClaimObjects",
   "EnsureWorkloads",
   "SyncAutoscaler",
   "DeleteAutoscaler",
@@ -76,7 +78,10 @@ export class Draft {
 
   /** Asks for a world change; the last wish of each kind wins. */
   act(
-    action: Exclude<WorldAction, { type: "SetRoutes" | "ScaleCanaryUp" | "ScaleCanaryDown" | "PointPreview" }>,
+    action: Exclude<
+      WorldAction,
+      { type: "SetRoutes" | "ScaleCanaryUp" | "ScaleCanaryDown" | "PointPreview" }
+    >,
   ): void {
     this.#world.set(action.type, action);
   }

@@ -4,5 +4,9 @@
 export const ROUTE_POLL_MS = 1_000;
 /** How often to look again while waiting for Deployments (their watch usually wakes us first). */
 export const WORKLOAD_POLL_MS = 5_000;
-/** How often to retry when the target Deployment is missing. */
-export const MISSING_TARGET_POLL_MS = 30_000;
+/**
+ * How often to look again when the target Deployment is missing, or an object the Rollout names is refused (another
+ * Rollout's, or outside the operator's policy). Neither is watched — only objects labelled for a Rollout are — so
+ * this poll is what notices a target created after its Rollout, or a conflict resolved.
+ */
+export const MISSING_TARGET_POLL_MS = 5_000;

@@ -73,7 +73,9 @@ export function enterStep(ctx: Ctx, index: number): void {
   const weight = steps[index]?.setWeight;
   if (index > 0 && weight !== undefined) {
     const cutOver = isBlueGreen(ctx);
-    const message = cutOver ? cutOverMessage(ctx) : `step ${index + 1}/${steps.length}: canary weight ${weight}%`;
+    const message = cutOver
+      ? cutOverMessage(ctx)
+      : `step ${index + 1}/${steps.length}: canary weight ${weight}%`;
     d.event("Normal", cutOver ? REASONS.CutOver : REASONS.StepAdvanced, message);
     d.notify("StepAdvanced", "info", message, String(index));
   }

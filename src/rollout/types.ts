@@ -2,7 +2,7 @@
 
 import type { MetricMeasurement, MetricResult } from "../analysis/types.ts";
 import type { Reason, RequestKind } from "../api/constants.ts";
-import type { NotifyEvent, RolloutStatus } from "../api/rollout-schema.ts";
+import type { Claim, NotifyEvent, RolloutStatus } from "../api/rollout-schema.ts";
 import type { SpecIssue } from "../api/validate.ts";
 import type { WindowState } from "./windows.ts";
 
@@ -60,10 +60,34 @@ export interface EndpointsObservation {
   preview: Side | null;
 }
 
+/** Why the Rollout may not act on something it names; the engine reports Invalid and touches none of it. */
+export interface Refusal {
+  reason: Extract<Reason, "OwnershipConflict" | "NotAllowed">;
+  /** One sentence naming the object or host, and who holds it or which policy refuses it. */
+  message: string;
+}
+
+/** Who holds the objects the spec names (gathered by src/workload/claims.ts). */
+export interface OwnershipObservation {
+  /** The spec's target Deployment and root Service, as their claims are to be recorded (absent ones left out). */
+  claims: readonly Claim[];
+  /** Each of them that exists carries this Rollout's claim label `vireo.dev/rollout`. */
+  labelled: boolean;
+  /**
+   * Every object `status.claims` records that the spec no longer names (a renamed targetRef or service) is handed
+   * back: gone, or without this Rollout's claim label, which the hand-back removes last. True when there are none.
+   */
+  handedBack: boolean;
+}
+
 /** Everything the engine needs to know about the world; gathered by the reconciler before each decision. */
 export interface Observations {
   /** Problems in the spec found by validation; non-empty means the engine changes no traffic. */
   specIssues: readonly SpecIssue[];
+  /** What the Rollout may not touch; non-empty means the engine changes no traffic and writes to none of it. */
+  refusals: readonly Refusal[];
+  /** Whose the target and root Service are, and whether objects the spec stopped naming are handed back. */
+  ownership: OwnershipObservation;
   /** The user's Deployment, which is also the canary workload. */
   canary: WorkloadObservation;
   /** `<name>-primary`, created by Vireo. */
@@ -90,6 +114,17 @@ export interface Observations {
 
 /** An intention the reconciler carries out, in order; each is idempotent. */
 export type Action =
+  /**
+   * Hands back objects `status.claims` records that the spec no longer names, one step per reconcile: the old target
+   * gets the stable template and its replicas, and once it serves, the old root Service its recorded selector; then
+   * Vireo's routing and the objects it made for the old names go, and last the claim labels.
+   */
+  | { type: "HandBack"; claims: Claim[] }
+  /**
+   * Labels the target Deployment and root Service `vireo.dev/rollout: <rollout>` (fenced on the resourceVersions
+   * observed, so of two Rollouts claiming at once one wins): the durable claim, made before anything is changed.
+   */
+  | { type: "ClaimObjects" }
   /**
    * Creates what is missing and repairs what drifted: backend Services, the root Service's selector, and the primary
    * — created only from a target that runs `revision` (never from an unverified template), with `replicas`.

@@ -1,6 +1,13 @@
-// Reads and writes the Deployments and Services of a Rollout: create primary, scale canary, promote, restore.
-import { API_VERSION, GITOPS_ANNOTATIONS, KIND } from "../api/constants.ts";
-import { type OwnerRef, PATCH_TYPES } from "../api/object-meta.ts";
+// Reads and writes the Deployments and Services of a Rollout: claim, create primary, scale canary, promote, hand back.
+import { API_VERSION, GITOPS_ANNOTATIONS, KIND, LABELS } from "../api/constants.ts";
+import {
+  MANAGED_BY,
+  managedLabels,
+  type ObjectMeta,
+  type OwnerRef,
+  ownerReference,
+  PATCH_TYPES,
+} from "../api/object-meta.ts";
 import type { RolloutSpec } from "../api/rollout-schema.ts";
 import type { KubeClients } from "../kube/clients.ts";
 import { isAlreadyExists, isConflict, isNotFound } from "../kube/errors.ts";
@@ -11,6 +18,7 @@ import {
   renderPrimaryAutoscaler,
   userAutoscaler,
 } from "./autoscaler.ts";
+import { claimantOf, leftovers } from "./claims.ts";
 import { servingGap } from "./hand-back.ts";
 import { ORIGINAL_SELECTOR_ANNOTATION, REVISION_ANNOTATION, type WorkloadNames } from "./names.ts";
 import type { Deployment, HorizontalPodAutoscaler, Service } from "./objects.ts";
@@ -23,6 +31,7 @@ import {
   renderRootService,
 } from "./render.ts";
 import { canonicalJson, templateRevision } from "./revision.ts";
+import type { WorkloadSnapshot } from "./snapshot.ts";
 
 /** Where objects are read from: the controller's informer caches (controller/manager.ts). */
 export interface ObjectReader {
@@ -32,18 +41,7 @@ export interface ObjectReader {
   autoscalers(namespace: string): Promise<HorizontalPodAutoscaler[]>;
 }
 
-/** Everything the reconciler read about a Rollout's workloads in one go. */
-export interface WorkloadSnapshot {
-  names: WorkloadNames;
-  target: Deployment | undefined;
-  primary: Deployment | undefined;
-  rootService: Service | undefined;
-  primaryService: Service | undefined;
-  canaryService: Service | undefined;
-  /** The user's HPA of the target, and Vireo's of the primary (absent from snapshots that did not read HPAs). */
-  userAutoscaler?: HorizontalPodAutoscaler | undefined;
-  primaryAutoscaler?: HorizontalPodAutoscaler | undefined;
-}
+export type { WorkloadSnapshot } from "./snapshot.ts";
 
 const sameJson = (a: unknown, b: unknown) => canonicalJson(a) === canonicalJson(b);
 const deploymentPath = (ns: string, name?: string) =>
@@ -52,6 +50,56 @@ const autoscalerPath = (ns: string, name?: string) =>
   `/apis/autoscaling/v2/namespaces/${encodeURIComponent(ns)}/horizontalpodautoscalers${name ? `/${encodeURIComponent(name)}` : ""}`;
 const servicePath = (ns: string, name?: string) =>
   `/api/v1/namespaces/${encodeURIComponent(ns)}/services${name ? `/${encodeURIComponent(name)}` : ""}`;
+
+/**
+ * The metadata patch that gives an object Vireo made for this Rollout its labels and controller owner reference
+ * back (someone removed them, or the Rollout was deleted with `--cascade=orphan` and made again); undefined when
+ * it has both. Without the labels the object would drop out of the controller's label-selected caches.
+ */
+function ownershipRepair(
+  obj: { metadata: ObjectMeta },
+  rollout: string,
+  role: "primary" | "canary",
+  owner: OwnerRef,
+): { metadata: Partial<ObjectMeta> } | undefined {
+  const want = managedLabels(rollout, role);
+  const labelsOk = Object.entries(want).every(([k, v]) => obj.metadata.labels?.[k] === v);
+  const refs = obj.metadata.ownerReferences ?? [];
+  const ownerOk = refs.some((r) => r.controller && r.uid === owner.uid);
+  if (labelsOk && ownerOk) return undefined;
+  return {
+    metadata: {
+      ...(labelsOk ? {} : { labels: want }),
+      ...(ownerOk ? {} : { ownerReferences: [...refs.filter((r) => !r.controller), ownerReference(owner)] }),
+    },
+  };
+}
+
+/** Reads Deployments and Services straight from the API server: what the informer caches do not hold. */
+export class ApiObjectReader implements Pick<ObjectReader, "deployment" | "service"> {
+  readonly #clients: KubeClients;
+
+  constructor(clients: KubeClients) {
+    this.#clients = clients;
+  }
+
+  async deployment(namespace: string, name: string): Promise<Deployment | undefined> {
+    return this.#get<Deployment>(deploymentPath(namespace, name));
+  }
+
+  async service(namespace: string, name: string): Promise<Service | undefined> {
+    return this.#get<Service>(servicePath(namespace, name));
+  }
+
+  async #get<T>(path: string): Promise<T | undefined> {
+    try {
+      return await this.#clients.request<T>({ path });
+    } catch (err) {
+      if (isNotFound(err)) return undefined;
+      throw err;
+    }
+  }
+}
 
 /** Carries out the workload intentions of the engine. Every method is idempotent. */
 export class WorkloadManager {
@@ -119,19 +167,7 @@ export class WorkloadManager {
   async deleteAutoscaler(s: WorkloadSnapshot): Promise<void> {
     const have = s.primaryAutoscaler;
     if (!have || !ownsAutoscaler(have, s.names)) return;
-    try {
-      await this.#clients.request({
-        method: "DELETE",
-        path: autoscalerPath(s.names.namespace, s.names.primary),
-        body: {
-          apiVersion: "v1",
-          kind: "DeleteOptions",
-          preconditions: { uid: have.metadata.uid, resourceVersion: have.metadata.resourceVersion },
-        },
-      });
-    } catch (err) {
-      if (!isNotFound(err)) throw err;
-    }
+    await this.#delete(autoscalerPath(s.names.namespace, s.names.primary), have);
   }
 
   /** The engine's view of target (canary) and primary. */
@@ -142,7 +178,10 @@ export class WorkloadManager {
     };
   }
 
-  /** True when the backend Services exist as rendered (selectors and ports) and the root selects primary pods. */
+  /**
+   * True when the backend Services exist as rendered (selectors, ports, Vireo's labels and owner reference) and the
+   * root selects primary pods.
+   */
   static servicesReady(s: WorkloadSnapshot, spec: RolloutSpec, owner: OwnerRef): boolean {
     if (!s.target || !s.primaryService || !s.canaryService || !s.rootService) return false;
     const want = (role: "primary" | "canary") =>
@@ -152,7 +191,10 @@ export class WorkloadManager {
       sameJson(s.canaryService.spec.selector, want("canary").selector) &&
       sameJson(s.primaryService.spec.ports, want("primary").ports) &&
       sameJson(s.canaryService.spec.ports, want("canary").ports) &&
-      sameJson(s.rootService.spec.selector, primarySelector(s.target))
+      sameJson(s.rootService.spec.selector, primarySelector(s.target)) &&
+      // Without Vireo's labels they would drop out of the label-selected cache: a repair puts them back.
+      ownershipRepair(s.primaryService, s.names.rollout, "primary", owner) === undefined &&
+      ownershipRepair(s.canaryService, s.names.rollout, "canary", owner) === undefined
     );
   }
 
@@ -183,10 +225,26 @@ export class WorkloadManager {
         !sameJson(have.spec.ports, wanted.spec.ports)
       ) {
         await this.#patch(servicePath(names.namespace, wanted.metadata.name), have, {
+          ...ownershipRepair(have, names.rollout, role, owner),
           spec: { selector: wanted.spec.selector, ports: wanted.spec.ports },
         });
         done.push(`restored the selector and ports of Service ${wanted.metadata.name}`);
+      } else {
+        const repair = ownershipRepair(have, names.rollout, role, owner);
+        if (repair) {
+          await this.#patch(servicePath(names.namespace, wanted.metadata.name), have, repair);
+          done.push(`restored the labels and owner reference of Service ${wanted.metadata.name}`);
+        }
       }
+    }
+    const primaryRepair = s.primary && ownershipRepair(s.primary, names.rollout, "primary", owner);
+    if (s.primary && primaryRepair) {
+      s.primary = (await this.#patch(
+        deploymentPath(names.namespace, names.primary),
+        s.primary,
+        primaryRepair,
+      )) as Deployment;
+      done.push(`restored the labels and owner reference of Deployment ${names.primary}`);
     }
     // The primary last: should the API server refuse a Service (a quota, a policy), no Deployment is left half-set-up.
     if (!s.primary && templateRevision(target.spec.template) === want.revision) {
@@ -291,36 +349,139 @@ export class WorkloadManager {
   }
 
   /**
-   * One step of handing the workload back to the user when the Rollout is deleted: the user's Deployment gets the
-   * stable template and replicas back, and the root Service its old selector only once those pods are ready.
+   * Labels the target and root Service with this Rollout's claim where they lack it, fenced on the versions read
+   * (of two Rollouts claiming at once, one gets 409 and sees the other's claim when it reads again). The snapshot
+   * takes the objects as written, so the reconcile's later writes are fenced on them.
+   */
+  async claim(s: WorkloadSnapshot): Promise<void> {
+    const { names } = s;
+    const label = { metadata: { labels: { [LABELS.rollout]: names.rollout } } };
+    if (s.target && claimantOf(s.target) !== names.rollout)
+      s.target = (await this.#patch(
+        deploymentPath(names.namespace, names.target),
+        s.target,
+        label,
+      )) as Deployment;
+    if (s.rootService && claimantOf(s.rootService) !== names.rollout)
+      s.rootService = (await this.#patch(
+        servicePath(names.namespace, names.rootService),
+        s.rootService,
+        label,
+      )) as Service;
+  }
+
+  /**
+   * One step of handing a target and root Service back: the target gets the stable template and replicas back
+   * (when `what.target`), and once its pods serve, the root Service the selector it had before Vireo (`what.root`).
+   * `replicas`: the application's count, for a target whose primary is gone.
    * @returns true when done; false when waiting for pods (call again later).
    */
-  async restore(s: WorkloadSnapshot): Promise<boolean> {
+  async restore(
+    s: WorkloadSnapshot,
+    what: { target: boolean; root?: { selector: Record<string, string> | undefined } },
+    replicas = 1,
+  ): Promise<boolean> {
     const { target, primary, names } = s;
-    if (!target) return true;
-    if (primary) {
-      const stable = primary.metadata.annotations?.[REVISION_ANNOTATION];
-      const replicas = Math.max(primary.spec.replicas ?? 1, 1);
-      if (stable && templateRevision(target.spec.template) !== stable) {
-        // The target holds a revision that never became stable: give it the stable template back.
-        const template = structuredClone(primary.spec.template);
-        template.metadata = { ...template.metadata, labels: { ...target.spec.template.metadata?.labels } };
-        if (templateRevision(template) === stable) {
-          await this.#patch(deploymentPath(names.namespace, names.target), target, {
-            spec: { template, replicas },
-          });
-          return false;
-        }
-      }
-      if ((target.spec.replicas ?? 1) < replicas) {
-        await this.#patch(deploymentPath(names.namespace, names.target), target, { spec: { replicas } });
+    if (!target || !what.target) return this.#restoreRoot(s, what.root);
+    const wanted = Math.max(primary?.spec.replicas ?? replicas, 1);
+    const stable = primary?.metadata.annotations?.[REVISION_ANNOTATION];
+    if (primary && stable && templateRevision(target.spec.template) !== stable) {
+      // The target holds a revision that never became stable: give it the stable template back.
+      const template = structuredClone(primary.spec.template);
+      template.metadata = { ...template.metadata, labels: { ...target.spec.template.metadata?.labels } };
+      if (templateRevision(template) === stable) {
+        await this.#patch(deploymentPath(names.namespace, names.target), target, {
+          spec: { template, replicas: wanted },
+        });
         return false;
       }
     }
+    if ((target.spec.replicas ?? 1) < wanted) {
+      await this.#patch(deploymentPath(names.namespace, names.target), target, {
+        spec: { replicas: wanted },
+      });
+      return false;
+    }
     if (!observeDeployment(target, undefined).rolledOut || (target.status?.readyReplicas ?? 0) === 0)
       return false;
-    await this.#selectTargetPods(s);
+    return this.#restoreRoot(s, what.root);
+  }
+
+  /** Gives the root Service its recorded selector back (none recorded: the target's pods). */
+  async #restoreRoot(
+    s: WorkloadSnapshot,
+    what: { selector: Record<string, string> | undefined } | undefined,
+  ): Promise<boolean> {
+    const root = s.rootService;
+    if (!root || !what) return true;
+    const selector = what.selector ?? s.target?.spec.selector.matchLabels;
+    const remembered = root.metadata.annotations?.[ORIGINAL_SELECTOR_ANNOTATION];
+    if (!selector || (sameJson(root.spec.selector, selector) && remembered === undefined)) return true;
+    // A merge patch cannot remove keys by omission: null out the keys the restored selector lacks.
+    const patchSelector: Record<string, string | null> = { ...selector };
+    for (const key of Object.keys(root.spec.selector ?? {}))
+      if (!(key in selector)) patchSelector[key] = null;
+    s.rootService = (await this.#patch(servicePath(s.names.namespace, s.names.rootService), root, {
+      metadata: { annotations: { [ORIGINAL_SELECTOR_ANNOTATION]: null } },
+      spec: { selector: patchSelector },
+    })) as Service;
     return true;
+  }
+
+  /**
+   * Deletes what Vireo made for `s.names` — the primary Deployment and its HPA, the backend Services — except the
+   * names `keep` still uses; only objects that are this Rollout's, each with uid and resourceVersion preconditions.
+   */
+  async removeMade(s: WorkloadSnapshot, owner: OwnerRef, keep?: WorkloadNames): Promise<void> {
+    for (const made of leftovers(s, owner, keep)) {
+      if (made !== s.primary) {
+        await this.#delete(servicePath(s.names.namespace, made.metadata.name), made);
+        continue;
+      }
+      await this.deleteAutoscaler(s);
+      await this.#delete(deploymentPath(s.names.namespace, made.metadata.name), made);
+    }
+  }
+
+  /**
+   * The hand-back's last step: removes this Rollout's claim label from the target and root Service where `which`
+   * says so (a root Service Vireo created loses Vireo's other labels too: it stays, as the user's).
+   */
+  async unclaim(s: WorkloadSnapshot, which: { target: boolean; root: boolean }): Promise<void> {
+    const { names } = s;
+    if (which.target && s.target && claimantOf(s.target) === names.rollout)
+      await this.#patch(deploymentPath(names.namespace, names.target), s.target, {
+        metadata: { labels: { [LABELS.rollout]: null } },
+      });
+    const root = s.rootService;
+    if (which.root && root && claimantOf(root) === names.rollout) {
+      const created = root.metadata.labels?.[LABELS.managedBy] === MANAGED_BY;
+      await this.#patch(servicePath(names.namespace, names.rootService), root, {
+        metadata: {
+          labels: {
+            [LABELS.rollout]: null,
+            ...(created ? { [LABELS.managedBy]: null, [LABELS.role]: null } : {}),
+          },
+        },
+      });
+    }
+  }
+
+  /** Deletes an object with uid and resourceVersion preconditions; already gone is fine. */
+  async #delete(path: string, seen: { metadata: ObjectMeta }): Promise<void> {
+    try {
+      await this.#clients.request({
+        method: "DELETE",
+        path,
+        body: {
+          apiVersion: "v1",
+          kind: "DeleteOptions",
+          preconditions: { uid: seen.metadata.uid, resourceVersion: seen.metadata.resourceVersion },
+        },
+      });
+    } catch (err) {
+      if (!isNotFound(err)) throw err;
+    }
   }
 
   /**
@@ -330,7 +491,10 @@ export class WorkloadManager {
    * leaves it serving.
    * @returns what was left undone, for the person reading the Event
    */
-  async release(s: WorkloadSnapshot): Promise<string[]> {
+  async release(
+    s: WorkloadSnapshot,
+    root: { selector: Record<string, string> | undefined } | undefined,
+  ): Promise<string[]> {
     const { target, primary, names } = s;
     if (!target) return [];
     const serving = observeDeployment(target, undefined);
@@ -338,7 +502,7 @@ export class WorkloadManager {
     const why = `${gap.what}${gap.blocker ? ` (${gap.blocker})` : ""}`;
     const primaryServes = primary !== undefined && observeDeployment(primary, undefined).readyReplicas > 0;
     if (serving.readyReplicas > 0 || !primary || !primaryServes) {
-      await this.#selectTargetPods(s);
+      await this.#restoreRoot(s, root);
       return serving.rolledOut && serving.readyReplicas > 0
         ? []
         : [`Service ${names.rootService} selects: ${why}`];
@@ -349,28 +513,9 @@ export class WorkloadManager {
     });
     return [
       `${why}, so Service ${names.rootService} keeps selecting the pods of Deployment ${names.primary}, left ` +
-        `running without an owner: once ${names.target} serves, set the Service's selector back from its ` +
-        `annotation ${ORIGINAL_SELECTOR_ANNOTATION} and delete ${names.primary}`,
+        `running without an owner: once ${names.target} serves, point the Service back at its pods and delete ` +
+        `${names.primary}`,
     ];
-  }
-
-  /** Points the root Service back at the user's pods (its selector from before Vireo), dropping Vireo's annotation. */
-  async #selectTargetPods(s: WorkloadSnapshot): Promise<void> {
-    const { target, names } = s;
-    const root = s.rootService;
-    if (!target || !root) return;
-    const original = root.metadata.annotations?.[ORIGINAL_SELECTOR_ANNOTATION];
-    const userSelector = original
-      ? (JSON.parse(original) as Record<string, string>)
-      : target.spec.selector.matchLabels;
-    if (sameJson(root.spec.selector, userSelector)) return;
-    const patchSelector: Record<string, string | null> = { ...userSelector };
-    for (const key of Object.keys(root.spec.selector ?? {}))
-      if (!(key in (userSelector ?? {}))) patchSelector[key] = null;
-    await this.#patch(servicePath(names.namespace, names.rootService), root, {
-      metadata: { annotations: { [ORIGINAL_SELECTOR_ANNOTATION]: null } },
-      spec: { selector: patchSelector },
-    });
   }
 
   async #get<T>(path: string): Promise<T | undefined> {

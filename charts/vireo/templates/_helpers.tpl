@@ -58,3 +58,11 @@ helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version }}
 {{- end -}}
 {{- end -}}
 {{- end -}}
+
+{{/* "ns=a,ns=b": one namespace's entries of a per-namespace allow-list flag (--allowed-hosts, --allowed-gateways). */}}
+{{- define "vireo.perNamespace" -}}
+{{- $ns := .namespace -}}
+{{- $out := list -}}
+{{- range .entries }}{{ $out = append $out (printf "%s=%s" $ns .) }}{{ end -}}
+{{- join "," $out -}}
+{{- end -}}

@@ -69,7 +69,8 @@ export function largestSpec(o: LargestSpecOptions): RolloutSpecInput {
       port: 80,
       targetPort: 9898,
       ...(o.runnable ? {} : { portName: label(63, "http") }),
-      gateways: Array.from({ length: 16 }, (_, i) => subdomain(253, `gw${i}`)),
+      // namespace/name: a 63-character namespace, a name filling the rest of the 253.
+      gateways: Array.from({ length: 16 }, (_, i) => `${label(63, `ns${i}`)}/${subdomain(189, `gw${i}`)}`),
       hosts: Array.from({ length: 16 }, (_, i) => subdomain(253, `host${i}`)),
     },
     provider: o.provider,

@@ -3,13 +3,14 @@
 // sink, and injected faults (failed requests, a concurrent writer, a crash). Test support only.
 
 import type { MetricMeasurement } from "../../analysis/types.ts";
-import { API_VERSION, KIND } from "../../api/constants.ts";
+import { API_VERSION, KIND, LABELS } from "../../api/constants.ts";
 import type { OwnerRef } from "../../api/object-meta.ts";
 import type { Rollout, RolloutSpec, RolloutStatus } from "../../api/rollout-schema.ts";
 import { KubeApiError, KubeErrorKind } from "../../kube/errors.ts";
 import type { EventRegarding, EventSpec } from "../../kube/event-recorder.ts";
 import { jsonEqual, statusMergePatch } from "../../kube/status-diff.ts";
 import type { MetadataPatch, ObjectRef } from "../../kube/status-writer.ts";
+import { CLOSED_POLICY } from "../../mesh/exposure-policy.ts";
 import { type MeshClient, resourcePath } from "../../mesh/object-store.ts";
 import { SmiAdapter } from "../../mesh/smi.ts";
 import { parseTrafficSplitWeights, trafficSplitType } from "../../mesh/smi-render.ts";
@@ -258,7 +259,9 @@ export class FakeCluster {
     };
     const quiet = { info() {}, warn() {}, error() {} };
     return {
-      rollouts: { get: () => this.#cacheRead(instance) },
+      // One Rollout: no other claims its objects.
+      rollouts: { get: () => this.#cacheRead(instance), exists: async () => false },
+      exposure: CLOSED_POLICY,
       workloads: this.#workloads(instance),
       // A new adapter per call, as the controller's MeshResolver makes them.
       mesh: () => new SmiAdapter({ client, splitVersion: "v1alpha2" }),
@@ -578,6 +581,22 @@ export class FakeCluster {
           done.push(`pointed Service ${names.rootService} at the primary's pods`);
         }
         return done;
+      },
+      // The claim label, as a metadata patch (it does not move a Deployment's generation).
+      claim: async (s) => {
+        await write(`label Deployment and Service of ${s.names.rollout}`, () => {
+          const target = this.#deployments.get(s.names.target)?.d;
+          if (target) target.metadata.labels = { ...target.metadata.labels, [LABELS.rollout]: NAME };
+          const root = this.#services.get(s.names.rootService);
+          if (root) root.metadata.labels = { ...root.metadata.labels, [LABELS.rollout]: NAME };
+        });
+      },
+      // Hand-backs happen on deletion and renames, which this cluster does not model.
+      removeMade: async () => {
+        throw new Error("FakeCluster does not model hand-backs");
+      },
+      unclaim: async () => {
+        throw new Error("FakeCluster does not model hand-backs");
       },
       // This cluster has no HPAs: the engine never asks for these.
       syncAutoscaler: async () => {},

@@ -4,8 +4,8 @@
 import { type PauseReason, REASONS, type Reason } from "../../api/constants.ts";
 import { formatDuration, parseDuration } from "../../api/duration.ts";
 import { recordAnalysis } from "../analysis-rules.ts";
-import { blueGreenWhere, awaitCutOver, previewReady } from "../blue-green.ts";
 import { analysisRequired, nextAnalysisAt } from "../analysis-schedule.ts";
+import { awaitCutOver, blueGreenWhere, previewReady } from "../blue-green.ts";
 import { type Ctx, isReady } from "../draft.ts";
 import type { expandSteps } from "../steps.ts";
 import { ROUTE_POLL_MS, WORKLOAD_POLL_MS } from "../timing.ts";
@@ -90,7 +90,8 @@ const canaryReady: Rule = (ctx) => {
 };
 
 /** Blue/green: the preview points at the new version, ready at full size, before the first step starts. */
-const preview: Rule = (ctx) => previewReady(ctx, (reason, message, pollMs) => waitFor(ctx, reason, message, pollMs));
+const preview: Rule = (ctx) =>
+  previewReady(ctx, (reason, message, pollMs) => waitFor(ctx, reason, message, pollMs));
 
 /** A ready canary enters its first (or current, after a restart) step, unless paused or gated. */
 const enterCurrentStep: Rule = (ctx) => {
@@ -126,7 +127,8 @@ const walkSteps: Rule = (ctx) => {
     }
     delete d.status.waitingSince;
     const where =
-      blueGreenWhere(ctx, index) ?? `step ${index + 1}/${steps.length}, canary weight ${d.status.canaryWeight}%`;
+      blueGreenWhere(ctx, index) ??
+      `step ${index + 1}/${steps.length}, canary weight ${d.status.canaryWeight}%`;
     if (d.phase === "Paused") {
       holdPaused(ctx, where);
       return false;

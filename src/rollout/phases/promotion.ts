@@ -29,7 +29,10 @@ export function onPromoting(ctx: Ctx): void {
       // traffic moves to the new version first, gated as any cut-over.
       d.status.canaryWeight = 100;
       if (!route(ctx, 100)) {
-        d.say(REASONS.WaitingForPreview, awaitCutOver(ctx) ?? "cutting over to the new version before promoting it");
+        d.say(
+          REASONS.WaitingForPreview,
+          awaitCutOver(ctx) ?? "cutting over to the new version before promoting it",
+        );
         d.wakeIn(ROUTE_POLL_MS);
         return;
       }

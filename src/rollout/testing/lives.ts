@@ -2,7 +2,7 @@
 // — deletions, drift, scaling — and HorizontalPodAutoscalers at work), the specs, and a player that reconciles after
 // every event. Test support only.
 import fc from "fast-check";
-import type { RequestKind } from "../../api/constants.ts";
+import { REASONS, type RequestKind } from "../../api/constants.ts";
 import { decide } from "../decide.ts";
 import type { Decision } from "../types.ts";
 import {
@@ -12,6 +12,7 @@ import {
   measurements,
   newWorld,
   observe,
+  rename,
   settle,
   syncEndpoints,
 } from "./world.ts";
@@ -41,7 +42,11 @@ export type Event =
   | { kind: "hpaEdit"; min: number; max: number }
   | { kind: "hpaRemoved" }
   | { kind: "hpaBack" }
-  | { kind: "primaryHpaLost" };
+  | { kind: "primaryHpaLost" }
+  // Ownership: another Rollout claims (or stops claiming) the objects, the spec is renamed, a claim label removed.
+  | { kind: "conflict"; on: boolean }
+  | { kind: "rename"; target: number }
+  | { kind: "labelRemoved" };
 
 /** Events of every kind but the HPA ones, weighted so that rollouts reach their ends. */
 export const eventArb: fc.Arbitrary<Event> = fc.oneof(
@@ -222,6 +227,17 @@ export function happen(w: ModelWorld, e: Event): void {
     case "primaryHpaLost":
       if (w.autoscalers) delete w.autoscalers.primary;
       break;
+    case "conflict":
+      w.refusals = e.on
+        ? [{ reason: REASONS.OwnershipConflict, message: "Deployment shop/x is managed by Rollout other" }]
+        : [];
+      break;
+    case "rename":
+      if (w.spec.targetRef.name !== `app-${e.target}`) rename(w, `app-${e.target}`);
+      break;
+    case "labelRemoved":
+      w.labelled = false;
+      break;
   }
 }
 
@@ -302,6 +318,17 @@ export const autoscaledEventArb: fc.Arbitrary<Event> = fc.oneof(
   { weight: 1, arbitrary: fc.constant({ kind: "primaryHpaLost" as const }) },
 );
 
+/** The events of {@link eventArb} plus conflicts with other Rollouts, renames and claim labels removed. */
+export const ownershipEventArb: fc.Arbitrary<Event> = fc.oneof(
+  { weight: 12, arbitrary: eventArb },
+  { weight: 1, arbitrary: fc.record({ kind: fc.constant("conflict" as const), on: fc.boolean() }) },
+  {
+    weight: 1,
+    arbitrary: fc.record({ kind: fc.constant("rename" as const), target: fc.integer({ min: 1, max: 3 }) }),
+  },
+  { weight: 1, arbitrary: fc.constant({ kind: "labelRemoved" as const }) },
+);
+
 /** A random life: a spec and up to 120 events. */
 export const lifeArb = fc.tuple(specArb, fc.array(eventArb, { minLength: 1, maxLength: 120 }));
 
@@ -342,4 +369,10 @@ const blueGreenEventArb: fc.Arbitrary<Event> = fc.oneof(
 export const blueGreenLifeArb = fc.tuple(
   blueGreenSpecArb,
   fc.array(blueGreenEventArb, { minLength: 1, maxLength: 120, size: "medium" }),
+);
+
+/** A random life with ownership events: a spec and up to 120 events of {@link ownershipEventArb}. */
+export const ownershipLifeArb = fc.tuple(
+  specArb,
+  fc.array(ownershipEventArb, { minLength: 1, maxLength: 120 }),
 );

@@ -10,7 +10,15 @@ import {
   type RolloutStatus,
 } from "../../api/rollout-schema.ts";
 import { analysisDue, decide } from "../decide.ts";
-import type { Action, Decision, Observations, Side, Weights } from "../types.ts";
+import type {
+  Action,
+  Decision,
+  Observations,
+  OwnershipObservation,
+  Refusal,
+  Side,
+  Weights,
+} from "../types.ts";
 import { ALWAYS_OPEN, type WindowState } from "../windows.ts";
 
 /** A Deployment as the model sees it. */
@@ -58,6 +66,12 @@ export interface ModelWorld {
   slices: { primary: number; canary: number; preview: Side | null };
   /** The side the preview Service's selector names. */
   previewSelects: Side;
+  /** The spec's target and root Service carry this Rollout's claim label. */
+  labelled: boolean;
+  /** What the reconciler refuses (objects of another Rollout, hosts outside the policy). */
+  refusals: Refusal[];
+  /** HandBack actions still needed before the objects a renamed spec no longer names are handed back. */
+  handBackSteps: number;
   log: { decision: Decision; observations: Observations; now: number }[];
 }
 
@@ -113,8 +127,45 @@ export function newWorld(
     replicas: 2,
     slices: { primary: 0, canary: 0, preview: "primary" },
     previewSelects: "primary",
+    labelled: false,
+    refusals: [],
+    handBackSteps: 0,
     log: [],
   };
+}
+
+/** Ownership for engine tests that are not about it: nothing claimed, nothing to claim or hand back. */
+export const NO_CLAIMS: OwnershipObservation = { claims: [], labelled: true, handedBack: true };
+
+/** The claims the reconciler would record for the spec's target and root Service. */
+function claimsIn(w: ModelWorld): OwnershipObservation["claims"] {
+  if (!w.canary.exists) return [];
+  const target = w.spec.targetRef.name;
+  const root = w.spec.service.name ?? target;
+  return [
+    { kind: "Deployment", name: target, uid: `uid-${target}` },
+    { kind: "Service", name: root, uid: `uid-${root}`, selector: { app: target } },
+  ];
+}
+
+/**
+ * The user renames the target (and so, without service.name, the root Service): the new target is a fresh,
+ * unclaimed Deployment; the old objects take `steps` HandBack actions to hand back.
+ */
+export function rename(w: ModelWorld, target: string, steps = 2): void {
+  w.spec = { ...w.spec, targetRef: { ...w.spec.targetRef, name: target } };
+  w.generation++;
+  w.canary = {
+    exists: true,
+    revision: `${target}-rev-1`,
+    desired: w.replicas,
+    ready: w.replicas,
+    broken: false,
+  };
+  w.primary = { exists: false, revision: "", desired: 0, ready: 0, broken: false };
+  w.servicesReady = false;
+  w.labelled = false;
+  w.handBackSteps = steps;
 }
 
 /** What the reconciler would observe now (running analysis when due, as the reconciler does). */
@@ -123,6 +174,8 @@ export function observe(w: ModelWorld): Observations {
   const due = analysisDue(w.spec, w.status, now);
   const obs: Observations = {
     specIssues: [],
+    refusals: [...w.refusals],
+    ownership: { claims: claimsIn(w), labelled: w.labelled, handedBack: w.handBackSteps === 0 },
     canary: {
       exists: w.canary.exists,
       revision: w.canary.revision,
@@ -145,7 +198,11 @@ export function observe(w: ModelWorld): Observations {
   };
   if (due) obs.analysis = w.nextAnalysis(w.spec);
   if (w.spec.strategy.blueGreen)
-    obs.endpoints = { primaryReady: w.slices.primary, canaryReady: w.slices.canary, preview: w.slices.preview };
+    obs.endpoints = {
+      primaryReady: w.slices.primary,
+      canaryReady: w.slices.canary,
+      preview: w.slices.preview,
+    };
   const { user, primary } = w.autoscalers ?? {};
   if (user || primary) {
     obs.autoscaler = {
@@ -167,6 +224,14 @@ export function observe(w: ModelWorld): Observations {
 export function apply(w: ModelWorld, actions: readonly Action[]): void {
   for (const a of actions) {
     switch (a.type) {
+      case "HandBack":
+        w.handBackSteps = Math.max(0, w.handBackSteps - 1);
+        // The last step removes Vireo's routing of the old names.
+        if (w.handBackSteps === 0) w.routes = null;
+        break;
+      case "ClaimObjects":
+        w.labelled = true;
+        break;
       case "EnsureWorkloads":
         // Like the workload manager: a primary is only ever built from a target running the asked-for revision.
         if (!w.primary.exists && w.canary.exists && w.canary.revision === a.revision)

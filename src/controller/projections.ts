@@ -1,0 +1,98 @@
+// What the controller's caches keep of each object: only the fields their readers use, applied as objects arrive,
+// so whatever else an object carries (a 250 kB annotation, managedFields, status conditions) costs nothing for long.
+
+import type { KubernetesObject } from "@kubernetes/client-node";
+import { GROUP } from "../api/constants.ts";
+import type { ObjectMeta } from "../api/object-meta.ts";
+import type { Rollout } from "../api/rollout-schema.ts";
+import { ORIGINAL_SELECTOR_ANNOTATION, REVISION_ANNOTATION } from "../workload/names.ts";
+import type { Deployment, HorizontalPodAutoscaler, Service } from "../workload/objects.ts";
+
+type Cached<T> = T & KubernetesObject;
+
+/** The metadata every reader uses, with only the named annotations (the rest are dropped). */
+function meta(m: ObjectMeta, annotations: (key: string) => boolean): ObjectMeta {
+  const kept = Object.entries(m.annotations ?? {}).filter(([k]) => annotations(k));
+  return {
+    name: m.name,
+    ...(m.namespace !== undefined ? { namespace: m.namespace } : {}),
+    ...(m.uid !== undefined ? { uid: m.uid } : {}),
+    ...(m.generation !== undefined ? { generation: m.generation } : {}),
+    ...(m.resourceVersion !== undefined ? { resourceVersion: m.resourceVersion } : {}),
+    ...(m.labels ? { labels: m.labels } : {}),
+    ...(kept.length > 0 ? { annotations: Object.fromEntries(kept) } : {}),
+    ...(m.ownerReferences ? { ownerReferences: m.ownerReferences } : {}),
+    ...(m.deletionTimestamp ? { deletionTimestamp: m.deletionTimestamp } : {}),
+  };
+}
+
+const only =
+  (...keys: string[]) =>
+  (k: string) =>
+    keys.includes(k);
+
+/**
+ * Deployments (primaries, adopted targets): the whole spec (the target's template becomes the primary's), the
+ * rollout counters of status, and the revision annotation of a primary.
+ */
+export function projectDeployment(d: Cached<Deployment>): Cached<Deployment> {
+  const s = d.status ?? {};
+  return {
+    apiVersion: d.apiVersion,
+    kind: d.kind,
+    metadata: meta(d.metadata, only(REVISION_ANNOTATION)),
+    spec: d.spec,
+    status: {
+      ...(s.observedGeneration !== undefined ? { observedGeneration: s.observedGeneration } : {}),
+      ...(s.replicas !== undefined ? { replicas: s.replicas } : {}),
+      ...(s.updatedReplicas !== undefined ? { updatedReplicas: s.updatedReplicas } : {}),
+      ...(s.readyReplicas !== undefined ? { readyReplicas: s.readyReplicas } : {}),
+      ...(s.availableReplicas !== undefined ? { availableReplicas: s.availableReplicas } : {}),
+    },
+  } as Cached<Deployment>;
+}
+
+/** Services (backends, adopted roots): selector, ports and type, and the root's remembered selector. */
+export function projectService(svc: Cached<Service>): Cached<Service> {
+  const { selector, ports, type } = svc.spec ?? {};
+  return {
+    apiVersion: svc.apiVersion,
+    kind: svc.kind,
+    metadata: meta(svc.metadata, only(ORIGINAL_SELECTOR_ANNOTATION)),
+    spec: {
+      ...(selector ? { selector } : {}),
+      ...(ports ? { ports } : {}),
+      ...(type !== undefined ? { type } : {}),
+    },
+  } as Cached<Service>;
+}
+
+/**
+ * HorizontalPodAutoscalers: every one is watched (the user's is found by its scale target, and it carries no
+ * label of ours), so each keeps only its labels and spec — what Vireo copies into the primary's — and no
+ * annotations or status.
+ */
+export function projectAutoscaler(h: Cached<HorizontalPodAutoscaler>): Cached<HorizontalPodAutoscaler> {
+  return {
+    apiVersion: h.apiVersion,
+    kind: h.kind,
+    metadata: meta(h.metadata, () => false),
+    spec: h.spec,
+  } as Cached<HorizontalPodAutoscaler>;
+}
+
+/** Rollouts: everything but foreign annotations (the requests are `vireo.dev/` annotations) and managedFields. */
+export function projectRollout(r: Cached<Rollout>): Cached<Rollout> {
+  const {
+    managedFields: _managed,
+    annotations,
+    ...rest
+  } = r.metadata as Rollout["metadata"] & {
+    managedFields?: unknown;
+  };
+  const kept = Object.entries(annotations ?? {}).filter(([k]) => k.startsWith(`${GROUP}/`));
+  return {
+    ...r,
+    metadata: { ...rest, ...(kept.length > 0 ? { annotations: Object.fromEntries(kept) } : {}) },
+  } as Cached<Rollout>;
+}
