@@ -165,6 +165,9 @@ export async function execute(
         if (written !== undefined) own.routes = written;
         break;
       }
+      case "PointPreview":
+        await deps.workloads.pointPreview(snap, spec, owner, action.at);
+        break;
       case "ApplyAccessPolicy":
         await mesh.applyAccessPolicy({ ...target.ref, owner }, target.policy);
         break;

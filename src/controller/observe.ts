@@ -21,6 +21,7 @@ import {
   namedBy,
   ownershipConflicts,
 } from "../workload/claims.ts";
+import { observeEndpoints } from "../workload/endpoints.ts";
 import { checkDerivedLimits } from "../workload/limits.ts";
 import { type WorkloadNames, workloadNames } from "../workload/names.ts";
 import { otherServicePorts } from "../workload/render.ts";
@@ -121,6 +122,7 @@ async function observeFallback(
   const ref = splitRef(names, spec);
   const mesh = deps.mesh(spec);
   const autoscaler = WorkloadManager.observeAutoscalers(snap);
+  const endpoints = await observeEndpoints(snap, (ns, svc) => deps.workloads.endpointSlices(ns, svc));
   return {
     ...v,
     observations: {
@@ -128,6 +130,7 @@ async function observeFallback(
       ...WorkloadManager.observe(snap),
       routes: await mesh.getRoutes(ref),
       ...(autoscaler ? { autoscaler } : {}),
+      ...(endpoints ? { endpoints } : {}),
     },
     target: { spec, names, snap, owner: ownerOf(rollout), policy: null, ref, mesh, ...held(rollout) },
     warnings: [],
@@ -175,6 +178,7 @@ async function observeValid(
   ]);
   const workloads = WorkloadManager.observe(snap);
   const autoscaler = WorkloadManager.observeAutoscalers(snap);
+  const endpoints = await observeEndpoints(snap, (ns, svc) => deps.workloads.endpointSlices(ns, svc));
   // Measuring takes as long as Prometheus does: it runs off the workers and its result comes back as a reconcile.
   const tick = deps.measurements.tick(`${namespace}/${name}`, {
     spec,
@@ -200,6 +204,7 @@ async function observeValid(
     requests: requestsOf(rollout),
     window: evaluateWindows(spec.windows, now),
     ...(autoscaler ? { autoscaler } : {}),
+    ...(endpoints ? { endpoints } : {}),
     refusals: [],
     ownership: await ownershipOf(deps, snap, rollout.status?.claims ?? [], owner),
   };

@@ -81,6 +81,8 @@ export type WorkloadPort = Pick<
   | "release"
   | "syncAutoscaler"
   | "deleteAutoscaler"
+  | "pointPreview"
+  | "endpointSlices"
 >;
 
 /** Rollout status and metadata writes; {@link StatusWriter} implements them. */

@@ -4,6 +4,24 @@
 /** Label the EndpointSlice controller puts on every slice, naming its Service. */
 export const SERVICE_NAME_LABEL = "kubernetes.io/service-name";
 
+/** Anything that sends a GET to the API server (the kube clients, a mesh client). */
+export interface SliceClient {
+  request<T>(req: { path: string }): Promise<T>;
+}
+
+/** Lists every EndpointSlice of Service `service` (label kubernetes.io/service-name) from the API server. */
+export async function listEndpointSlices(
+  client: SliceClient,
+  namespace: string,
+  service: string,
+): Promise<EndpointSlice[]> {
+  const selector = encodeURIComponent(`${SERVICE_NAME_LABEL}=${service}`);
+  const list = await client.request<{ items: EndpointSlice[] }>({
+    path: `/apis/discovery.k8s.io/v1/namespaces/${encodeURIComponent(namespace)}/endpointslices?labelSelector=${selector}`,
+  });
+  return list.items;
+}
+
 /** The part of a discovery.k8s.io/v1 EndpointSlice Vireo reads. */
 export interface EndpointSlice {
   metadata: { name?: string; namespace?: string; labels?: Record<string, string> };

@@ -1,7 +1,7 @@
 // The adapter without a mesh: the root Service's selector is the route (all traffic to the primary's pods or to the
 // canary's), and a switch counts as done only once the EndpointSlices the data plane routes by agree.
 import { type OwnerRef, PATCH_TYPES, replacingMap } from "../api/object-meta.ts";
-import { type EndpointSlice, SERVICE_NAME_LABEL, switchedTo } from "../kube/endpoint-slices.ts";
+import { type EndpointSlice, listEndpointSlices, switchedTo } from "../kube/endpoint-slices.ts";
 import { isNotFound } from "../kube/errors.ts";
 import type { Weights } from "../rollout/types.ts";
 import { MeshError, MeshErrorKind } from "./errors.ts";
@@ -36,13 +36,7 @@ export function apiCoreReader(client: MeshClient): CoreReader {
         throw err;
       }
     },
-    async endpointSlices(namespace, service) {
-      const selector = encodeURIComponent(`${SERVICE_NAME_LABEL}=${service}`);
-      const list = await client.request<{ items: EndpointSlice[] }>({
-        path: `/apis/discovery.k8s.io/v1/namespaces/${encodeURIComponent(namespace)}/endpointslices?labelSelector=${selector}`,
-      });
-      return list.items;
-    },
+    endpointSlices: (namespace, service) => listEndpointSlices(client, namespace, service),
   };
 }
 
