@@ -5,7 +5,7 @@ import { type PauseReason, REASONS, type Reason } from "../../api/constants.ts";
 import { formatDuration, parseDuration } from "../../api/duration.ts";
 import { recordAnalysis } from "../analysis-rules.ts";
 import { analysisRequired, nextAnalysisAt } from "../analysis-schedule.ts";
-import { awaitCutOver, blueGreenWhere, previewReady } from "../blue-green.ts";
+import { awaitCutOver, blueGreenWhere, isBlueGreen, previewReady } from "../blue-green.ts";
 import { type Ctx, isReady } from "../draft.ts";
 import type { expandSteps } from "../steps.ts";
 import { ROUTE_POLL_MS, WORKLOAD_POLL_MS } from "../timing.ts";
@@ -174,7 +174,12 @@ export function stepComplete(ctx: Ctx, step: ReturnType<typeof expandSteps>[numb
     }
     const end = started + parseDuration(step.pause.duration);
     if (d.now.getTime() < end) {
-      d.say(REASONS.PauseStep, `${where}: pausing for ${step.pause.duration}`);
+      // Blue/green's only timed pause at 100 % is its rollback window.
+      const window = isBlueGreen(ctx) && (d.status.canaryWeight ?? 0) === 100;
+      d.say(
+        window ? REASONS.RollbackWindow : REASONS.PauseStep,
+        `${where}: pausing for ${step.pause.duration}`,
+      );
       d.wake(end);
       // Analysis keeps ticking at its interval through a timed pause too: a canary turning bad there is rolled
       // back at the next tick, not when the pause ends (bench:compare measured 31 s between ticks before).
