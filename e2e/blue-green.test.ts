@@ -5,8 +5,9 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
-import type { Rollout } from "../src/api/rollout-schema.ts";
+import { PREVIEW_NAME_TAKEN, type Rollout, STRATEGY_MESSAGES } from "../src/api/rollout-schema.ts";
 import type { Cluster } from "./cluster/cluster.ts";
+import { KubeApiError, kubeRequest } from "./cluster/kube-request.ts";
 import { answered, type Counts, type Load, startLoad } from "./dataplane/load.ts";
 import { setEnv } from "./dataplane/real-pod-app.ts";
 import { GATEWAY, type RealProxyEnv, startRealProxyEnv } from "./dataplane/real-proxy-env.ts";
@@ -157,6 +158,57 @@ describe("blue/green without a mesh through Traefik (real proxy, real EndpointSl
     await controller?.stop();
     if (report.length > 0) console.log(`\n[blue-green] measured:\n${report.join("\n")}\n`);
     await env?.stop();
+  });
+
+  it("kubectl apply refuses the combinations that make no sense, naming the rule", async () => {
+    const kc = cluster.kubeConfig();
+    const base = {
+      targetRef: { name: "web" },
+      service: { port: 80 },
+      provider: "kubernetes",
+      strategy: { blueGreen: {} },
+    };
+    const refused = async (spec: Record<string, unknown>, message: string) => {
+      const body = {
+        apiVersion: "vireo.dev/v1alpha1",
+        kind: "Rollout",
+        metadata: { name: "refused" },
+        spec: { ...base, ...spec },
+      };
+      const err = await kubeRequest(
+        kc,
+        "POST",
+        `/apis/vireo.dev/v1alpha1/namespaces/${NS}/rollouts?dryRun=All`,
+        body,
+      ).then(
+        () => assert.fail(`accepted ${JSON.stringify(spec)}`),
+        (e: unknown) => e,
+      );
+      assert.ok(err instanceof KubeApiError && err.status === 422, String(err));
+      assert.ok(err.message.includes(message), err.message);
+    };
+    await refused({ strategy: {} }, STRATEGY_MESSAGES.oneStrategy);
+    await refused(
+      { strategy: { blueGreen: {}, canary: { steps: [{ setWeight: 50 }] } } },
+      STRATEGY_MESSAGES.oneStrategy,
+    );
+    await refused(
+      { strategy: { canary: { steps: [{ setWeight: 50 }] } } },
+      STRATEGY_MESSAGES.selectorBlueGreenOnly,
+    );
+    await refused(
+      { accessPolicy: { sources: [{ serviceAccount: "client" }] } },
+      STRATEGY_MESSAGES.selectorNoPolicy,
+    );
+    for (const taken of ["web", "web-primary", "web-canary"])
+      await refused({ strategy: { blueGreen: { previewService: taken } } }, PREVIEW_NAME_TAKEN);
+    // Blue/green is not only for provider kubernetes: a mesh or Gateway switches it by route.
+    await kubeRequest(kc, "POST", `/apis/vireo.dev/v1alpha1/namespaces/${NS}/rollouts?dryRun=All`, {
+      apiVersion: "vireo.dev/v1alpha1",
+      kind: "Rollout",
+      metadata: { name: "accepted" },
+      spec: { ...base, provider: "istio", strategy: { blueGreen: { previewService: "web-blue" } } },
+    });
   });
 
   it("a new version: preview first, one cut-over, promotion, the switch back — no failed request", async () => {

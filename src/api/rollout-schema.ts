@@ -266,17 +266,25 @@ export const CanaryStrategySchema = z
     }
   });
 
+/** Messages of the strategy rules (CEL and zod), for the tests. */
+export const STRATEGY_MESSAGES = {
+  oneStrategy: ONE_STRATEGY,
+  selectorBlueGreenOnly: SELECTOR_BLUE_GREEN_ONLY,
+  selectorNoPolicy: SELECTOR_NO_POLICY,
+} as const;
+
 /** Default `strategy.blueGreen.rollbackWindow`. */
 export const DEFAULT_ROLLBACK_WINDOW = "5m";
 /** Default `strategy.blueGreen.scaleDownDelay` (Argo Rollouts' `scaleDownDelaySeconds` default). */
 export const DEFAULT_SCALE_DOWN_DELAY = "30s";
-const PREVIEW_NAME_TAKEN =
+/** previewService names a Service Vireo already makes or the root. */
+export const PREVIEW_NAME_TAKEN =
   "previewService must differ from the root Service and from the <service>-primary and <service>-canary Services Vireo creates";
 
 /**
  * Blue/green: the new version runs at full size behind a preview Service, analysis judges it there, then one
  * cut-over moves all traffic; the old version stays warm for `rollbackWindow` (an abort or a failed analysis switches
- * back at once), then the new version is promoted. docs/strategies/blue-green.md.
+ * back at once), then the new version is promoted. docs/blue-green.md.
  */
 export const BlueGreenStrategySchema = z
   .object({

@@ -29,6 +29,7 @@ const WORLD_ACTIONS = new Set<Action["type"]>([
   "ScaleCanaryDown",
   "ScalePrimary",
   "SetRoutes",
+  "PointPreview",
   "ApplyAccessPolicy",
   "PromotePrimary",
   "SyncAutoscaler",

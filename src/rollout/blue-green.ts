@@ -36,7 +36,7 @@ export function previewServiceName(spec: RolloutSpec): string {
 /**
  * The replicas the new version must have ready before it takes all traffic: the application's replica count (the
  * canary is scaled to it), or with a HorizontalPodAutoscaler the count the user's HPA gives it — Vireo never
- * fights an HPA over replicas (docs/strategies/blue-green.md#autoscaling).
+ * fights an HPA over replicas (docs/blue-green.md#autoscaling).
  */
 function fullSize(ctx: Ctx): number {
   const { d, obs } = ctx;
