@@ -9,7 +9,7 @@ import { PREVIEW_NAME_TAKEN, type Rollout, STRATEGY_MESSAGES } from "../src/api/
 import type { Cluster } from "./cluster/cluster.ts";
 import { KubeApiError, kubeRequest } from "./cluster/kube-request.ts";
 import { answered, type Counts, type Load, startLoad } from "./dataplane/load.ts";
-import { setEnv } from "./dataplane/real-pod-app.ts";
+import { realPodDeployment, setEnv } from "./dataplane/real-pod-app.ts";
 import { GATEWAY, type RealProxyEnv, startRealProxyEnv } from "./dataplane/real-proxy-env.ts";
 import type { Traefik } from "./dataplane/traefik.ts";
 import { annotate, apply, deploymentReplicas, getRollout, waitFor, waitForRollout } from "./support/app.ts";
@@ -39,28 +39,7 @@ function manifests(): string {
   });
   const docs = [
     { apiVersion: "v1", kind: "Namespace", metadata: { name: NS } },
-    {
-      apiVersion: "apps/v1",
-      kind: "Deployment",
-      metadata: { name: APP, namespace: NS },
-      spec: {
-        replicas: REPLICAS,
-        selector: { matchLabels: { app: APP } },
-        template: {
-          metadata: { labels: { app: APP } },
-          spec: {
-            containers: [
-              {
-                name: "app",
-                image: "example.test/app:1",
-                ports: [{ containerPort: 9898 }],
-                env: [{ name: "VERSION", value: "v1" }],
-              },
-            ],
-          },
-        },
-      },
-    },
+    realPodDeployment({ namespace: NS, name: APP, replicas: REPLICAS }),
     {
       apiVersion: "vireo.dev/v1alpha1",
       kind: "Rollout",

@@ -11,14 +11,14 @@ export interface RealPodAppOptions {
   interval?: string;
 }
 
-/** Namespace, Deployment (its template is the pod runner's behaviour) and Rollout, as a user writes them. */
-export function realPodApp(o: RealPodAppOptions): string {
-  const deployment = {
+/** The user's Deployment whose pods the pod runner serves (label app=<name>, port 9898, env VERSION=v1). */
+export function realPodDeployment(o: { namespace: string; name: string; replicas?: number }): object {
+  return {
     apiVersion: "apps/v1",
     kind: "Deployment",
     metadata: { name: o.name, namespace: o.namespace },
     spec: {
-      replicas: 2,
+      replicas: o.replicas ?? 2,
       selector: { matchLabels: { app: o.name } },
       template: {
         metadata: { labels: { app: o.name } },
@@ -35,6 +35,11 @@ export function realPodApp(o: RealPodAppOptions): string {
       },
     },
   };
+}
+
+/** Namespace, Deployment (its template is the pod runner's behaviour) and Rollout, as a user writes them. */
+export function realPodApp(o: RealPodAppOptions): string {
+  const deployment = realPodDeployment(o);
   const rollout = {
     apiVersion: "vireo.dev/v1alpha1",
     kind: "Rollout",
