@@ -3,6 +3,7 @@
 // enforced by `kubectl apply`) and as zod refinements (enforced by the controller on objects that predate the CRD).
 import { z } from "zod";
 import { MESH_PROVIDER_NAMES, PAUSE_REASONS, PHASES } from "./constants.ts";
+import { NAME_SUFFIXES } from "./derived-names.ts";
 import { DURATION_PATTERN } from "./duration.ts";
 import { GatewayApiSchema } from "./gateway-route-schema.ts";
 import type { ObjectMeta } from "./object-meta.ts";
@@ -18,12 +19,6 @@ const ISTIO_GATEWAY =
   "^(mesh|[a-z0-9]([-a-z0-9]*[a-z0-9])?|[a-z0-9]([-a-z0-9]*[a-z0-9])?/[a-z0-9]([-a-z0-9.]*[a-z0-9])?)$";
 /** DNS-1035 label: what the API server demands of a Service name (a letter first). */
 export const DNS_1035_LABEL = "^[a-z]([-a-z0-9]*[a-z0-9])?$";
-
-/**
- * Suffixes of the names Vireo derives from the target and the root Service: `<target>-primary` (Deployment),
- * `<service>-primary`, `<service>-canary` and, for blue/green, `<service>-preview` (Services).
- */
-export const NAME_SUFFIXES = { primary: "-primary", canary: "-canary", preview: "-preview" } as const;
 
 /**
  * Limits of the names Vireo derives (see src/workload/limits.ts for the ones that depend on the cluster). The

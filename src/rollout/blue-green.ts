@@ -2,8 +2,9 @@
 // they are ready at full size, the cut-over gated on EndpointSlices, and the delay before the losing side scales down.
 
 import { REASONS, type Reason } from "../api/constants.ts";
+import { previewServiceName } from "../api/derived-names.ts";
 import { formatDuration, parseDuration } from "../api/duration.ts";
-import { NAME_SUFFIXES, type RolloutSpec, type Step } from "../api/rollout-schema.ts";
+import type { RolloutSpec, Step } from "../api/rollout-schema.ts";
 import { autoscaled } from "./autoscaling.ts";
 import { type Ctx, isReady } from "./draft.ts";
 import { ROUTE_POLL_MS } from "./timing.ts";
@@ -26,12 +27,6 @@ export function blueGreenSteps(bg: BlueGreen): Step[] {
 
 /** True when the Rollout runs the blue/green strategy. */
 export const isBlueGreen = (ctx: Pick<Ctx, "spec">): boolean => ctx.spec.strategy.blueGreen !== undefined;
-
-/** The preview Service's name. */
-export function previewServiceName(spec: RolloutSpec): string {
-  const root = spec.service.name ?? spec.targetRef.name;
-  return spec.strategy.blueGreen?.previewService ?? `${root}${NAME_SUFFIXES.preview}`;
-}
 
 /**
  * The replicas the new version must have ready before it takes all traffic: the application's replica count (the

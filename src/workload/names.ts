@@ -1,5 +1,6 @@
 // Names and labels of the objects Vireo derives from a Rollout.
-import { NAME_SUFFIXES, type RolloutSpec } from "../api/rollout-schema.ts";
+import { NAME_SUFFIXES, previewServiceName } from "../api/derived-names.ts";
+import type { RolloutSpec } from "../api/rollout-schema.ts";
 
 /** Suffix of the primary Deployment and Service, and of the primary's selector label values. */
 export const PRIMARY_SUFFIX = NAME_SUFFIXES.primary;
@@ -35,9 +36,7 @@ export function workloadNames(namespace: string, rollout: string, spec: RolloutS
     rootService: root,
     primaryService: `${root}${PRIMARY_SUFFIX}`,
     canaryService: `${root}${CANARY_SUFFIX}`,
-    ...(spec.strategy.blueGreen
-      ? { previewService: spec.strategy.blueGreen.previewService ?? `${root}${NAME_SUFFIXES.preview}` }
-      : {}),
+    ...(spec.strategy.blueGreen ? { previewService: previewServiceName(spec) } : {}),
   };
 }
 
