@@ -61,6 +61,8 @@ describe("deploy/rbac.yaml", () => {
       "autoscaling/horizontalpodautoscalers": ["create", "delete", "list", "update", "watch"],
       // controller/secrets.ts: GET by name only (own ClusterRole, so it can be bound per namespace).
       "core/secrets": ["get"],
+      // kube/endpoint-slices.ts: blue/green lists the slices of its Services by label (never written).
+      "discovery.k8s.io/endpointslices": ["list"],
       // kube/event-recorder.ts: create, then patch the series count.
       "events.k8s.io/events": ["create", "patch"],
     };

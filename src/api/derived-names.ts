@@ -1,5 +1,11 @@
 // The names Vireo derives from a Rollout's target and root Service, without the schema (the CLI loads no zod).
-import type { RolloutSpec } from "./rollout-schema.ts";
+
+/** The part of a Rollout spec the names come from (structural: the schema module imports this one). */
+interface Named {
+  targetRef: { name: string };
+  service: { name?: string | undefined };
+  strategy: { blueGreen?: { previewService?: string | undefined } | undefined };
+}
 
 /**
  * Suffixes of the names Vireo derives from the target and the root Service: `<target>-primary` (Deployment),
@@ -8,8 +14,8 @@ import type { RolloutSpec } from "./rollout-schema.ts";
 export const NAME_SUFFIXES = { primary: "-primary", canary: "-canary", preview: "-preview" } as const;
 
 /** The root Service's name: `service.name`, else the target's. */
-export const rootServiceName = (spec: RolloutSpec): string => spec.service.name ?? spec.targetRef.name;
+export const rootServiceName = (spec: Named): string => spec.service.name ?? spec.targetRef.name;
 
 /** Blue/green's preview Service: `strategy.blueGreen.previewService`, else `<service>-preview`. */
-export const previewServiceName = (spec: RolloutSpec): string =>
+export const previewServiceName = (spec: Named): string =>
   spec.strategy.blueGreen?.previewService ?? `${rootServiceName(spec)}${NAME_SUFFIXES.preview}`;

@@ -1,29 +1,12 @@
-// Blue/green rules: the steps a blueGreen strategy walks, the preview Service that points at the new pods only once
+// Blue/green rules (its steps are in steps.ts): the preview Service that points at the new pods only once
 // they are ready at full size, the cut-over gated on EndpointSlices, and the delay before the losing side scales down.
 
 import { REASONS, type Reason } from "../api/constants.ts";
 import { previewServiceName } from "../api/derived-names.ts";
 import { formatDuration, parseDuration } from "../api/duration.ts";
-import type { RolloutSpec, Step } from "../api/rollout-schema.ts";
 import { autoscaled } from "./autoscaling.ts";
 import { type Ctx, isReady } from "./draft.ts";
 import { ROUTE_POLL_MS } from "./timing.ts";
-
-type BlueGreen = NonNullable<RolloutSpec["strategy"]["blueGreen"]>;
-
-/**
- * The steps of a blue/green strategy, walked by the same rules as a canary's: the preview at weight 0 (a passing
- * analysis tick needed, unless `previewAnalysis` is false: a zero pause), a pause for `vireo.dev/promote` when
- * `autoPromotion` is false, the cut-over to 100 % (a passing tick needed at 100 %), and the rollback window (a
- * timed pause through which analysis keeps ticking). Weights are only ever 0 or 100.
- */
-export function blueGreenSteps(bg: BlueGreen): Step[] {
-  const steps: Step[] = [bg.previewAnalysis ? { setWeight: 0 } : { pause: { duration: "0s" } }];
-  if (!bg.autoPromotion) steps.push({ pause: {} });
-  steps.push({ setWeight: 100 });
-  if (parseDuration(bg.rollbackWindow) > 0) steps.push({ pause: { duration: bg.rollbackWindow } });
-  return steps;
-}
 
 /** True when the Rollout runs the blue/green strategy. */
 export const isBlueGreen = (ctx: Pick<Ctx, "spec">): boolean => ctx.spec.strategy.blueGreen !== undefined;

@@ -1,6 +1,7 @@
 // Expands a strategy (canary or blue/green) into the ordered list of steps the engine walks through.
+
+import { parseDuration } from "../api/duration.ts";
 import type { RolloutSpec, Step } from "../api/rollout-schema.ts";
-import { blueGreenSteps } from "./blue-green.ts";
 
 /** Default last weight of the stepWeight shorthand. */
 export const DEFAULT_MAX_WEIGHT = 50;
@@ -31,4 +32,20 @@ export function weightAt(steps: readonly Step[], index: number): number {
     if (w !== undefined) return w;
   }
   return 0;
+}
+
+type BlueGreen = NonNullable<RolloutSpec["strategy"]["blueGreen"]>;
+
+/**
+ * The steps of a blue/green strategy, walked by the same rules as a canary's: the preview at weight 0 (a passing
+ * analysis tick needed, unless `previewAnalysis` is false: a zero pause), a pause for `vireo.dev/promote` when
+ * `autoPromotion` is false, the cut-over to 100 % (a passing tick needed at 100 %), and the rollback window (a
+ * timed pause through which analysis keeps ticking). Weights are only ever 0 or 100.
+ */
+export function blueGreenSteps(bg: BlueGreen): Step[] {
+  const steps: Step[] = [bg.previewAnalysis ? { setWeight: 0 } : { pause: { duration: "0s" } }];
+  if (!bg.autoPromotion) steps.push({ pause: {} });
+  steps.push({ setWeight: 100 });
+  if (parseDuration(bg.rollbackWindow) > 0) steps.push({ pause: { duration: bg.rollbackWindow } });
+  return steps;
 }
