@@ -5,19 +5,18 @@
 //
 //   node bench/prometheus-answers.ts
 //   VIREO_BENCH_BASELINE=main VIREO_BENCH_SECONDS=60 node bench/prometheus-answers.ts
-import { execFileSync } from "node:child_process";
-import { mkdtempSync, rmSync, symlinkSync } from "node:fs";
+import { mkdtempSync, rmSync } from "node:fs";
 import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
-import { join, resolve } from "node:path";
+import { join } from "node:path";
 import { bundleController } from "../deploy/bundle.ts";
 import { startCluster } from "../e2e/cluster/cluster.ts";
 import { apply, appManifests, setImage, waitForRollout } from "../e2e/support/app.ts";
 import { startController } from "../e2e/support/controller-process.ts";
+import { baselineBundle, removeBaseline } from "./baseline.ts";
 import { memory } from "./scale/proc-sampler.ts";
 
-const ROOT = resolve(import.meta.dirname, "..");
 const SERIES = 85_544;
 const ROLLOUTS = 4;
 const METRICS = 4;
@@ -34,16 +33,6 @@ function bigAnswer(): Buffer {
     );
   }
   return Buffer.from(`{"status":"success","data":{"resultType":"vector","result":[${parts.join(",")}]}}`);
-}
-
-/** A bundle of `ref`'s controller, built in a temporary worktree sharing this tree's node_modules. */
-async function baselineBundle(ref: string, dir: string): Promise<string> {
-  const tree = join(dir, "tree");
-  execFileSync("git", ["-C", ROOT, "worktree", "add", "--detach", tree, ref], { stdio: "ignore" });
-  symlinkSync(join(ROOT, "node_modules"), join(tree, "node_modules"));
-  const mod = (await import(join(tree, "deploy", "bundle.ts"))) as typeof import("../deploy/bundle.ts");
-  // In its own tree: the bundle loads yaml (a YAML kubeconfig) from the node_modules beside it.
-  return mod.bundleController();
 }
 
 const body = bigAnswer();
@@ -109,7 +98,7 @@ try {
 } finally {
   await cluster.stop();
   prom.close();
-  if (BASELINE) execFileSync("git", ["-C", ROOT, "worktree", "remove", "--force", join(work, "tree")]);
+  if (BASELINE) removeBaseline(work);
   rmSync(work, { recursive: true, force: true });
 }
 for (const r of results) console.log(r);

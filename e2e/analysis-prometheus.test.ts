@@ -8,10 +8,13 @@ import { PrometheusClient } from "../src/analysis/prometheus-client.ts";
 import type { MetricMeasurement } from "../src/analysis/types.ts";
 import { judgeTick } from "../src/analysis/verdict.ts";
 import { type RolloutSpecInput, RolloutSpecSchema } from "../src/api/rollout-schema.ts";
+import { loopbackEgress } from "../src/net/testing/loopback.ts";
 import { type Cluster, startCluster } from "./cluster/cluster.ts";
 import { kubeRequest } from "./cluster/kube-request.ts";
 import { waitFor } from "./cluster/wait.ts";
 import { type Simulator, startSimulator } from "./simulator/simulator.ts";
+
+const EGRESS = loopbackEgress();
 
 const NS = "analysis";
 const TARGET = "checkout";
@@ -58,7 +61,7 @@ describe("analysis against a real Prometheus", () => {
 
   before(async () => {
     cluster = await startCluster();
-    client = new PrometheusClient({ address: cluster.prometheusUrl!, timeoutMs: 5000 });
+    client = new PrometheusClient({ address: cluster.prometheusUrl!, timeoutMs: 5000 }, EGRESS);
     const kc = cluster.kubeConfig();
     await kc.makeApiClient(CoreV1Api).createNamespace({ body: { metadata: { name: NS } } });
     sim = await startSimulator({

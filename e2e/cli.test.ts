@@ -154,10 +154,11 @@ describe("kubectl-vireo on a real API server", () => {
 
     const history = await vireo("history", "podinfo", "-n", ns);
     assert.equal(history.code, 0, history.stderr);
-    assert.match(history.stdout, /Aborted\s+user \(kubectl-vireo\)/);
-    assert.match(history.stdout, /Retried\s+user \(kubectl-vireo\)/);
-    assert.match(history.stdout, /PromotedByUser\s+user \(kubectl-vireo\)/);
-    assert.match(history.stdout, /RequestIgnored\s+controller\s+pause request ignored: already paused/);
+    // From status.milestones: the time, what happened, the revision it was about, who, and the detail.
+    assert.match(history.stdout, /Aborted\s+\w+\s+user \(kubectl-vireo\)/);
+    assert.match(history.stdout, /Retried\s+\w+\s+user \(kubectl-vireo\)/);
+    assert.match(history.stdout, /PromotedByUser\s+\w+\s+user \(kubectl-vireo\)/);
+    assert.match(history.stdout, /RequestIgnored\s+\w+\s+controller\s+pause request ignored: already paused/);
   });
 
   it("forbidden names the verb and resource; a silent controller times out", async () => {

@@ -6,6 +6,7 @@ import { CoreV1Api } from "@kubernetes/client-node";
 import { ALLOW_REFERENCE_LABEL } from "../src/api/constants.ts";
 import { RolloutSpecSchema } from "../src/api/rollout-schema.ts";
 import type { ReadSecret } from "../src/api/secret-ref.ts";
+import { loopbackEgress } from "../src/net/testing/loopback.ts";
 import { NotificationDelivery } from "../src/notify/delivery.ts";
 import { resolveNotifications } from "../src/notify/from-spec.ts";
 import { buildMessage, type NotifyAction } from "../src/notify/message.ts";
@@ -72,7 +73,7 @@ describe("notifications from real Secrets", () => {
         events: ["Started", "StepAdvanced", "RolledBack"],
       },
     });
-    const { notifiers, filter } = await resolveNotifications(spec, NS, readSecret);
+    const { notifiers, filter } = await resolveNotifications(spec, NS, readSecret, loopbackEgress());
     let logs = "";
     const logger = createLogger({
       level: "debug",

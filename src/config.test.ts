@@ -4,6 +4,7 @@ import { startFakePrometheus, vector } from "./analysis/testing/prom-server.ts";
 import { RolloutSpecSchema } from "./api/rollout-schema.ts";
 import { loadConfig } from "./config.ts";
 import { PrometheusAnalysisRunner } from "./controller/analysis-runner.ts";
+import { loopbackEgress } from "./net/testing/loopback.ts";
 import { workloadNames } from "./workload/names.ts";
 
 describe("loadConfig: --allowed-hosts and --allowed-gateways", () => {
@@ -116,11 +117,12 @@ describe("PrometheusAnalysisRunner address allow-list", () => {
             ],
           },
         });
-      const runner = new PrometheusAnalysisRunner(
-        { address: "http://prom.invalid:9090", allowedUrls: [allowed.url] },
-        async () => undefined,
-        "istio",
-      );
+      const runner = new PrometheusAnalysisRunner({
+        defaults: { address: "http://prom.invalid:9090", allowedUrls: [allowed.url] },
+        readSecret: async () => undefined,
+        metricsMesh: "istio",
+        egress: loopbackEgress(),
+      });
       const names = workloadNames("ns", "app", specFor(other.url));
       const refused = await runner.measure(specFor(other.url), names, AbortSignal.timeout(5000));
       assert.equal(refused.length, 2);
@@ -163,8 +165,19 @@ describe("PrometheusAnalysisRunner scrape interval", () => {
       const noSecrets = async () => undefined;
       const windows: string[] = [];
       for (const runner of [
-        new PrometheusAnalysisRunner({ address: prom.url }, noSecrets, "istio", 1000),
-        new PrometheusAnalysisRunner({ address: prom.url }, noSecrets, "istio"),
+        new PrometheusAnalysisRunner({
+          defaults: { address: prom.url },
+          readSecret: noSecrets,
+          metricsMesh: "istio",
+          egress: loopbackEgress(),
+          scrapeIntervalMs: 1000,
+        }),
+        new PrometheusAnalysisRunner({
+          defaults: { address: prom.url },
+          readSecret: noSecrets,
+          metricsMesh: "istio",
+          egress: loopbackEgress(),
+        }),
       ]) {
         const before = prom.requests.length;
         const [m] = await runner.measure(spec, names, AbortSignal.timeout(5000));

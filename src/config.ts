@@ -5,6 +5,7 @@ import { parseAllowedPrefix } from "./analysis/allowed-urls.ts";
 import { METRICS_MESHES } from "./api/constants.ts";
 import { parseDuration } from "./api/duration.ts";
 import { parseExposureRule } from "./mesh/exposure-policy.ts";
+import { parseRanges } from "./net/address-policy.ts";
 
 const ConfigSchema = z.object({
   kubeconfig: z.string().optional().describe("--kubeconfig: one kubeconfig file, used alone."),
@@ -64,6 +65,25 @@ const ConfigSchema = z.object({
     .max(253)
     .regex(/^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/, "must be a DNS name, e.g. cluster.local")
     .describe("The mesh's identity trust domain: Istio principals and Linkerd identities are written in it."),
+  scopeQueries: z
+    .enum(["true", "false"])
+    .transform((v) => v === "true")
+    .describe("Rewrite every custom PromQL query so each selector carries the Rollout's namespace."),
+  queryNamespaceLabel: z
+    .string()
+    .regex(/^[a-zA-Z_][a-zA-Z0-9_]*$/, "must be a Prometheus label name")
+    .describe("The label that carries the namespace on every series, for --scope-queries."),
+  egressAllow: z
+    .array(z.string())
+    .describe("CIDR ranges tenant-named URLs may reach although the defaults or --egress-deny refuse them."),
+  egressDeny: z
+    .array(z.string())
+    .describe("CIDR ranges tenant-named URLs may not reach, besides the defaults."),
+  egressProxy: z
+    .string()
+    .url()
+    .optional()
+    .describe("HTTP(S) proxy for notifications; none by default, whatever HTTP(S)_PROXY says."),
   slackSecret: z
     .string()
     .regex(/^[a-z0-9-]+\/[a-z0-9.-]+$/, "must be namespace/name")
@@ -107,6 +127,12 @@ export const USAGE = `vireo — progressive delivery controller
                            it may use: namespace/name or namespace/* (default: none)
   --trust-domain DOMAIN    mesh identity trust domain of access policies' Istio principals and Linkerd identities
                            (default cluster.local; Istio's meshConfig.trustDomain, Linkerd's identityTrustDomain)
+  --scope-queries BOOL     rewrite custom PromQL so every selector carries the Rollout's namespace (default false)
+  --query-namespace-label NAME  the label holding the namespace on every series (default namespace)
+  --egress-allow CIDR,...  ranges URLs a Rollout names may reach although refused by default (loopback,
+                           link-local, metadata, ...) or by --egress-deny; never the API server or own ports
+  --egress-deny CIDR,...   more ranges URLs a Rollout names may not reach (e.g. node and pod networks)
+  --egress-proxy URL       proxy for notifications (default: none; HTTP(S)_PROXY is ignored)
   --slack-secret NS/NAME   default Slack webhook Secret (key url)
   --log-level LEVEL        fatal|error|warn|info|debug|trace|silent (default info)
   --shutdown-grace-ms MS   time for in-flight reconciles on SIGTERM (default 20000)
@@ -141,6 +167,11 @@ export function loadConfig(argv: readonly string[], env: NodeJS.ProcessEnv): Con
       "allowed-hosts": { type: "string", multiple: true },
       "allowed-gateways": { type: "string", multiple: true },
       "trust-domain": { type: "string" },
+      "scope-queries": { type: "string" },
+      "query-namespace-label": { type: "string" },
+      "egress-allow": { type: "string", multiple: true },
+      "egress-deny": { type: "string", multiple: true },
+      "egress-proxy": { type: "string" },
       "slack-secret": { type: "string" },
       "log-level": { type: "string" },
       "shutdown-grace-ms": { type: "string" },
@@ -190,6 +221,13 @@ export function loadConfig(argv: readonly string[], env: NodeJS.ProcessEnv): Con
       throw new Error(`invalid configuration: allowed-prometheus-urls: ${(err as Error).message}`);
     }
   });
+  const ranges = (flag: "egress-allow" | "egress-deny", envName: string) => {
+    try {
+      return parseRanges(listOf(values[flag], envName));
+    } catch (err) {
+      throw new Error(`invalid configuration: ${flag}: ${(err as Error).message}`);
+    }
+  };
   const raw = {
     kubeconfig: values.kubeconfig,
     kubeconfigList: env.KUBECONFIG,
@@ -217,6 +255,11 @@ export function loadConfig(argv: readonly string[], env: NodeJS.ProcessEnv): Con
       gateways: rules("allowed-gateways", "VIREO_ALLOWED_GATEWAYS", "gateway"),
     },
     trustDomain: pick(values["trust-domain"], "VIREO_TRUST_DOMAIN", "cluster.local"),
+    scopeQueries: pick(values["scope-queries"], "VIREO_SCOPE_QUERIES", "false"),
+    queryNamespaceLabel: pick(values["query-namespace-label"], "VIREO_QUERY_NAMESPACE_LABEL", "namespace"),
+    egressAllow: ranges("egress-allow", "VIREO_EGRESS_ALLOW"),
+    egressDeny: ranges("egress-deny", "VIREO_EGRESS_DENY"),
+    egressProxy: pick(values["egress-proxy"], "VIREO_EGRESS_PROXY"),
     slackSecret: pick(values["slack-secret"], "VIREO_SLACK_SECRET"),
     logLevel: pick(values["log-level"], "VIREO_LOG_LEVEL", "info"),
     shutdownGraceMs: num(pick(values["shutdown-grace-ms"], "VIREO_SHUTDOWN_GRACE_MS", "20000")),

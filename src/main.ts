@@ -20,6 +20,9 @@ import { LeaseElector, makeIdentity } from "./kube/lease-elector.ts";
 import { ServerClock } from "./kube/server-clock.ts";
 import { StatusWriter } from "./kube/status-writer.ts";
 import { MESH_API_GROUPS, routingTypes } from "./mesh/registry.ts";
+import { AddressPolicy } from "./net/address-policy.ts";
+import { Egress } from "./net/egress.ts";
+import { controllerEndpoints } from "./net/own-endpoints.ts";
 import { startTelemetryServer } from "./telemetry/http-server.ts";
 import { createLogger } from "./telemetry/logger.ts";
 import { VireoMetrics } from "./telemetry/metrics.ts";
@@ -75,6 +78,30 @@ export async function main(argv: readonly string[], env: NodeJS.ProcessEnv): Pro
       if (result === "error") metrics.reconcileErrors.inc();
     },
   });
+  const server = await startTelemetryServer({
+    port: config.metricsPort,
+    host: config.metricsHost,
+    registry: metrics.registry,
+    healthChecks: [{ name: "informers", check: () => manager.health() }],
+    readyChecks: [{ name: "informers-synced", check: () => manager.synced() }],
+    onAnswered: (method, status) =>
+      metrics.telemetryRequests.inc({
+        method: method === "GET" || method === "HEAD" ? method : "other",
+        code: String(status),
+      }),
+  });
+  // Every request to a URL a Rollout can name goes out here: never to the API server or the controller's own port
+  // (bound above), and by default not to loopback, link-local or metadata addresses (docs/multi-tenancy.md).
+  const endpoints = await controllerEndpoints(connection.server, [server.port]);
+  const egress = new Egress({
+    policy: new AddressPolicy({
+      allow: config.egressAllow,
+      deny: config.egressDeny,
+      denyHosts: endpoints.apiServerHosts,
+      protectedEndpoints: endpoints.protectedEndpoints,
+    }),
+    proxy: config.egressProxy,
+  });
   const measurements = new AnalysisScheduler({
     concurrency: config.analysisConcurrency,
     timeoutMs: 30_000,
@@ -88,6 +115,7 @@ export async function main(argv: readonly string[], env: NodeJS.ProcessEnv): Pro
     clients,
     log: log.child({ component: "notify" }),
     metrics,
+    egress,
     defaultSlackSecret: config.slackSecret,
   });
   const observer: ReconcileObserver = {
@@ -115,16 +143,18 @@ export async function main(argv: readonly string[], env: NodeJS.ProcessEnv): Pro
     mesh: (spec) => mesh.resolve(spec),
     statusWriter: new StatusWriter({ clients }),
     events: new EventRecorder({ events: eventsApi(clients), identity, logger: kubeLog }),
-    analysis: new PrometheusAnalysisRunner(
-      {
+    analysis: new PrometheusAnalysisRunner({
+      defaults: {
         ...(config.prometheusUrl ? { address: config.prometheusUrl } : {}),
         allowedUrls: config.allowedPrometheusUrls,
       },
-      secretReader(clients),
-      config.metricsMesh ?? "linkerd",
-      config.prometheusScrapeIntervalMs,
-      engineNow,
-    ),
+      readSecret: secretReader(clients),
+      metricsMesh: config.metricsMesh ?? "linkerd",
+      egress,
+      scrapeIntervalMs: config.prometheusScrapeIntervalMs,
+      scopeLabel: config.scopeQueries ? config.queryNamespaceLabel : undefined,
+      now: engineNow,
+    }),
     measurements,
     notifications,
     observer,
@@ -136,13 +166,6 @@ export async function main(argv: readonly string[], env: NodeJS.ProcessEnv): Pro
   const reconcile = (ns: string, name: string, signal: AbortSignal) => reconciler.reconcile(ns, name, signal);
   notifications.setOnDelivered((ns, name) => manager.queue.add(`${ns}/${name}`));
 
-  const server = await startTelemetryServer({
-    port: config.metricsPort,
-    host: config.metricsHost,
-    registry: metrics.registry,
-    healthChecks: [{ name: "informers", check: () => manager.health() }],
-    readyChecks: [{ name: "informers-synced", check: () => manager.synced() }],
-  });
   log.info(
     { url: server.url, identity, namespaces: config.namespaces, selector: config.selector, kubeconfig: via },
     "vireo starting",

@@ -115,6 +115,11 @@ describe("charts/vireo", () => {
       "metrics.host=127.0.0.1",
       "routing.allowedHosts.shop={shop.example.com,*.shop.example.com}",
       "routing.allowedGateways.shop={istio-system/public}",
+      "queries.scopeToNamespace=true",
+      "queries.namespaceLabel=kubernetes_namespace",
+      "egress.allow={10.0.0.7/32}",
+      "egress.deny={10.0.0.0/8,fd00::/8}",
+      "egress.proxy=http://proxy.corp:3128",
     );
     const args: string[] = container(objs).args;
     const flags = [...USAGE.matchAll(/--([a-z-]+)/g)].map((m) => m[1]);
@@ -151,8 +156,24 @@ describe("charts/vireo", () => {
       ],
       gateways: [{ namespace: "shop", pattern: "istio-system/public" }],
     });
+    assert.equal(config.scopeQueries, true);
+    assert.equal(config.queryNamespaceLabel, "kubernetes_namespace");
+    assert.deepEqual(config.egressAllow, ["10.0.0.7/32"]);
+    assert.deepEqual(config.egressDeny, ["10.0.0.0/8", "fd00:0:0:0:0:0:0:0/8"]);
+    assert.equal(config.egressProxy, "http://proxy.corp:3128");
     // The Lease Role follows the lease namespace.
     assert.deepEqual(names(objs, "Role"), ["vireo-leases/vireo-leader-election"]);
+  });
+
+  it("values-multi-tenant.yaml scopes queries and closes the cluster's private networks to tenants' URLs", () => {
+    const objs = parseAllDocuments(helmTemplate(["-f", join(CHART_DIR, "values-multi-tenant.yaml")]))
+      .map((d) => d.toJS() as Obj)
+      .filter(Boolean);
+    const config = loadConfig(container(objs).args, { POD_NAMESPACE: "vireo-system", POD_NAME: "p" });
+    assert.equal(config.scopeQueries, true);
+    assert.equal(config.queryNamespaceLabel, "namespace");
+    assert.ok(config.egressDeny.includes("10.0.0.0/8"));
+    assert.deepEqual(config.egressAllow, []);
   });
 
   it("rbac.scope=namespaced binds the controller and the Secret reader in the listed namespaces only", () => {

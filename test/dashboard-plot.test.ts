@@ -1,4 +1,4 @@
-// The dashboard's plot data: series from measurements, Events and live points; domains and SVG paths.
+// The dashboard's plot data: series from measurements, milestones and live points; domains and SVG paths.
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import {
@@ -9,25 +9,28 @@ import {
   valueDomain,
   weightSeries,
 } from "../dashboard/src/plot.ts";
-import { fixtureEvents, NOW, progressingRollout } from "../src/cli/testing/fixtures.ts";
+import { NOW, progressingRollout } from "../src/cli/testing/fixtures.ts";
 
 const t = (secondsAgo: number) => NOW.getTime() - secondsAgo * 1000;
 
 describe("dashboard plot data", () => {
-  it("weight over time merges measurements, Event messages and live updates in time order", () => {
-    const events = fixtureEvents().map((e) => ({
-      time: e.eventTime ?? "",
-      reason: e.reason,
-      message: e.message,
-    }));
-    const series = weightSeries(progressingRollout(), events, [
+  it("weight over time merges measurements, milestones and live updates in time order; never Events", () => {
+    const r = progressingRollout();
+    r.status = {
+      ...r.status,
+      milestones: [
+        { at: new Date(t(120)).toISOString(), reason: "RolloutStarted", revision: "5c4d3e2f", message: "go" },
+        { at: new Date(t(50)).toISOString(), reason: "AnalysisFailed", revision: "5c4d3e2f", message: "x" },
+      ],
+    };
+    const series = weightSeries(r, [
       { t: t(0), v: 40 },
       { t: t(100), v: 10 },
     ]);
     assert.deepEqual(series, [
+      { t: t(120), v: 0 },
       { t: t(100), v: 10 },
       { t: t(80), v: 10 },
-      { t: t(45), v: 40 },
       { t: t(20), v: 40 },
       { t: t(0), v: 40 },
     ]);

@@ -15,8 +15,9 @@ import ts from "typescript";
 export const LAYERS: readonly Readonly<Record<string, readonly string[]>>[] = [
   // Wire types: the Rollout schema, constants (provider names among them), durations. Imports nothing of Vireo's.
   { api: ["src/api/"] },
-  // The Kubernetes client: request pipeline, informers, work queue, elector, event recorder, errors.
-  { kube: ["src/kube/"] },
+  // The Kubernetes client: request pipeline, informers, work queue, elector, event recorder, errors. Beside it, the
+  // egress every request to a URL a tenant names goes through (address policy, outcome classes).
+  { kube: ["src/kube/"], net: ["src/net/"] },
   // Metrics, logs, the health server; implements kube's ports (work-queue metrics).
   { telemetry: ["src/telemetry/"] },
   // The pure statistical judges of analysis: verdicts from measurements, no I/O.

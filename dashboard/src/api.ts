@@ -1,4 +1,6 @@
-// Browser side of the dashboard API: JSON reads, SSE subscriptions and guarded writes.
+// Browser side of the dashboard API: JSON reads, SSE subscriptions and guarded writes. Everything read is passed
+// through displaySafe: Events can be written by anyone allowed to create Events in a namespace.
+import { displaySafe } from "../../src/api/display-text.ts";
 import type { KubeEvent } from "../../src/api/kube-event.ts";
 import type { Rollout } from "../../src/api/rollout-schema.ts";
 
@@ -10,10 +12,13 @@ export const startNamespace = (): string => meta("vireo-namespace");
 export const contextName = (): string => meta("vireo-context");
 
 async function json<T>(res: Response): Promise<T> {
-  const body = (await res.json()) as T & { error?: string };
+  const body = displaySafe((await res.json()) as T & { error?: string });
   if (!res.ok) throw new Error(body.error ?? `HTTP ${res.status}`);
   return body;
 }
+
+/** One server-sent message, parsed and made safe to render. */
+const parsed = (e: Event) => displaySafe(JSON.parse((e as MessageEvent).data));
 
 /** Lists Rollouts. */
 export async function fetchRollouts(namespace: string): Promise<Rollout[]> {
@@ -47,15 +52,15 @@ export function subscribe(
   const source = new EventSource(path);
   if (handlers.rollout) {
     const h = handlers.rollout;
-    source.addEventListener("rollout", (e) => h(JSON.parse((e as MessageEvent).data)));
+    source.addEventListener("rollout", (e) => h(parsed(e)));
   }
   if (handlers.event) {
     const h = handlers.event;
-    source.addEventListener("event", (e) => h(JSON.parse((e as MessageEvent).data)));
+    source.addEventListener("event", (e) => h(parsed(e)));
   }
   if (handlers.failure) {
     const h = handlers.failure;
-    source.addEventListener("failure", (e) => h(JSON.parse((e as MessageEvent).data).error));
+    source.addEventListener("failure", (e) => h(parsed(e).error));
   }
   return () => source.close();
 }

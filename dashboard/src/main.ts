@@ -305,9 +305,8 @@ function Detail(p: { ns: string; name: string }): ComponentChild {
       error ? h("div", { class: "alert error", role: "alert" }, error) : h("p", null, "Loading…"),
     );
   const st = rollout.status ?? {};
-  const plotEvents = sortedEvents.map((e) => ({ time: eventTime(e), reason: e.reason, message: e.message }));
   // The weight holds until now: extend the step line to the right edge.
-  const weights = weightSeries(rollout, plotEvents, [...live, { t: now, v: st.canaryWeight ?? 0 }]);
+  const weights = weightSeries(rollout, [...live, { t: now, v: st.canaryWeight ?? 0 }]);
   const metrics = metricPlots(rollout);
   const times = [...weights.map((w) => w.t), ...metrics.flatMap((m) => m.canary.map((c) => c.t))];
   const t1 = now;
@@ -417,7 +416,48 @@ function Detail(p: { ns: string; name: string }): ComponentChild {
     h(
       "section",
       null,
+      h("h2", null, "History"),
+      h(
+        "p",
+        { class: "muted" },
+        "What the controller recorded in the Rollout's status (only it can write there).",
+      ),
+      h(
+        "table",
+        { "data-testid": "history" },
+        h(
+          "thead",
+          null,
+          h("tr", null, ...["When", "What", "Revision", "Detail"].map((c) => h("th", null, c))),
+        ),
+        h(
+          "tbody",
+          null,
+          ...(st.milestones ?? [])
+            .slice()
+            .reverse()
+            .map((m) =>
+              h(
+                "tr",
+                null,
+                h("td", null, ago(m.at, now)),
+                h("td", null, m.reason),
+                h("td", null, m.revision),
+                h("td", null, m.message),
+              ),
+            ),
+        ),
+      ),
+    ),
+    h(
+      "section",
+      null,
       h("h2", null, "Events"),
+      h(
+        "p",
+        { class: "muted", "data-testid": "events-caveat" },
+        `As reported: anyone allowed to create Events in ${rollout.metadata.namespace} can write one. History above is the controller's own record.`,
+      ),
       h(
         "table",
         { "data-testid": "events" },

@@ -1,4 +1,5 @@
-// Pure plot data: weight and metric series over time from status.analysis.history, Events and live updates.
+// Pure plot data: weight and metric series over time from status (measurements, milestones) and live updates.
+import { REASONS } from "../../src/api/constants.ts";
 import type { Measurement, Rollout } from "../../src/api/rollout-schema.ts";
 
 /** One point: time in ms since the epoch, value. */
@@ -22,14 +23,13 @@ export interface MetricPlot {
   threshold?: string;
 }
 
-/** An Event, reduced to what the plot reads. */
-export interface PlotEvent {
-  time: string;
-  reason?: string;
-  message?: string;
-}
-
-const WEIGHT_IN_MESSAGE = /weight (\d{1,3})%/;
+/** Milestones after which the canary has no traffic: a rollout's start, its end either way. */
+const WEIGHT_ZERO_AFTER = new Set<string>([
+  REASONS.RolloutStarted,
+  REASONS.Promoted,
+  REASONS.RolledBack,
+  REASONS.Aborted,
+]);
 
 /** Sorts by time and keeps the last value of points at the same instant. */
 export function normalise(points: Point[]): Point[] {
@@ -39,15 +39,15 @@ export function normalise(points: Point[]): Point[] {
 }
 
 /**
- * The canary weight over time: weights recorded with each measurement, weights named in Events
- * ("step 2/4: weight 40%"), and the weights the page saw live from the watch.
+ * The canary weight over time, from what only the controller writes: the weight recorded with each measurement,
+ * 0 at milestones that leave the canary without traffic, and the weights the page saw live from the watch. Events
+ * are not read: anyone allowed to create Events in the namespace could draw a line with one.
  */
-export function weightSeries(rollout: Rollout, events: PlotEvent[], live: Point[]): Point[] {
+export function weightSeries(rollout: Rollout, live: Point[]): Point[] {
   const points: Point[] = [];
   for (const m of rollout.status?.analysis?.history ?? []) points.push({ t: Date.parse(m.at), v: m.weight });
-  for (const e of events) {
-    const m = WEIGHT_IN_MESSAGE.exec(e.message ?? "");
-    if (m) points.push({ t: Date.parse(e.time), v: Number(m[1]) });
+  for (const m of rollout.status?.milestones ?? []) {
+    if (WEIGHT_ZERO_AFTER.has(m.reason)) points.push({ t: Date.parse(m.at), v: 0 });
   }
   points.push(...live);
   return normalise(points);

@@ -5,6 +5,7 @@ import { createWriteStream, mkdirSync } from "node:fs";
 import { createServer } from "node:net";
 import { join, resolve } from "node:path";
 import { bundleController, CONTROLLER_NODE_FLAGS } from "../../deploy/bundle.ts";
+import { LOOPBACK_RANGES } from "../../src/net/testing/loopback.ts";
 
 const ROOT = resolve(import.meta.dirname, "../..");
 
@@ -66,8 +67,17 @@ export async function startController(opts: {
   bundlePath?: string;
   /** Node's own flags for the bundle; default: the image's ({@link CONTROLLER_NODE_FLAGS}). */
   nodeFlags?: readonly string[];
+  /**
+   * `--egress-allow` for URLs Rollouts name. Default: loopback, where the tests' receivers and fake Prometheus
+   * servers listen (production refuses it). `[]` runs the controller with the production default policy.
+   */
+  egressAllow?: readonly string[];
+  /** Where /metrics listens (default 127.0.0.1). */
+  metricsHost?: string;
 }): Promise<ControllerProcess> {
   const port = await freePort();
+  const metricsHost = opts.metricsHost ?? "127.0.0.1";
+  const egressAllow = opts.egressAllow ?? LOOPBACK_RANGES;
   const entry = opts.entry === "bundle" ? (opts.bundlePath ?? (await bundled())) : join(ROOT, "src/main.ts");
   mkdirSync(opts.logDir, { recursive: true });
   const logPath = join(opts.logDir, `controller-${++instances}.log`);
@@ -78,7 +88,8 @@ export async function startController(opts: {
       entry,
       `--kubeconfig=${opts.kubeconfigPath}`,
       `--metrics-port=${port}`,
-      "--metrics-host=127.0.0.1",
+      `--metrics-host=${metricsHost}`,
+      ...(egressAllow.length > 0 ? [`--egress-allow=${egressAllow.join(",")}`] : []),
       "--lease-namespace=vireo-system",
       "--log-level=debug",
       ...(opts.args ?? []),
@@ -90,7 +101,7 @@ export async function startController(opts: {
     },
   );
   return superviseController(child, {
-    metricsUrl: `http://127.0.0.1:${port}`,
+    metricsUrl: `http://${metricsHost}:${port}`,
     logPath,
     what: "controller",
     readyTimeoutMs: 60_000,

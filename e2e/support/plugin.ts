@@ -108,6 +108,19 @@ export async function readOnlyKubeconfig(cluster: Cluster, namespace: string, na
       subjects: [{ kind: "ServiceAccount", name, namespace }],
     },
   ];
+  return serviceAccountKubeconfig(cluster, namespace, name, objects);
+}
+
+/**
+ * Applies `objects` (a ServiceAccount `namespace/name` and its RBAC) and writes a kubeconfig for that
+ * ServiceAccount (a TokenRequest token, the cluster's CA), its namespace the context's default.
+ */
+export async function serviceAccountKubeconfig(
+  cluster: Cluster,
+  namespace: string,
+  name: string,
+  objects: object[],
+): Promise<string> {
   const applied = await cluster.kubectl(["apply", "-f", "-"], {
     input: objects.map((o) => JSON.stringify(o)).join("\n---\n"),
   });

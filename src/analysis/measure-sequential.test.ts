@@ -2,11 +2,14 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import { RolloutSpecSchema } from "../api/rollout-schema.ts";
+import { loopbackEgress } from "../net/testing/loopback.ts";
 import { builtinCountQuery } from "./builtin-queries.ts";
 import { measureAnalysis } from "./measure.ts";
 import { sinceStepRange } from "./measure-sequential.ts";
 import { PrometheusClient, PrometheusQueryError, parseVectorResponse } from "./prometheus-client.ts";
 import { type FakePrometheus, startFakePrometheus } from "./testing/prom-server.ts";
+
+const EGRESS = loopbackEgress();
 
 const spec = RolloutSpecSchema.parse({
   targetRef: { name: "checkout" },
@@ -50,7 +53,7 @@ describe("measureSequential", () => {
 
   it("reads requests, errors and buckets of both workloads over the time since the step started", async () => {
     const now = new Date("2026-12-02T01:00:00Z");
-    const client = new PrometheusClient({ address: prom.url, timeoutMs: 2000, retries: 0 });
+    const client = new PrometheusClient({ address: prom.url, timeoutMs: 2000, retries: 0 }, EGRESS);
     const m = await measureAnalysis({
       spec,
       namespace: "shop",

@@ -1,10 +1,13 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import { type RolloutSpecInput, RolloutSpecSchema } from "../api/rollout-schema.ts";
+import { loopbackEgress } from "../net/testing/loopback.ts";
 import { measureAnalysis, queryFor } from "./measure.ts";
 import { PrometheusClient } from "./prometheus-client.ts";
 import { type FakePrometheus, promError, startFakePrometheus, vector } from "./testing/prom-server.ts";
 import { judgeTick } from "./verdict.ts";
+
+const EGRESS = loopbackEgress();
 
 const spec = (analysis: RolloutSpecInput["analysis"]) =>
   RolloutSpecSchema.parse({
@@ -42,7 +45,7 @@ describe("measureAnalysis against a loopback Prometheus", () => {
       if (query.includes("custom_metric")) return { body: vector(primary ? "10" : "12") };
       return { body: vector() };
     });
-    client = new PrometheusClient({ address: prom.url, timeoutMs: 5000, retries: 0 });
+    client = new PrometheusClient({ address: prom.url, timeoutMs: 5000, retries: 0 }, EGRESS);
   });
   after(async () => {
     client.close();

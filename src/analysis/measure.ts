@@ -7,6 +7,7 @@ import { sanitizeText } from "../telemetry/sanitize.ts";
 import { builtinQuery, effectiveWindowMs } from "./builtin-queries.ts";
 import { measureSequential } from "./measure-sequential.ts";
 import type { PrometheusQuerier } from "./prometheus-client.ts";
+import { scopeQuery } from "./promql-scope.ts";
 import { renderPromQL, toPromDuration } from "./promql-template.ts";
 import type { MetricMeasurement } from "./types.ts";
 
@@ -29,6 +30,11 @@ export interface MeasureInput {
   scrapeIntervalMs?: number;
   /** When the current step started: judge: sequential metrics count from there. */
   stepStartedAt?: Date;
+  /**
+   * `--scope-queries`: the label holding the namespace; every custom query is confined to `namespace` under it
+   * (a query that cannot be is an error measurement, and never sent).
+   */
+  scopeLabel?: string;
 }
 
 /** Longest error message kept: it lands in status and events. */
@@ -111,7 +117,7 @@ async function measureMetric(
 export function queryFor(
   input: Pick<
     MeasureInput,
-    "spec" | "namespace" | "targetName" | "serviceName" | "metricsMesh" | "scrapeIntervalMs"
+    "spec" | "namespace" | "targetName" | "serviceName" | "metricsMesh" | "scrapeIntervalMs" | "scopeLabel"
   >,
   metric: MetricSpec,
   workload: string,
@@ -133,7 +139,7 @@ export function queryFor(
     });
   }
   if (metric.query === undefined) throw new Error(`metric ${metric.name} has neither builtin nor query`);
-  return renderPromQL(metric.query, {
+  const query = renderPromQL(metric.query, {
     namespace: input.namespace,
     target: workload,
     canary: input.targetName,
@@ -141,6 +147,9 @@ export function queryFor(
     service: input.serviceName,
     interval: window,
   });
+  return input.scopeLabel === undefined
+    ? query
+    : scopeQuery(query, { label: input.scopeLabel, namespace: input.namespace });
 }
 
 /** Rejects as soon as `signal` aborts, even if the underlying query ignores it. */

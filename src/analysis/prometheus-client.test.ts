@@ -6,6 +6,9 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { inspect } from "node:util";
+import { AddressPolicy } from "../net/address-policy.ts";
+import { Egress } from "../net/egress.ts";
+import { loopbackEgress } from "../net/testing/loopback.ts";
 import { PrometheusClient, PrometheusQueryError, parseQueryResponse } from "./prometheus-client.ts";
 import {
   type FakeAnswer,
@@ -16,6 +19,8 @@ import {
   startFakePrometheus,
   vector,
 } from "./testing/prom-server.ts";
+
+const EGRESS = loopbackEgress();
 
 const TOKEN = "tok-3f9a1c77-very-secret";
 const PASSWORD = "pw-8d2e-very-secret";
@@ -67,7 +72,10 @@ describe("PrometheusClient against a loopback Prometheus", () => {
 
   before(async () => {
     prom = await startFakePrometheus((q) => ANSWERS[queryOf(q)] ?? { status: 404, text: "no route" });
-    client = new PrometheusClient({ address: prom.url, timeoutMs: 300, retries: 2, retryDelayMs: 20 });
+    client = new PrometheusClient(
+      { address: prom.url, timeoutMs: 300, retries: 2, retryDelayMs: 20 },
+      EGRESS,
+    );
   });
   after(async () => {
     client.close();
@@ -107,12 +115,10 @@ describe("PrometheusClient against a loopback Prometheus", () => {
 
   it("bounds an answer by series and by bytes, stops reading at the limit, and says which limit and why", async () => {
     // The fake serializes 15 MiB per answer: a patient client, so only the limit can end the query.
-    const patient = new PrometheusClient({
-      address: prom.url,
-      timeoutMs: 20_000,
-      retries: 2,
-      retryDelayMs: 20,
-    });
+    const patient = new PrometheusClient(
+      { address: prom.url, timeoutMs: 20_000, retries: 2, retryDelayMs: 20 },
+      EGRESS,
+    );
     assert.equal(await patient.query("thousand", { reduce: "sum" }), 1000, "1,000 series are within bounds");
     const started = performance.now();
     await assert.rejects(patient.query("huge", { reduce: "sum" }), (e: unknown) => {
@@ -160,7 +166,7 @@ describe("PrometheusClient against a loopback Prometheus", () => {
       assert.equal(e.status, 400);
       assert.equal(
         e.message,
-        "Prometheus bad_data error (HTTP 400); run the query in Prometheus to see its message",
+        "Prometheus bad_data error (4xx); run the query in Prometheus to see its message",
       );
       return true;
     });
@@ -178,14 +184,14 @@ describe("PrometheusClient against a loopback Prometheus", () => {
       assert.ok(e instanceof PrometheusQueryError);
       assert.equal(e.kind, "http");
       assert.equal(e.status, 503);
-      assert.match(e.message, /^Prometheus at http:\/\/127\.0\.0\.1:\d+\/? answered HTTP 503$/);
+      assert.match(e.message, /^Prometheus at http:\/\/127\.0\.0\.1:\d+\/? answered 5xx$/);
       return true;
     });
     assert.equal(countOf("unavailable"), 1);
-    await assert.rejects(client.query("html"), /HTTP 200 .*not a query response/);
+    await assert.rejects(client.query("html"), /answered 2xx \(not a query response\)/);
   });
 
-  it("never puts response body text into the message: only the HTTP status and a token-shaped errorType", async () => {
+  it("never puts response body text into the message: only the outcome class and a known errorType", async () => {
     const seen: Record<string, PrometheusQueryError> = {};
     for (const q of ["echo", "echotype", "longtype", "echo503", "echo200", "echotypeof", "echosample"]) {
       await assert.rejects(client.query(q), (e: unknown) => {
@@ -197,12 +203,12 @@ describe("PrometheusClient against a loopback Prometheus", () => {
       });
     }
     assert.equal(seen.echo?.errorType, "bad_data");
-    assert.match(seen.echo?.message ?? "", /^Prometheus bad_data error \(HTTP 400\)/);
+    assert.match(seen.echo?.message ?? "", /^Prometheus bad_data error \(4xx\)/);
     assert.equal(seen.echotype?.errorType, "unknown");
-    assert.match(seen.echotype?.message ?? "", /^Prometheus unknown error \(HTTP 422\)/);
+    assert.match(seen.echotype?.message ?? "", /^Prometheus unknown error \(4xx\)/);
     assert.equal(seen.longtype?.errorType, "unknown", "33 characters is not an errorType");
-    assert.match(seen.echo503?.message ?? "", /answered HTTP 503$/);
-    assert.match(seen.echo200?.message ?? "", /answered HTTP 200 \(not a query response\)$/);
+    assert.match(seen.echo503?.message ?? "", /answered 5xx$/);
+    assert.match(seen.echo200?.message ?? "", /answered 2xx \(not a query response\)$/);
     assert.equal(seen.echotypeof?.message, "query returned an unknown result type");
   });
 
@@ -245,20 +251,44 @@ describe("PrometheusClient against a loopback Prometheus", () => {
 });
 
 describe("PrometheusClient network failures", () => {
-  it("retries a refused connection twice, then fails with ECONNREFUSED", async () => {
-    const port = await closedPort();
-    const client = new PrometheusClient({
-      address: `http://127.0.0.1:${port}`,
-      timeoutMs: 500,
-      retries: 2,
-      retryDelayMs: 100,
+  it("sends nothing to an address the egress policy refuses, and does not retry the refusal", async () => {
+    const prom = await startFakePrometheus(() => ({ body: vector("1") }));
+    const strict = new Egress({ policy: new AddressPolicy() });
+    const tenant = new PrometheusClient({ address: prom.url, timeoutMs: 500, retries: 2 }, strict);
+    await assert.rejects(tenant.query("up"), (e: unknown) => {
+      assert.ok(e instanceof PrometheusQueryError);
+      assert.equal(e.kind, "refused");
+      assert.match(
+        e.message,
+        /^Prometheus at http:\/\/127\.0\.0\.1:\d+\/? not contacted \(refused-by-policy/,
+      );
+      return true;
     });
+    assert.equal(prom.requests.length, 0);
+    // The operator's own --prometheus-url is theirs to point at loopback.
+    const operator = new PrometheusClient({ address: prom.url, timeoutMs: 500, trust: "operator" }, strict);
+    assert.equal(await operator.query("up"), 1);
+    for (const c of [tenant, operator]) c.close();
+    await prom.close();
+  });
+
+  it("retries a refused connection twice, then fails as network (ECONNREFUSED kept on the error only)", async () => {
+    const port = await closedPort();
+    const client = new PrometheusClient(
+      {
+        address: `http://127.0.0.1:${port}`,
+        timeoutMs: 500,
+        retries: 2,
+        retryDelayMs: 100,
+      },
+      EGRESS,
+    );
     const t0 = performance.now();
     await assert.rejects(client.query("up"), (e: unknown) => {
       assert.ok(e instanceof PrometheusQueryError);
       assert.equal(e.kind, "network");
       assert.equal(e.code, "ECONNREFUSED");
-      assert.match(e.message, /^cannot reach Prometheus at http:\/\/127\.0\.0\.1:\d+\/? \(ECONNREFUSED\)$/);
+      assert.match(e.message, /^cannot reach Prometheus at http:\/\/127\.0\.0\.1:\d+\/? \(network\)$/);
       return true;
     });
     // Backoff 100 ms then 200 ms proves both retries happened.
@@ -280,11 +310,14 @@ describe("PrometheusClient network failures", () => {
     });
     await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
     const port = (server.address() as { port: number }).port;
-    const client = new PrometheusClient({
-      address: `http://127.0.0.1:${port}`,
-      timeoutMs: 500,
-      retryDelayMs: 10,
-    });
+    const client = new PrometheusClient(
+      {
+        address: `http://127.0.0.1:${port}`,
+        timeoutMs: 500,
+        retryDelayMs: 10,
+      },
+      EGRESS,
+    );
     assert.equal(await client.query("up"), 42);
     assert.equal(n, 3);
     client.close();
@@ -311,27 +344,33 @@ describe("PrometheusClient credentials", () => {
   after(() => prom.close());
 
   it("sends a bearer token", async () => {
-    const c = new PrometheusClient({
-      address: prom.url,
-      timeoutMs: 500,
-      auth: { type: "bearer", token: TOKEN },
-    });
+    const c = new PrometheusClient(
+      {
+        address: prom.url,
+        timeoutMs: 500,
+        auth: { type: "bearer", token: TOKEN },
+      },
+      EGRESS,
+    );
     assert.equal(await c.query("up"), 5);
     c.close();
   });
 
   it("sends basic auth, also when given as userinfo in the address (which is then stripped)", async () => {
-    const c = new PrometheusClient({
-      address: prom.url,
-      timeoutMs: 500,
-      auth: { type: "basic", username: "vireo", password: PASSWORD },
-    });
+    const c = new PrometheusClient(
+      {
+        address: prom.url,
+        timeoutMs: 500,
+        auth: { type: "basic", username: "vireo", password: PASSWORD },
+      },
+      EGRESS,
+    );
     assert.equal(await c.query("up"), 5);
     c.close();
     const u = new URL(prom.url);
     u.username = "vireo";
     u.password = PASSWORD;
-    const c2 = new PrometheusClient({ address: u.href, timeoutMs: 500 });
+    const c2 = new PrometheusClient({ address: u.href, timeoutMs: 500 }, EGRESS);
     assert.equal(await c2.query("up"), 5);
     c2.close();
   });
@@ -341,12 +380,15 @@ describe("PrometheusClient credentials", () => {
     u.username = "vireo";
     u.password = "wrong-password-123";
     for (const c of [
-      new PrometheusClient({
-        address: prom.url,
-        timeoutMs: 500,
-        auth: { type: "bearer", token: "bad-token-xyz" },
-      }),
-      new PrometheusClient({ address: u.href, timeoutMs: 500 }),
+      new PrometheusClient(
+        {
+          address: prom.url,
+          timeoutMs: 500,
+          auth: { type: "bearer", token: "bad-token-xyz" },
+        },
+        EGRESS,
+      ),
+      new PrometheusClient({ address: u.href, timeoutMs: 500 }, EGRESS),
     ]) {
       const err = await c.query('secret_query{a="confidential"}').catch((e: unknown) => e);
       assert.ok(err instanceof PrometheusQueryError);
@@ -358,12 +400,15 @@ describe("PrometheusClient credentials", () => {
       c.close();
     }
     const port = await closedPort();
-    const c = new PrometheusClient({
-      address: `http://vireo:${PASSWORD}@127.0.0.1:${port}/prom?x=${TOKEN}`,
-      timeoutMs: 200,
-      retries: 0,
-      auth: { type: "bearer", token: TOKEN },
-    });
+    const c = new PrometheusClient(
+      {
+        address: `http://vireo:${PASSWORD}@127.0.0.1:${port}/prom?x=${TOKEN}`,
+        timeoutMs: 200,
+        retries: 0,
+        auth: { type: "bearer", token: TOKEN },
+      },
+      EGRESS,
+    );
     const err = await c.query("up").catch((e: unknown) => e);
     const dump = `${String(err)} ${JSON.stringify(err)} ${inspect(err, { depth: 5 })}`;
     assert.ok(!dump.includes(TOKEN) && !dump.includes(PASSWORD), dump);
@@ -412,11 +457,17 @@ describe("PrometheusClient TLS", { skip: !existsSync("/usr/bin/openssl") && "ope
   });
 
   it("trusts a custom CA, refuses an unknown one, and skips verification only when told", async () => {
-    const withCa = new PrometheusClient({ address: prom.url, timeoutMs: 1000, caPem: cert });
+    const withCa = new PrometheusClient({ address: prom.url, timeoutMs: 1000, caPem: cert }, EGRESS);
     assert.equal(await withCa.query("up"), 3);
-    const plain = new PrometheusClient({ address: prom.url, timeoutMs: 1000, retries: 0 });
-    await assert.rejects(plain.query("up"), /cannot reach Prometheus.*(SELF_SIGNED|CERT)/);
-    const insecure = new PrometheusClient({ address: prom.url, timeoutMs: 1000, insecureSkipVerify: true });
+    const plain = new PrometheusClient({ address: prom.url, timeoutMs: 1000, retries: 0 }, EGRESS);
+    await assert.rejects(
+      plain.query("up"),
+      /cannot reach Prometheus.*\(network, TLS certificate not trusted/,
+    );
+    const insecure = new PrometheusClient(
+      { address: prom.url, timeoutMs: 1000, insecureSkipVerify: true },
+      EGRESS,
+    );
     assert.equal(await insecure.query("up"), 3);
     for (const c of [withCa, plain, insecure]) c.close();
   });

@@ -1,9 +1,11 @@
 // Prometheus instant-query client (axios): timeouts, bounded network retries, auth, TLS, and strict result parsing.
-import { Agent as HttpAgent } from "node:http";
-import { Agent as HttpsAgent } from "node:https";
+import type { Agent as HttpAgent } from "node:http";
+import type { Agent as HttpsAgent } from "node:https";
 import type { Readable } from "node:stream";
 import axios, { type AxiosInstance, type AxiosResponse } from "axios";
+import { EGRESS_OUTCOMES } from "../api/constants.ts";
 import { NETWORK_CODES } from "../kube/errors.ts";
+import { Egress, isEgressRefusal, outcomeOfStatus, type Trust } from "../net/egress.ts";
 import { sanitizeText, sanitizeUrl } from "../telemetry/sanitize.ts";
 import {
   type AnswerEnvelope,
@@ -39,6 +41,11 @@ export interface PrometheusClientConfig {
   retryDelayMs?: number;
   /** Bounds on one answer (default 1,000 series, 4 MiB): a larger one is a query error, reported as such. */
   limits?: Partial<AnswerLimits>;
+  /**
+   * Who chose the address: `tenant` for a Rollout's own `prometheus.address` (connections pass the egress address
+   * policy), `operator` for `--prometheus-url`. Default `tenant`.
+   */
+  trust?: Trust;
 }
 
 /** Options of one query. */
@@ -50,13 +57,16 @@ export interface QueryOptions {
   signal?: AbortSignal;
 }
 
-/** What {@link PrometheusQueryError} is about; `network` and `timeout` are the retried kinds. */
-export type PrometheusErrorKind = "api" | "http" | "network" | "timeout" | "aborted" | "result";
+/**
+ * What {@link PrometheusQueryError} is about; `network` and `timeout` are the retried kinds; `refused`: the egress
+ * policy would not connect to the address.
+ */
+export type PrometheusErrorKind = "api" | "http" | "network" | "timeout" | "aborted" | "result" | "refused";
 
 /**
  * A failed query. The message is safe to log and to put into status: no URL query, credentials or headers, and
- * no text from the response body (the server's free text could be anything; only the HTTP status and a
- * token-shaped errorType are kept).
+ * nothing of the answer but its outcome class (`5xx`, `network`, …) and a Prometheus errorType from the API's own
+ * list (the server's free text could be anything; the exact status and network error code stay on the object).
  */
 export class PrometheusQueryError extends Error {
   override name = "PrometheusQueryError";
@@ -95,8 +105,19 @@ export interface VectorSample {
   value: number | null;
 }
 
-/** Shape of Prometheus's errorType values (bad_data, execution, timeout, …); anything else becomes "unknown". */
-const ERROR_TYPE = /^[a-z_]{1,32}$/;
+/** Prometheus's errorType values (its HTTP API's errorType enum); anything else becomes "unknown". */
+const ERROR_TYPES = new Set([
+  "timeout",
+  "canceled",
+  "execution",
+  "bad_data",
+  "internal",
+  "unavailable",
+  "not_found",
+  "not_acceptable",
+]);
+/** Node's codes for a certificate that did not verify: worth naming, it is the tenant's CA setting that is wrong. */
+const TLS_CODE = /CERT|SELF_SIGNED|UNABLE_TO_(GET|VERIFY)|ERR_TLS/;
 /** Above this URL length the query goes as a form POST (proxies cap URLs around 8 KiB). */
 const MAX_GET_URL = 4096;
 
@@ -113,7 +134,8 @@ export class PrometheusClient implements PrometheusQuerier {
   /** Host and path only, for messages. */
   readonly #where: string;
 
-  constructor(config: PrometheusClientConfig) {
+  /** @param egress the controller's egress: its agents enforce the address policy for tenant-chosen addresses */
+  constructor(config: PrometheusClientConfig, egress: Pick<Egress, "agents">) {
     let base: URL;
     try {
       base = new URL(config.address);
@@ -147,15 +169,10 @@ export class PrometheusClient implements PrometheusQuerier {
         maxBytes: config.limits?.maxBytes ?? DEFAULT_MAX_ANSWER_BYTES,
       },
     };
-    this.#agents = {
-      http: new HttpAgent({ keepAlive: true, maxSockets: 16 }),
-      https: new HttpsAgent({
-        keepAlive: true,
-        maxSockets: 16,
-        ...(config.caPem ? { ca: config.caPem } : {}),
-        rejectUnauthorized: !config.insecureSkipVerify,
-      }),
-    };
+    this.#agents = egress.agents(config.trust ?? "tenant", {
+      caPem: config.caPem,
+      rejectUnauthorized: !config.insecureSkipVerify,
+    });
     const headers: Record<string, string> = { Accept: "application/json" };
     if (auth?.type === "bearer") headers.Authorization = `Bearer ${auth.token}`;
     if (auth?.type === "basic") {
@@ -164,15 +181,13 @@ export class PrometheusClient implements PrometheusQuerier {
     this.#http = axios.create({
       baseURL,
       headers,
-      httpAgent: this.#agents.http,
-      httpsAgent: this.#agents.https,
+      // No environment proxy, and no redirect (it could carry the Authorization header elsewhere; Prometheus's API
+      // never redirects).
+      ...Egress.axiosOptions(this.#agents),
       // The body is streamed into readAnswer, which parses it as it arrives and stops at its limits: a 15 MiB
       // answer is never buffered, stringified and parsed whole (three copies, 16 answers at a time).
       responseType: "stream",
       validateStatus: () => true,
-      // A redirect could carry the Authorization header elsewhere; Prometheus's API never redirects.
-      maxRedirects: 0,
-      proxy: false,
     });
   }
 
@@ -246,11 +261,18 @@ export class PrometheusClient implements PrometheusQuerier {
         );
       }
       // Never rethrow the axios error: its config carries headers (credentials) and the full URL.
+      if (isEgressRefusal(err)) {
+        throw new PrometheusQueryError(
+          "refused",
+          `Prometheus at ${this.#where} not contacted (${EGRESS_OUTCOMES.refused}: the controller's egress policy, see --egress-allow)`,
+        );
+      }
       const code = (err as { code?: unknown }).code;
       const c = typeof code === "string" ? code : undefined;
+      const tls = TLS_CODE.test(c ?? "") ? ", TLS certificate not trusted: check prometheus.caSecretRef" : "";
       throw new PrometheusQueryError(
         NETWORK_CODES.has(c ?? "") ? "network" : "http",
-        `cannot reach Prometheus at ${this.#where} (${c ?? "request failed"})`,
+        `cannot reach Prometheus at ${this.#where} (${EGRESS_OUTCOMES.network}${tls})`,
         c ? { code: c } : {},
       );
     } finally {
@@ -265,19 +287,19 @@ export class PrometheusClient implements PrometheusQuerier {
 function interpretHttp(status: number, env: AnswerEnvelope | undefined, where: string): AnswerEnvelope {
   if (env && env.status === "error") {
     // Prometheus's free-text `error` is dropped on purpose: it would carry whatever the server chose to say into
-    // status, Events and conditions. errorType is kept only when it looks like one of Prometheus's tokens.
+    // status, Events and conditions. errorType is kept only when it is one of Prometheus's own values.
     const errorType =
-      typeof env.errorType === "string" && ERROR_TYPE.test(env.errorType) ? env.errorType : "unknown";
+      typeof env.errorType === "string" && ERROR_TYPES.has(env.errorType) ? env.errorType : "unknown";
     throw new PrometheusQueryError(
       "api",
-      `Prometheus ${errorType} error (HTTP ${status}); run the query in Prometheus to see its message`,
+      `Prometheus ${errorType} error (${outcomeOfStatus(status)}); run the query in Prometheus to see its message`,
       { errorType, status },
     );
   }
   if (status < 200 || status >= 300 || env?.status !== "success") {
     throw new PrometheusQueryError(
       "http",
-      `Prometheus at ${where} answered HTTP ${status}${status < 300 ? " (not a query response)" : ""}`,
+      `Prometheus at ${where} answered ${outcomeOfStatus(status)}${status < 300 ? " (not a query response)" : ""}`,
       { status },
     );
   }

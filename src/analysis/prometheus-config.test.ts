@@ -47,7 +47,12 @@ describe("resolvePrometheusConfig", () => {
       { address: "http://prom:9090", timeoutMs: 3000 },
       readSecret,
     );
-    assert.deepEqual(c, { address: "http://prom:9090", timeoutMs: 3000, insecureSkipVerify: false });
+    assert.deepEqual(c, {
+      address: "http://prom:9090",
+      trust: "operator",
+      timeoutMs: 3000,
+      insecureSkipVerify: false,
+    });
   });
 
   it("prefers the Rollout's address and timeout", async () => {
@@ -58,6 +63,7 @@ describe("resolvePrometheusConfig", () => {
       readSecret,
     );
     assert.equal(c.address, "https://thanos.example:9091");
+    assert.equal(c.trust, "tenant", "an address the Rollout names passes the egress policy");
     assert.equal(c.timeoutMs, 2500);
     assert.equal(c.insecureSkipVerify, true);
   });

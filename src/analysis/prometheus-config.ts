@@ -63,6 +63,9 @@ export async function resolvePrometheusConfig(
   }
   const config: PrometheusClientConfig = {
     address,
+    // The operator's --prometheus-url is theirs to point anywhere; an address the Rollout names passes the egress
+    // address policy on every connection, after the prefix check above.
+    trust: p?.address !== undefined && p.address !== defaults.address ? "tenant" : "operator",
     timeoutMs: p?.timeout ? parseDuration(p.timeout) : (defaults.timeoutMs ?? DEFAULT_TIMEOUT_MS),
     insecureSkipVerify: p?.insecureSkipVerify ?? false,
     ...(defaults.retries !== undefined ? { retries: defaults.retries } : {}),

@@ -208,3 +208,45 @@ export const REASONS = {
 } as const;
 /** A condition or Event reason. */
 export type Reason = (typeof REASONS)[keyof typeof REASONS];
+
+/**
+ * Reasons that mark a revision's life: besides an Event, each is recorded in `status.milestones`, which only the
+ * controller writes, so `kubectl vireo history` and the dashboard show what Vireo did, not what any Event says.
+ */
+export const MILESTONE_REASONS = [
+  REASONS.RolloutStarted,
+  REASONS.NewRevision,
+  REASONS.Retried,
+  REASONS.PromotedByUser,
+  REASONS.Promoting,
+  REASONS.Promoted,
+  REASONS.RolledBack,
+  REASONS.AnalysisFailed,
+  REASONS.AnalysisErrors,
+  REASONS.ProgressDeadlineExceeded,
+  REASONS.Aborted,
+  REASONS.RevisionReverted,
+  REASONS.RequestIgnored,
+] as const;
+/** A milestone reason. */
+export type MilestoneReason = (typeof MILESTONE_REASONS)[number];
+/** How many milestones status keeps (the oldest go first). */
+export const MILESTONES_KEPT = 20;
+
+/**
+ * What a tenant learns about a request the controller sent on its behalf (a notification, a Prometheus query to an
+ * address it named, a check): the class of the answer and nothing of its content, so a URL cannot turn the
+ * controller into a scanner that reports back what an internal service says.
+ */
+export const EGRESS_OUTCOMES = {
+  ok: "2xx",
+  redirect: "3xx",
+  clientError: "4xx",
+  serverError: "5xx",
+  timeout: "timeout",
+  refused: "refused-by-policy",
+  network: "network",
+  invalidUrl: "invalid-url",
+} as const;
+/** One of {@link EGRESS_OUTCOMES}. */
+export type EgressOutcome = (typeof EGRESS_OUTCOMES)[keyof typeof EGRESS_OUTCOMES];

@@ -2,7 +2,13 @@
 // validation and the generated CRD. Cross-field rules are written twice on purpose: as CEL (`x-kubernetes-validations`,
 // enforced by `kubectl apply`) and as zod refinements (enforced by the controller on objects that predate the CRD).
 import { z } from "zod";
-import { MESH_PROVIDER_NAMES, PAUSE_REASONS, PHASES } from "./constants.ts";
+import {
+  MESH_PROVIDER_NAMES,
+  MILESTONE_REASONS,
+  MILESTONES_KEPT,
+  PAUSE_REASONS,
+  PHASES,
+} from "./constants.ts";
 import { NAME_SUFFIXES } from "./derived-names.ts";
 import { DURATION_PATTERN } from "./duration.ts";
 import { GatewayApiSchema } from "./gateway-route-schema.ts";
@@ -903,6 +909,14 @@ export const ClaimSchema = z.object({
     ),
 });
 
+/** One step in a revision's life, as the controller recorded it. */
+export const MilestoneSchema = z.object({
+  at: timestamp("When it happened."),
+  reason: z.enum(MILESTONE_REASONS).describe("What happened (the reason of the Event recorded with it)."),
+  revision: z.string().max(64).describe("The revision it is about (pod-template hash)."),
+  message: z.string().max(256).describe("The Event's message, clipped."),
+});
+
 /** Everything needed to resume after a crash. */
 export const RolloutStatusSchema = z
   .object({
@@ -980,6 +994,13 @@ export const RolloutStatusSchema = z
       })
       .optional()
       .describe("Analysis bookkeeping."),
+    milestones: z
+      .array(MilestoneSchema)
+      .max(MILESTONES_KEPT)
+      .optional()
+      .describe(
+        `What happened to this Rollout's revisions, newest last (the last ${MILESTONES_KEPT}). Written only by the controller (status is a subresource), unlike Events, which anyone allowed to create Events in the namespace can write: kubectl vireo history and the dashboard read their history from here.`,
+      ),
     handledRequests: z
       .object({
         promote: z.string().optional().describe("Last vireo.dev/promote value acted on."),
@@ -1054,6 +1075,8 @@ export type Condition = z.output<typeof ConditionSchema>;
 export type Claim = z.output<typeof ClaimSchema>;
 /** A stored measurement. */
 export type Measurement = z.output<typeof MeasurementSchema>;
+/** A recorded milestone. */
+export type Milestone = z.output<typeof MilestoneSchema>;
 /** One analysis metric. */
 export type MetricSpec = z.output<typeof MetricSchema>;
 /** A canary step. */

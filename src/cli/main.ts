@@ -1,4 +1,5 @@
 // Entry point of kubectl-vireo: parses flags and loads only the command it runs (start-up time matters).
+import { displayText } from "../api/display-text.ts";
 import { type Args, parseArgs, USAGE } from "./args.ts";
 import { CliError } from "./errors.ts";
 
@@ -32,11 +33,13 @@ async function run(args: Args): Promise<number> {
 try {
   process.exitCode = await run(parseArgs(process.argv.slice(2)));
 } catch (err) {
+  // Error text may quote the API server, which may quote anyone: nothing of it may drive the terminal.
   if (err instanceof CliError) {
-    process.stderr.write(`error: ${err.message}\n`);
+    process.stderr.write(`error: ${displayText(err.message)}\n`);
     process.exitCode = err.exitCode;
   } else {
-    process.stderr.write(`error: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+    const text = err instanceof Error ? (err.stack ?? err.message) : String(err);
+    process.stderr.write(`error: ${text.split("\n").map(displayText).join("\n")}\n`);
     process.exitCode = 1;
   }
 }

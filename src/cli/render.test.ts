@@ -50,6 +50,57 @@ describe("renderRollout", () => {
   });
 });
 
+describe("hostile text from the API server", () => {
+  /** OSC window title and clipboard write, cursor movement, 8-bit CSI, a bidi override and a lone ESC. */
+  const HOSTILE = `ok${ESC}]0;pwned\u0007${ESC}]52;c;ZWNobyBoaQ==${ESC}\\${ESC}[2A${ESC}[2K\u009b31mred\u202etxt.exe${ESC}`;
+
+  it("never reaches the terminal raw, from Events, status or conditions; Events are labelled as such", () => {
+    const r = progressingRollout();
+    r.status = {
+      ...r.status,
+      message: `msg ${HOSTILE}`,
+      conditions: [
+        {
+          type: "Ready",
+          status: "False",
+          reason: "Progressing",
+          message: `cond ${HOSTILE}`,
+          lastTransitionTime: "2026-12-01T11:59:00Z",
+          observedGeneration: 2,
+        },
+      ],
+    };
+    const events = [
+      {
+        metadata: { name: "forged" },
+        type: "Normal",
+        reason: `RolledBack${HOSTILE}`,
+        message: `rolled back by ops ${HOSTILE}`,
+        eventTime: "2026-12-01T11:59:59Z",
+      },
+    ];
+    for (const color of [false, true]) {
+      const text = renderRollout({ ...view(), rollout: r, events }, { now: NOW, color }).join("\n");
+      const withoutOurColours = text.replace(new RegExp(`${ESC}\\[[0-9;]*m`, "g"), "");
+      assert.ok(!withoutOurColours.includes(ESC), withoutOurColours);
+      const controls = [...withoutOurColours].filter((c) => {
+        const code = c.charCodeAt(0);
+        return (
+          (code < 0x20 && c !== "\n") || (code >= 0x7f && code <= 0x9f) || (code >= 0x202a && code <= 0x202e)
+        );
+      });
+      assert.deepEqual(controls, []);
+      assert.match(
+        withoutOurColours,
+        /Events: \(as reported; anyone allowed to create Events in shop can write one/,
+      );
+      assert.match(withoutOurColours, /msg ok\uFFFD/);
+    }
+    const list = renderList([r], { now: NOW, color: false, allNamespaces: false }).join("\n");
+    assert.ok(!list.includes(ESC));
+  });
+});
+
 describe("renderList", () => {
   it("all namespaces", (t) => {
     const a = progressingRollout();

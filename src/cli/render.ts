@@ -1,5 +1,6 @@
 // Renders a Rollout for `get`: a pure function of the object, its Events, its Deployments and the time.
 import { isRollingOut } from "../api/constants.ts";
+import { displaySafe } from "../api/display-text.ts";
 import { formatDuration, parseDuration } from "../api/duration.ts";
 import { eventTime, type KubeEvent } from "../api/kube-event.ts";
 import type { Measurement, Rollout } from "../api/rollout-schema.ts";
@@ -104,8 +105,13 @@ function replicasText(d: DeploymentSummary | undefined): string {
   return d ? `${d.ready}/${d.replicas} ready` : "-";
 }
 
-/** The `get` view of one Rollout, as lines without trailing newline. */
-export function renderRollout(view: RolloutView, opts: RenderOptions): string[] {
+/**
+ * The `get` view of one Rollout, as lines without trailing newline. Every string from the API server is shown
+ * through displayText (no escape sequences, controls or bidi overrides), Events under a heading that says what
+ * they are: anyone allowed to create Events in the namespace can write one.
+ */
+export function renderRollout(unsafe: RolloutView, opts: RenderOptions): string[] {
+  const view = displaySafe(unsafe);
   const s = style(opts.color);
   const r = view.rollout;
   const now = opts.now;
@@ -193,7 +199,7 @@ export function renderRollout(view: RolloutView, opts: RenderOptions): string[] 
 
   const events = view.events.slice(-(opts.events ?? 5));
   if (events.length > 0) {
-    out.push(s.bold("Events:"));
+    out.push(`${s.bold("Events:")} ${s.dim(EVENTS_CAVEAT(r.metadata.namespace))}`);
     const rows = events.map((e) => [
       age(eventTime(e), now),
       e.type === "Warning" ? s.yellow("Warning") : "Normal",
@@ -213,11 +219,16 @@ function safeDuration(text: string): number | undefined {
   }
 }
 
+/** What an Events heading says about them: they are claims, not Vireo's record (that is status.milestones). */
+export const EVENTS_CAVEAT = (namespace: string) =>
+  `(as reported; anyone allowed to create Events in ${namespace} can write one — history: kubectl vireo history)`;
+
 /** The `list` table: one row per Rollout. */
 export function renderList(
-  rollouts: Rollout[],
+  unsafe: Rollout[],
   opts: { now: Date; color: boolean; allNamespaces: boolean },
 ): string[] {
+  const rollouts = displaySafe(unsafe);
   const s = style(opts.color);
   const header = ["NAME", "PHASE", "WEIGHT", "STEP", "MESSAGE", "AGE"];
   if (opts.allNamespaces) header.unshift("NAMESPACE");

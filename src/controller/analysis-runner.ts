@@ -3,39 +3,54 @@
 import { measureAnalysis } from "../analysis/measure.ts";
 import { PrometheusClient, type PrometheusClientConfig } from "../analysis/prometheus-client.ts";
 import { type ControllerPrometheusDefaults, resolvePrometheusConfig } from "../analysis/prometheus-config.ts";
+import { queryScopeIssues } from "../analysis/scope-check.ts";
 import type { MetricMeasurement } from "../analysis/types.ts";
 import type { MetricsMesh } from "../api/constants.ts";
 import type { RolloutSpec, RolloutStatus } from "../api/rollout-schema.ts";
 import type { ReadSecret } from "../api/secret-ref.ts";
+import type { SpecIssue } from "../api/validate.ts";
 import { metricsMeshFor } from "../mesh/registry.ts";
+import type { Egress } from "../net/egress.ts";
 import type { WorkloadNames } from "../workload/names.ts";
 import type { AnalysisRunner } from "./ports.ts";
 
+/** Options of {@link PrometheusAnalysisRunner}. */
+export interface PrometheusAnalysisRunnerOptions {
+  /** The controller's Prometheus flags. */
+  defaults: ControllerPrometheusDefaults;
+  readSecret: ReadSecret;
+  /** Whose metrics smi/gateway-api Rollouts use (`--metrics-mesh`). */
+  metricsMesh: MetricsMesh;
+  /** Where connections go out (tenant-named addresses under its address policy). */
+  egress: Pick<Egress, "agents">;
+  /** The Prometheus scrape interval (windows are at least twice it); default 15 s. */
+  scrapeIntervalMs?: number | undefined;
+  /** `--scope-queries` on: the label holding the namespace (`--query-namespace-label`). */
+  scopeLabel?: string | undefined;
+  /** The engine's clock: queries are evaluated at the time `stepStartedAt` was written in (default: the host's). */
+  now?: () => Date;
+}
+
 /** Prometheus-backed {@link AnalysisRunner}; keeps one client per distinct connection setting. */
 export class PrometheusAnalysisRunner implements AnalysisRunner {
-  readonly #defaults: ControllerPrometheusDefaults;
-  readonly #readSecret: ReadSecret;
-  readonly #metricsMesh: MetricsMesh;
-  readonly #scrapeIntervalMs: number | undefined;
-  readonly #now: () => Date;
+  readonly #o: PrometheusAnalysisRunnerOptions;
   readonly #clients = new Map<string, PrometheusClient>();
 
-  /**
-   * @param scrapeIntervalMs the Prometheus scrape interval (windows are at least twice it); default 15 s
-   * @param now the engine's clock: queries are evaluated at the time `stepStartedAt` was written in
-   */
-  constructor(
-    defaults: ControllerPrometheusDefaults,
-    readSecret: ReadSecret,
-    metricsMesh: MetricsMesh,
-    scrapeIntervalMs?: number,
-    now: () => Date = () => new Date(),
-  ) {
-    this.#now = now;
-    this.#defaults = defaults;
-    this.#readSecret = readSecret;
-    this.#metricsMesh = metricsMesh;
-    this.#scrapeIntervalMs = scrapeIntervalMs;
+  constructor(options: PrometheusAnalysisRunnerOptions) {
+    this.#o = options;
+  }
+
+  /** What `--scope-queries` refuses in the spec (see queryScopeIssues); nothing when scoping is off. */
+  specIssues(spec: RolloutSpec, names: WorkloadNames): SpecIssue[] {
+    if (this.#o.scopeLabel === undefined) return [];
+    return queryScopeIssues(spec, {
+      namespace: names.namespace,
+      targetName: names.target,
+      serviceName: names.rootService,
+      metricsMesh: metricsMeshFor(spec.provider, this.#o.metricsMesh),
+      scopeLabel: this.#o.scopeLabel,
+      ...(this.#o.scrapeIntervalMs !== undefined ? { scrapeIntervalMs: this.#o.scrapeIntervalMs } : {}),
+    });
   }
 
   /**
@@ -51,7 +66,7 @@ export class PrometheusAnalysisRunner implements AnalysisRunner {
   ): Promise<MetricMeasurement[]> {
     let config: PrometheusClientConfig;
     try {
-      config = await resolvePrometheusConfig(spec, names.namespace, this.#defaults, this.#readSecret);
+      config = await resolvePrometheusConfig(spec, names.namespace, this.#o.defaults, this.#o.readSecret);
     } catch (err) {
       const error = err instanceof Error ? err.message : String(err);
       return spec.analysis.metrics.map((m) => ({ metric: m.name, value: null, error }));
@@ -61,12 +76,13 @@ export class PrometheusAnalysisRunner implements AnalysisRunner {
       namespace: names.namespace,
       targetName: names.target,
       serviceName: names.rootService,
-      metricsMesh: metricsMeshFor(spec.provider, this.#metricsMesh),
+      metricsMesh: metricsMeshFor(spec.provider, this.#o.metricsMesh),
       client: this.#client(config),
       signal,
-      now: this.#now(),
+      now: (this.#o.now ?? (() => new Date()))(),
       ...(status?.stepStartedAt ? { stepStartedAt: new Date(status.stepStartedAt) } : {}),
-      ...(this.#scrapeIntervalMs !== undefined ? { scrapeIntervalMs: this.#scrapeIntervalMs } : {}),
+      ...(this.#o.scrapeIntervalMs !== undefined ? { scrapeIntervalMs: this.#o.scrapeIntervalMs } : {}),
+      ...(this.#o.scopeLabel !== undefined ? { scopeLabel: this.#o.scopeLabel } : {}),
     });
   }
 
@@ -76,7 +92,7 @@ export class PrometheusAnalysisRunner implements AnalysisRunner {
     let client = this.#clients.get(key);
     if (!client) {
       if (this.#clients.size > 256) this.#clients.clear();
-      client = new PrometheusClient(config);
+      client = new PrometheusClient(config, this.#o.egress);
       this.#clients.set(key, client);
     }
     return client;

@@ -2,6 +2,7 @@
 // revision change never reaching the engine.
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
+import fc from "fast-check";
 import type { MetricMeasurement } from "../analysis/types.ts";
 import { FakeClock } from "../kube/testing/fake-clock.ts";
 import { decide } from "../rollout/decide.ts";
@@ -53,7 +54,7 @@ describe("AnalysisScheduler", () => {
     const runs = Array.from({ length: 5 }, () => deferred<MetricMeasurement[]>());
     const started: number[] = [];
     for (let i = 0; i < 5; i++) {
-      scheduler.request(`ns/r${i}`, tag("a"), () => {
+      scheduler.request(`ns${i}/r`, tag("a"), () => {
         started.push(i);
         return runs[i]!.promise;
       });
@@ -62,15 +63,19 @@ describe("AnalysisScheduler", () => {
     assert.equal(scheduler.runningCount(), 2);
     runs[1]!.resolve(ok(1));
     await flush();
-    assert.deepEqual(started, [0, 1, 2], "a freed slot goes to the oldest waiting request");
+    assert.deepEqual(
+      started,
+      [0, 1, 2],
+      "a freed slot goes to the oldest waiting request of the namespaces running none",
+    );
     assert.equal(scheduler.runningCount(), 2);
-    assert.deepEqual(results, ["ns/r1"]);
+    assert.deepEqual(results, ["ns1/r"]);
     for (const r of runs) r.resolve(ok(1));
     await flush();
     await flush();
     assert.deepEqual(started, [0, 1, 2, 3, 4]);
     assert.equal(scheduler.runningCount(), 0);
-    assert.deepEqual([...results].sort(), ["ns/r0", "ns/r1", "ns/r2", "ns/r3", "ns/r4"]);
+    assert.deepEqual([...results].sort(), ["ns0/r", "ns1/r", "ns2/r", "ns3/r", "ns4/r"]);
   });
 
   it("a slow Prometheus holds up only its own lane", () => {
@@ -332,6 +337,89 @@ describe("AnalysisScheduler.tick with the engine (observation 8)", () => {
     assert.ok(
       analysisTag(w.spec, decision.status, w.generation, new Date(due + 10_000)),
       "the next tick is due one interval after the measurement, not after the decision",
+    );
+  });
+});
+
+describe("AnalysisScheduler fairness between namespaces", () => {
+  const never = () => new Promise<MetricMeasurement[]>(() => {});
+
+  it("a namespace flooding a lane with slow measurements holds half of it; another starts at once", () => {
+    const { scheduler } = harness(16);
+    for (let i = 0; i < 40; i++) scheduler.request(`noisy/r${i}`, tag("a"), never);
+    assert.equal(scheduler.runningIn("", "noisy"), 8, "at most ⌈16/2⌉ for one namespace");
+    let started = false;
+    scheduler.request("victim/checkout", tag("a"), () => {
+      started = true;
+      return never();
+    });
+    assert.ok(started, "the victim's measurement started without waiting");
+  });
+
+  it("with every slot taken by other namespaces, it starts at the next free slot, within one deadline", () => {
+    const { scheduler, clock } = harness(4, 30_000);
+    for (const ns of ["n1", "n2", "n3", "n4"]) {
+      for (let i = 0; i < 20; i++) scheduler.request(`${ns}/r${i}`, tag("a"), never);
+      clock.advance(1000); // staggered, so slots free one by one
+    }
+    assert.equal(scheduler.runningCount(), 4);
+    let startedAt: number | undefined;
+    const requestedAt = clock.now();
+    scheduler.request("victim/checkout", tag("a"), () => {
+      startedAt = clock.now();
+      return never();
+    });
+    assert.equal(startedAt, undefined);
+    clock.advance(30_000);
+    assert.ok(startedAt !== undefined, "started within one measurement deadline");
+    assert.ok(startedAt - requestedAt <= 30_000);
+    // It took the first slot that freed: the namespaces already running one waited.
+    assert.equal(startedAt - requestedAt, 30_000 - 3000);
+  });
+
+  it("property: a slot goes to a namespace under its share that runs the fewest; no namespace exceeds ⌈C/2⌉", () => {
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 1, max: 6 }),
+        fc.array(
+          fc.record({
+            ns: fc.constantFrom("a", "b", "c", "d"),
+            lane: fc.constantFrom("", "http://other"),
+            ms: fc.integer({ min: 1, max: 40_000 }),
+            gap: fc.integer({ min: 0, max: 3000 }),
+          }),
+          { maxLength: 60 },
+        ),
+        (concurrency, requests) => {
+          const { scheduler, clock } = harness(concurrency, 30_000);
+          const cap = Math.ceil(concurrency / 2);
+          const waiting = new Map<string, { ns: string; lane: string }>();
+          requests.forEach((r, i) => {
+            const key = `${r.ns}/r${i}`;
+            waiting.set(key, { ns: r.ns, lane: r.lane });
+            scheduler.request(
+              key,
+              tag("a"),
+              () => {
+                waiting.delete(key);
+                const mine = scheduler.runningIn(r.lane, r.ns);
+                assert.ok(mine <= cap, `${r.ns} runs ${mine} > ${cap} in its lane`);
+                for (const w of waiting.values()) {
+                  if (w.lane !== r.lane || w.ns === r.ns) continue;
+                  const theirs = scheduler.runningIn(r.lane, w.ns);
+                  if (theirs < cap)
+                    assert.ok(theirs >= mine - 1, `${w.ns} ran ${theirs}, passed over by ${r.ns}`);
+                }
+                return new Promise((res) => clock.setTimeout(() => res(ok(1)), r.ms));
+              },
+              { lane: r.lane },
+            );
+            clock.advance(r.gap);
+          });
+          clock.advance(10 * 60_000);
+        },
+      ),
+      { numRuns: 300 },
     );
   });
 });

@@ -1,8 +1,9 @@
-// Runs analysis measurements off the work-queue workers, a bounded number per Prometheus, and hands each result
-// back only to the Rollout state it was taken for.
+// Runs analysis measurements off the work-queue workers, a bounded number per Prometheus shared fairly between
+// namespaces, and hands each result back only to the Rollout state it was taken for.
 import type { MetricMeasurement } from "../analysis/types.ts";
 import type { RolloutSpec, RolloutStatus } from "../api/rollout-schema.ts";
 import { type Clock, systemClock, type TimerHandle } from "../kube/clock.ts";
+import { FairQueue } from "../kube/fair-queue.ts";
 import { nextAnalysisAt } from "../rollout/decide.ts";
 
 /** What a measurement was taken for; its result counts only while the Rollout's status still says the same. */
@@ -31,7 +32,7 @@ export type DiscardReason = "superseded" | "revision-changed";
 
 /** Options of {@link AnalysisScheduler}. */
 export interface AnalysisSchedulerOptions {
-  /** Measurements running at once against one Prometheus (lane). */
+  /** Measurements running at once against one Prometheus (lane); one namespace holds at most half of them. */
   concurrency: number;
   /** Upper bound for one measurement; past it every metric is an error measurement. */
   timeoutMs: number;
@@ -77,6 +78,8 @@ export interface TickOutcome {
 
 interface Job {
   key: string;
+  /** The namespace of `key`: the unit of fairness within a lane. */
+  namespace: string;
   tagKey: string;
   lane: string;
   metrics: readonly string[];
@@ -113,21 +116,33 @@ export function analysisTag(
 }
 
 /**
- * One measurement per Rollout key at a time, at most `concurrency` running per lane; the rest wait in that lane in
- * request order. Results wait until {@link take}n for the same tag; a request for another tag supersedes them.
+ * One measurement per Rollout key at a time, at most `concurrency` (C) running per lane. Results wait until
+ * {@link take}n for the same tag; a request for another tag supersedes them.
+ *
+ * Fair between namespaces (tenants sharing one Prometheus): a namespace runs at most ⌈C/2⌉ measurements of a
+ * lane, and a free slot goes to the waiting namespace that runs the fewest there (ties: turns, each namespace's
+ * own requests in order). Bound: a measurement of a namespace that runs none in the lane starts at once while one
+ * other namespace floods it, and otherwise within one measurement deadline (every running measurement ends by
+ * then) as long as fewer than C namespaces running nothing wait before it — however many slow measurements the
+ * other namespaces queue.
  */
 export class AnalysisScheduler {
   readonly #o: AnalysisSchedulerOptions;
   readonly #clock: Clock;
   readonly #jobs = new Map<string, Job>();
-  readonly #waiting = new Map<string, Job[]>();
+  readonly #waiting = new Map<string, FairQueue<Job>>();
   readonly #running = new Map<string, number>();
+  /** Running measurements by lane, then namespace. */
+  readonly #runningByNamespace = new Map<string, Map<string, number>>();
+  /** Most measurements one namespace runs in a lane. */
+  readonly #perNamespace: number;
 
   constructor(options: AnalysisSchedulerOptions) {
     if (!(options.concurrency >= 1))
       throw new Error(`analysis concurrency must be >= 1: ${options.concurrency}`);
     this.#o = options;
     this.#clock = options.clock ?? systemClock;
+    this.#perNamespace = Math.max(1, Math.ceil(options.concurrency / 2));
   }
 
   /** Upper bound for one measurement (ms). */
@@ -149,6 +164,7 @@ export class AnalysisScheduler {
     }
     const job: Job = {
       key,
+      namespace: key.slice(0, Math.max(0, key.indexOf("/"))),
       tagKey: k,
       lane: options.lane ?? "",
       metrics: options.metrics ?? [],
@@ -156,8 +172,8 @@ export class AnalysisScheduler {
       state: "queued",
     };
     this.#jobs.set(key, job);
-    const lane = this.#waiting.get(job.lane) ?? [];
-    lane.push(job);
+    const lane = this.#waiting.get(job.lane) ?? new FairQueue<Job>();
+    lane.push(job.namespace, job);
     this.#waiting.set(job.lane, lane);
     this.#pump(job.lane);
   }
@@ -222,6 +238,11 @@ export class AnalysisScheduler {
     for (const job of jobs) this.#drop(job);
   }
 
+  /** Measurements running now in `lane` for `namespace`. */
+  runningIn(lane: string, namespace: string): number {
+    return this.#runningByNamespace.get(lane)?.get(namespace) ?? 0;
+  }
+
   /** Measurements running now (all lanes). */
   runningCount(): number {
     let n = 0;
@@ -234,8 +255,7 @@ export class AnalysisScheduler {
     const was = job.state;
     job.state = "dropped";
     if (was === "queued") {
-      const lane = this.#waiting.get(job.lane) ?? [];
-      lane.splice(lane.indexOf(job), 1);
+      this.#waiting.get(job.lane)?.remove(job.namespace, job);
     } else if (was === "running") {
       job.controller?.abort(new Error("analysis measurement superseded"));
       this.#release(job);
@@ -243,11 +263,17 @@ export class AnalysisScheduler {
   }
 
   #pump(lane: string): void {
-    const waiting = this.#waiting.get(lane) ?? [];
-    while (waiting.length > 0 && (this.#running.get(lane) ?? 0) < this.#o.concurrency) {
-      this.#start(waiting.shift()!);
+    const waiting = this.#waiting.get(lane);
+    while (waiting && waiting.size > 0 && (this.#running.get(lane) ?? 0) < this.#o.concurrency) {
+      // The namespaces under their share that run the fewest measurements take the slot, in turns.
+      const open = waiting.groups().filter((ns) => this.runningIn(lane, ns) < this.#perNamespace);
+      if (open.length === 0) break;
+      const fewest = Math.min(...open.map((ns) => this.runningIn(lane, ns)));
+      const job = waiting.shift((ns) => this.runningIn(lane, ns) === fewest && open.includes(ns));
+      if (!job) break;
+      this.#start(job);
     }
-    if (waiting.length === 0) this.#waiting.delete(lane);
+    if (waiting?.size === 0) this.#waiting.delete(lane);
   }
 
   #start(job: Job): void {
@@ -255,6 +281,9 @@ export class AnalysisScheduler {
     job.controller = new AbortController();
     job.startedAt = new Date(this.#clock.now());
     this.#running.set(job.lane, (this.#running.get(job.lane) ?? 0) + 1);
+    const byNamespace = this.#runningByNamespace.get(job.lane) ?? new Map<string, number>();
+    byNamespace.set(job.namespace, (byNamespace.get(job.namespace) ?? 0) + 1);
+    this.#runningByNamespace.set(job.lane, byNamespace);
     job.timer = this.#clock.setTimeout(() => {
       const message = `analysis deadline exceeded (${this.#o.timeoutMs} ms)`;
       job.controller?.abort(new Error(message));
@@ -289,6 +318,11 @@ export class AnalysisScheduler {
     if (job.timer) this.#clock.clearTimeout(job.timer);
     this.#running.set(job.lane, (this.#running.get(job.lane) ?? 1) - 1);
     if (this.#running.get(job.lane) === 0) this.#running.delete(job.lane);
+    const byNamespace = this.#runningByNamespace.get(job.lane);
+    const left = (byNamespace?.get(job.namespace) ?? 1) - 1;
+    if (left > 0) byNamespace?.set(job.namespace, left);
+    else byNamespace?.delete(job.namespace);
+    if (byNamespace?.size === 0) this.#runningByNamespace.delete(job.lane);
     this.#pump(job.lane);
   }
 }

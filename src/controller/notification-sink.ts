@@ -3,6 +3,7 @@
 import type { Rollout, RolloutSpec } from "../api/rollout-schema.ts";
 import type { KubeClients } from "../kube/clients.ts";
 import { LruMap } from "../kube/lru.ts";
+import type { Egress } from "../net/egress.ts";
 import { NotificationDelivery } from "../notify/delivery.ts";
 import type { NotificationFilter } from "../notify/filter.ts";
 import { resolveNotifications } from "../notify/from-spec.ts";
@@ -42,6 +43,8 @@ export interface NotificationSinkOptions {
   clients: KubeClients;
   log: Logger;
   metrics: VireoMetrics;
+  /** Where requests go out: tenants' URLs under the address policy, the default Slack Secret's as the operator's. */
+  egress: Pick<Egress, "send">;
   /** `namespace/name` of a Secret (key `url`) used by Rollouts without their own notifications. */
   defaultSlackSecret?: string | undefined;
   /** Called when a Rollout has newly settled keys, so it is reconciled at once and records them in status. */
@@ -108,7 +111,8 @@ class DeliveringNotificationSink implements DeliveringSink {
         const rk = refKey(ref);
         if (!this.#owed.get(rk)?.has(key)) return;
         const reasons = this.#failures.get(rk) ?? new Map<string, string>();
-        if (!reasons.has(key)) reasons.set(key, `${destination}: ${reason}`);
+        // The reason names the destination already ("webhook: 4xx"): what the tenant may read, an outcome class.
+        if (!reasons.has(key)) reasons.set(key, reason);
         this.#failures.set(rk, reasons);
         this.#destinationDone(ref, key, destination);
       },
@@ -226,15 +230,17 @@ class DeliveringNotificationSink implements DeliveringSink {
   async #resolve(rollout: Rollout, spec: RolloutSpec): Promise<Resolved> {
     const ns = rollout.metadata.namespace;
     if (spec.notifications) {
-      const r = await resolveNotifications(spec, ns, this.#readSecret);
+      const r = await resolveNotifications(spec, ns, this.#readSecret, this.#o.egress);
       return { at: Date.now(), notifiers: r.notifiers, filter: r.filter };
     }
     const defaultRef = this.#defaultRef;
     if (defaultRef?.length === 2) {
-      // Operator-configured (--slack-secret), so exempt from the opt-in label Rollout-named Secrets need.
+      // Operator-configured (--slack-secret), so exempt from the opt-in label Rollout-named Secrets need, and its
+      // URL from the address policy: the operator may point it anywhere (docs/multi-tenancy.md).
       const data = (await this.#readSecret(defaultRef[0]!, defaultRef[1]!))?.data;
       if (!data?.url) throw new Error(`default Slack Secret ${this.#o.defaultSlackSecret} has no key url`);
-      return { at: Date.now(), notifiers: [new SlackNotifier(data.url)], filter: {} };
+      const slack = new SlackNotifier(data.url, { egress: this.#o.egress, trust: "operator" });
+      return { at: Date.now(), notifiers: [slack], filter: {} };
     }
     return { at: Date.now(), notifiers: [], filter: {} };
   }

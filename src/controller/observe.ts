@@ -191,10 +191,12 @@ async function observeValid(
   if (!policy && accessPolicyInSync) noPolicyConfirmed.set(owner.uid, generation);
   else noPolicyConfirmed.delete(owner.uid);
   const observations: Observations = {
-    // Limits the API server would only enforce halfway through creating objects: Invalid before any is made.
+    // Limits the API server would only enforce halfway through creating objects, and what the analysis settings
+    // refuse (a query --scope-queries cannot confine): Invalid before anything is made or sent.
     specIssues: [
       ...checkDerivedLimits(spec, names, snap.target, snap.rootService),
       ...providerSpecIssues(spec),
+      ...(deps.analysis.specIssues?.(spec, names) ?? []),
     ],
     ...workloads,
     servicesReady: WorkloadManager.servicesReady(snap, spec, owner),

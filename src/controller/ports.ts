@@ -2,6 +2,7 @@
 // informer cache, workload manager, mesh adapters, status writer, event recorder, Prometheus and notifiers.
 import type { MetricMeasurement } from "../analysis/types.ts";
 import type { Rollout, RolloutSpec, RolloutStatus } from "../api/rollout-schema.ts";
+import type { SpecIssue } from "../api/validate.ts";
 import type { EventRecorder } from "../kube/event-recorder.ts";
 import type { StatusWriter } from "../kube/status-writer.ts";
 import type { ExposurePolicy } from "../mesh/exposure-policy.ts";
@@ -23,6 +24,8 @@ export interface RolloutSource {
 
 /** Queries Prometheus for a Rollout's metrics. */
 export interface AnalysisRunner {
+  /** What this controller's analysis settings refuse in `spec` (e.g. a query it cannot confine), before any query. */
+  specIssues?(spec: RolloutSpec, names: WorkloadNames): SpecIssue[];
   /** `status` tells judge: sequential metrics when the step started. */
   measure(
     spec: RolloutSpec,

@@ -361,3 +361,74 @@ describe("WorkQueue model-based property", () => {
     );
   });
 });
+
+describe("WorkQueue fairness between namespaces", () => {
+  it("a namespace flooding the queue delays another's key by at most one of its own keys", async () => {
+    const q = new WorkQueue({ clock: new FakeClock() });
+    for (let i = 0; i < 500; i++) q.add(`noisy/r${i}`);
+    // The noisy tenant keeps annotating: every key it gets done is added again at once.
+    for (let i = 0; i < 100; i++) {
+      const k = (await q.get()) as string;
+      q.add(k);
+      q.done(k);
+    }
+    q.add("victim/checkout");
+    const handed: string[] = [];
+    for (let k = await q.get(); k !== "victim/checkout"; k = await q.get()) {
+      handed.push(k as string);
+      q.add(k as string);
+      q.done(k as string);
+    }
+    assert.ok(handed.length <= 1, `victim waited behind ${handed.length} keys: ${handed.join(", ")}`);
+  });
+
+  it("property: a key that is first in its namespace's line waits for at most one key per other namespace", async () => {
+    const op = fc.oneof(
+      fc
+        .tuple(fc.constantFrom("a", "b", "c", "d"), fc.integer({ min: 0, max: 5 }))
+        .map(([n, i]) => `${n}/r${i}`),
+      fc.constantFrom("get" as const, "done" as const),
+    );
+    await fc.assert(
+      fc.asyncProperty(fc.array(op, { maxLength: 150 }), async (ops) => {
+        const q = new WorkQueue({ clock: new FakeClock() });
+        const ns = (k: string) => k.split("/")[0] as string;
+        const processing: string[] = [];
+        /** Ready keys per namespace, as the test sees them enter and leave. */
+        const ready = new Map<string, number>();
+        /** Keys that became ready with nothing of their namespace ahead, and what other namespaces got since. */
+        const watched = new Map<string, Map<string, number>>();
+        const entered = (k: string) => {
+          if ((ready.get(ns(k)) ?? 0) === 0) watched.set(k, new Map());
+          ready.set(ns(k), (ready.get(ns(k)) ?? 0) + 1);
+        };
+        for (const o of ops) {
+          const before = q.len();
+          if (o === "get") {
+            if (before === 0) continue;
+            const k = (await q.get()) as string;
+            processing.push(k);
+            ready.set(ns(k), (ready.get(ns(k)) ?? 1) - 1);
+            watched.delete(k);
+            for (const [w, served] of watched) {
+              if (ns(w) === ns(k)) continue;
+              const n = (served.get(ns(k)) ?? 0) + 1;
+              served.set(ns(k), n);
+              assert.ok(n <= 1, `${ns(k)} got two keys while ${w} waited first in line`);
+            }
+          } else if (o === "done") {
+            const k = processing.shift();
+            if (k === undefined) continue;
+            q.done(k);
+            if (q.len() > before) entered(k);
+          } else {
+            q.add(o);
+            if (q.len() > before) entered(o);
+          }
+        }
+        q.shutDown();
+      }),
+      { numRuns: 300 },
+    );
+  });
+});

@@ -1,5 +1,7 @@
-// Rate-limited delaying work queue of string keys, modelled on client-go's workqueue (dirty/processing sets).
+// Rate-limited delaying work queue of string keys, modelled on client-go's workqueue (dirty/processing sets), fair
+// between namespaces.
 import { type Clock, systemClock, type TimerHandle } from "./clock.ts";
+import { FairQueue } from "./fair-queue.ts";
 import { MinHeap } from "./min-heap.ts";
 import { TokenBucket } from "./token-bucket.ts";
 
@@ -41,7 +43,11 @@ interface Delayed {
  * A work queue with client-go semantics:
  * - a key is queued at most once however often it is added (the dirty set de-duplicates);
  * - a key handed to a worker is never handed to another until {@link done}; re-adds wait and are queued then;
- * - keys come out in FIFO order of their (first pending) add;
+ * - keys come out fair between namespaces (the part of `namespace/name` before the slash): the namespaces with
+ *   ready keys take turns, each namespace's keys in the order of their (first pending) add. A namespace that floods
+ *   the queue (a tenant annotating its Rollouts in a loop) delays another namespace's next key by at most one of its
+ *   own keys, however many it queues: a key whose namespace had none ready waits for at most one key per other
+ *   namespace with ready keys (then one reconcile each, on the workers);
  * - {@link addAfter} keeps the earliest pending deadline per key, with a single timer for the whole queue;
  * - {@link addRateLimited} backs off per key exponentially, bounded overall by a token bucket.
  */
@@ -52,9 +58,8 @@ export class WorkQueue {
   readonly #maxDelayMs: number;
   readonly #bucket: TokenBucket;
 
-  // FIFO of ready keys; `#head` avoids O(n) shift().
-  #queue: string[] = [];
-  #head = 0;
+  /** Ready keys, one FIFO per namespace, served round-robin. */
+  readonly #ready = new FairQueue<string>();
   readonly #dirty = new Set<string>();
   readonly #processing = new Set<string>();
   readonly #enqueuedAt = new Map<string, number>();
@@ -152,7 +157,7 @@ export class WorkQueue {
 
   /** Number of keys ready to be handed out (not counting delayed or in-process keys). */
   len(): number {
-    return this.#queue.length - this.#head;
+    return this.#ready.size;
   }
 
   /** Number of keys currently held by workers. */
@@ -191,7 +196,7 @@ export class WorkQueue {
   }
 
   #enqueue(key: string): void {
-    this.#queue.push(key);
+    this.#ready.push(namespaceOf(key), key);
     this.#enqueuedAt.set(key, this.#clock.now());
     const waiter = this.#waiters.shift();
     if (waiter) {
@@ -203,12 +208,8 @@ export class WorkQueue {
   }
 
   #take(): string | undefined {
-    if (this.#head >= this.#queue.length) return undefined;
-    const key = this.#queue[this.#head++] as string;
-    if (this.#head > 1024 && this.#head * 2 > this.#queue.length) {
-      this.#queue = this.#queue.slice(this.#head);
-      this.#head = 0;
-    }
+    const key = this.#ready.shift();
+    if (key === undefined) return undefined;
     this.#dirty.delete(key);
     this.#processing.add(key);
     const now = this.#clock.now();
@@ -245,4 +246,10 @@ export class WorkQueue {
       this.add(top.key);
     }
   }
+}
+
+/** The namespace of a `namespace/name` key ("" for keys without one). */
+function namespaceOf(key: string): string {
+  const slash = key.indexOf("/");
+  return slash < 0 ? "" : key.slice(0, slash);
 }

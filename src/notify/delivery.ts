@@ -1,5 +1,6 @@
 // Asynchronous, per-destination notification delivery: bounded queues, retries, 429 handling, de-duplication.
 import { type Clock, sleep, systemClock } from "../kube/clock.ts";
+import { FairQueue } from "../kube/fair-queue.ts";
 import { sanitizeText } from "../telemetry/sanitize.ts";
 import { type NotificationFilter, passesFilter } from "./filter.ts";
 import type { NotificationMessage, RolloutRef } from "./message.ts";
@@ -27,8 +28,16 @@ export interface DeliveryLogger {
 
 /** Options of {@link NotificationDelivery}; every field has a production default. */
 export interface DeliveryOptions {
-  /** Messages waiting per destination; when full the oldest waiting one is dropped. Default 100. */
+  /**
+   * Messages waiting per destination; when full, the oldest waiting message of the namespace with the most waiting
+   * is dropped. Default 100.
+   */
   capacity?: number;
+  /**
+   * Messages one namespace may have waiting per destination (the default Slack is shared by every Rollout without
+   * its own notifications); beyond it that namespace's own oldest is dropped. Default 20.
+   */
+  namespaceCapacity?: number;
   /** Attempts per message, the first included. Default 6. */
   maxAttempts?: number;
   /** First retry delay; doubled per attempt, with jitter. Default 1000 ms. */
@@ -84,19 +93,22 @@ const LANE_PRUNE_AT = 256;
 /** A lane idle this long has no rate limit left to remember (Slack's is one message a second). */
 const LANE_IDLE_MS = 60_000;
 
-/** One destination: waiting messages and at most one in flight. */
+/** One destination: waiting messages (fair between namespaces) and at most one in flight. */
 interface Lane {
-  queue: Item[];
+  queue: FairQueue<Item>;
   running: boolean;
   lastRequestAt: number;
 }
 
 /**
  * Delivers notifications in the background so a slow or dead destination never delays a reconcile.
- * Each destination gets its own bounded FIFO and at most one request in flight; a message is retried
- * (exponential backoff with jitter, or a 429's Retry-After) at the head of its queue, so messages arrive in
- * the order they were enqueued. Messages are de-duplicated by `(destination, message.id)` in memory and by
- * the caller's {@link DeliveryOptions.alreadyDelivered} across restarts.
+ * Each destination gets its own bounded queue and at most one request in flight; a message is retried
+ * (exponential backoff with jitter, or a 429's Retry-After) before the next is sent, so each namespace's messages
+ * arrive in the order they were enqueued. Namespaces sharing a destination take turns: a message of a namespace
+ * with nothing waiting goes out after at most one message of each other namespace with messages waiting (plus the
+ * one in flight), and a namespace holding {@link DeliveryOptions.namespaceCapacity} waiting messages drops its own
+ * oldest, never another's. Messages are de-duplicated by `(destination, message.id)` in memory and by the caller's
+ * {@link DeliveryOptions.alreadyDelivered} across restarts.
  */
 export class NotificationDelivery {
   readonly #o: Required<
@@ -120,6 +132,7 @@ export class NotificationDelivery {
     this.#o = {
       ...options,
       capacity: options.capacity ?? 100,
+      namespaceCapacity: options.namespaceCapacity ?? 20,
       maxAttempts: options.maxAttempts ?? 6,
       backoffBaseMs: options.backoffBaseMs ?? 1000,
       backoffMaxMs: options.backoffMaxMs ?? 60_000,
@@ -151,14 +164,21 @@ export class NotificationDelivery {
     let lane = this.#lanes.get(destination);
     if (!lane) {
       if (this.#lanes.size >= LANE_PRUNE_AT) this.#pruneLanes();
-      lane = { queue: [], running: false, lastRequestAt: Number.NEGATIVE_INFINITY };
+      lane = { queue: new FairQueue<Item>(), running: false, lastRequestAt: Number.NEGATIVE_INFINITY };
       this.#lanes.set(destination, lane);
     }
-    if (lane.queue.length >= this.#o.capacity) {
-      const oldest = lane.queue.shift() as Item;
-      this.#abandon(oldest, "dropped", "queue full: dropped the oldest waiting message");
+    const namespace = item.message.rollout.namespace;
+    const full =
+      lane.queue.sizeOf(namespace) >= this.#o.namespaceCapacity
+        ? namespace
+        : lane.queue.size >= this.#o.capacity
+          ? heaviest(lane.queue)
+          : undefined;
+    if (full !== undefined) {
+      const oldest = lane.queue.shiftFrom(full) as Item;
+      this.#abandon(oldest, "dropped", `queue full: dropped the oldest waiting message of namespace ${full}`);
     }
-    lane.queue.push(item);
+    lane.queue.push(namespace, item);
     if (!lane.running) void this.#run(destination, lane);
   }
 
@@ -166,7 +186,7 @@ export class NotificationDelivery {
   #pruneLanes(): void {
     const now = this.#o.clock.now();
     for (const [destination, lane] of this.#lanes) {
-      if (!lane.running && lane.queue.length === 0 && now - lane.lastRequestAt > LANE_IDLE_MS)
+      if (!lane.running && lane.queue.size === 0 && now - lane.lastRequestAt > LANE_IDLE_MS)
         this.#lanes.delete(destination);
     }
   }
@@ -174,7 +194,7 @@ export class NotificationDelivery {
   /** Messages waiting or in flight, over all destinations. */
   pending(): number {
     let n = 0;
-    for (const lane of this.#lanes.values()) n += lane.queue.length + (lane.running ? 1 : 0);
+    for (const lane of this.#lanes.values()) n += lane.queue.size + (lane.running ? 1 : 0);
     return n;
   }
 
@@ -193,7 +213,7 @@ export class NotificationDelivery {
     if (undelivered > 0) {
       this.#stop.abort(new Error("shutting down"));
       for (const lane of this.#lanes.values()) {
-        for (const item of lane.queue.splice(0)) this.#abandon(item, "dropped", "shutdown before delivery");
+        for (const item of lane.queue.clear()) this.#abandon(item, "dropped", "shutdown before delivery");
       }
       await this.#idle();
     }
@@ -212,7 +232,7 @@ export class NotificationDelivery {
     } finally {
       lane.running = false;
       // Lanes are kept when idle: they remember when the destination was last called (its rate limit).
-      if (lane.queue.length > 0 && !this.#stop.signal.aborted) void this.#run(destination, lane);
+      if (lane.queue.size > 0 && !this.#stop.signal.aborted) void this.#run(destination, lane);
       if (this.pending() === 0) for (const w of this.#idleWaiters.splice(0)) w();
     }
   }
@@ -235,9 +255,10 @@ export class NotificationDelivery {
         const e = err instanceof DeliveryError ? err : new DeliveryError(describe(err), { retryable: true });
         if (!e.retryable) {
           if (await this.#moved(item)) return;
-          return this.#abandon(item, "failed", e.message, attempt);
+          return this.#abandon(item, "failed", e.message, attempt, e.detail);
         }
-        if (attempt >= this.#o.maxAttempts) return this.#abandon(item, "dropped", e.message, attempt);
+        if (attempt >= this.#o.maxAttempts)
+          return this.#abandon(item, "dropped", e.message, attempt, e.detail);
         this.#o.metrics?.inc(item.notifier.name, "retried");
         const delay = e.retryAfterMs ?? this.#backoff(attempt);
         try {
@@ -291,12 +312,10 @@ export class NotificationDelivery {
   async #attempt(item: Item): Promise<void> {
     const { clock, requestTimeoutMs } = this.#o;
     const ac = new AbortController();
-    const timeoutError = new DeliveryError(
-      `${item.notifier.name} did not answer within ${requestTimeoutMs} ms`,
-      {
-        retryable: true,
-      },
-    );
+    const timeoutError = new DeliveryError(`${item.notifier.name}: timeout`, {
+      retryable: true,
+      detail: `no answer within ${requestTimeoutMs} ms`,
+    });
     let rejectOnAbort: (e: unknown) => void = () => {};
     const aborted = new Promise<never>((_, reject) => {
       rejectOnAbort = reject;
@@ -324,7 +343,11 @@ export class NotificationDelivery {
     return ceiling / 2 + (ceiling / 2) * this.#o.random();
   }
 
-  #abandon(item: Item, outcome: "dropped" | "failed", reason: string, attempts = 0): void {
+  /**
+   * Gives a message up. `reason` (`<destination>: <outcome class>`) is what the tenant may read, through onFailed;
+   * `detail` (status code, the policy's reason) goes only into the controller's log.
+   */
+  #abandon(item: Item, outcome: "dropped" | "failed", reason: string, attempts = 0, detail?: string): void {
     this.#o.metrics?.inc(item.notifier.name, outcome);
     // A transient give-up may be retried by a later enqueue (the next reconcile); a permanent rejection may not.
     if (outcome === "dropped") this.#seen.delete(item.dedupeId);
@@ -335,6 +358,7 @@ export class NotificationDelivery {
         key: item.message.key,
         attempts,
         error: sanitizeText(reason),
+        ...(detail ? { detail: sanitizeText(detail) } : {}),
       },
       outcome === "failed" ? "notification rejected by destination" : "notification dropped",
     );
@@ -362,4 +386,11 @@ export class NotificationDelivery {
 
 function describe(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
+}
+
+/** The namespace with the most messages waiting in a lane (the one to lose a message when the lane is full). */
+function heaviest(queue: FairQueue<Item>): string {
+  let most = "";
+  for (const ns of queue.groups()) if (queue.sizeOf(ns) > queue.sizeOf(most)) most = ns;
+  return most;
 }

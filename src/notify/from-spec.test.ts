@@ -3,7 +3,10 @@ import { describe, it } from "node:test";
 import { ALLOW_REFERENCE_LABEL } from "../api/constants.ts";
 import { type RolloutSpecInput, RolloutSpecSchema } from "../api/rollout-schema.ts";
 import type { ReadSecret } from "../api/secret-ref.ts";
+import { loopbackEgress } from "../net/testing/loopback.ts";
 import { NotificationConfigError, resolveNotifications } from "./from-spec.ts";
+
+const EGRESS = loopbackEgress();
 
 const HOOK = "https://hooks.slack.com/services/T000/B000/XXXXXXXXXXXXXXXX";
 const spec = (notifications?: RolloutSpecInput["notifications"]) =>
@@ -30,7 +33,7 @@ const read: ReadSecret = async (ns, name) => {
 
 describe("resolveNotifications", () => {
   it("returns no notifiers when nothing is configured", async () => {
-    assert.deepEqual(await resolveNotifications(spec(), "shop", read), { notifiers: [], filter: {} });
+    assert.deepEqual(await resolveNotifications(spec(), "shop", read, EGRESS), { notifiers: [], filter: {} });
   });
 
   it("builds Slack and webhook notifiers from Secret keys, with the filter", async () => {
@@ -43,6 +46,7 @@ describe("resolveNotifications", () => {
       }),
       "shop",
       read,
+      EGRESS,
     );
     assert.deepEqual(
       r.notifiers.map((n) => n.name),
@@ -55,15 +59,15 @@ describe("resolveNotifications", () => {
 
   it("names missing Secrets and keys, and rejects non-http URLs, without echoing values", async () => {
     await assert.rejects(
-      resolveNotifications(spec({ slack: { secretRef: { name: "nope" } } }), "shop", read),
+      resolveNotifications(spec({ slack: { secretRef: { name: "nope" } } }), "shop", read, EGRESS),
       /Secret shop\/nope not found/,
     );
     await assert.rejects(
-      resolveNotifications(spec({ webhook: { secretRef: { name: "hook" } } }), "shop", read),
+      resolveNotifications(spec({ webhook: { secretRef: { name: "hook" } } }), "shop", read, EGRESS),
       /Secret shop\/hook has no key url/,
     );
     await assert.rejects(
-      resolveNotifications(spec({ slack: { secretRef: { name: "bad" } } }), "shop", read),
+      resolveNotifications(spec({ slack: { secretRef: { name: "bad" } } }), "shop", read, EGRESS),
       (e: unknown) =>
         e instanceof Error && /must be an http\(s\) URL/.test(e.message) && !e.message.includes("ftp"),
     );
@@ -75,7 +79,7 @@ describe("resolveNotifications", () => {
       { webhook: { secretRef: { name: "private" } } },
     ]) {
       await assert.rejects(
-        resolveNotifications(spec(n), "shop", read),
+        resolveNotifications(spec(n), "shop", read, EGRESS),
         (e: unknown) =>
           e instanceof NotificationConfigError &&
           e.message.startsWith("Secret shop/private lacks label vireo.dev/allow-reference=true") &&

@@ -2,6 +2,7 @@
 import type { RolloutSpec } from "../api/rollout-schema.ts";
 import { type ReadSecret, referenceRefusal } from "../api/secret-ref.ts";
 import type { NotificationFilter } from "./filter.ts";
+import type { EgressRoute } from "./http-post.ts";
 import type { Notifier } from "./notifier.ts";
 import { SlackNotifier } from "./slack.ts";
 import { WebhookNotifier } from "./webhook.ts";
@@ -23,7 +24,8 @@ const DEFAULT_URL_KEY = "url";
  * Resolves `spec.notifications` of a Rollout in `namespace`: a {@link SlackNotifier} and/or a
  * {@link WebhookNotifier} whose URLs come from the referenced Secret keys (default key `url`), plus the
  * event/severity filter. No notifications configured → no notifiers. Each Secret must carry the label
- * `vireo.dev/allow-reference: "true"`.
+ * `vireo.dev/allow-reference: "true"`. The URLs are the tenant's choice: they go out through `egress` under its
+ * address policy.
  *
  * @throws NotificationConfigError when a Secret or key is missing, the Secret lacks the opt-in label, or the URL
  *   is not http(s).
@@ -32,13 +34,16 @@ export async function resolveNotifications(
   spec: RolloutSpec,
   namespace: string,
   readSecret: ReadSecret,
+  egress: EgressRoute["egress"],
 ): Promise<ResolvedNotifications> {
   const n = spec.notifications;
   if (!n) return { notifiers: [], filter: {} };
+  const route: EgressRoute = { egress, trust: "tenant" };
   const notifiers: Notifier[] = [];
-  if (n.slack) notifiers.push(new SlackNotifier(await readUrl(namespace, n.slack.secretRef, readSecret)));
+  if (n.slack)
+    notifiers.push(new SlackNotifier(await readUrl(namespace, n.slack.secretRef, readSecret), route));
   if (n.webhook)
-    notifiers.push(new WebhookNotifier(await readUrl(namespace, n.webhook.secretRef, readSecret)));
+    notifiers.push(new WebhookNotifier(await readUrl(namespace, n.webhook.secretRef, readSecret), route));
   return {
     notifiers,
     filter: { ...(n.events ? { events: n.events } : {}), minSeverity: n.minSeverity },

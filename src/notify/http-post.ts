@@ -1,108 +1,87 @@
-// One JSON POST to a webhook URL, with the outcome classified for retries and every error free of the URL.
+// One JSON POST to a webhook URL through the controller's egress, with the outcome classified for retries; what a
+// tenant may read of it is the outcome class, never the destination's status code or words.
 import { createHash } from "node:crypto";
-import { Agent as HttpAgent } from "node:http";
-import { Agent as HttpsAgent } from "node:https";
-import axios from "axios";
+import { EGRESS_OUTCOMES } from "../api/constants.ts";
 import { parseRetryAfter as parseRetryAfterHeader } from "../kube/retry-after.ts";
+import type { Egress, EgressAnswer, Trust } from "../net/egress.ts";
 import type { NotificationMessage } from "./message.ts";
 import { DeliveryError, type Notifier } from "./notifier.ts";
-
-// Shared keep-alive agents: one TLS handshake per destination instead of one per message.
-const httpAgent = new HttpAgent({ keepAlive: true, maxSockets: 4 });
-const httpsAgent = new HttpsAgent({ keepAlive: true, maxSockets: 4 });
 
 /** Longest Retry-After honoured; beyond it the destination is treated as unavailable for that long anyway. */
 const MAX_RETRY_AFTER_MS = 10 * 60_000;
 
-/** A plain answer from the destination. */
-export interface PostResult {
-  status: number;
-  /** Response body, at most 256 characters. */
-  body: string;
-  /** The Retry-After header, if any. */
-  retryAfter?: string;
+/** How a notifier reaches its destination: the controller's egress, and who chose the URL. */
+export interface EgressRoute {
+  egress: Pick<Egress, "send">;
+  /** `tenant` for URLs from a Rollout's Secrets, `operator` for the controller's default Slack Secret. */
+  trust: Trust;
 }
 
 /**
- * POSTs `body` as JSON to `url`. Resolves for any HTTP answer; rejects only with a {@link DeliveryError} for
- * transport failures (retryable) or a malformed URL (not retryable). `label` names the destination in
- * messages (e.g. "slack"); the URL never appears in an error. `headers` are sent in addition to the JSON ones.
+ * POSTs `body` as JSON to `url` and returns the egress answer: every outcome of the destination resolves; an abort
+ * of `signal` rejects with a retryable {@link DeliveryError}. `label` names the destination ("slack") in messages;
+ * `headers` are sent in addition to the JSON ones.
  */
 export async function postJson(
+  route: EgressRoute,
   url: string,
   body: unknown,
   signal: AbortSignal,
   label: string,
   headers: Record<string, string> = {},
-): Promise<PostResult> {
-  let target: URL;
+): Promise<EgressAnswer> {
   try {
-    target = new URL(url);
-  } catch {
-    throw new DeliveryError(`${label} URL is not a valid URL`, { retryable: false });
-  }
-  if (target.protocol !== "https:" && target.protocol !== "http:") {
-    throw new DeliveryError(`${label} URL must be http(s)`, { retryable: false });
-  }
-  try {
-    const res = await axios.post<string>(target.href, JSON.stringify(body), {
+    return await route.egress.send({
+      url,
+      method: "POST",
+      body: JSON.stringify(body),
+      headers: { ...headers, "Content-Type": "application/json" },
       signal,
-      headers: { ...headers, "Content-Type": "application/json", "User-Agent": "vireo" },
-      httpAgent,
-      httpsAgent,
-      responseType: "text",
-      transformResponse: [(d: unknown) => d],
-      validateStatus: () => true,
-      // Redirects could leak the payload elsewhere; webhooks answer directly.
-      maxRedirects: 0,
-      maxContentLength: 64 * 1024,
+      trust: route.trust,
+      viaProxy: true,
     });
-    const retryAfter = res.headers["retry-after"];
-    return {
-      status: res.status,
-      body: String(res.data ?? "").slice(0, 256),
-      ...(typeof retryAfter === "string" ? { retryAfter } : {}),
-    };
-  } catch (err) {
-    // Never rethrow the axios error: its config holds the full URL (which is the credential for webhooks).
-    if (signal.aborted) {
-      throw new DeliveryError(`${label} request aborted (${reasonText(signal.reason)})`, { retryable: true });
-    }
-    const code = (err as { code?: unknown }).code;
-    throw new DeliveryError(
-      `${label} request failed (${typeof code === "string" ? code : "network error"})`,
-      {
-        retryable: true,
-      },
-    );
+  } catch {
+    throw new DeliveryError(`${label}: aborted`, { retryable: true });
   }
 }
 
 /**
- * Classifies an HTTP answer: 2xx passes; 429 is retryable after Retry-After; 408 and 5xx are retryable;
- * other 4xx are permanent. `permanentBodies` marks answers that are permanent whatever the status.
+ * Classifies an answer: 2xx passes; 429 is retryable after Retry-After; 408, 5xx, timeouts and network failures are
+ * retryable; other answers (4xx, 3xx: redirects are not followed), an invalid URL and a policy refusal are permanent.
+ * `permanentBodies` marks answers that are permanent whatever the status (Slack's `channel_is_archived`). The error's
+ * message — what status and Events show the tenant — is `<label>: <outcome class>`; the status code, the body
+ * token and the policy's reason go only into `detail`, for the operator's log.
  */
 export function checkAnswer(
-  res: PostResult,
+  answer: EgressAnswer,
   label: string,
   permanentBodies: ReadonlySet<string> = new Set(),
 ): void {
-  if (res.status >= 200 && res.status < 300) return;
-  const code = res.body.trim();
-  // Only echo short machine-readable bodies (Slack's `channel_not_found`); anything else may reflect input.
-  const detail = /^[a-z_]{1,64}$/.test(code) ? `: ${code}` : "";
-  const message = `${label} answered HTTP ${res.status}${detail}`;
-  if (permanentBodies.has(code)) throw new DeliveryError(message, { retryable: false, status: res.status });
-  if (res.status === 429) {
-    const retryAfterMs = parseRetryAfter(res.retryAfter);
-    throw new DeliveryError(message, {
-      retryable: true,
-      status: 429,
-      ...(retryAfterMs !== undefined ? { retryAfterMs } : {}),
+  if (answer.outcome === EGRESS_OUTCOMES.ok) return;
+  const message = `${label}: ${answer.outcome}`;
+  const code = answer.body?.trim() ?? "";
+  const token = /^[a-z_]{1,64}$/.test(code) ? code : "";
+  const detail = [answer.status !== undefined ? `HTTP ${answer.status}` : "", token, answer.detail ?? ""]
+    .filter(Boolean)
+    .join(" ");
+  const fail = (retryable: boolean, extra: { retryAfterMs?: number } = {}) =>
+    new DeliveryError(message, {
+      retryable,
+      ...(answer.status !== undefined ? { status: answer.status } : {}),
+      ...(detail ? { detail } : {}),
+      ...extra,
     });
+  if (answer.status === undefined) {
+    const transient =
+      answer.outcome === EGRESS_OUTCOMES.timeout || answer.outcome === EGRESS_OUTCOMES.network;
+    throw fail(transient);
   }
-  const retryable = res.status >= 500 || res.status === 408;
-  throw new DeliveryError(message, { retryable, status: res.status });
+  if (permanentBodies.has(token)) throw fail(false);
+  if (answer.status === 429) {
+    const retryAfterMs = parseRetryAfter(answer.retryAfter);
+    throw fail(true, retryAfterMs !== undefined ? { retryAfterMs } : {});
+  }
+  throw fail(answer.status >= 500 || answer.status === 408);
 }
 
 /** Parses Retry-After (delta seconds or an HTTP date) into milliseconds, capped; undefined when absent or invalid. */
@@ -115,22 +94,24 @@ export function destinationId(kind: string, url: string): string {
   return `${kind}:${createHash("sha256").update(url).digest("hex").slice(0, 12)}`;
 }
 
-function reasonText(reason: unknown): string {
-  return reason instanceof Error ? reason.message : "aborted";
-}
-
 /**
- * A notifier that POSTs JSON to one URL. The URL is a credential (a Slack webhook's path is its secret): it stays
- * private, never logged or put into errors, and the destination is named by its hash.
+ * A notifier that POSTs JSON to one URL through the controller's egress. The URL is a credential (a Slack webhook's
+ * path is its secret): it stays private, never logged or put into errors, and the destination is named by its hash.
  */
 export abstract class UrlNotifier implements Notifier {
   abstract readonly name: string;
   readonly destination: string;
   readonly minIntervalMs: number;
   readonly #url: string;
+  readonly #route: EgressRoute;
 
-  constructor(kind: string, url: string, minIntervalMs: number) {
+  /**
+   * @param url the webhook URL
+   * @param route the controller's egress and who chose the URL
+   */
+  constructor(kind: string, url: string, route: EgressRoute, minIntervalMs: number) {
     this.#url = url;
+    this.#route = route;
     this.destination = destinationId(kind, url);
     this.minIntervalMs = minIntervalMs;
   }
@@ -143,8 +124,8 @@ export abstract class UrlNotifier implements Notifier {
     signal: AbortSignal,
     options: { headers?: Record<string, string>; permanentBodies?: ReadonlySet<string> } = {},
   ): Promise<void> {
-    const res = await postJson(this.#url, body, signal, this.name, options.headers);
-    checkAnswer(res, this.name, options.permanentBodies);
+    const answer = await postJson(this.#route, this.#url, body, signal, this.name, options.headers);
+    checkAnswer(answer, this.name, options.permanentBodies);
   }
 
   /** Keeps the URL out of `console.log(notifier)` and JSON dumps. */

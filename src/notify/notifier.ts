@@ -25,11 +25,20 @@ export class DeliveryError extends Error {
   readonly retryAfterMs?: number;
   /** HTTP status, when the destination answered. */
   readonly status?: number;
+  /**
+   * For the operator's log only (HTTP status, a Slack error token, why the egress policy refused): never put into
+   * status or Events, where the tenant who chose the URL would read what the destination said.
+   */
+  readonly detail?: string;
 
-  constructor(message: string, opts: { retryable: boolean; retryAfterMs?: number; status?: number }) {
+  constructor(
+    message: string,
+    opts: { retryable: boolean; retryAfterMs?: number; status?: number; detail?: string },
+  ) {
     super(message);
     this.retryable = opts.retryable;
     if (opts.retryAfterMs !== undefined) this.retryAfterMs = opts.retryAfterMs;
     if (opts.status !== undefined) this.status = opts.status;
+    if (opts.detail !== undefined) this.detail = opts.detail;
   }
 }

@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
+import { outcomeOfStatus } from "../net/egress.ts";
 import { checkAnswer, parseRetryAfter } from "./http-post.ts";
 import { buildMessage, type NotifyAction } from "./message.ts";
 import { DeliveryError } from "./notifier.ts";
@@ -116,7 +117,7 @@ describe("checkAnswer and parseRetryAfter", () => {
   const classify = (status: number, body = "", retryAfter?: string) => {
     try {
       checkAnswer(
-        { status, body, ...(retryAfter ? { retryAfter } : {}) },
+        { outcome: outcomeOfStatus(status), status, body, ...(retryAfter ? { retryAfter } : {}) },
         "slack",
         new Set(["channel_is_archived"]),
       );
@@ -142,11 +143,30 @@ describe("checkAnswer and parseRetryAfter", () => {
     assert.equal(parseRetryAfter(undefined), undefined);
     assert.equal(parseRetryAfter("99999"), 600_000, "capped at 10 minutes");
   });
-  it("echoes only short machine-readable bodies", () => {
-    try {
-      checkAnswer({ status: 400, body: "<html>https://hooks.example/secret</html>" }, "webhook");
-    } catch (e) {
-      assert.equal((e as Error).message, "webhook answered HTTP 400");
-    }
+  it("tells the tenant only the outcome class; the status and a Slack token go to the operator's detail", () => {
+    const thrown = (answer: Parameters<typeof checkAnswer>[0]) => {
+      try {
+        checkAnswer(answer, "webhook", new Set(["channel_not_found"]));
+      } catch (e) {
+        assert.ok(e instanceof DeliveryError);
+        return e;
+      }
+      assert.fail("no error");
+    };
+    const html = thrown({ outcome: "4xx", status: 400, body: "<html>https://hooks.example/secret</html>" });
+    assert.equal(html.message, "webhook: 4xx");
+    assert.equal(html.detail, "HTTP 400", "free text is not even kept for the log");
+    const slack = thrown({ outcome: "4xx", status: 404, body: "channel_not_found" });
+    assert.equal(slack.message, "webhook: 4xx");
+    assert.equal(slack.detail, "HTTP 404 channel_not_found");
+    assert.equal(slack.retryable, false);
+    const refused = thrown({ outcome: "refused-by-policy", detail: "127.0.0.1 is loopback" });
+    assert.equal(refused.message, "webhook: refused-by-policy");
+    assert.equal(refused.retryable, false);
+    assert.equal(thrown({ outcome: "network", detail: "ECONNREFUSED" }).message, "webhook: network");
+    assert.equal(thrown({ outcome: "network" }).retryable, true);
+    assert.equal(thrown({ outcome: "timeout" }).retryable, true);
+    assert.equal(thrown({ outcome: "invalid-url" }).retryable, false);
+    assert.equal(thrown({ outcome: "3xx", status: 302 }).retryable, false, "redirects are not followed");
   });
 });

@@ -1,6 +1,6 @@
 // Slack incoming-webhook notifier: Block Kit message with a severity-coloured attachment (api.slack.com, "Sending
 // messages using incoming webhooks"; its error strings and rate limit decide what is retried).
-import { UrlNotifier } from "./http-post.ts";
+import { type EgressRoute, UrlNotifier } from "./http-post.ts";
 import { formatNumber, type NotificationMessage, type Severity } from "./message.ts";
 
 /** Slack answers that mean the webhook is gone for good, whatever the status code. */
@@ -29,9 +29,12 @@ const COLOR: Record<Severity, "good" | "warning" | "danger"> = {
 export class SlackNotifier extends UrlNotifier {
   readonly name = "slack";
 
-  /** @param url the webhook URL (a credential: it is never logged or put into errors) */
-  constructor(url: string, options: { minIntervalMs?: number } = {}) {
-    super("slack", url, options.minIntervalMs ?? 1000);
+  /**
+   * @param url the webhook URL (a credential: it is never logged or put into errors)
+   * @param route the controller's egress and who chose the URL
+   */
+  constructor(url: string, route: EgressRoute, options: { minIntervalMs?: number } = {}) {
+    super("slack", url, route, options.minIntervalMs ?? 1000);
   }
 
   async send(message: NotificationMessage, signal: AbortSignal): Promise<void> {

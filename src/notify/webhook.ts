@@ -1,5 +1,5 @@
 // Generic JSON webhook notifier: POSTs the notification as a versioned JSON document with an Idempotency-Key.
-import { UrlNotifier } from "./http-post.ts";
+import { type EgressRoute, UrlNotifier } from "./http-post.ts";
 import type { NotificationMessage } from "./message.ts";
 
 /** Header naming the notification; the same on every resend (retries, controller restarts). */
@@ -19,9 +19,12 @@ export function idempotencyKey(m: NotificationMessage): string {
 export class WebhookNotifier extends UrlNotifier {
   readonly name = "webhook";
 
-  /** @param url the webhook URL (treated as a credential: never logged or put into errors) */
-  constructor(url: string, options: { minIntervalMs?: number } = {}) {
-    super("webhook", url, options.minIntervalMs ?? 0);
+  /**
+   * @param url the webhook URL (treated as a credential: never logged or put into errors)
+   * @param route the controller's egress and who chose the URL
+   */
+  constructor(url: string, route: EgressRoute, options: { minIntervalMs?: number } = {}) {
+    super("webhook", url, route, options.minIntervalMs ?? 0);
   }
 
   async send(message: NotificationMessage, signal: AbortSignal): Promise<void> {

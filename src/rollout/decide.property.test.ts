@@ -2,7 +2,7 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import fc from "fast-check";
-import { REASONS } from "../api/constants.ts";
+import { MILESTONE_REASONS, MILESTONES_KEPT, REASONS } from "../api/constants.ts";
 import { decide } from "./decide.ts";
 import { expandSteps } from "./steps.ts";
 import { lifeArb, ownershipLifeArb, play } from "./testing/lives.ts";
@@ -181,6 +181,27 @@ describe("engine invariants (property-based)", () => {
             "the same world intentions, so a crash loses nothing",
           );
         }
+      }),
+      { numRuns: RUNS },
+    );
+  });
+});
+
+describe("milestones in status (property-based)", () => {
+  it("status.milestones is the milestone Events of the life, in order, the last 20, and nothing else", () => {
+    fc.assert(
+      fc.property(lifeArb, ([spec, events]) => {
+        const { steps, w } = play(spec, events);
+        const recorded = steps.flatMap(({ decision }) =>
+          decision.actions.flatMap((a) =>
+            a.type === "RecordEvent" && (MILESTONE_REASONS as readonly string[]).includes(a.reason)
+              ? [`${a.reason} ${a.message.slice(0, 200)}`]
+              : [],
+          ),
+        );
+        const kept = (w.status?.milestones ?? []).map((m) => `${m.reason} ${m.message.slice(0, 200)}`);
+        assert.deepEqual(kept, recorded.slice(-MILESTONES_KEPT));
+        for (const m of w.status?.milestones ?? []) assert.ok(m.message.length <= 256);
       }),
       { numRuns: RUNS },
     );

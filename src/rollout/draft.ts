@@ -2,7 +2,14 @@
 // time, and the context every rule reads.
 
 import type { MetricResult } from "../analysis/types.ts";
-import { type Phase, REASONS, type Reason } from "../api/constants.ts";
+import {
+  MILESTONE_REASONS,
+  MILESTONES_KEPT,
+  type MilestoneReason,
+  type Phase,
+  REASONS,
+  type Reason,
+} from "../api/constants.ts";
 import type { NotifyEvent, RolloutSpec, RolloutStatus } from "../api/rollout-schema.ts";
 import type { expandSteps } from "./steps.ts";
 import type { Action, Observations, Side, Weights, WorkloadObservation } from "./types.ts";
@@ -116,8 +123,17 @@ export class Draft {
     return [...WORLD_ORDER.flatMap((t) => world.get(t) ?? []), ...this.#chatter];
   }
 
+  /** Asks for an Event; a milestone reason is also recorded in `status.milestones` (bounded, newest last). */
   event(eventType: "Normal" | "Warning", reason: Reason, message: string): void {
     this.#chatter.push({ type: "RecordEvent", eventType, reason, message });
+    if (!(MILESTONE_REASONS as readonly string[]).includes(reason)) return;
+    const milestone = {
+      at: this.now.toISOString(),
+      reason: reason as MilestoneReason,
+      revision: (this.status.canaryRevision ?? this.status.stableRevision ?? "").slice(0, 64),
+      message: message.length > 256 ? `${message.slice(0, 255)}…` : message,
+    };
+    this.status.milestones = [...(this.status.milestones ?? []), milestone].slice(-MILESTONES_KEPT);
   }
 
   notify(

@@ -44,4 +44,21 @@ describe("telemetry http server", () => {
     }
     await assert.rejects(fetch(`${server.url}/healthz`));
   });
+
+  it("reports every answered request, so a probe of the controller's port shows", async () => {
+    const answered: string[] = [];
+    const server = await startTelemetryServer({
+      port: 0,
+      host: "127.0.0.1",
+      registry: new VireoMetrics({ defaultMetrics: false }).registry,
+      onAnswered: (method, status) => answered.push(`${method} ${status}`),
+    });
+    try {
+      await (await fetch(`${server.url}/healthz`)).text();
+      await (await fetch(`${server.url}/metrics`, { method: "POST", body: "{}" })).text();
+      assert.deepEqual(answered, ["GET 200", "POST 405"]);
+    } finally {
+      await server.close(1000);
+    }
+  });
 });

@@ -26,6 +26,8 @@ export interface TelemetryServerOptions {
   healthChecks?: Check[];
   /** Readiness checks (`/readyz`): informers synced. Non-leaders are ready too (they are healthy standbys). */
   readyChecks?: Check[];
+  /** Called once per answered request (count them: a POST here means someone probes the controller's port). */
+  onAnswered?: (method: string, status: number) => void;
 }
 
 /** A running telemetry server. */
@@ -43,6 +45,7 @@ export interface TelemetryServer {
 export async function startTelemetryServer(options: TelemetryServerOptions): Promise<TelemetryServer> {
   let shuttingDown = false;
   const server: Server = createServer((req, res) => {
+    res.once("finish", () => options.onAnswered?.(req.method ?? "", res.statusCode));
     void handle(req, res).catch((err: unknown) => {
       if (!res.headersSent) res.writeHead(500, { "content-type": "text/plain" });
       res.end(`internal error: ${err instanceof Error ? err.message : String(err)}\n`);

@@ -39,6 +39,7 @@ export class VireoMetrics {
   readonly workqueueWorkDuration: Histogram;
   readonly notifications: Counter<"destination" | "outcome">;
   readonly kubeRequests: Counter<"verb">;
+  readonly telemetryRequests: Counter<"method" | "code">;
   readonly kubeBackoffs: Counter;
   readonly kubeBackoffSeconds: Counter;
   readonly clockSkew: Gauge;
@@ -124,6 +125,12 @@ export class VireoMetrics {
       name: "vireo_workqueue_work_duration_seconds",
       help: "Time a worker holds a key.",
       buckets: [0.001, 0.01, 0.1, 0.5, 1, 5, 10, 60],
+      registers,
+    });
+    this.telemetryRequests = new Counter({
+      name: "vireo_telemetry_requests_total",
+      help: "Requests this server (/metrics, /healthz, /readyz) answered, by method (GET, HEAD or other) and status code: anything but GET and HEAD is someone else's mistake, or a probe of the controller.",
+      labelNames: ["method", "code"],
       registers,
     });
     this.notifications = new Counter({

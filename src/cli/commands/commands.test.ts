@@ -1,7 +1,7 @@
-// Pure parts of the commands: what a request led to, lint naming the field, history from Events.
+// Pure parts of the commands: what a request led to, lint naming the field, history from status milestones.
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { fixtureEvents, progressingRollout } from "../testing/fixtures.ts";
+import { progressingRollout } from "../testing/fixtures.ts";
 import { buildHistory } from "./history.ts";
 import { lintText } from "./lint.ts";
 import { describeOutcome } from "./steer.ts";
@@ -11,27 +11,30 @@ describe("describeOutcome", () => {
     const before = progressingRollout();
     const after = progressingRollout();
     after.status = { ...after.status, phase: "Paused", currentStepIndex: 2 };
-    assert.deepEqual(describeOutcome("promote", before, after, []), {
+    assert.deepEqual(describeOutcome("promote", before, after), {
       summary: "Progressing step 2/4 weight 40% → Paused step 3/4 weight 40%",
     });
   });
-  it("reports the controller's reason for ignoring", () => {
-    const r = progressingRollout();
-    const events = [
-      {
-        metadata: { name: "x" },
-        reason: "RequestIgnored",
-        message: "resume request ignored: not paused (phase Progressing)",
-      },
-    ];
-    assert.deepEqual(describeOutcome("resume", r, r, events), {
+  it("reports the controller's reason for ignoring, from the milestone its acknowledgement recorded", () => {
+    const before = progressingRollout();
+    const after = progressingRollout();
+    const ignored = {
+      at: "2026-12-01T12:00:01Z",
+      reason: "RequestIgnored" as const,
+      revision: "5c4d3e2f",
+      message: "resume request ignored: not paused (phase Progressing)",
+    };
+    after.status = { ...after.status, milestones: [ignored] };
+    assert.deepEqual(describeOutcome("resume", before, after), {
       ignored: "not paused (phase Progressing)",
       summary: "ignored: not paused (phase Progressing)",
     });
+    assert.equal(describeOutcome("abort", before, after).ignored, undefined, "another kind's does not count");
+    before.status = { ...before.status, milestones: [ignored] };
     assert.equal(
-      describeOutcome("abort", r, r, events).ignored,
+      describeOutcome("resume", before, after).ignored,
       undefined,
-      "another kind's Event does not count",
+      "an earlier request's does not count",
     );
   });
 });
@@ -73,7 +76,7 @@ describe("lintText", () => {
 });
 
 describe("buildHistory", () => {
-  it("keeps milestones and says who caused them", () => {
+  it("reads milestones from status and says who caused them; Events never become history", () => {
     const r = progressingRollout();
     (r.metadata as { managedFields?: unknown }).managedFields = [
       {
@@ -81,22 +84,21 @@ describe("buildHistory", () => {
         fieldsV1: { "f:metadata": { "f:annotations": { "f:vireo.dev/promote": {} } } },
       },
     ];
-    const events = [
-      ...fixtureEvents(),
-      {
-        metadata: { name: "p" },
-        reason: "PromotedByUser",
-        message: "promoted past step 2 by request",
-        eventTime: "2026-12-01T12:00:01Z",
-      },
-    ];
-    const h = buildHistory(r, events);
+    r.status = {
+      ...r.status,
+      milestones: [
+        { at: "2026-12-01T11:58:00Z", reason: "RolloutStarted", revision: "5c4d3e2f", message: "started" },
+        { at: "2026-12-01T11:59:00Z", reason: "AnalysisFailed", revision: "5c4d3e2f", message: "failed" },
+        { at: "2026-12-01T12:00:01Z", reason: "PromotedByUser", revision: "5c4d3e2f", message: "promoted" },
+      ],
+    };
+    const h = buildHistory(r);
     assert.deepEqual(
-      h.map((e) => [e.reason, e.by]),
+      h.map((e) => [e.reason, e.revision, e.by]),
       [
-        ["RolloutStarted", "Deployment change"],
-        ["AnalysisFailed", "analysis"],
-        ["PromotedByUser", "user (kubectl-annotate)"],
+        ["RolloutStarted", "5c4d3e2f", "Deployment change"],
+        ["AnalysisFailed", "5c4d3e2f", "analysis"],
+        ["PromotedByUser", "5c4d3e2f", "user (kubectl-annotate)"],
       ],
     );
   });

@@ -1,42 +1,27 @@
-// `history NAME`: what happened to past revisions (started, promoted, rolled back, by whom, the failing metric).
+// `history NAME`: what happened to past revisions (started, promoted, rolled back, by whom, the failing metric), from
+// the milestones the controller recorded in status: Events anyone may create never count as history.
 import { ANNOTATIONS, REASONS } from "../../api/constants.ts";
-import { eventTime, type KubeEvent } from "../../api/kube-event.ts";
-import type { Rollout } from "../../api/rollout-schema.ts";
+import { displaySafe } from "../../api/display-text.ts";
+import type { Milestone, Rollout } from "../../api/rollout-schema.ts";
 import type { Args } from "../args.ts";
 import { connect } from "../context.ts";
 import { CliError } from "../errors.ts";
 import { formatObjects } from "../output.ts";
-import { getRollout, rolloutEvents } from "../rollout-api.ts";
+import { getRollout } from "../rollout-api.ts";
 import { style, table } from "../style.ts";
-
-/** Event reasons that mark a revision's life. */
-const MILESTONES = new Set<string>([
-  REASONS.RolloutStarted,
-  REASONS.NewRevision,
-  REASONS.Retried,
-  REASONS.PromotedByUser,
-  REASONS.Promoting,
-  REASONS.Promoted,
-  REASONS.RolledBack,
-  REASONS.AnalysisFailed,
-  REASONS.AnalysisErrors,
-  REASONS.ProgressDeadlineExceeded,
-  REASONS.Aborted,
-  REASONS.RevisionReverted,
-  REASONS.RequestIgnored,
-]);
 
 /** One line of history. */
 export interface HistoryEntry {
   at: string;
   reason: string;
+  revision: string;
   by: string;
   detail: string;
 }
 
 /** Who or what caused a milestone. */
-function actor(e: KubeEvent, requesters: Map<string, string>): string {
-  switch (e.reason) {
+function actor(m: Milestone, requesters: Map<string, string>): string {
+  switch (m.reason) {
     case REASONS.PromotedByUser:
       return `user (${requesters.get("promote") ?? "annotation"})`;
     case REASONS.Aborted:
@@ -77,12 +62,19 @@ export function requesters(r: Rollout): Map<string, string> {
   return out;
 }
 
-/** The history of a Rollout from its Events and status, oldest first. Pure. */
-export function buildHistory(r: Rollout, events: KubeEvent[]): HistoryEntry[] {
+/**
+ * The history of a Rollout, oldest first, from `status.milestones`: only the controller writes status, so no Event
+ * (anyone allowed to create Events in the namespace can write one) becomes history. Pure.
+ */
+export function buildHistory(r: Rollout): HistoryEntry[] {
   const who = requesters(r);
-  return events
-    .filter((e) => MILESTONES.has(e.reason ?? ""))
-    .map((e) => ({ at: eventTime(e), reason: e.reason ?? "", by: actor(e, who), detail: e.message ?? "" }));
+  return (r.status?.milestones ?? []).map((m) => ({
+    at: m.at,
+    reason: m.reason,
+    revision: m.revision,
+    by: actor(m, who),
+    detail: m.message,
+  }));
 }
 
 /** `kubectl vireo history NAME`. */
@@ -90,12 +82,13 @@ export async function history(args: Args): Promise<number> {
   const ctx = await connect(args);
   const name = args.positional[0];
   if (!name) throw new CliError("usage: kubectl vireo history NAME", 2);
-  const rollout = await getRollout(ctx.kube, ctx.namespace, name);
-  const entries = buildHistory(rollout, await rolloutEvents(ctx.kube, ctx.namespace, name));
+  const raw = await getRollout(ctx.kube, ctx.namespace, name);
   if (args.output === "json" || args.output === "yaml") {
-    ctx.out.write(await formatObjects(entries, args.output));
+    ctx.out.write(await formatObjects(buildHistory(raw), args.output));
     return 0;
   }
+  const rollout = displaySafe(raw);
+  const entries = buildHistory(rollout);
   const s = style(ctx.color);
   const st = rollout.status ?? {};
   const lines = [
@@ -109,13 +102,16 @@ export async function history(args: Args): Promise<number> {
       `${s.bold("Failed check:")}    ${m.at} ${m.metric} = ${m.value ?? "no data"} (${m.threshold}) at weight ${m.weight}%${m.message ? `: ${m.message}` : ""}`,
     );
   }
-  if (entries.length === 0) lines.push("No history Events (Events expire after an hour by default).");
-  else {
+  if (entries.length === 0) {
+    lines.push(
+      "No milestones in status yet (a controller records them as revisions start, promote or roll back).",
+    );
+  } else {
     lines.push("");
     lines.push(
       ...table([
-        ["TIME", "WHAT", "BY", "DETAIL"].map((h) => s.bold(h)),
-        ...entries.map((e) => [e.at, e.reason, e.by, e.detail]),
+        ["TIME", "WHAT", "REVISION", "BY", "DETAIL"].map((h) => s.bold(h)),
+        ...entries.map((e) => [e.at, e.reason, e.revision, e.by, e.detail]),
       ]),
     );
   }

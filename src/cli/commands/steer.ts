@@ -2,21 +2,21 @@
 // acknowledgement in status.handledRequests, and say what happened (or why it was ignored).
 
 import { ANNOTATIONS, PROMOTE_FULL, REASONS, type RequestKind } from "../../api/constants.ts";
-import { eventTime, type KubeEvent } from "../../api/kube-event.ts";
+import { displayText } from "../../api/display-text.ts";
 import type { Rollout } from "../../api/rollout-schema.ts";
 import { expandSteps } from "../../rollout/steps.ts";
 import type { Args } from "../args.ts";
 import { connect } from "../context.ts";
 import { ApiError, CliError } from "../errors.ts";
 import type { KubeClient } from "../kube-client.ts";
-import { getRollout, requestToken, rolloutEvents, watchRollouts, writeRequest } from "../rollout-api.ts";
+import { getRollout, requestToken, watchRollouts, writeRequest } from "../rollout-api.ts";
 
 /** Exit code when the controller acknowledged but ignored the request. */
 export const EXIT_IGNORED = 3;
 /** Exit code when the controller did not acknowledge within --timeout. */
 export const EXIT_TIMEOUT = 4;
 
-/** What a request led to, as decided from the status before and after and the controller's Events. */
+/** What a request led to, as decided from the status before and after (milestones included). */
 export interface Outcome {
   ignored?: string;
   summary: string;
@@ -29,18 +29,21 @@ function where(r: Rollout): string {
   return `${st.phase ?? "Unknown"}${inFlight ? ` step ${(st.currentStepIndex ?? 0) + 1}/${steps}` : ""} weight ${st.canaryWeight ?? 0}%`;
 }
 
-/** Describes the change a request made: "Paused step 2/4 weight 10% → Progressing step 3/4 weight 40%". */
-export function describeOutcome(
-  kind: RequestKind,
-  before: Rollout,
-  after: Rollout,
-  events: KubeEvent[],
-): Outcome {
-  const ignoredEvent = events.findLast(
-    (e) => e.reason === REASONS.RequestIgnored && (e.message ?? "").startsWith(`${kind} request ignored`),
+/**
+ * Describes the change a request made: "Paused step 2/4 weight 10% → Progressing step 3/4 weight 40%", or why the
+ * controller ignored it: its RequestIgnored milestone, written in the same status update that acknowledged the
+ * request (an Event saying so could be anyone's).
+ */
+export function describeOutcome(kind: RequestKind, before: Rollout, after: Rollout): Outcome {
+  const earlier = new Set((before.status?.milestones ?? []).map((m) => JSON.stringify(m)));
+  const ignored = (after.status?.milestones ?? []).findLast(
+    (m) =>
+      !earlier.has(JSON.stringify(m)) &&
+      m.reason === REASONS.RequestIgnored &&
+      m.message.startsWith(`${kind} request ignored`),
   );
-  if (ignoredEvent) {
-    const why = (ignoredEvent.message ?? "").replace(`${kind} request ignored: `, "");
+  if (ignored) {
+    const why = displayText(ignored.message.replace(`${kind} request ignored: `, ""));
     return { ignored: why, summary: `ignored: ${why}` };
   }
   const from = where(before);
@@ -94,19 +97,6 @@ async function waitForAck(
   return found;
 }
 
-/** Events written for this request: the controller's, no older than our write (second precision, 1 s slack). */
-function eventsSince(events: KubeEvent[], since: number): KubeEvent[] {
-  return events.filter((e) => Date.parse(eventTime(e)) >= since - 1000);
-}
-
-/** When the API server recorded our write (its own clock), from managedFields; falls back to our clock. */
-function writeTime(r: Rollout): number {
-  const fields =
-    (r.metadata as { managedFields?: { manager?: string; time?: string }[] }).managedFields ?? [];
-  const ours = fields.find((f) => f.manager === "kubectl-vireo" && f.time);
-  return ours?.time ? Date.parse(ours.time) : Date.now();
-}
-
 /** Runs one steering command. */
 export async function steer(args: Args, kind: RequestKind): Promise<number> {
   const ctx = await connect(args);
@@ -123,7 +113,6 @@ export async function steer(args: Args, kind: RequestKind): Promise<number> {
     ctx.out.write(`requested ${kind} of ${ctx.namespace}/${name} (${annotation}); not waiting\n`);
     return 0;
   }
-  const since = writeTime(written);
   const acked = await waitForAck(ctx.kube, written, kind, value, args.timeoutMs);
   if (!acked) {
     process.stderr.write(
@@ -131,18 +120,7 @@ export async function steer(args: Args, kind: RequestKind): Promise<number> {
     );
     return EXIT_TIMEOUT;
   }
-  let outcome = describeOutcome(
-    kind,
-    before,
-    acked,
-    eventsSince(await rolloutEvents(ctx.kube, ctx.namespace, name), since),
-  );
-  if (!outcome.ignored && where(before) === where(acked)) {
-    // Nothing moved: the Event explaining why may land just after the status write.
-    await new Promise((r) => setTimeout(r, 1500));
-    const events = eventsSince(await rolloutEvents(ctx.kube, ctx.namespace, name), since);
-    outcome = describeOutcome(kind, before, acked, events);
-  }
+  const outcome = describeOutcome(kind, before, acked);
   ctx.out.write(`${kind} ${ctx.namespace}/${name} (${annotation}): ${outcome.summary}\n`);
   return outcome.ignored ? EXIT_IGNORED : 0;
 }
