@@ -2,6 +2,7 @@
 import { type ComponentChild, h, render } from "preact";
 import { useEffect, useMemo, useState } from "preact/hooks";
 import { isRollingOut, PHASES } from "../../src/api/constants.ts";
+import { type EvidenceProgress, evidenceProgress } from "../../src/api/evidence-view.ts";
 import { eventTime, type KubeEvent } from "../../src/api/kube-event.ts";
 import type { Rollout } from "../../src/api/rollout-schema.ts";
 import { act, contextName, fetchRollout, fetchRollouts, startNamespace, subscribe } from "./api.ts";
@@ -83,6 +84,20 @@ function Phase(p: { phase?: string; reason?: string }): ComponentChild {
     phase,
     p.reason ? ` (${p.reason})` : "",
   );
+}
+
+/** The current step's evidence (judge: sequential): a bar, requests seen of needed, ETA and budget left. */
+function evidenceRow(p: EvidenceProgress | undefined): ComponentChild[] {
+  if (!p) return [];
+  return [
+    h("span", { class: "muted" }, "Evidence"),
+    h(
+      "span",
+      { "data-testid": "evidence", class: p.late ? "late" : "" },
+      h("span", { class: "wbar" }, h("span", { style: `width:${Math.round(100 * p.fraction)}%` })),
+      ` ${p.requests} · ${p.eta}${p.late ? ": InsufficientTraffic" : ""} · ${p.budget}`,
+    ),
+  ];
 }
 
 function WeightBar(p: { weight: number }): ComponentChild {
@@ -345,6 +360,7 @@ function Detail(p: { ns: string; name: string }): ComponentChild {
         ),
         h("span", { class: "muted" }, "In step"),
         h("span", null, isRollingOut(st.phase) ? ago(st.stepStartedAt, now) : "-"),
+        ...evidenceRow(evidenceProgress(st, now)),
       ),
     ),
     h(

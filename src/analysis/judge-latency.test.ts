@@ -4,6 +4,7 @@ import assert from "node:assert/strict";
 import { test } from "node:test";
 import fc from "fast-check";
 import { type Bucket, judgeLatency, slowBoundary, slowCounts } from "./judge-latency.ts";
+import { type Evidence, NO_EVIDENCE, SEQUENTIAL_DEFAULTS } from "./judge-sequential-counts.ts";
 import {
   binomial,
   bucketProbabilities,
@@ -13,7 +14,8 @@ import {
 } from "./testing/random-streams.ts";
 
 const BOUNDS = [5, 10, 25, 50, 75, 100, 150, 250, 500, 1000, 2500];
-const settings = { alpha: 0.01, margin: 0, minSamples: 0 };
+/** The defaults, but failing on any increase at all: the strictest test of the A/A guarantee. */
+const settings = { ...SEQUENTIAL_DEFAULTS, margin: 0 };
 
 const cumulative = (counts: readonly number[]): Bucket[] => {
   let sum = 0;
@@ -33,27 +35,29 @@ test("the boundary is the pooled quantile's bucket; slow counts are what lies ab
   assert.equal(slowBoundary([], [], 0.99), undefined);
   // Everything in +Inf: no finite bound reaches the quantile, so nothing can be called slow.
   const inf = [{ le: Number.POSITIVE_INFINITY, count: 10 }];
-  assert.equal(judgeLatency(inf, inf, 0, settings).boundary, undefined);
+  assert.equal(judgeLatency(inf, inf, NO_EVIDENCE, settings).boundary, undefined);
 });
 
 test("a canary with many more requests above the pooled p99 fails; a matching one does not", () => {
   const primary = cumulative([0, 5000, 3000, 1000, 500, 300, 100, 80, 20, 0, 0, 0]);
   const slow = cumulative([0, 500, 300, 100, 40, 20, 10, 10, 20, 0, 0, 0]);
   const same = cumulative([0, 500, 300, 100, 50, 30, 10, 8, 2, 0, 0, 0]);
-  assert.equal(judgeLatency(slow, primary, 0, settings).verdict, "Fail");
-  assert.equal(judgeLatency(same, primary, 0, settings).verdict, "Pass");
+  assert.equal(judgeLatency(slow, primary, NO_EVIDENCE, settings).verdict, "Fail");
+  const matching = judgeLatency(same, primary, NO_EVIDENCE, settings);
+  assert.equal(matching.verdict, "Pass", JSON.stringify(matching));
+  assert.equal(matching.reason, "no-worse");
 });
 
 /** One rollout's latency stream: first tick at which the judge fails, or -1. */
 function firstLatencyFail(rand: () => number, rps: number, shift: number, alpha: number): number {
   const base = bucketProbabilities(BOUNDS, 40, 0.6);
   const shifted = bucketProbabilities(BOUNDS, 40 * (1 + shift), 0.6);
-  let carried = 0;
+  let carried: Evidence = NO_EVIDENCE;
   let tick = 0;
   for (const w of [10, 20, 50]) {
     const c = new Array(BOUNDS.length + 1).fill(0);
     const p = new Array(BOUNDS.length + 1).fill(0);
-    let last = 0;
+    let last = NO_EVIDENCE;
     for (let t = 0; t < 10; t++, tick++) {
       const n = requestCount(rand, rps, 30);
       const nc = binomial(rand, n, w / 100);
@@ -61,9 +65,9 @@ function firstLatencyFail(rand: () => number, rps: number, shift: number, alpha:
       for (const [i, k] of multinomial(rand, n - nc, base).entries()) p[i] += k;
       const j = judgeLatency(cumulative(c), cumulative(p), carried, { ...settings, alpha });
       if (j.verdict === "Fail") return tick;
-      last = j.stepLogEvidence;
+      last = j.step;
     }
-    carried += last;
+    carried = { worse: carried.worse + last.worse, noWorse: carried.noWorse + last.noWorse, floor: 0 };
   }
   return -1;
 }

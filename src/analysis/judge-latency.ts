@@ -14,6 +14,7 @@
 // bucket is invisible to any method reading buckets.
 import {
   type ArmCounts,
+  type Evidence,
   judgeSequentialCounts,
   type SequentialJudgement,
   type SequentialSettings,
@@ -73,12 +74,13 @@ export interface LatencyJudgement extends SequentialJudgement {
 
 /**
  * Judges canary latency against the primary's from the buckets of the current step so far, carrying the
- * log-evidence of finished steps. Inconclusive (no traffic) while there is no finite boundary.
+ * evidence of finished steps. Inconclusive (no traffic) while there is no finite boundary. The floor test is an
+ * error-rate question: slow requests are defined relative to the pooled quantile, so it never applies here.
  */
 export function judgeLatency(
   canary: readonly Bucket[],
   primary: readonly Bucket[],
-  carriedLogEvidence: number,
+  carried: Evidence,
   settings: SequentialSettings,
   quantile = 0.99,
 ): LatencyJudgement {
@@ -86,6 +88,6 @@ export function judgeLatency(
   const c = boundary === undefined ? { requests: totalOf(canary), events: 0 } : slowCounts(canary, boundary);
   const p =
     boundary === undefined ? { requests: totalOf(primary), events: 0 } : slowCounts(primary, boundary);
-  const judged = judgeSequentialCounts(c, p, carriedLogEvidence, settings);
+  const judged = judgeSequentialCounts(c, p, carried, { ...settings, floor: 0 });
   return { ...judged, ...(boundary !== undefined ? { boundary } : {}), canary: c, primary: p };
 }

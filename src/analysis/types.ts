@@ -35,4 +35,9 @@ export interface MetricResult {
   sequential?: NonNullable<Measurement["sequential"]>;
   /** A Fail that needs no repetition: the sequential judge's error guarantee is for its first crossing. */
   conclusive?: boolean;
+  /**
+   * Inconclusive only because the sequential judge is still gathering evidence: traffic is there, so it is not "no
+   * data" and does not count towards inconclusiveLimit; maxStepDuration bounds the wait instead.
+   */
+  gathering?: boolean;
 }

@@ -1,6 +1,6 @@
 // Pure verdicts: judges each measurement against its metric's fixed and relative bounds, and a tick as a whole.
 import type { MetricSpec } from "../api/rollout-schema.ts";
-import { judgeSequentialMetric, type SequentialContext } from "./judge-sequential-metric.ts";
+import { FRESH_CONTEXT, judgeSequentialMetric, type SequentialContext } from "./judge-sequential-metric.ts";
 import type { MetricMeasurement, MetricResult, Verdict } from "./types.ts";
 
 /** What "no data" means for a Rollout (`spec.analysis.noData`). */
@@ -72,7 +72,7 @@ export function judgeMeasurement(
   metric: MetricSpec,
   m: MetricMeasurement,
   noData: NoDataPolicy,
-  sequential: SequentialContext = { step: 0, carriedLogEvidence: 0 },
+  sequential: SequentialContext = FRESH_CONTEXT,
 ): MetricResult {
   if (metric.judge === "sequential") return judgeSequentialMetric(metric, m, sequential, noData);
   const base: MetricResult = {

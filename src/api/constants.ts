@@ -117,7 +117,13 @@ export const isRollingOut = (phase: string | undefined): boolean =>
   (ROLLING_OUT as readonly string[]).includes(phase ?? "");
 
 /** Why a rollout is paused. */
-export const PAUSE_REASONS = ["UserRequest", "PauseStep", "Inconclusive", "WindowClosed"] as const;
+export const PAUSE_REASONS = [
+  "UserRequest",
+  "PauseStep",
+  "Inconclusive",
+  "WindowClosed",
+  "NoEvidence",
+] as const;
 /** A pause reason. */
 export type PauseReason = (typeof PAUSE_REASONS)[number];
 
@@ -136,6 +142,11 @@ export const CONDITION_TYPES = {
   progressing: "Progressing",
   /** True when something needs a person: failed analysis, deadline, invalid spec, missing target. */
   degraded: "Degraded",
+  /**
+   * judge: sequential: True when the current step is estimated not to reach a verdict within its maxStepDuration at
+   * today's traffic, or ran out of it without one; present only while such a rollout is in flight.
+   */
+  insufficientTraffic: "InsufficientTraffic",
 } as const;
 
 /** PascalCase reasons used in conditions and Events. One constant per reason so callers can switch on them. */
@@ -205,6 +216,14 @@ export const REASONS = {
   DeletionWaiting: "DeletionWaiting",
   /** The finalizer let the Rollout go without a complete hand-back (deadline passed, or release forced). */
   DeletionReleased: "DeletionReleased",
+  /** InsufficientTraffic=True: at the traffic seen, the step's evidence is due after its maxStepDuration runs out. */
+  EtaPastBudget: "EtaPastBudget",
+  /** InsufficientTraffic=False: at the traffic seen, the step's evidence is due within its maxStepDuration. */
+  EnoughTraffic: "EnoughTraffic",
+  /** A step's maxStepDuration ran out without a verdict (and InsufficientTraffic=True while it waits). */
+  NoEvidence: "NoEvidence",
+  /** noEvidence: promote moved a rollout past a step without evidence. */
+  PromotedWithoutEvidence: "PromotedWithoutEvidence",
 } as const;
 /** A condition or Event reason. */
 export type Reason = (typeof REASONS)[keyof typeof REASONS];

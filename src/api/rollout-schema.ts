@@ -391,6 +391,20 @@ export const BUILTIN_METRICS = ["request-success-rate", "request-duration"] as c
 export const METRIC_JUDGES = ["threshold", "ratio", "sequential"] as const;
 const SEQUENTIAL_RULE =
   "judge sequential needs a builtin metric and takes no thresholdRange or compareToPrimary (it compares canary and primary counts itself)";
+/** The fields only `judge: sequential` reads. */
+const SEQUENTIAL_ONLY = ["alpha", "margin", "beta", "passMargin", "errorFloor", "minSamples"] as const;
+const SEQUENTIAL_ONLY_RULE = `${SEQUENTIAL_ONLY.join(", ")} need judge: sequential`;
+/** Defaults of the judge: sequential fields (errorFloor in percent); docs/analysis/evidence-budget.md says why. */
+export const SEQUENTIAL_DEFAULTS = {
+  alpha: 0.01,
+  margin: 0.1,
+  beta: 0.05,
+  passMargin: 2,
+  errorFloor: 0.1,
+  minSamples: 0,
+} as const;
+const PASS_MARGIN_RULE = `passMargin (default ${SEQUENTIAL_DEFAULTS.passMargin}) must exceed margin (default ${SEQUENTIAL_DEFAULTS.margin}): a canary cannot be both tolerated and bad`;
+const ERROR_FLOOR_RULE = "errorFloor is an error rate: it needs builtin request-success-rate";
 
 /** One metric checked at every analysis tick. */
 export const MetricSchema = z
@@ -429,7 +443,7 @@ export const MetricSchema = z
       .max(0.5)
       .optional()
       .describe(
-        "judge: sequential only. Highest probability of rolling back a canary that is no worse than the primary (within margin); the evidence needed to fail is 1/alpha. Default 0.01.",
+        `judge: sequential only. Highest probability of rolling back a canary that is no worse than the primary (within margin); the evidence needed to fail is 1/alpha. Default ${SEQUENTIAL_DEFAULTS.alpha}.`,
       ),
     margin: z
       .number()
@@ -437,7 +451,31 @@ export const MetricSchema = z
       .max(100)
       .optional()
       .describe(
-        "judge: sequential only. Tolerated relative increase of the canary's error (or slow-request) rate over the primary's, e.g. 0.2 = 20 % more. Default 0.",
+        `judge: sequential only. Tolerated relative increase of the canary's error (or slow-request) rate over the primary's before it counts as worse, e.g. 0.2 = 20 % more. Default ${SEQUENTIAL_DEFAULTS.margin}.`,
+      ),
+    beta: z
+      .number()
+      .gt(0)
+      .max(0.5)
+      .optional()
+      .describe(
+        `judge: sequential only. Highest probability of passing a step for a canary whose rate is (1 + passMargin) times the primary's or worse (and above errorFloor); the evidence needed to pass is 1/beta. Default ${SEQUENTIAL_DEFAULTS.beta}.`,
+      ),
+    passMargin: z
+      .number()
+      .gt(0)
+      .max(100)
+      .optional()
+      .describe(
+        `judge: sequential only. The relative increase that makes a canary bad: a step passes only on evidence that the canary's rate is below (1 + passMargin) times the primary's (or below errorFloor). Must exceed margin. Default ${SEQUENTIAL_DEFAULTS.passMargin} (3 times the primary's).`,
+      ),
+    errorFloor: z
+      .number()
+      .min(0)
+      .max(100)
+      .optional()
+      .describe(
+        `judge: sequential on request-success-rate only. An error rate, in percent, low enough to pass whatever the primary's: a step also passes on evidence that the canary's error rate is below it, which is how a service without errors passes (0 errors in about 6,100 canary requests at 0.1, 1,200 at 0.5). 0 turns it off. Default ${SEQUENTIAL_DEFAULTS.errorFloor}.`,
       ),
     minSamples: z
       .number()
@@ -446,7 +484,7 @@ export const MetricSchema = z
       .max(100_000_000)
       .optional()
       .describe(
-        "judge: sequential only. Canary requests a step must serve before it passes without conclusive evidence either way; until then the tick is Inconclusive. Default 0 (a step with traffic and no evidence against the canary passes).",
+        `judge: sequential only. Canary requests a step must serve before it may pass, on top of the evidence (a step never passes without it). Default ${SEQUENTIAL_DEFAULTS.minSamples}.`,
       ),
   })
   .describe("A metric the canary must satisfy at every analysis tick.")
@@ -470,8 +508,16 @@ export const MetricSchema = z
         "judge ratio needs compareToPrimary",
       ),
       cel(
-        "(has(self.judge) && self.judge == 'sequential') || (!has(self.alpha) && !has(self.margin) && !has(self.minSamples))",
-        "alpha, margin and minSamples need judge: sequential",
+        `(has(self.judge) && self.judge == 'sequential') || !(${SEQUENTIAL_ONLY.map((k) => `has(self.${k})`).join(" || ")})`,
+        SEQUENTIAL_ONLY_RULE,
+      ),
+      cel(
+        `(has(self.passMargin) ? self.passMargin : ${SEQUENTIAL_DEFAULTS.passMargin}.0) > (has(self.margin) ? self.margin : ${SEQUENTIAL_DEFAULTS.margin})`,
+        PASS_MARGIN_RULE,
+      ),
+      cel(
+        "!has(self.errorFloor) || (has(self.builtin) && self.builtin == 'request-success-rate')",
+        ERROR_FLOOR_RULE,
       ),
     ],
   })
@@ -494,12 +540,16 @@ export const MetricSchema = z
   .refine((m) => m.judge !== "ratio" || m.compareToPrimary !== undefined, {
     message: "judge ratio needs compareToPrimary",
   })
+  .refine((m) => m.judge === "sequential" || SEQUENTIAL_ONLY.every((k) => m[k] === undefined), {
+    message: SEQUENTIAL_ONLY_RULE,
+  })
   .refine(
-    (m) =>
-      m.judge === "sequential" ||
-      (m.alpha === undefined && m.margin === undefined && m.minSamples === undefined),
-    { message: "alpha, margin and minSamples need judge: sequential" },
-  );
+    (m) => (m.passMargin ?? SEQUENTIAL_DEFAULTS.passMargin) > (m.margin ?? SEQUENTIAL_DEFAULTS.margin),
+    { message: PASS_MARGIN_RULE },
+  )
+  .refine((m) => m.errorFloor === undefined || m.builtin === "request-success-rate", {
+    message: ERROR_FLOOR_RULE,
+  });
 
 /** Reference to a key of a Secret in the Rollout's namespace. */
 export const SecretKeyRefSchema = z
@@ -531,6 +581,11 @@ export const PrometheusSchema = z
     ),
   })
   .describe("Prometheus connection settings.");
+
+/** What a step whose maxStepDuration ran out without a verdict does (`spec.analysis.noEvidence`). */
+export const NO_EVIDENCE_POLICIES = ["pause", "promote", "rollback"] as const;
+/** Default `spec.analysis.maxStepDuration`. */
+export const DEFAULT_MAX_STEP_DURATION = "1h";
 
 /** Canary analysis: which metrics, how often, and when to give up. */
 export const AnalysisSchema = z
@@ -566,6 +621,15 @@ export const AnalysisSchema = z
       .default("inconclusive")
       .describe(
         "What a metric with no data means. Default inconclusive: the step holds and Vireo never promotes on silence.",
+      ),
+    maxStepDuration: duration(
+      "How long a step gated by analysis may wait for a verdict (with judge: sequential, for evidence either way) before noEvidence decides. Resuming a paused rollout starts the step's budget again. The InsufficientTraffic condition turns True as soon as the estimate says the step will not make it.",
+    ).default(DEFAULT_MAX_STEP_DURATION),
+    noEvidence: z
+      .enum(NO_EVIDENCE_POLICIES)
+      .default("pause")
+      .describe(
+        "What happens when maxStepDuration runs out without a verdict. pause (default): a person decides (vireo.dev/resume waits another maxStepDuration, vireo.dev/promote moves on); promote: the step passes anyway, and the Event and notifications say promoted without evidence; rollback: traffic goes back to the primary.",
       ),
     historyLimit: z
       .number()
@@ -744,6 +808,8 @@ export const RolloutSpecSchema = z
       consecutiveErrorLimit: 4,
       inconclusiveLimit: 10,
       noData: "inconclusive",
+      maxStepDuration: DEFAULT_MAX_STEP_DURATION,
+      noEvidence: "pause",
       historyLimit: 10,
       metrics: [],
     }),
@@ -885,10 +951,67 @@ export const MeasurementSchema = z.object({
           "Natural log of the evidence against the canary over the rollout; it fails at log(1/alpha).",
         ),
       carriedLogEvidence: z.number().describe("The part of logEvidence carried from earlier steps."),
+      noWorseLogEvidence: z
+        .number()
+        .optional()
+        .describe(
+          "Natural log of the evidence that the canary is no worse than passMargin, over the rollout; with floorLogEvidence, it passes at log(1/beta).",
+        ),
+      carriedNoWorseLogEvidence: z
+        .number()
+        .optional()
+        .describe("The part of noWorseLogEvidence carried from earlier steps."),
+      floorLogEvidence: z
+        .number()
+        .optional()
+        .describe(
+          "Natural log of the evidence that the canary's error rate is below errorFloor, over the rollout.",
+        ),
+      carriedFloorLogEvidence: z
+        .number()
+        .optional()
+        .describe("The part of floorLogEvidence carried from earlier steps."),
+      passed: z
+        .boolean()
+        .optional()
+        .describe(
+          "The canary was shown no worse in this step: the metric stays passed for the step unless it fails.",
+        ),
+      requestsNeeded: z
+        .number()
+        .min(0)
+        .optional()
+        .describe(
+          "Estimated canary requests this step needs in all before a canary as good as the primary passes; absent when no amount would (no events and no errorFloor).",
+        ),
     })
     .optional()
     .describe("What the sequential judge saw, for judge: sequential; the next tick continues from it."),
 });
+
+/** How far the current step is from a verdict of the sequential judge, at its slowest metric. */
+export const EvidenceStatusSchema = z
+  .object({
+    metric: z.string().max(253).describe("The metric furthest from a verdict."),
+    step: z.number().int().min(0).describe("The step the estimate is for."),
+    canaryRequests: z.number().min(0).describe("Canary requests seen in the step so far."),
+    requestsNeeded: z
+      .number()
+      .min(0)
+      .optional()
+      .describe(
+        "Canary requests the step needs in all before a canary as good as the primary passes; absent when no amount of traffic would.",
+      ),
+    canaryRequestsPerMinute: z.number().min(0).describe("The canary's request rate in the step so far."),
+    eta: timestamp(
+      "When the step should have its evidence at that rate; absent when it never would.",
+    ).optional(),
+    budgetEndsAt: timestamp("When the step's maxStepDuration runs out."),
+    at: timestamp("When estimated (the analysis tick)."),
+  })
+  .describe(
+    "Evidence the current step has and needs (judge: sequential), estimated at every tick from the traffic seen: the plugin and the dashboard draw it as a bar with an ETA.",
+  );
 
 /**
  * An object of the user's that Vireo took over for this Rollout — its target Deployment or its root Service —
@@ -991,6 +1114,16 @@ export const RolloutStatusSchema = z
         consecutiveErrors: z.number().int().min(0).default(0).describe("Consecutive ticks with errors."),
         inconclusiveCount: z.number().int().min(0).default(0).describe("Consecutive inconclusive ticks."),
         history: z.array(MeasurementSchema).default([]).describe("Recent measurements, newest last."),
+        evidence: EvidenceStatusSchema.optional(),
+        budgetStartedAt: timestamp(
+          "When the current step's maxStepDuration started counting, if not when the step started (a resume starts it again).",
+        ).optional(),
+        stepsWithoutEvidence: z
+          .number()
+          .int()
+          .min(0)
+          .optional()
+          .describe("Steps of this rollout that passed on noEvidence: promote, not on evidence."),
       })
       .optional()
       .describe("Analysis bookkeeping."),

@@ -7,7 +7,13 @@ const ESC = String.fromCharCode(27);
 const asText = { serializers: [(v: unknown) => String(v)] };
 
 import { age, bar, latestMeasurements, renderList, renderRollout } from "./render.ts";
-import { fixtureEvents, NOW, progressingRollout, rolledBackRollout } from "./testing/fixtures.ts";
+import {
+  fixtureEvents,
+  lowTrafficRollout,
+  NOW,
+  progressingRollout,
+  rolledBackRollout,
+} from "./testing/fixtures.ts";
 
 const view = () => ({
   rollout: progressingRollout(),
@@ -47,6 +53,30 @@ describe("renderRollout", () => {
     assert.match(text, /in step 45s · next tick in 10s/);
     assert.match(text, /primary 60%\s+canary 40%/);
     assert.match(text, /canary 1\/2 ready/);
+  });
+});
+
+describe("the evidence of judge: sequential", () => {
+  it("shows the bar, the requests seen of needed, the ETA and the budget left, red when the ETA is past it", () => {
+    const rollout = lowTrafficRollout();
+    const text = renderRollout({ rollout, events: [] }, { now: NOW, color: false }).join("\n");
+    assert.match(
+      text,
+      /Evidence:\s+██░{18} 1,200\/~9,800 canary requests \(errors\) · ETA 1h49m: InsufficientTraffic · 38m of maxStepDuration left/,
+    );
+    const coloured = renderRollout({ rollout, events: [] }, { now: NOW, color: true }).join("\n");
+    assert.ok(coloured.includes(`${ESC}[31mETA 1h49m: InsufficientTraffic${ESC}[39m`), "late in red");
+    // Within the budget: green, no condition; from another step (or with nothing in flight): no line at all.
+    const analysis = rollout.status?.analysis;
+    if (analysis?.evidence)
+      analysis.evidence.budgetEndsAt = new Date(NOW.getTime() + 3 * 3600_000).toISOString();
+    const inTime = renderRollout({ rollout, events: [] }, { now: NOW, color: true }).join("\n");
+    assert.ok(inTime.includes(`${ESC}[32mETA 1h49m${ESC}[39m · 3h of maxStepDuration left`), inTime);
+    if (analysis?.evidence) analysis.evidence.step = 0;
+    assert.doesNotMatch(
+      renderRollout({ rollout, events: [] }, { now: NOW, color: false }).join("\n"),
+      /Evidence:/,
+    );
   });
 });
 

@@ -2,6 +2,7 @@
 import { isRollingOut } from "../api/constants.ts";
 import { displaySafe } from "../api/display-text.ts";
 import { formatDuration, parseDuration } from "../api/duration.ts";
+import { type EvidenceProgress, evidenceProgress } from "../api/evidence-view.ts";
 import { eventTime, type KubeEvent } from "../api/kube-event.ts";
 import type { Measurement, Rollout } from "../api/rollout-schema.ts";
 import { expandSteps } from "../rollout/steps.ts";
@@ -162,6 +163,8 @@ export function renderRollout(unsafe: RolloutView, opts: RenderOptions): string[
       "Analysis",
       `every ${a?.interval ?? "30s"}  failed ${counts?.failedChecks ?? 0}/${a?.failureLimit ?? 2}  errors ${counts?.consecutiveErrors ?? 0}/${a?.consecutiveErrorLimit ?? 4}  inconclusive ${counts?.inconclusiveCount ?? 0}/${a?.inconclusiveLimit ?? 10}${counts?.lastRunAt ? `  last run ${age(counts.lastRunAt, now)} ago` : ""}`,
     );
+    const evidence = evidenceProgress(st, now.getTime());
+    if (evidence) field("Evidence", evidenceText(evidence, s));
     const latest = latestMeasurements(r);
     const rows = metrics.map((m) => {
       const got = latest.find((x) => x.metric === m.name);
@@ -209,6 +212,12 @@ export function renderRollout(unsafe: RolloutView, opts: RenderOptions): string[
     for (const line of table(rows)) out.push(`  ${line}`);
   }
   return out;
+}
+
+/** "████░░ 1,200/~3,000 canary requests (errors) · ETA 12m · 48m of maxStepDuration left", red when it is late. */
+function evidenceText(p: EvidenceProgress, s: Style): string {
+  const when = p.late ? s.red(`${p.eta}: InsufficientTraffic`) : s.green(p.eta);
+  return `${bar(p.fraction, 1)} ${p.requests} · ${when} · ${p.budget}`;
 }
 
 function safeDuration(text: string): number | undefined {

@@ -13,10 +13,19 @@ export interface Clock {
   clearTimeout(handle: TimerHandle): void;
 }
 
-/** The real clock backed by `Date.now` and Node timers. */
+/**
+ * The longest delay a Node timer keeps (2^31 − 1 ms, about 24.8 days); Node runs a longer one after 1 ms, so a
+ * work queue re-arming for a 30-day pause would spin.
+ */
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
+/**
+ * The real clock backed by `Date.now` and Node timers. A timer longer than {@link MAX_TIMER_MS} fires at that limit,
+ * early: its caller checks the time and re-arms (the work queue does), which beats firing after 1 ms.
+ */
 export const systemClock: Clock = {
   now: () => Date.now(),
-  setTimeout: (fn, ms) => setTimeout(fn, Math.max(0, ms)),
+  setTimeout: (fn, ms) => setTimeout(fn, Math.min(Math.max(0, ms), MAX_TIMER_MS)),
   clearTimeout: (handle) => clearTimeout(handle as NodeJS.Timeout),
 };
 

@@ -1,11 +1,12 @@
 // Analysis rules: record one tick in status and apply its verdict (count failures, roll back, pause on silence).
 
-import { carriedEvidence } from "../analysis/judge-sequential-metric.ts";
+import { sequentialContext } from "../analysis/judge-sequential-metric.ts";
 import { judgeTick } from "../analysis/verdict.ts";
 import { REASONS } from "../api/constants.ts";
 import type { Measurement } from "../api/rollout-schema.ts";
 import { analysisRequired } from "./analysis-schedule.ts";
 import { type Ctx, IN_FLIGHT } from "./draft.ts";
+import { recordEvidence } from "./evidence-budget.ts";
 import { pause, rollBack } from "./transitions.ts";
 
 /** Records one analysis tick and applies its consequences (rollback, pause). Returns false if the rollout ended. */
@@ -21,12 +22,10 @@ export function recordAnalysis(ctx: Ctx): boolean {
     spec.analysis.metrics,
     obs.analysis,
     spec.analysis.noData,
-    (metric) => ({
-      step,
-      carriedLogEvidence: carriedEvidence(a.history ?? [], metric, step),
-    }),
+    (metric) => sequentialContext(a.history ?? [], metric, step),
   );
-  const at = (obs.analysisAt ?? d.now).toISOString();
+  const analysedAt = obs.analysisAt ?? d.now;
+  const at = analysedAt.toISOString();
   a.lastRunAt = at;
   const fresh: Measurement[] = results.map((r) => ({
     metric: r.metric,
@@ -40,6 +39,7 @@ export function recordAnalysis(ctx: Ctx): boolean {
     ...(r.sequential ? { sequential: r.sequential } : {}),
   }));
   a.history = trimHistory([...(a.history ?? []), ...fresh], spec.analysis.historyLimit);
+  recordEvidence(ctx, results, analysedAt);
   const failing = results.find((r) => r.verdict === "Fail") ?? results.find((r) => r.verdict === "Error");
   switch (verdict) {
     case "Pass":
@@ -77,7 +77,9 @@ export function recordAnalysis(ctx: Ctx): boolean {
     }
     case "Inconclusive": {
       a.consecutiveErrors = 0;
-      a.inconclusiveCount = (a.inconclusiveCount ?? 0) + 1;
+      // A judge still gathering evidence has data; only silence counts (maxStepDuration bounds the gathering).
+      const silent = results.some((r) => r.verdict === "Inconclusive" && !r.gathering);
+      a.inconclusiveCount = silent ? (a.inconclusiveCount ?? 0) + 1 : 0;
       if (a.inconclusiveCount >= spec.analysis.inconclusiveLimit && d.phase === "Progressing") {
         pause(
           ctx,

@@ -17,16 +17,22 @@ const playAutoscaled = ([spec, events]: [SpecIn, Event[]]): Trace =>
     w.autoscalers = { user: { min: 2, max: 8, spec: 0 } };
   });
 
+/** The spec of the regression examples below: analysis passes, one failure rolls back, budgets out of reach. */
+const REGRESSION_SPEC: SpecIn = {
+  steps: undefined,
+  blueGreen: undefined,
+  skipAnalysis: false,
+  failureLimit: 1,
+  maxStepDuration: "1h",
+  noEvidence: "pause",
+  firstAnalysis: "pass",
+  deadlineSeconds: 30,
+  startHealthy: true,
+};
+
 /** A counterexample CI found, kept as a regression example. */
 const PROMOTE_THEN_RAISE_MIN: { spec: SpecIn; events: Event[] } = {
-  spec: {
-    steps: undefined,
-    blueGreen: undefined,
-    skipAnalysis: false,
-    failureLimit: 1,
-    deadlineSeconds: 30,
-    startHealthy: true,
-  },
+  spec: REGRESSION_SPEC,
   events: [
     { kind: "settle" },
     { kind: "userScale", replicas: 1 },
@@ -42,14 +48,7 @@ const PROMOTE_THEN_RAISE_MIN: { spec: SpecIn; events: Event[] } = {
  * primary below its floor.
  */
 const REVERTED_WHILE_PROMOTING: { spec: SpecIn; events: Event[] } = {
-  spec: {
-    steps: [{ pause: { duration: "15s" } }],
-    blueGreen: undefined,
-    skipAnalysis: false,
-    failureLimit: 1,
-    deadlineSeconds: 30,
-    startHealthy: true,
-  },
+  spec: { ...REGRESSION_SPEC, steps: [{ pause: { duration: "15s" } }] },
   events: [
     { kind: "settle" },
     { kind: "time", ms: 15_000 },

@@ -75,7 +75,7 @@ describe("engine invariants (property-based)", () => {
     );
   });
 
-  it("a revision becomes stable through promotion only after analysis passed at every setWeight step (or by a person, or with skipAnalysis)", () => {
+  it("a revision becomes stable through promotion only after analysis passed at every setWeight step (or by a person, with skipAnalysis, or by noEvidence: promote, which the promotion then says)", () => {
     fc.assert(
       fc.property(lifeArb, ([specIn, events]) => {
         const { steps } = play(specIn, events);
@@ -83,6 +83,8 @@ describe("engine invariants (property-based)", () => {
         let passedAt = new Set<number>();
         // Steps a person moved past with vireo.dev/promote are the documented exception.
         let skippedByPerson = new Set<number>();
+        // So are steps whose maxStepDuration ran out under noEvidence: promote; the promotion must say so.
+        let passedOnBudget = new Set<number>();
         for (const { before, decision } of steps) {
           const prev = before.status;
           const next = decision.status;
@@ -90,6 +92,12 @@ describe("engine invariants (property-based)", () => {
             entered = new Set();
             passedAt = new Set();
             skippedByPerson = new Set();
+            passedOnBudget = new Set();
+          }
+          const events = decision.actions.flatMap((a) => (a.type === "RecordEvent" ? [a] : []));
+          if (events.some((e) => e.reason === "PromotedWithoutEvidence")) {
+            assert.equal(before.spec.analysis.noEvidence, "promote");
+            passedOnBudget.add(prev?.currentStepIndex ?? 0);
           }
           if (next.handledRequests?.promote !== prev?.handledRequests?.promote) {
             skippedByPerson.add(prev?.currentStepIndex ?? 0);
@@ -106,13 +114,18 @@ describe("engine invariants (property-based)", () => {
             next.stableRevision !== prev?.stableRevision &&
             prev?.stableRevision
           ) {
+            if (passedOnBudget.size > 0) {
+              const promotedEvent = events.find((e) => e.reason === "Promoted");
+              assert.match(promotedEvent?.message ?? "", /without evidence/);
+              assert.equal(promotedEvent?.eventType, "Warning");
+            }
             if (next.promotedBy === "User" || specIn.skipAnalysis) continue;
             const spec = before.spec;
             const setWeightSteps = expandSteps(spec.strategy)
               .map((s, i) => (s.setWeight !== undefined ? i : -1))
               .filter((i) => i >= 0);
             for (const i of setWeightSteps) {
-              if (skippedByPerson.has(i)) continue;
+              if (skippedByPerson.has(i) || passedOnBudget.has(i)) continue;
               assert.ok(passedAt.has(i), `promoted without a passing analysis at step ${i}`);
             }
             assert.ok((next.analysis?.failedChecks ?? 0) < spec.analysis.failureLimit);
@@ -217,6 +230,9 @@ describe("the random lives are not vacuous", () => {
         for (const { before, decision } of play(spec, events).steps) {
           reached.add(decision.status.phase ?? "none");
           if (decision.status.pauseReason) reached.add(`Paused:${decision.status.pauseReason}`);
+          // maxStepDuration ran out, whatever noEvidence then did (paused, moved on, rolled back).
+          if (decision.actions.some((a) => a.type === "RecordEvent" && /maxStepDuration/.test(a.message)))
+            reached.add("noEvidence");
           const degraded = decision.status.conditions?.find(
             (c) => c.type === "Degraded" && c.status === "True",
           );
@@ -244,6 +260,7 @@ describe("the random lives are not vacuous", () => {
       "Aborted",
       "Paused:UserRequest",
       "Paused:WindowClosed",
+      "noEvidence",
       "Promoting",
       "Degraded:PrimaryLost",
       "Degraded:TargetNotFound",

@@ -134,11 +134,16 @@ describe("status budget", () => {
               failureLimit: 100,
               consecutiveErrorLimit: 100,
               inconclusiveLimit: 1000,
-              metrics: Array.from({ length: metrics }, (_, i) => ({
-                name: `metric-${i}`,
-                query: "up",
-                thresholdRange: { min: 1 },
-              })),
+              // Every third metric is judged sequentially: its history carries the evidence, and status the estimate.
+              metrics: Array.from({ length: metrics }, (_, i) =>
+                i % 3 === 2
+                  ? {
+                      name: `metric-${i}`,
+                      builtin: "request-success-rate" as const,
+                      judge: "sequential" as const,
+                    }
+                  : { name: `metric-${i}`, query: "up", thresholdRange: { min: 1 } },
+              ),
             },
           });
           const w = newWorld(spec);
@@ -179,7 +184,17 @@ describe("status budget", () => {
           };
           w.nextAnalysis = (s) =>
             s.analysis.metrics.map(
-              (m): MetricMeasurement => ({ metric: m.name, value: null, error: message }),
+              (m): MetricMeasurement =>
+                m.judge === "sequential"
+                  ? {
+                      metric: m.name,
+                      value: null,
+                      counts: {
+                        canary: { requests: 1234.5, events: 6.25 },
+                        primary: { requests: 11_111.5, events: 55.5 },
+                      },
+                    }
+                  : { metric: m.name, value: null, error: message },
             );
           // Adopted and healthy, then a new revision: most lives then spend their ticks in a rollout.
           const prelude = [

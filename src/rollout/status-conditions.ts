@@ -4,6 +4,7 @@
 import { CONDITION_TYPES, REASONS } from "../api/constants.ts";
 import { setCondition } from "./conditions.ts";
 import type { Draft } from "./draft.ts";
+import { setInsufficientTraffic } from "./evidence-budget.ts";
 import { readiness } from "./readiness.ts";
 import { clipMessage } from "./status-budget.ts";
 import type { Observations } from "./types.ts";
@@ -46,6 +47,7 @@ export function finishConditions(d: Draft, generation: number, obs: Observations
     set(CONDITION_TYPES.stalled, "False", REASONS.Healthy, "no problem detected");
     set(CONDITION_TYPES.degraded, "False", REASONS.Healthy, "no problem detected");
   }
+  setInsufficientTraffic(d, generation);
   s.message = clipMessage(msg);
   // The revision this status is about, so CI can wait for its own release (docs/gitops-ci-hpa.md#did-my-revision-succeed-ci).
   if (obs.canary.revision !== undefined) s.currentRevision = obs.canary.revision;

@@ -49,7 +49,7 @@ export function pause(ctx: Ctx, reason: PauseReason, message: string): void {
   d.event("Normal", REASONS.Paused, message);
   d.notify(
     "Paused",
-    reason === "Inconclusive" ? "warning" : "info",
+    reason === "Inconclusive" || reason === "NoEvidence" ? "warning" : "info",
     message,
     `${d.status.currentStepIndex}/${reason}/${d.now.toISOString()}`,
   );
@@ -99,7 +99,11 @@ export function resumeFromPause(ctx: Ctx, message: string): void {
   d.phase = "Progressing";
   // Waiting restarts now: time spent paused does not count against the progress deadline.
   if (d.status.waitingSince) d.status.waitingSince = d.now.toISOString();
-  if (d.status.analysis) d.status.analysis.inconclusiveCount = 0;
+  if (d.status.analysis) {
+    d.status.analysis.inconclusiveCount = 0;
+    // The step's maxStepDuration starts again: a person who resumes has decided to wait for the evidence.
+    d.status.analysis.budgetStartedAt = d.now.toISOString();
+  }
   d.event("Normal", REASONS.Resumed, message);
   if (wasStep) advance(ctx, "User");
 }

@@ -103,6 +103,9 @@ export function largestSpec(o: LargestSpecOptions): RolloutSpecInput {
       consecutiveErrorLimit: 100,
       inconclusiveLimit: 1000,
       noData: "inconclusive",
+      // The longest duration string, and far out of any rollout's reach (a budget never runs out in these tests).
+      maxStepDuration: `${"9".repeat(31)}h`,
+      noEvidence: "rollback",
       historyLimit: 50,
       labels: { workload: `w${"_".repeat(127)}`, namespace: `n${"_".repeat(127)}` },
       prometheus: {

@@ -1,4 +1,5 @@
-// Fixed Rollouts for renderer and dashboard tests: one mid-way with analysis, one rolled back.
+// Fixed Rollouts for renderer and dashboard tests: one mid-way with analysis, one rolled back, one judged
+// sequentially at low traffic.
 
 import type { KubeEvent } from "../../api/kube-event.ts";
 import type { Rollout } from "../../api/rollout-schema.ts";
@@ -173,4 +174,26 @@ export function fixtureEvents(): KubeEvent[] {
       eventTime: at(20),
     },
   ];
+}
+
+/**
+ * The progressing rollout judged by `judge: sequential` at low traffic: step 2 has seen 1,200 of the about 9,800
+ * canary requests it needs, due in 1h49m, after its maxStepDuration runs out in 38m (InsufficientTraffic).
+ */
+export function lowTrafficRollout(): Rollout {
+  const r = progressingRollout();
+  r.spec.analysis.metrics = [{ name: "errors", builtin: "request-success-rate", judge: "sequential" }];
+  const analysis = r.status?.analysis;
+  if (analysis)
+    analysis.evidence = {
+      metric: "errors",
+      step: 1,
+      canaryRequests: 1200,
+      requestsNeeded: 9800,
+      canaryRequestsPerMinute: 78.7,
+      eta: new Date(NOW.getTime() + 109 * 60_000).toISOString(),
+      budgetEndsAt: new Date(NOW.getTime() + 38 * 60_000).toISOString(),
+      at: at(20),
+    };
+  return r;
 }

@@ -7,6 +7,7 @@ import { recordAnalysis } from "../analysis-rules.ts";
 import { analysisRequired, nextAnalysisAt } from "../analysis-schedule.ts";
 import { awaitCutOver, blueGreenWhere, isBlueGreen, previewReady } from "../blue-green.ts";
 import { type Ctx, isReady } from "../draft.ts";
+import { spendBudget, waitingForEvidence } from "../evidence-budget.ts";
 import type { expandSteps } from "../steps.ts";
 import { ROUTE_POLL_MS, WORKLOAD_POLL_MS } from "../timing.ts";
 import { ensureAccessPolicy, retreatToPrimary, route } from "../traffic.ts";
@@ -192,7 +193,9 @@ export function stepComplete(ctx: Ctx, step: ReturnType<typeof expandSteps>[numb
   if (!analysisRequired(spec)) return true;
   const lastPass = Date.parse(d.status.analysis?.lastPassAt ?? "");
   if (Number.isFinite(lastPass) && lastPass > started) return true;
-  d.say(REASONS.WaitingForAnalysis, `${where}: waiting for a passing analysis`);
+  const budget = spendBudget(ctx, where);
+  if (budget !== "wait") return budget === "pass";
+  d.say(REASONS.WaitingForAnalysis, waitingForEvidence(ctx, where));
   const due = nextAnalysisAt(spec, d.status);
   if (due) d.wake(due);
   return false;
@@ -228,6 +231,10 @@ export function holdPaused(ctx: Ctx, where: string): void {
       "analysis inconclusive (no data); set vireo.dev/resume or vireo.dev/promote",
     ],
     WindowClosed: [REASONS.WindowClosed, obs.window.message],
+    NoEvidence: [
+      REASONS.NoEvidence,
+      `no verdict within maxStepDuration ${spec.analysis.maxStepDuration}; set vireo.dev/resume to wait another ${spec.analysis.maxStepDuration} or vireo.dev/promote to move on without evidence`,
+    ],
   };
   const [r, text] = why[reason ?? "UserRequest"];
   d.say(r, `${where}: ${text}`);

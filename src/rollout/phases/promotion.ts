@@ -4,6 +4,7 @@ import { REASONS } from "../../api/constants.ts";
 import { promotionFloor } from "../autoscaling.ts";
 import { awaitCutOver, isBlueGreen, primaryShortfall } from "../blue-green.ts";
 import { type Ctx, isReady } from "../draft.ts";
+import { withoutEvidence } from "../evidence-budget.ts";
 import { desiredReplicas } from "../repair.ts";
 import { ROUTE_POLL_MS, WORKLOAD_POLL_MS } from "../timing.ts";
 import { retreatToPrimary, route } from "../traffic.ts";
@@ -77,8 +78,9 @@ export function onFinalizing(ctx: Ctx): void {
   d.status.stableRevision = revision;
   delete d.status.waitingSince;
   delete d.status.stepStartedAt;
-  const message = `revision ${revision} promoted${d.status.promotedBy === "User" ? " by request" : ""}`;
+  const unproven = withoutEvidence(d.status);
+  const message = `revision ${revision} promoted${d.status.promotedBy === "User" ? " by request" : ""}${unproven}`;
   d.say(REASONS.Promoted, message);
-  d.event("Normal", REASONS.Promoted, message);
-  d.notify("Promoted", "info", message, "once");
+  d.event(unproven ? "Warning" : "Normal", REASONS.Promoted, message);
+  d.notify("Promoted", unproven ? "warning" : "info", message, "once");
 }

@@ -137,6 +137,11 @@ export const specArb = fc.record({
   ),
   skipAnalysis: fc.boolean(),
   failureLimit: fc.integer({ min: 1, max: 3 }),
+  /** A step's budget: mostly out of a life's reach, sometimes short enough to run out while analysis says nothing. */
+  maxStepDuration: fc.constantFrom("1h", "20s", "20s", "45s"),
+  noEvidence: fc.constantFrom("pause" as const, "promote" as const, "rollback" as const),
+  /** What analysis says until an analysis event changes it: a third of the lives start with silence. */
+  firstAnalysis: fc.constantFrom("pass" as const, "pass" as const, "nodata" as const),
   deadlineSeconds: fc.integer({ min: 30, max: 300 }),
   /** Most lives start from an adopted, healthy rollout with a new revision pushed, so rollouts dominate. */
   startHealthy: fc.oneof(
@@ -260,9 +265,16 @@ export function play(specIn: SpecIn, events: Event[], prepare?: (w: ModelWorld) 
         : {}),
     skipAnalysis: specIn.skipAnalysis,
     progressDeadlineSeconds: specIn.deadlineSeconds,
-    analysis: { interval: "10s", failureLimit: specIn.failureLimit, metrics: makeSpec().analysis.metrics },
+    analysis: {
+      interval: "10s",
+      failureLimit: specIn.failureLimit,
+      maxStepDuration: specIn.maxStepDuration,
+      noEvidence: specIn.noEvidence,
+      metrics: makeSpec().analysis.metrics,
+    },
   });
   const w = newWorld(spec);
+  w.nextAnalysis = (s) => measurements(s, specIn.firstAnalysis);
   prepare?.(w);
   const steps: Trace["steps"] = [];
   const prelude: Event[] = [{ kind: "settle" }];
