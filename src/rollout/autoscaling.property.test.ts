@@ -20,7 +20,6 @@ const playAutoscaled = ([spec, events]: [SpecIn, Event[]]): Trace =>
 /** The spec of the regression examples below: analysis passes, one failure rolls back, budgets out of reach. */
 const REGRESSION_SPEC: SpecIn = {
   steps: undefined,
-  blueGreen: undefined,
   skipAnalysis: false,
   failureLimit: 1,
   maxStepDuration: "1h",
