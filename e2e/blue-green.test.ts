@@ -5,11 +5,16 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
-import { PREVIEW_NAME_TAKEN, type Rollout, STRATEGY_MESSAGES } from "../src/api/rollout-schema.ts";
+import {
+  KIND_MESSAGES,
+  PREVIEW_NAME_TAKEN,
+  type Rollout,
+  STRATEGY_MESSAGES,
+} from "../src/api/rollout-schema.ts";
 import type { Cluster } from "./cluster/cluster.ts";
 import { KubeApiError, kubeRequest } from "./cluster/kube-request.ts";
 import { answered, type Counts, type Load, startLoad } from "./dataplane/load.ts";
-import { realPodDeployment, setEnv } from "./dataplane/real-pod-app.ts";
+import { podAppDeployment, setEnv } from "./dataplane/real-pod-app.ts";
 import { GATEWAY, type RealProxyEnv, startRealProxyEnv } from "./dataplane/real-proxy-env.ts";
 import type { Traefik } from "./dataplane/traefik.ts";
 import { annotate, apply, deploymentReplicas, getRollout, waitFor, waitForRollout } from "./support/app.ts";
@@ -39,7 +44,7 @@ function manifests(): string {
   });
   const docs = [
     { apiVersion: "v1", kind: "Namespace", metadata: { name: NS } },
-    realPodDeployment({ namespace: NS, name: APP, replicas: REPLICAS }),
+    podAppDeployment({ namespace: NS, name: APP, replicas: REPLICAS }),
     {
       apiVersion: "vireo.dev/v1alpha1",
       kind: "Rollout",
@@ -178,6 +183,12 @@ describe("blue/green without a mesh through Traefik (real proxy, real EndpointSl
     await refused(
       { accessPolicy: { sources: [{ serviceAccount: "client" }] } },
       STRATEGY_MESSAGES.selectorNoPolicy,
+    );
+    // A StatefulSet or DaemonSet is updated in place: there is no second full-size version to switch to.
+    await refused({ targetRef: { name: "web", kind: "StatefulSet" } }, KIND_MESSAGES.blueGreenKind);
+    await refused(
+      { targetRef: { name: "web", kind: "DaemonSet" }, service: undefined },
+      KIND_MESSAGES.blueGreenKind,
     );
     for (const taken of ["web", "web-primary", "web-canary"])
       await refused({ strategy: { blueGreen: { previewService: taken } } }, PREVIEW_NAME_TAKEN);

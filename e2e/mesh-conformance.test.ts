@@ -10,6 +10,7 @@ import { MeshError } from "../src/mesh/errors.ts";
 import { gatewayHttpRouteType, linkerdHttpRouteType } from "../src/mesh/gamma-render.ts";
 import { GatewayApiAdapter } from "../src/mesh/gateway-api.ts";
 import { IstioAdapter } from "../src/mesh/istio.ts";
+import { WAYPOINT_LABEL } from "../src/mesh/istio-ambient.ts";
 import { authorizationPolicyType, virtualServiceType } from "../src/mesh/istio-render.ts";
 import { LinkerdAdapter } from "../src/mesh/linkerd.ts";
 import {
@@ -55,6 +56,8 @@ interface ConformanceEntry {
   accessPolicy: boolean;
   /** SMI only: the TrafficSplit CRD set installed for this row (a real cluster has one; see smi-sets.ts). */
   smiSet?: SmiSet;
+  /** Labels of each case's namespace (Istio ambient: the waypoint binding). */
+  namespaceLabels?: Record<string, string>;
 }
 
 function smiEntry(smiSet: SmiSet, split: SplitVersion) {
@@ -112,6 +115,18 @@ const CONFORMANCE: ConformanceEntry[] = [
       accessPolicy: true,
     }),
   ),
+  {
+    name: "istio ambient: behind a waypoint (HTTPRoute with the Service as parent, AuthorizationPolicies by targetRefs)",
+    provider: "istio",
+    namespaceLabels: { [WAYPOINT_LABEL]: "waypoint" },
+    makeAdapter: (client) => new IstioAdapter({ client, httpRouteVersion: "v1" }),
+    routeObjects: (ref) => [{ type: gatewayHttpRouteType("v1"), name: ref.rolloutName }],
+    policyObjects: (ref) => [
+      { type: authorizationPolicyType("v1"), name: `${ref.rolloutName}-primary` },
+      { type: authorizationPolicyType("v1"), name: `${ref.rolloutName}-canary` },
+    ],
+    accessPolicy: true,
+  },
   linkerdEntry("policy.linkerd.io"),
   linkerdEntry("gateway.networking.k8s.io"),
   ...(["v1", "v1beta1"] as const).map(
@@ -190,7 +205,11 @@ describe("mesh adapter conformance (real API server)", () => {
   /** A fresh namespace with an owner object (a ConfigMap: real uid, so garbage collection respects it). */
   async function freshCase(entry: ConformanceEntry) {
     const ns = `conf-${++seq}`;
-    await admin.request({ method: "POST", path: "/api/v1/namespaces", body: { metadata: { name: ns } } });
+    await admin.request({
+      method: "POST",
+      path: "/api/v1/namespaces",
+      body: { metadata: { name: ns, ...(entry.namespaceLabels ? { labels: entry.namespaceLabels } : {}) } },
+    });
     const cm = await admin.request<MeshObject>({
       method: "POST",
       path: `/api/v1/namespaces/${ns}/configmaps`,
@@ -300,10 +319,15 @@ describe("mesh adapter conformance (real API server)", () => {
         await adapter.setRoutes(split);
         assert.deepEqual(client.writes(), [], "the API server kept every field: no rewrite");
         const spec = (await read(ns, entry.routeObjects(ref)[0]!)).spec as Record<string, unknown>;
-        if (entry.provider === "istio") {
-          const http = spec.http as { match?: unknown; route: { destination: unknown; weight?: number }[] }[];
-          assert.deepEqual(http[0]?.match, [{ port: 8080 }]);
-          assert.deepEqual(http[1], {
+        if (entry.provider === "istio" && !entry.namespaceLabels) {
+          const http = spec.http as {
+            name?: string;
+            match?: unknown;
+            route: { destination: unknown; weight?: number }[];
+          }[];
+          const split = http.findIndex((h) => h.name === "checkout");
+          assert.deepEqual(http[split]?.match, [{ port: 8080 }]);
+          assert.deepEqual(http[split + 1], {
             name: "checkout-other-ports",
             route: [{ destination: { host: "checkout-primary" } }],
           });

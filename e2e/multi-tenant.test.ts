@@ -69,7 +69,10 @@ async function canary(ns: string, extraSpec: Record<string, unknown>, extra: obj
 
 describe("one controller, many tenants", () => {
   let metricsPort: number;
+  /** A loopback endpoint the operator's check allow-list names, which the egress policy still refuses. */
+  let checkTarget: { url: string; hits: string[] };
   before(async () => {
+    checkTarget = await receiver("127.0.0.1");
     cluster = await startCluster();
     controller = await startController({
       kubeconfigPath: cluster.controllerKubeconfigPath,
@@ -83,6 +86,7 @@ describe("one controller, many tenants", () => {
         "--prometheus-scrape-interval=1s",
         "--metrics-mesh=linkerd",
         "--scope-queries=true",
+        `--allowed-check-urls=${checkTarget.url}/`,
       ],
     });
     metricsPort = Number(new URL(controller.metricsUrl).port);
@@ -151,6 +155,25 @@ describe("one controller, many tenants", () => {
         assert.ok(!status.includes(leak), `${c.ns}: status leaks ${leak}: ${status}`);
       }
     }
+  });
+
+  it("a check webhook at loopback, on the check allow-list but refused by the egress policy, receives 0 requests", async () => {
+    const ns = "egress-check";
+    await canary(ns, {
+      checks: [{ name: "smoke", webhook: { url: `${checkTarget.url}/smoke` } }],
+      hooks: { preRollout: ["smoke"] },
+    });
+    const r = await waitFor(
+      `${ns}: the smoke check failed`,
+      () => rollout(ns),
+      (x) => (x.status?.checks ?? []).some((c) => c.name === "smoke" && c.phase === "Failed"),
+      90_000,
+      500,
+    );
+    const run = (r.status?.checks ?? []).find((c) => c.name === "smoke");
+    assert.match(run?.message ?? "", /refused-by-policy/, JSON.stringify(run));
+    assert.ok((r.status?.canaryWeight ?? 0) === 0, "the canary got no traffic");
+    assert.deepEqual(checkTarget.hits, [], "the loopback endpoint received no request");
   });
 
   it("observation 4: a query aimed at another namespace stores none of its values", async () => {

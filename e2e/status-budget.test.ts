@@ -47,6 +47,17 @@ function refusedStatusWrites(namespace: string, name: string): string[] {
     .map((e) => `${e.requestReceivedTimestamp} ${e.verb} → ${e.responseStatus?.code}`);
 }
 
+/** Every namespace the largest specs' Istio gateways and Gateway API parents name, as `namespace/*` rules. */
+function policyGateways(): string[] {
+  const namespaces = new Set<string>();
+  for (const provider of ["gateway-api", "istio"] as const) {
+    const spec = largestSpec({ provider, prometheusAddress: "" });
+    for (const g of spec.service?.gateways ?? []) namespaces.add(g.split("/")[0] ?? "");
+    for (const p of spec.gatewayApi?.parentRefs ?? []) if (p.namespace) namespaces.add(p.namespace);
+  }
+  return [...namespaces].filter(Boolean).map((ns) => `${ns}/*`);
+}
+
 describe("status stays within etcd's limit", () => {
   before(async () => {
     cluster = await startCluster();
@@ -54,8 +65,16 @@ describe("status stays within etcd's limit", () => {
     controller = await startController({
       kubeconfigPath: cluster.controllerKubeconfigPath,
       logDir: join(cluster.dir, "logs"),
-      // The specs' Prometheus address is the cluster's own with a long path (Prometheus answers 404 to it).
-      args: [`--prometheus-url=${prometheus}`, `--allowed-prometheus-urls=${prometheus}/`],
+      // The specs' Prometheus address is the cluster's own with a long path (Prometheus answers 404 to it). Their
+      // gateways, parents, hosts and check URLs are allowed, so the specs run rather than being refused by policy.
+      args: [
+        `--prometheus-url=${prometheus}`,
+        `--allowed-prometheus-urls=${prometheus}/`,
+        `--allowed-gateways=${policyGateways().join(",")}`,
+        "--allowed-hosts=*",
+        "--allowed-check-urls=http://hooks.example/",
+        "--job-namespaces=largest,history",
+      ],
     });
   });
   after(async () => {

@@ -40,6 +40,14 @@ const ConfigSchema = z.object({
   leaseNamespace: z.string().min(1),
   podName: z.string().min(1),
   prometheusUrl: z.string().url().optional(),
+  allowedCheckUrls: z
+    .array(z.string())
+    .describe("URL prefixes a webhook check may call; none by default (every check URL is refused)."),
+  jobNamespaces: z
+    .array(z.string())
+    .describe(
+      "Namespaces whose Rollouts may run Job checks, beside those labelled vireo.dev/allow-jobs=true.",
+    ),
   allowedPrometheusUrls: z
     .array(z.string())
     .describe(
@@ -119,6 +127,8 @@ export const USAGE = `vireo — progressive delivery controller
   --prometheus-url URL     default Prometheus for Rollouts without spec.analysis.prometheus.address
   --allowed-prometheus-urls URL,...  prefixes a Rollout's own prometheus.address must start with (scheme, host
                            and port exact, path at a / boundary); default: only --prometheus-url
+  --allowed-check-urls URL,...  prefixes a webhook check's URL must start with (same rules); default: none
+  --job-namespaces NS,...  namespaces whose Rollouts may run Job checks (also: label vireo.dev/allow-jobs=true)
   --prometheus-scrape-interval DUR  its scrape interval, e.g. 30s; query windows are at least 2x it (default 15s)
   --metrics-mesh MESH      istio | linkerd | traefik: whose metrics smi/gateway-api Rollouts use (default linkerd)
   --allowed-hosts [NS=]HOST,...     hostnames Rollouts (in NS; default every namespace) may route besides their own
@@ -162,6 +172,8 @@ export function loadConfig(argv: readonly string[], env: NodeJS.ProcessEnv): Con
       "lease-namespace": { type: "string" },
       "prometheus-url": { type: "string" },
       "allowed-prometheus-urls": { type: "string", multiple: true },
+      "allowed-check-urls": { type: "string", multiple: true },
+      "job-namespaces": { type: "string", multiple: true },
       "prometheus-scrape-interval": { type: "string" },
       "metrics-mesh": { type: "string" },
       "allowed-hosts": { type: "string", multiple: true },
@@ -221,6 +233,13 @@ export function loadConfig(argv: readonly string[], env: NodeJS.ProcessEnv): Con
       throw new Error(`invalid configuration: allowed-prometheus-urls: ${(err as Error).message}`);
     }
   });
+  const allowedCheckUrls = listOf(values["allowed-check-urls"], "VIREO_ALLOWED_CHECK_URLS").map((u) => {
+    try {
+      return parseAllowedPrefix(u);
+    } catch (err) {
+      throw new Error(`invalid configuration: allowed-check-urls: ${(err as Error).message}`);
+    }
+  });
   const ranges = (flag: "egress-allow" | "egress-deny", envName: string) => {
     try {
       return parseRanges(listOf(values[flag], envName));
@@ -245,6 +264,8 @@ export function loadConfig(argv: readonly string[], env: NodeJS.ProcessEnv): Con
     podName: env.POD_NAME ?? env.HOSTNAME ?? "vireo",
     prometheusUrl: pick(values["prometheus-url"], "VIREO_PROMETHEUS_URL"),
     allowedPrometheusUrls,
+    allowedCheckUrls,
+    jobNamespaces: listOf(values["job-namespaces"], "VIREO_JOB_NAMESPACES"),
     prometheusScrapeIntervalMs: durationMs(
       "prometheus-scrape-interval",
       pick(values["prometheus-scrape-interval"], "VIREO_PROMETHEUS_SCRAPE_INTERVAL"),

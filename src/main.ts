@@ -4,12 +4,14 @@ import type { RolloutStatus } from "./api/rollout-schema.ts";
 import { loadConfig, USAGE } from "./config.ts";
 import { PrometheusAnalysisRunner } from "./controller/analysis-runner.ts";
 import { AnalysisScheduler } from "./controller/analysis-scheduler.ts";
+import { CheckRunner } from "./controller/check-runner.ts";
 import { Manager } from "./controller/manager.ts";
 import { MeshResolver } from "./controller/mesh-resolver.ts";
 import { createNotificationSink } from "./controller/notification-sink.ts";
 import type { ReconcileObserver } from "./controller/ports.ts";
 import { Reconciler } from "./controller/reconciler.ts";
 import { secretReader } from "./controller/secrets.ts";
+import { TemplateStore } from "./controller/template-store.ts";
 import { createKubeClients } from "./kube/clients.ts";
 import { ApiDiscovery } from "./kube/discovery.ts";
 import { EventRecorder } from "./kube/event-recorder.ts";
@@ -17,8 +19,10 @@ import { Informer } from "./kube/informer.ts";
 import { eventsApi, LEASES, type Lease, leaseApi } from "./kube/kube-apis.ts";
 import { loadKubeconfig } from "./kube/kubeconfig/load.ts";
 import { LeaseElector, makeIdentity } from "./kube/lease-elector.ts";
+import { NamespaceLabels } from "./kube/namespace-labels.ts";
 import { ServerClock } from "./kube/server-clock.ts";
 import { StatusWriter } from "./kube/status-writer.ts";
+import { serviceFacts } from "./mesh/cluster-facts.ts";
 import { MESH_API_GROUPS, routingTypes } from "./mesh/registry.ts";
 import { AddressPolicy } from "./net/address-policy.ts";
 import { Egress } from "./net/egress.ts";
@@ -26,6 +30,8 @@ import { controllerEndpoints } from "./net/own-endpoints.ts";
 import { startTelemetryServer } from "./telemetry/http-server.ts";
 import { createLogger } from "./telemetry/logger.ts";
 import { VireoMetrics } from "./telemetry/metrics.ts";
+import { CheckJobClient } from "./workload/check-job-client.ts";
+import { InPlaceWorkloads } from "./workload/in-place.ts";
 import { ApiObjectReader, WorkloadManager } from "./workload/workload-manager.ts";
 
 /** Runs the controller until SIGTERM/SIGINT. Exit codes: 0 clean stop, 1 fatal error or lost leader lease, 2 bad configuration. */
@@ -105,11 +111,27 @@ export async function main(argv: readonly string[], env: NodeJS.ProcessEnv): Pro
   const measurements = new AnalysisScheduler({
     concurrency: config.analysisConcurrency,
     timeoutMs: 30_000,
+    now: () => serverClock.now(),
     onResult: (key) => manager.queue.add(key),
     onDiscard: (reason) => metrics.analysisDiscarded.inc({ reason }),
   });
+  const namespaceLabels = new NamespaceLabels(clients);
+  const checks = new CheckRunner({
+    jobs: new CheckJobClient(clients, config.jobNamespaces),
+    egress,
+    allowedUrls: config.allowedCheckUrls,
+    concurrency: config.analysisConcurrency,
+    wake: (key) => manager.queue.add(key),
+  });
   const mesh = new MeshResolver(clients, new ApiDiscovery({ clients, groups: MESH_API_GROUPS }), {
     trustDomain: config.trustDomain,
+    facts: {
+      namespaceLabels: (name) => namespaceLabels.get(name),
+      service: async (namespace, name) => {
+        const svc = await manager.service(namespace, name);
+        return svc ? serviceFacts(svc) : undefined;
+      },
+    },
   });
   const notifications = createNotificationSink({
     clients,
@@ -137,9 +159,17 @@ export async function main(argv: readonly string[], env: NodeJS.ProcessEnv): Pro
       for (let i = 0; i < n; i++) metrics.recordNotification("outbox", "dropped");
     },
   };
+  const templates = new TemplateStore({
+    clients,
+    namespaces: config.namespaces,
+    logger: kubeLog,
+    rollouts: () => manager.listRollouts(),
+    enqueue: (key) => manager.queue.add(key),
+  });
   const reconciler = new Reconciler({
     rollouts: manager,
     workloads: new WorkloadManager(clients, manager),
+    inPlace: new InPlaceWorkloads(clients),
     mesh: (spec) => mesh.resolve(spec),
     statusWriter: new StatusWriter({ clients }),
     events: new EventRecorder({ events: eventsApi(clients), identity, logger: kubeLog }),
@@ -156,12 +186,14 @@ export async function main(argv: readonly string[], env: NodeJS.ProcessEnv): Pro
       now: engineNow,
     }),
     measurements,
+    checks,
     notifications,
     observer,
     exposure: config.exposure,
     log: log.child({ component: "reconciler" }),
     now: engineNow,
     deletionTimeoutMs: config.deletionTimeoutMs,
+    templates: templates.lookup,
   });
   const reconcile = (ns: string, name: string, signal: AbortSignal) => reconciler.reconcile(ns, name, signal);
   notifications.setOnDelivered((ns, name) => manager.queue.add(`${ns}/${name}`));
@@ -173,6 +205,7 @@ export async function main(argv: readonly string[], env: NodeJS.ProcessEnv): Pro
 
   await mesh.warm();
   manager.watchRouting(routingTypes(mesh.apis));
+  templates.start();
   await manager.start();
   // The informers' lists have answered by now, so the offset is measured.
   const skew = { skewMs: serverClock.offsetMs(), uncertaintyMs: serverClock.uncertaintyMs() };
@@ -246,6 +279,7 @@ export async function main(argv: readonly string[], env: NodeJS.ProcessEnv): Pro
     await elector?.stop({ release: false });
     await leaseWatch?.stop();
     await manager.stop(0);
+    await templates.stop();
     await server.close(500);
     return 1;
   }
@@ -258,6 +292,7 @@ export async function main(argv: readonly string[], env: NodeJS.ProcessEnv): Pro
   await elector?.stop({ release: true });
   await leaseWatch?.stop();
   await manager.stop(0);
+  await templates.stop();
   await server.close(2000);
   log.info({}, "stopped");
   return 0;

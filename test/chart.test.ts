@@ -2,7 +2,7 @@
 // helm that e2e/cluster/build-helm.sh builds (npm test's pretest runs it via build-test-tools.sh).
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
-import { readFileSync } from "node:fs";
+import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, it } from "node:test";
 import { parseAllDocuments } from "yaml";
@@ -39,13 +39,21 @@ describe("charts/vireo", () => {
     assert.match(out, /1 chart\(s\) linted, 0 chart\(s\) failed/);
   });
 
-  it("ships the CRD of crds/ unchanged (helm installs it before the templates)", () => {
+  it("ships the CRDs of crds/ unchanged (helm installs them before the templates)", () => {
     const withCrds = helmTemplate(["--include-crds"]);
-    const crd = readFileSync(join(ROOT, "crds/vireo.dev_rollouts.yaml"), "utf8");
     const rendered = parseAllDocuments(withCrds)
       .map((d) => d.toJS())
-      .find((o) => o?.kind === "CustomResourceDefinition");
-    assert.deepEqual(rendered, parseAllDocuments(crd)[0]?.toJS());
+      .filter((o) => o?.kind === "CustomResourceDefinition");
+    const files = readdirSync(join(ROOT, "crds")).filter((f) => f.endsWith(".yaml"));
+    assert.equal(rendered.length, files.length);
+    for (const file of files) {
+      const crd = parseAllDocuments(readFileSync(join(ROOT, "crds", file), "utf8"))[0]?.toJS();
+      assert.deepEqual(
+        rendered.find((o) => o.metadata.name === crd.metadata.name),
+        crd,
+        file,
+      );
+    }
   });
 
   it("deploy/*.yaml are exactly the default render (run npm run chart:deploy after changing the chart)", () => {
@@ -108,6 +116,8 @@ describe("charts/vireo", () => {
       "prometheus.url=http://prom.monitoring:9090",
       "prometheus.allowedUrls={http://prom-a:9090,https://prom-b/api}",
       "prometheus.scrapeInterval=30s",
+      "checks.allowedUrls={http://hooks.shop:8080/}",
+      "checks.jobNamespaces={shop}",
       "metricsMesh=istio",
       "trustDomain=prod.example.com",
       "notifications.slackSecret=vireo-system/slack",
@@ -144,6 +154,8 @@ describe("charts/vireo", () => {
     assert.equal(config.prometheusUrl, "http://prom.monitoring:9090");
     assert.equal(config.allowedPrometheusUrls.length, 2);
     assert.equal(config.prometheusScrapeIntervalMs, 30_000);
+    assert.deepEqual(config.allowedCheckUrls, ["http://hooks.shop:8080/"]);
+    assert.deepEqual(config.jobNamespaces, ["shop"]);
     assert.equal(config.metricsMesh, "istio");
     assert.equal(config.trustDomain, "prod.example.com");
     assert.equal(config.slackSecret, "vireo-system/slack");

@@ -55,16 +55,31 @@ describe("deploy/rbac.yaml", () => {
       // Informer list+watch; workload-manager.ts: GET, POST the primary, PATCH replicas and the claim label, PUT on
       // promote, DELETE the primary a renamed targetRef leaves behind (removeMade).
       "apps/deployments": ["create", "delete", "get", "list", "patch", "update", "watch"],
+      // workload/in-place.ts: StatefulSet and DaemonSet targets read, claimed, held and restored (fenced PATCH); their
+      // ControllerRevisions and pods listed, a step's pods deleted by uid, nodes listed for a DaemonSet's order.
+      "apps/statefulsets": ["get", "patch"],
+      "apps/daemonsets": ["get", "patch"],
+      "apps/controllerrevisions": ["list"],
+      // Also check-job-client.ts: a failed check Job's pods listed for the termination message.
+      "core/pods": ["delete", "list"],
+      "core/nodes": ["list"],
       // Informer list+watch; workload-manager.ts GET/POST/PATCH, DELETE (removeMade); mesh/backend-pods.ts GET.
       "core/services": ["create", "delete", "get", "list", "patch", "watch"],
       // Informer list+watch (controller/manager.ts); workload-manager.ts POST/PUT/DELETE the primary HPA.
       "autoscaling/horizontalpodautoscalers": ["create", "delete", "list", "update", "watch"],
       // controller/secrets.ts: GET by name only (own ClusterRole, so it can be bound per namespace).
       "core/secrets": ["get"],
+      // workload/check-job-client.ts: Job checks' Jobs listed by label, created, deleted; the namespace read for its
+      // vireo.dev/allow-jobs label.
+      "batch/jobs": ["create", "delete", "list"],
+      "core/namespaces": ["get"],
       // kube/endpoint-slices.ts: blue/green lists the slices of its Services by label (never written).
       "discovery.k8s.io/endpointslices": ["list"],
       // kube/event-recorder.ts: create, then patch the series count.
       "events.k8s.io/events": ["create", "patch"],
+      // controller/template-store.ts: the template informers list and watch.
+      "vireo.dev/analysistemplates": ["list", "watch"],
+      "vireo.dev/clusteranalysistemplates": ["list", "watch"],
     };
     // Each mesh provider's descriptor names the rules it needs (mesh/provider.ts rbacRulesOf): its objects are
     // written by mesh/object-store.ts, its routing kinds also listed and watched by controller/manager.ts.

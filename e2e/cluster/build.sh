@@ -4,6 +4,7 @@
 #
 # Outputs, cached per version under ${VIREO_CACHE:-$HOME/.cache/vireo} (besides build-control-plane.sh's):
 #   chromium, lua5.1 and faketime (Debian), helm-v3.22.0/helm, traefik-v3.6.12/traefik
+#   istiod-<version>/pilot-discovery, xdsprobe-<hash>/xdsprobe                     (build-istio.sh)
 set -euo pipefail
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 
@@ -17,5 +18,6 @@ if ! ls /usr/lib/*/faketime/libfaketime.so.1 >/dev/null 2>&1; then
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends faketime >/dev/null
 fi
 bash "$HERE/build-traefik.sh"    # the real Gateway API data plane of e2e/traefik-gateway.test.ts
+bash "$HERE/build-istio.sh"      # istiod and the xDS probes of e2e/istio-*.test.ts (~750 CPU-seconds cold)
 # Flagger (~9 min cold) only for `npm run bench:compare`, which builds it itself; opt in here to prebuild it.
 if [[ ${VIREO_BUILD_FLAGGER:-0} == 1 ]]; then bash "$HERE/build-flagger.sh" >/dev/null; fi

@@ -138,3 +138,21 @@ async function opensslReq(
     throw new Error(`openssl failed for ${out.cert}: ${e.stderr ?? e.message}`);
   }
 }
+
+/**
+ * Issues one certificate with a new P-256 key for `cn`, carrying the X.509v3 extensions `ext` (openssl config
+ * lines), signed by `ca` (self-signed when undefined); written to `<dir>/<name>.crt` and `.key`.
+ */
+export async function issueCert(
+  openssl: string,
+  dir: string,
+  name: string,
+  cn: string,
+  ext: string[],
+  ca?: CertPair,
+): Promise<CertPair> {
+  mkdirSync(dir, { recursive: true });
+  const pair = { cert: join(dir, `${name}.crt`), key: join(dir, `${name}.key`) };
+  await opensslReq(openssl, writeConf(dir, name, cn, [], ext), pair, ca);
+  return pair;
+}

@@ -11,6 +11,7 @@ import {
 } from "./bootstrap.ts";
 import { registerCleanup, startReaper } from "./cleanup.ts";
 import { assertRunning, type ControlPlane, startControlPlane, withLogTail } from "./controlplane.ts";
+import { type Istiod, type IstiodOptions, startIstiod } from "./istiod.ts";
 import { caOf, loadKubeconfig } from "./kubeconfig.ts";
 import { installCrdObjects, installCrds } from "./manifests.ts";
 import {
@@ -74,6 +75,11 @@ export interface StartClusterOptions {
   priorityAndFairness?: boolean;
   /** Audit policy text (default: metadata of the controller's writes; see components.ts). */
   auditPolicy?: string;
+  /**
+   * Start istiod beside the API server once the CRDs are installed (see istiod.ts); `true` for the defaults.
+   * Throws naming build-istio.sh when it is not built.
+   */
+  istiod?: boolean | Pick<IstiodOptions, "gatewayApi" | "analysis">;
 }
 
 /** Result of {@link Cluster.kubectl}. */
@@ -90,6 +96,8 @@ export interface Cluster {
   /** Kubeconfig of ServiceAccount vireo-system/vireo: exactly the shipped RBAC, for running the controller. */
   controllerKubeconfigPath: string;
   apiServerUrl: string;
+  /** The istiod started with the `istiod` option. */
+  istiod: Istiod | undefined;
   /** Base URL of Prometheus, or undefined when started with `prometheus: false`. */
   prometheusUrl: string | undefined;
   /** Cluster state dir (logs/, pids/, pki/, etcd/, prometheus/). */
@@ -217,7 +225,10 @@ export async function startCluster(opts: StartClusterOptions = {}): Promise<Clus
           })
         : undefined,
       timer.time("crds", async () => {
-        const upstream = opts.upstreamCrds === false ? [] : upstreamCrds().map((u) => u.crd);
+        const upstream =
+          opts.upstreamCrds === false
+            ? []
+            : upstreamCrds({ allIstio: Boolean(opts.istiod) }).map((u) => u.crd);
         await Promise.all([
           installCrdObjects(kc, upstream, remaining()),
           ...crdDirs.map((d) => installCrds(kc, d, remaining())),
@@ -229,11 +240,24 @@ export async function startCluster(opts: StartClusterOptions = {}): Promise<Clus
       }),
     ]);
     const prom: Prometheus | undefined = await promPromise;
+    const istiod = opts.istiod
+      ? await timer.time("istiod", () =>
+          startIstiod({
+            ...(typeof opts.istiod === "object" ? opts.istiod : {}),
+            kubeconfigPath: adminKubeconfig,
+            kc,
+            dir,
+            verbose,
+            onSpawn,
+          }),
+        )
+      : undefined;
 
     const kubectlBin = isExecutable(bins.kubectl) ? bins.kubectl : "kubectl";
     const cluster: Cluster = {
       kubeconfigPath: adminKubeconfig,
       controllerKubeconfigPath,
+      istiod,
       apiServerUrl: server,
       prometheusUrl: prom?.url,
       dir,

@@ -111,3 +111,53 @@ export async function serverSideApply<T extends KubernetesObject>(
   // JSON is valid YAML, so the apply content type accepts it unchanged.
   return kubeRequest<T>(kc, "PATCH", `${collection}/${name}${query}`, obj, "application/apply-patch+yaml");
 }
+
+/** A running watch; stop() ends it. */
+export interface Watch {
+  stop(): void;
+}
+
+/**
+ * Watches a collection (`path` without `?watch`, a fieldSelector may follow) and calls `onEvent` with each event
+ * and the time it arrived: a watch event comes within milliseconds of the write, where a poll is a poll interval
+ * late. Ends on stop() or when the server closes the stream.
+ */
+export async function watchPath<T>(
+  kc: KubeConfig,
+  path: string,
+  onEvent: (e: { type: string; object: T; at: number }) => void,
+): Promise<Watch> {
+  const server = kc.getCurrentCluster()?.server;
+  if (!server) throw new Error("kubeconfig has no current cluster");
+  const url = new URL(path, server);
+  url.searchParams.set("watch", "1");
+  const opts: import("node:https").RequestOptions = {
+    method: "GET",
+    headers: { Accept: "application/json" },
+  };
+  await kc.applyToHTTPSOptions(opts);
+  return new Promise<Watch>((resolve, reject) => {
+    const req = request(url, opts, (res) => {
+      if (res.statusCode !== 200) {
+        reject(new KubeApiError(res.statusCode ?? 0, undefined, `WATCH ${url.pathname}`));
+        res.resume();
+        return;
+      }
+      let buffered = "";
+      res.setEncoding("utf8");
+      res.on("data", (chunk: string) => {
+        const at = Date.now();
+        buffered += chunk;
+        for (let nl = buffered.indexOf("\n"); nl >= 0; nl = buffered.indexOf("\n")) {
+          const line = buffered.slice(0, nl);
+          buffered = buffered.slice(nl + 1);
+          if (line.trim()) onEvent({ ...(JSON.parse(line) as { type: string; object: T }), at });
+        }
+      });
+      res.on("error", () => {});
+      resolve({ stop: () => req.destroy() });
+    });
+    req.on("error", reject);
+    req.end();
+  });
+}

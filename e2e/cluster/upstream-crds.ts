@@ -34,9 +34,11 @@ const keep = (u: UpstreamCrd): boolean =>
  * Every upstream CRD the e2e clusters install, as apiextensions.k8s.io/v1 (see {@link toV1Crd}). Runs
  * build-crds.sh first when nothing is recorded yet, so a fresh machine with network still works without
  * `build-control-plane.sh` (it is cheap when cached). The parsed result is cached as JSON beside the list (parsing 1.5 MB of YAML
- * took ~2 s per cluster start on a loaded machine), keyed by the list's contents.
+ * took ~2 s per cluster start on a loaded machine), keyed by the list's contents. `allIstio`: every Istio CRD, for
+ * clusters that run istiod (Gateway, DestinationRule, PeerAuthentication, …).
  */
-export function upstreamCrds(): UpstreamCrd[] {
+export function upstreamCrds(o: { allIstio?: boolean } = {}): UpstreamCrd[] {
+  const wanted = (u: UpstreamCrd) => o.allIstio === true || keep(u);
   const list = upstreamCrdList();
   if (!existsSync(list)) {
     execFileSync("bash", [join(REPO_ROOT, "e2e", "cluster", "build-crds.sh")], { stdio: "inherit" });
@@ -45,7 +47,7 @@ export function upstreamCrds(): UpstreamCrd[] {
   const cache = `${list}.json`;
   try {
     const cached = JSON.parse(readFileSync(cache, "utf8")) as { list: string; crds: UpstreamCrd[] };
-    if (cached.list === text) return cached.crds.filter(keep);
+    if (cached.list === text) return cached.crds.filter(wanted);
   } catch {
     // no cache yet, or unreadable: parse below
   }
@@ -63,7 +65,7 @@ export function upstreamCrds(): UpstreamCrd[] {
   const tmp = `${cache}.${process.pid}.tmp`;
   writeFileSync(tmp, JSON.stringify({ list: text, crds: out }));
   renameSync(tmp, cache);
-  return out.filter(keep);
+  return out.filter(wanted);
 }
 
 type Json = Record<string, unknown>;

@@ -19,13 +19,14 @@ describe("pod behaviour from the template", () => {
             env: [
               { name: "LATENCY_MS", value: "40" },
               { name: "ERROR_RATE", value: "0.9" },
+              { name: "PROTOCOL", value: "grpc" },
             ],
             ports: [{ containerPort: 9090 }, { containerPort: 9898 }],
           },
         ],
       },
     });
-    assert.deepEqual(b, { errorRate: 0.25, latencyMs: 40, ports: [9898, 9090] });
+    assert.deepEqual(b, { errorRate: 0.25, latencyMs: 40, ports: [9898, 9090], protocol: "grpc" });
   });
 
   it("clamps or zeroes values an app could not use", () => {
@@ -41,7 +42,7 @@ describe("pod behaviour from the template", () => {
         ],
       },
     });
-    assert.deepEqual(b, { errorRate: 1, latencyMs: 0, ports: [] });
+    assert.deepEqual(b, { errorRate: 1, latencyMs: 0, ports: [], protocol: "http" });
   });
 
   it("spreads failures evenly: exactly rate × n of any prefix fail, to within one", () => {

@@ -8,6 +8,8 @@ export interface PodBehaviour {
   latencyMs: number;
   /** Every containerPort of every container. */
   ports: number[];
+  /** What the app speaks, from env PROTOCOL: "grpc" (served by a gRPC pod host, see grpc-pods.ts) or "http". */
+  protocol: "http" | "grpc";
 }
 
 /** The part of a Pod the runner reads. */
@@ -17,8 +19,11 @@ export interface PodLike {
     namespace?: string;
     labels?: Record<string, string>;
     deletionTimestamp?: string;
+    ownerReferences?: { kind: string; name: string }[];
   };
   spec?: {
+    serviceAccountName?: string;
+    readinessGates?: { conditionType: string }[];
     containers?: { env?: { name: string; value?: string }[]; ports?: { containerPort: number }[] }[];
   };
   status?: { podIP?: string; phase?: string };
@@ -41,6 +46,7 @@ export function behaviourOf(pod: PodLike): PodBehaviour {
     errorRate: number(env("ERROR_RATE"), 0, 1),
     latencyMs: number(env("LATENCY_MS"), 0, 60_000),
     ports: [...new Set(containers.flatMap((c) => (c.ports ?? []).map((p) => p.containerPort)))],
+    protocol: env("PROTOCOL") === "grpc" ? "grpc" : "http",
   };
 }
 

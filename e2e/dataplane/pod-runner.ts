@@ -1,4 +1,5 @@
-// Serves HTTP on every kwok pod's IP and containerPort, answering as the pod's template says (see pod-behaviour.ts).
+// Serves every kwok pod's IP and containerPort as the pod's template says (see pod-behaviour.ts): HTTP itself, gRPC
+// through a pod host (grpc-pods.ts).
 import { createServer, type Server } from "node:http";
 import type { KubeConfig } from "@kubernetes/client-node";
 import { kubeRequest } from "../cluster/kube-request.ts";
@@ -22,6 +23,16 @@ export interface PodRunnerOptions {
    * while EndpointSlices and the proxy catch up.
    */
   graceMs?: number;
+  /** Serves the pods whose template says PROTOCOL=grpc; without one such pods are reported in errors(). */
+  grpc?: PodHost;
+}
+
+/** Runs the app of pods the runner does not serve itself; the runner says which pod holds which IP. */
+export interface PodHost {
+  /** Starts serving `pod` on `ip` (once per pod; a new pod on a reused IP is stopped and started). */
+  start(ip: string, pod: PodLike, behaviour: PodBehaviour): void;
+  /** Stops serving `ip`. */
+  stop(ip: string): void;
 }
 
 /** A running pod runner. */
@@ -52,6 +63,8 @@ export async function startPodRunner(o: PodRunnerOptions): Promise<PodRunner> {
   const graceMs = o.graceMs ?? 5000;
   const pods = new Map<string, Served>();
   const servers = new Map<string, Server>();
+  /** IP → pod name, for pods the gRPC host serves. */
+  const hosted = new Map<string, string>();
   const errors: string[] = [];
   let stopped = false;
 
@@ -89,7 +102,20 @@ export async function startPodRunner(o: PodRunnerOptions): Promise<PodRunner> {
     servers.set(key, server);
   };
 
+  const host = (ip: string, p: PodLike, behaviour: PodBehaviour): void => {
+    const name = p.metadata?.name ?? "";
+    if (hosted.get(ip) === name) return;
+    if (!o.grpc) {
+      if (errors.length < 100) errors.push(`${ip}: pod ${name} speaks gRPC but the runner has no gRPC host`);
+      return;
+    }
+    if (hosted.has(ip)) o.grpc.stop(ip);
+    hosted.set(ip, name);
+    o.grpc.start(ip, p, behaviour);
+  };
+
   const closeIp = (ip: string): void => {
+    if (hosted.delete(ip)) o.grpc?.stop(ip);
     for (const [key, server] of servers) {
       if (!key.startsWith(`${ip}:`)) continue;
       server.close();
@@ -117,7 +143,8 @@ export async function startPodRunner(o: PodRunnerOptions): Promise<PodRunner> {
         // The same pod keeps its counter so the failure spread holds across polls.
         requests: prev?.name === name ? prev.requests : 0,
       });
-      for (const port of behaviour.ports) listen(ip, port);
+      if (behaviour.protocol === "grpc") host(ip, p, behaviour);
+      else for (const port of behaviour.ports) listen(ip, port);
     }
     for (const [ip, pod] of pods) {
       if (live.has(ip)) continue;
@@ -153,7 +180,8 @@ export async function startPodRunner(o: PodRunnerOptions): Promise<PodRunner> {
     async stop() {
       stopped = true;
       await loop;
-      for (const ip of new Set([...servers.keys()].map((k) => k.slice(0, k.lastIndexOf(":"))))) closeIp(ip);
+      const ips = [...servers.keys()].map((k) => k.slice(0, k.lastIndexOf(":")));
+      for (const ip of new Set([...ips, ...hosted.keys()])) closeIp(ip);
     },
   };
 }

@@ -11,8 +11,22 @@ export interface RealPodAppOptions {
   interval?: string;
 }
 
-/** The user's Deployment whose pods the pod runner serves (label app=<name>, port 9898, env VERSION=v1). */
-export function realPodDeployment(o: { namespace: string; name: string; replicas?: number }): object {
+/** Options of {@link podAppDeployment}. */
+export interface PodAppDeploymentOptions {
+  namespace: string;
+  name: string;
+  /** Container ports (default [9898]). */
+  ports?: number[];
+  /** Template env beside VERSION=v1: the pod runner's behaviour (PROTOCOL, ERROR_RATE, LATENCY_MS). */
+  env?: Record<string, string>;
+  replicas?: number;
+  /** Readiness gates of the pods (grpc-pods.ts SERVING_GATE: Ready only once the app serves). */
+  readinessGates?: string[];
+}
+
+/** The user's Deployment of a pod-runner app: its template's env is the version's behaviour. */
+export function podAppDeployment(o: PodAppDeploymentOptions): object {
+  const env = Object.entries({ VERSION: "v1", ...o.env }).map(([name, value]) => ({ name, value }));
   return {
     apiVersion: "apps/v1",
     kind: "Deployment",
@@ -23,12 +37,15 @@ export function realPodDeployment(o: { namespace: string; name: string; replicas
       template: {
         metadata: { labels: { app: o.name } },
         spec: {
+          ...(o.readinessGates
+            ? { readinessGates: o.readinessGates.map((conditionType) => ({ conditionType })) }
+            : {}),
           containers: [
             {
               name: "app",
               image: "example.test/app:1",
-              ports: [{ containerPort: 9898 }],
-              env: [{ name: "VERSION", value: "v1" }],
+              ports: (o.ports ?? [9898]).map((containerPort) => ({ containerPort })),
+              env,
             },
           ],
         },
@@ -39,7 +56,7 @@ export function realPodDeployment(o: { namespace: string; name: string; replicas
 
 /** Namespace, Deployment (its template is the pod runner's behaviour) and Rollout, as a user writes them. */
 export function realPodApp(o: RealPodAppOptions): string {
-  const deployment = realPodDeployment(o);
+  const deployment = podAppDeployment(o);
   const rollout = {
     apiVersion: "vireo.dev/v1alpha1",
     kind: "Rollout",

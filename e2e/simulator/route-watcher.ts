@@ -39,6 +39,8 @@ const APIS: RoutingApi[] = MESH_PROVIDERS.flatMap((p) => p.routingKinds)
     if (!parse) throw new Error(`the simulator cannot read ${k.kind} (${k.group}): add a parser to PARSERS`);
     return { kind: k.kind, group: k.group, resource: k.plural, versions: k.versions, parse };
   })
+  // Providers share kinds (Istio writes Gateway API HTTPRoutes behind a waypoint): poll each once.
+  .filter((a, i, all) => all.findIndex((b) => b.group === a.group && b.resource === a.resource) === i)
   .sort((a, b) => Object.keys(PARSERS).indexOf(a.kind) - Object.keys(PARSERS).indexOf(b.kind));
 
 /** Keeps {@link current} in sync with the cluster's routing objects until {@link stop}. */

@@ -86,16 +86,21 @@ export function fromTrafficSplit(obj: RoutingObject, names: RouteNames): RouteDe
   );
 }
 
-/** Istio VirtualService whose hosts include the root service; uses the first http route. */
+/** Istio VirtualService whose hosts include the root service; uses the first http route without a header match. */
 export function fromVirtualService(obj: RoutingObject, names: RouteNames): RouteDecision | undefined {
   const spec = obj.spec as
     | {
         hosts?: string[];
-        http?: { route?: { destination?: { host?: string; subset?: string }; weight?: number }[] }[];
+        http?: {
+          name?: string;
+          match?: { headers?: unknown }[];
+          route?: { destination?: { host?: string; subset?: string }; weight?: number }[];
+        }[];
       }
     | undefined;
   if (!spec?.hosts?.some((h) => shortName(h, names.namespace) === names.service)) return undefined;
-  const routes = spec.http?.[0]?.route ?? [];
+  // The first route plain requests reach (Vireo's header-only routes come first).
+  const routes = spec.http?.find((h) => !h.match?.some((m) => m.headers !== undefined))?.route ?? [];
   // Istio: a single destination without weight gets 100; with several, unset weights count as 0.
   const single = routes.length === 1;
   return decide(

@@ -6,12 +6,12 @@ import { PromQLTemplateError } from "./promql-template.ts";
 const input = { namespace: "shop", workload: "checkout", window: "1m" } as const;
 
 describe("builtinQuery", () => {
-  it("istio success rate: server-side reports, non-5xx over all, in percent, 0 % when every request fails", () => {
+  it("istio success rate: server-side (sidecar or waypoint) reports, neither 5xx nor a gRPC server error, in percent", () => {
     const sel =
-      'reporter="destination",destination_workload_namespace="shop",destination_workload="checkout"';
+      'reporter=~"destination|waypoint",destination_workload_namespace="shop",destination_workload="checkout"';
     assert.equal(
       builtinQuery({ ...input, builtin: "request-success-rate", mesh: "istio" }),
-      `(sum(rate(istio_requests_total{${sel},response_code!~"5.."}[1m])) or vector(0))` +
+      `(sum(rate(istio_requests_total{${sel},response_code!~"5..",grpc_response_status!~"2|4|12|13|14|15"}[1m])) or vector(0))` +
         ` / sum(rate(istio_requests_total{${sel}}[1m])) * 100`,
     );
   });
@@ -19,7 +19,7 @@ describe("builtinQuery", () => {
   it("istio p99 in milliseconds", () => {
     assert.equal(
       builtinQuery({ ...input, builtin: "request-duration", mesh: "istio" }),
-      'histogram_quantile(0.99, sum by (le) (rate(istio_request_duration_milliseconds_bucket{reporter="destination",destination_workload_namespace="shop",destination_workload="checkout"}[1m])))',
+      'histogram_quantile(0.99, sum by (le) (rate(istio_request_duration_milliseconds_bucket{reporter=~"destination|waypoint",destination_workload_namespace="shop",destination_workload="checkout"}[1m])))',
     );
   });
 
@@ -58,9 +58,12 @@ describe("builtinQuery", () => {
     );
   });
 
-  it("uses exact matchers, so the canary never includes <target>-primary", () => {
-    const q = builtinQuery({ ...input, builtin: "request-duration", mesh: "istio" });
-    assert.doesNotMatch(q, /=~/);
+  it("matches the workload exactly, so the canary never includes <target>-primary", () => {
+    for (const mesh of ["istio", "linkerd"] as const) {
+      const q = builtinQuery({ ...input, builtin: "request-duration", mesh });
+      assert.match(q, /(destination_workload|deployment)="checkout"[,}]/);
+      assert.doesNotMatch(q, /(destination_workload|deployment)=~/);
+    }
   });
 
   it("honours label-name overrides and validates them", () => {

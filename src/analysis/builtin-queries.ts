@@ -37,24 +37,32 @@ interface DataPlaneMetrics {
   msPerUnit: number;
   /** Matchers selecting the server-side observations of one workload, each request counted once. */
   matchers(input: BuiltinQueryInput): string[];
-  /** Matcher selecting the non-failed requests among them. */
-  success: [string, string, "!=" | "!~"];
+  /** Matchers selecting the non-failed requests among them (all must hold). */
+  success: readonly SuccessMatcher[];
 }
+
+/** A negative matcher `label != value` or `label !~ regex` that failed requests break. */
+type SuccessMatcher = readonly [label: string, value: string, op: "!=" | "!~"];
 
 /** Sidecar meshes label by workload; `spec.analysis.labels` may rename those labels. */
 const byWorkload =
-  (inbound: [string, string], workloadLabel: string, namespaceLabel: string) =>
+  (inbound: string, workloadLabel: string, namespaceLabel: string) =>
   (input: BuiltinQueryInput): string[] => {
     const w = input.labels?.workload ?? workloadLabel;
     const n = input.labels?.namespace ?? namespaceLabel;
     assertLabelName(w);
     assertLabelName(n);
-    return [
-      `${inbound[0]}=${promString(inbound[1])}`,
-      `${n}=${promString(input.namespace)}`,
-      `${w}=${promString(input.workload)}`,
-    ];
+    return [inbound, `${n}=${promString(input.namespace)}`, `${w}=${promString(input.workload)}`];
   };
+
+/**
+ * gRPC status codes that gRPC's HTTP mapping turns into 5xx (UNKNOWN, DEADLINE_EXCEEDED, UNIMPLEMENTED, INTERNAL,
+ * UNAVAILABLE, DATA_LOSS): the server-side failures, as 5xx are for HTTP. Client errors (NOT_FOUND, …) are not.
+ */
+const GRPC_SERVER_ERRORS = "2|4|12|13|14|15";
+
+const successMatchers = (v: DataPlaneMetrics) =>
+  v.success.map(([l, value, op]) => `${l}${op}${promString(value)}`);
 
 /**
  * Per data plane: Istio's standard metrics (istio.io, "Istio Standard Metrics"), Linkerd's proxy metrics
@@ -65,21 +73,27 @@ const DATA_PLANES: Record<MetricsMesh, DataPlaneMetrics> = {
     requests: "istio_requests_total",
     durationBucket: "istio_request_duration_milliseconds_bucket",
     msPerUnit: 1,
+    // A sidecar reports at the destination; in ambient mode the waypoint reports instead (reporter="waypoint",
+    // with the destination workload's labels). One request is never reported by both.
     matchers: byWorkload(
-      ["reporter", "destination"],
+      `reporter=~${promString("destination|waypoint")}`,
       "destination_workload",
       "destination_workload_namespace",
     ),
-    // `!~` is anchored in PromQL: "5.." excludes exactly the 5xx codes.
-    success: ["response_code", "5..", "!~"],
+    // `!~` is anchored in PromQL: "5.." excludes exactly the 5xx codes. A failed gRPC call is HTTP 200 to Envoy,
+    // its code in grpc_response_status (empty for plain HTTP): the codes gRPC maps to 5xx fail too.
+    success: [
+      ["response_code", "5..", "!~"],
+      ["grpc_response_status", GRPC_SERVER_ERRORS, "!~"],
+    ],
   },
   linkerd: {
     requests: "response_total",
     durationBucket: "response_latency_ms_bucket",
     msPerUnit: 1,
-    matchers: byWorkload(["direction", "inbound"], "deployment", "namespace"),
+    matchers: byWorkload(`direction=${promString("inbound")}`, "deployment", "namespace"),
     // Linkerd classifies gRPC errors as failures too; `!= "failure"` keeps unclassified responses as successes.
-    success: ["classification", "failure", "!="],
+    success: [["classification", "failure", "!="]],
   },
   traefik: {
     requests: "traefik_service_requests_total",
@@ -95,7 +109,7 @@ const DATA_PLANES: Record<MetricsMesh, DataPlaneMetrics> = {
         `service=${promString(`${input.namespace}-${input.service}-http-${input.port}@kubernetesgateway`)}`,
       ];
     },
-    success: ["code", "5..", "!~"],
+    success: [["code", "5..", "!~"]],
   },
 };
 
@@ -123,8 +137,7 @@ export function builtinQuery(input: BuiltinQueryInput): string {
 
   switch (input.builtin) {
     case "request-success-rate": {
-      const [label, value, op] = v.success;
-      const ok = `sum(${rate(v.requests, [`${label}${op}${promString(value)}`])})`;
+      const ok = `sum(${rate(v.requests, successMatchers(v))})`;
       const all = `sum(${rate(v.requests)})`;
       return `(${ok} or vector(0)) / ${all} * 100`;
     }
@@ -156,12 +169,17 @@ export function builtinCountQuery(
   assertK8sName("workload", input.workload);
   assertPromDuration(input.range);
   const matchers = v.matchers({ ...input, builtin: "request-success-rate", window: input.range });
-  const [label, value, op] = v.success;
-  // The failures are the complement of the success matcher: `!~ "5.."` becomes `=~ "5.."`, `!=` becomes `=`.
-  if (input.kind === "errors") matchers.push(`${label}${op === "!~" ? "=~" : "="}${promString(value)}`);
-  const metric = input.kind === "buckets" ? v.durationBucket : v.requests;
-  const increase = `increase(${metric}{${matchers.join(",")}}[${input.range}])`;
-  return input.kind === "buckets" ? `sum by (le) (${increase})` : `sum(${increase})`;
+  const increase = (metric: string, extra: string[] = []) =>
+    `increase(${metric}{${[...matchers, ...extra].join(",")}}[${input.range}])`;
+  if (input.kind === "buckets") return `sum by (le) (${increase(v.durationBucket)})`;
+  if (input.kind === "requests") return `sum(${increase(v.requests)})`;
+  // A request fails when it breaks a success matcher: the first one's complement (`!~ "5.."` becomes `=~ "5.."`,
+  // `!=` becomes `=`), or the next one's while holding the first, …: disjoint parts that add up.
+  const complement = ([label, value, op]: SuccessMatcher) =>
+    `${label}${op === "!~" ? "=~" : "="}${promString(value)}`;
+  const held = successMatchers(v);
+  const parts = v.success.map((m, i) => `sum(${increase(v.requests, [...held.slice(0, i), complement(m)])})`);
+  return parts.length === 1 ? (parts[0] as string) : parts.map((p) => `(${p} or vector(0))`).join(" + ");
 }
 
 /** Default Prometheus scrape interval assumed when the controller is not told otherwise. */

@@ -96,12 +96,16 @@ describe("sinceStepRange and builtinCountQuery", () => {
     assert.equal(sinceStepRange(t, undefined, 1000), "2s");
   });
 
-  it("selects failures as the complement of the success matcher, per mesh", () => {
+  it("selects failures as the complement of the success matchers, per mesh", () => {
     const q = (mesh: "istio" | "linkerd", kind: "requests" | "errors" | "buckets") =>
       builtinCountQuery({ kind, mesh, namespace: "shop", workload: "checkout", range: "60s" });
+    const sel =
+      'reporter=~"destination|waypoint",destination_workload_namespace="shop",destination_workload="checkout"';
+    // 5xx, plus the gRPC server errors among the rest (HTTP 200 to Envoy): two disjoint parts.
     assert.equal(
       q("istio", "errors"),
-      'sum(increase(istio_requests_total{reporter="destination",destination_workload_namespace="shop",destination_workload="checkout",response_code=~"5.."}[60s]))',
+      `(sum(increase(istio_requests_total{${sel},response_code=~"5.."}[60s])) or vector(0)) + ` +
+        `(sum(increase(istio_requests_total{${sel},response_code!~"5..",grpc_response_status=~"2|4|12|13|14|15"}[60s])) or vector(0))`,
     );
     assert.match(q("linkerd", "errors"), /classification="failure"/);
     assert.doesNotMatch(q("linkerd", "requests"), /classification/);

@@ -16,7 +16,7 @@ export interface SequentialMeasureInput {
   metricsMesh: MetricsMesh;
   /** The root Service and the split port: data planes that label by backend (Gateway proxies) need them. */
   serviceName: string;
-  port: number;
+  port?: number;
   labels?: { workload?: string; namespace?: string };
   client: PrometheusQuerier;
   /** When the current step started: the counts cover [stepStartedAt, time]. */
@@ -68,7 +68,7 @@ export async function measureSequential(
       namespace: input.namespace,
       workload,
       service: `${input.serviceName}-${workload === input.targetName ? "canary" : "primary"}`,
-      port: input.port,
+      ...(input.port !== undefined ? { port: input.port } : {}),
       ...(input.labels ? { labels: input.labels } : {}),
     });
   const canary = input.targetName;

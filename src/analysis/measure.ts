@@ -30,6 +30,8 @@ export interface MeasureInput {
   scrapeIntervalMs?: number;
   /** When the current step started: judge: sequential metrics count from there. */
   stepStartedAt?: Date;
+  /** StatefulSet and DaemonSet targets: the canary pods' controller-revision-hash ({{ canary_hash }}). */
+  canaryHash?: string;
   /**
    * `--scope-queries`: the label holding the namespace; every custom query is confined to `namespace` under it
    * (a query that cannot be is an error measurement, and never sent).
@@ -71,7 +73,7 @@ async function measureMetric(
           targetName: input.targetName,
           metricsMesh: input.metricsMesh,
           serviceName: input.serviceName,
-          port: input.spec.service.port,
+          ...(input.spec.service ? { port: input.spec.service.port } : {}),
           client: input.client,
           ...(labels ? { labels } : {}),
           ...(input.stepStartedAt ? { stepStartedAt: input.stepStartedAt } : {}),
@@ -117,7 +119,14 @@ async function measureMetric(
 export function queryFor(
   input: Pick<
     MeasureInput,
-    "spec" | "namespace" | "targetName" | "serviceName" | "metricsMesh" | "scrapeIntervalMs" | "scopeLabel"
+    | "spec"
+    | "namespace"
+    | "targetName"
+    | "serviceName"
+    | "metricsMesh"
+    | "scrapeIntervalMs"
+    | "scopeLabel"
+    | "canaryHash"
   >,
   metric: MetricSpec,
   workload: string,
@@ -133,7 +142,7 @@ export function queryFor(
       workload,
       // The Service in front of that workload, for data planes that label by backend (Gateway proxies).
       service: `${input.serviceName}-${workload === input.targetName ? "canary" : "primary"}`,
-      port: input.spec.service.port,
+      ...(input.spec.service ? { port: input.spec.service.port } : {}),
       window,
       ...(analysis.labels ? { labels: analysis.labels } : {}),
     });
@@ -146,6 +155,7 @@ export function queryFor(
     primary: `${input.targetName}-primary`,
     service: input.serviceName,
     interval: window,
+    ...(input.canaryHash ? { canary_hash: input.canaryHash } : {}),
   });
   return input.scopeLabel === undefined
     ? query

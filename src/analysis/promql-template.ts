@@ -14,6 +14,11 @@ export interface TemplateVars {
   service: string;
   /** The query window as a PromQL duration, e.g. `30s` or `1m30s`. */
   interval: string;
+  /**
+   * StatefulSet and DaemonSet targets: the `controller-revision-hash` label of the canary pods (the update
+   * revision), once the workload's controller made it; unknown for Deployments.
+   */
+  canary_hash?: string;
 }
 
 /** Names a template may use; anything else is a typo worth failing on. */
@@ -24,6 +29,7 @@ export const TEMPLATE_VARIABLES = [
   "primary",
   "service",
   "interval",
+  "canary_hash",
 ] as const satisfies readonly (keyof TemplateVars)[];
 
 /** Raised for an unusable template or variable value; the message names the offending part. */
@@ -34,7 +40,7 @@ export class PromQLTemplateError extends Error {
 /** DNS-1123 subdomain (Deployments) — also what keeps a name free of PromQL syntax. */
 const K8S_NAME = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
 /** A PromQL duration made of integer parts (`90s`, `1m30s`, `500ms`); Prometheus rejects fractions. */
-const PROM_DURATION = /^([0-9]+(ms|s|m|h|d|w|y))+$/;
+export const PROM_DURATION = /^([0-9]+(ms|s|m|h|d|w|y))+$/;
 /** Label names, for builtin queries whose label names come from `spec.analysis.labels`. */
 const LABEL_NAME = /^[a-zA-Z_][a-zA-Z0-9_]*$/;
 /** RE2 metacharacters: a `.` in a Deployment name must not match any character under `=~`. */
@@ -113,6 +119,7 @@ export function renderPromQL(template: string, vars: TemplateVars): string {
   assertK8sName("primary", vars.primary);
   assertK8sName("service", vars.service);
   assertPromDuration(vars.interval);
+  if (vars.canary_hash !== undefined) assertK8sName("canary_hash", vars.canary_hash);
   return substitute(template, vars);
 }
 
@@ -122,6 +129,27 @@ export function renderPromQL(template: string, vars: TemplateVars): string {
  * @internal
  */
 export function substitute(template: string, vars: TemplateVars): string {
+  return scanPlaceholders(template, (name, ctx) => expand(name, vars, ctx.quote, ctx.regexLiteral));
+}
+
+/** Where in a query a placeholder stands: inside which kind of string literal, and whether it is a `=~`/`!~` one. */
+export interface PlaceholderContext {
+  /** The literal's delimiter, or null outside any string. */
+  quote: '"' | "'" | "`" | null;
+  /** The literal is the right side of `=~`/`!~`. */
+  regexLiteral: boolean;
+}
+
+/**
+ * Walks `template` once, replacing every `{{ name }}` with what `expand` returns for it, in one pass (a returned
+ * value is never scanned again). Tracks string literals so `expand` can escape for where the placeholder stands.
+ *
+ * @throws PromQLTemplateError for an unterminated placeholder or string literal, and whatever `expand` throws.
+ */
+export function scanPlaceholders(
+  template: string,
+  expand: (name: string, ctx: PlaceholderContext) => string,
+): string {
   let out = "";
   let quote: '"' | "'" | "`" | null = null;
   let regexLiteral = false;
@@ -132,7 +160,7 @@ export function substitute(template: string, vars: TemplateVars): string {
       const end = template.indexOf("}}", i + 2);
       if (end < 0) throw new PromQLTemplateError(`unterminated placeholder at offset ${i}`);
       const name = template.slice(i + 2, end).trim();
-      out += expand(name, vars, quote, regexLiteral);
+      out += expand(name, { quote, regexLiteral });
       i = end + 2;
       continue;
     }
@@ -167,6 +195,10 @@ function expand(
     );
   }
   const value = vars[name as keyof TemplateVars];
+  if (value === undefined)
+    throw new PromQLTemplateError(
+      `{{ ${name} }} is known only for StatefulSet and DaemonSet targets, once their canary pods exist`,
+    );
   if (name === "interval") {
     if (quote !== null) throw new PromQLTemplateError("{{ interval }} must not be inside a string");
     assertPromDuration(value);

@@ -10,6 +10,15 @@ export const PLURAL = "rollouts";
 export const KIND = "Rollout";
 /** apiVersion string for Rollout objects. */
 export const API_VERSION = `${GROUP}/${VERSION}`;
+/** Kinds of the reusable analysis templates (src/api/template-schema.ts), and their plural resource names. */
+export const TEMPLATE_KINDS = ["AnalysisTemplate", "ClusterAnalysisTemplate"] as const;
+/** One of {@link TEMPLATE_KINDS}. */
+export type TemplateKind = (typeof TEMPLATE_KINDS)[number];
+/** Plural resource name of each template kind, as used in URLs and RBAC. */
+export const TEMPLATE_PLURALS = {
+  AnalysisTemplate: "analysistemplates",
+  ClusterAnalysisTemplate: "clusteranalysistemplates",
+} as const satisfies Record<TemplateKind, string>;
 /** Finalizer that restores working traffic before a Rollout disappears. */
 export const FINALIZER = `${GROUP}/traffic-restore`;
 /**
@@ -30,6 +39,8 @@ export const ANNOTATIONS = {
   pause: `${GROUP}/pause`,
   resume: `${GROUP}/resume`,
   retry: `${GROUP}/retry`,
+  /** `<check name>` or `<check name>/<anything>`: approves that approval check while it waits. */
+  approve: `${GROUP}/approve`,
 } as const;
 /** Names of the user request annotations. */
 export type RequestKind = keyof typeof ANNOTATIONS;
@@ -52,7 +63,19 @@ export const LABELS = {
   managedBy: "app.kubernetes.io/managed-by",
   rollout: `${GROUP}/rollout`,
   role: `${GROUP}/role`,
+  /** On a check's Job: the check it runs. */
+  check: `${GROUP}/check`,
 } as const;
+
+/** `vireo.dev/role` of the Jobs Vireo runs for checks. */
+export const CHECK_ROLE = "check";
+
+/**
+ * Namespace label (value `"true"`) by which the operator lets Rollouts of that namespace run Job checks. A Job
+ * check runs pods under a ServiceAccount the Rollout names, so whoever may write a Rollout there may run pods there:
+ * a privilege the operator grants (or `--job-namespaces`), never a default.
+ */
+export const ALLOW_JOBS_LABEL = `${GROUP}/allow-jobs`;
 
 /**
  * Annotations on every object Vireo generates (primary Deployment and HPA, backend and root Services, routing and
@@ -95,6 +118,33 @@ export const METRICS_MESHES = ["istio", "linkerd", "traefik"] as const;
 /** A data plane with builtin queries. */
 export type MetricsMesh = (typeof METRICS_MESHES)[number];
 
+/**
+ * Kinds a Rollout can target (`spec.targetRef.kind`). A Deployment is canaried beside a `<name>-primary` copy; a
+ * StatefulSet or DaemonSet is updated in place (docs/workloads.md): by partition, or by deleting a node batch's pods
+ * under the `OnDelete` strategy.
+ */
+export const TARGET_KINDS = ["Deployment", "StatefulSet", "DaemonSet"] as const;
+/** A Rollout's `spec.targetRef.kind`. */
+export type TargetKind = (typeof TARGET_KINDS)[number];
+/** Kinds updated in place: no primary copy, the canary is the set of pods at the update revision. */
+export const IN_PLACE_KINDS = ["StatefulSet", "DaemonSet"] as const;
+/** A kind updated in place. */
+export type InPlaceKind = (typeof IN_PLACE_KINDS)[number];
+/** Whether `kind` is updated in place (see {@link IN_PLACE_KINDS}). */
+export const isInPlaceKind = (kind: string | undefined): kind is InPlaceKind =>
+  (IN_PLACE_KINDS as readonly string[]).includes(kind ?? "");
+
+/** Labels and annotations of StatefulSet and DaemonSet targets (src/workload/in-place.ts). */
+export const IN_PLACE_KEYS = {
+  /** Kubernetes' label on a workload's pods and ControllerRevisions: the revision the pod was made from. */
+  revisionHash: "controller-revision-hash",
+  /**
+   * On a DaemonSet Vireo holds at OnDelete: the rollingUpdate.maxUnavailable it had before (the OnDelete strategy
+   * has no such field), so Vireo deletes no more pods at once than the user's rolling update would, and gives it back.
+   */
+  maxUnavailable: `${GROUP}/max-unavailable`,
+} as const;
+
 /** Where a Rollout is in its life; `kubectl get` shows it, conditions carry the contract. */
 export const PHASES = [
   "Initializing",
@@ -122,6 +172,7 @@ export const PAUSE_REASONS = [
   "PauseStep",
   "Inconclusive",
   "WindowClosed",
+  "CheckFailed",
   "NoEvidence",
 ] as const;
 /** A pause reason. */
@@ -166,6 +217,10 @@ export const REASONS = {
   CutOver: "CutOver",
   /** Blue/green: the new version serves everything; the old one stays warm until the window ends. */
   RollbackWindow: "RollbackWindow",
+  /** A StatefulSet or DaemonSet step waits for its pods to run the new revision and be ready. */
+  WaitingForPods: "WaitingForPods",
+  /** Vireo put the stable template back into a StatefulSet or DaemonSet it rolled back (or is handing back). */
+  TemplateRestored: "TemplateRestored",
   Paused: "Paused",
   PauseStep: "PauseStep",
   Resumed: "Resumed",
@@ -187,6 +242,16 @@ export const REASONS = {
   NewRevision: "NewRevision",
   RevisionReverted: "RevisionReverted",
   RequestIgnored: "RequestIgnored",
+  /** A check started (its run is recorded in status.checks; the Job is created or the webhook called next). */
+  CheckStarted: "CheckStarted",
+  CheckPassed: "CheckPassed",
+  CheckFailed: "CheckFailed",
+  /** A person promoted past a check that had not passed. */
+  CheckSkipped: "CheckSkipped",
+  /** The rollout holds until checks pass (a hook, a check step, an approval). */
+  WaitingForCheck: "WaitingForCheck",
+  /** A person approved an approval check. */
+  Approved: "Approved",
   /** A destination rejected a notification for good (HTTP 4xx other than 408/429, invalid URL); not retried. */
   NotificationFailed: "NotificationFailed",
   InvalidSpec: "InvalidSpec",

@@ -67,7 +67,8 @@ describe("Rollout CRD", () => {
     )["x-kubernetes-validations"].map((r) => r.rule);
     assert.ok(rules.some((r) => r === "oldSelf.hasValue() || self.metadata.name.size() <= 63"));
     const transitions = rules.filter((r) => r.includes("oldSelf.status.phase"));
-    assert.equal(transitions.length, 2);
+    // targetRef.name, targetRef.kind and the Service name.
+    assert.equal(transitions.length, 3);
     for (const r of transitions)
       for (const p of ["Progressing", "Paused", "Promoting", "Finalizing"])
         assert.ok(r.includes(`'${p}'`), p);
@@ -76,7 +77,7 @@ describe("Rollout CRD", () => {
   it("carries CEL rules for the cross-field checks", () => {
     const yaml = renderCrdYaml();
     for (const rule of [
-      "exactly one of setWeight or pause",
+      "exactly one of setWeight, pause, check, setUpdated",
       "must not decrease",
       "exactly one of builtin or query",
       "Service names are at most 63",

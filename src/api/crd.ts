@@ -24,7 +24,8 @@ const FORBIDDEN_KEYS = [
   "title",
 ];
 
-function toOpenApi(schema: z.ZodType): JsonSchema {
+/** The zod schema as an OpenAPI v3 schema, every part inlined (structural schemas allow no references). */
+export function toOpenApi(schema: z.ZodType): JsonSchema {
   return z.toJSONSchema(schema, {
     target: "openapi-3.0",
     io: "input",
@@ -74,11 +75,18 @@ export function undocumentedFields(node: unknown, path = "spec"): string[] {
   return out;
 }
 
-/** zod writes `format: date-time` strings with a long regex the API server does not need. */
-function simplify(node: unknown): void {
+/**
+ * zod writes `format: date-time` strings with a long regex the API server does not need, and a free-form object
+ * (`x-kubernetes-preserve-unknown-fields`, e.g. a Job check's JobSpec) with empty properties the API server refuses.
+ */
+export function simplify(node: unknown): void {
   if (node === null || typeof node !== "object") return;
   const schema = node as JsonSchema;
   if (schema.format === "date-time") delete schema.pattern;
+  if (schema["x-kubernetes-preserve-unknown-fields"]) {
+    delete schema.properties;
+    delete schema.additionalProperties;
+  }
   for (const value of Object.values(schema)) {
     if (Array.isArray(value)) value.forEach(simplify);
     else simplify(value);
@@ -89,13 +97,16 @@ function simplify(node: unknown): void {
 const IN_FLIGHT_PHASES = ["Progressing", "Paused", "Promoting", "Finalizing"];
 const inFlight = `has(oldSelf.status) && has(oldSelf.status.phase) && oldSelf.status.phase in [${IN_FLIGHT_PHASES.map((p) => `'${p}'`).join(", ")}]`;
 const serviceName = (o: string) =>
-  `(has(${o}.spec.service.name) ? ${o}.spec.service.name : ${o}.spec.targetRef.name)`;
+  `(has(${o}.spec.service) && has(${o}.spec.service.name) ? ${o}.spec.service.name : ${o}.spec.targetRef.name)`;
+const targetKind = (o: string) => `(has(${o}.spec.targetRef.kind) ? ${o}.spec.targetRef.kind : 'Deployment')`;
 
 /** Messages of the whole-object rules, for tests. */
 export const ROOT_RULE_MESSAGES = {
   nameTooLong: `metadata.name must be at most ${MAX_ROLLOUT_NAME} characters: it is the value of the vireo.dev/rollout label on every object Vireo creates`,
   targetChanged:
     "spec.targetRef.name cannot change while a rollout is in flight (Progressing, Paused, Promoting or Finalizing): abort it (vireo.dev/abort) or wait for it to finish, then change it",
+  kindChanged:
+    "spec.targetRef.kind cannot change while a rollout is in flight (Progressing, Paused, Promoting or Finalizing): abort it (vireo.dev/abort) or wait for it to finish, then change it",
   serviceChanged:
     "spec.service.name (default: spec.targetRef.name) cannot change while a rollout is in flight (Progressing, Paused, Promoting or Finalizing): abort it (vireo.dev/abort) or wait for it to finish, then change it",
 } as const;
@@ -117,6 +128,12 @@ const ROOT_RULES = [
     rule: `!(${inFlight}) || self.spec.targetRef.name == oldSelf.spec.targetRef.name`,
     message: ROOT_RULE_MESSAGES.targetChanged,
     fieldPath: ".spec.targetRef.name",
+    reason: "FieldValueForbidden",
+  },
+  {
+    rule: `!(${inFlight}) || ${targetKind("self")} == ${targetKind("oldSelf")}`,
+    message: ROOT_RULE_MESSAGES.kindChanged,
+    fieldPath: ".spec.targetRef.kind",
     reason: "FieldValueForbidden",
   },
   {

@@ -3,7 +3,7 @@
 /** The part of a Rollout spec the names come from (structural: the schema module imports this one). */
 interface Named {
   targetRef: { name: string };
-  service: { name?: string | undefined };
+  service?: { name?: string | undefined } | undefined;
   strategy: { blueGreen?: { previewService?: string | undefined } | undefined };
 }
 
@@ -14,7 +14,7 @@ interface Named {
 export const NAME_SUFFIXES = { primary: "-primary", canary: "-canary", preview: "-preview" } as const;
 
 /** The root Service's name: `service.name`, else the target's. */
-export const rootServiceName = (spec: Named): string => spec.service.name ?? spec.targetRef.name;
+export const rootServiceName = (spec: Named): string => spec.service?.name ?? spec.targetRef.name;
 
 /** Blue/green's preview Service: `strategy.blueGreen.previewService`, else `<service>-preview`. */
 export const previewServiceName = (spec: Named): string =>

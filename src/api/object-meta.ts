@@ -79,6 +79,8 @@ export function replacingMap(
 export const PATCH_TYPES = {
   /** RFC 7386 JSON merge patch: status and metadata writes, Deployment scale and template changes. */
   merge: "application/merge-patch+json",
+  /** RFC 6902 JSON patch: a template put back whole, fenced by a `test` of the resourceVersion. */
+  json: "application/json-patch+json",
   /** Server-side apply: the weights of a user-owned HTTPRoute's rule, every other field staying the user's. */
   apply: "application/apply-patch+yaml",
 } as const;

@@ -3,21 +3,27 @@
 // enforced by `kubectl apply`) and as zod refinements (enforced by the controller on objects that predate the CRD).
 import { z } from "zod";
 import {
+  CHECK_LIMITS,
+  CHECK_REFERENCE_RULES,
+  CheckRunSchema,
+  CheckSchema,
+  checkReferenceIssues,
+  HooksSchema,
+} from "./check-schema.ts";
+import {
   MESH_PROVIDER_NAMES,
   MILESTONE_REASONS,
   MILESTONES_KEPT,
   PAUSE_REASONS,
   PHASES,
+  TARGET_KINDS,
 } from "./constants.ts";
 import { NAME_SUFFIXES } from "./derived-names.ts";
-import { DURATION_PATTERN } from "./duration.ts";
 import { GatewayApiSchema } from "./gateway-route-schema.ts";
 import type { ObjectMeta } from "./object-meta.ts";
+import { cel, duration, labelName, objectName, percent } from "./schema-fields.ts";
+import { TemplateRefsSchema } from "./template-ref-schema.ts";
 
-/** Kubernetes object names: DNS-1123 subdomain. Also keeps hostile names out of PromQL and object names. */
-const DNS_SUBDOMAIN = "^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$";
-/** DNS-1123 label: Service and namespace names. */
-const DNS_LABEL = "^[a-z0-9]([-a-z0-9]*[a-z0-9])?$";
 /** An Istio `hosts` entry: a hostname, `*.` and a domain, or `*`. */
 const ISTIO_HOST = "^(\\*|(\\*\\.)?[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*)$";
 /** An Istio `gateways` entry: mesh, a Gateway of this namespace, or namespace/name (not the legacy dotted FQDN). */
@@ -62,6 +68,21 @@ const SELECTOR_BLUE_GREEN_ONLY =
   "provider kubernetes switches the Service's selector, all traffic at once: it needs strategy.blueGreen (a canary's weights need a mesh or Gateway API)";
 const SELECTOR_NO_POLICY =
   "provider kubernetes has no access-policy API: remove accessPolicy, or use a NetworkPolicy or a mesh provider";
+/** Messages of the rules on target kinds (docs/workloads.md), shared by CEL, zod and the tests. */
+export const KIND_MESSAGES = {
+  serviceRequired: "a Deployment target needs service: the Service whose traffic is split",
+  daemonSetSplit:
+    "a DaemonSet gets no traffic split (each node's pod serves its own node): remove service, setWeight, accessPolicy and gatewayApi",
+  splitNeedsService:
+    "setWeight, accessPolicy and gatewayApi need service: without a traffic split, traffic follows the pods",
+  inPlaceSteps:
+    "StatefulSet and DaemonSet targets need explicit steps with at least one setUpdated (the stepWeight/maxWeight shorthand is for Deployments)",
+  setUpdatedKind:
+    "setUpdated is for StatefulSet and DaemonSet targets; a Deployment's canary runs all its replicas from the start",
+  nodeKind: "setUpdated.nodeSelector and nodeOrder are for DaemonSet targets",
+  blueGreenKind:
+    "strategy.blueGreen is for Deployment targets: a StatefulSet or DaemonSet is updated in place, so there is no second full-size version to switch all traffic to; use strategy.canary with setUpdated steps",
+} as const;
 /** Messages of the name-limit rules, shared by CEL, zod and the tests. */
 export const LIMIT_MESSAGES = {
   serviceNameTooLong: SERVICE_NAME_TOO_LONG,
@@ -73,37 +94,23 @@ export const LIMIT_MESSAGES = {
 /** A five-field cron expression or a @macro; full parsing happens at runtime (see windows.ts). */
 const CRON_SHAPE = "^(@(yearly|annually|monthly|weekly|daily|hourly)|(\\S+\\s+){4}\\S+)$";
 
-const cel = (rule: string, message: string, fieldPath?: string, reason?: string) => ({
-  rule,
-  message,
-  ...(fieldPath ? { fieldPath } : {}),
-  ...(reason ? { reason } : {}),
-});
-
-const objectName = (what: string) =>
-  z.string().min(1).max(253).regex(new RegExp(DNS_SUBDOMAIN), `must be a lowercase DNS name`).describe(what);
-const labelName = (what: string) =>
-  z.string().min(1).max(63).regex(new RegExp(DNS_LABEL), `must be a lowercase DNS label`).describe(what);
-const duration = (what: string) =>
-  z
-    .string()
-    .max(32)
-    .regex(new RegExp(DURATION_PATTERN), "must be a duration such as 30s, 5m or 1h30m")
-    .describe(what);
-const percent = (what: string) => z.number().int().min(0).max(100).describe(what);
-
-/** Reference to the Deployment whose pod template changes start rollouts. */
+/** Reference to the workload whose pod template changes start rollouts. */
 export const TargetRefSchema = z
   .object({
     apiVersion: z.literal("apps/v1").default("apps/v1").describe("API version of the target; only apps/v1."),
-    kind: z.literal("Deployment").default("Deployment").describe("Kind of the target; only Deployment."),
+    kind: z
+      .enum(TARGET_KINDS)
+      .default("Deployment")
+      .describe(
+        "Kind of the target. Deployment: canaried beside a <name>-primary copy Vireo creates. StatefulSet: updated in place by lowering updateStrategy.rollingUpdate.partition step by step. DaemonSet: updated in place node batch by node batch under the OnDelete strategy. See docs/workloads.md.",
+      ),
     name: objectName(
-      `Name of the user's Deployment, in the Rollout's namespace. It becomes the canary; Vireo creates <name>-primary, so at most ${MAX_TARGET_NAME} characters.`,
+      `Name of the user's workload, in the Rollout's namespace. A Deployment becomes the canary and Vireo creates <name>-primary, so at most ${MAX_TARGET_NAME} characters.`,
     )
       .meta({ "x-kubernetes-validations": [cel(`self.size() <= ${MAX_TARGET_NAME}`, TARGET_NAME_TOO_LONG)] })
       .refine((n) => n.length <= MAX_TARGET_NAME, { message: TARGET_NAME_TOO_LONG }),
   })
-  .describe("The Deployment this Rollout manages.");
+  .describe("The workload this Rollout manages.");
 
 /** The Service that clients call; Vireo owns its routing. */
 export const ServiceSchema = z
@@ -165,7 +172,63 @@ export const ServiceSchema = z
   })
   .describe("The Service whose traffic is split between primary and canary.");
 
-/** One step of a canary: exactly one of setWeight or pause. */
+/** Most pods (StatefulSet replicas, DaemonSet nodes) a setUpdated step may name. */
+const MAX_UPDATED_REPLICAS = 100_000;
+
+/** How many of a StatefulSet's or DaemonSet's pods run the new revision at a step (see docs/workloads.md). */
+export const SetUpdatedSchema = z
+  .object({
+    replicas: z
+      .number()
+      .int()
+      .min(1)
+      .max(MAX_UPDATED_REPLICAS)
+      .optional()
+      .describe(
+        "Pods that run the new revision from this step on: StatefulSet replicas (the highest ordinals), DaemonSet nodes (in node order). At most the workload's pods.",
+      ),
+    percent: percent(
+      "Share of the pods that run the new revision from this step on, rounded up to a whole pod.",
+    )
+      .min(1)
+      .optional(),
+    nodeSelector: z
+      .record(z.string().min(1).max(316), z.string().max(63))
+      .optional()
+      .describe(
+        "DaemonSet only: every node with these labels runs the new revision from this step on (with the nodes of earlier steps), e.g. one zone.",
+      ),
+  })
+  .describe(
+    "StatefulSet and DaemonSet targets: how many pods run the new revision. Counts are cumulative and never decrease; the step waits until those pods are updated and ready, then for its analysis.",
+  )
+  .meta({
+    "x-kubernetes-validations": [
+      cel(
+        "[has(self.replicas), has(self.percent), has(self.nodeSelector)].filter(x, x).size() == 1",
+        "setUpdated needs exactly one of replicas, percent or nodeSelector",
+      ),
+      cel(
+        "!has(self.nodeSelector) || self.nodeSelector.size() > 0",
+        "setUpdated.nodeSelector needs at least one label",
+      ),
+    ],
+  })
+  .refine((u) => [u.replicas, u.percent, u.nodeSelector].filter((x) => x !== undefined).length === 1, {
+    message: "setUpdated needs exactly one of replicas, percent or nodeSelector",
+  })
+  .refine((u) => u.nodeSelector === undefined || Object.keys(u.nodeSelector).length > 0, {
+    message: "setUpdated.nodeSelector needs at least one label",
+  });
+
+/**
+ * The kinds of step, one key each: a step sets exactly one. A new kind is one entry here (and its field below);
+ * the one-of rule, in CEL and in zod, is built from this list.
+ */
+export const STEP_KINDS = ["setWeight", "pause", "check", "setUpdated"] as const;
+const STEP_ONE_OF = `a step needs exactly one of ${STEP_KINDS.join(", ")}`;
+
+/** One step of a canary: exactly one of {@link STEP_KINDS}. */
 export const StepSchema = z
   .object({
     setWeight: percent("Percentage of traffic sent to the canary at this step.").optional(),
@@ -177,19 +240,43 @@ export const StepSchema = z
       })
       .describe("Hold the current weight for a while, or until a person promotes.")
       .optional(),
+    check: labelName(
+      "Run this check (a name from spec.checks) and hold the current weight until it passes (Flagger's confirm-traffic-increase). vireo.dev/promote skips it.",
+    ).optional(),
+    setUpdated: SetUpdatedSchema.optional(),
   })
-  .describe("A canary step: set a weight, or pause.")
+  .describe(
+    "A canary step: set a weight, pause, run a check, or (StatefulSet and DaemonSet) update more pods.",
+  )
   .meta({
     "x-kubernetes-validations": [
-      cel(
-        "[has(self.setWeight), has(self.pause)].filter(x, x).size() == 1",
-        "a step needs exactly one of setWeight or pause",
-      ),
+      cel(`[${STEP_KINDS.map((k) => `has(self.${k})`).join(", ")}].filter(x, x).size() == 1`, STEP_ONE_OF),
     ],
   })
-  .refine((s) => (s.setWeight !== undefined) !== (s.pause !== undefined), {
-    message: "a step needs exactly one of setWeight or pause",
-  });
+  .refine((s) => STEP_KINDS.filter((k) => s[k] !== undefined).length === 1, { message: STEP_ONE_OF });
+
+const UPDATED_DECREASES =
+  "setUpdated counts are cumulative: replicas (and percent) must not decrease from one step to the next";
+
+/** The order in which a DaemonSet's nodes are updated (see docs/workloads.md#node-order-daemonsets). */
+export const NodeOrderSchema = z
+  .object({
+    label: z
+      .string()
+      .min(1)
+      .max(316)
+      .describe("Node label whose value orders the nodes, e.g. topology.kubernetes.io/zone."),
+    values: z
+      .array(z.string().max(63))
+      .max(100)
+      .optional()
+      .describe(
+        "Values of the label in the order their nodes are updated; nodes with other values (or none) follow, by value. Without it, by value.",
+      ),
+  })
+  .describe(
+    "DaemonSet only: which nodes are updated first. Nodes an earlier setUpdated.nodeSelector names come first, then this order, then node name.",
+  );
 
 /** How traffic moves: explicit steps, or the stepWeight/maxWeight shorthand. */
 export const CanaryStrategySchema = z
@@ -210,6 +297,7 @@ export const CanaryStrategySchema = z
     maxWeight: percent("Shorthand: the last canary weight before promotion. Defaults to 50.")
       .min(1)
       .optional(),
+    nodeOrder: NodeOrderSchema.optional(),
   })
   .describe("Canary strategy.")
   .meta({
@@ -221,6 +309,16 @@ export const CanaryStrategySchema = z
       cel(
         "!has(self.steps) || self.steps.filter(s, has(s.setWeight)).map(s, s.setWeight).isSorted()",
         "setWeight values must not decrease from one step to the next",
+        ".steps",
+      ),
+      cel(
+        "!has(self.steps) || self.steps.filter(s, has(s.setUpdated) && has(s.setUpdated.percent)).map(s, s.setUpdated.percent).isSorted()",
+        UPDATED_DECREASES,
+        ".steps",
+      ),
+      cel(
+        "!has(self.steps) || self.steps.filter(s, has(s.setUpdated) && has(s.setUpdated.replicas)).map(s, s.setUpdated.replicas).isSorted()",
+        UPDATED_DECREASES,
         ".steps",
       ),
       cel(
@@ -252,6 +350,16 @@ export const CanaryStrategySchema = z
     }
     if (c.stepWeight !== undefined && c.maxWeight !== undefined && c.stepWeight > c.maxWeight) {
       ctx.addIssue({ code: "custom", path: ["stepWeight"], message: "stepWeight must not exceed maxWeight" });
+    }
+    for (const key of ["percent", "replicas"] as const) {
+      let before = 0;
+      for (const [i, s] of (c.steps ?? []).entries()) {
+        const n = s.setUpdated?.[key];
+        if (n === undefined) continue;
+        if (n < before)
+          ctx.addIssue({ code: "custom", path: ["steps", i, "setUpdated", key], message: UPDATED_DECREASES });
+        before = n;
+      }
     }
     let last = -1;
     for (const [i, s] of (c.steps ?? []).entries()) {
@@ -656,6 +764,14 @@ export const AnalysisSchema = z
           .max(128)
           .optional()
           .describe("Prometheus label holding the namespace."),
+        revision: z
+          .string()
+          .regex(/^[a-zA-Z_][a-zA-Z0-9_]*$/)
+          .max(128)
+          .optional()
+          .describe(
+            "StatefulSet and DaemonSet targets: Prometheus label holding the pod's controller-revision-hash label (default controller_revision_hash, as a scrape job's labelmap of pod labels names it).",
+          ),
       })
       .optional()
       .describe("Overrides for built-in metric label names, for clusters that relabel mesh metrics."),
@@ -666,6 +782,7 @@ export const AnalysisSchema = z
       .default([])
       .describe("Metrics checked at every tick. Empty means steps advance without analysis.")
       .meta({ "x-kubernetes-list-type": "map", "x-kubernetes-list-map-keys": ["name"] }),
+    templates: TemplateRefsSchema.optional(),
   })
   .describe("Prometheus analysis of the canary.")
   .superRefine((a, ctx) => {
@@ -754,6 +871,9 @@ export const NOTIFY_EVENTS = [
   "RolledBack",
   "Aborted",
   "AnalysisFailed",
+  "CheckPassed",
+  "CheckFailed",
+  "ApprovalRequested",
 ] as const;
 
 /** Where Vireo reports. */
@@ -785,11 +905,88 @@ export const NotificationsSchema = z
   })
   .describe("Notifications.");
 
+/** What the rules on target kinds read of a spec (the parts that exist before defaulting, too). */
+interface KindView {
+  targetRef: { kind?: string };
+  service?: unknown;
+  gatewayApi?: unknown;
+  accessPolicy?: unknown;
+  strategy: { canary?: { steps?: readonly Step[]; nodeOrder?: unknown } | undefined; blueGreen?: unknown };
+}
+const hasSplit = (s: KindView) => s.service !== undefined;
+const kindOf = (s: KindView) => s.targetRef.kind ?? "Deployment";
+const steps = (s: KindView) => s.strategy.canary?.steps ?? [];
+// CEL's has() tests only the last field: strategy.canary may be absent (blue/green), so it is tested first.
+const CANARY_STEPS = "has(self.strategy.canary) && has(self.strategy.canary.steps)";
+const SPLIT_PARTS = `has(self.gatewayApi) || has(self.accessPolicy) || (${CANARY_STEPS} && self.strategy.canary.steps.exists(s, has(s.setWeight)))`;
+
+/**
+ * Combinations of target kind and spec that make no sense, refused at `kubectl apply` (CEL) and by the controller
+ * (zod) alike; each rule once, in both languages.
+ */
+const KIND_RULES: readonly { cel: string; holds: (s: KindView) => boolean; message: string; path: string }[] =
+  [
+    {
+      cel: "self.targetRef.kind != 'Deployment' || has(self.service)",
+      holds: (s) => kindOf(s) !== "Deployment" || hasSplit(s),
+      message: KIND_MESSAGES.serviceRequired,
+      path: ".service",
+    },
+    {
+      cel: `self.targetRef.kind != 'DaemonSet' || !(has(self.service) || ${SPLIT_PARTS})`,
+      holds: (s) =>
+        kindOf(s) !== "DaemonSet" ||
+        !(hasSplit(s) || s.gatewayApi || s.accessPolicy || steps(s).some((x) => x.setWeight !== undefined)),
+      message: KIND_MESSAGES.daemonSetSplit,
+      path: ".service",
+    },
+    {
+      cel: `has(self.service) || !(${SPLIT_PARTS})`,
+      holds: (s) =>
+        hasSplit(s) || !(s.gatewayApi || s.accessPolicy || steps(s).some((x) => x.setWeight !== undefined)),
+      message: KIND_MESSAGES.splitNeedsService,
+      path: ".service",
+    },
+    {
+      cel: "self.targetRef.kind == 'Deployment' || !has(self.strategy.blueGreen)",
+      holds: (s) => kindOf(s) === "Deployment" || s.strategy.blueGreen === undefined,
+      message: KIND_MESSAGES.blueGreenKind,
+      path: ".strategy.blueGreen",
+    },
+    {
+      // A blue/green StatefulSet or DaemonSet is refused by the rule above, with the message that explains why.
+      cel: `self.targetRef.kind == 'Deployment' || has(self.strategy.blueGreen) || (${CANARY_STEPS} && self.strategy.canary.steps.exists(s, has(s.setUpdated)))`,
+      holds: (s) =>
+        kindOf(s) === "Deployment" ||
+        s.strategy.blueGreen !== undefined ||
+        steps(s).some((x) => x.setUpdated !== undefined),
+      message: KIND_MESSAGES.inPlaceSteps,
+      path: ".strategy.canary.steps",
+    },
+    {
+      cel: `self.targetRef.kind != 'Deployment' || !(${CANARY_STEPS}) || self.strategy.canary.steps.all(s, !has(s.setUpdated))`,
+      holds: (s) => kindOf(s) !== "Deployment" || steps(s).every((x) => x.setUpdated === undefined),
+      message: KIND_MESSAGES.setUpdatedKind,
+      path: ".strategy.canary.steps",
+    },
+    {
+      cel: `self.targetRef.kind == 'DaemonSet' || !has(self.strategy.canary) || (!has(self.strategy.canary.nodeOrder) && (!has(self.strategy.canary.steps) || self.strategy.canary.steps.all(s, !has(s.setUpdated) || !has(s.setUpdated.nodeSelector))))`,
+      holds: (s) =>
+        kindOf(s) === "DaemonSet" ||
+        (s.strategy.canary?.nodeOrder === undefined &&
+          steps(s).every((x) => x.setUpdated?.nodeSelector === undefined)),
+      message: KIND_MESSAGES.nodeKind,
+      path: ".strategy.canary",
+    },
+  ];
+
 /** The full Rollout spec. */
 export const RolloutSpecSchema = z
   .object({
     targetRef: TargetRefSchema,
-    service: ServiceSchema,
+    service: ServiceSchema.optional().describe(
+      "The Service whose traffic is split between primary and canary. Required for a Deployment; for a StatefulSet it turns on the traffic split of docs/workloads.md#traffic; a DaemonSet has none.",
+    ),
     provider: z
       .enum(MESH_PROVIDER_NAMES)
       .describe("Which mesh API renders the traffic split and access policy."),
@@ -825,6 +1022,13 @@ export const RolloutSpecSchema = z
     windows: z.array(WindowSchema).max(20).optional().describe("Deployment windows and blackouts."),
     accessPolicy: AccessPolicySchema.optional(),
     notifications: NotificationsSchema.optional(),
+    checks: z
+      .array(CheckSchema)
+      .max(CHECK_LIMITS.checks)
+      .optional()
+      .describe("Named checks (webhook, job, approval). hooks and steps (- check: <name>) run them by name.")
+      .meta({ "x-kubernetes-list-type": "map", "x-kubernetes-list-map-keys": ["name"] }),
+    hooks: HooksSchema.optional(),
     suspend: z
       .boolean()
       .default(false)
@@ -838,7 +1042,7 @@ export const RolloutSpecSchema = z
   .meta({
     "x-kubernetes-validations": [
       cel(
-        `has(self.service.name) || (self.targetRef.name.size() <= ${MAX_SERVICE_NAME} && self.targetRef.name.matches('${DNS_1035_LABEL}'))`,
+        `!has(self.service) || has(self.service.name) || (self.targetRef.name.size() <= ${MAX_SERVICE_NAME} && self.targetRef.name.matches('${DNS_1035_LABEL}'))`,
         DEFAULT_SERVICE_NAME,
         ".targetRef.name",
       ),
@@ -855,15 +1059,21 @@ export const RolloutSpecSchema = z
       ),
       cel("self.provider != 'kubernetes' || !has(self.accessPolicy)", SELECTOR_NO_POLICY, ".accessPolicy"),
       cel(
-        `!has(self.strategy.blueGreen) || !has(self.strategy.blueGreen.previewService) || !([(has(self.service.name) ? self.service.name : self.targetRef.name)].exists(r, self.strategy.blueGreen.previewService in [r, r + '${NAME_SUFFIXES.primary}', r + '${NAME_SUFFIXES.canary}']))`,
+        `!has(self.strategy.blueGreen) || !has(self.strategy.blueGreen.previewService) || !([(has(self.service) && has(self.service.name) ? self.service.name : self.targetRef.name)].exists(r, self.strategy.blueGreen.previewService in [r, r + '${NAME_SUFFIXES.primary}', r + '${NAME_SUFFIXES.canary}']))`,
         PREVIEW_NAME_TAKEN,
         ".strategy.blueGreen.previewService",
       ),
+      ...CHECK_REFERENCE_RULES,
+      ...KIND_RULES.map((r) => cel(r.cel, r.message, r.path)),
     ],
   })
   .superRefine((s, ctx) => {
+    for (const issue of checkReferenceIssues(s)) ctx.addIssue({ code: "custom", ...issue });
+    for (const r of KIND_RULES)
+      if (!r.holds(s)) ctx.addIssue({ code: "custom", path: r.path.slice(1).split("."), message: r.message });
     const target = s.targetRef.name;
     if (
+      s.service !== undefined &&
       s.service.name === undefined &&
       (target.length > MAX_SERVICE_NAME || !new RegExp(DNS_1035_LABEL).test(target))
     ) {
@@ -876,7 +1086,7 @@ export const RolloutSpecSchema = z
     if (s.provider === "kubernetes" && s.accessPolicy)
       ctx.addIssue({ code: "custom", path: ["accessPolicy"], message: SELECTOR_NO_POLICY });
     const preview = s.strategy.blueGreen?.previewService;
-    const root = s.service.name ?? target;
+    const root = s.service?.name ?? target;
     if (
       preview !== undefined &&
       [root, `${root}${NAME_SUFFIXES.primary}`, `${root}${NAME_SUFFIXES.canary}`].includes(preview)
@@ -989,6 +1199,61 @@ export const MeasurementSchema = z.object({
     .describe("What the sequential judge saw, for judge: sequential; the next tick continues from it."),
 });
 
+/** A controller-revision-hash label value (StatefulSet pods: `<name>-<hash>`; DaemonSet pods: the hash). */
+const revisionHash = (what: string) => z.string().max(253).describe(what);
+
+/**
+ * StatefulSet and DaemonSet targets: which pods run which revision, as Vireo last saw and wanted it — what a
+ * restarted controller needs to tell the stable pods from the canary ones (docs/workloads.md#status).
+ */
+export const InPlaceStatusSchema = z
+  .object({
+    kind: z.enum(["StatefulSet", "DaemonSet"]).describe("Kind of the target."),
+    stableHash: revisionHash(
+      "controller-revision-hash of the pods that run stableRevision: the stable side of analysis and the Service of the stable pods.",
+    ).optional(),
+    canaryHash: revisionHash(
+      "controller-revision-hash of the pods that run canaryRevision, once the workload's controller has made them.",
+    ).optional(),
+    desired: z
+      .number()
+      .int()
+      .min(0)
+      .optional()
+      .describe("Pods the workload runs: StatefulSet replicas, DaemonSet nodes scheduled."),
+    wanted: z
+      .number()
+      .int()
+      .min(0)
+      .optional()
+      .describe("Pods that run canaryRevision at the current step (during promotion: all of them)."),
+    updated: z
+      .number()
+      .int()
+      .min(0)
+      .optional()
+      .describe("Pods that ran canaryRevision (ready or not) when last observed."),
+    held: z
+      .boolean()
+      .optional()
+      .describe(
+        "Vireo holds the update strategy (a StatefulSet's partition, a DaemonSet's OnDelete): a change by anyone else is set back and reported.",
+      ),
+    partition: z
+      .number()
+      .int()
+      .min(0)
+      .optional()
+      .describe("StatefulSet: the updateStrategy.rollingUpdate.partition Vireo holds."),
+    restoring: z
+      .string()
+      .max(64)
+      .optional()
+      .describe(
+        "The revision whose template Vireo replaces with the stable one after a rollback; cleared once the workload runs the stable template again.",
+      ),
+  })
+  .describe("StatefulSet and DaemonSet targets: the revisions of the pods, and how many run the new one.");
 /** How far the current step is from a verdict of the sequential judge, at its slowest metric. */
 export const EvidenceStatusSchema = z
   .object({
@@ -1020,8 +1285,10 @@ export const EvidenceStatusSchema = z
  */
 export const ClaimSchema = z.object({
   kind: z
-    .enum(["Deployment", "Service"])
-    .describe("Deployment: the target, scaled by Vireo. Service: the root."),
+    .enum(["Deployment", "StatefulSet", "DaemonSet", "Service"])
+    .describe(
+      "Deployment: the target, scaled by Vireo. StatefulSet, DaemonSet: the target, updated in place. Service: the root.",
+    ),
   name: z.string().max(253).describe("Name of the object, in the Rollout's namespace."),
   uid: z.string().max(64).describe("UID of the object claimed: a same-named object made later is not it."),
   selector: z
@@ -1096,6 +1363,7 @@ export const RolloutStatusSchema = z
       .describe(
         "While promoting a target with a HorizontalPodAutoscaler: the replicas the primary must have ready before it takes all traffic (primary and canary together when promotion began, within the HPA's bounds); the primary HPA's minReplicas until the rollout is Healthy.",
       ),
+    workload: InPlaceStatusSchema.optional(),
     claims: z
       .array(ClaimSchema)
       .max(8)
@@ -1141,6 +1409,7 @@ export const RolloutStatusSchema = z
         pause: z.string().optional().describe("Last vireo.dev/pause value acted on."),
         resume: z.string().optional().describe("Last vireo.dev/resume value acted on."),
         retry: z.string().optional().describe("Last vireo.dev/retry value acted on."),
+        approve: z.string().optional().describe("Last vireo.dev/approve value acted on."),
       })
       .optional()
       .describe(
@@ -1186,6 +1455,13 @@ export const RolloutStatusSchema = z
       .describe(
         "Notification bookkeeping so each notification is sent once per rollout attempt, also across restarts (the guarantee: docs/notifications.md#delivery-guarantee).",
       ),
+    checks: z
+      .array(CheckRunSchema)
+      .max(CHECK_LIMITS.runs)
+      .optional()
+      .describe(
+        "Runs of checks in the current rollout attempt (and its post-promotion, rollback or abort hooks): the newest run of each check at each point.",
+      ),
     conditions: z
       .array(ConditionSchema)
       .optional()
@@ -1214,10 +1490,29 @@ export type Milestone = z.output<typeof MilestoneSchema>;
 export type MetricSpec = z.output<typeof MetricSchema>;
 /** A canary step. */
 export type Step = z.output<typeof StepSchema>;
+/** How many pods of a StatefulSet or DaemonSet a step updates. */
+export type SetUpdated = z.output<typeof SetUpdatedSchema>;
+/** The in-place part of status (StatefulSet and DaemonSet targets). */
+export type InPlaceStatus = z.output<typeof InPlaceStatusSchema>;
 /** A deployment window. */
 export type WindowSpec = z.output<typeof WindowSchema>;
 /** A notification event name. */
 export type NotifyEvent = (typeof NOTIFY_EVENTS)[number];
+
+/** The Service whose traffic a Rollout splits. */
+export type SplitService = z.output<typeof ServiceSchema>;
+
+/**
+ * The split Service of `spec`. Every Deployment target has one (the schema requires it), a StatefulSet with a
+ * traffic split too; callers on other paths check `spec.service` themselves.
+ */
+export function splitServiceOf(spec: RolloutSpec): SplitService {
+  if (!spec.service)
+    throw new Error(
+      `spec.service is required to split traffic for ${spec.targetRef.kind} ${spec.targetRef.name}`,
+    );
+  return spec.service;
+}
 
 /** A Rollout object as read from the API server. */
 export interface Rollout {

@@ -50,7 +50,7 @@ const corpus: { name: string; spec: unknown; path: string; message: RegExp }[] =
     name: "step with both",
     spec: variant((s) => (s.strategy.canary.steps[0].pause = {})),
     path: "spec.strategy.canary.steps[0]",
-    message: /exactly one of setWeight or pause/,
+    message: /exactly one of setWeight, pause, check, setUpdated/,
   },
   {
     name: "steps and shorthand",
@@ -190,7 +190,100 @@ const corpus: { name: string; spec: unknown; path: string; message: RegExp }[] =
     path: "spec.analysis.metrics[0].compareToPrimary",
     message: /at least one of/,
   },
+  {
+    name: "a Deployment without service",
+    spec: variant((s) => delete s.service),
+    path: "spec.service",
+    message: /a Deployment target needs service/,
+  },
+  {
+    name: "a traffic split for a DaemonSet",
+    spec: inPlace("DaemonSet", (s) => (s.service = { port: 80 })),
+    path: "spec.service",
+    message: /a DaemonSet gets no traffic split/,
+  },
+  {
+    name: "a DaemonSet with setWeight",
+    spec: inPlace("DaemonSet", (s) => s.strategy.canary.steps.push({ setWeight: 10 })),
+    path: "spec.service",
+    message: /a DaemonSet gets no traffic split/,
+  },
+  {
+    name: "a StatefulSet with setWeight and no service",
+    spec: inPlace("StatefulSet", (s) => s.strategy.canary.steps.unshift({ setWeight: 10 })),
+    path: "spec.service",
+    message: /setWeight, accessPolicy and gatewayApi need service/,
+  },
+  {
+    name: "a StatefulSet without setUpdated",
+    spec: inPlace("StatefulSet", (s) => (s.strategy.canary.steps = [{ pause: {} }])),
+    path: "spec.strategy.canary.steps",
+    message: /at least one setUpdated/,
+  },
+  {
+    name: "a StatefulSet with the weight shorthand",
+    spec: inPlace("StatefulSet", (s) => (s.strategy.canary = { stepWeight: 20 })),
+    path: "spec.strategy.canary.steps",
+    message: /at least one setUpdated/,
+  },
+  {
+    name: "setUpdated for a Deployment",
+    spec: variant((s) => s.strategy.canary.steps.push({ setUpdated: { replicas: 1 } })),
+    path: "spec.strategy.canary.steps",
+    message: /setUpdated is for StatefulSet and DaemonSet targets/,
+  },
+  {
+    name: "a nodeSelector batch for a StatefulSet",
+    spec: inPlace("StatefulSet", (s) =>
+      s.strategy.canary.steps.push({ setUpdated: { nodeSelector: { zone: "a" } } }),
+    ),
+    path: "spec.strategy.canary",
+    message: /for DaemonSet targets/,
+  },
+  {
+    name: "blue/green for a StatefulSet",
+    spec: inPlace("StatefulSet", (s) => {
+      s.service = { port: 80 };
+      s.strategy = { blueGreen: {} };
+    }),
+    path: "spec.strategy.blueGreen",
+    message: /strategy.blueGreen is for Deployment targets/,
+  },
+  {
+    name: "blue/green for a DaemonSet",
+    spec: inPlace("DaemonSet", (s) => (s.strategy = { blueGreen: {} })),
+    path: "spec.strategy.blueGreen",
+    message: /strategy.blueGreen is for Deployment targets/,
+  },
+  {
+    name: "setUpdated with both replicas and percent",
+    spec: inPlace("DaemonSet", (s) => (s.strategy.canary.steps[0].setUpdated.percent = 10)),
+    path: "spec.strategy.canary.steps[0].setUpdated",
+    message: /exactly one of replicas, percent or nodeSelector/,
+  },
+  {
+    name: "setUpdated over 100 percent",
+    spec: inPlace("StatefulSet", (s) => (s.strategy.canary.steps = [{ setUpdated: { percent: 150 } }])),
+    path: "spec.strategy.canary.steps[0].setUpdated.percent",
+    message: /<=100|too big/i,
+  },
+  {
+    name: "setUpdated counts that decrease",
+    spec: inPlace("StatefulSet", (s) => s.strategy.canary.steps.push({ setUpdated: { replicas: 1 } })),
+    path: "spec.strategy.canary.steps[2].setUpdated.replicas",
+    message: /cumulative/,
+  },
 ];
+
+/** A valid StatefulSet or DaemonSet spec (no traffic split), changed by `change`. */
+function inPlace(kind: string, change: (spec: Loose) => void): unknown {
+  return variant((s) => {
+    s.targetRef.kind = kind;
+    delete s.service;
+    s.strategy.canary.steps = [{ setUpdated: { replicas: 2 } }, { pause: { duration: "1m" } }];
+    change(s);
+  });
+}
 
 describe("Rollout spec validation", () => {
   it("accepts the reference spec and fills defaults", () => {
@@ -200,6 +293,26 @@ describe("Rollout spec validation", () => {
     assert.equal(r.spec.analysis.failureLimit, 2);
     assert.equal(r.spec.progressDeadlineSeconds, 600);
     assert.equal(r.spec.targetRef.kind, "Deployment");
+  });
+
+  it("accepts StatefulSets with and without a traffic split, and DaemonSets in node batches", () => {
+    for (const spec of [
+      inPlace("StatefulSet", () => {}),
+      inPlace("StatefulSet", (s) => {
+        s.service = { port: 80 };
+        s.strategy.canary.steps.unshift({ setWeight: 10 });
+      }),
+      inPlace("DaemonSet", (s) => {
+        s.strategy.canary.nodeOrder = { label: "topology.kubernetes.io/zone", values: ["a", "b"] };
+        s.strategy.canary.steps.push({
+          setUpdated: { nodeSelector: { "topology.kubernetes.io/zone": "a" } },
+        });
+        s.strategy.canary.steps.push({ setUpdated: { percent: 50 } });
+      }),
+    ]) {
+      const r = validateRolloutSpec(spec);
+      assert.ok(r.ok, JSON.stringify(r.ok ? "" : r.issues));
+    }
   });
 
   it("accepts names exactly at each limit, and long paths where the provider adds nothing", () => {

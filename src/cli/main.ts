@@ -20,6 +20,7 @@ async function run(args: Args): Promise<number> {
     case "pause":
     case "resume":
     case "retry":
+    case "approve":
       return (await import("./commands/steer.ts")).steer(args, args.command);
     case "history":
       return (await import("./commands/history.ts")).history(args);

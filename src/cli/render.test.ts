@@ -47,6 +47,47 @@ describe("renderRollout", () => {
     t.assert.snapshot(text, asText);
   });
 
+  it("lists check runs, and says how to approve the approval that waits", () => {
+    const rollout = progressingRollout();
+    rollout.status = {
+      ...rollout.status,
+      checks: [
+        {
+          name: "smoke",
+          point: "preRollout",
+          kind: "webhook",
+          phase: "Passed",
+          attempt: 1,
+          startedAt: NOW.toISOString(),
+          message: "check webhook: 2xx",
+        },
+        {
+          name: "e2e",
+          point: "step",
+          step: 1,
+          kind: "job",
+          phase: "Failed",
+          attempt: 2,
+          startedAt: NOW.toISOString(),
+          message: "Job x failed: DeadlineExceeded",
+        },
+        {
+          name: "gate",
+          point: "prePromotion",
+          kind: "approval",
+          phase: "Pending",
+          attempt: 1,
+          startedAt: NOW.toISOString(),
+        },
+      ],
+    };
+    const text = renderRollout({ ...view(), rollout }, { now: NOW, color: false }).join("\n");
+    assert.match(text, /Checks:\s+1\/3 passed/);
+    assert.match(text, /✔\s+smoke\s+preRollout\s+webhook #1\s+Passed\s+check webhook: 2xx/);
+    assert.match(text, /✖\s+e2e\s+step 2\s+job #2\s+Failed\s+Job x failed: DeadlineExceeded/);
+    assert.match(text, /gate\s+prePromotion\s+approval #1\s+Pending\s+kubectl vireo approve podinfo gate/);
+  });
+
   it("shows the primary's value for relative checks and the time to the next tick", () => {
     const text = renderRollout(view(), { now: NOW, color: false }).join("\n");
     assert.match(text, /latency\s+150\.25\s+ratio ≤ 1\.2 of primary\s+primary 100/);

@@ -102,6 +102,13 @@ function verdictMark(v: Measurement["verdict"], s: Style): string {
   return s.yellow("?");
 }
 
+function checkMark(phase: string, s: Style): string {
+  if (phase === "Passed") return s.green("✔");
+  if (phase === "Failed") return s.red("✖");
+  if (phase === "Skipped") return s.dim("-");
+  return s.yellow("…");
+}
+
 function replicasText(d: DeploymentSummary | undefined): string {
   return d ? `${d.ready}/${d.replicas} ready` : "-";
 }
@@ -178,6 +185,22 @@ export function renderRollout(unsafe: RolloutView, opts: RenderOptions): string[
         got.verdict === "Pass" ? "" : (got.message ?? got.verdict),
       ];
     });
+    for (const line of table(rows)) out.push(`  ${line}`);
+  }
+
+  const runs = st.checks ?? [];
+  if (runs.length > 0) {
+    field("Checks", `${runs.filter((c) => c.phase === "Passed").length}/${runs.length} passed`);
+    const rows = runs.map((c) => [
+      checkMark(c.phase, s),
+      c.name,
+      c.point === "step" ? `step ${(c.step ?? 0) + 1}` : c.point,
+      `${c.kind} #${c.attempt}`,
+      c.phase,
+      c.phase === "Pending" && c.kind === "approval"
+        ? `kubectl vireo approve ${r.metadata.name} ${c.name}`
+        : (c.message ?? ""),
+    ]);
     for (const line of table(rows)) out.push(`  ${line}`);
   }
 

@@ -81,6 +81,7 @@ export class PrometheusAnalysisRunner implements AnalysisRunner {
       signal,
       now: (this.#o.now ?? (() => new Date()))(),
       ...(status?.stepStartedAt ? { stepStartedAt: new Date(status.stepStartedAt) } : {}),
+      ...(status?.workload?.canaryHash ? { canaryHash: status.workload.canaryHash } : {}),
       ...(this.#o.scrapeIntervalMs !== undefined ? { scrapeIntervalMs: this.#o.scrapeIntervalMs } : {}),
       ...(this.#o.scopeLabel !== undefined ? { scopeLabel: this.#o.scopeLabel } : {}),
     });

@@ -40,7 +40,14 @@ export interface AnalysisSchedulerOptions {
   onResult: (key: string) => void;
   /** A result (or a measurement still running) was thrown away because the Rollout moved on. */
   onDiscard?: (reason: DiscardReason) => void;
+  /** Timers (the measurement deadline). */
   clock?: Clock;
+  /**
+   * The time base results are stamped in (default the clock's): it must be the engine's, because the engine compares
+   * `startedAt` with `stepStartedAt`. A tick stamped on this node's clock while the engine runs on the API server's
+   * could look younger than a step entered after it, and pass that step on traffic taken before it.
+   */
+  now?: () => number;
 }
 
 /** Per-request options. */
@@ -129,6 +136,7 @@ export function analysisTag(
 export class AnalysisScheduler {
   readonly #o: AnalysisSchedulerOptions;
   readonly #clock: Clock;
+  readonly #now: () => number;
   readonly #jobs = new Map<string, Job>();
   readonly #waiting = new Map<string, FairQueue<Job>>();
   readonly #running = new Map<string, number>();
@@ -142,6 +150,7 @@ export class AnalysisScheduler {
       throw new Error(`analysis concurrency must be >= 1: ${options.concurrency}`);
     this.#o = options;
     this.#clock = options.clock ?? systemClock;
+    this.#now = options.now ?? (() => this.#clock.now());
     this.#perNamespace = Math.max(1, Math.ceil(options.concurrency / 2));
   }
 
@@ -279,7 +288,7 @@ export class AnalysisScheduler {
   #start(job: Job): void {
     job.state = "running";
     job.controller = new AbortController();
-    job.startedAt = new Date(this.#clock.now());
+    job.startedAt = new Date(this.#now());
     this.#running.set(job.lane, (this.#running.get(job.lane) ?? 0) + 1);
     const byNamespace = this.#runningByNamespace.get(job.lane) ?? new Map<string, number>();
     byNamespace.set(job.namespace, (byNamespace.get(job.namespace) ?? 0) + 1);

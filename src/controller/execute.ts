@@ -16,14 +16,23 @@ import type { ReconcilerDeps } from "./ports.ts";
  * status still routes to. The second case is real: a leader frozen mid-request (SIGSTOP) sends a scale-down it had
  * already dispatched when it wakes; once status says weight 0, its successor routes nothing to that canary either.
  */
-const AFTER_STATUS = new Set<Action["type"]>(["PromotePrimary", "ScaleCanaryDown"]);
+const AFTER_STATUS = new Set<Action["type"]>([
+  "PromotePrimary",
+  "ScaleCanaryDown",
+  // StatefulSet and DaemonSet targets: status records the step (and the stable hash) before any pod moves, so a
+  // restarted controller never finds pods on a revision its status does not know, nor deletes a batch twice.
+  "HoldUpdates",
+  "RestoreTemplate",
+  "DeletePods",
+]);
 
 /** True for an action that must wait until status records the decision (see {@link AFTER_STATUS}). */
 export const afterStatus = (a: Action): boolean => AFTER_STATUS.has(a.type);
 
 /**
- * Which actions change the world (carried out here) rather than tell people (Events, notifications). A Record, so a
- * new action type does not compile until it is sorted here (a decided action never carried out is a silent bug).
+ * Which actions change the world (carried out here) rather than tell people (Events, notifications) or start checks
+ * (the check runner carries those out, after the status write). A Record, so a new action type does not compile
+ * until it is sorted here (a decided action never carried out is a silent bug).
  */
 const IS_WORLD_ACTION: Record<Action["type"], boolean> = {
   HandBack: true,
@@ -38,6 +47,11 @@ const IS_WORLD_ACTION: Record<Action["type"], boolean> = {
   PromotePrimary: true,
   SyncAutoscaler: true,
   DeleteAutoscaler: true,
+  HoldUpdates: true,
+  RestoreTemplate: true,
+  DeletePods: true,
+  CreateCheckJob: false,
+  DeleteCheckJob: false,
   RecordEvent: false,
   Notify: false,
 };
@@ -65,7 +79,7 @@ export interface Decided {
 }
 
 /** The ports carrying out actions reads and writes through. */
-export type ExecuteDeps = Pick<ReconcilerDeps, "workloads" | "log">;
+export type ExecuteDeps = Pick<ReconcilerDeps, "workloads" | "inPlace" | "log">;
 
 /**
  * Decides, carries out the actions that may precede the status write, and — when they changed what the decision
@@ -140,7 +154,17 @@ export async function execute(
         await handBackStep(deps, handBackPlan(action.claims, target.claims, names), spec, target, names);
         break;
       case "ClaimObjects":
-        await deps.workloads.claim(snap);
+        if (target.inPlace) await deps.inPlace.claim(target.inPlace, names.rollout);
+        else await deps.workloads.claim(snap);
+        break;
+      case "HoldUpdates":
+        if (target.inPlace) await deps.inPlace.hold(target.inPlace, action.partition);
+        break;
+      case "RestoreTemplate":
+        if (target.inPlace) await deps.inPlace.restoreTemplate(target.inPlace, action.from, action.hash);
+        break;
+      case "DeletePods":
+        if (target.inPlace) await deps.inPlace.deletePods(target.inPlace, action.pods);
         break;
       case "EnsureWorkloads":
         repaired.push(...(await deps.workloads.ensure(snap, spec, owner, action)));
@@ -165,8 +189,8 @@ export async function execute(
           ...target.ref,
           weights: action.weights,
           owner,
-          ...(spec.service.gateways ? { gateways: spec.service.gateways } : {}),
-          ...(spec.service.hosts ? { hosts: spec.service.hosts } : {}),
+          ...(spec.service?.gateways ? { gateways: spec.service.gateways } : {}),
+          ...(spec.service?.hosts ? { hosts: spec.service.hosts } : {}),
         };
         const written = await mesh.setRoutes(split);
         if (written !== undefined) own.routes = written;

@@ -127,7 +127,8 @@ export class Manager implements RolloutSource, ObjectReader {
 
   /**
    * Also watches Vireo's own routing objects of these kinds (selected by the managed-by label): an edit or delete
-   * by anyone else wakes the owning Rollout, whose reconcile puts the intended split back. Call before start().
+   * by anyone else wakes the owning Rollout, whose reconcile puts the intended split back, and so does a change of
+   * the status the mesh writes on them. Call before start().
    */
   watchRouting(kinds: readonly ResourceRef[]): void {
     for (const resource of kinds) {
@@ -141,11 +142,14 @@ export class Manager implements RolloutSource, ObjectReader {
           const rollout = o.metadata?.labels?.[LABELS.rollout];
           if (rollout) this.queue.add(`${o.metadata?.namespace}/${rollout}`);
         };
+        // Status too: it is where the mesh says whether it applies the route (a Gateway's acceptance, istiod's
+        // analysis), and a verdict arriving after Vireo's write must reach the Rollout's conditions without a resync.
+        const watched = (x: KubernetesObject) => {
+          const { spec, status } = x as { spec?: unknown; status?: unknown };
+          return JSON.stringify([spec, status]);
+        };
         inf.onUpdate((o, n) => {
-          if (
-            JSON.stringify((o as { spec?: unknown }).spec) !== JSON.stringify((n as { spec?: unknown }).spec)
-          )
-            wake(n);
+          if (watched(o) !== watched(n)) wake(n);
         });
         inf.onDelete(wake);
         this.#routing.push(inf);

@@ -2,6 +2,7 @@
 import type { RolloutSpec } from "../api/rollout-schema.ts";
 import type { KubeClients } from "../kube/clients.ts";
 import type { ApiDiscovery } from "../kube/discovery.ts";
+import type { ClusterFacts } from "../mesh/cluster-facts.ts";
 import { reportNotServed } from "../mesh/not-served.ts";
 import { createMeshAdapter, detectMeshApis, type MeshApis } from "../mesh/registry.ts";
 import type { MeshAdapter } from "../mesh/types.ts";
@@ -17,15 +18,24 @@ export class MeshResolver {
   readonly #clients: KubeClients;
   readonly #discovery: ApiDiscovery;
   readonly #trustDomain: string | undefined;
+  readonly #facts: ClusterFacts | undefined;
   #apis: MeshApis = {};
   #detectedAt = 0;
   #detecting: Promise<void> | undefined;
 
-  /** @param options.trustDomain the mesh identity trust domain (`--trust-domain`; adapters default to cluster.local) */
-  constructor(clients: KubeClients, discovery: ApiDiscovery, options: { trustDomain?: string } = {}) {
+  /**
+   * @param options.trustDomain the mesh identity trust domain (`--trust-domain`; adapters default to cluster.local)
+   * @param options.facts cached namespace labels and Services for the adapters (they GET them otherwise)
+   */
+  constructor(
+    clients: KubeClients,
+    discovery: ApiDiscovery,
+    options: { trustDomain?: string; facts?: ClusterFacts } = {},
+  ) {
     this.#clients = clients;
     this.#discovery = discovery;
     this.#trustDomain = options.trustDomain;
+    this.#facts = options.facts;
   }
 
   /** Detects the served APIs; call once before reconciling. */
@@ -51,6 +61,7 @@ export class MeshResolver {
     const adapter = createMeshAdapter(spec.provider, {
       client: this.#clients,
       ...(this.#trustDomain ? { trustDomain: this.#trustDomain } : {}),
+      ...(this.#facts ? { facts: this.#facts } : {}),
       ...this.#apis,
     });
     return reportNotServed(adapter, () => this.#redetectNow());

@@ -1,15 +1,29 @@
 // The reconciler's first step: read the world a Rollout points at (workloads, routes, access policy, the analysis
 // tick, requests, windows) into the engine's Observations, and name the target its actions will act on.
-import { ANNOTATIONS, API_VERSION, KIND, REASONS, type RequestKind } from "../api/constants.ts";
+import {
+  ANNOTATIONS,
+  API_VERSION,
+  isInPlaceKind,
+  KIND,
+  LABELS,
+  REASONS,
+  type RequestKind,
+} from "../api/constants.ts";
 import type { OwnerRef } from "../api/object-meta.ts";
-import type { Claim, Rollout, RolloutSpec, RolloutStatus } from "../api/rollout-schema.ts";
+import {
+  type Claim,
+  type Rollout,
+  type RolloutSpec,
+  type RolloutStatus,
+  splitServiceOf,
+} from "../api/rollout-schema.ts";
 import { type SpecIssue, validateRolloutSpec } from "../api/validate.ts";
 import { exposureIssues } from "../mesh/exposure-policy.ts";
 import { httpProbesOf } from "../mesh/pod-probes.ts";
 import type { ProviderWarning } from "../mesh/provider.ts";
 import { providerSpecIssues, providerWarnings } from "../mesh/registry.ts";
 import type { AccessPolicyModel, MeshAdapter, SplitRef } from "../mesh/types.ts";
-import type { Observations, OwnershipObservation, Refusal } from "../rollout/types.ts";
+import type { CheckObservations, Observations, OwnershipObservation, Refusal } from "../rollout/types.ts";
 import { evaluateWindows } from "../rollout/windows.ts";
 import {
   claimLabelled,
@@ -22,6 +36,7 @@ import {
   ownershipConflicts,
 } from "../workload/claims.ts";
 import { observeEndpoints } from "../workload/endpoints.ts";
+import { type InPlaceSnapshot, InPlaceWorkloads } from "../workload/in-place.ts";
 import { checkDerivedLimits } from "../workload/limits.ts";
 import { type WorkloadNames, workloadNames } from "../workload/names.ts";
 import { otherServicePorts } from "../workload/render.ts";
@@ -60,6 +75,8 @@ export interface Target {
   claims: readonly Claim[];
   /** status.replicas: what a target whose primary is gone is handed back with. */
   replicas: number | undefined;
+  /** A StatefulSet or DaemonSet target, updated in place (no primary, no split: `snap` holds none of its objects). */
+  inPlace?: InPlaceSnapshot;
 }
 
 /** One reconcile's reading of the world, for the engine. */
@@ -76,7 +93,7 @@ export interface Observed extends Validated {
 /** The ports observation reads through. */
 export type ObserveDeps = Pick<
   ReconcilerDeps,
-  "workloads" | "mesh" | "measurements" | "analysis" | "rollouts" | "exposure"
+  "workloads" | "inPlace" | "mesh" | "measurements" | "analysis" | "rollouts" | "exposure" | "checks"
 >;
 
 /**
@@ -101,7 +118,11 @@ export async function observe(
   v: Validated,
   now: Date,
 ): Promise<Observed> {
+  if (v.spec && isInPlaceKind(v.spec.targetRef.kind)) return observeInPlace(deps, rollout, v, v.spec, now);
   if (v.spec) return observeValid(deps, noPolicyConfirmed, rollout, v, v.spec, now);
+  // An invalid spec changes nothing of a StatefulSet or DaemonSet: it has no split to route back.
+  if (isInPlaceKind(v.acting?.targetRef.kind))
+    return { ...v, observations: { ...emptyObservations(), specIssues: v.issues }, warnings: [] };
   return observeFallback(deps, rollout, v, { ...emptyObservations(), specIssues: v.issues });
 }
 
@@ -179,15 +200,8 @@ async function observeValid(
   const workloads = WorkloadManager.observe(snap);
   const autoscaler = WorkloadManager.observeAutoscalers(snap);
   const endpoints = await observeEndpoints(snap, (ns, svc) => deps.workloads.endpointSlices(ns, svc));
-  // Measuring takes as long as Prometheus does: it runs off the workers and its result comes back as a reconcile.
-  const tick = deps.measurements.tick(`${namespace}/${name}`, {
-    spec,
-    status: rollout.status,
-    generation,
-    observedRevision: workloads.canary.revision,
-    now,
-    run: (measureSignal) => deps.analysis.measure(spec, names, measureSignal, rollout.status),
-  });
+  const tick = analysisTick(deps, rollout, spec, names, workloads.canary.revision, now);
+  const [checkIssues, checks] = await observeChecks(deps, rollout, spec);
   if (!policy && accessPolicyInSync) noPolicyConfirmed.set(owner.uid, generation);
   else noPolicyConfirmed.delete(owner.uid);
   const observations: Observations = {
@@ -196,6 +210,7 @@ async function observeValid(
     specIssues: [
       ...checkDerivedLimits(spec, names, snap.target, snap.rootService),
       ...providerSpecIssues(spec),
+      ...checkIssues,
       ...(deps.analysis.specIssues?.(spec, names) ?? []),
     ],
     ...workloads,
@@ -207,11 +222,139 @@ async function observeValid(
     window: evaluateWindows(spec.windows, now),
     ...(autoscaler ? { autoscaler } : {}),
     ...(endpoints ? { endpoints } : {}),
+    ...(checks ? { checks } : {}),
     refusals: [],
     ownership: await ownershipOf(deps, snap, rollout.status?.claims ?? [], owner),
   };
   const target = { spec, names, snap, owner, policy, ref, mesh, ...held(rollout) };
   return { ...v, observations, target, tick, warnings: providerWarnings(spec.provider, ref) };
+}
+
+/**
+ * The checks' side of a valid spec: what the operator's rules refuse of it (without a check runner, checks cannot
+ * run at all), and the runs' results and Jobs.
+ */
+async function observeChecks(
+  deps: ObserveDeps,
+  rollout: Rollout,
+  spec: RolloutSpec,
+): Promise<[SpecIssue[], CheckObservations | undefined]> {
+  const issues = async (): Promise<SpecIssue[]> => {
+    if (deps.checks) return deps.checks.specIssues(rollout.metadata.namespace, spec);
+    if (!spec.checks?.length) return [];
+    return [{ path: "spec.checks", message: "this controller runs no checks" }];
+  };
+  return Promise.all([issues(), deps.checks?.observe(rollout, spec)]);
+}
+
+/**
+ * A StatefulSet or DaemonSet target: its pods and revisions, the analysis tick, requests and windows. There is no
+ * primary, no Service and no routing object to read: traffic follows the pods (docs/workloads.md).
+ */
+async function observeInPlace(
+  deps: ObserveDeps,
+  rollout: Rollout,
+  v: Validated,
+  spec: RolloutSpec,
+  now: Date,
+): Promise<Observed> {
+  const { namespace, name } = rollout.metadata;
+  const kind = spec.targetRef.kind as InPlaceSnapshot["kind"];
+  const names = workloadNames(namespace, name, spec);
+  const inPlace = await deps.inPlace.snapshot(kind, namespace, spec.targetRef.name);
+  const claimant = inPlace.workload?.metadata.labels?.[LABELS.rollout];
+  if (claimant && claimant !== name && (await deps.rollouts.exists(namespace, claimant))) {
+    const message = `${kind} ${namespace}/${spec.targetRef.name} (spec.targetRef) is managed by Rollout ${claimant}; one object belongs to one Rollout`;
+    const refusals = [{ reason: REASONS.OwnershipConflict, message }];
+    return { ...v, observations: { ...emptyObservations(), refusals }, warnings: [] };
+  }
+  const workloads = InPlaceWorkloads.observe(inPlace);
+  const tick = analysisTick(deps, rollout, spec, names, workloads.canary.revision, now);
+  const [checkIssues, checks] = await observeChecks(deps, rollout, spec);
+  const observations: Observations = {
+    ...emptyObservations(),
+    specIssues: [...inPlaceIssues(spec), ...checkIssues],
+    ...(checks ? { checks } : {}),
+    ownership: {
+      claims: InPlaceWorkloads.claims(inPlace),
+      labelled: !inPlace.workload || claimant === name,
+      handedBack: true,
+    },
+    ...workloads,
+    servicesReady: true,
+    ...(tick.result ? { analysis: tick.result.measurements, analysisAt: tick.result.startedAt } : {}),
+    requests: requestsOf(rollout),
+    window: evaluateWindows(spec.windows, now),
+  };
+  const snap: WorkloadSnapshot = {
+    names,
+    target: undefined,
+    primary: undefined,
+    rootService: undefined,
+    primaryService: undefined,
+    canaryService: undefined,
+  };
+  // No split: the reference names Services nothing routes through, so no action writes them.
+  const ref: SplitRef = {
+    namespace,
+    rolloutName: name,
+    rootService: names.rootService,
+    primaryService: names.primaryService,
+    canaryService: names.canaryService,
+    port: 0,
+  };
+  const target: Target = {
+    spec,
+    names,
+    snap,
+    owner: ownerOf(rollout),
+    policy: null,
+    ref,
+    mesh: deps.mesh(spec),
+    ...held(rollout),
+    inPlace,
+  };
+  return { ...v, observations, target, tick, warnings: [] };
+}
+
+/**
+ * The analysis tick of a valid spec. Measuring takes as long as Prometheus does: it runs off the workers and its
+ * result comes back as a reconcile.
+ */
+function analysisTick(
+  deps: ObserveDeps,
+  rollout: Rollout,
+  spec: RolloutSpec,
+  names: WorkloadNames,
+  observedRevision: string | undefined,
+  now: Date,
+): TickOutcome {
+  const { namespace, name } = rollout.metadata;
+  return deps.measurements.tick(`${namespace}/${name}`, {
+    spec,
+    status: rollout.status,
+    generation: rollout.metadata.generation ?? 1,
+    observedRevision,
+    now,
+    run: (measureSignal) => deps.analysis.measure(spec, names, measureSignal, rollout.status),
+  });
+}
+
+/** What an in-place target cannot do yet: a traffic split, and the builtin metrics that measure one. */
+function inPlaceIssues(spec: RolloutSpec): SpecIssue[] {
+  const issues: SpecIssue[] = [];
+  if (spec.service)
+    issues.push({
+      path: "spec.service",
+      message: `a traffic split for a ${spec.targetRef.kind} is not supported yet: leave service out, traffic follows the pods`,
+    });
+  for (const [i, m] of spec.analysis.metrics.entries())
+    if (m.builtin)
+      issues.push({
+        path: `spec.analysis.metrics[${i}].builtin`,
+        message: `builtin metrics measure a traffic split; a ${spec.targetRef.kind} takes a query (its canary pods carry the label controller-revision-hash={{ canary_hash }})`,
+      });
+  return issues;
 }
 
 /** What the Rollout may not touch: hosts and gateways outside the policy, objects that are not its to take. */
@@ -276,7 +419,7 @@ export function splitRef(names: WorkloadNames, spec: RolloutSpec): SplitRef {
     rootService: names.rootService,
     primaryService: names.primaryService,
     canaryService: names.canaryService,
-    port: spec.service.port,
+    port: splitServiceOf(spec).port,
     ...(spec.gatewayApi ? { gatewayApi: spec.gatewayApi } : {}),
   };
 }
@@ -314,7 +457,7 @@ function requestsOf(r: Rollout): Partial<Record<RequestKind, string>> {
 }
 
 /** The last spec that passed validation, as kept in status (re-validated: status is writable by others too). */
-function lastValidSpec(status: RolloutStatus | undefined): RolloutSpec | undefined {
+export function lastValidSpec(status: RolloutStatus | undefined): RolloutSpec | undefined {
   if (!status?.lastValidSpec) return undefined;
   const v = validateRolloutSpec(status.lastValidSpec);
   return v.ok ? v.spec : undefined;

@@ -1,5 +1,6 @@
 // What the reconciler talks to: one narrow interface per outside party, so tests hand it fakes and main.ts the real
 // informer cache, workload manager, mesh adapters, status writer, event recorder, Prometheus and notifiers.
+import type { TemplateLookup } from "../analysis/templates/resolve.ts";
 import type { MetricMeasurement } from "../analysis/types.ts";
 import type { Rollout, RolloutSpec, RolloutStatus } from "../api/rollout-schema.ts";
 import type { SpecIssue } from "../api/validate.ts";
@@ -7,9 +8,11 @@ import type { EventRecorder } from "../kube/event-recorder.ts";
 import type { StatusWriter } from "../kube/status-writer.ts";
 import type { ExposurePolicy } from "../mesh/exposure-policy.ts";
 import type { MeshAdapter } from "../mesh/types.ts";
+import type { InPlaceWorkloads } from "../workload/in-place.ts";
 import type { WorkloadNames } from "../workload/names.ts";
 import type { WorkloadManager } from "../workload/workload-manager.ts";
 import type { AnalysisScheduler } from "./analysis-scheduler.ts";
+import type { CheckRunner } from "./check-runner.ts";
 import type { PendingNotification, SettledNotification } from "./outbox.ts";
 
 /** Where Rollouts are read from (the informer cache). */
@@ -88,6 +91,12 @@ export type WorkloadPort = Pick<
   | "endpointSlices"
 >;
 
+/** The operations on StatefulSet and DaemonSet targets; {@link InPlaceWorkloads} implements them. */
+export type InPlacePort = Pick<
+  InPlaceWorkloads,
+  "snapshot" | "claim" | "hold" | "deletePods" | "restoreTemplate" | "release"
+>;
+
 /** Rollout status and metadata writes; {@link StatusWriter} implements them. */
 export type StatusPort = Pick<StatusWriter, "patchStatus" | "patchMetadata">;
 
@@ -98,6 +107,8 @@ export type EventPort = Pick<EventRecorder, "record">;
 export interface ReconcilerDeps {
   rollouts: RolloutSource;
   workloads: WorkloadPort;
+  /** StatefulSet and DaemonSet targets. */
+  inPlace: InPlacePort;
   mesh: AdapterFor;
   statusWriter: StatusPort;
   events: EventPort;
@@ -110,8 +121,12 @@ export interface ReconcilerDeps {
   measurements: AnalysisScheduler;
   /** Hostnames and other namespaces' gateways the operator allows Rollouts to route (--allowed-hosts, …-gateways). */
   exposure: ExposurePolicy;
+  /** Runs webhook and Job checks; absent: a Rollout with checks is Invalid (tests without them). */
+  checks?: Pick<CheckRunner, "specIssues" | "observe" | "act" | "dispatch" | "forget">;
   /** How long a deleted Rollout waits for its workload to be handed back (default 10 min, --deletion-timeout). */
   deletionTimeoutMs?: number;
+  /** Where analysis templates are read (the template informers); without it, a Rollout naming one is Invalid. */
+  templates?: TemplateLookup;
 }
 
 /** What the work queue should do with the key next. */

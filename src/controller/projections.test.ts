@@ -32,7 +32,16 @@ describe("cache projections", () => {
         readyReplicas: 2,
         updatedReplicas: 2,
         availableReplicas: 2,
-        conditions: [{ type: "x" }],
+        conditions: [
+          { type: "Available", status: "True", reason: "MinimumReplicasAvailable", message: "ok" },
+          { type: "Progressing", status: "True", reason: "NewReplicaSetAvailable", message: "fine" },
+          {
+            type: "ReplicaFailure",
+            status: "True",
+            reason: "FailedCreate",
+            message: `exceeded quota ${"x".repeat(5000)}`,
+          },
+        ],
       },
     } as never);
     assert.deepEqual(d.metadata.annotations, { "vireo.dev/revision": "abc" });
@@ -46,6 +55,15 @@ describe("cache projections", () => {
       updatedReplicas: 2,
       readyReplicas: 2,
       availableReplicas: 2,
+      // Only what a waiting deletion names (why the target cannot serve), its message bounded.
+      conditions: [
+        {
+          type: "ReplicaFailure",
+          status: "True",
+          reason: "FailedCreate",
+          message: `exceeded quota ${"x".repeat(1024 - 15)}`,
+        },
+      ],
     });
 
     const svc = projectService({

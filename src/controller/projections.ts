@@ -31,12 +31,34 @@ const only =
   (k: string) =>
     keys.includes(k);
 
+/** Longest condition message kept: the hand-back quotes it, clipped shorter still (workload/hand-back.ts). */
+const CONDITION_MESSAGE_LIMIT = 1024;
+
+/**
+ * The conditions that say why a Deployment cannot serve — a ReplicaFailure (quota, admission) or Progressing=False
+ * (progress deadline) — which a waiting deletion names; every other condition is dropped.
+ */
+function failureConditions(d: Cached<Deployment>): NonNullable<Deployment["status"]>["conditions"] {
+  const kept = (d.status?.conditions ?? []).filter(
+    (c) =>
+      (c.type === "ReplicaFailure" && c.status === "True") ||
+      (c.type === "Progressing" && c.status === "False"),
+  );
+  return kept.map((c) => ({
+    type: c.type,
+    status: c.status,
+    ...(c.reason !== undefined ? { reason: c.reason } : {}),
+    ...(c.message !== undefined ? { message: c.message.slice(0, CONDITION_MESSAGE_LIMIT) } : {}),
+  }));
+}
+
 /**
  * Deployments (primaries, adopted targets): the whole spec (the target's template becomes the primary's), the
- * rollout counters of status, and the revision annotation of a primary.
+ * rollout counters of status, its failure conditions, and the revision annotation of a primary.
  */
 export function projectDeployment(d: Cached<Deployment>): Cached<Deployment> {
   const s = d.status ?? {};
+  const failures = failureConditions(d);
   return {
     apiVersion: d.apiVersion,
     kind: d.kind,
@@ -48,6 +70,7 @@ export function projectDeployment(d: Cached<Deployment>): Cached<Deployment> {
       ...(s.updatedReplicas !== undefined ? { updatedReplicas: s.updatedReplicas } : {}),
       ...(s.readyReplicas !== undefined ? { readyReplicas: s.readyReplicas } : {}),
       ...(s.availableReplicas !== undefined ? { availableReplicas: s.availableReplicas } : {}),
+      ...(failures && failures.length > 0 ? { conditions: failures } : {}),
     },
   } as Cached<Deployment>;
 }

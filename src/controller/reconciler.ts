@@ -8,6 +8,7 @@ import {
   FINALIZER,
   FORCE_RELEASE_ANNOTATION,
   GROUP,
+  isInPlaceKind,
   KIND,
   PLURAL,
   REASONS,
@@ -28,9 +29,11 @@ import { servingGap } from "../workload/hand-back.ts";
 import { workloadNames } from "../workload/names.ts";
 import { afterStatus, type Decided, decideAndAct, execute } from "./execute.ts";
 import { finishHandBack, restorable } from "./hand-back.ts";
+import { handBackInPlace } from "./in-place-hand-back.ts";
 import { type NoPolicyConfirmed, type Observed, observe, ownerOf, validated } from "./observe.ts";
 import { type OutboxUpdate, type SettledNotification, toPending, updateOutbox } from "./outbox.ts";
 import type { ReconcileResult, ReconcilerDeps } from "./ports.ts";
+import { withTemplates } from "./templates.ts";
 import { WriteFence } from "./write-fence.ts";
 
 /** How often a Rollout with undelivered notifications is reconciled to offer them again. */
@@ -79,6 +82,7 @@ export class Reconciler {
       this.#fence.forget(key);
       this.#failures.delete(key);
       this.#d.measurements.forget(key);
+      this.#d.checks?.forget(namespace, name);
       this.#d.observer.rolloutDeleted(namespace, name);
       return {};
     }
@@ -138,7 +142,7 @@ export class Reconciler {
 
   /** One reconcile of a live Rollout: observe, decide and act, commit. */
   async #reconcile(cached: Rollout): Promise<ReconcileResult> {
-    const v = validated(cached);
+    const v = withTemplates(validated(cached), cached, this.#d.templates);
     if (cached.metadata.deletionTimestamp) return this.#finalize(cached, v.acting);
     const rollout = await this.#ensureFinalizer(cached);
     const now = this.#d.now();
@@ -212,6 +216,13 @@ export class Reconciler {
     if (decided.failure) throw decided.failure;
     const recorded = decided.actions.filter(afterStatus);
     if (target && recorded.length > 0) await execute(this.#d, target, recorded, decided.repaired);
+    // Check runs start only now that status records them: a crash before this point repeats the call with the same
+    // Idempotency-Key, or finds (adopts) the Job by its deterministic name; nothing starts twice for one run.
+    if (spec && this.#d.checks) {
+      const owner = ownerOf(rollout);
+      for (const a of decided.actions) await this.#d.checks.act(rollout, spec, owner, a);
+      this.#d.checks.dispatch(rollout, spec, status);
+    }
     // Undelivered notifications are offered again periodically: delivery may have given up during a long outage,
     // and an otherwise quiet Rollout would not be reconciled again until the informer's resync.
     const retryPending =
@@ -311,7 +322,9 @@ export class Reconciler {
     const { namespace, name } = rollout.metadata;
     if (!rollout.metadata.finalizers?.includes(FINALIZER)) return {};
     let released: { why: string; undone: string[] } | undefined;
-    if (spec) {
+    let handedBack: string | undefined;
+    if (spec && isInPlaceKind(spec.targetRef.kind)) handedBack = await handBackInPlace(d, rollout, spec);
+    else if (spec) {
       const names = workloadNames(namespace, name, spec);
       const owner = ownerOf(rollout);
       const recorded = rollout.status?.claims;
@@ -373,6 +386,10 @@ export class Reconciler {
       finalizers: withoutFinalizer(rollout.metadata.finalizers, FINALIZER),
       ...(rollout.metadata.resourceVersion ? { resourceVersion: rollout.metadata.resourceVersion } : {}),
     });
+    if (handedBack)
+      await this.#record(rollout, [
+        { type: "RecordEvent", eventType: "Normal", reason: REASONS.HandedBack, message: handedBack },
+      ]);
     if (released) {
       const undone = released.undone.length > 0 ? released.undone.join("; ") : "nothing was left undone";
       await this.#record(rollout, [

@@ -325,3 +325,16 @@ function resourceOf(context: RequestContext, body: StatusBody | undefined): stri
   const group = body?.details?.group;
   return kind ? `${kind}${group ? `.${group}` : ""}` : "the resource";
 }
+
+/** GETs `path`; undefined when the object does not exist (404), every other error thrown. */
+export async function getOrUndefined<T>(
+  client: { request<R>(options: { path: string }): Promise<R> },
+  path: string,
+): Promise<T | undefined> {
+  try {
+    return await client.request<T>({ path });
+  } catch (err) {
+    if (isNotFound(err)) return undefined;
+    throw err;
+  }
+}

@@ -114,8 +114,8 @@ export function exposureIssues(spec: RolloutSpec, own: OwnServices, policy: Expo
       message: `gateway ${full} is not allowed in namespace ${ns}: a Rollout may use gateways of its own namespace, and those the operator allows its namespace (--allowed-gateways)`,
     });
   };
-  for (const [i, h] of (spec.service.hosts ?? []).entries()) host(`spec.service.hosts[${i}]`, h);
-  for (const [i, g] of (spec.service.gateways ?? []).entries()) {
+  for (const [i, h] of (spec.service?.hosts ?? []).entries()) host(`spec.service.hosts[${i}]`, h);
+  for (const [i, g] of (spec.service?.gateways ?? []).entries()) {
     if (g === "mesh") continue;
     // The schema admits `name` (this namespace) and `namespace/name` only.
     const [gwNamespace, name] = g.includes("/") ? g.split("/", 2) : [ns, g];

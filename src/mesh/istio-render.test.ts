@@ -17,14 +17,22 @@ const ref = aSplitRef();
 const vsType = virtualServiceType("v1");
 const apType = authorizationPolicyType("v1");
 
+const keep = (role: string, extra: Record<string, unknown> = {}) => ({
+  name: `checkout-keep-${role}`,
+  match: [{ headers: { "x-vireo-backend": { exact: role } }, ...extra }],
+  route: [{ destination: { host: `checkout-${role}`, port: { number: 8080 } } }],
+});
+
 describe("renderVirtualService", () => {
-  it("host-level weighted destinations, mesh gateway, root host first", () => {
+  it("host-level weighted destinations, mesh gateway, root host first; both backends kept named by header routes", () => {
     const vs = renderVirtualService(aSplit({ primary: 80, canary: 20 }), vsType);
     assert.equal(vs.apiVersion, "networking.istio.io/v1");
     assert.deepEqual(vs.spec, {
       hosts: ["checkout"],
       gateways: ["mesh"],
       http: [
+        keep("primary"),
+        keep("canary"),
         {
           name: "checkout",
           route: [
@@ -51,6 +59,8 @@ describe("renderVirtualService", () => {
     const split = { ...aSplit({ primary: 70, canary: 30 }), otherPorts: [9090] };
     const vs = renderVirtualService(split, vsType);
     assert.deepEqual((vs.spec as { http: unknown[] }).http, [
+      keep("primary", { port: 8080 }),
+      keep("canary", { port: 8080 }),
       {
         name: "checkout",
         match: [{ port: 8080 }],
@@ -67,7 +77,9 @@ describe("renderVirtualService", () => {
   it("a multi-port Service behind gateways: gateway traffic is split whatever its port", () => {
     const split = { ...aSplit({ primary: 50, canary: 50 }), otherPorts: [9090], gateways: ["edge/gw"] };
     const http = (renderVirtualService(split, vsType).spec as { http: { match?: unknown }[] }).http;
-    assert.deepEqual(http[0]?.match, [{ port: 8080, gateways: ["mesh"] }, { gateways: ["edge/gw"] }]);
+    assert.deepEqual(http[2]?.match, [{ port: 8080, gateways: ["mesh"] }, { gateways: ["edge/gw"] }]);
+    // The keep routes never apply to gateway traffic: outside callers do not pick a backend.
+    assert.deepEqual(http[0], keep("primary", { port: 8080, gateways: ["mesh"] }));
   });
 
   it("otherPorts naming only the rollout port changes nothing", () => {
@@ -90,6 +102,16 @@ describe("renderVirtualService", () => {
 });
 
 describe("parseVirtualServiceWeights", () => {
+  it("reads the route named after the Rollout, wherever it is; else the first", () => {
+    const rendered = renderVirtualService(aSplit({ primary: 60, canary: 40 }), vsType);
+    assert.deepEqual(parseVirtualServiceWeights(rendered, ref), { primary: 60, canary: 40 });
+    const older: MeshObject = {
+      ...rendered,
+      spec: { http: (rendered.spec as { http: unknown[] }).http.slice(2) },
+    };
+    assert.deepEqual(parseVirtualServiceWeights(older, ref), { primary: 60, canary: 40 });
+  });
+
   const vs = (route: unknown[]): MeshObject => ({
     apiVersion: "networking.istio.io/v1",
     kind: "VirtualService",
@@ -177,7 +199,7 @@ describe("renderAuthorizationPolicy", () => {
         routes: [{ pathRegex: "/api/.*", methods: ["post", "GET"] }, { pathRegex: "/healthz$" }],
       }),
       "primary",
-      { app: "checkout-primary" },
+      { pods: { app: "checkout-primary" } },
       apType,
       { trustDomain: "example.org" },
     );
@@ -197,10 +219,31 @@ describe("renderAuthorizationPolicy", () => {
     });
   });
 
+  it("behind a waypoint: attached to Services (targetRefs), no pod selector", () => {
+    const ap = renderAuthorizationPolicy(
+      aPolicy({ routes: undefined }),
+      "canary",
+      { services: ["checkout", "checkout-canary"] },
+      apType,
+    );
+    assert.deepEqual(ap.spec, {
+      targetRefs: [
+        { group: "", kind: "Service", name: "checkout" },
+        { group: "", kind: "Service", name: "checkout-canary" },
+      ],
+      action: "ALLOW",
+      rules: [{ from: [{ source: { principals: ["cluster.local/ns/web/sa/frontend"] } }] }],
+    });
+  });
+
   it("omits `to` when any route allows every request (no routes, or a catch-all among them)", () => {
     for (const routes of [undefined, [{ pathRegex: "/a" }, { methods: ["*"] }]]) {
-      const spec = renderAuthorizationPolicy(aPolicy({ routes }), "canary", { app: "checkout" }, apType)
-        .spec as {
+      const spec = renderAuthorizationPolicy(
+        aPolicy({ routes }),
+        "canary",
+        { pods: { app: "checkout" } },
+        apType,
+      ).spec as {
         rules: Record<string, unknown>[];
       };
       assert.deepEqual(Object.keys(spec.rules[0] ?? {}), ["from"]);
@@ -213,7 +256,7 @@ describe("renderAuthorizationPolicy", () => {
         renderAuthorizationPolicy(
           aPolicy({ routes: [{ pathRegex: "/items/[0-9]+" }] }),
           "primary",
-          { a: "b" },
+          { pods: { a: "b" } },
           apType,
         ),
       MeshError,

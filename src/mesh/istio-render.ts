@@ -36,12 +36,20 @@ export const authorizationPolicyType = (version: IstioSecurityVersion): Resource
 
 /**
  * The VirtualService `<rollout>`: hosts = root Service + extra hosts, gateways = "mesh" + extra gateways, one
- * http route sending `weights` to the primary and canary Services. When the root Service has other ports, that
- * route matches the rollout port only (mesh traffic; gateway traffic arrives on the gateway's port and is split
- * whatever it is) and a second route sends the rest to the primary Service on the port it was addressed to. Destinations are host-level (Flagger's
- * approach), not subsets: the two Services already select disjoint pods, so no DestinationRule is needed —
- * subsets would require mirroring pod labels into a DestinationRule kept in sync with every template change,
- * and a Vireo-owned DestinationRule on the user's host would collide with their own (TLS, outlier detection).
+ * http route `<rollout>` sending `weights` to the primary and canary Services. When the root Service has other
+ * ports, that route matches the rollout port only (mesh traffic; gateway traffic arrives on the gateway's port and
+ * is split whatever it is) and a route `<rollout>-other-ports` sends the rest to the primary Service on the port it
+ * was addressed to. Destinations are host-level (Flagger's approach), not subsets: the two Services already select
+ * disjoint pods, so no DestinationRule is needed — subsets would require mirroring pod labels into a DestinationRule
+ * kept in sync with every template change, and a Vireo-owned DestinationRule on the user's host would collide with
+ * their own (TLS, outlier detection).
+ *
+ * Before the split come two routes only the mesh's requests carrying header {@link KEEP_BACKEND_HEADER} reach, one
+ * per backend: they keep both backends named in every route configuration, whatever the weights. A proxyless gRPC
+ * client (grpc-go, up to at least v1.82) fails the RPCs a route update sends to a cluster its previous routes did
+ * not name — its route selector switches before its load balancer knows the cluster ("unknown cluster selected for
+ * RPC") — so without them each weight change that brings a backend back from 0 % fails requests (seen in
+ * e2e/istio-grpc.test.ts). Envoy sidecars need none of this and ignore them.
  */
 export function renderVirtualService(model: TrafficSplitModel, type: ResourceType): MeshObject {
   const extraHosts = uniqueSorted(model.hosts ?? []).filter((h) => h !== model.rootService);
@@ -59,6 +67,8 @@ export function renderVirtualService(model: TrafficSplitModel, type: ResourceTyp
       hosts: [model.rootService, ...extraHosts],
       gateways: ["mesh", ...extraGateways],
       http: [
+        keepRoute(model, "primary", multiPort, extraGateways),
+        keepRoute(model, "canary", multiPort, extraGateways),
         {
           name: model.rolloutName,
           ...(multiPort ? { match: splitMatches(model.port, extraGateways) } : {}),
@@ -80,6 +90,31 @@ export function renderVirtualService(model: TrafficSplitModel, type: ResourceTyp
 
 const uniqueSorted = (xs: readonly string[]): string[] => [...new Set(xs)].sort(byKey((x) => x));
 
+/** The request header (value: `primary` or `canary`) of the routes that keep both backends named. */
+export const KEEP_BACKEND_HEADER = "x-vireo-backend";
+
+/** The route reached only by mesh requests with {@link KEEP_BACKEND_HEADER} = `role`, to that backend. */
+function keepRoute(
+  model: TrafficSplitModel,
+  role: "primary" | "canary",
+  multiPort: boolean,
+  extraGateways: readonly string[],
+): Record<string, unknown> {
+  const host = role === "primary" ? model.primaryService : model.canaryService;
+  return {
+    name: `${model.rolloutName}-keep-${role}`,
+    match: [
+      {
+        headers: { [KEEP_BACKEND_HEADER]: { exact: role } },
+        ...(multiPort ? { port: model.port } : {}),
+        // Never through an ingress Gateway: outside callers must not pick a backend.
+        ...(extraGateways.length > 0 ? { gateways: ["mesh"] } : {}),
+      },
+    ],
+    route: [{ destination: { host, port: { number: model.port } } }],
+  };
+}
+
 /** Mesh traffic to the rollout port, and all traffic through the extra gateways (matches are ORed). */
 function splitMatches(port: number, extraGateways: readonly string[]): Record<string, unknown>[] {
   if (extraGateways.length === 0) return [{ port }];
@@ -92,16 +127,18 @@ interface RouteDestination {
 }
 
 /**
- * Primary/canary percentages from the first http route. Hosts match by short name or namespace-qualified name
+ * Primary/canary percentages from the split route: the http route named after the Rollout (the first route in
+ * VirtualServices written before the keep routes existed). Hosts match by short name or namespace-qualified name
  * in the VirtualService's namespace. A lone destination without weight gets 100 (Istio's default); otherwise a
  * missing weight is 0. Null when nothing is routed to either backend.
  */
 export function parseVirtualServiceWeights(
   obj: MeshObject,
-  ref: Pick<SplitRef, "primaryService" | "canaryService" | "namespace">,
+  ref: Pick<SplitRef, "primaryService" | "canaryService" | "namespace" | "rolloutName">,
 ): Weights | null {
-  const http = (obj.spec as { http?: { route?: RouteDestination[] }[] } | undefined)?.http;
-  const route = Array.isArray(http) && Array.isArray(http[0]?.route) ? http[0].route : [];
+  const http = (obj.spec as { http?: { name?: string; route?: RouteDestination[] }[] } | undefined)?.http;
+  const split = Array.isArray(http) ? (http.find((h) => h?.name === ref.rolloutName) ?? http[0]) : undefined;
+  const route = Array.isArray(split?.route) ? split.route : [];
   const weightOf = (r: RouteDestination) =>
     r?.weight === undefined
       ? route.length === 1
@@ -180,12 +217,13 @@ export function istioPrincipal(trustDomain: string, namespace: string, serviceAc
 /**
  * The ALLOW AuthorizationPolicy `<rollout>-<role>` for one set of backend pods: callers by mTLS principal, and
  * one operation per route (`to` omitted when a route allows everything). Istio's ALLOW semantics: once any ALLOW
- * policy selects a workload, requests matching none are denied.
+ * policy selects a workload, requests matching none are denied. It selects the pods (`selector`, enforced by their
+ * sidecars) or, behind a waypoint, attaches to Services (`targetRefs`, enforced by the waypoint for requests to them).
  */
 export function renderAuthorizationPolicy(
   policy: AccessPolicyModel,
   role: "primary" | "canary",
-  selector: Record<string, string>,
+  target: { pods: Record<string, string> } | { services: readonly string[] },
   type: ResourceType,
   options: { trustDomain?: string; owner?: OwnerRef } = {},
 ): MeshObject {
@@ -205,7 +243,13 @@ export function renderAuthorizationPolicy(
       policy.rolloutName,
       options.owner ?? policy.owner,
     ),
-    spec: { selector: { matchLabels: { ...selector } }, action: "ALLOW", rules: [rule] },
+    spec: {
+      ...("pods" in target
+        ? { selector: { matchLabels: { ...target.pods } } }
+        : { targetRefs: target.services.map((name) => ({ group: "", kind: "Service", name })) }),
+      action: "ALLOW",
+      rules: [rule],
+    },
   };
 }
 

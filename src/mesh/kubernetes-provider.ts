@@ -4,8 +4,8 @@ import { defineProvider } from "./provider.ts";
 
 /**
  * Plain Services, served by every cluster. It writes only the root Service (whose RBAC the workload layer already
- * has) and reads EndpointSlices through the controller's cache (RBAC in the chart's core rules), so it adds no rule
- * and watches no routing kind of its own. Builtin metrics come from whatever proxy the traffic passes
+ * has) and lists EndpointSlices from the API server (RBAC in the chart's core rules), so it adds no rule and
+ * watches no routing kind of its own. Builtin metrics come from whatever proxy the traffic passes
  * (`--metrics-mesh`).
  */
 export const kubernetesProvider = defineProvider({
@@ -13,8 +13,7 @@ export const kubernetesProvider = defineProvider({
   apiGroups: [],
   requires: "nothing beyond Kubernetes",
   detect: (): Record<string, never> => ({}),
-  create: (_apis, { client, core }) =>
-    new KubernetesServiceAdapter({ client, core: core ?? apiCoreReader(client) }),
+  create: (_apis, { client }) => new KubernetesServiceAdapter({ client, core: apiCoreReader(client) }),
   routingTypes: () => [],
   routingKinds: [],
   policyTypes: [],

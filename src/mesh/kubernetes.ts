@@ -15,7 +15,7 @@ export interface CoreService {
   spec: { selector?: Record<string, string> };
 }
 
-/** Where the adapter reads Services and EndpointSlices: the controller's caches, or the API server. */
+/** Where the adapter reads Services and EndpointSlices ({@link apiCoreReader}: the API server). */
 export interface CoreReader {
   service(namespace: string, name: string): Promise<CoreService | undefined>;
   /** Every EndpointSlice of Service `service` (label kubernetes.io/service-name). */

@@ -3,7 +3,7 @@ import type { MetricsMesh, Reason } from "../api/constants.ts";
 import type { RolloutSpec } from "../api/rollout-schema.ts";
 import type { SpecIssue } from "../api/validate.ts";
 import type { ServedGroup } from "../kube/discovery.ts";
-import type { CoreReader } from "./kubernetes.ts";
+import type { ClusterFacts } from "./cluster-facts.ts";
 import type { MeshClient, ResourceType } from "./object-store.ts";
 import type { MeshAdapter, SplitRef, TrafficSplitModel } from "./types.ts";
 
@@ -18,11 +18,8 @@ export interface AdapterContext {
   trustDomain?: string;
   /** Re-reads after a 409 before reporting the Conflict (default 3). */
   conflictRetries?: number;
-  /**
-   * The controller's caches of Services and EndpointSlices, for the provider whose route is a Service's selector
-   * (kubernetes); without them it reads the API server.
-   */
-  core?: CoreReader;
+  /** Namespace labels and Services (cached by the controller); adapters read them with GETs otherwise. */
+  facts?: ClusterFacts;
 }
 
 /** Something a person should know about how a provider renders a Rollout (a Warning Event, once per generation). */

@@ -1,6 +1,7 @@
 // The routing object an adapter keeps for a Rollout's split: rendered from the split, written through the object
 // store, and read back as weights — the same for a VirtualService, an HTTPRoute and a TrafficSplit.
 import type { Weights } from "../rollout/types.ts";
+import { MeshError, MeshErrorKind } from "./errors.ts";
 import type { ObjectStore, ResourceType } from "./object-store.ts";
 import { type MeshObject, sameSpec } from "./objects.ts";
 import type { SplitRef, TrafficSplitModel } from "./types.ts";
@@ -13,6 +14,8 @@ export interface RouteKind {
   parse(obj: MeshObject, ref: SplitRef): Weights | null;
   /** Whether a live object already holds the desired spec (default: equal specs as data). */
   same?(live: MeshObject, desired: MeshObject): boolean;
+  /** Why the mesh does not route by a stored object as written (its own status says so); undefined when it does. */
+  verdict?(obj: MeshObject): string | undefined;
 }
 
 /** A Rollout's routing object of one {@link RouteKind}, through one object store. */
@@ -25,17 +28,26 @@ export class RouteObject {
     this.#kind = kind;
   }
 
-  /** Makes the object hold `split`; the weights as the API server stored them (see MeshAdapter.setRoutes). */
+  /**
+   * Makes the object hold `split`; the weights as the API server stored them (see MeshAdapter.setRoutes). Throws
+   * MeshError `NotAccepted` when the kind's verdict says the mesh does not route by the stored object.
+   */
   async set(split: TrafficSplitModel): Promise<Weights | null> {
     const { type, same = sameSpec } = this.#kind;
     const stored = await this.#store.ensure(type, this.#kind.render(split), split.rolloutName, same);
+    const verdict = this.#kind.verdict?.(stored);
+    if (verdict !== undefined) throw new MeshError(MeshErrorKind.NotAccepted, verdict);
     return this.#kind.parse(stored, split);
   }
 
-  /** The weights the object holds, ours or not (reading is harmless; {@link set} refuses a foreign object). */
+  /**
+   * The weights the object holds, ours or not (reading is harmless; {@link set} refuses a foreign object); null
+   * also while the kind's verdict says the mesh does not route by it ({@link set} says why).
+   */
   async get(ref: SplitRef): Promise<Weights | null> {
     const live = await this.#store.get(this.#kind.type, ref.namespace, ref.rolloutName);
-    return live === null ? null : this.#kind.parse(live, ref);
+    if (live === null || this.#kind.verdict?.(live) !== undefined) return null;
+    return this.#kind.parse(live, ref);
   }
 
   /** Deletes the object if it is ours (the finalizer's cleanup). */

@@ -201,7 +201,7 @@ describe("detectSmiVersions and createMeshAdapter", () => {
       }),
     );
     assert.deepEqual(apis, {
-      istio: { networking: "v1", security: "v1beta1" },
+      istio: { networking: "v1", security: "v1beta1", httpRoute: "v1" },
       "gateway-api": { httpRoute: "v1" },
       linkerd: { server: "v1beta3" },
       // Plain Services: served by every cluster.

@@ -152,7 +152,8 @@ describe("NotificationDelivery against a loopback receiver", () => {
     console.log(
       `enqueue latency with a hanging receiver: p50 ${p50.toFixed(3)} ms, max ${max.toFixed(3)} ms`,
     );
-    assert.ok(max < 20, `enqueue took up to ${max.toFixed(1)} ms`);
+    // Waiting on the receiver would take the request timeout (200 ms); well below it, whatever the machine's load.
+    assert.ok(max < 150, `enqueue took up to ${max.toFixed(1)} ms`);
     // 1 in flight + 5 waiting; the other 14 were dropped oldest-first.
     assert.equal(metrics.get("dropped"), 14);
     assert.equal(d.pending(), 6);

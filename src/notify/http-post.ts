@@ -15,6 +15,8 @@ export interface EgressRoute {
   egress: Pick<Egress, "send">;
   /** `tenant` for URLs from a Rollout's Secrets, `operator` for the controller's default Slack Secret. */
   trust: Trust;
+  /** Whole-exchange timeout of one request (the egress default, 10 s, when unset); a check's own `timeout`. */
+  timeoutMs?: number;
 }
 
 /**
@@ -39,6 +41,7 @@ export async function postJson(
       signal,
       trust: route.trust,
       viaProxy: true,
+      ...(route.timeoutMs !== undefined ? { timeoutMs: route.timeoutMs } : {}),
     });
   } catch {
     throw new DeliveryError(`${label}: aborted`, { retryable: true });

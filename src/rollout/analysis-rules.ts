@@ -24,7 +24,9 @@ export function recordAnalysis(ctx: Ctx): boolean {
     spec.analysis.noData,
     (metric) => sequentialContext(a.history ?? [], metric, step),
   );
-  const analysedAt = obs.analysisAt ?? d.now;
+  // A tick is never younger than the decision reading it: one stamped later (another time base) would count as
+  // evidence for the step this very decision enters, which its traffic never reached.
+  const analysedAt = obs.analysisAt && obs.analysisAt < d.now ? obs.analysisAt : d.now;
   const at = analysedAt.toISOString();
   a.lastRunAt = at;
   const fresh: Measurement[] = results.map((r) => ({

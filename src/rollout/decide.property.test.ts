@@ -157,7 +157,15 @@ describe("engine invariants (property-based)", () => {
   });
 
   it("one decision records at most one Event per reason (except one per ignored request and per step walked)", () => {
-    const perItem: readonly string[] = [REASONS.RequestIgnored, REASONS.StepAdvanced];
+    // Check verdicts and approval requests: one per check run (several may finish or start in one decision).
+    const perItem: readonly string[] = [
+      REASONS.RequestIgnored,
+      REASONS.StepAdvanced,
+      REASONS.CheckPassed,
+      REASONS.CheckFailed,
+      REASONS.CheckSkipped,
+      REASONS.WaitingForCheck,
+    ];
     fc.assert(
       fc.property(lifeArb, ([spec, events]) => {
         for (const { decision } of play(spec, events).steps) {

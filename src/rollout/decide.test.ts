@@ -4,6 +4,7 @@ import { describe, it } from "node:test";
 import { decide } from "./decide.ts";
 import {
   actionsOf,
+  apply,
   initialized,
   type ModelWorld,
   makeSpec,
@@ -55,6 +56,35 @@ describe("happy path", () => {
     // Each step lasted one analysis interval (10 s) at least.
     const history = w.status?.analysis?.history ?? [];
     assert.deepEqual(history.map((h) => h.weight).slice(-3), [10, 30, 50]);
+  });
+
+  it("one tick passes one step, even stamped later than the decision reading it (another node's clock)", () => {
+    const w = initialized();
+    pushRevision(w, "rev-2");
+    const promoted = () => w.status?.phase === "Healthy" && w.status.stableRevision === "rev-2";
+    for (let i = 0; i < 200 && !promoted(); i++) {
+      const obs = observe(w);
+      // Every tick stamped 300 ms after the now of the decision that reads it.
+      const stamped = obs.analysis ? { ...obs, analysisAt: new Date(w.now + 300) } : obs;
+      const d = decide(
+        { generation: w.generation, spec: w.spec, status: w.status },
+        stamped,
+        new Date(w.now),
+      );
+      apply(w, d.actions);
+      w.status = d.status;
+      settle(w);
+      w.now += Math.max(d.requeueAfterMs ?? 1000, 1);
+    }
+    assert.ok(promoted());
+    const passes = (w.status?.analysis?.history ?? [])
+      .filter((h) => h.verdict === "Pass")
+      .map((h) => h.weight);
+    assert.deepEqual(
+      [...new Set(passes)].slice(-3),
+      [10, 30, 50],
+      "a passing tick at every step's own weight",
+    );
   });
 
   it("never sends traffic to the canary before it is ready", () => {

@@ -7,7 +7,16 @@ import type { RolloutSpec, RolloutStatus } from "../api/rollout-schema.ts";
 import { describeIssues } from "../api/validate.ts";
 import { pruneHistory } from "./analysis-rules.ts";
 import { syncAutoscaler } from "./autoscaling.ts";
+import { observeChecks, syncCheckJobs } from "./checks.ts";
 import { type Ctx, Draft } from "./draft.ts";
+import {
+  onInPlaceEnded,
+  onInPlaceFinalizing,
+  onInPlaceHealthy,
+  onInPlaceInitializing,
+  onInPlacePromoting,
+} from "./in-place/phases.ts";
+import { inPlaceView } from "./in-place/pods.ts";
 import { claimObjects, handBackRenamed } from "./ownership.ts";
 import { onEnded } from "./phases/ended.ts";
 import { onHealthy } from "./phases/healthy.ts";
@@ -19,7 +28,7 @@ import { handleRequests } from "./requests.ts";
 import { clipMessage, withinBudget } from "./status-budget.ts";
 import { finishConditions } from "./status-conditions.ts";
 import { expandSteps } from "./steps.ts";
-import { MISSING_TARGET_POLL_MS, WORKLOAD_POLL_MS } from "./timing.ts";
+import { IN_PLACE_POLL_MS, MISSING_TARGET_POLL_MS, WORKLOAD_POLL_MS } from "./timing.ts";
 import type { Decision, Observations } from "./types.ts";
 
 export { analysisDue, analysisRequired, nextAnalysisAt } from "./analysis-schedule.ts";
@@ -36,6 +45,7 @@ export interface EngineInput {
 /** Phases that create or replace the primary themselves, so a missing one is theirs to handle. */
 const USES_OWN_PRIMARY: readonly Phase[] = ["Initializing", "Promoting", "Finalizing"];
 
+/** The phase rules of a Deployment target. */
 const PHASE_RULES: Record<Phase, (ctx: Ctx) => void> = {
   Initializing: onInitializing,
   Healthy: onHealthy,
@@ -49,16 +59,36 @@ const PHASE_RULES: Record<Phase, (ctx: Ctx) => void> = {
 };
 
 /**
+ * The phase rules of a StatefulSet or DaemonSet target, updated in place: the in-flight phases are the same rules;
+ * the others differ where a Deployment's work is about its primary copy (src/rollout/in-place/).
+ */
+const IN_PLACE_RULES: Record<Phase, (ctx: Ctx) => void> = {
+  ...PHASE_RULES,
+  Initializing: onInPlaceInitializing,
+  Healthy: onInPlaceHealthy,
+  Promoting: onInPlacePromoting,
+  Finalizing: onInPlaceFinalizing,
+  RolledBack: onInPlaceEnded,
+  Aborted: onInPlaceEnded,
+};
+
+/**
  * Decides what to do next. Pure: the same input always gives the same output, and applying the actions and
  * deciding again with the resulting observations yields no new actions.
  */
-export function decide(input: EngineInput, obs: Observations, now: Date): Decision {
+export function decide(input: EngineInput, observed: Observations, now: Date): Decision {
   const d = new Draft(structuredClone(input.status ?? {}), now);
+  const obs = inPlaceView(observed, input.status);
   d.status.observedGeneration = input.generation;
-  /** `autoscale`: false while handing back, when the observed HPAs are of names not yet taken over. */
-  const done = (autoscale = true): Decision => {
+  /**
+   * `autoscale`: false while handing back, when the observed HPAs are of names not yet taken over. `checkJobs`: the
+   * check Jobs are converged only on the full path, once the Rollout's objects are claimed.
+   */
+  const done = (autoscale = true, checkJobs = false): Decision => {
     if (autoscale) syncAutoscaler(d, obs);
-    finishConditions(d, input.generation, obs);
+    if (checkJobs) syncCheckJobs(d, obs);
+    // The view again from the status this decision wrote (it may have taken the workload over).
+    finishConditions(d, input.generation, inPlaceView(observed, d.status));
     const requeueAfterMs = d.requeueAfterMs();
     return {
       status: withinBudget(d.status),
@@ -87,6 +117,7 @@ export function decide(input: EngineInput, obs: Observations, now: Date): Decisi
   d.status.lastValidSpec = spec;
   const ctx: Ctx = { d, spec, obs, steps: expandSteps(spec.strategy), generation: input.generation };
   pruneHistory(ctx);
+  observeChecks(ctx);
 
   if (d.phase === "Invalid") {
     // The spec is valid again: resume from the last stable state; a pending revision restarts from step 0. A
@@ -100,7 +131,7 @@ export function decide(input: EngineInput, obs: Observations, now: Date): Decisi
   if (handBackRenamed(ctx)) return done(false);
   if (!obs.canary.exists || !obs.canary.revision) {
     // The canary backend has no pods any more: keeping its weight would black-hole that share of traffic.
-    const message = `target Deployment ${spec.targetRef.name} not found; ${routeAllToPrimary(d, obs)}`;
+    const message = `target ${spec.targetRef.kind} ${spec.targetRef.name} not found; ${routeAllToPrimary(d, obs)}`;
     if (d.status.message !== clipMessage(message)) d.event("Warning", REASONS.TargetNotFound, message);
     d.say(REASONS.TargetNotFound, message);
     d.wakeIn(MISSING_TARGET_POLL_MS);
@@ -108,8 +139,14 @@ export function decide(input: EngineInput, obs: Observations, now: Date): Decisi
   }
 
   claimObjects(ctx);
+  if (!sameKind(d, obs)) {
+    // The target's kind changed (not while in flight: admission refuses that): take it over afresh.
+    delete d.status.workload;
+    d.phase = "Initializing";
+  }
   handleRequests(ctx);
-  followReplicas(ctx);
+  if (!obs.inPlace) followReplicas(ctx);
+  const rules = obs.inPlace ? IN_PLACE_RULES : PHASE_RULES;
   // The one loop that moves between phases: the rules of each phase the rollout enters run until it settles, so one
   // decision says everything the current observations allow and deciding again on its own status changes nothing.
   // (Initializing → Healthy → Progressing → Promoting → Finalizing → Healthy is the longest chain.) A primary lost
@@ -117,14 +154,22 @@ export function decide(input: EngineInput, obs: Observations, now: Date): Decisi
   // the next decision will judge it.
   for (let pass = 0; pass < 8; pass++) {
     const phase: Phase = d.phase;
-    if (!USES_OWN_PRIMARY.includes(phase) && holdForLostPrimary(ctx)) {
+    if (!obs.inPlace && !USES_OWN_PRIMARY.includes(phase) && holdForLostPrimary(ctx)) {
       d.wakeIn(WORKLOAD_POLL_MS);
       return done();
     }
-    PHASE_RULES[phase](ctx);
+    rules[phase](ctx);
     if (d.phase === phase) break;
   }
   // Whatever phase the rollout settled in, the objects it owns are converged (Initializing creates its own).
-  if (d.phase !== "Initializing") ensureObjects(ctx);
-  return done();
+  if (d.phase !== "Initializing" && !obs.inPlace) ensureObjects(ctx);
+  if (obs.inPlace) d.wakeIn(IN_PLACE_POLL_MS);
+  return done(true, true);
+}
+
+/** Whether status was written for the target's kind: `status.workload` exists exactly for in-place targets. */
+function sameKind(d: Draft, obs: Observations): boolean {
+  const recorded = d.status.workload?.kind;
+  if (d.phase === "Initializing" || d.status.stableRevision === undefined) return true;
+  return obs.inPlace ? recorded === obs.inPlace.kind : recorded === undefined;
 }

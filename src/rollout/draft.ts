@@ -38,10 +38,14 @@ const WORLD_ORDER = [
   "PointPreview",
   "SetRoutes",
   "ApplyAccessPolicy",
+  "HoldUpdates",
+  "RestoreTemplate",
+  "DeletePods",
   "ScaleCanaryDown",
 ] as const;
 type WorldAction = Extract<Action, { type: (typeof WORLD_ORDER)[number] }>;
 type Chatter = Extract<Action, { type: "RecordEvent" | "Notify" }>;
+type CheckJobAction = Extract<Action, { type: "CreateCheckJob" | "DeleteCheckJob" }>;
 
 /**
  * Accumulates the decision while the rules run; the rules mutate a private copy of the status. World intentions
@@ -55,6 +59,7 @@ export class Draft {
   #canary: "up" | "down" | undefined;
   #preview: Side | undefined;
   readonly #chatter: Chatter[] = [];
+  readonly #checkJobs = new Map<string, CheckJobAction>();
   private wakeAt = Number.POSITIVE_INFINITY;
   reason: Reason = REASONS.Healthy;
   message = "";
@@ -93,6 +98,11 @@ export class Draft {
     this.#world.set(action.type, action);
   }
 
+  /** Takes back an earlier wish of this decision (a later rule found the world already as wanted). */
+  forget(type: WorldAction["type"]): void {
+    this.#world.delete(type);
+  }
+
   /** The split the mesh should route; sent only if it differs from what the mesh routes. */
   routeTo(w: Weights): void {
     this.#routes = w;
@@ -108,19 +118,25 @@ export class Draft {
     this.#preview = side;
   }
 
+  /** Asks for a check's Job to be created or deleted; one wish per Job (the last wins). */
+  checkJob(action: CheckJobAction, key: string): void {
+    this.#checkJobs.set(key, action);
+  }
+
   /** The actions for the world as observed: intentions that change something, in order, then Events and notifications. */
-  actions(obs: Pick<Observations, "routes" | "canary" | "endpoints">): Action[] {
+  actions(obs: Pick<Observations, "routes" | "canary" | "inPlace" | "endpoints">): Action[] {
     const world = new Map<string, Action>(this.#world);
     const r = this.#routes;
     if (r && (obs.routes?.primary !== r.primary || obs.routes?.canary !== r.canary))
       world.set("SetRoutes", { type: "SetRoutes", weights: r });
-    if (this.#canary === "up" && obs.canary.exists && obs.canary.desiredReplicas === 0)
+    // An in-place target is both sides at once: it is never scaled, its pods are moved (HoldUpdates, DeletePods).
+    if (!obs.inPlace && this.#canary === "up" && obs.canary.exists && obs.canary.desiredReplicas === 0)
       world.set("ScaleCanaryUp", { type: "ScaleCanaryUp" });
     if (this.#preview && obs.endpoints?.preview !== this.#preview)
       world.set("PointPreview", { type: "PointPreview", at: this.#preview });
-    if (this.#canary === "down" && obs.canary.desiredReplicas > 0)
+    if (!obs.inPlace && this.#canary === "down" && obs.canary.desiredReplicas > 0)
       world.set("ScaleCanaryDown", { type: "ScaleCanaryDown" });
-    return [...WORLD_ORDER.flatMap((t) => world.get(t) ?? []), ...this.#chatter];
+    return [...WORLD_ORDER.flatMap((t) => world.get(t) ?? []), ...this.#checkJobs.values(), ...this.#chatter];
   }
 
   /** Asks for an Event; a milestone reason is also recorded in `status.milestones` (bounded, newest last). */

@@ -16,7 +16,7 @@ const worldActions = (actions: readonly Action[]) =>
 /** Claims in the status the spec no longer names: a hand-back is due. */
 function staleClaims(w: ModelWorld): number {
   const target = w.spec.targetRef.name;
-  const root = w.spec.service.name ?? target;
+  const root = w.spec.service!.name ?? target;
   return (w.status?.claims ?? []).filter((c) => c.name !== (c.kind === "Deployment" ? target : root)).length;
 }
 

@@ -10,7 +10,8 @@ import { resetRolloutState } from "./transitions.ts";
 /** True when the spec still names the object of a recorded claim. */
 function named(c: Claim, spec: RolloutSpec): boolean {
   const target = spec.targetRef.name;
-  return c.name === (c.kind === "Deployment" ? target : (spec.service.name ?? target));
+  if (c.kind === "Service") return c.name === (spec.service?.name ?? target);
+  return c.kind === spec.targetRef.kind && c.name === target;
 }
 
 function describe(claims: readonly Claim[]): string {
@@ -28,7 +29,7 @@ export function handBackRenamed(ctx: Ctx): boolean {
   const recorded = d.status.claims ?? [];
   const stale = recorded.filter((c) => !named(c, spec));
   if (stale.length === 0) return false;
-  const newNames = `Deployment ${spec.targetRef.name} and Service ${spec.service.name ?? spec.targetRef.name}`;
+  const newNames = `${spec.targetRef.kind} ${spec.targetRef.name} and Service ${spec.service?.name ?? spec.targetRef.name}`;
   if (obs.ownership.handedBack) {
     d.status.claims = recorded.filter((c) => named(c, spec));
     d.event("Normal", REASONS.HandedBack, `handed back ${describe(stale)}; taking over ${newNames}`);

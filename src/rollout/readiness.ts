@@ -25,17 +25,25 @@ export interface NotReady {
  */
 export function readiness(status: RolloutStatus, obs: Observations): NotReady | undefined {
   const p = obs.primary;
+  // A StatefulSet's or DaemonSet's stable side is its own pods at the stable revision.
+  const primary = obs.inPlace
+    ? `${obs.inPlace.kind} ${status.lastValidSpec?.targetRef.name ?? ""}`.trim()
+    : "the primary Deployment";
   if (!p.exists)
     return {
       reason: REASONS.PrimaryNotReady,
-      message: "the primary Deployment does not exist",
+      message: `${primary} does not exist`,
       recheckMs: WORKLOAD_POLL_MS,
     };
-  // While promoting, the primary rolls out the new template on purpose; its old pods keep serving meanwhile.
-  if (status.phase !== "Promoting" && (p.readyReplicas === 0 || p.readyReplicas < p.desiredReplicas))
+  // While promoting, the primary rolls out the new template on purpose; its old pods keep serving meanwhile. (An
+  // empty StatefulSet or a DaemonSet on no node is ready with no pods.)
+  const none = p.readyReplicas === 0 && !(obs.inPlace && p.desiredReplicas === 0);
+  if (status.phase !== "Promoting" && (none || p.readyReplicas < p.desiredReplicas))
     return {
       reason: REASONS.PrimaryNotReady,
-      message: `the primary Deployment has ${p.readyReplicas}/${p.desiredReplicas} ready replicas`,
+      message: obs.inPlace
+        ? `${primary} has ${p.readyReplicas}/${p.desiredReplicas} ready pods at the stable revision`
+        : `the primary Deployment has ${p.readyReplicas}/${p.desiredReplicas} ready replicas`,
       recheckMs: WORKLOAD_POLL_MS,
     };
   if (!obs.servicesReady)
@@ -44,7 +52,8 @@ export function readiness(status: RolloutStatus, obs: Observations): NotReady | 
       message: "the root, primary or canary Service does not select as intended",
       recheckMs: WORKLOAD_POLL_MS,
     };
-  if (status.phase !== "Healthy") return undefined;
+  // Without a traffic split there is no route or policy to be in place.
+  if (status.phase !== "Healthy" || (obs.inPlace && !obs.inPlace.split)) return undefined;
   if (obs.routes?.canary !== 0)
     return {
       reason: REASONS.RoutesNotInSync,

@@ -2,7 +2,9 @@
 
 import { createHash } from "node:crypto";
 import { isFullPromote, REASONS } from "../api/constants.ts";
+import { approve, skipGates, startHooks } from "./checks.ts";
 import { type Ctx, IN_FLIGHT, isReady } from "./draft.ts";
+import { markForRestore } from "./in-place/converge.ts";
 import { advance, enterStep, pause, resumeFromPause, startPromotion, startRollout } from "./transitions.ts";
 
 /** Longest annotation value kept in `status.handledRequests` as it is; a longer one is kept as its digest. */
@@ -22,7 +24,7 @@ export function handleRequests(ctx: Ctx): void {
   const { d, obs } = ctx;
   const ignore = (what: string, why: string) =>
     d.event("Normal", REASONS.RequestIgnored, `${what} request ignored: ${why} (phase ${d.phase})`);
-  const take = (kind: "promote" | "abort" | "pause" | "resume" | "retry"): string | undefined => {
+  const take = (kind: "promote" | "abort" | "pause" | "resume" | "retry" | "approve"): string | undefined => {
     const value = obs.requests[kind];
     const recorded = recordable(value);
     if (value === undefined || recorded === d.status.handledRequests?.[kind]) return undefined;
@@ -34,10 +36,13 @@ export function handleRequests(ctx: Ctx): void {
     if (IN_FLIGHT.includes(d.phase)) {
       const message = `aborted by request at step ${(d.status.currentStepIndex ?? 0) + 1}; traffic back to primary`;
       d.phase = "Aborted";
+      markForRestore(ctx);
       delete d.status.waitingSince;
       d.say(REASONS.Aborted, message);
       d.event("Warning", REASONS.Aborted, message);
       d.notify("Aborted", "warning", message, "once");
+      skipGates(ctx, "the rollout was aborted");
+      startHooks(ctx, "onAbort");
     } else if (d.phase === "Promoting" || d.phase === "Finalizing") {
       ignore("abort", "the new revision is already being promoted to primary");
     } else {
@@ -67,6 +72,12 @@ export function handleRequests(ctx: Ctx): void {
     else resumeFromPause(ctx, "resumed by request");
   }
 
+  const approval = take("approve");
+  if (approval !== undefined) {
+    const why = approve(ctx, approval);
+    if (why) ignore("approve", why);
+  }
+
   const promote = take("promote");
   if (promote !== undefined) {
     if (!IN_FLIGHT.includes(d.phase)) ignore("promote", "no rollout in flight");
@@ -77,6 +88,7 @@ export function handleRequests(ctx: Ctx): void {
     else if (!isReady(obs.canary)) ignore("promote", "the canary is not ready");
     else if (isFullPromote(promote)) {
       d.phase = "Progressing";
+      skipGates(ctx, "promoted by request (full)");
       startPromotion(
         ctx,
         "User",
@@ -84,6 +96,7 @@ export function handleRequests(ctx: Ctx): void {
       );
     } else {
       d.phase = "Progressing";
+      skipGates(ctx, "promoted past it by request");
       const past = (d.status.currentStepIndex ?? 0) + 1;
       // Past the last step, advance() starts the promotion and its PromotedByUser Event says so: one decision,
       // one Event.

@@ -10,3 +10,8 @@ export const WORKLOAD_POLL_MS = 5_000;
  * this poll is what notices a target created after its Rollout, or a conflict resolved.
  */
 export const MISSING_TARGET_POLL_MS = 5_000;
+/**
+ * How often to look at a StatefulSet or DaemonSet target whatever its phase: neither they nor their pods are watched,
+ * so this poll is what notices a new template, a pod that became ready, or a hold someone changed.
+ */
+export const IN_PLACE_POLL_MS = 5_000;

@@ -14,6 +14,8 @@ const sameRoutes = (a: Weights | null, b: Weights) =>
  * never sends traffic to a backend without ready pods — the request waits until it has some.
  */
 export function route(ctx: Ctx, canary: number): boolean {
+  // A StatefulSet or DaemonSet without a traffic split: traffic follows the pods, there is nothing to route.
+  if (ctx.obs.inPlace && !ctx.obs.inPlace.split) return true;
   const desired = weights(canary);
   if (sameRoutes(ctx.obs.routes, desired)) {
     // Recorded even when already routed: it replaces any other wish an earlier rule of this decision had.

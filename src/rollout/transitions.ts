@@ -5,7 +5,9 @@ import type { MetricResult } from "../analysis/types.ts";
 import { type PauseReason, REASONS, type Reason } from "../api/constants.ts";
 import type { RolloutStatus } from "../api/rollout-schema.ts";
 import { cutOverMessage, isBlueGreen } from "./blue-green.ts";
+import { rerunFailed, skipGates, startHooks } from "./checks.ts";
 import type { Ctx } from "./draft.ts";
+import { markForRestore } from "./in-place/converge.ts";
 import { weightAt } from "./steps.ts";
 import { retreatToPrimary } from "./traffic.ts";
 
@@ -15,6 +17,8 @@ export function resetRolloutState(s: RolloutStatus): void {
   delete s.stepStartedAt;
   delete s.scaleDownAt;
   delete s.promotedBy;
+  // A new attempt: earlier runs (and through them their Jobs) are gone; a retry runs every check again.
+  delete s.checks;
   s.analysis = { failedChecks: 0, consecutiveErrors: 0, inconclusiveCount: 0, history: [] };
 }
 
@@ -33,11 +37,14 @@ export function startRollout(ctx: Ctx, revision: string, reason: Reason, message
 export function rollBack(ctx: Ctx, reason: Reason, message: string, failing?: MetricResult): void {
   const { d } = ctx;
   d.phase = "RolledBack";
+  markForRestore(ctx);
   delete d.status.waitingSince;
   d.say(reason, message);
   d.event("Warning", reason, message);
   d.notify("RolledBack", "error", message, "once", failing);
   retreatToPrimary(ctx);
+  skipGates(ctx, "the rollout rolled back");
+  startHooks(ctx, "onRollback");
 }
 
 export function pause(ctx: Ctx, reason: PauseReason, message: string): void {
@@ -96,6 +103,7 @@ export function advance(ctx: Ctx, by: "Analysis" | "User" | "Steps"): void {
 export function resumeFromPause(ctx: Ctx, message: string): void {
   const { d } = ctx;
   const wasStep = d.status.pauseReason === "PauseStep";
+  const wasCheck = d.status.pauseReason === "CheckFailed";
   d.phase = "Progressing";
   // Waiting restarts now: time spent paused does not count against the progress deadline.
   if (d.status.waitingSince) d.status.waitingSince = d.now.toISOString();
@@ -105,6 +113,7 @@ export function resumeFromPause(ctx: Ctx, message: string): void {
     d.status.analysis.budgetStartedAt = d.now.toISOString();
   }
   d.event("Normal", REASONS.Resumed, message);
+  if (wasCheck) rerunFailed(ctx);
   if (wasStep) advance(ctx, "User");
 }
 

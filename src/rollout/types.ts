@@ -1,7 +1,8 @@
 // The engine's contract: what the reconciler observed, what the engine wants done, and its decision.
 
 import type { MetricMeasurement, MetricResult } from "../analysis/types.ts";
-import type { Reason, RequestKind } from "../api/constants.ts";
+import type { CheckPoint } from "../api/check-schema.ts";
+import type { InPlaceKind, Reason, RequestKind } from "../api/constants.ts";
 import type { Claim, NotifyEvent, RolloutStatus } from "../api/rollout-schema.ts";
 import type { SpecIssue } from "../api/validate.ts";
 import type { WindowState } from "./windows.ts";
@@ -60,6 +61,91 @@ export interface EndpointsObservation {
   preview: Side | null;
 }
 
+/** One run of a check: which check, where, and which attempt of it within the rollout attempt. */
+export interface CheckRunRef {
+  name: string;
+  point: CheckPoint;
+  /** Step index, for point `step`. */
+  step?: number;
+  attempt: number;
+}
+
+/** A webhook call the controller finished for a run in status. */
+export interface CheckResult extends CheckRunRef {
+  /** The rollout attempt of the run (status.rolloutStartedAt): runs of another attempt are other runs. */
+  attemptId: string;
+  passed: boolean;
+  /** What status may show: the outcome class. */
+  message: string;
+}
+
+/** A Job Vireo created for a check, as the cache holds it. */
+export interface CheckJobObservation extends CheckRunRef {
+  /** The rollout attempt it ran for (status.rolloutStartedAt when it was created). */
+  attemptId: string;
+  job: string;
+  uid: string;
+  state: "Running" | "Complete" | "Failed";
+  /** For Failed: the condition's reason and the failed pod's termination message (sanitised, bounded). */
+  message?: string;
+}
+
+/** What the reconciler saw of the checks' world. */
+export interface CheckObservations {
+  results: readonly CheckResult[];
+  jobs: readonly CheckJobObservation[];
+}
+
+/** One pod of a StatefulSet or DaemonSet target. */
+export interface PodObservation {
+  name: string;
+  uid: string;
+  /** Its `controller-revision-hash` label: the revision of the workload it was made from. */
+  hash: string;
+  /** Its Ready condition is True. */
+  ready: boolean;
+  /** It is being deleted (deletionTimestamp set): as good as gone. */
+  terminating: boolean;
+  /** StatefulSet: the ordinal its name ends with. */
+  ordinal?: number;
+  /** DaemonSet: the node it runs on. */
+  node?: string;
+  /** DaemonSet: the labels of its node that the spec's node order and nodeSelector batches name. */
+  nodeLabels?: Readonly<Record<string, string>>;
+}
+
+/**
+ * What the reconciler saw of a StatefulSet or DaemonSet target, which Vireo updates in place (no primary copy): the
+ * canary is the set of its pods at the update revision (src/rollout/in-place/, docs/workloads.md).
+ */
+export interface InPlaceObservation {
+  kind: InPlaceKind;
+  /** Pods the workload should run: a StatefulSet's spec.replicas, a DaemonSet's status.desiredNumberScheduled. */
+  desired: number;
+  /** The workload's controller has seen its current spec (status.observedGeneration): `updateHash` is current. */
+  observed: boolean;
+  /**
+   * `controller-revision-hash` of pods made from the current template: a StatefulSet's status.updateRevision, a
+   * DaemonSet's newest ControllerRevision. Undefined until the controller has made that revision.
+   */
+  updateHash?: string;
+  /** StatefulSet: status.currentRevision, the revision pods below the partition are (re)created at. */
+  currentHash?: string;
+  /** The update strategy in spec. */
+  strategy: "RollingUpdate" | "OnDelete";
+  /** StatefulSet: spec.updateStrategy.rollingUpdate.partition (0 when unset). */
+  partition: number;
+  /**
+   * How many pods may be unavailable at once while Vireo replaces pods itself: the workload's own
+   * rollingUpdate.maxUnavailable as the user set it (before Vireo's hold), resolved against `desired`; at least 1.
+   */
+  maxUnavailable: number;
+  /** The workload's pods (the ones it owns), in no particular order. */
+  pods: readonly PodObservation[];
+  /** A traffic split is configured (spec.service, StatefulSet only); without one traffic follows the pods. */
+  split: boolean;
+}
+
 /** Why the Rollout may not act on something it names; the engine reports Invalid and touches none of it. */
 export interface Refusal {
   reason: Extract<Reason, "OwnershipConflict" | "NotAllowed">;
@@ -110,6 +196,13 @@ export interface Observations {
   autoscaler?: AutoscalerObservation;
   /** Blue/green only: the EndpointSlices of the backend and preview Services. */
   endpoints?: EndpointsObservation;
+  /** Webhook results and check Jobs; undefined when the Rollout has none. */
+  checks?: CheckObservations;
+  /**
+   * A StatefulSet or DaemonSet target (absent for a Deployment). `canary` then describes the target itself (exists,
+   * revision of its template, generation); the engine derives the rest of `canary` and `primary` from the pods.
+   */
+  inPlace?: InPlaceObservation;
 }
 
 /** An intention the reconciler carries out, in order; each is idempotent. */
@@ -144,9 +237,30 @@ export type Action =
   | { type: "SetRoutes"; weights: Weights }
   /** Blue/green: points the preview Service at one side's pods (its selector becomes that backend Service's). */
   | { type: "PointPreview"; at: Side }
+  /**
+   * StatefulSet and DaemonSet targets: Vireo's hold on the update strategy — a StatefulSet's RollingUpdate
+   * `partition` (pods at and above that ordinal run the update revision), a DaemonSet's `OnDelete` (no pod is
+   * replaced but the ones Vireo deletes). Fenced on the workload's resourceVersion; carried out after status.
+   */
+  | { type: "HoldUpdates"; partition?: number }
+  /**
+   * Deletes these pods (each by uid) so the workload's controller makes them again: from the current template (a
+   * DaemonSet, a StatefulSet ordinal at or above the partition) or the current revision (a StatefulSet ordinal
+   * below it). Carried out after status, so a status that lost its write never had pods replaced for it.
+   */
+  | { type: "DeletePods"; pods: { name: string; uid: string }[] }
+  /**
+   * Puts the stable template (the ControllerRevision with `hash`) back into the workload whose template is the
+   * rolled-back `from` revision; nothing if it holds another by then. Carried out after status.
+   */
+  | { type: "RestoreTemplate"; from: string; revision: string; hash: string }
   | { type: "ApplyAccessPolicy" }
   /** Copies the target's template (`revision`) to the primary; a lost primary is recreated with `replicas`. */
   | { type: "PromotePrimary"; revision: string; replicas: number }
+  /** Creates the Job of a job check's run (adopting one of the same name); after the status write that records it. */
+  | { type: "CreateCheckJob"; run: CheckRunRef; attemptId: string; revision: string }
+  /** Deletes a check's Job with its pods (timed out, cancelled, or of an earlier attempt); after the status write. */
+  | { type: "DeleteCheckJob"; job: string }
   | { type: "RecordEvent"; eventType: "Normal" | "Warning"; reason: Reason; message: string }
   | {
       type: "Notify";

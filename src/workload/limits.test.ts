@@ -50,12 +50,12 @@ describe("checkDerivedLimits", () => {
   });
 
   it("Service names: <service>-primary over 63, or not a DNS-1035 label, at the field that names them", () => {
-    const long = check(withSpec((s) => (s.service.name = `s${"e".repeat(55)}`)));
+    const long = check(withSpec((s) => (s.service!.name = `s${"e".repeat(55)}`)));
     assert.equal(long[0]?.path, "spec.service.name");
     assert.match(long[0]?.message ?? "", /-primary would have 64 characters; Service names are at most 63/);
     const defaulted = withSpec((s) => {
       s.targetRef.name = "podinfo.v2";
-      delete s.service.name;
+      delete s.service!.name;
     });
     const dotted = check(defaulted, "podinfo", target({ app: "podinfo" }, "podinfo.v2"));
     assert.equal(dotted[0]?.path, "spec.targetRef.name");
@@ -65,7 +65,7 @@ describe("checkDerivedLimits", () => {
   it("a target name whose -primary exceeds 253 is named", () => {
     const spec = withSpec((s) => {
       s.targetRef.name = "t".repeat(246);
-      s.service.name = "podinfo";
+      s.service!.name = "podinfo";
     });
     const issues = check(spec, "podinfo", target({ app: "podinfo" }, spec.targetRef.name));
     assert.deepEqual(
@@ -86,8 +86,8 @@ describe("checkDerivedLimits", () => {
       },
     };
     const spec = withSpec((s) => {
-      s.service.port = 80;
-      s.service.portName = "http";
+      s.service!.port = 80;
+      s.service!.portName = "http";
     });
     const issues = check(spec, "podinfo", target({ app: "podinfo" }), root);
     assert.equal(issues[0]?.path, "spec.service.portName");
@@ -96,8 +96,8 @@ describe("checkDerivedLimits", () => {
     assert.deepEqual(
       check(
         withSpec((s) => {
-          s.service.port = 80;
-          delete s.service.portName;
+          s.service!.port = 80;
+          delete s.service!.portName;
         }),
         "podinfo",
         target({ app: "podinfo" }),

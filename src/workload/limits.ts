@@ -41,7 +41,7 @@ export function checkDerivedLimits(
       `${names.primary} would have ${names.primary.length} characters; Deployment names are at most ${NAME_LIMITS.objectName}`,
     );
   }
-  const servicePath = spec.service.name === undefined ? "spec.targetRef.name" : "spec.service.name";
+  const servicePath = spec.service?.name === undefined ? "spec.targetRef.name" : "spec.service.name";
   if (!SERVICE_NAME.test(names.rootService)) {
     add(
       servicePath,
@@ -86,13 +86,15 @@ function selectorIssues(target: Deployment): SpecIssue[] {
 
 /** Every root Service port is carried to the backend Services, so port names must not clash with the split one. */
 function portIssues(spec: RolloutSpec, root: Service): SpecIssue[] {
+  const port = spec.service?.port;
+  if (port === undefined) return [];
   const name = rolloutPortName(spec, root);
-  const clash = (root.spec.ports ?? []).find((p) => p.port !== spec.service.port && p.name === name);
+  const clash = (root.spec.ports ?? []).find((p) => p.port !== port && p.name === name);
   if (!clash) return [];
   return [
     {
       path: "spec.service.portName",
-      message: `Service ${root.metadata.name} already names port ${clash.port} "${name}"; the rollout port ${spec.service.port} needs another name`,
+      message: `Service ${root.metadata.name} already names port ${clash.port} "${name}"; the rollout port ${port} needs another name`,
     },
   ];
 }

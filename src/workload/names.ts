@@ -1,5 +1,5 @@
 // Names and labels of the objects Vireo derives from a Rollout.
-import { NAME_SUFFIXES, previewServiceName } from "../api/derived-names.ts";
+import { NAME_SUFFIXES, previewServiceName, rootServiceName } from "../api/derived-names.ts";
 import type { RolloutSpec } from "../api/rollout-schema.ts";
 
 /** Suffix of the primary Deployment and Service, and of the primary's selector label values. */
@@ -27,7 +27,7 @@ export interface WorkloadNames {
 /** Derives all names from the Rollout. */
 export function workloadNames(namespace: string, rollout: string, spec: RolloutSpec): WorkloadNames {
   const target = spec.targetRef.name;
-  const root = spec.service.name ?? target;
+  const root = rootServiceName(spec);
   return {
     namespace,
     rollout,

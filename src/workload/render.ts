@@ -1,7 +1,7 @@
 // Pure renderers: the primary Deployment and the primary/canary/preview/root Services derived from the user's Deployment.
 import { GITOPS_ANNOTATIONS } from "../api/constants.ts";
 import { managedLabels, type OwnerRef, ownerReference } from "../api/object-meta.ts";
-import type { RolloutSpec } from "../api/rollout-schema.ts";
+import { type RolloutSpec, splitServiceOf } from "../api/rollout-schema.ts";
 import type { WorkloadObservation } from "../rollout/types.ts";
 import { primaryLabels, REVISION_ANNOTATION, type WorkloadNames } from "./names.ts";
 import type { Deployment, PodTemplate, Service } from "./objects.ts";
@@ -61,15 +61,17 @@ type ServicePort = NonNullable<Service["spec"]["ports"]>[number];
 
 /** Name of the split port: spec.service.portName, else the root Service's name for that port, else http. */
 export function rolloutPortName(spec: RolloutSpec, root?: Service): string {
-  const existing = root?.spec.ports?.find((p) => p.port === spec.service.port)?.name;
-  return spec.service.portName ?? (existing || "http");
+  const service = splitServiceOf(spec);
+  const existing = root?.spec.ports?.find((p) => p.port === service.port)?.name;
+  return service.portName ?? (existing || "http");
 }
 
 function rolloutPort(spec: RolloutSpec, root?: Service): ServicePort {
+  const service = splitServiceOf(spec);
   return {
     name: rolloutPortName(spec, root),
-    port: spec.service.port,
-    targetPort: spec.service.targetPort ?? spec.service.port,
+    port: service.port,
+    targetPort: service.targetPort ?? service.port,
     protocol: "TCP",
   };
 }
@@ -80,7 +82,7 @@ function rolloutPort(spec: RolloutSpec, root?: Service): ServicePort {
  */
 export function otherServicePorts(spec: RolloutSpec, root: Service | undefined): ServicePort[] {
   return (root?.spec.ports ?? [])
-    .filter((p) => p.port !== spec.service.port)
+    .filter((p) => p.port !== splitServiceOf(spec).port)
     .map((p) => ({
       ...(p.name ? { name: p.name } : {}),
       port: p.port,

@@ -12,7 +12,7 @@ import {
 import type { RolloutSpec } from "../api/rollout-schema.ts";
 import type { KubeClients } from "../kube/clients.ts";
 import { type EndpointSlice, listEndpointSlices } from "../kube/endpoint-slices.ts";
-import { isAlreadyExists, isConflict, isNotFound } from "../kube/errors.ts";
+import { getOrUndefined, isAlreadyExists, isConflict, isNotFound } from "../kube/errors.ts";
 import {
   observeAutoscalers,
   ownsAutoscaler,
@@ -109,13 +109,8 @@ export class ApiObjectReader implements Pick<ObjectReader, "deployment" | "servi
     return this.#get<Service>(servicePath(namespace, name));
   }
 
-  async #get<T>(path: string): Promise<T | undefined> {
-    try {
-      return await this.#clients.request<T>({ path });
-    } catch (err) {
-      if (isNotFound(err)) return undefined;
-      throw err;
-    }
+  #get<T>(path: string): Promise<T | undefined> {
+    return getOrUndefined<T>(this.#clients, path);
   }
 }
 
@@ -581,13 +576,8 @@ export class WorkloadManager {
     ];
   }
 
-  async #get<T>(path: string): Promise<T | undefined> {
-    try {
-      return await this.#clients.request<T>({ path });
-    } catch (err) {
-      if (isNotFound(err)) return undefined;
-      throw err;
-    }
+  #get<T>(path: string): Promise<T | undefined> {
+    return getOrUndefined<T>(this.#clients, path);
   }
 
   /** Creates an object; true when it was created, false when it already existed. */

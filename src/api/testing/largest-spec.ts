@@ -1,5 +1,6 @@
 // The largest Rollout specs the schema admits, for the status-budget tests (unit and e2e). Test support only.
 
+import { CHECK_LIMITS, HOOK_POINTS } from "../check-schema.ts";
 import { GATEWAY_LIMITS } from "../gateway-route-schema.ts";
 import { NOTIFY_EVENTS, type RolloutSpecInput } from "../rollout-schema.ts";
 
@@ -139,6 +140,44 @@ export function largestSpec(o: LargestSpecOptions): RolloutSpecInput {
       events: [...NOTIFY_EVENTS],
       minSeverity: "info",
     },
+    checks: Array.from({ length: CHECK_LIMITS.checks }, (_, i) => {
+      const name = label(63, `check${i}`);
+      if (i % 2 === 0)
+        return {
+          name,
+          webhook: {
+            url: `http://hooks.example/${"h".repeat(2048 - 21)}`,
+            timeout: LONGEST_SECOND,
+            retries: 10,
+            metadata: Object.fromEntries(
+              Array.from({ length: CHECK_LIMITS.metadataEntries }, (_, k) => [
+                label(63, `key${k}`),
+                "v".repeat(CHECK_LIMITS.metadataValue),
+              ]),
+            ),
+          },
+          onFailure: "continue" as const,
+        };
+      // A command padded to the Job spec's byte limit.
+      const pad = CHECK_LIMITS.jobSpecBytes - 120;
+      return {
+        name,
+        job: {
+          serviceAccountName: subdomain(253, `sa${i}`),
+          timeout: LONGEST_SECOND,
+          spec: {
+            template: { spec: { containers: [{ name: "t", image: "tests:1", args: ["a".repeat(pad)] }] } },
+          },
+        },
+        onFailure: "continue" as const,
+      };
+    }),
+    hooks: Object.fromEntries(
+      HOOK_POINTS.map((p) => [
+        p,
+        Array.from({ length: CHECK_LIMITS.perPoint }, (_, i) => label(63, `check${i % CHECK_LIMITS.checks}`)),
+      ]),
+    ),
     suspend: false,
     skipAnalysis: false,
   };

@@ -58,7 +58,10 @@ describe("lintText", () => {
     const bad = { ...spec, strategy: { canary: { steps: [{ setWeight: 10, pause: {} }] } } };
     const [r] = await lintText(rollout(bad));
     assert.deepEqual(r?.issues, [
-      { path: "spec.strategy.canary.steps[0]", message: "a step needs exactly one of setWeight or pause" },
+      {
+        path: "spec.strategy.canary.steps[0]",
+        message: "a step needs exactly one of setWeight, pause, check, setUpdated",
+      },
     ]);
     const [w] = await lintText(
       rollout({

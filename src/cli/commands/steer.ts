@@ -1,4 +1,4 @@
-// promote/abort/pause/resume/retry: write the request annotation with a fresh value, wait for the controller's
+// promote/abort/pause/resume/retry/approve: write the request annotation with a fresh value, wait for the controller's
 // acknowledgement in status.handledRequests, and say what happened (or why it was ignored).
 
 import { ANNOTATIONS, PROMOTE_FULL, REASONS, type RequestKind } from "../../api/constants.ts";
@@ -103,10 +103,14 @@ export async function steer(args: Args, kind: RequestKind): Promise<number> {
   const name = args.positional[0];
   if (!name) throw new CliError(`usage: kubectl vireo ${kind} NAME [-n NAMESPACE]`, 2);
   if (args.full && kind !== "promote") throw new CliError("--full only applies to promote", 2);
+  const check = args.positional[1];
+  if (kind === "approve" && !check)
+    throw new CliError("usage: kubectl vireo approve NAME CHECK [-n NAMESPACE]", 2);
   const before = await getRollout(ctx.kube, ctx.namespace, name);
   // `full-<token>`: a fresh value each time, so a second full promotion is a new request too.
   const token = requestToken(ctx.now());
-  const value = args.full ? `${PROMOTE_FULL}-${token}` : token;
+  // approve: `<check>/<token>`, so approving the same check again (its next run) is a new request too.
+  const value = args.full ? `${PROMOTE_FULL}-${token}` : kind === "approve" ? `${check}/${token}` : token;
   const written = await writeRequest(ctx.kube, ctx.namespace, name, kind, value);
   const annotation = `${ANNOTATIONS[kind]}=${value}`;
   if (!args.wait) {

@@ -30,7 +30,12 @@ import { canonicalJson, templateRevision } from "../../workload/revision.ts";
 import type { WorkloadSnapshot } from "../../workload/workload-manager.ts";
 import { AnalysisScheduler } from "../analysis-scheduler.ts";
 import type { PendingNotification, SettledNotification } from "../outbox.ts";
-import type { NotificationSink, ReconcilerDeps, StatusPort, WorkloadPort } from "../ports.ts";
+import type { InPlacePort, NotificationSink, ReconcilerDeps, StatusPort, WorkloadPort } from "../ports.ts";
+
+/** The in-place port of a cluster that runs no StatefulSet or DaemonSet targets: any use is a test bug. */
+const NO_IN_PLACE: InPlacePort = new Proxy({} as InPlacePort, {
+  get: (_t, op) => () => Promise.reject(new Error(`fake cluster: no in-place targets (${String(op)})`)),
+});
 
 /** Namespace and name of the one Rollout (and of its target Deployment). */
 export const NAMESPACE = "shop";
@@ -263,6 +268,8 @@ export class FakeCluster {
       rollouts: { get: () => this.#cacheRead(instance), exists: async () => false },
       exposure: CLOSED_POLICY,
       workloads: this.#workloads(instance),
+      // Deployments only: StatefulSet and DaemonSet targets are tested against the real cluster (e2e/workload-kinds).
+      inPlace: NO_IN_PLACE,
       // A new adapter per call, as the controller's MeshResolver makes them.
       mesh: () => new SmiAdapter({ client, splitVersion: "v1alpha2" }),
       statusWriter: this.#statusWriter(instance),

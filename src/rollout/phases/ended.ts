@@ -22,15 +22,28 @@ export function onEnded(ctx: Ctx): void {
     return;
   }
   retreatToPrimary(ctx);
-  if (d.reason === REASONS.Healthy) {
-    // Nothing new happened: keep saying why the rollout ended, as recorded when it did.
-    const degraded = getCondition(d.status.conditions, CONDITION_TYPES.degraded);
-    const fallback = d.phase === "Aborted" ? REASONS.Aborted : REASONS.RolledBack;
-    d.say(
-      degraded?.status === "True" ? (degraded.reason as Reason) : fallback,
-      degraded?.status === "True"
-        ? degraded.message
-        : `rollout of ${d.status.canaryRevision} ended: ${fallback}`,
-    );
+  keepSayingWhyEnded(ctx);
+}
+
+/** Between why a rollout ended and what it still does since (the Degraded condition keeps both). */
+const DETAIL = " | since: ";
+
+/**
+ * Unless this decision said something new, keeps saying why the rollout ended, as recorded when it did — with
+ * `detail` (what the ended rollout still does, e.g. pods going back to stable) after it.
+ */
+export function keepSayingWhyEnded(ctx: Ctx, detail = ""): void {
+  const { d } = ctx;
+  if (d.reason !== REASONS.Healthy) {
+    // This decision said why (it ended the rollout): what it does since goes after it, as it will next time.
+    if (detail && !d.message.includes(DETAIL)) d.say(d.reason, `${d.message}${DETAIL}${detail}`);
+    return;
   }
+  const degraded = getCondition(d.status.conditions, CONDITION_TYPES.degraded);
+  const fallback = d.phase === "Aborted" ? REASONS.Aborted : REASONS.RolledBack;
+  const why =
+    degraded?.status === "True" && degraded.reason !== REASONS.Healthy
+      ? { reason: degraded.reason as Reason, message: degraded.message.split(DETAIL)[0]! }
+      : { reason: fallback, message: `rollout of ${d.status.canaryRevision} ended: ${fallback}` };
+  d.say(why.reason, detail ? `${why.message}${DETAIL}${detail}` : why.message);
 }

@@ -1,13 +1,16 @@
 // Progressing and Paused: a canary is in flight. Named rules run in order; each either lets the next run or ends
 // the decision's work for this phase.
 
+import type { CheckPoint } from "../../api/check-schema.ts";
 import { type PauseReason, REASONS, type Reason } from "../../api/constants.ts";
 import { formatDuration, parseDuration } from "../../api/duration.ts";
 import { recordAnalysis } from "../analysis-rules.ts";
 import { analysisRequired, nextAnalysisAt } from "../analysis-schedule.ts";
 import { awaitCutOver, blueGreenWhere, isBlueGreen, previewReady } from "../blue-green.ts";
+import { describeRun, gate, skipGates } from "../checks.ts";
 import { type Ctx, isReady } from "../draft.ts";
 import { spendBudget, waitingForEvidence } from "../evidence-budget.ts";
+import { podsAtStep } from "../in-place/phases.ts";
 import type { expandSteps } from "../steps.ts";
 import { ROUTE_POLL_MS, WORKLOAD_POLL_MS } from "../timing.ts";
 import { ensureAccessPolicy, retreatToPrimary, route } from "../traffic.ts";
@@ -26,6 +29,7 @@ const followTarget: Rule = (ctx) => {
     d.say(REASONS.RevisionReverted, message);
     d.event("Normal", REASONS.RevisionReverted, message);
     retreatToPrimary(ctx);
+    skipGates(ctx, "the rollout was cancelled");
     return false;
   }
   if (target !== d.status.canaryRevision) {
@@ -76,10 +80,13 @@ function waitFor(ctx: Ctx, reason: Reason, message: string, pollMs: number): voi
   d.wake(Date.parse(d.status.waitingSince) + spec.progressDeadlineSeconds * 1000);
 }
 
-/** Nothing moves until the canary is ready; a canary that lost all its pods must not keep traffic. */
+/**
+ * Nothing moves until the canary is ready; a canary that lost all its pods must not keep traffic. (A StatefulSet's
+ * or DaemonSet's canary is the pods each step updates: walkSteps waits for them step by step.)
+ */
 const canaryReady: Rule = (ctx) => {
   const { obs } = ctx;
-  if (isReady(obs.canary)) return true;
+  if (obs.inPlace || isReady(obs.canary)) return true;
   if (obs.canary.readyReplicas === 0 && (obs.routes?.canary ?? 0) > 0) route(ctx, 0);
   waitFor(
     ctx,
@@ -93,11 +100,53 @@ const canaryReady: Rule = (ctx) => {
 /** Blue/green: the preview points at the new version, ready at full size, before the first step starts. */
 const preview: Rule = (ctx) =>
   previewReady(ctx, (reason, message, pollMs) => waitFor(ctx, reason, message, pollMs));
+/**
+ * Applies the checks gating the rollout at `point`: true when they all passed (or failed with onFailure continue).
+ * Otherwise the rollout holds at its weight (a check's own timeout bounds the wait, not the progress deadline) with
+ * analysis ticking on, or a failure rolls back or pauses as its onFailure says.
+ */
+function passGate(
+  ctx: Ctx,
+  point: CheckPoint,
+  names: readonly string[],
+  where: string,
+  step?: number,
+): boolean {
+  if (names.length === 0) return true;
+  const { d, spec } = ctx;
+  const g = gate(ctx, point, names, step);
+  if (g.state === "passed") return true;
+  if (g.state === "waiting") {
+    delete d.status.waitingSince;
+    d.say(REASONS.WaitingForCheck, `${where}: ${g.message}`);
+    const due = nextAnalysisAt(spec, d.status);
+    if (due) d.wake(due);
+    return false;
+  }
+  const what = `${describeRun(g.run)} failed: ${g.run.message ?? ""}`.trim();
+  if (g.policy === "rollback") {
+    rollBack(ctx, REASONS.CheckFailed, `rolled back: ${what}`);
+  } else if (d.phase === "Progressing") {
+    pause(ctx, "CheckFailed", `${what}; vireo.dev/resume runs it again`);
+    holdPaused(ctx, where);
+  }
+  return false;
+}
+
+/** preRollout checks run once the canary is ready, before the first step gives it any traffic. */
+const preRolloutChecks: Rule = (ctx) => {
+  const { d, spec } = ctx;
+  if (d.status.stepStartedAt !== undefined || (d.status.currentStepIndex ?? 0) !== 0) return true;
+  if (d.phase === "Paused") return true; // enterCurrentStep holds it
+  return passGate(ctx, "preRollout", spec.hooks?.preRollout ?? [], "before the first step");
+};
 
 /** A ready canary enters its first (or current, after a restart) step, unless paused or gated. */
 const enterCurrentStep: Rule = (ctx) => {
   const { d, spec, obs } = ctx;
   if (d.status.stepStartedAt !== undefined) return true;
+  // Until then an in-place target's pods stay as they are (a new revision's first pods come with the first step).
+  if (obs.inPlace) podsAtStep(ctx);
   if (d.phase === "Paused") {
     holdPaused(ctx, `waiting to enter step ${(d.status.currentStepIndex ?? 0) + 1}`);
     return false;
@@ -126,10 +175,20 @@ const walkSteps: Rule = (ctx) => {
       );
       return false;
     }
+    const where = obs.inPlace
+      ? `step ${index + 1}/${steps.length}`
+      : (blueGreenWhere(ctx, index) ??
+        `step ${index + 1}/${steps.length}, canary weight ${d.status.canaryWeight}%`);
+    if (obs.inPlace) {
+      const pods = podsAtStep(ctx);
+      if (!pods.done) {
+        waitFor(ctx, REASONS.WaitingForPods, `${where}: waiting for ${pods.waiting}`, WORKLOAD_POLL_MS);
+        return false;
+      }
+      // The step's clock starts once its pods run: its pause and analysis are about them, not about the wait.
+      if (d.status.waitingSince !== undefined) d.status.stepStartedAt = d.now.toISOString();
+    }
     delete d.status.waitingSince;
-    const where =
-      blueGreenWhere(ctx, index) ??
-      `step ${index + 1}/${steps.length}, canary weight ${d.status.canaryWeight}%`;
     if (d.phase === "Paused") {
       holdPaused(ctx, where);
       return false;
@@ -139,6 +198,9 @@ const walkSteps: Rule = (ctx) => {
       holdForGate(ctx);
       return false;
     }
+    // The last step passed: prePromotion checks decide whether the primary may take the revision.
+    if (index === steps.length - 1 && !passGate(ctx, "prePromotion", spec.hooks?.prePromotion ?? [], where))
+      return false;
     advance(ctx, analysisRequired(spec) ? "Analysis" : "Steps");
     // Promoting (after the last step) is the outer loop's to run.
     if (d.phase !== "Progressing") return false;
@@ -153,6 +215,7 @@ const IN_FLIGHT_RULES: readonly Rule[] = [
   progressDeadline,
   canaryReady,
   preview,
+  preRolloutChecks,
   enterCurrentStep,
   walkSteps,
 ];
@@ -167,6 +230,8 @@ export function onInFlight(ctx: Ctx): void {
 export function stepComplete(ctx: Ctx, step: ReturnType<typeof expandSteps>[number], where: string): boolean {
   const { d, spec } = ctx;
   const started = Date.parse(d.status.stepStartedAt!);
+  if (step.check !== undefined)
+    return passGate(ctx, "step", [step.check], where, d.status.currentStepIndex ?? 0);
   if (step.pause) {
     if (step.pause.duration === undefined) {
       pause(ctx, "PauseStep", `${where}: paused until vireo.dev/promote or vireo.dev/resume`);
@@ -208,7 +273,13 @@ export function holdForGate(ctx: Ctx): void {
     d.say(REASONS.Suspended, "spec.suspend is true: holding the current weight");
   } else if (d.phase === "Progressing") {
     pause(ctx, "WindowClosed", `holding at canary weight ${d.status.canaryWeight}%: ${obs.window.message}`);
-    holdPaused(ctx, `canary weight ${d.status.canaryWeight}%`);
+    // Said as the Paused rules will say it next time, so deciding again changes nothing.
+    holdPaused(
+      ctx,
+      d.status.stepStartedAt === undefined
+        ? `waiting to enter step ${(d.status.currentStepIndex ?? 0) + 1}`
+        : `canary weight ${d.status.canaryWeight}%`,
+    );
   }
   if (obs.window.nextTransitionAt) d.wake(obs.window.nextTransitionAt);
   const due = nextAnalysisAt(spec, d.status);
@@ -231,6 +302,10 @@ export function holdPaused(ctx: Ctx, where: string): void {
       "analysis inconclusive (no data); set vireo.dev/resume or vireo.dev/promote",
     ],
     WindowClosed: [REASONS.WindowClosed, obs.window.message],
+    CheckFailed: [
+      REASONS.CheckFailed,
+      "a check failed; set vireo.dev/resume to run it again, vireo.dev/promote to skip it, or vireo.dev/abort",
+    ],
     NoEvidence: [
       REASONS.NoEvidence,
       `no verdict within maxStepDuration ${spec.analysis.maxStepDuration}; set vireo.dev/resume to wait another ${spec.analysis.maxStepDuration} or vireo.dev/promote to move on without evidence`,

@@ -3,6 +3,7 @@
 import { REASONS } from "../../api/constants.ts";
 import { promotionFloor } from "../autoscaling.ts";
 import { awaitCutOver, isBlueGreen, primaryShortfall } from "../blue-green.ts";
+import { startHooks } from "../checks.ts";
 import { type Ctx, isReady } from "../draft.ts";
 import { withoutEvidence } from "../evidence-budget.ts";
 import { desiredReplicas } from "../repair.ts";
@@ -73,6 +74,12 @@ export function onFinalizing(ctx: Ctx): void {
     d.say(REASONS.Finalizing, "routing all traffic to the promoted primary");
     return;
   }
+  finishPromotion(ctx);
+}
+
+/** The promoted revision becomes the stable one: the rollout is over, and says so. */
+export function finishPromotion(ctx: Ctx): void {
+  const { d } = ctx;
   const revision = d.status.canaryRevision!;
   d.phase = "Healthy";
   d.status.stableRevision = revision;
@@ -83,4 +90,5 @@ export function onFinalizing(ctx: Ctx): void {
   d.say(REASONS.Promoted, message);
   d.event(unproven ? "Warning" : "Normal", REASONS.Promoted, message);
   d.notify("Promoted", unproven ? "warning" : "info", message, "once");
+  startHooks(ctx, "postPromotion");
 }

@@ -2,11 +2,15 @@
 // — deletions, drift, scaling — and HorizontalPodAutoscalers at work), the specs, and a player that reconciles after
 // every event. Test support only.
 import fc from "fast-check";
+import type { OnFailure } from "../../api/check-schema.ts";
 import { REASONS, type RequestKind } from "../../api/constants.ts";
+import type { RolloutSpecInput, Step } from "../../api/rollout-schema.ts";
 import { decide } from "../decide.ts";
 import type { Decision } from "../types.ts";
 import {
   apply,
+  callWebhooks,
+  finishJobs,
   type ModelWorld,
   makeSpec,
   measurements,
@@ -46,7 +50,12 @@ export type Event =
   // Ownership: another Rollout claims (or stops claiming) the objects, the spec is renamed, a claim label removed.
   | { kind: "conflict"; on: boolean }
   | { kind: "rename"; target: number }
-  | { kind: "labelRemoved" };
+  | { kind: "labelRemoved" }
+  // Checks: how webhooks answer, Jobs finishing, a running Job deleted by someone.
+  | { kind: "webhook"; outcome: "pass" | "fail" | "hang" }
+  | { kind: "jobs"; state: "Complete" | "Failed" }
+  | { kind: "jobLost" }
+  | { kind: "controllerKill" };
 
 /** Events of every kind but the HPA ones, weighted so that rollouts reach their ends. */
 export const eventArb: fc.Arbitrary<Event> = fc.oneof(
@@ -102,6 +111,91 @@ export const eventArb: fc.Arbitrary<Event> = fc.oneof(
     }),
   },
 );
+
+/** The events of {@link eventArb} plus the checks' world: receivers answering, Jobs ending or vanishing, the
+ * controller killed right after a status write, and people approving (the right check, or one that does not wait).
+ */
+export const checkEventArb: fc.Arbitrary<Event> = fc.oneof(
+  { weight: 12, arbitrary: eventArb },
+  {
+    weight: 2,
+    arbitrary: fc.record({
+      kind: fc.constant("webhook" as const),
+      outcome: fc.constantFrom("pass", "pass", "fail", "hang"),
+    }),
+  },
+  {
+    weight: 2,
+    arbitrary: fc.record({
+      kind: fc.constant("jobs" as const),
+      state: fc.constantFrom("Complete", "Complete", "Failed"),
+    }),
+  },
+  { weight: 1, arbitrary: fc.constant({ kind: "jobLost" as const }) },
+  { weight: 2, arbitrary: fc.constant({ kind: "controllerKill" as const }) },
+  {
+    weight: 3,
+    arbitrary: fc.record({
+      kind: fc.constant("request" as const),
+      request: fc.constant<RequestKind>("approve"),
+      // full: the approval check's name; else a name nothing waits for (ignored).
+      full: fc.constantFrom(true, true, false),
+    }),
+  },
+);
+
+/** Names of the checks {@link checksOf} defines. */
+const CHECK_NAMES = { webhook: "smoke", job: "e2e", approval: "gate" } as const;
+
+/** Where a life's checks run, and what a failure of its webhook check does. */
+export const checkPlanArb = fc.record({
+  preRollout: fc.subarray([CHECK_NAMES.webhook, CHECK_NAMES.job]),
+  /** A `- check:` step inserted before the step at this index (clamped). */
+  step: fc.option(
+    fc.record({
+      at: fc.integer({ min: 0, max: 5 }),
+      name: fc.constantFrom<string>(CHECK_NAMES.webhook, CHECK_NAMES.job, CHECK_NAMES.approval),
+    }),
+    { nil: undefined },
+  ),
+  prePromotion: fc.subarray([CHECK_NAMES.approval, CHECK_NAMES.job, CHECK_NAMES.webhook]),
+  postPromotion: fc.subarray([CHECK_NAMES.webhook, CHECK_NAMES.job]),
+  onRollback: fc.subarray([CHECK_NAMES.webhook]),
+  onAbort: fc.subarray([CHECK_NAMES.job]),
+  onFailure: fc.constantFrom<OnFailure | undefined>(undefined, "rollback", "pause", "continue"),
+  approvalTimeout: fc.boolean(),
+});
+/** One plan drawn by {@link checkPlanArb}. */
+export type CheckPlan = typeof checkPlanArb extends fc.Arbitrary<infer T> ? T : never;
+
+/** The spec fields a check plan adds: the definitions and the hooks; the step goes in via `steps`. */
+export function checksOf(plan: CheckPlan): Pick<RolloutSpecInput, "checks" | "hooks"> {
+  return {
+    checks: [
+      {
+        name: CHECK_NAMES.webhook,
+        webhook: { url: "http://receiver.test/hook", timeout: "5s", retries: 1 },
+        ...(plan.onFailure ? { onFailure: plan.onFailure } : {}),
+      },
+      {
+        name: CHECK_NAMES.job,
+        job: {
+          serviceAccountName: "tester",
+          timeout: "2m",
+          spec: { template: { spec: { containers: [{ name: "t", image: "tests:1" }] } } },
+        },
+      },
+      { name: CHECK_NAMES.approval, approval: plan.approvalTimeout ? { timeout: "5m" } : {} },
+    ],
+    hooks: {
+      preRollout: plan.preRollout,
+      prePromotion: plan.prePromotion,
+      postPromotion: plan.postPromotion,
+      onRollback: plan.onRollback,
+      onAbort: plan.onAbort,
+    },
+  };
+}
 
 /** Specs: steps, analysis, limits, and whether the life starts from a healthy, adopted rollout. */
 export const specArb = fc.record({
@@ -167,7 +261,33 @@ export function happen(w: ModelWorld, e: Event): void {
       w.nextAnalysis = (spec) => measurements(spec, e.result);
       break;
     case "request":
-      w.requests[e.request] = e.request === "promote" && e.full ? "full" : `t${token++}`;
+      w.requests[e.request] =
+        e.request === "promote" && e.full
+          ? "full"
+          : e.request === "approve"
+            ? `${e.full ? CHECK_NAMES.approval : "nothing-waits"}/t${token++}`
+            : `t${token++}`;
+      break;
+    case "webhook":
+      w.checks.webhook = e.outcome;
+      break;
+    case "jobs":
+      finishJobs(w, e.state);
+      break;
+    case "jobLost": {
+      // Someone deletes a running Job the controller has seen (status holds its uid). A Job deleted before the
+      // controller's first look at it is indistinguishable from one not created yet: that gap is documented
+      // (docs/checks.md#what-is-not-guaranteed) and left out here.
+      const seen = new Set((w.status?.checks ?? []).map((r) => r.jobUid).filter(Boolean));
+      for (const [name, job] of w.checks.jobs)
+        if (job.state === "Running" && seen.has(job.uid)) w.checks.jobs.delete(name);
+      break;
+    }
+    case "controllerKill":
+      // A new process: the webhook results it held in memory are gone; status and the Jobs remain.
+      w.checks.results = [];
+      w.checks.killed = true;
+      w.checks.kills++;
       break;
     case "window":
       w.window = e.open
@@ -239,8 +359,6 @@ export interface Trace {
   steps: { before: ModelWorld; decision: Decision }[];
 }
 
-/** Plays a random life: after each event one reconcile (observe → decide → apply). */
-/** One spec drawn by {@link specArb}. */
 /** A blue/green strategy for {@link blueGreenLifeArb} (kept out of specArb so canary lives stay as they were). */
 const blueGreenArb = fc.record({
   autoPromotion: fc.boolean(),
@@ -249,17 +367,29 @@ const blueGreenArb = fc.record({
   scaleDownDelay: fc.constantFrom("0s", "10s"),
 });
 
-/** A spec as lives generate it; `blueGreen` set only by blue/green lives (the steps are then unused). */
-export type SpecIn = (typeof specArb extends fc.Arbitrary<infer T> ? T : never) & {
+/**
+ * One spec drawn by {@link specArb}, with the checks lives' plan; `blueGreen` is set only by blue/green lives (the
+ * steps are then unused).
+ */
+export type SpecIn = Omit<typeof specArb extends fc.Arbitrary<infer T> ? T : never, "checks"> & {
+  checks?: CheckPlan | undefined;
   blueGreen?: typeof blueGreenArb extends fc.Arbitrary<infer B> ? B : never;
 };
 
+/** Plays a random life: after each event one reconcile (observe → decide → apply). */
 export function play(specIn: SpecIn, events: Event[], prepare?: (w: ModelWorld) => void): Trace {
+  const plan = specIn.checks;
+  let steps: Step[] | undefined = specIn.steps;
+  if (plan?.step) {
+    const base = steps ?? [{ setWeight: 10 }, { setWeight: 30 }, { setWeight: 50 }];
+    const at = Math.min(plan.step.at, base.length);
+    steps = [...base.slice(0, at), { check: plan.step.name }, ...base.slice(at)];
+  }
   const spec = makeSpec({
     ...(specIn.blueGreen
       ? { strategy: { blueGreen: specIn.blueGreen } }
-      : specIn.steps
-        ? { strategy: { canary: { steps: specIn.steps } } }
+      : steps
+        ? { strategy: { canary: { steps } } }
         : {}),
     skipAnalysis: specIn.skipAnalysis,
     progressDeadlineSeconds: specIn.deadlineSeconds,
@@ -270,11 +400,12 @@ export function play(specIn: SpecIn, events: Event[], prepare?: (w: ModelWorld) 
       noEvidence: specIn.noEvidence,
       metrics: makeSpec().analysis.metrics,
     },
+    ...(plan ? checksOf(plan) : {}),
   });
   const w = newWorld(spec);
   w.nextAnalysis = (s) => measurements(s, specIn.firstAnalysis);
   prepare?.(w);
-  const steps: Trace["steps"] = [];
+  const trace: Trace["steps"] = [];
   const prelude: Event[] = [{ kind: "settle" }];
   if (specIn.startHealthy) {
     prelude.push(
@@ -297,11 +428,20 @@ export function play(specIn: SpecIn, events: Event[], prepare?: (w: ModelWorld) 
       obs,
       new Date(w.now),
     );
-    apply(w, decision.actions);
+    const killed = w.checks.killed;
+    w.checks.killed = false;
+    // Killed right after the status write: what the reconciler does after it (Jobs, webhook calls) never happens.
+    apply(
+      w,
+      killed
+        ? decision.actions.filter((a) => a.type !== "CreateCheckJob" && a.type !== "DeleteCheckJob")
+        : decision.actions,
+    );
     w.status = decision.status;
-    steps.push({ before, decision });
+    if (!killed) callWebhooks(w);
+    trace.push({ before, decision });
   }
-  return { w, steps };
+  return { w, steps: trace };
 }
 
 /** The events of {@link eventArb} plus HPAs scaling, being edited, removed and deleted. */

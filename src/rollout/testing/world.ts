@@ -9,9 +9,13 @@ import {
   RolloutSpecSchema,
   type RolloutStatus,
 } from "../../api/rollout-schema.ts";
+import { attemptIdOfStatus, runKey, sameRun } from "../checks.ts";
 import { analysisDue, decide } from "../decide.ts";
 import type {
   Action,
+  CheckJobObservation,
+  CheckResult,
+  CheckRunRef,
   Decision,
   Observations,
   OwnershipObservation,
@@ -40,6 +44,45 @@ export interface ModelAutoscalers {
   primary?: { min: number; max: number; spec: number };
 }
 
+/**
+ * The checks' outside world: webhook receivers and the Job controller. Webhooks answer at once (pass or fail) or
+ * never (hang, so the run times out); Jobs run until an event finishes them.
+ */
+export interface ModelChecks {
+  webhook: "pass" | "fail" | "hang";
+  /** Results the controller's scheduler holds for runs (it keeps them until the Rollout moves on). */
+  results: CheckResult[];
+  /** Jobs by name. */
+  jobs: Map<string, CheckJobObservation>;
+  /** Creations per Job name: a Job is never created twice. */
+  creations: Map<string, number>;
+  /** Webhook calls per run key and the keys they carried (the model's Idempotency-Key is the run key). */
+  calls: Map<string, number>;
+  nextUid: number;
+  /** Runs (run key @ attempt id) the receiver answered 2xx. */
+  passed: string[];
+  /** The controller dies right after its next status write (its Job writes and calls lost, its memory gone). */
+  killed: boolean;
+  /** Kills so far. */
+  kills: number;
+}
+
+/** A fresh checks world where webhooks pass. */
+export const newChecks = (): ModelChecks => ({
+  webhook: "pass",
+  results: [],
+  jobs: new Map(),
+  creations: new Map(),
+  calls: new Map(),
+  nextUid: 1,
+  killed: false,
+  kills: 0,
+  passed: [],
+});
+
+/** The Job name the model gives a run (the controller's is a hash of the same parts). */
+export const modelJobName = (run: CheckRunRef, attemptId: string) => `${runKey(run)}@${attemptId}`;
+
 /** The whole modelled world around one Rollout. */
 export interface ModelWorld {
   now: number;
@@ -66,6 +109,8 @@ export interface ModelWorld {
   slices: { primary: number; canary: number; preview: Side | null };
   /** The side the preview Service's selector names. */
   previewSelects: Side;
+  /** The checks' world. */
+  checks: ModelChecks;
   /** The spec's target and root Service carry this Rollout's claim label. */
   labelled: boolean;
   /** What the reconciler refuses (objects of another Rollout, hosts outside the policy). */
@@ -127,6 +172,7 @@ export function newWorld(
     replicas: 2,
     slices: { primary: 0, canary: 0, preview: "primary" },
     previewSelects: "primary",
+    checks: newChecks(),
     labelled: false,
     refusals: [],
     handBackSteps: 0,
@@ -141,7 +187,7 @@ export const NO_CLAIMS: OwnershipObservation = { claims: [], labelled: true, han
 function claimsIn(w: ModelWorld): OwnershipObservation["claims"] {
   if (!w.canary.exists) return [];
   const target = w.spec.targetRef.name;
-  const root = w.spec.service.name ?? target;
+  const root = w.spec.service!.name ?? target;
   return [
     { kind: "Deployment", name: target, uid: `uid-${target}` },
     { kind: "Service", name: root, uid: `uid-${root}`, selector: { app: target } },
@@ -203,6 +249,8 @@ export function observe(w: ModelWorld): Observations {
       canaryReady: w.slices.canary,
       preview: w.slices.preview,
     };
+  if (w.spec.checks?.length || w.checks.jobs.size > 0)
+    obs.checks = { results: [...w.checks.results], jobs: [...w.checks.jobs.values()].map((j) => ({ ...j })) };
   const { user, primary } = w.autoscalers ?? {};
   if (user || primary) {
     obs.autoscaler = {
@@ -271,10 +319,54 @@ export function apply(w: ModelWorld, actions: readonly Action[]): void {
       case "DeleteAutoscaler":
         if (w.autoscalers) delete w.autoscalers.primary;
         break;
+      case "CreateCheckJob": {
+        // Like the API server: a name exists once; a second create of it is AlreadyExists (adopted).
+        const job = modelJobName(a.run, a.attemptId);
+        w.checks.creations.set(job, (w.checks.creations.get(job) ?? 0) + (w.checks.jobs.has(job) ? 0 : 1));
+        if (!w.checks.jobs.has(job))
+          w.checks.jobs.set(job, {
+            ...a.run,
+            attemptId: a.attemptId,
+            job,
+            uid: `uid-${w.checks.nextUid++}`,
+            state: "Running",
+          });
+        break;
+      }
+      case "DeleteCheckJob":
+        w.checks.jobs.delete(a.job);
+        break;
       case "RecordEvent":
       case "Notify":
         break;
     }
+  }
+}
+
+/**
+ * What the reconciler does after a status write: calls the webhook of every running webhook run it holds no result
+ * for (its scheduler keeps one request per run), with the run's own key.
+ */
+export function callWebhooks(w: ModelWorld): void {
+  for (const run of w.status?.checks ?? []) {
+    if (run.kind !== "webhook" || run.phase !== "Running") continue;
+    const attemptId = attemptIdOfStatus(w.status ?? {});
+    if (w.checks.results.some((r) => sameRun(r, run) && r.attemptId === attemptId)) continue;
+    const key = `${runKey(run)}@${attemptId}`;
+    w.checks.calls.set(key, (w.checks.calls.get(key) ?? 0) + 1);
+    if (w.checks.webhook === "hang") continue;
+    const passed = w.checks.webhook === "pass";
+    if (passed) w.checks.passed.push(key);
+    w.checks.results.push({ ...run, attemptId, passed, message: passed ? "ok" : "server-error" });
+  }
+}
+
+/** The Job controller finishes every running Job (`Complete` or `Failed`). */
+export function finishJobs(w: ModelWorld, state: "Complete" | "Failed"): void {
+  for (const job of w.checks.jobs.values()) {
+    if (job.state !== "Running") continue;
+    job.state = state;
+    if (state === "Failed") job.message = "BackoffLimitExceeded: exit code 1";
   }
 }
 
@@ -319,6 +411,7 @@ export function reconcile(w: ModelWorld): Decision {
   );
   apply(w, decision.actions);
   w.status = decision.status;
+  callWebhooks(w);
   w.log.push({ decision, observations, now: w.now });
   return decision;
 }

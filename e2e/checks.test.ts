@@ -1,0 +1,265 @@
+// Checks end to end on the real control plane: webhook checks called on loopback receivers (a failing preRollout
+// hook rolls back before the canary gets traffic; a URL outside --allowed-check-urls is never called), and Job checks
+// run by the real kube-controller-manager Job controller (kwok completes their pods): a passing Job survives a
+// SIGKILL of the controller as exactly one Job, a Job past its deadline fails the rollout.
+import assert from "node:assert/strict";
+import { createServer, type Server } from "node:http";
+import type { AddressInfo } from "node:net";
+import { join } from "node:path";
+import { after, before, describe, it } from "node:test";
+import { ALLOW_JOBS_LABEL } from "../src/api/constants.ts";
+import type { Rollout } from "../src/api/rollout-schema.ts";
+import { type Cluster, startCluster } from "./cluster/cluster.ts";
+import { apply, appManifests, canaryWeight, getJson, setImage, waitForRollout } from "./support/app.ts";
+import { type ControllerProcess, startController } from "./support/controller-process.ts";
+
+/** A loopback receiver answering every POST with `status`, recording each request's Idempotency-Key and body. */
+class Receiver {
+  readonly hits: { key: string; body: Record<string, unknown> }[] = [];
+  #server: Server | undefined;
+  readonly status: number;
+  constructor(status: number) {
+    this.status = status;
+  }
+  url(path = "/hook"): string {
+    if (!this.#server) throw new Error("receiver not up");
+    return `http://127.0.0.1:${(this.#server.address() as AddressInfo).port}${path}`;
+  }
+  async up(): Promise<void> {
+    this.#server = createServer(async (req, res) => {
+      const chunks: Buffer[] = [];
+      for await (const c of req) chunks.push(c as Buffer);
+      let body: Record<string, unknown> = {};
+      try {
+        body = JSON.parse(Buffer.concat(chunks).toString("utf8"));
+      } catch {}
+      this.hits.push({ key: String(req.headers["idempotency-key"] ?? ""), body });
+      res.writeHead(this.status).end("secret-body-text");
+    });
+    await new Promise<void>((r) => this.#server!.listen(0, "127.0.0.1", () => r()));
+  }
+  async down(): Promise<void> {
+    await new Promise<void>((r) => {
+      this.#server?.close(() => r());
+      this.#server?.closeAllConnections();
+    });
+  }
+}
+
+const NS = "checks";
+const NODE_LABEL = "e2e.vireo.dev/checks";
+let cluster: Cluster;
+let controller: ControllerProcess;
+const failing = new Receiver(500);
+const passing = new Receiver(200);
+const outside = new Receiver(200);
+
+const startVireo = () =>
+  startController({
+    kubeconfigPath: cluster.controllerKubeconfigPath,
+    logDir: join(cluster.dir, "logs"),
+    // The allow-list names the failing and passing receivers' ports only: `outside` is not on it.
+    args: [`--allowed-check-urls=${failing.url("/")}`, `--allowed-check-urls=${passing.url("/")}`],
+  });
+
+async function kubectl(args: string[]): Promise<string> {
+  const r = await cluster.kubectl(args);
+  if (r.code !== 0) throw new Error(`kubectl ${args.join(" ")}: ${r.stderr}`);
+  return r.stdout;
+}
+
+/** The operator's opt-in of `ns` to Job checks, and the ServiceAccount the checks name. */
+async function optIn(ns: string): Promise<void> {
+  await kubectl(["create", "namespace", ns]);
+  await kubectl(["label", "namespace", ns, `${ALLOW_JOBS_LABEL}=true`]);
+  await kubectl(["create", "serviceaccount", "tester", "-n", ns]);
+}
+
+/** Check Jobs of a Rollout, as the API server lists them. */
+async function checkJobs(ns: string, name: string) {
+  const list = await getJson<{ items: { metadata: { name: string; uid: string } }[] }>(cluster, [
+    "jobs",
+    "-n",
+    ns,
+    "-l",
+    `vireo.dev/rollout=${name},vireo.dev/role=check`,
+  ]);
+  return list?.items ?? [];
+}
+
+async function events(ns: string, reason: string): Promise<number> {
+  const list = await getJson<{ items: { reason?: string; series?: { count?: number } }[] }>(cluster, [
+    "events.events.k8s.io",
+    "-n",
+    ns,
+  ]);
+  return (list?.items ?? []).filter((e) => e.reason === reason).length;
+}
+
+const JOB_TEMPLATE = (nodeSelector: Record<string, string>) => ({
+  template: {
+    spec: {
+      nodeSelector,
+      tolerations: [{ operator: "Exists" }],
+      containers: [{ name: "test", image: "registry.example/e2e-tests:1" }],
+    },
+  },
+});
+
+/**
+ * Opts `ns` in, applies a Rollout whose second step runs a Job check (its pod scheduled only on a node labelled
+ * `NODE_LABEL=<node>`), waits for Healthy and starts a new revision.
+ */
+async function startJobRollout(ns: string, node: string, timeout: string): Promise<void> {
+  await optIn(ns);
+  await apply(
+    cluster,
+    appManifests({
+      namespace: ns,
+      steps: [{ setWeight: 20 }, { check: "e2e" }, { setWeight: 50 }],
+      extraSpec: {
+        checks: [
+          {
+            name: "e2e",
+            job: { serviceAccountName: "tester", timeout, spec: JOB_TEMPLATE({ [NODE_LABEL]: node }) },
+          },
+        ],
+      },
+    }),
+  );
+  await waitForRollout(cluster, ns, "podinfo", "Healthy", (r) => r.status?.phase === "Healthy");
+  await setImage(cluster, ns, "podinfo", "ghcr.io/stefanprodan/podinfo:6.0.1");
+}
+
+describe("checks on the real control plane", () => {
+  before(async () => {
+    cluster = await startCluster({ prometheus: false });
+    await Promise.all([failing.up(), passing.up(), outside.up()]);
+    controller = await startVireo();
+  });
+  after(async () => {
+    await controller?.stop();
+    await Promise.all([failing.down(), passing.down(), outside.down()]);
+    await cluster?.stop();
+  });
+
+  it("a failing preRollout webhook rolls back with the canary never above weight 0", async () => {
+    const ns = `${NS}-pre`;
+    await apply(
+      cluster,
+      appManifests({
+        namespace: ns,
+        extraSpec: {
+          checks: [{ name: "smoke", webhook: { url: failing.url("/smoke"), timeout: "2s", retries: 1 } }],
+          hooks: { preRollout: ["smoke"] },
+        },
+      }),
+    );
+    await waitForRollout(cluster, ns, "podinfo", "Healthy", (r) => r.status?.phase === "Healthy");
+    await setImage(cluster, ns, "podinfo", "ghcr.io/stefanprodan/podinfo:6.0.1");
+    const weights: number[] = [];
+    let done = false;
+    const sampler = (async () => {
+      while (!done) {
+        weights.push((await canaryWeight(cluster, ns)) ?? 0);
+        await new Promise((r) => setTimeout(r, 100));
+      }
+    })();
+    const r = await waitForRollout(
+      cluster,
+      ns,
+      "podinfo",
+      "RolledBack",
+      (x) => x.status?.phase === "RolledBack",
+    );
+    done = true;
+    await sampler;
+    const positive = weights.filter((w) => w > 0).length;
+    console.log(`preRollout webhook failing: ${weights.length} weight samples, ${positive} above 0`);
+    assert.equal(positive, 0, `canary weight above 0 in ${positive} samples`);
+    const run = r.status?.checks?.find((c) => c.name === "smoke");
+    assert.equal(run?.phase, "Failed");
+    assert.match(run?.message ?? "", /check webhook: 5xx \(after 2 tries\)/);
+    assert.ok(
+      !JSON.stringify(r.status).includes("secret-body-text"),
+      "the response body stays out of status",
+    );
+    // Two tries (retries: 1), one run: every request carried the same Idempotency-Key.
+    const keys = new Set(failing.hits.filter((h) => h.body.check === "smoke").map((h) => h.key));
+    assert.equal(keys.size, 1, `keys ${[...keys]}`);
+    const payload = failing.hits[0]?.body ?? {};
+    assert.equal(payload.name, "podinfo");
+    assert.equal(payload.namespace, ns);
+    assert.equal(payload.checksum, r.status?.canaryRevision);
+  });
+
+  it("a check URL outside --allowed-check-urls is refused at once and receives 0 requests", async () => {
+    const ns = `${NS}-outside`;
+    await apply(
+      cluster,
+      appManifests({
+        namespace: ns,
+        extraSpec: {
+          checks: [{ name: "smoke", webhook: { url: outside.url("/x") } }],
+          hooks: { preRollout: ["smoke"] },
+        },
+      }),
+    );
+    const r = await waitForRollout(cluster, ns, "podinfo", "Invalid", (x) =>
+      (x.status?.conditions ?? []).some((c) => /allowed-check-urls/.test(c.message)),
+    );
+    assert.ok(r);
+    await new Promise((res) => setTimeout(res, 3000));
+    assert.equal(outside.hits.length, 0);
+  });
+
+  it("a Job check passes once through a controller SIGKILL: exactly one Job, verdict recorded once", async () => {
+    const ns = `${NS}-job`;
+    await startJobRollout(ns, "go", "5m");
+    // The Job's pod cannot be scheduled until a node carries the label: the Job runs as long as the test wants.
+    await waitForRollout(cluster, ns, "podinfo", "the check's Job running", (r) =>
+      (r.status?.checks ?? []).some((c) => c.name === "e2e" && c.phase === "Running"),
+    );
+    assert.equal((await checkJobs(ns, "podinfo")).length, 1);
+    await controller.kill();
+    controller = await startVireo();
+    await new Promise((res) => setTimeout(res, 3000));
+    const nodes = await getJson<{ items: { metadata: { name: string } }[] }>(cluster, ["nodes"]);
+    const node = nodes?.items[0]?.metadata.name;
+    assert.ok(node, "a kwok node");
+    await kubectl(["label", "node", node, `${NODE_LABEL}=go`, "--overwrite"]);
+    const r = await waitForRollout(
+      cluster,
+      ns,
+      "podinfo",
+      "Healthy after the check passed",
+      (x) => x.status?.phase === "Healthy" && x.status.stableRevision === x.status.canaryRevision,
+      180_000,
+    );
+    const jobs = await checkJobs(ns, "podinfo");
+    const passed = await events(ns, "CheckPassed");
+    console.log(
+      `Job check through a SIGKILL: ${jobs.length} Job(s) for 1 run, ${passed} CheckPassed Event(s)`,
+    );
+    assert.equal(jobs.length, 1, "exactly one Job for the run");
+    assert.equal(passed, 1, "verdict recorded once");
+    assert.equal(r.status?.checks?.find((c) => c.name === "e2e")?.phase, "Passed");
+  });
+
+  it("a Job past its deadline fails the check and rolls back; the Job's condition is in status", async () => {
+    const ns = `${NS}-jobfail`;
+    await startJobRollout(ns, "never", "5s");
+    const r: Rollout = await waitForRollout(
+      cluster,
+      ns,
+      "podinfo",
+      "RolledBack",
+      (x) => x.status?.phase === "RolledBack",
+      120_000,
+    );
+    const run = r.status?.checks?.find((c) => c.name === "e2e");
+    assert.equal(run?.phase, "Failed");
+    assert.match(run?.message ?? "", /DeadlineExceeded|timed out/);
+    assert.ok((await canaryWeight(cluster, ns)) === 0);
+  });
+});

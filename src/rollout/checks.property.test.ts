@@ -1,0 +1,132 @@
+// Property tests of checks in the engine: random lives with checks at every point, webhooks that pass, fail or hang,
+// Jobs that complete, fail or vanish, approvals, and the controller killed right after a status write.
+import assert from "node:assert/strict";
+import { describe, it } from "node:test";
+import fc from "fast-check";
+import type { CheckRun } from "../api/check-schema.ts";
+import { onFailureAt } from "../api/check-schema.ts";
+import { attemptIdOfStatus, runKey } from "./checks.ts";
+import { checkEventArb, checkPlanArb, play, specArb } from "./testing/lives.ts";
+
+const RUNS = Number(process.env.VIREO_PROPERTY_RUNS ?? 1000);
+
+/**
+ * Lives that all run checks, with kills and check outcomes among their events. Each event comes a millisecond after
+ * the last: two rollout attempts never start at the same instant (a retry needs the attempt before it to have
+ * ended in an earlier reconcile), and their Jobs are told apart by that start.
+ */
+const checkLifeArb = fc.tuple(
+  specArb.chain((s) => checkPlanArb.map((checks) => ({ ...s, checks }))),
+  fc
+    .array(checkEventArb, { minLength: 1, maxLength: 120 })
+    .map((events) => events.flatMap((e) => [{ kind: "time" as const, ms: 1 }, e])),
+);
+
+const identity = (r: CheckRun, attemptId: string | undefined) => `${runKey(r)}@${attemptId ?? ""}`;
+const finished = (r: CheckRun) => r.phase === "Passed" || r.phase === "Failed" || r.phase === "Skipped";
+
+describe("checks (property-based)", () => {
+  it("creates at most one Job per run, whatever is killed or deleted", () => {
+    fc.assert(
+      fc.property(checkLifeArb, ([spec, events]) => {
+        const { w } = play(spec, events);
+        for (const [job, n] of w.checks.creations) assert.ok(n <= 1, `Job ${job} created ${n} times`);
+      }),
+      { numRuns: RUNS },
+    );
+  });
+
+  it("records a run's verdict once: a finished run never changes phase or finish time", () => {
+    fc.assert(
+      fc.property(checkLifeArb, ([spec, events]) => {
+        const verdicts = new Map<string, string>();
+        for (const { decision } of play(spec, events).steps) {
+          const attemptId = attemptIdOfStatus(decision.status);
+          for (const r of decision.status.checks ?? []) {
+            if (!finished(r)) continue;
+            const id = identity(r, attemptId);
+            const v = `${r.phase}@${r.finishedAt}`;
+            assert.equal(verdicts.get(id) ?? v, v, `${id} recorded twice`);
+            verdicts.set(id, v);
+          }
+        }
+      }),
+      { numRuns: RUNS },
+    );
+  });
+
+  it("gives the canary no traffic before its preRollout checks passed", () => {
+    fc.assert(
+      fc.property(checkLifeArb, ([spec, events]) => {
+        for (const { decision } of play(spec, events).steps) {
+          if ((decision.status.canaryWeight ?? 0) === 0) continue;
+          for (const r of decision.status.checks ?? []) {
+            if (r.point !== "preRollout" || r.phase === "Passed" || r.phase === "Skipped") continue;
+            const def = decision.status.lastValidSpec?.checks?.find((c) => c.name === r.name);
+            if (r.phase === "Failed" && def && onFailureAt(def, "preRollout") === "continue") continue;
+            assert.fail(`canary weight ${decision.status.canaryWeight} with preRollout ${r.name} ${r.phase}`);
+          }
+        }
+      }),
+      { numRuns: RUNS },
+    );
+  });
+
+  it("never passes a webhook run the receiver did not pass (a timeout is a failure)", () => {
+    fc.assert(
+      fc.property(checkLifeArb, ([spec, events]) => {
+        const { w, steps } = play(spec, events);
+        const passedByReceiver = new Set(w.checks.passed);
+        for (const { decision } of steps)
+          for (const r of decision.status.checks ?? [])
+            if (r.kind === "webhook" && r.phase === "Passed")
+              assert.ok(
+                passedByReceiver.has(identity(r, attemptIdOfStatus(decision.status))),
+                `${runKey(r)} passed without a 2xx`,
+              );
+      }),
+      { numRuns: RUNS },
+    );
+  });
+
+  it("is not vacuous: kills, webhooks called again and timed out, approvals given, rollbacks by checks", () => {
+    const seen = new Map<string, number>();
+    fc.assert(
+      fc.property(checkLifeArb, ([spec, events]) => {
+        const reached = new Set<string>();
+        const { w, steps } = play(spec, events);
+        if (w.checks.kills > 0) reached.add("killed");
+        if ([...w.checks.calls.values()].some((n) => n > 1)) reached.add("webhook called again, same key");
+        for (const { decision } of steps) {
+          for (const r of decision.status.checks ?? []) {
+            reached.add(`${r.kind}:${r.phase}`);
+            if (r.message?.startsWith("timed out")) reached.add("timed out");
+          }
+          if (
+            decision.status.lastValidSpec &&
+            decision.status.message?.includes("check") &&
+            decision.status.phase === "RolledBack"
+          )
+            reached.add("rolled back by a check");
+          if (decision.status.pauseReason === "CheckFailed") reached.add("paused by a check");
+        }
+        for (const r of reached) seen.set(r, (seen.get(r) ?? 0) + 1);
+      }),
+      { numRuns: RUNS, seed: 42 },
+    );
+    console.log(`check outcomes in ${RUNS} random lives: ${JSON.stringify(Object.fromEntries(seen))}`);
+    for (const key of [
+      "killed",
+      "webhook called again, same key",
+      "job:Passed",
+      "job:Failed",
+      "webhook:Passed",
+      "webhook:Failed",
+      "approval:Passed",
+      "timed out",
+      "rolled back by a check",
+      "paused by a check",
+    ])
+      assert.ok((seen.get(key) ?? 0) > 0, `no life reached ${key}`);
+  });
+});
