@@ -112,21 +112,27 @@ export const TargetRefSchema = z
   })
   .describe("The workload this Rollout manages.");
 
+/**
+ * A Service name Vireo derives others from: a DNS-1035 label short enough for the `-primary`/`-canary` suffixes
+ * (CEL at apply, zod in the controller).
+ */
+const serviceName = (description: string) =>
+  labelName(description)
+    .meta({
+      "x-kubernetes-validations": [
+        cel(`self.size() <= ${MAX_SERVICE_NAME}`, SERVICE_NAME_TOO_LONG),
+        cel(`self.matches('${DNS_1035_LABEL}')`, SERVICE_NAME_SHAPE),
+      ],
+    })
+    .refine((n) => n.length <= MAX_SERVICE_NAME, { message: SERVICE_NAME_TOO_LONG })
+    .refine((n) => new RegExp(DNS_1035_LABEL).test(n), { message: SERVICE_NAME_SHAPE });
+
 /** The Service that clients call; Vireo owns its routing. */
 export const ServiceSchema = z
   .object({
-    name: labelName(
+    name: serviceName(
       `Name of the root Service clients call. Defaults to the target's name. Vireo creates <name>-primary and <name>-canary beside it, so at most ${MAX_SERVICE_NAME} characters, a letter first.`,
-    )
-      .meta({
-        "x-kubernetes-validations": [
-          cel(`self.size() <= ${MAX_SERVICE_NAME}`, SERVICE_NAME_TOO_LONG),
-          cel(`self.matches('${DNS_1035_LABEL}')`, SERVICE_NAME_SHAPE),
-        ],
-      })
-      .refine((n) => n.length <= MAX_SERVICE_NAME, { message: SERVICE_NAME_TOO_LONG })
-      .refine((n) => new RegExp(DNS_1035_LABEL).test(n), { message: SERVICE_NAME_SHAPE })
-      .optional(),
+    ).optional(),
     port: z
       .number()
       .int()
@@ -397,18 +403,9 @@ export const PREVIEW_NAME_TAKEN =
  */
 export const BlueGreenStrategySchema = z
   .object({
-    previewService: labelName(
+    previewService: serviceName(
       `Name of the preview Service Vireo creates: it selects the active pods until the new version is ready at full size, then the new pods only. Defaults to <service>${NAME_SUFFIXES.preview}; at most ${MAX_SERVICE_NAME} characters, a letter first.`,
-    )
-      .meta({
-        "x-kubernetes-validations": [
-          cel(`self.size() <= ${MAX_SERVICE_NAME}`, SERVICE_NAME_TOO_LONG),
-          cel(`self.matches('${DNS_1035_LABEL}')`, SERVICE_NAME_SHAPE),
-        ],
-      })
-      .refine((n) => n.length <= MAX_SERVICE_NAME, { message: SERVICE_NAME_TOO_LONG })
-      .refine((n) => new RegExp(DNS_1035_LABEL).test(n), { message: SERVICE_NAME_SHAPE })
-      .optional(),
+    ).optional(),
     previewAnalysis: z
       .boolean()
       .default(true)
