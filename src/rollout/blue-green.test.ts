@@ -211,3 +211,39 @@ describe("a blue/green rollout", () => {
     );
   });
 });
+
+describe("blue/green with checks", () => {
+  const smoke = { name: "smoke", webhook: { url: "http://smoke.test/run", timeout: "5s", retries: 0 } };
+
+  it("preRollout checks run once the preview serves only the new pods, before the cut-over", () => {
+    const w = healthyBlueGreen(
+      { previewAnalysis: false },
+      { checks: [smoke], hooks: { preRollout: ["smoke"] } },
+    );
+    pushRevision(w, "rev-2");
+    let calledWith: { preview: string | null; routed: number | undefined } | undefined;
+    run(w, (x) => {
+      if (!calledWith && x.checks.calls.size > 0)
+        calledWith = { preview: x.slices.preview, routed: x.routes?.canary };
+      return x.routes?.canary === 100;
+    });
+    assert.deepEqual(calledWith, { preview: "canary", routed: 0 }, "the smoke test can call the preview");
+    const run0 = w.status?.checks?.find((c) => c.point === "preRollout");
+    assert.equal(run0?.phase, "Passed");
+  });
+
+  it("a failed prePromotion check at the end of the window switches all traffic back to the warm primary", () => {
+    const w = healthyBlueGreen(
+      { previewAnalysis: false, rollbackWindow: "20s" },
+      { checks: [smoke], hooks: { prePromotion: ["smoke"] } },
+    );
+    pushRevision(w, "rev-2");
+    run(w, (x) => x.routes?.canary === 100);
+    w.checks.webhook = "fail";
+    run(w, (x) => x.routes?.canary === 0);
+    assert.equal(w.status?.checks?.find((c) => c.point === "prePromotion")?.phase, "Failed");
+    assert.notEqual(w.primary.revision, "rev-2", "the old version was never replaced");
+    assert.ok(w.primary.ready > 0, "and still serves");
+    assert.equal(w.status?.phase, "RolledBack");
+  });
+});
