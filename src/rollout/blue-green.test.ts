@@ -212,6 +212,21 @@ describe("a blue/green rollout", () => {
   });
 });
 
+describe("promotion that the world undoes", () => {
+  it("a primary lost while finalizing and made again from the stable revision (the target reverted) is never declared promoted", () => {
+    const w = healthyBlueGreen({ previewAnalysis: false, rollbackWindow: "0s" });
+    pushRevision(w, "rev-2");
+    run(w, (x) => x.status?.phase === "Finalizing");
+    w.primary = { exists: false, revision: "", desired: 0, ready: 0, broken: false };
+    pushRevision(w, "rev-1");
+    const from = w.log.length;
+    run(w, (x) => x.status?.phase === "Healthy" && x.routes?.canary === 0 && x.canary.desired === 0);
+    const promoted = w.log.slice(from).filter((l) => l.decision.status.stableRevision === "rev-2");
+    assert.deepEqual(promoted, [], "rev-2 is never the stable revision: the primary runs rev-1");
+    assert.deepEqual([w.status?.stableRevision, w.primary.revision], ["rev-1", "rev-1"]);
+  });
+});
+
 describe("blue/green with checks", () => {
   const smoke = { name: "smoke", webhook: { url: "http://smoke.test/run", timeout: "5s", retries: 0 } };
 

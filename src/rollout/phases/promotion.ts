@@ -61,8 +61,15 @@ export function onPromoting(ctx: Ctx): void {
   d.phase = "Finalizing";
 }
 
+/** Finalizing: all traffic returns to the promoted primary; then the promoted revision is the stable one. */
 export function onFinalizing(ctx: Ctx): void {
-  const { d } = ctx;
+  const { d, obs } = ctx;
+  if (obs.primary.exists && obs.primary.revision !== d.status.canaryRevision) {
+    // The primary no longer runs the promoted revision (lost, and made again from the stable one after the target
+    // moved on): Promoting copies the template again, or hands a target that moved on back to the in-flight rules.
+    d.phase = "Promoting";
+    return;
+  }
   const notServing = isBlueGreen(ctx) && ctx.obs.routes?.primary !== 100 ? primaryShortfall(ctx) : undefined;
   if (notServing) {
     // Blue/green switches all traffic back at once: only to a primary whose EndpointSlices list it at full size.
