@@ -1,17 +1,30 @@
 // Checks end to end on the real control plane: webhook checks called on loopback receivers (a failing preRollout
 // hook rolls back before the canary gets traffic; a URL outside --allowed-check-urls is never called), and Job checks
 // run by the real kube-controller-manager Job controller (kwok completes their pods): a passing Job survives a
-// SIGKILL of the controller as exactly one Job, a Job past its deadline fails the rollout.
+// SIGKILL of the controller as exactly one Job, a Job past its deadline fails the rollout, a create the API server
+// refuses (a quota) fails its run once and is never retried; an approval gate holds promotion through a SIGKILL and
+// a restart of the controller until `kubectl vireo approve` releases it.
 import assert from "node:assert/strict";
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
+import type { CheckRun } from "../src/api/check-schema.ts";
 import { ALLOW_JOBS_LABEL } from "../src/api/constants.ts";
 import type { Rollout } from "../src/api/rollout-schema.ts";
 import { type Cluster, startCluster } from "./cluster/cluster.ts";
-import { apply, appManifests, canaryWeight, getJson, setImage, waitForRollout } from "./support/app.ts";
-import { type ControllerProcess, startController } from "./support/controller-process.ts";
+import {
+  apply,
+  appManifests,
+  canaryWeight,
+  getJson,
+  getRollout,
+  setImage,
+  waitFor,
+  waitForRollout,
+} from "./support/app.ts";
+import { type ControllerProcess, metricValue, startController } from "./support/controller-process.ts";
+import { runPlugin } from "./support/plugin.ts";
 
 /** A loopback receiver answering every POST with `status`, recording each request's Idempotency-Key and body. */
 class Receiver {
@@ -107,11 +120,11 @@ const JOB_TEMPLATE = (nodeSelector: Record<string, string>) => ({
 });
 
 /**
- * Opts `ns` in, applies a Rollout whose second step runs a Job check (its pod scheduled only on a node labelled
+ * Opts `ns` in (unless done already), applies a Rollout whose second step runs a Job check (its pod scheduled only on a node labelled
  * `NODE_LABEL=<node>`), waits for Healthy and starts a new revision.
  */
-async function startJobRollout(ns: string, node: string, timeout: string): Promise<void> {
-  await optIn(ns);
+async function startJobRollout(ns: string, node: string, timeout: string, optingIn = true): Promise<void> {
+  if (optingIn) await optIn(ns);
   await apply(
     cluster,
     appManifests({
@@ -129,6 +142,21 @@ async function startJobRollout(ns: string, node: string, timeout: string): Promi
   );
   await waitForRollout(cluster, ns, "podinfo", "Healthy", (r) => r.status?.phase === "Healthy");
   await setImage(cluster, ns, "podinfo", "ghcr.io/stefanprodan/podinfo:6.0.1");
+}
+
+/** Waits for the Job rollout of `ns` to roll back, and returns its check run, which must have failed. */
+async function failedJobRun(ns: string): Promise<CheckRun | undefined> {
+  const r: Rollout = await waitForRollout(
+    cluster,
+    ns,
+    "podinfo",
+    "RolledBack",
+    (x) => x.status?.phase === "RolledBack",
+    120_000,
+  );
+  const run = r.status?.checks?.find((c) => c.name === "e2e");
+  assert.equal(run?.phase, "Failed");
+  return run;
 }
 
 describe("checks on the real control plane", () => {
@@ -249,17 +277,101 @@ describe("checks on the real control plane", () => {
   it("a Job past its deadline fails the check and rolls back; the Job's condition is in status", async () => {
     const ns = `${NS}-jobfail`;
     await startJobRollout(ns, "never", "5s");
-    const r: Rollout = await waitForRollout(
+    const run = await failedJobRun(ns);
+    assert.match(run?.message ?? "", /DeadlineExceeded|timed out/);
+    assert.ok((await canaryWeight(cluster, ns)) === 0);
+  });
+
+  it("a Job create the API server refuses fails the run with its reason, once, and is never tried again", async () => {
+    const ns = `${NS}-quota`;
+    await optIn(ns);
+    // No Job may exist in the namespace: the quota admission refuses the create.
+    await kubectl(["create", "quota", "no-jobs", "-n", ns, "--hard=count/jobs.batch=0"]);
+    await startJobRollout(ns, "go", "5m", false);
+    const run = await failedJobRun(ns);
+    assert.match(run?.message ?? "", /could not create its Job: .*(exceeded quota|forbidden)/);
+    assert.ok(run?.jobRequestedAt, "status recorded that the Job was asked for");
+    // The quota lifted, the run stays failed and its Job is not created late.
+    await kubectl(["delete", "quota", "no-jobs", "-n", ns]);
+    await new Promise((res) => setTimeout(res, 5000));
+    assert.equal((await checkJobs(ns, "podinfo")).length, 0);
+    assert.equal((await getRollout(cluster, ns, "podinfo"))?.status?.phase, "RolledBack");
+  });
+
+  it("an approval gate holds promotion through a controller SIGKILL and restart; kubectl vireo approve releases it", async () => {
+    const ns = `${NS}-approve`;
+    await apply(
+      cluster,
+      appManifests({
+        namespace: ns,
+        extraSpec: { checks: [{ name: "release", approval: {} }], hooks: { prePromotion: ["release"] } },
+      }),
+    );
+    const healthy = await waitForRollout(
       cluster,
       ns,
       "podinfo",
-      "RolledBack",
-      (x) => x.status?.phase === "RolledBack",
+      "Healthy",
+      (r) => r.status?.phase === "Healthy",
+    );
+    const stable = healthy.status?.stableRevision;
+    await setImage(cluster, ns, "podinfo", "ghcr.io/stefanprodan/podinfo:6.0.1");
+    const waiting = await waitForRollout(cluster, ns, "podinfo", "waiting for the approval", (r) =>
+      (r.status?.checks ?? []).some((c) => c.name === "release" && c.phase === "Pending"),
+    );
+    const held = await canaryWeight(cluster, ns);
+    assert.equal(held, 50, "the gate waits after the last step, at its weight");
+
+    // Held: from before the kill to well after the new process has reconciled the Rollout (several 5 s ticks), no
+    // weight change, no promotion, the stable revision unchanged, the approval still waiting.
+    const samples: { weight: number | undefined; phase?: string; stable?: string; approval?: string }[] = [];
+    let sampling = true;
+    const sampler = (async () => {
+      while (sampling) {
+        const [weight, r] = await Promise.all([
+          canaryWeight(cluster, ns),
+          getRollout(cluster, ns, "podinfo"),
+        ]);
+        const approval = r?.status?.checks?.find((c) => c.name === "release")?.phase;
+        samples.push({ weight, phase: r?.status?.phase, stable: r?.status?.stableRevision, approval });
+        await new Promise((res) => setTimeout(res, 200));
+      }
+    })();
+    await controller.kill();
+    await new Promise((res) => setTimeout(res, 2000));
+    controller = await startVireo();
+    const phase = async () =>
+      metricValue(await controller.metrics(), "vireo_rollout_phase", { namespace: ns, phase: "Progressing" });
+    await waitFor("the restarted controller to reconcile the Rollout", phase, (v) => v === 1, 60_000);
+    await new Promise((res) => setTimeout(res, 12_000));
+    sampling = false;
+    await sampler;
+    const moved = samples.filter(
+      (x) =>
+        x.weight !== held || x.phase !== "Progressing" || x.stable !== stable || x.approval !== "Pending",
+    );
+    console.log(`approval gate through a SIGKILL: ${samples.length} samples, ${moved.length} moved`);
+    assert.ok(samples.length > 20, `only ${samples.length} samples`);
+    assert.deepEqual(moved, [], "nothing moves while the approval waits");
+    const after = await getRollout(cluster, ns, "podinfo");
+    assert.equal(after?.status?.canaryRevision, waiting.status?.canaryRevision);
+
+    // Released by the real plugin, with the check named by the one approval that waits.
+    const approved = await runPlugin(cluster.kubeconfigPath, ["approve", "podinfo", "-n", ns]);
+    assert.equal(approved.code, 0, approved.stdout + approved.stderr);
+    assert.match(approved.stdout, new RegExp(`^approve ${ns}/podinfo \\(vireo.dev/approve=release/`));
+    const r = await waitForRollout(
+      cluster,
+      ns,
+      "podinfo",
+      "promoted after the approval",
+      (x) => x.status?.phase === "Healthy" && x.status.stableRevision === x.status.canaryRevision,
       120_000,
     );
-    const run = r.status?.checks?.find((c) => c.name === "e2e");
-    assert.equal(run?.phase, "Failed");
-    assert.match(run?.message ?? "", /DeadlineExceeded|timed out/);
-    assert.ok((await canaryWeight(cluster, ns)) === 0);
+    assert.notEqual(r.status?.stableRevision, stable);
+    const run = r.status?.checks?.find((c) => c.name === "release");
+    assert.equal(run?.phase, "Passed");
+    assert.match(run?.message ?? "", /approved by request \(vireo.dev\/approve=release\//);
+    assert.equal(await canaryWeight(cluster, ns), 0);
   });
 });

@@ -1,8 +1,9 @@
 // Tenants sharing one controller, end to end on the real control plane (issue 18, observations 3, 4 and 6): a
 // tenant's webhook URL cannot reach loopback or the controller's own port and learns only an outcome class; a
 // custom query cannot read another namespace's series; forged Events never reach the terminal raw nor pass for
-// history. The controller runs with the production egress policy, opened only for 127.0.0.2 (where its own
-// /metrics and one allowed receiver listen), and with --scope-queries.
+// history; a check or template address the operator's allow-lists name is still refused at loopback. The controller
+// runs with the production egress policy, opened only for 127.0.0.2 (where its own /metrics and one allowed
+// receiver listen), and with --scope-queries.
 import assert from "node:assert/strict";
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
@@ -71,8 +72,15 @@ describe("one controller, many tenants", () => {
   let metricsPort: number;
   /** A loopback endpoint the operator's check allow-list names, which the egress policy still refuses. */
   let checkTarget: { url: string; hits: string[] };
+  /** A loopback "Prometheus" the operator's Prometheus allow-list names, which the egress policy still refuses. */
+  let promTarget: { url: string; hits: string[] };
   before(async () => {
     checkTarget = await receiver("127.0.0.1");
+    promTarget = await receiver(
+      "127.0.0.1",
+      200,
+      '{"status":"success","data":{"resultType":"vector","result":[]}}',
+    );
     cluster = await startCluster();
     controller = await startController({
       kubeconfigPath: cluster.controllerKubeconfigPath,
@@ -87,6 +95,7 @@ describe("one controller, many tenants", () => {
         "--metrics-mesh=linkerd",
         "--scope-queries=true",
         `--allowed-check-urls=${checkTarget.url}/`,
+        `--allowed-prometheus-urls=${promTarget.url}/`,
       ],
     });
     metricsPort = Number(new URL(controller.metricsUrl).port);
@@ -174,6 +183,32 @@ describe("one controller, many tenants", () => {
     assert.match(run?.message ?? "", /refused-by-policy/, JSON.stringify(run));
     assert.ok((r.status?.canaryWeight ?? 0) === 0, "the canary got no traffic");
     assert.deepEqual(checkTarget.hits, [], "the loopback endpoint received no request");
+  });
+
+  it("a template's Prometheus address at loopback, on the Prometheus allow-list but refused by the egress policy, receives 0 requests", async () => {
+    const ns = "egress-template";
+    const template = {
+      apiVersion: "vireo.dev/v1alpha1",
+      kind: "AnalysisTemplate",
+      metadata: { name: "remote", namespace: ns },
+      spec: {
+        prometheus: { address: promTarget.url },
+        metrics: [{ name: "remote-up", query: "sum(up)", thresholdRange: { min: 0 } }],
+      },
+    };
+    await canary(ns, { analysis: { interval: "5s", templates: [{ name: "remote" }] } }, [template]);
+    const r = await waitFor(
+      `${ns}: a tick refused by the egress policy`,
+      () => rollout(ns),
+      (x) => (x.status?.analysis?.history ?? []).some((m) => /refused-by-policy/.test(m.message ?? "")),
+      90_000,
+      500,
+    );
+    assert.ok(
+      (r.status?.analysis?.history ?? []).every((m) => m.verdict !== "Pass"),
+      `no tick passes on an address never asked: ${JSON.stringify(r.status?.analysis?.history)}`,
+    );
+    assert.deepEqual(promTarget.hits, [], "the loopback endpoint received no request");
   });
 
   it("observation 4: a query aimed at another namespace stores none of its values", async () => {

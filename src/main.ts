@@ -117,7 +117,7 @@ export async function main(argv: readonly string[], env: NodeJS.ProcessEnv): Pro
   });
   const namespaceLabels = new NamespaceLabels(clients);
   const checks = new CheckRunner({
-    jobs: new CheckJobClient(clients, config.jobNamespaces),
+    jobs: new CheckJobClient(clients, (name) => namespaceLabels.get(name), config.jobNamespaces),
     egress,
     allowedUrls: config.allowedCheckUrls,
     concurrency: config.analysisConcurrency,

@@ -286,6 +286,13 @@ export const CheckRunSchema = z
       .describe(
         "Why it failed or how it passed: the outcome class of a webhook (never its body), a Job's condition and its failed pod's termination message, who approved.",
       ),
+    jobRequestedAt: z
+      .string()
+      .meta({ format: "date-time" })
+      .optional()
+      .describe(
+        "For job checks: when the controller asked for the Job, recorded before it creates it. A run recorded so whose Job is not there fails; its Job is never created a second time.",
+      ),
     job: z.string().max(63).optional().describe("Name of the Job, for job checks."),
     jobUid: z
       .string()

@@ -141,7 +141,7 @@ Commands:
   abort NAME          Send all traffic back to the primary
   pause NAME          Hold the current step
   resume NAME         Continue a paused rollout
-  approve NAME CHECK  Approve the approval check CHECK that the rollout waits for
+  approve NAME [CHECK] Approve the approval check the rollout waits for (CHECK: when several wait)
   retry NAME          Start a rolled-back or aborted revision again
   history NAME        Past revisions: promotions, rollbacks, the failing metric
   lint FILE           Validate a Rollout file offline (same rules as the API server)

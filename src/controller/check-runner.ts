@@ -2,7 +2,6 @@
 // results held until status records them, each result waking the Rollout through the queue), the Jobs of job
 // checks, and the operator's rules for both (the URL allow-list, namespaces opted in to Jobs).
 import { isAllowedAddress } from "../analysis/allowed-urls.ts";
-import type { CheckRun } from "../api/check-schema.ts";
 import type { Rollout, RolloutSpec, RolloutStatus } from "../api/rollout-schema.ts";
 import type { SpecIssue } from "../api/validate.ts";
 import {
@@ -13,7 +12,7 @@ import {
 } from "../notify/check-webhook.ts";
 import type { EgressRoute } from "../notify/http-post.ts";
 import { attemptIdOfStatus, runKey } from "../rollout/checks.ts";
-import type { Action, CheckObservations, CheckResult } from "../rollout/types.ts";
+import type { Action, CheckObservations, CheckResult, CheckRunRef } from "../rollout/types.ts";
 import type { CheckJobClient } from "../workload/check-job-client.ts";
 
 /** The Job operations the runner needs; {@link CheckJobClient} implements them. */
@@ -92,13 +91,25 @@ export class CheckRunner {
     };
   }
 
-  /** Carries out a CreateCheckJob or DeleteCheckJob, after the status write that recorded its run. */
+  /**
+   * Carries out a CreateCheckJob or DeleteCheckJob, after the status write that recorded its run. A create is tried
+   * once (status records that it was asked for): a refusal is held as the run's result, with the API server's
+   * reason, and wakes the Rollout so its run fails with it rather than as a missing Job.
+   */
   async act(rollout: Rollout, spec: RolloutSpec, owner: Parameters<CheckJobPort["create"]>[1], a: Action) {
-    const ns = rollout.metadata.namespace;
-    if (a.type === "DeleteCheckJob") await this.#o.jobs.delete(ns, a.job);
+    const { namespace, name } = rollout.metadata;
+    if (a.type === "DeleteCheckJob") await this.#o.jobs.delete(namespace, a.job);
     if (a.type !== "CreateCheckJob") return;
     const job = spec.checks?.find((c) => c.name === a.run.name)?.job;
-    if (job) await this.#o.jobs.create(ns, owner, job, { ...a.run, attemptId: a.attemptId }, a.revision);
+    if (!job) return;
+    try {
+      await this.#o.jobs.create(namespace, owner, job, { ...a.run, attemptId: a.attemptId }, a.revision);
+    } catch (err) {
+      const key = `${namespace}/${name}`;
+      const message = `could not create its Job: ${err instanceof Error ? err.message : String(err)}`;
+      this.#hold(key, `${runKey(a.run)}@${a.attemptId}`, a.run, a.attemptId, { passed: false, message });
+      this.#o.wake(key);
+    }
   }
 
   /**
@@ -110,8 +121,10 @@ export class CheckRunner {
     const key = `${namespace}/${name}`;
     const attemptId = attemptIdOfStatus(status);
     const open = (status.checks ?? []).filter((r) => r.kind === "webhook" && r.phase === "Running");
+    // A refused Job create is held until status records its run's failure, as a webhook's result is.
+    const unseenJobs = (status.checks ?? []).filter((r) => r.kind === "job" && r.phase === "Pending");
     const held = this.#results.get(key);
-    const ids = new Set(open.map((r) => `${runKey(r)}@${attemptId}`));
+    const ids = new Set([...open, ...unseenJobs].map((r) => `${runKey(r)}@${attemptId}`));
     for (const id of held?.keys() ?? []) if (!ids.has(id)) held?.delete(id);
     for (const run of open) {
       const id = `${runKey(run)}@${attemptId}`;
@@ -152,7 +165,7 @@ export class CheckRunner {
     this.#results.delete(`${namespace}/${name}`);
   }
 
-  #hold(key: string, id: string, run: CheckRun, attemptId: string, out: CheckOutcome): void {
+  #hold(key: string, id: string, run: CheckRunRef, attemptId: string, out: CheckOutcome): void {
     const held = this.#results.get(key) ?? new Map<string, CheckResult>();
     held.set(id, {
       name: run.name,

@@ -213,15 +213,19 @@ export class Reconciler {
       for (const p of status.notifications?.pending ?? []) this.#d.notifications.submit(rollout, spec, p);
       this.#d.observer.analysisResults(namespace, name, status, rollout.status);
     }
-    if (decided.failure) throw decided.failure;
-    const recorded = decided.actions.filter(afterStatus);
-    if (target && recorded.length > 0) await execute(this.#d, target, recorded, decided.repaired);
-    // Check runs start only now that status records them: a crash before this point repeats the call with the same
-    // Idempotency-Key, or finds (adopts) the Job by its deterministic name; nothing starts twice for one run.
-    if (spec && this.#d.checks) {
-      const owner = ownerOf(rollout);
-      for (const a of decided.actions) await this.#d.checks.act(rollout, spec, owner, a);
-      this.#d.checks.dispatch(rollout, spec, status);
+    try {
+      if (decided.failure) throw decided.failure;
+      const recorded = decided.actions.filter(afterStatus);
+      if (target && recorded.length > 0) await execute(this.#d, target, recorded, decided.repaired);
+    } finally {
+      // Check runs start only now that status records them, whatever the other writes did: status says each Job
+      // was asked for, and a Job asked for and not there fails its run rather than being created twice. A crash
+      // before this point repeats a webhook call with the same Idempotency-Key, or fails the Job's run as missing.
+      if (spec && this.#d.checks) {
+        const owner = ownerOf(rollout);
+        for (const a of decided.actions) await this.#d.checks.act(rollout, spec, owner, a);
+        this.#d.checks.dispatch(rollout, spec, status);
+      }
     }
     // Undelivered notifications are offered again periodically: delivery may have given up during a long outage,
     // and an otherwise quiet Rollout would not be reconciled again until the informer's resync.

@@ -1,7 +1,11 @@
-// Namespace labels, cached for a while: Istio's ambient-mode check reads them on every reconcile of a Rollout.
+// Namespace labels, cached for a while: Istio's ambient-mode check and the Job checks' opt-in read them on every
+// reconcile of a Rollout.
 import type { KubeClients } from "./clients.ts";
 import { isNotFound } from "./errors.ts";
 import { LruMap } from "./lru.ts";
+
+/** Reads a namespace's labels; undefined when the namespace does not exist. */
+export type NamespaceLabelReader = (name: string) => Promise<Readonly<Record<string, string>> | undefined>;
 
 interface Entry {
   at: number;

@@ -5,8 +5,9 @@ import { describe, it } from "node:test";
 import fc from "fast-check";
 import type { CheckRun } from "../api/check-schema.ts";
 import { onFailureAt } from "../api/check-schema.ts";
-import { attemptIdOfStatus, runKey } from "./checks.ts";
+import { attemptIdOfStatus, JOB_MISSING, runKey, sameRun } from "./checks.ts";
 import { checkEventArb, checkPlanArb, play, specArb } from "./testing/lives.ts";
+import { modelJobName } from "./testing/world.ts";
 
 const RUNS = Number(process.env.VIREO_PROPERTY_RUNS ?? 1000);
 
@@ -31,6 +32,24 @@ describe("checks (property-based)", () => {
       fc.property(checkLifeArb, ([spec, events]) => {
         const { w } = play(spec, events);
         for (const [job, n] of w.checks.creations) assert.ok(n <= 1, `Job ${job} created ${n} times`);
+      }),
+      { numRuns: RUNS },
+    );
+  });
+
+  it("fails a job run whose Job was asked for and is gone (deleted unseen, or never created) at the next look", () => {
+    fc.assert(
+      fc.property(checkLifeArb, ([spec, events]) => {
+        for (const { before, decision } of play(spec, events).steps) {
+          const attemptId = attemptIdOfStatus(before.status ?? {});
+          for (const r of before.status?.checks ?? []) {
+            if (r.kind !== "job" || r.phase !== "Pending" || r.jobRequestedAt === undefined) continue;
+            if (before.checks.jobs.has(modelJobName(r, attemptId))) continue;
+            const now = decision.status.checks?.find((x) => sameRun(x, r));
+            if (!now || attemptIdOfStatus(decision.status) !== attemptId) continue;
+            assert.ok(now.phase === "Failed" || now.phase === "Skipped", `${runKey(r)} still ${now.phase}`);
+          }
+        }
       }),
       { numRuns: RUNS },
     );
@@ -96,11 +115,14 @@ describe("checks (property-based)", () => {
         const reached = new Set<string>();
         const { w, steps } = play(spec, events);
         if (w.checks.kills > 0) reached.add("killed");
+        if (w.checks.lostUnseen > 0) reached.add("Job deleted before the controller saw it");
         if ([...w.checks.calls.values()].some((n) => n > 1)) reached.add("webhook called again, same key");
         for (const { decision } of steps) {
           for (const r of decision.status.checks ?? []) {
             reached.add(`${r.kind}:${r.phase}`);
             if (r.message?.startsWith("timed out")) reached.add("timed out");
+            if (r.message === JOB_MISSING) reached.add("failed: Job missing");
+            if (r.message?.startsWith("could not create its Job")) reached.add("failed: Job create refused");
           }
           if (
             decision.status.lastValidSpec &&
@@ -117,6 +139,9 @@ describe("checks (property-based)", () => {
     console.log(`check outcomes in ${RUNS} random lives: ${JSON.stringify(Object.fromEntries(seen))}`);
     for (const key of [
       "killed",
+      "Job deleted before the controller saw it",
+      "failed: Job missing",
+      "failed: Job create refused",
       "webhook called again, same key",
       "job:Passed",
       "job:Failed",

@@ -181,6 +181,10 @@ export function observeChecks(ctx: Ctx): void {
   }
 }
 
+/** Why a job run whose Job was asked for and is not there fails. */
+export const JOB_MISSING =
+  "its Job is missing: deleted before the controller saw it run, or its create failed or never happened (the controller stopped first); a run's Job is never created twice (resume or retry runs the check again)";
+
 /** Follows a job run's Job; true when that recorded a verdict. */
 function observeJob(ctx: Ctx, run: CheckRun): boolean {
   const { d, obs } = ctx;
@@ -188,8 +192,16 @@ function observeJob(ctx: Ctx, run: CheckRun): boolean {
   const job = obs.checks?.jobs.find((j) => sameRun(j, run) && j.attemptId === attemptId);
   if (!job) {
     // Seen once and gone now: someone deleted it. Never created again for this run: that would run it twice.
-    if (run.phase !== "Running") return false;
-    finish(d, run, "Failed", `Job ${run.job ?? ""} was deleted before it finished`);
+    if (run.phase === "Running") {
+      finish(d, run, "Failed", `Job ${run.job ?? ""} was deleted before it finished`);
+      return true;
+    }
+    // Asked for and not there: deleted before the controller first saw it, or the create failed or never happened
+    // (a stop between the status write and the create). They look alike, and creating it again could run it twice:
+    // the run fails, at most once is the promise.
+    if (run.jobRequestedAt === undefined) return false;
+    const refused = obs.checks?.results.find((r) => sameRun(r, run) && r.attemptId === attemptId);
+    finish(d, run, "Failed", refused ? refused.message : JOB_MISSING);
     return true;
   }
   if (run.jobUid && job.uid !== run.jobUid) {
@@ -284,16 +296,18 @@ export function approve(ctx: Ctx, value: string): string | undefined {
 }
 
 /**
- * The Jobs the runs need: created for Pending job runs (adopted if they exist), deleted when no run of this
- * attempt names them (an earlier attempt's) or their run ended without them (timed out, skipped, replaced).
+ * The Jobs the runs need: created once for a Pending job run, the request recorded in the same status write that
+ * precedes the create (an existing Job of its name is adopted); deleted when no run of this attempt names them (an
+ * earlier attempt's) or their run ended without them (timed out, skipped, replaced).
  */
 export function syncCheckJobs(d: Draft, obs: Observations): void {
   const runs = d.status.checks ?? [];
   const attemptId = attemptIdOf(d);
   const seen = obs.checks?.jobs ?? [];
   for (const run of runs) {
-    if (run.kind !== "job" || run.phase !== "Pending") continue;
+    if (run.kind !== "job" || run.phase !== "Pending" || run.jobRequestedAt !== undefined) continue;
     if (seen.some((j) => sameRun(j, run) && j.attemptId === attemptId)) continue;
+    run.jobRequestedAt = d.now.toISOString();
     const revision = d.status.canaryRevision ?? "";
     d.checkJob({ type: "CreateCheckJob", run: refOf(run), attemptId, revision }, `create/${runKey(run)}`);
   }

@@ -70,7 +70,7 @@ export interface CheckRunRef {
   attempt: number;
 }
 
-/** A webhook call the controller finished for a run in status. */
+/** A webhook call the controller finished for a run in status, or the refused create of a job run's Job. */
 export interface CheckResult extends CheckRunRef {
   /** The rollout attempt of the run (status.rolloutStartedAt): runs of another attempt are other runs. */
   attemptId: string;

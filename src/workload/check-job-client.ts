@@ -7,6 +7,7 @@ import { ALLOW_JOBS_LABEL } from "../api/constants.ts";
 import type { OwnerRef } from "../api/object-meta.ts";
 import type { KubeClients } from "../kube/clients.ts";
 import { isAlreadyExists, isNotFound } from "../kube/errors.ts";
+import type { NamespaceLabelReader } from "../kube/namespace-labels.ts";
 import type { CheckJobObservation, CheckRunRef } from "../rollout/types.ts";
 import {
   checkJobLabels,
@@ -30,24 +31,26 @@ export class CheckJobClient {
   readonly #clients: KubeClients;
   /** Namespaces the operator opted in by flag (--job-namespaces), beside the namespace label. */
   readonly #allowed: ReadonlySet<string>;
+  /** A namespace's labels (undefined when it does not exist): the controller's one cached reader. */
+  readonly #namespaceLabels: NamespaceLabelReader;
 
-  constructor(clients: KubeClients, allowedNamespaces: readonly string[] = []) {
+  constructor(
+    clients: KubeClients,
+    namespaceLabels: NamespaceLabelReader,
+    allowedNamespaces: readonly string[] = [],
+  ) {
     this.#clients = clients;
+    this.#namespaceLabels = namespaceLabels;
     this.#allowed = new Set(allowedNamespaces);
   }
 
-  /** True when Rollouts of `namespace` may run Job checks: the flag names it, or it carries the opt-in label. */
+  /**
+   * True when Rollouts of `namespace` may run Job checks: the flag names it, or it carries the opt-in label (a label
+   * removed is seen within the reader's cache time).
+   */
   async jobsAllowed(namespace: string): Promise<boolean> {
     if (this.#allowed.has(namespace)) return true;
-    try {
-      const ns = await this.#clients.request<{ metadata: { labels?: Record<string, string> } }>({
-        path: `/api/v1/namespaces/${encodeURIComponent(namespace)}`,
-      });
-      return ns.metadata.labels?.[ALLOW_JOBS_LABEL] === "true";
-    } catch (err) {
-      if (isNotFound(err)) return false;
-      throw err;
-    }
+    return (await this.#namespaceLabels(namespace))?.[ALLOW_JOBS_LABEL] === "true";
   }
 
   /** The check Jobs of `rollout`, with the termination message of a failed one's pod. */

@@ -4,7 +4,7 @@ import { describe, it } from "node:test";
 import { progressingRollout } from "../testing/fixtures.ts";
 import { buildHistory } from "./history.ts";
 import { lintText } from "./lint.ts";
-import { describeOutcome } from "./steer.ts";
+import { describeOutcome, waitingApproval } from "./steer.ts";
 
 describe("describeOutcome", () => {
   it("says how the rollout moved", () => {
@@ -36,6 +36,26 @@ describe("describeOutcome", () => {
       undefined,
       "an earlier request's does not count",
     );
+  });
+});
+
+describe("waitingApproval", () => {
+  const run = (name: string, kind: "approval" | "job", phase: "Pending" | "Passed") => ({
+    name,
+    kind,
+    phase,
+    point: "prePromotion" as const,
+    attempt: 1,
+    startedAt: "2026-12-01T12:00:00Z",
+  });
+  it("names the one approval that waits, and refuses to guess between none or several", () => {
+    const r = progressingRollout();
+    r.status = { ...r.status, checks: [run("gate", "approval", "Pending"), run("smoke", "job", "Pending")] };
+    assert.equal(waitingApproval(r), "gate");
+    r.status.checks = [run("gate", "approval", "Passed")];
+    assert.throws(() => waitingApproval(r), /no approval check of .* waits/);
+    r.status.checks = [run("gate", "approval", "Pending"), run("qa", "approval", "Pending")];
+    assert.throws(() => waitingApproval(r), /waits for several approvals \(gate, qa\): name one/);
   });
 });
 

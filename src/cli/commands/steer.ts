@@ -97,16 +97,29 @@ async function waitForAck(
   return found;
 }
 
+/** The one approval check `r` waits for, when `approve` names none; an error when none or several wait. */
+export function waitingApproval(r: Rollout): string {
+  const names = [
+    ...new Set(
+      (r.status?.checks ?? [])
+        .filter((c) => c.kind === "approval" && c.phase === "Pending")
+        .map((c) => c.name),
+    ),
+  ];
+  const at = `${r.metadata.namespace}/${r.metadata.name}`;
+  if (names.length === 1 && names[0]) return names[0];
+  if (names.length === 0) throw new CliError(`no approval check of ${at} waits`, 1);
+  throw new CliError(`${at} waits for several approvals (${names.join(", ")}): name one`, 2);
+}
+
 /** Runs one steering command. */
 export async function steer(args: Args, kind: RequestKind): Promise<number> {
   const ctx = await connect(args);
   const name = args.positional[0];
   if (!name) throw new CliError(`usage: kubectl vireo ${kind} NAME [-n NAMESPACE]`, 2);
   if (args.full && kind !== "promote") throw new CliError("--full only applies to promote", 2);
-  const check = args.positional[1];
-  if (kind === "approve" && !check)
-    throw new CliError("usage: kubectl vireo approve NAME CHECK [-n NAMESPACE]", 2);
   const before = await getRollout(ctx.kube, ctx.namespace, name);
+  const check = kind === "approve" ? (args.positional[1] ?? waitingApproval(before)) : undefined;
   // `full-<token>`: a fresh value each time, so a second full promotion is a new request too.
   const token = requestToken(ctx.now());
   // approve: `<check>/<token>`, so approving the same check again (its next run) is a new request too.

@@ -14,6 +14,7 @@ import {
   type ModelWorld,
   makeSpec,
   measurements,
+  modelJobName,
   newWorld,
   observe,
   rename,
@@ -54,7 +55,7 @@ export type Event =
   // Checks: how webhooks answer, Jobs finishing, a running Job deleted by someone.
   | { kind: "webhook"; outcome: "pass" | "fail" | "hang" }
   | { kind: "jobs"; state: "Complete" | "Failed" }
-  | { kind: "jobLost" }
+  | { kind: "jobLost"; when: "running" | "unseen" | "refused" }
   | { kind: "controllerKill" };
 
 /** Events of every kind but the HPA ones, weighted so that rollouts reach their ends. */
@@ -131,7 +132,13 @@ export const checkEventArb: fc.Arbitrary<Event> = fc.oneof(
       state: fc.constantFrom("Complete", "Complete", "Failed"),
     }),
   },
-  { weight: 1, arbitrary: fc.constant({ kind: "jobLost" as const }) },
+  {
+    weight: 1,
+    arbitrary: fc.record({
+      kind: fc.constant("jobLost" as const),
+      when: fc.constantFrom("running", "unseen", "refused"),
+    }),
+  },
   { weight: 2, arbitrary: fc.constant({ kind: "controllerKill" as const }) },
   {
     weight: 3,
@@ -274,15 +281,13 @@ export function happen(w: ModelWorld, e: Event): void {
     case "jobs":
       finishJobs(w, e.state);
       break;
-    case "jobLost": {
-      // Someone deletes a running Job the controller has seen (status holds its uid). A Job deleted before the
-      // controller's first look at it is indistinguishable from one not created yet: that gap is documented
-      // (docs/checks.md#what-is-not-guaranteed) and left out here.
-      const seen = new Set((w.status?.checks ?? []).map((r) => r.jobUid).filter(Boolean));
-      for (const [name, job] of w.checks.jobs)
-        if (job.state === "Running" && seen.has(job.uid)) w.checks.jobs.delete(name);
+    case "jobLost":
+      // Someone deletes the running Jobs now, or the Jobs the controller creates next before it lists them; or the
+      // API server refuses the next create.
+      if (e.when === "unseen") w.checks.loseNextCreated = true;
+      else if (e.when === "refused") w.checks.refuseNextCreate = true;
+      else for (const [name, job] of w.checks.jobs) if (job.state === "Running") w.checks.jobs.delete(name);
       break;
-    }
     case "controllerKill":
       // A new process: the webhook results it held in memory are gone; status and the Jobs remain.
       w.checks.results = [];
@@ -439,9 +444,19 @@ export function play(specIn: SpecIn, events: Event[], prepare?: (w: ModelWorld) 
     );
     w.status = decision.status;
     if (!killed) callWebhooks(w);
+    if (w.checks.loseNextCreated) loseCreated(w, decision);
     trace.push({ before, decision });
   }
   return { w, steps: trace };
+}
+
+/** Deletes the Jobs `decision` created, before any reconcile lists them; disarms once one was. */
+function loseCreated(w: ModelWorld, decision: Decision): void {
+  for (const a of decision.actions) {
+    if (a.type !== "CreateCheckJob" || !w.checks.jobs.delete(modelJobName(a.run, a.attemptId))) continue;
+    w.checks.lostUnseen++;
+    w.checks.loseNextCreated = false;
+  }
 }
 
 /** The events of {@link eventArb} plus HPAs scaling, being edited, removed and deleted. */

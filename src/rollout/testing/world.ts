@@ -65,6 +65,12 @@ export interface ModelChecks {
   killed: boolean;
   /** Kills so far. */
   kills: number;
+  /** Someone deletes the Jobs the controller creates next, before any reconcile lists them. */
+  loseNextCreated: boolean;
+  /** The API server refuses the next Job create (quota, admission): the runner holds the refusal as a result. */
+  refuseNextCreate: boolean;
+  /** Jobs deleted before the controller first listed them. */
+  lostUnseen: number;
 }
 
 /** A fresh checks world where webhooks pass. */
@@ -77,6 +83,9 @@ export const newChecks = (): ModelChecks => ({
   nextUid: 1,
   killed: false,
   kills: 0,
+  loseNextCreated: false,
+  refuseNextCreate: false,
+  lostUnseen: 0,
   passed: [],
 });
 
@@ -322,6 +331,12 @@ export function apply(w: ModelWorld, actions: readonly Action[]): void {
       case "CreateCheckJob": {
         // Like the API server: a name exists once; a second create of it is AlreadyExists (adopted).
         const job = modelJobName(a.run, a.attemptId);
+        if (w.checks.refuseNextCreate && !w.checks.jobs.has(job)) {
+          w.checks.refuseNextCreate = false;
+          const message = "could not create its Job: forbidden: exceeded quota";
+          w.checks.results.push({ ...a.run, attemptId: a.attemptId, passed: false, message });
+          break;
+        }
         w.checks.creations.set(job, (w.checks.creations.get(job) ?? 0) + (w.checks.jobs.has(job) ? 0 : 1));
         if (!w.checks.jobs.has(job))
           w.checks.jobs.set(job, {

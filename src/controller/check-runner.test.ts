@@ -1,0 +1,73 @@
+// The check runner's Job creates: tried once; a refusal is held as the run's result (with the API server's reason)
+// until status records the run's failure, and wakes the Rollout.
+import assert from "node:assert/strict";
+import { describe, it } from "node:test";
+import type { CheckRun } from "../api/check-schema.ts";
+import type { Rollout, RolloutSpec, RolloutStatus } from "../api/rollout-schema.ts";
+import { type CheckJobPort, CheckRunner } from "./check-runner.ts";
+
+const spec = {
+  checks: [{ name: "e2e", job: { serviceAccountName: "tester", timeout: "5m", spec: { template: {} } } }],
+} as unknown as RolloutSpec;
+const rollout = { metadata: { namespace: "shop", name: "checkout", uid: "u1" }, spec } as unknown as Rollout;
+const owner = { apiVersion: "vireo.dev/v1alpha1", kind: "Rollout", name: "checkout", uid: "u1" };
+const ref = { name: "e2e", point: "step" as const, step: 1, attempt: 1 };
+const attemptId = "2026-12-01T12:00:00.000Z/rev-2";
+
+function runner(create: CheckJobPort["create"]) {
+  const woken: string[] = [];
+  let creates = 0;
+  const jobs: CheckJobPort = {
+    jobsAllowed: async () => true,
+    list: async () => [],
+    create: async (...a) => {
+      creates++;
+      return create(...a);
+    },
+    delete: async () => {},
+  };
+  const r = new CheckRunner({
+    jobs,
+    egress: undefined as never,
+    allowedUrls: [],
+    concurrency: 1,
+    wake: (k) => woken.push(k),
+  });
+  return { r, woken, creates: () => creates };
+}
+
+const status = (phase: CheckRun["phase"]): RolloutStatus => ({
+  rolloutStartedAt: "2026-12-01T12:00:00.000Z",
+  canaryRevision: "rev-2",
+  checks: [
+    { ...ref, kind: "job", phase, startedAt: "2026-12-01T12:00:01Z", jobRequestedAt: "2026-12-01T12:00:01Z" },
+  ],
+});
+
+describe("CheckRunner Job creates", () => {
+  it("holds a refused create as the run's failed result with the reason, once, and wakes the Rollout", async () => {
+    const { r, woken, creates } = runner(async () => {
+      throw new Error('jobs.batch is forbidden: exceeded quota: "pods"');
+    });
+    await r.act(rollout, spec, owner, { type: "CreateCheckJob", run: ref, attemptId, revision: "rev-2" });
+    assert.equal(creates(), 1);
+    assert.deepEqual(woken, ["shop/checkout"]);
+    // The dispatch right after (same reconcile) keeps it: the run is still Pending in status.
+    r.dispatch(rollout, spec, status("Pending"));
+    const seen = await r.observe({ ...rollout, status: status("Pending") }, spec);
+    assert.equal(seen?.results.length, 1);
+    assert.equal(seen?.results[0]?.passed, false);
+    assert.match(seen?.results[0]?.message ?? "", /^could not create its Job: .*exceeded quota/);
+    assert.equal(seen?.results[0]?.attemptId, attemptId);
+    // Once status records the failure, the result is forgotten.
+    r.dispatch(rollout, spec, status("Failed"));
+    assert.equal((await r.observe({ ...rollout, status: status("Failed") }, spec))?.results.length, 0);
+  });
+
+  it("holds nothing when the create succeeds (or adopts the Job)", async () => {
+    const { r, woken } = runner(async () => "adopted");
+    await r.act(rollout, spec, owner, { type: "CreateCheckJob", run: ref, attemptId, revision: "rev-2" });
+    assert.deepEqual(woken, []);
+    assert.equal((await r.observe({ ...rollout, status: status("Pending") }, spec))?.results.length, 0);
+  });
+});
