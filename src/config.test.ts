@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { startFakePrometheus, vector } from "./analysis/testing/prom-server.ts";
 import { RolloutSpecSchema } from "./api/rollout-schema.ts";
-import { loadConfig } from "./config.ts";
+import { LOADGEN_USAGE, loadConfig, loadLoadgenConfig } from "./config.ts";
 import { PrometheusAnalysisRunner } from "./controller/analysis-runner.ts";
 import { loopbackEgress } from "./net/testing/loopback.ts";
 import { workloadNames } from "./workload/names.ts";
@@ -189,5 +189,33 @@ describe("PrometheusAnalysisRunner scrape interval", () => {
     } finally {
       await prom.close();
     }
+  });
+});
+
+describe("loadLoadgenConfig", () => {
+  it("its namespace from $POD_NAMESPACE, the caps' defaults, flags over them", () => {
+    const c = loadLoadgenConfig([], { POD_NAMESPACE: "shop" });
+    assert.equal(c.namespace, "shop");
+    assert.equal(c.targetHost, "{service}.{namespace}.svc.cluster.local");
+    assert.deepEqual([c.maxRps, c.maxDurationMs, c.maxRuns, c.maxInFlight], [100, 600_000, 4, 64]);
+    const f = loadLoadgenConfig(["--namespace=pay", "--max-duration=90s", "--via=http://gw.infra:8000"], {});
+    assert.deepEqual([f.namespace, f.maxDurationMs, f.via], ["pay", 90_000, "http://gw.infra:8000"]);
+  });
+
+  it("refuses no namespace, a --via with a path, a template without {service}, and says --help", () => {
+    assert.throws(() => loadLoadgenConfig([], {}), /namespace: must be a namespace name/);
+    assert.throws(
+      () => loadLoadgenConfig(["--via=http://gw/x"], { POD_NAMESPACE: "a" }),
+      /via: must be an http/,
+    );
+    assert.throws(
+      () => loadLoadgenConfig(["--target-host=x.example"], { POD_NAMESPACE: "a" }),
+      /\{service\}/,
+    );
+    assert.throws(() => loadLoadgenConfig(["--max-duration=soon"], { POD_NAMESPACE: "a" }), /max-duration/);
+    assert.throws(
+      () => loadLoadgenConfig(["--help"], {}),
+      (e: Error) => e.message === LOADGEN_USAGE,
+    );
   });
 });

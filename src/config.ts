@@ -197,14 +197,8 @@ export function loadConfig(argv: readonly string[], env: NodeJS.ProcessEnv): Con
   const pick = (flag: string | undefined, envName: string, fallback?: string) =>
     flag ?? env[envName] ?? fallback;
   const num = (text: string | undefined) => (text === undefined ? undefined : Number(text));
-  const durationMs = (flag: string, text: string | undefined) => {
-    if (text === undefined) return undefined;
-    try {
-      return parseDuration(text);
-    } catch (err) {
-      throw new Error(`invalid configuration: ${flag}: ${(err as Error).message}`);
-    }
-  };
+  const durationMs = (flag: string, text: string | undefined) =>
+    text === undefined ? undefined : durationFlag(flag, text);
   const namespaces = (values.namespace ?? (env.VIREO_NAMESPACES ? [env.VIREO_NAMESPACES] : []))
     .flatMap((n) => n.split(","))
     .map((n) => n.trim())
@@ -291,10 +285,115 @@ export function loadConfig(argv: readonly string[], env: NodeJS.ProcessEnv): Con
     kubeQps: num(pick(values["kube-qps"], "VIREO_KUBE_QPS", "50")),
     kubeBurst: num(pick(values["kube-burst"], "VIREO_KUBE_BURST", "100")),
   };
-  const parsed = ConfigSchema.safeParse(raw);
+  return validated(ConfigSchema, raw);
+}
+
+/** `raw` checked against `schema`, or an Error naming every bad field. */
+function validated<T>(schema: z.ZodType<T>, raw: unknown): T {
+  const parsed = schema.safeParse(raw);
   if (!parsed.success) {
     const why = parsed.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`).join("; ");
     throw new Error(`invalid configuration: ${why}`);
   }
   return parsed.data;
+}
+
+/** A duration flag in milliseconds, or an Error naming the flag. */
+function durationFlag(flag: string, text: string): number {
+  try {
+    return parseDuration(text);
+  } catch (err) {
+    throw new Error(`invalid configuration: ${flag}: ${(err as Error).message}`);
+  }
+}
+
+const LoadgenConfigSchema = z.object({
+  namespace: z
+    .string()
+    .regex(/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/, "must be a namespace name (--namespace or $POD_NAMESPACE)")
+    .describe("The load generator's own namespace: the only one it serves and sends load to."),
+  port: z.number().int().min(0).max(65535),
+  host: z.string(),
+  targetHost: z
+    .string()
+    .regex(/^[a-z0-9{}.-]+$/, "must be a host name template such as {service}.{namespace}.svc.cluster.local")
+    .refine((t) => t.includes("{service}"), "must contain {service}"),
+  via: z
+    .string()
+    .regex(/^https?:\/\/[^/\s?#]+\/?$/, "must be an http(s) URL without a path, e.g. http://gateway.infra:80")
+    .optional(),
+  maxRps: z.number().positive().max(10_000),
+  maxDurationMs: z.number().int().positive(),
+  maxRuns: z.number().int().min(1).max(64),
+  maxInFlight: z.number().int().min(1).max(1024),
+  maxBodyBytes: z
+    .number()
+    .int()
+    .min(1024)
+    .max(1024 * 1024),
+  requestTimeoutMs: z.number().int().positive(),
+  logLevel: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]),
+});
+
+/** Configuration of `vireo loadgen`. */
+export type LoadgenConfig = z.infer<typeof LoadgenConfigSchema>;
+
+/** Text printed by `vireo loadgen --help`. */
+export const LOADGEN_USAGE = `vireo loadgen — bounded HTTP load for a webhook check, to Services of its own namespace
+
+  --namespace NS           its own namespace (default: $POD_NAMESPACE); Rollouts and Services of others are refused
+  --port PORT              /load, /runs/<key>, /metrics, /healthz, /readyz (default 8080; 0 = random)
+  --host HOST              bind address (default 0.0.0.0)
+  --target-host TEMPLATE   a target's host name (default {service}.{namespace}.svc.cluster.local)
+  --via URL                connect every request here instead (e.g. the Gateway holding the weighted route),
+                           Host still the target's (default: none, connect to the target itself)
+  --max-rps N              requests per second of one run (default 100)
+  --max-duration DUR       longest run (default 10m)
+  --max-runs N             runs at once; one more is answered 429 (default 4)
+  --max-in-flight N        unanswered requests of one run; one more due is skipped and counted (default 64)
+  --max-body-bytes N       a check's payload and a run's request body (default 16384)
+  --request-timeout DUR    one generated request (default 5s)
+  --log-level LEVEL        fatal|error|warn|info|debug|trace|silent (default info)
+`;
+
+/**
+ * Parses the flags of `vireo loadgen` (the arguments after `loadgen`) and $POD_NAMESPACE.
+ * @throws Error with a readable message on invalid input, or with {@link LOADGEN_USAGE} for --help.
+ */
+export function loadLoadgenConfig(argv: readonly string[], env: NodeJS.ProcessEnv): LoadgenConfig {
+  const { values } = parseArgs({
+    args: [...argv],
+    strict: true,
+    options: {
+      namespace: { type: "string" },
+      port: { type: "string" },
+      host: { type: "string" },
+      "target-host": { type: "string" },
+      via: { type: "string" },
+      "max-rps": { type: "string" },
+      "max-duration": { type: "string" },
+      "max-runs": { type: "string" },
+      "max-in-flight": { type: "string" },
+      "max-body-bytes": { type: "string" },
+      "request-timeout": { type: "string" },
+      "log-level": { type: "string" },
+      help: { type: "boolean" },
+    },
+  });
+  if (values.help) throw new Error(LOADGEN_USAGE);
+  const raw = {
+    namespace: values.namespace ?? env.POD_NAMESPACE ?? "",
+    port: Number(values.port ?? "8080"),
+    host: values.host ?? "0.0.0.0",
+    targetHost: values["target-host"] ?? "{service}.{namespace}.svc.cluster.local",
+    via: values.via,
+    maxRps: Number(values["max-rps"] ?? "100"),
+    maxDurationMs: durationFlag("max-duration", values["max-duration"] ?? "10m"),
+    maxRuns: Number(values["max-runs"] ?? "4"),
+    maxInFlight: Number(values["max-in-flight"] ?? "64"),
+    maxBodyBytes: Number(values["max-body-bytes"] ?? "16384"),
+    requestTimeoutMs: durationFlag("request-timeout", values["request-timeout"] ?? "5s"),
+    logLevel: values["log-level"] ?? "info",
+  };
+  return validated(LoadgenConfigSchema, raw);
 }

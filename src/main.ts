@@ -1,7 +1,7 @@
 // Composition root: parses configuration, builds every component, runs the controller and shuts it down gracefully.
 import type { KubernetesObject } from "@kubernetes/client-node";
 import type { RolloutStatus } from "./api/rollout-schema.ts";
-import { loadConfig, USAGE } from "./config.ts";
+import { LOADGEN_USAGE, loadConfig, loadLoadgenConfig, USAGE } from "./config.ts";
 import { PrometheusAnalysisRunner } from "./controller/analysis-runner.ts";
 import { AnalysisScheduler } from "./controller/analysis-scheduler.ts";
 import { CheckRunner } from "./controller/check-runner.ts";
@@ -22,6 +22,10 @@ import { LeaseElector, makeIdentity } from "./kube/lease-elector.ts";
 import { NamespaceLabels } from "./kube/namespace-labels.ts";
 import { ServerClock } from "./kube/server-clock.ts";
 import { StatusWriter } from "./kube/status-writer.ts";
+import { httpSender } from "./loadgen/http-target.ts";
+import { LoadgenMetrics } from "./loadgen/metrics.ts";
+import { LoadRuns } from "./loadgen/runs.ts";
+import { loadgenRoutes } from "./loadgen/server.ts";
 import { serviceFacts } from "./mesh/cluster-facts.ts";
 import { MESH_API_GROUPS, routingTypes } from "./mesh/registry.ts";
 import { AddressPolicy } from "./net/address-policy.ts";
@@ -36,14 +40,9 @@ import { ApiObjectReader, WorkloadManager } from "./workload/workload-manager.ts
 
 /** Runs the controller until SIGTERM/SIGINT. Exit codes: 0 clean stop, 1 fatal error or lost leader lease, 2 bad configuration. */
 export async function main(argv: readonly string[], env: NodeJS.ProcessEnv): Promise<number> {
-  let config: ReturnType<typeof loadConfig>;
-  try {
-    config = loadConfig(argv, env);
-  } catch (err) {
-    const text = (err as Error).message;
-    process.stderr.write(`${text}\n`);
-    return text === USAGE ? 0 : 2;
-  }
+  if (argv[0] === "loadgen") return loadgen(argv.slice(1), env);
+  const config = configOrExit(() => loadConfig(argv, env), USAGE);
+  if (typeof config === "number") return config;
   const log = createLogger({ level: config.logLevel, base: { controller: "vireo" } });
   // controller-runtime's order: in a Pod without --kubeconfig or $KUBECONFIG, the ServiceAccount comes first.
   const { connection, via } = await loadKubeconfig({
@@ -296,6 +295,64 @@ export async function main(argv: readonly string[], env: NodeJS.ProcessEnv): Pro
   await server.close(2000);
   log.info({}, "stopped");
   return 0;
+}
+
+/**
+ * `vireo loadgen`: the load generator a webhook check calls (docs/load-generator.md). It needs no Kubernetes API:
+ * it reads nothing but its flags. Runs until SIGTERM/SIGINT; exit codes as {@link main}'s.
+ */
+async function loadgen(argv: readonly string[], env: NodeJS.ProcessEnv): Promise<number> {
+  const config = configOrExit(() => loadLoadgenConfig(argv, env), LOADGEN_USAGE);
+  if (typeof config === "number") return config;
+  const log = createLogger({ level: config.logLevel, base: { component: "loadgen" } });
+  const sender = httpSender({ timeoutMs: config.requestTimeoutMs, maxSockets: config.maxInFlight });
+  // The gauge reads the runs at scrape time only, after both exist.
+  const metrics = new LoadgenMetrics(() => runs.active());
+  const runs = new LoadRuns({
+    maxRuns: config.maxRuns,
+    maxInFlight: config.maxInFlight,
+    send: sender.send,
+    onOutcome: (o) => metrics.request(o),
+    onSkipped: () => metrics.skipped(),
+  });
+  const server = await startTelemetryServer({
+    port: config.port,
+    host: config.host,
+    registry: metrics.registry,
+    routes: loadgenRoutes({
+      runs,
+      metrics,
+      policy: {
+        namespace: config.namespace,
+        hostTemplate: config.targetHost,
+        ...(config.via ? { via: config.via } : {}),
+      },
+      caps: { maxRps: config.maxRps, maxDurationMs: config.maxDurationMs, maxBodyBytes: config.maxBodyBytes },
+      log: (message, fields) => log.info(fields, message),
+    }),
+  });
+  log.info({ url: server.url, namespace: config.namespace }, "load generator listening");
+  await new Promise<void>((resolve) => {
+    process.once("SIGTERM", () => resolve());
+    process.once("SIGINT", () => resolve());
+  });
+  server.markShuttingDown();
+  await runs.stop();
+  sender.close();
+  await server.close(2000);
+  log.info({}, "stopped");
+  return 0;
+}
+
+/** The configuration `load` parses, or the exit code after printing why not: 0 for --help (`usage`), 2 otherwise. */
+function configOrExit<T extends object>(load: () => T, usage: string): T | number {
+  try {
+    return load();
+  } catch (err) {
+    const text = (err as Error).message;
+    process.stderr.write(`${text}\n`);
+    return text === usage ? 0 : 2;
+  }
 }
 
 if (import.meta.main) {

@@ -7,7 +7,7 @@ import { join } from "node:path";
 import { describe, it } from "node:test";
 import { parseAllDocuments } from "yaml";
 import { CHART_DIR, helmBinary, helmTemplate, renderDeploy } from "../deploy/generate.ts";
-import { loadConfig, USAGE } from "../src/config.ts";
+import { loadConfig, loadLoadgenConfig, USAGE } from "../src/config.ts";
 
 const ROOT = join(import.meta.dirname, "..");
 
@@ -248,5 +248,50 @@ describe("charts/vireo", () => {
       .filter(Boolean);
     assert.deepEqual(names(other, "ClusterRole").sort(), ["/shard-b-controller", "/shard-b-secret-reader"]);
     assert.deepEqual(names(other, "Deployment"), ["vireo-b/shard-b-controller"]);
+  });
+
+  it("loadgen.enabled: the load generator in its namespace, no API rights, its URL on the allow-list", () => {
+    assert.deepEqual(
+      render().filter((o) => o.metadata.name.endsWith("-loadgen")),
+      [],
+      "off by default",
+    );
+    const objs = render(
+      "loadgen.enabled=true",
+      "loadgen.namespace=shop",
+      "checks.allowedUrls={http://hooks.shop:8080/}",
+    );
+    const lg = objs.filter((o) => o.metadata.name === "vireo-loadgen");
+    assert.deepEqual(lg.map((o) => `${o.kind} ${o.metadata.namespace}`).sort(), [
+      "Deployment shop",
+      "Service shop",
+      "ServiceAccount shop",
+    ]);
+    // No Role or binding names it, and no token is mounted: it reads no Kubernetes API.
+    for (const b of objs.filter((o) => o.kind === "RoleBinding" || o.kind === "ClusterRoleBinding"))
+      assert.ok(!(b.subjects ?? []).some((s) => s.name === "vireo-loadgen"), b.metadata.name);
+    const sa = lg.find((o) => o.kind === "ServiceAccount") as unknown as {
+      automountServiceAccountToken: boolean;
+    };
+    assert.equal(sa.automountServiceAccountToken, false);
+    const deployment = lg.find((o) => o.kind === "Deployment")!;
+    const pod = deployment.spec.template.spec;
+    assert.equal(pod.automountServiceAccountToken, false);
+    assert.equal(pod.serviceAccountName, "vireo-loadgen");
+    // Neither Deployment's selector picks the other's pods.
+    const controller = objs.find((o) => o.kind === "Deployment" && o.metadata.name === "vireo-controller")!;
+    const podLabels = deployment.spec.template.metadata.labels as Record<string, string>;
+    const controllerSelector = controller.spec.selector.matchLabels as Record<string, string>;
+    assert.ok(Object.entries(controllerSelector).some(([k, v]) => podLabels[k] !== v));
+    const [command, ...flags] = pod.containers[0].args as string[];
+    assert.equal(command, "loadgen");
+    const config = loadLoadgenConfig(flags, { POD_NAMESPACE: "shop" });
+    assert.equal(config.namespace, "shop");
+    assert.equal(config.maxRps, 100);
+    const controllerArgs: string[] = controller.spec.template.spec.containers[0].args;
+    assert.ok(
+      controllerArgs.includes("--allowed-check-urls=http://hooks.shop:8080/,http://vireo-loadgen.shop:8080/"),
+      controllerArgs.join(" "),
+    );
   });
 });

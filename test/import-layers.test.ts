@@ -37,6 +37,7 @@ export const LAYERS: readonly Readonly<Record<string, readonly string[]>>[] = [
     mesh: ["src/mesh/"],
     workload: ["src/workload/"],
     notify: ["src/notify/"],
+    loadgen: ["src/loadgen/"],
   },
   // Orchestration: the reconciler and its helpers, the kubectl plugin, the controller's configuration.
   { controller: ["src/controller/"], cli: ["src/cli/"], config: ["src/config.ts"] },

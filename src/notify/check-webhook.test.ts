@@ -16,6 +16,17 @@ const server = createServer(async (req, res) => {
   for await (const _ of req);
   seen.push({ path: req.url ?? "", key: String(req.headers["idempotency-key"] ?? "") });
   if (req.url === "/hang") return; // never answers
+  if (req.url === "/reason") {
+    // A receiver that opts in to telling its reason (Vireo's load generator), with a URL and a control character.
+    res.writeHead(403, { "content-type": "application/json" });
+    res.end(
+      JSON.stringify({
+        vireoMessage: "refused: see http://u:p@10.0.0.1/x?token=1 \u0007 here",
+        other: "leak",
+      }),
+    );
+    return;
+  }
   res.writeHead(answers.shift() ?? 200).end("body-that-must-not-leak");
 });
 let base = "";
@@ -79,8 +90,26 @@ describe("callCheckWebhook", () => {
     );
     assert.equal(out.passed, false);
     assert.equal(seen.length, 1);
-    assert.match(out.message, /check webhook: 4xx/);
+    // One try made, so no "(after 3 tries)" although retries allowed 3.
+    assert.equal(out.message, "check webhook: 4xx");
     assert.ok(!out.message.includes("body-that-must-not-leak"));
+  });
+
+  it("shows a refusal's reason only when the receiver opted in with vireoMessage, sanitised", async () => {
+    seen.length = 0;
+    const out = await callCheckWebhook(
+      route,
+      `${base}/reason`,
+      hook(),
+      payload,
+      "k4",
+      new AbortController().signal,
+      noSleep,
+    );
+    assert.equal(out.passed, false);
+    assert.equal(seen.length, 1, "a 403 is not retried");
+    assert.equal(out.message, "check webhook: 4xx: refused: see http://10.0.0.1/x here");
+    assert.ok(!out.message.includes("leak"));
   });
 
   it("a receiver that never answers is a failure after every try timed out", async () => {

@@ -3,6 +3,9 @@
 import { createHash } from "node:crypto";
 import { type WebhookCheckSpec, webhookRetryDelayMs } from "../api/check-schema.ts";
 import { parseDuration } from "../api/duration.ts";
+import { CHECK_MESSAGE_FIELD } from "../api/loadgen.ts";
+import type { EgressAnswer } from "../net/egress.ts";
+import { sanitizeText } from "../telemetry/sanitize.ts";
 import { checkAnswer, type EgressRoute, postJson } from "./http-post.ts";
 import { DeliveryError } from "./notifier.ts";
 
@@ -50,9 +53,12 @@ export async function callCheckWebhook(
 ): Promise<CheckOutcome> {
   const tries = hook.retries + 1;
   let last = "no answer";
+  let made = 0;
   for (let n = 1; n <= tries; n++) {
     if (n > 1) await sleep(webhookRetryDelayMs(n - 1), signal);
     if (signal.aborted) return { passed: false, message: "cancelled" };
+    let reason: string | undefined;
+    made = n;
     try {
       const res = await postJson(
         { ...route, timeoutMs: parseDuration(hook.timeout) },
@@ -62,13 +68,38 @@ export async function callCheckWebhook(
         "check webhook",
         { "Idempotency-Key": key },
       );
+      reason = receiverMessage(res);
       checkAnswer(res, "check webhook");
       return { passed: true, message: `check webhook: ${res.outcome}` };
     } catch (err) {
       if (!(err instanceof DeliveryError)) throw err;
-      last = err.message;
+      last = reason ? `${err.message}: ${reason}` : err.message;
       if (!err.retryable) break;
     }
   }
-  return { passed: false, message: tries > 1 ? `${last} (after ${tries} tries)` : last };
+  // The tries made, not allowed: a refusal that is not retried was one try, whatever `retries` says.
+  return { passed: false, message: made > 1 ? `${last} (after ${made} tries)` : last };
+}
+
+/** Longest receiver message shown in a check's status. */
+const MAX_RECEIVER_MESSAGE = 120;
+
+/**
+ * The reason a receiver gave for a refusal, when it opted in by answering JSON with {@link CHECK_MESSAGE_FIELD}
+ * (Vireo's load generator does): printable ASCII, URLs and credentials masked, at most 120 characters. Any other body
+ * stays out of status, so a URL pointing at some internal service cannot read it into a tenant's status.
+ */
+export function receiverMessage(answer: EgressAnswer): string | undefined {
+  if (answer.status === undefined || answer.status < 300 || !answer.body) return undefined;
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(answer.body.slice(0, 4096));
+  } catch {
+    return undefined;
+  }
+  const text = (parsed as Record<string, unknown> | null)?.[CHECK_MESSAGE_FIELD];
+  if (typeof text !== "string") return undefined;
+  const clean = sanitizeText(text.replace(/[^\x21-\x7e]+/g, " ").trim());
+  if (!clean) return undefined;
+  return clean.length > MAX_RECEIVER_MESSAGE ? `${clean.slice(0, MAX_RECEIVER_MESSAGE - 3)}...` : clean;
 }

@@ -12,6 +12,9 @@ export interface Check {
   check(): CheckResult | Promise<CheckResult>;
 }
 
+/** More routes served before the telemetry ones (the load generator's); resolves true when it answered. */
+export type Routes = (req: IncomingMessage, res: ServerResponse, url: URL) => Promise<boolean>;
+
 /** Options for {@link startTelemetryServer}. */
 export interface TelemetryServerOptions {
   /** Port to listen on; 0 picks a free one. */
@@ -26,6 +29,8 @@ export interface TelemetryServerOptions {
   healthChecks?: Check[];
   /** Readiness checks (`/readyz`): informers synced. Non-leaders are ready too (they are healthy standbys). */
   readyChecks?: Check[];
+  /** More routes, tried first. */
+  routes?: Routes;
   /** Called once per answered request (count them: a POST here means someone probes the controller's port). */
   onAnswered?: (method: string, status: number) => void;
 }
@@ -54,6 +59,7 @@ export async function startTelemetryServer(options: TelemetryServerOptions): Pro
 
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const url = new URL(req.url ?? "/", "http://localhost");
+    if (options.routes && (await options.routes(req, res, url))) return;
     if (req.method !== "GET" && req.method !== "HEAD") {
       res.writeHead(405, { allow: "GET, HEAD" }).end();
       return;

@@ -66,3 +66,23 @@ helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version }}
 {{- range .entries }}{{ $out = append $out (printf "%s=%s" $ns .) }}{{ end -}}
 {{- join "," $out -}}
 {{- end -}}
+
+{{/* Labels that select the load generator's pods: never the controller's, so neither selects the other's pods. */}}
+{{- define "vireo.loadgenSelectorLabels" -}}
+app.kubernetes.io/name: vireo-loadgen
+app.kubernetes.io/instance: {{ .Release.Name }}
+{{- end -}}
+
+{{- define "vireo.loadgenLabels" -}}
+{{ include "vireo.loadgenSelectorLabels" . }}
+app.kubernetes.io/version: {{ .Chart.AppVersion | quote }}
+app.kubernetes.io/managed-by: {{ .Release.Service }}
+helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version }}
+{{- end -}}
+
+{{/* The load generator's check URL, when it is enabled: the controller's --allowed-check-urls gains it. */}}
+{{- define "vireo.loadgenUrl" -}}
+{{- if .Values.loadgen.enabled -}}
+{{- printf "http://%s-loadgen.%s:%v/" (include "vireo.fullname" .) (.Values.loadgen.namespace | default .Release.Namespace) .Values.loadgen.port -}}
+{{- end -}}
+{{- end -}}
