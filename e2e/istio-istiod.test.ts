@@ -17,6 +17,7 @@ import {
   outboundCluster,
   pushedSplit,
   rbacPolicies,
+  routeTargets,
   virtualHostFor,
 } from "./istio/envoy-config.ts";
 import {
@@ -167,6 +168,46 @@ describe("Istio conformance against istiod", { skip }, () => {
     assert.deepEqual(pushedSplit(s, "9090", fqdn("multi", ns)), {
       [outboundCluster(fqdn("multi-primary", ns), 9090)]: 100,
     });
+  });
+
+  it("a header route: istiod pushes it to the canary between the keep routes and the split route <rollout>, and its analysis finds nothing wrong", async () => {
+    const ns = "hdr";
+    const testers = {
+      name: "testers",
+      matches: [
+        { headers: [{ name: "x-canary", value: "1" }] },
+        { cookie: { name: "canary", value: "always" } },
+      ],
+    };
+    const steps = [{ setHeaderRoute: testers }, { pause: {} }, { setWeight: 30 }, { pause: {} }];
+    await apply(cluster, manifests(istioApp({ namespace: ns, name: "hdr", steps })));
+    await waitForRollout(cluster, ns, "hdr", "Healthy", (r) => r.status?.phase === "Healthy");
+    await setImage(cluster, ns, "hdr", "example.test/app:2");
+    await waitForRollout(cluster, ns, "hdr", "the header route installed", (r) =>
+      (r.status?.managedRoutes ?? []).some((m) => m.type === "HeaderRoute" && m.name === "testers"),
+    );
+    const routes = await sidecar.until("the header route pushed", (x) => {
+      const rs = virtualHostFor(x, "80", fqdn("hdr", ns))?.routes ?? [];
+      return rs.some((r) => r.name === "vireo.hdr.header.testers") ? rs : undefined;
+    });
+    const names = routes.map((r) => r.name ?? "");
+    const at = (name: string) => names.indexOf(name);
+    assert.ok(at("hdr-keep-primary") >= 0 && at("hdr-keep-canary") >= 0, names.join(", "));
+    assert.ok(at("hdr-keep-canary") < at("vireo.hdr.header.testers"), names.join(", "));
+    assert.ok(
+      at("vireo.hdr.header.testers") < at("hdr"),
+      `split route named after the Rollout last: ${names.join(", ")}`,
+    );
+    const header = routes.filter((r) => r.name === "vireo.hdr.header.testers");
+    // One Envoy route per match (the header, the cookie), each to the canary alone.
+    assert.equal(header.length, 2, JSON.stringify(header));
+    for (const r of header)
+      assert.deepEqual(routeTargets(r), { [outboundCluster(fqdn("hdr-canary", ns), 80)]: 100 });
+    assert.match(JSON.stringify(header[0]?.match), /x-canary/);
+    assert.match(JSON.stringify(header[1]?.match), /"cookie".*always/);
+    assert.equal(routeTargets(routes[at("hdr")])[outboundCluster(fqdn("hdr-primary", ns), 80)], 100);
+    const vs = await readVirtualService(kc, ns, "hdr");
+    assert.deepEqual(vs?.status?.validationMessages ?? [], []);
   });
 
   it("Gateway-bound hosts: the gateway's routes carry the split; a host the Gateway does not serve is ignored by istiod and holds the Rollout with istiod's reason", async () => {

@@ -1,7 +1,6 @@
 // e2e: ingress canaries through a real proxy. Traefik (its Gateway API provider) routes real HTTP to pod processes on
 // loopback pod IPs via the EndpointSlices the control plane computes; analysis reads Traefik's own metrics.
 import assert from "node:assert/strict";
-import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import type { KubeConfig } from "@kubernetes/client-node";
 import type { Rollout } from "../src/api/rollout-schema.ts";
@@ -11,10 +10,15 @@ import { answered, type Load, startLoad } from "./dataplane/load.ts";
 import type { PodRunner } from "./dataplane/pod-runner.ts";
 import { proxyReaction, routeWeight, shareError, waitForRouteWeight } from "./dataplane/proxy-probe.ts";
 import { realPodApp, setEnv } from "./dataplane/real-pod-app.ts";
-import { GATEWAY, type RealProxyEnv, startRealProxyEnv } from "./dataplane/real-proxy-env.ts";
+import {
+  GATEWAY,
+  type RealProxyEnv,
+  startProxyController,
+  startRealProxyEnv,
+} from "./dataplane/real-proxy-env.ts";
 import type { Traefik } from "./dataplane/traefik.ts";
 import { apply, getJson, getRollout, waitFor, waitForRollout } from "./support/app.ts";
-import { type ControllerProcess, prometheusArgs, startController } from "./support/controller-process.ts";
+import type { ControllerProcess } from "./support/controller-process.ts";
 
 const GATEWAY_NS = GATEWAY.namespace;
 /** Requests per |served share − weight| sample. */
@@ -73,17 +77,7 @@ describe("ingress canaries through Traefik (real proxy, real endpoints)", () => 
     env = await startRealProxyEnv();
     ({ cluster, runner, traefik } = env);
     kc = cluster.kubeConfig();
-    controller = await startController({
-      kubeconfigPath: cluster.controllerKubeconfigPath,
-      logDir: join(cluster.dir, "logs"),
-      // The shared Gateway is in another namespace: the operator allows it, and the test hostnames, to every
-      // namespace (docs/ownership.md); the Gateway's own allowedRoutes and listeners still decide.
-      args: [
-        ...prometheusArgs(cluster.prometheusUrl, "traefik"),
-        `--allowed-gateways=${GATEWAY_NS}/${GATEWAY.name}`,
-        "--allowed-hosts=*.example.test",
-      ],
-    });
+    controller = await startProxyController(cluster);
   });
 
   after(async () => {

@@ -38,7 +38,10 @@ export interface PodHost {
 /** A running pod runner. */
 export interface PodRunner {
   /** Pods currently served, by IP. */
-  served(): Map<string, { name: string; namespace: string; app: string; behaviour: PodBehaviour }>;
+  served(): Map<
+    string,
+    { name: string; namespace: string; app: string; behaviour: PodBehaviour; requests: number }
+  >;
   /** Listen errors seen (an address in use, …); a healthy run has none. */
   errors(): string[];
   stop(): Promise<void>;
@@ -173,7 +176,7 @@ export async function startPodRunner(o: PodRunnerOptions): Promise<PodRunner> {
       new Map(
         [...pods].map(([ip, p]) => [
           ip,
-          { name: p.name, namespace: p.namespace, app: p.app, behaviour: p.behaviour },
+          { name: p.name, namespace: p.namespace, app: p.app, behaviour: p.behaviour, requests: p.requests },
         ]),
       ),
     errors: () => [...errors],

@@ -7,7 +7,10 @@ interface RouteJson {
   spec?: { rules?: { name?: string; backendRefs?: { name?: string; weight?: number }[] }[] };
 }
 
-/** The weight an HTTPRoute's rule gives Service `backend` (undefined when the route or the backend is absent). */
+/**
+ * The weight an HTTPRoute's rule (by index; negative counts from the end, -1 being the split rule of a route with
+ * managed rules before it) gives Service `backend` (undefined when the route or the backend is absent).
+ */
 export async function routeWeight(
   kc: KubeConfig,
   namespace: string,
@@ -19,7 +22,7 @@ export async function routeWeight(
     kc,
     `/apis/gateway.networking.k8s.io/v1/namespaces/${namespace}/httproutes/${route}`,
   );
-  return r?.spec?.rules?.[rule]?.backendRefs?.find((b) => b.name === backend)?.weight;
+  return r?.spec?.rules?.at(rule)?.backendRefs?.find((b) => b.name === backend)?.weight;
 }
 
 /** Polls (every 20 ms) until the route gives `backend` `weight`; returns the time it was first seen. */

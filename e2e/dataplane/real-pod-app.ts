@@ -9,6 +9,8 @@ export interface RealPodAppOptions {
   gatewayApi: Record<string, unknown>;
   /** Analysis interval (default 4s). */
   interval?: string;
+  /** More fields of strategy.canary (sessionAffinity, …). */
+  canary?: Record<string, unknown>;
 }
 
 /** Options of {@link podAppDeployment}. */
@@ -66,7 +68,7 @@ export function realPodApp(o: RealPodAppOptions): string {
       service: { port: 80, targetPort: 9898 },
       provider: "gateway-api",
       gatewayApi: o.gatewayApi,
-      strategy: { canary: { steps: o.steps } },
+      strategy: { canary: { steps: o.steps, ...o.canary } },
       analysis: {
         interval: o.interval ?? "4s",
         failureLimit: 1,

@@ -3,6 +3,7 @@ import { join } from "node:path";
 import { type Cluster, startCluster } from "../cluster/cluster.ts";
 import { REPO_ROOT } from "../cluster/paths.ts";
 import { waitFor } from "../cluster/wait.ts";
+import { type ControllerProcess, prometheusArgs, startController } from "../support/controller-process.ts";
 import { claimLocalRange } from "./pod-cidr.ts";
 import { type PodRunner, startPodRunner } from "./pod-runner.ts";
 import { gatewayManifests, startTraefik, type Traefik } from "./traefik.ts";
@@ -73,4 +74,21 @@ export async function startRealProxyEnv(): Promise<RealProxyEnv> {
     await stop();
     throw err;
   }
+}
+
+/**
+ * The controller for a real-proxy environment, reading Traefik's metrics. The shared Gateway is in another namespace:
+ * the operator allows it, and the test hostnames, to every namespace (docs/multi-tenancy.md); the Gateway's own
+ * allowedRoutes and listeners still decide.
+ */
+export function startProxyController(cluster: Cluster): Promise<ControllerProcess> {
+  return startController({
+    kubeconfigPath: cluster.controllerKubeconfigPath,
+    logDir: join(cluster.dir, "logs"),
+    args: [
+      ...prometheusArgs(cluster.prometheusUrl, "traefik"),
+      `--allowed-gateways=${GATEWAY.namespace}/${GATEWAY.name}`,
+      "--allowed-hosts=*.example.test",
+    ],
+  });
 }

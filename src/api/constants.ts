@@ -91,6 +91,13 @@ export const GITOPS_ANNOTATIONS = {
 } as const;
 
 /**
+ * Annotation on a routing object Vireo writes managed routes into (header routes, mirrors, sticky cookies): the
+ * routes as the engine asked for them and a digest of the rules that render them, so reading them back is exact
+ * and an edit by anyone else shows as a difference.
+ */
+export const MANAGED_ROUTES_ANNOTATION = `${GROUP}/managed-routes`;
+
+/**
  * Opt-in label a Secret must carry (value `"true"`) before a Rollout may name it (Prometheus credentials and CA,
  * Slack and webhook URLs). Without it, anyone who can create a Rollout could make the controller read any Secret
  * of their namespace and send it to an address of their choosing.
@@ -268,6 +275,11 @@ export const REASONS = {
   HandedBack: "HandedBack",
   TargetNotFound: "TargetNotFound",
   ReconcileError: "ReconcileError",
+  /**
+   * The provider, the API version the cluster serves or the Gateway's class cannot carry a managed route the spec
+   * asks for (a header route, mirror or sticky session); nothing is written, the message says which and why.
+   */
+  RouteNotSupported: "RouteNotSupported",
   /** A Gateway did not accept Vireo's HTTPRoute; the message quotes the Gateway's own reason. */
   RouteNotAccepted: "RouteNotAccepted",
   Repaired: "Repaired",

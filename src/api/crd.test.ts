@@ -77,7 +77,9 @@ describe("Rollout CRD", () => {
   it("carries CEL rules for the cross-field checks", () => {
     const yaml = renderCrdYaml();
     for (const rule of [
-      "exactly one of setWeight, pause, check, setUpdated",
+      "exactly one of setWeight, pause, check, setUpdated, setHeaderRoute, setMirror",
+      "removes a route that no earlier step installed",
+      "remove every mirror",
       "must not decrease",
       "exactly one of builtin or query",
       "Service names are at most 63",

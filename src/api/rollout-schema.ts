@@ -23,6 +23,14 @@ import { GatewayApiSchema } from "./gateway-route-schema.ts";
 import type { ObjectMeta } from "./object-meta.ts";
 import { cel, duration, labelName, objectName, percent } from "./schema-fields.ts";
 import { TemplateRefsSchema } from "./template-ref-schema.ts";
+import {
+  ROUTE_LIMITS,
+  ROUTE_STEP_CEL,
+  routeStepIssues,
+  SessionAffinitySchema,
+  SetHeaderRouteSchema,
+  SetMirrorSchema,
+} from "./traffic-route-schema.ts";
 
 /** An Istio `hosts` entry: a hostname, `*.` and a domain, or `*`. */
 const ISTIO_HOST = "^(\\*|(\\*\\.)?[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*)$";
@@ -72,9 +80,9 @@ const SELECTOR_NO_POLICY =
 export const KIND_MESSAGES = {
   serviceRequired: "a Deployment target needs service: the Service whose traffic is split",
   daemonSetSplit:
-    "a DaemonSet gets no traffic split (each node's pod serves its own node): remove service, setWeight, accessPolicy and gatewayApi",
+    "a DaemonSet gets no traffic split (each node's pod serves its own node): remove service, setWeight, setHeaderRoute, setMirror, sessionAffinity, accessPolicy and gatewayApi",
   splitNeedsService:
-    "setWeight, accessPolicy and gatewayApi need service: without a traffic split, traffic follows the pods",
+    "setWeight, setHeaderRoute, setMirror, sessionAffinity, accessPolicy and gatewayApi need service: without a traffic split, traffic follows the pods",
   inPlaceSteps:
     "StatefulSet and DaemonSet targets need explicit steps with at least one setUpdated (the stepWeight/maxWeight shorthand is for Deployments)",
   setUpdatedKind:
@@ -231,7 +239,14 @@ export const SetUpdatedSchema = z
  * The kinds of step, one key each: a step sets exactly one. A new kind is one entry here (and its field below);
  * the one-of rule, in CEL and in zod, is built from this list.
  */
-export const STEP_KINDS = ["setWeight", "pause", "check", "setUpdated"] as const;
+export const STEP_KINDS = [
+  "setWeight",
+  "pause",
+  "check",
+  "setUpdated",
+  "setHeaderRoute",
+  "setMirror",
+] as const;
 const STEP_ONE_OF = `a step needs exactly one of ${STEP_KINDS.join(", ")}`;
 
 /** One step of a canary: exactly one of {@link STEP_KINDS}. */
@@ -250,9 +265,11 @@ export const StepSchema = z
       "Run this check (a name from spec.checks) and hold the current weight until it passes (Flagger's confirm-traffic-increase). vireo.dev/promote skips it.",
     ).optional(),
     setUpdated: SetUpdatedSchema.optional(),
+    setHeaderRoute: SetHeaderRouteSchema.optional(),
+    setMirror: SetMirrorSchema.optional(),
   })
   .describe(
-    "A canary step: set a weight, pause, run a check, or (StatefulSet and DaemonSet) update more pods.",
+    "A canary step: set a weight, pause, run a check, install or remove a header route or a mirror, or (StatefulSet and DaemonSet) update more pods.",
   )
   .meta({
     "x-kubernetes-validations": [
@@ -303,6 +320,7 @@ export const CanaryStrategySchema = z
     maxWeight: percent("Shorthand: the last canary weight before promotion. Defaults to 50.")
       .min(1)
       .optional(),
+    sessionAffinity: SessionAffinitySchema.optional(),
     nodeOrder: NodeOrderSchema.optional(),
   })
   .describe("Canary strategy.")
@@ -337,6 +355,7 @@ export const CanaryStrategySchema = z
         "stepWeight is required when maxWeight is set",
         ".stepWeight",
       ),
+      ...ROUTE_STEP_CEL,
     ],
   })
   .superRefine((c, ctx) => {
@@ -379,6 +398,7 @@ export const CanaryStrategySchema = z
       }
       last = s.setWeight;
     }
+    for (const issue of routeStepIssues(c.steps ?? [])) ctx.addIssue({ code: "custom", ...issue });
   });
 
 /** Messages of the strategy rules (CEL and zod), for the tests. */
@@ -908,14 +928,23 @@ interface KindView {
   service?: unknown;
   gatewayApi?: unknown;
   accessPolicy?: unknown;
-  strategy: { canary?: { steps?: readonly Step[]; nodeOrder?: unknown } | undefined; blueGreen?: unknown };
+  strategy: {
+    canary?: { steps?: readonly Step[]; nodeOrder?: unknown; sessionAffinity?: unknown } | undefined;
+    blueGreen?: unknown;
+  };
 }
 const hasSplit = (s: KindView) => s.service !== undefined;
 const kindOf = (s: KindView) => s.targetRef.kind ?? "Deployment";
 const steps = (s: KindView) => s.strategy.canary?.steps ?? [];
 // CEL's has() tests only the last field: strategy.canary may be absent (blue/green), so it is tested first.
 const CANARY_STEPS = "has(self.strategy.canary) && has(self.strategy.canary.steps)";
-const SPLIT_PARTS = `has(self.gatewayApi) || has(self.accessPolicy) || (${CANARY_STEPS} && self.strategy.canary.steps.exists(s, has(s.setWeight)))`;
+/** Parts of a spec that only a traffic split can carry: weights and the routes beside them. */
+const SPLIT_PARTS = `has(self.gatewayApi) || has(self.accessPolicy) || (has(self.strategy.canary) && has(self.strategy.canary.sessionAffinity)) || (${CANARY_STEPS} && self.strategy.canary.steps.exists(s, has(s.setWeight) || has(s.setHeaderRoute) || has(s.setMirror)))`;
+const hasSplitParts = (s: KindView) =>
+  Boolean(s.gatewayApi || s.accessPolicy || s.strategy.canary?.sessionAffinity) ||
+  steps(s).some(
+    (x) => x.setWeight !== undefined || x.setHeaderRoute !== undefined || x.setMirror !== undefined,
+  );
 
 /**
  * Combinations of target kind and spec that make no sense, refused at `kubectl apply` (CEL) and by the controller
@@ -931,16 +960,13 @@ const KIND_RULES: readonly { cel: string; holds: (s: KindView) => boolean; messa
     },
     {
       cel: `self.targetRef.kind != 'DaemonSet' || !(has(self.service) || ${SPLIT_PARTS})`,
-      holds: (s) =>
-        kindOf(s) !== "DaemonSet" ||
-        !(hasSplit(s) || s.gatewayApi || s.accessPolicy || steps(s).some((x) => x.setWeight !== undefined)),
+      holds: (s) => kindOf(s) !== "DaemonSet" || !(hasSplit(s) || hasSplitParts(s)),
       message: KIND_MESSAGES.daemonSetSplit,
       path: ".service",
     },
     {
       cel: `has(self.service) || !(${SPLIT_PARTS})`,
-      holds: (s) =>
-        hasSplit(s) || !(s.gatewayApi || s.accessPolicy || steps(s).some((x) => x.setWeight !== undefined)),
+      holds: (s) => hasSplit(s) || !hasSplitParts(s),
       message: KIND_MESSAGES.splitNeedsService,
       path: ".service",
     },
@@ -1195,6 +1221,21 @@ export const MeasurementSchema = z.object({
     .optional()
     .describe("What the sequential judge saw, for judge: sequential; the next tick continues from it."),
 });
+
+/** One managed route as status lists it. */
+export const StatusManagedRouteSchema = z
+  .object({
+    type: z.enum(["HeaderRoute", "StickySession", "Mirror"]).describe("What kind of route."),
+    name: z.string().max(64).describe("The step's route name; for StickySession, the canary's cookie."),
+    percent: percent("Mirror: share of the selected requests copied.").min(1).optional(),
+    state: z
+      .enum(["assign", "expire"])
+      .optional()
+      .describe(
+        "StickySession: assign (cookies set and honoured) or expire (the rollout ended: cookies cleared).",
+      ),
+  })
+  .describe("A route Vireo manages beside the weight.");
 
 /** A controller-revision-hash label value (StatefulSet pods: `<name>-<hash>`; DaemonSet pods: the hash). */
 const revisionHash = (what: string) => z.string().max(253).describe(what);
@@ -1452,6 +1493,13 @@ export const RolloutStatusSchema = z
       .describe(
         "Notification bookkeeping so each notification is sent once per rollout attempt, also across restarts (the guarantee: docs/notifications.md#delivery-guarantee).",
       ),
+    managedRoutes: z
+      .array(StatusManagedRouteSchema)
+      .max(2 * ROUTE_LIMITS.installs + 1)
+      .optional()
+      .describe(
+        "The routes beside the weight that the mesh holds as Vireo wrote them, in the order they take precedence: header routes, the sticky-session cookies, mirrors. Absent when there are none.",
+      ),
     checks: z
       .array(CheckRunSchema)
       .max(CHECK_LIMITS.runs)
@@ -1477,6 +1525,8 @@ export type RolloutSpec = z.output<typeof RolloutSpecSchema>;
 export type RolloutStatus = z.output<typeof RolloutStatusSchema>;
 /** A status condition. */
 export type Condition = z.output<typeof ConditionSchema>;
+/** A managed route as status lists it. */
+export type StatusManagedRoute = z.output<typeof StatusManagedRouteSchema>;
 /** An object Vireo took over, as recorded in status. */
 export type Claim = z.output<typeof ClaimSchema>;
 /** A stored measurement. */

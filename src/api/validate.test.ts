@@ -212,7 +212,24 @@ const corpus: { name: string; spec: unknown; path: string; message: RegExp }[] =
     name: "a StatefulSet with setWeight and no service",
     spec: inPlace("StatefulSet", (s) => s.strategy.canary.steps.unshift({ setWeight: 10 })),
     path: "spec.service",
-    message: /setWeight, accessPolicy and gatewayApi need service/,
+    message:
+      /setWeight, setHeaderRoute, setMirror, sessionAffinity, accessPolicy and gatewayApi need service/,
+  },
+  {
+    name: "a StatefulSet with sessionAffinity and no service",
+    spec: inPlace("StatefulSet", (s) => (s.strategy.canary.sessionAffinity = { cookieName: "canary" })),
+    path: "spec.service",
+    message: /sessionAffinity, accessPolicy and gatewayApi need service/,
+  },
+  {
+    name: "a DaemonSet with a header route",
+    spec: inPlace("DaemonSet", (s) =>
+      s.strategy.canary.steps.unshift({
+        setHeaderRoute: { name: "qa", matches: [{ headers: [{ name: "x-qa", value: "1" }] }] },
+      }),
+    ),
+    path: "spec.service",
+    message: /a DaemonSet gets no traffic split/,
   },
   {
     name: "a StatefulSet without setUpdated",

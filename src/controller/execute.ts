@@ -1,12 +1,12 @@
 // The reconciler's second step: ask the pure engine, carry out the world actions that may precede the status write,
 // and decide once more when those writes changed what the decision observed.
 import type { RolloutStatus } from "../api/rollout-schema.ts";
-import type { TrafficSplitModel } from "../mesh/types.ts";
+import type { RouteState, TrafficSplitModel } from "../mesh/types.ts";
 import { decide } from "../rollout/decide.ts";
-import type { Action, Weights } from "../rollout/types.ts";
+import type { Action } from "../rollout/types.ts";
 import { handBackPlan } from "../workload/claims.ts";
 import { handBackStep } from "./hand-back.ts";
-import type { Observed, Target } from "./observe.ts";
+import { type Observed, routeObservations, type Target } from "./observe.ts";
 import type { ReconcilerDeps } from "./ports.ts";
 
 /**
@@ -61,7 +61,7 @@ interface OwnWrites {
   /** The target Deployment's metadata.generation after Vireo scaled it. */
   targetGeneration?: number;
   /** The routes as the routing object's write stored them, when the adapter could tell from the response. */
-  routes?: Weights | null;
+  routes?: RouteState | null;
 }
 
 /** One reconcile's decision, with what carrying out its first actions did. */
@@ -124,7 +124,7 @@ export async function decideAndAct(
     obs = {
       ...rest,
       ...(routed
-        ? { routes: own.routes !== undefined ? own.routes : await target.mesh.getRoutes(target.ref) }
+        ? routeObservations(own.routes !== undefined ? own.routes : await target.mesh.getRoutes(target.ref))
         : {}),
       ...(own.targetGeneration !== undefined
         ? { canary: { ...rest.canary, generation: own.targetGeneration } }
@@ -189,6 +189,7 @@ export async function execute(
           ...target.ref,
           weights: action.weights,
           owner,
+          ...(action.managed ? { managed: action.managed } : {}),
           ...(spec.service?.gateways ? { gateways: spec.service.gateways } : {}),
           ...(spec.service?.hosts ? { hosts: spec.service.hosts } : {}),
         };

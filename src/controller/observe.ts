@@ -19,10 +19,11 @@ import {
 } from "../api/rollout-schema.ts";
 import { type SpecIssue, validateRolloutSpec } from "../api/validate.ts";
 import { exposureIssues } from "../mesh/exposure-policy.ts";
+import { asksForManagedRoutes } from "../mesh/managed-routes.ts";
 import { httpProbesOf } from "../mesh/pod-probes.ts";
 import type { ProviderWarning } from "../mesh/provider.ts";
 import { providerSpecIssues, providerWarnings } from "../mesh/registry.ts";
-import type { AccessPolicyModel, MeshAdapter, SplitRef } from "../mesh/types.ts";
+import type { AccessPolicyModel, MeshAdapter, RouteState, SplitRef } from "../mesh/types.ts";
 import type { CheckObservations, Observations, OwnershipObservation, Refusal } from "../rollout/types.ts";
 import { evaluateWindows } from "../rollout/windows.ts";
 import {
@@ -149,7 +150,7 @@ async function observeFallback(
     observations: {
       ...observations,
       ...WorkloadManager.observe(snap),
-      routes: await mesh.getRoutes(ref),
+      ...routeObservations(await mesh.getRoutes(ref)),
       ...(autoscaler ? { autoscaler } : {}),
       ...(endpoints ? { endpoints } : {}),
     },
@@ -179,7 +180,15 @@ async function observeValid(
   const owner = ownerOf(rollout);
   // Nothing is written to what the Rollout may not have: another Rollout's objects, hosts outside the policy. The
   // engine decides on the refused spec (for the reason); actions act on the last spec acted on, if still its own.
+  const ref = {
+    ...splitRef(names, spec),
+    otherPorts: otherServicePorts(spec, snap.rootService).map((p) => p.port),
+  };
   const refusals = await refusalsOf(deps, spec, names, snap, owner);
+  // What the provider or its Gateways cannot serve: refused before anything is written, never half-applied.
+  if (refusals.length === 0 && asksForManagedRoutes(spec))
+    for (const message of await mesh.routeSupport(spec, ref))
+      refusals.push({ reason: REASONS.RouteNotSupported, message: `spec.strategy.canary: ${message}` });
   if (refusals.length > 0) {
     const last = lastValidSpec(rollout.status);
     const acting = last && stillOurs(deps, rollout, last) ? last : undefined;
@@ -187,10 +196,6 @@ async function observeValid(
     return observeFallback(deps, rollout, fallback, { ...emptyObservations(), refusals });
   }
   const policy = accessPolicyModel(rollout, spec, names, snap);
-  const ref = {
-    ...splitRef(names, spec),
-    otherPorts: otherServicePorts(spec, snap.rootService).map((p) => p.port),
-  };
   const [routes, accessPolicyInSync] = await Promise.all([
     mesh.getRoutes(ref),
     !policy && noPolicyConfirmed.get(owner.uid) === generation
@@ -215,7 +220,7 @@ async function observeValid(
     ],
     ...workloads,
     servicesReady: WorkloadManager.servicesReady(snap, spec, owner),
-    routes,
+    ...routeObservations(routes),
     accessPolicyInSync,
     ...(tick.result ? { analysis: tick.result.measurements, analysisAt: tick.result.startedAt } : {}),
     requests: requestsOf(rollout),
@@ -228,6 +233,14 @@ async function observeValid(
   };
   const target = { spec, names, snap, owner, policy, ref, mesh, ...held(rollout) };
   return { ...v, observations, target, tick, warnings: providerWarnings(spec.provider, ref) };
+}
+
+/** A routing object's state as the engine observes it: the split, and the managed routes beside it. */
+export function routeObservations(state: RouteState | null): Pick<Observations, "routes" | "managedRoutes"> {
+  // The key is always there, so a fresh read replaces managed routes an earlier read saw.
+  if (state === null) return { routes: null, managedRoutes: undefined };
+  const { managed, ...routes } = state;
+  return { routes, managedRoutes: managed };
 }
 
 /**

@@ -2,6 +2,14 @@
 
 import { apiVersionOf } from "../api/object-meta.ts";
 import type { Weights } from "../rollout/types.ts";
+import {
+  GATEWAY_API_STYLE,
+  generatedRouteProjection,
+  type HttpRouteStyle,
+  managedHttpRules,
+  stickySplitRule,
+} from "./http-route-managed.ts";
+import { managedAnnotations } from "./managed-routes.ts";
 import type { ResourceType } from "./object-store.ts";
 import { type MeshObject, renderMetadata } from "./objects.ts";
 import type { SplitRef, TrafficSplitModel } from "./types.ts";
@@ -35,22 +43,33 @@ interface BackendRef {
  * The HTTPRoute `<rollout>` attached to the root Service (a producer route: it applies to every meshed client).
  * Every field the upstream CRDs default is written explicitly (parentRef group "" and kind Service, which must
  * be explicit or the parent means a Gateway; backendRef group/kind; the catch-all PathPrefix "/" match), so the
- * stored object equals the rendered one and an unchanged split is never rewritten.
+ * stored object equals the rendered one and an unchanged split is never rewritten. Managed routes come first, the
+ * split rule last.
  */
-export function renderHttpRoute(model: TrafficSplitModel, type: ResourceType): MeshObject {
+export function renderHttpRoute(
+  model: TrafficSplitModel,
+  type: ResourceType,
+  style: HttpRouteStyle = GATEWAY_API_STYLE,
+): MeshObject {
+  const matches = [{ path: { type: "PathPrefix", value: "/" } }];
+  return routeObject(model, type, {
+    parentRefs: [{ group: "", kind: "Service", name: model.rootService, port: model.port }],
+    rules: [
+      ...managedHttpRules(model, matches, style),
+      { matches, ...stickySplitRule(model, serviceBackendRefs(model), style) },
+    ],
+  });
+}
+
+/** A generated HTTPRoute `<rollout>` with `spec`, annotated with the managed routes it renders. */
+export function routeObject(model: TrafficSplitModel, type: ResourceType, spec: unknown): MeshObject {
+  const metadata = renderMetadata(model.rolloutName, model.namespace, model.rolloutName, model.owner);
+  const annotations = managedAnnotations(model.managed, generatedRouteProjection(spec));
   return {
     apiVersion: apiVersionOf(type),
     kind: type.kind,
-    metadata: renderMetadata(model.rolloutName, model.namespace, model.rolloutName, model.owner),
-    spec: {
-      parentRefs: [{ group: "", kind: "Service", name: model.rootService, port: model.port }],
-      rules: [
-        {
-          matches: [{ path: { type: "PathPrefix", value: "/" } }],
-          backendRefs: serviceBackendRefs(model),
-        },
-      ],
-    },
+    metadata: { ...metadata, annotations: { ...metadata.annotations, ...annotations } },
+    spec,
   };
 }
 
@@ -66,15 +85,17 @@ export function serviceBackendRefs(model: TrafficSplitModel) {
 }
 
 /**
- * Primary/canary percentages from an HTTPRoute's first rule (the one Vireo writes). A backendRef without a
- * weight has the API default 1; Services are matched by name. Null when the rule routes nothing to either.
+ * Primary/canary percentages from an HTTPRoute's last rule (the split Vireo writes after any managed rule). A
+ * backendRef without a weight has the API default 1; Services are matched by name. Null when the rule routes
+ * nothing to either.
  */
 export function parseHttpRouteWeights(
   obj: MeshObject,
   ref: Pick<SplitRef, "primaryService" | "canaryService">,
 ): Weights | null {
   const rules = (obj.spec as { rules?: { backendRefs?: BackendRef[] }[] } | undefined)?.rules;
-  const refs = Array.isArray(rules) && Array.isArray(rules[0]?.backendRefs) ? rules[0].backendRefs : [];
+  const split = Array.isArray(rules) ? rules.at(-1) : undefined;
+  const refs = Array.isArray(split?.backendRefs) ? split.backendRefs : [];
   const sum = (name: string) =>
     refs
       .filter((b) => b?.name === name && (b.kind ?? "Service") === "Service")

@@ -37,6 +37,12 @@ export const gatewayApiProvider = defineProvider({
       verbs: ["patch"],
       why: "server-side apply of a user-owned HTTPRoute's weights (gateway-api.ts)",
     },
+    {
+      apiGroups: ["gateway.networking.k8s.io"],
+      resources: ["gateways", "gatewayclasses"],
+      verbs: ["get"],
+      why: "the supportedFeatures of a parent Gateway's class, before a mirror is written (gateway-class-features.ts)",
+    },
   ],
   metricsMesh: undefined,
 });

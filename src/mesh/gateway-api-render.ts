@@ -1,10 +1,15 @@
 // Pure rendering of a Gateway-parent HTTPRoute (north-south canary) and reading a route's status.parents verdict.
 
 import type { GatewayApiSpec } from "../api/gateway-route-schema.ts";
-import { apiVersionOf } from "../api/object-meta.ts";
-import { serviceBackendRefs } from "./gamma-render.ts";
+import { routeObject, serviceBackendRefs } from "./gamma-render.ts";
+import {
+  GATEWAY_API_STYLE,
+  type HttpRouteStyle,
+  managedHttpRules,
+  stickySplitRule,
+} from "./http-route-managed.ts";
 import type { ResourceType } from "./object-store.ts";
-import { type MeshObject, renderMetadata } from "./objects.ts";
+import type { MeshObject } from "./objects.ts";
 import type { TrafficSplitModel } from "./types.ts";
 
 const GATEWAY_GROUP = "gateway.networking.k8s.io";
@@ -33,35 +38,29 @@ export function gatewayParents(g: GatewayApiSpec | undefined): GatewayParentRef[
 
 /**
  * The HTTPRoute `<rollout>` attached to the Rollout's Gateways: one rule matching the configured paths (default
- * PathPrefix /) with weighted backendRefs to `<svc>-primary` and `<svc>-canary`. Every field the upstream CRD
- * defaults is written explicitly, so the stored object equals the rendered one and an unchanged split is never
- * rewritten.
+ * PathPrefix /) with weighted backendRefs to `<svc>-primary` and `<svc>-canary`, after the managed routes. Every
+ * field the upstream CRD defaults is written explicitly, so the stored object equals the rendered one and an
+ * unchanged split is never rewritten.
  */
 export function renderGatewayHttpRoute(
   model: TrafficSplitModel,
   gatewayApi: GatewayApiSpec,
   type: ResourceType,
+  style: HttpRouteStyle = GATEWAY_API_STYLE,
 ): MeshObject {
   const matches = (gatewayApi.matches ?? [{ path: { type: "PathPrefix" as const, value: "/" } }]).map(
     (m) => ({
       path: { type: m.path.type, value: m.path.value },
     }),
   );
-  return {
-    apiVersion: apiVersionOf(type),
-    kind: type.kind,
-    metadata: renderMetadata(model.rolloutName, model.namespace, model.rolloutName, model.owner),
-    spec: {
-      parentRefs: gatewayParents(gatewayApi),
-      ...(gatewayApi.hostnames?.length ? { hostnames: [...gatewayApi.hostnames] } : {}),
-      rules: [
-        {
-          matches,
-          backendRefs: serviceBackendRefs(model),
-        },
-      ],
-    },
-  };
+  return routeObject(model, type, {
+    parentRefs: gatewayParents(gatewayApi),
+    ...(gatewayApi.hostnames?.length ? { hostnames: [...gatewayApi.hostnames] } : {}),
+    rules: [
+      ...managedHttpRules(model, matches, style),
+      { matches, ...stickySplitRule(model, serviceBackendRefs(model), style) },
+    ],
+  });
 }
 
 interface Condition {

@@ -1,6 +1,8 @@
 // The Gateway API adapter: an HTTPRoute with a Service parent (GAMMA) or Gateway parents, or a user-owned route.
 import { FIELD_MANAGER } from "../api/constants.ts";
 import { type OwnerRef, PATCH_TYPES } from "../api/object-meta.ts";
+import type { RolloutSpec } from "../api/rollout-schema.ts";
+import { semanticEqual } from "../api/semantic-equal.ts";
 import { classifyError, KubeErrorKind } from "../kube/errors.ts";
 import type { Weights } from "../rollout/types.ts";
 import { MeshError, MeshErrorKind } from "./errors.ts";
@@ -18,9 +20,12 @@ import {
   userRouteGatewayParents,
   userRouteWeights,
 } from "./gateway-api-user-route.ts";
+import { mirrorFeatures, missingGatewayFeatures } from "./gateway-class-features.ts";
+import { GATEWAY_API_STYLE, generatedRouteManagedRoutes } from "./http-route-managed.ts";
+import { everyManagedRoute } from "./managed-routes.ts";
 import { type MeshClient, ObjectStore, type ResourceType, resourcePath } from "./object-store.ts";
-import { type MeshObject, sameSpec, semanticEqual } from "./objects.ts";
-import type { AccessPolicyModel, MeshAdapter, SplitRef, TrafficSplitModel } from "./types.ts";
+import { type MeshObject, sameSpec } from "./objects.ts";
+import type { AccessPolicyModel, MeshAdapter, RouteState, SplitRef, TrafficSplitModel } from "./types.ts";
 
 /** Served `gateway.networking.k8s.io` HTTPRoute versions Vireo writes, most preferred first. */
 export const GATEWAY_ROUTE_VERSIONS = ["v1", "v1beta1"] as const;
@@ -67,10 +72,7 @@ export class GatewayApiAdapter implements MeshAdapter {
     const g = split.gatewayApi;
     if (g?.httpRoute) await this.#reweightUserRoute(split, split.weights);
     else {
-      const desired = g?.parentRefs
-        ? renderGatewayHttpRoute(split, g, this.#route)
-        : renderHttpRoute(split, this.#route);
-      await this.#store.ensure(this.#route, desired, split.rolloutName, sameSpec);
+      await this.#store.ensure(this.#route, this.#render(split), split.rolloutName, sameSpec);
     }
     // Written is not routed: a Gateway that refused the route says why in status.parents, and that reason belongs
     // in the Rollout's condition. Thrown here, after the decision's earlier actions (Services first), so a route
@@ -82,7 +84,7 @@ export class GatewayApiAdapter implements MeshAdapter {
     return undefined;
   }
 
-  async getRoutes(ref: SplitRef): Promise<Weights | null> {
+  async getRoutes(ref: SplitRef): Promise<RouteState | null> {
     const user = ref.gatewayApi?.httpRoute;
     const live = await this.#store.get(this.#route, ref.namespace, user?.name ?? ref.rolloutName);
     if (live === null) {
@@ -91,7 +93,40 @@ export class GatewayApiAdapter implements MeshAdapter {
     }
     const weights = user ? userRouteWeights(live, user, ref) : parseHttpRouteWeights(live, ref);
     // Not routed until every Gateway accepted the route: the step waits (and its progress deadline runs).
-    return this.#verdict(live, ref).state === "accepted" ? weights : null;
+    if (weights === null || this.#verdict(live, ref).state !== "accepted") return null;
+    const managed = user ? undefined : generatedRouteManagedRoutes(live);
+    return managed === undefined ? weights : { ...weights, managed };
+  }
+
+  /**
+   * Generated routes carry header routes, sticky cookies (cookie rules) and mirrors (RequestMirror with `percent`,
+   * standard since v1.3) — mirrors on Gateway parents only where every Gateway's class lists the mirror features in
+   * its status.supportedFeatures; a user-owned route carries none yet: Vireo would have to add rules to someone
+   * else's object.
+   */
+  async routeSupport(spec: RolloutSpec, ref: SplitRef): Promise<string[]> {
+    if (ref.gatewayApi?.httpRoute)
+      return [
+        "header routes, mirrors and sticky sessions are not rendered into a user-owned HTTPRoute " +
+          "(spec.gatewayApi.httpRoute); use spec.gatewayApi.parentRefs so Vireo generates the route",
+      ];
+    const managed = everyManagedRoute(spec);
+    try {
+      // Rendering every route the spec can ask for at once finds the limits (matches per rule) before the rollout.
+      const owner = { apiVersion: "", kind: "", name: "", uid: "" };
+      this.#render({ ...ref, weights: { primary: 100, canary: 0 }, owner, managed });
+    } catch (err) {
+      if (err instanceof MeshError) return [err.message];
+      throw err;
+    }
+    // A Gateway's proxy may accept a filter it does not serve: mirrors only where its class advertises them.
+    return missingGatewayFeatures(
+      this.#client,
+      ref.namespace,
+      gatewayParents(ref.gatewayApi),
+      mirrorFeatures(managed.mirrors.map((m) => m.percent)),
+      "setMirror",
+    );
   }
 
   async applyAccessPolicy(
@@ -149,6 +184,14 @@ export class GatewayApiAdapter implements MeshAdapter {
         if (e.kind !== KubeErrorKind.Conflict || attempt >= this.#retries) throw e;
       }
     }
+  }
+
+  /** The route Vireo generates for `split` (Gateway parents, else the root Service). */
+  #render(split: TrafficSplitModel): MeshObject {
+    const g = split.gatewayApi;
+    return g?.parentRefs
+      ? renderGatewayHttpRoute(split, g, this.#route)
+      : renderHttpRoute(split, this.#route, GATEWAY_API_STYLE);
   }
 
   /** status.parents of the route's Gateway parents; a Service parent (GAMMA) has nobody bound to answer. */

@@ -4,6 +4,15 @@ import type { OwnerRef } from "../api/object-meta.ts";
 import { apiVersionOf } from "../api/object-meta.ts";
 import type { Weights } from "../rollout/types.ts";
 import { MeshError, MeshErrorKind } from "./errors.ts";
+import {
+  conditionsOf,
+  type HeaderCondition,
+  managedAnnotations,
+  managedRuleName,
+  readManagedRoutes,
+  type StickyRule,
+  stickyRendering,
+} from "./managed-routes.ts";
 import type { ResourceType } from "./object-store.ts";
 import { byKey, type MeshObject, renderMetadata } from "./objects.ts";
 import { normaliseRoutes, normaliseSources } from "./policy.ts";
@@ -50,48 +59,143 @@ export const authorizationPolicyType = (version: IstioSecurityVersion): Resource
  * not name — its route selector switches before its load balancer knows the cluster ("unknown cluster selected for
  * RPC") — so without them each weight change that brings a backend back from 0 % fails requests (seen in
  * e2e/istio-grpc.test.ts). Envoy sidecars need none of this and ignore them.
+ *
+ * Between the keep routes and the split come the managed routes (Istio takes the first http route that matches):
+ * header routes, sticky cookies and mirrors, each narrowed to what the split route matches; the sticky cookies a
+ * backend sets ride on its destination of the split route.
  */
 export function renderVirtualService(model: TrafficSplitModel, type: ResourceType): MeshObject {
   const extraHosts = uniqueSorted(model.hosts ?? []).filter((h) => h !== model.rootService);
   const extraGateways = uniqueSorted(model.gateways ?? []).filter((g) => g !== "mesh");
   const multiPort = (model.otherPorts ?? []).some((p) => p !== model.port);
-  const destination = (host: string, weight: number) => ({
-    destination: { host, port: { number: model.port } },
-    weight,
-  });
+  const base = multiPort ? splitMatches(model.port, extraGateways) : [{}];
+  const sticky = stickyRendering(model.rolloutName, model.managed?.sticky);
+  const destination = (host: string, weight: number) => {
+    const cookie = sticky.splitCookies[host === model.primaryService ? "primary" : "canary"];
+    return {
+      destination: { host, port: { number: model.port } },
+      weight,
+      ...(cookie ? { headers: { response: { add: { "set-cookie": cookie } } } } : {}),
+    };
+  };
+  const spec = {
+    hosts: [model.rootService, ...extraHosts],
+    gateways: ["mesh", ...extraGateways],
+    http: [
+      keepRoute(model, "primary", multiPort, extraGateways),
+      keepRoute(model, "canary", multiPort, extraGateways),
+      ...managedHttpRoutes(model, base, sticky.rules),
+      {
+        name: model.rolloutName,
+        ...(multiPort ? { match: base } : {}),
+        route: weightedBackends(model, destination),
+      },
+      // No port on the destination: Istio keeps the port the request was addressed to.
+      ...(multiPort
+        ? [
+            {
+              name: `${model.rolloutName}-other-ports`,
+              route: [{ destination: { host: model.primaryService } }],
+            },
+          ]
+        : []),
+    ],
+  };
+  const metadata = renderMetadata(model.rolloutName, model.namespace, model.rolloutName, model.owner);
+  const annotations = managedAnnotations(model.managed, istioProjection(spec, model.rolloutName));
   return {
     apiVersion: apiVersionOf(type),
     kind: type.kind,
-    metadata: renderMetadata(model.rolloutName, model.namespace, model.rolloutName, model.owner),
-    spec: {
-      hosts: [model.rootService, ...extraHosts],
-      gateways: ["mesh", ...extraGateways],
-      http: [
-        keepRoute(model, "primary", multiPort, extraGateways),
-        keepRoute(model, "canary", multiPort, extraGateways),
-        {
-          name: model.rolloutName,
-          ...(multiPort ? { match: splitMatches(model.port, extraGateways) } : {}),
-          route: weightedBackends(model, destination),
-        },
-        // No port on the destination: Istio keeps the port the request was addressed to.
-        ...(multiPort
-          ? [
-              {
-                name: `${model.rolloutName}-other-ports`,
-                route: [{ destination: { host: model.primaryService } }],
-              },
-            ]
-          : []),
-      ],
-    },
+    metadata: { ...metadata, annotations: { ...metadata.annotations, ...annotations } },
+    spec,
   };
+}
+
+/** Istio's StringMatch for a header condition. */
+const istioStringMatch = (c: HeaderCondition) => ({
+  [c.type === "Exact" ? "exact" : c.type === "Prefix" ? "prefix" : "regex"]: c.value,
+});
+const istioHeaders = (conditions: readonly HeaderCondition[]) =>
+  Object.fromEntries(conditions.map((c) => [c.name, istioStringMatch(c)]));
+
+/**
+ * The http routes of the managed routes, in precedence order; `base` is what the split route matches (its port
+ * and gateways), crossed with every condition so a managed route never widens what the split route catches.
+ */
+function managedHttpRoutes(
+  model: TrafficSplitModel,
+  base: readonly Record<string, unknown>[],
+  stickyRules: readonly StickyRule[],
+): Record<string, unknown>[] {
+  const m = model.managed;
+  if (!m) return [];
+  const to = (host: string) => [{ destination: { host, port: { number: model.port } } }];
+  const backend = (b: "primary" | "canary") => (b === "primary" ? model.primaryService : model.canaryService);
+  const cross = (conditions: Record<string, unknown>[]) =>
+    conditions.flatMap((c) => base.map((b) => ({ ...b, ...c })));
+  return [
+    ...m.headerRoutes.map((r) => ({
+      name: managedRuleName(model.rolloutName, "header", r.name),
+      match: cross(r.matches.map((x) => ({ headers: istioHeaders(conditionsOf(x)) }))),
+      route: to(model.canaryService),
+    })),
+    ...stickyRules.map((r) => ({
+      name: r.name,
+      match: cross([{ headers: istioHeaders([r.condition]) }]),
+      route: to(backend(r.backend)),
+      ...(r.setCookie ? { headers: { response: { add: { "set-cookie": r.setCookie } } } } : {}),
+    })),
+    ...m.mirrors.map((r) => ({
+      name: managedRuleName(model.rolloutName, "mirror", r.name),
+      match: cross(
+        r.matches.flatMap((x) =>
+          (x.methods ?? [undefined]).map((method) => ({
+            ...(method ? { method: { exact: method } } : {}),
+            ...(x.headers ? { headers: istioHeaders(x.headers) } : {}),
+          })),
+        ),
+      ),
+      route: to(model.primaryService),
+      mirror: { host: model.canaryService, port: { number: model.port } },
+      mirrorPercentage: { value: r.percent },
+    })),
+  ];
+}
+
+/**
+ * What renders the managed routes in a VirtualService: the http routes before the split but for the keep routes
+ * (they carry no managed route), and the split's destinations' headers.
+ */
+function istioProjection(spec: unknown, rolloutName: string): { routes: unknown[]; headers: unknown[] } {
+  const http = (spec as { http?: { name?: string; route?: { headers?: unknown }[] }[] } | undefined)?.http;
+  const list = Array.isArray(http) ? http : [];
+  const split = list.findIndex((r) => r?.name === rolloutName);
+  if (split < 0) return { routes: list, headers: [] };
+  const keep = new Set(KEEP_ROLES.map((role) => keepRouteName(rolloutName, role)));
+  return {
+    routes: list.slice(0, split).filter((r) => !keep.has(r?.name ?? "")),
+    headers: (list[split]?.route ?? []).map((d) => d?.headers ?? null),
+  };
+}
+
+/** The managed routes a VirtualService holds (see readManagedRoutes). */
+export function virtualServiceManagedRoutes(obj: MeshObject, ref: Pick<SplitRef, "rolloutName">) {
+  const projection = istioProjection(obj.spec, ref.rolloutName);
+  return readManagedRoutes(
+    obj,
+    projection,
+    projection.routes.length === 0 && projection.headers.every((h) => h === null),
+  );
 }
 
 const uniqueSorted = (xs: readonly string[]): string[] => [...new Set(xs)].sort(byKey((x) => x));
 
 /** The request header (value: `primary` or `canary`) of the routes that keep both backends named. */
 export const KEEP_BACKEND_HEADER = "x-vireo-backend";
+
+const KEEP_ROLES = ["primary", "canary"] as const;
+const keepRouteName = (rolloutName: string, role: (typeof KEEP_ROLES)[number]) =>
+  `${rolloutName}-keep-${role}`;
 
 /** The route reached only by mesh requests with {@link KEEP_BACKEND_HEADER} = `role`, to that backend. */
 function keepRoute(
@@ -102,7 +206,7 @@ function keepRoute(
 ): Record<string, unknown> {
   const host = role === "primary" ? model.primaryService : model.canaryService;
   return {
-    name: `${model.rolloutName}-keep-${role}`,
+    name: keepRouteName(model.rolloutName, role),
     match: [
       {
         headers: { [KEEP_BACKEND_HEADER]: { exact: role } },

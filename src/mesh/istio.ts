@@ -1,11 +1,11 @@
 // The Istio adapter: VirtualService for weights (an HTTPRoute behind a waypoint); ALLOW AuthorizationPolicies.
 
 import type { OwnerRef } from "../api/object-meta.ts";
-import type { Weights } from "../rollout/types.ts";
 import { readBackendPods } from "./backend-pods.ts";
 import { type ClusterFacts, readClusterFacts, type ServiceFacts } from "./cluster-facts.ts";
 import { MeshError, MeshErrorKind } from "./errors.ts";
 import { gatewayHttpRouteType, parseHttpRouteWeights, renderHttpRoute } from "./gamma-render.ts";
+import { generatedRouteManagedRoutes } from "./http-route-managed.ts";
 import {
   assertSplitPortRoutable,
   assertWaypointExpressible,
@@ -20,12 +20,13 @@ import {
   parseVirtualServiceWeights,
   renderAuthorizationPolicy,
   renderVirtualService,
+  virtualServiceManagedRoutes,
   virtualServiceType,
 } from "./istio-render.ts";
 import { type MeshClient, ObjectStore, type ResourceType } from "./object-store.ts";
 import { type MeshObject, metadataInSync, sameSpec } from "./objects.ts";
 import { RouteObject } from "./route-object.ts";
-import type { AccessPolicyModel, MeshAdapter, SplitRef, TrafficSplitModel } from "./types.ts";
+import type { AccessPolicyModel, MeshAdapter, RouteState, SplitRef, TrafficSplitModel } from "./types.ts";
 
 /** Constructor options of {@link IstioAdapter}. */
 export interface IstioAdapterOptions {
@@ -83,6 +84,7 @@ export class IstioAdapter implements MeshAdapter {
       type: vs,
       render: (split) => renderVirtualService(split, vs),
       parse: parseVirtualServiceWeights,
+      managed: virtualServiceManagedRoutes,
       verdict: analysisVerdict,
     });
     if (options.httpRouteVersion) {
@@ -91,6 +93,7 @@ export class IstioAdapter implements MeshAdapter {
         type: route,
         render: (split) => renderHttpRoute(split, route),
         parse: parseHttpRouteWeights,
+        managed: generatedRouteManagedRoutes,
       });
     }
     this.#ap = authorizationPolicyType(options.securityVersion ?? "v1");
@@ -98,25 +101,33 @@ export class IstioAdapter implements MeshAdapter {
     this.#trustDomain = options.trustDomain ?? "cluster.local";
   }
 
-  async setRoutes(split: TrafficSplitModel): Promise<Weights | null> {
+  async setRoutes(split: TrafficSplitModel): Promise<RouteState | null> {
     const { service, waypoint } = await this.#root(split);
     if (waypoint !== undefined) {
       assertWaypointExpressible(split, waypoint);
-      const weights = await this.#routeFor(split, waypoint).set(split);
+      const routes = await this.#routeFor(split, waypoint).set(split);
       await this.#virtualService.delete(split);
-      return weights;
+      return routes;
     }
     assertSplitPortRoutable(service, split);
     // Vireo's HTTPRoute goes only once the VirtualService holds the split: no moment without routes.
-    const weights = await this.#virtualService.set(split);
+    const routes = await this.#virtualService.set(split);
     await this.#httpRoute?.delete(split);
-    return weights;
+    return routes;
   }
 
   /** Null also while istiod's analysis says the VirtualService is not applied as written (setRoutes says why). */
-  async getRoutes(ref: SplitRef): Promise<Weights | null> {
+  async getRoutes(ref: SplitRef): Promise<RouteState | null> {
     const { waypoint } = await this.#root(ref);
     return waypoint !== undefined ? this.#routeFor(ref, waypoint).get(ref) : this.#virtualService.get(ref);
+  }
+
+  /**
+   * Everything: HTTPMatchRequest headers (exact, prefix, regex), per-destination headers, mirrorPercentage; behind
+   * a waypoint the same routes as Gateway API HTTPRoute rules (header matches, backendRef filters, RequestMirror).
+   */
+  async routeSupport(): Promise<string[]> {
+    return [];
   }
 
   async applyAccessPolicy(

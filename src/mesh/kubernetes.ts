@@ -1,6 +1,7 @@
 // The adapter without a mesh: the root Service's selector is the route (all traffic to the primary's pods or to the
 // canary's), and a switch counts as done only once the EndpointSlices the data plane routes by agree.
 import { type OwnerRef, PATCH_TYPES, replacingMap } from "../api/object-meta.ts";
+import type { RolloutSpec } from "../api/rollout-schema.ts";
 import { type EndpointSlice, listEndpointSlices, switchedTo } from "../kube/endpoint-slices.ts";
 import { isNotFound } from "../kube/errors.ts";
 import type { Weights } from "../rollout/types.ts";
@@ -117,6 +118,16 @@ export class KubernetesServiceAdapter implements MeshAdapter {
     const side = switchedTo(root, { primary, canary });
     if (side === null) return null;
     return side === "primary" ? { primary: 100, canary: 0 } : { primary: 0, canary: 100 };
+  }
+
+  /**
+   * None: a Service selects one set of pods for every request, so it cannot route by header, mirror or keep sessions
+   * (the schema already refuses a canary strategy, where such routes live, with this provider).
+   */
+  async routeSupport(_spec: RolloutSpec, _ref: SplitRef): Promise<string[]> {
+    return [
+      'provider "kubernetes" switches a Service\'s selector for all requests at once: it cannot route by header, mirror or keep sticky sessions; use istio, linkerd or gateway-api',
+    ];
   }
 
   async applyAccessPolicy(

@@ -1,7 +1,7 @@
 // The Linkerd adapter: a GAMMA HTTPRoute for weights; Server + MeshTLSAuthentication + AuthorizationPolicy for access.
 
 import type { OwnerRef } from "../api/object-meta.ts";
-import type { Weights } from "../rollout/types.ts";
+import type { RolloutSpec } from "../api/rollout-schema.ts";
 import { readBackendPods } from "./backend-pods.ts";
 import { MeshError, MeshErrorKind } from "./errors.ts";
 import {
@@ -10,6 +10,7 @@ import {
   parseHttpRouteWeights,
   renderHttpRoute,
 } from "./gamma-render.ts";
+import { generatedRouteManagedRoutes, type HttpRouteStyle, managedHttpRules } from "./http-route-managed.ts";
 import {
   authzRouteName,
   type LinkerdServerVersion,
@@ -26,10 +27,14 @@ import {
   renderServer,
   serverType,
 } from "./linkerd-render.ts";
+import { everyManagedRoute } from "./managed-routes.ts";
 import { type MeshClient, ObjectStore, type ResourceType } from "./object-store.ts";
 import { type MeshObject, metadataInSync, sameSpec } from "./objects.ts";
 import { RouteObject } from "./route-object.ts";
-import type { AccessPolicyModel, MeshAdapter, SplitRef, TrafficSplitModel } from "./types.ts";
+import type { AccessPolicyModel, MeshAdapter, RouteState, SplitRef, TrafficSplitModel } from "./types.ts";
+
+/** Linkerd's policy.linkerd.io HTTPRoute prunes rule names and holds 8 matches a rule. */
+const LINKERD_STYLE: HttpRouteStyle = { named: false, maxMatches: 8 };
 
 /** Constructor options of {@link LinkerdAdapter}. */
 export interface LinkerdAdapterOptions {
@@ -79,20 +84,45 @@ export class LinkerdAdapter implements MeshAdapter {
       options.routeGroup === "gateway.networking.k8s.io" ? gatewayHttpRouteType("v1") : linkerdHttpRouteType;
     this.#routes = new RouteObject(this.#store, {
       type: route,
-      render: (split) => renderHttpRoute(split, route),
+      render: (split) => renderHttpRoute(split, route, LINKERD_STYLE),
       parse: parseHttpRouteWeights,
+      managed: generatedRouteManagedRoutes,
     });
     this.#serverVersion = options.serverVersion ?? "v1beta3";
     this.#server = serverType(this.#serverVersion);
     this.#trustDomain = options.trustDomain ?? "cluster.local";
   }
 
-  setRoutes(split: TrafficSplitModel): Promise<Weights | null> {
+  setRoutes(split: TrafficSplitModel): Promise<RouteState | null> {
     return this.#routes.set(split);
   }
 
-  getRoutes(ref: SplitRef): Promise<Weights | null> {
+  getRoutes(ref: SplitRef): Promise<RouteState | null> {
     return this.#routes.get(ref);
+  }
+
+  /**
+   * Header routes only: Linkerd's HTTPRoute has no RequestMirror filter and no per-backend response filters, so
+   * neither mirrors nor sticky cookies can be expressed.
+   */
+  async routeSupport(spec: RolloutSpec, ref: SplitRef): Promise<string[]> {
+    const every = everyManagedRoute(spec);
+    const out: string[] = [];
+    if (every.mirrors.length > 0)
+      out.push('provider "linkerd" cannot mirror requests (its HTTPRoute has no RequestMirror filter)');
+    if (every.sticky)
+      out.push(
+        'provider "linkerd" cannot keep sticky sessions (its HTTPRoute has no per-backend response filters)',
+      );
+    try {
+      const owner = { apiVersion: "", kind: "", name: "", uid: "" };
+      const managed = { headerRoutes: every.headerRoutes, mirrors: [] };
+      managedHttpRules({ ...ref, weights: { primary: 100, canary: 0 }, owner, managed }, [{}], LINKERD_STYLE);
+    } catch (err) {
+      if (!(err instanceof MeshError)) throw err;
+      out.push(err.message);
+    }
+    return out;
   }
 
   async applyAccessPolicy(

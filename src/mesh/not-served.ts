@@ -19,6 +19,7 @@ export function reportNotServed(adapter: MeshAdapter, onNotServed: () => void): 
     name: adapter.name,
     setRoutes: (split) => watch(adapter.setRoutes(split)),
     getRoutes: (ref) => watch(adapter.getRoutes(ref)),
+    routeSupport: (spec, ref) => watch(adapter.routeSupport(spec, ref)),
     applyAccessPolicy: (ref, policy) => watch(adapter.applyAccessPolicy(ref, policy)),
     accessPolicyInSync: (ref, policy) => watch(adapter.accessPolicyInSync(ref, policy)),
     cleanup: (ref) => watch(adapter.cleanup(ref)),

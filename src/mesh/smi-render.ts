@@ -1,10 +1,11 @@
 // Pure SMI rendering: TrafficSplit (v1alpha1–v1alpha4), TrafficTarget and HTTPRouteGroup, and reading weights back.
 
 import type { OwnerRef } from "../api/object-meta.ts";
+import { semanticEqual } from "../api/semantic-equal.ts";
 import type { Weights } from "../rollout/types.ts";
 import { MeshError, MeshErrorKind } from "./errors.ts";
 import type { ResourceType } from "./object-store.ts";
-import { type MeshObject, renderMetadata, semanticEqual } from "./objects.ts";
+import { type MeshObject, renderMetadata } from "./objects.ts";
 import { normaliseRoutes, normaliseSources, type SourceIdentity } from "./policy.ts";
 import {
   addRational,

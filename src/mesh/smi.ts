@@ -1,6 +1,7 @@
 // The SMI adapter: TrafficSplit for weights; TrafficTarget + HTTPRouteGroup for access policy.
 
 import type { OwnerRef } from "../api/object-meta.ts";
+import type { RolloutSpec } from "../api/rollout-schema.ts";
 import type { ApiDiscovery } from "../kube/discovery.ts";
 import type { Weights } from "../rollout/types.ts";
 import { pickVersion } from "./api-versions.ts";
@@ -80,6 +81,17 @@ export class SmiAdapter implements MeshAdapter {
 
   getRoutes(ref: SplitRef): Promise<Weights | null> {
     return this.#routes.get(ref);
+  }
+
+  /**
+   * None: a TrafficSplit's matches (v1alpha4) restrict the whole split to an HTTPRouteGroup, so no version can send
+   * some requests to the canary while the rest follow the weight, nor mirror or set cookies.
+   */
+  async routeSupport(_spec: RolloutSpec, _ref: SplitRef): Promise<string[]> {
+    return [
+      'provider "smi" cannot route by header, mirror or keep sticky sessions beside a weight ' +
+        "(a TrafficSplit's matches apply to the whole split); use istio, linkerd or gateway-api",
+    ];
   }
 
   async applyAccessPolicy(

@@ -1,7 +1,8 @@
 // The mesh-neutral model every adapter renders: a weighted split of a root Service, and an access policy.
 import type { GatewayApiSpec } from "../api/gateway-route-schema.ts";
 import type { OwnerRef } from "../api/object-meta.ts";
-import type { Weights } from "../rollout/types.ts";
+import type { RolloutSpec } from "../api/rollout-schema.ts";
+import type { ManagedRoutes, Weights } from "../rollout/types.ts";
 import type { HttpProbe } from "./pod-probes.ts";
 
 /** Identifies the routing objects of one Rollout. */
@@ -24,6 +25,8 @@ export interface SplitRef {
 export interface TrafficSplitModel extends SplitRef {
   weights: Weights;
   owner: OwnerRef;
+  /** Header routes, mirrors and sticky cookies beside the split (undefined: none). */
+  managed?: ManagedRoutes;
   /** Istio only. */
   gateways?: readonly string[];
   /** Istio only. */
@@ -62,6 +65,14 @@ export interface AccessPolicyModel extends SplitRef {
   probes?: readonly HttpProbe[];
 }
 
+/**
+ * The routes a routing object holds as read back: the split, and the managed routes beside it — absent when there
+ * are none, null when they are not as Vireo wrote them (the engine writes them again).
+ */
+export interface RouteState extends Weights {
+  managed?: ManagedRoutes | null;
+}
+
 /** What every mesh implements. Each method is idempotent and writes only when something differs. */
 export interface MeshAdapter {
   /** Short name, e.g. "smi". */
@@ -72,9 +83,15 @@ export interface MeshAdapter {
    *   when it already matched) — what {@link getRoutes} would read back at once, without the extra request; or
    *   undefined when only a later read can tell (a Gateway's acceptance arrives in status afterwards).
    */
-  setRoutes(split: TrafficSplitModel): Promise<Weights | null | undefined>;
-  /** Reads the split back from the cluster; null when the routing object does not exist. */
-  getRoutes(ref: SplitRef): Promise<Weights | null>;
+  setRoutes(split: TrafficSplitModel): Promise<RouteState | null | undefined>;
+  /** Reads the split (and the managed routes) back from the cluster; null when the routing object does not exist. */
+  getRoutes(ref: SplitRef): Promise<RouteState | null>;
+  /**
+   * Why the managed routes `spec` asks for (header routes, mirrors, sticky sessions) cannot be rendered here — by
+   * this provider's API, the version the cluster serves, or the features its Gateways' classes advertise — one
+   * sentence each; empty when they can. Called only for specs that ask for some; writes nothing.
+   */
+  routeSupport(spec: RolloutSpec, ref: SplitRef): Promise<string[]>;
   /** Makes the access-policy objects match `policy`; null removes the ones this adapter owns. */
   applyAccessPolicy(ref: SplitRef & { owner: OwnerRef }, policy: AccessPolicyModel | null): Promise<void>;
   /** True when the access-policy objects match `policy` (null: none of ours exist). */

@@ -20,6 +20,7 @@ const playAutoscaled = ([spec, events]: [SpecIn, Event[]]): Trace =>
 /** The spec of the regression examples below: analysis passes, one failure rolls back, budgets out of reach. */
 const REGRESSION_SPEC: SpecIn = {
   steps: undefined,
+  sticky: false,
   skipAnalysis: false,
   failureLimit: 1,
   maxStepDuration: "1h",

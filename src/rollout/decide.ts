@@ -17,6 +17,7 @@ import {
   onInPlacePromoting,
 } from "./in-place/phases.ts";
 import { inPlaceView } from "./in-place/pods.ts";
+import { recordManagedRoutes } from "./managed-routes.ts";
 import { claimObjects, handBackRenamed } from "./ownership.ts";
 import { onEnded } from "./phases/ended.ts";
 import { onHealthy } from "./phases/healthy.ts";
@@ -87,6 +88,7 @@ export function decide(input: EngineInput, observed: Observations, now: Date): D
   const done = (autoscale = true, checkJobs = false): Decision => {
     if (autoscale) syncAutoscaler(d, obs);
     if (checkJobs) syncCheckJobs(d, obs);
+    recordManagedRoutes(d.status, obs.managedRoutes);
     // The view again from the status this decision wrote (it may have taken the workload over).
     finishConditions(d, input.generation, inPlaceView(observed, d.status));
     const requeueAfterMs = d.requeueAfterMs();

@@ -11,8 +11,9 @@ import {
   type Reason,
 } from "../api/constants.ts";
 import type { NotifyEvent, RolloutSpec, RolloutStatus } from "../api/rollout-schema.ts";
+import { NO_MANAGED_ROUTES, sameManaged } from "./managed-routes.ts";
 import type { expandSteps } from "./steps.ts";
-import type { Action, Observations, Side, Weights, WorkloadObservation } from "./types.ts";
+import type { Action, ManagedRoutes, Observations, Side, Weights, WorkloadObservation } from "./types.ts";
 
 /** Phases in which a canary is in flight. */
 export const IN_FLIGHT: readonly Phase[] = ["Progressing", "Paused"];
@@ -20,6 +21,15 @@ export const IN_FLIGHT: readonly Phase[] = ["Progressing", "Paused"];
 /** True when a Deployment has finished rolling out and has at least one ready pod (and all it wants). */
 export function isReady(w: WorkloadObservation): boolean {
   return w.exists && w.rolledOut && w.readyReplicas > 0 && w.readyReplicas >= w.desiredReplicas;
+}
+
+/**
+ * The rollout attempt: its start (or retry) time in base 36, 8 characters — what keeps a retried rollout's
+ * notification keys and sticky cookies apart from the earlier attempt's.
+ */
+export function attemptOf(status: RolloutStatus): string {
+  const startedAt = status.rolloutStartedAt ? Date.parse(status.rolloutStartedAt) : Number.NaN;
+  return Number.isFinite(startedAt) ? startedAt.toString(36) : "0";
 }
 
 /** The split that gives the canary `canary` percent. */
@@ -56,6 +66,7 @@ export class Draft {
   readonly status: RolloutStatus;
   readonly #world = new Map<string, WorldAction>();
   #routes: Weights | undefined;
+  #managed: ManagedRoutes | undefined;
   #canary: "up" | "down" | undefined;
   #preview: Side | undefined;
   readonly #chatter: Chatter[] = [];
@@ -108,6 +119,14 @@ export class Draft {
     this.#routes = w;
   }
 
+  /**
+   * The routes beside the split; sent (with the split wished, else the one observed) only if they differ from what
+   * the mesh holds. Without a wish the managed routes stay as they are.
+   */
+  manage(m: ManagedRoutes): void {
+    this.#managed = m;
+  }
+
   /** Whether the user's Deployment (the canary) should run; scaled only if it differs from what it runs. */
   wantCanary(state: "up" | "down"): void {
     this.#canary = state;
@@ -124,11 +143,26 @@ export class Draft {
   }
 
   /** The actions for the world as observed: intentions that change something, in order, then Events and notifications. */
-  actions(obs: Pick<Observations, "routes" | "canary" | "inPlace" | "endpoints">): Action[] {
+  actions(
+    obs: Pick<Observations, "routes" | "managedRoutes" | "canary" | "inPlace" | "endpoints">,
+  ): Action[] {
     const world = new Map<string, Action>(this.#world);
     const r = this.#routes;
-    if (r && (obs.routes?.primary !== r.primary || obs.routes?.canary !== r.canary))
-      world.set("SetRoutes", { type: "SetRoutes", weights: r });
+    const m = this.#managed;
+    const split = r ?? obs.routes;
+    const keep = obs.managedRoutes ?? NO_MANAGED_ROUTES;
+    if (
+      split &&
+      ((r && (obs.routes?.primary !== r.primary || obs.routes?.canary !== r.canary)) ||
+        (m && !sameManaged(obs.managedRoutes, m)))
+    ) {
+      const managed = m ?? keep;
+      world.set("SetRoutes", {
+        type: "SetRoutes",
+        weights: split,
+        ...(sameManaged(undefined, managed) ? {} : { managed }),
+      });
+    }
     // An in-place target is both sides at once: it is never scaled, its pods are moved (HoldUpdates, DeletePods).
     if (!obs.inPlace && this.#canary === "up" && obs.canary.exists && obs.canary.desiredReplicas === 0)
       world.set("ScaleCanaryUp", { type: "ScaleCanaryUp" });
@@ -160,10 +194,9 @@ export class Draft {
     failing?: MetricResult,
   ): void {
     const revision = this.status.canaryRevision ?? this.status.stableRevision ?? "unknown";
-    // The attempt (start or retry time, base 36: 8 characters) keeps a retried rollout's keys apart from the
-    // ones its earlier attempt already delivered, so the retry's own RolledBack or StepAdvanced is sent too.
-    const startedAt = this.status.rolloutStartedAt ? Date.parse(this.status.rolloutStartedAt) : Number.NaN;
-    const attempt = Number.isFinite(startedAt) ? startedAt.toString(36) : "0";
+    // The attempt keeps a retried rollout's keys apart from the ones its earlier attempt already delivered, so the
+    // retry's own RolledBack or StepAdvanced is sent too.
+    const attempt = attemptOf(this.status);
     this.#chatter.push({
       type: "Notify",
       event,

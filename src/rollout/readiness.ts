@@ -2,6 +2,7 @@
 
 import { REASONS, type Reason } from "../api/constants.ts";
 import type { RolloutStatus } from "../api/rollout-schema.ts";
+import { pointsAtCanary } from "./managed-routes.ts";
 import { ROUTE_POLL_MS, WORKLOAD_POLL_MS } from "./timing.ts";
 import type { Observations } from "./types.ts";
 
@@ -60,6 +61,12 @@ export function readiness(status: RolloutStatus, obs: Observations): NotReady | 
       message: obs.routes
         ? `the mesh routes ${obs.routes.canary}% to the canary; intended 0%`
         : "the routing object does not exist",
+      recheckMs: ROUTE_POLL_MS,
+    };
+  if (pointsAtCanary(obs.managedRoutes))
+    return {
+      reason: REASONS.RoutesNotInSync,
+      message: "a header route, mirror or sticky-session rule still sends requests to the canary",
       recheckMs: ROUTE_POLL_MS,
     };
   if (!obs.accessPolicyInSync)

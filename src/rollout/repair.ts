@@ -4,6 +4,7 @@
 import { REASONS } from "../api/constants.ts";
 import { autoscaled } from "./autoscaling.ts";
 import type { Ctx, Draft } from "./draft.ts";
+import { NO_MANAGED_ROUTES, pointsAtCanary } from "./managed-routes.ts";
 import type { Observations } from "./types.ts";
 
 /** The replica count the application should run, as far as this decision knows. */
@@ -72,8 +73,10 @@ export function holdForLostPrimary(ctx: Ctx): boolean {
  * if it has pods to serve it. Returns the words for the message (stable across decisions, so no Event repeats).
  */
 export function routeAllToPrimary(d: Draft, obs: Observations): string {
-  if (obs.primary.readyReplicas === 0 && (obs.routes?.canary ?? 0) > 0)
+  if (obs.primary.readyReplicas === 0 && ((obs.routes?.canary ?? 0) > 0 || pointsAtCanary(obs.managedRoutes)))
     return "traffic left as it is: the primary has no ready pods";
   if (obs.routes && obs.routes.canary > 0) d.routeTo({ primary: 100, canary: 0 });
+  // Header routes, mirrors and sticky cookies go too: the canary may be what is wrong.
+  d.manage(NO_MANAGED_ROUTES);
   return "all traffic on primary";
 }

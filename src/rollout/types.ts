@@ -4,6 +4,7 @@ import type { MetricMeasurement, MetricResult } from "../analysis/types.ts";
 import type { CheckPoint } from "../api/check-schema.ts";
 import type { InPlaceKind, Reason, RequestKind } from "../api/constants.ts";
 import type { Claim, NotifyEvent, RolloutStatus } from "../api/rollout-schema.ts";
+import type { MirrorMatch, RouteMatch } from "../api/traffic-route-schema.ts";
 import type { SpecIssue } from "../api/validate.ts";
 import type { WindowState } from "./windows.ts";
 
@@ -11,6 +12,51 @@ import type { WindowState } from "./windows.ts";
 export interface Weights {
   primary: number;
   canary: number;
+}
+
+/** Requests matching any of `matches` go to the canary whatever the weight (a setHeaderRoute step). */
+export interface HeaderRoute {
+  name: string;
+  matches: readonly RouteMatch[];
+}
+
+/** `percent` % of the requests matching any of `matches` are copied to the canary (a setMirror step). */
+export interface MirrorRoute {
+  name: string;
+  percent: number;
+  /** Defaults resolved: without matches in the step, GET and HEAD. */
+  matches: readonly MirrorMatch[];
+}
+
+/**
+ * The cookie rules of `sessionAffinity`. `assign`: while the canary has weight, the answering version sets its
+ * cookie (valued `session`) and requests carrying it stay on that version. `expire`: once the rollout has ended,
+ * requests carrying either cookie are answered by the primary with the cookie expired.
+ */
+export interface StickySession {
+  mode: "assign" | "expire";
+  /** Set by the canary's responses. */
+  cookie: string;
+  /** Set by the primary's responses (assign: only when primary clients are pinned; expire: always expired). */
+  primaryCookie?: string;
+  /** assign: the rollout attempt the cookies belong to; a cookie with another value is ignored and replaced. */
+  session?: string;
+  maxAgeSeconds: number;
+  path: string;
+  domain?: string;
+  sameSite?: "Strict" | "Lax" | "None";
+  secure: boolean;
+  httpOnly: boolean;
+}
+
+/**
+ * The routes Vireo manages beside the weights, in the order they take precedence: header routes (in the order
+ * their steps installed them), the sticky cookie rules, then mirrors; the weighted split comes last.
+ */
+export interface ManagedRoutes {
+  headerRoutes: readonly HeaderRoute[];
+  mirrors: readonly MirrorRoute[];
+  sticky?: StickySession;
 }
 
 /** What the reconciler saw of one Deployment. */
@@ -148,8 +194,11 @@ export interface InPlaceObservation {
 
 /** Why the Rollout may not act on something it names; the engine reports Invalid and touches none of it. */
 export interface Refusal {
-  reason: Extract<Reason, "OwnershipConflict" | "NotAllowed">;
-  /** One sentence naming the object or host, and who holds it or which policy refuses it. */
+  reason: Extract<Reason, "OwnershipConflict" | "NotAllowed" | "RouteNotSupported">;
+  /**
+   * One sentence naming the object or host, and who holds it or which policy refuses it; or the managed route the
+   * provider or its Gateways cannot serve.
+   */
   message: string;
 }
 
@@ -182,6 +231,11 @@ export interface Observations {
   servicesReady: boolean;
   /** Routes read back from the mesh; null when the routing object does not exist yet. */
   routes: Weights | null;
+  /**
+   * The managed routes the routing object holds (undefined: none); null when they cannot be read as the ones Vireo
+   * wrote (edited, or removed by another writer): the engine writes them again.
+   */
+  managedRoutes?: ManagedRoutes | null;
   /** The mesh's access policy matches spec.accessPolicy (true when the spec has none and nothing is left over). */
   accessPolicyInSync: boolean;
   /** Analysis measured in this reconcile (only when `analysisDue` said so); undefined when none ran. */
@@ -234,7 +288,8 @@ export type Action =
   | { type: "SyncAutoscaler"; minReplicas: number }
   /** Deletes Vireo's primary HPA: the user's HPA is gone, so replicas follow the Deployment again. */
   | { type: "DeleteAutoscaler" }
-  | { type: "SetRoutes"; weights: Weights }
+  /** The split, and the managed routes beside it (undefined: none). */
+  | { type: "SetRoutes"; weights: Weights; managed?: ManagedRoutes }
   /** Blue/green: points the preview Service at one side's pods (its selector becomes that backend Service's). */
   | { type: "PointPreview"; at: Side }
   /**

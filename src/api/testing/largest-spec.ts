@@ -3,6 +3,7 @@
 import { CHECK_LIMITS, HOOK_POINTS } from "../check-schema.ts";
 import { GATEWAY_LIMITS } from "../gateway-route-schema.ts";
 import { NOTIFY_EVENTS, type RolloutSpecInput } from "../rollout-schema.ts";
+import { ROUTE_LIMITS } from "../traffic-route-schema.ts";
 
 /** `n` characters of `[a-z0-9]`, starting and ending with a letter: a valid DNS label/subdomain part when ≤ 63. */
 const text = (n: number, seed: string) => {
@@ -47,6 +48,20 @@ export type LargestSpecOptions = {
 /** The largest spec the Rollout schema admits (every list full, every string at its maximum length). */
 export function largestSpec(o: LargestSpecOptions): RolloutSpecInput {
   const address = `${o.prometheusAddress.replace(/\/$/, "")}/`;
+  const headerRoutes = Array.from({ length: ROUTE_LIMITS.installs }, (_, r) => ({
+    name: text(ROUTE_LIMITS.nameLength, `route${r}`),
+    matches: Array.from({ length: ROUTE_LIMITS.matches }, (_, m) => ({
+      headers: Array.from({ length: ROUTE_LIMITS.headersPerMatch }, (_, h) => ({
+        name: text(ROUTE_LIMITS.headerName, `x-h${r}${m}${h}`),
+        type: "RegularExpression" as const,
+        value: `^${text(ROUTE_LIMITS.headerValue - 2, "v")}$`,
+      })),
+      cookie: {
+        name: text(ROUTE_LIMITS.headerName, `c${r}${m}`),
+        value: text(ROUTE_LIMITS.headerValue, "v"),
+      },
+    })),
+  }));
   const metrics = Array.from({ length: 20 }, (_, i) => {
     const name = label(63, `metric${String(i).padStart(2, "0")}`);
     // A PromQL comment pads the query to the schema's 4,096 characters.
@@ -93,9 +108,25 @@ export function largestSpec(o: LargestSpecOptions): RolloutSpecInput {
       : {}),
     strategy: {
       canary: {
-        steps: Array.from({ length: 50 }, (_, i) =>
-          i % 2 === 0 ? { setWeight: Math.min(99, 2 * i + 1) } : { pause: { duration: LONGEST_SECOND } },
-        ),
+        steps: [
+          // Every route a Rollout may install, each at its largest, then removed: the largest steps there are.
+          ...headerRoutes.map((r) => ({ setHeaderRoute: r })),
+          ...headerRoutes.map((r) => ({ setHeaderRoute: { name: r.name } })),
+          ...Array.from({ length: 50 - 2 * headerRoutes.length }, (_, i) =>
+            i % 2 === 0 ? { setWeight: Math.min(99, 2 * i + 1) } : { pause: { duration: LONGEST_SECOND } },
+          ),
+        ],
+        sessionAffinity: {
+          cookieName: text(64, "cookie"),
+          primaryCookieName: text(64, "primary"),
+          pinPrimary: true,
+          maxAge: LONGEST_SECOND,
+          path: `/${text(255, "path")}`,
+          domain: subdomain(253, "domain"),
+          sameSite: "None",
+          secure: true,
+          httpOnly: true,
+        },
       },
     },
     analysis: {

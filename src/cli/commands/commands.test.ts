@@ -80,7 +80,7 @@ describe("lintText", () => {
     assert.deepEqual(r?.issues, [
       {
         path: "spec.strategy.canary.steps[0]",
-        message: "a step needs exactly one of setWeight, pause, check, setUpdated",
+        message: "a step needs exactly one of setWeight, pause, check, setUpdated, setHeaderRoute, setMirror",
       },
     ]);
     const [w] = await lintText(

@@ -11,6 +11,7 @@ import { describeRun, gate, skipGates } from "../checks.ts";
 import { type Ctx, isReady } from "../draft.ts";
 import { spendBudget, waitingForEvidence } from "../evidence-budget.ts";
 import { podsAtStep } from "../in-place/phases.ts";
+import { pointsAtCanary } from "../managed-routes.ts";
 import type { expandSteps } from "../steps.ts";
 import { ROUTE_POLL_MS, WORKLOAD_POLL_MS } from "../timing.ts";
 import { ensureAccessPolicy, retreatToPrimary, route } from "../traffic.ts";
@@ -87,7 +88,8 @@ function waitFor(ctx: Ctx, reason: Reason, message: string, pollMs: number): voi
 const canaryReady: Rule = (ctx) => {
   const { obs } = ctx;
   if (obs.inPlace || isReady(obs.canary)) return true;
-  if (obs.canary.readyReplicas === 0 && (obs.routes?.canary ?? 0) > 0) route(ctx, 0);
+  if (obs.canary.readyReplicas === 0 && ((obs.routes?.canary ?? 0) > 0 || pointsAtCanary(obs.managedRoutes)))
+    route(ctx, 0);
   waitFor(
     ctx,
     REASONS.WaitingForCanary,
@@ -255,7 +257,9 @@ export function stepComplete(ctx: Ctx, step: ReturnType<typeof expandSteps>[numb
     }
     return true;
   }
-  if (!analysisRequired(spec)) return true;
+  // Installing or removing a route completes once the mesh holds it (walkSteps checked): a header route at weight 0
+  // has no traffic to judge yet, and a mirror is judged during the pause that follows it.
+  if (step.setHeaderRoute || step.setMirror || !analysisRequired(spec)) return true;
   const lastPass = Date.parse(d.status.analysis?.lastPassAt ?? "");
   if (Number.isFinite(lastPass) && lastPass > started) return true;
   const budget = spendBudget(ctx, where);

@@ -4,7 +4,7 @@
 import fc from "fast-check";
 import type { OnFailure } from "../../api/check-schema.ts";
 import { REASONS, type RequestKind } from "../../api/constants.ts";
-import type { RolloutSpecInput, Step } from "../../api/rollout-schema.ts";
+import type { RolloutSpecInput } from "../../api/rollout-schema.ts";
 import { decide } from "../decide.ts";
 import type { Decision } from "../types.ts";
 import {
@@ -36,6 +36,8 @@ export type Event =
   | { kind: "window"; open: boolean }
   | { kind: "primaryFlap"; ready: boolean }
   | { kind: "routeDrift"; canary: number }
+  /** Another writer wipes Vireo's managed routes (a GitOps re-apply) or edits them beyond reading. */
+  | { kind: "managedDrift"; edited: boolean }
   // Faults from outside: objects deleted or edited by people, GitOps pruning or garbage collection.
   | { kind: "primaryLost" }
   | { kind: "targetLost" }
@@ -100,6 +102,10 @@ export const eventArb: fc.Arbitrary<Event> = fc.oneof(
       canary: fc.integer({ min: 0, max: 100 }),
     }),
   },
+  {
+    weight: 1,
+    arbitrary: fc.record({ kind: fc.constant("managedDrift" as const), edited: fc.boolean() }),
+  },
   { weight: 1, arbitrary: fc.constant({ kind: "primaryLost" as const }) },
   { weight: 1, arbitrary: fc.constant({ kind: "targetLost" as const }) },
   { weight: 2, arbitrary: fc.constant({ kind: "targetBack" as const }) },
@@ -110,6 +116,81 @@ export const eventArb: fc.Arbitrary<Event> = fc.oneof(
       kind: fc.constant("userScale" as const),
       replicas: fc.integer({ min: 1, max: 6 }),
     }),
+  },
+);
+
+/** A step as a spec is written (before defaulting). */
+type StepInput = NonNullable<NonNullable<RolloutSpecInput["strategy"]["canary"]>["steps"]>[number];
+
+/** A step of the random specs: a weight, a pause, or a managed route installed or removed. */
+type StepIn =
+  | { setWeight: number }
+  | { pause: { duration?: string } }
+  | { setHeaderRoute: { name: string; matches?: { headers: { name: string; value: string }[] }[] } }
+  | { setMirror: { name: string; percent?: number } };
+
+const ROUTE_NAMES = ["qa", "beta"] as const;
+
+/**
+ * Steps a valid spec may hold: weights sorted into their positions; a route removed only while installed; a mirror
+ * only while the weight in force is 0, and removed before the first positive weight.
+ */
+function validSteps(raw: StepIn[]): StepIn[] {
+  const ws = raw.flatMap((s) => ("setWeight" in s ? [s.setWeight] : [])).sort((a, b) => a - b);
+  const sorted = raw.map((s) => ("setWeight" in s ? { setWeight: ws.shift()! } : s));
+  const out: StepIn[] = [];
+  const headers = new Set<string>();
+  const mirrors = new Set<string>();
+  let weight = 0;
+  for (const s of sorted) {
+    if ("setWeight" in s) {
+      if (s.setWeight > 0) for (const name of mirrors) out.push({ setMirror: { name } });
+      if (s.setWeight > 0) mirrors.clear();
+      weight = s.setWeight;
+      out.push(s);
+    } else if ("setHeaderRoute" in s) {
+      const { name, matches } = s.setHeaderRoute;
+      if (matches) headers.add(name);
+      else if (!headers.delete(name)) continue;
+      out.push(s);
+    } else if ("setMirror" in s) {
+      // One name per kind: mirrors are named after the header names' positions, never sharing one.
+      const name = `m-${s.setMirror.name}`;
+      if (s.setMirror.percent !== undefined) {
+        if (weight > 0) continue;
+        mirrors.add(name);
+      } else if (!mirrors.delete(name)) continue;
+      out.push({ setMirror: { ...s.setMirror, name } });
+    } else out.push(s);
+  }
+  return out.length > 0 ? out : [{ setWeight: 50 }];
+}
+
+const stepArb: fc.Arbitrary<StepIn> = fc.oneof(
+  { weight: 4, arbitrary: fc.integer({ min: 0, max: 100 }).map((w) => ({ setWeight: w })) },
+  { weight: 1, arbitrary: fc.constant({ pause: {} }) },
+  { weight: 2, arbitrary: fc.constant({ pause: { duration: "15s" } }) },
+  {
+    weight: 2,
+    arbitrary: fc
+      .record({
+        name: fc.constantFrom(...ROUTE_NAMES),
+        remove: fc.boolean(),
+      })
+      .map(({ name, remove }) => ({
+        setHeaderRoute: remove
+          ? { name }
+          : { name, matches: [{ headers: [{ name: "x-canary", value: name }] }] },
+      })),
+  },
+  {
+    weight: 1,
+    arbitrary: fc
+      .record({
+        name: fc.constantFrom(...ROUTE_NAMES),
+        percent: fc.option(fc.integer({ min: 1, max: 100 }), { nil: undefined }),
+      })
+      .map(({ name, percent }) => ({ setMirror: percent === undefined ? { name } : { name, percent } })),
   },
 );
 
@@ -204,25 +285,10 @@ export function checksOf(plan: CheckPlan): Pick<RolloutSpecInput, "checks" | "ho
   };
 }
 
-/** Specs: steps, analysis, limits, and whether the life starts from a healthy, adopted rollout. */
+/** Specs: steps, analysis, limits, sticky canaries, and whether the life starts from a healthy, adopted rollout. */
 export const specArb = fc.record({
-  steps: fc.oneof(
-    fc.constant(undefined),
-    fc
-      .array(
-        fc.oneof(
-          fc.integer({ min: 0, max: 100 }).map((w) => ({ setWeight: w }) as const),
-          fc.constant({ pause: {} }),
-          fc.constant({ pause: { duration: "15s" } }),
-        ),
-        { minLength: 1, maxLength: 5 },
-      )
-      .map((steps) => {
-        // setWeight values must not decrease: sort them in place of their positions.
-        const ws = steps.flatMap((s) => ("setWeight" in s ? [s.setWeight] : [])).sort((a, b) => a - b);
-        return steps.map((s) => ("setWeight" in s ? { setWeight: ws.shift()! } : s));
-      }),
-  ),
+  steps: fc.oneof(fc.constant(undefined), fc.array(stepArb, { minLength: 1, maxLength: 6 }).map(validSteps)),
+  sticky: fc.boolean(),
   skipAnalysis: fc.boolean(),
   failureLimit: fc.integer({ min: 1, max: 3 }),
   /** A step's budget: mostly out of a life's reach, sometimes short enough to run out while analysis says nothing. */
@@ -305,6 +371,9 @@ export function happen(w: ModelWorld, e: Event): void {
     case "routeDrift":
       if (w.routes) w.routes = { primary: 100 - e.canary, canary: e.canary };
       break;
+    case "managedDrift":
+      if (w.routes) w.managed = e.edited ? null : undefined;
+      break;
     case "primaryLost":
       w.primary = { exists: false, revision: "", desired: 0, ready: 0, broken: false };
       break;
@@ -384,18 +453,17 @@ export type SpecIn = Omit<typeof specArb extends fc.Arbitrary<infer T> ? T : nev
 /** Plays a random life: after each event one reconcile (observe → decide → apply). */
 export function play(specIn: SpecIn, events: Event[], prepare?: (w: ModelWorld) => void): Trace {
   const plan = specIn.checks;
-  let steps: Step[] | undefined = specIn.steps;
+  let steps: StepInput[] | undefined = specIn.steps;
   if (plan?.step) {
     const base = steps ?? [{ setWeight: 10 }, { setWeight: 30 }, { setWeight: 50 }];
     const at = Math.min(plan.step.at, base.length);
     steps = [...base.slice(0, at), { check: plan.step.name }, ...base.slice(at)];
   }
+  const sessionAffinity = specIn.sticky ? { sessionAffinity: { cookieName: "vireo-canary" } } : {};
   const spec = makeSpec({
-    ...(specIn.blueGreen
-      ? { strategy: { blueGreen: specIn.blueGreen } }
-      : steps
-        ? { strategy: { canary: { steps } } }
-        : {}),
+    strategy: specIn.blueGreen
+      ? { blueGreen: specIn.blueGreen }
+      : { canary: { steps: steps ?? makeSpec().strategy.canary!.steps, ...sessionAffinity } },
     skipAnalysis: specIn.skipAnalysis,
     progressDeadlineSeconds: specIn.deadlineSeconds,
     analysis: {

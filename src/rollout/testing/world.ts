@@ -17,6 +17,7 @@ import type {
   CheckResult,
   CheckRunRef,
   Decision,
+  ManagedRoutes,
   Observations,
   OwnershipObservation,
   Refusal,
@@ -102,6 +103,8 @@ export interface ModelWorld {
   primary: ModelWorkload;
   servicesReady: boolean;
   routes: Weights | null;
+  /** Managed routes the routing object holds (undefined: none; null: edited by another writer). */
+  managed?: ManagedRoutes | null;
   accessPolicyInSync: boolean;
   requests: Partial<Record<RequestKind, string>>;
   window: WindowState;
@@ -247,6 +250,9 @@ export function observe(w: ModelWorld): Observations {
     },
     servicesReady: w.servicesReady,
     routes: w.routes ? { ...w.routes } : null,
+    ...(w.managed !== undefined
+      ? { managedRoutes: w.managed === null ? null : structuredClone(w.managed) }
+      : {}),
     accessPolicyInSync: w.accessPolicyInSync,
     requests: { ...w.requests },
     window: w.window,
@@ -307,6 +313,7 @@ export function apply(w: ModelWorld, actions: readonly Action[]): void {
         break;
       case "SetRoutes":
         w.routes = { ...a.weights };
+        w.managed = a.managed ? structuredClone(a.managed) : undefined;
         break;
       case "PointPreview":
         // The selector changes now; the slices show it at the EndpointSlice controller's next sync.
