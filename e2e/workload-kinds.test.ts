@@ -1,24 +1,33 @@
 // StatefulSet targets end to end: kube-controller-manager's real StatefulSet controller over kwok nodes, a real
-// Prometheus answering the analysis queries, and the controller stepping the partition (docs/workloads.md).
+// Prometheus answering the analysis queries, and the controller stepping the partition (docs/workloads.md) —
+// promoted, rolled back by analysis with every ordinal's claim still bound, and through a SIGKILL mid-step.
 import assert from "node:assert/strict";
-import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import type { Rollout } from "../src/api/rollout-schema.ts";
 import { type Cluster, startCluster } from "./cluster/cluster.ts";
-import { apply, getJson, getRollout, waitFor, waitForRollout } from "./support/app.ts";
-import { type ControllerProcess, prometheusArgs, startController } from "./support/controller-process.ts";
+import { annotate, apply, getJson, getRollout, waitFor, waitForRollout } from "./support/app.ts";
+import type { ControllerProcess } from "./support/controller-process.ts";
+import {
+  allAt,
+  appPods,
+  gatedImage,
+  hashOf,
+  inPlaceRollout,
+  nsEvents,
+  type Pod,
+  PodRecorder,
+  pausedAt,
+  podsCreatedSince,
+  promotedFrom,
+  ready,
+  rolledBack,
+  serve,
+  startVireo,
+} from "./support/in-place.ts";
 
 const NAME = "web";
 const REPLICAS = 4;
 const STEPS = [{ setUpdated: { replicas: 1 } }, { setUpdated: { percent: 50 } }];
-/** 0 while {{ canary_hash }} renders (the query errors when it is unknown); `bad` makes it 1. */
-const query = (bad: boolean) =>
-  `vector(${bad ? 1 : 0}) + 0 * sum(absent(vireo_e2e_never{hash="{{ canary_hash }}"}))`;
-
-interface Pod {
-  metadata: { name: string; uid: string; labels?: Record<string, string>; deletionTimestamp?: string };
-  status?: { conditions?: { type: string; status: string }[] };
-}
 interface StatefulSet {
   metadata: { labels?: Record<string, string> };
   spec: {
@@ -27,15 +36,51 @@ interface StatefulSet {
   };
   status?: { updateRevision?: string; currentRevision?: string };
 }
-interface EventJson {
-  reason?: string;
-  note?: string;
+interface Claim {
+  metadata: { name: string; uid: string };
+  spec: { volumeName?: string };
+  status?: { phase?: string };
 }
 
 let cluster: Cluster;
 let controller: ControllerProcess;
 
-function manifests(ns: string, image: string, bad: boolean): string {
+/** The PersistentVolumeClaim a StatefulSet with volumes gives `ordinal` (`<template>-<set>-<ordinal>`). */
+const claimName = (ordinal: number) => `data-${NAME}-${ordinal}`;
+
+/**
+ * One hostPath PersistentVolume per ordinal, each bound ahead to that ordinal's claim, so kube-controller-manager's
+ * persistent-volume binder binds every claim to a known volume (the cluster has no provisioner).
+ */
+function volumes(ns: string): string[] {
+  return Array.from({ length: REPLICAS }, (_, i) =>
+    JSON.stringify({
+      apiVersion: "v1",
+      kind: "PersistentVolume",
+      metadata: { name: `${ns}-${i}` },
+      spec: {
+        capacity: { storage: "1Gi" },
+        accessModes: ["ReadWriteOnce"],
+        storageClassName: "e2e-static",
+        hostPath: { path: `/vireo-e2e/${ns}/${i}` },
+        claimRef: { namespace: ns, name: claimName(i) },
+      },
+    }),
+  );
+}
+
+/** What a test's app differs in: failing analysis, a claim per ordinal, other steps. */
+interface AppOptions {
+  bad?: boolean;
+  withVolumes?: boolean;
+  steps?: unknown[];
+}
+
+function manifests(
+  ns: string,
+  image: string,
+  { bad = false, withVolumes = false, steps = STEPS }: AppOptions,
+): string {
   const sts = {
     apiVersion: "apps/v1",
     kind: "StatefulSet",
@@ -47,58 +92,69 @@ function manifests(ns: string, image: string, bad: boolean): string {
       selector: { matchLabels: { app: NAME } },
       template: {
         metadata: { labels: { app: NAME } },
-        spec: { containers: [{ name: "app", image }] },
+        spec: {
+          containers: [
+            {
+              name: "app",
+              image,
+              ...(withVolumes ? { volumeMounts: [{ name: "data", mountPath: "/data" }] } : {}),
+            },
+          ],
+        },
       },
+      ...(withVolumes
+        ? {
+            volumeClaimTemplates: [
+              {
+                metadata: { name: "data" },
+                spec: {
+                  accessModes: ["ReadWriteOnce"],
+                  storageClassName: "e2e-static",
+                  resources: { requests: { storage: "1Gi" } },
+                },
+              },
+            ],
+          }
+        : {}),
     },
   };
-  const rollout = {
-    apiVersion: "vireo.dev/v1alpha1",
-    kind: "Rollout",
-    metadata: { name: NAME, namespace: ns },
-    spec: {
-      targetRef: { apiVersion: "apps/v1", kind: "StatefulSet", name: NAME },
-      // Required by the schema; with no traffic split, nothing is written through it.
-      provider: "smi",
-      strategy: { canary: { steps: STEPS } },
-      analysis: {
-        interval: "3s",
-        failureLimit: 1,
-        metrics: [{ name: "errors", query: query(bad), thresholdRange: { max: 0.5 } }],
-      },
-      progressDeadlineSeconds: 120,
-    },
-  };
+  const rollout = inPlaceRollout(ns, "StatefulSet", NAME, steps, bad);
   const namespace = { apiVersion: "v1", kind: "Namespace", metadata: { name: ns } };
-  return [namespace, sts, rollout].map((x) => JSON.stringify(x)).join("\n---\n");
+  return [
+    ...[namespace, sts, rollout].map((x) => JSON.stringify(x)),
+    ...(withVolumes ? volumes(ns) : []),
+  ].join("\n---\n");
 }
 
 const sts = (ns: string) =>
   getJson<StatefulSet>(cluster, ["statefulset", NAME, "-n", ns]) as Promise<StatefulSet>;
-const pods = async (ns: string) =>
-  ((await getJson<{ items: Pod[] }>(cluster, ["pods", "-n", ns, "-l", `app=${NAME}`]))?.items ?? []).filter(
-    (p) => !p.metadata.deletionTimestamp,
-  );
-const ready = (p: Pod) =>
-  p.status?.conditions?.some((c) => c.type === "Ready" && c.status === "True") ?? false;
+const pods = (ns: string) => appPods(cluster, ns, NAME);
 /** Pod names by the revision hash they run. */
 async function byRevision(ns: string): Promise<Record<string, string[]>> {
   const out: Record<string, string[]> = {};
   for (const p of await pods(ns)) {
-    const h = p.metadata.labels?.["controller-revision-hash"] ?? "";
+    const h = hashOf(p);
     out[h] = [...(out[h] ?? []), p.metadata.name];
   }
   for (const v of Object.values(out)) v.sort();
   return out;
 }
-const events = async (ns: string) =>
-  (await getJson<{ items: EventJson[] }>(cluster, ["events.events.k8s.io", "-n", ns]))?.items ?? [];
+const events = (ns: string) => nsEvents(cluster, ns);
+/** Each claim of the set: its uid, the volume it is bound to and its phase. */
+const claims = async (ns: string) =>
+  Object.fromEntries(
+    ((await getJson<{ items: Claim[] }>(cluster, ["pvc", "-n", ns]))?.items ?? []).map((c) => [
+      c.metadata.name,
+      `${c.metadata.uid} ${c.spec.volumeName} ${c.status?.phase}`,
+    ]),
+  );
 const partition = (s: StatefulSet) => s.spec.updateStrategy?.rollingUpdate?.partition;
 const setImage = (ns: string, image: string) =>
   cluster.kubectl(["-n", ns, "set", "image", `statefulset/${NAME}`, `app=${image}`]);
 
 /** Applies the app and waits until Vireo holds the StatefulSet, every pod ready at one revision. */
-async function healthy(ns: string, bad: boolean): Promise<Rollout> {
-  await apply(cluster, manifests(ns, "app:v1", bad));
+async function healthy(ns: string, opts: AppOptions = {}): Promise<Rollout> {
+  await apply(cluster, manifests(ns, "app:v1", opts));
   const r = await waitForRollout(
     cluster,
     ns,
@@ -119,11 +175,7 @@ async function healthy(ns: string, bad: boolean): Promise<Rollout> {
 describe("StatefulSet targets", () => {
   before(async () => {
     cluster = await startCluster({ nodes: 3 });
-    controller = await startController({
-      kubeconfigPath: cluster.controllerKubeconfigPath,
-      logDir: join(cluster.dir, "logs"),
-      args: prometheusArgs(cluster.prometheusUrl, "linkerd"),
-    });
+    controller = await startVireo(cluster);
   });
   after(async () => {
     await controller?.stop();
@@ -132,7 +184,7 @@ describe("StatefulSet targets", () => {
 
   it("promotes through partitions, highest ordinals first, and sets a partition a person lowered back", async () => {
     const ns = "sts-promote";
-    const initial = await healthy(ns, false);
+    const initial = await healthy(ns);
     assert.equal((await sts(ns)).metadata.labels?.["vireo.dev/rollout"], NAME, "claimed by label");
     assert.deepEqual(
       initial.status?.claims?.map((c) => `${c.kind}/${c.name}`),
@@ -175,17 +227,7 @@ describe("StatefulSet targets", () => {
         es.some((e) => e.reason === "Repaired" && /partition 0 while Vireo holds it/.test(e.note ?? "")),
     );
 
-    const promoted = await waitForRollout(
-      cluster,
-      ns,
-      NAME,
-      "promoted",
-      (x) =>
-        x.status?.phase === "Healthy" &&
-        x.status.stableRevision === x.status.canaryRevision &&
-        x.status.canaryRevision !== initial.status?.stableRevision,
-      180_000,
-    );
+    const promoted = await promotedFrom(cluster, ns, NAME, initial.status?.stableRevision);
     const total = Date.now() - started;
     const final = await waitFor(
       "all at the new revision",
@@ -210,21 +252,22 @@ describe("StatefulSet targets", () => {
     );
   });
 
-  it("rolls back on failed analysis: exactly the updated ordinals go back, and deletion hands it back restored", async () => {
+  it("rolls back on failed analysis: exactly the updated ordinals go back, their volumes still bound, and deletion hands it back restored", async () => {
     const ns = "sts-rollback";
-    const initial = await healthy(ns, true);
+    const initial = await healthy(ns, { bad: true, withVolumes: true });
     const stableHash = (await sts(ns)).status?.currentRevision ?? "";
+    const bound = await waitFor(
+      "every ordinal's claim bound to its volume",
+      () => claims(ns),
+      (c) =>
+        Array.from({ length: REPLICAS }, (_, i) => i).every((i) =>
+          c[claimName(i)]?.endsWith(` ${ns}-${i} Bound`),
+        ),
+    );
+    const uids = new Map((await pods(ns)).map((p) => [p.metadata.name, p.metadata.uid]));
     const started = Date.now();
     await setImage(ns, "app:v2");
-    const rolled = await waitForRollout(
-      cluster,
-      ns,
-      NAME,
-      "RolledBack",
-      (x) => x.status?.phase === "RolledBack",
-      120_000,
-    );
-    assert.match(rolled.status?.message ?? "", /errors/);
+    await rolledBack(cluster, ns, NAME);
     const back = await waitFor(
       "every pod back at the stable revision and ready",
       async () => ({ revs: await byRevision(ns), all: await pods(ns), s: await sts(ns) }),
@@ -238,6 +281,13 @@ describe("StatefulSet targets", () => {
       120_000,
     );
     const elapsed = Date.now() - started;
+    // The first step updated the highest ordinal only: web-3 was replaced twice (to the canary, back), the others kept
+    // their pods — and every claim is the same object, bound to the same volume.
+    const changed = back.all
+      .filter((p) => uids.get(p.metadata.name) !== p.metadata.uid)
+      .map((p) => p.metadata.name);
+    assert.deepEqual(changed, [`${NAME}-3`], "only the updated ordinal changed");
+    assert.deepEqual(await claims(ns), bound, "the claims and their volumes are untouched");
     assert.equal(
       back.s.spec.template.spec.containers[0]?.image,
       "app:v1",
@@ -246,8 +296,10 @@ describe("StatefulSet targets", () => {
     const r = await getRollout(cluster, ns, NAME);
     assert.equal(r?.status?.phase, "RolledBack");
     assert.equal(r?.status?.stableRevision, initial.status?.stableRevision);
+    const replaced = await podsCreatedSince(cluster, ns, "StatefulSet", REPLICAS, 2);
+    assert.equal(replaced, 2, "web-3 to the canary and back");
     console.log(
-      `[numbers] StatefulSet rollback: template changed → every pod back at stable in ${elapsed} ms`,
+      `[numbers] StatefulSet rollback: template changed → every pod back at stable in ${elapsed} ms; pods replaced: ${replaced}`,
     );
 
     // Deleting the Rollout hands the StatefulSet back: no hold, no claim label, the stable template.
@@ -258,6 +310,67 @@ describe("StatefulSet targets", () => {
     assert.equal(handed.spec.template.spec.containers[0]?.image, "app:v1");
     assert.ok(
       (await events(ns)).some((e) => e.reason === "HandedBack" && /StatefulSet web/.test(e.note ?? "")),
+    );
+  });
+
+  it("survives a SIGKILL mid-step: no ordinal replaced twice, no pod on a revision the status lacks", async (t) => {
+    const ns = "sts-kill";
+    await healthy(ns, {
+      steps: [{ setUpdated: { replicas: 1 } }, { setUpdated: { replicas: 3 } }, { pause: {} }],
+    });
+    const stableHash = (await sts(ns)).status?.currentRevision ?? "";
+    // Pods made before the rollout (at least one per ordinal; more would be a replacement at the take-over).
+    const before = await podsCreatedSince(cluster, ns, "StatefulSet", 0, REPLICAS);
+    const rec = new PodRecorder(cluster, ns, NAME, (p) => p.metadata.name);
+    // Stopped even when the test fails, so no poll outlives the cluster.
+    t.after(() => rec.stop());
+    // New pods wait for the test to serve them: the StatefulSet controller replaces the next ordinal only once the
+    // last one is Ready, so the test knows where the step is.
+    const patched = await cluster.kubectl([
+      "-n",
+      ns,
+      "patch",
+      "statefulset",
+      NAME,
+      "-p",
+      gatedImage("app:v2"),
+    ]);
+    assert.equal(patched.code, 0, patched.stderr);
+    const updated = (name: string) => async () =>
+      (await pods(ns)).find((p) => p.metadata.name === name && hashOf(p) !== stableHash);
+    const isThere = (p: Pod | undefined) => p !== undefined;
+    await waitFor("web-3 at the new revision", updated(`${NAME}-3`), isThere);
+    await serve(cluster, ns, `${NAME}-3`);
+    // Mid-step: the status wants 3 ordinals, the partition is lowered, web-2 is new and not Ready, web-1 is stable.
+    await waitFor(
+      "the second step under way: web-2 at the new revision",
+      async () => ({ r: await getRollout(cluster, ns, NAME), p: await updated(`${NAME}-2`)() }),
+      (x) => x.r?.status?.workload?.wanted === 3 && x.p !== undefined,
+    );
+    await controller.kill();
+    // While no controller runs, the StatefulSet controller goes on below the partition Vireo wrote.
+    await serve(cluster, ns, `${NAME}-2`);
+    await waitFor("web-1 at the new revision", updated(`${NAME}-1`), isThere);
+    controller = await startVireo(cluster);
+    await serve(cluster, ns, `${NAME}-1`);
+    const paused = await pausedAt(cluster, ns, NAME, 2, 3);
+    const w = paused.status?.workload;
+    assert.deepEqual(await byRevision(ns), {
+      [w?.canaryHash ?? "canary"]: [`${NAME}-1`, `${NAME}-2`, `${NAME}-3`],
+      [stableHash]: [`${NAME}-0`],
+    });
+    assert.equal(w?.stableHash, stableHash);
+    assert.equal(partition(await sts(ns)), 1);
+    await annotate(cluster, ns, NAME, "vireo.dev/promote", "after-kill");
+    await waitFor("web-0 at the new revision", updated(`${NAME}-0`), isThere);
+    await serve(cluster, ns, `${NAME}-0`);
+    await promotedFrom(cluster, ns, NAME, paused.status?.stableRevision);
+    await allAt(cluster, ns, NAME, REPLICAS, w?.canaryHash ?? "");
+    await rec.assertReplacedOnce(stableHash);
+    const replaced = await podsCreatedSince(cluster, ns, "StatefulSet", before, REPLICAS);
+    assert.equal(replaced, REPLICAS, "one new pod per ordinal through the SIGKILL");
+    console.log(
+      `[numbers] StatefulSet SIGKILL mid-step (web-2 updated, not ready): pods replaced: ${replaced} for ${REPLICAS} ordinals (${before} made before the rollout)`,
     );
   });
 });

@@ -357,6 +357,9 @@ function runKubectl(
         code: code ?? 1,
       }),
     );
+    // kubectl may exit before it reads its stdin (a `get` never does): the EPIPE that follows is no failure of its
+    // own, and its exit code and stderr say what happened.
+    child.stdin.on("error", () => {});
     child.stdin.end(opts.input ?? "");
   });
 }

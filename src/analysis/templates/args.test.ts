@@ -181,6 +181,9 @@ describe("template arguments (property: no PromQL injection through a value)", (
       /argument v: "1 or vector\(1\)" cannot stand bare in the query .*inside quotes/,
     );
     assert.throws(() => render("sum by ({{ args.v }}) (x)", "or"), /cannot stand bare/);
+    // Names the grammar misreads (found by the property, seed 282963401): refused rather than unparsable.
+    for (const v of ["__proto__", "constructor"])
+      assert.throws(() => render("sum(x) > {{ args.v }}", v), /cannot stand bare/);
   });
 
   it("refuses an argument the template does not declare", () => {

@@ -32,6 +32,10 @@ const KEYWORDS = new Set([
   "end",
   "inf",
   "nan",
+  // Not PromQL words, but the grammar Vireo checks queries with (lezer-promql) looks names up in plain objects and
+  // misreads these two: bare, they would make a query the scope check cannot parse.
+  "__proto__",
+  "constructor",
 ]);
 
 /**
