@@ -11,9 +11,15 @@ import { applyUntilHealthy, getJson } from "./support/app.ts";
 import { type ControllerProcess, startController } from "./support/controller-process.ts";
 
 const EXAMPLES = resolve(import.meta.dirname, "../examples");
-/** The routing object each provider's Rollout must produce (its descriptor's first routing kind). */
+/**
+ * The routing object each provider's Rollout must produce (its descriptor's first routing kind); provider kubernetes
+ * has none (its route is the root Service's selector).
+ */
 const ROUTING: Record<string, string> = Object.fromEntries(
-  MESH_PROVIDERS.map((p) => [p.name, `${p.routingKinds[0]!.plural}.${p.routingKinds[0]!.group}`]),
+  MESH_PROVIDERS.flatMap((p) => {
+    const kind = p.routingKinds[0];
+    return kind ? [[p.name, `${kind.plural}.${kind.group}`]] : [];
+  }),
 );
 
 /** One object an example's header says Vireo writes: `Kind[.group] name`. */

@@ -73,6 +73,8 @@ describe("deploy/rbac.yaml", () => {
       // vireo.dev/allow-jobs label.
       "batch/jobs": ["create", "delete", "list"],
       "core/namespaces": ["get"],
+      // kube/endpoint-slices.ts: blue/green lists the slices of its Services by label (never written).
+      "discovery.k8s.io/endpointslices": ["list"],
       // kube/event-recorder.ts: create, then patch the series count.
       "events.k8s.io/events": ["create", "patch"],
       // controller/template-store.ts: the template informers list and watch.

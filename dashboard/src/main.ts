@@ -39,9 +39,13 @@ function ago(at: string | undefined, now: number): string {
 
 type Step = { setWeight?: number; pause?: { duration?: string } };
 
-/** The steps of the strategy (the stepWeight/maxWeight shorthand expanded, as the controller does). */
+/**
+ * The steps of the strategy (the stepWeight/maxWeight shorthand expanded, as the controller does; blue/green as its
+ * preview at 0 % and its cut-over at 100 %).
+ */
 function stepsOf(r: Rollout): Step[] {
-  const c = r.spec.strategy.canary;
+  if (r.spec.strategy.blueGreen) return [{ setWeight: 0 }, { setWeight: 100 }];
+  const c = r.spec.strategy.canary ?? {};
   if (c.steps) return c.steps;
   const step = c.stepWeight ?? 50;
   const max = c.maxWeight ?? 50;

@@ -207,7 +207,7 @@ export const CHECK_REFERENCE_RULES = [
     ),
   ),
   cel(
-    "!has(self.strategy.canary.steps) || self.strategy.canary.steps.all(s, !has(s.check) || (has(self.checks) && self.checks.exists(c, c.name == s.check)))",
+    "!has(self.strategy.canary) || !has(self.strategy.canary.steps) || self.strategy.canary.steps.all(s, !has(s.check) || (has(self.checks) && self.checks.exists(c, c.name == s.check)))",
     `a step ${UNKNOWN_CHECK}`,
     ".strategy.canary.steps",
   ),
@@ -217,7 +217,7 @@ export const CHECK_REFERENCE_RULES = [
 export function checkReferenceIssues(spec: {
   checks?: readonly { name: string }[] | undefined;
   hooks?: Partial<Record<HookPoint, readonly string[] | undefined>> | undefined;
-  strategy: { canary: { steps?: readonly { check?: string | undefined }[] | undefined } };
+  strategy: { canary?: { steps?: readonly { check?: string | undefined }[] | undefined } | undefined };
 }): { path: (string | number)[]; message: string }[] {
   const defined = new Set((spec.checks ?? []).map((c) => c.name));
   const issues: { path: (string | number)[]; message: string }[] = [];
@@ -225,7 +225,7 @@ export function checkReferenceIssues(spec: {
     for (const [i, n] of (spec.hooks?.[p] ?? []).entries())
       if (!defined.has(n))
         issues.push({ path: ["hooks", p, i], message: `${JSON.stringify(n)} ${UNKNOWN_CHECK}` });
-  for (const [i, step] of (spec.strategy.canary.steps ?? []).entries())
+  for (const [i, step] of (spec.strategy.canary?.steps ?? []).entries())
     if (step.check !== undefined && !defined.has(step.check))
       issues.push({
         path: ["strategy", "canary", "steps", i, "check"],

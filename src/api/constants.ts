@@ -108,9 +108,14 @@ export const ALLOW_REFERENCE_LABEL = `${GROUP}/allow-reference`;
  * `spec.provider` values, in the order the schema and docs list them. src/mesh/registry.ts gives each exactly one
  * descriptor, and the compiler refuses a name without a descriptor or a descriptor without a name.
  */
-export const MESH_PROVIDER_NAMES = ["istio", "linkerd", "smi", "gateway-api"] as const;
+export const MESH_PROVIDER_NAMES = ["istio", "linkerd", "smi", "gateway-api", "kubernetes"] as const;
 /** A Rollout's `spec.provider`. */
 export type MeshProvider = (typeof MESH_PROVIDER_NAMES)[number];
+/**
+ * The provider without a mesh: the root Service's selector is the route (blue/green only), so the root selecting the
+ * canary's pods is a route, not drift for the workload manager to repair.
+ */
+export const SELECTOR_PROVIDER = "kubernetes" satisfies MeshProvider;
 
 /**
  * Whose proxy metrics the builtin metrics read (`--metrics-mesh`): a mesh's sidecars or a Gateway's proxy. SMI and
@@ -213,6 +218,12 @@ export const REASONS = {
   WaitingForCanary: "WaitingForCanary",
   WaitingForAnalysis: "WaitingForAnalysis",
   WaitingForRoutes: "WaitingForRoutes",
+  /** Blue/green: the preview is not yet ready at full size in its EndpointSlices. */
+  WaitingForPreview: "WaitingForPreview",
+  /** Blue/green: all traffic moved to the new version (Event and notification). */
+  CutOver: "CutOver",
+  /** Blue/green: the new version serves everything; the old one stays warm until the window ends. */
+  RollbackWindow: "RollbackWindow",
   /** A StatefulSet or DaemonSet step waits for its pods to run the new revision and be ready. */
   WaitingForPods: "WaitingForPods",
   /** Vireo put the stable template back into a StatefulSet or DaemonSet it rolled back (or is handing back). */

@@ -46,7 +46,7 @@ export function ownerReference(owner: OwnerRef): OwnerReference {
 export const MANAGED_BY = "vireo";
 
 /** What a workload object Vireo creates is to its Rollout (the `vireo.dev/role` label). */
-export type WorkloadRole = "primary" | "canary" | "root";
+export type WorkloadRole = "primary" | "canary" | "root" | "preview";
 
 /** Labels marking an object as created by Vireo for `rollout`; workload objects also carry their role. */
 export function managedLabels(rollout: string, role?: WorkloadRole): Record<string, string> {
@@ -60,6 +60,19 @@ export function managedLabels(rollout: string, role?: WorkloadRole): Record<stri
 /** `apiVersion` of a resource (`v1`, `apps/v1`, `vireo.dev/v1alpha1`); `group: ""` is the core group. */
 export function apiVersionOf(r: { group: string; version: string }): string {
   return r.group ? `${r.group}/${r.version}` : r.version;
+}
+
+/**
+ * The merge-patch value that turns map `current` into `desired` (a Service's selector): a merge patch cannot remove
+ * keys by omission, so the keys `desired` lacks are set to null.
+ */
+export function replacingMap(
+  current: Record<string, string> | undefined,
+  desired: Record<string, string>,
+): Record<string, string | null> {
+  const patch: Record<string, string | null> = { ...desired };
+  for (const key of Object.keys(current ?? {})) if (!(key in desired)) patch[key] = null;
+  return patch;
 }
 
 /** PATCH content types Vireo sends. */

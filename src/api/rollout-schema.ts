@@ -18,6 +18,7 @@ import {
   PHASES,
   TARGET_KINDS,
 } from "./constants.ts";
+import { NAME_SUFFIXES } from "./derived-names.ts";
 import { GatewayApiSchema } from "./gateway-route-schema.ts";
 import type { ObjectMeta } from "./object-meta.ts";
 import { cel, duration, labelName, objectName, percent } from "./schema-fields.ts";
@@ -70,6 +71,11 @@ const TARGET_NAME_TOO_LONG = `must be at most ${MAX_TARGET_NAME} characters: Vir
 const DEFAULT_SERVICE_NAME = `without service.name the Services are named after targetRef.name, which must then be a DNS-1035 label (a letter first, no dots) of at most ${MAX_SERVICE_NAME} characters; set service.name`;
 const LINKERD_PATH_TOO_LONG = `with provider linkerd, pathRegex must be at most ${MAX_LINKERD_PATH_REGEX} characters: it is written as ^(?:<pathRegex>).* into a Linkerd HTTPRoute, whose path values are at most ${NAME_LIMITS.httpRoutePath}`;
 const GATEWAY_API_ONLY = "gatewayApi is for provider gateway-api only";
+const ONE_STRATEGY = "set exactly one of strategy.canary or strategy.blueGreen";
+const SELECTOR_BLUE_GREEN_ONLY =
+  "provider kubernetes switches the Service's selector, all traffic at once: it needs strategy.blueGreen (a canary's weights need a mesh or Gateway API)";
+const SELECTOR_NO_POLICY =
+  "provider kubernetes has no access-policy API: remove accessPolicy, or use a NetworkPolicy or a mesh provider";
 /** Messages of the rules on target kinds (docs/workloads.md), shared by CEL, zod and the tests. */
 export const KIND_MESSAGES = {
   serviceRequired: "a Deployment target needs service: the Service whose traffic is split",
@@ -82,6 +88,8 @@ export const KIND_MESSAGES = {
   setUpdatedKind:
     "setUpdated is for StatefulSet and DaemonSet targets; a Deployment's canary runs all its replicas from the start",
   nodeKind: "setUpdated.nodeSelector and nodeOrder are for DaemonSet targets",
+  blueGreenKind:
+    "strategy.blueGreen is for Deployment targets: a StatefulSet or DaemonSet is updated in place, so there is no second full-size version to switch all traffic to; use strategy.canary with setUpdated steps",
 } as const;
 /** Messages of the name-limit rules, shared by CEL, zod and the tests. */
 export const LIMIT_MESSAGES = {
@@ -112,21 +120,27 @@ export const TargetRefSchema = z
   })
   .describe("The workload this Rollout manages.");
 
+/**
+ * A Service name Vireo derives others from: a DNS-1035 label short enough for the `-primary`/`-canary` suffixes
+ * (CEL at apply, zod in the controller).
+ */
+const serviceName = (description: string) =>
+  labelName(description)
+    .meta({
+      "x-kubernetes-validations": [
+        cel(`self.size() <= ${MAX_SERVICE_NAME}`, SERVICE_NAME_TOO_LONG),
+        cel(`self.matches('${DNS_1035_LABEL}')`, SERVICE_NAME_SHAPE),
+      ],
+    })
+    .refine((n) => n.length <= MAX_SERVICE_NAME, { message: SERVICE_NAME_TOO_LONG })
+    .refine((n) => new RegExp(DNS_1035_LABEL).test(n), { message: SERVICE_NAME_SHAPE });
+
 /** The Service that clients call; Vireo owns its routing. */
 export const ServiceSchema = z
   .object({
-    name: labelName(
+    name: serviceName(
       `Name of the root Service clients call. Defaults to the target's name. Vireo creates <name>-primary and <name>-canary beside it, so at most ${MAX_SERVICE_NAME} characters, a letter first.`,
-    )
-      .meta({
-        "x-kubernetes-validations": [
-          cel(`self.size() <= ${MAX_SERVICE_NAME}`, SERVICE_NAME_TOO_LONG),
-          cel(`self.matches('${DNS_1035_LABEL}')`, SERVICE_NAME_SHAPE),
-        ],
-      })
-      .refine((n) => n.length <= MAX_SERVICE_NAME, { message: SERVICE_NAME_TOO_LONG })
-      .refine((n) => new RegExp(DNS_1035_LABEL).test(n), { message: SERVICE_NAME_SHAPE })
-      .optional(),
+    ).optional(),
     port: z
       .number()
       .int()
@@ -386,6 +400,52 @@ export const CanaryStrategySchema = z
     }
     for (const issue of routeStepIssues(c.steps ?? [])) ctx.addIssue({ code: "custom", ...issue });
   });
+
+/** Messages of the strategy rules (CEL and zod), for the tests. */
+export const STRATEGY_MESSAGES = {
+  oneStrategy: ONE_STRATEGY,
+  selectorBlueGreenOnly: SELECTOR_BLUE_GREEN_ONLY,
+  selectorNoPolicy: SELECTOR_NO_POLICY,
+} as const;
+
+/** Default `strategy.blueGreen.rollbackWindow`. */
+export const DEFAULT_ROLLBACK_WINDOW = "5m";
+/** Default `strategy.blueGreen.scaleDownDelay` (Argo Rollouts' `scaleDownDelaySeconds` default). */
+export const DEFAULT_SCALE_DOWN_DELAY = "30s";
+/** previewService names a Service Vireo already makes or the root. */
+export const PREVIEW_NAME_TAKEN =
+  "previewService must differ from the root Service and from the <service>-primary and <service>-canary Services Vireo creates";
+
+/**
+ * Blue/green: the new version runs at full size behind a preview Service, analysis judges it there, then one
+ * cut-over moves all traffic; the old version stays warm for `rollbackWindow` (an abort or a failed analysis switches
+ * back at once), then the new version is promoted. docs/blue-green.md.
+ */
+export const BlueGreenStrategySchema = z
+  .object({
+    previewService: serviceName(
+      `Name of the preview Service Vireo creates: it selects the active pods until the new version is ready at full size, then the new pods only. Defaults to <service>${NAME_SUFFIXES.preview}; at most ${MAX_SERVICE_NAME} characters, a letter first.`,
+    ).optional(),
+    previewAnalysis: z
+      .boolean()
+      .default(true)
+      .describe(
+        "Judge the preview with analysis before the cut-over (a passing tick is needed). The preview serves no user, so its metrics come from the traffic you send it (smoke or load tests); false judges only after the cut-over.",
+      ),
+    autoPromotion: z
+      .boolean()
+      .default(true)
+      .describe(
+        "Cut over as soon as the preview is ready (and passed analysis). false: wait at the preview for vireo.dev/promote.",
+      ),
+    rollbackWindow: duration(
+      "How long the old version stays warm at full size after the cut-over, counted from the first passing analysis tick at 100 % (from the cut-over without analysis). Analysis keeps running; an abort or a failed tick switches all traffic back at once. 0s promotes right after the cut-over.",
+    ).default(DEFAULT_ROLLBACK_WINDOW),
+    scaleDownDelay: duration(
+      "How long the side that lost all traffic keeps running after the switch is confirmed, so proxies that apply routes or EndpointSlices later (kube-proxy, ingress controllers) still reach live pods.",
+    ).default(DEFAULT_SCALE_DOWN_DELAY),
+  })
+  .describe("Blue/green strategy: a full-size preview, one verified cut-over, and a rollback window.");
 
 /** Bounds a metric's value must stay within. */
 export const ThresholdRangeSchema = z
@@ -868,16 +928,20 @@ interface KindView {
   service?: unknown;
   gatewayApi?: unknown;
   accessPolicy?: unknown;
-  strategy: { canary: { steps?: readonly Step[]; nodeOrder?: unknown; sessionAffinity?: unknown } };
+  strategy: {
+    canary?: { steps?: readonly Step[]; nodeOrder?: unknown; sessionAffinity?: unknown } | undefined;
+    blueGreen?: unknown;
+  };
 }
 const hasSplit = (s: KindView) => s.service !== undefined;
 const kindOf = (s: KindView) => s.targetRef.kind ?? "Deployment";
-const steps = (s: KindView) => s.strategy.canary.steps ?? [];
+const steps = (s: KindView) => s.strategy.canary?.steps ?? [];
+// CEL's has() tests only the last field: strategy.canary may be absent (blue/green), so it is tested first.
+const CANARY_STEPS = "has(self.strategy.canary) && has(self.strategy.canary.steps)";
 /** Parts of a spec that only a traffic split can carry: weights and the routes beside them. */
-const SPLIT_PARTS =
-  "has(self.gatewayApi) || has(self.accessPolicy) || has(self.strategy.canary.sessionAffinity) || (has(self.strategy.canary.steps) && self.strategy.canary.steps.exists(s, has(s.setWeight) || has(s.setHeaderRoute) || has(s.setMirror)))";
+const SPLIT_PARTS = `has(self.gatewayApi) || has(self.accessPolicy) || (has(self.strategy.canary) && has(self.strategy.canary.sessionAffinity)) || (${CANARY_STEPS} && self.strategy.canary.steps.exists(s, has(s.setWeight) || has(s.setHeaderRoute) || has(s.setMirror)))`;
 const hasSplitParts = (s: KindView) =>
-  Boolean(s.gatewayApi || s.accessPolicy || s.strategy.canary.sessionAffinity) ||
+  Boolean(s.gatewayApi || s.accessPolicy || s.strategy.canary?.sessionAffinity) ||
   steps(s).some(
     (x) => x.setWeight !== undefined || x.setHeaderRoute !== undefined || x.setMirror !== undefined,
   );
@@ -907,22 +971,32 @@ const KIND_RULES: readonly { cel: string; holds: (s: KindView) => boolean; messa
       path: ".service",
     },
     {
-      cel: "self.targetRef.kind == 'Deployment' || (has(self.strategy.canary.steps) && self.strategy.canary.steps.exists(s, has(s.setUpdated)))",
-      holds: (s) => kindOf(s) === "Deployment" || steps(s).some((x) => x.setUpdated !== undefined),
+      cel: "self.targetRef.kind == 'Deployment' || !has(self.strategy.blueGreen)",
+      holds: (s) => kindOf(s) === "Deployment" || s.strategy.blueGreen === undefined,
+      message: KIND_MESSAGES.blueGreenKind,
+      path: ".strategy.blueGreen",
+    },
+    {
+      // A blue/green StatefulSet or DaemonSet is refused by the rule above, with the message that explains why.
+      cel: `self.targetRef.kind == 'Deployment' || has(self.strategy.blueGreen) || (${CANARY_STEPS} && self.strategy.canary.steps.exists(s, has(s.setUpdated)))`,
+      holds: (s) =>
+        kindOf(s) === "Deployment" ||
+        s.strategy.blueGreen !== undefined ||
+        steps(s).some((x) => x.setUpdated !== undefined),
       message: KIND_MESSAGES.inPlaceSteps,
       path: ".strategy.canary.steps",
     },
     {
-      cel: "self.targetRef.kind != 'Deployment' || !has(self.strategy.canary.steps) || self.strategy.canary.steps.all(s, !has(s.setUpdated))",
+      cel: `self.targetRef.kind != 'Deployment' || !(${CANARY_STEPS}) || self.strategy.canary.steps.all(s, !has(s.setUpdated))`,
       holds: (s) => kindOf(s) !== "Deployment" || steps(s).every((x) => x.setUpdated === undefined),
       message: KIND_MESSAGES.setUpdatedKind,
       path: ".strategy.canary.steps",
     },
     {
-      cel: "self.targetRef.kind == 'DaemonSet' || (!has(self.strategy.canary.nodeOrder) && (!has(self.strategy.canary.steps) || self.strategy.canary.steps.all(s, !has(s.setUpdated) || !has(s.setUpdated.nodeSelector))))",
+      cel: `self.targetRef.kind == 'DaemonSet' || !has(self.strategy.canary) || (!has(self.strategy.canary.nodeOrder) && (!has(self.strategy.canary.steps) || self.strategy.canary.steps.all(s, !has(s.setUpdated) || !has(s.setUpdated.nodeSelector))))`,
       holds: (s) =>
         kindOf(s) === "DaemonSet" ||
-        (s.strategy.canary.nodeOrder === undefined &&
+        (s.strategy.canary?.nodeOrder === undefined &&
           steps(s).every((x) => x.setUpdated?.nodeSelector === undefined)),
       message: KIND_MESSAGES.nodeKind,
       path: ".strategy.canary",
@@ -940,7 +1014,14 @@ export const RolloutSpecSchema = z
       .enum(MESH_PROVIDER_NAMES)
       .describe("Which mesh API renders the traffic split and access policy."),
     gatewayApi: GatewayApiSchema.optional(),
-    strategy: z.object({ canary: CanaryStrategySchema }).describe("Rollout strategy. Only canary for now."),
+    strategy: z
+      .object({
+        canary: CanaryStrategySchema.optional(),
+        blueGreen: BlueGreenStrategySchema.optional(),
+      })
+      .describe("Rollout strategy: exactly one of canary or blueGreen.")
+      .meta({ "x-kubernetes-validations": [cel("has(self.canary) != has(self.blueGreen)", ONE_STRATEGY)] })
+      .refine((st) => (st.canary !== undefined) !== (st.blueGreen !== undefined), { message: ONE_STRATEGY }),
     analysis: AnalysisSchema.default({
       interval: "30s",
       failureLimit: 2,
@@ -994,6 +1075,17 @@ export const RolloutSpecSchema = z
         ".accessPolicy.routes",
       ),
       cel("!has(self.gatewayApi) || self.provider == 'gateway-api'", GATEWAY_API_ONLY, ".gatewayApi"),
+      cel(
+        "self.provider != 'kubernetes' || has(self.strategy.blueGreen)",
+        SELECTOR_BLUE_GREEN_ONLY,
+        ".provider",
+      ),
+      cel("self.provider != 'kubernetes' || !has(self.accessPolicy)", SELECTOR_NO_POLICY, ".accessPolicy"),
+      cel(
+        `!has(self.strategy.blueGreen) || !has(self.strategy.blueGreen.previewService) || !([(has(self.service) && has(self.service.name) ? self.service.name : self.targetRef.name)].exists(r, self.strategy.blueGreen.previewService in [r, r + '${NAME_SUFFIXES.primary}', r + '${NAME_SUFFIXES.canary}']))`,
+        PREVIEW_NAME_TAKEN,
+        ".strategy.blueGreen.previewService",
+      ),
       ...CHECK_REFERENCE_RULES,
       ...KIND_RULES.map((r) => cel(r.cel, r.message, r.path)),
     ],
@@ -1012,6 +1104,21 @@ export const RolloutSpecSchema = z
     }
     if (s.gatewayApi && s.provider !== "gateway-api")
       ctx.addIssue({ code: "custom", path: ["gatewayApi"], message: GATEWAY_API_ONLY });
+    if (s.provider === "kubernetes" && !s.strategy.blueGreen)
+      ctx.addIssue({ code: "custom", path: ["provider"], message: SELECTOR_BLUE_GREEN_ONLY });
+    if (s.provider === "kubernetes" && s.accessPolicy)
+      ctx.addIssue({ code: "custom", path: ["accessPolicy"], message: SELECTOR_NO_POLICY });
+    const preview = s.strategy.blueGreen?.previewService;
+    const root = s.service?.name ?? target;
+    if (
+      preview !== undefined &&
+      [root, `${root}${NAME_SUFFIXES.primary}`, `${root}${NAME_SUFFIXES.canary}`].includes(preview)
+    )
+      ctx.addIssue({
+        code: "custom",
+        path: ["strategy", "blueGreen", "previewService"],
+        message: PREVIEW_NAME_TAKEN,
+      });
     if (s.provider !== "linkerd") return;
     for (const [i, r] of (s.accessPolicy?.routes ?? []).entries()) {
       if (r.pathRegex !== undefined && r.pathRegex.length > MAX_LINKERD_PATH_REGEX) {
@@ -1283,6 +1390,9 @@ export const RolloutStatusSchema = z
       .describe(
         "Replicas the application should run, following the user's Deployment: the primary gets them, and so does the canary while it runs. With a HorizontalPodAutoscaler on the target, the replicas the primary HPA gave the primary.",
       ),
+    scaleDownAt: timestamp(
+      "Blue/green: when the canary, which no longer gets traffic, is scaled down (strategy.blueGreen.scaleDownDelay after all traffic and the preview were seen back on the primary).",
+    ).optional(),
     promotionReplicas: z
       .number()
       .int()

@@ -37,7 +37,7 @@ describe("managed-route fields (zod)", () => {
     );
     assert.ok(v.ok);
     if (!v.ok) return;
-    const canary = v.spec.strategy.canary;
+    const canary = v.spec.strategy.canary!;
     assert.equal(canary.steps?.[0]?.setHeaderRoute?.matches?.[0]?.headers?.[0]?.type, "Exact");
     assert.deepEqual(canary.sessionAffinity, {
       cookieName: "c",

@@ -258,6 +258,21 @@ const corpus: { name: string; spec: unknown; path: string; message: RegExp }[] =
     message: /for DaemonSet targets/,
   },
   {
+    name: "blue/green for a StatefulSet",
+    spec: inPlace("StatefulSet", (s) => {
+      s.service = { port: 80 };
+      s.strategy = { blueGreen: {} };
+    }),
+    path: "spec.strategy.blueGreen",
+    message: /strategy.blueGreen is for Deployment targets/,
+  },
+  {
+    name: "blue/green for a DaemonSet",
+    spec: inPlace("DaemonSet", (s) => (s.strategy = { blueGreen: {} })),
+    path: "spec.strategy.blueGreen",
+    message: /strategy.blueGreen is for Deployment targets/,
+  },
+  {
     name: "setUpdated with both replicas and percent",
     spec: inPlace("DaemonSet", (s) => (s.strategy.canary.steps[0].setUpdated.percent = 10)),
     path: "spec.strategy.canary.steps[0].setUpdated",

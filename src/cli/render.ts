@@ -75,7 +75,7 @@ function stepLabel(step: { setWeight?: number; pause?: { duration?: string } }):
 
 /** The steps as one line: done ✔, current ▶, to come ·. */
 function stepsLine(r: Rollout, s: Style): string {
-  const steps = expandSteps(r.spec.strategy.canary);
+  const steps = expandSteps(r.spec.strategy);
   const phase = r.status?.phase;
   const current = r.status?.currentStepIndex ?? 0;
   const rollingOut = isRollingOut(phase);
@@ -134,7 +134,7 @@ export function renderRollout(unsafe: RolloutView, opts: RenderOptions): string[
   field("Phase", phaseColor(st.phase, s)(phase) + (st.pauseReason ? ` (${st.pauseReason})` : ""));
   if (st.message) field("Message", st.message);
 
-  const steps = expandSteps(r.spec.strategy.canary);
+  const steps = expandSteps(r.spec.strategy);
   const rollingOut = isRollingOut(phase);
   const index = st.currentStepIndex ?? 0;
   const stepNo = rollingOut ? Math.min(index + 1, steps.length) : 0;
@@ -266,7 +266,7 @@ export function renderList(
   if (opts.allNamespaces) header.unshift("NAMESPACE");
   const rows = rollouts.map((r) => {
     const st = r.status ?? {};
-    const steps = expandSteps(r.spec.strategy.canary).length;
+    const steps = expandSteps(r.spec.strategy).length;
     const rollingOut = isRollingOut(st.phase);
     const row = [
       r.metadata.name,

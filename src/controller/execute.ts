@@ -29,22 +29,32 @@ const AFTER_STATUS = new Set<Action["type"]>([
 /** True for an action that must wait until status records the decision (see {@link AFTER_STATUS}). */
 export const afterStatus = (a: Action): boolean => AFTER_STATUS.has(a.type);
 
-const WORLD_ACTIONS = new Set<Action["type"]>([
-  "HandBack",
-  "ClaimObjects",
-  "EnsureWorkloads",
-  "ScaleCanaryUp",
-  "ScaleCanaryDown",
-  "ScalePrimary",
-  "SetRoutes",
-  "ApplyAccessPolicy",
-  "PromotePrimary",
-  "SyncAutoscaler",
-  "DeleteAutoscaler",
-  "HoldUpdates",
-  "RestoreTemplate",
-  "DeletePods",
-]);
+/**
+ * Which actions change the world (carried out here) rather than tell people (Events, notifications) or start checks
+ * (the check runner carries those out, after the status write). A Record, so a new action type does not compile
+ * until it is sorted here (a decided action never carried out is a silent bug).
+ */
+const IS_WORLD_ACTION: Record<Action["type"], boolean> = {
+  HandBack: true,
+  ClaimObjects: true,
+  EnsureWorkloads: true,
+  ScaleCanaryUp: true,
+  ScaleCanaryDown: true,
+  ScalePrimary: true,
+  SetRoutes: true,
+  PointPreview: true,
+  ApplyAccessPolicy: true,
+  PromotePrimary: true,
+  SyncAutoscaler: true,
+  DeleteAutoscaler: true,
+  HoldUpdates: true,
+  RestoreTemplate: true,
+  DeletePods: true,
+  CreateCheckJob: false,
+  DeleteCheckJob: false,
+  RecordEvent: false,
+  Notify: false,
+};
 
 /** What the reconciler's own writes changed that its observations (taken before them) do not show. */
 interface OwnWrites {
@@ -137,7 +147,7 @@ export async function execute(
   const { spec, names, snap, owner, mesh } = target;
   const own: OwnWrites = {};
   for (const action of actions) {
-    if (!WORLD_ACTIONS.has(action.type)) continue;
+    if (!IS_WORLD_ACTION[action.type]) continue;
     deps.log.info({ rollout: `${names.namespace}/${names.rollout}`, action }, `action ${action.type}`);
     switch (action.type) {
       case "HandBack":
@@ -187,6 +197,9 @@ export async function execute(
         if (written !== undefined) own.routes = written;
         break;
       }
+      case "PointPreview":
+        await deps.workloads.pointPreview(snap, spec, owner, action.at);
+        break;
       case "ApplyAccessPolicy":
         await mesh.applyAccessPolicy({ ...target.ref, owner }, target.policy);
         break;

@@ -36,6 +36,7 @@ import {
   namedBy,
   ownershipConflicts,
 } from "../workload/claims.ts";
+import { observeEndpoints } from "../workload/endpoints.ts";
 import { type InPlaceSnapshot, InPlaceWorkloads } from "../workload/in-place.ts";
 import { checkDerivedLimits } from "../workload/limits.ts";
 import { type WorkloadNames, workloadNames } from "../workload/names.ts";
@@ -143,6 +144,7 @@ async function observeFallback(
   const ref = splitRef(names, spec);
   const mesh = deps.mesh(spec);
   const autoscaler = WorkloadManager.observeAutoscalers(snap);
+  const endpoints = await observeEndpoints(snap, (ns, svc) => deps.workloads.endpointSlices(ns, svc));
   return {
     ...v,
     observations: {
@@ -150,6 +152,7 @@ async function observeFallback(
       ...WorkloadManager.observe(snap),
       ...routeObservations(await mesh.getRoutes(ref)),
       ...(autoscaler ? { autoscaler } : {}),
+      ...(endpoints ? { endpoints } : {}),
     },
     target: { spec, names, snap, owner: ownerOf(rollout), policy: null, ref, mesh, ...held(rollout) },
     warnings: [],
@@ -201,6 +204,7 @@ async function observeValid(
   ]);
   const workloads = WorkloadManager.observe(snap);
   const autoscaler = WorkloadManager.observeAutoscalers(snap);
+  const endpoints = await observeEndpoints(snap, (ns, svc) => deps.workloads.endpointSlices(ns, svc));
   const tick = analysisTick(deps, rollout, spec, names, workloads.canary.revision, now);
   const [checkIssues, checks] = await observeChecks(deps, rollout, spec);
   if (!policy && accessPolicyInSync) noPolicyConfirmed.set(owner.uid, generation);
@@ -222,6 +226,7 @@ async function observeValid(
     requests: requestsOf(rollout),
     window: evaluateWindows(spec.windows, now),
     ...(autoscaler ? { autoscaler } : {}),
+    ...(endpoints ? { endpoints } : {}),
     ...(checks ? { checks } : {}),
     refusals: [],
     ownership: await ownershipOf(deps, snap, rollout.status?.claims ?? [], owner),

@@ -87,6 +87,8 @@ export type WorkloadPort = Pick<
   | "release"
   | "syncAutoscaler"
   | "deleteAutoscaler"
+  | "pointPreview"
+  | "endpointSlices"
 >;
 
 /** The operations on StatefulSet and DaemonSet targets; {@link InPlaceWorkloads} implements them. */

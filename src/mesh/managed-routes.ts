@@ -172,8 +172,9 @@ export function readManagedRoutes(
 
 /** Whether a spec asks for any managed route (a header route, a mirror, a sticky session). */
 export function asksForManagedRoutes(spec: RolloutSpec): boolean {
-  const steps = spec.strategy.canary.steps ?? [];
-  return !!spec.strategy.canary.sessionAffinity || steps.some((s) => s.setHeaderRoute || s.setMirror);
+  // Blue/green has no canary steps: it asks for none.
+  const steps = spec.strategy.canary?.steps ?? [];
+  return !!spec.strategy.canary?.sessionAffinity || steps.some((s) => s.setHeaderRoute || s.setMirror);
 }
 
 /**
@@ -183,14 +184,14 @@ export function asksForManagedRoutes(spec: RolloutSpec): boolean {
 export function everyManagedRoute(spec: RolloutSpec): ManagedRoutes {
   const headerRoutes = new Map<string, ManagedRoutes["headerRoutes"][number]>();
   const mirrors = new Map<string, ManagedRoutes["mirrors"][number]>();
-  for (const step of spec.strategy.canary.steps ?? []) {
+  for (const step of spec.strategy.canary?.steps ?? []) {
     const h = step.setHeaderRoute;
     if (h?.matches) headerRoutes.set(h.name, { name: h.name, matches: h.matches });
     const m = step.setMirror;
     if (m?.percent !== undefined)
       mirrors.set(m.name, { name: m.name, percent: m.percent, matches: mirrorMatchesOf(m) });
   }
-  const a = spec.strategy.canary.sessionAffinity;
+  const a = spec.strategy.canary?.sessionAffinity;
   return {
     headerRoutes: [...headerRoutes.values()],
     mirrors: [...mirrors.values()],

@@ -6,6 +6,7 @@ import type { ApiDiscovery } from "../kube/discovery.ts";
 import { MeshError, MeshErrorKind } from "./errors.ts";
 import { gatewayApiProvider } from "./gateway-api-provider.ts";
 import { istioProvider } from "./istio-provider.ts";
+import { kubernetesProvider } from "./kubernetes-provider.ts";
 import { linkerdProvider } from "./linkerd-provider.ts";
 import type { ResourceType } from "./object-store.ts";
 import type { AdapterContext, MeshProviderDescriptor, ProviderWarning } from "./provider.ts";
@@ -21,6 +22,7 @@ const BY_NAME = {
   linkerd: linkerdProvider,
   smi: smiProvider,
   "gateway-api": gatewayApiProvider,
+  kubernetes: kubernetesProvider,
 } as const satisfies { [N in MeshProvider]: MeshProviderDescriptor<N> };
 
 /** Every provider Vireo supports, in the order the schema and docs list them. */

@@ -204,7 +204,9 @@ describe("detectSmiVersions and createMeshAdapter", () => {
       istio: { networking: "v1", security: "v1beta1", httpRoute: "v1" },
       "gateway-api": { httpRoute: "v1" },
       linkerd: { server: "v1beta3" },
+      // Plain Services: served by every cluster.
+      kubernetes: {},
     });
-    assert.deepEqual(await detectMeshApis(discovery({})), {});
+    assert.deepEqual(await detectMeshApis(discovery({})), { kubernetes: {} });
   });
 });

@@ -19,8 +19,9 @@ const withinBounds = (n: number, user: Bounds): number =>
   Math.min(user.maxReplicas, Math.max(user.minReplicas, n));
 
 /**
- * The replicas the primary must have ready before it takes all the traffic: what primary and canary run together
- * when the promotion begins, within the user's HPA bounds. Fixed in status when first asked, so the floor does not
+ * The replicas the primary must have ready before it takes all the traffic: what the backends serving traffic run
+ * together when the promotion begins (primary and canary mid-canary; the canary alone after a blue/green cut-over),
+ * within the user's HPA bounds. Fixed in status when first asked, so the floor does not
  * climb as the primary grows towards it; moved back inside the bounds when the user edits them mid-promotion, so a
  * lowered maxReplicas cannot leave the promotion waiting for replicas the HPA will never give. Undefined without
  * an HPA.
@@ -29,7 +30,11 @@ export function promotionFloor(ctx: Ctx): number | undefined {
   const { d, obs } = ctx;
   const user = obs.autoscaler?.user;
   if (!user) return undefined;
-  const serving = (obs.primary.exists ? obs.primary.desiredReplicas : 0) + obs.canary.desiredReplicas;
+  // A backend the routes give no traffic carries no load the primary must take over (unknown routes: count both).
+  const serves = (side: "primary" | "canary") => obs.routes === null || obs.routes[side] > 0;
+  const serving =
+    (obs.primary.exists && serves("primary") ? obs.primary.desiredReplicas : 0) +
+    (serves("canary") ? obs.canary.desiredReplicas : 0);
   d.status.promotionReplicas = withinBounds(d.status.promotionReplicas ?? serving, user);
   return d.status.promotionReplicas;
 }

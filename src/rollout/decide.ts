@@ -117,7 +117,7 @@ export function decide(input: EngineInput, observed: Observations, now: Date): D
   }
   const spec = input.spec;
   d.status.lastValidSpec = spec;
-  const ctx: Ctx = { d, spec, obs, steps: expandSteps(spec.strategy.canary), generation: input.generation };
+  const ctx: Ctx = { d, spec, obs, steps: expandSteps(spec.strategy), generation: input.generation };
   pruneHistory(ctx);
   observeChecks(ctx);
 

@@ -13,7 +13,7 @@ import {
 import type { NotifyEvent, RolloutSpec, RolloutStatus } from "../api/rollout-schema.ts";
 import { NO_MANAGED_ROUTES, sameManaged } from "./managed-routes.ts";
 import type { expandSteps } from "./steps.ts";
-import type { Action, ManagedRoutes, Observations, Weights, WorkloadObservation } from "./types.ts";
+import type { Action, ManagedRoutes, Observations, Side, Weights, WorkloadObservation } from "./types.ts";
 
 /** Phases in which a canary is in flight. */
 export const IN_FLIGHT: readonly Phase[] = ["Progressing", "Paused"];
@@ -45,6 +45,7 @@ const WORLD_ORDER = [
   "ScalePrimary",
   "PromotePrimary",
   "ScaleCanaryUp",
+  "PointPreview",
   "SetRoutes",
   "ApplyAccessPolicy",
   "HoldUpdates",
@@ -67,6 +68,7 @@ export class Draft {
   #routes: Weights | undefined;
   #managed: ManagedRoutes | undefined;
   #canary: "up" | "down" | undefined;
+  #preview: Side | undefined;
   readonly #chatter: Chatter[] = [];
   readonly #checkJobs = new Map<string, CheckJobAction>();
   private wakeAt = Number.POSITIVE_INFINITY;
@@ -98,7 +100,12 @@ export class Draft {
   }
 
   /** Asks for a world change; the last wish of each kind wins. */
-  act(action: Exclude<WorldAction, { type: "SetRoutes" | "ScaleCanaryUp" | "ScaleCanaryDown" }>): void {
+  act(
+    action: Exclude<
+      WorldAction,
+      { type: "SetRoutes" | "ScaleCanaryUp" | "ScaleCanaryDown" | "PointPreview" }
+    >,
+  ): void {
     this.#world.set(action.type, action);
   }
 
@@ -125,13 +132,20 @@ export class Draft {
     this.#canary = state;
   }
 
+  /** Blue/green: the side the preview Service should select; pointed only if its slices do not show it already. */
+  previewTo(side: Side): void {
+    this.#preview = side;
+  }
+
   /** Asks for a check's Job to be created or deleted; one wish per Job (the last wins). */
   checkJob(action: CheckJobAction, key: string): void {
     this.#checkJobs.set(key, action);
   }
 
   /** The actions for the world as observed: intentions that change something, in order, then Events and notifications. */
-  actions(obs: Pick<Observations, "routes" | "managedRoutes" | "canary" | "inPlace">): Action[] {
+  actions(
+    obs: Pick<Observations, "routes" | "managedRoutes" | "canary" | "inPlace" | "endpoints">,
+  ): Action[] {
     const world = new Map<string, Action>(this.#world);
     const r = this.#routes;
     const m = this.#managed;
@@ -152,6 +166,8 @@ export class Draft {
     // An in-place target is both sides at once: it is never scaled, its pods are moved (HoldUpdates, DeletePods).
     if (!obs.inPlace && this.#canary === "up" && obs.canary.exists && obs.canary.desiredReplicas === 0)
       world.set("ScaleCanaryUp", { type: "ScaleCanaryUp" });
+    if (this.#preview && obs.endpoints?.preview !== this.#preview)
+      world.set("PointPreview", { type: "PointPreview", at: this.#preview });
     if (!obs.inPlace && this.#canary === "down" && obs.canary.desiredReplicas > 0)
       world.set("ScaleCanaryDown", { type: "ScaleCanaryDown" });
     return [...WORLD_ORDER.flatMap((t) => world.get(t) ?? []), ...this.#checkJobs.values(), ...this.#chatter];

@@ -49,7 +49,7 @@ const sequentialResult = (metric: string, canaryRequests: number, requestsNeeded
 function ctxAt(status: RolloutStatus, now: number, maxStepDuration = "1h"): Ctx {
   const s = spec(maxStepDuration);
   const d = new Draft(structuredClone({ ...status, lastValidSpec: s }), new Date(now));
-  return { d, spec: s, obs: observe(newWorld(s)), steps: expandSteps(s.strategy.canary), generation: 1 };
+  return { d, spec: s, obs: observe(newWorld(s)), steps: expandSteps(s.strategy), generation: 1 };
 }
 
 describe("the evidence budget", () => {

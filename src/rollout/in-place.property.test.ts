@@ -108,7 +108,7 @@ describe("in-place engine invariants (property-based)", () => {
           )
             continue;
           if (next.promotedBy === "User" || specIn.skipAnalysis) continue;
-          for (const [i, s] of before.spec.strategy.canary.steps!.entries())
+          for (const [i, s] of before.spec.strategy.canary!.steps!.entries())
             if (s.setUpdated && !skipped.has(i))
               assert.ok(passedAt.has(i), `promoted without a passing analysis at step ${i}`);
         }

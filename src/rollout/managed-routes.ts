@@ -38,7 +38,7 @@ const ROUTED_PHASES = ["Progressing", "Paused", "Promoting"];
 export function managedRoutesFor(c: RouteContext, canaryWeight: number): ManagedRoutes {
   const { spec, steps, status } = c;
   const routed = ROUTED_PHASES.includes(status.phase ?? "Initializing") && c.canaryServes;
-  const affinity = spec.strategy.canary.sessionAffinity;
+  const affinity = spec.strategy.canary?.sessionAffinity;
   const sticky = affinity && stickyFor(affinity, status, c.attempt, routed, canaryWeight);
   const out: ManagedRoutes = { ...NO_MANAGED_ROUTES, ...(sticky ? { sticky } : {}) };
   if (!routed) return out;

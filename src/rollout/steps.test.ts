@@ -6,15 +6,15 @@ import { expandSteps, weightAt } from "./steps.ts";
 describe("steps", () => {
   it("expands stepWeight/maxWeight and always ends at maxWeight", () => {
     assert.deepEqual(
-      expandSteps({ stepWeight: 10, maxWeight: 30 }).map((s) => s.setWeight),
+      expandSteps({ canary: { stepWeight: 10, maxWeight: 30 } }).map((s) => s.setWeight),
       [10, 20, 30],
     );
     assert.deepEqual(
-      expandSteps({ stepWeight: 20, maxWeight: 50 }).map((s) => s.setWeight),
+      expandSteps({ canary: { stepWeight: 20, maxWeight: 50 } }).map((s) => s.setWeight),
       [20, 40, 50],
     );
     assert.deepEqual(
-      expandSteps({ stepWeight: 25 }).map((s) => s.setWeight),
+      expandSteps({ canary: { stepWeight: 25 } }).map((s) => s.setWeight),
       [25, 50],
     );
   });

@@ -1,6 +1,7 @@
 // Traffic rules: move routes toward a weight — never to a backend without ready pods — and retreat to primary. The
 // routes beside the weight (header routes, mirrors, sticky cookies) move with it, in the same write.
 
+import { cutOverBlocked, drained } from "./blue-green.ts";
 import type { Ctx } from "./draft.ts";
 import { attemptOf, weights } from "./draft.ts";
 import { managedRoutesFor, sameManaged } from "./managed-routes.ts";
@@ -45,6 +46,7 @@ export function route(ctx: Ctx, canary: number): boolean {
     return managedRouted;
   }
   if (desired.canary > 0 && ctx.obs.canary.readyReplicas === 0) return false;
+  if (cutOverBlocked(ctx, desired.canary)) return false;
   if (desired.primary > 0 && ctx.obs.primary.readyReplicas === 0) return false;
   ctx.d.routeTo(desired);
   ctx.d.wakeIn(ROUTE_POLL_MS);
@@ -53,12 +55,12 @@ export function route(ctx: Ctx, canary: number): boolean {
 
 /**
  * Routes everything to primary, removing every managed route that points at the canary, and, once the mesh confirms
- * both, scales the canary down (never the other order).
+ * both, scales the canary down (never the other order; blue/green also waits for its preview and scale-down delay).
  */
 export function retreatToPrimary(ctx: Ctx): boolean {
   ctx.d.status.canaryWeight = 0;
   const routed = route(ctx, 0);
-  if (routed) ctx.d.wantCanary("down");
+  if (routed && drained(ctx)) ctx.d.wantCanary("down");
   if (!routed && ctx.obs.primary.readyReplicas === 0) {
     ctx.d.wakeIn(WORKLOAD_POLL_MS);
   }

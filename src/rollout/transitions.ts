@@ -4,6 +4,7 @@
 import type { MetricResult } from "../analysis/types.ts";
 import { type PauseReason, REASONS, type Reason } from "../api/constants.ts";
 import type { RolloutStatus } from "../api/rollout-schema.ts";
+import { cutOverMessage, isBlueGreen } from "./blue-green.ts";
 import { rerunFailed, skipGates, startHooks } from "./checks.ts";
 import type { Ctx } from "./draft.ts";
 import { markForRestore } from "./in-place/converge.ts";
@@ -14,6 +15,7 @@ export function resetRolloutState(s: RolloutStatus): void {
   s.currentStepIndex = 0;
   s.canaryWeight = 0;
   delete s.stepStartedAt;
+  delete s.scaleDownAt;
   delete s.promotedBy;
   // A new attempt: earlier runs (and through them their Jobs) are gone; a retry runs every check again.
   delete s.checks;
@@ -77,8 +79,11 @@ export function enterStep(ctx: Ctx, index: number): void {
   // Announce weight changes only: a timed pause is visible in status, an indefinite one announces itself as Paused.
   const weight = steps[index]?.setWeight;
   if (index > 0 && weight !== undefined) {
-    const message = `step ${index + 1}/${steps.length}: canary weight ${weight}%`;
-    d.event("Normal", REASONS.StepAdvanced, message);
+    const cutOver = isBlueGreen(ctx);
+    const message = cutOver
+      ? cutOverMessage(ctx)
+      : `step ${index + 1}/${steps.length}: canary weight ${weight}%`;
+    d.event("Normal", cutOver ? REASONS.CutOver : REASONS.StepAdvanced, message);
     d.notify("StepAdvanced", "info", message, String(index));
   }
 }

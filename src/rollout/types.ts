@@ -88,6 +88,25 @@ export interface AutoscalerObservation {
   primary?: { minReplicas: number; matchesUser: boolean };
 }
 
+/** One of the two backends: the primary (stable) or the canary (the user's Deployment, the new version). */
+export type Side = "primary" | "canary";
+
+/**
+ * What the EndpointSlices say, read for blue/green rollouts: the data plane (kube-proxy, an ingress, a mesh) routes
+ * by the slices, not by the Deployments' status, so a switch of all traffic waits for them.
+ */
+export interface EndpointsObservation {
+  /** Ready endpoints (distinct pods) in the slices of `<service>-primary`. */
+  primaryReady: number;
+  /** Ready endpoints (distinct pods) in the slices of `<service>-canary`. */
+  canaryReady: number;
+  /**
+   * The side the preview Service selects, once its slices agree: no endpoint of the other side is listed and every
+   * ready pod of this side is listed ready. null while it switches, or when it does not exist.
+   */
+  preview: Side | null;
+}
+
 /** One run of a check: which check, where, and which attempt of it within the rollout attempt. */
 export interface CheckRunRef {
   name: string;
@@ -229,6 +248,8 @@ export interface Observations {
   window: WindowState;
   /** HPAs of the target and the primary; undefined when neither exists (replicas then follow the Deployment). */
   autoscaler?: AutoscalerObservation;
+  /** Blue/green only: the EndpointSlices of the backend and preview Services. */
+  endpoints?: EndpointsObservation;
   /** Webhook results and check Jobs; undefined when the Rollout has none. */
   checks?: CheckObservations;
   /**
@@ -269,6 +290,8 @@ export type Action =
   | { type: "DeleteAutoscaler" }
   /** The split, and the managed routes beside it (undefined: none). */
   | { type: "SetRoutes"; weights: Weights; managed?: ManagedRoutes }
+  /** Blue/green: points the preview Service at one side's pods (its selector becomes that backend Service's). */
+  | { type: "PointPreview"; at: Side }
   /**
    * StatefulSet and DaemonSet targets: Vireo's hold on the update strategy — a StatefulSet's RollingUpdate
    * `partition` (pods at and above that ordinal run the update revision), a DaemonSet's `OnDelete` (no pod is

@@ -23,6 +23,7 @@ const names = (target = "web", service?: string): WorkloadNames =>
   workloadNames(NS, "web", {
     targetRef: { name: target },
     service: { port: 80, ...(service ? { name: service } : {}) },
+    strategy: { canary: {} },
   } as never);
 
 const deployment = (name: string, meta: Partial<ObjectMeta> = {}, app = name): Deployment => ({

@@ -1,10 +1,11 @@
 // Names and labels of the objects Vireo derives from a Rollout.
+import { NAME_SUFFIXES, previewServiceName, rootServiceName } from "../api/derived-names.ts";
 import type { RolloutSpec } from "../api/rollout-schema.ts";
 
 /** Suffix of the primary Deployment and Service, and of the primary's selector label values. */
-export const PRIMARY_SUFFIX = "-primary";
+export const PRIMARY_SUFFIX = NAME_SUFFIXES.primary;
 /** Suffix of the canary Service. */
-export const CANARY_SUFFIX = "-canary";
+export const CANARY_SUFFIX = NAME_SUFFIXES.canary;
 /** Annotation on the primary Deployment holding the revision it runs. */
 export const REVISION_ANNOTATION = "vireo.dev/revision";
 /** Annotation on the root Service remembering its selector before Vireo re-pointed it at primary. */
@@ -19,12 +20,14 @@ export interface WorkloadNames {
   rootService: string;
   primaryService: string;
   canaryService: string;
+  /** Blue/green only: the preview Service (`strategy.blueGreen.previewService`, default `<root>-preview`). */
+  previewService?: string;
 }
 
 /** Derives all names from the Rollout. */
 export function workloadNames(namespace: string, rollout: string, spec: RolloutSpec): WorkloadNames {
   const target = spec.targetRef.name;
-  const root = spec.service?.name ?? target;
+  const root = rootServiceName(spec);
   return {
     namespace,
     rollout,
@@ -33,6 +36,7 @@ export function workloadNames(namespace: string, rollout: string, spec: RolloutS
     rootService: root,
     primaryService: `${root}${PRIMARY_SUFFIX}`,
     canaryService: `${root}${CANARY_SUFFIX}`,
+    ...(spec.strategy.blueGreen ? { previewService: previewServiceName(spec) } : {}),
   };
 }
 

@@ -1,4 +1,4 @@
-// Pure renderers: the primary Deployment and the primary/canary/root Services derived from the user's Deployment.
+// Pure renderers: the primary Deployment and the primary/canary/preview/root Services derived from the user's Deployment.
 import { GITOPS_ANNOTATIONS } from "../api/constants.ts";
 import { managedLabels, type OwnerRef, ownerReference } from "../api/object-meta.ts";
 import { type RolloutSpec, splitServiceOf } from "../api/rollout-schema.ts";
@@ -123,6 +123,29 @@ export function renderBackendService(
       type: "ClusterIP",
       selector: role === "primary" ? primarySelector(target) : { ...target.spec.selector.matchLabels },
       ports: backendPorts(spec, root),
+    },
+  };
+}
+
+/**
+ * Blue/green's preview Service (`names.previewService`): the ports of the backends, and the selector of the side it
+ * points at — the primary's until the new version is ready at full size, then the canary's (the PointPreview action).
+ */
+export function renderPreviewService(
+  side: "primary" | "canary",
+  target: Deployment,
+  names: WorkloadNames & { previewService: string },
+  spec: RolloutSpec,
+  owner: OwnerRef,
+  root?: Service,
+): Service {
+  const backend = renderBackendService(side, target, names, spec, owner, root);
+  return {
+    ...backend,
+    metadata: {
+      ...backend.metadata,
+      name: names.previewService,
+      labels: managedLabels(names.rollout, "preview"),
     },
   };
 }

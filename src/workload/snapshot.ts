@@ -10,6 +10,8 @@ export interface WorkloadSnapshot {
   rootService: Service | undefined;
   primaryService: Service | undefined;
   canaryService: Service | undefined;
+  /** Blue/green's preview Service (absent for a canary strategy, or not yet created). */
+  previewService?: Service | undefined;
   /** The user's HPA of the target, and Vireo's of the primary (absent from snapshots that did not read HPAs). */
   userAutoscaler?: HorizontalPodAutoscaler | undefined;
   primaryAutoscaler?: HorizontalPodAutoscaler | undefined;

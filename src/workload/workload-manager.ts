@@ -1,5 +1,5 @@
 // Reads and writes the Deployments and Services of a Rollout: claim, create primary, scale canary, promote, hand back.
-import { API_VERSION, GITOPS_ANNOTATIONS, KIND, LABELS } from "../api/constants.ts";
+import { API_VERSION, GITOPS_ANNOTATIONS, KIND, LABELS, SELECTOR_PROVIDER } from "../api/constants.ts";
 import {
   MANAGED_BY,
   managedLabels,
@@ -7,9 +7,11 @@ import {
   type OwnerRef,
   ownerReference,
   PATCH_TYPES,
+  replacingMap,
 } from "../api/object-meta.ts";
 import type { RolloutSpec } from "../api/rollout-schema.ts";
 import type { KubeClients } from "../kube/clients.ts";
+import { type EndpointSlice, listEndpointSlices } from "../kube/endpoint-slices.ts";
 import { getOrUndefined, isAlreadyExists, isConflict, isNotFound } from "../kube/errors.ts";
 import {
   observeAutoscalers,
@@ -27,6 +29,7 @@ import {
   primarySelector,
   primaryTemplate,
   renderBackendService,
+  renderPreviewService,
   renderPrimary,
   renderRootService,
 } from "./render.ts";
@@ -44,6 +47,21 @@ export interface ObjectReader {
 export type { WorkloadSnapshot } from "./snapshot.ts";
 
 const sameJson = (a: unknown, b: unknown) => canonicalJson(a) === canonicalJson(b);
+/**
+ * Whether the root Service selects what Vireo routes it to: the primary's pods — or, with provider kubernetes, whose
+ * route is this selector, either backend's once Vireo first re-pointed it (recorded by the original-selector
+ * annotation; before that, selecting the target's pods is the user's own selector, not a route).
+ */
+function rootRouted(s: WorkloadSnapshot, spec: RolloutSpec): boolean {
+  const root = s.rootService;
+  if (!root || !s.target) return false;
+  if (sameJson(root.spec.selector, primarySelector(s.target))) return true;
+  return (
+    spec.provider === SELECTOR_PROVIDER &&
+    root.metadata.annotations?.[ORIGINAL_SELECTOR_ANNOTATION] !== undefined &&
+    sameJson(root.spec.selector, s.target.spec.selector.matchLabels)
+  );
+}
 const deploymentPath = (ns: string, name?: string) =>
   `/apis/apps/v1/namespaces/${encodeURIComponent(ns)}/deployments${name ? `/${encodeURIComponent(name)}` : ""}`;
 const autoscalerPath = (ns: string, name?: string) =>
@@ -109,14 +127,16 @@ export class WorkloadManager {
   /** Reads the target, primary and the three Services. */
   async snapshot(names: WorkloadNames): Promise<WorkloadSnapshot> {
     const ns = names.namespace;
-    const [target, primary, rootService, primaryService, canaryService, hpas] = await Promise.all([
-      this.#reader.deployment(ns, names.target),
-      this.#reader.deployment(ns, names.primary),
-      this.#reader.service(ns, names.rootService),
-      this.#reader.service(ns, names.primaryService),
-      this.#reader.service(ns, names.canaryService),
-      this.#reader.autoscalers(ns),
-    ]);
+    const [target, primary, rootService, primaryService, canaryService, hpas, previewService] =
+      await Promise.all([
+        this.#reader.deployment(ns, names.target),
+        this.#reader.deployment(ns, names.primary),
+        this.#reader.service(ns, names.rootService),
+        this.#reader.service(ns, names.primaryService),
+        this.#reader.service(ns, names.canaryService),
+        this.#reader.autoscalers(ns),
+        names.previewService === undefined ? undefined : this.#reader.service(ns, names.previewService),
+      ]);
     return {
       names,
       target,
@@ -124,6 +144,7 @@ export class WorkloadManager {
       rootService,
       primaryService,
       canaryService,
+      ...(names.previewService === undefined ? {} : { previewService }),
       userAutoscaler: userAutoscaler(hpas, names),
       primaryAutoscaler: primaryAutoscaler(hpas, names),
     };
@@ -174,11 +195,13 @@ export class WorkloadManager {
   }
 
   /**
-   * True when the backend Services exist as rendered (selectors, ports, Vireo's labels and owner reference) and the
-   * root selects primary pods.
+   * True when the backend Services exist as rendered (selectors, ports, Vireo's labels and owner reference), the
+   * preview Service exists (blue/green), and the root selects primary pods — or, with provider kubernetes, whose
+   * route is the root's selector, was re-pointed by Vireo and selects one of the backends.
    */
   static servicesReady(s: WorkloadSnapshot, spec: RolloutSpec, owner: OwnerRef): boolean {
     if (!s.target || !s.primaryService || !s.canaryService || !s.rootService) return false;
+    if (s.names.previewService !== undefined && !s.previewService) return false;
     const want = (role: "primary" | "canary") =>
       renderBackendService(role, s.target!, s.names, spec, owner, s.rootService).spec;
     return (
@@ -186,7 +209,7 @@ export class WorkloadManager {
       sameJson(s.canaryService.spec.selector, want("canary").selector) &&
       sameJson(s.primaryService.spec.ports, want("primary").ports) &&
       sameJson(s.canaryService.spec.ports, want("canary").ports) &&
-      sameJson(s.rootService.spec.selector, primarySelector(s.target)) &&
+      rootRouted(s, spec) &&
       // Without Vireo's labels they would drop out of the label-selected cache: a repair puts them back.
       ownershipRepair(s.primaryService, s.names.rollout, "primary", owner) === undefined &&
       ownershipRepair(s.canaryService, s.names.rollout, "canary", owner) === undefined
@@ -232,6 +255,19 @@ export class WorkloadManager {
         }
       }
     }
+    if (names.previewService !== undefined && !s.previewService) {
+      // The preview starts on the active pods; the PointPreview action moves it.
+      const preview = renderPreviewService(
+        "primary",
+        target,
+        { ...names, previewService: names.previewService },
+        spec,
+        owner,
+        s.rootService,
+      );
+      if (await this.#create(servicePath(names.namespace), preview))
+        done.push(`created Service ${names.previewService}`);
+    }
     const primaryRepair = s.primary && ownershipRepair(s.primary, names.rollout, "primary", owner);
     if (s.primary && primaryRepair) {
       s.primary = (await this.#patch(
@@ -260,14 +296,12 @@ export class WorkloadManager {
       return done;
     }
     const selector = primarySelector(target);
-    if (primaryReady && !sameJson(s.rootService.spec.selector, selector)) {
+    if (primaryReady && !rootRouted(s, spec)) {
       const original =
         s.rootService.metadata.annotations?.[ORIGINAL_SELECTOR_ANNOTATION] ??
         JSON.stringify(s.rootService.spec.selector ?? {});
       // A merge patch cannot remove keys by omission: null out the old selector keys the primary's lacks.
-      const patchSelector: Record<string, string | null> = { ...selector };
-      for (const key of Object.keys(s.rootService.spec.selector ?? {}))
-        if (!(key in selector)) patchSelector[key] = null;
+      const patchSelector = replacingMap(s.rootService.spec.selector, selector);
       await this.#patch(servicePath(names.namespace, names.rootService), s.rootService, {
         metadata: { annotations: { [ORIGINAL_SELECTOR_ANNOTATION]: original } },
         spec: { selector: patchSelector },
@@ -275,6 +309,37 @@ export class WorkloadManager {
       done.push(`pointed Service ${names.rootService} at the primary's pods`);
     }
     return done;
+  }
+
+  /**
+   * Blue/green: gives the preview Service the selector of `side`'s backend Service (merge patch, fenced on the
+   * resourceVersion the decision saw). A missing preview is left to {@link ensure}.
+   */
+  async pointPreview(
+    s: WorkloadSnapshot,
+    spec: RolloutSpec,
+    owner: OwnerRef,
+    side: "primary" | "canary",
+  ): Promise<void> {
+    const { target, names, previewService: have } = s;
+    if (!target || !have || names.previewService === undefined) return;
+    const wanted = renderPreviewService(
+      side,
+      target,
+      { ...names, previewService: names.previewService },
+      spec,
+      owner,
+      s.rootService,
+    );
+    if (sameJson(have.spec.selector, wanted.spec.selector)) return;
+    await this.#patch(servicePath(names.namespace, names.previewService), have, {
+      spec: { selector: replacingMap(have.spec.selector, wanted.spec.selector ?? {}) },
+    });
+  }
+
+  /** Every EndpointSlice of Service `service`, read from the API server (blue/green only; see endpoints.ts). */
+  endpointSlices(namespace: string, service: string): Promise<EndpointSlice[]> {
+    return listEndpointSlices(this.#clients, namespace, service);
   }
 
   /** Sets the primary's replicas. */
@@ -413,9 +478,7 @@ export class WorkloadManager {
     const remembered = root.metadata.annotations?.[ORIGINAL_SELECTOR_ANNOTATION];
     if (!selector || (sameJson(root.spec.selector, selector) && remembered === undefined)) return true;
     // A merge patch cannot remove keys by omission: null out the keys the restored selector lacks.
-    const patchSelector: Record<string, string | null> = { ...selector };
-    for (const key of Object.keys(root.spec.selector ?? {}))
-      if (!(key in selector)) patchSelector[key] = null;
+    const patchSelector = replacingMap(root.spec.selector, selector);
     s.rootService = (await this.#patch(servicePath(s.names.namespace, s.names.rootService), root, {
       metadata: { annotations: { [ORIGINAL_SELECTOR_ANNOTATION]: null } },
       spec: { selector: patchSelector },

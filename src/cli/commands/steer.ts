@@ -24,7 +24,7 @@ export interface Outcome {
 
 function where(r: Rollout): string {
   const st = r.status ?? {};
-  const steps = expandSteps(r.spec.strategy.canary).length;
+  const steps = expandSteps(r.spec.strategy).length;
   const inFlight = ["Progressing", "Paused"].includes(st.phase ?? "");
   return `${st.phase ?? "Unknown"}${inFlight ? ` step ${(st.currentStepIndex ?? 0) + 1}/${steps}` : ""} weight ${st.canaryWeight ?? 0}%`;
 }

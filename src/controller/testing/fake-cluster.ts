@@ -517,7 +517,11 @@ export class FakeCluster {
           throw err;
         },
       );
+    const notModelled = (what: string) => () =>
+      Promise.reject(new Error(`fake cluster: ${what} (blue/green) is not modelled`));
     return {
+      pointPreview: notModelled("pointPreview"),
+      endpointSlices: notModelled("endpointSlices"),
       snapshot: (names) =>
         read("list workloads", (): WorkloadSnapshot => {
           const svc = (n: string) => structuredClone(this.#services.get(n));

@@ -32,7 +32,7 @@ const matches = (labels: Readonly<Record<string, string>> | undefined, selector:
  * node name.
  */
 function nodeRank(pod: PodObservation, spec: RolloutSpec): [number, number, string, string] {
-  const steps = spec.strategy.canary.steps ?? [];
+  const steps = spec.strategy.canary?.steps ?? [];
   let byStep = steps.length;
   for (const [i, s] of steps.entries()) {
     const selector = s.setUpdated?.nodeSelector;
@@ -41,7 +41,7 @@ function nodeRank(pod: PodObservation, spec: RolloutSpec): [number, number, stri
       break;
     }
   }
-  const order = spec.strategy.canary.nodeOrder;
+  const order = spec.strategy.canary?.nodeOrder;
   const value = order ? (pod.nodeLabels?.[order.label] ?? "") : "";
   const listed = order?.values?.indexOf(value) ?? -1;
   const byValue = listed >= 0 ? listed : (order?.values?.length ?? 0);

@@ -6,6 +6,7 @@ import { type PauseReason, REASONS, type Reason } from "../../api/constants.ts";
 import { formatDuration, parseDuration } from "../../api/duration.ts";
 import { recordAnalysis } from "../analysis-rules.ts";
 import { analysisRequired, nextAnalysisAt } from "../analysis-schedule.ts";
+import { awaitCutOver, blueGreenWhere, isBlueGreen, previewReady } from "../blue-green.ts";
 import { describeRun, gate, skipGates } from "../checks.ts";
 import { type Ctx, isReady } from "../draft.ts";
 import { spendBudget, waitingForEvidence } from "../evidence-budget.ts";
@@ -98,6 +99,9 @@ const canaryReady: Rule = (ctx) => {
   return false;
 };
 
+/** Blue/green: the preview points at the new version, ready at full size, before the first step starts. */
+const preview: Rule = (ctx) =>
+  previewReady(ctx, (reason, message, pollMs) => waitFor(ctx, reason, message, pollMs));
 /**
  * Applies the checks gating the rollout at `point`: true when they all passed (or failed with onFailure continue).
  * Otherwise the rollout holds at its weight (a check's own timeout bounds the wait, not the progress deadline) with
@@ -164,17 +168,19 @@ const walkSteps: Rule = (ctx) => {
     const index = d.status.currentStepIndex ?? 0;
     const step = steps[index]!;
     if (!route(ctx, d.status.canaryWeight ?? 0)) {
+      const preview = awaitCutOver(ctx);
       waitFor(
         ctx,
-        REASONS.WaitingForRoutes,
-        `waiting for the mesh to route ${d.status.canaryWeight}% to the canary`,
+        preview ? REASONS.WaitingForPreview : REASONS.WaitingForRoutes,
+        preview ?? `waiting for the mesh to route ${d.status.canaryWeight}% to the canary`,
         ROUTE_POLL_MS,
       );
       return false;
     }
     const where = obs.inPlace
       ? `step ${index + 1}/${steps.length}`
-      : `step ${index + 1}/${steps.length}, canary weight ${d.status.canaryWeight}%`;
+      : (blueGreenWhere(ctx, index) ??
+        `step ${index + 1}/${steps.length}, canary weight ${d.status.canaryWeight}%`);
     if (obs.inPlace) {
       const pods = podsAtStep(ctx);
       if (!pods.done) {
@@ -210,6 +216,7 @@ const IN_FLIGHT_RULES: readonly Rule[] = [
   accessPolicy,
   progressDeadline,
   canaryReady,
+  preview,
   preRolloutChecks,
   enterCurrentStep,
   walkSteps,
@@ -235,7 +242,12 @@ export function stepComplete(ctx: Ctx, step: ReturnType<typeof expandSteps>[numb
     }
     const end = started + parseDuration(step.pause.duration);
     if (d.now.getTime() < end) {
-      d.say(REASONS.PauseStep, `${where}: pausing for ${step.pause.duration}`);
+      // Blue/green's only timed pause at 100 % is its rollback window.
+      const window = isBlueGreen(ctx) && (d.status.canaryWeight ?? 0) === 100;
+      d.say(
+        window ? REASONS.RollbackWindow : REASONS.PauseStep,
+        `${where}: pausing for ${step.pause.duration}`,
+      );
       d.wake(end);
       // Analysis keeps ticking at its interval through a timed pause too: a canary turning bad there is rolled
       // back at the next tick, not when the pause ends (bench:compare measured 31 s between ticks before).

@@ -1,6 +1,7 @@
 // Initializing: create the primary and Services, route everything to the primary, then hand the old pods back.
 
 import { REASONS } from "../../api/constants.ts";
+import { drained } from "../blue-green.ts";
 import { type Ctx, isReady } from "../draft.ts";
 import { desiredReplicas } from "../repair.ts";
 import { WORKLOAD_POLL_MS } from "../timing.ts";
@@ -26,7 +27,8 @@ export function onInitializing(ctx: Ctx): void {
   ensureAccessPolicy(ctx);
   // Only now, with primary serving all traffic, may the original Deployment go to zero — unless it already runs a
   // newer revision, which the Healthy rules will start rolling out at once.
-  if (obs.canary.desiredReplicas > 0 && obs.canary.revision === obs.primary.revision) d.wantCanary("down");
+  if (obs.canary.desiredReplicas > 0 && obs.canary.revision === obs.primary.revision && drained(ctx))
+    d.wantCanary("down");
   d.phase = "Healthy";
   d.status.stableRevision = obs.primary.revision;
   d.status.canaryWeight = 0;

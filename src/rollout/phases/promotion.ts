@@ -2,12 +2,13 @@
 
 import { REASONS } from "../../api/constants.ts";
 import { promotionFloor } from "../autoscaling.ts";
+import { awaitCutOver, isBlueGreen, primaryShortfall } from "../blue-green.ts";
 import { startHooks } from "../checks.ts";
 import { type Ctx, isReady } from "../draft.ts";
 import { withoutEvidence } from "../evidence-budget.ts";
 import { desiredReplicas } from "../repair.ts";
-import { WORKLOAD_POLL_MS } from "../timing.ts";
-import { retreatToPrimary } from "../traffic.ts";
+import { ROUTE_POLL_MS, WORKLOAD_POLL_MS } from "../timing.ts";
+import { retreatToPrimary, route } from "../traffic.ts";
 
 /** Promoting: copy the canary's template to the primary, then wait for the primary to roll it out. */
 export function onPromoting(ctx: Ctx): void {
@@ -24,6 +25,19 @@ export function onPromoting(ctx: Ctx): void {
       // the rules cancel (a revert to stable) or restart (another new revision) as for any moved target.
       d.phase = "Progressing";
       return;
+    }
+    if (isBlueGreen(ctx) && obs.primary.exists) {
+      // Blue/green never rolls the primary while it serves (a full promotion may come before the cut-over): all
+      // traffic moves to the new version first, gated as any cut-over.
+      d.status.canaryWeight = 100;
+      if (!route(ctx, 100)) {
+        d.say(
+          REASONS.WaitingForPreview,
+          awaitCutOver(ctx) ?? "cutting over to the new version before promoting it",
+        );
+        d.wakeIn(ROUTE_POLL_MS);
+        return;
+      }
     }
     d.act({ type: "PromotePrimary", revision, replicas: desiredReplicas(ctx) });
     d.say(REASONS.Promoting, promoting);
@@ -47,8 +61,22 @@ export function onPromoting(ctx: Ctx): void {
   d.phase = "Finalizing";
 }
 
+/** Finalizing: all traffic returns to the promoted primary; then the promoted revision is the stable one. */
 export function onFinalizing(ctx: Ctx): void {
-  const { d } = ctx;
+  const { d, obs } = ctx;
+  if (obs.primary.exists && obs.primary.revision !== d.status.canaryRevision) {
+    // The primary no longer runs the promoted revision (lost, and made again from the stable one after the target
+    // moved on): Promoting copies the template again, or hands a target that moved on back to the in-flight rules.
+    d.phase = "Promoting";
+    return;
+  }
+  const notServing = isBlueGreen(ctx) && ctx.obs.routes?.primary !== 100 ? primaryShortfall(ctx) : undefined;
+  if (notServing) {
+    // Blue/green switches all traffic back at once: only to a primary whose EndpointSlices list it at full size.
+    d.say(REASONS.Finalizing, `waiting before switching all traffic to the promoted primary: ${notServing}`);
+    d.wakeIn(WORKLOAD_POLL_MS);
+    return;
+  }
   if (!retreatToPrimary(ctx)) {
     d.say(REASONS.Finalizing, "routing all traffic to the promoted primary");
     return;

@@ -20,12 +20,15 @@ import {
   observe,
   rename,
   settle,
+  syncEndpoints,
 } from "./world.ts";
 
 /** Something that happens to the world between two reconciles. */
 export type Event =
   | { kind: "time"; ms: number }
   | { kind: "settle" }
+  // The EndpointSlice controller catching up with pods and selectors (they lag until it does).
+  | { kind: "endpoints" }
   | { kind: "revision"; rev: number; broken: boolean }
   | { kind: "canaryCrash" }
   | { kind: "canaryHeal" }
@@ -117,7 +120,7 @@ export const eventArb: fc.Arbitrary<Event> = fc.oneof(
 );
 
 /** A step as a spec is written (before defaulting). */
-type StepInput = NonNullable<RolloutSpecInput["strategy"]["canary"]["steps"]>[number];
+type StepInput = NonNullable<NonNullable<RolloutSpecInput["strategy"]["canary"]>["steps"]>[number];
 
 /** A step of the random specs: a weight, a pause, or a managed route installed or removed. */
 type StepIn =
@@ -318,6 +321,9 @@ export function happen(w: ModelWorld, e: Event): void {
     case "settle":
       settle(w);
       break;
+    case "endpoints":
+      syncEndpoints(w);
+      break;
     case "revision":
       w.canary.revision = `rev-${e.rev}`;
       w.canary.broken = e.broken;
@@ -433,12 +439,24 @@ export interface Trace {
   steps: { before: ModelWorld; decision: Decision }[];
 }
 
-/** Plays a random life: after each event one reconcile (observe → decide → apply). */
-/** One spec drawn by {@link specArb}. */
+/** A blue/green strategy for {@link blueGreenLifeArb} (kept out of specArb so canary lives stay as they were). */
+const blueGreenArb = fc.record({
+  autoPromotion: fc.boolean(),
+  previewAnalysis: fc.boolean(),
+  rollbackWindow: fc.constantFrom("0s", "20s", "1m"),
+  scaleDownDelay: fc.constantFrom("0s", "10s"),
+});
+
+/**
+ * One spec drawn by {@link specArb}, with the checks lives' plan; `blueGreen` is set only by blue/green lives (the
+ * steps are then unused).
+ */
 export type SpecIn = Omit<typeof specArb extends fc.Arbitrary<infer T> ? T : never, "checks"> & {
   checks?: CheckPlan | undefined;
+  blueGreen?: typeof blueGreenArb extends fc.Arbitrary<infer B> ? B : never;
 };
 
+/** Plays a random life: after each event one reconcile (observe → decide → apply). */
 export function play(specIn: SpecIn, events: Event[], prepare?: (w: ModelWorld) => void): Trace {
   const plan = specIn.checks;
   let steps: StepInput[] | undefined = specIn.steps;
@@ -449,7 +467,9 @@ export function play(specIn: SpecIn, events: Event[], prepare?: (w: ModelWorld) 
   }
   const sessionAffinity = specIn.sticky ? { sessionAffinity: { cookieName: "vireo-canary" } } : {};
   const spec = makeSpec({
-    strategy: { canary: { steps: steps ?? makeSpec().strategy.canary.steps, ...sessionAffinity } },
+    strategy: specIn.blueGreen
+      ? { blueGreen: specIn.blueGreen }
+      : { canary: { steps: steps ?? makeSpec().strategy.canary!.steps, ...sessionAffinity } },
     skipAnalysis: specIn.skipAnalysis,
     progressDeadlineSeconds: specIn.deadlineSeconds,
     analysis: {
@@ -469,8 +489,11 @@ export function play(specIn: SpecIn, events: Event[], prepare?: (w: ModelWorld) 
   if (specIn.startHealthy) {
     prelude.push(
       { kind: "settle" },
+      { kind: "endpoints" },
       { kind: "settle" },
+      { kind: "endpoints" },
       { kind: "settle" },
+      { kind: "endpoints" },
       { kind: "revision", rev: 2, broken: false },
     );
   }
@@ -547,6 +570,48 @@ export const ownershipEventArb: fc.Arbitrary<Event> = fc.oneof(
 
 /** A random life: a spec and up to 120 events. */
 export const lifeArb = fc.tuple(specArb, fc.array(eventArb, { minLength: 1, maxLength: 120 }));
+
+/** Blue/green specs only. */
+const blueGreenSpecArb: fc.Arbitrary<SpecIn> = fc
+  .tuple(specArb, blueGreenArb)
+  .map(([spec, blueGreen]) => ({ ...spec, blueGreen }));
+
+/**
+ * Events for blue/green lives: those of {@link eventArb}, with more pods settling and time passing, and the
+ * EndpointSlices syncing (only here, so canary lives are drawn exactly as before blue/green), since a blue/green
+ * rollout needs both slices and pods to catch up twice (preview, then cut-over) before it moves.
+ */
+const blueGreenEventArb: fc.Arbitrary<Event> = fc.oneof(
+  { weight: 3, arbitrary: eventArb },
+  { weight: 3, arbitrary: fc.constant({ kind: "settle" as const }) },
+  { weight: 3, arbitrary: fc.constant({ kind: "endpoints" as const }) },
+  {
+    weight: 3,
+    arbitrary: fc.record({ kind: fc.constant("time" as const), ms: fc.integer({ min: 1_000, max: 15_000 }) }),
+  },
+  // People and analysis acting after the cut-over, in the rollback window.
+  {
+    weight: 1,
+    arbitrary: fc.record({
+      kind: fc.constant("request" as const),
+      request: fc.constantFrom<RequestKind>("abort", "promote", "retry"),
+      full: fc.boolean(),
+    }),
+  },
+  {
+    weight: 1,
+    arbitrary: fc.record({
+      kind: fc.constant("analysis" as const),
+      result: fc.constantFrom("pass", "pass", "fail"),
+    }),
+  },
+);
+
+/** A random blue/green life: a blue/green spec and up to 120 events (lengths spread over the range: rollouts need many). */
+export const blueGreenLifeArb = fc.tuple(
+  blueGreenSpecArb,
+  fc.array(blueGreenEventArb, { minLength: 1, maxLength: 120, size: "medium" }),
+);
 
 /** A random life with ownership events: a spec and up to 120 events of {@link ownershipEventArb}. */
 export const ownershipLifeArb = fc.tuple(

@@ -21,6 +21,7 @@ import type {
   Observations,
   OwnershipObservation,
   Refusal,
+  Side,
   Weights,
 } from "../types.ts";
 import { ALWAYS_OPEN, type WindowState } from "../windows.ts";
@@ -113,6 +114,13 @@ export interface ModelWorld {
   replicas: number;
   /** HPAs; absent in worlds without them. */
   autoscalers?: ModelAutoscalers;
+  /**
+   * What the EndpointSlices list (read for blue/green): ready pods of each backend and the side the preview
+   * Service's slices confirm. They catch up with the pods and selectors only at {@link syncEndpoints}.
+   */
+  slices: { primary: number; canary: number; preview: Side | null };
+  /** The side the preview Service's selector names. */
+  previewSelects: Side;
   /** The checks' world. */
   checks: ModelChecks;
   /** The spec's target and root Service carry this Rollout's claim label. */
@@ -174,6 +182,8 @@ export function newWorld(
     window: ALWAYS_OPEN,
     nextAnalysis: (s) => measurements(s, "pass"),
     replicas: 2,
+    slices: { primary: 0, canary: 0, preview: "primary" },
+    previewSelects: "primary",
     checks: newChecks(),
     labelled: false,
     refusals: [],
@@ -248,6 +258,12 @@ export function observe(w: ModelWorld): Observations {
     window: w.window,
   };
   if (due) obs.analysis = w.nextAnalysis(w.spec);
+  if (w.spec.strategy.blueGreen)
+    obs.endpoints = {
+      primaryReady: w.slices.primary,
+      canaryReady: w.slices.canary,
+      preview: w.slices.preview,
+    };
   if (w.spec.checks?.length || w.checks.jobs.size > 0)
     obs.checks = { results: [...w.checks.results], jobs: [...w.checks.jobs.values()].map((j) => ({ ...j })) };
   const { user, primary } = w.autoscalers ?? {};
@@ -298,6 +314,11 @@ export function apply(w: ModelWorld, actions: readonly Action[]): void {
       case "SetRoutes":
         w.routes = { ...a.weights };
         w.managed = a.managed ? structuredClone(a.managed) : undefined;
+        break;
+      case "PointPreview":
+        // The selector changes now; the slices show it at the EndpointSlice controller's next sync.
+        w.previewSelects = a.at;
+        w.slices.preview = null;
         break;
       case "ApplyAccessPolicy":
         w.accessPolicyInSync = true;
@@ -384,6 +405,15 @@ export function autoscale(w: ModelWorld): void {
   clamp(w.primary, w.autoscalers?.primary);
 }
 
+/** The EndpointSlice controller's sync: the slices list the pods as they are now, the preview as it selects. */
+export function syncEndpoints(w: ModelWorld): void {
+  w.slices = {
+    primary: w.primary.exists ? w.primary.ready : 0,
+    canary: w.canary.exists ? w.canary.ready : 0,
+    preview: w.previewSelects,
+  };
+}
+
 /** Lets pods start: every non-broken workload reaches its desired replicas (after the HPAs had their say). */
 export function settle(w: ModelWorld): void {
   autoscale(w);
@@ -414,6 +444,7 @@ export function run(w: ModelWorld, until: (w: ModelWorld) => boolean, maxReconci
     const d = reconcile(w);
     if (until(w)) return;
     settle(w);
+    syncEndpoints(w);
     w.now += Math.max(d.requeueAfterMs ?? 1000, 1);
   }
   throw new Error(
