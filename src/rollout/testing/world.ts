@@ -110,6 +110,8 @@ export interface ModelWorld {
   window: WindowState;
   /** What Prometheus would answer for each metric at the next tick. */
   nextAnalysis: (spec: RolloutSpec) => MetricMeasurement[];
+  /** Stamps each tick this much after the now of the decision reading it (a node clock ahead of the engine's). */
+  analysisLateMs?: number;
   /** Replicas the user asked for. */
   replicas: number;
   /** HPAs; absent in worlds without them. */
@@ -258,6 +260,7 @@ export function observe(w: ModelWorld): Observations {
     window: w.window,
   };
   if (due) obs.analysis = w.nextAnalysis(w.spec);
+  if (due && w.analysisLateMs) obs.analysisAt = new Date(w.now + w.analysisLateMs);
   if (w.spec.strategy.blueGreen)
     obs.endpoints = {
       primaryReady: w.slices.primary,
