@@ -202,6 +202,22 @@ describe("loadLoadgenConfig", () => {
     assert.deepEqual([f.namespace, f.maxDurationMs, f.via], ["pay", 90_000, "http://gw.infra:8000"]);
   });
 
+  it("its egress: --egress-allow/--egress-deny ranges and the API server from KUBERNETES_SERVICE_HOST/PORT", () => {
+    const c = loadLoadgenConfig(
+      ["--egress-allow=127.0.0.2,10.1.0.0/16", "--egress-allow=::1", "--egress-deny=10.2.0.0/16"],
+      { POD_NAMESPACE: "shop", KUBERNETES_SERVICE_HOST: "10.96.0.1", KUBERNETES_SERVICE_PORT: "443" },
+    );
+    assert.deepEqual(c.egressAllow, ["127.0.0.2/32", "10.1.0.0/16", "0:0:0:0:0:0:0:1/128"]);
+    assert.deepEqual(c.egressDeny, ["10.2.0.0/16"]);
+    assert.deepEqual([c.serviceHost, c.servicePort], ["10.96.0.1", "443"]);
+    const outside = loadLoadgenConfig([], { POD_NAMESPACE: "shop" });
+    assert.deepEqual([outside.egressAllow, outside.serviceHost], [[], undefined]);
+    assert.throws(
+      () => loadLoadgenConfig(["--egress-deny=10.0.0.0/99"], { POD_NAMESPACE: "a" }),
+      /egress-deny: .*prefix length/,
+    );
+  });
+
   it("refuses no namespace, a --via with a path, a template without {service}, and says --help", () => {
     assert.throws(() => loadLoadgenConfig([], {}), /namespace: must be a namespace name/);
     assert.throws(

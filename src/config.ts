@@ -234,13 +234,8 @@ export function loadConfig(argv: readonly string[], env: NodeJS.ProcessEnv): Con
       throw new Error(`invalid configuration: allowed-check-urls: ${(err as Error).message}`);
     }
   });
-  const ranges = (flag: "egress-allow" | "egress-deny", envName: string) => {
-    try {
-      return parseRanges(listOf(values[flag], envName));
-    } catch (err) {
-      throw new Error(`invalid configuration: ${flag}: ${(err as Error).message}`);
-    }
-  };
+  const ranges = (flag: "egress-allow" | "egress-deny", envName: string) =>
+    rangesFlag(flag, listOf(values[flag], envName));
   const raw = {
     kubeconfig: values.kubeconfig,
     kubeconfigList: env.KUBECONFIG,
@@ -298,6 +293,20 @@ function validated<T>(schema: z.ZodType<T>, raw: unknown): T {
   return parsed.data;
 }
 
+/** The CIDR ranges of a repeatable, comma-separated flag, normalized, or an Error naming the flag. */
+function rangesFlag(flag: string, entries: readonly string[] | undefined): string[] {
+  try {
+    return parseRanges(
+      (entries ?? [])
+        .flatMap((e) => e.split(","))
+        .map((e) => e.trim())
+        .filter(Boolean),
+    );
+  } catch (err) {
+    throw new Error(`invalid configuration: ${flag}: ${(err as Error).message}`);
+  }
+}
+
 /** A duration flag in milliseconds, or an Error naming the flag. */
 function durationFlag(flag: string, text: string): number {
   try {
@@ -332,6 +341,17 @@ const LoadgenConfigSchema = z.object({
     .min(1024)
     .max(1024 * 1024),
   requestTimeoutMs: z.number().int().positive(),
+  egressAllow: z
+    .array(z.string())
+    .describe("CIDR ranges a Service's address may be although the defaults or --egress-deny refuse them."),
+  egressDeny: z
+    .array(z.string())
+    .describe("CIDR ranges a Service's address may not be, beside the defaults."),
+  serviceHost: z
+    .string()
+    .optional()
+    .describe("KUBERNETES_SERVICE_HOST: the API server's address, refused as a load target."),
+  servicePort: z.string().optional().describe("KUBERNETES_SERVICE_PORT (default 443)."),
   logLevel: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]),
 });
 
@@ -353,6 +373,9 @@ export const LOADGEN_USAGE = `vireo loadgen — bounded HTTP load for a webhook 
   --max-in-flight N        unanswered requests of one run; one more due is skipped and counted (default 64)
   --max-body-bytes N       a check's payload and a run's request body (default 16384)
   --request-timeout DUR    one generated request (default 5s)
+  --egress-allow CIDR,...  ranges a target Service's address may be although refused by default (loopback,
+                           link-local, metadata, ...) or by --egress-deny; never the API server or its own port
+  --egress-deny CIDR,...   more ranges a target Service's address may not be (not for --via, the operator's own)
   --log-level LEVEL        fatal|error|warn|info|debug|trace|silent (default info)
 `;
 
@@ -376,6 +399,8 @@ export function loadLoadgenConfig(argv: readonly string[], env: NodeJS.ProcessEn
       "max-in-flight": { type: "string" },
       "max-body-bytes": { type: "string" },
       "request-timeout": { type: "string" },
+      "egress-allow": { type: "string", multiple: true },
+      "egress-deny": { type: "string", multiple: true },
       "log-level": { type: "string" },
       help: { type: "boolean" },
     },
@@ -393,6 +418,10 @@ export function loadLoadgenConfig(argv: readonly string[], env: NodeJS.ProcessEn
     maxInFlight: Number(values["max-in-flight"] ?? "64"),
     maxBodyBytes: Number(values["max-body-bytes"] ?? "16384"),
     requestTimeoutMs: durationFlag("request-timeout", values["request-timeout"] ?? "5s"),
+    egressAllow: rangesFlag("egress-allow", values["egress-allow"]),
+    egressDeny: rangesFlag("egress-deny", values["egress-deny"]),
+    serviceHost: env.KUBERNETES_SERVICE_HOST,
+    servicePort: env.KUBERNETES_SERVICE_PORT,
     logLevel: values["log-level"] ?? "info",
   };
   return validated(LoadgenConfigSchema, raw);

@@ -17,6 +17,7 @@ import { ApiDiscovery } from "./kube/discovery.ts";
 import { EventRecorder } from "./kube/event-recorder.ts";
 import { Informer } from "./kube/informer.ts";
 import { eventsApi, LEASES, type Lease, leaseApi } from "./kube/kube-apis.ts";
+import { inClusterServer } from "./kube/kubeconfig/builtin.ts";
 import { loadKubeconfig } from "./kube/kubeconfig/load.ts";
 import { LeaseElector, makeIdentity } from "./kube/lease-elector.ts";
 import { NamespaceLabels } from "./kube/namespace-labels.ts";
@@ -305,7 +306,24 @@ async function loadgen(argv: readonly string[], env: NodeJS.ProcessEnv): Promise
   const config = configOrExit(() => loadLoadgenConfig(argv, env), LOADGEN_USAGE);
   if (typeof config === "number") return config;
   const log = createLogger({ level: config.logLevel, base: { component: "loadgen" } });
-  const sender = httpSender({ timeoutMs: config.requestTimeoutMs, maxSockets: config.maxInFlight });
+  // A target's address is the tenant's (an ExternalName or a headless Service's endpoints are its DNS answer), so it
+  // passes the controller's egress rules: never the API server or this process's port, by default not loopback,
+  // link-local or metadata (docs/load-generator.md). Port 0 (tests) leaves only loopback's default to cover it.
+  const endpoints = await controllerEndpoints(
+    config.serviceHost ? inClusterServer(config.serviceHost, config.servicePort) : undefined,
+    config.port ? [config.port] : [],
+    undefined,
+    "the load generator",
+  );
+  const egress = new Egress({
+    policy: new AddressPolicy({
+      allow: config.egressAllow,
+      deny: config.egressDeny,
+      denyHosts: endpoints.apiServerHosts,
+      protectedEndpoints: endpoints.protectedEndpoints,
+    }),
+  });
+  const sender = httpSender({ timeoutMs: config.requestTimeoutMs, maxSockets: config.maxInFlight, egress });
   // The gauge reads the runs at scrape time only, after both exist.
   const metrics = new LoadgenMetrics(() => runs.active());
   const runs = new LoadRuns({
@@ -314,6 +332,10 @@ async function loadgen(argv: readonly string[], env: NodeJS.ProcessEnv): Promise
     send: sender.send,
     onOutcome: (o) => metrics.request(o),
     onSkipped: () => metrics.skipped(),
+    onRefused: (run, reason) => {
+      metrics.targetRefused("connect");
+      log.warn({ run, reason }, "run stopped: the egress policy refused its target");
+    },
   });
   const server = await startTelemetryServer({
     port: config.port,
@@ -328,6 +350,7 @@ async function loadgen(argv: readonly string[], env: NodeJS.ProcessEnv): Promise
         ...(config.via ? { via: config.via } : {}),
       },
       caps: { maxRps: config.maxRps, maxDurationMs: config.maxDurationMs, maxBodyBytes: config.maxBodyBytes },
+      targetRefusal: sender.refusal,
       log: (message, fields) => log.info(fields, message),
     }),
   });

@@ -288,6 +288,19 @@ describe("charts/vireo", () => {
     const config = loadLoadgenConfig(flags, { POD_NAMESPACE: "shop" });
     assert.equal(config.namespace, "shop");
     assert.equal(config.maxRps, 100);
+    assert.deepEqual(config.egressAllow, [], "loopback, link-local and metadata stay refused by default");
+    const opened = render(
+      "loadgen.enabled=true",
+      "loadgen.egressAllow={10.0.5.0/24}",
+      "loadgen.egressDeny={10.1.0.0/16,10.2.0.0/16}",
+    ).find((o) => o.kind === "Deployment" && o.metadata.name === "vireo-loadgen")!;
+    const egress = loadLoadgenConfig(opened.spec.template.spec.containers[0].args.slice(1), {
+      POD_NAMESPACE: "s",
+    });
+    assert.deepEqual(
+      [egress.egressAllow, egress.egressDeny],
+      [["10.0.5.0/24"], ["10.1.0.0/16", "10.2.0.0/16"]],
+    );
     const controllerArgs: string[] = controller.spec.template.spec.containers[0].args;
     assert.ok(
       controllerArgs.includes("--allowed-check-urls=http://hooks.shop:8080/,http://vireo-loadgen.shop:8080/"),

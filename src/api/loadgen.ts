@@ -33,10 +33,19 @@ export const LOAD_OUTCOMES = ["2xx", "3xx", "4xx", "5xx", "timeout", "network"] 
 /** One of {@link LOAD_OUTCOMES}. */
 export type LoadOutcome = (typeof LOAD_OUTCOMES)[number];
 
-/** A run's state in its report. */
-export const LOAD_RUN_STATES = ["running", "done", "stopped"] as const;
+/** A run's state in its report: `refused` when the egress policy refused its target at connect time. */
+export const LOAD_RUN_STATES = ["running", "done", "stopped", "refused"] as const;
 /** One of {@link LOAD_RUN_STATES}. */
 export type LoadRunState = (typeof LOAD_RUN_STATES)[number];
+
+/**
+ * Where the egress policy refused a load target (`vireo_loadgen_targets_refused_total{at}`): when the check called
+ * (no run started, the check fails with the reason) or at connect time (the name resolved elsewhere later: the run
+ * stops and its report says why).
+ */
+export const LOAD_REFUSED_AT = ["start", "connect"] as const;
+/** One of {@link LOAD_REFUSED_AT}. */
+export type LoadRefusedAt = (typeof LOAD_REFUSED_AT)[number];
 
 /**
  * The JSON field of a refused check's answer that Vireo may show in the check's status: a receiver opts in by

@@ -1,6 +1,7 @@
-// The load generator's own Prometheus metrics: runs by outcome, runs sending, requests by how they ended.
+// The load generator's own Prometheus metrics: runs by outcome, runs sending, requests by how they ended, targets
+// the egress policy refused.
 import { Counter, Gauge, Registry } from "prom-client";
-import { LOAD_OUTCOMES, type LoadOutcome } from "../api/loadgen.ts";
+import { LOAD_OUTCOMES, LOAD_REFUSED_AT, type LoadOutcome, type LoadRefusedAt } from "../api/loadgen.ts";
 
 /** Answers to check calls, as `vireo_loadgen_runs_total{outcome}` counts them. */
 export type RunAnswer = "started" | "existing" | "refused" | "busy";
@@ -25,6 +26,12 @@ export class LoadgenMetrics {
     help: "Requests not sent because the run's cap on requests in flight was reached.",
     registers: [this.registry],
   });
+  readonly #refusedTargets = new Counter({
+    name: "vireo_loadgen_targets_refused_total",
+    help: "Load targets the egress policy refused: at the check's call (no run), or at connect time (run stopped).",
+    labelNames: ["at"] as const,
+    registers: [this.registry],
+  });
   readonly active: Gauge;
 
   /** @param active reads the number of runs sending, at scrape time */
@@ -38,6 +45,7 @@ export class LoadgenMetrics {
       },
     });
     for (const o of LOAD_OUTCOMES) this.#requests.inc({ outcome: o }, 0);
+    for (const at of LOAD_REFUSED_AT) this.#refusedTargets.inc({ at }, 0);
   }
 
   /** Counts one answer to a check call. */
@@ -48,6 +56,11 @@ export class LoadgenMetrics {
   /** Counts one answered generated request. */
   request(outcome: LoadOutcome): void {
     this.#requests.inc({ outcome });
+  }
+
+  /** Counts one target the egress policy refused. */
+  targetRefused(at: LoadRefusedAt): void {
+    this.#refusedTargets.inc({ at });
   }
 
   /** Counts one skipped request. */

@@ -9,6 +9,7 @@ import {
   type LoadgenMetadataKey,
   type LoadgenMethod,
 } from "../api/loadgen.ts";
+import type { Trust } from "../net/egress.ts";
 
 /** The operator's bounds on one run (flags of `vireo loadgen`). */
 export interface LoadCaps {
@@ -47,6 +48,11 @@ export interface LoadPlan {
   method: LoadgenMethod;
   /** The URL connected to. */
   url: string;
+  /**
+   * Who chose the address connected to: `operator` for `--via` (a flag), `tenant` for a Service's name, whose DNS
+   * answer the tenant controls (an ExternalName, a headless Service's hand-written endpoints).
+   */
+  trust: Trust;
   /** The Host header: the target Service's name (with its port unless 80, when connected to directly). */
   host: string;
   headers: Record<string, string>;
@@ -200,6 +206,7 @@ export function planRun(payload: unknown, policy: TargetPolicy, caps: LoadCaps):
       requests: requestCount(rps, durationMs),
       method: method as LoadgenMethod,
       url,
+      trust: policy.via ? "operator" : "tenant",
       host,
       headers: headers.headers,
       ...(body !== undefined ? { body } : {}),

@@ -4,6 +4,8 @@ import assert from "node:assert/strict";
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { after, before, describe, it } from "node:test";
+import { AddressPolicy } from "../net/address-policy.ts";
+import { Egress } from "../net/egress.ts";
 import { startTelemetryServer, type TelemetryServer } from "../telemetry/http-server.ts";
 import { httpSender } from "./http-target.ts";
 import { LoadgenMetrics } from "./metrics.ts";
@@ -18,6 +20,8 @@ const hits: { host: string; path: string; ua: string }[] = [];
 const behaviour: Record<string, number | "hang"> = { "/err": 503, "/slow": "hang" };
 
 const caps = { maxRps: 200, maxDurationMs: 60_000, maxBodyBytes: 4096 };
+/** The default policy, loopback refused: the target here is `--via`, the operator's address, which it never checks. */
+const egress = new Egress({ policy: new AddressPolicy() });
 const policy = () => ({
   namespace: "shop",
   hostTemplate: "{service}.{namespace}.test",
@@ -50,7 +54,7 @@ after(() => {
 
 describe("LoadRuns over a real target", () => {
   it("sends rps × duration requests at the rate, Host naming the target, and reports them", async () => {
-    const sender = httpSender({ timeoutMs: 2000, maxSockets: 16 });
+    const sender = httpSender({ timeoutMs: 2000, maxSockets: 16, egress });
     const runs = new LoadRuns({ maxRuns: 2, maxInFlight: 16, send: sender.send });
     hits.length = 0;
     const t0 = Date.now();
@@ -73,7 +77,7 @@ describe("LoadRuns over a real target", () => {
   });
 
   it("one run per key; a cap on runs at once; a cap on requests in flight; classes; stop", async () => {
-    const sender = httpSender({ timeoutMs: 300, maxSockets: 4 });
+    const sender = httpSender({ timeoutMs: 300, maxSockets: 4, egress });
     const runs = new LoadRuns({ maxRuns: 1, maxInFlight: 2, send: sender.send });
     const a = runs.start("a", plan({ rps: "50", duration: "400ms", path: "/slow" }));
     assert.equal(a.kind, "started");
@@ -104,7 +108,7 @@ describe("LoadRuns over a real target", () => {
 describe("the HTTP edge (POST /load, GET /runs/<key>, /metrics)", () => {
   let server: TelemetryServer;
   let runs: LoadRuns;
-  const sender = httpSender({ timeoutMs: 1000, maxSockets: 8 });
+  const sender = httpSender({ timeoutMs: 1000, maxSockets: 8, egress });
   before(async () => {
     const metrics = new LoadgenMetrics(() => runs.active());
     runs = new LoadRuns({
@@ -117,7 +121,14 @@ describe("the HTTP edge (POST /load, GET /runs/<key>, /metrics)", () => {
       port: 0,
       host: "127.0.0.1",
       registry: metrics.registry,
-      routes: loadgenRoutes({ runs, metrics, policy: policy(), caps, log: () => {} }),
+      routes: loadgenRoutes({
+        runs,
+        metrics,
+        policy: policy(),
+        caps,
+        targetRefusal: sender.refusal,
+        log: () => {},
+      }),
     });
   });
   after(async () => {

@@ -1,5 +1,6 @@
 // The load generator's runs: at most one per Idempotency-Key (a retried check call gets the same run back), a cap on
-// runs at once, requests paced open-loop at the planned rate with a cap on requests in flight, and what was sent.
+// runs at once, requests paced open-loop at the planned rate with a cap on requests in flight, and what was sent. A
+// request the egress policy refused at connect time was never sent: it stops its run, and the report says why.
 import { LOAD_OUTCOMES, type LoadOutcome, type LoadRunState } from "../api/loadgen.ts";
 import { type LoadPlan, sendOffsetMs } from "./plan.ts";
 
@@ -9,7 +10,10 @@ export interface RunReport {
   run: string;
   state: LoadRunState;
   planned: { requests: number; rps: number; durationSeconds: number; service: string; port: number };
-  /** Requests sent, and those skipped because `maxInFlight` were still unanswered (never sent late). */
+  /**
+   * Requests sent, and those skipped because `maxInFlight` were still unanswered (never sent late). A request the
+   * egress policy refused is in neither: it never left.
+   */
   sent: number;
   skipped: number;
   /** Answers by status class (and timeouts, network failures). */
@@ -18,10 +22,15 @@ export interface RunReport {
   achievedRps: number;
   startedAt: string;
   finishedAt?: string;
+  /** With state `refused`: why the egress policy refused the target at connect time. */
+  refusal?: string;
 }
 
+/** How one request ended: its outcome, or refused by the egress policy before any byte was sent. */
+export type SendResult = LoadOutcome | { refused: string };
+
 /** Sends one request of a plan and says how it ended; never rejects. */
-export type SendOne = (plan: LoadPlan, signal: AbortSignal) => Promise<LoadOutcome>;
+export type SendOne = (plan: LoadPlan, signal: AbortSignal) => Promise<SendResult>;
 
 /** Options of {@link LoadRuns}. */
 export interface LoadRunsOptions {
@@ -38,6 +47,8 @@ export interface LoadRunsOptions {
   onOutcome?: (outcome: LoadOutcome) => void;
   /** Called once per skipped request. */
   onSkipped?: () => void;
+  /** Called once per run the egress policy stopped, with its reason. */
+  onRefused?: (key: string, reason: string) => void;
 }
 
 /** The answer to a start: a new run, the run this key already started, or busy. */
@@ -60,8 +71,8 @@ const emptyOutcomes = (): Record<LoadOutcome, number> =>
 
 /** Every run of one load generator process. */
 export class LoadRuns {
-  readonly #o: Required<Omit<LoadRunsOptions, "onOutcome" | "onSkipped">> &
-    Pick<LoadRunsOptions, "onOutcome" | "onSkipped">;
+  readonly #o: Required<Omit<LoadRunsOptions, "onOutcome" | "onSkipped" | "onRefused">> &
+    Pick<LoadRunsOptions, "onOutcome" | "onSkipped" | "onRefused">;
   /** Runs by key, oldest first (Map keeps insertion order): running ones and the last `keep` finished. */
   readonly #runs = new Map<string, Run>();
   #stopping = false;
@@ -151,15 +162,24 @@ export class LoadRuns {
       }
       report.sent++;
       run.lastSentMs = this.#o.now();
-      const p = this.#o.send(plan, abort.signal).then((outcome) => {
-        report.outcomes[outcome]++;
-        this.#o.onOutcome?.(outcome);
+      const p = this.#o.send(plan, abort.signal).then((result) => {
+        if (typeof result === "string") {
+          report.outcomes[result]++;
+          this.#o.onOutcome?.(result);
+          return;
+        }
+        report.sent--;
+        if (report.refusal !== undefined) return;
+        // The name now resolves somewhere refused (rebinding, an edited Service): nothing more goes there.
+        report.refusal = result.refused;
+        abort.abort();
+        this.#o.onRefused?.(report.run, result.refused);
       });
       const tracked = p.finally(() => inFlight.delete(tracked));
       inFlight.add(tracked);
     }
     await Promise.all(inFlight);
-    report.state = abort.signal.aborted ? "stopped" : "done";
+    report.state = report.refusal !== undefined ? "refused" : abort.signal.aborted ? "stopped" : "done";
     report.finishedAt = new Date(this.#o.now()).toISOString();
   }
 

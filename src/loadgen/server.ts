@@ -1,10 +1,11 @@
 // The load generator's HTTP edge: `POST /load` (a webhook check's call) plans and starts a run and answers at once
-// with what it will send, `GET /runs/<key>` says what a run sent (`GET /runs/` lists them). Refusals carry their reason for the check's status.
+// with what it will send, `GET /runs/<key>` says what a run sent (`GET /runs/` lists them). Refusals carry their
+// reason for the check's status, the egress policy's too (a Service whose name resolves to loopback, metadata, …).
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { CHECK_MESSAGE_FIELD, LOADGEN_PATHS } from "../api/loadgen.ts";
 import type { Routes } from "../telemetry/http-server.ts";
 import type { LoadgenMetrics } from "./metrics.ts";
-import { type LoadCaps, planRun, type TargetPolicy } from "./plan.ts";
+import { type LoadCaps, type LoadPlan, planRun, type TargetPolicy } from "./plan.ts";
 import type { LoadRuns } from "./runs.ts";
 
 /** Seconds a busy answer asks the check to wait before its next try. */
@@ -16,6 +17,8 @@ export interface LoadgenRoutesOptions {
   runs: LoadRuns;
   policy: TargetPolicy;
   caps: LoadCaps;
+  /** Why the egress policy refuses a plan's target now, or undefined (the sender's `refusal`). */
+  targetRefusal: (plan: LoadPlan) => Promise<string | undefined>;
   metrics: LoadgenMetrics;
   /** Logs a run started or refused (never the payload's headers or body). */
   log: (message: string, fields: Record<string, unknown>) => void;
@@ -70,6 +73,12 @@ async function start(req: IncomingMessage, res: ServerResponse, o: LoadgenRoutes
   }
   const planned = planRun(payload, o.policy, o.caps);
   if (!planned.ok) return refuse(planned.refusal.status, planned.refusal.message);
+  // Before the answer: the check passes on a 202, so a target refused only at connect time would not fail it.
+  const why = await o.targetRefusal(planned.plan);
+  if (why !== undefined) {
+    o.metrics.targetRefused("start");
+    return refuse(403, `egress policy refuses service ${planned.plan.service}: ${why}`);
+  }
   const started = o.runs.start(key, planned.plan);
   if (started.kind === "busy") {
     o.metrics.answered("busy");

@@ -158,8 +158,8 @@ export class Egress {
     const proxy = request.viaProxy ? this.#proxy : undefined;
     if (proxy && request.trust === "tenant") {
       // The proxy connects on its own resolution; the controller can only check the name before handing it over.
-      const why = await this.#precheck(url);
-      if (why) return { outcome: EGRESS_OUTCOMES.refused, detail: why };
+      const why = await this.addressRefusal(url);
+      if (why) return { outcome: EGRESS_OUTCOMES.refused, detail: `${url.hostname}: ${why}` };
     }
     const timeout = new AbortController();
     const timer = setTimeout(() => timeout.abort(), request.timeoutMs ?? DEFAULT_TIMEOUT_MS);
@@ -201,17 +201,25 @@ export class Egress {
     }
   }
 
-  async #precheck(url: URL): Promise<string | undefined> {
+  /**
+   * Why the policy refuses `url`'s host as it resolves now (the first refused address's reason, e.g.
+   * `127.0.0.1 is loopback`), or undefined. A name that does not resolve is not refused here: the connection then
+   * fails on its own. A check ahead of time only, for a clear answer before anything starts: what resolves later
+   * (DNS rebinding) is caught by the agents at connect time, so callers still connect through {@link Egress.agents}.
+   */
+  async addressRefusal(url: URL): Promise<string | undefined> {
     const port = Number(url.port || (url.protocol === "https:" ? 443 : 80));
     const host = url.hostname.replace(/^\[(.*)\]$/, "$1");
     if (parseIp(host)) return this.#policy.refusal(host, port);
+    let addresses: { address: string }[];
     try {
-      for (const a of await this.#resolver(host, {})) {
-        const why = this.#policy.refusal(a.address, port);
-        if (why) return `${host}: ${why}`;
-      }
+      addresses = await this.#resolver(host, {});
     } catch {
-      return undefined; // the proxy reports the unresolvable name as its own error
+      return undefined;
+    }
+    for (const a of addresses) {
+      const why = this.#policy.refusal(a.address, port);
+      if (why) return why;
     }
     return undefined;
   }

@@ -34,5 +34,9 @@ describe("controllerEndpoints", () => {
       throw new Error("ENOTFOUND");
     });
     assert.deepEqual(unresolved.apiServerHosts, []);
+    const outsidePod = await controllerEndpoints(undefined, [8080], undefined, "the load generator");
+    assert.deepEqual(outsidePod.apiServerHosts, []);
+    assert.ok(outsidePod.protectedEndpoints.every((p) => p.what === "the load generator's own port"));
+    assert.ok(outsidePod.protectedEndpoints.some((p) => p.cidr === "127.0.0.0/8" && p.port === 8080));
   });
 });

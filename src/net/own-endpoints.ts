@@ -24,13 +24,19 @@ export function ownAddresses(): string[] {
 
 /**
  * The API server's addresses (its URL's host, resolved now: an address the controller reaches it at, e.g. the
- * `kubernetes` Service's cluster IP in a pod) and the controller's own ports on each of its addresses.
+ * `kubernetes` Service's cluster IP in a pod) and the process's own ports on each of its addresses. `self` names the
+ * process in refusals (the load generator uses this too); without `apiServer` (outside a pod) only the own ports.
  */
 export async function controllerEndpoints(
-  apiServer: string,
+  apiServer: string | undefined,
   ownPorts: readonly number[],
   resolver: Resolver = systemResolver,
+  self = "the controller",
 ): Promise<ControllerEndpoints> {
+  const own = ownAddresses().flatMap((cidr) =>
+    ownPorts.map((p) => ({ cidr, port: p, what: `${self}'s own port` })),
+  );
+  if (apiServer === undefined) return { protectedEndpoints: own, apiServerHosts: [] };
   const url = new URL(apiServer);
   const host = url.hostname.replace(/^\[(.*)\]$/, "$1");
   const port = Number(url.port || (url.protocol === "http:" ? 80 : 443));
@@ -42,12 +48,7 @@ export async function controllerEndpoints(
       );
   const what = "the Kubernetes API server";
   return {
-    protectedEndpoints: [
-      ...addresses.map((a) => ({ cidr: a, port, what })),
-      ...ownAddresses().flatMap((cidr) =>
-        ownPorts.map((p) => ({ cidr, port: p, what: "the controller's own port" })),
-      ),
-    ],
+    protectedEndpoints: [...addresses.map((a) => ({ cidr: a, port, what })), ...own],
     apiServerHosts: addresses.map((address) => ({ address, what: `${what}'s address` })),
   };
 }

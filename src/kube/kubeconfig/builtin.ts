@@ -53,6 +53,14 @@ export function builtinConnection(ctx: KubeconfigContext): KubeConnection {
   };
 }
 
+/**
+ * The API server's URL in a Pod from KUBERNETES_SERVICE_HOST/PORT. Always https, as client-go's InClusterConfig
+ * (client-node picks http for ports 80, 8001 and 8080).
+ */
+export function inClusterServer(host: string, port: string | undefined): string {
+  return `https://${isIPv6(host) ? `[${host}]` : host}:${port || "443"}`;
+}
+
 /** In a Pod: the API server from KUBERNETES_SERVICE_HOST/PORT, the mounted CA, token and namespace. */
 export function inClusterConnection(
   host: string,
@@ -64,9 +72,8 @@ export function inClusterConnection(
   const nsFile = join(dir, "namespace");
   const namespace = existsSync(nsFile) ? readFileSync(nsFile, "utf8").trim() || undefined : undefined;
   return {
-    // Always https, as client-go's InClusterConfig (client-node picks http for ports 80, 8001 and 8080).
     connection: {
-      server: `https://${isIPv6(host) ? `[${host}]` : host}:${port || "443"}`,
+      server: inClusterServer(host, port),
       authenticate(o) {
         o.ca = ca;
         setAuthorization(o, `Bearer ${token.current()}`);
