@@ -1,5 +1,6 @@
 // Checks end to end on the real control plane: webhook checks called on loopback receivers (a failing preRollout
-// hook rolls back before the canary gets traffic; a URL outside --allowed-check-urls is never called), and Job checks
+// hook rolls back before the canary gets traffic; a URL outside --allowed-check-urls is never called; a URL from a
+// Secret is called only when the Secret opted in, and never shows in status or Events), and Job checks
 // run by the real kube-controller-manager Job controller (kwok completes their pods): a passing Job survives a
 // SIGKILL of the controller as exactly one Job, a Job past its deadline fails the rollout, a create the API server
 // refuses (a quota) fails its run once and is never retried; an approval gate holds promotion through a SIGKILL and
@@ -10,7 +11,7 @@ import type { AddressInfo } from "node:net";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import type { CheckRun } from "../src/api/check-schema.ts";
-import { ALLOW_JOBS_LABEL } from "../src/api/constants.ts";
+import { ALLOW_JOBS_LABEL, ALLOW_REFERENCE_LABEL } from "../src/api/constants.ts";
 import type { Rollout } from "../src/api/rollout-schema.ts";
 import { type Cluster, startCluster } from "./cluster/cluster.ts";
 import {
@@ -239,6 +240,60 @@ describe("checks on the real control plane", () => {
     assert.ok(r);
     await new Promise((res) => setTimeout(res, 3000));
     assert.equal(outside.hits.length, 0);
+  });
+
+  it("a webhook URL from an opted-in Secret is called; from an unlabelled one: 0 requests, a clear message", async () => {
+    const ns = `${NS}-secret`;
+    const token = "tok-3f9a1c";
+    const secret = (name: string, labelled: boolean) => ({
+      apiVersion: "v1",
+      kind: "Secret",
+      metadata: { name, namespace: ns, ...(labelled ? { labels: { [ALLOW_REFERENCE_LABEL]: "true" } } : {}) },
+      stringData: { url: passing.url(`/from-secret?token=${token}`) },
+    });
+    const hook = (name: string) => ({
+      name,
+      webhook: { urlFrom: { secretKeyRef: { name: `hook-${name}` } }, timeout: "2s", retries: 0 },
+    });
+    await apply(
+      cluster,
+      appManifests({
+        namespace: ns,
+        steps: [{ check: "opted" }, { setWeight: 20 }, { check: "bare" }, { setWeight: 50 }],
+        extraSpec: { checks: [hook("opted"), hook("bare")] },
+      }),
+    );
+    await apply(
+      cluster,
+      [secret("hook-opted", true), secret("hook-bare", false)].map((x) => JSON.stringify(x)).join("\n---\n"),
+    );
+    await waitForRollout(cluster, ns, "podinfo", "Healthy", (r) => r.status?.phase === "Healthy");
+    await setImage(cluster, ns, "podinfo", "ghcr.io/stefanprodan/podinfo:6.0.1");
+    const r = await waitForRollout(
+      cluster,
+      ns,
+      "podinfo",
+      "RolledBack",
+      (x) => x.status?.phase === "RolledBack",
+    );
+    const calls = (check: string) =>
+      passing.hits.filter((h) => h.body.namespace === ns && h.body.check === check);
+    const opted = r.status?.checks?.find((c) => c.name === "opted");
+    const bare = r.status?.checks?.find((c) => c.name === "bare");
+    assert.equal(opted?.phase, "Passed", JSON.stringify(opted));
+    assert.equal(calls("opted").length, 1, "the opted-in Secret's URL got the call");
+    assert.equal(bare?.phase, "Failed", JSON.stringify(bare));
+    assert.match(
+      bare?.message ?? "",
+      new RegExp(`^check webhook: Secret ${ns}/hook-bare lacks label ${ALLOW_REFERENCE_LABEL}=true`),
+    );
+    assert.equal(calls("bare").length, 0, "the unlabelled Secret's URL got nothing");
+    const events = await getJson<unknown>(cluster, ["events.events.k8s.io", "-n", ns]);
+    for (const text of [JSON.stringify(r.status), JSON.stringify(events)])
+      assert.ok(
+        !text.includes(token) && !text.includes("/from-secret"),
+        "the URL stays out of status and Events",
+      );
   });
 
   it("a Job check passes once through a controller SIGKILL: exactly one Job, verdict recorded once", async () => {

@@ -120,6 +120,7 @@ export async function main(argv: readonly string[], env: NodeJS.ProcessEnv): Pro
     jobs: new CheckJobClient(clients, (name) => namespaceLabels.get(name), config.jobNamespaces),
     egress,
     allowedUrls: config.allowedCheckUrls,
+    readSecret: secretReader(clients),
     concurrency: config.analysisConcurrency,
     wake: (key) => manager.queue.add(key),
   });

@@ -2,6 +2,7 @@
 // named, self-contained definitions, and the points of a rollout that run them (hooks and steps).
 import { z } from "zod";
 import { cel, duration, labelName, objectName } from "./schema-fields.ts";
+import { SecretKeyRefSchema } from "./secret-ref.ts";
 
 /** The kinds of check; a check has exactly one. */
 export const CHECK_KINDS = ["webhook", "job", "approval"] as const;
@@ -49,6 +50,9 @@ export const CHECK_LIMITS = {
 
 const URL_SHAPE = /^https?:\/\/[^\s]+$/;
 
+/** The rule that a webhook check names its URL exactly once: in the spec, or in a Secret. */
+const ONE_URL = "a webhook check needs exactly one of url and urlFrom";
+
 /** POSTs Flagger's payload to a URL; 2xx passes. */
 export const WebhookCheckSchema = z
   .object({
@@ -56,7 +60,18 @@ export const WebhookCheckSchema = z
       .string()
       .max(2048)
       .regex(URL_SHAPE, "must be an http(s) URL")
+      .optional()
       .describe("Where to POST. It must start with one of the controller's --allowed-check-urls."),
+    urlFrom: z
+      .object({
+        secretKeyRef: SecretKeyRefSchema.describe(
+          "Secret key holding the URL (default key: url). The Secret must carry vireo.dev/allow-reference=true.",
+        ),
+      })
+      .optional()
+      .describe(
+        "Where to POST, from a Secret of the Rollout's namespace (a URL holding a token). Read when the check runs; the URL must start with one of --allowed-check-urls and is never shown in status or Events.",
+      ),
     timeout: duration("How long one request may take. Default 10s.").default("10s"),
     retries: z
       .number()
@@ -78,9 +93,11 @@ export const WebhookCheckSchema = z
   .describe(
     "POST {name, namespace, phase, checksum, metadata} (Flagger's payload, checksum = revision) with an Idempotency-Key header; 2xx passes.",
   )
+  .meta({ "x-kubernetes-validations": [cel("has(self.url) != has(self.urlFrom)", ONE_URL)] })
   .refine((w) => Object.keys(w.metadata ?? {}).length <= CHECK_LIMITS.metadataEntries, {
     message: `metadata holds at most ${CHECK_LIMITS.metadataEntries} entries`,
-  });
+  })
+  .refine((w) => (w.url === undefined) !== (w.urlFrom === undefined), { message: ONE_URL });
 
 /** A batch/v1 Job whose completion passes the check. */
 export const JobCheckSchema = z

@@ -22,6 +22,7 @@ import { NAME_SUFFIXES } from "./derived-names.ts";
 import { GatewayApiSchema } from "./gateway-route-schema.ts";
 import type { ObjectMeta } from "./object-meta.ts";
 import { cel, duration, labelName, objectName, percent } from "./schema-fields.ts";
+import { SecretKeyRefSchema } from "./secret-ref.ts";
 import { TemplateRefsSchema } from "./template-ref-schema.ts";
 import {
   ROUTE_LIMITS,
@@ -675,14 +676,6 @@ export const MetricSchema = z
   .refine((m) => m.errorFloor === undefined || m.builtin === "request-success-rate", {
     message: ERROR_FLOOR_RULE,
   });
-
-/** Reference to a key of a Secret in the Rollout's namespace. */
-export const SecretKeyRefSchema = z
-  .object({
-    name: objectName("Name of the Secret, in the Rollout's namespace."),
-    key: z.string().min(1).max(253).optional().describe("Key within the Secret."),
-  })
-  .describe("A Secret key reference.");
 
 /** Where and how to query Prometheus. */
 export const PrometheusSchema = z

@@ -1,5 +1,15 @@
-// The contract for Secrets a Rollout names: how they are read, and the opt-in label they must carry.
+// The contract for Secrets a Rollout names: how they are referenced and read, and the opt-in label they must carry.
+import { z } from "zod";
 import { ALLOW_REFERENCE_LABEL } from "./constants.ts";
+import { objectName } from "./schema-fields.ts";
+
+/** Reference to a key of a Secret in the Rollout's namespace. */
+export const SecretKeyRefSchema = z
+  .object({
+    name: objectName("Name of the Secret, in the Rollout's namespace."),
+    key: z.string().min(1).max(253).optional().describe("Key within the Secret."),
+  })
+  .describe("A Secret key reference.");
 
 /** What the controller sees of a Secret: decoded `data` (base64 undone) and its labels. */
 export interface SecretContents {

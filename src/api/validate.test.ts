@@ -110,6 +110,27 @@ const corpus: { name: string; spec: unknown; path: string; message: RegExp }[] =
     message: /duration/,
   },
   {
+    name: "webhook check with both url and urlFrom",
+    spec: variant((s) => {
+      s.checks = [
+        {
+          name: "smoke",
+          webhook: { url: "http://hooks.shop/x", urlFrom: { secretKeyRef: { name: "hook" } } },
+        },
+      ];
+    }),
+    path: "spec.checks[0].webhook",
+    message: /exactly one of url and urlFrom/,
+  },
+  {
+    name: "webhook check with neither url nor urlFrom",
+    spec: variant((s) => {
+      s.checks = [{ name: "smoke", webhook: { timeout: "5s" } }];
+    }),
+    path: "spec.checks[0].webhook",
+    message: /exactly one of url and urlFrom/,
+  },
+  {
     name: "metric with neither builtin nor query",
     spec: variant((s) => delete s.analysis.metrics[0].builtin),
     path: "spec.analysis.metrics[0]",

@@ -1,9 +1,12 @@
 // The check runner's Job creates: tried once; a refusal is held as the run's result (with the API server's reason)
-// until status records the run's failure, and wakes the Rollout.
+// until status records the run's failure, and wakes the Rollout. Webhook URLs from Secrets: called only when the
+// Secret opted in and the URL is allowed; otherwise the run fails saying why, never with the URL.
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import type { CheckRun } from "../api/check-schema.ts";
+import { ALLOW_REFERENCE_LABEL } from "../api/constants.ts";
 import type { Rollout, RolloutSpec, RolloutStatus } from "../api/rollout-schema.ts";
+import type { SecretContents } from "../api/secret-ref.ts";
 import { type CheckJobPort, CheckRunner } from "./check-runner.ts";
 
 const spec = {
@@ -30,6 +33,7 @@ function runner(create: CheckJobPort["create"]) {
     jobs,
     egress: undefined as never,
     allowedUrls: [],
+    readSecret: async () => undefined,
     concurrency: 1,
     wake: (k) => woken.push(k),
   });
@@ -69,5 +73,99 @@ describe("CheckRunner Job creates", () => {
     await r.act(rollout, spec, owner, { type: "CreateCheckJob", run: ref, attemptId, revision: "rev-2" });
     assert.deepEqual(woken, []);
     assert.equal((await r.observe({ ...rollout, status: status("Pending") }, spec))?.results.length, 0);
+  });
+});
+
+describe("CheckRunner webhook URLs from Secrets (urlFrom)", () => {
+  const TOKEN_URL = "https://hooks.example.com/smoke?token=s3cr3t";
+  const hookSpec = (key?: string) =>
+    ({
+      checks: [
+        {
+          name: "smoke",
+          webhook: {
+            urlFrom: { secretKeyRef: { name: "hook", ...(key ? { key } : {}) } },
+            timeout: "1s",
+            retries: 0,
+          },
+        },
+      ],
+    }) as unknown as RolloutSpec;
+  const running: RolloutStatus = {
+    rolloutStartedAt: "2026-12-01T12:00:00.000Z",
+    canaryRevision: "rev-2",
+    checks: [
+      {
+        name: "smoke",
+        point: "preRollout",
+        attempt: 1,
+        kind: "webhook",
+        phase: "Running",
+        startedAt: "2026-12-01T12:00:01Z",
+      },
+    ],
+  };
+
+  /** Dispatches the run against `secret` and returns the calls made and the result held. */
+  async function run(secret: SecretContents | undefined, key?: string) {
+    const calls: string[] = [];
+    const reads: string[] = [];
+    let wake: () => void = () => {};
+    const woken = new Promise<void>((r) => {
+      wake = r;
+    });
+    const r = new CheckRunner({
+      jobs: undefined as never,
+      egress: undefined as never,
+      allowedUrls: ["https://hooks.example.com/"],
+      readSecret: async (ns, name) => {
+        reads.push(`${ns}/${name}`);
+        return secret;
+      },
+      concurrency: 1,
+      wake: () => wake(),
+      call: async (_route, url) => {
+        calls.push(url);
+        return { passed: true, message: "check webhook: 2xx" };
+      },
+    });
+    const spec = hookSpec(key);
+    r.dispatch({ ...rollout, spec }, spec, running);
+    await woken;
+    const seen = await r.observe({ ...rollout, spec, status: running }, spec);
+    return { calls, reads, result: seen?.results[0] };
+  }
+  const labelled = { [ALLOW_REFERENCE_LABEL]: "true" };
+
+  it("calls the URL of an opted-in Secret of the Rollout's namespace", async () => {
+    const { calls, reads, result } = await run({ data: { url: TOKEN_URL }, labels: labelled });
+    assert.deepEqual(calls, [TOKEN_URL]);
+    assert.deepEqual(reads, ["shop/hook"]);
+    assert.equal(result?.passed, true);
+    const other = await run({ data: { hook: ` ${TOKEN_URL}\n` }, labels: labelled }, "hook");
+    assert.deepEqual(other.calls, [TOKEN_URL], "the named key, trimmed");
+  });
+
+  it("fails without a call, saying why and never the URL: missing, unlabelled, no key, not allowed, not http(s)", async () => {
+    const cases: [SecretContents | undefined, RegExp][] = [
+      [undefined, /^check webhook: Secret shop\/hook not found$/],
+      [
+        { data: { url: TOKEN_URL }, labels: {} },
+        /^check webhook: Secret shop\/hook lacks label vireo\.dev\/allow-reference=true/,
+      ],
+      [{ data: {}, labels: labelled }, /^check webhook: Secret shop\/hook has no key url$/],
+      [
+        { data: { url: "https://elsewhere.example.com/x?token=s3cr3t" }, labels: labelled },
+        /^check webhook: the URL in Secret shop\/hook is not allowed by the controller's --allowed-check-urls$/,
+      ],
+      [{ data: { url: "file:///etc/passwd" }, labels: labelled }, /must be an http\(s\) URL$/],
+    ];
+    for (const [secret, reason] of cases) {
+      const { calls, result } = await run(secret);
+      assert.deepEqual(calls, [], String(reason));
+      assert.equal(result?.passed, false);
+      assert.match(result?.message ?? "", reason);
+      assert.ok(!/s3cr3t|example\.com|passwd/.test(result?.message ?? ""), result?.message);
+    }
   });
 });

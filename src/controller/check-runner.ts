@@ -1,8 +1,11 @@
 // Carries out the engine's check runs off the worker path: webhook calls (bounded concurrency, one call per run,
 // results held until status records them, each result waking the Rollout through the queue), the Jobs of job
-// checks, and the operator's rules for both (the URL allow-list, namespaces opted in to Jobs).
+// checks, and the operator's rules for both (the URL allow-list — a Secret-held URL's too, and the Secret's opt-in
+// label — and namespaces opted in to Jobs).
 import { isAllowedAddress } from "../analysis/allowed-urls.ts";
+import type { WebhookCheckSpec } from "../api/check-schema.ts";
 import type { Rollout, RolloutSpec, RolloutStatus } from "../api/rollout-schema.ts";
+import type { ReadSecret } from "../api/secret-ref.ts";
 import type { SpecIssue } from "../api/validate.ts";
 import {
   type CheckOutcome,
@@ -11,6 +14,7 @@ import {
   idempotencyKey,
 } from "../notify/check-webhook.ts";
 import type { EgressRoute } from "../notify/http-post.ts";
+import { readSecretUrl, SecretUrlError } from "../notify/secret-url.ts";
 import { attemptIdOfStatus, runKey } from "../rollout/checks.ts";
 import type { Action, CheckObservations, CheckResult, CheckRunRef } from "../rollout/types.ts";
 import type { CheckJobClient } from "../workload/check-job-client.ts";
@@ -25,6 +29,8 @@ export interface CheckRunnerOptions {
   egress: EgressRoute["egress"];
   /** URL prefixes webhook checks may call (--allowed-check-urls); empty: none. */
   allowedUrls: readonly string[];
+  /** Reads the Secret a webhook check's `urlFrom` names (the check's Rollout's namespace only). */
+  readSecret: ReadSecret;
   /** Webhook calls in flight at once, over all Rollouts. */
   concurrency: number;
   /** Wakes a Rollout (`namespace/name`) when a result arrived. */
@@ -131,7 +137,7 @@ export class CheckRunner {
       const flight = `${key}/${id}`;
       if (held?.has(id) || this.#inFlight.has(flight)) continue;
       const check = spec.checks?.find((c) => c.name === run.name)?.webhook;
-      if (!check || !isAllowedAddress(check.url, this.#o.allowedUrls)) continue;
+      if (!check || (check.url !== undefined && !isAllowedAddress(check.url, this.#o.allowedUrls))) continue;
       const payload: CheckPayload = {
         name,
         namespace,
@@ -148,8 +154,12 @@ export class CheckRunner {
         const call = this.#o.call ?? callCheckWebhook;
         let out: CheckOutcome;
         try {
+          const url = await this.#url(namespace, check);
           const route = { egress: this.#o.egress, trust: "tenant" as const };
-          out = await call(route, check.url, check, payload, idem, new AbortController().signal, sleep);
+          out =
+            typeof url === "string"
+              ? await call(route, url, check, payload, idem, new AbortController().signal, sleep)
+              : url;
         } catch {
           out = { passed: false, message: "check webhook request failed" };
         }
@@ -158,6 +168,29 @@ export class CheckRunner {
         this.#o.wake(key);
       });
     }
+  }
+
+  /**
+   * The URL a webhook check calls: its spec's (allowed by specIssues), or the one in its `urlFrom` Secret, read now
+   * and held to the same allow-list; else the failed outcome saying why (naming the Secret, never the URL).
+   */
+  async #url(namespace: string, check: WebhookCheckSpec): Promise<string | CheckOutcome> {
+    if (check.url !== undefined) return check.url;
+    const ref = check.urlFrom?.secretKeyRef;
+    if (!ref) return { passed: false, message: "check webhook: no url" };
+    let url: string;
+    try {
+      url = await readSecretUrl(namespace, ref, this.#o.readSecret);
+    } catch (err) {
+      if (err instanceof SecretUrlError) return { passed: false, message: `check webhook: ${err.message}` };
+      throw err;
+    }
+    if (!isAllowedAddress(url, this.#o.allowedUrls))
+      return {
+        passed: false,
+        message: `check webhook: the URL in Secret ${namespace}/${ref.name} is not allowed by the controller's --allowed-check-urls`,
+      };
+    return url;
   }
 
   /** Forgets a deleted Rollout. */

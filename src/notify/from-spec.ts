@@ -1,9 +1,10 @@
 // Builds a Rollout's notifiers from spec.notifications, reading webhook URLs from Secrets.
 import type { RolloutSpec } from "../api/rollout-schema.ts";
-import { type ReadSecret, referenceRefusal } from "../api/secret-ref.ts";
+import type { ReadSecret } from "../api/secret-ref.ts";
 import type { NotificationFilter } from "./filter.ts";
 import type { EgressRoute } from "./http-post.ts";
 import type { Notifier } from "./notifier.ts";
+import { readSecretUrl, SecretUrlError } from "./secret-url.ts";
 import { SlackNotifier } from "./slack.ts";
 import { WebhookNotifier } from "./webhook.ts";
 
@@ -17,8 +18,6 @@ export interface ResolvedNotifications {
   notifiers: Notifier[];
   filter: NotificationFilter;
 }
-
-const DEFAULT_URL_KEY = "url";
 
 /**
  * Resolves `spec.notifications` of a Rollout in `namespace`: a {@link SlackNotifier} and/or a
@@ -50,34 +49,16 @@ export async function resolveNotifications(
   };
 }
 
+/** {@link readSecretUrl}, its refusals as {@link NotificationConfigError}s. */
 async function readUrl(
   namespace: string,
   ref: { name: string; key?: string | undefined },
   readSecret: ReadSecret,
 ): Promise<string> {
-  const key = ref.key ?? DEFAULT_URL_KEY;
-  const where = `Secret ${namespace}/${ref.name}`;
-  let secret: Awaited<ReturnType<ReadSecret>>;
   try {
-    secret = await readSecret(namespace, ref.name);
+    return await readSecretUrl(namespace, ref, readSecret);
   } catch (err) {
-    throw new NotificationConfigError(
-      `cannot read ${where}: ${(err instanceof Error ? err.message : String(err)).slice(0, 200)}`,
-    );
+    if (err instanceof SecretUrlError) throw new NotificationConfigError(err.message);
+    throw err;
   }
-  if (!secret) throw new NotificationConfigError(`${where} not found`);
-  const refused = referenceRefusal(namespace, ref.name, secret.labels);
-  if (refused) throw new NotificationConfigError(refused);
-  const url = secret.data[key]?.trim();
-  if (!url) throw new NotificationConfigError(`${where} has no key ${key}`);
-  let parsed: URL;
-  try {
-    parsed = new URL(url);
-  } catch {
-    throw new NotificationConfigError(`key ${key} of ${where} is not a URL`);
-  }
-  if (parsed.protocol !== "https:" && parsed.protocol !== "http:") {
-    throw new NotificationConfigError(`key ${key} of ${where} must be an http(s) URL`);
-  }
-  return url;
 }
