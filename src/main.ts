@@ -31,7 +31,7 @@ import { serviceFacts } from "./mesh/cluster-facts.ts";
 import { MESH_API_GROUPS, routingTypes } from "./mesh/registry.ts";
 import { AddressPolicy } from "./net/address-policy.ts";
 import { Egress } from "./net/egress.ts";
-import { controllerEndpoints } from "./net/own-endpoints.ts";
+import { type ControllerEndpoints, controllerEndpoints } from "./net/own-endpoints.ts";
 import { startTelemetryServer } from "./telemetry/http-server.ts";
 import { createLogger } from "./telemetry/logger.ts";
 import { VireoMetrics } from "./telemetry/metrics.ts";
@@ -99,15 +99,7 @@ export async function main(argv: readonly string[], env: NodeJS.ProcessEnv): Pro
   // Every request to a URL a Rollout can name goes out here: never to the API server or the controller's own port
   // (bound above), and by default not to loopback, link-local or metadata addresses (docs/multi-tenancy.md).
   const endpoints = await controllerEndpoints(connection.server, [server.port]);
-  const egress = new Egress({
-    policy: new AddressPolicy({
-      allow: config.egressAllow,
-      deny: config.egressDeny,
-      denyHosts: endpoints.apiServerHosts,
-      protectedEndpoints: endpoints.protectedEndpoints,
-    }),
-    proxy: config.egressProxy,
-  });
+  const egress = new Egress({ policy: tenantPolicy(config, endpoints), proxy: config.egressProxy });
   const measurements = new AnalysisScheduler({
     concurrency: config.analysisConcurrency,
     timeoutMs: 30_000,
@@ -316,14 +308,7 @@ async function loadgen(argv: readonly string[], env: NodeJS.ProcessEnv): Promise
     undefined,
     "the load generator",
   );
-  const egress = new Egress({
-    policy: new AddressPolicy({
-      allow: config.egressAllow,
-      deny: config.egressDeny,
-      denyHosts: endpoints.apiServerHosts,
-      protectedEndpoints: endpoints.protectedEndpoints,
-    }),
-  });
+  const egress = new Egress({ policy: tenantPolicy(config, endpoints) });
   const sender = httpSender({ timeoutMs: config.requestTimeoutMs, maxSockets: config.maxInFlight, egress });
   // The gauge reads the runs at scrape time only, after both exist.
   const metrics = new LoadgenMetrics(() => runs.active());
@@ -366,6 +351,19 @@ async function loadgen(argv: readonly string[], env: NodeJS.ProcessEnv): Promise
   await server.close(2000);
   log.info({}, "stopped");
   return 0;
+}
+
+/** The address policy for where tenants point: the operator's ranges, the API server and the process's own ports. */
+function tenantPolicy(
+  ranges: { egressAllow: readonly string[]; egressDeny: readonly string[] },
+  endpoints: ControllerEndpoints,
+): AddressPolicy {
+  return new AddressPolicy({
+    allow: ranges.egressAllow,
+    deny: ranges.egressDeny,
+    denyHosts: endpoints.apiServerHosts,
+    protectedEndpoints: endpoints.protectedEndpoints,
+  });
 }
 
 /** The configuration `load` parses, or the exit code after printing why not: 0 for --help (`usage`), 2 otherwise. */
