@@ -85,8 +85,12 @@ async function clusterDnsHosts(kubeProxy: Record<string, string>): Promise<strin
   return `${lines.join("\n")}\n`;
 }
 
-const runs = async () =>
-  (await (await fetch(`${loadgen!.url}/runs/`)).json()) as { planned: { service: string } }[];
+interface RunReport {
+  state: string;
+  sent: number;
+  planned: { service: string };
+}
+const runs = async () => (await (await fetch(`${loadgen!.url}/runs/`)).json()) as RunReport[];
 const refusedAt = async (at: string) =>
   metricValue(await loadgen!.metrics(), "vireo_loadgen_targets_refused_total", { at });
 
@@ -178,12 +182,8 @@ describe("the load generator's targets pass the egress policy (real control plan
       120_000,
     );
     assert.equal(promoted.status?.checks?.find((c) => c.name === "load")?.phase, "Passed");
-    await waitFor(
-      "the load to reach web",
-      async () => web.hits,
-      (n) => n >= 60,
-      30_000,
-    );
+    const [done] = await waitFor("the run for web to end", runs, (l) => l[0]?.state === "done", 60_000);
+    assert.ok(done && done.sent > 0 && web.hits === done.sent, `web got ${web.hits} of ${done?.sent} sent`);
     assert.equal(loopback.hits, 0);
 
     // The attack: the same check, naming the ExternalName Service whose name resolves to 127.0.0.1.
