@@ -2,10 +2,14 @@ import assert from "node:assert/strict";
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import { after, before, describe, it } from "node:test";
+import fc from "fast-check";
+import { EGRESS_OUTCOMES } from "../api/constants.ts";
+import { MetricSchema } from "../api/rollout-schema.ts";
 import { WebMetricSchema, type WebMetricSpec } from "../api/web-metric-schema.ts";
 import { AddressPolicy } from "../net/address-policy.ts";
 import { Egress } from "../net/egress.ts";
 import { loopbackEgress } from "../net/testing/loopback.ts";
+import { judgeMeasurement, type NoDataPolicy } from "./verdict.ts";
 import { MAX_WEB_ANSWER_BYTES, WebMetricClient } from "./web-metric.ts";
 
 /** A loopback server: each path answers as `routes` says; every request is recorded. */
@@ -115,5 +119,70 @@ describe("WebMetricClient on a real loopback server", () => {
     // The redirect was not followed: /ok was not asked for after it.
     const afterRedirect = hits.findIndex((h) => h.url === "/redirect");
     assert.notEqual(hits[afterRedirect + 1]?.url, "/ok");
+  });
+});
+
+describe("a web answer judged (property)", () => {
+  it("passes only on a 2xx answer whose value at the path is a finite number within the bounds", async () => {
+    const body = fc.oneof(
+      fc.jsonValue({ maxDepth: 3 }).map((v) => JSON.stringify(v)),
+      fc
+        .record({
+          v: fc.oneof(
+            fc.double({ min: -100, max: 100 }),
+            fc.double({ min: -100, max: 100 }).map(String),
+            fc.double(),
+            fc.string(),
+            fc.boolean(),
+            fc.constant(null),
+          ),
+        })
+        .map((v) => JSON.stringify(v)),
+      fc.string({ maxLength: 40 }),
+    );
+    const noDataPolicy = fc.constantFrom<NoDataPolicy>("inconclusive", "fail", "pass");
+    let passedOnValue = 0;
+    await fc.assert(
+      fc.asyncProperty(
+        body,
+        fc.oneof(
+          { arbitrary: fc.constant(EGRESS_OUTCOMES.ok), weight: 3 },
+          { arbitrary: fc.constantFrom(...Object.values(EGRESS_OUTCOMES)), weight: 1 },
+        ),
+        fc.double({ noNaN: true, min: -100, max: 100 }),
+        noDataPolicy,
+        async (text, outcome, min, noData) => {
+          const metric = MetricSchema.parse({
+            name: "m",
+            web: { url: "http://m/x", jsonPath: "$.v" },
+            thresholdRange: { min },
+          });
+          const fake = { send: async () => ({ outcome, status: 200, body: text }) };
+          const request = { url: "http://m/x", method: "GET" as const, headers: {} };
+          let value: number | null = null;
+          let error: string | undefined;
+          try {
+            value = await new WebMetricClient(fake, ["http://m/"]).value(metric.web!, request, undefined);
+          } catch (err) {
+            error = (err as Error).message;
+          }
+          const r = judgeMeasurement(metric, { metric: "m", value, ...(error ? { error } : {}) }, noData);
+          if (outcome !== EGRESS_OUTCOMES.ok) assert.equal(r.verdict, "Error");
+          if (r.verdict !== "Pass" || value === null) {
+            if (r.verdict === "Pass") assert.equal(noData, "pass");
+            return;
+          }
+          let sent: unknown;
+          try {
+            sent = (JSON.parse(text) as { v?: unknown } | null)?.v;
+          } catch {}
+          const n = typeof sent === "number" || typeof sent === "string" ? Number(sent) : Number.NaN;
+          assert.ok(Number.isFinite(n) && n >= min && value === n, `${text} passed against min ${min}`);
+          passedOnValue++;
+        },
+      ),
+      { numRuns: 300 },
+    );
+    assert.ok(passedOnValue > 5, `only ${passedOnValue} passes on a value: the property says little`);
   });
 });
