@@ -1,6 +1,7 @@
 // A web metric (spec.analysis.metrics[].web): an HTTP GET or POST whose JSON answer holds the number the metric is
 // judged by, read with a JSONPath. Kept apart from rollout-schema.ts, which builds MetricSchema on it.
 import { z } from "zod";
+import { CLIENT_OWNED_HEADERS } from "./constants.ts";
 import { JsonPathError, MAX_JSON_PATH, parseJsonPath } from "./json-path.ts";
 import { cel, duration } from "./schema-fields.ts";
 
@@ -11,20 +12,7 @@ export const WEB_METHODS = ["GET", "POST"] as const;
  * Headers a web metric may not set: the ones that say where the request goes or how it is framed (Host would pick
  * another virtual host behind an allowed address), which the controller's HTTP client sets itself.
  */
-export const FORBIDDEN_WEB_HEADERS = [
-  "host",
-  "content-length",
-  "transfer-encoding",
-  "connection",
-  "keep-alive",
-  "upgrade",
-  "te",
-  "trailer",
-  "proxy-authorization",
-  "proxy-connection",
-  "forwarded",
-  "x-forwarded-host",
-] as const;
+export const FORBIDDEN_WEB_HEADERS = [...CLIENT_OWNED_HEADERS, "forwarded", "x-forwarded-host"] as const;
 
 /** Bounds of a web metric's request. */
 export const WEB_LIMITS = { url: 2048, body: 4096, headers: 10, headerValue: 1024 } as const;
