@@ -1,4 +1,5 @@
-// Measures every analysis metric of a Rollout in one tick: concurrent queries, one shared evaluation time.
+// Measures every analysis metric of a Rollout in one tick: concurrent PromQL queries (one shared evaluation time) and
+// web requests.
 
 import type { MetricsMesh } from "../api/constants.ts";
 import { parseDuration } from "../api/duration.ts";
