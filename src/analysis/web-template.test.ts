@@ -119,7 +119,11 @@ describe("substituteWebArgs", () => {
     let sent = 0;
     fc.assert(
       fc.property(
-        fc.oneof(fc.string({ maxLength: 30, unit: "binary" }), fc.string({ unit: tricky })),
+        fc.oneof(
+          fc.string({ maxLength: 30, unit: "binary" }),
+          fc.string({ unit: tricky }),
+          fc.constantFrom(".", "..", "%2e%2e", "a/b", "@evil.example", "x#y", "?k=v"),
+        ),
         (value) => {
           let w: WebMetricSpec;
           try {
