@@ -42,7 +42,9 @@ const ConfigSchema = z.object({
   prometheusUrl: z.string().url().optional(),
   allowedCheckUrls: z
     .array(z.string())
-    .describe("URL prefixes a webhook check may call; none by default (every check URL is refused)."),
+    .describe(
+      "URL prefixes a webhook check or web metric may call; none by default (every such URL is refused).",
+    ),
   jobNamespaces: z
     .array(z.string())
     .describe(
@@ -127,7 +129,8 @@ export const USAGE = `vireo — progressive delivery controller
   --prometheus-url URL     default Prometheus for Rollouts without spec.analysis.prometheus.address
   --allowed-prometheus-urls URL,...  prefixes a Rollout's own prometheus.address must start with (scheme, host
                            and port exact, path at a / boundary); default: only --prometheus-url
-  --allowed-check-urls URL,...  prefixes a webhook check's URL must start with (same rules); default: none
+  --allowed-check-urls URL,...  prefixes the URL of a webhook check or web metric must start with (same rules);
+                           default: none
   --job-namespaces NS,...  namespaces whose Rollouts may run Job checks (also: label vireo.dev/allow-jobs=true)
   --prometheus-scrape-interval DUR  its scrape interval, e.g. 30s; query windows are at least 2x it (default 15s)
   --metrics-mesh MESH      istio | linkerd | traefik: whose metrics smi/gateway-api Rollouts use (default linkerd)

@@ -1,5 +1,6 @@
 // Composition root: parses configuration, builds every component, runs the controller and shuts it down gracefully.
 import type { KubernetesObject } from "@kubernetes/client-node";
+import { WebMetricClient } from "./analysis/web-metric.ts";
 import type { RolloutStatus } from "./api/rollout-schema.ts";
 import { LOADGEN_USAGE, loadConfig, loadLoadgenConfig, USAGE } from "./config.ts";
 import { PrometheusAnalysisRunner } from "./controller/analysis-runner.ts";
@@ -174,6 +175,8 @@ export async function main(argv: readonly string[], env: NodeJS.ProcessEnv): Pro
       readSecret: secretReader(clients),
       metricsMesh: config.metricsMesh ?? "linkerd",
       egress,
+      web: new WebMetricClient(egress, config.allowedCheckUrls),
+      allowedWebUrls: config.allowedCheckUrls,
       scrapeIntervalMs: config.prometheusScrapeIntervalMs,
       scopeLabel: config.scopeQueries ? config.queryNamespaceLabel : undefined,
       now: engineNow,

@@ -1,4 +1,5 @@
-// Measures every analysis metric of a Rollout in one tick: concurrent queries, one shared evaluation time.
+// Measures every analysis metric of a Rollout in one tick: concurrent PromQL queries (one shared evaluation time) and
+// web requests.
 
 import type { MetricsMesh } from "../api/constants.ts";
 import { parseDuration } from "../api/duration.ts";
@@ -8,8 +9,10 @@ import { builtinQuery, effectiveWindowMs } from "./builtin-queries.ts";
 import { measureSequential } from "./measure-sequential.ts";
 import type { PrometheusQuerier } from "./prometheus-client.ts";
 import { scopeQuery } from "./promql-scope.ts";
-import { renderPromQL, toPromDuration } from "./promql-template.ts";
+import { renderPromQL, type TemplateVars, toPromDuration } from "./promql-template.ts";
 import type { MetricMeasurement } from "./types.ts";
+import type { WebQuerier } from "./web-metric.ts";
+import { renderWebRequest } from "./web-template.ts";
 
 /** Input of {@link measureAnalysis}. */
 export interface MeasureInput {
@@ -22,6 +25,8 @@ export interface MeasureInput {
   serviceName: string;
   metricsMesh: MetricsMesh;
   client: PrometheusQuerier;
+  /** Measures web metrics; without it a web metric is an error measurement. */
+  web?: WebQuerier;
   /** Overall deadline of the tick; queries still running when it fires become errors. */
   signal?: AbortSignal;
   /** Evaluation time shared by all queries (default: now), so canary and primary values are comparable. */
@@ -87,32 +92,66 @@ async function measureMetric(
     );
   }
   const primaryName = `${input.targetName}-primary`;
-  const canaryQuery = queryFor(input, metric, input.targetName);
-  const primaryQuery = metric.compareToPrimary ? queryFor(input, metric, primaryName) : undefined;
-  const reduce = metric.reduce;
-  const run = (q: string) =>
-    untilAborted(
-      input.client.query(q, {
-        time,
-        ...(reduce ? { reduce } : {}),
-        ...(input.signal ? { signal: input.signal } : {}),
-      }),
-      input.signal,
-    );
+  const measureOn = valueSource(input, metric, time);
+  const run = (workload: string) => untilAborted(measureOn(workload), input.signal);
+  const withPrimary = metric.compareToPrimary !== undefined;
   const [canary, primary] = await Promise.allSettled([
-    run(canaryQuery),
-    primaryQuery === undefined ? Promise.resolve(undefined) : run(primaryQuery),
+    run(input.targetName),
+    withPrimary ? run(primaryName) : Promise.resolve(undefined),
   ]);
   if (canary.status === "rejected")
     return { metric: metric.name, value: null, error: errorText(canary.reason) };
   const out: MetricMeasurement = { metric: metric.name, value: canary.value };
-  if (primaryQuery !== undefined) {
+  if (withPrimary) {
     if (primary.status === "rejected") {
       return { metric: metric.name, value: canary.value, error: `primary: ${errorText(primary.reason)}` };
     }
     out.primaryValue = primary.value ?? null;
   }
   return out;
+}
+
+/** How `metric` is measured on a workload: its web request, or its PromQL (rendered when called, so errors reject). */
+function valueSource(
+  input: MeasureInput,
+  metric: MetricSpec,
+  time: Date,
+): (workload: string) => Promise<number | null> {
+  const { web } = metric;
+  if (web !== undefined) {
+    const client = input.web;
+    return async (workload) => {
+      if (!client) throw new Error("this controller measures no web metrics");
+      const request = renderWebRequest(web, variablesFor(input, metric, workload));
+      return client.value(web, request, metric.reduce, input.signal);
+    };
+  }
+  const reduce = metric.reduce;
+  return async (workload) =>
+    input.client.query(queryFor(input, metric, workload), {
+      time,
+      ...(reduce ? { reduce } : {}),
+      ...(input.signal ? { signal: input.signal } : {}),
+    });
+}
+
+type VariableInput = Pick<
+  MeasureInput,
+  "spec" | "namespace" | "targetName" | "serviceName" | "scrapeIntervalMs" | "canaryHash"
+>;
+
+/** The variables of `metric`'s query or request measured on `workload` (the canary or the primary). */
+export function variablesFor(input: VariableInput, metric: MetricSpec, workload: string): TemplateVars {
+  const requested = parseDuration(metric.window ?? input.spec.analysis.interval);
+  return {
+    namespace: input.namespace,
+    target: workload,
+    canary: input.targetName,
+    primary: `${input.targetName}-primary`,
+    service: input.serviceName,
+    interval: toPromDuration(effectiveWindowMs(requested, input.scrapeIntervalMs)),
+    ...(input.canaryHash ? { canary_hash: input.canaryHash } : {}),
+  };
 }
 
 /** The PromQL for `metric` measured on `workload` (the canary or the primary). */
@@ -132,8 +171,8 @@ export function queryFor(
   workload: string,
 ): string {
   const analysis = input.spec.analysis;
-  const requested = parseDuration(metric.window ?? analysis.interval);
-  const window = toPromDuration(effectiveWindowMs(requested, input.scrapeIntervalMs));
+  const vars = variablesFor(input, metric, workload);
+  const window = vars.interval;
   if (metric.builtin !== undefined) {
     return builtinQuery({
       builtin: metric.builtin,
@@ -147,16 +186,8 @@ export function queryFor(
       ...(analysis.labels ? { labels: analysis.labels } : {}),
     });
   }
-  if (metric.query === undefined) throw new Error(`metric ${metric.name} has neither builtin nor query`);
-  const query = renderPromQL(metric.query, {
-    namespace: input.namespace,
-    target: workload,
-    canary: input.targetName,
-    primary: `${input.targetName}-primary`,
-    service: input.serviceName,
-    interval: window,
-    ...(input.canaryHash ? { canary_hash: input.canaryHash } : {}),
-  });
+  if (metric.query === undefined) throw new Error(`metric ${metric.name} has no PromQL`);
+  const query = renderPromQL(metric.query, vars);
   return input.scopeLabel === undefined
     ? query
     : scopeQuery(query, { label: input.scopeLabel, namespace: input.namespace });

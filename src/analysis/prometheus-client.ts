@@ -15,9 +15,10 @@ import {
   DEFAULT_MAX_SERIES,
   readAnswer,
 } from "./prometheus-answer.ts";
+import { type Reduce, reduceValues } from "./reduce.ts";
 
 /** How several series collapse into one value. */
-export type Reduce = "sum" | "avg" | "min" | "max";
+export type { Reduce } from "./reduce.ts";
 
 /** Credentials for Prometheus; values are never logged or put in errors. */
 export type PrometheusAuth =
@@ -342,17 +343,10 @@ export function parseQueryResponse(body: unknown, reduce?: Reduce): number | nul
   if (series.length === 1) return values[0] ?? null;
   const finite = values.filter((v): v is number => v !== null);
   if (finite.length === 0) return null;
-  switch (reduce) {
-    case "sum":
-      return finite.reduce((a, b) => a + b, 0);
-    case "avg":
-      return finite.reduce((a, b) => a + b, 0) / finite.length;
-    case "min":
-      return Math.min(...finite);
-    case "max":
-      return Math.max(...finite);
-    default:
-      throw new PrometheusQueryError("result", `unknown reduce ${String(reduce)}`);
+  try {
+    return reduceValues(finite, reduce as Reduce);
+  } catch (err) {
+    throw new PrometheusQueryError("result", (err as Error).message);
   }
 }
 

@@ -344,5 +344,21 @@ export const EGRESS_OUTCOMES = {
   network: "network",
   invalidUrl: "invalid-url",
 } as const;
+/**
+ * Headers that say where a request goes or how it is framed (Host, hop-by-hop): the HTTP client sets them, never
+ * a tenant (the load generator's headers, a web metric's).
+ */
+export const CLIENT_OWNED_HEADERS = [
+  "host",
+  "content-length",
+  "transfer-encoding",
+  "connection",
+  "keep-alive",
+  "upgrade",
+  "te",
+  "trailer",
+  "proxy-authorization",
+  "proxy-connection",
+] as const;
 /** One of {@link EGRESS_OUTCOMES}. */
 export type EgressOutcome = (typeof EGRESS_OUTCOMES)[keyof typeof EGRESS_OUTCOMES];

@@ -81,7 +81,7 @@ describe("Rollout CRD", () => {
       "removes a route that no earlier step installed",
       "remove every mirror",
       "must not decrease",
-      "exactly one of builtin or query",
+      "exactly one of builtin, query or web",
       "Service names are at most 63",
       "Deployment names are at most 253",
       "whose path values are at most 1024",

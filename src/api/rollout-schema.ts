@@ -32,6 +32,7 @@ import {
   SetHeaderRouteSchema,
   SetMirrorSchema,
 } from "./traffic-route-schema.ts";
+import { WebMetricSchema } from "./web-metric-schema.ts";
 
 /** An Istio `hosts` entry: a hostname, `*.` and a domain, or `*`. */
 const ISTIO_HOST = "^(\\*|(\\*\\.)?[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*)$";
@@ -532,6 +533,8 @@ export const SEQUENTIAL_DEFAULTS = {
 const PASS_MARGIN_RULE = `passMargin (default ${SEQUENTIAL_DEFAULTS.passMargin}) must exceed margin (default ${SEQUENTIAL_DEFAULTS.margin}): a canary cannot be both tolerated and bad`;
 const ERROR_FLOOR_RULE = "errorFloor is an error rate: it needs builtin request-success-rate";
 
+const ONE_SOURCE = "a metric needs exactly one of builtin, query or web";
+
 /** One metric checked at every analysis tick. */
 export const MetricSchema = z
   .object({
@@ -550,13 +553,18 @@ export const MetricSchema = z
       .describe(
         "A PromQL template. Variables: {{ namespace }}, {{ target }} (the workload being measured: canary, or primary for compareToPrimary), {{ canary }}, {{ primary }}, {{ service }}, {{ interval }}. Values are escaped for label matchers.",
       ),
-    window: duration("Range of the query, e.g. 1m. Defaults to the analysis interval.").optional(),
+    web: WebMetricSchema.optional(),
+    window: duration(
+      "Range of the query ({{ interval }} of a web metric), e.g. 1m. Defaults to the analysis interval.",
+    ).optional(),
     thresholdRange: ThresholdRangeSchema.optional(),
     compareToPrimary: CompareToPrimarySchema.optional(),
     reduce: z
       .enum(["sum", "avg", "min", "max"])
       .optional()
-      .describe("How to reduce a query that returns several series. Without it, several series is an error."),
+      .describe(
+        "How to reduce a query that returns several series (or a web metric's jsonPath that selects several values). Without it, several is an error.",
+      ),
     judge: z
       .enum(METRIC_JUDGES)
       .optional()
@@ -616,7 +624,10 @@ export const MetricSchema = z
   .describe("A metric the canary must satisfy at every analysis tick.")
   .meta({
     "x-kubernetes-validations": [
-      cel("has(self.builtin) != has(self.query)", "a metric needs exactly one of builtin or query"),
+      cel(
+        "(has(self.builtin) ? 1 : 0) + (has(self.query) ? 1 : 0) + (has(self.web) ? 1 : 0) == 1",
+        ONE_SOURCE,
+      ),
       cel(
         "has(self.thresholdRange) || has(self.compareToPrimary) || (has(self.judge) && self.judge == 'sequential')",
         "a metric needs thresholdRange, compareToPrimary or both",
@@ -647,8 +658,8 @@ export const MetricSchema = z
       ),
     ],
   })
-  .refine((m) => (m.builtin !== undefined) !== (m.query !== undefined), {
-    message: "a metric needs exactly one of builtin or query",
+  .refine((m) => [m.builtin, m.query, m.web].filter((x) => x !== undefined).length === 1, {
+    message: ONE_SOURCE,
   })
   .refine(
     (m) => m.thresholdRange !== undefined || m.compareToPrimary !== undefined || m.judge === "sequential",

@@ -34,7 +34,7 @@ export const AnalysisTemplateSpecSchema = z
       .array(TemplateArgSchema)
       .max(20)
       .default([])
-      .describe("Arguments the metrics' queries use as {{ args.<name> }}.")
+      .describe("Arguments the metrics' queries and web requests use as {{ args.<name> }}.")
       .meta({ "x-kubernetes-list-type": "map", "x-kubernetes-list-map-keys": ["name"] }),
     prometheus: PrometheusSchema.optional().describe(
       "The Prometheus these metrics are written for. The controller's egress policy (--allowed-prometheus-urls) applies as it does to a Rollout's own address; Secrets are read from the Rollout's namespace, with the opt-in label.",
@@ -44,7 +44,7 @@ export const AnalysisTemplateSpecSchema = z
       .min(1)
       .max(20)
       .describe(
-        "Metrics added to every Rollout that names this template. Queries may use the Rollout's variables ({{ canary }}, {{ primary }}, {{ namespace }}, …) and {{ args.<name> }}.",
+        "Metrics added to every Rollout that names this template. Queries and web requests may use the Rollout's variables ({{ canary }}, {{ primary }}, {{ namespace }}, …) and {{ args.<name> }}; in a web metric an argument is percent-encoded in the URL (never in its host), JSON-escaped in the body.",
       )
       .meta({ "x-kubernetes-list-type": "map", "x-kubernetes-list-map-keys": ["name"] }),
   })

@@ -134,7 +134,53 @@ const corpus: { name: string; spec: unknown; path: string; message: RegExp }[] =
     name: "metric with neither builtin nor query",
     spec: variant((s) => delete s.analysis.metrics[0].builtin),
     path: "spec.analysis.metrics[0]",
-    message: /exactly one of builtin or query/,
+    message: /exactly one of builtin, query or web/,
+  },
+  {
+    name: "metric with both query and web",
+    spec: variant((s) => (s.analysis.metrics[0].web = { url: "http://m/x", jsonPath: "$.v" })),
+    path: "spec.analysis.metrics[0]",
+    message: /exactly one of builtin, query or web/,
+  },
+  {
+    name: "web metric with a body on GET",
+    spec: variant((s) => {
+      delete s.analysis.metrics[0].builtin;
+      s.analysis.metrics[0].web = { url: "http://m/x", jsonPath: "$.v", body: "{}" };
+    }),
+    path: "spec.analysis.metrics[0].web.body",
+    message: /body needs method POST/,
+  },
+  {
+    name: "web metric setting Host",
+    spec: variant((s) => {
+      delete s.analysis.metrics[0].builtin;
+      s.analysis.metrics[0].web = {
+        url: "http://m/x",
+        jsonPath: "$.v",
+        headers: [{ name: "HOST", value: "x" }],
+      };
+    }),
+    path: "spec.analysis.metrics[0].web.headers[0].name",
+    message: /set by the controller/,
+  },
+  {
+    name: "web metric with a filter in its jsonPath",
+    spec: variant((s) => {
+      delete s.analysis.metrics[0].builtin;
+      s.analysis.metrics[0].web = { url: "http://m/x", jsonPath: "$.a[?(@.b)]" };
+    }),
+    path: "spec.analysis.metrics[0].web.jsonPath",
+    message: /filter selectors/,
+  },
+  {
+    name: "web metric with a stray brace in its URL",
+    spec: variant((s) => {
+      delete s.analysis.metrics[0].builtin;
+      s.analysis.metrics[0].web = { url: "http://m/{x}", jsonPath: "$.v" };
+    }),
+    path: "spec.analysis.metrics[0].web.url",
+    message: /braces only as/,
   },
   {
     name: "metric without any bound",

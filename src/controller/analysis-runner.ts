@@ -1,10 +1,17 @@
-// Connects the engine's analysis ticks to Prometheus: resolves each Rollout's connection, then measures its metrics.
+// Connects the engine's analysis ticks to their sources: resolves each Rollout's Prometheus connection, then measures
+// its metrics (PromQL through Prometheus, web metrics through the web client).
 
 import { measureAnalysis } from "../analysis/measure.ts";
-import { PrometheusClient, type PrometheusClientConfig } from "../analysis/prometheus-client.ts";
+import {
+  PrometheusClient,
+  type PrometheusClientConfig,
+  type PrometheusQuerier,
+} from "../analysis/prometheus-client.ts";
 import { type ControllerPrometheusDefaults, resolvePrometheusConfig } from "../analysis/prometheus-config.ts";
 import { queryScopeIssues } from "../analysis/scope-check.ts";
 import type { MetricMeasurement } from "../analysis/types.ts";
+import type { WebQuerier } from "../analysis/web-metric.ts";
+import { webMetricIssues } from "../analysis/web-spec-issues.ts";
 import type { MetricsMesh } from "../api/constants.ts";
 import type { RolloutSpec, RolloutStatus } from "../api/rollout-schema.ts";
 import type { ReadSecret } from "../api/secret-ref.ts";
@@ -27,6 +34,10 @@ export interface PrometheusAnalysisRunnerOptions {
   scrapeIntervalMs?: number | undefined;
   /** `--scope-queries` on: the label holding the namespace (`--query-namespace-label`). */
   scopeLabel?: string | undefined;
+  /** Measures web metrics (without it they are error measurements). */
+  web?: WebQuerier | undefined;
+  /** `--allowed-check-urls`: prefixes a web metric's URL must lie under (empty: web metrics are refused). */
+  allowedWebUrls?: readonly string[] | undefined;
   /** The engine's clock: queries are evaluated at the time `stepStartedAt` was written in (default: the host's). */
   now?: () => Date;
 }
@@ -40,23 +51,34 @@ export class PrometheusAnalysisRunner implements AnalysisRunner {
     this.#o = options;
   }
 
-  /** What `--scope-queries` refuses in the spec (see queryScopeIssues); nothing when scoping is off. */
+  /**
+   * What this controller refuses in the spec before any traffic moves: web metrics that do not render or lie outside
+   * `--allowed-check-urls` (never called then), and what `--scope-queries` cannot confine (see queryScopeIssues).
+   */
   specIssues(spec: RolloutSpec, names: WorkloadNames): SpecIssue[] {
-    if (this.#o.scopeLabel === undefined) return [];
-    return queryScopeIssues(spec, {
+    const input = {
       namespace: names.namespace,
       targetName: names.target,
       serviceName: names.rootService,
-      metricsMesh: metricsMeshFor(spec.provider, this.#o.metricsMesh),
-      scopeLabel: this.#o.scopeLabel,
       ...(this.#o.scrapeIntervalMs !== undefined ? { scrapeIntervalMs: this.#o.scrapeIntervalMs } : {}),
-    });
+    };
+    const web = webMetricIssues(spec, input, this.#o.allowedWebUrls ?? []);
+    if (this.#o.scopeLabel === undefined) return web;
+    return [
+      ...web,
+      ...queryScopeIssues(spec, {
+        ...input,
+        metricsMesh: metricsMeshFor(spec.provider, this.#o.metricsMesh),
+        scopeLabel: this.#o.scopeLabel,
+      }),
+    ];
   }
 
   /**
-   * Measures every metric. A configuration problem (no address, an address outside the allow-list, a missing or
-   * unlabelled Secret) becomes an error measurement for each metric, so it shows in status and counts towards
-   * consecutiveErrorLimit instead of vanishing in a log; no query is sent then.
+   * Measures every metric. A Prometheus configuration problem (no address, an address outside the allow-list, a
+   * missing or unlabelled Secret) becomes an error measurement for each PromQL metric, so it shows in status and
+   * counts towards consecutiveErrorLimit instead of vanishing in a log; no query is sent then. Web metrics need no
+   * Prometheus and are measured all the same.
    */
   async measure(
     spec: RolloutSpec,
@@ -64,12 +86,17 @@ export class PrometheusAnalysisRunner implements AnalysisRunner {
     signal: AbortSignal,
     status?: RolloutStatus,
   ): Promise<MetricMeasurement[]> {
-    let config: PrometheusClientConfig;
+    let client: PrometheusQuerier;
     try {
-      config = await resolvePrometheusConfig(spec, names.namespace, this.#o.defaults, this.#o.readSecret);
+      client = this.#client(
+        await resolvePrometheusConfig(spec, names.namespace, this.#o.defaults, this.#o.readSecret),
+      );
     } catch (err) {
       const error = err instanceof Error ? err.message : String(err);
-      return spec.analysis.metrics.map((m) => ({ metric: m.name, value: null, error }));
+      if (spec.analysis.metrics.every((m) => m.web === undefined))
+        return spec.analysis.metrics.map((m) => ({ metric: m.name, value: null, error }));
+      const refuse = () => Promise.reject(new Error(error));
+      client = { query: refuse, queryVector: refuse };
     }
     return measureAnalysis({
       spec,
@@ -77,7 +104,8 @@ export class PrometheusAnalysisRunner implements AnalysisRunner {
       targetName: names.target,
       serviceName: names.rootService,
       metricsMesh: metricsMeshFor(spec.provider, this.#o.metricsMesh),
-      client: this.#client(config),
+      client,
+      ...(this.#o.web ? { web: this.#o.web } : {}),
       signal,
       now: (this.#o.now ?? (() => new Date()))(),
       ...(status?.stepStartedAt ? { stepStartedAt: new Date(status.stepStartedAt) } : {}),

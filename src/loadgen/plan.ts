@@ -2,6 +2,7 @@
 // — or a refusal that says why (another namespace, an address or external host, a value over a cap).
 import { isIP } from "node:net";
 import { z } from "zod";
+import { CLIENT_OWNED_HEADERS } from "../api/constants.ts";
 import { parseDuration } from "../api/duration.ts";
 import {
   LOADGEN_METADATA,
@@ -83,19 +84,7 @@ const HEADER_NAME = /^[!#$%&'*+.^_`|~0-9A-Za-z-]{1,64}$/;
 const HEADER_VALUE = /^[\t\x20-\x7e]{0,256}$/;
 const PATH = /^\/(?!\/)[\x21-\x7e]{0,255}$/;
 /** Headers the load generator owns: the target (Host), framing, and hop-by-hop headers. */
-const OWN_HEADERS = new Set([
-  "host",
-  "content-length",
-  "transfer-encoding",
-  "connection",
-  "keep-alive",
-  "upgrade",
-  "te",
-  "trailer",
-  "proxy-authorization",
-  "proxy-connection",
-  "user-agent",
-]);
+const OWN_HEADERS = new Set<string>([...CLIENT_OWNED_HEADERS, "user-agent"]);
 const MAX_HEADERS = 8;
 
 const refuse = (status: Refusal["status"], message: string): PlanResult => ({

@@ -50,6 +50,52 @@ function lookupOf(objects: Record<string, unknown>): TemplateLookup & { calls: s
 const issuesOf = (r: ReturnType<typeof resolveTemplates>) => (r.ok ? [] : r.issues.map((i) => i.message));
 
 describe("resolveTemplates", () => {
+  it("web metrics: arguments go into path, query, body and headers escaped; never into the host", () => {
+    const template = (url: string) => ({
+      args: [{ name: "app" }, { name: "token", default: "t" }],
+      metrics: [
+        {
+          name: "score",
+          web: {
+            url,
+            method: "POST",
+            body: '{"app": "{{ args.app }}"}',
+            headers: [{ name: "Authorization", value: "Bearer {{ args.token }}" }],
+            jsonPath: "$.score",
+          },
+          thresholdRange: { min: 0.9 },
+        },
+      ],
+    });
+    const spec = rollout({ templates: [{ name: "score", args: [{ name: "app", value: 'a b/"c' }] }] });
+    const good = resolveTemplates(
+      spec,
+      NS,
+      lookupOf({
+        [`AnalysisTemplate/${NS}/score`]: template(
+          "http://score.tools:8080/v1/{{ target }}?app={{ args.app }}",
+        ),
+      }),
+    );
+    assert.ok(good.ok, JSON.stringify(good));
+    const web = good.spec.analysis.metrics[0]?.web;
+    assert.equal(web?.url, "http://score.tools:8080/v1/{{ target }}?app=a%20b%2F%22c");
+    assert.equal(web?.body, '{"app": "a b/\\"c"}');
+    assert.deepEqual(web?.headers, [{ name: "Authorization", value: "Bearer t" }]);
+    for (const url of [
+      "http://{{ args.app }}/v1",
+      "http://score.{{ args.app }}:8080/v1",
+      "http://x{{ args.app }}",
+    ]) {
+      const bad = resolveTemplates(
+        rollout({ templates: [{ name: "score", args: [{ name: "app", value: "evil.example" }] }] }),
+        NS,
+        lookupOf({ [`AnalysisTemplate/${NS}/score`]: template(url) }),
+      );
+      assert.match(issuesOf(bad).join(), /metric score: \{\{ args\.app \}\} stands in the URL's host/, url);
+    }
+  });
+
   it("adds a template's metrics after the Rollout's own, with its arguments substituted and defaults applied", () => {
     const spec = rollout({
       metrics: [{ name: "own", builtin: "request-success-rate", thresholdRange: { min: 99 } }],

@@ -10,7 +10,8 @@ import {
   type TemplateArg,
 } from "../../api/template-schema.ts";
 import { formatPath, type SpecIssue, validateRolloutSpec } from "../../api/validate.ts";
-import { PROM_DURATION, renderPromQL } from "../promql-template.ts";
+import { PROM_DURATION, renderPromQL, type TemplateVars } from "../promql-template.ts";
+import { renderWebRequest, substituteWebArgs } from "../web-template.ts";
 import { NUMBER_VALUE, substituteArgs } from "./args.ts";
 
 /** Reads a template: namespaced kinds by namespace and name, cluster-scoped ones by name (`namespace` undefined). */
@@ -160,7 +161,8 @@ function checkType(arg: TemplateArg, value: string): string | undefined {
 
 /**
  * `metric` with its arguments substituted, or why it cannot be: an argument it names is undeclared, a value
- * cannot stand where the query puts it, or the query does not render for this Rollout (an unknown variable).
+ * cannot stand where the query or request puts it (an argument never stands in a web metric's host), or the query or
+ * request does not render for this Rollout (an unknown variable).
  */
 function renderMetric(
   metric: MetricSpec,
@@ -168,19 +170,25 @@ function renderMetric(
   spec: RolloutSpec,
   namespace: string,
 ): MetricSpec | string {
-  if (metric.query === undefined) return metric;
+  // Rendered once now with this Rollout's names, so a broken query or request is refused before any traffic moves.
+  const canary = spec.targetRef.name;
+  const vars: TemplateVars = {
+    namespace,
+    target: canary,
+    canary,
+    primary: `${canary}-primary`,
+    service: spec.service?.name ?? canary,
+    interval: "30s",
+  };
   try {
+    if (metric.web !== undefined) {
+      const web = substituteWebArgs(metric.web, args);
+      renderWebRequest(web, vars);
+      return { ...metric, web };
+    }
+    if (metric.query === undefined) return metric;
     const query = substituteArgs(metric.query, args);
-    // Rendered once now with this Rollout's names, so a broken query is refused before any traffic moves.
-    const canary = spec.targetRef.name;
-    renderPromQL(query, {
-      namespace,
-      target: canary,
-      canary,
-      primary: `${canary}-primary`,
-      service: spec.service?.name ?? canary,
-      interval: "30s",
-    });
+    renderPromQL(query, vars);
     return { ...metric, query };
   } catch (err) {
     return err instanceof Error ? err.message : String(err);
