@@ -3,6 +3,7 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import type { RolloutSpecInput } from "../api/rollout-schema.ts";
+import { decide } from "./decide.ts";
 import { expandSteps } from "./steps.ts";
 import {
   actionsOf,
@@ -10,12 +11,14 @@ import {
   makeSpec,
   measurements,
   newWorld,
+  observe,
   pushRevision,
   reconcile,
   run,
   settle,
   syncEndpoints,
 } from "./testing/world.ts";
+import type { Decision } from "./types.ts";
 
 type BlueGreenInput = NonNullable<RolloutSpecInput["strategy"]["blueGreen"]>;
 const blueGreen = (bg: BlueGreenInput = {}, more: Partial<RolloutSpecInput> = {}) =>
@@ -224,6 +227,32 @@ describe("promotion that the world undoes", () => {
     const promoted = w.log.slice(from).filter((l) => l.decision.status.stableRevision === "rev-2");
     assert.deepEqual(promoted, [], "rev-2 is never the stable revision: the primary runs rev-1");
     assert.deepEqual([w.status?.stableRevision, w.primary.revision], ["rev-1", "rev-1"]);
+  });
+});
+
+describe("a blue/green decision that crosses phases", () => {
+  it("a promotion finished as a new revision starts keeps the preview off the rolling canary, and deciding again on its status says the same", () => {
+    const w = healthyBlueGreen({ previewAnalysis: false, rollbackWindow: "0s" });
+    pushRevision(w, "rev-2");
+    run(w, (x) => x.primary.revision === "rev-2");
+    settle(w);
+    assert.equal(w.previewSelects, "canary");
+    // The target is deleted and re-applied with another template: its pods roll, none ready yet.
+    w.canary = { ...w.canary, exists: false, desired: 0, ready: 0 };
+    reconcile(w);
+    w.canary = { exists: true, revision: "rev-3", desired: 2, ready: 0, broken: false };
+    const input = { generation: w.generation, spec: w.spec, status: w.status };
+    const obs = observe(w);
+    const first = reconcile(w);
+    assert.deepEqual(
+      [first.status.phase, first.status.stableRevision, first.status.canaryRevision],
+      ["Progressing", "rev-2", "rev-3"],
+    );
+    const world = (d: Decision) => d.actions.filter((a) => a.type !== "RecordEvent" && a.type !== "Notify");
+    assert.deepEqual(world(first), [{ type: "PointPreview", at: "primary" }]);
+    // A crash right after the status write: the next decision starts from the new status and must point it too.
+    const again = decide({ ...input, status: first.status }, obs, new Date(w.now));
+    assert.deepEqual(world(again), world(first));
   });
 });
 

@@ -52,6 +52,20 @@ export function primaryShortfall(ctx: Ctx): string | undefined {
   return `the promoted primary has ${Math.min(slices, size)}/${size} ready endpoints in the EndpointSlices of the primary Service${obs.endpoints?.preview === "primary" ? "" : `, and the EndpointSlices of Service ${previewServiceName(ctx.spec)} do not yet agree with them`}`;
 }
 
+/** True once the rollout entered its first step: from then on the preview shows the new version. */
+const entered = (ctx: Ctx): boolean =>
+  ctx.d.status.stepStartedAt !== undefined || (ctx.d.status.currentStepIndex ?? 0) > 0;
+
+/**
+ * In flight while the canary is not ready: the preview stays where {@link previewReady} keeps it — on the new pods
+ * once a step was entered, on the active version before (the canary may run two revisions while it rolls). Said by
+ * every in-flight decision, so one that came from another phase (whose rules pointed the preview elsewhere) decides
+ * the same as the next one will on its status.
+ */
+export function previewWhileUnready(ctx: Ctx): void {
+  if (isBlueGreen(ctx)) ctx.d.previewTo(entered(ctx) ? "canary" : "primary");
+}
+
 /**
  * In-flight rule (after the canary is ready): the preview Service moves to the new pods once they are ready at full
  * size, and the first step is entered only once its EndpointSlices confirm it, so analysis judges the new version
@@ -63,8 +77,7 @@ export function previewReady(
 ): boolean {
   if (!isBlueGreen(ctx)) return true;
   const { d, obs } = ctx;
-  const entered = d.status.stepStartedAt !== undefined || (d.status.currentStepIndex ?? 0) > 0;
-  if (entered) {
+  if (entered(ctx)) {
     d.previewTo("canary");
     return true;
   }

@@ -6,7 +6,13 @@ import { type PauseReason, REASONS, type Reason } from "../../api/constants.ts";
 import { formatDuration, parseDuration } from "../../api/duration.ts";
 import { recordAnalysis } from "../analysis-rules.ts";
 import { analysisRequired, nextAnalysisAt } from "../analysis-schedule.ts";
-import { awaitCutOver, blueGreenWhere, isBlueGreen, previewReady } from "../blue-green.ts";
+import {
+  awaitCutOver,
+  blueGreenWhere,
+  isBlueGreen,
+  previewReady,
+  previewWhileUnready,
+} from "../blue-green.ts";
 import { describeRun, gate, skipGates } from "../checks.ts";
 import { type Ctx, isReady } from "../draft.ts";
 import { spendBudget, waitingForEvidence } from "../evidence-budget.ts";
@@ -88,6 +94,7 @@ function waitFor(ctx: Ctx, reason: Reason, message: string, pollMs: number): voi
 const canaryReady: Rule = (ctx) => {
   const { obs } = ctx;
   if (obs.inPlace || isReady(obs.canary)) return true;
+  previewWhileUnready(ctx);
   if (obs.canary.readyReplicas === 0 && ((obs.routes?.canary ?? 0) > 0 || pointsAtCanary(obs.managedRoutes)))
     route(ctx, 0);
   waitFor(
