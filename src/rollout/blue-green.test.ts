@@ -124,6 +124,26 @@ describe("a blue/green rollout", () => {
     assert.equal(cut.observations.endpoints?.preview, "canary");
   });
 
+  it("before its first step, someone's edit that sends traffic to the new pods is put back on the active version", () => {
+    const w = healthyBlueGreen({ previewAnalysis: false });
+    pushRevision(w, "rev-2");
+    w.canary.desired = 2;
+    w.canary.ready = 1;
+    reconcile(w);
+    // The canary rolls (1/2 ready); someone's edit sends it all traffic.
+    w.routes = { primary: 0, canary: 100 };
+    assert.match(reconcile(w).status.message ?? "", /waiting for the canary rev-2/);
+    assert.deepEqual(w.routes, { primary: 100, canary: 0 }, "put back while the canary rolls");
+    settle(w);
+    lagging(w, 2);
+    // Ready at full size, the preview's slices lag behind: the same edit again.
+    assert.match(w.status?.message ?? "", /0\/2 ready endpoints/);
+    w.routes = { primary: 0, canary: 100 };
+    reconcile(w);
+    assert.deepEqual(w.routes, { primary: 100, canary: 0 }, "put back while the preview waits");
+    assert.equal(w.status?.canaryWeight, 0);
+  });
+
   it("a failed analysis in the rollback window switches all traffic back to the warm primary at once", () => {
     const w = healthyBlueGreen();
     pushRevision(w, "rev-2");

@@ -57,6 +57,12 @@ const entered = (ctx: Ctx): boolean =>
   ctx.d.status.stepStartedAt !== undefined || (ctx.d.status.currentStepIndex ?? 0) > 0;
 
 /**
+ * True while a blue/green rollout has not entered its first step: its preview is unconfirmed, so all traffic belongs
+ * on the active version (someone's edit of the split is put back, not left on the new pods while the rules wait).
+ */
+export const beforeFirstStep = (ctx: Ctx): boolean => isBlueGreen(ctx) && !entered(ctx);
+
+/**
  * In flight while the canary is not ready: the preview stays where {@link previewReady} keeps it — on the new pods
  * once a step was entered, on the active version before (the canary may run two revisions while it rolls). Said by
  * every in-flight decision, so one that came from another phase (whose rules pointed the preview elsewhere) decides

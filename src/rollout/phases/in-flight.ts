@@ -8,6 +8,7 @@ import { recordAnalysis } from "../analysis-rules.ts";
 import { analysisRequired, nextAnalysisAt } from "../analysis-schedule.ts";
 import {
   awaitCutOver,
+  beforeFirstStep,
   blueGreenWhere,
   isBlueGreen,
   previewReady,
@@ -86,6 +87,16 @@ function waitFor(ctx: Ctx, reason: Reason, message: string, pollMs: number): voi
   d.say(reason, message);
   d.wake(Date.parse(d.status.waitingSince) + spec.progressDeadlineSeconds * 1000);
 }
+
+/**
+ * Blue/green before its first step: all traffic stays on the active version whatever the later rules wait for (the
+ * canary, the preview's slices, checks, a pause), so someone's edit of the split is put back, not left on the
+ * unconfirmed new pods.
+ */
+const holdOnActive: Rule = (ctx) => {
+  if (beforeFirstStep(ctx)) route(ctx, 0);
+  return true;
+};
 
 /**
  * Nothing moves until the canary is ready; a canary that lost all its pods must not keep traffic. (A StatefulSet's
@@ -222,6 +233,7 @@ const IN_FLIGHT_RULES: readonly Rule[] = [
   recordTick,
   accessPolicy,
   progressDeadline,
+  holdOnActive,
   canaryReady,
   preview,
   preRolloutChecks,
