@@ -6,10 +6,35 @@ import { describe, it } from "node:test";
 import fc from "fast-check";
 import { parseDuration } from "../api/duration.ts";
 import { decide } from "./decide.ts";
-import { blueGreenLifeArb, play } from "./testing/lives.ts";
+import { blueGreenLifeArb, type Event, play, type SpecIn } from "./testing/lives.ts";
 import { observe } from "./testing/world.ts";
 
 const RUNS = Number(process.env.VIREO_PROPERTY_RUNS ?? 1000);
+
+/**
+ * Someone sends all traffic to the waiting preview while the primary has no ready pods, then edits the managed
+ * routes: the engine cannot route back, and its write restoring the managed routes carries the split as observed.
+ */
+const MANAGED_REWRITE: [SpecIn, Event[]] = [
+  {
+    steps: undefined,
+    sticky: false,
+    skipAnalysis: false,
+    failureLimit: 1,
+    maxStepDuration: "1h",
+    noEvidence: "pause",
+    firstAnalysis: "pass",
+    deadlineSeconds: 30,
+    startHealthy: true,
+    blueGreen: { autoPromotion: false, previewAnalysis: false, rollbackWindow: "0s", scaleDownDelay: "0s" },
+  },
+  [
+    { kind: "settle" },
+    { kind: "primaryFlap", ready: false },
+    { kind: "routeDrift", canary: 100 },
+    { kind: "managedDrift", edited: true },
+  ],
+];
 
 describe("blue/green invariants (property-based)", () => {
   it("traffic moves all at once: every route written and every weight in status is 0 or 100", () => {
@@ -32,7 +57,10 @@ describe("blue/green invariants (property-based)", () => {
     fc.assert(
       fc.property(blueGreenLifeArb, ([spec, events]) => {
         for (const { before, decision } of play(spec, events).steps) {
-          const cut = decision.actions.some((a) => a.type === "SetRoutes" && a.weights.canary === 100);
+          // A write of managed routes alone carries the split as observed (someone's edit): Vireo moves nothing.
+          const cut = decision.actions.some(
+            (a) => a.type === "SetRoutes" && a.weights.canary === 100 && before.routes?.canary !== 100,
+          );
           // A primary deleted for good leaves the canary the only backend with pods (PrimaryLost): not a cut-over.
           if (!cut || !before.primary.exists) continue;
           const size = Math.max(before.canary.desired, 1);
@@ -48,7 +76,7 @@ describe("blue/green invariants (property-based)", () => {
           );
         }
       }),
-      { numRuns: RUNS },
+      { numRuns: RUNS, examples: [[MANAGED_REWRITE]] },
     );
   });
 
