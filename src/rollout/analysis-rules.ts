@@ -98,9 +98,9 @@ export function recordAnalysis(ctx: Ctx): boolean {
 }
 
 /**
- * The analysis checks' share of this decision: rolls back once failed runs (counted when their verdict was recorded:
- * an answer, a Job, a timeout, never a pass) reach failureLimit, as failed metrics do; then starts the checks of the
- * tick this decision recorded. Returns false if the rollout ended.
+ * The analysis checks' failures in this decision: rolls back once failed runs (counted when their verdict was
+ * recorded: an answer, a Job, a timeout, never a pass) reach failureLimit, as failed metrics do. Returns false if the
+ * rollout ended.
  */
 export function analysisChecks(ctx: Ctx): boolean {
   const { d, spec } = ctx;
@@ -120,8 +120,17 @@ export function analysisChecks(ctx: Ctx): boolean {
       return false;
     }
   }
-  if (ctx.analysisRecorded) startTickChecks(ctx, d.status.analysis?.ticks ?? 0);
   return true;
+}
+
+/**
+ * Starts the analysis checks of the tick this decision recorded, once the steps have had their say: a run that passed
+ * is counted for its step before the tick's new run replaces it in status.
+ */
+export function startAnalysisChecks(ctx: Ctx): void {
+  const { d, spec } = ctx;
+  if (!ctx.analysisRecorded || !spec.analysis.checks?.length || !IN_FLIGHT.includes(d.phase)) return;
+  startTickChecks(ctx, d.status.analysis?.ticks ?? 0);
 }
 
 /**

@@ -4,7 +4,7 @@
 import type { CheckPoint } from "../../api/check-schema.ts";
 import { type PauseReason, REASONS, type Reason } from "../../api/constants.ts";
 import { formatDuration, parseDuration } from "../../api/duration.ts";
-import { analysisChecks, recordAnalysis } from "../analysis-rules.ts";
+import { analysisChecks, recordAnalysis, startAnalysisChecks } from "../analysis-rules.ts";
 import { analysisRequired, nextAnalysisAt } from "../analysis-schedule.ts";
 import { awaitCutOver, blueGreenWhere, isBlueGreen, previewReady } from "../blue-green.ts";
 import { analysisChecksPending, describeRun, gate, skipGates } from "../checks.ts";
@@ -45,7 +45,7 @@ const followTarget: Rule = (ctx) => {
   return true;
 };
 
-/** This reconcile's analysis tick, if one was measured, and its checks; either may end the rollout. */
+/** This reconcile's analysis tick, if one was measured, and its checks' failures; either may end the rollout. */
 const recordTick: Rule = (ctx) => recordAnalysis(ctx) && analysisChecks(ctx);
 
 const accessPolicy: Rule = (ctx) => {
@@ -225,7 +225,9 @@ const IN_FLIGHT_RULES: readonly Rule[] = [
 /** Phase rules for Progressing and Paused: the canary runs, and the named rules run in order. */
 export function onInFlight(ctx: Ctx): void {
   ctx.d.wantCanary("up");
-  for (const rule of IN_FLIGHT_RULES) if (!rule(ctx)) return;
+  for (const rule of IN_FLIGHT_RULES) if (!rule(ctx)) break;
+  // After the steps, so a run that passed counts for its step before this tick's run takes its place.
+  startAnalysisChecks(ctx);
 }
 
 /** True when the current step's own condition is met (pause elapsed, analysis passed); says what it waits for. */
