@@ -5,7 +5,7 @@ import type { MetricResult } from "../analysis/types.ts";
 import { type PauseReason, REASONS, type Reason } from "../api/constants.ts";
 import type { RolloutStatus } from "../api/rollout-schema.ts";
 import { cutOverMessage, isBlueGreen } from "./blue-green.ts";
-import { rerunFailed, skipGates, startHooks } from "./checks.ts";
+import { rerunFailed, skipAnalysisChecks, skipGates, startHooks } from "./checks.ts";
 import type { Ctx } from "./draft.ts";
 import { markForRestore } from "./in-place/converge.ts";
 import { weightAt } from "./steps.ts";
@@ -66,6 +66,7 @@ export function startPromotion(ctx: Ctx, by: "Analysis" | "User" | "Steps", mess
   const { d } = ctx;
   d.phase = "Promoting";
   d.status.promotedBy = by;
+  skipAnalysisChecks(ctx, "analysis ended: the revision is being promoted");
   d.status.waitingSince = d.now.toISOString();
   d.event("Normal", by === "User" ? REASONS.PromotedByUser : REASONS.Promoting, message);
 }

@@ -147,6 +147,9 @@ export function largestSpec(o: LargestSpecOptions): RolloutSpecInput {
         insecureSkipVerify: false,
       },
       metrics,
+      checks: Array.from({ length: CHECK_LIMITS.perPoint }, (_, i) =>
+        label(63, `check${i % CHECK_LIMITS.checks}`),
+      ),
     },
     progressDeadlineSeconds: 86_400,
     windows: Array.from({ length: 20 }, () => ({
