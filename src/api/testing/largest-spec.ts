@@ -48,9 +48,12 @@ export type LargestSpecOptions = {
 /** The largest spec the Rollout schema admits (every list full, every string at its maximum length). */
 export function largestSpec(o: LargestSpecOptions): RolloutSpecInput {
   const address = `${o.prometheusAddress.replace(/\/$/, "")}/`;
+  // A generated HTTPRoute's header rule crosses its matches with the split rule's 64 path matches, and holds 64
+  // (gateway-route-budget.ts): full path matches leave one match a header route, the larger of the two choices.
+  const routeMatches = o.provider === "gateway-api" ? 1 : ROUTE_LIMITS.matches;
   const headerRoutes = Array.from({ length: ROUTE_LIMITS.installs }, (_, r) => ({
     name: text(ROUTE_LIMITS.nameLength, `route${r}`),
-    matches: Array.from({ length: ROUTE_LIMITS.matches }, (_, m) => ({
+    matches: Array.from({ length: routeMatches }, (_, m) => ({
       headers: Array.from({ length: ROUTE_LIMITS.headersPerMatch }, (_, h) => ({
         name: text(ROUTE_LIMITS.headerName, `x-h${r}${m}${h}`),
         type: "RegularExpression" as const,
