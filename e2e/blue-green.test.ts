@@ -13,12 +13,13 @@ import {
 } from "../src/api/rollout-schema.ts";
 import type { Cluster } from "./cluster/cluster.ts";
 import { KubeApiError, kubeRequest } from "./cluster/kube-request.ts";
-import { answered, type Counts, type Load, startLoad } from "./dataplane/load.ts";
+import { answered, type Load, startLoad } from "./dataplane/load.ts";
 import { podAppDeployment, setEnv } from "./dataplane/real-pod-app.ts";
 import { GATEWAY, type RealProxyEnv, startRealProxyEnv } from "./dataplane/real-proxy-env.ts";
 import type { Traefik } from "./dataplane/traefik.ts";
 import { annotate, apply, deploymentReplicas, getRollout, waitFor, waitForRollout } from "./support/app.ts";
 import { type ControllerProcess, startController } from "./support/controller-process.ts";
+import { failed, firstAt, fmt, sum, timeline } from "./support/traffic-timeline.ts";
 
 const NS = "bg";
 const APP = "podinfo";
@@ -63,45 +64,6 @@ function manifests(): string {
   ];
   return docs.map((d) => JSON.stringify(d)).join("\n---\n");
 }
-
-/** What each entry point answered in one 100 ms slice. */
-interface Slice {
-  at: number;
-  root: Counts;
-  preview: Counts;
-}
-
-/** Requests that did not get a 2xx from a pod: 5xx/4xx, answers by the proxy itself, transport errors. */
-function failed(c: Counts): number {
-  let n = c.transportErrors;
-  for (const [app, classes] of c.byApp)
-    for (const [cls, count] of classes) if (app === "" || cls !== "2xx") n += count;
-  return n;
-}
-
-/** Samples both loads every 100 ms until stopped. */
-function timeline(root: Load, preview: Load) {
-  const slices: Slice[] = [];
-  root.mark();
-  preview.mark();
-  const timer = setInterval(
-    () => slices.push({ at: Date.now(), root: root.mark(), preview: preview.mark() }),
-    100,
-  );
-  return {
-    slices,
-    stop: () => {
-      clearInterval(timer);
-      slices.push({ at: Date.now(), root: root.mark(), preview: preview.mark() });
-    },
-  };
-}
-
-const sum = (slices: Slice[], f: (s: Slice) => number) => slices.reduce((n, s) => n + f(s), 0);
-/** First slice at or after `from` in which `f` holds. */
-const firstAt = (slices: Slice[], from: number, f: (s: Slice) => boolean) =>
-  slices.find((s) => s.at >= from && f(s))?.at;
-const fmt = (ms: number | undefined) => (ms === undefined ? "never" : `${(ms / 1000).toFixed(2)} s`);
 
 describe("blue/green without a mesh through Traefik (real proxy, real EndpointSlices)", () => {
   let cluster: Cluster;
