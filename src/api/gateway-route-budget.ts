@@ -1,6 +1,7 @@
 // The matches a generated Gateway API HTTPRoute's managed rules need, refused at apply (CEL) and by the schema (zod)
-// when one rule would hold more than the HTTPRoute CRD's 64: a header route crosses its matches with the split
-// rule's path matches and with every mirrored method, a mirror its methods with the path matches.
+// when one rule would hold more than the HTTPRoute CRD's 64, or the route more than its 128: a header route crosses
+// its matches with the split rule's path matches and with every mirrored method, a mirror its methods with the path
+// matches, each sticky cookie rule the path matches.
 import { GATEWAY_LIMITS } from "./gateway-route-schema.ts";
 import { cel } from "./schema-fields.ts";
 import { DEFAULT_MIRROR_METHODS, MIRROR_METHODS } from "./traffic-route-schema.ts";
@@ -8,6 +9,7 @@ import { DEFAULT_MIRROR_METHODS, MIRROR_METHODS } from "./traffic-route-schema.t
 /** The refusals' messages, shared by CEL, zod and the tests; each names the HTTPRoute's limit. */
 export const GATEWAY_MATCH_MESSAGES = {
   headerRoute: `provider gateway-api writes a header route as one HTTPRoute rule of (its matches) × (spec.gatewayApi.matches, default 1) × (1 + the methods the setMirror steps select, when there are any) matches, and an HTTPRoute rule holds at most ${GATEWAY_LIMITS.matches}: use fewer matches or path matches`,
+  route: `provider gateway-api writes the split rule and every managed rule into one HTTPRoute: (1 + the sticky cookie rules + each header route's matches × (1 + the mirrored methods) + each mirror's matches, one per method) × (spec.gatewayApi.matches, default 1) matches, and an HTTPRoute holds at most ${GATEWAY_LIMITS.routeMatches} in all its rules: use fewer routes, matches or path matches`,
   mirror: `provider gateway-api writes a mirror as one HTTPRoute rule of (its matches, one per method, default GET and HEAD) × (spec.gatewayApi.matches, default 1) matches, and an HTTPRoute rule holds at most ${GATEWAY_LIMITS.matches}: use fewer methods or path matches`,
 } as const;
 
@@ -20,6 +22,7 @@ interface SpecLike {
   strategy: {
     canary?:
       | {
+          sessionAffinity?: { pinPrimary?: boolean | undefined } | undefined;
           steps?:
             | {
                 setHeaderRoute?: { matches?: unknown[] | undefined } | undefined;
@@ -43,6 +46,11 @@ const APPLIES = `self.provider != 'gateway-api' || !has(self.strategy.canary) ||
 const BASE =
   "[has(self.gatewayApi) && has(self.gatewayApi.parentRefs) && has(self.gatewayApi.matches) ? self.gatewayApi.matches.size() : 1]";
 const list = (xs: readonly string[]) => `[${xs.map((x) => `'${x}'`).join(", ")}]`;
+const HEADER_MATCHES = `${STEPS}.filter(s, has(s.setHeaderRoute) && has(s.setHeaderRoute.matches)).map(s, s.setHeaderRoute.matches.size()).sum()`;
+const MIRROR_MATCHES = `${STEPS}.filter(t, has(t.setMirror) && has(t.setMirror.percent)).map(t, has(t.setMirror.matches) ? t.setMirror.matches.map(x, has(x.methods) ? x.methods.size() : 1).sum() : ${DEFAULT_MIRROR_METHODS.length}).sum()`;
+// The cookie rules: the canary's, and the primary's when pinned (pinPrimary defaults to true before CEL runs).
+const STICKY_RULES =
+  "(has(self.strategy.canary.sessionAffinity) ? (has(self.strategy.canary.sessionAffinity.pinPrimary) && !self.strategy.canary.sessionAffinity.pinPrimary ? 1 : 2) : 0)";
 const MIRRORED = `${list(MIRROR_METHODS)}.filter(m, ${STEPS}.exists(t, has(t.setMirror) && has(t.setMirror.percent) && (has(t.setMirror.matches) ? t.setMirror.matches.exists(x, has(x.methods) && m in x.methods) : m in ${list(DEFAULT_MIRROR_METHODS)}))).size()`;
 
 /** CEL rules of the Rollout spec: the managed rules of a generated HTTPRoute fit its 64 matches a rule. */
@@ -55,6 +63,11 @@ export const GATEWAY_MATCH_CEL = [
   cel(
     `${APPLIES} || ${BASE}.all(b, ${STEPS}.all(t, !has(t.setMirror) || !has(t.setMirror.percent) || (has(t.setMirror.matches) ? t.setMirror.matches.map(x, has(x.methods) ? x.methods.size() : 1).sum() : ${DEFAULT_MIRROR_METHODS.length}) * b <= ${GATEWAY_LIMITS.matches}))`,
     GATEWAY_MATCH_MESSAGES.mirror,
+    ".strategy.canary.steps",
+  ),
+  cel(
+    `${APPLIES} || ${BASE}.all(b, [${MIRRORED}].all(n, b * (1 + ${STICKY_RULES} + (n == 0 ? 1 : n + 1) * ${HEADER_MATCHES} + ${MIRROR_MATCHES}) <= ${GATEWAY_LIMITS.routeMatches}))`,
+    GATEWAY_MATCH_MESSAGES.route,
     ".strategy.canary.steps",
   ),
 ];
@@ -75,8 +88,11 @@ export function gatewayMatchIssues(s: SpecLike): { path: (string | number)[]; me
   );
   const methods = mirrored.size === 0 ? 1 : mirrored.size + 1;
   const issues: { path: (string | number)[]; message: string }[] = [];
+  const affinity = s.strategy.canary?.sessionAffinity;
+  let total = 1 + (affinity ? (affinity.pinPrimary === false ? 1 : 2) : 0);
   for (const [i, step] of steps.entries()) {
     const h = step.setHeaderRoute?.matches;
+    total += (h?.length ?? 0) * methods;
     if (h && h.length * methods * base > GATEWAY_LIMITS.matches)
       issues.push({
         path: ["strategy", "canary", "steps", i, "setHeaderRoute", "matches"],
@@ -87,11 +103,14 @@ export function gatewayMatchIssues(s: SpecLike): { path: (string | number)[]; me
     const perMethod = m.matches
       ? m.matches.reduce((n, x) => n + (x.methods?.length ?? 1), 0)
       : DEFAULT_MIRROR_METHODS.length;
+    total += perMethod;
     if (perMethod * base > GATEWAY_LIMITS.matches)
       issues.push({
         path: ["strategy", "canary", "steps", i, "setMirror"],
         message: GATEWAY_MATCH_MESSAGES.mirror,
       });
   }
+  if (total * base > GATEWAY_LIMITS.routeMatches)
+    issues.push({ path: ["strategy", "canary", "steps"], message: GATEWAY_MATCH_MESSAGES.route });
   return issues;
 }

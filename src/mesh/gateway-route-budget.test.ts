@@ -22,11 +22,13 @@ const mirrorMatch = fc.oneof(
 
 const specs = fc
   .record({
-    paths: fc.integer({ min: 1, max: 64 }),
+    paths: fc.oneof(fc.integer({ min: 1, max: 8 }), fc.integer({ min: 1, max: 64 })),
     routeMatches: fc.integer({ min: 0, max: 4 }),
     mirror: fc.option(fc.option(fc.array(mirrorMatch, { minLength: 1, maxLength: 4 }), { nil: undefined })),
+    extraRoute: fc.integer({ min: 0, max: 4 }),
+    sticky: fc.option(fc.boolean(), { nil: undefined }),
   })
-  .map(({ paths, routeMatches, mirror }) => {
+  .map(({ paths, routeMatches, mirror, extraRoute, sticky }) => {
     const steps: Record<string, unknown>[] = [];
     if (mirror !== null)
       steps.push({ setMirror: { name: "copy", percent: 10, ...(mirror ? { matches: mirror } : {}) } });
@@ -36,6 +38,15 @@ const specs = fc
           name: "testers",
           matches: Array.from({ length: routeMatches }, (_, i) => ({
             headers: [{ name: "x-t", value: `${i}` }],
+          })),
+        },
+      });
+    if (extraRoute > 0)
+      steps.push({
+        setHeaderRoute: {
+          name: "more",
+          matches: Array.from({ length: extraRoute }, (_, i) => ({
+            headers: [{ name: "x-m", value: `${i}` }],
           })),
         },
       });
@@ -51,7 +62,12 @@ const specs = fc
       service: { port: 8080 },
       provider: "gateway-api",
       gatewayApi,
-      strategy: { canary: { steps } },
+      strategy: {
+        canary: {
+          steps,
+          ...(sticky === undefined ? {} : { sessionAffinity: { cookieName: "c", pinPrimary: sticky } }),
+        },
+      },
     };
   });
 

@@ -23,8 +23,8 @@ function gatewaySpec(steps: unknown[], paths: number): Record<string, unknown> {
   };
 }
 /** A header route of `n` matches. */
-const headerRoute = (n: number) => ({
-  name: "wide",
+const headerRoute = (n: number, name = "wide") => ({
+  name,
   matches: Array.from({ length: n }, (_, i) => ({ headers: [{ name: "x-canary", value: `${i}` }] })),
 });
 
@@ -106,6 +106,13 @@ export const VALID_ROUTE_SPECS: { name: string; spec: Record<string, unknown> }[
   {
     name: "gateway-api: a header route of 4 matches × 16 path matches (the 64 an HTTPRoute rule holds)",
     spec: gatewaySpec([{ setHeaderRoute: headerRoute(4) }, { setWeight: 10 }], 16),
+  },
+  {
+    name: "gateway-api: 4 header routes of 3 matches × 8 path matches (8 × 13 = 104 in the route)",
+    spec: gatewaySpec(
+      ["a", "b", "c", "d"].map((n) => ({ setHeaderRoute: headerRoute(3, n) })),
+      8,
+    ),
   },
   {
     name: "gateway-api: 2 matches × 10 path matches × (1 + GET and HEAD mirrored) = 60",
@@ -310,6 +317,15 @@ export const INVALID_ROUTE_SPECS: {
     name: "gateway-api: 2 matches × 11 path matches × (1 + GET and HEAD mirrored)",
     spec: gatewaySpec([{ setMirror: reads }, { setHeaderRoute: headerRoute(2) }], 11),
     message: GATEWAY_MATCH_MESSAGES.headerRoute,
+    cel: true,
+  },
+  {
+    name: "gateway-api: 4 header routes of 4 matches × 8 path matches (8 × 17 = 136 in the route, over its 128)",
+    spec: gatewaySpec(
+      ["a", "b", "c", "d"].map((n) => ({ setHeaderRoute: headerRoute(4, n) })),
+      8,
+    ),
+    message: GATEWAY_MATCH_MESSAGES.route,
     cel: true,
   },
   {
