@@ -108,7 +108,7 @@ describe("status stays within etcd's limit", () => {
     assert.notEqual(refused.code, 0, "a header route of 128 matches is refused at apply");
     assert.ok(refused.stderr.includes(GATEWAY_MATCH_MESSAGES.headerRoute), refused.stderr);
     const clientSide = await cluster.kubectl(["apply", "-f", "-"], { input: manifest });
-    assert.notEqual(clientSide.code, 0, "the last-applied copy of a 250 kB spec cannot be stored");
+    assert.notEqual(clientSide.code, 0, "the last-applied copy of the largest spec cannot be stored");
     assert.match(clientSide.stderr, /metadata.annotations: Too long/);
     const serverSide = await cluster.kubectl(["apply", "--server-side", "-f", "-"], { input: manifest });
     assert.equal(serverSide.code, 0, serverSide.stderr);
