@@ -21,10 +21,15 @@ import {
   userRouteWeights,
   withManagedRules,
 } from "./gateway-api-user-route.ts";
-import { mirrorFeatures, missingGatewayFeatures } from "./gateway-class-features.ts";
+import {
+  mirrorFeatures,
+  missingGatewayFeatures,
+  SESSION_PERSISTENCE_FEATURES,
+} from "./gateway-class-features.ts";
 import {
   GATEWAY_API_STYLE,
   generatedRouteManagedRoutes,
+  type HttpRouteStyle,
   userRouteManagedRoutes,
 } from "./http-route-managed.ts";
 import { everyManagedRoute } from "./managed-routes.ts";
@@ -77,7 +82,8 @@ export class GatewayApiAdapter implements MeshAdapter {
     const g = split.gatewayApi;
     if (g?.httpRoute) await this.#reweightUserRoute(split);
     else {
-      await this.#store.ensure(this.#route, this.#render(split), split.rolloutName, sameSpec);
+      const style = await this.#style(split);
+      await this.#store.ensure(this.#route, this.#render(split, style), split.rolloutName, sameSpec);
     }
     // Written is not routed: a Gateway that refused the route says why in status.parents, and that reason belongs
     // in the Rollout's condition. Thrown here, after the decision's earlier actions (Services first), so a route
@@ -203,11 +209,30 @@ export class GatewayApiAdapter implements MeshAdapter {
   }
 
   /** The route Vireo generates for `split` (Gateway parents, else the root Service). */
-  #render(split: TrafficSplitModel): MeshObject {
+  #render(split: TrafficSplitModel, style: HttpRouteStyle = GATEWAY_API_STYLE): MeshObject {
     const g = split.gatewayApi;
     return g?.parentRefs
-      ? renderGatewayHttpRoute(split, g, this.#route)
-      : renderHttpRoute(split, this.#route, GATEWAY_API_STYLE);
+      ? renderGatewayHttpRoute(split, g, this.#route, style)
+      : renderHttpRoute(split, this.#route, style);
+  }
+
+  /**
+   * How sticky sessions are written: as the split rule's `sessionPersistence` (GEP-1619) where every Gateway's class
+   * lists it in status.supportedFeatures, else as cookie rules. A Service parent (GAMMA) has no class to ask: cookie
+   * rules, which need nothing beyond the standard channel. Asked only while sticky sessions are in place.
+   */
+  async #style(split: TrafficSplitModel): Promise<HttpRouteStyle> {
+    const g = split.gatewayApi;
+    if (!split.managed?.sticky || !g?.parentRefs) return GATEWAY_API_STYLE;
+    const parents = gatewayParents(g);
+    const missing = await missingGatewayFeatures(
+      this.#client,
+      split.namespace,
+      parents,
+      SESSION_PERSISTENCE_FEATURES,
+      "sessionAffinity",
+    );
+    return missing.length === 0 ? { ...GATEWAY_API_STYLE, sessionPersistence: true } : GATEWAY_API_STYLE;
   }
 
   /** status.parents of the route's Gateway parents; a Service parent (GAMMA) has nobody bound to answer. */
