@@ -6,7 +6,7 @@ import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import type { KubeConfig } from "@kubernetes/client-node";
 import type { Cluster } from "./cluster/cluster.ts";
-import { answered, type Load, startLoad } from "./dataplane/load.ts";
+import { answered, type Load } from "./dataplane/load.ts";
 import { waitForRouteWeight } from "./dataplane/proxy-probe.ts";
 import { podAppDeployment, setEnv } from "./dataplane/real-pod-app.ts";
 import {
@@ -18,7 +18,15 @@ import {
 import type { Traefik } from "./dataplane/traefik.ts";
 import { annotate, apply, deploymentReplicas, getRollout, waitFor, waitForRollout } from "./support/app.ts";
 import type { ControllerProcess } from "./support/controller-process.ts";
-import { failed, firstAt, fmt, sum, timeline } from "./support/traffic-timeline.ts";
+import {
+  failed,
+  firstAt,
+  fmt,
+  startRootAndPreviewLoads,
+  sum,
+  switchSummary,
+  timeline,
+} from "./support/traffic-timeline.ts";
 
 const NS = "bggw";
 const APP = "shop";
@@ -82,18 +90,11 @@ describe("blue/green through a Gateway (provider gateway-api, real Traefik)", ()
     controller = await startProxyController(cluster);
     await apply(cluster, manifests());
     await waitForRollout(cluster, NS, APP, "Healthy", (r) => r.status?.phase === "Healthy", 90_000);
-    root = startLoad({ url: traefik.webUrl, host: HOST, rps: 40, concurrency: 8 });
-    preview = startLoad({ url: traefik.webUrl, host: PREVIEW_HOST, rps: 20, concurrency: 4 });
-    for (const [load, what] of [
-      [root, "the generated route"],
-      [preview, "the preview route"],
-    ] as const)
-      await waitFor(
-        `${what} answering from the primary through Traefik`,
-        () => load.burst(20),
-        (c) => answered(c, OLD) === 20,
-        60_000,
-      );
+    ({ root, preview } = await startRootAndPreviewLoads(
+      traefik.webUrl,
+      { root: HOST, preview: PREVIEW_HOST },
+      OLD,
+    ));
   });
 
   after(async () => {
@@ -127,24 +128,8 @@ describe("blue/green through a Gateway (provider gateway-api, real Traefik)", ()
     );
     await new Promise((r) => setTimeout(r, 2000));
     t.stop();
-    const s = t.slices;
-    const previewNew = firstAt(s, t0, (x) => answered(x.preview, NEW) > 0);
-    const cutOver = firstAt(s, t0, (x) => answered(x.root, NEW) > 0);
-    const allNew = firstAt(
-      s,
-      cutOver ?? t0,
-      (x) => x.root.total > 0 && answered(x.root, NEW) === x.root.total,
-    );
-    const back = firstAt(s, allNew ?? t0, (x) => answered(x.root, OLD) > 0);
-    const total = sum(s, (x) => x.root.total + x.root.transportErrors);
-    const failures = sum(s, (x) => failed(x.root));
-    const previewTotal = sum(s, (x) => x.preview.total + x.preview.transportErrors);
-    const previewFailures = sum(s, (x) => failed(x.preview));
-    const served = (from: number | undefined, to: number | undefined, app: string) =>
-      sum(
-        s.filter((x) => x.at >= (from ?? 0) && x.at < (to ?? Number.POSITIVE_INFINITY)),
-        (x) => answered(x.root, app),
-      );
+    const { previewNew, cutOver, allNew, back, total, failures, previewTotal, previewFailures, served } =
+      switchSummary(t.slices, t0, NEW, OLD);
     report.push(
       `  promotion: ${failures} failed of ${total} requests through the generated route (${previewFailures} of ${previewTotal} through the preview route)`,
       `  new template → preview serves it ${fmt(previewNew && previewNew - t0)}; → route written canary 100 ${fmt(written - t0)}; → cut-over at Traefik ${fmt(cutOver && cutOver - t0)} (route → proxy ${fmt(cutOver && cutOver - written)})`,

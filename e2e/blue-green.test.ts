@@ -13,13 +13,21 @@ import {
 } from "../src/api/rollout-schema.ts";
 import type { Cluster } from "./cluster/cluster.ts";
 import { KubeApiError, kubeRequest } from "./cluster/kube-request.ts";
-import { answered, type Load, startLoad } from "./dataplane/load.ts";
+import { answered, type Load } from "./dataplane/load.ts";
 import { podAppDeployment, setEnv } from "./dataplane/real-pod-app.ts";
 import { GATEWAY, type RealProxyEnv, startRealProxyEnv } from "./dataplane/real-proxy-env.ts";
 import type { Traefik } from "./dataplane/traefik.ts";
 import { annotate, apply, deploymentReplicas, getRollout, waitFor, waitForRollout } from "./support/app.ts";
 import { type ControllerProcess, startController } from "./support/controller-process.ts";
-import { failed, firstAt, fmt, sum, timeline } from "./support/traffic-timeline.ts";
+import {
+  failed,
+  firstAt,
+  fmt,
+  startRootAndPreviewLoads,
+  sum,
+  switchSummary,
+  timeline,
+} from "./support/traffic-timeline.ts";
 
 const NS = "bg";
 const APP = "podinfo";
@@ -83,19 +91,11 @@ describe("blue/green without a mesh through Traefik (real proxy, real EndpointSl
     });
     await apply(cluster, manifests());
     await waitForRollout(cluster, NS, APP, "Healthy", (r) => r.status?.phase === "Healthy", 90_000);
-    root = startLoad({ url: traefik.webUrl, host: HOST, rps: 40, concurrency: 8 });
-    preview = startLoad({ url: traefik.webUrl, host: PREVIEW_HOST, rps: 20, concurrency: 4 });
-    // Both Services answer through Traefik, from the primary's pods only (the preview starts on the active pods).
-    for (const [load, what] of [
-      [root, "root"],
-      [preview, "preview"],
-    ] as const)
-      await waitFor(
-        `${what} answering from the primary through Traefik`,
-        () => load.burst(20),
-        (c) => answered(c, OLD) === 20,
-        60_000,
-      );
+    ({ root, preview } = await startRootAndPreviewLoads(
+      traefik.webUrl,
+      { root: HOST, preview: PREVIEW_HOST },
+      OLD,
+    ));
   });
 
   after(async () => {
@@ -185,26 +185,19 @@ describe("blue/green without a mesh through Traefik (real proxy, real EndpointSl
     );
     await new Promise((r) => setTimeout(r, 2000));
     t.stop();
-    const s = t.slices;
-    const previewNew = firstAt(s, t0, (x) => answered(x.preview, NEW) > 0);
-    const cutOver = firstAt(s, t0, (x) => answered(x.root, NEW) > 0);
-    const allNew = firstAt(
-      s,
-      cutOver ?? t0,
-      (x) => x.root.total > 0 && answered(x.root, NEW) === x.root.total,
-    );
-    const back = firstAt(s, allNew ?? t0, (x) => answered(x.root, OLD) > 0);
-    const allBack = firstAt(s, back ?? t0, (x) => x.root.total > 0 && answered(x.root, OLD) === x.root.total);
-    const total = sum(s, (x) => x.root.total + x.root.transportErrors);
-    const failures = sum(s, (x) => failed(x.root));
-    const previewTotal = sum(s, (x) => x.preview.total + x.preview.transportErrors);
-    const previewFailures = sum(s, (x) => failed(x.preview));
-    const mixed = s.filter((x) => answered(x.root, NEW) > 0 && answered(x.root, OLD) > 0).length;
-    const served = (from: number | undefined, to: number | undefined, app: string) =>
-      sum(
-        s.filter((x) => x.at >= (from ?? 0) && x.at < (to ?? Number.POSITIVE_INFINITY)),
-        (x) => answered(x.root, app),
-      );
+    const {
+      previewNew,
+      cutOver,
+      allNew,
+      back,
+      allBack,
+      total,
+      failures,
+      previewTotal,
+      previewFailures,
+      mixed,
+      served,
+    } = switchSummary(t.slices, t0, NEW, OLD);
     report.push(
       `  promotion: ${failures} failed of ${total} requests to the root Service (${previewFailures} of ${previewTotal} to the preview)`,
       `  applied → preview serves the new version ${fmt(previewNew && previewNew - t0)}; → cut-over at the proxy ${fmt(cutOver && cutOver - t0)}; versions mixed at the proxy for ${mixed} × 100 ms slices during the switches`,
