@@ -14,6 +14,8 @@ export const GATEWAY_LIMITS = {
   parentRefs: 32,
   hostnames: 16,
   matches: 64,
+  /** Matches across all rules of a route. */
+  routeMatches: 128,
   pathValue: 1024,
   rules: 16,
 } as const;

@@ -20,6 +20,7 @@ import {
   TARGET_KINDS,
 } from "./constants.ts";
 import { NAME_SUFFIXES } from "./derived-names.ts";
+import { GATEWAY_MATCH_CEL, gatewayMatchIssues } from "./gateway-route-budget.ts";
 import { GatewayApiSchema } from "./gateway-route-schema.ts";
 import type { ObjectMeta } from "./object-meta.ts";
 import { cel, duration, labelName, objectName, percent } from "./schema-fields.ts";
@@ -1106,10 +1107,12 @@ export const RolloutSpecSchema = z
       ),
       ...CHECK_REFERENCE_RULES,
       ...KIND_RULES.map((r) => cel(r.cel, r.message, r.path)),
+      ...GATEWAY_MATCH_CEL,
     ],
   })
   .superRefine((s, ctx) => {
     for (const issue of checkReferenceIssues(s)) ctx.addIssue({ code: "custom", ...issue });
+    for (const issue of gatewayMatchIssues(s)) ctx.addIssue({ code: "custom", ...issue });
     for (const r of KIND_RULES)
       if (!r.holds(s)) ctx.addIssue({ code: "custom", path: r.path.slice(1).split("."), message: r.message });
     const target = s.targetRef.name;
