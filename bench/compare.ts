@@ -1,6 +1,7 @@
 // Side-by-side benchmark: Vireo and Flagger on one local control plane in one run. Throughput: N apps each, the
 // same five 20→100 % stages one interval apart, SMI TrafficSplit routing, client QPS and no analysis metrics.
 // Detection: one app per run, the same builtin Linkerd success-rate check, the canary turned bad mid-rollout.
+// Then Vireo alone on the capabilities Flagger has no row for (bench/compare/capabilities.ts).
 // `npm run bench:compare -- --n 100`; `--small` for a few-minute smoke run; `--help` for options.
 import { writeFileSync } from "node:fs";
 import { loadavg } from "node:os";
@@ -12,6 +13,7 @@ import { type ControllerProcess, startController } from "../e2e/support/controll
 import { parseDuration } from "../src/api/duration.ts";
 import { createKubeClients, type KubeClients } from "../src/kube/clients.ts";
 import { comparisonAuditPolicy, countRequests } from "./compare/audit-count.ts";
+import { type CapabilityResult, capabilityTable, measureCapabilities } from "./compare/capabilities.ts";
 import { type DetectionResult, measureDetection } from "./compare/detection.ts";
 import { flaggerDetection, vireoDetection } from "./compare/detection-sides.ts";
 import {
@@ -52,14 +54,18 @@ const USAGE = `npm run bench:compare -- [options]
   --detection-window DUR   success-rate query window of both controllers (default 1m)
   --detection-error-rate X share of the bad canary's requests that fail (default 0.1)
   --detection-only         skip the throughput phase
+  --capabilities N apps per capability in the Vireo-only phase (checks, AnalysisTemplate, blue/green,
+                   StatefulSet; default 10, --small 3; 0 skips it)
   --json PATH      also write the raw results as JSON
   --write          also publish the results: the "compare" section of docs/benchmarks/latest.md, and appended
                    to docs/benchmarks/history.md
 
 Builds Flagger ${FLAGGER_VERSION} from the Go module proxy (cached), starts one cluster (linkerd-smi's TrafficSplit
 CRD, which both controllers write), runs Vireo on N apps, then Flagger on N other apps, and counts both
-controllers' requests from the API server's audit log. Then the detection phase, Vireo then Flagger, each on its own
-apps at once: every canary is turned bad at a random point of its analysis interval and timed to 0 % canary.`;
+controllers' requests from the API server's audit log. Then Vireo alone on the capabilities Flagger has no row for
+(a webhook and an approval check, an AnalysisTemplate, blue/green, a StatefulSet), each in its own window. Then the
+detection phase, Vireo then Flagger, each on its own apps at once: every canary is turned bad at a random point of its
+analysis interval and timed to 0 % canary.`;
 
 const VIREO_USER = "system:serviceaccount:vireo-system:vireo";
 /** Each detection app's simulator: requests per second, and how often it reads its TrafficSplit (resolution). */
@@ -79,6 +85,7 @@ async function main(): Promise<number> {
       "detection-window": { type: "string", default: "1m" },
       "detection-error-rate": { type: "string", default: "0.1" },
       "detection-only": { type: "boolean" },
+      capabilities: { type: "string" },
       json: { type: "string" },
       write: { type: "boolean" },
       help: { type: "boolean" },
@@ -103,6 +110,9 @@ async function main(): Promise<number> {
   parseDuration(window);
   const errorRate = Number(values["detection-error-rate"]);
   const throughput = !values["detection-only"];
+  const capabilityApps = values.capabilities ? Number(values.capabilities) : values.small ? 3 : 10;
+  if (!Number.isInteger(capabilityApps) || capabilityApps < 0)
+    throw new Error(`--capabilities: bad count ${values.capabilities}`);
   if (!throughput && runs === 0) throw new Error("--detection-only with --detection-runs 0 measures nothing");
   const started = Date.now();
   const log = (line: string) =>
@@ -114,10 +124,12 @@ async function main(): Promise<number> {
   let cluster: Cluster | undefined;
   const sides: Side[] = [];
   const detection: DetectionResult[] = [];
+  let capabilities: CapabilityResult[] = [];
   try {
     cluster = await startCluster({
-      prometheus: runs > 0,
-      nodes: nodesFor(2 * (throughput ? n : 0) + 2 * runs),
+      // The AnalysisTemplate capability queries Prometheus too.
+      prometheus: runs > 0 || capabilityApps > 0,
+      nodes: nodesFor(2 * (throughput ? n : 0) + 2 * runs + 4 * capabilityApps),
       timeoutMs: 180_000,
     });
     // Flagger's Linkerd router writes TrafficSplit v1alpha1; Vireo finds the served version through discovery.
@@ -137,6 +149,19 @@ async function main(): Promise<number> {
       sides.push(
         await runFlaggerSide({ ...common, apps: apps("flagger", n), flaggerDir, flaggerKubeconfig }),
       );
+    }
+    if (capabilityApps > 0) {
+      log(`capabilities: ${capabilityApps} apps each, Vireo only`);
+      capabilities = await measureCapabilities({
+        cluster,
+        admin,
+        n: capabilityApps,
+        pause: values.interval,
+        qps,
+        burst,
+        user: VIREO_USER,
+        log,
+      });
     }
     if (runs > 0) {
       const d = { cluster, admin, interval: values.interval, window, qps, burst };
@@ -198,7 +223,17 @@ async function main(): Promise<number> {
     d.failures.map((why) => `${d.controller} detection run failed: ${why}`),
   );
   const byResource = v && f ? ["", ...writesByResource([v, f])] : [];
-  console.log([...settings, "", figures, ...byResource, ...failed].join("\n"));
+  const capabilitySection =
+    capabilities.length > 0
+      ? [
+          "",
+          `Vireo only, ${capabilityApps} apps per capability, one controller, each in its own window (same QPS, ` +
+            `${values.interval} pauses); a step is a canary stage, the blue/green cut-over, or a StatefulSet batch:`,
+          "",
+          capabilityTable(capabilities),
+        ]
+      : [];
+  console.log([...settings, "", figures, ...byResource, ...capabilitySection, ...failed].join("\n"));
   if (values.write)
     publish({
       // N = 100 is the reference table; other sizes keep a section of their own beside it.
@@ -213,15 +248,20 @@ async function main(): Promise<number> {
         ...settings.flatMap((s) => [s, ""]),
         figures,
         ...byResource,
+        ...capabilitySection,
         ...failed.map((l) => `\n- ${l}`),
       ].join("\n"),
     });
   if (values.json)
-    writeFileSync(values.json, `${JSON.stringify({ load0, load1, sides, detection }, null, 2)}\n`);
+    writeFileSync(
+      values.json,
+      `${JSON.stringify({ load0, load1, sides, detection, capabilities }, null, 2)}\n`,
+    );
   log(`done in ${((Date.now() - started) / 60_000).toFixed(1)} min`);
   const throughputOk = !throughput || (v?.completed === n && f?.completed === n);
   const detectionOk = detection.every((d) => d.failures.length === 0);
-  return throughputOk && detectionOk ? 0 : 1;
+  const capabilitiesOk = capabilities.every((c) => c.completed === c.n);
+  return throughputOk && detectionOk && capabilitiesOk ? 0 : 1;
 }
 
 interface SideOptions {

@@ -37,6 +37,7 @@ describe("bench:compare audit counting", () => {
     );
     assert.equal(v.byVerb.patch, 1, "the patch at 30 s is outside the window");
     assert.deepEqual(v.writesByResource, { "rollouts/status": 1, events: 1 });
+    assert.deepEqual(v.readsByResource, { trafficsplits: 1, services: 1 });
     const f = await countRequests(log, F, 0, Date.parse(at(59)));
     assert.equal(f.writes, 1);
     assert.equal(f.reads, 0);

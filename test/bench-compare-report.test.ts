@@ -21,6 +21,7 @@ const side = (controller: string, totalSeconds: number): Side => ({
     electionWrites: 0,
     byVerb: {},
     writesByResource: { events: 50, "rollouts/status": 100 },
+    readsByResource: {},
   },
   readsPerStepPerRollout: 5,
   writesPerStepPerRollout: 3,

@@ -34,9 +34,14 @@ export interface RequestCounts {
   byVerb: Record<string, number>;
   /** Writes (election excluded) by resource, a subresource after a slash: `rollouts/status`, `deployments`. */
   writesByResource: Record<string, number>;
+  /** Reads (election excluded) by resource, the same way. */
+  readsByResource: Record<string, number>;
 }
 
 const READS = new Set(["get", "list", "watch"]);
+const bump = (into: Record<string, number>, key: string) => {
+  into[key] = (into[key] ?? 0) + 1;
+};
 
 /** The resource (and subresource) a request path names: `/apis/g/v/namespaces/n/rollouts/x/status` → `rollouts/status`. */
 export function resourceOf(path: string): string {
@@ -65,6 +70,7 @@ export async function countRequests(
     electionWrites: 0,
     byVerb: {},
     writesByResource: {},
+    readsByResource: {},
   };
   const lines = createInterface({
     input: createReadStream(auditLog, "utf8"),
@@ -82,7 +88,10 @@ export async function countRequests(
     const election = /\/leases(\/|$)/.test(path);
     if (READS.has(e.verb)) {
       if (election) out.electionReads++;
-      else out.reads++;
+      else {
+        out.reads++;
+        bump(out.readsByResource, resourceOf(path));
+      }
       continue;
     }
     if (election) {
@@ -90,8 +99,7 @@ export async function countRequests(
       continue;
     }
     out.writes++;
-    const resource = resourceOf(path);
-    out.writesByResource[resource] = (out.writesByResource[resource] ?? 0) + 1;
+    bump(out.writesByResource, resourceOf(path));
     if (/\/events(\/|$)/.test(path)) out.eventWrites++;
   }
   return out;
