@@ -1,7 +1,7 @@
 // Side-by-side benchmark: Vireo and Flagger on one local control plane in one run. Throughput: N apps each, the
 // same five 20→100 % stages one interval apart, SMI TrafficSplit routing, client QPS and no analysis metrics.
-// Detection: one app per run, the same builtin Linkerd success-rate check, the canary turned bad mid-rollout.
 // Then Vireo alone on the capabilities Flagger has no row for (bench/compare/capabilities.ts).
+// Detection: one app per run, the same builtin Linkerd success-rate check, the canary turned bad mid-rollout.
 // `npm run bench:compare -- --n 100`; `--small` for a few-minute smoke run; `--help` for options.
 import { writeFileSync } from "node:fs";
 import { loadavg } from "node:os";
