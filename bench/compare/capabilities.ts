@@ -7,8 +7,7 @@ import { join } from "node:path";
 import type { Cluster } from "../../e2e/cluster/cluster.ts";
 import { startController } from "../../e2e/support/controller-process.ts";
 import type { KubeClients } from "../../src/kube/clients.ts";
-import { isAlreadyExists } from "../../src/kube/errors.ts";
-import { type AppRef, appRefs, benchSteps, forEachLimit } from "../scale/fixtures.ts";
+import { type AppRef, appRefs, benchSteps, create, forEachLimit } from "../scale/fixtures.ts";
 import { ProcSampler } from "../scale/proc-sampler.ts";
 import { countRequests, type RequestCounts } from "./audit-count.ts";
 
@@ -274,7 +273,7 @@ async function measureKind(
     post(o.admin, "/api/v1/namespaces", { apiVersion: "v1", kind: "Namespace", metadata: { name } }),
   );
   await forEachLimit(apps, 16, async (app) => {
-    for (const { path, body } of kind.objects(app, receiverUrl)) await post(o.admin, path, body);
+    for (const { path, body } of kind.objects(app, receiverUrl)) await create(o.admin, path, body);
   });
   const mine = new Set(namespaces);
   const list = async () =>
@@ -368,14 +367,6 @@ async function measureKind(
     peakRssMb: usage.peakRss / 2 ** 20,
     cpuSeconds: usage.cpuSeconds,
   };
-}
-
-async function post(clients: KubeClients, path: string, body: unknown): Promise<void> {
-  try {
-    await clients.request({ method: "POST", path, body });
-  } catch (err) {
-    if (!isAlreadyExists(err)) throw err;
-  }
 }
 
 /** The phase's table: per capability, what a rollout asks of the API server per step, and the controller's memory. */
