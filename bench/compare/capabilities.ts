@@ -270,7 +270,7 @@ async function measureKind(
 ): Promise<CapabilityResult> {
   const namespaces = [...new Set(apps.map((a) => a.namespace))];
   await forEachLimit(namespaces, 16, (name) =>
-    post(o.admin, "/api/v1/namespaces", { apiVersion: "v1", kind: "Namespace", metadata: { name } }),
+    create(o.admin, "/api/v1/namespaces", { apiVersion: "v1", kind: "Namespace", metadata: { name } }),
   );
   await forEachLimit(apps, 16, async (app) => {
     for (const { path, body } of kind.objects(app, receiverUrl)) await create(o.admin, path, body);
