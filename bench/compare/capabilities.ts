@@ -30,7 +30,8 @@ export interface CapabilityResult {
   cpuSeconds: number;
 }
 
-interface Kind {
+/** One capability: its apps' objects and how a new revision reaches them. */
+export interface Kind {
   name: string;
   flagger: string;
   steps: number;
@@ -77,10 +78,11 @@ const smiCanary = (pause: string) => ({
   strategy: { canary: { steps: benchSteps(pause) } },
 });
 
-/** An always-passing query, confined to the namespace like every tenant's query. */
-const PASSING_QUERY = 'vector(100) + 0 * sum(absent(vireo_bench_never{namespace="{{ namespace }}"}))';
+/** An always-passing query about the canary (the controller confines it to the namespace, as every tenant's). */
+export const PASSING_QUERY = 'vector(100) + 0 * sum(absent(vireo_bench_never{app="{{ target }}"}))';
 
-function kinds(pause: string): Kind[] {
+/** The capabilities measured, with `pause` as each stage's hold and the analysis interval. */
+export function capabilityKinds(pause: string): Kind[] {
   return [
     {
       name: "checks: preRollout webhook + prePromotion approval",
@@ -245,7 +247,7 @@ export async function measureCapabilities(o: CapabilityOptions): Promise<Capabil
   });
   const out: CapabilityResult[] = [];
   try {
-    for (const [i, kind] of kinds(o.pause).entries()) {
+    for (const [i, kind] of capabilityKinds(o.pause).entries()) {
       const apps = appRefs(o.n, 10).map((a) => ({
         ...a,
         namespace: a.namespace.replace(/^bench-/, `cap${i}-`),
