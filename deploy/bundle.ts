@@ -28,8 +28,8 @@ const LAZY_PACKAGES = ["@kubernetes/client-node", "yaml"];
 
 /**
  * Writes the bundle to `outfile` (published atomically: a running benchmark or test never reads half a file).
- * Measured on Node 24 with the module graph loaded and nothing running: 76–84 MB RSS against 117–119 MB for the
- * TypeScript sources, 42 MB for an empty `node`.
+ * Measured on Node 24 with the module graph loaded and nothing running (2026-12-07): 82–90 MiB RSS, 45–47 MiB for an
+ * empty `node` (docs/benchmarks/memory.md).
  */
 export async function bundleController(outfile = CONTROLLER_BUNDLE): Promise<string> {
   // Loaded here, not at the top: importing CONTROLLER_BUNDLE must not load esbuild.
