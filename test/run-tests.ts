@@ -1,33 +1,51 @@
 // Test entry point: discovers test files, runs them with node:test, and fails the run when files or tests go
 // missing (a suite that silently runs nothing must never look green).
 import { spawnSync } from "node:child_process";
-import { globSync, mkdtempSync, readFileSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join, resolve } from "node:path";
+import { existsSync, globSync, readFileSync, writeFileSync } from "node:fs";
+import { availableParallelism } from "node:os";
+import { join, relative, resolve } from "node:path";
+import { pipeline } from "node:stream/promises";
+import { run } from "node:test";
+import { spec } from "node:test/reporters";
 
-type Suite = "unit" | "e2e";
+type SuiteName = "unit" | "e2e";
 
-/** Where each suite's tests live and the least it must run; raise the floors as tests are added. */
-const SUITES: Record<Suite, { patterns: string[]; minFiles: number; minTests: number; extraArgs: string[] }> =
-  {
-    unit: {
-      patterns: ["src/**/*.test.ts", "test/**/*.test.ts"],
-      minFiles: 124,
-      minTests: 945,
-      extraArgs: ["--import=./test/property-seed.ts"],
-    },
-    e2e: {
-      patterns: ["e2e/**/*.test.ts"],
-      minFiles: 45,
-      minTests: 345,
-      // Each e2e file starts its own cluster on free loopback ports, so files are independent. Two at a time fits
-      // 2 cores: most of a file's time is waiting on intervals and timers, not CPU. VIREO_E2E_CONCURRENCY=1 runs
-      // them one after another (for timing-sensitive debugging).
-      extraArgs: [`--test-concurrency=${process.env.VIREO_E2E_CONCURRENCY ?? "2"}`, "--test-timeout=900000"],
-    },
-  };
+/** Where each suite's tests live, the least it must run, and how its files run; raise the floors as tests are added. */
+interface Suite {
+  patterns: string[];
+  minFiles: number;
+  minTests: number;
+  /** Files running at once, each in its own process. */
+  concurrency: number;
+  /** Node flags of each file's process. */
+  execArgv: string[];
+  /** Per-test timeout. */
+  timeoutMs?: number;
+}
 
-const suiteName = (process.argv[2] ?? "unit") as Suite;
+const SUITES: Record<SuiteName, Suite> = {
+  unit: {
+    patterns: ["src/**/*.test.ts", "test/**/*.test.ts"],
+    minFiles: 124,
+    minTests: 945,
+    // node --test's own default.
+    concurrency: Math.max(1, availableParallelism() - 1),
+    execArgv: ["--import=./test/property-seed.ts"],
+  },
+  e2e: {
+    patterns: ["e2e/**/*.test.ts"],
+    minFiles: 45,
+    minTests: 345,
+    // Each e2e file starts its own cluster on free loopback ports, so files are independent. Two at a time fits
+    // 2 cores: most of a file's time is waiting on intervals and timers, not CPU. VIREO_E2E_CONCURRENCY=1 runs
+    // them one after another (for timing-sensitive debugging).
+    concurrency: Number(process.env.VIREO_E2E_CONCURRENCY ?? "2"),
+    execArgv: [],
+    timeoutMs: 900_000,
+  },
+};
+
+const suiteName = (process.argv[2] ?? "unit") as SuiteName;
 const suite = SUITES[suiteName];
 if (!suite) {
   console.error(`unknown suite "${suiteName}"; use one of ${Object.keys(SUITES).join(", ")}`);
@@ -59,32 +77,43 @@ function propertySeed(): number {
 const seed = propertySeed();
 if (suiteName === "unit") console.log(`property seed ${seed} (replay: VIREO_PROPERTY_SEED=${seed} npm test)`);
 
-const countsFile = join(mkdtempSync(join(tmpdir(), "vireo-tests-")), "counts.json");
-const result = spawnSync(
-  process.execPath,
-  [
-    "--test",
-    "--test-reporter=spec",
-    "--test-reporter-destination=stdout",
-    "--test-reporter=./test/summary-reporter.ts",
-    "--test-reporter-destination=stdout",
-    ...suite.extraArgs,
-    ...files,
-  ],
-  {
-    cwd: root,
-    stdio: "inherit",
-    env: { ...process.env, VIREO_TEST_COUNTS: countsFile, VIREO_PROPERTY_SEED: String(seed) },
-  },
-);
+/**
+ * The order files start in. node:test starts them in the order given (the CLI would sort them by name), so the e2e
+ * suite starts the longest files first (durations recorded in e2e/durations.json; files not in it first of all, as
+ * their length is unknown): with two at a time, a long file started last would otherwise run alone at the end.
+ */
+const durationsFile = join(root, "e2e", "durations.json");
+const recorded: Record<string, number> =
+  suiteName === "e2e" && existsSync(durationsFile) ? JSON.parse(readFileSync(durationsFile, "utf8")) : {};
+const expected = (f: string) => recorded[f] ?? Number.POSITIVE_INFINITY;
+if (suiteName === "e2e") files.sort((a, b) => expected(b) - expected(a) || a.localeCompare(b));
 
-let counts: { passed: number; failed: number; skipped: number; perFile: Record<string, number> };
-try {
-  counts = JSON.parse(readFileSync(countsFile, "utf8"));
-} catch {
-  console.error("test run produced no counts: the runner crashed before the summary");
-  process.exit(result.status || 1);
-}
+// The children inherit this process's environment: the seed reaches every file.
+process.env.VIREO_PROPERTY_SEED = String(seed);
+const counts = { passed: 0, failed: 0, skipped: 0, perFile: {} as Record<string, number> };
+const seconds: Record<string, number> = {};
+const stream = run({
+  files: files.map((f) => resolve(root, f)),
+  cwd: root,
+  concurrency: suite.concurrency,
+  execArgv: suite.execArgv,
+  ...(suite.timeoutMs ? { timeout: suite.timeoutMs } : {}),
+});
+stream.on("test:complete", (data) => {
+  // A file's own entry (its name is its path) carries the file's wall time.
+  if (data.nesting === 0 && data.file && data.name === data.file)
+    seconds[relative(root, data.file)] = Math.round(data.details.duration_ms / 1000);
+});
+for (const outcome of ["test:pass", "test:fail"] as const)
+  stream.on(outcome, (data) => {
+    if (data.details.type === "suite") return;
+    if (data.file) counts.perFile[data.file] = (counts.perFile[data.file] ?? 0) + 1;
+    if (data.skip || data.todo) counts.skipped++;
+    else if (outcome === "test:pass") counts.passed++;
+    else counts.failed++;
+  });
+await pipeline(stream.compose(spec), process.stdout, { end: false });
+
 const problems: string[] = [];
 if (filter.length === 0) {
   if (files.length < suite.minFiles)
@@ -100,4 +129,11 @@ console.log(
 );
 // Repeat the closing line last so CI reads it; guard problems count as failures.
 console.log(`${counts.passed} passed, ${counts.failed + problems.length} failed, ${counts.skipped} skipped`);
-process.exit(problems.length > 0 ? 1 : (result.status ?? 1));
+if (process.env.VIREO_RECORD_DURATIONS && filter.length === 0) {
+  writeFileSync(
+    durationsFile,
+    `${JSON.stringify(Object.fromEntries(Object.entries(seconds).sort()), null, 2)}\n`,
+  );
+  console.log(`test-guard: file durations written to ${relative(root, durationsFile)}`);
+}
+process.exit(problems.length > 0 || counts.failed > 0 ? 1 : 0);

@@ -115,7 +115,8 @@ describe("measureAnalysis against a loopback Prometheus", () => {
     const t0 = performance.now();
     const m = await measureAnalysis({ ...base, spec: s, client, signal: AbortSignal.timeout(300) });
     const ms = performance.now() - t0;
-    assert.ok(ms < 1000, `deadline respected, took ${ms.toFixed(0)} ms`);
+    // The slow answer takes 2 s: ending well before it proves the 300 ms deadline cut it off (loose for loaded runs).
+    assert.ok(ms < 1800, `deadline respected, took ${ms.toFixed(0)} ms`);
     assert.deepEqual(m[0], { metric: "good", value: 97 });
     assert.equal(m[1]?.value, null);
     assert.match(m[1]?.error ?? "", /bad_data/);

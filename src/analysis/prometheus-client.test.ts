@@ -222,20 +222,27 @@ describe("PrometheusClient against a loopback Prometheus", () => {
     });
     const ms = performance.now() - t0;
     assert.equal(countOf("slow"), 3, "1 attempt + 2 retries");
-    assert.ok(ms >= 900 && ms < 1400, `3 × 300 ms timeouts + backoff, took ${ms.toFixed(0)} ms`);
+    // The count proves it gives up; the lower bound that each attempt waited its timeout. The upper bound is loose:
+    // a loaded machine delays timers, and the point is only that it does not wait for Prometheus's own answer.
+    assert.ok(ms >= 900 && ms < 4000, `3 × 300 ms timeouts + backoff, took ${ms.toFixed(0)} ms`);
   });
 
   it("aborts promptly via the signal, without retrying", async () => {
     const ac = new AbortController();
-    const t0 = performance.now();
-    setTimeout(() => ac.abort(), 50);
     const before = countOf("slow");
-    await assert.rejects(client.query("slow", { signal: ac.signal }), (e: unknown) => {
+    const query = client.query("slow", { signal: ac.signal });
+    // Abort once the request is at the server (a fixed delay could abort before it is sent on a loaded machine).
+    while (countOf("slow") === before) await new Promise((r) => setTimeout(r, 5));
+    const t0 = performance.now();
+    ac.abort();
+    await assert.rejects(query, (e: unknown) => {
       assert.ok(e instanceof PrometheusQueryError);
       assert.equal(e.kind, "aborted");
       return true;
     });
-    assert.ok(performance.now() - t0 < 250);
+    // "aborted" (not "timeout") and one request prove the signal ended the attempt and that no retry followed; the
+    // time bound only guards against waiting out the attempt timeout and retries (3 × 300 ms).
+    assert.ok(performance.now() - t0 < 900);
     assert.equal(countOf("slow") - before, 1);
     await assert.rejects(client.query("vec", { signal: ac.signal }), /aborted/);
   });
