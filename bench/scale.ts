@@ -91,10 +91,10 @@ async function main(): Promise<number> {
       const words = v === "none" ? [] : v.split(/\s+/).filter(Boolean);
       const env = Object.fromEntries(
         words
-          .filter((w) => /^[A-Z_]+=/.test(w))
+          .filter((w) => /^[A-Z][A-Z0-9_]*=/.test(w))
           .map((w) => [w.slice(0, w.indexOf("=")), w.slice(w.indexOf("=") + 1)]),
       );
-      const flags = words.filter((w) => !/^[A-Z_]+=/.test(w));
+      const flags = words.filter((w) => !/^[A-Z][A-Z0-9_]*=/.test(w));
       // Only environment words: the image's flags with that environment.
       return { flags: v !== "none" && flags.length === 0 ? undefined : flags, env };
     });
