@@ -2,9 +2,17 @@
 // and strategy edits, deleted pods), the workload controller, analysis, windows, scaling, nodes coming and going,
 // and controller crashes between a status write and its actions. Test support only.
 import fc from "fast-check";
-import type { InPlaceKind, RequestKind } from "../../api/constants.ts";
+import type { InPlaceKind } from "../../api/constants.ts";
 import type { Step } from "../../api/rollout-schema.ts";
 import type { Decision } from "../types.ts";
+import {
+  analysisArb,
+  type CommonEvent,
+  requestArb,
+  revisionArb,
+  timeArb,
+  windowArb,
+} from "./common-events.ts";
 import {
   controllerSync,
   type InPlaceWorld,
@@ -17,12 +25,8 @@ import { measurements } from "./world.ts";
 
 /** Something that happens between two reconciles. */
 export type InPlaceEvent =
-  | { kind: "time"; ms: number }
+  | CommonEvent
   | { kind: "settle" }
-  | { kind: "revision"; rev: number; broken: boolean }
-  | { kind: "analysis"; result: "pass" | "fail" | "nodata" | "error" }
-  | { kind: "request"; request: RequestKind; full: boolean }
-  | { kind: "window"; open: boolean }
   | { kind: "partitionEdit"; partition: number }
   | { kind: "strategyEdit" }
   | { kind: "podDeleted"; index: number }
@@ -33,35 +37,12 @@ export type InPlaceEvent =
   | { kind: "crash" };
 
 export const inPlaceEventArb: fc.Arbitrary<InPlaceEvent> = fc.oneof(
-  {
-    weight: 12,
-    arbitrary: fc.record({ kind: fc.constant("time" as const), ms: fc.integer({ min: 100, max: 40_000 }) }),
-  },
+  { weight: 12, arbitrary: timeArb },
   { weight: 14, arbitrary: fc.constant({ kind: "settle" as const }) },
-  {
-    weight: 1,
-    arbitrary: fc.record({
-      kind: fc.constant("revision" as const),
-      rev: fc.integer({ min: 1, max: 4 }),
-      broken: fc.boolean(),
-    }),
-  },
-  {
-    weight: 4,
-    arbitrary: fc.record({
-      kind: fc.constant("analysis" as const),
-      result: fc.constantFrom("pass", "pass", "pass", "fail", "fail", "nodata", "error"),
-    }),
-  },
-  {
-    weight: 2,
-    arbitrary: fc.record({
-      kind: fc.constant("request" as const),
-      request: fc.constantFrom<RequestKind>("promote", "abort", "pause", "resume", "retry"),
-      full: fc.boolean(),
-    }),
-  },
-  { weight: 1, arbitrary: fc.record({ kind: fc.constant("window" as const), open: fc.boolean() }) },
+  { weight: 1, arbitrary: revisionArb },
+  { weight: 4, arbitrary: analysisArb },
+  { weight: 2, arbitrary: requestArb },
+  { weight: 1, arbitrary: windowArb },
   {
     weight: 1,
     arbitrary: fc.record({

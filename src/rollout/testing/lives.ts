@@ -9,6 +9,14 @@ import { ROUTE_LIMITS } from "../../api/traffic-route-schema.ts";
 import { decide } from "../decide.ts";
 import type { Decision } from "../types.ts";
 import {
+  analysisArb,
+  type CommonEvent,
+  requestArb,
+  revisionArb,
+  timeArb,
+  windowArb,
+} from "./common-events.ts";
+import {
   apply,
   callWebhooks,
   finishJobs,
@@ -25,16 +33,12 @@ import {
 
 /** Something that happens to the world between two reconciles. */
 export type Event =
-  | { kind: "time"; ms: number }
+  | CommonEvent
   | { kind: "settle" }
   // The EndpointSlice controller catching up with pods and selectors (they lag until it does).
   | { kind: "endpoints" }
-  | { kind: "revision"; rev: number; broken: boolean }
   | { kind: "canaryCrash" }
   | { kind: "canaryHeal" }
-  | { kind: "analysis"; result: "pass" | "fail" | "nodata" | "error" }
-  | { kind: "request"; request: RequestKind; full: boolean }
-  | { kind: "window"; open: boolean }
   | { kind: "primaryFlap"; ready: boolean }
   | { kind: "routeDrift"; canary: number }
   /** Another writer wipes Vireo's managed routes (a GitOps re-apply) or edits them beyond reading. */
@@ -63,37 +67,14 @@ export type Event =
 
 /** Events of every kind but the HPA ones, weighted so that rollouts reach their ends. */
 export const eventArb: fc.Arbitrary<Event> = fc.oneof(
-  {
-    weight: 12,
-    arbitrary: fc.record({ kind: fc.constant("time" as const), ms: fc.integer({ min: 100, max: 40_000 }) }),
-  },
+  { weight: 12, arbitrary: timeArb },
   { weight: 10, arbitrary: fc.constant({ kind: "settle" as const }) },
-  {
-    weight: 1,
-    arbitrary: fc.record({
-      kind: fc.constant("revision" as const),
-      rev: fc.integer({ min: 1, max: 4 }),
-      broken: fc.boolean(),
-    }),
-  },
+  { weight: 1, arbitrary: revisionArb },
   { weight: 1, arbitrary: fc.constant({ kind: "canaryCrash" as const }) },
   { weight: 1, arbitrary: fc.constant({ kind: "canaryHeal" as const }) },
-  {
-    weight: 4,
-    arbitrary: fc.record({
-      kind: fc.constant("analysis" as const),
-      result: fc.constantFrom("pass", "pass", "pass", "fail", "fail", "nodata", "error"),
-    }),
-  },
-  {
-    weight: 2,
-    arbitrary: fc.record({
-      kind: fc.constant("request" as const),
-      request: fc.constantFrom<RequestKind>("promote", "abort", "pause", "resume", "retry"),
-      full: fc.boolean(),
-    }),
-  },
-  { weight: 1, arbitrary: fc.record({ kind: fc.constant("window" as const), open: fc.boolean() }) },
+  { weight: 4, arbitrary: analysisArb },
+  { weight: 2, arbitrary: requestArb },
+  { weight: 1, arbitrary: windowArb },
   { weight: 1, arbitrary: fc.record({ kind: fc.constant("primaryFlap" as const), ready: fc.boolean() }) },
   {
     weight: 1,
