@@ -1,6 +1,6 @@
 // Checks: everything besides metrics that can pass or fail a rollout (a webhook, a Job, a person's approval) as
 // named, self-contained definitions, and the points of a rollout that run them (hooks and steps).
-import { z } from "zod";
+import * as z from "zod";
 import { cel, duration, labelName, objectName } from "./schema-fields.ts";
 import { SecretKeyRefSchema } from "./secret-ref.ts";
 

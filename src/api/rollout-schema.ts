@@ -1,7 +1,7 @@
 // The Rollout API (vireo.dev/v1alpha1) as zod schemas: the single source of truth for TypeScript types, runtime
 // validation and the generated CRD. Cross-field rules are written twice on purpose: as CEL (`x-kubernetes-validations`,
 // enforced by `kubectl apply`) and as zod refinements (enforced by the controller on objects that predate the CRD).
-import { z } from "zod";
+import * as z from "zod";
 import {
   CHECK_LIMITS,
   CHECK_REFERENCE_RULES,
