@@ -1,5 +1,6 @@
 // Side-by-side benchmark: Vireo and Flagger on one local control plane in one run. Throughput: N apps each, the
 // same five 20→100 % stages one interval apart, SMI TrafficSplit routing, client QPS and no analysis metrics.
+// Then Vireo alone on the capabilities Flagger has no row for (bench/compare/capabilities.ts).
 // Detection: one app per run, the same builtin Linkerd success-rate check, the canary turned bad mid-rollout.
 // `npm run bench:compare -- --n 100`; `--small` for a few-minute smoke run; `--help` for options.
 import { writeFileSync } from "node:fs";
@@ -12,11 +13,12 @@ import { type ControllerProcess, startController } from "../e2e/support/controll
 import { parseDuration } from "../src/api/duration.ts";
 import { createKubeClients, type KubeClients } from "../src/kube/clients.ts";
 import { comparisonAuditPolicy, countRequests } from "./compare/audit-count.ts";
+import { type CapabilityResult, capabilityTable, measureCapabilities } from "./compare/capabilities.ts";
 import { type DetectionResult, measureDetection } from "./compare/detection.ts";
 import { flaggerDetection, vireoDetection } from "./compare/detection-sides.ts";
 import {
   buildFlagger,
-  canaryPhases,
+  canaryStates,
   createCanaries,
   FLAGGER_USER,
   FLAGGER_VERSION,
@@ -25,7 +27,7 @@ import {
   startFlagger,
   throughputAnalysis,
 } from "./compare/flagger.ts";
-import { type Side, table } from "./compare/report.ts";
+import { type Side, table, writesByResource } from "./compare/report.ts";
 import { SCRAPE_MS } from "./detection/settings.ts";
 import { spread } from "./detection/stats.ts";
 import { publish } from "./publish.ts";
@@ -46,19 +48,24 @@ const USAGE = `npm run bench:compare -- [options]
   --n N            apps per controller (default 100)
   --small          smoke run: N=10 (finishes in a few minutes)
   --interval DUR   time each stage holds: Vireo pause / Flagger analysis interval (default 10s; Flagger's minimum)
-  --qps N          client QPS of both controllers (default 100, Flagger's default), burst --burst (default 250)
+  --qps N          client QPS of both controllers (default max(100, N): Flagger's default at N = 100, the same
+                   budget per app above it), burst --burst (default 2.5 × QPS)
   --detection-runs N       detection runs per controller (default 10; --small: 3; 0 skips the phase)
   --detection-window DUR   success-rate query window of both controllers (default 1m)
   --detection-error-rate X share of the bad canary's requests that fail (default 0.1)
   --detection-only         skip the throughput phase
+  --capabilities N apps per capability in the Vireo-only phase (checks, AnalysisTemplate, blue/green,
+                   StatefulSet; default 10, --small 3; 0 skips it)
   --json PATH      also write the raw results as JSON
   --write          also publish the results: the "compare" section of docs/benchmarks/latest.md, and appended
                    to docs/benchmarks/history.md
 
 Builds Flagger ${FLAGGER_VERSION} from the Go module proxy (cached), starts one cluster (linkerd-smi's TrafficSplit
 CRD, which both controllers write), runs Vireo on N apps, then Flagger on N other apps, and counts both
-controllers' requests from the API server's audit log. Then the detection phase, Vireo then Flagger, each on its own
-apps at once: every canary is turned bad at a random point of its analysis interval and timed to 0 % canary.`;
+controllers' requests from the API server's audit log. Then Vireo alone on the capabilities Flagger has no row for
+(a webhook and an approval check, an AnalysisTemplate, blue/green, a StatefulSet), each in its own window. Then the
+detection phase, Vireo then Flagger, each on its own apps at once: every canary is turned bad at a random point of its
+analysis interval and timed to 0 % canary.`;
 
 const VIREO_USER = "system:serviceaccount:vireo-system:vireo";
 /** Each detection app's simulator: requests per second, and how often it reads its TrafficSplit (resolution). */
@@ -72,12 +79,13 @@ async function main(): Promise<number> {
       n: { type: "string", default: "100" },
       small: { type: "boolean" },
       interval: { type: "string", default: "10s" },
-      qps: { type: "string", default: "100" },
-      burst: { type: "string", default: "250" },
+      qps: { type: "string" },
+      burst: { type: "string" },
       "detection-runs": { type: "string", default: "10" },
       "detection-window": { type: "string", default: "1m" },
       "detection-error-rate": { type: "string", default: "0.1" },
       "detection-only": { type: "boolean" },
+      capabilities: { type: "string" },
       json: { type: "string" },
       write: { type: "boolean" },
       help: { type: "boolean" },
@@ -90,8 +98,11 @@ async function main(): Promise<number> {
   const n = values.small ? 10 : Number(values.n);
   if (!Number.isInteger(n) || n < 1) throw new Error(`--n: bad count ${values.n}`);
   const intervalMs = parseDuration(values.interval);
-  const qps = Number(values.qps);
-  const burst = Number(values.burst);
+  // The same client budget per app at every N (Flagger's default 100/250 at N = 100): at N = 1,000 a fixed QPS of
+  // 100 would measure the client's rate limiter, not the controllers.
+  const qps = values.qps ? Number(values.qps) : Math.max(100, n);
+  const burst = values.burst ? Number(values.burst) : Math.ceil(2.5 * qps);
+  if (!(qps > 0 && burst > 0)) throw new Error(`--qps/--burst: bad values ${values.qps}/${values.burst}`);
   const runs = values.small ? 3 : Number(values["detection-runs"]);
   if (!Number.isInteger(runs) || runs < 0 || runs > 50)
     throw new Error(`--detection-runs: 0–50, got ${values["detection-runs"]}`);
@@ -99,6 +110,9 @@ async function main(): Promise<number> {
   parseDuration(window);
   const errorRate = Number(values["detection-error-rate"]);
   const throughput = !values["detection-only"];
+  const capabilityApps = values.capabilities ? Number(values.capabilities) : values.small ? 3 : 10;
+  if (!Number.isInteger(capabilityApps) || capabilityApps < 0)
+    throw new Error(`--capabilities: bad count ${values.capabilities}`);
   if (!throughput && runs === 0) throw new Error("--detection-only with --detection-runs 0 measures nothing");
   const started = Date.now();
   const log = (line: string) =>
@@ -110,10 +124,12 @@ async function main(): Promise<number> {
   let cluster: Cluster | undefined;
   const sides: Side[] = [];
   const detection: DetectionResult[] = [];
+  let capabilities: CapabilityResult[] = [];
   try {
     cluster = await startCluster({
-      prometheus: runs > 0,
-      nodes: nodesFor(2 * (throughput ? n : 0) + 2 * runs),
+      // The AnalysisTemplate capability queries Prometheus too.
+      prometheus: runs > 0 || capabilityApps > 0,
+      nodes: nodesFor(2 * (throughput ? n : 0) + 2 * runs + 4 * capabilityApps),
       timeoutMs: 180_000,
     });
     // Flagger's Linkerd router writes TrafficSplit v1alpha1; Vireo finds the served version through discovery.
@@ -133,6 +149,19 @@ async function main(): Promise<number> {
       sides.push(
         await runFlaggerSide({ ...common, apps: apps("flagger", n), flaggerDir, flaggerKubeconfig }),
       );
+    }
+    if (capabilityApps > 0) {
+      log(`capabilities: ${capabilityApps} apps each, Vireo only`);
+      capabilities = await measureCapabilities({
+        cluster,
+        admin,
+        n: capabilityApps,
+        pause: values.interval,
+        qps,
+        burst,
+        user: VIREO_USER,
+        log,
+      });
     }
     if (runs > 0) {
       const d = { cluster, admin, interval: values.interval, window, qps, burst };
@@ -193,11 +222,24 @@ async function main(): Promise<number> {
   const failed = detection.flatMap((d) =>
     d.failures.map((why) => `${d.controller} detection run failed: ${why}`),
   );
-  console.log([...settings, "", figures, ...failed].join("\n"));
+  const byResource = v && f ? ["", ...writesByResource([v, f])] : [];
+  const capabilitySection =
+    capabilities.length > 0
+      ? [
+          "",
+          `Vireo only, ${capabilityApps} apps per capability, one controller, each in its own window (same QPS, ` +
+            `${values.interval} pauses); a step is a canary stage, the blue/green cut-over, or a StatefulSet batch:`,
+          "",
+          capabilityTable(capabilities),
+        ]
+      : [];
+  console.log([...settings, "", figures, ...byResource, ...capabilitySection, ...failed].join("\n"));
   if (values.write)
     publish({
-      id: "compare",
-      title: "Side by side with Flagger",
+      // N = 100 is the reference table; other sizes keep a section of their own beside it.
+      id: n === 100 ? "compare" : `compare-${n}`,
+      title:
+        n === 100 ? "Side by side with Flagger" : `Side by side with Flagger, N = ${n.toLocaleString("en")}`,
       command: ["npm run bench:compare --", ...process.argv.slice(2)].join(" "),
       load0,
       body: [
@@ -205,15 +247,21 @@ async function main(): Promise<number> {
         "",
         ...settings.flatMap((s) => [s, ""]),
         figures,
+        ...byResource,
+        ...capabilitySection,
         ...failed.map((l) => `\n- ${l}`),
       ].join("\n"),
     });
   if (values.json)
-    writeFileSync(values.json, `${JSON.stringify({ load0, load1, sides, detection }, null, 2)}\n`);
+    writeFileSync(
+      values.json,
+      `${JSON.stringify({ load0, load1, sides, detection, capabilities }, null, 2)}\n`,
+    );
   log(`done in ${((Date.now() - started) / 60_000).toFixed(1)} min`);
   const throughputOk = !throughput || (v?.completed === n && f?.completed === n);
   const detectionOk = detection.every((d) => d.failures.length === 0);
-  return throughputOk && detectionOk ? 0 : 1;
+  const capabilitiesOk = capabilities.every((c) => c.completed === c.n);
+  return throughputOk && detectionOk && capabilitiesOk ? 0 : 1;
 }
 
 interface SideOptions {
@@ -243,7 +291,7 @@ async function runVireo(o: SideOptions): Promise<Side> {
     const c = controller;
     await until(
       () => tracker.healthyCount() >= o.n,
-      120_000 + 500 * o.n,
+      setupTimeoutMs(o.n),
       "Vireo: all Healthy",
       o.log,
       () => (c.exited() ? "controller exited" : undefined),
@@ -262,6 +310,12 @@ async function runVireo(o: SideOptions): Promise<Side> {
         const p = tracker.progress();
         return { done: p.promoted, failed: p.failed };
       },
+      (t0) =>
+        tracker
+          .timelines()
+          .map((tl) => tl.stepStartedAt.get(0))
+          .filter((at): at is number => at !== undefined)
+          .map((at) => (at - t0) / 1000),
       () => (c.exited() ? "controller exited" : undefined),
     );
   } finally {
@@ -288,14 +342,14 @@ async function runFlaggerSide(
     const f = flagger;
     const mine = new Set(o.apps.map((a) => `${a.namespace}/${a.name}`));
     const count = async (phase: string) =>
-      [...(await canaryPhases(o.admin))].filter(([k, p]) => mine.has(k) && p === phase).length;
+      [...(await canaryStates(o.admin))].filter(([k, c]) => mine.has(k) && c.phase === phase).length;
     let initialized = 0;
     await until(
       async () => {
         initialized = await count("Initialized");
         return initialized >= o.n;
       },
-      120_000 + 500 * o.n,
+      setupTimeoutMs(o.n),
       "Flagger: all Initialized",
       o.log,
       () => (f.exited() ? `flagger exited; see ${f.logPath}` : undefined),
@@ -305,6 +359,9 @@ async function runFlaggerSide(
     o.log(`flagger: ${o.n} Canaries Initialized after ${setupSeconds.toFixed(1)} s`);
     await sleep(5000);
     let last = { done: 0, failed: 0 };
+    // When each canary was first seen with traffic (Flagger's status says its weight): polled, so late by up to
+    // one poll of the list.
+    const firstTraffic = new Map<string, number>();
     return await measure(
       o,
       "Flagger",
@@ -312,13 +369,17 @@ async function runFlaggerSide(
       FLAGGER_USER,
       setupSeconds,
       async () => {
-        const phases = [...(await canaryPhases(o.admin))].filter(([k]) => mine.has(k)).map(([, p]) => p);
+        const states = [...(await canaryStates(o.admin))].filter(([k]) => mine.has(k));
+        const now = Date.now();
+        for (const [k, c] of states) if (c.canaryWeight > 0 && !firstTraffic.has(k)) firstTraffic.set(k, now);
+        const phases = states.map(([, c]) => c.phase);
         last = {
           done: phases.filter((p) => p === "Succeeded").length,
           failed: phases.filter((p) => p === "Failed").length,
         };
         return last;
       },
+      (t0) => [...firstTraffic.values()].map((at) => (at - t0) / 1000),
       () => (f.exited() ? `flagger exited; see ${f.logPath}` : undefined),
     );
   } finally {
@@ -334,6 +395,8 @@ async function measure(
   user: string,
   setupSeconds: number,
   progress: () => { done: number; failed: number } | Promise<{ done: number; failed: number }>,
+  /** Seconds from the push (at `t0`) to each rollout's first traffic to its canary. */
+  startWaits: (t0: number) => number[],
   dead: () => string | undefined,
 ): Promise<Side> {
   const stages = STAGE_WEIGHTS.length;
@@ -342,7 +405,7 @@ async function measure(
   sampler.start();
   const t0 = Date.now();
   await pushRevision(o.admin, o.apps, "2");
-  const deadline = t0 + Math.max(300_000, 3 * idealSeconds * 1000 + 500 * o.n);
+  const deadline = t0 + rolloutTimeoutMs(idealSeconds, o.n);
   let p = { done: 0, failed: 0 };
   let lastLog = Date.now();
   for (;;) {
@@ -356,12 +419,16 @@ async function measure(
         `  ${name} t+${((Date.now() - t0) / 1000).toFixed(0)} s: ${p.done}/${o.n} done, ${p.failed} failed`,
       );
     }
-    await sleep(500);
+    // Flagger's progress is a list of every Canary: at N = 1,000 polled less often, so the bench's own reads stay
+    // small beside the controllers'.
+    await sleep(o.n > 200 ? 2000 : 500);
   }
   const t1 = Date.now();
   const usage = sampler.stop()[0]!;
   await sleep(2000); // audit entries are written when a request completes
-  const requests = countRequests(join(o.cluster.dir, "audit.log"), user, t0, t1);
+  const requests = await countRequests(join(o.cluster.dir, "audit.log"), user, t0, t1);
+  const waits = startWaits(t0).sort((a, b) => a - b);
+  const q = (p: number) => waits[Math.min(waits.length - 1, Math.ceil(p * waits.length) - 1)] ?? Number.NaN;
   const perStep = o.n * stages;
   o.log(`${name}: ${p.done}/${o.n} done in ${((t1 - t0) / 1000).toFixed(1)} s`);
   return {
@@ -378,7 +445,22 @@ async function measure(
     peakRssMb: usage.peakRss / 2 ** 20,
     hwmMb: (memory(pid)?.hwm ?? 0) / 2 ** 20,
     cpuSeconds: usage.cpuSeconds,
+    startWaitP50: q(0.5),
+    startWaitP99: q(0.99),
   };
+}
+
+/** Time for N apps to be adopted (Vireo Healthy, Flagger Initialized): 2 minutes plus 1 s per app. */
+function setupTimeoutMs(n: number): number {
+  return 120_000 + 1000 * n;
+}
+
+/**
+ * Time for the measured rollout: 3 × the ideal plus 1.5 s per app (5 minutes at least). At N = 1,000 on two cores
+ * the API server is the bottleneck for both controllers, so the budget grows with N, not with the ideal.
+ */
+function rolloutTimeoutMs(idealSeconds: number, n: number): number {
+  return Math.max(300_000, 3 * idealSeconds * 1000 + 1500 * n);
 }
 
 async function until(

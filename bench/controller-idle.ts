@@ -3,6 +3,7 @@
 //
 //   node bench/controller-idle.ts                          this checkout only
 //   node bench/controller-idle.ts --baseline /path/to/co   also that checkout (its node_modules, its bundle)
+//   node bench/controller-idle.ts --entries bundle --formats json   only those entries / kubeconfig formats
 //
 // For each checkout, kubeconfig format (YAML, JSON; for this checkout also one that takes the client-node path) and
 // entry (the bundle the image runs, the TypeScript sources):
@@ -20,7 +21,15 @@ import { memory } from "./scale/proc-sampler.ts";
 
 const HERE = resolve(import.meta.dirname, "..");
 const HOOK = join(HERE, "src/cli/testing/log-imports.mjs");
-const { values } = parseArgs({ options: { baseline: { type: "string" } } });
+const { values } = parseArgs({
+  options: {
+    baseline: { type: "string" },
+    entries: { type: "string", default: "bundle,source" },
+    formats: { type: "string", default: "yaml,json,client-node" },
+  },
+});
+const entries = values.entries.split(",") as ("bundle" | "source")[];
+const wanted = new Set(values.formats.split(","));
 const trees = [
   { name: "this", root: HERE },
   ...(values.baseline ? [{ name: "baseline", root: resolve(values.baseline) }] : []),
@@ -62,8 +71,8 @@ try {
       ["json", jsonConfig],
       ...(tree.root === HERE ? [["client-node", clientNodeConfig]] : []),
     ];
-    for (const [format, kubeconfig] of formats as [string, string][]) {
-      for (const entry of ["bundle", "source"] as const) {
+    for (const [format, kubeconfig] of (formats as [string, string][]).filter(([f]) => wanted.has(f))) {
+      for (const entry of entries) {
         rows.push(await measure(tree, format, kubeconfig, entry));
         const r = rows.at(-1) as Row;
         console.error(`${r.tree} ${r.format} ${r.entry}: ${r.rssMb.toFixed(1)} MiB, ${r.modules} modules`);

@@ -24,7 +24,11 @@ const USAGE = `npm run bench -- [options]
   --node-flags LIST     Node flags for the controller bundle, variants separated by ";": "image" = the image's
                         ENTRYPOINT flags (deploy/bundle.ts; the default), "none" = V8's defaults, else the flags,
                         e.g. "--node-flags=none;image;--max-semi-space-size=4" (with "=", as the value may start
-                        with a dash). Each size runs once per variant.
+                        with a dash). A word NAME=value sets the controller's environment instead, e.g.
+                        "--node-flags=image;MALLOC_ARENA_MAX=2 --max-semi-space-size=8". Each size runs once
+                        per variant.
+  --bundle PATH         run this controller bundle instead of the current sources' (a baseline's; build it with
+                        \`node deploy/bundle.ts PATH\` in the baseline's checkout)
   --json PATH           also write the raw results as JSON
   --write               also publish the results: the "scale" section of docs/benchmarks/latest.md, and
                         appended to docs/benchmarks/history.md
@@ -53,6 +57,7 @@ async function main(): Promise<number> {
       "max-total": { type: "string", default: "30m" },
       "log-level": { type: "string", default: "info" },
       "node-flags": { type: "string", default: "image" },
+      bundle: { type: "string" },
       json: { type: "string" },
       write: { type: "boolean" },
       help: { type: "boolean" },
@@ -81,10 +86,23 @@ async function main(): Promise<number> {
   const flagVariants = values["node-flags"]
     .split(";")
     .map((v) => v.trim())
-    .map((v) => (v === "image" ? undefined : v === "none" ? [] : v.split(/\s+/)));
+    .map((v) => {
+      if (v === "image") return { flags: undefined, env: {} };
+      const words = v === "none" ? [] : v.split(/\s+/).filter(Boolean);
+      const env = Object.fromEntries(
+        words
+          .filter((w) => /^[A-Z][A-Z0-9_]*=/.test(w))
+          .map((w) => [w.slice(0, w.indexOf("=")), w.slice(w.indexOf("=") + 1)]),
+      );
+      const flags = words.filter((w) => !/^[A-Z][A-Z0-9_]*=/.test(w));
+      // Only environment words: the image's flags with that environment.
+      return { flags: v !== "none" && flags.length === 0 ? undefined : flags, env };
+    });
   for (const n of sizes) {
-    for (const [qps, nodeFlags] of qpsList.flatMap((q) => flagVariants.map((f) => [q, f] as const))) {
-      const label = `N=${n} qps=${qps ?? "default"} node flags=${nodeFlags?.join(" ") ?? "image"}`;
+    for (const [qps, variant] of qpsList.flatMap((q) => flagVariants.map((f) => [q, f] as const))) {
+      const nodeFlags = variant.flags;
+      const envWords = Object.entries(variant.env).map(([k, v]) => `${k}=${v} `);
+      const label = `N=${n} qps=${qps ?? "default"} node flags=${envWords.join("")}${nodeFlags?.join(" ") ?? "image"}`;
       if (Date.now() - started > maxTotalMs) {
         skipped.push(`${label}: not started, --max-total ${values["max-total"]} reached`);
         continue;
@@ -106,6 +124,8 @@ async function main(): Promise<number> {
             : Math.max(300_000, 3 * idealMs + 500 * n),
           logLevel: values["log-level"],
           nodeFlags,
+          env: variant.env,
+          ...(values.bundle ? { bundlePath: values.bundle } : {}),
           log,
         });
         results.push(r);

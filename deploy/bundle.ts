@@ -28,8 +28,8 @@ const LAZY_PACKAGES = ["@kubernetes/client-node", "yaml"];
 
 /**
  * Writes the bundle to `outfile` (published atomically: a running benchmark or test never reads half a file).
- * Measured on Node 24 with the module graph loaded and nothing running: 76–84 MB RSS against 117–119 MB for the
- * TypeScript sources, 42 MB for an empty `node`.
+ * Measured on Node 24 with the module graph loaded and nothing running (2026-12-07): 82–90 MiB RSS, 45–47 MiB for an
+ * empty `node` (docs/benchmarks/memory.md).
  */
 export async function bundleController(outfile = CONTROLLER_BUNDLE): Promise<string> {
   // Loaded here, not at the top: importing CONTROLLER_BUNDLE must not load esbuild.
@@ -47,7 +47,10 @@ export async function bundleController(outfile = CONTROLLER_BUNDLE): Promise<str
     banner: {
       js: 'import { createRequire as __vireoRequire } from "node:module"; const require = __vireoRequire(import.meta.url);',
     },
-    // Readable stack traces: names kept, nothing minified (minifying saved < 1 MB of RSS).
+    // Whitespace and comments out, names kept (stack traces still name every function). V8 keeps the module's
+    // source in memory, as two bytes a character once one non-ASCII character appears (a few comments had one):
+    // 3.0 MB of source cost 7.6 MB, 1.6 MB of ASCII cost 3.4 (docs/benchmarks/memory.md).
+    minifyWhitespace: true,
     keepNames: true,
     legalComments: "eof",
     logLevel: "warning",

@@ -13,12 +13,21 @@ import {
 } from "../src/api/rollout-schema.ts";
 import type { Cluster } from "./cluster/cluster.ts";
 import { KubeApiError, kubeRequest } from "./cluster/kube-request.ts";
-import { answered, type Counts, type Load, startLoad } from "./dataplane/load.ts";
+import { answered, type Load } from "./dataplane/load.ts";
 import { podAppDeployment, setEnv } from "./dataplane/real-pod-app.ts";
 import { GATEWAY, type RealProxyEnv, startRealProxyEnv } from "./dataplane/real-proxy-env.ts";
 import type { Traefik } from "./dataplane/traefik.ts";
 import { annotate, apply, deploymentReplicas, getRollout, waitFor, waitForRollout } from "./support/app.ts";
 import { type ControllerProcess, startController } from "./support/controller-process.ts";
+import {
+  failed,
+  firstAt,
+  fmt,
+  startRootAndPreviewLoads,
+  sum,
+  switchSummary,
+  timeline,
+} from "./support/traffic-timeline.ts";
 
 const NS = "bg";
 const APP = "podinfo";
@@ -64,45 +73,6 @@ function manifests(): string {
   return docs.map((d) => JSON.stringify(d)).join("\n---\n");
 }
 
-/** What each entry point answered in one 100 ms slice. */
-interface Slice {
-  at: number;
-  root: Counts;
-  preview: Counts;
-}
-
-/** Requests that did not get a 2xx from a pod: 5xx/4xx, answers by the proxy itself, transport errors. */
-function failed(c: Counts): number {
-  let n = c.transportErrors;
-  for (const [app, classes] of c.byApp)
-    for (const [cls, count] of classes) if (app === "" || cls !== "2xx") n += count;
-  return n;
-}
-
-/** Samples both loads every 100 ms until stopped. */
-function timeline(root: Load, preview: Load) {
-  const slices: Slice[] = [];
-  root.mark();
-  preview.mark();
-  const timer = setInterval(
-    () => slices.push({ at: Date.now(), root: root.mark(), preview: preview.mark() }),
-    100,
-  );
-  return {
-    slices,
-    stop: () => {
-      clearInterval(timer);
-      slices.push({ at: Date.now(), root: root.mark(), preview: preview.mark() });
-    },
-  };
-}
-
-const sum = (slices: Slice[], f: (s: Slice) => number) => slices.reduce((n, s) => n + f(s), 0);
-/** First slice at or after `from` in which `f` holds. */
-const firstAt = (slices: Slice[], from: number, f: (s: Slice) => boolean) =>
-  slices.find((s) => s.at >= from && f(s))?.at;
-const fmt = (ms: number | undefined) => (ms === undefined ? "never" : `${(ms / 1000).toFixed(2)} s`);
-
 describe("blue/green without a mesh through Traefik (real proxy, real EndpointSlices)", () => {
   let cluster: Cluster;
   let traefik: Traefik;
@@ -121,19 +91,11 @@ describe("blue/green without a mesh through Traefik (real proxy, real EndpointSl
     });
     await apply(cluster, manifests());
     await waitForRollout(cluster, NS, APP, "Healthy", (r) => r.status?.phase === "Healthy", 90_000);
-    root = startLoad({ url: traefik.webUrl, host: HOST, rps: 40, concurrency: 8 });
-    preview = startLoad({ url: traefik.webUrl, host: PREVIEW_HOST, rps: 20, concurrency: 4 });
-    // Both Services answer through Traefik, from the primary's pods only (the preview starts on the active pods).
-    for (const [load, what] of [
-      [root, "root"],
-      [preview, "preview"],
-    ] as const)
-      await waitFor(
-        `${what} answering from the primary through Traefik`,
-        () => load.burst(20),
-        (c) => answered(c, OLD) === 20,
-        60_000,
-      );
+    ({ root, preview } = await startRootAndPreviewLoads(
+      traefik.webUrl,
+      { root: HOST, preview: PREVIEW_HOST },
+      OLD,
+    ));
   });
 
   after(async () => {
@@ -223,26 +185,19 @@ describe("blue/green without a mesh through Traefik (real proxy, real EndpointSl
     );
     await new Promise((r) => setTimeout(r, 2000));
     t.stop();
-    const s = t.slices;
-    const previewNew = firstAt(s, t0, (x) => answered(x.preview, NEW) > 0);
-    const cutOver = firstAt(s, t0, (x) => answered(x.root, NEW) > 0);
-    const allNew = firstAt(
-      s,
-      cutOver ?? t0,
-      (x) => x.root.total > 0 && answered(x.root, NEW) === x.root.total,
-    );
-    const back = firstAt(s, allNew ?? t0, (x) => answered(x.root, OLD) > 0);
-    const allBack = firstAt(s, back ?? t0, (x) => x.root.total > 0 && answered(x.root, OLD) === x.root.total);
-    const total = sum(s, (x) => x.root.total + x.root.transportErrors);
-    const failures = sum(s, (x) => failed(x.root));
-    const previewTotal = sum(s, (x) => x.preview.total + x.preview.transportErrors);
-    const previewFailures = sum(s, (x) => failed(x.preview));
-    const mixed = s.filter((x) => answered(x.root, NEW) > 0 && answered(x.root, OLD) > 0).length;
-    const served = (from: number | undefined, to: number | undefined, app: string) =>
-      sum(
-        s.filter((x) => x.at >= (from ?? 0) && x.at < (to ?? Number.POSITIVE_INFINITY)),
-        (x) => answered(x.root, app),
-      );
+    const {
+      previewNew,
+      cutOver,
+      allNew,
+      back,
+      allBack,
+      total,
+      failures,
+      previewTotal,
+      previewFailures,
+      mixed,
+      served,
+    } = switchSummary(t.slices, t0, NEW, OLD);
     report.push(
       `  promotion: ${failures} failed of ${total} requests to the root Service (${previewFailures} of ${previewTotal} to the preview)`,
       `  applied → preview serves the new version ${fmt(previewNew && previewNew - t0)}; → cut-over at the proxy ${fmt(cutOver && cutOver - t0)}; versions mixed at the proxy for ${mixed} × 100 ms slices during the switches`,

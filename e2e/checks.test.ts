@@ -6,8 +6,6 @@
 // refuses (a quota) fails its run once and is never retried; an approval gate holds promotion through a SIGKILL and
 // a restart of the controller until `kubectl vireo approve` releases it.
 import assert from "node:assert/strict";
-import { createServer, type Server } from "node:http";
-import type { AddressInfo } from "node:net";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import type { CheckRun } from "../src/api/check-schema.ts";
@@ -24,49 +22,17 @@ import {
   waitFor,
   waitForRollout,
 } from "./support/app.ts";
+import { CheckReceiver } from "./support/check-receiver.ts";
 import { type ControllerProcess, metricValue, startController } from "./support/controller-process.ts";
 import { runPlugin } from "./support/plugin.ts";
-
-/** A loopback receiver answering every POST with `status`, recording each request's Idempotency-Key and body. */
-class Receiver {
-  readonly hits: { key: string; body: Record<string, unknown> }[] = [];
-  #server: Server | undefined;
-  readonly status: number;
-  constructor(status: number) {
-    this.status = status;
-  }
-  url(path = "/hook"): string {
-    if (!this.#server) throw new Error("receiver not up");
-    return `http://127.0.0.1:${(this.#server.address() as AddressInfo).port}${path}`;
-  }
-  async up(): Promise<void> {
-    this.#server = createServer(async (req, res) => {
-      const chunks: Buffer[] = [];
-      for await (const c of req) chunks.push(c as Buffer);
-      let body: Record<string, unknown> = {};
-      try {
-        body = JSON.parse(Buffer.concat(chunks).toString("utf8"));
-      } catch {}
-      this.hits.push({ key: String(req.headers["idempotency-key"] ?? ""), body });
-      res.writeHead(this.status).end("secret-body-text");
-    });
-    await new Promise<void>((r) => this.#server!.listen(0, "127.0.0.1", () => r()));
-  }
-  async down(): Promise<void> {
-    await new Promise<void>((r) => {
-      this.#server?.close(() => r());
-      this.#server?.closeAllConnections();
-    });
-  }
-}
 
 const NS = "checks";
 const NODE_LABEL = "e2e.vireo.dev/checks";
 let cluster: Cluster;
 let controller: ControllerProcess;
-const failing = new Receiver(500);
-const passing = new Receiver(200);
-const outside = new Receiver(200);
+const failing = new CheckReceiver(500);
+const passing = new CheckReceiver(200);
+const outside = new CheckReceiver(200);
 
 const startVireo = () =>
   startController({

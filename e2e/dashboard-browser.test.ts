@@ -1,5 +1,6 @@
 // The dashboard in a real browser (Debian Chromium via playwright-core) against a real control plane with the
-// controller running: the list, the live weight plot, promote as a permitted user and Forbidden for a viewer.
+// controller running: the list, the live weight plot, promote as a permitted user and Forbidden for a viewer, and
+// the Approve button releasing an approval gate as `kubectl vireo approve` does.
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
 import { mkdirSync } from "node:fs";
@@ -186,6 +187,46 @@ describe("dashboard in Chromium", () => {
     const r = await getRollout(cluster, NS, "podinfo");
     assert.equal(r?.status?.phase, "Healthy");
     assert.ok(r?.status?.handledRequests?.promote, "the controller acknowledged the request");
+    await page.close();
+  });
+
+  it("the Approve button releases a waiting approval check with the plugin's annotation, and the rollout promotes", async () => {
+    const ns = `${NS}-approve`;
+    await apply(
+      cluster,
+      appManifests({
+        namespace: ns,
+        steps: [{ setWeight: 20 }],
+        extraSpec: { checks: [{ name: "release", approval: {} }], hooks: { prePromotion: ["release"] } },
+      }),
+    );
+    await waitForRollout(cluster, ns, "podinfo", "Healthy", (r) => r.status?.phase === "Healthy");
+    const page = await browser.newPage();
+    await page.goto(`${adminUrl}rollouts/${ns}/podinfo`);
+    await page.waitForSelector('[data-testid="phase"]:has-text("Healthy")');
+    assert.equal(await page.$('[data-testid="approve-release"]'), null, "no button while nothing waits");
+    await setImage(cluster, ns, "podinfo", "ghcr.io/stefanprodan/podinfo:6.0.1");
+    // The button appears live once the check waits (the page follows the watch).
+    await page.waitForSelector('[data-testid="approve-release"]', { timeout: 90_000 });
+    await page.click('[data-testid="approve-release"]');
+    const alert = await page.waitForSelector('[data-testid="action-result"].info');
+    assert.match((await alert.textContent()) ?? "", /requested: vireo\.dev\/approve=release\/\S+/);
+    const r = await waitForRollout(
+      cluster,
+      ns,
+      "podinfo",
+      "promoted after the approval",
+      (x) => x.status?.phase === "Healthy" && x.status.stableRevision === x.status.canaryRevision,
+      90_000,
+    );
+    assert.match(r.metadata.annotations?.["vireo.dev/approve"] ?? "", /^release\/\d{8}T\d{6}Z-[0-9a-f]{6}$/);
+    const run = r.status?.checks?.find((c) => c.name === "release");
+    assert.equal(run?.phase, "Passed");
+    // Written as the plugin writes it: its field manager, with the user's own credentials.
+    const fields = (r.metadata as { managedFields?: { manager?: string }[] }).managedFields ?? [];
+    const managers = fields.map((f) => f.manager);
+    assert.ok(managers.includes("kubectl-vireo"), `managers: ${managers}`);
+    await page.waitForSelector('[data-testid="approve-release"]', { state: "detached" });
     await page.close();
   });
 });

@@ -106,7 +106,7 @@ describe("routes beside the weight through Traefik (real proxy, real endpoints)"
     name: string,
     host: string,
     steps: unknown[],
-    o: { canary?: Record<string, unknown>; load?: boolean } = {},
+    o: { canary?: Record<string, unknown>; load?: boolean; userRoute?: object } = {},
   ) {
     await apply(
       cluster,
@@ -115,9 +115,12 @@ describe("routes beside the weight through Traefik (real proxy, real endpoints)"
         name,
         steps,
         ...(o.canary ? { canary: o.canary } : {}),
-        gatewayApi: { parentRefs, hostnames: [host] },
+        gatewayApi: o.userRoute
+          ? { httpRoute: { name, ruleName: "app" } }
+          : { parentRefs, hostnames: [host] },
       }),
     );
+    if (o.userRoute) await apply(cluster, JSON.stringify(o.userRoute));
     await waitForRollout(cluster, ns, name, "Healthy", (r) => phaseOf(r) === "Healthy", 90_000);
     await waitFor(
       "primary answering through Traefik",
@@ -226,6 +229,89 @@ describe("routes beside the weight through Traefik (real proxy, real endpoints)"
       "testers back on the primary",
       () => count(traefik.webUrl, host, 20, { "x-canary": "1" }),
       (c) => c.get("web-primary") === 20,
+      30_000,
+    );
+  });
+
+  it("a user-owned HTTPRoute: a header tester reaches the canary at weight 0 through Vireo's own rule; the user's rules stay as written; promotion removes it", async () => {
+    const ns = "owned";
+    const host = "owned.example.test";
+    // The user's route (GitOps): a static rule of their own and the rule Vireo weights.
+    const userRules = [
+      {
+        name: "static",
+        matches: [{ path: { type: "PathPrefix", value: "/static" } }],
+        backendRefs: [{ group: "", kind: "Service", name: "shop-primary", port: 80, weight: 1 }],
+      },
+      {
+        name: "app",
+        matches: [{ path: { type: "PathPrefix", value: "/" } }],
+        backendRefs: [
+          { group: "", kind: "Service", name: "shop-primary", port: 80, weight: 100 },
+          { group: "", kind: "Service", name: "shop-canary", port: 80, weight: 0 },
+        ],
+      },
+    ];
+    const userRoute = {
+      apiVersion: "gateway.networking.k8s.io/v1",
+      kind: "HTTPRoute",
+      metadata: { name: "shop", namespace: ns },
+      spec: { parentRefs, hostnames: [host], rules: userRules },
+    };
+    const testers = { name: "testers", matches: [{ headers: [{ name: "x-canary", value: "1" }] }] };
+    const stable = await startCanary(
+      ns,
+      "shop",
+      host,
+      [{ setHeaderRoute: testers }, { pause: {} }, { setWeight: 50 }, { pause: { duration: "4s" } }],
+      { load: true, userRoute },
+    );
+    const paused = await waitForRollout(
+      cluster,
+      ns,
+      "shop",
+      "the header route installed",
+      (r) => r.status?.managedRoutes?.some((m) => m.type === "HeaderRoute" && m.name === "testers") === true,
+      90_000,
+    );
+    assert.equal(paused.status?.canaryWeight ?? 0, 0);
+    await waitFor(
+      "a tester's request reaching the canary",
+      () => get(traefik.webUrl, host, { "x-canary": "1" }),
+      (a) => a.app === "shop",
+      30_000,
+    );
+    const N = 200;
+    const testersOn = await count(traefik.webUrl, host, N, { "x-canary": "1" });
+    const others = await count(traefik.webUrl, host, N);
+    const rules = await routeRules(kc, ns, "shop");
+    report.push(
+      `  user-owned route, header route at weight 0: testers ${testersOn.get("shop") ?? 0}/${N} on the canary, others ${others.get("shop-primary") ?? 0}/${N} on the primary; rules ${rules.map((r) => r.name).join(", ")}`,
+    );
+    assert.equal(testersOn.get("shop"), N, JSON.stringify([...testersOn]));
+    assert.equal(others.get("shop-primary"), N, JSON.stringify([...others]));
+    assert.deepEqual(
+      rules.map((r) => r.name),
+      ["static", "app", "vireo.shop.header.testers"],
+    );
+    assert.deepEqual(rules.slice(0, 2), userRules, "the user's rules as written");
+
+    await waitForRollout(cluster, ns, "shop", "paused at the pause step", (r) => phaseOf(r) === "Paused");
+    await annotate(cluster, ns, "shop", "vireo.dev/resume", "1");
+    await waitForRollout(
+      cluster,
+      ns,
+      "shop",
+      "promoted",
+      (r) => phaseOf(r) === "Healthy" && r.status?.stableRevision !== stable,
+      120_000,
+    );
+    const after = await routeRules(kc, ns, "shop");
+    assert.deepEqual(after, userRules, "promotion leaves the user's route as they wrote it");
+    await waitFor(
+      "testers back on the primary",
+      () => count(traefik.webUrl, host, 20, { "x-canary": "1" }),
+      (c) => c.get("shop-primary") === 20,
       30_000,
     );
   });

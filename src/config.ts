@@ -1,6 +1,6 @@
 // Controller configuration: command-line flags and environment, parsed once with zod. The only reader of process.env.
 import { parseArgs } from "node:util";
-import { z } from "zod";
+import * as z from "zod";
 import { parseAllowedPrefix } from "./analysis/allowed-urls.ts";
 import { METRICS_MESHES } from "./api/constants.ts";
 import { parseDuration } from "./api/duration.ts";

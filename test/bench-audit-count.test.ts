@@ -4,7 +4,7 @@ import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, it } from "node:test";
-import { comparisonAuditPolicy, countRequests } from "../bench/compare/audit-count.ts";
+import { comparisonAuditPolicy, countRequests, resourceOf } from "../bench/compare/audit-count.ts";
 
 const V = "system:serviceaccount:vireo-system:vireo";
 const F = "system:serviceaccount:flagger-system:flagger";
@@ -13,7 +13,7 @@ const entry = (user: string, verb: string, uri: string, s: number) =>
   JSON.stringify({ user: { username: user }, verb, requestURI: uri, requestReceivedTimestamp: at(s) });
 
 describe("bench:compare audit counting", () => {
-  it("counts one user's reads and writes inside the window; Events apart; leader election outside both", () => {
+  it("counts one user's reads and writes inside the window; Events apart; leader election outside both", async () => {
     const dir = mkdtempSync(join(tmpdir(), "vireo-audit-"));
     const log = join(dir, "audit.log");
     writeFileSync(
@@ -30,15 +30,25 @@ describe("bench:compare audit counting", () => {
         "",
       ].join("\n"),
     );
-    const v = countRequests(log, V, Date.parse(at(10)), Date.parse(at(20)));
+    const v = await countRequests(log, V, Date.parse(at(10)), Date.parse(at(20)));
     assert.deepEqual(
       { reads: v.reads, writes: v.writes, events: v.eventWrites, er: v.electionReads, ew: v.electionWrites },
       { reads: 2, writes: 2, events: 1, er: 1, ew: 1 },
     );
     assert.equal(v.byVerb.patch, 1, "the patch at 30 s is outside the window");
-    const f = countRequests(log, F, 0, Date.parse(at(59)));
+    assert.deepEqual(v.writesByResource, { "rollouts/status": 1, events: 1 });
+    assert.deepEqual(v.readsByResource, { trafficsplits: 1, services: 1 });
+    const f = await countRequests(log, F, 0, Date.parse(at(59)));
     assert.equal(f.writes, 1);
     assert.equal(f.reads, 0);
+  });
+
+  it("names the resource and subresource of a path", () => {
+    assert.equal(resourceOf("/apis/vireo.dev/v1alpha1/namespaces/a/rollouts/x/status"), "rollouts/status");
+    assert.equal(resourceOf("/apis/apps/v1/namespaces/a/deployments/x"), "deployments");
+    assert.equal(resourceOf("/api/v1/namespaces/a/events"), "events");
+    assert.equal(resourceOf("/api/v1/namespaces/a"), "namespaces");
+    assert.equal(resourceOf("/apis/apps/v1/deployments"), "deployments");
   });
 
   it("audits exactly the two controllers' users, every verb, at Metadata level", () => {

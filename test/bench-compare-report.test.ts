@@ -2,7 +2,7 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { detectionAnalysis } from "../bench/compare/flagger.ts";
-import { type Side, table } from "../bench/compare/report.ts";
+import { type Side, table, writesByResource } from "../bench/compare/report.ts";
 import { median, spread } from "../bench/detection/stats.ts";
 
 const side = (controller: string, totalSeconds: number): Side => ({
@@ -13,12 +13,23 @@ const side = (controller: string, totalSeconds: number): Side => ({
   setupSeconds: 5,
   totalSeconds,
   idealSeconds: 50,
-  requests: { reads: 250, writes: 150, eventWrites: 50, electionReads: 0, electionWrites: 0, byVerb: {} },
+  requests: {
+    reads: 250,
+    writes: 150,
+    eventWrites: 50,
+    electionReads: 0,
+    electionWrites: 0,
+    byVerb: {},
+    writesByResource: { events: 50, "rollouts/status": 100 },
+    readsByResource: {},
+  },
   readsPerStepPerRollout: 5,
   writesPerStepPerRollout: 3,
   peakRssMb: 100,
   hwmMb: 120,
   cpuSeconds: 2,
+  startWaitP50: 1.5,
+  startWaitP99: totalSeconds / 10,
 });
 const row = (t: string, name: string) => t.split("\n").find((l) => l.startsWith(`| ${name}`));
 
@@ -45,6 +56,17 @@ describe("bench:compare table", () => {
     flagger: spread([12000, 15000, 24000]),
     runs: 3,
   };
+
+  it("shows how long rollouts waited for their first step, and the writes by resource largest first", () => {
+    const t = table({ v: side("Vireo", 60), f: side("Flagger", 80) });
+    assert.equal(
+      row(t, "wait for the first step s, p99"),
+      "| wait for the first step s, p99 | 6.0 | 8.0 | 0.75 |",
+    );
+    assert.deepEqual(writesByResource([side("Vireo", 60)]), [
+      "- Vireo writes / step / rollout by resource: rollouts/status 2.00, events 1.00",
+    ]);
+  });
 
   it("adds detection seconds with the Vireo/Flagger ratio after the throughput rows", () => {
     const t = table({ v: side("Vireo", 60), f: side("Flagger", 80) }, detection);

@@ -55,4 +55,14 @@ describe("controller bundle", () => {
     assert.doesNotMatch(text, /node:test|fast-check/);
     assert.doesNotMatch(text, /^\/\/ src\/.*\.test\.ts$/m);
   });
+
+  it("is all ASCII and carries none of zod's locales: V8 keeps its source at one byte a character", () => {
+    // One non-ASCII character anywhere made V8 hold the whole 3 MB source as UTF-16 (docs/benchmarks/memory.md).
+    const wide = [...text.matchAll(/[^\p{ASCII}]/gu)]
+      .slice(0, 3)
+      .map((m) => text.slice(m.index - 40, m.index + 5));
+    assert.deepEqual(wide, [], "non-ASCII characters in the bundle");
+    // zod's Catalan locale, one of the 63 that `import { z } from "zod"` pulled in.
+    assert.doesNotMatch(text, /Entrada inv/);
+  });
 });

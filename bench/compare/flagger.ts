@@ -189,12 +189,24 @@ export async function createCanaries(
   });
 }
 
-/** Canary phases by `namespace/name`, from one list. */
-export async function canaryPhases(clients: KubeClients): Promise<Map<string, string>> {
+/** A Canary's phase and the weight its status says the canary gets. */
+export interface CanaryState {
+  phase: string;
+  canaryWeight: number;
+}
+
+/** Canary states by `namespace/name`, from one list. */
+export async function canaryStates(clients: KubeClients): Promise<Map<string, CanaryState>> {
   const list = await clients.request<{
-    items: { metadata: { namespace: string; name: string }; status?: { phase?: string } }[];
+    items: {
+      metadata: { namespace: string; name: string };
+      status?: { phase?: string; canaryWeight?: number };
+    }[];
   }>({ path: "/apis/flagger.app/v1beta1/canaries" });
   return new Map(
-    list.items.map((c) => [`${c.metadata.namespace}/${c.metadata.name}`, c.status?.phase ?? ""]),
+    list.items.map((c) => [
+      `${c.metadata.namespace}/${c.metadata.name}`,
+      { phase: c.status?.phase ?? "", canaryWeight: c.status?.canaryWeight ?? 0 },
+    ]),
   );
 }

@@ -17,6 +17,9 @@ export interface Side {
   peakRssMb: number;
   hwmMb: number;
   cpuSeconds: number;
+  /** Push → first traffic to the canary, p50 and p99 (s): how long a rollout waited before its first step. */
+  startWaitP50: number;
+  startWaitP99: number;
 }
 
 /** Detection times (ms) of both controllers, and how many runs each was given. */
@@ -32,6 +35,8 @@ function throughputRows(v: Side, f: Side): Row[] {
   return [
     ["total time s", v.totalSeconds, f.totalSeconds, 1],
     ["total / ideal", v.totalSeconds / v.idealSeconds, f.totalSeconds / f.idealSeconds, 2],
+    ["wait for the first step s, p50 (push → canary traffic)", v.startWaitP50, f.startWaitP50, 1],
+    ["wait for the first step s, p99", v.startWaitP99, f.startWaitP99, 1],
     ["API reads / step / rollout (excl. election)", v.readsPerStepPerRollout, f.readsPerStepPerRollout, 2],
     ["API writes / step / rollout (excl. election)", v.writesPerStepPerRollout, f.writesPerStepPerRollout, 2],
     ["  of which Events", v.requests.eventWrites / (v.n * 5), f.requests.eventWrites / (f.n * 5), 2],
@@ -46,6 +51,16 @@ function throughputRows(v: Side, f: Side): Row[] {
     ["CPU s (rollout)", v.cpuSeconds, f.cpuSeconds, 1],
     ["CPU ms / step / rollout", (1000 * v.cpuSeconds) / (v.n * 5), (1000 * f.cpuSeconds) / (f.n * 5), 1],
   ];
+}
+
+/** One line per controller: its writes per step by resource, largest first (what the write row is made of). */
+export function writesByResource(sides: readonly Side[]): string[] {
+  return sides.map((s) => {
+    const parts = Object.entries(s.requests.writesByResource)
+      .sort((a, b) => b[1] - a[1])
+      .map(([r, count]) => `${r} ${(count / (s.n * 5)).toFixed(2)}`);
+    return `- ${s.controller} writes / step / rollout by resource: ${parts.join(", ")}`;
+  });
 }
 
 function detectionRows(d: DetectionFigures): Row[] {

@@ -85,7 +85,8 @@ export async function forEachLimit<T>(
   await Promise.all(Array.from({ length: Math.min(concurrency, items.length) }, worker));
 }
 
-async function create(clients: KubeClients, path: string, body: unknown): Promise<void> {
+/** POSTs `body` to `path`; an object that already exists counts as created. */
+export async function create(clients: KubeClients, path: string, body: unknown): Promise<void> {
   try {
     await clients.request({ method: "POST", path, body });
   } catch (err) {

@@ -42,6 +42,7 @@ const COLUMNS: Column[] = [
   },
   { head: "reads/step/rollout", cell: (r) => s2(r.readsPerStepPerRollout) },
   { head: "writes/step/rollout", cell: (r) => s2(r.writesPerStepPerRollout) },
+  { head: "settled RSS MiB", cell: (r) => s1(r.controllerSettledRss / MB) },
   { head: "peak RSS MiB", cell: (r) => s1(Math.max(r.controllerPeakRss, r.controllerHwm) / MB) },
   { head: "CPU s", cell: (r) => s1(r.controllerCpuSeconds) },
 ];

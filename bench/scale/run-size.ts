@@ -28,6 +28,10 @@ export interface RunOptions {
   logLevel: string;
   /** Node's flags for the controller bundle; undefined: the image's (deploy/bundle.ts, CONTROLLER_NODE_FLAGS). */
   nodeFlags: readonly string[] | undefined;
+  /** Environment for the controller (e.g. MALLOC_ARENA_MAX), besides the benchmark's own. */
+  env?: Record<string, string>;
+  /** Run this bundle instead of the current sources' (a baseline's, for before/after). */
+  bundlePath?: string;
   /** Progress lines go here. */
   log: (line: string) => void;
 }
@@ -76,6 +80,8 @@ export interface RunResult {
   /** Controller peak VmRSS while rolling out, and VmHWM over the whole run (bytes). */
   controllerPeakRss: number;
   controllerHwm: number;
+  /** Controller VmRSS with every Rollout Healthy and the queue quiet, before the push (bytes): idle at N. */
+  controllerSettledRss: number;
   controllerCpuSeconds: number;
   /** CPU seconds of each cluster process (and the bench itself) during the rollout. */
   clusterCpu: { name: string; cpuSeconds: number; peakRss: number }[];
@@ -149,6 +155,8 @@ export async function runSize(o: RunOptions): Promise<RunResult> {
       entry: "bundle",
       args,
       ...(o.nodeFlags ? { nodeFlags: o.nodeFlags } : {}),
+      ...(o.env ? { env: o.env } : {}),
+      ...(o.bundlePath ? { bundlePath: o.bundlePath } : {}),
     });
     const procs = [
       { name: "controller", pid: controller.pid },
@@ -180,6 +188,7 @@ export async function runSize(o: RunOptions): Promise<RunResult> {
     const setupSeconds = (Date.now() - setupStart) / 1000;
     o.log(`all ${o.n} Healthy after ${setupSeconds.toFixed(1)} s; settling`);
     await settle(controller, 60_000);
+    const settledRss = memory(controller.pid)?.rss ?? 0;
 
     // Measured phase.
     const before = new Scrape(await controller.metrics());
@@ -315,6 +324,7 @@ export async function runSize(o: RunOptions): Promise<RunResult> {
       writesPerStepPerRollout: writes / perStep,
       controllerPeakRss: controllerUsage.peakRss,
       controllerHwm: hwm,
+      controllerSettledRss: settledRss,
       controllerCpuSeconds: controllerUsage.cpuSeconds,
       clusterCpu: usage
         .filter((u: ProcessUsage) => u.name !== "controller")
@@ -329,7 +339,11 @@ export async function runSize(o: RunOptions): Promise<RunResult> {
       heapTotalMax: Math.max(heapTotalMax, after.sum("nodejs_heap_size_total_bytes")),
       heapUsedEnd: after.sum("nodejs_heap_size_used_bytes"),
       externalEnd: after.sum("nodejs_external_memory_bytes"),
-      nodeFlags: (o.nodeFlags ?? CONTROLLER_NODE_FLAGS).join(" "),
+      nodeFlags: [
+        ...Object.entries(o.env ?? {}).map(([k, v]) => `${k}=${v}`),
+        ...(o.nodeFlags ?? CONTROLLER_NODE_FLAGS),
+        ...(o.bundlePath ? [`(bundle ${o.bundlePath})`] : []),
+      ].join(" "),
       machineBusySeconds: machineBusy,
       otherCpuSeconds: machineBusy - usage.reduce((a, u) => a + u.cpuSeconds, 0),
     };

@@ -65,15 +65,23 @@ export function subscribe(
   return () => source.close();
 }
 
-/** Sends promote/abort/...; resolves with the annotation written or rejects with the API server's message. */
+/**
+ * Sends promote/abort/.../approve (with the check to approve); resolves with the annotation written or rejects with
+ * the API server's message.
+ */
 export async function act(
   ns: string,
   name: string,
   action: string,
+  check?: string,
 ): Promise<{ annotation: string; value: string }> {
-  const res = await fetch(`/api/rollouts/${encodeURIComponent(ns)}/${encodeURIComponent(name)}/${action}`, {
-    method: "POST",
-    headers: { "X-CSRF-Token": meta("csrf-token") },
-  });
+  const which = check === undefined ? "" : `/${encodeURIComponent(check)}`;
+  const res = await fetch(
+    `/api/rollouts/${encodeURIComponent(ns)}/${encodeURIComponent(name)}/${action}${which}`,
+    {
+      method: "POST",
+      headers: { "X-CSRF-Token": meta("csrf-token") },
+    },
+  );
   return json(res);
 }

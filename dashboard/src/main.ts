@@ -248,10 +248,19 @@ const ACTIONS: { action: string; label: string; className?: string }[] = [
   { action: "abort", label: "Abort", className: "danger" },
 ];
 
-function Buttons(p: { ns: string; name: string }): ComponentChild {
+/** Approval checks the rollout waits for (each gets an Approve button). */
+const waitingApprovals = (r: Rollout | undefined): string[] => [
+  ...new Set(
+    (r?.status?.checks ?? [])
+      .filter((c) => c.kind === "approval" && c.phase === "Pending")
+      .map((c) => c.name),
+  ),
+];
+
+function Buttons(p: { ns: string; name: string; rollout: Rollout | undefined }): ComponentChild {
   const [result, setResult] = useState<{ ok: boolean; text: string } | undefined>();
-  const run = (action: string) =>
-    act(p.ns, p.name, action).then(
+  const run = (action: string, check?: string) =>
+    act(p.ns, p.name, action, check).then(
       (r) =>
         setResult({
           ok: true,
@@ -266,6 +275,14 @@ function Buttons(p: { ns: string; name: string }): ComponentChild {
     h(
       "div",
       { class: "buttons" },
+      // The same request as `kubectl vireo approve NAME CHECK`, written with your credentials.
+      ...waitingApprovals(p.rollout).map((check) =>
+        h(
+          "button",
+          { class: "primary", "data-testid": `approve-${check}`, onClick: () => run("approve", check) },
+          `Approve ${check}`,
+        ),
+      ),
       ...ACTIONS.map((a) =>
         h(
           "button",
@@ -337,7 +354,7 @@ function Detail(p: { ns: string; name: string }): ComponentChild {
     ),
     st.message ? h("p", { class: "muted", "data-testid": "message" }, st.message) : null,
     error ? h("div", { class: "alert error", role: "alert" }, error) : null,
-    h(Buttons, { ns: p.ns, name: p.name }),
+    h(Buttons, { ns: p.ns, name: p.name, rollout }),
     h(
       "section",
       null,

@@ -1,6 +1,6 @@
 // Checks: everything besides metrics that can pass or fail a rollout (a webhook, a Job, a person's approval) as
 // named, self-contained definitions, and the points of a rollout that run them (hooks and steps).
-import { z } from "zod";
+import * as z from "zod";
 import { cel, duration, labelName, objectName } from "./schema-fields.ts";
 import { SecretKeyRefSchema } from "./secret-ref.ts";
 
@@ -13,8 +13,11 @@ export type CheckKind = (typeof CHECK_KINDS)[number];
 export const HOOK_POINTS = ["preRollout", "prePromotion", "postPromotion", "onRollback", "onAbort"] as const;
 /** A lifecycle point. */
 export type HookPoint = (typeof HOOK_POINTS)[number];
-/** Every place a check runs: a hook or a `- check:` step. */
-export const CHECK_POINTS = [...HOOK_POINTS, "step"] as const;
+/**
+ * Every place a check runs: a hook, a `- check:` step, or `analysis` (run at each analysis tick, counted like a
+ * failed metric; Flagger's `rollout` webhooks).
+ */
+export const CHECK_POINTS = [...HOOK_POINTS, "step", "analysis"] as const;
 /** A place a check runs. */
 export type CheckPoint = (typeof CHECK_POINTS)[number];
 /** Points after which nothing can be undone by a check: the revision is promoted, or the rollout already ended. */
@@ -44,8 +47,8 @@ export const CHECK_LIMITS = {
   jobSpecBytes: 4 * 1024,
   /** Characters of a status message about a check. */
   message: 256,
-  /** Runs kept in status.checks: one per place (50 steps, 8 per hook) and check. */
-  runs: 90,
+  /** Runs kept in status.checks: one per place (50 steps, 8 per hook, 8 in analysis) and check. */
+  runs: 98,
 } as const;
 
 const URL_SHAPE = /^https?:\/\/[^\s]+$/;
@@ -189,7 +192,7 @@ export const CheckSchema = z
   });
 
 /** Names of checks, as hooks and analysis list them. */
-const checkNames = (what: string) =>
+export const checkNames = (what: string) =>
   z
     .array(labelName("Name of a check."))
     .max(CHECK_LIMITS.perPoint)
@@ -228,12 +231,18 @@ export const CHECK_REFERENCE_RULES = [
     `a step ${UNKNOWN_CHECK}`,
     ".strategy.canary.steps",
   ),
+  cel(
+    "!has(self.analysis) || !has(self.analysis.checks) || self.analysis.checks.all(n, has(self.checks) && self.checks.exists(c, c.name == n))",
+    `analysis.checks ${UNKNOWN_CHECK}`,
+    ".analysis.checks",
+  ),
 ];
 
 /** The same rules as {@link CHECK_REFERENCE_RULES}, for the controller (objects that predate the CRD). */
 export function checkReferenceIssues(spec: {
   checks?: readonly { name: string }[] | undefined;
   hooks?: Partial<Record<HookPoint, readonly string[] | undefined>> | undefined;
+  analysis?: { checks?: readonly string[] | undefined } | undefined;
   strategy: { canary?: { steps?: readonly { check?: string | undefined }[] | undefined } | undefined };
 }): { path: (string | number)[]; message: string }[] {
   const defined = new Set((spec.checks ?? []).map((c) => c.name));
@@ -248,6 +257,9 @@ export function checkReferenceIssues(spec: {
         path: ["strategy", "canary", "steps", i, "check"],
         message: `${JSON.stringify(step.check)} ${UNKNOWN_CHECK}`,
       });
+  for (const [i, n] of (spec.analysis?.checks ?? []).entries())
+    if (!defined.has(n))
+      issues.push({ path: ["analysis", "checks", i], message: `${JSON.stringify(n)} ${UNKNOWN_CHECK}` });
   return issues;
 }
 
@@ -265,9 +277,12 @@ export function kindOf(check: CheckSpec): CheckKind {
   return check.webhook ? "webhook" : check.job ? "job" : "approval";
 }
 
-/** The failure policy in force for `check` run at `point`: its own, or the safe default of the point. */
+/**
+ * The failure policy in force for `check` run at `point`: its own, or the safe default of the point. A run during
+ * analysis has none of its own: it counts against analysis.failureLimit, as a failed metric does.
+ */
 export function onFailureAt(check: CheckSpec, point: CheckPoint): OnFailure {
-  if (AFTER_POINTS.includes(point)) return "continue";
+  if (AFTER_POINTS.includes(point) || point === "analysis") return "continue";
   return check.onFailure ?? "rollback";
 }
 
@@ -288,7 +303,7 @@ export const CheckRunSchema = z
       .int()
       .min(1)
       .describe(
-        "Run of this check at this point in this rollout attempt (a resumed pause runs it again); part of the Idempotency-Key and the Job name.",
+        "Run of this check at this point in this rollout attempt (a resumed pause runs it again); for point analysis, the analysis tick that started it. Part of the Idempotency-Key and the Job name.",
       ),
     startedAt: z.string().meta({ format: "date-time" }).describe("When the run was decided."),
     finishedAt: z

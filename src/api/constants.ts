@@ -314,6 +314,7 @@ export const MILESTONE_REASONS = [
   REASONS.NewRevision,
   REASONS.Retried,
   REASONS.PromotedByUser,
+  // No longer recorded (Promoted says it), but statuses written before may hold it: the schema's enum keeps it.
   REASONS.Promoting,
   REASONS.Promoted,
   REASONS.RolledBack,

@@ -1,5 +1,5 @@
 // Builds the Rollout CustomResourceDefinition from the zod schemas, and checks it is a structural schema.
-import { z } from "zod";
+import * as z from "zod";
 import { GROUP, KIND, PLURAL, VERSION } from "./constants.ts";
 import { MAX_ROLLOUT_NAME, RolloutSpecSchema, RolloutStatusSchema } from "./rollout-schema.ts";
 

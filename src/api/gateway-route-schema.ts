@@ -1,7 +1,7 @@
 // The `spec.gatewayApi` part of a Rollout: Gateway parents (north-south canaries) or a user-owned HTTPRoute.
 // Limits and CEL rules follow the upstream Gateway API v1.4.0 standard-channel HTTPRoute CRD, so a Rollout the API
 // server accepts never renders a route the HTTPRoute CRD refuses.
-import { z } from "zod";
+import * as z from "zod";
 
 /** Gateway API hostname: RFC 1123, optionally one leading `*.` label; no IPs (upstream pattern, ≤ 253). */
 const HOSTNAME = "^(\\*\\.)?[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$";
@@ -14,6 +14,8 @@ export const GATEWAY_LIMITS = {
   parentRefs: 32,
   hostnames: 16,
   matches: 64,
+  /** Matches across all rules of a route. */
+  routeMatches: 128,
   pathValue: 1024,
   rules: 16,
 } as const;

@@ -1,12 +1,13 @@
 // The Rollout API (vireo.dev/v1alpha1) as zod schemas: the single source of truth for TypeScript types, runtime
 // validation and the generated CRD. Cross-field rules are written twice on purpose: as CEL (`x-kubernetes-validations`,
 // enforced by `kubectl apply`) and as zod refinements (enforced by the controller on objects that predate the CRD).
-import { z } from "zod";
+import * as z from "zod";
 import {
   CHECK_LIMITS,
   CHECK_REFERENCE_RULES,
   CheckRunSchema,
   CheckSchema,
+  checkNames,
   checkReferenceIssues,
   HooksSchema,
 } from "./check-schema.ts";
@@ -19,6 +20,7 @@ import {
   TARGET_KINDS,
 } from "./constants.ts";
 import { NAME_SUFFIXES } from "./derived-names.ts";
+import { GATEWAY_MATCH_CEL, gatewayMatchIssues } from "./gateway-route-budget.ts";
 import { GatewayApiSchema } from "./gateway-route-schema.ts";
 import type { ObjectMeta } from "./object-meta.ts";
 import { cel, duration, labelName, objectName, percent } from "./schema-fields.ts";
@@ -716,6 +718,11 @@ export const NO_EVIDENCE_POLICIES = ["pause", "promote", "rollback"] as const;
 /** Default `spec.analysis.maxStepDuration`. */
 export const DEFAULT_MAX_STEP_DURATION = "1h";
 
+const ANALYSIS_CHECKS_NEED_TICKS =
+  "analysis.checks run at analysis ticks, which need at least one metric (or template)";
+const ANALYSIS_CHECKS_NEED_TICKS_CEL =
+  "!has(self.checks) || size(self.checks) == 0 || (has(self.metrics) && size(self.metrics) > 0) || (has(self.templates) && size(self.templates) > 0)";
+
 /** Canary analysis: which metrics, how often, and when to give up. */
 export const AnalysisSchema = z
   .object({
@@ -804,9 +811,17 @@ export const AnalysisSchema = z
       .describe("Metrics checked at every tick. Empty means steps advance without analysis.")
       .meta({ "x-kubernetes-list-type": "map", "x-kubernetes-list-map-keys": ["name"] }),
     templates: TemplateRefsSchema.optional(),
+    checks: checkNames(
+      "Checks (spec.checks) run at every analysis tick while the canary is judged, as Flagger's rollout webhooks: a failed or timed-out run counts against failureLimit like a failed metric, and a step completes only once each has passed a run started in it. A run still going at the next tick is not started again. Ticks need metrics (or templates).",
+    ),
   })
   .describe("Prometheus analysis of the canary.")
+  .meta({
+    "x-kubernetes-validations": [cel(ANALYSIS_CHECKS_NEED_TICKS_CEL, ANALYSIS_CHECKS_NEED_TICKS, ".checks")],
+  })
   .superRefine((a, ctx) => {
+    if (a.checks?.length && a.metrics.length === 0 && !a.templates?.length)
+      ctx.addIssue({ code: "custom", path: ["checks"], message: ANALYSIS_CHECKS_NEED_TICKS });
     const seen = new Set<string>();
     for (const [i, m] of a.metrics.entries()) {
       if (seen.has(m.name))
@@ -1092,10 +1107,12 @@ export const RolloutSpecSchema = z
       ),
       ...CHECK_REFERENCE_RULES,
       ...KIND_RULES.map((r) => cel(r.cel, r.message, r.path)),
+      ...GATEWAY_MATCH_CEL,
     ],
   })
   .superRefine((s, ctx) => {
     for (const issue of checkReferenceIssues(s)) ctx.addIssue({ code: "custom", ...issue });
+    for (const issue of gatewayMatchIssues(s)) ctx.addIssue({ code: "custom", ...issue });
     for (const r of KIND_RULES)
       if (!r.holds(s)) ctx.addIssue({ code: "custom", path: r.path.slice(1).split("."), message: r.message });
     const target = s.targetRef.name;
@@ -1419,6 +1436,14 @@ export const RolloutStatusSchema = z
     analysis: z
       .object({
         lastRunAt: timestamp("Last analysis tick.").optional(),
+        ticks: z
+          .number()
+          .int()
+          .min(0)
+          .optional()
+          .describe(
+            "Analysis ticks recorded in this rollout attempt; analysis checks' runs carry the tick's number.",
+          ),
         lastPassAt: timestamp("Last tick in which every metric passed.").optional(),
         failedChecks: z.number().int().min(0).default(0).describe("Failed checks in this rollout."),
         consecutiveErrors: z.number().int().min(0).default(0).describe("Consecutive ticks with errors."),

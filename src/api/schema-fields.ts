@@ -1,6 +1,6 @@
 // Field builders shared by the Rollout's schema modules: DNS names, durations, percentages and CEL rules, each
 // with the pattern the CRD and the controller both enforce.
-import { z } from "zod";
+import * as z from "zod";
 import { DURATION_PATTERN } from "./duration.ts";
 
 /** Kubernetes object names: DNS-1123 subdomain. Also keeps hostile names out of PromQL and object names. */

@@ -1,5 +1,5 @@
 // The contract for Secrets a Rollout names: how they are referenced and read, and the opt-in label they must carry.
-import { z } from "zod";
+import * as z from "zod";
 import { ALLOW_REFERENCE_LABEL } from "./constants.ts";
 import { objectName } from "./schema-fields.ts";
 

@@ -1,6 +1,6 @@
 // How a Rollout names reusable analysis templates (spec.analysis.templates[]): which template, and its arguments.
 // Kept apart from template-schema.ts (the templates themselves), which builds on the Rollout's metric schema.
-import { z } from "zod";
+import * as z from "zod";
 import { TEMPLATE_KINDS } from "./constants.ts";
 
 /** An argument name: a letter first, then letters, digits, `_` or `-` (it is written as `{{ args.<name> }}`). */

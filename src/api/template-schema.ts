@@ -1,7 +1,7 @@
 // The AnalysisTemplate and ClusterAnalysisTemplate API (vireo.dev/v1alpha1): reusable metric definitions with typed
 // arguments, shared by Rollouts. The metrics are the Rollout's own metric schema, so thresholds, judges and their
 // CEL rules are the same in both places.
-import { z } from "zod";
+import * as z from "zod";
 import type { ObjectMeta } from "./object-meta.ts";
 import { MetricSchema, PrometheusSchema } from "./rollout-schema.ts";
 import { argName, MAX_ARG_VALUE } from "./template-ref-schema.ts";

@@ -2,7 +2,7 @@
 // steps), percentage mirroring of the primary's requests (setMirror steps) and sticky canaries (sessionAffinity).
 // Limits follow the narrowest API Vireo renders them for (Istio HTTPMatchRequest, Gateway API HTTPRoute v1.4), so
 // a Rollout the API server accepts renders routes every provider that supports the feature stores as written.
-import { z } from "zod";
+import * as z from "zod";
 import { cel, DNS_LABEL, duration, percent } from "./schema-fields.ts";
 
 /**

@@ -23,6 +23,21 @@ function variant(change: (spec: Loose) => void): unknown {
 
 const corpus: { name: string; spec: unknown; path: string; message: RegExp }[] = [
   {
+    name: "an analysis check that spec.checks does not define",
+    spec: variant((s) => (s.analysis.checks = ["load"])),
+    path: "spec.analysis.checks[0]",
+    message: /"load" names a check that spec\.checks does not define/,
+  },
+  {
+    name: "analysis checks without metrics (no ticks to run them)",
+    spec: variant((s) => {
+      s.checks = [{ name: "load", webhook: { url: "http://load.test/run" } }];
+      s.analysis = { checks: ["load"] };
+    }),
+    path: "spec.analysis.checks",
+    message: /analysis\.checks run at analysis ticks, which need at least one metric/,
+  },
+  {
     name: "negative weight",
     spec: variant((s) => (s.strategy.canary.steps[0].setWeight = -5)),
     path: "spec.strategy.canary.steps[0].setWeight",

@@ -1,6 +1,6 @@
 // Validates a Rollout spec at runtime: zod schema, then the checks no schema can express (cron syntax, time zones).
 import { CronExpressionParser } from "cron-parser";
-import type { z } from "zod";
+import type * as z from "zod";
 import { type RolloutSpec, RolloutSpecSchema } from "./rollout-schema.ts";
 
 /** One problem in a spec, with the field path as users write it (`spec.strategy.canary.steps[2].setWeight`). */

@@ -1,6 +1,6 @@
 // A web metric (spec.analysis.metrics[].web): an HTTP GET or POST whose JSON answer holds the number the metric is
 // judged by, read with a JSONPath. Kept apart from rollout-schema.ts, which builds MetricSchema on it.
-import { z } from "zod";
+import * as z from "zod";
 import { CLIENT_OWNED_HEADERS } from "./constants.ts";
 import { JsonPathError, MAX_JSON_PATH, parseJsonPath } from "./json-path.ts";
 import { cel, duration } from "./schema-fields.ts";

@@ -1,10 +1,11 @@
 // The reads and writes the plugin and dashboard make: Rollouts, their Events and Deployments, request annotations.
 
 import { randomBytes } from "node:crypto";
-import { ANNOTATIONS, API_VERSION, GROUP, PLURAL, type RequestKind } from "../api/constants.ts";
+import { ANNOTATIONS, API_VERSION, GROUP, PLURAL, PROMOTE_FULL, type RequestKind } from "../api/constants.ts";
 import { eventTime, type KubeEvent } from "../api/kube-event.ts";
 import { PATCH_TYPES } from "../api/object-meta.ts";
 import type { Rollout } from "../api/rollout-schema.ts";
+import { CliError } from "./errors.ts";
 import type { KubeClient, WatchEvent } from "./kube-client.ts";
 
 /** The subset of a Deployment the views use (readiness of primary and canary). */
@@ -104,6 +105,35 @@ export async function deploymentSummary(
 /** A fresh request value: distinct from every earlier one, so the controller treats it as a new request. */
 export function requestToken(now: Date = new Date()): string {
   return `${now.toISOString().replace(/[-:.]/g, "").slice(0, 15)}Z-${randomBytes(3).toString("hex")}`;
+}
+
+/**
+ * The value of a request annotation, the same from the plugin's commands and the dashboard: a fresh token;
+ * `full-<token>` for a full promotion; `<check>/<token>` for an approval, so approving the same check again (its
+ * next run) is a new request too.
+ */
+export function requestValue(
+  kind: RequestKind,
+  o: { full?: boolean; check?: string; now?: Date } = {},
+): string {
+  const token = requestToken(o.now);
+  if (o.full) return `${PROMOTE_FULL}-${token}`;
+  return kind === "approve" ? `${o.check ?? ""}/${token}` : token;
+}
+
+/** The one approval check `r` waits for, when `approve` names none; an error when none or several wait. */
+export function waitingApproval(r: Rollout): string {
+  const names = [
+    ...new Set(
+      (r.status?.checks ?? [])
+        .filter((c) => c.kind === "approval" && c.phase === "Pending")
+        .map((c) => c.name),
+    ),
+  ];
+  const at = `${r.metadata.namespace}/${r.metadata.name}`;
+  if (names.length === 1 && names[0]) return names[0];
+  if (names.length === 0) throw new CliError(`no approval check of ${at} waits`, 1);
+  throw new CliError(`${at} waits for several approvals (${names.join(", ")}): name one`, 2);
 }
 
 /**

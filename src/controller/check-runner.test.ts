@@ -1,6 +1,7 @@
-// The check runner's Job creates: tried once; a refusal is held as the run's result (with the API server's reason)
-// until status records the run's failure, and wakes the Rollout. Webhook URLs from Secrets: called only when the
-// Secret opted in and the URL is allowed; otherwise the run fails saying why, never with the URL.
+// The check runner: Job creates tried once, a refusal held as the run's result (with the API server's reason) until
+// status records the run's failure; webhook URLs from Secrets called only when the Secret opted in and the URL is
+// allowed (otherwise the run fails saying why, never with the URL); analysis check calls with one Idempotency-Key per
+// tick, across a restart.
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import type { CheckRun } from "../api/check-schema.ts";
@@ -167,5 +168,58 @@ describe("CheckRunner webhook URLs from Secrets (urlFrom)", () => {
       assert.match(result?.message ?? "", reason);
       assert.ok(!/s3cr3t|example\.com|passwd/.test(result?.message ?? ""), result?.message);
     }
+  });
+});
+
+describe("CheckRunner analysis check calls", () => {
+  const hookSpec = {
+    checks: [{ name: "load", webhook: { url: "http://receiver.test/tick", timeout: "1s", retries: 0 } }],
+  } as unknown as RolloutSpec;
+  const tickStatus = (tick: number): RolloutStatus => ({
+    rolloutStartedAt: "2026-12-01T12:00:00.000Z",
+    canaryRevision: "rev-2",
+    phase: "Progressing",
+    checks: [
+      {
+        name: "load",
+        point: "analysis",
+        kind: "webhook",
+        phase: "Running",
+        attempt: tick,
+        startedAt: "2026-12-01T12:00:05Z",
+      },
+    ],
+  });
+  /** A runner whose calls record (tick, key) and never answer, as a controller killed mid-call. */
+  function calling(seen: { tick: unknown; key: string }[]) {
+    return new CheckRunner({
+      jobs: undefined as never,
+      egress: undefined as never,
+      allowedUrls: ["http://receiver.test/"],
+      readSecret: async () => undefined,
+      concurrency: 4,
+      wake: () => {},
+      call: (_route, _url, _hook, payload, key) => {
+        seen.push({ tick: payload.tick, key });
+        return new Promise(() => {});
+      },
+    });
+  }
+
+  it("sends one key per tick: the same key when a restarted controller repeats a tick, a new one at the next tick", async () => {
+    const seen: { tick: unknown; key: string }[] = [];
+    calling(seen).dispatch(rollout, hookSpec, tickStatus(3));
+    // A new controller (the first one died with the call in flight) sees the same run in status.
+    const restarted = calling(seen);
+    restarted.dispatch(rollout, hookSpec, tickStatus(3));
+    restarted.dispatch(rollout, hookSpec, tickStatus(3)); // in flight: not sent again by the same controller
+    restarted.dispatch(rollout, hookSpec, tickStatus(4));
+    await new Promise((r) => setImmediate(r));
+    assert.deepEqual(
+      seen.map((s) => s.tick),
+      [3, 3, 4],
+    );
+    assert.equal(seen[0]!.key, seen[1]!.key);
+    assert.notEqual(seen[1]!.key, seen[2]!.key);
   });
 });

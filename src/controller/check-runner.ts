@@ -146,6 +146,7 @@ export class CheckRunner {
         metadata: check.metadata ?? {},
         point: run.point,
         check: run.name,
+        ...(run.point === "analysis" ? { tick: run.attempt } : {}),
       };
       const idem = idempotencyKey([uid, attemptId, run.point, run.step, run.name, run.attempt]);
       this.#inFlight.add(flight);

@@ -78,7 +78,8 @@ describe("reconciler write budget", () => {
       `a write for the generation alone before the end:\n${summary}`,
     );
 
-    // Events: the start, a step change per later stage, the promotion and its end.
+    // Events: the start, a step change per later stage, and the promotion (its end says how it was earned; a
+    // "promoting" Event seconds earlier would repeat it).
     const reasons = c.events.slice(events0).map((e) => e.reason);
     assert.deepEqual(reasons, [
       "RolloutStarted",
@@ -86,7 +87,6 @@ describe("reconciler write budget", () => {
       "StepAdvanced",
       "StepAdvanced",
       "StepAdvanced",
-      "Promoting",
       "Promoted",
     ]);
     // World: canary up, a route per stage, the primary's new template, routes back, canary down.

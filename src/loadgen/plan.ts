@@ -1,7 +1,7 @@
 // The load generator's pure planner: from a webhook check's payload and the operator's caps, the bounded run to make
 // — or a refusal that says why (another namespace, an address or external host, a value over a cap).
 import { isIP } from "node:net";
-import { z } from "zod";
+import * as z from "zod";
 import { CLIENT_OWNED_HEADERS } from "../api/constants.ts";
 import { parseDuration } from "../api/duration.ts";
 import {

@@ -1,12 +1,21 @@
-// Pure helpers of the user-owned HTTPRoute mode: find the named rule, re-weight only its two backendRefs, and build
-// the server-side-apply body that carries nothing else Vireo did not read from the live route.
+// Pure helpers of the user-owned HTTPRoute mode: find the named rule, re-weight only its two backendRefs, add the
+// managed routes as rules of Vireo's own (named vireo.<rollout>.…, after the user's), and build the
+// server-side-apply body that carries nothing else Vireo did not read from the live route.
 import type { GatewayApiSpec } from "../api/gateway-route-schema.ts";
 import type { Weights } from "../rollout/types.ts";
 import { MeshError, MeshErrorKind } from "./errors.ts";
 import { parseHttpRouteWeights } from "./gamma-render.ts";
 import type { GatewayParentRef } from "./gateway-api-render.ts";
+import {
+  GATEWAY_API_STYLE,
+  type HttpRouteMatch,
+  isManagedRule,
+  managedHttpRules,
+  userRouteProjection,
+} from "./http-route-managed.ts";
+import { managedAnnotations } from "./managed-routes.ts";
 import type { MeshObject } from "./objects.ts";
-import type { SplitRef } from "./types.ts";
+import type { SplitRef, TrafficSplitModel } from "./types.ts";
 
 type UserRoute = NonNullable<GatewayApiSpec["httpRoute"]>;
 interface Rule {
@@ -77,12 +86,57 @@ export function reweightedRules(route: MeshObject, sel: UserRoute, ref: SplitRef
   );
 }
 
+/** What the upstream CRD defaults a rule without matches to: every path. */
+const EVERY_PATH: HttpRouteMatch[] = [{ path: { type: "PathPrefix", value: "/" } }];
+/** Upstream bound on a route's rules. */
+const MAX_RULES = 16;
+
+/**
+ * The user's rules (as re-weighted) with `split.managed` rendered beside them: Vireo's earlier rules for this Rollout
+ * dropped, its current ones appended — after the user's, so a `ruleIndex` keeps pointing at the same rule — each
+ * crossed with the selected rule's matches, so none catches a request the user's rule does not. The user's rules and
+ * matches are never changed. Sticky sessions are refused: they would add filters to the user's backendRefs.
+ */
+export function withManagedRules(
+  route: MeshObject,
+  sel: UserRoute,
+  split: TrafficSplitModel,
+  reweighted: Rule[],
+): Rule[] {
+  const own = reweighted.filter((r) => !isManagedRule(r, split.rolloutName));
+  const m = split.managed;
+  if (!m || (m.headerRoutes.length === 0 && m.mirrors.length === 0 && !m.sticky)) return own;
+  if (m.sticky)
+    throw new MeshError(
+      MeshErrorKind.Unsupported,
+      `sticky sessions are not rendered into a user-owned HTTPRoute (${where(route, sel)}): the cookies would change its backendRefs; use spec.gatewayApi.parentRefs so Vireo generates the route`,
+    );
+  const selected = own[ruleIndexOf({ ...route, spec: { rules: own } }, sel)];
+  const base = (selected?.matches as HttpRouteMatch[] | undefined) ?? EVERY_PATH;
+  const others = own.reduce((n, r) => n + ((r.matches as unknown[] | undefined)?.length ?? 1), 0);
+  const managed = managedHttpRules(split, base, GATEWAY_API_STYLE, others) as Rule[];
+  if (own.length + managed.length > MAX_RULES)
+    throw new MeshError(
+      MeshErrorKind.Unsupported,
+      `${where(route, sel)}: its ${own.length} rules and the ${managed.length} managed ones exceed the ${MAX_RULES} an HTTPRoute holds`,
+    );
+  return [...own, ...managed];
+}
+
+/** The managed-routes annotation of a user-owned route holding `rules` for `split` (none when nothing is managed). */
+export const userRouteAnnotations = (split: TrafficSplitModel, rules: Rule[]): Record<string, string> =>
+  managedAnnotations(split.managed, userRouteProjection({ rules }, split.rolloutName));
+
 /**
  * Server-side-apply body for the re-weighted route. `spec.rules` is an atomic list in the upstream CRD, so the
- * apply carries the whole list as read, weights changed; the resourceVersion makes the API server refuse it (409)
+ * apply carries the whole list as read, weights changed and Vireo's rules in place; the resourceVersion makes the API server refuse it (409)
  * when anyone changed the route since that read, so a concurrent GitOps sync is never overwritten with old rules.
  */
-export function userRouteApplyBody(route: MeshObject, rules: Rule[]): MeshObject {
+export function userRouteApplyBody(
+  route: MeshObject,
+  rules: Rule[],
+  annotations: Record<string, string> = {},
+): MeshObject {
   return {
     apiVersion: route.apiVersion,
     kind: route.kind,
@@ -90,6 +144,8 @@ export function userRouteApplyBody(route: MeshObject, rules: Rule[]): MeshObject
       name: route.metadata.name,
       namespace: route.metadata.namespace,
       ...(route.metadata.resourceVersion ? { resourceVersion: route.metadata.resourceVersion } : {}),
+      // Vireo's own annotation: an apply without it removes it (no other manager owns it).
+      ...(Object.keys(annotations).length > 0 ? { annotations } : {}),
     },
     spec: { rules },
   };

@@ -2,6 +2,7 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { ApiException } from "@kubernetes/client-node";
+import { MANAGED_ROUTES_ANNOTATION } from "../api/constants.ts";
 import type { GatewayApiSpec } from "../api/gateway-route-schema.ts";
 import { validateRolloutSpec } from "../api/validate.ts";
 import type { RawRequest } from "../kube/clients.ts";
@@ -232,8 +233,12 @@ class ApplyApi extends FakeApi {
     if (!live) throw new ApiException(404, "NotFound", "{}", {});
     if (body.metadata.resourceVersion !== live.metadata.resourceVersion)
       throw new ApiException(409, "Conflict", JSON.stringify({ reason: "Conflict", code: 409 }), {});
+    // Server-side apply by one manager: the managed-routes annotation is Vireo's alone, so an apply without it drops it.
+    const { [MANAGED_ROUTES_ANNOTATION]: _dropped, ...others } = live.metadata.annotations ?? {};
+    const annotations = { ...others, ...body.metadata.annotations };
     return this.store(req.path, {
       ...live,
+      metadata: { ...live.metadata, annotations },
       spec: { ...(live.spec as object), ...(body.spec as object) },
     }) as T;
   }
@@ -313,6 +318,110 @@ describe("GatewayApiAdapter", () => {
       ),
       [50, 50, 0],
     );
+  });
+
+  it("user-owned route: header routes and mirrors become Vireo's own named rules after the user's, crossed with the selected rule's matches; the user's rules stay as written; removal leaves the route as it was", async () => {
+    const api = new ApplyApi();
+    const path = resourcePath(routeType, "shop", "shop");
+    api.store(path, userRoute());
+    const userRef = { ...aSplitRef(), gatewayApi: { httpRoute: { name: "shop", ruleName: "checkout" } } };
+    const adapter = new GatewayApiAdapter({ client: api });
+    const managed = {
+      headerRoutes: [
+        {
+          name: "testers",
+          matches: [{ headers: [{ name: "x-canary", type: "Exact" as const, value: "1" }] }],
+        },
+      ],
+      mirrors: [{ name: "reads", percent: 20, matches: [{ methods: ["GET" as const] }] }],
+    };
+    await adapter.setRoutes({ ...aSplit({ primary: 100, canary: 0 }, userRef), managed });
+    const written = api.objects.get(path)!;
+    const rules = (written.spec as { rules: Record<string, unknown>[] }).rules;
+    assert.deepEqual(
+      rules.map((r) => r.name),
+      ["static", "checkout", "vireo.checkout.header.testers", "vireo.checkout.mirror.reads"],
+    );
+    assert.deepEqual(
+      rules.slice(0, 2),
+      (userRoute().spec as { rules: unknown[] }).rules,
+      "the user's rules as written",
+    );
+    const header = rules[2] as {
+      matches: { path: unknown; method?: string; headers: unknown[] }[];
+      backendRefs: { name: string }[];
+    };
+    assert.deepEqual(
+      header.matches.map((m) => [m.path, m.method ?? "any"]),
+      [
+        [{ type: "PathPrefix", value: "/checkout" }, "any"],
+        [{ type: "PathPrefix", value: "/checkout" }, "GET"],
+      ],
+      "only the selected rule's requests, each mirrored method too",
+    );
+    assert.deepEqual(
+      header.backendRefs.map((b) => b.name),
+      ["checkout-canary"],
+    );
+    api.store(path, { ...written, status: accepted() } as MeshObject);
+    assert.deepEqual(await adapter.getRoutes(userRef), { primary: 100, canary: 0, managed });
+    const applies = api.applies.length;
+    await adapter.setRoutes({ ...aSplit({ primary: 100, canary: 0 }, userRef), managed });
+    assert.equal(api.applies.length, applies, "nothing changed: nothing written");
+
+    // Someone's sync drops Vireo's rules: read back as none, so the engine, wanting them, writes them again.
+    const synced = api.objects.get(path)!;
+    api.store(path, { ...synced, spec: userRoute().spec } as MeshObject);
+    assert.equal((await adapter.getRoutes(userRef))?.managed, undefined);
+    await adapter.setRoutes({ ...aSplit({ primary: 100, canary: 0 }, userRef), managed });
+    assert.equal((api.objects.get(path)!.spec as { rules: unknown[] }).rules.length, 4);
+
+    // Promotion or abort: no managed routes, the route is the user's again (weights aside), annotation gone.
+    await adapter.setRoutes(aSplit({ primary: 100, canary: 0 }, userRef));
+    const after = api.objects.get(path)!;
+    assert.deepEqual(
+      (after.spec as { rules: unknown[] }).rules,
+      (userRoute().spec as { rules: unknown[] }).rules,
+    );
+    assert.equal(after.metadata.annotations?.[MANAGED_ROUTES_ANNOTATION], undefined);
+    assert.deepEqual(await adapter.getRoutes(userRef), { primary: 100, canary: 0 });
+  });
+
+  it("user-owned route: sticky sessions are refused (they would change the user's backendRefs), and so is a route past 16 rules", async () => {
+    const api = new ApplyApi();
+    const path = resourcePath(routeType, "shop", "shop");
+    api.store(path, userRoute());
+    const userRef = { ...aSplitRef(), gatewayApi: { httpRoute: { name: "shop", ruleName: "checkout" } } };
+    const adapter = new GatewayApiAdapter({ client: api });
+    const sticky = {
+      headerRoutes: [],
+      mirrors: [],
+      sticky: {
+        mode: "assign" as const,
+        cookie: "c",
+        session: "s.1",
+        maxAgeSeconds: 60,
+        path: "/",
+        secure: false,
+        httpOnly: true,
+      },
+    };
+    await assert.rejects(
+      adapter.setRoutes({ ...aSplit({ primary: 100, canary: 0 }, userRef), managed: sticky }),
+      /sticky sessions/,
+    );
+    const many = {
+      headerRoutes: Array.from({ length: 15 }, (_, i) => ({
+        name: `r${i}`,
+        matches: [{ headers: [{ name: "x-r", type: "Exact" as const, value: `${i}` }] }],
+      })),
+      mirrors: [],
+    };
+    await assert.rejects(
+      adapter.setRoutes({ ...aSplit({ primary: 100, canary: 0 }, userRef), managed: many }),
+      /16 an HTTPRoute holds/,
+    );
+    assert.equal(api.applies.length, 0, "nothing half-written");
   });
 
   it("user-owned route missing: Pending naming the route", async () => {

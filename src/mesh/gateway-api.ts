@@ -1,10 +1,9 @@
 // The Gateway API adapter: an HTTPRoute with a Service parent (GAMMA) or Gateway parents, or a user-owned route.
-import { FIELD_MANAGER } from "../api/constants.ts";
+import { FIELD_MANAGER, MANAGED_ROUTES_ANNOTATION } from "../api/constants.ts";
 import { type OwnerRef, PATCH_TYPES } from "../api/object-meta.ts";
 import type { RolloutSpec } from "../api/rollout-schema.ts";
 import { semanticEqual } from "../api/semantic-equal.ts";
 import { classifyError, KubeErrorKind } from "../kube/errors.ts";
-import type { Weights } from "../rollout/types.ts";
 import { MeshError, MeshErrorKind } from "./errors.ts";
 import { gatewayHttpRouteType, parseHttpRouteWeights, renderHttpRoute } from "./gamma-render.ts";
 import {
@@ -16,12 +15,23 @@ import {
 } from "./gateway-api-render.ts";
 import {
   reweightedRules,
+  userRouteAnnotations,
   userRouteApplyBody,
   userRouteGatewayParents,
   userRouteWeights,
+  withManagedRules,
 } from "./gateway-api-user-route.ts";
-import { mirrorFeatures, missingGatewayFeatures } from "./gateway-class-features.ts";
-import { GATEWAY_API_STYLE, generatedRouteManagedRoutes } from "./http-route-managed.ts";
+import {
+  mirrorFeatures,
+  missingGatewayFeatures,
+  SESSION_PERSISTENCE_FEATURES,
+} from "./gateway-class-features.ts";
+import {
+  GATEWAY_API_STYLE,
+  generatedRouteManagedRoutes,
+  type HttpRouteStyle,
+  userRouteManagedRoutes,
+} from "./http-route-managed.ts";
 import { everyManagedRoute } from "./managed-routes.ts";
 import { type MeshClient, ObjectStore, type ResourceType, resourcePath } from "./object-store.ts";
 import { type MeshObject, sameSpec } from "./objects.ts";
@@ -70,9 +80,10 @@ export class GatewayApiAdapter implements MeshAdapter {
   /** Always undefined: whether a Gateway (or the mesh) accepted the route only shows in status later. */
   async setRoutes(split: TrafficSplitModel): Promise<undefined> {
     const g = split.gatewayApi;
-    if (g?.httpRoute) await this.#reweightUserRoute(split, split.weights);
+    if (g?.httpRoute) await this.#reweightUserRoute(split);
     else {
-      await this.#store.ensure(this.#route, this.#render(split), split.rolloutName, sameSpec);
+      const style = await this.#style(split);
+      await this.#store.ensure(this.#route, this.#render(split, style), split.rolloutName, sameSpec);
     }
     // Written is not routed: a Gateway that refused the route says why in status.parents, and that reason belongs
     // in the Rollout's condition. Thrown here, after the decision's earlier actions (Services first), so a route
@@ -94,27 +105,28 @@ export class GatewayApiAdapter implements MeshAdapter {
     const weights = user ? userRouteWeights(live, user, ref) : parseHttpRouteWeights(live, ref);
     // Not routed until every Gateway accepted the route: the step waits (and its progress deadline runs).
     if (weights === null || this.#verdict(live, ref).state !== "accepted") return null;
-    const managed = user ? undefined : generatedRouteManagedRoutes(live);
+    const managed = user ? userRouteManagedRoutes(live, ref.rolloutName) : generatedRouteManagedRoutes(live);
     return managed === undefined ? weights : { ...weights, managed };
   }
 
   /**
    * Generated routes carry header routes, sticky cookies (cookie rules) and mirrors (RequestMirror with `percent`,
    * standard since v1.3) — mirrors on Gateway parents only where every Gateway's class lists the mirror features in
-   * its status.supportedFeatures; a user-owned route carries none yet: Vireo would have to add rules to someone
-   * else's object.
+   * its status.supportedFeatures. A user-owned route carries header routes and mirrors as rules of Vireo's own beside
+   * the user's (sticky cookies would change the user's backendRefs), so its limits are checked on the live route.
    */
   async routeSupport(spec: RolloutSpec, ref: SplitRef): Promise<string[]> {
-    if (ref.gatewayApi?.httpRoute)
-      return [
-        "header routes, mirrors and sticky sessions are not rendered into a user-owned HTTPRoute " +
-          "(spec.gatewayApi.httpRoute); use spec.gatewayApi.parentRefs so Vireo generates the route",
-      ];
     const managed = everyManagedRoute(spec);
+    const user = ref.gatewayApi?.httpRoute;
+    // A missing user-owned route is reported by getRoutes (Pending, naming it); its limits wait for it.
+    const live = user ? await this.#store.get(this.#route, ref.namespace, user.name) : null;
+    if (user && live === null) return [];
     try {
       // Rendering every route the spec can ask for at once finds the limits (matches per rule) before the rollout.
       const owner = { apiVersion: "", kind: "", name: "", uid: "" };
-      this.#render({ ...ref, weights: { primary: 100, canary: 0 }, owner, managed });
+      const split = { ...ref, weights: { primary: 100, canary: 0 }, owner, managed };
+      if (user && live) withManagedRules(live, user, split, reweightedRules(live, user, ref, split.weights));
+      else this.#render(split);
     } catch (err) {
       if (err instanceof MeshError) return [err.message];
       throw err;
@@ -123,7 +135,7 @@ export class GatewayApiAdapter implements MeshAdapter {
     return missingGatewayFeatures(
       this.#client,
       ref.namespace,
-      gatewayParents(ref.gatewayApi),
+      live ? userRouteGatewayParents(live) : gatewayParents(ref.gatewayApi),
       mirrorFeatures(managed.mirrors.map((m) => m.percent)),
       "setMirror",
     );
@@ -155,22 +167,32 @@ export class GatewayApiAdapter implements MeshAdapter {
     await this.#store.deleteOwned(this.#route, ref.namespace, ref.rolloutName, ref.rolloutName);
   }
 
-  /** Server-side apply of the re-weighted rules as field manager vireo; re-read and retry on a 409. */
-  async #reweightUserRoute(ref: SplitRef, weights: Weights): Promise<void> {
+  /**
+   * Server-side apply of the re-weighted rules and the managed rules beside them, as field manager vireo; re-read
+   * and retry on a 409.
+   */
+  async #reweightUserRoute(split: TrafficSplitModel): Promise<void> {
+    const ref = split;
     const sel = ref.gatewayApi?.httpRoute;
     if (!sel) return;
     for (let attempt = 0; ; attempt++) {
       const live = await this.#store.get(this.#route, ref.namespace, sel.name);
       if (live === null) throw this.#missingUserRoute(ref);
-      const rules = reweightedRules(live, sel, ref, weights);
-      if (semanticEqual((live.spec as { rules?: unknown }).rules, rules)) return;
+      const rules = withManagedRules(live, sel, split, reweightedRules(live, sel, ref, split.weights));
+      const annotations = userRouteAnnotations(split, rules);
+      const liveAnnotation = live.metadata.annotations?.[MANAGED_ROUTES_ANNOTATION];
+      if (
+        semanticEqual((live.spec as { rules?: unknown }).rules, rules) &&
+        liveAnnotation === annotations[MANAGED_ROUTES_ANNOTATION]
+      )
+        return;
       try {
         await this.#client.request<MeshObject>({
           method: "PATCH",
           path: resourcePath(this.#route, ref.namespace, sel.name),
           query: { fieldManager: FIELD_MANAGER, force: true },
           contentType: PATCH_TYPES.apply,
-          body: userRouteApplyBody(live, rules),
+          body: userRouteApplyBody(live, rules, annotations),
         });
         return;
       } catch (err) {
@@ -187,11 +209,30 @@ export class GatewayApiAdapter implements MeshAdapter {
   }
 
   /** The route Vireo generates for `split` (Gateway parents, else the root Service). */
-  #render(split: TrafficSplitModel): MeshObject {
+  #render(split: TrafficSplitModel, style: HttpRouteStyle = GATEWAY_API_STYLE): MeshObject {
     const g = split.gatewayApi;
     return g?.parentRefs
-      ? renderGatewayHttpRoute(split, g, this.#route)
-      : renderHttpRoute(split, this.#route, GATEWAY_API_STYLE);
+      ? renderGatewayHttpRoute(split, g, this.#route, style)
+      : renderHttpRoute(split, this.#route, style);
+  }
+
+  /**
+   * How sticky sessions are written: as the split rule's `sessionPersistence` (GEP-1619) where every Gateway's class
+   * lists it in status.supportedFeatures, else as cookie rules. A Service parent (GAMMA) has no class to ask: cookie
+   * rules, which need nothing beyond the standard channel. Asked only while sticky sessions are in place.
+   */
+  async #style(split: TrafficSplitModel): Promise<HttpRouteStyle> {
+    const g = split.gatewayApi;
+    if (!split.managed?.sticky || !g?.parentRefs) return GATEWAY_API_STYLE;
+    const parents = gatewayParents(g);
+    const missing = await missingGatewayFeatures(
+      this.#client,
+      split.namespace,
+      parents,
+      SESSION_PERSISTENCE_FEATURES,
+      "sessionAffinity",
+    );
+    return missing.length === 0 ? { ...GATEWAY_API_STYLE, sessionPersistence: true } : GATEWAY_API_STYLE;
   }
 
   /** status.parents of the route's Gateway parents; a Service parent (GAMMA) has nobody bound to answer. */

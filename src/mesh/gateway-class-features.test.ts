@@ -6,7 +6,7 @@ import { GatewayApiAdapter } from "./gateway-api.ts";
 import { GATEWAY_FEATURES, mirrorFeatures, supportedFeatureNames } from "./gateway-class-features.ts";
 import type { MeshObject } from "./objects.ts";
 import { FakeApi } from "./testing/fake-api.ts";
-import { aSplitRef } from "./testing/models.ts";
+import { aSplit, aSplitRef } from "./testing/models.ts";
 
 const GATEWAYS = "/apis/gateway.networking.k8s.io/v1";
 
@@ -103,3 +103,81 @@ describe("Gateway features for managed routes", () => {
     assert.deepEqual(await new GatewayApiAdapter({ client: cluster([]) }).routeSupport(headerOnly, ref), []);
   });
 });
+
+describe("sticky sessions as Gateway API sessionPersistence (GEP-1619)", () => {
+  const sticky = {
+    headerRoutes: [],
+    mirrors: [],
+    sticky: {
+      mode: "assign" as const,
+      cookie: "vireo-canary",
+      primaryCookie: "vireo-canary-primary",
+      session: "rev2.1",
+      maxAgeSeconds: 86_400,
+      path: "/",
+      secure: false,
+      httpOnly: true,
+    },
+  };
+  const route = `${GATEWAYS}/namespaces/shop/httproutes/checkout`;
+  const rulesOf = (api: FakeApi) =>
+    (api.objects.get(route)?.spec as { rules?: Record<string, unknown>[] } | undefined)?.rules ?? [];
+
+  it("where every Gateway's class lists it (with permanent cookies): the split rule's sessionPersistence, no cookie rules; read back as written", async () => {
+    const api = cluster([
+      { name: GATEWAY_FEATURES.sessionPersistence },
+      { name: GATEWAY_FEATURES.sessionPersistencePermanent },
+    ]);
+    const adapter = new GatewayApiAdapter({ client: api });
+    await adapter.setRoutes({ ...aSplit({ primary: 80, canary: 20 }, ref), managed: sticky });
+    const rules = rulesOf(api);
+    assert.equal(rules.length, 1, "only the split rule");
+    assert.deepEqual(rules[0]?.sessionPersistence, {
+      sessionName: "vireo-canary",
+      type: "Cookie",
+      absoluteTimeout: "24h",
+      cookieConfig: { lifetimeType: "Permanent" },
+    });
+    const backends = rules[0]?.backendRefs as { filters?: unknown }[];
+    assert.ok(
+      backends.every((b) => b.filters === undefined),
+      "no Set-Cookie filters of Vireo's own",
+    );
+    const live = api.objects.get(route)!;
+    api.objects.set(route, { ...live, status: accepted(live) } as MeshObject);
+    assert.deepEqual((await adapter.getRoutes(ref))?.managed, sticky);
+  });
+
+  it("otherwise (no list, only part of it): today's cookie rules", async () => {
+    for (const features of [undefined, [{ name: GATEWAY_FEATURES.sessionPersistence }]]) {
+      const api = cluster(features);
+      await new GatewayApiAdapter({ client: api }).setRoutes({
+        ...aSplit({ primary: 80, canary: 20 }, ref),
+        managed: sticky,
+      });
+      const rules = rulesOf(api);
+      assert.deepEqual(
+        rules.map((r) => r.name),
+        ["vireo.checkout.sticky.canary", "vireo.checkout.sticky.primary", undefined],
+      );
+      assert.equal(rules.at(-1)?.sessionPersistence, undefined);
+    }
+  });
+});
+
+/** status.parents accepting the route on the test Gateway. */
+function accepted(live: MeshObject) {
+  return {
+    parents: [
+      {
+        parentRef: { group: "gateway.networking.k8s.io", kind: "Gateway", name: "web", namespace: "infra" },
+        controllerName: "example.test/gateway",
+        conditions: [
+          { type: "Accepted", status: "True" },
+          { type: "ResolvedRefs", status: "True" },
+        ],
+      },
+    ],
+    ...((live as { status?: object }).status ?? {}),
+  };
+}

@@ -10,6 +10,10 @@ export const GATEWAY_FEATURES = {
   requestMirror: "HTTPRouteRequestMirror",
   /** RequestMirror with `percent` or `fraction` below 100 %. */
   percentageMirror: "HTTPRouteRequestPercentageMirror",
+  /** A rule's `sessionPersistence` (GEP-1619, experimental channel). */
+  sessionPersistence: "HTTPRouteSessionPersistence",
+  /** `sessionPersistence` with `cookieConfig.lifetimeType: Permanent` (a cookie with Max-Age/Expires). */
+  sessionPersistencePermanent: "HTTPRouteSessionPersistenceCookieLifetimeTypePermanent",
 } as const;
 /** One of {@link GATEWAY_FEATURES}. */
 export type GatewayFeature = (typeof GATEWAY_FEATURES)[keyof typeof GATEWAY_FEATURES];
@@ -21,6 +25,15 @@ export function mirrorFeatures(percents: readonly number[]): GatewayFeature[] {
     ? [GATEWAY_FEATURES.requestMirror, GATEWAY_FEATURES.percentageMirror]
     : [GATEWAY_FEATURES.requestMirror];
 }
+
+/**
+ * The features native sticky sessions need: Vireo writes `sessionPersistence` with a permanent cookie (the
+ * rollout's sessionAffinity.maxAge as its absoluteTimeout).
+ */
+export const SESSION_PERSISTENCE_FEATURES: readonly GatewayFeature[] = [
+  GATEWAY_FEATURES.sessionPersistence,
+  GATEWAY_FEATURES.sessionPersistencePermanent,
+];
 
 /**
  * The names in a GatewayClass's `status.supportedFeatures`: objects with a name since Gateway API v1.2, plain

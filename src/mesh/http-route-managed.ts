@@ -26,12 +26,14 @@ export interface HttpRouteStyle {
   named: boolean;
   /** The CRD's bound on matches per rule (Gateway API 64, Linkerd 8). */
   maxMatches: number;
+  /** The CRD's bound on matches across all rules of a route (Gateway API 128), if any. */
+  maxRouteMatches?: number;
   /** Sticky sessions as the split rule's native `sessionPersistence` instead of cookie rules (GEP-1619). */
   sessionPersistence?: boolean;
 }
 
-/** Gateway API v1.4's HTTPRoute: named rules, 64 matches a rule, sticky sessions as cookie rules. */
-export const GATEWAY_API_STYLE: HttpRouteStyle = { named: true, maxMatches: 64 };
+/** Gateway API v1.4's HTTPRoute: named rules, 64 matches a rule and 128 a route, sticky sessions as cookie rules. */
+export const GATEWAY_API_STYLE: HttpRouteStyle = { named: true, maxMatches: 64, maxRouteMatches: 128 };
 
 /** Gateway API header matches: Exact stays exact, Prefix and regexes become anchored RegularExpression. */
 const gatewayHeaders = (conditions: readonly HeaderCondition[]) =>
@@ -58,12 +60,14 @@ function gatewayDuration(seconds: number): string {
  * The managed rules of a route whose split rule matches `base`, in precedence order: header routes, sticky
  * cookies, mirrors. Every condition is crossed with `base`, so no managed rule catches more than the split rule. With
  * a mirror in place, header routes also carry each mirrored method: Gateway API ranks a method match above header
- * matches, and a tester's GET must not lose its header route to the mirror rule.
+ * matches, and a tester's GET must not lose its header route to the mirror rule. `others` counts the matches of the
+ * route's other rules (default: the split rule's `base`), which share the route's bound with the managed ones.
  */
 export function managedHttpRules(
   model: TrafficSplitModel,
   base: readonly HttpRouteMatch[],
   style: HttpRouteStyle,
+  others: number = base.length,
 ): Record<string, unknown>[] {
   const m = model.managed;
   if (!m) return [];
@@ -72,32 +76,37 @@ export function managedHttpRules(
   const mirrored = [...new Set(m.mirrors.flatMap((r) => r.matches.flatMap((x) => x.methods ?? [])))];
   const methods = mirrored.length > 0 ? [undefined, ...mirrored] : [undefined];
   const rule = (name: string, matches: HttpRouteMatch[], rest: Record<string, unknown>) => {
+    // No request meets it (its methods are none of the base's); a rule without matches would catch every request.
+    if (matches.length === 0) return [];
     if (matches.length > style.maxMatches)
       throw new MeshError(
         MeshErrorKind.Unsupported,
         `managed route ${name} needs ${matches.length} matches (its conditions × the split rule's ${base.length}${mirrored.length ? ` × the mirrored methods` : ""}); the HTTPRoute holds ${style.maxMatches} per rule`,
       );
-    return { ...(style.named ? { name } : {}), matches, ...rest };
+    return [{ ...(style.named ? { name } : {}), matches, ...rest }];
   };
+  // A base match with its own method meets only that method: crossed with another, it would match nothing.
   const cross = (conditions: readonly HeaderCondition[], method?: string) =>
-    base.map((b) => ({
-      ...b,
-      ...(method ? { method } : {}),
-      headers: [...(b.headers ?? []), ...gatewayHeaders(conditions)],
-    }));
-  return [
-    ...m.headerRoutes.map((r) => {
+    base
+      .filter((b) => !method || b.method === undefined || b.method === method)
+      .map((b) => ({
+        ...b,
+        ...(method ? { method } : {}),
+        headers: [...(b.headers ?? []), ...gatewayHeaders(conditions)],
+      }));
+  const rules = [
+    ...m.headerRoutes.flatMap((r) => {
       const name = managedRuleName(model.rolloutName, "header", r.name);
       const matches = r.matches.flatMap((x) => methods.flatMap((method) => cross(conditionsOf(x), method)));
       return rule(name, matches, { backendRefs: backend(model.canaryService) });
     }),
-    ...(sticky?.rules ?? []).map((r) =>
+    ...(sticky?.rules ?? []).flatMap((r) =>
       rule(r.name, cross([r.condition]), {
         ...(r.setCookie ? { filters: [responseCookie(r.setCookie)] } : {}),
         backendRefs: backend(r.backend === "primary" ? model.primaryService : model.canaryService),
       }),
     ),
-    ...m.mirrors.map((r) => {
+    ...m.mirrors.flatMap((r) => {
       const name = managedRuleName(model.rolloutName, "mirror", r.name);
       const matches = r.matches.flatMap((x) =>
         (x.methods ?? [undefined]).flatMap((method) =>
@@ -118,6 +127,13 @@ export function managedHttpRules(
       });
     }),
   ];
+  const total = rules.reduce((n, r) => n + r.matches.length, others);
+  if (style.maxRouteMatches !== undefined && total > style.maxRouteMatches)
+    throw new MeshError(
+      MeshErrorKind.Unsupported,
+      `the managed routes need ${total - others} matches beside the route's other ${others}; an HTTPRoute holds ${style.maxRouteMatches} in all its rules`,
+    );
+  return rules;
 }
 
 /**

@@ -14,9 +14,10 @@ import {
 } from "./istio-render.ts";
 import { LinkerdAdapter } from "./linkerd.ts";
 import { cookieCondition } from "./managed-routes.ts";
-import type { MeshClient } from "./object-store.ts";
+import { type MeshClient, resourcePath } from "./object-store.ts";
 import type { MeshObject } from "./objects.ts";
 import { SmiAdapter } from "./smi.ts";
+import { FakeApi } from "./testing/fake-api.ts";
 import { aSplit, aSplitRef } from "./testing/models.ts";
 
 const ref = aSplitRef();
@@ -209,9 +210,41 @@ describe("routeSupport: what a provider cannot render is named before the rollou
       (await new SmiAdapter({ client, splitVersion: "v1alpha4" }).routeSupport(spec, ref)).length,
       1,
     );
-    const gateway = new GatewayApiAdapter({ client });
-    assert.deepEqual(await gateway.routeSupport(spec, ref), []);
+    assert.deepEqual(await new GatewayApiAdapter({ client }).routeSupport(spec, ref), []);
+  });
+
+  it("Gateway API, user-owned route: header routes and mirrors checked on the live route, sticky sessions refused", async () => {
+    const api = new FakeApi();
+    api.store(resourcePath(gatewayHttpRouteType("v1"), ref.namespace, "shop"), {
+      apiVersion: "gateway.networking.k8s.io/v1",
+      kind: "HTTPRoute",
+      metadata: { name: "shop", namespace: ref.namespace },
+      spec: {
+        rules: [
+          {
+            name: "app",
+            backendRefs: [
+              { name: ref.primaryService, port: 8080, weight: 100 },
+              { name: ref.canaryService, port: 8080, weight: 0 },
+            ],
+          },
+        ],
+      },
+    });
+    const gateway = new GatewayApiAdapter({ client: api });
     const user = { ...ref, gatewayApi: { httpRoute: { name: "shop", ruleName: "app" } } };
-    assert.match((await gateway.routeSupport(spec, user as typeof ref))[0] ?? "", /user-owned HTTPRoute/);
+    const issues = await gateway.routeSupport(spec, user as typeof ref);
+    assert.equal(issues.length, 1, issues.join("\n"));
+    assert.match(issues[0] ?? "", /sticky sessions are not rendered into a user-owned HTTPRoute/);
+    const { sessionAffinity: _, ...canary } = spec.strategy.canary ?? {};
+    const unsticky = { ...spec, strategy: { canary } } as typeof spec;
+    // The route has no Gateway parents (GAMMA): no class to ask, so mirrors are trusted there.
+    assert.deepEqual(await gateway.routeSupport(unsticky, user as typeof ref), []);
+    const missing = { ...ref, gatewayApi: { httpRoute: { name: "gone" } } };
+    assert.deepEqual(
+      await gateway.routeSupport(unsticky, missing as typeof ref),
+      [],
+      "getRoutes names a missing route",
+    );
   });
 });

@@ -21,6 +21,8 @@ export interface CheckPayload {
   /** Where the check runs (preRollout, step, prePromotion, …) and which check. */
   point: string;
   check: string;
+  /** For point analysis: the analysis tick the run belongs to (one run, one Idempotency-Key per tick). */
+  tick?: number;
 }
 
 /** How one run ended: passed, and the outcome class status shows. */

@@ -1,10 +1,12 @@
-// Analysis rules: record one tick in status and apply its verdict (count failures, roll back, pause on silence).
+// Analysis rules: record one tick in status and apply its verdict (count failures, roll back, pause on silence), and
+// the analysis checks' share of it: a run at every tick, a failed or timed-out run counted like a failed metric.
 
 import { sequentialContext } from "../analysis/judge-sequential-metric.ts";
 import { judgeTick } from "../analysis/verdict.ts";
 import { REASONS } from "../api/constants.ts";
 import type { Measurement } from "../api/rollout-schema.ts";
 import { analysisRequired } from "./analysis-schedule.ts";
+import { describeRun, startTickChecks } from "./checks.ts";
 import { type Ctx, IN_FLIGHT } from "./draft.ts";
 import { recordEvidence } from "./evidence-budget.ts";
 import { pause, rollBack } from "./transitions.ts";
@@ -29,6 +31,7 @@ export function recordAnalysis(ctx: Ctx): boolean {
   const analysedAt = obs.analysisAt && obs.analysisAt < d.now ? obs.analysisAt : d.now;
   const at = analysedAt.toISOString();
   a.lastRunAt = at;
+  a.ticks = (a.ticks ?? 0) + 1;
   const fresh: Measurement[] = results.map((r) => ({
     metric: r.metric,
     verdict: r.verdict,
@@ -92,6 +95,42 @@ export function recordAnalysis(ctx: Ctx): boolean {
       return true;
     }
   }
+}
+
+/**
+ * The analysis checks' failures in this decision: rolls back once failed runs (counted when their verdict was
+ * recorded: an answer, a Job, a timeout, never a pass) reach failureLimit, as failed metrics do. Returns false if the
+ * rollout ended.
+ */
+export function analysisChecks(ctx: Ctx): boolean {
+  const { d, spec } = ctx;
+  if (!spec.analysis.checks?.length || !analysisRequired(spec) || !IN_FLIGHT.includes(d.phase)) return true;
+  const failed = d.status.analysis?.failedChecks ?? 0;
+  const limit = spec.analysis.failureLimit;
+  const run = ctx.failedAnalysisRun;
+  delete ctx.failedAnalysisRun; // notified once, should the rules run again in this decision
+  if (run || failed >= limit) {
+    const what = run
+      ? `${describeRun(run)} (tick ${run.attempt}): ${run.message ?? "failed"}`
+      : "checks failed";
+    const message = `analysis failed (${failed}/${limit}): ${what}`;
+    d.notify("AnalysisFailed", "warning", message, String(failed));
+    if (failed >= limit) {
+      rollBack(ctx, REASONS.AnalysisFailed, `rolled back: ${message}`);
+      return false;
+    }
+  }
+  return true;
+}
+
+/**
+ * Starts the analysis checks of the tick this decision recorded, once the steps have had their say: a run that passed
+ * is counted for its step before the tick's new run replaces it in status.
+ */
+export function startAnalysisChecks(ctx: Ctx): void {
+  const { d, spec } = ctx;
+  if (!ctx.analysisRecorded || !spec.analysis.checks?.length || !IN_FLIGHT.includes(d.phase)) return;
+  startTickChecks(ctx, d.status.analysis?.ticks ?? 0);
 }
 
 /**

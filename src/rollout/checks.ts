@@ -158,7 +158,8 @@ function startRun(ctx: Ctx, check: CheckSpec, place: Place, attempt: number): Ch
 export function observeChecks(ctx: Ctx): void {
   const { d, obs } = ctx;
   const now = d.now.getTime();
-  for (const run of d.status.checks ?? []) {
+  const open = (d.status.checks ?? []).filter((r) => r.phase === "Pending" || r.phase === "Running");
+  for (const run of open) {
     if (run.phase !== "Pending" && run.phase !== "Running") continue;
     const check = checkDefinition(ctx, run.name);
     if (!check || kindOf(check) !== run.kind) {
@@ -178,6 +179,15 @@ export function observeChecks(ctx: Ctx): void {
     if (deadline === undefined) continue;
     if (now >= deadline) finish(d, run, "Failed", timeoutMessage(check));
     else d.wake(deadline);
+  }
+  // An analysis run that failed (an answer, a Job, a timeout; never a pass) counts as a failed metric does, in the
+  // write that records its verdict, whatever the rest of this decision does; the in-flight rules roll back at the
+  // limit (analysisChecks).
+  for (const run of open) {
+    if (run.point !== "analysis" || run.phase !== "Failed") continue;
+    d.status.analysis ??= { failedChecks: 0, consecutiveErrors: 0, inconclusiveCount: 0, history: [] };
+    d.status.analysis.failedChecks = (d.status.analysis.failedChecks ?? 0) + 1;
+    ctx.failedAnalysisRun = run;
   }
 }
 
@@ -271,6 +281,45 @@ export function skipGates(ctx: Ctx, why: string): void {
     if (run.point === "preRollout" || run.point === "step" || run.point === "prePromotion")
       finish(ctx.d, run, "Skipped", why);
   }
+  skipAnalysisChecks(ctx, why);
+}
+
+/** Ends the analysis runs still going: analysis is over (promotion, or the rollout ended). */
+export function skipAnalysisChecks(ctx: Ctx, why: string): void {
+  for (const run of ctx.d.status.checks ?? [])
+    if (run.point === "analysis") finish(ctx.d, run, "Skipped", why);
+}
+
+/**
+ * Starts the analysis checks at analysis tick `tick`: one run per check, its attempt the tick's number (so its
+ * Idempotency-Key and Job name are the tick's). A check whose previous run has no verdict yet is not started again:
+ * one call, one Job at a time, the running one counting when it ends.
+ */
+export function startTickChecks(ctx: Ctx, tick: number): void {
+  for (const name of ctx.spec.analysis.checks ?? []) {
+    const check = checkDefinition(ctx, name);
+    if (!check) continue; // refused as a spec issue before any traffic moves
+    const place: Place = { name, point: "analysis" };
+    const last = latest(ctx.d, place);
+    if (last && (last.phase === "Pending" || last.phase === "Running")) continue;
+    if (last && last.attempt >= tick) continue; // this tick already started it
+    startRun(ctx, check, place, tick);
+  }
+}
+
+/**
+ * The analysis checks a step still waits for: those without a run that passed and started at or after `since` (the
+ * step's start), so each step is judged by runs made while its traffic flowed.
+ */
+export function analysisChecksPending(ctx: Ctx, since: number): string[] {
+  const waiting: string[] = [];
+  for (const name of ctx.spec.analysis.checks ?? []) {
+    if (!checkDefinition(ctx, name)) continue;
+    const run = latest(ctx.d, { name, point: "analysis" });
+    if (run?.phase === "Passed" && Date.parse(run.startedAt) >= since) continue;
+    waiting.push(name);
+  }
+  return waiting;
 }
 
 /** After a resume from a check failure: runs every failed gate check with onFailure pause again (next attempt). */

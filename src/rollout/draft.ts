@@ -2,6 +2,7 @@
 // time, and the context every rule reads.
 
 import type { MetricResult } from "../analysis/types.ts";
+import type { CheckRun } from "../api/check-schema.ts";
 import {
   MILESTONE_REASONS,
   MILESTONES_KEPT,
@@ -233,4 +234,6 @@ export interface Ctx {
   generation: number;
   /** Set once this decision recorded the tick: a phase change (e.g. to Paused) re-runs the rules, not the tick. */
   analysisRecorded?: boolean;
+  /** The last analysis check run that failed in this decision (counted already): the rollback's message names it. */
+  failedAnalysisRun?: CheckRun;
 }

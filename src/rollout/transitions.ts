@@ -5,7 +5,7 @@ import type { MetricResult } from "../analysis/types.ts";
 import { type PauseReason, REASONS, type Reason } from "../api/constants.ts";
 import type { RolloutStatus } from "../api/rollout-schema.ts";
 import { cutOverMessage, isBlueGreen } from "./blue-green.ts";
-import { rerunFailed, skipGates, startHooks } from "./checks.ts";
+import { rerunFailed, skipAnalysisChecks, skipGates, startHooks } from "./checks.ts";
 import type { Ctx } from "./draft.ts";
 import { markForRestore } from "./in-place/converge.ts";
 import { weightAt } from "./steps.ts";
@@ -62,12 +62,17 @@ export function pause(ctx: Ctx, reason: PauseReason, message: string): void {
   );
 }
 
+/**
+ * Starts the promotion. Only a person's promotion is an Event of its own: after the last step the Promoted Event
+ * (seconds later, naming how it was earned) says all a "promoting" Event would, and it cost a write per rollout.
+ */
 export function startPromotion(ctx: Ctx, by: "Analysis" | "User" | "Steps", message: string): void {
   const { d } = ctx;
   d.phase = "Promoting";
   d.status.promotedBy = by;
+  skipAnalysisChecks(ctx, "analysis ended: the revision is being promoted");
   d.status.waitingSince = d.now.toISOString();
-  d.event("Normal", by === "User" ? REASONS.PromotedByUser : REASONS.Promoting, message);
+  if (by === "User") d.event("Normal", REASONS.PromotedByUser, message);
 }
 
 /** Enters step `index` (the canary is ready): records when it started and announces it. */

@@ -48,9 +48,13 @@ export type LargestSpecOptions = {
 /** The largest spec the Rollout schema admits (every list full, every string at its maximum length). */
 export function largestSpec(o: LargestSpecOptions): RolloutSpecInput {
   const address = `${o.prometheusAddress.replace(/\/$/, "")}/`;
-  const headerRoutes = Array.from({ length: ROUTE_LIMITS.installs }, (_, r) => ({
+  // A generated HTTPRoute holds 64 matches a rule and 128 in all (gateway-route-budget.ts): the split rule's 64 path
+  // matches leave room for one header route of one match and no sticky cookie rules, more bytes than the other ways.
+  const gateway = o.provider === "gateway-api";
+  const routeMatches = gateway ? 1 : ROUTE_LIMITS.matches;
+  const headerRoutes = Array.from({ length: gateway ? 1 : ROUTE_LIMITS.installs }, (_, r) => ({
     name: text(ROUTE_LIMITS.nameLength, `route${r}`),
-    matches: Array.from({ length: ROUTE_LIMITS.matches }, (_, m) => ({
+    matches: Array.from({ length: routeMatches }, (_, m) => ({
       headers: Array.from({ length: ROUTE_LIMITS.headersPerMatch }, (_, h) => ({
         name: text(ROUTE_LIMITS.headerName, `x-h${r}${m}${h}`),
         type: "RegularExpression" as const,
@@ -116,17 +120,21 @@ export function largestSpec(o: LargestSpecOptions): RolloutSpecInput {
             i % 2 === 0 ? { setWeight: Math.min(99, 2 * i + 1) } : { pause: { duration: LONGEST_SECOND } },
           ),
         ],
-        sessionAffinity: {
-          cookieName: text(64, "cookie"),
-          primaryCookieName: text(64, "primary"),
-          pinPrimary: true,
-          maxAge: LONGEST_SECOND,
-          path: `/${text(255, "path")}`,
-          domain: subdomain(253, "domain"),
-          sameSite: "None",
-          secure: true,
-          httpOnly: true,
-        },
+        ...(gateway
+          ? {}
+          : {
+              sessionAffinity: {
+                cookieName: text(64, "cookie"),
+                primaryCookieName: text(64, "primary"),
+                pinPrimary: true,
+                maxAge: LONGEST_SECOND,
+                path: `/${text(255, "path")}`,
+                domain: subdomain(253, "domain"),
+                sameSite: "None",
+                secure: true,
+                httpOnly: true,
+              },
+            }),
       },
     },
     analysis: {
@@ -147,6 +155,9 @@ export function largestSpec(o: LargestSpecOptions): RolloutSpecInput {
         insecureSkipVerify: false,
       },
       metrics,
+      checks: Array.from({ length: CHECK_LIMITS.perPoint }, (_, i) =>
+        label(63, `check${i % CHECK_LIMITS.checks}`),
+      ),
     },
     progressDeadlineSeconds: 86_400,
     windows: Array.from({ length: 20 }, () => ({

@@ -1,5 +1,6 @@
 // A corpus of Rollout specs with managed routes (header routes, mirrors, sticky canaries), shared by the zod tests
 // and the real API server's admission test, so both refuse the same nonsense. Test support only.
+import { GATEWAY_MATCH_MESSAGES } from "../gateway-route-budget.ts";
 import { ROUTE_LIMITS, ROUTE_STEP_MESSAGES } from "../traffic-route-schema.ts";
 
 /** A valid spec with these canary steps (and extra canary fields). */
@@ -11,6 +12,21 @@ export function routeSpec(steps: unknown[], canary: Record<string, unknown> = {}
     strategy: { canary: { steps, ...canary } },
   };
 }
+
+/** A gateway-api spec whose generated HTTPRoute's split rule has `paths` path matches. */
+function gatewaySpec(steps: unknown[], paths: number): Record<string, unknown> {
+  const matches = Array.from({ length: paths }, (_, i) => ({ path: { value: `/p${i}` } }));
+  return {
+    ...routeSpec(steps),
+    provider: "gateway-api",
+    gatewayApi: { parentRefs: [{ name: "public", namespace: "edge" }], matches },
+  };
+}
+/** A header route of `n` matches. */
+const headerRoute = (n: number, name = "wide") => ({
+  name,
+  matches: Array.from({ length: n }, (_, i) => ({ headers: [{ name: "x-canary", value: `${i}` }] })),
+});
 
 const testers = { name: "testers", matches: [{ headers: [{ name: "x-canary", value: "1" }] }] };
 const reads = { name: "reads", percent: 20 };
@@ -86,6 +102,29 @@ export const VALID_ROUTE_SPECS: { name: string; spec: Record<string, unknown> }[
         httpOnly: false,
       },
     }),
+  },
+  {
+    name: "gateway-api: a header route of 4 matches × 16 path matches (the 64 an HTTPRoute rule holds)",
+    spec: gatewaySpec([{ setHeaderRoute: headerRoute(4) }, { setWeight: 10 }], 16),
+  },
+  {
+    name: "gateway-api: 4 header routes of 3 matches × 8 path matches (8 × 13 = 104 in the route)",
+    spec: gatewaySpec(
+      ["a", "b", "c", "d"].map((n) => ({ setHeaderRoute: headerRoute(3, n) })),
+      8,
+    ),
+  },
+  {
+    name: "gateway-api: 2 matches × 10 path matches × (1 + GET and HEAD mirrored) = 60",
+    spec: gatewaySpec(
+      [
+        { setMirror: reads },
+        { setHeaderRoute: headerRoute(2) },
+        { setMirror: { name: "reads" } },
+        { setWeight: 10 },
+      ],
+      10,
+    ),
   },
 ];
 
@@ -266,6 +305,44 @@ export const INVALID_ROUTE_SPECS: {
     name: `more than ${ROUTE_LIMITS.installs} installing steps`,
     spec: routeSpec(Array.from({ length: ROUTE_LIMITS.installs + 1 }, () => ({ setHeaderRoute: testers }))),
     message: ROUTE_STEP_MESSAGES.tooManyInstalls,
+    cel: true,
+  },
+  {
+    name: "gateway-api: a header route of 4 matches × 17 path matches",
+    spec: gatewaySpec([{ setHeaderRoute: headerRoute(4) }, { setWeight: 10 }], 17),
+    message: GATEWAY_MATCH_MESSAGES.headerRoute,
+    cel: true,
+  },
+  {
+    name: "gateway-api: 2 matches × 11 path matches × (1 + GET and HEAD mirrored)",
+    spec: gatewaySpec([{ setMirror: reads }, { setHeaderRoute: headerRoute(2) }], 11),
+    message: GATEWAY_MATCH_MESSAGES.headerRoute,
+    cel: true,
+  },
+  {
+    name: "gateway-api: 4 header routes of 4 matches × 8 path matches (8 × 17 = 136 in the route, over its 128)",
+    spec: gatewaySpec(
+      ["a", "b", "c", "d"].map((n) => ({ setHeaderRoute: headerRoute(4, n) })),
+      8,
+    ),
+    message: GATEWAY_MATCH_MESSAGES.route,
+    cel: true,
+  },
+  {
+    name: "gateway-api: a mirror of 7 methods × 10 path matches",
+    spec: gatewaySpec(
+      [
+        {
+          setMirror: {
+            name: "all",
+            percent: 10,
+            matches: [{ methods: ["GET", "HEAD", "OPTIONS", "POST", "PUT", "PATCH", "DELETE"] }],
+          },
+        },
+      ],
+      10,
+    ),
+    message: GATEWAY_MATCH_MESSAGES.mirror,
     cel: true,
   },
 ];

@@ -1,10 +1,11 @@
 // Pure parts of the commands: what a request led to, lint naming the field, history from status milestones.
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
+import { waitingApproval } from "../rollout-api.ts";
 import { progressingRollout } from "../testing/fixtures.ts";
 import { buildHistory } from "./history.ts";
 import { lintText } from "./lint.ts";
-import { describeOutcome, waitingApproval } from "./steer.ts";
+import { describeOutcome } from "./steer.ts";
 
 describe("describeOutcome", () => {
   it("says how the rollout moved", () => {

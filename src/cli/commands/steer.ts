@@ -1,7 +1,7 @@
 // promote/abort/pause/resume/retry/approve: write the request annotation with a fresh value, wait for the controller's
 // acknowledgement in status.handledRequests, and say what happened (or why it was ignored).
 
-import { ANNOTATIONS, PROMOTE_FULL, REASONS, type RequestKind } from "../../api/constants.ts";
+import { ANNOTATIONS, REASONS, type RequestKind } from "../../api/constants.ts";
 import { displayText } from "../../api/display-text.ts";
 import type { Rollout } from "../../api/rollout-schema.ts";
 import { expandSteps } from "../../rollout/steps.ts";
@@ -9,7 +9,7 @@ import type { Args } from "../args.ts";
 import { connect } from "../context.ts";
 import { ApiError, CliError } from "../errors.ts";
 import type { KubeClient } from "../kube-client.ts";
-import { getRollout, requestToken, watchRollouts, writeRequest } from "../rollout-api.ts";
+import { getRollout, requestValue, waitingApproval, watchRollouts, writeRequest } from "../rollout-api.ts";
 
 /** Exit code when the controller acknowledged but ignored the request. */
 export const EXIT_IGNORED = 3;
@@ -97,21 +97,6 @@ async function waitForAck(
   return found;
 }
 
-/** The one approval check `r` waits for, when `approve` names none; an error when none or several wait. */
-export function waitingApproval(r: Rollout): string {
-  const names = [
-    ...new Set(
-      (r.status?.checks ?? [])
-        .filter((c) => c.kind === "approval" && c.phase === "Pending")
-        .map((c) => c.name),
-    ),
-  ];
-  const at = `${r.metadata.namespace}/${r.metadata.name}`;
-  if (names.length === 1 && names[0]) return names[0];
-  if (names.length === 0) throw new CliError(`no approval check of ${at} waits`, 1);
-  throw new CliError(`${at} waits for several approvals (${names.join(", ")}): name one`, 2);
-}
-
 /** Runs one steering command. */
 export async function steer(args: Args, kind: RequestKind): Promise<number> {
   const ctx = await connect(args);
@@ -120,10 +105,7 @@ export async function steer(args: Args, kind: RequestKind): Promise<number> {
   if (args.full && kind !== "promote") throw new CliError("--full only applies to promote", 2);
   const before = await getRollout(ctx.kube, ctx.namespace, name);
   const check = kind === "approve" ? (args.positional[1] ?? waitingApproval(before)) : undefined;
-  // `full-<token>`: a fresh value each time, so a second full promotion is a new request too.
-  const token = requestToken(ctx.now());
-  // approve: `<check>/<token>`, so approving the same check again (its next run) is a new request too.
-  const value = args.full ? `${PROMOTE_FULL}-${token}` : kind === "approve" ? `${check}/${token}` : token;
+  const value = requestValue(kind, { full: args.full, ...(check ? { check } : {}), now: ctx.now() });
   const written = await writeRequest(ctx.kube, ctx.namespace, name, kind, value);
   const annotation = `${ANNOTATIONS[kind]}=${value}`;
   if (!args.wait) {

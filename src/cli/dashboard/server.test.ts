@@ -50,6 +50,28 @@ describe("dashboard server", () => {
         );
         return undefined;
       }
+      if (
+        req.method === "GET" &&
+        req.url.startsWith("/apis/vireo.dev/v1alpha1/namespaces/shop/rollouts/waiting")
+      )
+        return {
+          status: 200,
+          body: {
+            metadata: { name: "waiting", namespace: "shop" },
+            status: {
+              checks: [
+                {
+                  name: "gate",
+                  point: "prePromotion",
+                  kind: "approval",
+                  phase: "Pending",
+                  attempt: 1,
+                  startedAt: "2026-12-07T10:00:00Z",
+                },
+              ],
+            },
+          },
+        };
       if (req.method === "GET" && req.url.startsWith("/apis/vireo.dev/v1alpha1/rollouts"))
         return { status: 200, body: { items: [], metadata: { resourceVersion: "5" } } };
       return { status: 200, body: { metadata: { name: "podinfo" } } };
@@ -143,6 +165,48 @@ describe("dashboard server", () => {
     assert.match(body.serverMessage, /cannot patch resource "rollouts"/);
   });
 
+  it("approve writes the plugin's request (vireo.dev/approve=<check>/<token>) with the user's credentials, behind the same guards", async () => {
+    const headers = { Host: `127.0.0.1:${dash.port}`, Origin: origin(), "X-CSRF-Token": dash.csrfToken };
+    const before = api.seen.length;
+    const forged = await call("/api/rollouts/shop/podinfo/approve/gate", {
+      method: "POST",
+      headers: { Host: headers.Host, Origin: "http://evil.example", "X-CSRF-Token": dash.csrfToken },
+    });
+    assert.equal(forged.status, 403);
+    const noToken = await call("/api/rollouts/shop/podinfo/approve/gate", {
+      method: "POST",
+      headers: { Host: headers.Host, Origin: origin() },
+    });
+    assert.equal(noToken.status, 403);
+    assert.equal(api.seen.length, before, "no refused approval reached the API server");
+
+    const ok = await call("/api/rollouts/shop/podinfo/approve/gate", { method: "POST", headers });
+    assert.equal(ok.status, 200, ok.body);
+    const { annotation, value } = JSON.parse(ok.body) as { annotation: string; value: string };
+    assert.equal(annotation, "vireo.dev/approve");
+    // The plugin's value: `<check>/<token>` (requestValue, shared with `kubectl vireo approve`).
+    assert.match(value, /^gate\/\d{8}T\d{6}Z-[0-9a-f]{6}$/);
+    const patch = api.seen.at(-1);
+    assert.equal(patch?.method, "PATCH");
+    assert.equal(patch?.headers.authorization, "Bearer user-token");
+    assert.match(patch?.url ?? "", /\/namespaces\/shop\/rollouts\/podinfo\?fieldManager=kubectl-vireo/);
+    assert.deepEqual(JSON.parse(patch?.body ?? ""), {
+      metadata: { annotations: { "vireo.dev/approve": value } },
+    });
+  });
+
+  it("approve without a check name approves the one approval that waits, as the plugin does, or says none waits", async () => {
+    const headers = { Host: `127.0.0.1:${dash.port}`, Origin: origin(), "X-CSRF-Token": dash.csrfToken };
+    const ok = await call("/api/rollouts/shop/waiting/approve", { method: "POST", headers });
+    assert.equal(ok.status, 200, ok.body);
+    assert.match(JSON.parse(ok.body).value, /^gate\//);
+    const before = api.seen.length;
+    const none = await call("/api/rollouts/shop/podinfo/approve", { method: "POST", headers });
+    assert.equal(none.status, 409, none.body);
+    assert.match(JSON.parse(none.body).error, /no approval check of .*podinfo waits/);
+    assert.equal(api.seen.filter((r, i) => i >= before && r.method === "PATCH").length, 0, "nothing written");
+  });
+
   it("unknown actions and bad names are rejected", async () => {
     const h = { Host: `127.0.0.1:${dash.port}`, Origin: origin(), "X-CSRF-Token": dash.csrfToken };
     assert.equal(
@@ -150,6 +214,14 @@ describe("dashboard server", () => {
       404,
     );
     assert.equal((await call("/api/rollouts/shop/..%2Fx/abort", { method: "POST", headers: h })).status, 400);
+    assert.equal(
+      (await call("/api/rollouts/shop/podinfo/abort/gate", { method: "POST", headers: h })).status,
+      404,
+    );
+    assert.equal(
+      (await call("/api/rollouts/shop/podinfo/approve/Bad_Name", { method: "POST", headers: h })).status,
+      400,
+    );
   });
 
   it("streams watch events as server-sent events", async () => {

@@ -4,14 +4,15 @@ import { randomBytes } from "node:crypto";
 import { readFile } from "node:fs/promises";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import { extname, join } from "node:path";
-import { ANNOTATIONS, PROMOTE_FULL, type RequestKind } from "../../api/constants.ts";
+import { ANNOTATIONS, type RequestKind } from "../../api/constants.ts";
 import { ApiError, CliError } from "../errors.ts";
 import type { KubeClient, KubeRequest } from "../kube-client.ts";
 import {
   getRollout,
   listRollouts,
-  requestToken,
+  requestValue,
   rolloutEvents,
+  waitingApproval,
   watchRollouts,
   writeRequest,
 } from "../rollout-api.ts";
@@ -52,8 +53,10 @@ const SECURITY_HEADERS = {
   "Cache-Control": "no-store",
 };
 
-const ACTIONS = new Set(["promote", "promote-full", "abort", "pause", "resume", "retry"]);
+const ACTIONS = new Set(["promote", "promote-full", "abort", "pause", "resume", "retry", "approve"]);
 const NAME = /^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/;
+/** A check's name (a label name: what spec.checks allows). */
+const CHECK_NAME = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
 
 function send(res: ServerResponse, status: number, body: unknown): void {
   res.writeHead(status, { ...SECURITY_HEADERS, "Content-Type": "application/json" });
@@ -63,6 +66,9 @@ function send(res: ServerResponse, status: number, body: unknown): void {
 function apiFailure(res: ServerResponse, err: unknown): void {
   if (err instanceof ApiError) {
     send(res, err.status, { error: err.message, reason: err.reason, serverMessage: err.serverMessage });
+  } else if (err instanceof CliError) {
+    // The plugin's own refusals (no approval waits, several do): a request the Rollout cannot take now.
+    send(res, 409, { error: err.message });
   } else {
     send(res, 502, { error: err instanceof Error ? err.message : String(err) });
   }
@@ -95,19 +101,34 @@ export async function startDashboard(opts: DashboardOptions): Promise<Dashboard>
         send(res, 403, { error: `refused: ${refusal}` });
         return;
       }
-      // POST /api/rollouts/NS/NAME/ACTION
-      const [api, rollouts, ns, name, action] = parts;
-      if (api !== "api" || rollouts !== "rollouts" || !ns || !name || !action || !ACTIONS.has(action)) {
+      // POST /api/rollouts/NS/NAME/ACTION, and POST /api/rollouts/NS/NAME/approve[/CHECK]
+      const [api, rollouts, ns, name, action, check, ...rest] = parts;
+      const extra = rest.length > 0 || (check !== undefined && action !== "approve");
+      if (
+        api !== "api" ||
+        rollouts !== "rollouts" ||
+        !ns ||
+        !name ||
+        !action ||
+        !ACTIONS.has(action) ||
+        extra
+      ) {
         send(res, 404, { error: "no such endpoint" });
         return;
       }
-      if (!NAME.test(ns) || !NAME.test(name)) {
+      if (!NAME.test(ns) || !NAME.test(name) || (check !== undefined && !CHECK_NAME.test(check))) {
         send(res, 400, { error: "invalid name" });
         return;
       }
       const kind = (action === "promote-full" ? "promote" : action) as RequestKind;
-      const value = action === "promote-full" ? `${PROMOTE_FULL}-${requestToken()}` : requestToken();
       try {
+        // The same request as `kubectl vireo approve NAME [CHECK]`: without CHECK, the one approval that waits.
+        const approving =
+          kind === "approve" ? (check ?? waitingApproval(await getRollout(opts.kube, ns, name))) : undefined;
+        const value = requestValue(kind, {
+          full: action === "promote-full",
+          ...(approving ? { check: approving } : {}),
+        });
         await writeRequest(opts.kube, ns, name, kind, value);
         send(res, 200, { annotation: ANNOTATIONS[kind], value });
       } catch (err) {

@@ -4,7 +4,7 @@
 import type { CheckPoint } from "../../api/check-schema.ts";
 import { type PauseReason, REASONS, type Reason } from "../../api/constants.ts";
 import { formatDuration, parseDuration } from "../../api/duration.ts";
-import { recordAnalysis } from "../analysis-rules.ts";
+import { analysisChecks, recordAnalysis, startAnalysisChecks } from "../analysis-rules.ts";
 import { analysisRequired, nextAnalysisAt } from "../analysis-schedule.ts";
 import {
   awaitCutOver,
@@ -14,7 +14,7 @@ import {
   previewReady,
   previewWhileUnready,
 } from "../blue-green.ts";
-import { describeRun, gate, skipGates } from "../checks.ts";
+import { analysisChecksPending, describeRun, gate, skipGates } from "../checks.ts";
 import { type Ctx, isReady } from "../draft.ts";
 import { spendBudget, waitingForEvidence } from "../evidence-budget.ts";
 import { podsAtStep } from "../in-place/phases.ts";
@@ -52,8 +52,8 @@ const followTarget: Rule = (ctx) => {
   return true;
 };
 
-/** This reconcile's analysis tick, if one was measured; it may end the rollout. */
-const recordTick: Rule = (ctx) => recordAnalysis(ctx);
+/** This reconcile's analysis tick, if one was measured, and its checks' failures; either may end the rollout. */
+const recordTick: Rule = (ctx) => recordAnalysis(ctx) && analysisChecks(ctx);
 
 const accessPolicy: Rule = (ctx) => {
   ensureAccessPolicy(ctx);
@@ -244,7 +244,9 @@ const IN_FLIGHT_RULES: readonly Rule[] = [
 /** Phase rules for Progressing and Paused: the canary runs, and the named rules run in order. */
 export function onInFlight(ctx: Ctx): void {
   ctx.d.wantCanary("up");
-  for (const rule of IN_FLIGHT_RULES) if (!rule(ctx)) return;
+  for (const rule of IN_FLIGHT_RULES) if (!rule(ctx)) break;
+  // After the steps, so a run that passed counts for its step before this tick's run takes its place.
+  startAnalysisChecks(ctx);
 }
 
 /** True when the current step's own condition is met (pause elapsed, analysis passed); says what it waits for. */
@@ -280,7 +282,15 @@ export function stepComplete(ctx: Ctx, step: ReturnType<typeof expandSteps>[numb
   // has no traffic to judge yet, and a mirror is judged during the pause that follows it.
   if (step.setHeaderRoute || step.setMirror || !analysisRequired(spec)) return true;
   const lastPass = Date.parse(d.status.analysis?.lastPassAt ?? "");
-  if (Number.isFinite(lastPass) && lastPass > started) return true;
+  if (Number.isFinite(lastPass) && lastPass > started) {
+    // A tick passes when its metrics and its checks pass: the checks' runs made during this step must pass too.
+    const checks = analysisChecksPending(ctx, started);
+    if (checks.length === 0) return true;
+    d.say(REASONS.WaitingForCheck, `${where}: waiting for analysis check ${checks.join(", ")} to pass a run`);
+    const due = nextAnalysisAt(spec, d.status);
+    if (due) d.wake(due);
+    return false;
+  }
   const budget = spendBudget(ctx, where);
   if (budget !== "wait") return budget === "pass";
   d.say(REASONS.WaitingForAnalysis, waitingForEvidence(ctx, where));

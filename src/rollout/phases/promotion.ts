@@ -93,7 +93,11 @@ export function finishPromotion(ctx: Ctx): void {
   delete d.status.waitingSince;
   delete d.status.stepStartedAt;
   const unproven = withoutEvidence(d.status);
-  const message = `revision ${revision} promoted${d.status.promotedBy === "User" ? " by request" : ""}${unproven}`;
+  // After the last step this is the promotion's only Event, so it says how the promotion was earned (an unproven
+  // promotion's suffix says it already).
+  const last = unproven ? "" : ` after step ${ctx.steps.length}/${ctx.steps.length}`;
+  const how = d.status.promotedBy === "User" ? " by request" : last;
+  const message = `revision ${revision} promoted${how}${unproven}`;
   d.say(REASONS.Promoted, message);
   d.event(unproven ? "Warning" : "Normal", REASONS.Promoted, message);
   d.notify("Promoted", unproven ? "warning" : "info", message, "once");

@@ -237,6 +237,8 @@ export const checkPlanArb = fc.record({
   postPromotion: fc.subarray([CHECK_NAMES.webhook, CHECK_NAMES.job]),
   onRollback: fc.subarray([CHECK_NAMES.webhook]),
   onAbort: fc.subarray([CHECK_NAMES.job]),
+  /** Checks run at every analysis tick (Flagger's rollout webhooks). */
+  analysis: fc.subarray([CHECK_NAMES.webhook, CHECK_NAMES.job]),
   onFailure: fc.constantFrom<OnFailure | undefined>(undefined, "rollback", "pause", "continue"),
   approvalTimeout: fc.boolean(),
 });
@@ -459,6 +461,7 @@ export function play(specIn: SpecIn, events: Event[], prepare?: (w: ModelWorld) 
       maxStepDuration: specIn.maxStepDuration,
       noEvidence: specIn.noEvidence,
       metrics: makeSpec().analysis.metrics,
+      ...(plan?.analysis.length ? { checks: plan.analysis } : {}),
     },
     ...(plan ? checksOf(plan) : {}),
   });
