@@ -4,7 +4,15 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import fc from "fast-check";
 import { decide } from "./decide.ts";
-import { autoscaledEventArb, type Event, play, type SpecIn, specArb, type Trace } from "./testing/lives.ts";
+import {
+  autoscaledEventArb,
+  type Event,
+  EXAMPLE_SPEC,
+  play,
+  type SpecIn,
+  specArb,
+  type Trace,
+} from "./testing/lives.ts";
 import { observe } from "./testing/world.ts";
 import type { Decision } from "./types.ts";
 
@@ -17,22 +25,9 @@ const playAutoscaled = ([spec, events]: [SpecIn, Event[]]): Trace =>
     w.autoscalers = { user: { min: 2, max: 8, spec: 0 } };
   });
 
-/** The spec of the regression examples below: analysis passes, one failure rolls back, budgets out of reach. */
-const REGRESSION_SPEC: SpecIn = {
-  steps: undefined,
-  sticky: false,
-  skipAnalysis: false,
-  failureLimit: 1,
-  maxStepDuration: "1h",
-  noEvidence: "pause",
-  firstAnalysis: "pass",
-  deadlineSeconds: 30,
-  startHealthy: true,
-};
-
 /** A counterexample CI found, kept as a regression example. */
 const PROMOTE_THEN_RAISE_MIN: { spec: SpecIn; events: Event[] } = {
-  spec: REGRESSION_SPEC,
+  spec: EXAMPLE_SPEC,
   events: [
     { kind: "settle" },
     { kind: "userScale", replicas: 1 },
@@ -48,7 +43,7 @@ const PROMOTE_THEN_RAISE_MIN: { spec: SpecIn; events: Event[] } = {
  * primary below its floor.
  */
 const REVERTED_WHILE_PROMOTING: { spec: SpecIn; events: Event[] } = {
-  spec: { ...REGRESSION_SPEC, steps: [{ pause: { duration: "15s" } }] },
+  spec: { ...EXAMPLE_SPEC, steps: [{ pause: { duration: "15s" } }] },
   events: [
     { kind: "settle" },
     { kind: "time", ms: 15_000 },

@@ -6,7 +6,7 @@ import { describe, it } from "node:test";
 import fc from "fast-check";
 import { parseDuration } from "../api/duration.ts";
 import { decide } from "./decide.ts";
-import { blueGreenLifeArb, type Event, play, type SpecIn } from "./testing/lives.ts";
+import { blueGreenLifeArb, type Event, EXAMPLE_SPEC, play, type SpecIn } from "./testing/lives.ts";
 import { observe } from "./testing/world.ts";
 
 const RUNS = Number(process.env.VIREO_PROPERTY_RUNS ?? 1000);
@@ -17,15 +17,7 @@ const RUNS = Number(process.env.VIREO_PROPERTY_RUNS ?? 1000);
  */
 const MANAGED_REWRITE: [SpecIn, Event[]] = [
   {
-    steps: undefined,
-    sticky: false,
-    skipAnalysis: false,
-    failureLimit: 1,
-    maxStepDuration: "1h",
-    noEvidence: "pause",
-    firstAnalysis: "pass",
-    deadlineSeconds: 30,
-    startHealthy: true,
+    ...EXAMPLE_SPEC,
     blueGreen: { autoPromotion: false, previewAnalysis: false, rollbackWindow: "0s", scaleDownDelay: "0s" },
   },
   [

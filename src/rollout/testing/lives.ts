@@ -439,6 +439,19 @@ export type SpecIn = Omit<typeof specArb extends fc.Arbitrary<infer T> ? T : nev
   blueGreen?: typeof blueGreenArb extends fc.Arbitrary<infer B> ? B : never;
 };
 
+/** A spec for lives pinned as examples: analysis passes, one failure rolls back, budgets out of reach. */
+export const EXAMPLE_SPEC: SpecIn = {
+  steps: undefined,
+  sticky: false,
+  skipAnalysis: false,
+  failureLimit: 1,
+  maxStepDuration: "1h",
+  noEvidence: "pause",
+  firstAnalysis: "pass",
+  deadlineSeconds: 30,
+  startHealthy: true,
+};
+
 /** Plays a random life: after each event one reconcile (observe → decide → apply). */
 export function play(specIn: SpecIn, events: Event[], prepare?: (w: ModelWorld) => void): Trace {
   const plan = specIn.checks;
