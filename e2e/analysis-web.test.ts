@@ -36,9 +36,11 @@ class ScoreServer {
     await new Promise<void>((r) => this.#server?.listen(0, "127.0.0.1", () => r()));
   }
   async down(): Promise<void> {
+    const server = this.#server;
+    if (!server) return; // never started: a close callback that never comes would hang the after hook
     await new Promise<void>((r) => {
-      this.#server?.close(() => r());
-      this.#server?.closeAllConnections();
+      server.close(() => r());
+      server.closeAllConnections();
     });
   }
 }

@@ -48,9 +48,11 @@ class Receiver {
     this.port = (this.#server.address() as AddressInfo).port;
   }
   async down(): Promise<void> {
+    const server = this.#server;
+    if (!server) return; // never started: a close callback that never comes would hang the after hook
     await new Promise<void>((r) => {
-      this.#server?.close(() => r());
-      this.#server?.closeAllConnections();
+      server.close(() => r());
+      server.closeAllConnections();
     });
   }
 }

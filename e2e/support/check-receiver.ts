@@ -42,9 +42,12 @@ export class CheckReceiver {
     await new Promise<void>((r) => this.#server!.listen(0, "127.0.0.1", () => r()));
   }
   async down(): Promise<void> {
+    const server = this.#server;
+    // Never started (a failed before hook): nothing to close, and a close callback that never comes would hang.
+    if (!server) return;
     await new Promise<void>((r) => {
-      this.#server?.close(() => r());
-      this.#server?.closeAllConnections();
+      server.close(() => r());
+      server.closeAllConnections();
     });
   }
 }
