@@ -101,7 +101,10 @@ describe("LoadRuns over a real target", () => {
     const e = runs.start("e", plan({ rps: "20", duration: "200ms", path: "/err" }));
     assert.equal(e.kind, "started");
     await runs.finished("e");
-    assert.equal(runs.get("e")?.outcomes["5xx"], 4);
+    // 4 due; with 2 in flight a slow (loaded) machine may skip one, but every one sent is classed 5xx.
+    const er = runs.get("e");
+    assert.equal((er?.sent ?? 0) + (er?.skipped ?? 0), 4);
+    assert.ok((er?.sent ?? 0) >= 1 && er?.outcomes["5xx"] === er?.sent, JSON.stringify(er));
     runs.start("long", plan({ rps: "10", duration: "30s", path: "/ok" }));
     await runs.stop();
     assert.equal(runs.get("long")?.state, "stopped");
