@@ -141,7 +141,10 @@ describe("Istio conformance against istiod", { skip }, () => {
     report.push(
       `  VirtualService write (its watch event) → istiod's RDS push received, steps 10/40/70: ${delays.map((d) => `${d} ms`).join(", ")} (debounce 10 ms)`,
     );
-    for (const d of delays) assert.ok(d >= 0 && d < 5000, `push ${d} ms after the write`);
+    // Both ends are receive times in this process: istiod's push can reach the probe a few ms before the test's own
+    // watch delivers the write's event, so a small negative delay is a race of two deliveries, not a push before
+    // the write (a push of these weights before the write could not carry them).
+    for (const d of delays) assert.ok(d > -500 && d < 5000, `push ${d} ms after the write`);
   });
 
   it("a two-port Service: the rollout port is split, the other port goes to the primary on its own port", async () => {
