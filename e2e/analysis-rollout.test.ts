@@ -289,9 +289,10 @@ describe("analysis-driven rollouts against a real Prometheus", () => {
         typeof fail.value === "number" && typeof fail.primaryValue === "number",
         JSON.stringify(fail),
       );
-      // Linkerd buckets: ~300 ms lands in (300, 400], ~100 ms in (100, 200].
-      assert.ok(fail.value > 300 && fail.value <= 400, `canary p99 ${fail.value}`);
-      assert.ok(fail.primaryValue > 100 && fail.primaryValue <= 200, `primary p99 ${fail.primaryValue}`);
+      // Linkerd buckets: ~300 ms lands in (300, 400], ~100 ms in (100, 200] — one bucket higher on a loaded machine
+      // (460 seen), so only the lower bounds are exact; the ratio below is the point.
+      assert.ok(fail.value > 300 && fail.value <= 500, `canary p99 ${fail.value}`);
+      assert.ok(fail.primaryValue > 100 && fail.primaryValue <= 300, `primary p99 ${fail.primaryValue}`);
       assert.ok(fail.value > 1.5 * fail.primaryValue);
       assert.match(fail.threshold, /<= 1\.5 × primary \(\d+(\.\d+)?\)/);
       assert.match(fail.message ?? "", /exceeds 1\.5 × primary/);

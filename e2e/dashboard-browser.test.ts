@@ -223,7 +223,18 @@ describe("dashboard in Chromium", () => {
     const run = r.status?.checks?.find((c) => c.name === "release");
     assert.equal(run?.phase, "Passed");
     // Written as the plugin writes it: its field manager, with the user's own credentials.
-    const fields = (r.metadata as { managedFields?: { manager?: string }[] }).managedFields ?? [];
+    // kubectl hides managedFields unless asked.
+    const full = await cluster.kubectl([
+      "get",
+      "rollout.vireo.dev",
+      "podinfo",
+      "-n",
+      ns,
+      "-o",
+      "json",
+      "--show-managed-fields",
+    ]);
+    const fields = (JSON.parse(full.stdout).metadata?.managedFields ?? []) as { manager?: string }[];
     const managers = fields.map((f) => f.manager);
     assert.ok(managers.includes("kubectl-vireo"), `managers: ${managers}`);
     await page.waitForSelector('[data-testid="approve-release"]', { state: "detached" });
