@@ -23,7 +23,12 @@ import { type Cluster, startCluster } from "./cluster/cluster.ts";
 import { KubeApiError, kubeRequest } from "./cluster/kube-request.ts";
 import { upstreamCrds } from "./cluster/upstream-crds.ts";
 import { apply, waitFor } from "./support/app.ts";
-import { estimatedRuleCost, RULE_COST_LIMIT } from "./support/cel-cost.ts";
+import {
+  estimatedRuleCost,
+  estimatedSchemaCost,
+  RULE_COST_LIMIT,
+  SCHEMA_COST_LIMIT,
+} from "./support/cel-cost.ts";
 
 const NS = "routes";
 const ROLLOUTS = `/apis/vireo.dev/v1alpha1/namespaces/${NS}/rollouts`;
@@ -75,12 +80,20 @@ describe("managed routes at admission (real API server)", () => {
         versions: { schema: { openAPIV3Schema: { properties: { spec: Record<string, unknown> } } } }[];
       };
     };
-    const spec = crd.spec.versions[0]?.schema.openAPIV3Schema.properties.spec ?? {};
+    const schema = crd.spec.versions[0]?.schema.openAPIV3Schema;
+    assert.ok(schema);
+    let ours = 0;
     for (const [i, r] of GATEWAY_MATCH_CEL.entries()) {
-      const cost = await estimatedRuleCost(kc, spec, r.rule);
+      const cost = await estimatedRuleCost(kc, schema.properties.spec, r.rule);
       console.log(`match budget rule ${i}: estimated cost ${Math.round(cost)} of ${RULE_COST_LIMIT}`);
       assert.ok(cost < RULE_COST_LIMIT / 100, `rule ${i}: ${cost}`);
+      ours += 2 * cost; // the spec, and its copy in status.lastValidSpec
     }
+    const total = await estimatedSchemaCost(kc, schema);
+    console.log(
+      `match budget: Rollout CRD estimated total ${Math.round(total)} of ${SCHEMA_COST_LIMIT}, the match rules ${Math.round(ours)} of it`,
+    );
+    assert.ok(total < SCHEMA_COST_LIMIT, `${total}`);
   });
 
   it("the API server refuses a generated gateway-api spec exactly when the schema's match count does", async () => {
