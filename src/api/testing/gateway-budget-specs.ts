@@ -26,24 +26,14 @@ export const gatewayBudgetSpecs = fc
     const steps: Record<string, unknown>[] = [];
     if (mirror !== null)
       steps.push({ setMirror: { name: "copy", percent: 10, ...(mirror ? { matches: mirror } : {}) } });
-    if (routeMatches > 0)
-      steps.push({
-        setHeaderRoute: {
-          name: "testers",
-          matches: Array.from({ length: routeMatches }, (_, i) => ({
-            headers: [{ name: "x-t", value: `${i}` }],
-          })),
-        },
-      });
-    if (extraRoute > 0)
-      steps.push({
-        setHeaderRoute: {
-          name: "more",
-          matches: Array.from({ length: extraRoute }, (_, i) => ({
-            headers: [{ name: "x-m", value: `${i}` }],
-          })),
-        },
-      });
+    const route = (name: string, header: string, n: number) => ({
+      setHeaderRoute: {
+        name,
+        matches: Array.from({ length: n }, (_, i) => ({ headers: [{ name: header, value: `${i}` }] })),
+      },
+    });
+    if (routeMatches > 0) steps.push(route("testers", "x-t", routeMatches));
+    if (extraRoute > 0) steps.push(route("more", "x-m", extraRoute));
     steps.push({ pause: {} });
     const gatewayApi = {
       parentRefs: [{ name: "public" }],
