@@ -148,6 +148,12 @@ describe("Argo AnalysisTemplates", () => {
     }
   });
 
+  it("an unsupported provider is the one reason given, without its conditions", () => {
+    const got = messages(resolve({ metrics: [{ name: "smoke", provider: { job: { spec: {} } } }] }));
+    assert.equal(got.length, 1);
+    assert.doesNotMatch(got[0] ?? "", /successCondition/);
+  });
+
   it("missing template or argument: refused with the Argo template named", () => {
     assert.match(
       messages(resolveTemplates(rollout([ref()]), NS, () => undefined)).join(),

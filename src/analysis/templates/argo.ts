@@ -125,9 +125,11 @@ function translateMetric(m: unknown, path: string, ctx: ArgoContext, refuse: Ref
       `${JSON.stringify(m.failureLimit)} differs from the Rollout's analysis.failureLimit ${ctx.failureLimit} (Argo's failureLimit N is Vireo's N+1: set it to ${ctx.failureLimit - 1} or change the Rollout's)`,
     );
   }
+  const source = translateProvider(m.provider, `${at}.provider`, refuse, prometheus);
+  // Conditions judge a measurement; a provider Vireo cannot measure with (a job has none) is reason enough.
+  if (source === undefined) return { name: m.name };
   const bounds = conditionBounds(str(m.successCondition), str(m.failureCondition));
   if (!bounds.ok) refuse(at, bounds.message);
-  const source = translateProvider(m.provider, `${at}.provider`, refuse, prometheus);
   return { name: m.name, ...source, ...(bounds.ok ? { thresholdRange: bounds.bounds } : {}) };
 }
 
@@ -141,22 +143,22 @@ function sameDuration(a: unknown, b: string): boolean {
   }
 }
 
-/** The metric's source (query or web) from Argo's provider, which must be prometheus or web. */
-function translateProvider(p: unknown, path: string, refuse: Refuse, prometheus: Obj[]): Obj {
+/** The metric's source (query or web) from Argo's provider; undefined (refused) unless prometheus or web. */
+function translateProvider(p: unknown, path: string, refuse: Refuse, prometheus: Obj[]): Obj | undefined {
   if (!isObj(p) || Object.keys(p).length !== 1) {
     refuse(path, `must name exactly one provider (Vireo reads ${PROVIDERS})`);
-    return {};
+    return undefined;
   }
   const [[kind, body]] = Object.entries(p) as [[string, unknown]];
   if (!isObj(body)) {
     refuse(`${path}.${kind}`, "must be an object");
-    return {};
+    return undefined;
   }
   if (kind === "prometheus") return translatePrometheus(body, `${path}.prometheus`, refuse, prometheus);
   if (kind === "web") return translateWeb(body, `${path}.web`, refuse);
   const hint = kind === "job" ? "; a Job is a Vireo job check (docs/checks.md)" : "";
   refuse(`${path}.${kind}`, `is not supported: Vireo reads the ${PROVIDERS} providers${hint}`);
-  return {};
+  return undefined;
 }
 
 function translatePrometheus(b: Obj, path: string, refuse: Refuse, prometheus: Obj[]): Obj {
