@@ -4,12 +4,11 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
-import type { Measurement, Rollout } from "../src/api/rollout-schema.ts";
 import { type Cluster, startCluster } from "./cluster/cluster.ts";
 import { installCrdObjects } from "./cluster/manifests.ts";
 import { argoTemplateCrds } from "./cluster/upstream-crds.ts";
 import type { Behaviour } from "./simulator/backend.ts";
-import { startSimulator } from "./simulator/simulator.ts";
+import { brief, deploySimulated, history } from "./support/analysis-app.ts";
 import {
   apply,
   appManifests,
@@ -85,14 +84,6 @@ const argoRef = (name: string, args: { name: string; value: string }[] = []) => 
 let cluster: Cluster;
 let controller: ControllerProcess;
 
-const history = (r: Rollout | undefined, metric: string): Measurement[] =>
-  (r?.status?.analysis?.history ?? []).filter((m) => m.metric === metric);
-const brief = (r: Rollout | undefined) =>
-  JSON.stringify({
-    phase: r?.status?.phase,
-    message: r?.status?.message,
-    history: r?.status?.analysis?.history?.slice(-4),
-  });
 const eventNotes = async (ns: string) =>
   (
     (
@@ -114,29 +105,24 @@ async function waitForEvent(ns: string, pattern: RegExp): Promise<void> {
   }
 }
 
-/** Deploys the app (analysis naming `templates`), waits for Healthy, starts a simulator Prometheus scrapes. */
-async function setUp(ns: string, canary: Partial<Behaviour>) {
-  const ref = argoRef("success-rate", [
-    { name: "namespace", value: ns },
-    { name: "service-name", value: NAME },
-  ]);
-  await apply(
-    cluster,
-    appManifests({ namespace: ns, steps: STEPS, analysis: { ...ANALYSIS, templates: [ref] } }),
-  );
-  const healthy = await waitForRollout(cluster, ns, NAME, "Healthy", (r) => r.status?.phase === "Healthy");
-  const simulator = await startSimulator({
-    kubeconfigPath: cluster.kubeconfigPath,
+/** Deploys the app analysed by the Argo template, Healthy, with simulated traffic. */
+const setUp = (ns: string, canary: Partial<Behaviour>) =>
+  deploySimulated(cluster, {
     namespace: ns,
-    service: NAME,
-    rps: 40,
+    name: NAME,
+    steps: STEPS,
+    analysis: {
+      ...ANALYSIS,
+      templates: [
+        argoRef("success-rate", [
+          { name: "namespace", value: ns },
+          { name: "service-name", value: NAME },
+        ]),
+      ],
+    },
     primary: HEALTHY,
     canary,
-    pollMs: 250,
   });
-  await cluster.addScrapeTarget(simulator.metricsUrl, { job: `sim-${ns}` });
-  return { simulator, stable: healthy.status?.stableRevision ?? "" };
-}
 
 describe("Argo Rollouts' AnalysisTemplates (argoproj.io) against a real Prometheus", () => {
   before(async () => {
