@@ -7,7 +7,7 @@ import { after, before, describe, it } from "node:test";
 import type { Rollout } from "../src/api/rollout-schema.ts";
 import { type Cluster, startCluster } from "./cluster/cluster.ts";
 import type { Behaviour } from "./simulator/backend.ts";
-import { brief, deploySimulated, history } from "./support/analysis-app.ts";
+import { brief, deploySimulated, history, rollOutPair } from "./support/analysis-app.ts";
 import {
   apply,
   appManifests,
@@ -105,28 +105,10 @@ describe("analysis templates against a real Prometheus", () => {
       setUp("tpl-good", ref),
     ]);
     try {
-      await Promise.all([
-        setImage(cluster, "tpl-bad", NAME, NEW_IMAGE),
-        setImage(cluster, "tpl-good", NAME, NEW_IMAGE),
-      ]);
-      const [rolledBack, promoted] = await Promise.all([
-        waitForRollout(
-          cluster,
-          "tpl-bad",
-          NAME,
-          "RolledBack",
-          (r) => r.status?.phase === "RolledBack",
-          120_000,
-        ),
-        waitForRollout(
-          cluster,
-          "tpl-good",
-          NAME,
-          "promoted",
-          (r) => r.status?.phase === "Healthy" && r.status.stableRevision !== good.stable,
-          180_000,
-        ),
-      ]);
+      const { rolledBack, promoted } = await rollOutPair(cluster, NAME, NEW_IMAGE, "tpl-bad", {
+        namespace: "tpl-good",
+        stable: good.stable,
+      });
       const fail = history(rolledBack, "template-success").find((m) => m.verdict === "Fail");
       assert.ok(fail, brief(rolledBack));
       assert.equal(fail.threshold, ">= 95");

@@ -8,7 +8,7 @@ import { type Cluster, startCluster } from "./cluster/cluster.ts";
 import { installCrdObjects } from "./cluster/manifests.ts";
 import { argoTemplateCrds } from "./cluster/upstream-crds.ts";
 import type { Behaviour } from "./simulator/backend.ts";
-import { brief, deploySimulated, history } from "./support/analysis-app.ts";
+import { brief, deploySimulated, history, rollOutPair } from "./support/analysis-app.ts";
 import {
   apply,
   appManifests,
@@ -187,28 +187,10 @@ describe("Argo Rollouts' AnalysisTemplates (argoproj.io) against a real Promethe
       setUp("argo-good", HEALTHY),
     ]);
     try {
-      await Promise.all([
-        setImage(cluster, "argo-bad", NAME, NEW_IMAGE),
-        setImage(cluster, "argo-good", NAME, NEW_IMAGE),
-      ]);
-      const [rolledBack, promoted] = await Promise.all([
-        waitForRollout(
-          cluster,
-          "argo-bad",
-          NAME,
-          "RolledBack",
-          (r) => r.status?.phase === "RolledBack",
-          120_000,
-        ),
-        waitForRollout(
-          cluster,
-          "argo-good",
-          NAME,
-          "promoted",
-          (r) => r.status?.phase === "Healthy" && r.status.stableRevision !== good.stable,
-          120_000,
-        ),
-      ]);
+      const { rolledBack, promoted } = await rollOutPair(cluster, NAME, NEW_IMAGE, "argo-bad", {
+        namespace: "argo-good",
+        stable: good.stable,
+      });
       const fail = history(rolledBack, "argo-success").find((m) => m.verdict === "Fail");
       assert.ok(fail, brief(rolledBack));
       assert.equal(fail.threshold, ">= 95", "Argo's successCondition result[0] >= 95");

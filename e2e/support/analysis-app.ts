@@ -4,7 +4,7 @@ import type { Measurement, Rollout } from "../../src/api/rollout-schema.ts";
 import type { Cluster } from "../cluster/cluster.ts";
 import type { Behaviour } from "../simulator/backend.ts";
 import { type Simulator, startSimulator } from "../simulator/simulator.ts";
-import { apply, appManifests, waitForRollout } from "./app.ts";
+import { apply, appManifests, setImage, waitForRollout } from "./app.ts";
 
 /** The measurements of `metric` in `r`'s analysis history. */
 export const history = (r: Rollout | undefined, metric: string): Measurement[] =>
@@ -53,4 +53,30 @@ export async function deploySimulated(
   });
   await cluster.addScrapeTarget(simulator.metricsUrl, { job: `sim-${o.namespace}` });
   return { simulator, stable: healthy.status?.stableRevision ?? "" };
+}
+
+/**
+ * Starts revision `image` of app `name` in two namespaces and waits until the one with the bad canary is rolled
+ * back and the one with the good canary is promoted (Healthy on a new stable revision).
+ */
+export async function rollOutPair(
+  cluster: Cluster,
+  name: string,
+  image: string,
+  bad: string,
+  good: { namespace: string; stable: string },
+): Promise<{ rolledBack: Rollout; promoted: Rollout }> {
+  await Promise.all([setImage(cluster, bad, name, image), setImage(cluster, good.namespace, name, image)]);
+  const [rolledBack, promoted] = await Promise.all([
+    waitForRollout(cluster, bad, name, "RolledBack", (r) => r.status?.phase === "RolledBack", 120_000),
+    waitForRollout(
+      cluster,
+      good.namespace,
+      name,
+      "promoted",
+      (r) => r.status?.phase === "Healthy" && r.status.stableRevision !== good.stable,
+      180_000,
+    ),
+  ]);
+  return { rolledBack, promoted };
 }
