@@ -53,6 +53,7 @@ interface GroupInformers {
  */
 export class TemplateStore {
   readonly #groups: Record<TemplateGroup, GroupInformers>;
+  #stopped = false;
 
   constructor(o: TemplateStoreOptions) {
     const common = {
@@ -105,6 +106,7 @@ export class TemplateStore {
   }
 
   async stop(): Promise<void> {
+    this.#stopped = true;
     await Promise.all(
       Object.values(this.#groups).flatMap((g) => [...g.namespaced, g.cluster].map((inf) => inf.stop())),
     );
@@ -131,7 +133,8 @@ export class TemplateStore {
   };
 
   #start(g: GroupInformers): void {
-    if (g.started) return;
+    // A reconcile still finishing after stop() must not start watches nobody stops.
+    if (g.started || this.#stopped) return;
     g.started = true;
     for (const inf of [...g.namespaced, g.cluster]) inf.start();
   }
