@@ -1433,6 +1433,20 @@ export const RolloutStatusSchema = z
     lastValidSpec: RolloutSpecSchema.optional().describe(
       "The last spec that passed validation. If the spec turns invalid, or the Rollout is deleted while invalid, Vireo still knows which objects to route back to the primary and which workload to hand back.",
     ),
+    templatePin: z
+      .object({
+        revision: z.string().describe("canaryRevision of the step."),
+        step: z.number().int().min(0).describe("currentStepIndex of the step."),
+        stepStartedAt: timestamp("stepStartedAt of the step: a retried or re-entered step is another one."),
+        generation: z
+          .number()
+          .int()
+          .describe("metadata.generation of the Rollout when the templates were resolved."),
+      })
+      .optional()
+      .describe(
+        "The step whose analysis templates were resolved into lastValidSpec: while that step is under way and the Rollout's own spec is unchanged, it is judged on those metrics, and an edit of a template applies from the next step.",
+      ),
     analysis: z
       .object({
         lastRunAt: timestamp("Last analysis tick.").optional(),

@@ -99,7 +99,11 @@ export async function decideAndAct(
   const decided: Decided = { status: current.status, actions: [], repaired: [], requeueAfterMs: undefined };
   let obs = observed.observations;
   for (let pass = 0; pass < 2; pass++) {
-    const decision = decide({ generation: current.generation, spec, status: decided.status }, obs, now);
+    const decision = decide(
+      { generation: current.generation, spec, status: decided.status, fresh: observed.fresh },
+      obs,
+      now,
+    );
     const fresh = decision.actions.filter((a) => !done.has(JSON.stringify(a)));
     for (const a of fresh) done.add(JSON.stringify(a));
     decided.actions.push(...fresh);

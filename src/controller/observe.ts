@@ -56,6 +56,8 @@ export interface Validated {
    * routes back to primary and hands the workload back. Undefined for a Rollout that was never valid.
    */
   acting: RolloutSpec | undefined;
+  /** When `spec` is pinned for the step under way: see EngineInput.fresh. */
+  fresh?: RolloutSpec | null;
 }
 
 /**

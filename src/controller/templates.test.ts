@@ -47,6 +47,39 @@ describe("withTemplates", () => {
     );
   });
 
+  it("a step under way with a pin for it keeps the spec it started with, and hands on the templates as they are", () => {
+    const pinned = withTemplates(
+      validated(rollout(spec({ templates: [{ name: "t" }] }))),
+      rollout(undefined),
+      () => TEMPLATE,
+    ).spec;
+    const step = { revision: "r1", step: 1, stepStartedAt: "2026-12-07T14:00:00.000Z", generation: 3 };
+    const r = {
+      metadata: { name: "checkout", namespace: "shop", generation: 3 },
+      spec: spec({ templates: [{ name: "t" }] }),
+      status: {
+        phase: "Progressing",
+        canaryRevision: "r1",
+        currentStepIndex: 1,
+        stepStartedAt: step.stepStartedAt,
+        lastValidSpec: pinned,
+        templatePin: step,
+      },
+    } as Rollout;
+    const edited = {
+      ...TEMPLATE,
+      spec: { metrics: [{ name: "from-template", query: "sum(up)", thresholdRange: { min: 5 } }] },
+    };
+    const v = withTemplates(validated(r), r, () => edited);
+    assert.equal(v.spec?.analysis.metrics[0]?.thresholdRange?.min, 1);
+    assert.equal(v.fresh?.analysis.metrics[0]?.thresholdRange?.min, 5);
+    const own = { ...r, metadata: { ...r.metadata, generation: 4 } };
+    assert.equal(
+      withTemplates(validated(own), own, () => edited).spec?.analysis.metrics[0]?.thresholdRange?.min,
+      5,
+    );
+  });
+
   it("without a template source, a Rollout naming a template is invalid (never analysed without its metrics)", () => {
     const r = rollout(spec({ templates: [{ name: "t" }] }));
     assert.equal(withTemplates(validated(r), r, undefined).spec, undefined);

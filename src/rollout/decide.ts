@@ -29,6 +29,7 @@ import { handleRequests } from "./requests.ts";
 import { clipMessage, withinBudget } from "./status-budget.ts";
 import { finishConditions } from "./status-conditions.ts";
 import { expandSteps } from "./steps.ts";
+import { pinAfter } from "./template-pin.ts";
 import { IN_PLACE_POLL_MS, MISSING_TARGET_POLL_MS, WORKLOAD_POLL_MS } from "./timing.ts";
 import type { Decision, Observations } from "./types.ts";
 
@@ -41,6 +42,11 @@ export interface EngineInput {
   generation: number;
   spec: RolloutSpec | undefined;
   status: RolloutStatus | undefined;
+  /**
+   * When `spec` is the one pinned for the step under way (see pinnedSpec): the Rollout's templates resolved as they
+   * are now, for a step that starts in this decision; null when they cannot be resolved now.
+   */
+  fresh?: RolloutSpec | null;
 }
 
 /** Phases that create or replace the primary themselves, so a missing one is theirs to handle. */
@@ -85,12 +91,14 @@ export function decide(input: EngineInput, observed: Observations, now: Date): D
    * `autoscale`: false while handing back, when the observed HPAs are of names not yet taken over. `checkJobs`: the
    * check Jobs are converged only on the full path, once the Rollout's objects are claimed.
    */
+  let acted: RolloutSpec | undefined;
   const done = (autoscale = true, checkJobs = false): Decision => {
     if (autoscale) syncAutoscaler(d, obs);
     if (checkJobs) syncCheckJobs(d, obs);
     recordManagedRoutes(d.status, obs.managedRoutes);
     // The view again from the status this decision wrote (it may have taken the workload over).
     finishConditions(d, input.generation, inPlaceView(observed, d.status));
+    if (acted) recordPin(d.status, input, acted);
     const requeueAfterMs = d.requeueAfterMs();
     return {
       status: withinBudget(d.status),
@@ -117,6 +125,7 @@ export function decide(input: EngineInput, observed: Observations, now: Date): D
   }
   const spec = input.spec;
   d.status.lastValidSpec = spec;
+  acted = spec;
   const ctx: Ctx = { d, spec, obs, steps: expandSteps(spec.strategy), generation: input.generation };
   pruneHistory(ctx);
   observeChecks(ctx);
@@ -167,6 +176,14 @@ export function decide(input: EngineInput, observed: Observations, now: Date): D
   if (d.phase !== "Initializing" && !obs.inPlace) ensureObjects(ctx);
   if (obs.inPlace) d.wakeIn(IN_PLACE_POLL_MS);
   return done(true, true);
+}
+
+/** Records lastValidSpec and the template pin for the step `status` is at (see pinAfter). */
+function recordPin(status: RolloutStatus, input: EngineInput, spec: RolloutSpec): void {
+  const { lastValidSpec, templatePin } = pinAfter(input.status, status, input.generation, spec, input.fresh);
+  status.lastValidSpec = lastValidSpec;
+  if (templatePin) status.templatePin = templatePin;
+  else delete status.templatePin;
 }
 
 /** Whether status was written for the target's kind: `status.workload` exists exactly for in-place targets. */
