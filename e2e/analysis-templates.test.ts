@@ -130,37 +130,72 @@ describe("analysis templates against a real Prometheus", () => {
     }
   });
 
-  it("an AnalysisTemplate edited mid-rollout takes effect at the next tick: the canary is rolled back", async () => {
+  it("an AnalysisTemplate edited mid-step: the step keeps its metrics, the next step is judged on the edit", async () => {
     const ns = "tpl-edit";
     await apply(cluster, `${namespace(ns)}\n---\n${template("AnalysisTemplate", "gate", 90, ns)}`);
-    const { simulator, stable } = await setUp(ns, [
-      { name: "gate", args: [{ name: "window", value: "10s" }] },
-    ]);
+    const { simulator, stable } = await deploySimulated(cluster, {
+      namespace: ns,
+      name: NAME,
+      // A long step 1 (weight 10) for the edit to land in, then steps that judge the edited template.
+      steps: [{ setWeight: 10 }, { pause: { duration: "45s" } }, { setWeight: 20 }, { setWeight: 30 }],
+      analysis: {
+        interval: "5s",
+        failureLimit: 1,
+        templates: [{ name: "gate", args: [{ name: "window", value: "10s" }] }],
+      },
+      primary: HEALTHY,
+      canary: HEALTHY,
+    });
     try {
       await setImage(cluster, ns, NAME, NEW_IMAGE);
-      const passing = await waitForRollout(
+      const inStep = await waitForRollout(
         cluster,
         ns,
         NAME,
-        "a passing tick of the template's metric",
-        (r) => history(r, "template-success").some((m) => m.verdict === "Pass"),
+        "step 1 (the pause) under way",
+        (r) => r.status?.currentStepIndex === 1 || r.status?.phase === "RolledBack",
         120_000,
       );
-      assert.equal(passing.status?.phase, "Progressing", brief(passing));
-      const editedAt = new Date().toISOString();
-      // Nothing a healthy canary can reach: the edited template must fail it.
+      assert.equal(inStep.status?.phase, "Progressing", brief(inStep));
+      const editedAt = Date.now();
+      // Nothing a healthy canary can reach: the edited template must fail it, but only from the next step on.
       await apply(cluster, template("AnalysisTemplate", "gate", 101, ns));
+      const late = new Date(editedAt + 15_000).toISOString();
+      const keptOld = await waitForRollout(
+        cluster,
+        ns,
+        NAME,
+        "a pass on the old threshold well after the edit, or the end",
+        (r) =>
+          history(r, "template-success").some((m) => m.at >= late && m.verdict === "Pass") ||
+          r.status?.phase === "RolledBack",
+        120_000,
+      );
+      const lateInStep = history(keptOld, "template-success").filter((m) => m.at >= late && m.weight === 10);
+      assert.ok(lateInStep.length > 0, brief(keptOld));
+      for (const m of lateInStep)
+        assert.deepEqual([m.verdict, m.threshold], ["Pass", ">= 90"], brief(keptOld));
       const r = await waitForRollout(
         cluster,
         ns,
         NAME,
         "RolledBack",
         (x) => x.status?.phase === "RolledBack",
-        90_000,
+        120_000,
       );
-      const fail = history(r, "template-success").find((m) => m.verdict === "Fail");
-      assert.ok(fail && fail.at >= editedAt, brief(r));
-      assert.equal(fail.threshold, ">= 101", "judged by the edited template");
+      const fails = history(r, "template-success").filter((m) => m.verdict === "Fail");
+      assert.ok(fails.length > 0, brief(r));
+      for (const fail of fails) {
+        assert.equal(fail.threshold, ">= 101", "judged by the edited template");
+        assert.ok(
+          fail.weight >= 20,
+          `the edit applies from the next step, not at weight ${fail.weight}: ${brief(r)}`,
+        );
+      }
+      assert.ok(
+        history(r, "template-success").every((m) => m.weight !== 10 || m.threshold === ">= 90"),
+        `no measurement of the step under way used the edit: ${brief(r)}`,
+      );
       assert.equal(r.status?.stableRevision, stable);
       assert.notEqual(r.status?.promotedBy, "Analysis");
     } finally {
