@@ -116,35 +116,24 @@ export function waitForRollout(
   ) as Promise<Rollout>;
 }
 
-/** Waits until the Rollout has promoted its canary: Healthy, the canary revision now the stable one. */
+/** Waits until the app's Rollout has promoted its canary: Healthy, the canary revision now the stable one. */
 export function waitForPromotion(
   cluster: Cluster,
   namespace: string,
   what = "promoted",
   timeoutMs = 120_000,
-  name = "podinfo",
 ): Promise<Rollout> {
-  return waitForRollout(
-    cluster,
-    namespace,
-    name,
-    what,
-    (r) => r.status?.phase === "Healthy" && r.status.stableRevision === r.status.canaryRevision,
-    timeoutMs,
-  );
+  const promoted = (r: Rollout) =>
+    r.status?.phase === "Healthy" && r.status.stableRevision === r.status.canaryRevision;
+  return waitForRollout(cluster, namespace, "podinfo", what, promoted, timeoutMs);
 }
 
-/** Waits until the Rollout has rolled back. */
-export function waitForRollback(
-  cluster: Cluster,
-  namespace: string,
-  timeoutMs = 120_000,
-  name = "podinfo",
-): Promise<Rollout> {
+/** Waits until the app's Rollout has rolled back. */
+export function waitForRollback(cluster: Cluster, namespace: string, timeoutMs = 120_000): Promise<Rollout> {
   return waitForRollout(
     cluster,
     namespace,
-    name,
+    "podinfo",
     "RolledBack",
     (r) => r.status?.phase === "RolledBack",
     timeoutMs,
