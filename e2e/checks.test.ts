@@ -318,6 +318,13 @@ describe("checks on the real control plane", () => {
       metricValue(await controller.metrics(), "vireo_rollout_phase", { namespace: ns, phase: "Progressing" });
     await waitFor("the restarted controller to reconcile the Rollout", phase, (v) => v === 1, 60_000);
     await new Promise((res) => setTimeout(res, 12_000));
+    // A sample is two kubectl calls: on a loaded machine 12 s may hold fewer than enough; sample on until then.
+    await waitFor(
+      "enough samples",
+      async () => samples.length,
+      (n) => n > 20,
+      120_000,
+    );
     sampling = false;
     await sampler;
     const moved = samples.filter(
