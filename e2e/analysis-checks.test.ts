@@ -8,7 +8,15 @@ import { after, before, describe, it } from "node:test";
 import { type FakePrometheus, startFakePrometheus, vector } from "../src/analysis/testing/prom-server.ts";
 import type { Rollout } from "../src/api/rollout-schema.ts";
 import { type Cluster, startCluster } from "./cluster/cluster.ts";
-import { apply, appManifests, setImage, waitFor, waitForRollout } from "./support/app.ts";
+import {
+  apply,
+  appManifests,
+  setImage,
+  waitFor,
+  waitForPromotion,
+  waitForRollback,
+  waitForRollout,
+} from "./support/app.ts";
 import { CheckReceiver } from "./support/check-receiver.ts";
 import { type ControllerProcess, startController } from "./support/controller-process.ts";
 
@@ -117,14 +125,7 @@ describe("checks during analysis on the real control plane", () => {
     );
     await controller.kill();
     controller = await startVireo();
-    const r: Rollout = await waitForRollout(
-      cluster,
-      ns,
-      "podinfo",
-      "promoted",
-      (x) => x.status?.phase === "Healthy" && x.status.stableRevision === x.status.canaryRevision,
-      180_000,
-    );
+    const r: Rollout = await waitForPromotion(cluster, ns, "promoted", 180_000);
     const hits = callsOf(ns);
     const { ticks, keys, clashes } = keyPerTick(hits);
     const first = hits[0]!;
@@ -149,14 +150,7 @@ describe("checks during analysis on the real control plane", () => {
       (n) => n >= 1,
     );
     answers.set(ns, 500);
-    const r: Rollout = await waitForRollout(
-      cluster,
-      ns,
-      "podinfo",
-      "RolledBack",
-      (x) => x.status?.phase === "RolledBack",
-      120_000,
-    );
+    const r: Rollout = await waitForRollback(cluster, ns);
     const hits = callsOf(ns);
     const failed = hits.filter((h) => h.status === 500);
     const { ticks, keys, clashes } = keyPerTick(hits);

@@ -3,44 +3,29 @@
 // argument in the URL's path) goes out of range is rolled back; a web metric URL outside --allowed-check-urls makes
 // the Rollout Invalid at once and its server receives 0 requests.
 import assert from "node:assert/strict";
-import { createServer, type Server } from "node:http";
-import type { AddressInfo } from "node:net";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { type Cluster, startCluster } from "./cluster/cluster.ts";
 import { brief, history } from "./support/analysis-app.ts";
 import { apply, appManifests, canaryWeight, setImage, waitForRollout } from "./support/app.ts";
 import { type ControllerProcess, startController } from "./support/controller-process.ts";
+import { LoopbackServer } from "./support/loopback-server.ts";
 
 const NAME = "podinfo";
 const NEW_IMAGE = "ghcr.io/stefanprodan/podinfo:6.0.1";
 const SECRET = "internal-detail-never-in-status";
 
 /** A loopback JSON server: `/score/<namespace>/<workload>` answers that workload's score; every request recorded. */
-class ScoreServer {
+class ScoreServer extends LoopbackServer {
   readonly hits: string[] = [];
   readonly scores = new Map<string, number>();
-  #server: Server | undefined;
-  url(path = "/"): string {
-    if (!this.#server) throw new Error("score server not up");
-    return `http://127.0.0.1:${(this.#server.address() as AddressInfo).port}${path}`;
-  }
-  async up(): Promise<void> {
-    this.#server = createServer((req, res) => {
+  constructor() {
+    super((req, res) => {
       this.hits.push(req.url ?? "");
       const [, , ns, workload] = (req.url ?? "").split("?")[0]?.split("/") ?? [];
       const score = this.scores.get(`${ns}/${workload}`);
       res.setHeader("Content-Type", "application/json");
       res.end(JSON.stringify({ note: SECRET, data: { score: score ?? null } }));
-    });
-    await new Promise<void>((r) => this.#server?.listen(0, "127.0.0.1", () => r()));
-  }
-  async down(): Promise<void> {
-    const server = this.#server;
-    if (!server) return; // never started: a close callback that never comes would hang the after hook
-    await new Promise<void>((r) => {
-      server.close(() => r());
-      server.closeAllConnections();
     });
   }
 }

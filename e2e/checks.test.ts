@@ -20,10 +20,13 @@ import {
   getRollout,
   setImage,
   waitFor,
+  waitForPromotion,
+  waitForRollback,
   waitForRollout,
 } from "./support/app.ts";
 import { CheckReceiver } from "./support/check-receiver.ts";
 import { type ControllerProcess, metricValue, startController } from "./support/controller-process.ts";
+import { applyApprovalGate, applyWithChecks } from "./support/gated-app.ts";
 import { runPlugin } from "./support/plugin.ts";
 
 const NS = "checks";
@@ -113,14 +116,7 @@ async function startJobRollout(ns: string, node: string, timeout: string, opting
 
 /** Waits for the Job rollout of `ns` to roll back, and returns its check run, which must have failed. */
 async function failedJobRun(ns: string): Promise<CheckRun | undefined> {
-  const r: Rollout = await waitForRollout(
-    cluster,
-    ns,
-    "podinfo",
-    "RolledBack",
-    (x) => x.status?.phase === "RolledBack",
-    120_000,
-  );
+  const r: Rollout = await waitForRollback(cluster, ns);
   const run = r.status?.checks?.find((c) => c.name === "e2e");
   assert.equal(run?.phase, "Failed");
   return run;
@@ -140,15 +136,11 @@ describe("checks on the real control plane", () => {
 
   it("a failing preRollout webhook rolls back with the canary never above weight 0", async () => {
     const ns = `${NS}-pre`;
-    await apply(
+    await applyWithChecks(
       cluster,
-      appManifests({
-        namespace: ns,
-        extraSpec: {
-          checks: [{ name: "smoke", webhook: { url: failing.url("/smoke"), timeout: "2s", retries: 1 } }],
-          hooks: { preRollout: ["smoke"] },
-        },
-      }),
+      ns,
+      [{ name: "smoke", webhook: { url: failing.url("/smoke"), timeout: "2s", retries: 1 } }],
+      { preRollout: ["smoke"] },
     );
     await waitForRollout(cluster, ns, "podinfo", "Healthy", (r) => r.status?.phase === "Healthy");
     await setImage(cluster, ns, "podinfo", "ghcr.io/stefanprodan/podinfo:6.0.1");
@@ -160,13 +152,7 @@ describe("checks on the real control plane", () => {
         await new Promise((r) => setTimeout(r, 100));
       }
     })();
-    const r = await waitForRollout(
-      cluster,
-      ns,
-      "podinfo",
-      "RolledBack",
-      (x) => x.status?.phase === "RolledBack",
-    );
+    const r = await waitForRollback(cluster, ns);
     done = true;
     await sampler;
     const positive = weights.filter((w) => w > 0).length;
@@ -190,16 +176,9 @@ describe("checks on the real control plane", () => {
 
   it("a check URL outside --allowed-check-urls is refused at once and receives 0 requests", async () => {
     const ns = `${NS}-outside`;
-    await apply(
-      cluster,
-      appManifests({
-        namespace: ns,
-        extraSpec: {
-          checks: [{ name: "smoke", webhook: { url: outside.url("/x") } }],
-          hooks: { preRollout: ["smoke"] },
-        },
-      }),
-    );
+    await applyWithChecks(cluster, ns, [{ name: "smoke", webhook: { url: outside.url("/x") } }], {
+      preRollout: ["smoke"],
+    });
     const r = await waitForRollout(cluster, ns, "podinfo", "Invalid", (x) =>
       (x.status?.conditions ?? []).some((c) => /allowed-check-urls/.test(c.message)),
     );
@@ -235,13 +214,7 @@ describe("checks on the real control plane", () => {
     );
     await waitForRollout(cluster, ns, "podinfo", "Healthy", (r) => r.status?.phase === "Healthy");
     await setImage(cluster, ns, "podinfo", "ghcr.io/stefanprodan/podinfo:6.0.1");
-    const r = await waitForRollout(
-      cluster,
-      ns,
-      "podinfo",
-      "RolledBack",
-      (x) => x.status?.phase === "RolledBack",
-    );
+    const r = await waitForRollback(cluster, ns);
     const calls = (check: string) =>
       passing.hits.filter((h) => h.body.namespace === ns && h.body.check === check);
     const opted = r.status?.checks?.find((c) => c.name === "opted");
@@ -277,14 +250,7 @@ describe("checks on the real control plane", () => {
     const node = nodes?.items[0]?.metadata.name;
     assert.ok(node, "a kwok node");
     await kubectl(["label", "node", node, `${NODE_LABEL}=go`, "--overwrite"]);
-    const r = await waitForRollout(
-      cluster,
-      ns,
-      "podinfo",
-      "Healthy after the check passed",
-      (x) => x.status?.phase === "Healthy" && x.status.stableRevision === x.status.canaryRevision,
-      180_000,
-    );
+    const r = await waitForPromotion(cluster, ns, "Healthy after the check passed", 180_000);
     const jobs = await checkJobs(ns, "podinfo");
     const passed = await events(ns, "CheckPassed");
     console.log(
@@ -321,20 +287,7 @@ describe("checks on the real control plane", () => {
 
   it("an approval gate holds promotion through a controller SIGKILL and restart; kubectl vireo approve releases it", async () => {
     const ns = `${NS}-approve`;
-    await apply(
-      cluster,
-      appManifests({
-        namespace: ns,
-        extraSpec: { checks: [{ name: "release", approval: {} }], hooks: { prePromotion: ["release"] } },
-      }),
-    );
-    const healthy = await waitForRollout(
-      cluster,
-      ns,
-      "podinfo",
-      "Healthy",
-      (r) => r.status?.phase === "Healthy",
-    );
+    const healthy = await applyApprovalGate(cluster, ns);
     const stable = healthy.status?.stableRevision;
     await setImage(cluster, ns, "podinfo", "ghcr.io/stefanprodan/podinfo:6.0.1");
     const waiting = await waitForRollout(cluster, ns, "podinfo", "waiting for the approval", (r) =>
@@ -365,6 +318,13 @@ describe("checks on the real control plane", () => {
       metricValue(await controller.metrics(), "vireo_rollout_phase", { namespace: ns, phase: "Progressing" });
     await waitFor("the restarted controller to reconcile the Rollout", phase, (v) => v === 1, 60_000);
     await new Promise((res) => setTimeout(res, 12_000));
+    // A sample is two kubectl calls: on a loaded machine 12 s may hold fewer than enough; sample on until then.
+    await waitFor(
+      "enough samples",
+      async () => samples.length,
+      (n) => n > 20,
+      120_000,
+    );
     sampling = false;
     await sampler;
     const moved = samples.filter(
@@ -381,14 +341,7 @@ describe("checks on the real control plane", () => {
     const approved = await runPlugin(cluster.kubeconfigPath, ["approve", "podinfo", "-n", ns]);
     assert.equal(approved.code, 0, approved.stdout + approved.stderr);
     assert.match(approved.stdout, new RegExp(`^approve ${ns}/podinfo \\(vireo.dev/approve=release/`));
-    const r = await waitForRollout(
-      cluster,
-      ns,
-      "podinfo",
-      "promoted after the approval",
-      (x) => x.status?.phase === "Healthy" && x.status.stableRevision === x.status.canaryRevision,
-      120_000,
-    );
+    const r = await waitForPromotion(cluster, ns, "promoted after the approval");
     assert.notEqual(r.status?.stableRevision, stable);
     const run = r.status?.checks?.find((c) => c.name === "release");
     assert.equal(run?.phase, "Passed");

@@ -9,8 +9,16 @@ import { after, before, describe, it } from "node:test";
 import { type Browser, chromium, type Page } from "playwright-core";
 import { type Cluster, startCluster } from "./cluster/cluster.ts";
 import { type Simulator, startSimulator } from "./simulator/simulator.ts";
-import { apply, appManifests, getRollout, setImage, waitForRollout } from "./support/app.ts";
+import {
+  apply,
+  appManifests,
+  getRollout,
+  setImage,
+  waitForPromotion,
+  waitForRollout,
+} from "./support/app.ts";
 import { type ControllerProcess, prometheusArgs, startController } from "./support/controller-process.ts";
+import { applyApprovalGate } from "./support/gated-app.ts";
 import { type PluginProcess, readOnlyKubeconfig, startPlugin } from "./support/plugin.ts";
 
 const ROOT = resolve(import.meta.dirname, "..");
@@ -192,15 +200,7 @@ describe("dashboard in Chromium", () => {
 
   it("the Approve button releases a waiting approval check with the plugin's annotation, and the rollout promotes", async () => {
     const ns = `${NS}-approve`;
-    await apply(
-      cluster,
-      appManifests({
-        namespace: ns,
-        steps: [{ setWeight: 20 }],
-        extraSpec: { checks: [{ name: "release", approval: {} }], hooks: { prePromotion: ["release"] } },
-      }),
-    );
-    await waitForRollout(cluster, ns, "podinfo", "Healthy", (r) => r.status?.phase === "Healthy");
+    await applyApprovalGate(cluster, ns, [{ setWeight: 20 }]);
     const page = await browser.newPage();
     await page.goto(`${adminUrl}rollouts/${ns}/podinfo`);
     await page.waitForSelector('[data-testid="phase"]:has-text("Healthy")');
@@ -211,14 +211,7 @@ describe("dashboard in Chromium", () => {
     await page.click('[data-testid="approve-release"]');
     const alert = await page.waitForSelector('[data-testid="action-result"].info');
     assert.match((await alert.textContent()) ?? "", /requested: vireo\.dev\/approve=release\/\S+/);
-    const r = await waitForRollout(
-      cluster,
-      ns,
-      "podinfo",
-      "promoted after the approval",
-      (x) => x.status?.phase === "Healthy" && x.status.stableRevision === x.status.canaryRevision,
-      90_000,
-    );
+    const r = await waitForPromotion(cluster, ns, "promoted after the approval", 90_000);
     assert.match(r.metadata.annotations?.["vireo.dev/approve"] ?? "", /^release\/\d{8}T\d{6}Z-[0-9a-f]{6}$/);
     const run = r.status?.checks?.find((c) => c.name === "release");
     assert.equal(run?.phase, "Passed");

@@ -17,8 +17,6 @@
 import assert from "node:assert/strict";
 import { lookup } from "node:dns/promises";
 import { readFileSync, writeFileSync } from "node:fs";
-import { createServer, type Server } from "node:http";
-import type { AddressInfo } from "node:net";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import type { Rollout } from "../src/api/rollout-schema.ts";
@@ -26,33 +24,19 @@ import { type Cluster, startCluster } from "./cluster/cluster.ts";
 import { apply, appManifests, getJson, setImage, waitFor, waitForRollout } from "./support/app.ts";
 import { type ControllerProcess, metricValue, startController } from "./support/controller-process.ts";
 import { startLoadgen } from "./support/loadgen-process.ts";
+import { LoopbackServer } from "./support/loopback-server.ts";
 
 const NS = "lg-egress";
 /** The only loopback address the operator opens to the load generator: where Service `web`'s receiver listens. */
 const WEB_ADDRESS = "127.0.0.2";
 
 /** A loopback HTTP server counting what it gets. */
-class Receiver {
+class Receiver extends LoopbackServer {
   hits = 0;
-  port = 0;
-  #server: Server | undefined;
-  async up(host: string, port = 0): Promise<void> {
-    this.#server = createServer((_req, res) => {
+  constructor() {
+    super((_req, res) => {
       this.hits++;
       res.end("ok");
-    });
-    await new Promise<void>((resolve, reject) => {
-      this.#server!.once("error", reject);
-      this.#server!.listen(port, host, () => resolve());
-    });
-    this.port = (this.#server.address() as AddressInfo).port;
-  }
-  async down(): Promise<void> {
-    const server = this.#server;
-    if (!server) return; // never started: a close callback that never comes would hang the after hook
-    await new Promise<void>((r) => {
-      server.close(() => r());
-      server.closeAllConnections();
     });
   }
 }

@@ -2,28 +2,24 @@
 // minute), the old URL is revoked and answers a permanent error, the Secret names a new receiver — every
 // notification must arrive there, and none may be marked failed.
 import assert from "node:assert/strict";
-import { createServer, type Server } from "node:http";
-import type { AddressInfo } from "node:net";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { ALLOW_REFERENCE_LABEL } from "../src/api/constants.ts";
 import { type Cluster, startCluster } from "./cluster/cluster.ts";
 import { apply, appManifests, getRollout, setImage, waitFor, waitForRollout } from "./support/app.ts";
 import { type ControllerProcess, startController } from "./support/controller-process.ts";
+import { bodyText, LoopbackServer } from "./support/loopback-server.ts";
 
 const NS = "rotation";
 
 /** A loopback webhook receiver; `revoked` makes it answer 404, as a deleted webhook does. */
-class Receiver {
+class Receiver extends LoopbackServer {
   readonly keys: string[] = [];
   readonly refused: string[] = [];
   revoked = false;
-  #server: Server | undefined;
-  #port = 0;
-
-  async up(): Promise<void> {
-    this.#server = createServer(async (req, res) => {
-      for await (const _ of req);
+  constructor() {
+    super(async (req, res) => {
+      await bodyText(req);
       const key = String(req.headers["idempotency-key"] ?? "");
       if (this.revoked) {
         this.refused.push(key);
@@ -32,20 +28,6 @@ class Receiver {
       }
       this.keys.push(key);
       res.writeHead(200, { "content-type": "text/plain" }).end("ok");
-    });
-    const server = this.#server;
-    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", () => resolve()));
-    this.#port = (server.address() as AddressInfo).port;
-  }
-
-  url(path: string): string {
-    return `http://127.0.0.1:${this.#port}${path}`;
-  }
-
-  async down(): Promise<void> {
-    await new Promise<void>((resolve) => {
-      this.#server?.close(() => resolve());
-      this.#server?.closeAllConnections();
     });
   }
 }

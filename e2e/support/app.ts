@@ -116,6 +116,30 @@ export function waitForRollout(
   ) as Promise<Rollout>;
 }
 
+/** Waits until the app's Rollout has promoted its canary: Healthy, the canary revision now the stable one. */
+export function waitForPromotion(
+  cluster: Cluster,
+  namespace: string,
+  what = "promoted",
+  timeoutMs = 120_000,
+): Promise<Rollout> {
+  const promoted = (r: Rollout) =>
+    r.status?.phase === "Healthy" && r.status.stableRevision === r.status.canaryRevision;
+  return waitForRollout(cluster, namespace, "podinfo", what, promoted, timeoutMs);
+}
+
+/** Waits until the app's Rollout has rolled back. */
+export function waitForRollback(cluster: Cluster, namespace: string, timeoutMs = 120_000): Promise<Rollout> {
+  return waitForRollout(
+    cluster,
+    namespace,
+    "podinfo",
+    "RolledBack",
+    (r) => r.status?.phase === "RolledBack",
+    timeoutMs,
+  );
+}
+
 /**
  * Applies a manifest file's text and waits until its Rollout is Healthy and Ready. Ready is judged from the world:
  * an access policy written with the step to Healthy is seen a poll later, so Healthy alone is not enough.

@@ -78,11 +78,15 @@ export interface LeadershipOverlap {
   overlapping: string[];
 }
 
-/** Reads the audit log of a run with any number of hand-overs and finds writes made under a successor's lead. */
-export function leadershipOverlap(clusterDir: string): LeadershipOverlap {
+/**
+ * Reads the audit log of a run with any number of hand-overs and finds writes made under a successor's lead: of the
+ * writes in `namespaces` (other tests' controllers may write elsewhere in the same cluster at the same time).
+ */
+export function leadershipOverlap(clusterDir: string, namespaces: readonly string[]): LeadershipOverlap {
+  const inScope = (e: AuditEntry) => namespaces.some((ns) => e.requestURI.includes(`/namespaces/${ns}/`));
   const accepted = auditEntries(clusterDir)
     .filter((e) => !e.requestURI.includes("/leases") && (e.responseStatus?.code ?? 0) < 300)
-    .filter((e) => instanceOf(e) !== undefined)
+    .filter((e) => instanceOf(e) !== undefined && inScope(e))
     .sort((a, b) => Date.parse(a.requestReceivedTimestamp) - Date.parse(b.requestReceivedTimestamp));
   const firstWrite = new Map<string, number>();
   for (const e of accepted) {
