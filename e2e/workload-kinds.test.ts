@@ -1,7 +1,10 @@
 // StatefulSet targets end to end: kube-controller-manager's real StatefulSet controller over kwok nodes, a real
 // Prometheus answering the analysis queries, and the controller stepping the partition (docs/workloads.md) —
-// promoted, rolled back by analysis with every ordinal's claim still bound, and through a SIGKILL mid-step.
+// promoted, rolled back by analysis with every ordinal's claim still bound, through a SIGKILL mid-step, and held
+// (Invalid) when a web metric names a URL outside the allow-list.
 import assert from "node:assert/strict";
+import { createServer } from "node:http";
+import type { AddressInfo } from "node:net";
 import { after, before, describe, it } from "node:test";
 import type { Rollout } from "../src/api/rollout-schema.ts";
 import { type Cluster, startCluster } from "./cluster/cluster.ts";
@@ -372,5 +375,46 @@ describe("StatefulSet targets", () => {
     console.log(
       `[numbers] StatefulSet SIGKILL mid-step (web-2 updated, not ready): pods replaced: ${replaced} for ${REPLICAS} ordinals (${before} made before the rollout)`,
     );
+  });
+
+  it("a web metric URL outside --allowed-check-urls: Invalid, the partition held, 0 requests", async () => {
+    const ns = "sts-web-outside";
+    let hits = 0;
+    const server = createServer((_req, res) => {
+      hits++;
+      res.end('{"score": 99}');
+    });
+    await new Promise<void>((r) => server.listen(0, "127.0.0.1", () => r()));
+    try {
+      await healthy(ns);
+      const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/score`;
+      // This controller has no --allowed-check-urls, so no web URL is allowed.
+      const metrics = [{ name: "score", web: { url, jsonPath: "$.score" }, thresholdRange: { min: 95 } }];
+      await cluster.kubectl([
+        "-n",
+        ns,
+        "patch",
+        "rollout.vireo.dev",
+        NAME,
+        "--type=merge",
+        "-p",
+        JSON.stringify({ spec: { analysis: { metrics } } }),
+      ]);
+      await setImage(ns, "app:v2");
+      const r = await waitForRollout(cluster, ns, NAME, "Invalid naming the flag", (x) =>
+        (x.status?.conditions ?? []).some((c) =>
+          /metric score: URL not allowed by the controller's --allowed-check-urls/.test(c.message),
+        ),
+      );
+      await new Promise((res) => setTimeout(res, 5000));
+      assert.equal(hits, 0, "no request reached the server outside the allow-list");
+      assert.equal(partition(await sts(ns)), REPLICAS, "no ordinal was handed the new revision");
+      console.log(`StatefulSet web metric outside the allow-list: ${r.status?.phase}: ${r.status?.message}`);
+    } finally {
+      await new Promise<void>((r) => {
+        server.close(() => r());
+        server.closeAllConnections();
+      });
+    }
   });
 });

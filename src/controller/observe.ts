@@ -286,7 +286,8 @@ async function observeInPlace(
   const [checkIssues, checks] = await observeChecks(deps, rollout, spec);
   const observations: Observations = {
     ...emptyObservations(),
-    specIssues: [...inPlaceIssues(spec), ...checkIssues],
+    // The same analysis refusals as a Deployment's (a web URL outside --allowed-check-urls, an unscopable query).
+    specIssues: [...inPlaceIssues(spec), ...checkIssues, ...(deps.analysis.specIssues?.(spec, names) ?? [])],
     ...(checks ? { checks } : {}),
     ownership: {
       claims: InPlaceWorkloads.claims(inPlace),
