@@ -5,7 +5,12 @@ import { type PodAppDeploymentOptions, podAppDeployment } from "../dataplane/rea
 
 /** Options of {@link istioApp}. */
 export interface IstioAppOptions extends PodAppDeploymentOptions {
+  /** strategy.canary.steps (ignored with {@link blueGreen}). */
   steps: unknown[];
+  /** More fields of strategy.canary (sessionAffinity, …). */
+  canary?: Record<string, unknown>;
+  /** strategy.blueGreen, in place of the canary strategy. */
+  blueGreen?: Record<string, unknown>;
   /** spec.service (default port 80 → 9898). */
   service?: Record<string, unknown>;
   /** spec.analysis (default: no metrics, 2 s interval). */
@@ -46,7 +51,7 @@ export function istioApp(o: IstioAppOptions): object[] {
         targetRef: { name: o.name },
         service: o.service ?? { port: 80, targetPort: 9898 },
         provider: "istio",
-        strategy: { canary: { steps: o.steps } },
+        strategy: o.blueGreen ? { blueGreen: o.blueGreen } : { canary: { steps: o.steps, ...o.canary } },
         analysis: o.analysis ?? { interval: "2s", metrics: [] },
         progressDeadlineSeconds: 120,
         ...o.extraSpec,
