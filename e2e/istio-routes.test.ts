@@ -7,7 +7,6 @@ import { after, before, describe, it } from "node:test";
 import type { Rollout } from "../src/api/rollout-schema.ts";
 import type { Cluster } from "./cluster/cluster.ts";
 import { ALLOW_MISSING_ENV, istioMissing } from "./cluster/istiod.ts";
-import { SERVING_GATE } from "./dataplane/grpc-pods.ts";
 import { setEnv } from "./dataplane/real-pod-app.ts";
 import { type AdsClient, startAdsClient } from "./istio/ads-client.ts";
 import {
@@ -19,7 +18,7 @@ import {
 } from "./istio/envoy-config.ts";
 import { tally } from "./istio/grpc-load.ts";
 import { type GrpcMeshEnv, startGrpcMeshEnv } from "./istio/grpc-mesh-env.ts";
-import { type IstioAppOptions, istioApp, manifests, readVirtualService } from "./istio/istio-app.ts";
+import { grpcIstioApp, type IstioAppOptions, manifests, readVirtualService } from "./istio/istio-app.ts";
 import { failureSummary, grpcSlices, waitForAnswers } from "./istio/traffic.ts";
 import { annotate, apply, waitForRollout } from "./support/app.ts";
 import { type ControllerProcess, startController } from "./support/controller-process.ts";
@@ -35,21 +34,9 @@ const cluster80 = (svc: string) => outboundCluster(fqdn(svc), 80);
 const phaseOf = (r: Rollout | undefined) => r?.status?.phase;
 const pct = (n: number, of: number) => `${of === 0 ? "–" : ((100 * n) / of).toFixed(1)} %`;
 
-/** A gRPC app under an Istio Rollout: PROTOCOL=grpc pods on port 9000, the Service port named for gRPC. */
-function grpcApp(name: string, o: Partial<IstioAppOptions>): string {
-  return manifests(
-    istioApp({
-      namespace: NS,
-      name,
-      env: { PROTOCOL: "grpc" },
-      ports: [9000],
-      readinessGates: [SERVING_GATE],
-      service: { port: 80, targetPort: 9000, portName: "grpc" },
-      steps: [],
-      ...o,
-    }),
-  );
-}
+/** A gRPC app (grpcIstioApp) in the test namespace. */
+const grpcApp = (name: string, o: Partial<IstioAppOptions>): string =>
+  manifests(grpcIstioApp({ namespace: NS, name, steps: [], ...o }));
 
 describe("Istio routes beyond the weight, through istiod (proxyless gRPC, xDS)", { skip }, () => {
   let env: GrpcMeshEnv;

@@ -1,6 +1,7 @@
 // Fixtures of the Istio e2e tests: an app under an Istio Rollout, and reads of what Vireo wrote and kwok ran.
 import type { KubeConfig } from "@kubernetes/client-node";
 import { getOrUndefined, kubeRequest, watchPath } from "../cluster/kube-request.ts";
+import { SERVING_GATE } from "../dataplane/grpc-pods.ts";
 import { type PodAppDeploymentOptions, podAppDeployment } from "../dataplane/real-pod-app.ts";
 
 /** Options of {@link istioApp}. */
@@ -58,6 +59,22 @@ export function istioApp(o: IstioAppOptions): object[] {
       },
     },
   ];
+}
+
+/**
+ * {@link istioApp} for a gRPC app: PROTOCOL=grpc pods on port 9000, Ready once the server serves (istiod sent its
+ * inbound listener, as a readiness probe would say), the Service port 80 named for gRPC.
+ */
+export function grpcIstioApp(
+  o: Omit<IstioAppOptions, "env" | "ports" | "readinessGates" | "service">,
+): object[] {
+  return istioApp({
+    ...o,
+    env: { PROTOCOL: "grpc" },
+    ports: [9000],
+    readinessGates: [SERVING_GATE],
+    service: { port: 80, targetPort: 9000, portName: "grpc" },
+  });
 }
 
 /** The multi-document text kubectl applies. */
