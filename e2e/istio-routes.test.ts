@@ -18,7 +18,13 @@ import {
 } from "./istio/envoy-config.ts";
 import { tally } from "./istio/grpc-load.ts";
 import { type GrpcMeshEnv, startGrpcMeshEnv } from "./istio/grpc-mesh-env.ts";
-import { grpcIstioApp, type IstioAppOptions, manifests, readVirtualService } from "./istio/istio-app.ts";
+import {
+  grpcIstioApp,
+  type IstioAppOptions,
+  manifests,
+  readVirtualService,
+  watchVsWeights,
+} from "./istio/istio-app.ts";
 import { failureSummary, grpcSlices, waitForAnswers } from "./istio/traffic.ts";
 import { annotate, apply, waitForRollout } from "./support/app.ts";
 import { type ControllerProcess, startController } from "./support/controller-process.ts";
@@ -92,10 +98,11 @@ describe("Istio routes beyond the weight, through istiod (proxyless gRPC, xDS)",
     const heldPlain = tally(plain.between(from));
     const heldTesters = tally(testers.between(from));
 
-    // Promote: the route goes with the rollout; the header now reaches the promoted primary.
-    const promotedOf = async (version: string) => {
-      const settled = Date.now();
-      await new Promise((r) => setTimeout(r, 3000));
+    // Promote: the route goes with the rollout; the header now reaches the promoted primary. The window opens
+    // 1.5 s after the status says the route is gone, for istiod's push to reach the clients on a loaded machine.
+    const settledAfter = async (version: string) => {
+      const settled = Date.now() + 1500;
+      await new Promise((r) => setTimeout(r, 4500));
       await Promise.all([plain.refresh(), testers.refresh()]);
       return { version, plain: tally(plain.between(settled)), testers: tally(testers.between(settled)) };
     };
@@ -108,7 +115,7 @@ describe("Istio routes beyond the weight, through istiod (proxyless gRPC, xDS)",
       (r) => phaseOf(r) === "Healthy" && !installed(r),
       120_000,
     );
-    const promoted = await promotedOf("v2 promoted");
+    const promoted = await settledAfter("v2 promoted");
 
     // Release v3 and abort it at the pause: the route goes with the abort too.
     await setEnv(cluster, NS, "hdr", "VERSION=v3");
@@ -123,7 +130,7 @@ describe("Istio routes beyond the weight, through istiod (proxyless gRPC, xDS)",
       (r) => phaseOf(r) === "Aborted" && !installed(r),
       120_000,
     );
-    const aborted = await promotedOf("v3 aborted");
+    const aborted = await settledAfter("v3 aborted");
 
     await Promise.all([plain.refresh(), testers.refresh()]);
     const allPlain = tally(plain.between(start));
@@ -133,7 +140,7 @@ describe("Istio routes beyond the weight, through istiod (proxyless gRPC, xDS)",
       `  header route at weight 0, held 3 s: with x-canary ${on(heldTesters, "hdr")}/${heldTesters.total} RPCs on the canary; without ${on(heldPlain, "hdr")}/${heldPlain.total}`,
       ...[promoted, aborted].map(
         (x) =>
-          `  ${x.version}, 3 s after: with x-canary ${on(x.testers, "hdr-primary")}/${x.testers.total} on the primary, ${on(x.testers, "hdr")} on the canary`,
+          `  ${x.version}, 1.5–4.5 s after: with x-canary ${on(x.testers, "hdr-primary")}/${x.testers.total} on the primary, ${on(x.testers, "hdr")} on the canary`,
       ),
       `  whole run (two releases): without the header ${on(allPlain, "hdr")} of ${allPlain.total} RPCs on the canary, ${allPlain.failed.length} failed; with it ${allTesters.failed.length} of ${allTesters.total} failed`,
     );
@@ -170,14 +177,17 @@ describe("Istio routes beyond the weight, through istiod (proxyless gRPC, xDS)",
         },
       };
     };
+    const writes = await watchVsWeights(cluster.kubeConfig(), NS, "bg");
     const { t0, summary: s } = await releaseBlueGreen(cluster, NS, "bg", "v2", record);
+    const written = await writes.written(100);
+    writes.stop();
     const share = (from: number | undefined, to: number | undefined) => {
       const n = s.served(from, to, "bg") + s.served(from, to, "bg-primary");
       return `new ${pct(s.served(from, to, "bg"), n)}, old ${pct(s.served(from, to, "bg-primary"), n)} of ${n}`;
     };
     report.push(
       `  blue/green: ${s.failures} failed of ${s.total} RPCs to the root Service at 100/s (${s.previewFailures} of ${s.previewTotal} to the preview at 20/s)`,
-      `  new template → preview serves it ${fmt(s.previewNew && s.previewNew - t0)}; → cut-over at the client ${fmt(s.cutOver && s.cutOver - t0)}; → switch back ${fmt(s.back && s.back - t0)}; versions mixed in ${s.mixed} × 100 ms slices`,
+      `  new template → preview serves it ${fmt(s.previewNew && s.previewNew - t0)}; → split written 0/100 ${fmt(written - t0)}; → cut-over at the client ${fmt(s.cutOver && s.cutOver - t0)}; → switch back ${fmt(s.back && s.back - t0)}; versions mixed in ${s.mixed} × 100 ms slices`,
       `  served before the cut-over: ${share(t0, s.cutOver)}; cut over → switch back: ${share(s.allNew, s.back)}; after: ${share(s.allBack, undefined)}`,
     );
     assert.equal(s.failures, 0, "no failed RPC to the root Service during the blue/green release");
@@ -186,7 +196,11 @@ describe("Istio routes beyond the weight, through istiod (proxyless gRPC, xDS)",
       "the preview and the root served the new version",
     );
     assert.ok(s.previewNew <= s.cutOver, "the preview served the new version no later than any user");
-    assert.equal(s.served(t0, s.cutOver, "bg"), 0, "no user RPC on the new version before the cut-over");
+    assert.equal(
+      s.served(t0, written, "bg"),
+      0,
+      "no user RPC on the new version before the cut-over was written",
+    );
     assert.ok(
       s.allNew !== undefined && s.back !== undefined && s.allBack !== undefined,
       "cut over, then back",
