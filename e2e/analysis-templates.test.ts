@@ -4,10 +4,10 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
-import type { Measurement, Rollout } from "../src/api/rollout-schema.ts";
+import type { Rollout } from "../src/api/rollout-schema.ts";
 import { type Cluster, startCluster } from "./cluster/cluster.ts";
 import type { Behaviour } from "./simulator/backend.ts";
-import { startSimulator } from "./simulator/simulator.ts";
+import { brief, deploySimulated, history, rollOutPair } from "./support/analysis-app.ts";
 import {
   apply,
   appManifests,
@@ -67,36 +67,19 @@ let cluster: Cluster;
 let controller: ControllerProcess;
 
 const rollout = (ns: string) => getRollout(cluster, ns, NAME) as Promise<Rollout>;
-const history = (r: Rollout | undefined, metric: string): Measurement[] =>
-  (r?.status?.analysis?.history ?? []).filter((m) => m.metric === metric);
-const brief = (r: Rollout | undefined) =>
-  JSON.stringify({
-    phase: r?.status?.phase,
-    message: r?.status?.message,
-    history: r?.status?.analysis?.history?.slice(-4),
-  });
 const events = async (ns: string) =>
   (await getJson<{ items: EventJson[] }>(cluster, ["events.events.k8s.io", "-n", ns]))?.items ?? [];
 
-/** Deploys the app naming `templates`, waits for Healthy and starts a simulator Prometheus scrapes. */
-async function setUp(ns: string, templates: unknown[], canary: Partial<Behaviour> = HEALTHY) {
-  await apply(
-    cluster,
-    appManifests({ namespace: ns, steps: STEPS, analysis: { interval: "5s", failureLimit: 1, templates } }),
-  );
-  const healthy = await waitForRollout(cluster, ns, NAME, "Healthy", (r) => r.status?.phase === "Healthy");
-  const simulator = await startSimulator({
-    kubeconfigPath: cluster.kubeconfigPath,
+/** Deploys the app naming `templates`, Healthy, with simulated traffic. */
+const setUp = (ns: string, templates: unknown[], canary: Partial<Behaviour> = HEALTHY) =>
+  deploySimulated(cluster, {
     namespace: ns,
-    service: NAME,
-    rps: 40,
+    name: NAME,
+    steps: STEPS,
+    analysis: { interval: "5s", failureLimit: 1, templates },
     primary: HEALTHY,
     canary,
-    pollMs: 250,
   });
-  await cluster.addScrapeTarget(simulator.metricsUrl, { job: `sim-${ns}` });
-  return { simulator, stable: healthy.status?.stableRevision ?? "" };
-}
 
 describe("analysis templates against a real Prometheus", () => {
   before(async () => {
@@ -122,28 +105,10 @@ describe("analysis templates against a real Prometheus", () => {
       setUp("tpl-good", ref),
     ]);
     try {
-      await Promise.all([
-        setImage(cluster, "tpl-bad", NAME, NEW_IMAGE),
-        setImage(cluster, "tpl-good", NAME, NEW_IMAGE),
-      ]);
-      const [rolledBack, promoted] = await Promise.all([
-        waitForRollout(
-          cluster,
-          "tpl-bad",
-          NAME,
-          "RolledBack",
-          (r) => r.status?.phase === "RolledBack",
-          120_000,
-        ),
-        waitForRollout(
-          cluster,
-          "tpl-good",
-          NAME,
-          "promoted",
-          (r) => r.status?.phase === "Healthy" && r.status.stableRevision !== good.stable,
-          180_000,
-        ),
-      ]);
+      const { rolledBack, promoted } = await rollOutPair(cluster, NAME, NEW_IMAGE, "tpl-bad", {
+        namespace: "tpl-good",
+        stable: good.stable,
+      });
       const fail = history(rolledBack, "template-success").find((m) => m.verdict === "Fail");
       assert.ok(fail, brief(rolledBack));
       assert.equal(fail.threshold, ">= 95");

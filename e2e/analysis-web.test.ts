@@ -7,8 +7,8 @@ import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
-import type { Measurement, Rollout } from "../src/api/rollout-schema.ts";
 import { type Cluster, startCluster } from "./cluster/cluster.ts";
+import { brief, history } from "./support/analysis-app.ts";
 import { apply, appManifests, canaryWeight, setImage, waitForRollout } from "./support/app.ts";
 import { type ControllerProcess, startController } from "./support/controller-process.ts";
 
@@ -49,15 +49,6 @@ let cluster: Cluster;
 let controller: ControllerProcess;
 const scores = new ScoreServer();
 const outside = new ScoreServer();
-
-const history = (r: Rollout | undefined, metric: string): Measurement[] =>
-  (r?.status?.analysis?.history ?? []).filter((m) => m.metric === metric);
-const brief = (r: Rollout | undefined) =>
-  JSON.stringify({
-    phase: r?.status?.phase,
-    message: r?.status?.message,
-    history: r?.status?.analysis?.history?.slice(-4),
-  });
 
 /** Deploys the app with `analysis`, waits for Healthy, and starts a new revision. */
 async function rollOut(ns: string, analysis: Record<string, unknown>): Promise<string> {

@@ -80,6 +80,8 @@ describe("deploy/rbac.yaml", () => {
       // controller/template-store.ts: the template informers list and watch.
       "vireo.dev/analysistemplates": ["list", "watch"],
       "vireo.dev/clusteranalysistemplates": ["list", "watch"],
+      "argoproj.io/analysistemplates": ["list", "watch"],
+      "argoproj.io/clusteranalysistemplates": ["list", "watch"],
     };
     // Each mesh provider's descriptor names the rules it needs (mesh/provider.ts rbacRulesOf): its objects are
     // written by mesh/object-store.ts, its routing kinds also listed and watched by controller/manager.ts.

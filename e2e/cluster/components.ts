@@ -106,7 +106,16 @@ rules:
   - level: None
 `;
 
-/** Audit policy: metadata of the controller's writes only (cheap; nothing else is logged). */
+/** The users kube-controller-manager's StatefulSet and DaemonSet controllers act as (one identity per controller). */
+export const WORKLOAD_CONTROLLER_USERS = {
+  StatefulSet: "system:serviceaccount:kube-system:statefulset-controller",
+  DaemonSet: "system:serviceaccount:kube-system:daemon-set-controller",
+} as const;
+
+/**
+ * Audit policy: metadata of the controller's writes, and of the pods the StatefulSet and DaemonSet controllers
+ * create (the in-place tests count replacements from them); cheap, nothing else is logged.
+ */
 export const AUDIT_POLICY = `apiVersion: audit.k8s.io/v1
 kind: Policy
 omitStages: ["RequestReceived"]
@@ -114,6 +123,12 @@ rules:
   - level: Metadata
     users: ["system:serviceaccount:vireo-system:vireo"]
     verbs: ["create", "update", "patch", "delete"]
+  - level: Metadata
+    users: [${Object.values(WORKLOAD_CONTROLLER_USERS)
+      .map((u) => JSON.stringify(u))
+      .join(", ")}]
+    verbs: ["create"]
+    resources: [{ group: "", resources: ["pods"] }]
   - level: None
 `;
 

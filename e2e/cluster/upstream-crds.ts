@@ -1,4 +1,5 @@
-// The upstream mesh CRDs every e2e cluster installs, read from the Go module cache where build-crds.sh found them.
+// The upstream mesh CRDs every e2e cluster installs, and Argo Rollouts' analysis template CRDs the Argo e2e installs,
+// read from the Go module cache where build-crds.sh found them.
 import { execFileSync } from "node:child_process";
 import { existsSync, readFileSync, renameSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
@@ -18,6 +19,8 @@ export interface UpstreamCrd {
 
 /** Where build-crds.sh records the files (one "module@version\tpath" per line after a header naming the pins). */
 export const upstreamCrdList = (): string => join(cacheDir(), "upstream-crds.list");
+/** Where build-crds.sh records Argo Rollouts' AnalysisTemplate and ClusterAnalysisTemplate CRDs. */
+const argoCrdList = (): string => join(cacheDir(), "argo-crds.list");
 
 /**
  * Istio's module ships its 15 CRDs in one file; the clusters install the ones a provider writes (VirtualService,
@@ -39,7 +42,16 @@ const keep = (u: UpstreamCrd): boolean =>
  */
 export function upstreamCrds(o: { allIstio?: boolean } = {}): UpstreamCrd[] {
   const wanted = (u: UpstreamCrd) => o.allIstio === true || keep(u);
-  const list = upstreamCrdList();
+  return readCrdList(upstreamCrdList()).filter(wanted);
+}
+
+/** Argo Rollouts' AnalysisTemplate and ClusterAnalysisTemplate CRDs (argoproj.io), as Argo ships them. */
+export function argoTemplateCrds(): KubernetesObject[] {
+  return readCrdList(argoCrdList()).map((u) => u.crd);
+}
+
+/** The CRDs a build-crds.sh list names, parsed (running build-crds.sh first when the list is missing). */
+function readCrdList(list: string): UpstreamCrd[] {
   if (!existsSync(list)) {
     execFileSync("bash", [join(REPO_ROOT, "e2e", "cluster", "build-crds.sh")], { stdio: "inherit" });
   }
@@ -47,7 +59,7 @@ export function upstreamCrds(o: { allIstio?: boolean } = {}): UpstreamCrd[] {
   const cache = `${list}.json`;
   try {
     const cached = JSON.parse(readFileSync(cache, "utf8")) as { list: string; crds: UpstreamCrd[] };
-    if (cached.list === text) return cached.crds.filter(wanted);
+    if (cached.list === text) return cached.crds;
   } catch {
     // no cache yet, or unreadable: parse below
   }
@@ -65,7 +77,7 @@ export function upstreamCrds(o: { allIstio?: boolean } = {}): UpstreamCrd[] {
   const tmp = `${cache}.${process.pid}.tmp`;
   writeFileSync(tmp, JSON.stringify({ list: text, crds: out }));
   renameSync(tmp, cache);
-  return out.filter(wanted);
+  return out;
 }
 
 type Json = Record<string, unknown>;

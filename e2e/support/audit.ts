@@ -6,6 +6,8 @@ import { join } from "node:path";
 /** One audit entry, the fields the tests read. */
 export interface AuditEntry {
   userAgent?: string;
+  user?: { username?: string };
+  objectRef?: { resource?: string; namespace?: string; name?: string };
   requestURI: string;
   verb: string;
   requestReceivedTimestamp: string;
@@ -60,7 +62,8 @@ export const show = (e: AuditEntry): string =>
   `${e.requestReceivedTimestamp} ${e.verb} ${e.requestURI} → ${e.responseStatus?.code}`;
 
 /** The controller instance of an entry: the identity in its user agent, `vireo/<version> (<identity>)`. */
-export const instanceOf = (e: AuditEntry): string | undefined => /\(([^)]+)\)/.exec(e.userAgent ?? "")?.[1];
+export const instanceOf = (e: AuditEntry): string | undefined =>
+  /^vireo\/\S* \(([^)]+)\)/.exec(e.userAgent ?? "")?.[1];
 
 /** Who wrote in a run with many leadership changes, and which writes overlapped a successor's. */
 export interface LeadershipOverlap {

@@ -5,8 +5,10 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import type { Rollout } from "../../src/api/rollout-schema.ts";
 import type { Cluster } from "../cluster/cluster.ts";
+import { WORKLOAD_CONTROLLER_USERS } from "../cluster/components.ts";
 import { SERVING_GATE } from "../dataplane/grpc-pods.ts";
 import { getJson, getRollout, waitFor, waitForRollout } from "./app.ts";
+import { auditEntries } from "./audit.ts";
 import { type ControllerProcess, prometheusArgs, startController } from "./controller-process.ts";
 
 /** The fields of a pod these tests read. */
@@ -20,8 +22,6 @@ export interface EventJson {
   reason?: string;
   note?: string;
   regarding?: { kind?: string; name?: string };
-  /** How often the event recorder saw this Event (it folds repeats of one message into one Event). */
-  deprecatedCount?: number;
 }
 
 /** Starts Vireo against the cluster, with its Prometheus for analysis. */
@@ -172,29 +172,29 @@ export async function nsEvents(cluster: Cluster, ns: string): Promise<EventJson[
 }
 
 /**
- * Pods `kind`'s controller made in `ns` after the first `initial`, by its own SuccessfulCreate Events: one per pod,
- * counted again under the same message when a pod of the same name (a StatefulSet ordinal) is made again. The event
- * recorder writes them seconds late under load, so this waits until at least `initial + expected` are there.
+ * Pods `kind`'s controller made in `ns` after the first `initial`, counted from the API server's audit log (every
+ * pod create of kube-controller-manager's StatefulSet and DaemonSet controllers is logged, see AUDIT_POLICY): one
+ * entry per pod made, however briefly it lived. (Counting the controller's SuccessfulCreate Events over-counted
+ * under load: the event recorder folds repeats of one message into counts it does not always keep straight.)
+ * Waits until at least `initial + expected` are there, so a create still in flight is not missed.
  */
 export async function podsCreatedSince(
   cluster: Cluster,
   ns: string,
-  kind: string,
+  kind: keyof typeof WORKLOAD_CONTROLLER_USERS,
   initial: number,
   expected: number,
 ): Promise<number> {
-  const count = async () => {
-    // The recorder folds repeats of one message into one Event; when its update of that Event fails it writes a
-    // new one carrying the whole count — so the most any Event of a message says, not their sum.
-    const byNote = new Map<string, number>();
-    for (const e of await nsEvents(cluster, ns)) {
-      const note = e.note ?? "";
-      // A StatefulSet's controller reports the claims it makes under the same reason ("create Claim …").
-      if (e.reason === "SuccessfulCreate" && e.regarding?.kind === kind && /^create(d)? pod/i.test(note))
-        byNote.set(note, Math.max(byNote.get(note) ?? 0, e.deprecatedCount ?? 1));
-    }
-    return [...byNote.values()].reduce((x, y) => x + y, 0);
-  };
+  const user = WORKLOAD_CONTROLLER_USERS[kind];
+  const count = async () =>
+    auditEntries(cluster.dir).filter(
+      (e) =>
+        e.user?.username === user &&
+        e.verb === "create" &&
+        e.objectRef?.resource === "pods" &&
+        e.objectRef.namespace === ns &&
+        e.responseStatus?.code === 201,
+    ).length;
   return (
     (await waitFor(`${initial + expected} ${kind} pods made`, count, (n) => n >= initial + expected)) -
     initial

@@ -19,6 +19,14 @@ export const TEMPLATE_PLURALS = {
   AnalysisTemplate: "analysistemplates",
   ClusterAnalysisTemplate: "clusteranalysistemplates",
 } as const satisfies Record<TemplateKind, string>;
+/** API group of Argo Rollouts, whose AnalysisTemplates and ClusterAnalysisTemplates a Rollout may also name. */
+export const ARGO_GROUP = "argoproj.io";
+/** The version of Argo Rollouts' analysis templates that is read. */
+export const ARGO_VERSION = "v1alpha1";
+/** Groups whose templates a Rollout may name (`analysis.templates[].apiGroup`); Vireo's own first, the default. */
+export const TEMPLATE_GROUPS = [GROUP, ARGO_GROUP] as const;
+/** One of {@link TEMPLATE_GROUPS}. */
+export type TemplateGroup = (typeof TEMPLATE_GROUPS)[number];
 /** Finalizer that restores working traffic before a Rollout disappears. */
 export const FINALIZER = `${GROUP}/traffic-restore`;
 /**

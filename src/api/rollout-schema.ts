@@ -20,7 +20,7 @@ import {
   TARGET_KINDS,
 } from "./constants.ts";
 import { NAME_SUFFIXES } from "./derived-names.ts";
-import { gatewayMatchIssues } from "./gateway-route-budget.ts";
+import { GATEWAY_MATCH_CEL, gatewayMatchIssues } from "./gateway-route-budget.ts";
 import { GatewayApiSchema } from "./gateway-route-schema.ts";
 import type { ObjectMeta } from "./object-meta.ts";
 import { cel, duration, labelName, objectName, percent } from "./schema-fields.ts";
@@ -1107,6 +1107,7 @@ export const RolloutSpecSchema = z
       ),
       ...CHECK_REFERENCE_RULES,
       ...KIND_RULES.map((r) => cel(r.cel, r.message, r.path)),
+      ...GATEWAY_MATCH_CEL,
     ],
   })
   .superRefine((s, ctx) => {

@@ -1,7 +1,7 @@
 // How a Rollout names reusable analysis templates (spec.analysis.templates[]): which template, and its arguments.
 // Kept apart from template-schema.ts (the templates themselves), which builds on the Rollout's metric schema.
 import * as z from "zod";
-import { TEMPLATE_KINDS } from "./constants.ts";
+import { GROUP, TEMPLATE_GROUPS, TEMPLATE_KINDS } from "./constants.ts";
 
 /** An argument name: a letter first, then letters, digits, `_` or `-` (it is written as `{{ args.<name> }}`). */
 export const ARG_NAME_PATTERN = "^[a-zA-Z][a-zA-Z0-9_-]*$";
@@ -42,6 +42,12 @@ export const TemplateRefSchema = z
         "must be a lowercase DNS name",
       )
       .describe("Name of the template."),
+    apiGroup: z
+      .enum(TEMPLATE_GROUPS)
+      .default(GROUP)
+      .describe(
+        "vireo.dev (default): Vireo's own templates. argoproj.io: an Argo Rollouts AnalysisTemplate or ClusterAnalysisTemplate, read where its CRD is served; its prometheus and web metrics are translated, anything else makes the Rollout Invalid with the field named (docs/analysis/templates.md).",
+      ),
     kind: z
       .enum(TEMPLATE_KINDS)
       .default("AnalysisTemplate")

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import fc from "fast-check";
-import type { TemplateKind } from "../../api/constants.ts";
+import { GROUP, type TemplateGroup, type TemplateKind } from "../../api/constants.ts";
 import { type RolloutSpec, RolloutSpecSchema } from "../../api/rollout-schema.ts";
 import type { AnalysisTemplateObject } from "../../api/template-schema.ts";
 import { resolveTemplates, type TemplateLookup } from "./resolve.ts";
@@ -32,11 +32,11 @@ const ERROR_RATE = {
   ],
 };
 
-/** A lookup over `objects`, keyed `Kind/namespace/name` (cluster templates: `Kind//name`). */
+/** A lookup over `objects`, keyed `Kind/namespace/name` (cluster templates: `Kind//name`; Argo's `argoproj.io:Kind/…`). */
 function lookupOf(objects: Record<string, unknown>): TemplateLookup & { calls: string[] } {
   const calls: string[] = [];
-  const fn = ((kind: TemplateKind, namespace: string | undefined, name: string) => {
-    const key = `${kind}/${namespace ?? ""}/${name}`;
+  const fn = ((kind: TemplateKind, namespace: string | undefined, name: string, group: TemplateGroup) => {
+    const key = `${group === GROUP ? "" : `${group}:`}${kind}/${namespace ?? ""}/${name}`;
     calls.push(key);
     const spec = objects[key];
     return spec === undefined

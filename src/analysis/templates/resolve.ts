@@ -1,6 +1,6 @@
 // Resolves a Rollout's analysis.templates[] into plain metrics: finds each template, checks its arguments and
 // substitutes them, and merges the result into the spec the engine runs. Pure: the templates come from `lookup`.
-import type { TemplateKind } from "../../api/constants.ts";
+import { ARGO_GROUP, type TemplateGroup, type TemplateKind } from "../../api/constants.ts";
 import type { MetricSpec, RolloutSpec } from "../../api/rollout-schema.ts";
 import type { TemplateRef } from "../../api/template-ref-schema.ts";
 import {
@@ -12,13 +12,18 @@ import {
 import { formatPath, type SpecIssue, validateRolloutSpec } from "../../api/validate.ts";
 import { PROM_DURATION, renderPromQL, type TemplateVars } from "../promql-template.ts";
 import { renderWebRequest, substituteWebArgs } from "../web-template.ts";
+import { type ArgoContext, translateArgoTemplate } from "./argo.ts";
 import { NUMBER_VALUE, substituteArgs } from "./args.ts";
 
-/** Reads a template: namespaced kinds by namespace and name, cluster-scoped ones by name (`namespace` undefined). */
+/**
+ * Reads a template of `group` (vireo.dev or argoproj.io): namespaced kinds by namespace and name, cluster-scoped
+ * ones by name (`namespace` undefined).
+ */
 export type TemplateLookup = (
   kind: TemplateKind,
   namespace: string | undefined,
   name: string,
+  group: TemplateGroup,
 ) => AnalysisTemplateObject | undefined;
 
 /** The outcome of {@link resolveTemplates}: the spec to run, or every reason it cannot be built. */
@@ -49,7 +54,7 @@ export function resolveTemplates(
   let prometheusFrom = prometheus ? "the Rollout" : undefined;
   for (const [i, ref] of refs.entries()) {
     const path = `spec.analysis.templates[${i}]`;
-    const found = findTemplate(ref, namespace, lookup);
+    const found = findTemplate(ref, namespace, lookup, spec.analysis);
     if (!found.ok) {
       issues.push({ path, message: found.message });
       continue;
@@ -103,8 +108,11 @@ export function resolveTemplates(
 
 type Found = { ok: true; label: string; template: AnalysisTemplateSpec } | { ok: false; message: string };
 
-/** The template `ref` names, validated; or why it cannot be used. */
-function findTemplate(ref: TemplateRef, namespace: string, lookup: TemplateLookup): Found {
+/**
+ * The template `ref` names, validated (an Argo template translated first, for a Rollout analysing as `argo` says);
+ * or why it cannot be used.
+ */
+function findTemplate(ref: TemplateRef, namespace: string, lookup: TemplateLookup, argo: ArgoContext): Found {
   const cluster = ref.kind === "ClusterAnalysisTemplate";
   if (!cluster && ref.namespace !== undefined && ref.namespace !== namespace) {
     return {
@@ -112,10 +120,18 @@ function findTemplate(ref: TemplateRef, namespace: string, lookup: TemplateLooku
       message: `AnalysisTemplate ${ref.namespace}/${ref.name} is in another namespace: a Rollout may use only the AnalysisTemplates of its own namespace (${namespace}); a template meant for several namespaces is a ClusterAnalysisTemplate`,
     };
   }
-  const label = cluster ? `ClusterAnalysisTemplate ${ref.name}` : `AnalysisTemplate ${namespace}/${ref.name}`;
-  const object = lookup(ref.kind, cluster ? undefined : namespace, ref.name);
+  const fromArgo = ref.apiGroup === ARGO_GROUP;
+  const label = `${fromArgo ? "Argo " : ""}${cluster ? `ClusterAnalysisTemplate ${ref.name}` : `AnalysisTemplate ${namespace}/${ref.name}`}`;
+  const object = lookup(ref.kind, cluster ? undefined : namespace, ref.name, ref.apiGroup);
   if (!object) return { ok: false, message: `${label} not found` };
-  const parsed = AnalysisTemplateSpecSchema.safeParse(object.spec);
+  let spec = object.spec;
+  if (fromArgo) {
+    const translated = translateArgoTemplate(spec, argo);
+    if (!translated.ok)
+      return { ok: false, message: `${label} cannot be used: ${translated.messages.join("; ")}` };
+    spec = translated.spec;
+  }
+  const parsed = AnalysisTemplateSpecSchema.safeParse(spec);
   if (!parsed.success) {
     const why = parsed.error.issues.map((x) => `${formatPath(x.path)}: ${x.message}`).join("; ");
     return { ok: false, message: `${label} is invalid: ${why}` };
