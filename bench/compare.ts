@@ -313,8 +313,10 @@ async function runVireo(o: SideOptions): Promise<Side> {
       (t0) =>
         tracker
           .timelines()
-          .map((tl) => tl.stepStartedAt.get(0))
-          .filter((at): at is number => at !== undefined)
+          // The earliest step status showed: a setWeight step completes at once, so status never shows index 0
+          // (the decision that routes the first weight moves on to the pause after it in the same write).
+          .map((tl) => Math.min(...tl.stepStartedAt.values()))
+          .filter((at) => Number.isFinite(at))
           .map((at) => (at - t0) / 1000),
       () => (c.exited() ? "controller exited" : undefined),
     );

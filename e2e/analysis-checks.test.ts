@@ -91,7 +91,9 @@ async function startRollout(ns: string, steps: Record<string, unknown>[]): Promi
         checks: ["load"],
       },
       extraSpec: {
-        checks: [{ name: "load", webhook: { url: receiver.url("/tick"), timeout: "10s", retries: 0 } }],
+        // 30 s: the run in flight at the SIGKILL must outlive the successor's take-over (a 15 s Lease, and a start
+        // that took 17 s at load 20); past its deadline (timeout + 10 s grace) it fails as timed out, never re-called.
+        checks: [{ name: "load", webhook: { url: receiver.url("/tick"), timeout: "30s", retries: 0 } }],
       },
     }),
   );

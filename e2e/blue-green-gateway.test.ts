@@ -16,15 +16,16 @@ import {
   startRealProxyEnv,
 } from "./dataplane/real-proxy-env.ts";
 import type { Traefik } from "./dataplane/traefik.ts";
-import { annotate, apply, deploymentReplicas, getRollout, waitFor, waitForRollout } from "./support/app.ts";
+import { annotate, apply, deploymentReplicas, waitFor, waitForRollout } from "./support/app.ts";
 import type { ControllerProcess } from "./support/controller-process.ts";
 import {
   failed,
   firstAt,
   fmt,
+  releaseBlueGreen,
+  setRollbackWindow,
   startRootAndPreviewLoads,
   sum,
-  switchSummary,
   timeline,
 } from "./support/traffic-timeline.ts";
 
@@ -106,30 +107,13 @@ describe("blue/green through a Gateway (provider gateway-api, real Traefik)", ()
   });
 
   it("a new version: preview, cut-over by the route (0 → 100), promotion, the route back — no failed request", async () => {
-    const stable = (await getRollout(cluster, NS, APP))?.status?.stableRevision;
-    const t = timeline(root, preview);
-    const t0 = Date.now();
     const cutOverWritten = canaryWeight(100);
-    await setEnv(cluster, NS, APP, "VERSION=v2");
+    const { t0, done, summary } = await releaseBlueGreen(cluster, NS, APP, "v2", () =>
+      timeline(root, preview),
+    );
     const written = await cutOverWritten;
-    const done = await waitForRollout(
-      cluster,
-      NS,
-      APP,
-      "promoted",
-      (r) => r.status?.phase === "Healthy" && r.status.stableRevision !== stable,
-      180_000,
-    );
-    await waitFor(
-      "the user's Deployment scaled down",
-      () => deploymentReplicas(cluster, NS, APP),
-      (n) => n === 0,
-      60_000,
-    );
-    await new Promise((r) => setTimeout(r, 2000));
-    t.stop();
     const { previewNew, cutOver, allNew, back, total, failures, previewTotal, previewFailures, served } =
-      switchSummary(t.slices, t0, NEW, OLD);
+      summary;
     report.push(
       `  promotion: ${failures} failed of ${total} requests through the generated route (${previewFailures} of ${previewTotal} through the preview route)`,
       `  new template → preview serves it ${fmt(previewNew && previewNew - t0)}; → route written canary 100 ${fmt(written - t0)}; → cut-over at Traefik ${fmt(cutOver && cutOver - t0)} (route → proxy ${fmt(cutOver && cutOver - written)})`,
@@ -153,17 +137,7 @@ describe("blue/green through a Gateway (provider gateway-api, real Traefik)", ()
   });
 
   it("an abort in the rollback window moves the route back to the warm old version at once — no failed request", async () => {
-    const patched = await cluster.kubectl([
-      "patch",
-      "rollout.vireo.dev",
-      APP,
-      "-n",
-      NS,
-      "--type=merge",
-      "-p",
-      JSON.stringify({ spec: { strategy: { blueGreen: { rollbackWindow: "10m" } } } }),
-    ]);
-    assert.equal(patched.code, 0, patched.stderr);
+    await setRollbackWindow(cluster, NS, APP, "10m");
     const t = timeline(root, preview);
     await setEnv(cluster, NS, APP, "VERSION=v3");
     await canaryWeight(100);
@@ -200,8 +174,7 @@ describe("blue/green through a Gateway (provider gateway-api, real Traefik)", ()
       60_000,
     );
     await new Promise((r) => setTimeout(r, 2000));
-    t.stop();
-    const s = t.slices;
+    const s = t.stop();
     const failures = sum(s, (x) => failed(x.root));
     const total = sum(s, (x) => x.root.total + x.root.transportErrors);
     const firstOld = firstAt(s, aborted, (x) => answered(x.root, OLD) > 0);

@@ -17,15 +17,16 @@ import { answered, type Load } from "./dataplane/load.ts";
 import { podAppDeployment, setEnv } from "./dataplane/real-pod-app.ts";
 import { GATEWAY, type RealProxyEnv, startRealProxyEnv } from "./dataplane/real-proxy-env.ts";
 import type { Traefik } from "./dataplane/traefik.ts";
-import { annotate, apply, deploymentReplicas, getRollout, waitFor, waitForRollout } from "./support/app.ts";
+import { annotate, apply, deploymentReplicas, waitFor, waitForRollout } from "./support/app.ts";
 import { type ControllerProcess, startController } from "./support/controller-process.ts";
 import {
   failed,
   firstAt,
   fmt,
+  releaseBlueGreen,
+  setRollbackWindow,
   startRootAndPreviewLoads,
   sum,
-  switchSummary,
   timeline,
 } from "./support/traffic-timeline.ts";
 
@@ -164,27 +165,9 @@ describe("blue/green without a mesh through Traefik (real proxy, real EndpointSl
   });
 
   it("a new version: preview first, one cut-over, promotion, the switch back — no failed request", async () => {
-    const stable = (await getRollout(cluster, NS, APP))?.status?.stableRevision;
-    const t = timeline(root, preview);
-    const t0 = Date.now();
-    await setEnv(cluster, NS, APP, "VERSION=v2");
-    const done = await waitForRollout(
-      cluster,
-      NS,
-      APP,
-      "promoted",
-      (r) => r.status?.phase === "Healthy" && r.status.stableRevision !== stable,
-      120_000,
+    const { t0, done, summary } = await releaseBlueGreen(cluster, NS, APP, "v2", () =>
+      timeline(root, preview),
     );
-    // After the promotion the root goes back to the promoted primary; then the new version's pods are scaled down.
-    await waitFor(
-      "the user's Deployment scaled down",
-      () => deploymentReplicas(cluster, NS, APP),
-      (n) => n === 0,
-      60_000,
-    );
-    await new Promise((r) => setTimeout(r, 2000));
-    t.stop();
     const {
       previewNew,
       cutOver,
@@ -197,7 +180,7 @@ describe("blue/green without a mesh through Traefik (real proxy, real EndpointSl
       previewFailures,
       mixed,
       served,
-    } = switchSummary(t.slices, t0, NEW, OLD);
+    } = summary;
     report.push(
       `  promotion: ${failures} failed of ${total} requests to the root Service (${previewFailures} of ${previewTotal} to the preview)`,
       `  applied → preview serves the new version ${fmt(previewNew && previewNew - t0)}; → cut-over at the proxy ${fmt(cutOver && cutOver - t0)}; versions mixed at the proxy for ${mixed} × 100 ms slices during the switches`,
@@ -231,17 +214,7 @@ describe("blue/green without a mesh through Traefik (real proxy, real EndpointSl
 
   it("an abort in the rollback window switches back to the warm old version at once; the new one is scaled down after scaleDownDelay", async () => {
     // A long window, so the abort lands in it.
-    const patched = await cluster.kubectl([
-      "patch",
-      "rollout.vireo.dev",
-      APP,
-      "-n",
-      NS,
-      "--type=merge",
-      "-p",
-      JSON.stringify({ spec: { strategy: { blueGreen: { rollbackWindow: "10m" } } } }),
-    ]);
-    assert.equal(patched.code, 0, patched.stderr);
+    await setRollbackWindow(cluster, NS, APP, "10m");
     const t = timeline(root, preview);
     await setEnv(cluster, NS, APP, "VERSION=v3");
     await waitFor(
@@ -277,8 +250,7 @@ describe("blue/green without a mesh through Traefik (real proxy, real EndpointSl
     );
     const scaledAt = Date.now();
     await new Promise((r) => setTimeout(r, 2000));
-    t.stop();
-    const s = t.slices;
+    const s = t.stop();
     const failures = sum(s, (x) => failed(x.root));
     const total = sum(s, (x) => x.root.total + x.root.transportErrors);
     const firstOld = firstAt(s, aborted, (x) => answered(x.root, OLD) > 0);

@@ -9,11 +9,10 @@ import type { Rollout } from "../src/api/rollout-schema.ts";
 import type { Cluster } from "./cluster/cluster.ts";
 import { ALLOW_MISSING_ENV, istioMissing } from "./cluster/istiod.ts";
 import { promQuery } from "./cluster/prometheus.ts";
-import { SERVING_GATE } from "./dataplane/grpc-pods.ts";
 import { setEnv } from "./dataplane/real-pod-app.ts";
 import { GRPC, type GrpcLoad, tally } from "./istio/grpc-load.ts";
 import { type GrpcMeshEnv, startGrpcMeshEnv } from "./istio/grpc-mesh-env.ts";
-import { istioApp, manifests, watchVsWeights } from "./istio/istio-app.ts";
+import { grpcIstioApp, manifests, watchVsWeights } from "./istio/istio-app.ts";
 import { canaryShare, failureSummary, reactionMs, waitForAnswers, withinBinomial } from "./istio/traffic.ts";
 import { apply, getRollout, waitForRollout } from "./support/app.ts";
 import { type ControllerProcess, prometheusArgs, startController } from "./support/controller-process.ts";
@@ -25,17 +24,12 @@ const NS = "shop";
 const TARGET = `xds:///echo.${NS}.svc.cluster.local:80`;
 const phaseOf = (r: Rollout | undefined) => r?.status?.phase;
 
-/** The gRPC app under a Rollout: PROTOCOL=grpc pods on port 9000, the Service port named for gRPC. */
+/** The gRPC app under a Rollout, callable by web/frontend only. */
 function echoApp(name: string, steps: unknown[], analysis?: Record<string, unknown>): string {
   return manifests(
-    istioApp({
+    grpcIstioApp({
       namespace: NS,
       name,
-      env: { PROTOCOL: "grpc" },
-      ports: [9000],
-      // Ready once the server serves (istiod sent its inbound listener), as a readiness probe would say.
-      readinessGates: [SERVING_GATE],
-      service: { port: 80, targetPort: 9000, portName: "grpc" },
       steps,
       ...(analysis ? { analysis } : {}),
       extraSpec: { accessPolicy: { sources: [{ serviceAccount: "frontend", namespace: "web" }] } },

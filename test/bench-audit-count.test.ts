@@ -9,8 +9,14 @@ import { comparisonAuditPolicy, countRequests, resourceOf } from "../bench/compa
 const V = "system:serviceaccount:vireo-system:vireo";
 const F = "system:serviceaccount:flagger-system:flagger";
 const at = (s: number) => new Date(Date.UTC(2026, 0, 1, 0, 0, s)).toISOString();
-const entry = (user: string, verb: string, uri: string, s: number) =>
-  JSON.stringify({ user: { username: user }, verb, requestURI: uri, requestReceivedTimestamp: at(s) });
+const entry = (user: string, verb: string, uri: string, s: number, code = 200) =>
+  JSON.stringify({
+    user: { username: user },
+    verb,
+    requestURI: uri,
+    requestReceivedTimestamp: at(s),
+    responseStatus: { code },
+  });
 
 describe("bench:compare audit counting", () => {
   it("counts one user's reads and writes inside the window; Events apart; leader election outside both", async () => {
@@ -27,16 +33,22 @@ describe("bench:compare audit counting", () => {
         entry(V, "update", "/apis/coordination.k8s.io/v1/namespaces/s/leases/l", 14),
         entry(F, "update", "/apis/flagger.app/v1beta1/namespaces/b/canaries/y/status", 12),
         entry(V, "patch", "/apis/apps/v1/namespaces/a/deployments/x", 30),
+        entry(V, "update", "/apis/apps/v1/namespaces/a/deployments/x", 15, 409),
         "",
       ].join("\n"),
     );
     const v = await countRequests(log, V, Date.parse(at(10)), Date.parse(at(20)));
     assert.deepEqual(
       { reads: v.reads, writes: v.writes, events: v.eventWrites, er: v.electionReads, ew: v.electionWrites },
-      { reads: 2, writes: 2, events: 1, er: 1, ew: 1 },
+      { reads: 2, writes: 3, events: 1, er: 1, ew: 1 },
     );
     assert.equal(v.byVerb.patch, 1, "the patch at 30 s is outside the window");
-    assert.deepEqual(v.writesByResource, { "rollouts/status": 1, events: 1 });
+    assert.deepEqual(v.writesByResource, { "rollouts/status": 1, events: 1, deployments: 1 });
+    assert.deepEqual(
+      v.conflictsByResource,
+      { deployments: 1 },
+      "a fenced write that lost is a write, and a 409",
+    );
     assert.deepEqual(v.readsByResource, { trafficsplits: 1, services: 1 });
     const f = await countRequests(log, F, 0, Date.parse(at(59)));
     assert.equal(f.writes, 1);

@@ -51,6 +51,7 @@ describe("bench:compare capabilities", () => {
         byVerb: {},
         writesByResource: {},
         readsByResource: { endpointslices: 30 },
+        conflictsByResource: {},
       },
       endpointSliceReads: 30,
       webhookCalls: 0,

@@ -22,6 +22,7 @@ const side = (controller: string, totalSeconds: number): Side => ({
     byVerb: {},
     writesByResource: { events: 50, "rollouts/status": 100 },
     readsByResource: {},
+    conflictsByResource: { "rollouts/status": 5 },
   },
   readsPerStepPerRollout: 5,
   writesPerStepPerRollout: 3,
@@ -57,14 +58,14 @@ describe("bench:compare table", () => {
     runs: 3,
   };
 
-  it("shows how long rollouts waited for their first step, and the writes by resource largest first", () => {
+  it("shows how long rollouts waited for their first step, and the writes by resource largest first, with their conflicts", () => {
     const t = table({ v: side("Vireo", 60), f: side("Flagger", 80) });
     assert.equal(
       row(t, "wait for the first step s, p99"),
       "| wait for the first step s, p99 | 6.0 | 8.0 | 0.75 |",
     );
     assert.deepEqual(writesByResource([side("Vireo", 60)]), [
-      "- Vireo writes / step / rollout by resource: rollouts/status 2.00, events 1.00",
+      "- Vireo writes / step / rollout by resource: rollouts/status 2.00, events 1.00; of these answered 409 Conflict: rollouts/status 0.10",
     ]);
   });
 

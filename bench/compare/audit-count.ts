@@ -20,6 +20,7 @@ interface Entry {
   verb: string;
   requestURI: string;
   requestReceivedTimestamp: string;
+  responseStatus?: { code?: number };
 }
 
 /** Requests of one user in a window. */
@@ -36,6 +37,8 @@ export interface RequestCounts {
   writesByResource: Record<string, number>;
   /** Reads (election excluded) by resource, the same way. */
   readsByResource: Record<string, number>;
+  /** Of the writes: those answered 409 Conflict (a fenced write that met a newer object), by resource. */
+  conflictsByResource: Record<string, number>;
 }
 
 const READS = new Set(["get", "list", "watch"]);
@@ -71,6 +74,7 @@ export async function countRequests(
     byVerb: {},
     writesByResource: {},
     readsByResource: {},
+    conflictsByResource: {},
   };
   const lines = createInterface({
     input: createReadStream(auditLog, "utf8"),
@@ -100,6 +104,7 @@ export async function countRequests(
     }
     out.writes++;
     bump(out.writesByResource, resourceOf(path));
+    if (e.responseStatus?.code === 409) bump(out.conflictsByResource, resourceOf(path));
     if (/\/events(\/|$)/.test(path)) out.eventWrites++;
   }
   return out;

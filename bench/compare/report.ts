@@ -59,7 +59,11 @@ export function writesByResource(sides: readonly Side[]): string[] {
     const parts = Object.entries(s.requests.writesByResource)
       .sort((a, b) => b[1] - a[1])
       .map(([r, count]) => `${r} ${(count / (s.n * 5)).toFixed(2)}`);
-    return `- ${s.controller} writes / step / rollout by resource: ${parts.join(", ")}`;
+    const conflicts = Object.entries(s.requests.conflictsByResource)
+      .sort((a, b) => b[1] - a[1])
+      .map(([r, count]) => `${r} ${(count / (s.n * 5)).toFixed(2)}`);
+    const of409 = conflicts.length ? `; of these answered 409 Conflict: ${conflicts.join(", ")}` : "";
+    return `- ${s.controller} writes / step / rollout by resource: ${parts.join(", ")}${of409}`;
   });
 }
 

@@ -1,16 +1,33 @@
 // Reading what istiod pushed (Envoy xDS resources as protojson, from xdsprobe ads): routes, weights, clusters, RBAC.
 
+/** A header an Envoy route adds (HeaderValueOption). */
+export interface HeaderToAdd {
+  header?: { key?: string; value?: string };
+}
+
 /** One weighted cluster of a route. */
 export interface WeightedCluster {
   name: string;
   weight?: number;
+  /** Headers added to the responses this cluster answers (Istio's per-destination `headers.response.add`). */
+  responseHeadersToAdd?: HeaderToAdd[];
+}
+
+/** A route's request mirror: the cluster the copies go to and the share copied. */
+export interface MirrorPolicy {
+  cluster?: string;
+  runtimeFraction?: { defaultValue?: { numerator?: number; denominator?: string } };
 }
 
 /** An Envoy route (envoy.config.route.v3.Route), the fields the tests read. */
 export interface EnvoyRoute {
   name?: string;
   match?: Record<string, unknown>;
-  route?: { cluster?: string; weightedClusters?: { clusters?: WeightedCluster[] } };
+  route?: {
+    cluster?: string;
+    weightedClusters?: { clusters?: WeightedCluster[] };
+    requestMirrorPolicies?: MirrorPolicy[];
+  };
   directResponse?: { status?: number };
 }
 
@@ -87,6 +104,19 @@ export function routeTargets(route: EnvoyRoute | undefined): Record<string, numb
 export function pushedSplit(state: AdsState, routeName: string, domain: string): Record<string, number> {
   const routes = virtualHostFor(state, routeName, domain)?.routes ?? [];
   return routeTargets(routes.find((r) => !(r.match as { headers?: unknown[] } | undefined)?.headers?.length));
+}
+
+/** The header conditions of a route's match (name → the matcher as pushed). */
+export function headerMatchers(route: EnvoyRoute | undefined): Record<string, Record<string, unknown>> {
+  const headers = (route?.match as { headers?: { name?: string; stringMatch?: Record<string, unknown> }[] })
+    ?.headers;
+  return Object.fromEntries((headers ?? []).map((h) => [h.name ?? "", h.stringMatch ?? {}]));
+}
+
+/** A FractionalPercent (numerator over HUNDRED, TEN_THOUSAND or MILLION; HUNDRED by default) in percent. */
+export function percentOf(f: { numerator?: number; denominator?: string } | undefined): number {
+  const of = { TEN_THOUSAND: 1e4, MILLION: 1e6 }[f?.denominator ?? ""] ?? 100;
+  return (100 * (f?.numerator ?? 0)) / of;
 }
 
 /** Endpoint addresses (ip:port) istiod pushed for `cluster`, sorted. */

@@ -45,7 +45,12 @@ export async function startGrpcLoad(o: {
   target: string;
   rps?: number;
   concurrency?: number;
+  /** Request metadata (headers) sent on every RPC: what RDS header matchers see. */
+  metadata?: Record<string, string>;
 }): Promise<GrpcLoad> {
+  const metadata = Object.entries(o.metadata ?? {})
+    .map(([k, v]) => `${k}=${v}`)
+    .join(",");
   const probe = await startProbe({
     command: "client",
     args: [
@@ -53,6 +58,7 @@ export async function startGrpcLoad(o: {
       `--target=${o.target}`,
       `--rps=${o.rps ?? 100}`,
       `--concurrency=${o.concurrency ?? 16}`,
+      ...(metadata ? [`--metadata=${metadata}`] : []),
     ],
     dir: o.dir,
     readyPath: "/results?from=0",

@@ -16,7 +16,14 @@ export interface GrpcMeshEnv {
   pods: GrpcPodHost;
   certs: MeshCerts;
   /** Starts a client of `target` with the mesh identity `serviceAccount` of namespace `namespace`. */
-  client(o: { namespace: string; serviceAccount: string; target: string; rps?: number }): Promise<GrpcLoad>;
+  client(o: {
+    namespace: string;
+    serviceAccount: string;
+    target: string;
+    rps?: number;
+    /** Request metadata (headers) sent on every RPC. */
+    metadata?: Record<string, string>;
+  }): Promise<GrpcLoad>;
   /** Requires mTLS for every workload of `namespace` and makes clients use it for its Services (Istio's config). */
   requireMtls(namespace: string): Promise<void>;
   stop(): Promise<void>;
@@ -65,6 +72,7 @@ export async function startGrpcMeshEnv(): Promise<GrpcMeshEnv> {
           node: { pod: o.serviceAccount, namespace: o.namespace, certDir },
           target: o.target,
           ...(o.rps ? { rps: o.rps } : {}),
+          ...(o.metadata ? { metadata: o.metadata } : {}),
         });
         loads.push(load);
         return load;

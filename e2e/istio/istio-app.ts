@@ -1,11 +1,17 @@
 // Fixtures of the Istio e2e tests: an app under an Istio Rollout, and reads of what Vireo wrote and kwok ran.
 import type { KubeConfig } from "@kubernetes/client-node";
 import { getOrUndefined, kubeRequest, watchPath } from "../cluster/kube-request.ts";
+import { SERVING_GATE } from "../dataplane/grpc-pods.ts";
 import { type PodAppDeploymentOptions, podAppDeployment } from "../dataplane/real-pod-app.ts";
 
 /** Options of {@link istioApp}. */
 export interface IstioAppOptions extends PodAppDeploymentOptions {
+  /** strategy.canary.steps (ignored with {@link blueGreen}). */
   steps: unknown[];
+  /** More fields of strategy.canary (sessionAffinity, …). */
+  canary?: Record<string, unknown>;
+  /** strategy.blueGreen, in place of the canary strategy. */
+  blueGreen?: Record<string, unknown>;
   /** spec.service (default port 80 → 9898). */
   service?: Record<string, unknown>;
   /** spec.analysis (default: no metrics, 2 s interval). */
@@ -46,13 +52,29 @@ export function istioApp(o: IstioAppOptions): object[] {
         targetRef: { name: o.name },
         service: o.service ?? { port: 80, targetPort: 9898 },
         provider: "istio",
-        strategy: { canary: { steps: o.steps } },
+        strategy: o.blueGreen ? { blueGreen: o.blueGreen } : { canary: { steps: o.steps, ...o.canary } },
         analysis: o.analysis ?? { interval: "2s", metrics: [] },
         progressDeadlineSeconds: 120,
         ...o.extraSpec,
       },
     },
   ];
+}
+
+/**
+ * {@link istioApp} for a gRPC app: PROTOCOL=grpc pods on port 9000, Ready once the server serves (istiod sent its
+ * inbound listener, as a readiness probe would say), the Service port 80 named for gRPC.
+ */
+export function grpcIstioApp(
+  o: Omit<IstioAppOptions, "env" | "ports" | "readinessGates" | "service">,
+): object[] {
+  return istioApp({
+    ...o,
+    env: { PROTOCOL: "grpc" },
+    ports: [9000],
+    readinessGates: [SERVING_GATE],
+    service: { port: 80, targetPort: 9000, portName: "grpc" },
+  });
 }
 
 /** The multi-document text kubectl applies. */

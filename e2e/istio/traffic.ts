@@ -1,4 +1,6 @@
 // Measurements of real RPCs through istiod's routes: reaction to a weight write, served share, failures.
+import type { Counts } from "../dataplane/load.ts";
+import type { Slice } from "../support/traffic-timeline.ts";
 import { type GrpcLoad, type Outcome, tally } from "./grpc-load.ts";
 
 /** Canary share (percent) of the answered RPCs among `outcomes`. */
@@ -82,4 +84,30 @@ export function failureSummary(failed: readonly Outcome[]): string {
     .sort((a, b) => b[1] - a[1])
     .map(([m, n]) => `${n}× ${m}`)
     .join("; ");
+}
+
+/**
+ * RPC outcomes of a root and a preview client from `from` on, as the traffic timeline's 100 ms slices (each stamped
+ * with its end, like a live timeline's sample): an answered RPC counts as a 2xx of the workload that answered, a
+ * failed one as a failure of no workload, so the timeline's summaries read gRPC as they read HTTP.
+ */
+export function grpcSlices(root: readonly Outcome[], preview: readonly Outcome[], from: number): Slice[] {
+  const slices: Slice[] = [];
+  const empty = (): Counts => ({ byApp: new Map(), total: 0, transportErrors: 0 });
+  const add = (side: "root" | "preview", x: Outcome) => {
+    if (x.at < from) return;
+    const i = Math.floor((x.at - from) / 100);
+    for (let j = slices.length; j <= i; j++)
+      slices.push({ at: from + (j + 1) * 100, root: empty(), preview: empty() });
+    const c = (slices[i] as Slice)[side];
+    const app = x.code === 0 ? x.workload : "";
+    const cls = x.code === 0 ? "2xx" : `grpc ${x.code}`;
+    const classes = c.byApp.get(app) ?? new Map<string, number>();
+    classes.set(cls, (classes.get(cls) ?? 0) + 1);
+    c.byApp.set(app, classes);
+    c.total++;
+  };
+  for (const x of root) add("root", x);
+  for (const x of preview) add("preview", x);
+  return slices;
 }

@@ -1,7 +1,10 @@
 // Steady load as a timeline for the tests that switch all traffic at once (blue/green): what the root and the preview
 // answered in each 100 ms slice, and how many of those requests failed.
+import type { Rollout } from "../../src/api/rollout-schema.ts";
+import type { Cluster } from "../cluster/cluster.ts";
 import { answered, type Counts, type Load, startLoad } from "../dataplane/load.ts";
-import { waitFor } from "./app.ts";
+import { setEnv } from "../dataplane/real-pod-app.ts";
+import { deploymentReplicas, getRollout, waitFor, waitForRollout } from "./app.ts";
 
 /** What each entry point answered in one 100 ms slice. */
 export interface Slice {
@@ -18,8 +21,14 @@ export function failed(c: Counts): number {
   return n;
 }
 
+/** What the entry points answered while it ran: a live {@link timeline}, or RPC outcomes read back as slices. */
+export interface Recording {
+  /** Ends the recording; its slices. */
+  stop(): Slice[] | Promise<Slice[]>;
+}
+
 /** Samples both loads every 100 ms until stopped. */
-export function timeline(root: Load, preview: Load): { slices: Slice[]; stop: () => void } {
+export function timeline(root: Load, preview: Load): { slices: Slice[]; stop: () => Slice[] } {
   const slices: Slice[] = [];
   root.mark();
   preview.mark();
@@ -32,6 +41,7 @@ export function timeline(root: Load, preview: Load): { slices: Slice[]; stop: ()
     stop: () => {
       clearInterval(timer);
       slices.push({ at: Date.now(), root: root.mark(), preview: preview.mark() });
+      return slices;
     },
   };
 }
@@ -118,4 +128,62 @@ export async function startRootAndPreviewLoads(
       60_000,
     );
   return { root, preview };
+}
+
+/**
+ * One blue/green release as the e2e tests drive it, recorded from just before the new template: sets VERSION=`version`
+ * on Deployment `app`, waits for the promotion and for the user's Deployment (the new version's pods, answering as
+ * `app`) to be scaled down, lets the entry points answer 2 s more, and summarises the switches (the old version
+ * answers as `<app>-primary`).
+ */
+export async function releaseBlueGreen(
+  cluster: Cluster,
+  namespace: string,
+  app: string,
+  version: string,
+  record: () => Recording,
+): Promise<{ t0: number; done: Rollout; slices: Slice[]; summary: SwitchSummary }> {
+  const stable = (await getRollout(cluster, namespace, app))?.status?.stableRevision;
+  const recording = record();
+  const t0 = Date.now();
+  await setEnv(cluster, namespace, app, `VERSION=${version}`);
+  const done = await waitForRollout(
+    cluster,
+    namespace,
+    app,
+    "promoted",
+    (r) => r.status?.phase === "Healthy" && r.status.stableRevision !== stable,
+    180_000,
+  );
+  // After the promotion the root goes back to the promoted primary; then the new version's pods are scaled down.
+  await waitFor(
+    "the user's Deployment scaled down",
+    () => deploymentReplicas(cluster, namespace, app),
+    (n) => n === 0,
+    60_000,
+  );
+  await new Promise((r) => setTimeout(r, 2000));
+  const slices = await recording.stop();
+  return { t0, done, slices, summary: switchSummary(slices, t0, app, `${app}-primary`) };
+}
+
+/** Sets `strategy.blueGreen.rollbackWindow` of Rollout `app` (a long one, so an abort lands in it). */
+export async function setRollbackWindow(
+  cluster: Cluster,
+  namespace: string,
+  app: string,
+  window: string,
+): Promise<void> {
+  const patch = { spec: { strategy: { blueGreen: { rollbackWindow: window } } } };
+  const r = await cluster.kubectl([
+    "patch",
+    "rollout.vireo.dev",
+    app,
+    "-n",
+    namespace,
+    "--type=merge",
+    "-p",
+    JSON.stringify(patch),
+  ]);
+  if (r.code !== 0) throw new Error(`kubectl patch (rollbackWindow) failed: ${r.stderr}`);
 }

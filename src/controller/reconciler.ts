@@ -18,6 +18,7 @@ import type { Rollout, RolloutSpec, RolloutStatus } from "../api/rollout-schema.
 import { classifyError, KubeErrorKind } from "../kube/errors.ts";
 import type { ObjectRef } from "../kube/status-writer.ts";
 import { withFinalizer, withoutFinalizer } from "../kube/status-writer.ts";
+import { WriteFence } from "../kube/write-fence.ts";
 import { MeshError, MeshErrorKind } from "../mesh/errors.ts";
 import type { ProviderWarning } from "../mesh/provider.ts";
 import { setCondition } from "../rollout/conditions.ts";
@@ -34,7 +35,6 @@ import { type NoPolicyConfirmed, type Observed, observe, ownerOf, validated } fr
 import { type OutboxUpdate, type SettledNotification, toPending, updateOutbox } from "./outbox.ts";
 import type { ReconcileResult, ReconcilerDeps } from "./ports.ts";
 import { withTemplates } from "./templates.ts";
-import { WriteFence } from "./write-fence.ts";
 
 /** How often a Rollout with undelivered notifications is reconciled to offer them again. */
 const PENDING_RETRY_MS = 30_000;

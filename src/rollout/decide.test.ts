@@ -57,6 +57,25 @@ describe("happy path", () => {
     assert.deepEqual(history.map((h) => h.weight).slice(-3), [10, 30, 50]);
   });
 
+  it("announces a step earned by analysis with an Event, a step the schedule alone moves only to subscribers", () => {
+    const judged = initialized();
+    pushRevision(judged, "rev-2");
+    run(judged, (x) => x.status?.phase === "Healthy" && x.status.stableRevision === "rev-2");
+    const steps = (w: ModelWorld) => reasons(w).filter((r) => r === "StepAdvanced").length;
+    assert.equal(steps(judged), 2, "30 % and 50 %, each after its analysis passed");
+    const timed = initialized(newWorld(makeSpec({ skipAnalysis: true })));
+    pushRevision(timed, "rev-2");
+    run(timed, (x) => x.status?.phase === "Healthy" && x.status.stableRevision === "rev-2");
+    assert.equal(timed.status?.promotedBy, "Steps");
+    assert.equal(steps(timed), 0, reasons(timed).join());
+    assert.deepEqual(
+      actionsOf(timed, "Notify")
+        .filter((n) => n.event === "StepAdvanced")
+        .map((n) => n.message),
+      ["step 2/3: canary weight 30%", "step 3/3: canary weight 50%"],
+    );
+  });
+
   it("one tick passes one step, even stamped later than the decision reading it (another node's clock)", () => {
     const w = initialized();
     pushRevision(w, "rev-2");

@@ -62,11 +62,14 @@ export function pause(ctx: Ctx, reason: PauseReason, message: string): void {
   );
 }
 
+/** What moved a rollout past a step: its analysis, a person, or the schedule alone (no analysis configured). */
+export type AdvancedBy = "Analysis" | "User" | "Steps";
+
 /**
  * Starts the promotion. Only a person's promotion is an Event of its own: after the last step the Promoted Event
  * (seconds later, naming how it was earned) says all a "promoting" Event would, and it cost a write per rollout.
  */
-export function startPromotion(ctx: Ctx, by: "Analysis" | "User" | "Steps", message: string): void {
+export function startPromotion(ctx: Ctx, by: AdvancedBy, message: string): void {
   const { d } = ctx;
   d.phase = "Promoting";
   d.status.promotedBy = by;
@@ -75,8 +78,11 @@ export function startPromotion(ctx: Ctx, by: "Analysis" | "User" | "Steps", mess
   if (by === "User") d.event("Normal", REASONS.PromotedByUser, message);
 }
 
-/** Enters step `index` (the canary is ready): records when it started and announces it. */
-export function enterStep(ctx: Ctx, index: number): void {
+/**
+ * Enters step `index` (the canary is ready): records when it started and announces it. `by` is what moved it
+ * there, when it was a move past a step.
+ */
+export function enterStep(ctx: Ctx, index: number, by?: AdvancedBy): void {
   const { d, steps } = ctx;
   d.status.currentStepIndex = index;
   d.status.stepStartedAt = d.now.toISOString();
@@ -88,20 +94,24 @@ export function enterStep(ctx: Ctx, index: number): void {
     const message = cutOver
       ? cutOverMessage(ctx)
       : `step ${index + 1}/${steps.length}: canary weight ${weight}%`;
-    d.event("Normal", cutOver ? REASONS.CutOver : REASONS.StepAdvanced, message);
+    // An Event per decision a person needs: a step earned by analysis or by a person is one, a canary weight the
+    // schedule alone moves is not (the spec fixed it; status and the canary-weight metric show when it moved). It
+    // cost a write per step. The cut-over always is, and subscribers to StepAdvanced are notified either way.
+    if (cutOver || by !== "Steps")
+      d.event("Normal", cutOver ? REASONS.CutOver : REASONS.StepAdvanced, message);
     d.notify("StepAdvanced", "info", message, String(index));
   }
 }
 
 /** Leaves the current step: the next one, or promotion after the last. */
-export function advance(ctx: Ctx, by: "Analysis" | "User" | "Steps"): void {
+export function advance(ctx: Ctx, by: AdvancedBy): void {
   const { d, steps } = ctx;
   const next = (d.status.currentStepIndex ?? 0) + 1;
   if (next >= steps.length) {
     startPromotion(ctx, by, `all ${steps.length} steps passed; promoting ${d.status.canaryRevision}`);
     return;
   }
-  enterStep(ctx, next);
+  enterStep(ctx, next, by);
 }
 
 /** Leaves a pause. Resuming a pause step means moving past it. */

@@ -20,6 +20,7 @@ import {
   renderPrimaryAutoscaler,
   userAutoscaler,
 } from "./autoscaler.ts";
+import { CanaryScaler } from "./canary-scale.ts";
 import { claimantOf, leftovers } from "./claims.ts";
 import { servingGap } from "./hand-back.ts";
 import { ORIGINAL_SELECTOR_ANNOTATION, REVISION_ANNOTATION, type WorkloadNames } from "./names.ts";
@@ -118,10 +119,12 @@ export class ApiObjectReader implements Pick<ObjectReader, "deployment" | "servi
 export class WorkloadManager {
   readonly #clients: KubeClients;
   readonly #reader: ObjectReader;
+  readonly #canary: CanaryScaler;
 
   constructor(clients: KubeClients, reader: ObjectReader) {
     this.#clients = clients;
     this.#reader = reader;
+    this.#canary = new CanaryScaler(clients);
   }
 
   /** Reads the target, primary and the three Services. */
@@ -356,10 +359,7 @@ export class WorkloadManager {
   async scaleCanary(s: WorkloadSnapshot, up: boolean): Promise<number | undefined> {
     if (!s.target) return undefined;
     const replicas = up ? Math.max(s.primary?.spec.replicas ?? 1, 1) : 0;
-    if ((s.target.spec.replicas ?? 1) === replicas) return undefined;
-    const path = deploymentPath(s.names.namespace, s.names.target);
-    const written = (await this.#patch(path, s.target, { spec: { replicas } })) as Deployment | undefined;
-    return written?.metadata?.generation;
+    return this.#canary.scale(deploymentPath(s.names.namespace, s.names.target), s.target, replicas);
   }
 
   /**

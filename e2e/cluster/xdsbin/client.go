@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"net/http"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -18,6 +19,7 @@ import (
 	"google.golang.org/grpc/credentials/insecure"
 	xdscreds "google.golang.org/grpc/credentials/xds"
 	testgrpc "google.golang.org/grpc/interop/grpc_testing"
+	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
 	_ "google.golang.org/grpc/xds" // registers the xds:/// resolver and the xDS balancers
 )
@@ -65,6 +67,7 @@ func runClient(args []string) error {
 	concurrency := fs.Int("concurrency", 16, "RPCs in flight at most (a tick that finds them all busy is skipped)")
 	timeout := fs.Duration("timeout", 2*time.Second, "deadline of one RPC")
 	listen := fs.String("listen", "127.0.0.1:0", "address of the results endpoint")
+	headers := fs.String("metadata", "", "k=v,k=v sent as request metadata (headers) on every RPC: what RDS header matchers see")
 	_ = fs.Parse(args)
 	if *target == "" {
 		return fmt.Errorf("--target is required")
@@ -86,10 +89,19 @@ func runClient(args []string) error {
 	}
 	defer conn.Close()
 	client := testgrpc.NewTestServiceClient(conn)
+	var pairs []string
+	for _, kv := range strings.Split(*headers, ",") {
+		if k, v, ok := strings.Cut(kv, "="); ok && k != "" {
+			pairs = append(pairs, k, v)
+		}
+	}
 	rec := &recorder{workloadI: map[string]int{}, errorI: map[string]int{}}
 	call := func() {
 		ctx, cancel := context.WithTimeout(context.Background(), *timeout)
 		defer cancel()
+		if len(pairs) > 0 {
+			ctx = metadata.AppendToOutgoingContext(ctx, pairs...)
+		}
 		start := time.Now()
 		resp, err := client.UnaryCall(ctx, &testgrpc.SimpleRequest{FillServerId: true})
 		msg := ""

@@ -1,5 +1,5 @@
-// Remembers the resourceVersion of each Rollout's last status write, so no decision is taken from a cache that has
-// not yet seen it (the informer lags the API server; deciding from the older status would repeat the decision).
+// Remembers the resourceVersion of our own last write of each object (a Rollout's status, a scaled Deployment), so
+// nothing is decided or written again from a cache that has not yet seen it (the informer lags the API server).
 
 /** What the fence knows about one key's last write. */
 interface Written {
