@@ -125,7 +125,10 @@ describe("blue/green through a Gateway (provider gateway-api, real Traefik)", ()
       previewNew !== undefined && cutOver !== undefined,
       "both the preview and the root served the new version",
     );
-    assert.ok(previewNew <= cutOver, "the preview served the new version no later than any user");
+    // Within 250 ms: with no analysis the cut-over is written as soon as the new pods are ready, and Traefik applies
+    // the preview's endpoints and the route's weights in one reload; the preview's 20 requests a second can miss the
+    // 100 ms slice in which that reload lands (one slice later, seen once in a full run).
+    assert.ok(previewNew <= cutOver + 250, "the preview served the new version no later than any user");
     assert.equal(served(t0, written, NEW), 0, "no user reached the new version before the route was written");
     assert.ok(allNew !== undefined && back !== undefined, "cut over, then back to the promoted primary");
     assert.equal(
