@@ -3,8 +3,6 @@
 // promoted, rolled back by analysis with every ordinal's claim still bound, through a SIGKILL mid-step, and held
 // (Invalid) when a web metric names a URL outside the allow-list.
 import assert from "node:assert/strict";
-import { createServer } from "node:http";
-import type { AddressInfo } from "node:net";
 import { after, before, describe, it } from "node:test";
 import type { Rollout } from "../src/api/rollout-schema.ts";
 import { type Cluster, startCluster } from "./cluster/cluster.ts";
@@ -27,6 +25,7 @@ import {
   serve,
   startVireo,
 } from "./support/in-place.ts";
+import { LoopbackServer } from "./support/loopback-server.ts";
 
 const NAME = "web";
 const REPLICAS = 4;
@@ -380,14 +379,14 @@ describe("StatefulSet targets", () => {
   it("a web metric URL outside --allowed-check-urls: Invalid, the partition held, 0 requests", async () => {
     const ns = "sts-web-outside";
     let hits = 0;
-    const server = createServer((_req, res) => {
+    const server = new LoopbackServer((_req, res) => {
       hits++;
       res.end('{"score": 99}');
     });
-    await new Promise<void>((r) => server.listen(0, "127.0.0.1", () => r()));
+    await server.up();
     try {
       await healthy(ns);
-      const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/score`;
+      const url = server.url("/score");
       // This controller has no --allowed-check-urls, so no web URL is allowed.
       const metrics = [{ name: "score", web: { url, jsonPath: "$.score" }, thresholdRange: { min: 95 } }];
       await cluster.kubectl([
@@ -411,10 +410,7 @@ describe("StatefulSet targets", () => {
       assert.equal(partition(await sts(ns)), REPLICAS, "no ordinal was handed the new revision");
       console.log(`StatefulSet web metric outside the allow-list: ${r.status?.phase}: ${r.status?.message}`);
     } finally {
-      await new Promise<void>((r) => {
-        server.close(() => r());
-        server.closeAllConnections();
-      });
+      await server.down();
     }
   });
 });
