@@ -49,8 +49,10 @@ const APPLIES = `self.provider != 'gateway-api' || !has(self.strategy.canary) ||
 const BASE =
   "[has(self.gatewayApi) && has(self.gatewayApi.parentRefs) && has(self.gatewayApi.matches) ? self.gatewayApi.matches.size() : 1]";
 const list = (xs: readonly string[]) => `[${xs.map((x) => `'${x}'`).join(", ")}]`;
+// One mirror step's matches (step `t`): one per method, GET and HEAD by default.
+const MIRROR_MATCHES_OF_T = `(has(t.setMirror.matches) ? t.setMirror.matches.map(x, has(x.methods) ? x.methods.size() : 1).sum() : ${DEFAULT_MIRROR_METHODS.length})`;
 const HEADER_MATCHES = `${STEPS}.map(s, has(s.setHeaderRoute) && has(s.setHeaderRoute.matches) ? s.setHeaderRoute.matches.size() : 0).sum()`;
-const MIRROR_MATCHES = `${STEPS}.map(t, has(t.setMirror) && has(t.setMirror.percent) ? (has(t.setMirror.matches) ? t.setMirror.matches.map(x, has(x.methods) ? x.methods.size() : 1).sum() : ${DEFAULT_MIRROR_METHODS.length}) : 0).sum()`;
+const MIRROR_MATCHES = `${STEPS}.map(t, has(t.setMirror) && has(t.setMirror.percent) ? ${MIRROR_MATCHES_OF_T} : 0).sum()`;
 // The cookie rules: the canary's, and the primary's when pinned (pinPrimary defaults to true before CEL runs).
 const STICKY_RULES =
   "(has(self.strategy.canary.sessionAffinity) ? (has(self.strategy.canary.sessionAffinity.pinPrimary) && !self.strategy.canary.sessionAffinity.pinPrimary ? 1 : 2) : 0)";
@@ -64,7 +66,7 @@ export const GATEWAY_MATCH_CEL = [
     ".strategy.canary.steps",
   ),
   cel(
-    `${APPLIES} || ${BASE}.all(b, ${STEPS}.all(t, !has(t.setMirror) || !has(t.setMirror.percent) || (has(t.setMirror.matches) ? t.setMirror.matches.map(x, has(x.methods) ? x.methods.size() : 1).sum() : ${DEFAULT_MIRROR_METHODS.length}) * b <= ${GATEWAY_LIMITS.matches}))`,
+    `${APPLIES} || ${BASE}.all(b, ${STEPS}.all(t, !has(t.setMirror) || !has(t.setMirror.percent) || ${MIRROR_MATCHES_OF_T} * b <= ${GATEWAY_LIMITS.matches}))`,
     GATEWAY_MATCH_MESSAGES.mirror,
     ".strategy.canary.steps",
   ),
