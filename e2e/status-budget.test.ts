@@ -4,7 +4,6 @@
 // status write must be accepted and status must stay within its budget; metrics removed from the spec lose their
 // history at once.
 import assert from "node:assert/strict";
-import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import type { Rollout } from "../src/api/rollout-schema.ts";
@@ -12,7 +11,7 @@ import { largestSpec } from "../src/api/testing/largest-spec.ts";
 import { STATUS_BUDGET_BYTES, statusBytes } from "../src/rollout/status-budget.ts";
 import { type Cluster, startCluster } from "./cluster/cluster.ts";
 import { apply, appManifests, setImage, waitFor, waitForRollout } from "./support/app.ts";
-import type { AuditEntry } from "./support/audit.ts";
+import { auditEntries } from "./support/audit.ts";
 import { type ControllerProcess, startController } from "./support/controller-process.ts";
 
 /** etcd's default --max-request-bytes, which the e2e etcd keeps. */
@@ -41,10 +40,7 @@ async function stored(namespace: string, name: string): Promise<{ rollout: Rollo
 
 /** The controller's status writes of one Rollout that the API server refused (a 409 is a lost race, not a refusal). */
 function refusedStatusWrites(namespace: string, name: string): string[] {
-  return readFileSync(join(cluster.dir, "audit.log"), "utf8")
-    .split("\n")
-    .filter(Boolean)
-    .map((l) => JSON.parse(l) as AuditEntry)
+  return auditEntries(cluster.dir)
     .filter((e) => e.requestURI.includes(`/namespaces/${namespace}/rollouts/${name}/status`))
     .filter((e) => (e.responseStatus?.code ?? 0) >= 400 && e.responseStatus?.code !== 409)
     .map((e) => `${e.requestReceivedTimestamp} ${e.verb} → ${e.responseStatus?.code}`);
