@@ -81,6 +81,7 @@ export function grpcIstioApp(
 export const manifests = (docs: object[]): string => docs.map((d) => JSON.stringify(d)).join("\n---\n");
 
 interface VirtualServiceJson {
+  metadata?: { resourceVersion?: string };
   spec?: { http?: { name?: string; route?: { destination?: { host?: string }; weight?: number }[] }[] };
   status?: { validationMessages?: { type?: { code?: string }; level?: string }[] };
 }
@@ -120,20 +121,24 @@ export async function waitForVsWeight(
 export interface VsWeightLog {
   /** Resolves with the arrival time of the first event giving the canary `weight`. */
   written(weight: number, timeoutMs?: number): Promise<number>;
-  /** Every event so far: the canary weight and when it arrived. */
-  log(): { weight: number; at: number }[];
+  /** Every event so far: the canary weight, when it arrived and the write's resourceVersion. */
+  log(): { weight: number; at: number; rv: bigint }[];
   stop(): void;
 }
 
 /** Watches Vireo's VirtualService `name` and logs each canary weight it is written with. */
 export async function watchVsWeights(kc: KubeConfig, namespace: string, name: string): Promise<VsWeightLog> {
-  const log: { weight: number; at: number }[] = [];
+  const log: { weight: number; at: number; rv: bigint }[] = [];
   const watch = await watchPath<VirtualServiceJson>(
     kc,
     `/apis/networking.istio.io/v1/namespaces/${namespace}/virtualservices?fieldSelector=${encodeURIComponent(`metadata.name=${name}`)}`,
     (e) => {
       if (e.type === "ADDED" || e.type === "MODIFIED")
-        log.push({ weight: canaryWeightOf(e.object, name), at: e.at });
+        log.push({
+          weight: canaryWeightOf(e.object, name),
+          at: e.at,
+          rv: BigInt(e.object.metadata?.resourceVersion ?? "0"),
+        });
     },
   );
   return {
