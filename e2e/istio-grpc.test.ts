@@ -92,7 +92,9 @@ describe("real gRPC traffic through istiod's routes (proxyless, mTLS, RBAC)", { 
       const from = log[log.indexOf(c) - 1]?.weight ?? 0;
       const to =
         from === 0 && c.weight > 0 ? "canary" : from === 100 && c.weight < 100 ? "primary" : undefined;
-      return to ? [{ to, ready: slices.readyBefore(`${name}-${to}`, c.rv), at: c.at }] : [];
+      if (!to) return [];
+      const ready = slices.readyBefore(`${name}-${to}`, c.rv);
+      return [{ to, ready, lead: ready ? c.at - slices.readySince(`${name}-${to}`, c.rv) : 0, at: c.at }];
     });
     return { changes, switches, all: tally(load.between(start)) };
   }
@@ -260,7 +262,9 @@ describe("real gRPC traffic through istiod's routes (proxyless, mTLS, RBAC)", { 
     const releases = ["v2", "v3", "v4", "v5", "v6"];
     const { changes: flipsSeen, switches, all } = await releaseUnderLoad("jump", releases, jumps);
     const failedAround = switches.map((s) => tally(jumps.between(s.at - 1000, s.at + 3000)).failed.length);
-    const perSwitch = switches.map((s, i) => `${s.to} ${s.ready} ready/${failedAround[i]} failed`).join(", ");
+    const perSwitch = switches
+      .map((s, i) => `${s.to} ${s.ready} ready (${s.lead} ms before)/${failedAround[i]} failed`)
+      .join(", ");
     report.push(
       `  all-at-once: ${flipsSeen.length} full switches (0↔100 %) over ${releases.length} releases, ${all.total} RPCs at 300/s, ` +
         `${all.failed.length} failed${all.failed.length ? ` (${failureSummary(all.failed)})` : ""}; per switch: ${perSwitch}`,

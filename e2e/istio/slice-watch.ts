@@ -20,6 +20,8 @@ export interface SliceLog {
    * for every resource, which is what lets a VirtualService write be placed among slice writes.
    */
   readyBefore(service: string, rv: bigint): number;
+  /** When (watch arrival) the slices of `service` last went from no ready pod to some, before `rv`; 0 if never. */
+  readySince(service: string, rv: bigint): number;
   stop(): void;
 }
 
@@ -47,6 +49,16 @@ export async function watchSlices(kc: KubeConfig, namespace: string, services: s
       let ready = 0;
       for (const s of log) if (s.service === service && s.rv < rv) ready = s.ready;
       return ready;
+    },
+    readySince(service, rv) {
+      let since = 0;
+      let was = 0;
+      for (const s of log) {
+        if (s.service !== service || s.rv >= rv) continue;
+        if (was === 0 && s.ready > 0) since = s.at;
+        was = s.ready;
+      }
+      return since;
     },
     stop: () => watch.stop(),
   };
