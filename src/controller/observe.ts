@@ -24,6 +24,7 @@ import { httpProbesOf } from "../mesh/pod-probes.ts";
 import type { ProviderWarning } from "../mesh/provider.ts";
 import { providerSpecIssues, providerWarnings } from "../mesh/registry.ts";
 import type { AccessPolicyModel, MeshAdapter, RouteState, SplitRef } from "../mesh/types.ts";
+import { switchTargets } from "../rollout/traffic.ts";
 import type { CheckObservations, Observations, OwnershipObservation, Refusal } from "../rollout/types.ts";
 import { evaluateWindows } from "../rollout/windows.ts";
 import {
@@ -146,13 +147,19 @@ async function observeFallback(
   const ref = splitRef(names, spec);
   const mesh = deps.mesh(spec);
   const autoscaler = WorkloadManager.observeAutoscalers(snap);
-  const endpoints = await observeEndpoints(snap, (ns, svc) => deps.workloads.endpointSlices(ns, svc));
+  const workloads = WorkloadManager.observe(snap);
+  const routes = routeObservations(await mesh.getRoutes(ref));
+  const endpoints = await observeEndpoints(
+    snap,
+    (ns, svc) => deps.workloads.endpointSlices(ns, svc),
+    switchTargets({ ...workloads, ...routes }),
+  );
   return {
     ...v,
     observations: {
       ...observations,
-      ...WorkloadManager.observe(snap),
-      ...routeObservations(await mesh.getRoutes(ref)),
+      ...workloads,
+      ...routes,
       ...(autoscaler ? { autoscaler } : {}),
       ...(endpoints ? { endpoints } : {}),
     },
@@ -206,7 +213,12 @@ async function observeValid(
   ]);
   const workloads = WorkloadManager.observe(snap);
   const autoscaler = WorkloadManager.observeAutoscalers(snap);
-  const endpoints = await observeEndpoints(snap, (ns, svc) => deps.workloads.endpointSlices(ns, svc));
+  // Read only while a route write may move weight onto a backend from 0 % (blue/green: always), not per reconcile.
+  const endpoints = await observeEndpoints(
+    snap,
+    (ns, svc) => deps.workloads.endpointSlices(ns, svc),
+    switchTargets({ ...workloads, ...routeObservations(routes) }),
+  );
   const tick = analysisTick(deps, rollout, spec, names, workloads.canary.revision, now);
   const [checkIssues, checks] = await observeChecks(deps, rollout, spec);
   if (!policy && accessPolicyInSync) noPolicyConfirmed.set(owner.uid, generation);

@@ -50,6 +50,28 @@ describe("engine invariants (property-based)", () => {
     );
   });
 
+  it("weight moves onto a backend from 0 % only once its EndpointSlices list a ready pod", () => {
+    let checked = 0;
+    fc.assert(
+      fc.property(lifeArb, ([spec, events]) => {
+        for (const { before, decision } of play(spec, events).steps)
+          for (const a of decision.actions) {
+            if (a.type !== "SetRoutes") continue;
+            for (const side of ["primary", "canary"] as const) {
+              if ((before.routes?.[side] ?? 0) > 0 || a.weights[side] === 0) continue;
+              checked++;
+              assert.ok(
+                before.slices[side] > 0,
+                `${side} weight ${a.weights[side]} before its slices list a pod`,
+              );
+            }
+          }
+      }),
+      { numRuns: RUNS },
+    );
+    assert.ok(checked > 0, "no life moved weight onto a backend");
+  });
+
   it("a header route, mirror or sticky cookie never points at a canary without ready pods", () => {
     fc.assert(
       fc.property(lifeArb, ([spec, events]) => {

@@ -14,6 +14,7 @@ import {
   reconcile,
   run,
   settle,
+  syncEndpoints,
 } from "./testing/world.ts";
 
 const condition = (w: ModelWorld, type: string) => w.status?.conditions?.find((c) => c.type === type);
@@ -95,6 +96,7 @@ describe("Ready from the world", () => {
     let d = reconcile(w);
     for (let i = 0; i < 20 && w.status?.phase !== "Healthy"; i++) {
       settle(w);
+      syncEndpoints(w);
       w.now += d.requeueAfterMs ?? 1000;
       d = reconcile(w);
     }

@@ -92,14 +92,16 @@ export interface AutoscalerObservation {
 export type Side = "primary" | "canary";
 
 /**
- * What the EndpointSlices say, read for blue/green rollouts: the data plane (kube-proxy, an ingress, a mesh) routes
- * by the slices, not by the Deployments' status, so a switch of all traffic waits for them.
+ * What the EndpointSlices say: the data plane (kube-proxy, an ingress, a mesh) routes by the slices, not by the
+ * Deployments' status, so a switch of all traffic (blue/green) and any weight moved onto a backend from 0 % wait
+ * for them. Blue/green reads every reconcile; the canary strategy reads a backend only while a route write may move
+ * weight onto it from 0 % (see `switchTargets` in traffic.ts), and an unread count is undefined.
  */
 export interface EndpointsObservation {
-  /** Ready endpoints (distinct pods) in the slices of `<service>-primary`. */
-  primaryReady: number;
-  /** Ready endpoints (distinct pods) in the slices of `<service>-canary`. */
-  canaryReady: number;
+  /** Ready endpoints (distinct pods) in the slices of `<service>-primary`; undefined when not read. */
+  primaryReady?: number;
+  /** Ready endpoints (distinct pods) in the slices of `<service>-canary`; undefined when not read. */
+  canaryReady?: number;
   /**
    * The side the preview Service selects, once its slices agree: no endpoint of the other side is listed and every
    * ready pod of this side is listed ready. null while it switches, or when it does not exist.
@@ -248,7 +250,7 @@ export interface Observations {
   window: WindowState;
   /** HPAs of the target and the primary; undefined when neither exists (replicas then follow the Deployment). */
   autoscaler?: AutoscalerObservation;
-  /** Blue/green only: the EndpointSlices of the backend and preview Services. */
+  /** The EndpointSlices of the backend and preview Services (blue/green), or of the backends a switch may go to. */
   endpoints?: EndpointsObservation;
   /** Webhook results and check Jobs; undefined when the Rollout has none. */
   checks?: CheckObservations;

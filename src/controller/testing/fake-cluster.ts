@@ -6,6 +6,7 @@ import type { MetricMeasurement } from "../../analysis/types.ts";
 import { API_VERSION, KIND, LABELS } from "../../api/constants.ts";
 import type { OwnerRef } from "../../api/object-meta.ts";
 import type { Rollout, RolloutSpec, RolloutStatus } from "../../api/rollout-schema.ts";
+import { type EndpointSlice, SERVICE_NAME_LABEL } from "../../kube/endpoint-slices.ts";
 import { KubeApiError, KubeErrorKind } from "../../kube/errors.ts";
 import type { EventRegarding, EventSpec } from "../../kube/event-recorder.ts";
 import { jsonEqual, statusMergePatch } from "../../kube/status-diff.ts";
@@ -521,7 +522,26 @@ export class FakeCluster {
       Promise.reject(new Error(`fake cluster: ${what} (blue/green) is not modelled`));
     return {
       pointPreview: notModelled("pointPreview"),
-      endpointSlices: notModelled("endpointSlices"),
+      // The backend Services' slices list their Deployment's ready pods, caught up at once (the model world's lives
+      // play the lag); only while the Service exists, as the EndpointSlice controller keeps them.
+      endpointSlices: (_namespace, service) =>
+        read(`list endpointslices of ${service}`, (): EndpointSlice[] => {
+          const deployment =
+            service === this.names.primaryService
+              ? this.names.primary
+              : service === this.names.canaryService
+                ? this.names.target
+                : undefined;
+          if (deployment === undefined || !this.#services.has(service)) return [];
+          const ready = this.#deployments.get(deployment)?.pods.ready ?? 0;
+          const endpoints = Array.from({ length: ready }, (_, i) => ({
+            addresses: [`10.0.0.${i + 1}`],
+            targetRef: { kind: "Pod", name: `${deployment}-${i}`, uid: `${deployment}-${i}` },
+          }));
+          return [
+            { metadata: { name: `${service}-1`, labels: { [SERVICE_NAME_LABEL]: service } }, endpoints },
+          ];
+        }),
       snapshot: (names) =>
         read("list workloads", (): WorkloadSnapshot => {
           const svc = (n: string) => structuredClone(this.#services.get(n));

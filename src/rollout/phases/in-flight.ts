@@ -21,7 +21,7 @@ import { podsAtStep } from "../in-place/phases.ts";
 import { pointsAtCanary } from "../managed-routes.ts";
 import type { expandSteps } from "../steps.ts";
 import { ROUTE_POLL_MS, WORKLOAD_POLL_MS } from "../timing.ts";
-import { ensureAccessPolicy, retreatToPrimary, route } from "../traffic.ts";
+import { awaitEndpoints, ensureAccessPolicy, retreatToPrimary, route } from "../traffic.ts";
 import { advance, enterStep, pause, resumeFromPause, rollBack, startRollout } from "../transitions.ts";
 
 /** A rule of an in-flight rollout: true lets the next rule run, false ends this phase's work for the decision. */
@@ -190,7 +190,9 @@ const walkSteps: Rule = (ctx) => {
       waitFor(
         ctx,
         preview ? REASONS.WaitingForPreview : REASONS.WaitingForRoutes,
-        preview ?? `waiting for the mesh to route ${d.status.canaryWeight}% to the canary`,
+        preview ??
+          awaitEndpoints(ctx, d.status.canaryWeight ?? 0) ??
+          `waiting for the mesh to route ${d.status.canaryWeight}% to the canary`,
         ROUTE_POLL_MS,
       );
       return false;

@@ -5,7 +5,7 @@ import { drained } from "../blue-green.ts";
 import { type Ctx, isReady } from "../draft.ts";
 import { desiredReplicas } from "../repair.ts";
 import { WORKLOAD_POLL_MS } from "../timing.ts";
-import { ensureAccessPolicy, route } from "../traffic.ts";
+import { awaitEndpoints, ensureAccessPolicy, route } from "../traffic.ts";
 
 export function onInitializing(ctx: Ctx): void {
   const { d, obs } = ctx;
@@ -21,7 +21,7 @@ export function onInitializing(ctx: Ctx): void {
     return;
   }
   if (!route(ctx, 0)) {
-    d.say(REASONS.WaitingForRoutes, "routing all traffic to primary");
+    d.say(REASONS.WaitingForRoutes, awaitEndpoints(ctx, 0) ?? "routing all traffic to primary");
     return;
   }
   ensureAccessPolicy(ctx);

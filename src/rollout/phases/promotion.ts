@@ -8,7 +8,7 @@ import { type Ctx, isReady } from "../draft.ts";
 import { withoutEvidence } from "../evidence-budget.ts";
 import { desiredReplicas } from "../repair.ts";
 import { ROUTE_POLL_MS, WORKLOAD_POLL_MS } from "../timing.ts";
-import { retreatToPrimary, route } from "../traffic.ts";
+import { awaitEndpoints, retreatToPrimary, route } from "../traffic.ts";
 
 /** Promoting: copy the canary's template to the primary, then wait for the primary to roll it out. */
 export function onPromoting(ctx: Ctx): void {
@@ -78,7 +78,7 @@ export function onFinalizing(ctx: Ctx): void {
     return;
   }
   if (!retreatToPrimary(ctx)) {
-    d.say(REASONS.Finalizing, "routing all traffic to the promoted primary");
+    d.say(REASONS.Finalizing, awaitEndpoints(ctx, 0) ?? "routing all traffic to the promoted primary");
     return;
   }
   finishPromotion(ctx);

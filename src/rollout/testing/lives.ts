@@ -302,6 +302,9 @@ export function happen(w: ModelWorld, e: Event): void {
       w.now += e.ms;
       break;
     case "settle":
+      // The slices catch up with the pods as they were, then the pods move on: the slices lag one settle behind
+      // (a decision in between sees pods ready that no slice lists yet), and an "endpoints" event closes the gap.
+      syncEndpoints(w);
       settle(w);
       break;
     case "endpoints":
@@ -574,9 +577,9 @@ const blueGreenSpecArb: fc.Arbitrary<SpecIn> = fc
   .map(([spec, blueGreen]) => ({ ...spec, blueGreen }));
 
 /**
- * Events for blue/green lives: those of {@link eventArb}, with more pods settling and time passing, and the
- * EndpointSlices syncing (only here, so canary lives are drawn exactly as before blue/green), since a blue/green
- * rollout needs both slices and pods to catch up twice (preview, then cut-over) before it moves.
+ * Events for blue/green lives: those of {@link eventArb}, with more pods settling, time passing and EndpointSlices
+ * syncing, since a blue/green rollout needs both slices and pods to catch up twice (preview, then cut-over) before it
+ * moves.
  */
 const blueGreenEventArb: fc.Arbitrary<Event> = fc.oneof(
   { weight: 3, arbitrary: eventArb },

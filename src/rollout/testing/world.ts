@@ -11,6 +11,7 @@ import {
 } from "../../api/rollout-schema.ts";
 import { attemptIdOfStatus, runKey, sameRun } from "../checks.ts";
 import { analysisDue, decide } from "../decide.ts";
+import { switchTargets } from "../traffic.ts";
 import type {
   Action,
   CheckJobObservation,
@@ -267,6 +268,16 @@ export function observe(w: ModelWorld): Observations {
       canaryReady: w.slices.canary,
       preview: w.slices.preview,
     };
+  else {
+    // As the reconciler reads them: only the backends a route write may move weight onto from 0 %.
+    const targets = switchTargets(obs);
+    if (targets.length > 0)
+      obs.endpoints = {
+        ...(targets.includes("primary") ? { primaryReady: w.slices.primary } : {}),
+        ...(targets.includes("canary") ? { canaryReady: w.slices.canary } : {}),
+        preview: null,
+      };
+  }
   if (w.spec.checks?.length || w.checks.jobs.size > 0)
     obs.checks = { results: [...w.checks.results], jobs: [...w.checks.jobs.values()].map((j) => ({ ...j })) };
   const { user, primary } = w.autoscalers ?? {};
