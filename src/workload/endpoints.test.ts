@@ -14,14 +14,8 @@ const names = {
   primaryService: "jump-primary",
   canaryService: "jump-canary",
 };
-const canarySnapshot = {
-  names,
-  target: undefined,
-  primary: undefined,
-  rootService: undefined,
-  primaryService: undefined,
-  canaryService: undefined,
-} as WorkloadSnapshot;
+/** Only the names matter to the reads (the Services' objects only to blue/green's preview agreement). */
+const canarySnapshot = { names } as WorkloadSnapshot;
 
 /** A lister that counts its reads: `ready` ready pods for each Service named. */
 function lister(ready: Record<string, number>) {
