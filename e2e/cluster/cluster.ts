@@ -73,6 +73,8 @@ export interface StartClusterOptions {
   etcdQuotaBytes?: number;
   /** Run API Priority and Fairness (with its default limits), for tests of how the controller takes 429s. */
   priorityAndFairness?: boolean;
+  /** kube-controller-manager lists pod changes in EndpointSlices this much later (tests of a lagging controller). */
+  endpointSliceBatchMs?: number;
   /** Audit policy text (default: metadata of the controller's writes; see components.ts). */
   auditPolicy?: string;
   /**
@@ -202,6 +204,7 @@ export async function startCluster(opts: StartClusterOptions = {}): Promise<Clus
         podCidr: opts.podCidr,
         ...(opts.etcdQuotaBytes ? { etcdQuotaBytes: opts.etcdQuotaBytes } : {}),
         ...(opts.priorityAndFairness ? { priorityAndFairness: true } : {}),
+        ...(opts.endpointSliceBatchMs ? { endpointSliceBatchMs: opts.endpointSliceBatchMs } : {}),
         ...(opts.auditPolicy ? { auditPolicy: opts.auditPolicy } : {}),
       });
       adminKubeconfig = cp.adminKubeconfig;

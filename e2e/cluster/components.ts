@@ -24,6 +24,8 @@ export interface Layout {
   etcdQuotaBytes?: number;
   /** Run API Priority and Fairness with its default limits (off by default: lighter on 2 cores). */
   priorityAndFairness?: boolean;
+  /** Delay the EndpointSlice controller batches pod changes by (`--endpointslice-updates-batch-period`; default 0). */
+  endpointSliceBatchMs?: number;
 }
 
 /** Service CIDR; 10.0.0.1 becomes the `kubernetes` Service IP (also in the serving cert's SANs). */
@@ -150,6 +152,7 @@ export function controllerManagerArgs(l: Layout): string[] {
     "--kube-api-burst=200",
     // HPAs act within a second (default 15 s), so e2e/hpa.test.ts sees minReplicas enforced promptly.
     "--horizontal-pod-autoscaler-sync-period=1s",
+    ...(l.endpointSliceBatchMs ? [`--endpointslice-updates-batch-period=${l.endpointSliceBatchMs}ms`] : []),
     "--profiling=false",
     "--v=1",
   ];

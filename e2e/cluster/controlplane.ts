@@ -46,6 +46,8 @@ export interface ControlPlaneOptions {
   etcdQuotaBytes?: number;
   /** API Priority and Fairness on, with its default limits. */
   priorityAndFairness?: boolean;
+  /** Delay the EndpointSlice controller batches pod changes by (`--endpointslice-updates-batch-period`; default 0). */
+  endpointSliceBatchMs?: number;
   /** Audit policy text (default: the controller's writes only). */
   auditPolicy?: string;
 }
@@ -77,6 +79,7 @@ export async function startControlPlane(o: ControlPlaneOptions): Promise<Control
     ...(o.podCidr ? { podCidr: o.podCidr } : {}),
     ...(o.etcdQuotaBytes ? { etcdQuotaBytes: o.etcdQuotaBytes } : {}),
     ...(o.priorityAndFairness ? { priorityAndFairness: true } : {}),
+    ...(o.endpointSliceBatchMs ? { endpointSliceBatchMs: o.endpointSliceBatchMs } : {}),
   };
   mkdirSync(l.etcdDataDir, { recursive: true, mode: 0o700 });
   const spawn = (name: string, bin: string, args: string[], env?: NodeJS.ProcessEnv): ManagedProcess => {

@@ -1,7 +1,7 @@
 // Everything the proxyless-gRPC traffic tests need beside the cluster: istiod, locally routed pod IPs, gRPC pods
 // that take mTLS and RBAC from istiod, and mesh certificates for them and for the clients.
 import { join } from "node:path";
-import { type Cluster, startCluster } from "../cluster/cluster.ts";
+import { type Cluster, type StartClusterOptions, startCluster } from "../cluster/cluster.ts";
 import { REPO_ROOT, resolveBinaries } from "../cluster/paths.ts";
 import { type GrpcPodHost, grpcPodHost } from "../dataplane/grpc-pods.ts";
 import { claimLocalRange } from "../dataplane/pod-cidr.ts";
@@ -30,7 +30,9 @@ export interface GrpcMeshEnv {
 }
 
 /** Starts a cluster with istiod and a local pod range, the pod runner with its gRPC pod host, and a mesh CA. */
-export async function startGrpcMeshEnv(): Promise<GrpcMeshEnv> {
+export async function startGrpcMeshEnv(
+  o: Pick<StartClusterOptions, "endpointSliceBatchMs"> = {},
+): Promise<GrpcMeshEnv> {
   const range = claimLocalRange();
   let cluster: Cluster | undefined;
   let runner: PodRunner | undefined;
@@ -47,7 +49,12 @@ export async function startGrpcMeshEnv(): Promise<GrpcMeshEnv> {
     range.release();
   };
   try {
-    cluster = await startCluster({ podCidr: range.cidr, istiod: true, crdDirs: [join(REPO_ROOT, "crds")] });
+    cluster = await startCluster({
+      podCidr: range.cidr,
+      istiod: true,
+      crdDirs: [join(REPO_ROOT, "crds")],
+      ...o,
+    });
     const c = cluster;
     const istiod = c.istiod!;
     const certs = await meshCerts(resolveBinaries().openssl, c.dir);
