@@ -176,11 +176,13 @@ describe("chaos during analysis-driven rollouts", () => {
         { name: "success", builtin: "request-success-rate", window: "10s", thresholdRange: { min: 95 } },
       ],
     };
+    // The last step is long so the good rollout is still running when its leader is frozen (60–110 s after the
+    // new image on a loaded machine), and the successor has writes to make that the deposed leader's could race.
     const steps = [
       { setWeight: 20 },
       { pause: { duration: "5s" } },
       { setWeight: 50 },
-      { pause: { duration: "5s" } },
+      { pause: { duration: "120s" } },
     ];
     const sims: Simulator[] = [];
     const stable: Record<string, string> = {};
@@ -266,7 +268,8 @@ describe("chaos during analysis-driven rollouts", () => {
       // 4. Freeze the leader past its lease; the standby takes over; the old one wakes up and must exit silently.
       const l2 = await waitFor("a leader", leader, Boolean, 40_000, 200);
       const frozenId = await holder();
-      // Under load the faults before the freeze can outlast both rollouts; then the successor has nothing to write.
+      // Under extreme load the faults before the freeze can outlast both rollouts; then the successor has nothing to
+      // write (the run says so).
       const endedBeforeFreeze =
         (await rollout("chaos-good"))?.status?.stableRevision !== stable["chaos-good"] &&
         (await rollout("chaos-bad"))?.status?.phase === "RolledBack";
