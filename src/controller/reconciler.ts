@@ -308,7 +308,8 @@ export class Reconciler {
   /**
    * Records again the Events of the recent milestones in `status` (written, so durable), each under its milestone's
    * name: the recorder skips those it already has and the API server refuses a second one, so only an Event lost
-   * to a crash, a frozen leader or an API server outage after the status write is created, and only once.
+   * after the status write (a crash, a frozen leader, an API server outage, a write that landed but answered with an
+   * error) is created, and only once.
    */
   #recordMilestones(rollout: Rollout, status: RolloutStatus): Promise<void> {
     const events = recentMilestoneEvents(rollout.metadata, status, this.#d.now().getTime());
