@@ -9,6 +9,7 @@
 // entry (the bundle the image runs, the TypeScript sources):
 // starts the controller with the ServiceAccount kubeconfig, waits for /readyz, lets it settle 10 s, then reports the
 // median VmRSS of 10 samples over 5 s, VmHWM, and the modules it resolved (logged by src/cli/testing/log-imports.mjs).
+
 import { spawn, spawnSync } from "node:child_process";
 import { readFileSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
@@ -16,7 +17,8 @@ import { parseArgs } from "node:util";
 import { parse } from "yaml";
 import { CONTROLLER_NODE_FLAGS } from "../deploy/bundle.ts";
 import { startCluster } from "../e2e/cluster/cluster.ts";
-import { freePort, superviseController } from "../e2e/support/controller-process.ts";
+import { freePort } from "../e2e/cluster/ports.ts";
+import { superviseController } from "../e2e/support/controller-process.ts";
 import { memory } from "./scale/proc-sampler.ts";
 
 const HERE = resolve(import.meta.dirname, "..");

@@ -2,6 +2,7 @@
 // plays the kubelet: it reads the Deployment the chart created from the API server and runs the image's entrypoint
 // from its rootfs with that pod spec's args, env, uid/gid, read-only root and ServiceAccount token; that controller
 // then reconciles examples.
+
 import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
 import { readFileSync } from "node:fs";
@@ -11,8 +12,9 @@ import { promisify } from "node:util";
 import { parseAllDocuments } from "yaml";
 import { CHART_DIR, helmBinary } from "../deploy/generate.ts";
 import { type Cluster, startCluster } from "./cluster/cluster.ts";
+import { freePort } from "./cluster/ports.ts";
 import { apply, getJson, waitFor, waitForRollout } from "./support/app.ts";
-import { type ControllerProcess, freePort } from "./support/controller-process.ts";
+import type { ControllerProcess } from "./support/controller-process.ts";
 import { buildImage, type MountedImage, mountImage, startFromImage } from "./support/image-process.ts";
 import { serviceAccountCredentials } from "./support/service-account.ts";
 

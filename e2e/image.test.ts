@@ -1,13 +1,15 @@
 // The controller image, built by `npm run image`, runs from its own rootfs as its non-root USER on a read-only
 // root, with a ServiceAccount token mounted like a pod's, and takes an example Rollout to Healthy.
+
 import assert from "node:assert/strict";
 import { lstatSync, readFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { CONTROLLER_NODE_FLAGS } from "../deploy/bundle.ts";
 import { type Cluster, startCluster } from "./cluster/cluster.ts";
+import { freePort } from "./cluster/ports.ts";
 import { applyUntilHealthy, getJson } from "./support/app.ts";
-import { type ControllerProcess, freePort } from "./support/controller-process.ts";
+import type { ControllerProcess } from "./support/controller-process.ts";
 import { buildImage, type MountedImage, mountImage, startFromImage } from "./support/image-process.ts";
 import { serviceAccountCredentials } from "./support/service-account.ts";
 

@@ -1,12 +1,13 @@
 // Flagger for the side-by-side benchmark: built from the Go module proxy, installed (CRDs, RBAC, a ServiceAccount
 // kubeconfig) into the bench cluster, run as a process, and its Canaries created and tracked.
+
 import { type ChildProcess, execFile, spawn } from "node:child_process";
 import { createWriteStream, readFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { promisify } from "node:util";
 import type { Cluster } from "../../e2e/cluster/cluster.ts";
 import { caOf, writeKubeconfig } from "../../e2e/cluster/kubeconfig.ts";
-import { freePort } from "../../e2e/support/controller-process.ts";
+import { freePort } from "../../e2e/cluster/ports.ts";
 import type { KubeClients } from "../../src/kube/clients.ts";
 import { isAlreadyExists } from "../../src/kube/errors.ts";
 import { DETECTION_WEIGHTS } from "../detection/settings.ts";

@@ -2,10 +2,10 @@
 // ServiceAccount kubeconfig.
 import { type ChildProcess, spawn } from "node:child_process";
 import { createWriteStream, mkdirSync } from "node:fs";
-import { createServer } from "node:net";
 import { join, resolve } from "node:path";
 import { bundleController, CONTROLLER_NODE_FLAGS } from "../../deploy/bundle.ts";
 import { LOOPBACK_RANGES } from "../../src/net/testing/loopback.ts";
+import { freePort } from "../cluster/ports.ts";
 
 const ROOT = resolve(import.meta.dirname, "../..");
 
@@ -21,18 +21,6 @@ export interface ControllerProcess {
   /** SIGKILL: no cleanup, as a crash or OOM kill would. */
   kill(): Promise<void>;
   exited(): boolean;
-}
-
-/** A free TCP port on loopback. */
-export async function freePort(): Promise<number> {
-  return new Promise((res, rej) => {
-    const srv = createServer();
-    srv.once("error", rej);
-    srv.listen(0, "127.0.0.1", () => {
-      const port = (srv.address() as { port: number }).port;
-      srv.close(() => res(port));
-    });
-  });
 }
 
 /** Flags pointing a controller at an e2e cluster's Prometheus (1 s scrape) and one data plane's builtin metrics. */

@@ -1,10 +1,12 @@
 // Runs `vireo loadgen` from the controller's bundle (the image's entry point, another command) on loopback for e2e,
 // optionally with its own /etc/hosts (a mount namespace) standing in for the cluster DNS a pod would ask.
+
 import { spawn } from "node:child_process";
 import { mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { bundleController, CONTROLLER_NODE_FLAGS } from "../../deploy/bundle.ts";
-import { type ControllerProcess, freePort, superviseController } from "./controller-process.ts";
+import { freePort } from "../cluster/ports.ts";
+import { type ControllerProcess, superviseController } from "./controller-process.ts";
 
 /**
  * Starts `vireo loadgen --namespace <namespace> …` on a free loopback port and waits until /readyz answers. With
