@@ -182,10 +182,10 @@ export interface PodCreate {
  * Pods `kind`'s controller made in `ns` from `since` (ms since the epoch, read before the change that starts the
  * rollout) on, from the API server's audit log (every pod create of kube-controller-manager's StatefulSet and
  * DaemonSet controllers is logged, see AUDIT_POLICY): one entry per pod made, however briefly it lived, in the
- * order received. The pods made before the rollout are left out by time, not by assuming how many there were.
+ * order the log has them. Pods made before the rollout are left out by time, not by assuming how many there were.
  * (Counting the controller's SuccessfulCreate Events over-counted under load: the event recorder folds repeats of
- * one message into counts it does not always keep straight.) Waits until at least `expected` are there, so a create
- * still being written to the log is not missed.
+ * one message into counts it does not always keep straight.) Waits until at least `expected` are there, so a
+ * create still being written to the log is not missed.
  */
 export async function podsCreatedSince(
   cluster: Cluster,
@@ -213,9 +213,9 @@ export async function podsCreatedSince(
 /** The pod names of `creates`, sorted: one per slot when each was replaced once. */
 export const createdNames = (creates: readonly PodCreate[]): string[] => creates.map((c) => c.name).sort();
 
-/** `creates` for an assertion message: `name@time` in the order made. */
+/** `creates` for an assertion message: `name@time` in the order made (a DaemonSet's pods have generated names). */
 export const showCreates = (creates: readonly PodCreate[]): string =>
-  creates.map((c) => `${c.name}@${c.at.slice(11, 23)}`).join(", ");
+  creates.map((c) => `${c.name || "(generated)"}@${c.at.slice(11, 23)}`).join(", ");
 
 /** One look at the pods and then at the Rollout (in that order: status is written before any pod moves). */
 export interface Sample {
