@@ -196,8 +196,18 @@ describe("e2e environment smoke test", () => {
     const spec = { nodeName: "kwok-node-0", containers: [{ name: "app", image: "app:v1" }] };
     const created = await cluster.kubectl(["apply", "-f", "-"], { input: JSON.stringify({ ...pod, spec }) });
     assert.equal(created.code, 0, created.stderr);
-    // A pod nobody asked to delete: kwok's delete (a late repeat of its final-delete step) is refused.
-    const asKwok = ["-n", NS, "delete", "pod", "fenced", `--as=${KWOK_USER}`, "--wait=false"];
+    // A pod nobody asked to delete: kwok's delete (a late repeat of its final-delete step), as kwok's certificate
+    // says who it is, is refused.
+    const asKwok = [
+      "-n",
+      NS,
+      "delete",
+      "pod",
+      "fenced",
+      `--as=${KWOK_USER}`,
+      "--as-group=system:masters",
+      "--wait=false",
+    ];
     const refused = await cluster.kubectl(asKwok);
     assert.notEqual(refused.code, 0, "kwok's delete of a live pod went through");
     assert.match(refused.stderr, /kwok may delete only a terminating pod/);
