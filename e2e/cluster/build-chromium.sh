@@ -3,12 +3,6 @@
 # Idempotent: does nothing when chromium is on PATH.
 set -euo pipefail
 log() { printf '[build-chromium %s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
-missing=()
-command -v chromium >/dev/null || missing+=(chromium)
-if ((${#missing[@]})); then
-  log "installing Debian packages: ${missing[*]}"
-  export DEBIAN_FRONTEND=noninteractive
-  apt-get update -qq
-  apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
-fi
+source "$(dirname "${BASH_SOURCE[0]}")/apt.sh"
+apt_install chromium:chromium
 log "chromium ok: $(chromium --version 2>/dev/null | head -1)"

@@ -38,16 +38,10 @@ record_time() { # record_time <key> <seconds>: upsert one "key=seconds" line, re
 
 # --- 1. Debian packages -------------------------------------------------------------------------
 t0=$(now)
-missing=()
-command -v etcd >/dev/null || missing+=(etcd-server)
-command -v prometheus >/dev/null || missing+=(prometheus)
-command -v openssl >/dev/null || missing+=(openssl)
-if ((${#missing[@]})); then
-  log "installing Debian packages: ${missing[*]}"
-  export DEBIAN_FRONTEND=noninteractive
-  apt-get update -qq
+source "$HERE/apt.sh"
+if ! command -v etcd >/dev/null || ! command -v prometheus >/dev/null || ! command -v openssl >/dev/null; then
   # policy-rc.d on CI images keeps the packaged daemons from starting; we run our own instances anyway.
-  apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  apt_install etcd:etcd-server prometheus:prometheus openssl:openssl
   # The package's own systemd/sysv units must not squat the default ports our tests do not use anyway.
   systemctl disable --now prometheus etcd 2>/dev/null || true
   record_time apt_seconds $(($(now) - t0))

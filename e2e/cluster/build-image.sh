@@ -21,15 +21,8 @@ PODMAN=(podman --storage-driver vfs)
 
 log() { printf '[build-image %s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
 
-missing=()
-command -v podman >/dev/null || missing+=(podman)
-command -v debootstrap >/dev/null || missing+=(debootstrap)
-if ((${#missing[@]})); then
-  log "installing Debian packages: ${missing[*]}"
-  export DEBIAN_FRONTEND=noninteractive
-  apt-get update -qq
-  apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
-fi
+source "$(dirname "${BASH_SOURCE[0]}")/apt.sh"
+apt_install podman:podman debootstrap:debootstrap
 
 NODE_BIN="$(readlink -f "$ROOT/node_modules/node/bin/node")"
 NODE_VERSION="$("$NODE_BIN" --version)"

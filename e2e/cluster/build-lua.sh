@@ -3,12 +3,6 @@
 # CD embeds a Lua 5.1). Idempotent: nothing to do when lua5.1 is on PATH.
 set -euo pipefail
 
-missing=()
-command -v lua5.1 >/dev/null || missing+=(lua5.1)
-if ((${#missing[@]})); then
-  printf '[build-lua] installing Debian packages: %s\n' "${missing[*]}" >&2
-  export DEBIAN_FRONTEND=noninteractive
-  apt-get update -qq
-  apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
-fi
+source "$(dirname "${BASH_SOURCE[0]}")/apt.sh"
+apt_install lua5.1:lua5.1
 printf '[build-lua] %s\n' "$(lua5.1 -v 2>&1)" >&2

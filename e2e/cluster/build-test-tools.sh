@@ -5,11 +5,9 @@
 set -euo pipefail
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 
+source "$HERE/apt.sh"
 if ! command -v promtool >/dev/null; then
-  printf '[build-test-tools] installing Debian packages: prometheus (for promtool)\n' >&2
-  export DEBIAN_FRONTEND=noninteractive
-  apt-get update -qq
-  apt-get install -y -qq --no-install-recommends prometheus >/dev/null
+  apt_install --why "for promtool" promtool:prometheus
   systemctl disable --now prometheus 2>/dev/null || true
 fi
 bash "$HERE/build-lua.sh"

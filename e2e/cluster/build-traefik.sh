@@ -15,14 +15,8 @@ export CGO_ENABLED=0
 log() { printf '[build-traefik %s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
 
 # `ip` makes the kwok pod range local (e2e/dataplane/pod-cidr.ts), so Traefik can reach the pods' own IPs.
-missing=()
-command -v ip >/dev/null || missing+=(iproute2)
-if ((${#missing[@]})); then
-  log "installing Debian packages: ${missing[*]}"
-  export DEBIAN_FRONTEND=noninteractive
-  apt-get update -qq
-  apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
-fi
+source "$(dirname "${BASH_SOURCE[0]}")/apt.sh"
+apt_install ip:iproute2
 
 if [[ -x $OUT/traefik ]]; then
   log "traefik $TRAEFIK_VERSION cached in $OUT"

@@ -96,9 +96,10 @@ export function decide(input: EngineInput, observed: Observations, now: Date): D
     if (autoscale) syncAutoscaler(d, obs);
     if (checkJobs) syncCheckJobs(d, obs);
     recordManagedRoutes(d.status, obs.managedRoutes);
+    // Before the conditions, which read the spec the step is judged by (a pinned one where a template changed).
+    if (acted) recordPin(d.status, input, acted);
     // The view again from the status this decision wrote (it may have taken the workload over).
     finishConditions(d, input.generation, inPlaceView(observed, d.status));
-    if (acted) recordPin(d.status, input, acted);
     const requeueAfterMs = d.requeueAfterMs();
     return {
       status: withinBudget(d.status),
@@ -124,7 +125,6 @@ export function decide(input: EngineInput, observed: Observations, now: Date): D
     return done();
   }
   const spec = input.spec;
-  d.status.lastValidSpec = spec;
   acted = spec;
   const ctx: Ctx = { d, spec, obs, steps: expandSteps(spec.strategy), generation: input.generation };
   pruneHistory(ctx);
