@@ -1,8 +1,8 @@
 // Chaos during analysis-driven rollouts on a real control plane with a real Prometheus: the controller is killed at
 // random points, its leader frozen past the lease, Prometheus and kube-apiserver stopped and restarted, owned objects
 // deleted and edited — and still every rollout ends in the right phase, no traffic goes to a backend without ready
-// pods (sampled every 200 ms), no decision's Event is recorded twice, a deduping webhook sees each notification
-// once, and nothing a deposed leader sends after its successor's first write takes effect.
+// pods (sampled every 200 ms), every decision is in status once and has its Event once, a deduping webhook sees
+// each notification once, and nothing a deposed leader sends after its successor's first write takes effect.
 import assert from "node:assert/strict";
 import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
@@ -176,11 +176,13 @@ describe("chaos during analysis-driven rollouts", () => {
         { name: "success", builtin: "request-success-rate", window: "10s", thresholdRange: { min: 95 } },
       ],
     };
+    // The last step is long so the good rollout is still running when its leader is frozen (60–110 s after the
+    // new image on a loaded machine), and the successor has writes to make that the deposed leader's could race.
     const steps = [
       { setWeight: 20 },
       { pause: { duration: "5s" } },
       { setWeight: 50 },
-      { pause: { duration: "5s" } },
+      { pause: { duration: "120s" } },
     ];
     const sims: Simulator[] = [];
     const stable: Record<string, string> = {};
@@ -266,6 +268,11 @@ describe("chaos during analysis-driven rollouts", () => {
       // 4. Freeze the leader past its lease; the standby takes over; the old one wakes up and must exit silently.
       const l2 = await waitFor("a leader", leader, Boolean, 40_000, 200);
       const frozenId = await holder();
+      // Under extreme load the faults before the freeze can outlast both rollouts; then the successor has nothing to
+      // write (the run says so).
+      const endedBeforeFreeze =
+        (await rollout("chaos-good"))?.status?.stableRevision !== stable["chaos-good"] &&
+        (await rollout("chaos-bad"))?.status?.phase === "RolledBack";
       const frozenAt = new Date().toISOString();
       process.kill(l2!.pid, "SIGSTOP");
       const next = await waitFor(
@@ -289,6 +296,8 @@ describe("chaos during analysis-driven rollouts", () => {
       }
       await waitFor("the frozen leader exits", async () => l2!.exited(), Boolean, 20_000, 100);
       deposed.push({ identity: frozenId!, successor: next! });
+      if (endedBeforeFreeze)
+        console.log("both rollouts had ended before the freeze: the successor has nothing to write");
       faults.push("SIGSTOP leader past the lease");
       // 5. One more SIGKILL at a random point, then let the survivors finish.
       await pause(random() * 4000);
@@ -340,17 +349,51 @@ describe("chaos during analysis-driven rollouts", () => {
         console.log(`deposed leader's late writes: ${JSON.stringify(w.late)}`);
       }
       assert.deepEqual(watcher.violations, []);
-      assert.ok(watcher.samples() > 100, "the watcher really sampled");
+      // Each sample is five API reads: on a loaded machine a round takes seconds, not 200 ms (77 samples were seen
+      // at a load of 25 on 2 cores), so the floor only says the watcher ran throughout.
+      assert.ok(watcher.samples() > 30, "the watcher really sampled");
 
+      // Status is the durable record of the decisions: status.milestones is written with the decision, fenced, so
+      // a kill, a freeze or an outage cannot lose it, and a decision taken twice shows there.
+      type Event = { reason?: string; note?: string; series?: { count: number } };
+      const eventsOf = async (ns: string) =>
+        (await get<{ items: Event[] }>(`/apis/events.k8s.io/v1/namespaces/${ns}/events`))?.items ?? [];
+      for (const ns of ["chaos-good", "chaos-bad"]) {
+        const milestones = (await rollout(ns))?.status?.milestones ?? [];
+        console.log(
+          `${ns}: milestones in status: ${milestones.map((m) => `${m.reason}@${m.revision}`).join(", ")}`,
+        );
+        // Once per revision here (failureLimit 1); AnalysisErrors, one per failed evaluation, may repeat.
+        const decided = milestones
+          .filter((m) => ["RolloutStarted", "Promoted", "AnalysisFailed", "RolledBack"].includes(m.reason))
+          .map((m) => `${m.reason}@${m.revision}`);
+        assert.equal(new Set(decided).size, decided.length, `${ns}: a decision was recorded twice in status`);
+        const ended = ns === "chaos-good" ? "Promoted" : "AnalysisFailed";
+        for (const reason of ["RolloutStarted", ended])
+          assert.ok(
+            milestones.some((m) => m.reason === reason),
+            `${ns}: decisions were recorded (${reason} in status)`,
+          );
+        // Each milestone's Event is recorded after the status write, and recorded again from status by the next
+        // reconcile or a successor when a kill, a freeze or an outage lost it (named after the milestone, so the
+        // API server keeps one). The note may be longer than the milestone's clipped message.
+        await waitFor(
+          `${ns}: an Event for every milestone`,
+          () => eventsOf(ns),
+          (list) =>
+            milestones.every((m) =>
+              list.some(
+                (e) => e.reason === m.reason && (e.note ?? "").startsWith(m.message.replace(/…$/, "")),
+              ),
+            ),
+          60_000,
+          500,
+        );
+      }
       // One Event per decision: the recorder folds repeats of the same note into a series, so a decision taken
       // twice shows as series.count ≥ 2 or as two Events with the same reason and note.
       for (const ns of ["chaos-good", "chaos-bad"]) {
-        const list =
-          (
-            await get<{ items: { reason?: string; note?: string; series?: { count: number } }[] }>(
-              `/apis/events.k8s.io/v1/namespaces/${ns}/events`,
-            )
-          )?.items ?? [];
+        const list = await eventsOf(ns);
         const decisions = list.filter((e) =>
           [
             "RolloutStarted",
@@ -369,7 +412,6 @@ describe("chaos during analysis-driven rollouts", () => {
         const repeated = [...seen].filter(([, n]) => n > 1);
         console.log(`${ns}: ${decisions.length} decision Events, ${repeated.length} repeated`);
         assert.deepEqual(repeated, [], `${ns}: a decision's Event was recorded twice`);
-        assert.ok(decisions.length >= 2, `${ns}: decisions were recorded`);
       }
       // Notifications: after the rollouts ended and nothing is pending, every decided notification reached the
       // deduping webhook, and whatever a crash made the controller resend carried the original Idempotency-Key.
@@ -399,7 +441,10 @@ describe("chaos during analysis-driven rollouts", () => {
         console.log(
           `deposed leader: ${w.late.length} writes received after the successor's first (${w.successorFirst}): ${w.late.length - w.effective.length} refused, ${w.effective.length} took effect`,
         );
-        assert.ok(w.successorFirst, "the successor wrote");
+        assert.ok(
+          w.successorFirst || endedBeforeFreeze,
+          "the successor wrote (both rollouts were still running)",
+        );
         assert.deepEqual(w.effective, []);
       }
     } finally {

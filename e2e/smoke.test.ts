@@ -14,6 +14,7 @@ import {
   VersionApi,
 } from "@kubernetes/client-node";
 import { type Cluster, startCluster } from "./cluster/cluster.ts";
+import { KWOK_USER } from "./cluster/components.ts";
 import { KubeApiError, kubeRequest } from "./cluster/kube-request.ts";
 import { loadKubeconfig } from "./cluster/kubeconfig.ts";
 import { readManifests, yamlFilesIn } from "./cluster/manifests.ts";
@@ -188,6 +189,31 @@ describe("e2e environment smoke test", () => {
       assert.ok(p.status?.podIP, "kwok assigned a pod IP");
     }
     console.error(`deployment available after ${Date.now() - started} ms`);
+  });
+
+  it("lets kwok delete only a terminating pod, as a kubelet's UID-fenced delete would", async () => {
+    const pod = { apiVersion: "v1", kind: "Pod", metadata: { name: "fenced", namespace: NS } };
+    const spec = { nodeName: "kwok-node-0", containers: [{ name: "app", image: "app:v1" }] };
+    const created = await cluster.kubectl(["apply", "-f", "-"], { input: JSON.stringify({ ...pod, spec }) });
+    assert.equal(created.code, 0, created.stderr);
+    // A pod nobody asked to delete: kwok's delete (a late repeat of its final-delete step), as kwok's certificate
+    // says who it is, is refused.
+    const asKwok = [
+      "-n",
+      NS,
+      "delete",
+      "pod",
+      "fenced",
+      `--as=${KWOK_USER}`,
+      "--as-group=system:masters",
+      "--wait=false",
+    ];
+    const refused = await cluster.kubectl(asKwok);
+    assert.notEqual(refused.code, 0, "kwok's delete of a live pod went through");
+    assert.match(refused.stderr, /kwok may delete only a terminating pod/);
+    // A deletion asked for: kwok finishes it (the pod-delete stage) as before.
+    const deleted = await cluster.kubectl(["-n", NS, "delete", "pod", "fenced", "--timeout=60s"]);
+    assert.equal(deleted.code, 0, deleted.stderr);
   });
 
   it("drives the cluster with the built kubectl 1.36", async () => {

@@ -21,6 +21,7 @@ import {
   ready,
   rolledBack,
   serve,
+  showCreates,
   startVireo,
 } from "./support/in-place.ts";
 
@@ -59,9 +60,9 @@ function manifests(ns: string, steps: unknown[], bad: boolean): string {
 
 const ds = (ns: string) => getJson<DaemonSet>(cluster, ["daemonset", NAME, "-n", ns]) as Promise<DaemonSet>;
 const pods = (ns: string) => appPods(cluster, ns, NAME);
-/** Pods the DaemonSet controller made in `ns` since its first one per node, at least `expected`. */
-const replacedPods = (ns: string, expected: number) =>
-  podsCreatedSince(cluster, ns, "DaemonSet", NODES, expected);
+/** Pods the DaemonSet controller made in `ns` from `since` (the rollout's start) on, at least `expected`. */
+const replacedPods = (ns: string, since: number, expected: number) =>
+  podsCreatedSince(cluster, ns, "DaemonSet", since, expected);
 const setImage = (ns: string, image: string) =>
   cluster.kubectl(["-n", ns, "set", "image", `daemonset/${NAME}`, `app=${image}`]);
 
@@ -143,10 +144,10 @@ describe("DaemonSet targets", () => {
     const batch1 = (firstUpdated(1) ?? Number.NaN) - started;
     const batch2 = (firstUpdated(2) ?? Number.NaN) - started;
     for (const [node, uids] of rec.uidsBySlot()) assert.equal(uids.size, 2, `${node}'s pod replaced once`);
-    const replaced = await replacedPods(ns, NODES);
-    assert.equal(replaced, NODES, "one new pod per node");
+    const replaced = await replacedPods(ns, started, NODES);
+    assert.equal(replaced.length, NODES, `one new pod per node: ${showCreates(replaced)}`);
     console.log(
-      `[numbers] DaemonSet ${NODES} nodes, steps 1 node / 50 %: first node updated and ready after ${batch1} ms, second batch's first after ${batch2} ms, promoted after ${total} ms; pods replaced: ${replaced}`,
+      `[numbers] DaemonSet ${NODES} nodes, steps 1 node / 50 %: first node updated and ready after ${batch1} ms, second batch's first after ${batch2} ms, promoted after ${total} ms; pods replaced: ${replaced.length}`,
     );
   });
 
@@ -163,12 +164,12 @@ describe("DaemonSet targets", () => {
     // Exactly one node was updated (and sent back); the other three kept the pods they had.
     const kept = back.filter((p) => before.get(p.spec?.nodeName ?? "") === p.metadata.uid);
     assert.equal(kept.length, NODES - 1, "the nodes never updated keep their pods");
-    const replaced = await replacedPods(ns, 2);
-    assert.equal(replaced, 2, "one pod to the canary, one back");
+    const replaced = await replacedPods(ns, started, 2);
+    assert.equal(replaced.length, 2, `one pod to the canary, one back: ${showCreates(replaced)}`);
     const r = await getRollout(cluster, ns, NAME);
     assert.equal(r?.status?.stableRevision, initial.status?.stableRevision);
     console.log(
-      `[numbers] DaemonSet rollback: template changed → every pod back at stable in ${elapsed} ms; pods replaced: ${replaced}`,
+      `[numbers] DaemonSet rollback: template changed → every pod back at stable in ${elapsed} ms; pods replaced: ${replaced.length}`,
     );
 
     // Deleting the Rollout hands the DaemonSet back: RollingUpdate with its maxUnavailable, no claim label.
@@ -193,6 +194,7 @@ describe("DaemonSet targets", () => {
     t.after(() => rec.stop());
     // New pods wait for the test to serve them: Vireo deletes the next node's pod only once the last new one is
     // Ready (maxUnavailable 1), so the test knows where the batch is. Nodes go in name order.
+    const started = Date.now();
     const patched = await cluster.kubectl(["-n", ns, "patch", "daemonset", NAME, "-p", gatedImage("app:v2")]);
     assert.equal(patched.code, 0, patched.stderr);
     const updatedOn = (i: number) => async () =>
@@ -229,10 +231,14 @@ describe("DaemonSet targets", () => {
     await promotedFrom(cluster, ns, NAME, paused.status?.stableRevision);
     await allAt(cluster, ns, NAME, NODES, w?.canaryHash ?? "");
     await rec.assertReplacedOnce(stableHash);
-    const replaced = await replacedPods(ns, NODES);
-    assert.equal(replaced, NODES, "one new pod per node through the SIGKILL");
+    const replaced = await replacedPods(ns, started, NODES);
+    assert.equal(
+      replaced.length,
+      NODES,
+      `one new pod per node through the SIGKILL: ${showCreates(replaced)}`,
+    );
     console.log(
-      `[numbers] DaemonSet SIGKILL mid-batch (kwok-node-1's new pod not ready, kwok-node-2 stable): pods replaced: ${replaced} for ${NODES} nodes`,
+      `[numbers] DaemonSet SIGKILL mid-batch (kwok-node-1's new pod not ready, kwok-node-2 stable): pods replaced: ${replaced.length} for ${NODES} nodes`,
     );
   });
 });

@@ -11,6 +11,7 @@ import type { ControllerProcess } from "./support/controller-process.ts";
 import {
   allAt,
   appPods,
+  createdNames,
   gatedImage,
   hashOf,
   inPlaceRollout,
@@ -23,6 +24,7 @@ import {
   ready,
   rolledBack,
   serve,
+  showCreates,
   startVireo,
 } from "./support/in-place.ts";
 import { LoopbackServer } from "./support/loopback-server.ts";
@@ -298,10 +300,14 @@ describe("StatefulSet targets", () => {
     const r = await getRollout(cluster, ns, NAME);
     assert.equal(r?.status?.phase, "RolledBack");
     assert.equal(r?.status?.stableRevision, initial.status?.stableRevision);
-    const replaced = await podsCreatedSince(cluster, ns, "StatefulSet", REPLICAS, 2);
-    assert.equal(replaced, 2, "web-3 to the canary and back");
+    const replaced = await podsCreatedSince(cluster, ns, "StatefulSet", started, 2);
+    assert.deepEqual(
+      createdNames(replaced),
+      [`${NAME}-3`, `${NAME}-3`],
+      `web-3 to the canary and back: ${showCreates(replaced)}`,
+    );
     console.log(
-      `[numbers] StatefulSet rollback: template changed → every pod back at stable in ${elapsed} ms; pods replaced: ${replaced}`,
+      `[numbers] StatefulSet rollback: template changed → every pod back at stable in ${elapsed} ms; pods replaced: ${replaced.length}`,
     );
 
     // Deleting the Rollout hands the StatefulSet back: no hold, no claim label, the stable template.
@@ -321,13 +327,12 @@ describe("StatefulSet targets", () => {
       steps: [{ setUpdated: { replicas: 1 } }, { setUpdated: { replicas: 3 } }, { pause: {} }],
     });
     const stableHash = (await sts(ns)).status?.currentRevision ?? "";
-    // Pods made before the rollout (at least one per ordinal; more would be a replacement at the take-over).
-    const before = await podsCreatedSince(cluster, ns, "StatefulSet", 0, REPLICAS);
     const rec = new PodRecorder(cluster, ns, NAME, (p) => p.metadata.name);
     // Stopped even when the test fails, so no poll outlives the cluster.
     t.after(() => rec.stop());
     // New pods wait for the test to serve them: the StatefulSet controller replaces the next ordinal only once the
     // last one is Ready, so the test knows where the step is.
+    const started = Date.now();
     const patched = await cluster.kubectl([
       "-n",
       ns,
@@ -369,10 +374,14 @@ describe("StatefulSet targets", () => {
     await promotedFrom(cluster, ns, NAME, paused.status?.stableRevision);
     await allAt(cluster, ns, NAME, REPLICAS, w?.canaryHash ?? "");
     await rec.assertReplacedOnce(stableHash);
-    const replaced = await podsCreatedSince(cluster, ns, "StatefulSet", before, REPLICAS);
-    assert.equal(replaced, REPLICAS, "one new pod per ordinal through the SIGKILL");
+    const replaced = await podsCreatedSince(cluster, ns, "StatefulSet", started, REPLICAS);
+    assert.deepEqual(
+      createdNames(replaced),
+      Array.from({ length: REPLICAS }, (_, i) => `${NAME}-${i}`),
+      `one new pod per ordinal through the SIGKILL: ${showCreates(replaced)}`,
+    );
     console.log(
-      `[numbers] StatefulSet SIGKILL mid-step (web-2 updated, not ready): pods replaced: ${replaced} for ${REPLICAS} ordinals (${before} made before the rollout)`,
+      `[numbers] StatefulSet SIGKILL mid-step (web-2 updated, not ready): pods replaced: ${replaced.length} for ${REPLICAS} ordinals`,
     );
   });
 

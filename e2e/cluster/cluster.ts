@@ -13,6 +13,7 @@ import { registerCleanup, startReaper } from "./cleanup.ts";
 import { assertRunning, type ControlPlane, startControlPlane, withLogTail } from "./controlplane.ts";
 import { type Istiod, type IstiodOptions, startIstiod } from "./istiod.ts";
 import { caOf, loadKubeconfig } from "./kubeconfig.ts";
+import { applyKwokDeleteFence } from "./kwok-fence.ts";
 import { installCrdObjects, installCrds } from "./manifests.ts";
 import {
   type Binaries,
@@ -221,7 +222,7 @@ export async function startCluster(opts: StartClusterOptions = {}): Promise<Clus
     await Promise.all([
       cp
         ? timer.time("nodes", async () => {
-            await createFakeNodes(kc, opts.nodes ?? 3);
+            await Promise.all([createFakeNodes(kc, opts.nodes ?? 3), applyKwokDeleteFence(kc)]);
             const ready = waitForReadyNode(kc, remaining(), abortIfDead);
             const kwok = processes.find((p) => p.name === "kwok");
             await (kwok ? withLogTail(kwok, ready) : ready);

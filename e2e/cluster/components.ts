@@ -108,6 +108,9 @@ rules:
   - level: None
 `;
 
+/** The user kwok, the fake kubelet of every Node, acts as (its client certificate's CN). */
+export const KWOK_USER = "kwok-controller";
+
 /** The users kube-controller-manager's StatefulSet and DaemonSet controllers act as (one identity per controller). */
 export const WORKLOAD_CONTROLLER_USERS = {
   StatefulSet: "system:serviceaccount:kube-system:statefulset-controller",

@@ -7,6 +7,7 @@ import {
   apiserverArgs,
   controllerManagerArgs,
   etcdArgs,
+  KWOK_USER,
   kwokArgs,
   type Layout,
   schedulerArgs,
@@ -98,7 +99,7 @@ export async function startControlPlane(o: ControlPlaneOptions): Promise<Control
       { name: "kube-controller-manager", user: "system:kube-controller-manager", groups: [] },
       { name: "kube-scheduler", user: "system:kube-scheduler", groups: [] },
       // kwok writes status for every node and pod; system:masters keeps it out of RBAC's way.
-      { name: "kwok", user: "kwok-controller", groups: ["system:masters"] },
+      { name: "kwok", user: KWOK_USER, groups: ["system:masters"] },
     ]),
   );
   await timer.time("etcd", () =>

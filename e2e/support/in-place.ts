@@ -171,35 +171,51 @@ export async function nsEvents(cluster: Cluster, ns: string): Promise<EventJson[
   return (await getJson<{ items: EventJson[] }>(cluster, ["events.events.k8s.io", "-n", ns]))?.items ?? [];
 }
 
+/** One pod a workload controller made, as the audit log has it. */
+export interface PodCreate {
+  name: string;
+  /** When the API server received the create (ISO). */
+  at: string;
+}
+
 /**
- * Pods `kind`'s controller made in `ns` after the first `initial`, counted from the API server's audit log (every
- * pod create of kube-controller-manager's StatefulSet and DaemonSet controllers is logged, see AUDIT_POLICY): one
- * entry per pod made, however briefly it lived. (Counting the controller's SuccessfulCreate Events over-counted
- * under load: the event recorder folds repeats of one message into counts it does not always keep straight.)
- * Waits until at least `initial + expected` are there, so a create still in flight is not missed.
+ * Pods `kind`'s controller made in `ns` from `since` (ms since the epoch, read before the change that starts the
+ * rollout) on, from the API server's audit log (every pod create of kube-controller-manager's StatefulSet and
+ * DaemonSet controllers is logged, see AUDIT_POLICY): one entry per pod made, however briefly it lived, in the
+ * order the log has them. Pods made before the rollout are left out by time, not by assuming how many there were.
+ * (Counting the controller's SuccessfulCreate Events over-counted under load: the event recorder folds repeats of
+ * one message into counts it does not always keep straight.) Waits until at least `expected` are there, so a
+ * create still being written to the log is not missed.
  */
 export async function podsCreatedSince(
   cluster: Cluster,
   ns: string,
   kind: keyof typeof WORKLOAD_CONTROLLER_USERS,
-  initial: number,
+  since: number,
   expected: number,
-): Promise<number> {
+): Promise<PodCreate[]> {
   const user = WORKLOAD_CONTROLLER_USERS[kind];
-  const count = async () =>
-    auditEntries(cluster.dir).filter(
-      (e) =>
-        e.user?.username === user &&
-        e.verb === "create" &&
-        e.objectRef?.resource === "pods" &&
-        e.objectRef.namespace === ns &&
-        e.responseStatus?.code === 201,
-    ).length;
-  return (
-    (await waitFor(`${initial + expected} ${kind} pods made`, count, (n) => n >= initial + expected)) -
-    initial
-  );
+  const made = async () =>
+    auditEntries(cluster.dir)
+      .filter(
+        (e) =>
+          e.user?.username === user &&
+          e.verb === "create" &&
+          e.objectRef?.resource === "pods" &&
+          e.objectRef.namespace === ns &&
+          e.responseStatus?.code === 201 &&
+          Date.parse(e.requestReceivedTimestamp) >= since,
+      )
+      .map((e) => ({ name: e.objectRef?.name ?? "", at: e.requestReceivedTimestamp }));
+  return waitFor(`${expected} ${kind} pods made`, made, (c) => c.length >= expected);
 }
+
+/** The pod names of `creates`, sorted: one per slot when each was replaced once. */
+export const createdNames = (creates: readonly PodCreate[]): string[] => creates.map((c) => c.name).sort();
+
+/** `creates` for an assertion message: `name@time` in the order made (a DaemonSet's pods have generated names). */
+export const showCreates = (creates: readonly PodCreate[]): string =>
+  creates.map((c) => `${c.name || "(generated)"}@${c.at.slice(11, 23)}`).join(", ");
 
 /** One look at the pods and then at the Rollout (in that order: status is written before any pod moves). */
 export interface Sample {

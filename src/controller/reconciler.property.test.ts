@@ -4,10 +4,11 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import fc from "fast-check";
-import { ANNOTATIONS, PROMOTE_FULL, type RequestKind } from "../api/constants.ts";
+import { ANNOTATIONS, PROMOTE_FULL, type Reason, type RequestKind } from "../api/constants.ts";
 import { parseDuration } from "../api/duration.ts";
 import { makeSpec } from "../rollout/testing/world.ts";
 import { REVISION_ANNOTATION } from "../workload/names.ts";
+import { MILESTONE_EVENT_WINDOW_MS, milestoneEventName, milestoneEventType } from "./milestone-events.ts";
 import { Reconciler } from "./reconciler.ts";
 import {
   type FakeCluster as Cluster,
@@ -208,6 +209,17 @@ function checkInvariants(life: Life): void {
   const once = new Map<string, number>();
   for (const e of c.events) {
     if (e.reason === "ReconcileError" || e.reason === "Repaired") continue;
+    // A milestone's Event recorded again from status (its first recording lost to a crash): the milestone is there.
+    if (e.at !== undefined) {
+      const at = e.at;
+      assert.ok(
+        e.status.milestones?.some((m) => Date.parse(m.at) === at && m.reason === e.reason),
+        `Event ${e.reason} "${e.note}" recorded again without its milestone in status`,
+      );
+      continue;
+    }
+    if (e.name !== undefined)
+      assert.equal(e.type, milestoneEventType(e.reason as Reason), "a milestone's type");
     const write = writes.get(`${e.instance}/${e.reconcile}`);
     assert.ok(write, `Event ${e.reason} "${e.note}" without its status write`);
     // One decision may move a rollout on and then restart it for a newer revision: an Event belongs to the rollout
@@ -319,6 +331,13 @@ async function play(specIn: SpecIn, steps: Step[], totals?: Totals): Promise<Lif
     life.settled(),
     `no settled end after ${LIVENESS_BOUND} fault-free reconciles: phase ${c.rollout.status?.phase}, ${c.rollout.status?.message}, routes ${JSON.stringify(c.routes())}, pending ${c.rollout.status?.notifications?.pending?.length ?? 0}`,
   );
+  // No milestone's Event lost for good: what a crash dropped after the status write is recorded again from status.
+  for (const m of c.rollout.status?.milestones ?? [])
+    if (c.now - Date.parse(m.at) < MILESTONE_EVENT_WINDOW_MS)
+      assert.ok(
+        c.events.some((e) => e.name === milestoneEventName(c.rollout.metadata, m)),
+        `milestone ${m.reason} "${m.message}" has no Event`,
+      );
   if (totals) {
     totals.lives++;
     totals.staleRefused += life.staleRefused;

@@ -16,6 +16,7 @@ import {
 } from "../api/constants.ts";
 import type { Rollout, RolloutSpec, RolloutStatus } from "../api/rollout-schema.ts";
 import { classifyError, KubeErrorKind } from "../kube/errors.ts";
+import type { EventIdentity } from "../kube/event-recorder.ts";
 import type { ObjectRef } from "../kube/status-writer.ts";
 import { withFinalizer, withoutFinalizer } from "../kube/status-writer.ts";
 import { WriteFence } from "../kube/write-fence.ts";
@@ -31,6 +32,7 @@ import { workloadNames } from "../workload/names.ts";
 import { afterStatus, type Decided, decideAndAct, execute } from "./execute.ts";
 import { finishHandBack, restorable } from "./hand-back.ts";
 import { handBackInPlace } from "./in-place-hand-back.ts";
+import { namedActions, recentMilestoneEvents } from "./milestone-events.ts";
 import { type NoPolicyConfirmed, type Observed, observe, ownerOf, validated } from "./observe.ts";
 import { type OutboxUpdate, type SettledNotification, toPending, updateOutbox } from "./outbox.ts";
 import type { ReconcileResult, ReconcilerDeps } from "./ports.ts";
@@ -204,11 +206,12 @@ export class Reconciler {
         name,
         outbox.settled.map((x) => x.key),
       );
-    await this.#record(rollout, [
-      ...this.#repairs(rollout, decided),
-      ...decided.actions,
-      ...(outbox?.events ?? []),
-    ]);
+    await this.#record(
+      rollout,
+      [...this.#repairs(rollout, decided), ...decided.actions, ...(outbox?.events ?? [])],
+      namedActions(rollout.metadata, rollout.status, status, decided.actions),
+    );
+    await this.#recordMilestones(rollout, status);
     if (spec) {
       for (const p of status.notifications?.pending ?? []) this.#d.notifications.submit(rollout, spec, p);
       this.#d.observer.analysisResults(namespace, name, status, rollout.status);
@@ -278,7 +281,11 @@ export class Reconciler {
    * so its API round trip must not hold a worker (the recorder serializes repeats and never rejects). The write
    * fence still applies to each, in the pipeline.
    */
-  async #record(rollout: Rollout, actions: readonly Action[]): Promise<void> {
+  async #record(
+    rollout: Rollout,
+    actions: readonly Action[],
+    named?: ReadonlyMap<Action, EventIdentity>,
+  ): Promise<void> {
     const regarding = {
       apiVersion: API_VERSION,
       kind: KIND,
@@ -289,14 +296,28 @@ export class Reconciler {
     for (const a of actions) {
       if (a.type !== "RecordEvent") continue;
       void this.#d.events
-        .record(regarding, {
-          type: a.eventType,
-          reason: a.reason,
-          action: a.reason,
-          note: a.message,
-        })
+        .record(
+          regarding,
+          { type: a.eventType, reason: a.reason, action: a.reason, note: a.message },
+          named?.get(a),
+        )
         .catch(() => {}); // the recorder logs its own failures; this only guards a crashed process
     }
+  }
+
+  /**
+   * Records again the Events of the recent milestones in `status` (written, so durable), each under its milestone's
+   * name: the recorder skips those it already has and the API server refuses a second one, so only an Event lost
+   * after the status write (a crash, a frozen leader, an API server outage, a write that landed but answered with an
+   * error) is created, and only once.
+   */
+  #recordMilestones(rollout: Rollout, status: RolloutStatus): Promise<void> {
+    const events = recentMilestoneEvents(rollout.metadata, status, this.#d.now().getTime());
+    return this.#record(
+      rollout,
+      events.map((e) => e.action),
+      new Map(events.map((e) => [e.action, e.identity])),
+    );
   }
 
   /**

@@ -126,6 +126,35 @@ describe("EventRecorder", () => {
     assert.equal(warnings.length, 1);
   });
 
+  it("creates a named Event once: again is a no-op, AlreadyExists counts as recorded, a failure is retried", async () => {
+    const named = { name: "cart.m0123456789abcdef", at: Date.parse("2026-12-07T16:00:00.000Z") };
+    let answer: "ok" | "exists" | "down" = "down";
+    const { api, calls } = fakeEvents(() =>
+      answer === "down"
+        ? new ApiException(503, "down", '{"kind":"Status","code":503}', {})
+        : answer === "exists"
+          ? new ApiException(409, "exists", '{"kind":"Status","code":409,"reason":"AlreadyExists"}', {})
+          : undefined,
+    );
+    const r = new EventRecorder({ events: api, identity: "i", clock: new FakeClock() });
+    await r.record(rollout, spec, named); // the API server is down: logged, not remembered
+    answer = "ok";
+    await Promise.all([r.record(rollout, spec, named), r.record(rollout, spec, named)]);
+    await r.record(rollout, spec, named);
+    assert.deepEqual(
+      calls.map((c) => `${c.op} ${c.name}`),
+      [`create ${named.name}`, `create ${named.name}`],
+      "tried again after the failure, then never again",
+    );
+    assert.equal(calls[1]?.body.eventTime, "2026-12-07T16:00:00.000000Z", "the milestone's time");
+    // Another replica (or a lost answer) created it already: one request, then known.
+    answer = "exists";
+    const successor = new EventRecorder({ events: api, identity: "j", clock: new FakeClock() });
+    await successor.record(rollout, spec, named);
+    await successor.record(rollout, spec, named);
+    assert.equal(calls.length, 3);
+  });
+
   it("truncates notes to 1 KiB on a character boundary", async () => {
     const { api, calls } = fakeEvents();
     const r = new EventRecorder({ events: api, identity: "i" });

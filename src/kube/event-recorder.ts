@@ -25,6 +25,18 @@ export interface EventSpec {
   note: string;
 }
 
+/**
+ * An Event that is the record of one thing that happened once (a milestone already kept in status): it is created
+ * under `name`, and only once. Recording it again is a no-op here and an `AlreadyExists` at the API server, so a
+ * successor, or a later reconcile after a failed write, can record it again without a second Event.
+ */
+export interface EventIdentity {
+  /** The Event's name, derived from what it records. */
+  name: string;
+  /** When it happened (ms since the epoch), for `eventTime`; default now. */
+  at?: number;
+}
+
 /** Options for {@link EventRecorder}. */
 export interface EventRecorderOptions {
   /** Event calls ({@link eventsApi} over the clients). */
@@ -54,7 +66,8 @@ const MAX_FIELD = 128;
 /**
  * Best-effort Event recorder. {@link record} never rejects: failures are logged, because an Event must never
  * fail a reconcile. Identical events (same object, type, reason, note) within the series window become one
- * Event with `series.count`/`series.lastObservedTime`, like client-go's events/v1 broadcaster.
+ * Event with `series.count`/`series.lastObservedTime`, like client-go's events/v1 broadcaster. Named Events
+ * ({@link EventIdentity}) are created once each instead, so their caller can record them again until one lands.
  */
 export class EventRecorder {
   readonly #api: EventsApi;
@@ -64,6 +77,8 @@ export class EventRecorder {
   readonly #clock: Clock;
   readonly #log: KubeLogger;
   readonly #seen: LruMap<string, Seen>;
+  /** Named Events known to exist (created here, or refused as already there), by namespace/name. */
+  readonly #named: LruMap<string, true>;
   // Serializes writes per event key so two quick repeats cannot both create a new Event.
   readonly #inflight = new Map<string, Promise<void>>();
   #lastEventMicros = 0;
@@ -76,17 +91,28 @@ export class EventRecorder {
     this.#clock = options.clock ?? systemClock;
     this.#log = options.logger ?? silentLogger;
     this.#seen = new LruMap(options.cacheSize ?? 4096);
+    this.#named = new LruMap(options.cacheSize ?? 4096);
   }
 
-  /** Records an Event about `regarding`; resolves when written (or when the failure has been logged). */
-  record(regarding: EventRegarding, spec: EventSpec): Promise<void> {
+  /**
+   * Records an Event about `regarding`; resolves when written (or when the failure has been logged). With
+   * `identity`, the Event is created once under its name and never folded into another's series (see
+   * {@link EventIdentity}); a failed write is forgotten, so the next call tries again.
+   */
+  record(regarding: EventRegarding, spec: EventSpec, identity?: EventIdentity): Promise<void> {
     const note = truncateBytes(spec.note, MAX_NOTE_BYTES);
-    const key = [regarding.uid ?? "", regarding.namespace, regarding.name, spec.type, spec.reason, note].join(
-      "\u0000",
-    );
+    const key = identity
+      ? `name\u0000${identity.name}`
+      : [regarding.uid ?? "", regarding.namespace, regarding.name, spec.type, spec.reason, note].join(
+          "\u0000",
+        );
     const previous = this.#inflight.get(key) ?? Promise.resolve();
     const next = previous
-      .then(() => this.#write(key, regarding, { ...spec, note }))
+      .then(() =>
+        identity
+          ? this.#writeOnce(identity, regarding, { ...spec, note })
+          : this.#write(key, regarding, { ...spec, note }),
+      )
       .catch((err: unknown) => {
         this.#log.warn(
           {
@@ -128,11 +154,37 @@ export class EventRecorder {
     )
       .toString(16)
       .padStart(4, "0")}`;
+    await this.#create(eventName, namespace, this.#eventTime(now), regarding, spec);
+    this.#seen.set(key, { eventName, namespace, count: 1, firstSeen: now });
+  }
+
+  /** Creates the Event named by `identity` unless this recorder or the API server already has it. */
+  async #writeOnce(identity: EventIdentity, regarding: EventRegarding, spec: EventSpec): Promise<void> {
+    const namespace = regarding.namespace || "default";
+    const known = `${namespace}/${identity.name}`;
+    if (this.#named.get(known)) return;
+    const eventTime = identity.at === undefined ? this.#eventTime(this.#clock.now()) : microTime(identity.at);
+    try {
+      await this.#create(identity.name, namespace, eventTime, regarding, spec);
+    } catch (err) {
+      // Recorded before: by this recorder's earlier attempt whose answer was lost, or by another replica.
+      if (classifyError(err).kind !== KubeErrorKind.AlreadyExists) throw err;
+    }
+    this.#named.set(known, true);
+  }
+
+  async #create(
+    name: string,
+    namespace: string,
+    eventTime: string,
+    regarding: EventRegarding,
+    spec: EventSpec,
+  ): Promise<void> {
     const body = {
       apiVersion: "events.k8s.io/v1",
       kind: "Event",
-      metadata: { name: eventName, namespace },
-      eventTime: this.#eventTime(now),
+      metadata: { name, namespace },
+      eventTime,
       type: spec.type,
       reason: truncate(spec.reason, MAX_FIELD),
       action: truncate(spec.action, MAX_FIELD),
@@ -142,7 +194,6 @@ export class EventRecorder {
       reportingInstance: this.#identity,
     };
     await this.#api.createNamespacedEvent({ namespace, body });
-    this.#seen.set(key, { eventName, namespace, count: 1, firstSeen: now });
   }
 
   /**

@@ -8,7 +8,7 @@ import type { OwnerRef } from "../../api/object-meta.ts";
 import type { Rollout, RolloutSpec, RolloutStatus } from "../../api/rollout-schema.ts";
 import { type EndpointSlice, SERVICE_NAME_LABEL } from "../../kube/endpoint-slices.ts";
 import { KubeApiError, KubeErrorKind } from "../../kube/errors.ts";
-import type { EventRegarding, EventSpec } from "../../kube/event-recorder.ts";
+import type { EventIdentity, EventRegarding, EventSpec } from "../../kube/event-recorder.ts";
 import { jsonEqual, statusMergePatch } from "../../kube/status-diff.ts";
 import type { MetadataPatch, ObjectRef } from "../../kube/status-writer.ts";
 import { CLOSED_POLICY } from "../../mesh/exposure-policy.ts";
@@ -65,6 +65,10 @@ export interface RecordedEvent {
   reason: string;
   note: string;
   status: RolloutStatus;
+  /** A milestone's Event: its name. */
+  name?: string;
+  /** Set when recorded again from status (a successor's, or after a failed write): the milestone's time. */
+  at?: number;
 }
 
 /** One applied status write. */
@@ -275,8 +279,10 @@ export class FakeCluster {
       mesh: () => new SmiAdapter({ client, splitVersion: "v1alpha2" }),
       statusWriter: this.#statusWriter(instance),
       events: {
-        record: (_regarding: EventRegarding, e: EventSpec) =>
+        record: (_regarding: EventRegarding, e: EventSpec, identity?: EventIdentity) =>
           this.admit(instance, "event", `event ${e.reason}`, () => {
+            // A named Event is created once: the API server refuses the second (AlreadyExists).
+            if (identity && this.events.some((x) => x.name === identity.name)) return;
             this.events.push({
               reconcile: this.#reconcile,
               instance,
@@ -284,6 +290,8 @@ export class FakeCluster {
               reason: e.reason,
               note: e.note,
               status: this.rollout.status ?? {},
+              ...(identity ? { name: identity.name } : {}),
+              ...(identity?.at !== undefined ? { at: identity.at } : {}),
             });
           }),
       },
