@@ -147,21 +147,13 @@ async function observeFallback(
   const ref = splitRef(names, spec);
   const mesh = deps.mesh(spec);
   const autoscaler = WorkloadManager.observeAutoscalers(snap);
-  const workloads = WorkloadManager.observe(snap);
-  const routes = routeObservations(await mesh.getRoutes(ref));
-  const endpoints = await observeEndpoints(
-    snap,
-    (ns, svc) => deps.workloads.endpointSlices(ns, svc),
-    switchTargets({ ...workloads, ...routes }),
-  );
+  const backends = await observeBackends(deps, snap, await mesh.getRoutes(ref));
   return {
     ...v,
     observations: {
       ...observations,
-      ...workloads,
-      ...routes,
+      ...backends,
       ...(autoscaler ? { autoscaler } : {}),
-      ...(endpoints ? { endpoints } : {}),
     },
     target: { spec, names, snap, owner: ownerOf(rollout), policy: null, ref, mesh, ...held(rollout) },
     warnings: [],
@@ -211,15 +203,9 @@ async function observeValid(
       ? Promise.resolve(true)
       : mesh.accessPolicyInSync(ref, policy),
   ]);
-  const workloads = WorkloadManager.observe(snap);
+  const backends = await observeBackends(deps, snap, routes);
   const autoscaler = WorkloadManager.observeAutoscalers(snap);
-  // Read only while a route write may move weight onto a backend from 0 % (blue/green: always), not per reconcile.
-  const endpoints = await observeEndpoints(
-    snap,
-    (ns, svc) => deps.workloads.endpointSlices(ns, svc),
-    switchTargets({ ...workloads, ...routeObservations(routes) }),
-  );
-  const tick = analysisTick(deps, rollout, spec, names, workloads.canary.revision, now);
+  const tick = analysisTick(deps, rollout, spec, names, backends.canary.revision, now);
   const [checkIssues, checks] = await observeChecks(deps, rollout, spec);
   if (!policy && accessPolicyInSync) noPolicyConfirmed.set(owner.uid, generation);
   else noPolicyConfirmed.delete(owner.uid);
@@ -232,15 +218,13 @@ async function observeValid(
       ...checkIssues,
       ...(deps.analysis.specIssues?.(spec, names) ?? []),
     ],
-    ...workloads,
+    ...backends,
     servicesReady: WorkloadManager.servicesReady(snap, spec, owner),
-    ...routeObservations(routes),
     accessPolicyInSync,
     ...(tick.result ? { analysis: tick.result.measurements, analysisAt: tick.result.startedAt } : {}),
     requests: requestsOf(rollout),
     window: evaluateWindows(spec.windows, now),
     ...(autoscaler ? { autoscaler } : {}),
-    ...(endpoints ? { endpoints } : {}),
     ...(checks ? { checks } : {}),
     refusals: [],
     ownership: await ownershipOf(deps, snap, rollout.status?.claims ?? [], owner),
@@ -250,6 +234,21 @@ async function observeValid(
 }
 
 /** A routing object's state as the engine observes it: the split, and the managed routes beside it. */
+/**
+ * The workloads, the routes, and the EndpointSlices where they are needed: blue/green's every reconcile, the canary
+ * strategy's only while a route write may move weight onto a backend from 0 % (`switchTargets`), not per reconcile.
+ */
+async function observeBackends(deps: ObserveDeps, snap: WorkloadSnapshot, state: RouteState | null) {
+  const workloads = WorkloadManager.observe(snap);
+  const routes = routeObservations(state);
+  const endpoints = await observeEndpoints(
+    snap,
+    (ns, svc) => deps.workloads.endpointSlices(ns, svc),
+    switchTargets({ ...workloads, ...routes }),
+  );
+  return { ...workloads, ...routes, ...(endpoints ? { endpoints } : {}) };
+}
+
 export function routeObservations(state: RouteState | null): Pick<Observations, "routes" | "managedRoutes"> {
   // The key is always there, so a fresh read replaces managed routes an earlier read saw.
   if (state === null) return { routes: null, managedRoutes: undefined };

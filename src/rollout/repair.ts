@@ -5,8 +5,7 @@ import { REASONS } from "../api/constants.ts";
 import { autoscaled } from "./autoscaling.ts";
 import type { Ctx, Draft } from "./draft.ts";
 import { NO_MANAGED_ROUTES, pointsAtCanary } from "./managed-routes.ts";
-import { ROUTE_POLL_MS } from "./timing.ts";
-import { unpublished } from "./traffic.ts";
+import { routeWhenPublished } from "./traffic.ts";
 import type { Observations } from "./types.ts";
 
 /** The replica count the application should run, as far as this decision knows. */
@@ -64,8 +63,7 @@ export function holdForLostPrimary(ctx: Ctx): boolean {
     "Set vireo.dev/promote=full to make the canary the new primary, or restore the target to the stable revision";
   d.say(REASONS.PrimaryLost, message);
   if (obs.canary.readyReplicas > 0 && obs.routes?.canary !== 100) {
-    if (unpublished(obs, { primary: 0, canary: 100 })) d.wakeIn(ROUTE_POLL_MS);
-    else d.routeTo({ primary: 0, canary: 100 });
+    routeWhenPublished(d, obs, { primary: 0, canary: 100 });
   }
   d.wantCanary("up");
   return true;
@@ -78,13 +76,8 @@ export function holdForLostPrimary(ctx: Ctx): boolean {
 export function routeAllToPrimary(d: Draft, obs: Observations): string {
   if (obs.primary.readyReplicas === 0 && ((obs.routes?.canary ?? 0) > 0 || pointsAtCanary(obs.managedRoutes)))
     return "traffic left as it is: the primary has no ready pods";
-  if (obs.routes && obs.routes.canary > 0) {
-    if (unpublished(obs, { primary: 100, canary: 0 })) {
-      d.wakeIn(ROUTE_POLL_MS);
-      return "traffic left as it is until the primary Service's EndpointSlices list a ready pod";
-    }
-    d.routeTo({ primary: 100, canary: 0 });
-  }
+  if (obs.routes && obs.routes.canary > 0 && !routeWhenPublished(d, obs, { primary: 100, canary: 0 }))
+    return "traffic left as it is until the primary Service's EndpointSlices list a ready pod";
   // Header routes, mirrors and sticky cookies go too: the canary may be what is wrong.
   d.manage(NO_MANAGED_ROUTES);
   return "all traffic on primary";

@@ -3,7 +3,7 @@
 
 import { NAME_SUFFIXES, rootServiceName } from "../api/derived-names.ts";
 import { cutOverBlocked, drained } from "./blue-green.ts";
-import type { Ctx } from "./draft.ts";
+import type { Ctx, Draft } from "./draft.ts";
 import { attemptOf, weights } from "./draft.ts";
 import { managedRoutesFor, sameManaged } from "./managed-routes.ts";
 import { ROUTE_POLL_MS, WORKLOAD_POLL_MS } from "./timing.ts";
@@ -87,13 +87,22 @@ export function route(ctx: Ctx, canary: number): boolean {
   if (desired.canary > 0 && ctx.obs.canary.readyReplicas === 0) return false;
   if (cutOverBlocked(ctx, desired.canary)) return false;
   if (desired.primary > 0 && ctx.obs.primary.readyReplicas === 0) return false;
-  if (unpublished(ctx.obs, desired) !== undefined) {
-    ctx.d.wakeIn(ROUTE_POLL_MS);
-    return false;
-  }
-  ctx.d.routeTo(desired);
+  routeWhenPublished(ctx.d, ctx.obs, desired);
   ctx.d.wakeIn(ROUTE_POLL_MS);
   return false;
+}
+
+/**
+ * Asks for `desired` unless it would move weight onto a backend from 0 % whose EndpointSlices list no ready pod yet
+ * ({@link unpublished}); then looks again in {@link ROUTE_POLL_MS}, as slices are not watched. True when asked.
+ */
+export function routeWhenPublished(d: Draft, obs: Observations, desired: Weights): boolean {
+  if (unpublished(obs, desired) !== undefined) {
+    d.wakeIn(ROUTE_POLL_MS);
+    return false;
+  }
+  d.routeTo(desired);
+  return true;
 }
 
 /**
