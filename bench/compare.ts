@@ -403,6 +403,7 @@ async function measure(
 ): Promise<Side> {
   const stages = STAGE_WEIGHTS.length;
   const idealSeconds = (stages * o.intervalMs) / 1000;
+  const settledRss = memory(pid)?.rss ?? 0;
   const sampler = new ProcSampler([{ name, pid }]);
   sampler.start();
   const t0 = Date.now();
@@ -445,6 +446,8 @@ async function measure(
     readsPerStepPerRollout: requests.reads / perStep,
     writesPerStepPerRollout: requests.writes / perStep,
     peakRssMb: usage.peakRss / 2 ** 20,
+    peakAnonMb: usage.peakAnon / 2 ** 20,
+    settledRssMb: settledRss / 2 ** 20,
     hwmMb: (memory(pid)?.hwm ?? 0) / 2 ** 20,
     cpuSeconds: usage.cpuSeconds,
     startWaitP50: q(0.5),

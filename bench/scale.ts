@@ -1,7 +1,8 @@
 // Scale benchmark: N Rollouts on a local control plane with kwok pods, one new revision pushed to all at once,
 // measured until every one is promoted. `npm run bench -- --sizes 100,500 --qps 1000`; `--help` for options.
-import { writeFileSync } from "node:fs";
+import { mkdirSync, writeFileSync } from "node:fs";
 import { loadavg } from "node:os";
+import { resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { parseDuration } from "../src/api/duration.ts";
 import { publish } from "./publish.ts";
@@ -29,6 +30,8 @@ const USAGE = `npm run bench -- [options]
                         per variant.
   --bundle PATH         run this controller bundle instead of the current sources' (a baseline's; build it with
                         \`node deploy/bundle.ts PATH\` in the baseline's checkout)
+  --heap-snapshots DIR  write V8 heap snapshots of the controller into DIR: settled (N Healthy) and after the
+                        rollout (the run's peak RSS then includes the snapshot's own memory)
   --json PATH           also write the raw results as JSON
   --write               also publish the results: the "scale" section of docs/benchmarks/latest.md, and
                         appended to docs/benchmarks/history.md
@@ -58,6 +61,7 @@ async function main(): Promise<number> {
       "log-level": { type: "string", default: "info" },
       "node-flags": { type: "string", default: "image" },
       bundle: { type: "string" },
+      "heap-snapshots": { type: "string" },
       json: { type: "string" },
       write: { type: "boolean" },
       help: { type: "boolean" },
@@ -81,6 +85,7 @@ async function main(): Promise<number> {
   const log = (line: string) =>
     process.stderr.write(`[bench ${((Date.now() - started) / 1000).toFixed(0).padStart(4)} s] ${line}\n`);
 
+  if (values["heap-snapshots"]) mkdirSync(values["heap-snapshots"], { recursive: true });
   const results: RunResult[] = [];
   const skipped: string[] = [];
   const flagVariants = values["node-flags"]
@@ -126,6 +131,7 @@ async function main(): Promise<number> {
           nodeFlags,
           env: variant.env,
           ...(values.bundle ? { bundlePath: values.bundle } : {}),
+          ...(values["heap-snapshots"] ? { heapSnapshotDir: resolve(values["heap-snapshots"]) } : {}),
           log,
         });
         results.push(r);

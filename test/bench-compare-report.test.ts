@@ -27,6 +27,8 @@ const side = (controller: string, totalSeconds: number): Side => ({
   readsPerStepPerRollout: 5,
   writesPerStepPerRollout: 3,
   peakRssMb: 100,
+  peakAnonMb: 60,
+  settledRssMb: 90,
   hwmMb: 120,
   cpuSeconds: 2,
   startWaitP50: 1.5,

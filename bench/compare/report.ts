@@ -15,6 +15,10 @@ export interface Side {
   readsPerStepPerRollout: number;
   writesPerStepPerRollout: number;
   peakRssMb: number;
+  /** Peak RssAnon in the rollout: RSS without the binary's own pages. */
+  peakAnonMb: number;
+  /** RSS with all N apps adopted and nothing happening, before the push. */
+  settledRssMb: number;
   hwmMb: number;
   cpuSeconds: number;
   /** Push → first traffic to the canary, p50 and p99 (s): how long a rollout waited before its first step. */
@@ -47,6 +51,8 @@ function throughputRows(v: Side, f: Side): Row[] {
       2,
     ],
     ["peak RSS MiB (rollout)", v.peakRssMb, f.peakRssMb, 0],
+    ["  of which anonymous (RssAnon: heaps, not the binary)", v.peakAnonMb, f.peakAnonMb, 0],
+    ["settled RSS MiB (N adopted, before the push)", v.settledRssMb, f.settledRssMb, 0],
     ["VmHWM MiB (whole run)", v.hwmMb, f.hwmMb, 0],
     ["CPU s (rollout)", v.cpuSeconds, f.cpuSeconds, 1],
     ["CPU ms / step / rollout", (1000 * v.cpuSeconds) / (v.n * 5), (1000 * f.cpuSeconds) / (f.n * 5), 1],

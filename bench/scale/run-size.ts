@@ -1,4 +1,5 @@
 // One benchmark run: fresh cluster, N apps adopted, one new revision pushed to all, measured until promoted.
+import { readdirSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { CONTROLLER_NODE_FLAGS } from "../../deploy/bundle.ts";
 import { type Cluster, startCluster } from "../../e2e/cluster/cluster.ts";
@@ -32,6 +33,11 @@ export interface RunOptions {
   env?: Record<string, string>;
   /** Run this bundle instead of the current sources' (a baseline's, for before/after). */
   bundlePath?: string;
+  /**
+   * Write V8 heap snapshots of the controller here: once settled (before the push) and once after the rollout.
+   * A snapshot pauses the controller and doubles its heap for a moment, so the run's peak RSS is not its own.
+   */
+  heapSnapshotDir?: string;
   /** Progress lines go here. */
   log: (line: string) => void;
 }
@@ -147,6 +153,13 @@ export async function runSize(o: RunOptions): Promise<RunResult> {
     writeCounter = new WriteCounter(admin);
     await Promise.all([tracker.start(), writeCounter.start()]);
     const args = [`--log-level=${o.logLevel}`, `--workers=${o.workers}`];
+    const nodeFlags = o.heapSnapshotDir
+      ? [
+          ...(o.nodeFlags ?? CONTROLLER_NODE_FLAGS),
+          "--heapsnapshot-signal=SIGUSR2",
+          `--diagnostic-dir=${o.heapSnapshotDir}`,
+        ]
+      : o.nodeFlags;
     if (o.qps !== undefined) args.push(`--kube-qps=${o.qps}`);
     if (o.burst !== undefined) args.push(`--kube-burst=${o.burst}`);
     controller = await startController({
@@ -154,7 +167,7 @@ export async function runSize(o: RunOptions): Promise<RunResult> {
       logDir: join(cluster.dir, "logs"),
       entry: "bundle",
       args,
-      ...(o.nodeFlags ? { nodeFlags: o.nodeFlags } : {}),
+      ...(nodeFlags ? { nodeFlags } : {}),
       ...(o.env ? { env: o.env } : {}),
       ...(o.bundlePath ? { bundlePath: o.bundlePath } : {}),
     });
@@ -189,6 +202,7 @@ export async function runSize(o: RunOptions): Promise<RunResult> {
     o.log(`all ${o.n} Healthy after ${setupSeconds.toFixed(1)} s; settling`);
     await settle(controller, 60_000);
     const settledRss = memory(controller.pid)?.rss ?? 0;
+    if (o.heapSnapshotDir) await heapSnapshot(controller, o.heapSnapshotDir, o.log);
 
     // Measured phase.
     const before = new Scrape(await controller.metrics());
@@ -295,6 +309,10 @@ export async function runSize(o: RunOptions): Promise<RunResult> {
     const perStep = o.n * stages;
     const controllerUsage = usage.find((u) => u.name === "controller")!;
     const hwm = memory(controller.pid)?.hwm ?? 0;
+    if (o.heapSnapshotDir) {
+      await settle(controller, 60_000);
+      await heapSnapshot(controller, o.heapSnapshotDir, o.log);
+    }
     return {
       n: o.n,
       qps: o.qps === undefined ? "50/100 (default)" : `${o.qps}/${o.burst ?? "?"}`,
@@ -355,6 +373,29 @@ export async function runSize(o: RunOptions): Promise<RunResult> {
     if (controller && code !== 0) o.log(`controller exit code ${code}; log ${controller.logPath}`);
     await cluster?.stop().catch((err: unknown) => o.log(`cluster stop failed: ${String(err)}`));
   }
+}
+
+/** Signals the controller to write a heap snapshot into `dir` and waits until the file is complete. */
+async function heapSnapshot(controller: ControllerProcess, dir: string, log: (line: string) => void) {
+  const before = new Set(readdirSync(dir));
+  process.kill(controller.pid, "SIGUSR2");
+  const deadline = Date.now() + 120_000;
+  while (Date.now() < deadline) {
+    await sleep(1000);
+    const file = readdirSync(dir).find((f) => !before.has(f) && f.endsWith(".heapsnapshot"));
+    // Node writes the snapshot in one go; the controller answers /metrics again once it is done.
+    if (
+      file &&
+      (await controller.metrics().then(
+        () => true,
+        () => false,
+      ))
+    ) {
+      log(`heap snapshot ${join(dir, file)} (${(statSync(join(dir, file)).size / 2 ** 20).toFixed(1)} MiB)`);
+      return;
+    }
+  }
+  log(`heap snapshot: none written to ${dir} within 120 s`);
 }
 
 /** Waits until the controller's queue is empty and no reconcile ran for 2 s (Healthy rollouts go quiet). */

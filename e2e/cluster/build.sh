@@ -6,28 +6,18 @@
 #   chromium, lua5.1 and faketime (Debian), helm-v3.22.0/helm, traefik-v3.6.12/traefik
 #   istiod-<version>/pilot-discovery, xdsprobe-<hash>/xdsprobe                     (build-istio.sh)
 #
-# The Go builds run side by side: much of a cold build is fetching modules from the proxy, which overlaps another
-# build's compiling (2 cores; peak memory about 6 GB with istiod's link). Debian packages install one script at a
-# time (apt.sh). Each build prints its own prefixed log; the first failure fails the whole script.
+# One Go build at a time: each already compiles on both cores. Side by side (tried on 2026-12-07) the four big
+# builds took 2,229 s cold on a quiet machine and their CPU time grew (istiod 560 → 1,000 CPU-s), against 1,575 s
+# one after another on an earlier day; docs/benchmarks/latest.md has both runs.
 set -euo pipefail
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 source "$HERE/apt.sh"
 
-bash "$HERE/build-chromium.sh"                                  # the dashboard browser test (dashboard-browser)
+bash "$HERE/build-control-plane.sh"
+bash "$HERE/build-test-tools.sh" # what `npm test` runs besides Node: lua5.1, helm (promtool came with Prometheus)
+bash "$HERE/build-chromium.sh"   # the dashboard browser test (e2e/dashboard-browser.test.ts)
 apt_install --why "the clock-skew e2e, robustness" faketime:faketime
-
-pids=() names=()
-# stdout goes to stderr: build-flagger.sh prints its directory there, and build.sh prints nothing on stdout.
-in_background() { bash "$HERE/$1" >&2 & pids+=($!) names+=("$1"); }
-in_background build-test-tools.sh # what `npm test` runs besides Node: lua5.1, helm (promtool came with Prometheus)
-in_background build-traefik.sh    # the real Gateway API data plane of e2e/traefik-*.test.ts
-in_background build-istio.sh      # istiod and the xDS probes of e2e/istio-*.test.ts (~750 CPU-seconds cold)
+bash "$HERE/build-traefik.sh" # the real Gateway API data plane of e2e/traefik-*.test.ts
+bash "$HERE/build-istio.sh"   # istiod and the xDS probes of e2e/istio-*.test.ts (~560 CPU-seconds cold)
 # Flagger (~9 min cold) only for `npm run bench:compare`, which builds it itself; opt in here to prebuild it.
-if [[ ${VIREO_BUILD_FLAGGER:-0} == 1 ]]; then in_background build-flagger.sh; fi
-failed=()
-bash "$HERE/build-control-plane.sh" || failed+=(build-control-plane.sh)
-for i in "${!pids[@]}"; do wait "${pids[$i]}" || failed+=("${names[$i]}"); done
-if ((${#failed[@]})); then
-  printf '[build] failed: %s\n' "${failed[*]}" >&2
-  exit 1
-fi
+if [[ ${VIREO_BUILD_FLAGGER:-0} == 1 ]]; then bash "$HERE/build-flagger.sh" >/dev/null; fi
