@@ -157,16 +157,22 @@ export async function watchVsWeights(kc: KubeConfig, namespace: string, name: st
   };
 }
 
-/** Running pods of a Deployment (by its pods' `app` label) with their IPs. */
+/** Running pods of a Deployment (by its pods' `app` label) with their IPs; terminating pods are left out. */
 export async function podsOf(
   kc: KubeConfig,
   namespace: string,
   app: string,
 ): Promise<{ name: string; ip: string }[]> {
   const list = await kubeRequest<{
-    items: { metadata: { name: string }; status?: { podIP?: string; phase?: string } }[];
+    items: {
+      metadata: { name: string; deletionTimestamp?: string };
+      status?: { podIP?: string; phase?: string };
+    }[];
   }>(kc, "GET", `/api/v1/namespaces/${namespace}/pods?labelSelector=${encodeURIComponent(`app=${app}`)}`);
-  return list.items
-    .filter((p) => p.status?.phase === "Running" && p.status.podIP)
-    .map((p) => ({ name: p.metadata.name, ip: p.status?.podIP ?? "" }));
+  return (
+    list.items
+      // A gRPC pod outlives its deletion by 15 s (kwok-stages.yaml), serving until its endpoints are withdrawn.
+      .filter((p) => p.status?.phase === "Running" && p.status.podIP && !p.metadata.deletionTimestamp)
+      .map((p) => ({ name: p.metadata.name, ip: p.status?.podIP ?? "" }))
+  );
 }

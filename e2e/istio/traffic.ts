@@ -64,13 +64,38 @@ export function withinBinomial(share: number, w: number, n: number): boolean {
   return Math.abs(share - w) <= 4 * sd + 100 / Math.max(n, 1);
 }
 
-/** Waits until `workload` answered more than `perSecond` RPCs of the client's last second. */
+/**
+ * The client's deadline per RPC (xdsprobe client's --timeout default, 2 s) and half a second for it to record the
+ * outcome: an RPC started longer ago than this is in the client's results.
+ */
+const SETTLED_MS = 2500;
+
+/**
+ * Waits until `workload` answered more than `perSecond` RPCs in one whole second of the client's. The second
+ * counted is the one that ended an RPC deadline ago, so every RPC in it has finished: counting the last second
+ * instead missed every RPC still in flight and every one that finished during the fetch, a shortfall of
+ * (latency + fetch time) × rate that grows with the machine's load, not with anything routing does.
+ * On timeout the error says what the client saw.
+ */
 export async function waitForAnswers(load: GrpcLoad, workload: string, perSecond: number): Promise<void> {
   const deadline = Date.now() + 60_000;
   for (;;) {
+    const end = Date.now() - SETTLED_MS;
     await load.refresh();
-    if ((tally(load.between(Date.now() - 1000)).byWorkload.get(workload) ?? 0) > perSecond) return;
-    if (Date.now() > deadline) throw new Error(`${workload} never answered ${perSecond} RPCs a second`);
+    const second = tally(load.between(end - 1000, end));
+    if ((second.byWorkload.get(workload) ?? 0) > perSecond) return;
+    if (Date.now() > deadline) {
+      const answered = [...second.byWorkload].map(([w, n]) => `${w} ${n}`).join(", ") || "none";
+      const ms = load
+        .between(end - 1000, end)
+        .map((x) => x.durationMs)
+        .sort((a, b) => a - b);
+      throw new Error(
+        `${workload} never answered ${perSecond} RPCs a second; the last whole second: ${second.total} RPCs, ` +
+          `answered by ${answered}, median ${ms[ms.length >> 1] ?? "-"} ms, ${failureSummary(second.failed) || "none failed"}; ` +
+          `client skipped ${load.skipped()} ticks`,
+      );
+    }
     await new Promise((r) => setTimeout(r, 200));
   }
 }
