@@ -14,13 +14,12 @@ export const CONTROLLER_BUNDLE = join(ROOT, "dist", "controller", "main.mjs");
  * its live size between full collections instead of V8's up to 4×. `npm run bench`, same code, N = 100 / 1,000:
  * peak RSS 204 MiB with V8's defaults, 135 / 330 MiB with the first flag, 136 / 188 MiB with both, for 7 → 8–9 s
  * of CPU at N = 100 (docs/benchmarks/history.md#2026-12-02-memory-writes-and-the-side-by-side-with-flagger).
- * `--optimize-for-size` makes V8 keep less heap it does not use: at N = 100, settled RSS 133.7 → 121.6 MiB and peak
- * 145.2 → 127.9 MiB, CPU 14.1 → 12.9 s (one run each on a loaded machine; docs/benchmarks/memory.md).
+ * `--optimize-for-size` is not among them: it saves 17–24 MiB of peak RSS but took N = 1,000 from 55.9 to 85.0 CPU-s
+ * (docs/benchmarks/memory.md, 2026-12-07).
  */
 export const CONTROLLER_NODE_FLAGS: readonly string[] = [
   "--max-semi-space-size=8",
   "--heap-growing-percent=50",
-  "--optimize-for-size",
 ];
 
 /**
