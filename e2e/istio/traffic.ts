@@ -82,14 +82,12 @@ export async function waitForAnswers(load: GrpcLoad, workload: string, perSecond
   for (;;) {
     const end = Date.now() - SETTLED_MS;
     await load.refresh();
-    const second = tally(load.between(end - 1000, end));
+    const window = load.between(end - 1000, end);
+    const second = tally(window);
     if ((second.byWorkload.get(workload) ?? 0) > perSecond) return;
     if (Date.now() > deadline) {
       const answered = [...second.byWorkload].map(([w, n]) => `${w} ${n}`).join(", ") || "none";
-      const ms = load
-        .between(end - 1000, end)
-        .map((x) => x.durationMs)
-        .sort((a, b) => a - b);
+      const ms = window.map((x) => x.durationMs).sort((a, b) => a - b);
       throw new Error(
         `${workload} never answered ${perSecond} RPCs a second; the last whole second: ${second.total} RPCs, ` +
           `answered by ${answered}, median ${ms[ms.length >> 1] ?? "-"} ms, ${failureSummary(second.failed) || "none failed"}; ` +
