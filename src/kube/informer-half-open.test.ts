@@ -1,3 +1,5 @@
+// The informer and the real request pipeline over half-open connections (a NAT or load balancer that dropped them
+// without a reset): the silence watchdog relists a frozen watch, the request timeout ends a frozen list.
 import assert from "node:assert/strict";
 import { createServer, type Server } from "node:http";
 import type { AddressInfo, Socket } from "node:net";
