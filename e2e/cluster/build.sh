@@ -34,7 +34,7 @@ fi
 if [[ $part != early ]]; then
   bash "$HERE/build-chromium.sh" # the dashboard browser test and the judge's charts (e2e/dashboard-browser, judge-sequential)
   bash "$HERE/build-traefik.sh"  # the real Gateway API data plane of e2e/traefik-*.test.ts
-  bash "$HERE/build-istio.sh"    # istiod and the xDS probes of e2e/istio-*.test.ts (~560 CPU-seconds cold)
+  bash "$HERE/build-istio.sh"    # istiod and the xDS probes of e2e/istio-*.test.ts (560–960 CPU-seconds cold)
 fi
 # Flagger (~9 min cold) only for `npm run bench:compare`, which builds it itself; opt in here to prebuild it.
 if [[ $part == all && ${VIREO_BUILD_FLAGGER:-0} == 1 ]]; then bash "$HERE/build-flagger.sh" >/dev/null; fi
