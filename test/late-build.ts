@@ -4,6 +4,7 @@
 import { existsSync, readFileSync } from "node:fs";
 import { dirname, resolve } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
+import { tailFile } from "../e2e/cluster/process.ts";
 
 /**
  * What only the late build provides, as the modules that reach for it: the Traefik and istiod launchers (which find
@@ -46,10 +47,7 @@ export function lateBuildResult(dir: string): LateBuildResult | undefined {
   const rcFile = resolve(dir, "rc");
   if (!existsSync(rcFile)) return undefined;
   const code = Number(readFileSync(rcFile, "utf8").trim());
-  const log = resolve(dir, "log");
-  const logTail =
-    code === 0 || !existsSync(log) ? "" : readFileSync(log, "utf8").split("\n").slice(-40).join("\n");
-  return { ok: code === 0, code, logTail };
+  return { ok: code === 0, code, logTail: code === 0 ? "" : tailFile(resolve(dir, "log")) };
 }
 
 /**
